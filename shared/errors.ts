@@ -1,0 +1,45 @@
+/**
+ * The one error class skiff throws for anything a user can cause or fix. `code` is stable and
+ * machine-readable; `message` is one line naming what is wrong; `hint` says what to do.
+ * The CLI maps codes to each tool's exit-code convention (see shared/cli).
+ */
+export type ErrorCode =
+  | 'EINTEGRITY' // content does not hash to the expected digest
+  | 'EBADSIZE' // content length differs from the expected size
+  | 'EINVALID' // malformed input: digest, reference, manifest, config, option
+  | 'EUNSUPPORTED' // well-formed but not supported (unknown digest algorithm, media type)
+  | 'ENOTFOUND' // image, blob, tag or container does not exist
+  | 'ELAYOUT' // the OCI layout on disk is malformed
+  | 'ELIMIT' // a size, depth or count limit was exceeded
+  | 'EUNSAFE' // an operation would touch something outside its confinement root
+  | 'ELOCKED' // a lock could not be taken
+  | 'EEXIST' // the thing to create exists already
+  | 'EPERM' // not permitted for this user
+  | 'ENODEP' // a required system program is missing
+  | 'EABORT' // cancelled through an AbortSignal
+  | 'EIO'; // an I/O operation failed
+
+/** A user-facing error with a stable code and an optional hint. */
+export class SkiffError extends Error {
+  readonly code: ErrorCode;
+  readonly hint?: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, opts: { hint?: string; cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'SkiffError';
+    this.code = code;
+    if (opts.hint !== undefined) this.hint = opts.hint;
+    if (opts.details !== undefined) this.details = opts.details;
+  }
+}
+
+/** True when `e` is a SkiffError, optionally with the given code. */
+export function isSkiffError(e: unknown, code?: ErrorCode): e is SkiffError {
+  return e instanceof SkiffError && (code === undefined || e.code === code);
+}
+
+/** Throws EABORT when the signal has been aborted; call at I/O boundaries. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new SkiffError('EABORT', 'operation cancelled', { cause: signal.reason });
+}
