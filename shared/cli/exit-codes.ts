@@ -1,0 +1,21 @@
+import type { ErrorCode } from '../errors.ts';
+
+/** Which peer's exit-code convention a tool follows. */
+export type ToolName = 'build-tool' | 'copy-tool' | 'run-tool';
+
+/**
+ * Maps an error code to the exit code the tool's peer uses for it: run-tool as podman (125 for its own
+ * errors, 127 when the image/container is not found is NOT used — podman returns 125 there too; 126/127 are
+ * for a command the container cannot invoke / find), copy-tool as skopeo (2 when the image does not exist,
+ * else 1), build-tool as buildah (1).
+ */
+export function exitCodeFor(tool: ToolName, code: ErrorCode | undefined): number {
+  switch (tool) {
+    case 'run-tool':
+      return 125;
+    case 'copy-tool':
+      return code === 'ENOTFOUND' ? 2 : 1;
+    case 'build-tool':
+      return 1;
+  }
+}

@@ -1,0 +1,61 @@
+import { Command, CommanderError } from 'commander';
+import { defaultStoreRoot } from '../store/paths.ts';
+import { reportError } from './report-error.ts';
+import type { ToolName } from './exit-codes.ts';
+
+declare const SKIFF_VERSION: string;
+/** The version the bundle was built with (package.json), or "dev" when run from source. */
+export const VERSION: string = typeof SKIFF_VERSION === 'string' ? SKIFF_VERSION : 'dev';
+
+/**
+ * A commander program for one tool with the options every skiff tool shares: `--root DIR` (also accepted after
+ * a command name, before its first positional argument — add it to subcommands with `addRootOption`) and
+ * `--version` printing `<tool> version X` as the peers do.
+ */
+export function createProgram(tool: ToolName, description: string): Command {
+  const program = new Command(tool)
+    .description(description)
+    .version(`${tool} version ${VERSION}`, '-v, --version', 'print the version')
+    .option('--root <dir>', 'store root (default: $SKIFF_ROOT, /var/lib/skiff as root, ~/.local/share/skiff otherwise)')
+    .enablePositionalOptions()
+    .showHelpAfterError()
+    .exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  return program;
+}
+
+/** Adds `--root` to a subcommand so `tool CMD --root DIR ARGS` works like `tool --root DIR CMD ARGS`. */
+export function addRootOption(cmd: Command): Command {
+  return cmd.option('--root <dir>', 'store root (same as the global --root)');
+}
+
+/** The store root for a command: its own `--root`, else the global one, else the default for this user. */
+export function storeRootOf(cmd: Command): string {
+  const opts = cmd.optsWithGlobals() as { root?: string };
+  return defaultStoreRoot(process.env, process.getuid?.() ?? 0, opts.root);
+}
+
+/**
+ * Parses argv and runs the matching action; maps errors to the tool's exit code. Never throws; sets
+ * process.exitCode and returns it.
+ */
+export async function runProgram(tool: ToolName, program: Command, argv = process.argv): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return (process.exitCode as number | undefined) ?? 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; usage errors exit with the tool's error code (already printed by commander)
+      const code = e.exitCode === 0 ? 0 : reportUsage(tool);
+      process.exitCode = code;
+      return code;
+    }
+    const code = reportError(tool, e);
+    process.exitCode = code;
+    return code;
+  }
+}
+
+function reportUsage(tool: ToolName): number {
+  return tool === 'run-tool' ? 125 : tool === 'copy-tool' ? 1 : 125;
+}
