@@ -1,0 +1,97 @@
+import { Readable } from 'node:stream';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
+import { DigestingStream, digestOf, type Digest } from '../oci/digest.ts';
+import { layerCompression, MediaType, type Compression } from '../oci/media-types.ts';
+import type { Descriptor } from '../oci/types.ts';
+import { compressionOrThrow, decompressStream } from './decompress.ts';
+import type { CallOptions, ImageSource } from './source.ts';
+
+/**
+ * One layer of an image. `digest`/`size`/`mediaType` describe the compressed blob as the manifest lists it;
+ * `diffId` is the digest of the uncompressed tar (rootfs.diff_ids). `compressed()` is verified against
+ * digest+size at EOF; `uncompressed()` is verified against diffId at EOF. Each call opens a fresh stream.
+ */
+export interface Layer {
+  digest(): Promise<Digest>;
+  diffId(): Promise<Digest>;
+  size(): Promise<number>;
+  mediaType(): Promise<string>;
+  /** The manifest descriptor of this layer (mediaType, digest, size, plus urls/annotations when present). */
+  descriptor(): Promise<Descriptor>;
+  compressed(opts?: CallOptions): Promise<Readable>;
+  uncompressed(opts?: CallOptions): Promise<Readable>;
+}
+
+/** Wraps a compressed stream so it decompresses and verifies the diffID at EOF. */
+function uncompressedVerified(compressed: Readable, mediaType: string, diffId: Digest): Readable {
+  const c = compressionOrThrow(mediaType, layerCompression(mediaType));
+  const plain = decompressStream(compressed, c);
+  const check = new DigestingStream({ digest: diffId });
+  plain.on('error', (e) => check.destroy(e));
+  return plain.pipe(check);
+}
+
+/**
+ * A layer whose compressed blob is read from an ImageSource. No I/O happens until a stream is requested;
+ * the source verifies the compressed stream, this view verifies the uncompressed one.
+ */
+export function layerFromSource(source: ImageSource, desc: Descriptor, diffId: Digest): Layer {
+  return layerFromOpener(desc, diffId, (o) => source.getBlob(desc, o), { verified: true });
+}
+
+/**
+ * A layer over a known descriptor and diffID whose compressed bytes come from `open` (e.g. a blob already in the
+ * store). Unless `verified`, the opened stream is wrapped in a DigestingStream checking `desc.digest` and
+ * `desc.size` at EOF.
+ */
+export function layerFromOpener(
+  desc: Descriptor,
+  diffId: Digest,
+  open: (opts?: CallOptions) => Promise<Readable>,
+  opts: { /** the opener already verifies digest+size at EOF (an ImageSource does): skip the second hash */ verified?: boolean } = {},
+): Layer {
+  const d: Descriptor = { ...desc };
+  const compressed = async (o?: CallOptions): Promise<Readable> => {
+    const s = await open(o);
+    if (opts.verified === true) return s;
+    const check = new DigestingStream({ digest: d.digest, size: d.size });
+    s.on('error', (e) => check.destroy(e));
+    return s.pipe(check);
+  };
+  return {
+    digest: async () => d.digest,
+    diffId: async () => diffId,
+    size: async () => d.size,
+    mediaType: async () => d.mediaType,
+    descriptor: async () => ({ ...d }),
+    compressed,
+    uncompressed: async (o) => uncompressedVerified(await compressed(o), d.mediaType, diffId),
+  };
+}
+
+/** The same layer listed under another media type (format conversion): bytes, digest and diffID unchanged. */
+export function withMediaType(layer: Layer, mediaType: string): Layer {
+  return {
+    ...layer,
+    mediaType: async () => mediaType,
+    descriptor: async () => ({ ...(await layer.descriptor()), mediaType }),
+    uncompressed: async (o) => uncompressedVerified(await layer.compressed(o), mediaType, await layer.diffId()),
+  };
+}
+
+/** The OCI media type for a compression. */
+export function ociLayerMediaType(c: Compression): string {
+  return c === 'gzip' ? MediaType.OciLayerGzip : c === 'zstd' ? MediaType.OciLayerZstd : MediaType.OciLayer;
+}
+
+/**
+ * A layer held in memory, made from an uncompressed tar: compresses it once with `compression` and computes
+ * digest, size and diffID from the bytes. For small layers (tests, tiny metadata layers) only — never for a
+ * real layer, which must stream.
+ */
+export function layerFromTarBytes(tar: Uint8Array, opts: { compression?: Compression; mediaType?: string } = {}): Layer {
+  const c = opts.compression ?? 'gzip';
+  const blob = c === 'gzip' ? gzipSync(tar) : c === 'zstd' ? zstdCompressSync(tar) : Buffer.from(tar);
+  const desc: Descriptor = { mediaType: opts.mediaType ?? ociLayerMediaType(c), digest: digestOf(blob), size: blob.length };
+  return layerFromOpener(desc, digestOf(tar), async () => Readable.from([blob]));
+}

@@ -1,0 +1,143 @@
+import { SkiffError } from '../errors.ts';
+import type { Descriptor, Platform } from '../oci/types.ts';
+
+/**
+ * Normalises a platform as containerd does, so equal platforms compare equal: os lowercased; arch aliases
+ * (x86_64/x86-64 → amd64, aarch64 → arm64, i386/i686/x86 → 386, armhf → arm v7, armel → arm v6); variant
+ * spellings (`7` → `v7`); arm defaults to v7 and arm64 to v8 when no variant is given. Returns a new object.
+ */
+export function normalizePlatform(p: Platform): Platform {
+  let os = p.os.toLowerCase();
+  if (os === 'macos') os = 'darwin';
+  let arch = p.architecture.toLowerCase();
+  let variant = p.variant?.toLowerCase();
+  if (variant === '') variant = undefined;
+  switch (arch) {
+    case 'x86_64':
+    case 'x86-64':
+    case 'x64':
+      arch = 'amd64';
+      break;
+    case 'aarch64':
+      arch = 'arm64';
+      break;
+    case 'i386':
+    case 'i686':
+    case 'x86':
+    case 'ia32':
+      arch = '386';
+      break;
+    case 'armhf':
+      arch = 'arm';
+      variant ??= 'v7';
+      break;
+    case 'armel':
+      arch = 'arm';
+      variant ??= 'v6';
+      break;
+  }
+  if (variant !== undefined && /^[0-9]+(\.[0-9]+)?$/.test(variant)) variant = `v${variant}`;
+  if (arch === 'arm64') {
+    if (variant === undefined || variant === 'v8.0') variant = 'v8';
+  } else if (arch === 'arm') {
+    variant ??= 'v7';
+  } else if (arch === 'amd64' && variant === 'v1') {
+    variant = undefined;
+  }
+  const out: Platform = { os, architecture: arch };
+  if (variant !== undefined) out.variant = variant;
+  if (p['os.version'] !== undefined) out['os.version'] = p['os.version'];
+  if (p['os.features'] !== undefined) out['os.features'] = [...p['os.features']];
+  if (p.features !== undefined) out.features = [...p.features];
+  return out;
+}
+
+const PART_RE = /^[A-Za-z0-9_.-]+$/;
+
+/** Parses `os/arch[/variant]` (e.g. `linux/arm64/v8`) and normalises it; anything else is EINVALID. */
+export function parsePlatform(s: string): Platform {
+  const parts = s.split('/');
+  if (parts.length < 2 || parts.length > 3 || !parts.every((x) => PART_RE.test(x))) {
+    throw new SkiffError('EINVALID', `invalid platform ${JSON.stringify(s)}: expected os/arch[/variant]`, { hint: 'e.g. linux/amd64 or linux/arm/v7' });
+  }
+  const p: Platform = { os: parts[0]!, architecture: parts[1]! };
+  if (parts[2] !== undefined) p.variant = parts[2];
+  return normalizePlatform(p);
+}
+
+/** `os/arch[/variant]` of a platform (normalised first). */
+export function formatPlatform(p: Platform): string {
+  const n = normalizePlatform(p);
+  return `${n.os}/${n.architecture}${n.variant === undefined ? '' : `/${n.variant}`}`;
+}
+
+/** The platform of the running host, normalised (Node's process.platform/arch mapped to OCI names). */
+export function hostPlatform(): Platform {
+  const archMap: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', mips: 'mips', mipsel: 'mipsle' };
+  const p: Platform = { os: process.platform === 'win32' ? 'windows' : process.platform, architecture: archMap[process.arch] ?? process.arch };
+  if (process.arch === 'arm') {
+    const v = (process.config.variables as unknown as Record<string, unknown>).arm_version;
+    if (typeof v === 'string' || typeof v === 'number') p.variant = `v${v}`;
+  }
+  return normalizePlatform(p);
+}
+
+/** Variants a host of `want` can run, best first (arm v7 also runs v6, v5; amd64 v3 also runs v2, v1). */
+function compatibleVariants(arch: string, variant: string | undefined): (string | undefined)[] {
+  if (arch === 'arm') {
+    const n = Number(variant?.slice(1) ?? '7');
+    const out: string[] = [];
+    for (let k = n; k >= 5; k--) out.push(`v${k}`);
+    return out.length === 0 ? [variant] : out;
+  }
+  if (arch === 'amd64') {
+    const n = variant === undefined ? 1 : Number(variant.slice(1));
+    const out: (string | undefined)[] = [];
+    for (let k = n; k >= 2; k--) out.push(`v${k}`);
+    out.push(undefined);
+    return Number.isFinite(n) ? out : [variant];
+  }
+  return [variant];
+}
+
+/**
+ * How well a candidate platform serves `want`: 0 is an exact match, higher is a worse but compatible match,
+ * undefined means it cannot serve. os and architecture must be equal after normalisation; variants follow
+ * compatibleVariants; os.version must be equal when `want` sets it.
+ */
+export function platformScore(want: Platform, have: Platform): number | undefined {
+  const w = normalizePlatform(want);
+  const h = normalizePlatform(have);
+  if (w.os !== h.os || w.architecture !== h.architecture) return undefined;
+  if (w['os.version'] !== undefined && w['os.version'] !== h['os.version']) return undefined;
+  // A want without a variant (other than the normalised defaults) accepts any variant of the arch.
+  if (want.variant === undefined && w.architecture !== 'arm' && w.architecture !== 'amd64') return 0;
+  const ok = compatibleVariants(w.architecture, w.variant);
+  const i = ok.indexOf(h.variant);
+  if (i >= 0) return i;
+  return undefined;
+}
+
+/** True when an image for `have` can run where `want` is asked for. */
+export function platformMatches(want: Platform, have: Platform): boolean {
+  return platformScore(want, have) !== undefined;
+}
+
+/**
+ * Picks the best manifest for `want` from index entries: entries without a platform (or with os "unknown", such
+ * as attestations) are ignored; among matching entries the lowest score wins, ties keep index order.
+ * Undefined when nothing matches.
+ */
+export function selectManifest(entries: readonly Descriptor[], want: Platform): Descriptor | undefined {
+  let best: Descriptor | undefined;
+  let bestScore = Infinity;
+  for (const d of entries) {
+    if (d.platform === undefined || d.platform.os === 'unknown') continue;
+    const s = platformScore(want, d.platform);
+    if (s !== undefined && s < bestScore) {
+      best = d;
+      bestScore = s;
+    }
+  }
+  return best;
+}

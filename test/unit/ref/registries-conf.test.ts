@@ -1,0 +1,123 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { findRegistry, loadRegistriesConf, parseRegistriesConf } from '../../../shared/ref/registries-conf.ts';
+import { scratchDir } from '../../helpers/tmp.ts';
+
+const SAMPLE = `
+# system-wide registries
+unqualified-search-registries = [
+  "registry.fedoraproject.org",  # fedora
+  'quay.io',
+  "docker.io",
+]
+short-name-mode = "enforcing"
+
+[[registry]]
+prefix = "example.com/foo"
+location = "internal.example.com:5000/foo"
+insecure = true
+
+[[registry.mirror]]
+location = "mirror-1.local/foo"
+
+[[registry.mirror]]
+location = "mirror-2.local/foo"
+insecure = true
+
+[[registry]]
+location = "blocked.io"
+blocked = true
+
+[[registry]]
+prefix = "*.wild.io"
+location = "w.io"
+
+[aliases]
+"fedora" = "registry.fedoraproject.org/fedora"
+"esc\\"aped" = "a\\u0041"
+`;
+
+describe('registries.conf', () => {
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = undefined;
+  });
+
+  it('parses search registries, registry tables, mirrors and aliases', () => {
+    const c = parseRegistriesConf(SAMPLE);
+    expect(c.unqualifiedSearchRegistries).toEqual(['registry.fedoraproject.org', 'quay.io', 'docker.io']);
+    expect(c.shortNameMode).toBe('enforcing');
+    expect(c.registries).toEqual([
+      {
+        prefix: 'example.com/foo',
+        location: 'internal.example.com:5000/foo',
+        insecure: true,
+        blocked: false,
+        mirrors: [
+          { location: 'mirror-1.local/foo', insecure: false },
+          { location: 'mirror-2.local/foo', insecure: true },
+        ],
+      },
+      { prefix: 'blocked.io', location: 'blocked.io', insecure: false, blocked: true, mirrors: [] },
+      { prefix: '*.wild.io', location: 'w.io', insecure: false, blocked: false, mirrors: [] },
+    ]);
+    expect(c.aliases).toEqual({ fedora: 'registry.fedoraproject.org/fedora', 'esc"aped': 'aA' });
+  });
+
+  it('maps the version 1 format', () => {
+    const c = parseRegistriesConf('[registries.search]\nregistries = ["a.io"]\n[registries.insecure]\nregistries = ["b.io"]\n[registries.block]\nregistries = ["c.io"]\n');
+    expect(c.unqualifiedSearchRegistries).toEqual(['a.io']);
+    expect(c.registries.map((r) => [r.prefix, r.insecure, r.blocked])).toEqual([['b.io', true, false], ['c.io', false, true]]);
+  });
+
+  it('matches registries by longest prefix at a path boundary and by wildcard host', () => {
+    const c = parseRegistriesConf(SAMPLE);
+    expect(findRegistry(c, 'example.com/foo/bar:1')?.location).toBe('internal.example.com:5000/foo');
+    expect(findRegistry(c, 'example.com/foobar')).toBeUndefined();
+    expect(findRegistry(c, 'blocked.io/x')?.blocked).toBe(true);
+    expect(findRegistry(c, 'a.wild.io/x')?.location).toBe('w.io');
+    expect(findRegistry(c, 'docker.io/library/x')).toBeUndefined();
+  });
+
+  it('rejects wrong types and unsupported syntax with the file and line', () => {
+    expect(() => parseRegistriesConf('unqualified-search-registries = "docker.io"', 'f.conf')).toThrow(/f\.conf:1: .*array of strings/);
+    expect(() => parseRegistriesConf('[[registry]]\ninsecure = "yes"', 'f.conf')).toThrow(/f\.conf:2/);
+    expect(() => parseRegistriesConf('x = { a = 1 }')).toThrow(/inline tables/);
+    expect(() => parseRegistriesConf('x = "unterminated')).toThrow(/unterminated/);
+    expect(() => parseRegistriesConf('[[registry]]\ninsecure = true')).toThrow(/prefix or a location/);
+    // unknown keys and tables are ignored
+    expect(parseRegistriesConf('[engine]\nfoo = 1\nbar = [1, [2, 3]]\n').registries).toEqual([]);
+  });
+
+  it('loads an explicit path, else $HOME then the system file, with registries.conf.d drop-ins', async () => {
+    const s = await scratchDir();
+    cleanup = s.cleanup;
+    const home = join(s.dir, 'home');
+    const sys = join(s.dir, 'etc');
+    await mkdir(join(sys, 'registries.conf.d'), { recursive: true });
+    await writeFile(join(sys, 'registries.conf'), 'unqualified-search-registries = ["docker.io"]\n[[registry]]\nlocation = "a.io"\n');
+    await writeFile(join(sys, 'registries.conf.d', '10-x.conf'), 'unqualified-search-registries = ["quay.io"]\n');
+    await writeFile(join(sys, 'registries.conf.d', '20-y.conf'), '[[registry]]\nlocation = "a.io"\ninsecure = true\n');
+    await writeFile(join(sys, 'registries.conf.d', 'ignored.txt'), 'garbage');
+
+    const fromSys = await loadRegistriesConf({ env: { HOME: home }, systemDir: sys });
+    expect(fromSys.unqualifiedSearchRegistries).toEqual(['quay.io']);
+    expect(fromSys.registries).toEqual([{ prefix: 'a.io', location: 'a.io', insecure: true, blocked: false, mirrors: [] }]);
+    expect(fromSys.files).toHaveLength(3);
+
+    await mkdir(join(home, '.config/containers'), { recursive: true });
+    await writeFile(join(home, '.config/containers/registries.conf'), 'unqualified-search-registries = ["home.io"]\n');
+    const fromHome = await loadRegistriesConf({ env: { HOME: home }, systemDir: sys });
+    expect(fromHome.unqualifiedSearchRegistries).toEqual(['home.io']);
+
+    const explicit = join(s.dir, 'mine.conf');
+    await writeFile(explicit, 'unqualified-search-registries = ["mine.io"]\n');
+    expect((await loadRegistriesConf({ path: explicit, env: { HOME: home }, systemDir: sys })).unqualifiedSearchRegistries).toEqual(['mine.io']);
+    expect((await loadRegistriesConf({ env: { HOME: home, CONTAINERS_REGISTRIES_CONF: explicit }, systemDir: sys })).files).toEqual([explicit]);
+    await expect(loadRegistriesConf({ path: join(s.dir, 'missing.conf') })).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    const none = await loadRegistriesConf({ env: { HOME: join(s.dir, 'nohome') }, systemDir: join(s.dir, 'noetc') });
+    expect(none).toMatchObject({ unqualifiedSearchRegistries: [], registries: [], files: [] });
+  });
+});
