@@ -26,7 +26,7 @@ export interface LockOptions {
  * unref'd: a held lock never keeps the process alive.
  */
 export async function acquireLock(path: string, opts: LockOptions = {}): Promise<LockHandle> {
-  closeSync(openSync(path, C.O_CREAT | C.O_RDONLY | C.O_CLOEXEC, 0o600));
+  closeSync(openSync(path, C.O_CREAT | C.O_RDONLY, 0o600)); // libuv sets O_CLOEXEC itself
   const args = [opts.shared ? '-s' : '-x'];
   if (opts.wait === false) args.push('-n');
   else if (typeof opts.wait === 'number') args.push('-w', String(Math.max(opts.wait, 1) / 1000));

@@ -1,0 +1,122 @@
+import type { Command } from 'commander';
+import { openStore } from '../store/store.ts';
+import { listImages, type ImageSummary } from '../store/list-images.ts';
+import { parseReference } from '../ref/reference.ts';
+import { parseGoTemplate } from './go-template.ts';
+import { humanSize, timeAgo } from './human.ts';
+import { addRootOption, storeRootOf } from './program.ts';
+import { formatTable } from './table.ts';
+import { isSkiffError } from '../errors.ts';
+
+/** One `images` row per name (or one `<none>` row), with podman's template field names. */
+interface ImageRow {
+  Repository: string;
+  Tag: string;
+  ID: string;
+  Id: string;
+  Digest: string;
+  Created: string;
+  CreatedAt: string;
+  CreatedSince: string;
+  Size: string;
+  VirtualSize: number;
+  Names: string[];
+  Labels: Record<string, string>;
+  Dangling: boolean;
+}
+
+function rowsOf(img: ImageSummary, noTrunc: boolean): ImageRow[] {
+  const idHex = img.id.slice(7);
+  const created = img.created;
+  const common = {
+    ID: noTrunc ? img.id : idHex.slice(0, 12),
+    Id: idHex,
+    Digest: img.digest,
+    Created: created ? timeAgo(created) : '',
+    CreatedSince: created ? timeAgo(created) : '',
+    CreatedAt: created ? created.toISOString() : '',
+    Size: humanSize(img.size),
+    VirtualSize: img.size,
+    Names: img.names,
+    Labels: img.labels,
+    Dangling: img.dangling,
+  };
+  if (img.names.length === 0) return [{ Repository: '<none>', Tag: '<none>', ...common }];
+  return img.names.map((n) => {
+    const r = parseReference(n);
+    return { Repository: `${r.registry ? `${r.registry}/` : ''}${r.path}`, Tag: r.tag ?? '<none>', ...common };
+  });
+}
+
+/** podman's `images --format json` element. */
+function jsonOf(img: ImageSummary): Record<string, unknown> {
+  return {
+    Id: img.id.slice(7),
+    ParentId: '',
+    RepoTags: img.names,
+    RepoDigests: img.names.map((n) => `${n.replace(/:[^:/]+$/, '')}@${img.digest}`),
+    Size: img.size,
+    SharedSize: 0,
+    VirtualSize: img.size,
+    Labels: img.labels,
+    Containers: 0,
+    Names: img.names,
+    Digest: img.digest,
+    Dangling: img.dangling,
+    Created: img.created ? Math.floor(img.created.getTime() / 1000) : 0,
+    CreatedAt: img.created?.toISOString() ?? '',
+  };
+}
+
+/**
+ * Adds `images` (podman's listing: REPOSITORY TAG IMAGE ID CREATED SIZE; `-q`, `--no-trunc`, `-a`,
+ * `--format json|TEMPLATE`, `--noheading`) to a tool. Output goes to stdout only; an absent store lists nothing.
+ */
+export function addImagesCommand(program: Command): void {
+  const cmd = program
+    .command('images')
+    .description('list images in the local store')
+    .option('-a, --all', 'show all images (accepted for podman compatibility: every image is listed)')
+    .option('-q, --quiet', 'print only image IDs')
+    .option('--no-trunc', 'do not truncate image IDs')
+    .option('-n, --noheading', 'do not print the column headings')
+    .option('--format <format>', "'json' or a Go template, e.g. '{{.Repository}}:{{.Tag}}'");
+  addRootOption(cmd).action(async (opts: { quiet?: boolean; trunc: boolean; noheading?: boolean; format?: string }) => {
+    let images: ImageSummary[] = [];
+    try {
+      const store = await openStore(storeRootOf(cmd));
+      try {
+        images = await listImages(store.layout);
+      } finally {
+        await store.close();
+      }
+    } catch (e) {
+      if (!isSkiffError(e, 'ENOTFOUND')) throw e;
+    }
+    const noTrunc = opts.trunc === false;
+    const out = process.stdout;
+    if (opts.format === 'json') {
+      out.write(`${JSON.stringify(images.map(jsonOf), null, 4)}\n`);
+      return;
+    }
+    if (opts.quiet) {
+      const seen = new Set<string>();
+      for (const img of images) {
+        const id = noTrunc ? img.id : img.id.slice(7, 19);
+        if (!seen.has(id)) out.write(`${id}\n`);
+        seen.add(id);
+      }
+      return;
+    }
+    const rows = images.flatMap((i) => rowsOf(i, noTrunc));
+    if (opts.format !== undefined) {
+      const fmt = opts.format.replace(/^table\s*/, '');
+      const t = parseGoTemplate(fmt);
+      for (const r of rows) out.write(`${t.render(r)}\n`);
+      return;
+    }
+    const table = rows.map((r) => [r.Repository, r.Tag, r.ID, r.Created, r.Size]);
+    if (!opts.noheading) table.unshift(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']);
+    out.write(formatTable(table));
+  });
+}

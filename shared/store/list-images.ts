@@ -1,0 +1,60 @@
+import { isSkiffError } from '../errors.ts';
+import type { Digest } from '../oci/digest.ts';
+import { Annotation, INDEX_MEDIA_TYPES } from '../oci/media-types.ts';
+import type { Descriptor } from '../oci/types.ts';
+import { parseImageConfig, parseManifest } from '../oci/validate.ts';
+import type { Layout } from './layout.ts';
+
+/** One row of `images`: what podman shows, from index.json, the manifest and the config. */
+export interface ImageSummary {
+  /** Image ID: the config digest (the manifest digest for an index entry). */
+  id: Digest;
+  /** Manifest digest. */
+  digest: Digest;
+  /** Full names (`localhost/app:latest`) of every index.json entry holding this image. */
+  names: string[];
+  /** Creation time from the config, when set. */
+  created?: Date;
+  /** Config + manifest + compressed layer bytes, as podman's SIZE column approximates. */
+  size: number;
+  dangling: boolean;
+  mediaType: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * Summarises every image in the layout, grouped by image ID (one row per ID with all its names), newest first.
+ * Entries whose manifest or config blob is missing or damaged are skipped — `verify` reports those.
+ */
+export async function listImages(layout: Layout, o: { signal?: AbortSignal } = {}): Promise<ImageSummary[]> {
+  const rows = new Map<string, ImageSummary>();
+  for (const e of await layout.entries(o)) {
+    const row = await summarise(layout, e, o).catch((err) => {
+      if (isSkiffError(err)) return undefined;
+      throw err;
+    });
+    if (!row) continue;
+    const prev = rows.get(row.id);
+    if (prev) {
+      prev.names.push(...row.names.filter((n) => !prev.names.includes(n)));
+      prev.dangling &&= row.dangling;
+    } else rows.set(row.id, row);
+  }
+  return [...rows.values()].sort((a, b) => (b.created?.getTime() ?? 0) - (a.created?.getTime() ?? 0));
+}
+
+async function summarise(layout: Layout, e: Descriptor, o: { signal?: AbortSignal }): Promise<ImageSummary> {
+  const name = e.annotations?.[Annotation.RefName];
+  const base = { digest: e.digest, names: name ? [name] : [], dangling: !name, mediaType: e.mediaType };
+  if (INDEX_MEDIA_TYPES.has(e.mediaType)) return { ...base, id: e.digest, size: e.size, labels: {} };
+  const m = parseManifest(await layout.blobs.readBytes(e, o), { mediaType: e.mediaType }).manifest;
+  const cfg = parseImageConfig(await layout.blobs.readBytes(m.config, o));
+  const created = cfg.created ? new Date(cfg.created) : undefined;
+  return {
+    ...base,
+    id: m.config.digest,
+    ...(created && !Number.isNaN(created.getTime()) ? { created } : {}),
+    size: e.size + m.config.size + m.layers.reduce((n, l) => n + l.size, 0),
+    labels: cfg.config?.Labels ?? {},
+  };
+}
