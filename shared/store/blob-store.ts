@@ -149,13 +149,29 @@ export class BlobStore {
    * than `size` bytes fail at once). Returns the digest and size computed from the bytes, never the caller's.
    */
   async put(body: Readable | Uint8Array, expect?: { digest: string; size: number }, o: { signal?: AbortSignal } = {}): Promise<BlobRef> {
-    throwIfAborted(o.signal);
+    // The body may fail while we set up (temp dir, lock): hold its first error until pipeline() owns it, so an
+    // early failure is this call's rejection and never an unhandled 'error' event.
+    let early: unknown;
+    const onEarly = (e: unknown): void => {
+      early ??= e;
+    };
+    if (!(body instanceof Uint8Array)) body.on('error', onEarly);
+    let tmp: string;
+    let fh: Awaited<ReturnType<typeof open>>;
     const exp = expect === undefined ? undefined : parseBlobRef(expect, 'expected');
-    const tmp = join(await this.#opts.tempDir(o), `blob-${randomBytes(8).toString('hex')}`);
+    try {
+      throwIfAborted(o.signal);
+      tmp = join(await this.#opts.tempDir(o), `blob-${randomBytes(8).toString('hex')}`);
+      fh = await open(tmp, 'wx', 0o600);
+    } catch (e) {
+      if (!(body instanceof Uint8Array)) body.destroy();
+      throw e;
+    }
     const ds = new DigestingStream(exp);
-    const fh = await open(tmp, 'wx', 0o600);
     let committed = false;
     try {
+      if (!(body instanceof Uint8Array)) body.off('error', onEarly);
+      if (early !== undefined) throw early;
       const src = body instanceof Uint8Array ? Readable.from([body]) : body;
       // flush: fsync before the stream closes the handle (a committed blob must survive a crash).
       const ws = fh.createWriteStream({ flush: true });
