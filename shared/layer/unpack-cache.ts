@@ -1,0 +1,228 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { chmod, lstat, mkdir, readFile, readdir, realpath, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { SkiffError, throwIfAborted } from '../errors.ts';
+import { digestHex, digestOf, parseDigest, type Digest } from '../oci/digest.ts';
+import { acquireLock } from '../store/lock.ts';
+import { fsyncDir } from '../store/atomic.ts';
+import { applyLayer, type ApplyLimits, type ApplyResult } from './apply.ts';
+import { decompressWithDiffID, type DecompressLimits } from './compression.ts';
+import { runProgram } from './exec.ts';
+
+/*
+ * The unpacked-layer cache, beside the OCI layout (`storePaths(root).overlay`):
+ *
+ *   <cache>/<chainhex>/diff    the layer applied onto an empty dir in overlay form (whiteouts are char 0/0
+ *                              devices, opaque dirs carry trusted.overlay.opaque=y)
+ *   <cache>/<chainhex>/link    the entry's 26-character short name
+ *   <cache>/l/<short>          -> ../<chainhex>/diff  (short lowerdir= paths, as containers/storage does)
+ *   <cache>/.locks/<chainhex>  flock file of the entry (never renamed or removed)
+ *   <cache>/.tmp-<chainhex>-*  an unpack in progress (or the debris of a dead one)
+ *
+ * Commit protocol: under the entry's exclusive lock, stale temps of that entry are removed, the layer is
+ * unpacked into a fresh temp dir, the diffID is verified at EOF (LA-17), the `l/` link is made, and the temp
+ * dir is renamed to <chainhex> — the rename is the commit point. An entry exists under its final name only
+ * when it is complete and verified; any failure (corrupt gzip, diffID mismatch, limit, abort) removes the
+ * temp dir, so nothing half-unpacked is ever found as complete (LS-03). Two processes unpacking the same
+ * layer serialise on the lock and the second finds the entry committed. The cache dir is 0700 (LA-18: setuid
+ * files and devices inside are unreachable by other users).
+ */
+
+/** One layer to ensure: its diffID and a way to open its (possibly compressed) blob, verified by the store. */
+export interface CacheLayer {
+  diffID: Digest;
+  open(): Promise<Readable>;
+}
+
+/** Options of ensureUnpacked. */
+export interface EnsureOptions {
+  signal?: AbortSignal;
+  decompressLimits?: DecompressLimits;
+  applyLimits?: ApplyLimits;
+  devices?: 'create' | 'skip';
+  onWarning?: (msg: string) => void;
+  /** called after each layer actually unpacked (not for cache hits) */
+  onUnpacked?: (chainID: Digest, result: ApplyResult) => void;
+}
+
+/** chainID(L0) = diffID(L0); chainID(Ln) = sha256(chainID(Ln-1) + " " + diffID(Ln)). Pure. */
+export function chainIDs(diffIDs: readonly Digest[]): Digest[] {
+  const out: Digest[] = [];
+  for (const d of diffIDs) {
+    const id = parseDigest(d, 'diff_id');
+    const prev = out[out.length - 1];
+    out.push(prev === undefined ? id : digestOf(`${prev} ${id}`));
+  }
+  return out;
+}
+
+const SHORT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+function shortID(): string {
+  let s = '';
+  for (let i = 0; i < 26; i++) s += SHORT_ALPHABET[randomInt(SHORT_ALPHABET.length)];
+  return s;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The diff dir of a committed entry. */
+export function diffDir(cacheDir: string, chainID: Digest): string {
+  return join(resolve(cacheDir), digestHex(parseDigest(chainID, 'chain ID')), 'diff');
+}
+
+/** True when the entry for `chainID` is committed (complete and verified). */
+export async function isUnpacked(cacheDir: string, chainID: Digest): Promise<boolean> {
+  const dir = join(resolve(cacheDir), digestHex(parseDigest(chainID, 'chain ID')));
+  return (await exists(join(dir, 'diff'))) && (await exists(join(dir, 'link')));
+}
+
+async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers: string[], opts: EnsureOptions): Promise<void> {
+  const hex = digestHex(chain);
+  const final = join(cache, hex);
+  if (await isUnpacked(cache, chain)) return;
+  const lock = await acquireLock(join(cache, '.locks', hex), opts.signal ? { signal: opts.signal } : {});
+  try {
+    if (await isUnpacked(cache, chain)) return; // another process committed it while we waited
+    // debris of dead unpacks of this entry: we hold its lock, so nobody is writing them
+    for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) await rm(join(cache, n), { recursive: true, force: true });
+    if (await exists(final)) await rm(final, { recursive: true, force: true }); // incomplete (no link file)
+    const tmp = join(cache, `.tmp-${hex}-${randomBytes(6).toString('hex')}`);
+    await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
+    try {
+      const blob = await layer.open();
+      const { stream } = await decompressWithDiffID(blob, {
+        expectDiffID: layer.diffID,
+        ...(opts.decompressLimits && { limits: opts.decompressLimits }),
+        ...(opts.signal && { signal: opts.signal }),
+      });
+      const result = await applyLayer(join(tmp, 'diff'), stream, {
+        mode: 'overlay',
+        lowerDirs: [...lowers].reverse(),
+        ...(opts.devices && { devices: opts.devices }),
+        ...(opts.applyLimits && { limits: opts.applyLimits }),
+        ...(opts.onWarning && { onWarning: opts.onWarning }),
+        ...(opts.signal && { signal: opts.signal }),
+      });
+      // the tar may end before the blob does (padding): read to EOF so the diffID check runs
+      await new Promise<void>((res, rej) => {
+        if (stream.errored) return rej(stream.errored);
+        if (stream.readableEnded) return res();
+        stream.once('end', res);
+        stream.once('error', rej);
+        stream.once('close', () => (stream.errored ? rej(stream.errored) : res()));
+        stream.resume();
+      });
+      if (stream.errored) throw stream.errored;
+      throwIfAborted(opts.signal);
+      const short = shortID();
+      await writeFile(join(tmp, 'link'), short, { mode: 0o644 });
+      const l = join(cache, 'l', short);
+      await symlink(`../${hex}/diff`, l);
+      try {
+        await fsyncDir(tmp);
+        await rename(tmp, final);
+      } catch (e) {
+        await unlink(l).catch(() => {});
+        throw e;
+      }
+      await fsyncDir(cache);
+      opts.onUnpacked?.(chain, result);
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Makes sure every layer of an image is unpacked in the cache, bottom to top, each exactly once across
+ * processes (per-entry lock), and returns the diff dirs bottom→top. Idempotent; verified (a layer whose
+ * uncompressed digest differs from its diffID fails with EINTEGRITY and leaves nothing committed).
+ */
+export async function ensureUnpacked(cacheDir: string, layers: readonly CacheLayer[], opts: EnsureOptions = {}): Promise<string[]> {
+  await mkdir(resolve(cacheDir), { recursive: true, mode: 0o700 });
+  const cache = await realpath(resolve(cacheDir)); // lower dirs are compared by real path (hardlink copy-up)
+  await chmod(cache, 0o700);
+  await mkdir(join(cache, 'l'), { recursive: true, mode: 0o700 });
+  await mkdir(join(cache, '.locks'), { recursive: true, mode: 0o700 });
+  const chains = chainIDs(layers.map((l) => l.diffID));
+  const dirs: string[] = [];
+  for (let i = 0; i < layers.length; i++) {
+    throwIfAborted(opts.signal);
+    await unpackOne(cache, chains[i]!, layers[i]!, dirs, opts);
+    dirs.push(diffDir(cache, chains[i]!));
+  }
+  return dirs;
+}
+
+/** The kernel's limit on the mount data page. */
+export const MOUNT_DATA_MAX = 4095;
+
+/**
+ * The overlay mount options for `lowers` (bottom→top, as ensureUnpacked returns them; overlayfs wants the
+ * top first, this reverses). A lower that is a cache diff dir with a `link` file is named by its short
+ * `l/<id>` link relative to the cache dir, and `cwd` says where mount must run for those to resolve. Fails
+ * with ELIMIT when the options still exceed one page.
+ */
+export async function overlayMountOptions(lowers: readonly string[], upper?: string, work?: string): Promise<{ options: string; cwd?: string }> {
+  let cwd: string | undefined;
+  const names: string[] = [];
+  for (const lower of [...lowers].reverse()) {
+    const d = resolve(lower);
+    let short: string | undefined;
+    if (d.endsWith('/diff')) {
+      const entry = d.slice(0, -'/diff'.length);
+      const cache = entry.slice(0, entry.lastIndexOf('/'));
+      try {
+        const s = (await readFile(join(entry, 'link'), 'utf8')).trim();
+        if (/^[A-Z0-9]{26}$/.test(s) && (cwd === undefined || cwd === cache) && (await exists(join(cache, 'l', s)))) {
+          short = `l/${s}`;
+          cwd = cache;
+        }
+      } catch {
+        /* not a cache entry: use the full path */
+      }
+    }
+    if (/[,:\\]/.test(short ?? d)) throw new SkiffError('EINVALID', `overlay layer path ${d} contains a character overlayfs options cannot carry (, : or \\)`);
+    names.push(short ?? d);
+  }
+  let options = `lowerdir=${names.join(':')}`;
+  if (upper !== undefined) {
+    if (work === undefined) throw new SkiffError('EINVALID', 'an overlay upper dir needs a work dir');
+    options += `,upperdir=${resolve(upper)},workdir=${resolve(work)}`;
+  }
+  if (Buffer.byteLength(options) > MOUNT_DATA_MAX) {
+    throw new SkiffError('ELIMIT', `overlay mount options are ${Buffer.byteLength(options)} bytes, more than one page (${MOUNT_DATA_MAX})`, {
+      hint: 'the image has too many layers for one overlay mount; squash some layers',
+    });
+  }
+  return cwd === undefined ? { options } : { options, cwd };
+}
+
+/**
+ * Mounts an overlay at `target` with the system `mount` program (run in the cache dir so short lower names
+ * resolve). Needs root (or a user namespace with its own mount namespace). Not idempotent: mounting twice
+ * stacks two mounts.
+ */
+export async function mountOverlay(o: { lowers: readonly string[]; upper?: string; work?: string; target: string; signal?: AbortSignal }): Promise<void> {
+  const { options, cwd } = await overlayMountOptions(o.lowers, o.upper, o.work);
+  const r = await runProgram('mount', ['-t', 'overlay', 'overlay', '-o', options, resolve(o.target)], o.signal, cwd ? { cwd } : {});
+  if (r.code !== 0) throw new SkiffError('EIO', `mounting overlay at ${o.target} failed: ${r.stderr.trim()}`, { hint: 'overlay mounts need root or a user namespace' });
+}
+
+/** Unmounts `target` with the system `umount` program (lazy with `lazy: true`). */
+export async function unmount(target: string, opts: { lazy?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+  const r = await runProgram('umount', [...(opts.lazy ? ['-l'] : []), resolve(target)], opts.signal);
+  if (r.code !== 0) throw new SkiffError('EIO', `unmounting ${target} failed: ${r.stderr.trim()}`);
+}
