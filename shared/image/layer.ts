@@ -3,7 +3,8 @@ import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { DigestingStream, digestOf, type Digest } from '../oci/digest.ts';
 import { layerCompression, MediaType, type Compression } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
-import { compressionOrThrow, decompressStream } from './decompress.ts';
+import { decompressWithDiffID } from '../layer/compression.ts';
+import { SkiffError } from '../errors.ts';
 import type { CallOptions, ImageSource } from './source.ts';
 
 /**
@@ -22,13 +23,18 @@ export interface Layer {
   uncompressed(opts?: CallOptions): Promise<Readable>;
 }
 
-/** Wraps a compressed stream so it decompresses and verifies the diffID at EOF. */
-function uncompressedVerified(compressed: Readable, mediaType: string, diffId: Digest): Readable {
-  const c = compressionOrThrow(mediaType, layerCompression(mediaType));
-  const plain = decompressStream(compressed, c);
-  const check = new DigestingStream({ digest: diffId });
-  plain.on('error', (e) => check.destroy(e));
-  return plain.pipe(check);
+/**
+ * Decompresses a layer stream (with the layer library's bomb limits) and verifies the diffID at EOF. An
+ * unknown layer media type is EUNSUPPORTED.
+ */
+async function uncompressedVerified(compressed: Readable, mediaType: string, diffId: Digest, o?: CallOptions): Promise<Readable> {
+  const compression = layerCompression(mediaType);
+  if (compression === undefined) {
+    compressed.destroy();
+    throw new SkiffError('EUNSUPPORTED', `unsupported layer media type ${mediaType}`);
+  }
+  const { stream } = await decompressWithDiffID(compressed, { compression, expectDiffID: diffId, ...(o?.signal ? { signal: o.signal } : {}) });
+  return stream;
 }
 
 /**
@@ -65,7 +71,7 @@ export function layerFromOpener(
     mediaType: async () => d.mediaType,
     descriptor: async () => ({ ...d }),
     compressed,
-    uncompressed: async (o) => uncompressedVerified(await compressed(o), d.mediaType, diffId),
+    uncompressed: async (o) => uncompressedVerified(await compressed(o), d.mediaType, diffId, o),
   };
 }
 
@@ -75,7 +81,7 @@ export function withMediaType(layer: Layer, mediaType: string): Layer {
     ...layer,
     mediaType: async () => mediaType,
     descriptor: async () => ({ ...(await layer.descriptor()), mediaType }),
-    uncompressed: async (o) => uncompressedVerified(await layer.compressed(o), mediaType, await layer.diffId()),
+    uncompressed: async (o) => uncompressedVerified(await layer.compressed(o), mediaType, await layer.diffId(), o),
   };
 }
 
