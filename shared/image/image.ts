@@ -4,7 +4,7 @@ import { parseImageConfig, parseManifest, readAllLimited, resolveLimits, type Va
 import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
 import { layerFromSource, type Layer } from './layer.ts';
 import { memoAsync } from './memo.ts';
-import type { CallOptions, ImageSource, ManifestBytes } from './source.ts';
+import { fetchVerifiedDocument, type CallOptions, type ImageSource, type ManifestBytes } from './source.ts';
 
 /**
  * A single-platform image, go-containerregistry style: every parsed accessor has a raw twin and every digest is
@@ -48,15 +48,8 @@ export interface ImageFromSourceOptions {
 export function imageFromSource(source: ImageSource, opts: ImageFromSourceOptions = {}): Image {
   const limits = resolveLimits(opts.limits);
   const loadManifest = memoAsync(async (o?: CallOptions) => {
-    const mb = opts.prefetched ?? (await source.getManifest(opts.digest, o));
-    const actual = digestOf(mb.bytes);
-    const want = opts.digest ?? mb.digest;
-    if (actual !== want) throw digestMismatch(want, actual);
-    if (opts.size !== undefined && mb.bytes.length !== opts.size) {
-      throw new SkiffError('EBADSIZE', `manifest ${want} is ${mb.bytes.length} bytes, its descriptor says ${opts.size}`);
-    }
-    const declared = opts.mediaType ?? (mb.mediaType === '' ? undefined : mb.mediaType);
-    return parseManifest(mb.bytes, { ...(declared === undefined ? {} : { mediaType: declared }), limits });
+    const { bytes, declared } = await fetchVerifiedDocument(source, opts, 'manifest', o);
+    return parseManifest(bytes, { ...(declared === undefined ? {} : { mediaType: declared }), limits });
   });
   const loadConfig = memoAsync(async (o?: CallOptions) => {
     const m = (await loadManifest(o)).manifest;

@@ -1,12 +1,12 @@
 import { SkiffError } from '../errors.ts';
-import { digestMismatch, digestOf, type Digest } from '../oci/digest.ts';
+import type { Digest } from '../oci/digest.ts';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../oci/media-types.ts';
 import type { Descriptor, Index, Platform } from '../oci/types.ts';
 import { parseAnyManifest, parseIndex, resolveLimits, type ValidationLimits } from '../oci/validate.ts';
 import { imageFromSource, type Image } from './image.ts';
 import { memoAsync } from './memo.ts';
 import { formatPlatform, hostPlatform, selectManifest } from './platform.ts';
-import type { CallOptions, ImageSource, ManifestBytes } from './source.ts';
+import { fetchVerifiedDocument, type CallOptions, type ImageSource, type ManifestBytes } from './source.ts';
 
 /**
  * A lazy, memoised view of an image index / Docker manifest list. Child views are built on demand; nested
@@ -43,15 +43,8 @@ export function indexFromSource(source: ImageSource, opts: IndexFromSourceOption
   const limits = resolveLimits(opts.limits);
   const ancestors = opts.ancestors ?? [];
   const load = memoAsync(async (o?: CallOptions) => {
-    const mb = opts.prefetched ?? (await source.getManifest(opts.digest, o));
-    const actual = digestOf(mb.bytes);
-    const want = opts.digest ?? mb.digest;
-    if (actual !== want) throw digestMismatch(want, actual);
-    if (opts.size !== undefined && mb.bytes.length !== opts.size) {
-      throw new SkiffError('EBADSIZE', `index ${want} is ${mb.bytes.length} bytes, its descriptor says ${opts.size}`);
-    }
-    const declared = opts.mediaType ?? (mb.mediaType === '' ? undefined : mb.mediaType);
-    return parseIndex(mb.bytes, { ...(declared === undefined ? {} : { mediaType: declared }), limits });
+    const { bytes, declared } = await fetchVerifiedDocument(source, opts, 'index', o);
+    return parseIndex(bytes, { ...(declared === undefined ? {} : { mediaType: declared }), limits });
   });
   const self: ImageIndex = {
     rawManifest: async (o) => (await load(o)).bytes,

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { Digest } from '../oci/digest.ts';
+import { SkiffError } from '../errors.ts';
+import { digestMismatch, digestOf, type Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/types.ts';
 
 /** Exact manifest bytes as served by a source, with the media type it declared and their digest. */
@@ -35,4 +36,30 @@ export interface BlobSink {
 /** The `{ signal }` bag every async view method accepts. */
 export interface CallOptions {
   signal?: AbortSignal;
+}
+
+/** Where a view's document comes from: a digest to fetch (or the top level), or bytes already fetched. */
+export interface DocumentLocator {
+  digest?: Digest;
+  /** Declared media type (from the index entry); the body must agree (LS-15). */
+  mediaType?: string;
+  /** Expected size (from the index entry). */
+  size?: number;
+  prefetched?: ManifestBytes;
+}
+
+/**
+ * Fetches a manifest or index (or takes the prefetched bytes) and checks the exact bytes against the wanted
+ * digest and size before anything parses them. Returns the bytes and the media type to validate against.
+ */
+export async function fetchVerifiedDocument(source: ImageSource, loc: DocumentLocator, what: string, o?: CallOptions): Promise<{ bytes: Uint8Array; declared?: string }> {
+  const mb = loc.prefetched ?? (await source.getManifest(loc.digest, o));
+  const actual = digestOf(mb.bytes);
+  const want = loc.digest ?? mb.digest;
+  if (actual !== want) throw digestMismatch(want, actual);
+  if (loc.size !== undefined && mb.bytes.length !== loc.size) {
+    throw new SkiffError('EBADSIZE', `${what} ${want} is ${mb.bytes.length} bytes, its descriptor says ${loc.size}`);
+  }
+  const declared = loc.mediaType ?? (mb.mediaType === '' ? undefined : mb.mediaType);
+  return declared === undefined ? { bytes: mb.bytes } : { bytes: mb.bytes, declared };
 }
