@@ -1,0 +1,70 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.ts';
+import type { Descriptor } from '../oci/types.ts';
+import type { ManifestBytes } from '../image/source.ts';
+
+/** Username and password (or identity token when username is `<token>`), as skopeo's `--creds user:pass`. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** How to reach registries: credentials, TLS, retries, limits. One object per side of a copy. */
+export interface RegistryOptions {
+  /** Explicit credentials (`--creds`); otherwise looked up in the auth files for the registry/repository. */
+  credentials?: Credentials;
+  /** `--authfile`; else REGISTRY_AUTH_FILE, then containers auth.json, then ~/.docker/config.json. */
+  authFile?: string;
+  /** false: plain HTTP allowed and TLS certificates not verified (`--tls-verify=false`). Default: per registries.conf `insecure`, else true. */
+  tlsVerify?: boolean;
+  /** `--cert-dir`: *.crt CAs, *.cert/*.key client certificates; else /etc/containers/certs.d/<host>/. */
+  certDir?: string;
+  /** `--registries-conf` path. */
+  registriesConf?: string;
+  /** Retries of a failed request (`--retry-times`); default 3 (5 attempts max for 429s). */
+  retryTimes?: number;
+  /** Header / stall timeouts in ms. */
+  headersTimeout?: number;
+  bodyTimeout?: number;
+  /** `--command-timeout` as an overall AbortSignal is passed per call instead. */
+  userAgent?: string;
+  /** Fetch layers from foreign `urls` (off by default; RC-14). */
+  allowForeignUrls?: boolean;
+  /** Debug log sink (URLs and headers redacted: RC-19). */
+  debug?: (line: string) => void;
+}
+
+/** Per-call options. */
+export interface CallOpts {
+  signal?: AbortSignal;
+}
+
+/**
+ * One repository on one registry, through the distribution-spec v2 API. Every method validates what the
+ * registry returns (digests, sizes, media types, tags) before use; nothing here trusts the server.
+ */
+export interface RegistryRepository {
+  readonly registry: string;
+  readonly repository: string;
+  /**
+   * GET a manifest by tag or digest with the Accept list of OCI + Docker types. By digest: the bytes are
+   * verified. By tag: Docker-Content-Digest, when sent, must match the bytes. Content-Type vs body checked
+   * (LS-15/RC-04), size capped (4 MiB). ENOTFOUND on 404.
+   */
+  getManifest(reference: string, o?: CallOpts): Promise<ManifestBytes>;
+  /** HEAD a manifest: its descriptor, or undefined on 404. */
+  headManifest(reference: string, o?: CallOpts): Promise<Descriptor | undefined>;
+  /** PUT a manifest under a tag or its digest; returns the digest the registry stored (checked against ours). */
+  putManifest(reference: string, bytes: Uint8Array, mediaType: string, o?: CallOpts): Promise<Digest>;
+  deleteManifest(digest: Digest, o?: CallOpts): Promise<void>;
+  /** HEAD a blob: its size, or undefined when absent. */
+  headBlob(digest: Digest, o?: CallOpts): Promise<number | undefined>;
+  /** GET a blob as a stream verified against desc at EOF; resumes interrupted bodies with Range (RC-06). */
+  getBlob(desc: Pick<Descriptor, 'digest' | 'size'> & { urls?: string[]; mediaType?: string }, o?: CallOpts): Promise<Readable>;
+  /** Upload a blob (POST + PUT monolithic, or chunked PATCHes); the registry verifies the digest. */
+  putBlob(desc: Pick<Descriptor, 'digest' | 'size'>, body: Readable, o?: CallOpts): Promise<void>;
+  /** Cross-repository mount from `fromRepository` on the same registry; false when the registry declined. */
+  mountBlob(digest: Digest, fromRepository: string, o?: CallOpts): Promise<boolean>;
+  /** All tags, following Link pagination; invalid tags are dropped (RC-15). */
+  listTags(o?: CallOpts): Promise<string[]>;
+}

@@ -1,0 +1,46 @@
+import type { Readable } from 'node:stream';
+import type { Descriptor } from '../oci/types.ts';
+import type { ImageSource } from '../image/source.ts';
+
+/** Per-call options. */
+export interface CallOpts {
+  signal?: AbortSignal;
+}
+
+/**
+ * An opened image source of any transport. `getManifest()` without a digest is the top-level manifest or
+ * index the name points at. `close()` releases files, locks and connections; idempotent.
+ */
+export interface OpenedSource extends ImageSource {
+  /** A display name (`docker://…`, `oci:…`) for messages; credentials never appear in it. */
+  readonly name: string;
+  /** The repository name a registry source reads from (for cross-repository mounts), when it is one. */
+  readonly registryRepository?: { registry: string; repository: string };
+  /** Signatures stored beside the image (dir: signature-N, lookaside), when the transport has them. */
+  getSignatures?(manifestDigest: string, o?: CallOpts): Promise<Uint8Array[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * An opened image destination. Call order (containers/image's): blobs (hasBlob → mountBlob → putBlob) →
+ * configs → child manifests → the top manifest → commit(). Nothing becomes visible (tag, index.json entry,
+ * archive file) before commit(); close() without commit() discards what was written. Blob writes are
+ * verified against the descriptor while streaming.
+ */
+export interface ImageTarget {
+  readonly name: string;
+  /** Layer media types / manifest formats the destination can hold (docker-archive: v2s2 only, uncompressed). */
+  readonly capabilities: { manifestFormats: ReadonlyArray<'oci' | 'docker'>; mustDecompressLayers?: boolean; supportsIndex: boolean };
+  /** The destination already has the manifest with this digest under the wanted name (copy can skip). */
+  hasManifest?(desc: Descriptor, o?: CallOpts): Promise<boolean>;
+  hasBlob(desc: Descriptor, o?: CallOpts): Promise<boolean>;
+  /** Cross-repository mount (registries only); false when not possible. */
+  mountBlob?(desc: Descriptor, from: { registry: string; repository: string }, o?: CallOpts): Promise<boolean>;
+  putBlob(desc: Descriptor, body: Readable, o?: CallOpts): Promise<void>;
+  /** Writes a manifest or index. `top` marks the one the name points at (child manifests come first). */
+  putManifest(bytes: Uint8Array, desc: Descriptor, o?: CallOpts & { top: boolean }): Promise<void>;
+  putSignatures?(manifestDigest: string, signatures: Uint8Array[], o?: CallOpts): Promise<void>;
+  /** Makes the image visible (tag / index.json / archive rename). */
+  commit(o?: CallOpts): Promise<void>;
+  close(): Promise<void>;
+}
