@@ -1,10 +1,32 @@
-import { constants as C, type Stats } from 'node:fs';
-import { copyFile, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, realpath, rm, symlink, unlink, chmod } from 'node:fs/promises';
+import {
+  constants as C,
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
+import { lstat, realpath } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SkiffError, isSkiffError, throwIfAborted } from '../errors.ts';
 import { runProgram } from './exec.ts';
-import { readTar, type TarHeader } from './tar-read.ts';
+import { forEachTarEntry, type TarBody, type TarHeader } from './tar-read.ts';
 import { isPrivateXattr } from './tar-write.ts';
 import { setXattr } from './xattr.ts';
 
@@ -14,7 +36,8 @@ import { setXattr } from './xattr.ts';
  * - Names are cleaned lexically like a chroot would: empty and `.` components dropped, `..` pops one
  *   component and is clamped at the root (`../victim/x` and `/../victim/x` land at `R/victim/x`, `/abs/f`
  *   at `R/abs/f`). Nothing is rejected for having `..`; nothing can name a path above R.
- * - Parent directories are resolved component by component with lstat. A symlink met in a parent is
+ * - Parent directories are resolved component by component with lstat (a verified directory is
+ *   remembered until the apply removes a directory, see applyLayer). A symlink met in a parent is
  *   followed INSIDE R only: a relative target is resolved from its directory with `..` clamped at R, an
  *   absolute target is re-rooted at R (`var/run -> /run` then `var/run/x` lands at `R/run/x`, LA-14). So a
  *   symlink can never carry a write, link, whiteout or metadata operation out of R (LA-02, LA-06, LA-12).
@@ -23,7 +46,8 @@ import { setXattr } from './xattr.ts';
  * - The last component is never followed: it is what the entry creates or replaces.
  * - Metadata never follows a symlink: files get fchown/fchmod/futimes on the O_EXCL|O_NOFOLLOW fd that
  *   created them; symlinks get lchown/lutimes and no chmod; directories get theirs at the end through an
- *   O_DIRECTORY|O_NOFOLLOW fd after re-checking that no component of the path became a symlink; xattrs use
+ *   O_DIRECTORY|O_NOFOLLOW fd after re-checking (memo, else lstat) that no component of the path became a
+ *   symlink; xattrs use
  *   `setfattr -h`. overlayfs-private xattrs (`trusted.overlay.*`) in a layer are dropped.
  * - The root: a directory entry for `.`/`/` is accepted and its metadata ignored (R keeps the mode its owner
  *   gave it); any other type is refused ("refusing to change type of root directory", LA-05).
@@ -103,19 +127,31 @@ interface DirMeta {
   mtime: Date;
 }
 
+/**
+ * A directory of R verified (by lstat, or because this apply created it) to be a real directory reached
+ * through real directories only. Children are the verified subdirectories. Removing a directory drops the
+ * whole memo, not just that path: on a case-folding file system (ext4 `+F`, tmpfs `casefold`) `FOO` and
+ * `foo` are one directory, so a per-name invalidation could keep trusting a name that now is a symlink.
+ */
+interface DirNode {
+  kids: Map<string, DirNode> | undefined;
+  /** the directory has the setgid bit: new entries in it take its group, not ours */
+  sgid: boolean;
+  /** its group, -1 when not known (used only to skip needless chowns) */
+  gid: number;
+}
+
 const isRootUser = process.getuid?.() === 0;
+const S_ISGID = 0o2000;
+const CREATE_FILE = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
+const OPEN_DIR = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
 
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException)?.code;
 }
 
-async function lstatOrUndef(p: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(p);
-  } catch (e) {
-    if (errno(e) === 'ENOENT') return undefined;
-    throw e;
-  }
+function lstatOrUndef(p: string): Stats | undefined {
+  return lstatSync(p, { throwIfNoEntry: false });
 }
 
 /** True when R or one of its ancestors denies group and other access (so nothing under R is reachable by other users). */
@@ -155,9 +191,17 @@ export function cleanPath(name: string, limits: Required<ApplyLimits> = DEFAULT_
 /**
  * Applies one layer tar stream onto the directory `root` under the confinement policy above. Not atomic:
  * on error R holds a partial result and the caller must discard it. Bodies stream straight to disk.
+ *
+ * Speed: file system calls are synchronous (the apply is the only work of its process while it runs; the
+ * tar stream is still read asynchronously), and directories verified once are remembered for the rest of
+ * the apply (see DirNode) instead of being lstat'ed again for every entry. That memo relies on what the
+ * policy already assumes: nothing but this apply writes R while it runs. Every directory the apply removes
+ * or replaces drops the whole memo. Files are still created with O_EXCL|O_NOFOLLOW and get their owner,
+ * mode and times through that fd; a chown is skipped only when the new entry already has the header's
+ * owner (our uid, and the group the parent directory gives it).
  */
 export async function applyLayer(root: string, tarStream: Readable, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  // errors before readTar attaches its handler are kept in tarStream.errored and rethrown there
+  // errors before forEachTarEntry attaches its handler are kept in tarStream.errored and rethrown there
   tarStream.on('error', () => {});
   const R = await realpath(root);
   const rootSt = await lstat(R);
@@ -166,6 +210,8 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
   const overlay = opts.mode === 'overlay';
   const preserveOwner = opts.preserveOwnership ?? isRootUser;
   const privateRoot = await isPrivateRoot(R);
+  const euid = process.geteuid?.() ?? 0;
+  const egid = process.getegid?.() ?? 0;
   const result: ApplyResult = { entries: 0, files: 0, directories: 0, symlinks: 0, hardlinks: 0, devices: 0, fifos: 0, whiteouts: 0, bytes: 0, skipped: 0, warnings: [] };
   const warn = (m: string): void => {
     result.warnings.push(m);
@@ -175,70 +221,129 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
   const written = new Set<string>(); // paths this layer created (keys: real components joined by '/')
   const touched = new Set<string>(); // ancestors of written paths
   const dirMeta = new Map<string, DirMeta>();
-  let dirCache = new Set<string>(); // real dirs verified since the last removal
-  const abs = (comps: string[]): string => (comps.length ? join(R, ...comps) : R);
+  const rootNode: DirNode = { kids: undefined, sgid: (rootSt.mode & S_ISGID) !== 0, gid: rootSt.gid };
+  const prefix = R === '/' ? '' : R;
+  const abs = (comps: string[]): string => (comps.length ? `${prefix}/${comps.join('/')}` : R);
   const markWritten = (comps: string[]): void => {
-    written.add(comps.join('/'));
-    for (let i = 1; i < comps.length; i++) touched.add(comps.slice(0, i).join('/'));
+    const key = comps.join('/');
+    written.add(key);
+    for (let i = key.lastIndexOf('/'); i > 0; i = key.lastIndexOf('/', i - 1)) {
+      const anc = key.slice(0, i);
+      if (touched.has(anc)) break; // its ancestors are in already
+      touched.add(anc);
+    }
   };
 
-  /** Resolves a directory inside R following in-root symlinks; undefined when missing and !create. */
-  const resolveDir = async (comps: string[], create: boolean): Promise<string[] | undefined> => {
-    let real: string[] = [];
-    const queue = [...comps];
+  const addDir = (parent: DirNode, name: string, sgid: boolean, gid: number): DirNode => {
+    const n: DirNode = { kids: undefined, sgid, gid };
+    (parent.kids ??= new Map()).set(name, n);
+    return n;
+  };
+  /** The memo node of real components `comps`, if verified. */
+  const knownDir = (comps: string[]): DirNode | undefined => {
+    let n: DirNode | undefined = rootNode;
+    for (let i = 0; i < comps.length && n; i++) n = n.kids?.get(comps[i]!);
+    return n;
+  };
+  /** Drops every remembered directory (one was removed: see DirNode). R itself stays verified. */
+  const forgetAll = (): void => {
+    rootNode.kids = undefined;
+  };
+
+  /**
+   * Resolves a directory inside R following in-root symlinks; undefined when missing and !create. Returns
+   * the real components (`comps` itself when no symlink was met) and the memo node.
+   */
+  const resolveDir = (comps: string[], create: boolean): { real: string[]; node: DirNode } | undefined => {
+    // fast path: every component is a verified real directory
+    let node = rootNode;
+    let i = 0;
+    for (; i < comps.length; i++) {
+      const k = node.kids?.get(comps[i]!);
+      if (k === undefined) break;
+      node = k;
+    }
+    if (i === comps.length) return { real: comps, node };
+    let real = comps.slice(0, i);
+    let nodes: DirNode[] = [rootNode];
+    for (let j = 0; j < i; j++) nodes.push(nodes[j]!.kids!.get(comps[j]!)!);
+    const pending = comps.slice(i).reverse(); // a stack: next component last
     let hops = 0;
-    while (queue.length > 0) {
-      const c = queue.shift()!;
+    while (pending.length > 0) {
+      const c = pending.pop()!;
       if (c === '' || c === '.') continue;
       if (c === '..') {
-        real.pop();
+        if (real.length > 0) {
+          real.pop();
+          nodes.pop();
+        }
+        continue;
+      }
+      const parent = nodes[nodes.length - 1]!;
+      const known = parent.kids?.get(c);
+      if (known !== undefined) {
+        real.push(c);
+        nodes.push(known);
         continue;
       }
       const next = [...real, c];
-      const key = next.join('/');
-      if (dirCache.has(key)) {
-        real = next;
-        continue;
-      }
       const p = abs(next);
-      const st = await lstatOrUndef(p);
+      const st = lstatOrUndef(p);
       if (st === undefined) {
         if (!create) return undefined;
-        await mkdir(p, { mode: 0o755 });
-        dirCache.add(key);
+        mkdirSync(p, { mode: 0o755 });
+        nodes.push(addDir(parent, c, parent.sgid, childGid(parent))); // mkdir inherits the setgid bit
         real = next;
         continue;
       }
       if (st.isSymbolicLink()) {
         if (++hops > 40) throw new SkiffError('EUNSAFE', `too many levels of symbolic links resolving ${comps.join('/')}`);
-        const target = await readlink(p);
-        if (target.startsWith('/')) real = [];
-        queue.unshift(...target.split('/'));
-        if (real.length + queue.length > limits.maxDepth * 4) throw new SkiffError('ELIMIT', `symlink resolution of ${comps.join('/')} is too deep`);
+        const target = readlinkSync(p);
+        if (target.startsWith('/')) {
+          real = [];
+          nodes = [rootNode];
+        }
+        const parts = target.split('/');
+        for (let j = parts.length - 1; j >= 0; j--) pending.push(parts[j]!);
+        if (real.length + pending.length > limits.maxDepth * 4) throw new SkiffError('ELIMIT', `symlink resolution of ${comps.join('/')} is too deep`);
         continue;
       }
-      if (!st.isDirectory()) throw new SkiffError('EINVALID', `cannot create ${comps.join('/')}: ${key} is not a directory`);
-      dirCache.add(key);
+      if (!st.isDirectory()) throw new SkiffError('EINVALID', `cannot create ${comps.join('/')}: ${next.join('/')} is not a directory`);
+      nodes.push(addDir(parent, c, (st.mode & S_ISGID) !== 0, st.gid));
       real = next;
     }
-    return real;
+    return { real, node: nodes[nodes.length - 1]! };
   };
 
-  const removeAt = async (p: string): Promise<void> => {
-    // rm never follows symlinks: a symlink is unlinked, a directory's contents are removed in place
-    await rm(p, { recursive: true, force: true });
-    dirCache = new Set();
+  /** Removes what `st` (its lstat) describes at `p`; never follows symlinks. */
+  const removeAt = (p: string, st: Stats): void => {
+    if (!st.isDirectory()) return unlinkSync(p); // a symlink itself, never its target
+    // rm never follows symlinks: a directory's contents are removed in place, symlinks in it unlinked
+    rmSync(p, { recursive: true, force: true });
+    forgetAll();
   };
 
-  /** Clears what sits at `comps` unless it is a dir and we want a dir. Returns true when a dir is kept. */
-  const prepare = async (comps: string[], wantDir: boolean): Promise<boolean> => {
-    const p = abs(comps);
-    const st = await lstatOrUndef(p);
-    if (st === undefined) return false;
-    if (wantDir && st.isDirectory()) return true;
-    if (st.isDirectory()) await removeAt(p);
-    else await unlink(p);
-    return false;
+  /**
+   * Clears what sits at `comps` unless it is a dir and we want a dir. Returns the kept directory's stats
+   * (undefined when the path is free now).
+   */
+  const prepare = (p: string, wantDir: boolean): Stats | undefined => {
+    const st = lstatOrUndef(p);
+    if (st === undefined) return undefined;
+    if (wantDir && st.isDirectory()) return st;
+    removeAt(p, st);
+    return undefined;
+  };
+
+  /** Runs `create` (which must fail with EEXIST when the path is taken); on EEXIST clears the path and retries once. */
+  const createAt = <T>(p: string, create: () => T): T => {
+    try {
+      return create();
+    } catch (e) {
+      if (errno(e) !== 'EEXIST') throw e;
+    }
+    prepare(p, false);
+    return create();
   };
 
   const permBits = (mode: number, what: string): number => {
@@ -250,13 +355,23 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
     return mode & 0o7777;
   };
 
-  const setOwner = async (p: string, h: TarHeader): Promise<void> => {
-    if (!preserveOwner) return;
+  /**
+   * The group a new entry of `parent` gets, -1 when unsure: the parent's group when it is setgid (or when
+   * the file system is mounted `grpid`), ours otherwise; both agree when the parent's group is ours.
+   */
+  const childGid = (parent: DirNode): number => (parent.sgid ? parent.gid : parent.gid === egid ? egid : -1);
+  /** Whether a path just created in `parent` needs a chown to get the header's owner (new files are ours). */
+  const needsChown = (parent: DirNode, h: TarHeader): boolean => preserveOwner && (h.uid !== euid || h.gid !== childGid(parent));
+
+  /** lchown; false (with a warning) when the ids cannot be set here. */
+  const lchownOrWarn = (p: string, h: TarHeader): boolean => {
     try {
-      await lchown(p, h.uid, h.gid);
+      lchownSync(p, h.uid, h.gid);
+      return true;
     } catch (e) {
       if (errno(e) !== 'EPERM' && errno(e) !== 'EINVAL') throw e;
       warn(`cannot chown ${p} to ${h.uid}:${h.gid}: ${errno(e)}`);
+      return false;
     }
   };
 
@@ -280,17 +395,18 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
   };
 
   /** Opaque: remove from `dirComps` everything this layer did not write (recursively into what it did). */
-  const clearLower = async (dirComps: string[]): Promise<void> => {
+  const clearLower = (dirComps: string[]): void => {
     const p = abs(dirComps);
-    for (const n of await readdir(p)) {
+    for (const n of readdirSync(p)) {
       const c = [...dirComps, n];
       const key = c.join('/');
       if (written.has(key) || touched.has(key)) {
-        const st = await lstat(join(p, n));
-        if (st.isDirectory()) await clearLower(c);
+        const st = lstatSync(join(p, n));
+        if (st.isDirectory()) clearLower(c);
         continue;
       }
-      await removeAt(join(p, n));
+      const child = join(p, n);
+      removeAt(child, lstatSync(child));
     }
   };
 
@@ -300,7 +416,7 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
       await setXattr(abs(dirComps), 'trusted.overlay.opaque', Buffer.from('y'), opts);
       return;
     }
-    await clearLower(dirComps);
+    clearLower(dirComps);
   };
 
   const mknod = async (p: string, args: string[]): Promise<void> => {
@@ -310,48 +426,48 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
 
   const whiteout = async (parentComps: string[], h: TarHeader, base: string): Promise<void> => {
     if (base === '.wh..wh..opq') {
-      const dir = await resolveDir(parentComps, overlay);
+      const dir = resolveDir(parentComps, overlay);
       if (dir === undefined) return;
-      await opaque(dir);
+      await opaque(dir.real);
       return;
     }
     const target = base.slice(4);
     if (target === '' || target === '.' || target === '..') {
       throw new SkiffError('EINVALID', `invalid whiteout ${JSON.stringify(h.name)}: it names no file`, { hint: 'the layer is malformed' });
     }
-    const dir = await resolveDir(parentComps, overlay);
+    const dir = resolveDir(parentComps, overlay);
     if (dir === undefined) return; // nothing below to hide
-    const comps = [...dir, target];
+    const comps = [...dir.real, target];
     const key = comps.join('/');
     const p = abs(comps);
     if (written.has(key) || touched.has(key)) {
       // whiteouts never hide what this layer itself wrote (LA-10); a whited-out dir of ours becomes opaque
-      const st = await lstatOrUndef(p);
+      const st = lstatOrUndef(p);
       if (st?.isDirectory()) await opaque(comps);
       return;
     }
     result.whiteouts++;
     if (overlay) {
-      await prepare(comps, false);
+      prepare(p, false);
       await mknod(p, ['c', '0', '0']);
       return;
     }
-    if ((await lstatOrUndef(p)) !== undefined) await removeAt(p);
+    const st = lstatOrUndef(p);
+    if (st !== undefined) removeAt(p, st);
   };
 
   /** Finds a hardlink target in R (or, in overlay mode, copies it from a lower dir). */
-  const hardlink = async (comps: string[], h: TarHeader): Promise<void> => {
+  const hardlink = (comps: string[], p: string, h: TarHeader): void => {
     const tcomps = cleanPath(h.linkname ?? '', limits);
     if (tcomps.length === 0) throw new SkiffError('EUNSAFE', `hardlink ${h.name} points at the root directory`);
-    const tdir = await resolveDir(tcomps.slice(0, -1), false);
-    const tabs = tdir ? abs([...tdir, tcomps[tcomps.length - 1]!]) : undefined;
-    const tst = tabs ? await lstatOrUndef(tabs) : undefined;
-    const p = abs(comps);
+    const tdir = resolveDir(tcomps.slice(0, -1), false);
+    const tabs = tdir ? abs([...tdir.real, tcomps[tcomps.length - 1]!]) : undefined;
+    const tst = tabs ? lstatOrUndef(tabs) : undefined;
     if (tst !== undefined) {
       if (tst.isDirectory()) throw new SkiffError('EUNSAFE', `hardlink ${h.name} points at a directory (${h.linkname})`);
       if (tabs === p) return; // a link to itself: nothing to do
-      await prepare(comps, false);
-      await link(tabs!, p);
+      // link(2) fails with EEXIST when the path is taken and never follows a symlink target
+      createAt(p, () => linkSync(tabs!, p));
       result.hardlinks++;
       markWritten(comps);
       return;
@@ -359,15 +475,26 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
     if (overlay && opts.lowerDirs) {
       for (const lower of opts.lowerDirs) {
         const lp = join(lower, ...tcomps);
-        const lst = await lstatOrUndef(lp);
+        const lst = lstatOrUndef(lp);
         // lower dirs were unpacked by us: a plain lexical path, accepted only when it is a regular file
         // reached through real directories
-        if (lst?.isFile() && (await realpath(lp)) === lp) {
-          await prepare(comps, false);
-          await copyFile(lp, p, C.COPYFILE_EXCL);
-          if (preserveOwner) await lchown(p, lst.uid, lst.gid).catch(() => {});
-          await chmod(p, lst.mode & 0o7777);
-          await lutimes(p, lst.atime, lst.mtime);
+        if (lst?.isFile() && realpathSync(lp) === lp) {
+          prepare(p, false);
+          copyFileSync(lp, p, C.COPYFILE_EXCL);
+          const fd = openSync(p, C.O_RDONLY | C.O_NOFOLLOW);
+          try {
+            if (preserveOwner) {
+              try {
+                fchownSync(fd, lst.uid, lst.gid);
+              } catch {
+                // keep our ownership
+              }
+            }
+            fchmodSync(fd, lst.mode & 0o7777);
+            futimesSync(fd, lst.atime, lst.mtime);
+          } finally {
+            closeSync(fd);
+          }
           result.hardlinks++;
           markWritten(comps);
           return;
@@ -377,139 +504,169 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
     throw new SkiffError('EINVALID', `hardlink ${h.name} points at ${JSON.stringify(h.linkname)}, which does not exist in the image`);
   };
 
-  const entry = async (h: TarHeader, body: Readable): Promise<void> => {
+  const finishSpecial = async (p: string, h: TarHeader): Promise<void> => {
+    if (preserveOwner) lchownOrWarn(p, h);
+    const st = lstatSync(p);
+    if (st.isSymbolicLink()) throw new SkiffError('EUNSAFE', `${p} became a symlink`);
+    chmodSync(p, permBits(h.mode, h.name));
+    await setXattrs(p, h);
+    lutimesSync(p, h.mtime, h.mtime);
+  };
+
+  const special = async (real: string[], p: string, h: TarHeader): Promise<void> => {
+    if (h.type === 'fifo') {
+      prepare(p, false);
+      await mknod(p, ['p']);
+      await finishSpecial(p, h);
+      result.fifos++;
+    } else {
+      if (opts.devices === 'skip' || !isRootUser || !privateRoot) {
+        const why = opts.devices === 'skip' ? 'devices are refused by policy' : !isRootUser ? 'not running as root' : `${R} is reachable by other users`;
+        warn(`skipping device ${h.name}: ${why}`);
+        result.skipped++;
+        return;
+      }
+      prepare(p, false);
+      await mknod(p, [h.type === 'character-device' ? 'c' : 'b', String(h.devmajor ?? 0), String(h.devminor ?? 0)]);
+      await finishSpecial(p, h);
+      result.devices++;
+    }
+    markWritten(real);
+  };
+
+  /** Owner, mode and times of a file just created and written, on its O_EXCL|O_NOFOLLOW fd; closes it. */
+  const finishFile = (fd: number, parent: DirNode, real: string[], p: string, h: TarHeader): void | Promise<void> => {
+    try {
+      if (needsChown(parent, h)) {
+        try {
+          fchownSync(fd, h.uid, h.gid);
+        } catch (e) {
+          warn(`cannot chown ${h.name} to ${h.uid}:${h.gid}: ${errno(e)}`);
+        }
+      }
+      // always: the umask or a default ACL may have masked the create mode; after chown, which clears setuid
+      fchmodSync(fd, permBits(h.mode, h.name));
+      // xattrs (set below, by path) change ctime only, so the times can be set now
+      futimesSync(fd, h.mtime, h.mtime);
+    } finally {
+      closeSync(fd);
+    }
+    result.files++;
+    markWritten(real);
+    if (h.xattrs.size > 0) return setXattrs(p, h);
+  };
+
+  const entry = (h: TarHeader, body: TarBody): void | Promise<void> => {
     const comps = cleanPath(h.name, limits);
     if (comps.length === 0) {
       if (h.type === 'directory') return; // metadata of the root is not taken from layers
       throw new SkiffError('EUNSAFE', `refusing to change type of root directory (entry ${JSON.stringify(h.name)} is a ${h.type})`);
     }
     const base = comps[comps.length - 1]!;
-    if (base.startsWith('.wh.')) return whiteout(comps.slice(0, -1), h, base);
-    const parent = await resolveDir(comps.slice(0, -1), true);
-    const real = [...parent!, base];
+    const parentComps = comps.slice(0, -1);
+    if (base.startsWith('.wh.')) return whiteout(parentComps, h, base);
+    const parent = resolveDir(parentComps, true)!;
+    const real = parent.real === parentComps ? comps : [...parent.real, base];
     const p = abs(real);
     switch (h.type) {
       case 'directory': {
-        if (!(await prepare(real, true))) await mkdir(p, { mode: 0o700 });
-        await setOwner(p, h);
-        await setXattrs(p, h);
-        dirMeta.set(real.join('/'), { comps: real, mode: permBits(h.mode, h.name), mtime: h.mtime });
-        dirCache.add(real.join('/'));
+        let kept: Stats | undefined;
+        try {
+          mkdirSync(p, { mode: 0o700 });
+        } catch (e) {
+          if (errno(e) !== 'EEXIST') throw e;
+          kept = prepare(p, true);
+          if (kept === undefined) mkdirSync(p, { mode: 0o700 });
+        }
+        let node: DirNode;
+        if (kept === undefined) node = addDir(parent.node, base, parent.node.sgid, childGid(parent.node));
+        else {
+          node = parent.node.kids?.get(base) ?? addDir(parent.node, base, false, -1);
+          node.sgid = (kept.mode & S_ISGID) !== 0;
+          node.gid = kept.gid;
+        }
+        if (kept ? preserveOwner && (kept.uid !== h.uid || kept.gid !== h.gid) : needsChown(parent.node, h)) node.gid = lchownOrWarn(p, h) ? h.gid : -1;
+        const key = real.join('/');
+        dirMeta.set(key, { comps: real, mode: permBits(h.mode, h.name), mtime: h.mtime });
         result.directories++;
-        break;
+        markWritten(real);
+        if (h.xattrs.size > 0) return setXattrs(p, h);
+        return;
       }
       case 'file': {
-        await prepare(real, false);
-        const fh = await open(p, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-        try {
-          for await (const chunk of body) {
-            const b = chunk as Buffer;
-            let off = 0;
-            while (off < b.length) off += (await fh.write(b, off, b.length - off)).bytesWritten;
-            result.bytes += b.length;
-          }
-          if (preserveOwner) {
-            try {
-              await fh.chown(h.uid, h.gid);
-            } catch (e) {
-              warn(`cannot chown ${h.name} to ${h.uid}:${h.gid}: ${errno(e)}`);
-            }
-          }
-          await fh.chmod(permBits(h.mode, h.name));
-        } finally {
-          await fh.close();
-        }
-        await setXattrs(p, h);
-        const fh2 = await open(p, C.O_RDONLY | C.O_NOFOLLOW);
-        try {
-          await fh2.utimes(h.mtime, h.mtime);
-        } finally {
-          await fh2.close();
-        }
-        result.files++;
-        break;
+        const fd = createAt(p, () => openSync(p, CREATE_FILE, 0o600));
+        if (h.size === 0) return finishFile(fd, parent.node, real, p, h);
+        return body.forEachChunk((b) => {
+          let off = 0;
+          while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+          result.bytes += b.length;
+        }).then(
+          () => finishFile(fd, parent.node, real, p, h),
+          (e: unknown) => {
+            closeSync(fd);
+            throw e;
+          },
+        );
       }
       case 'symlink': {
-        await prepare(real, false);
-        await symlink(h.linkname ?? '', p);
-        await setOwner(p, h);
-        await setXattrs(p, h);
-        await lutimes(p, h.mtime, h.mtime);
+        const target = h.linkname ?? '';
+        createAt(p, () => symlinkSync(target, p));
+        if (needsChown(parent.node, h)) lchownOrWarn(p, h);
+        lutimesSync(p, h.mtime, h.mtime); // xattrs change ctime only
         result.symlinks++;
-        break;
+        markWritten(real);
+        if (h.xattrs.size > 0) return setXattrs(p, h);
+        return;
       }
       case 'link':
-        await hardlink(real, h);
-        return;
+        return hardlink(real, p, h);
       case 'character-device':
-      case 'block-device': {
-        if (opts.devices === 'skip' || !isRootUser || !privateRoot) {
-          const why = opts.devices === 'skip' ? 'devices are refused by policy' : !isRootUser ? 'not running as root' : `${R} is reachable by other users`;
-          warn(`skipping device ${h.name}: ${why}`);
-          result.skipped++;
-          return;
-        }
-        await prepare(real, false);
-        await mknod(p, [h.type === 'character-device' ? 'c' : 'b', String(h.devmajor ?? 0), String(h.devminor ?? 0)]);
-        await finishSpecial(p, h);
-        result.devices++;
-        break;
-      }
-      case 'fifo': {
-        await prepare(real, false);
-        await mknod(p, ['p']);
-        await finishSpecial(p, h);
-        result.fifos++;
-        break;
-      }
+      case 'block-device':
+      case 'fifo':
+        return special(real, p, h);
     }
-    markWritten(real);
-  };
-
-  const finishSpecial = async (p: string, h: TarHeader): Promise<void> => {
-    await setOwner(p, h);
-    const st = await lstat(p);
-    if (st.isSymbolicLink()) throw new SkiffError('EUNSAFE', `${p} became a symlink`);
-    await chmod(p, permBits(h.mode, h.name));
-    await setXattrs(p, h);
-    await lutimes(p, h.mtime, h.mtime);
   };
 
   /** True when every component of `comps` is a real directory (no symlink crept in). */
-  const isRealDir = async (comps: string[]): Promise<boolean> => {
+  const isRealDir = (comps: string[]): boolean => {
     for (let i = 1; i <= comps.length; i++) {
-      const st = await lstatOrUndef(abs(comps.slice(0, i)));
+      const st = lstatOrUndef(abs(comps.slice(0, i)));
       if (!st || !st.isDirectory()) return false;
     }
     return true;
   };
 
-  for await (const { header, body } of readTar(tarStream, opts)) {
-    throwIfAborted(opts.signal);
-    if (++result.entries > limits.maxEntries) {
-      throw new SkiffError('ELIMIT', `layer has more than ${limits.maxEntries} entries`, { hint: 'raise the entry limit if this layer is legitimate' });
-    }
-    await entry(header, body);
-  }
+  await forEachTarEntry(
+    tarStream,
+    (header, body) => {
+      throwIfAborted(opts.signal);
+      if (++result.entries > limits.maxEntries) {
+        throw new SkiffError('ELIMIT', `layer has more than ${limits.maxEntries} entries`, { hint: 'raise the entry limit if this layer is legitimate' });
+      }
+      return entry(header, body);
+    },
+    opts,
+  );
 
   // directory modes and times last: creating children changes a directory's mtime, and a read-only mode
   // would stop us writing into it. Deepest first.
   const metas = [...dirMeta.values()].sort((a, b) => b.comps.length - a.comps.length);
   for (const m of metas) {
     throwIfAborted(opts.signal);
-    if (!(await isRealDir(m.comps))) continue; // replaced or removed later in the layer
-    let fh;
+    // replaced or removed later in the layer? The memo answers for what it knows; the rest is checked
+    if (knownDir(m.comps) === undefined && !isRealDir(m.comps)) continue;
+    let fd: number;
     try {
-      fh = await open(abs(m.comps), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+      fd = openSync(abs(m.comps), OPEN_DIR);
     } catch (e) {
       if (errno(e) === 'ENOENT' || errno(e) === 'ELOOP' || errno(e) === 'ENOTDIR') continue;
       throw e;
     }
     try {
-      await fh.chmod(m.mode);
-      await fh.utimes(m.mtime, m.mtime);
+      fchmodSync(fd, m.mode);
+      futimesSync(fd, m.mtime, m.mtime);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
   return result;

@@ -134,3 +134,120 @@ export async function* readTar(stream: Readable, opts: { signal?: AbortSignal } 
     }
   }
 }
+
+/** The body of an entry handed to forEachTarEntry's callback. */
+export interface TarBody {
+  /**
+   * Calls `onChunk` synchronously for each chunk of the body, in order; resolves at the body's end. A throw
+   * from `onChunk` rejects (later chunks are ignored); so does a failure of the tar stream. Call at most once.
+   */
+  forEachChunk(onChunk: (chunk: Buffer) => void): Promise<void>;
+}
+
+/** Callback of forEachTarEntry: return a promise to hold the next entry back until it settles. */
+export type TarEntryHandler = (header: TarHeader, body: TarBody) => void | Promise<void>;
+
+const noop = (): void => {};
+
+/**
+ * Calls `onEntry` for each entry of a tar stream, strictly one at a time: the next entry is parsed only once
+ * the callback (and its promise, if it returns one) is done. A body the callback does not read is skipped.
+ * Same formats, normalisation and errors as readTar (a stream that is not a tar fails with EINVALID, a failed
+ * source with the source's error, an aborted signal with EABORT); an error thrown by the callback rejects
+ * as it is. The returned promise never settles while a callback is still running, so on failure nothing
+ * touches the caller's files after the rejection. Memory is bounded by one header and one chunk.
+ * Cheaper than readTar per entry (no generator, no Node Readable per body).
+ */
+export function forEachTarEntry(stream: Readable, onEntry: TarEntryHandler, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (stream.errored) return reject(stream.errored);
+    if (stream.destroyed && !stream.readableEnded) return reject(new SkiffError('EIO', 'layer stream was closed before it was read'));
+    const extract = tar.extract();
+    let busy = false; // a callback is running
+    let ended = false; // the parser finished
+    let failure: unknown;
+    let settled = false;
+    const settle = (): void => {
+      if (settled || busy) return;
+      if (failure === undefined && !ended) return;
+      settled = true;
+      stream.off('error', onSourceError);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (failure !== undefined) reject(failure);
+      else resolve();
+    };
+    const fail = (e: unknown): void => {
+      if (failure === undefined) failure = e;
+      stream.unpipe(extract);
+      if (!extract.destroyed) extract.destroy();
+      settle();
+    };
+    const onSourceError = (e: Error): void => fail(stream.errored ?? e);
+    const onAbort = (): void => fail(new SkiffError('EABORT', 'operation cancelled', { cause: opts.signal?.reason }));
+    stream.on('error', onSourceError);
+    if (opts.signal?.aborted) return onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    extract.on('error', (e: Error) => {
+      if (e instanceof SkiffError) fail(e);
+      else if (stream.errored) fail(stream.errored);
+      else fail(new SkiffError('EINVALID', `layer is not a valid tar archive: ${e.message}`, { cause: e }));
+    });
+    extract.on('finish', () => {
+      ended = true;
+      settle();
+    });
+    extract.on('close', () => {
+      if (!ended) fail(stream.errored ?? new SkiffError('EIO', 'layer stream ended before the tar did'));
+    });
+    extract.on('entry', (raw, source, next) => {
+      if (failure !== undefined) return;
+      source.on('error', noop);
+      let consumed = false;
+      const body: TarBody = {
+        forEachChunk(onChunk) {
+          consumed = true;
+          return new Promise<void>((res, rej) => {
+            let done = false;
+            source.on('data', (c: unknown) => {
+              if (done) return;
+              try {
+                onChunk(c as Buffer);
+              } catch (e) {
+                done = true;
+                rej(e);
+              }
+            });
+            source.on('end', () => {
+              if (!done) (done = true), res();
+            });
+            source.on('close', () => {
+              if (!done) (done = true), rej(failure ?? stream.errored ?? new SkiffError('EIO', `tar entry ${JSON.stringify(raw.name)} was cut short`));
+            });
+          });
+        },
+      };
+      const after = (): void => {
+        busy = false;
+        if (failure !== undefined) return settle();
+        if (!consumed) source.resume(); // skip the body
+        next();
+      };
+      const failed = (e: unknown): void => {
+        busy = false;
+        fail(e);
+      };
+      busy = true;
+      let r: void | Promise<void>;
+      try {
+        throwIfAborted(opts.signal);
+        r = onEntry(normaliseHeader(raw), body);
+      } catch (e) {
+        return failed(e);
+      }
+      if (r) r.then(after, failed);
+      else after();
+    });
+    if (stream.readableEnded) (extract as unknown as NodeJS.WritableStream).end();
+    else stream.pipe(extract as unknown as NodeJS.WritableStream);
+  });
+}

@@ -1,0 +1,114 @@
+import type { Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { SkiffError } from '../shared/errors.ts';
+import { parseImageName } from '../shared/ref/transport-name.ts';
+import { parsePlatform } from '../shared/image/platform.ts';
+import { openSource, openTarget } from '../shared/transport/open.ts';
+import { copyImage, type CopyOptions } from '../shared/transport/copy-image.ts';
+import { ProgressReporter, progressMode } from '../shared/cli/progress.ts';
+import { addCopyOptions, boolOption, commandSignal, transportContext } from './options.ts';
+import { platformOverride, requireTransport } from './common.ts';
+
+/** Flags shared by copy and sync that shape what is written. */
+export interface CopyFlags {
+  all?: boolean;
+  multiArch?: string;
+  platform?: string;
+  preserveDigests?: boolean;
+  format?: string;
+  destCompressFormat?: string;
+  destCompressLevel?: number;
+  removeSignatures?: boolean;
+  imageParallelCopies?: number;
+  quiet?: boolean;
+  progress?: string;
+}
+
+/** Adds the flags copy and sync share (skopeo's names). */
+export function addCopyShapeOptions(cmd: Command): Command {
+  cmd
+    .option('-a, --all', 'copy all images if SOURCE-IMAGE is a list')
+    .option('--multi-arch <which>', "which images of a list to copy: 'system' (default), 'all' or 'index-only'")
+    .option('--platform <os/arch[/variant]>', 'the platform to copy from a list (default: this machine, or --override-*)')
+    .option('--preserve-digests', 'fail if the copy would change any digest')
+    .option('-f, --format <format>', "manifest type to write: 'oci' or 'v2s2'")
+    .option('--dest-compress-format <format>', "compression for layers written: 'gzip' or 'zstd'")
+    .option('--dest-compress-level <n>', 'compression level for layers written', (v) => Number.parseInt(v, 10))
+    .option('--remove-signatures', 'do not copy signatures from SOURCE-IMAGE')
+    .option('--image-parallel-copies <n>', 'maximum number of blobs copied at once (default 6)', (v) => Number.parseInt(v, 10))
+    .option('-q, --quiet', 'suppress output information when copying images')
+    .option('--progress <mode>', "progress output on stderr: 'auto', 'tty', 'plain', 'json' or 'quiet'", 'auto');
+  boolOption(cmd, '--dest-compress', 'compress layers when writing to dir: (accepted for compatibility)');
+  return cmd;
+}
+
+/** CopyOptions for copyImage from the shared flags; EINVALID on bad values, before anything is opened. */
+export function copyOptionsOf(cmd: Command, f: CopyFlags, signal: AbortSignal): CopyOptions {
+  const o: CopyOptions = { signal };
+  let multi = f.multiArch;
+  if (f.all) multi = multi && multi !== 'all' ? badFlag('--all conflicts with --multi-arch', multi) : 'all';
+  if (multi !== undefined) {
+    if (multi !== 'system' && multi !== 'all' && multi !== 'index-only') badFlag('unknown --multi-arch value', multi, "use 'system', 'all' or 'index-only'");
+    o.multiArch = multi as CopyOptions['multiArch'];
+  }
+  const platform = f.platform ? parsePlatform(f.platform) : platformOverride(cmd);
+  if (platform) o.platform = platform;
+  if (f.preserveDigests) o.preserveDigests = true;
+  if (f.format !== undefined) {
+    if (f.format !== 'oci' && f.format !== 'v2s2') badFlag('unknown --format', f.format, "use 'oci' or 'v2s2'");
+    o.format = f.format === 'oci' ? 'oci' : 'docker';
+  }
+  if (f.destCompressFormat !== undefined) {
+    if (f.destCompressFormat !== 'gzip' && f.destCompressFormat !== 'zstd') badFlag('unknown --dest-compress-format', f.destCompressFormat, "use 'gzip' or 'zstd'");
+    o.compressFormat = f.destCompressFormat as 'gzip' | 'zstd';
+  }
+  if (f.destCompressLevel !== undefined) {
+    if (!Number.isInteger(f.destCompressLevel)) badFlag('invalid --dest-compress-level', String(f.destCompressLevel));
+    o.compressLevel = f.destCompressLevel;
+  }
+  if (f.removeSignatures) o.removeSignatures = true;
+  if (f.imageParallelCopies !== undefined) {
+    if (!Number.isInteger(f.imageParallelCopies) || f.imageParallelCopies < 1) badFlag('invalid --image-parallel-copies', String(f.imageParallelCopies));
+    o.parallel = f.imageParallelCopies;
+  }
+  return o;
+}
+
+function badFlag(what: string, value: string, hint?: string): never {
+  throw new SkiffError('EINVALID', `${what} ${JSON.stringify(value)}`, hint ? { hint } : {});
+}
+
+/** `copy [flags] SOURCE-IMAGE DESTINATION-IMAGE` with skopeo's flags; progress on stderr. */
+export function addCopyCommand(program: Command): void {
+  const cmd = program
+    .command('copy')
+    .description('copy an image from one location to another')
+    .argument('<source-image>', 'transport:reference')
+    .argument('<destination-image>', 'transport:reference')
+    .option('--additional-tag <tag>', 'additional tags to write (docker-archive:, store:, oci:)', (v: string, p: string[]) => [...p, v], [] as string[])
+    .option('--digestfile <path>', 'write the digest of the written manifest to this file');
+  addCopyShapeOptions(cmd);
+  addCopyOptions(cmd).action(async (srcArg: string, dstArg: string, f: CopyFlags & { additionalTag: string[]; digestfile?: string }) => {
+    const srcName = requireTransport(parseImageName(srcArg), srcArg);
+    const dstName = requireTransport(parseImageName(dstArg), dstArg);
+    const { signal, dispose } = commandSignal(cmd);
+    const progress = new ProgressReporter(progressMode(f.progress, f.quiet === true));
+    const options = copyOptionsOf(cmd, f, signal);
+    if (f.additionalTag.length > 0) options.additionalTags = f.additionalTag;
+    options.onProgress = progress.onEvent;
+    const src = await openSource(srcName, transportContext(cmd, signal, 'src'));
+    try {
+      const dst = await openTarget(dstName, transportContext(cmd, signal, 'dest'));
+      try {
+        const r = await copyImage(src, dst, options);
+        if (f.digestfile) await writeFile(f.digestfile, r.digest);
+      } finally {
+        await dst.close();
+      }
+    } finally {
+      progress.finish();
+      dispose();
+      await src.close();
+    }
+  });
+}
