@@ -32,6 +32,21 @@ export interface RegistryOptions {
   allowForeignUrls?: boolean;
   /** Debug log sink (URLs and headers redacted: RC-19). */
   debug?: (line: string) => void;
+  /** Most requests in flight (until headers) per registry host, shared process-wide (RC-20); default 6. */
+  maxConcurrentPerHost?: number;
+  /** Backoff base and cap (ms) between retries without Retry-After; defaults 500 and 10 000. */
+  retryBaseMs?: number;
+  retryMaxDelayMs?: number;
+  /** Cap on a server's Retry-After wait (ms); default 60 000 (RC-09). */
+  retryAfterCapMs?: number;
+  /** Push blobs in PATCH chunks of this many bytes (each chunk is held in memory); default: one streamed PUT. */
+  uploadChunkSize?: number;
+  /** Range resumes of one broken blob download (RC-06); default retryTimes. */
+  maxResumes?: number;
+  /** Pull from registries.conf mirrors first (default true). */
+  useMirrors?: boolean;
+  /** Environment for auth files, helpers and proxies (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Per-call options. */
@@ -46,6 +61,11 @@ export interface CallOpts {
 export interface RegistryRepository {
   readonly registry: string;
   readonly repository: string;
+  /**
+   * Checks the registry answers the v2 API with these credentials (GET /v2/, completing the auth flow, with a
+   * pull scope on the repository when one is set). EPERM when the credentials are rejected (used by login).
+   */
+  ping(o?: CallOpts): Promise<void>;
   /**
    * GET a manifest by tag or digest with the Accept list of OCI + Docker types. By digest: the bytes are
    * verified. By tag: Docker-Content-Digest, when sent, must match the bytes. Content-Type vs body checked
@@ -66,5 +86,5 @@ export interface RegistryRepository {
   /** Cross-repository mount from `fromRepository` on the same registry; false when the registry declined. */
   mountBlob(digest: Digest, fromRepository: string, o?: CallOpts): Promise<boolean>;
   /** All tags, following Link pagination; invalid tags are dropped (RC-15). */
-  listTags(o?: CallOpts): Promise<string[]>;
+  listTags(o?: CallOpts & { pageSize?: number }): Promise<string[]>;
 }

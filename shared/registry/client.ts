@@ -1,0 +1,246 @@
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { SkiffError, isSkiffError, throwIfAborted } from '../errors.ts';
+import { Authenticator } from './auth.ts';
+import { headerValue, isTransientError, requestFollowing, type RawRequest, type RawResponse } from './http.ts';
+import { hostLimiter, type HostLimiter } from './host-limiter.ts';
+import { redactUrl } from './redact.ts';
+import { isLocalRegistry, sameOrigin } from './redirect-policy.ts';
+import { backoffDelay, parseRetryAfter, sleep } from './retry.ts';
+import type { Credentials } from './types.ts';
+
+/** Fully resolved settings of one registry endpoint. */
+export interface ClientSettings {
+  registry: string;
+  /** host[:port] actually contacted (registry-1.docker.io for docker.io). */
+  apiHost: string;
+  dispatcher: Dispatcher;
+  /** Plain HTTP allowed after https fails (tlsVerify false / insecure registry). */
+  allowHttp: boolean;
+  credentials: () => Promise<Credentials | undefined>;
+  userAgent: string;
+  retryTimes: number;
+  retryBaseMs: number;
+  retryMaxDelayMs: number;
+  retryAfterCapMs: number;
+  max429Attempts: number;
+  maxConcurrentPerHost: number;
+  headersTimeout: number;
+  bodyTimeout: number;
+  debug?: (line: string) => void;
+}
+
+/** One request through the client. */
+export interface SendRequest {
+  method: RawRequest['method'];
+  /** A path under the registry base (`/v2/…`) or an absolute URL (upload locations, pages). */
+  path: string | URL;
+  headers?: Record<string, string>;
+  body?: Uint8Array | Readable;
+  /** Token scopes the request needs. */
+  scopes: string[];
+  signal?: AbortSignal;
+}
+
+const RETRY_METHODS = new Set(['GET', 'HEAD']);
+
+function isReplayable(body: SendRequest['body']): boolean {
+  return body === undefined || body instanceof Uint8Array;
+}
+
+/**
+ * The HTTP side of one registry: decides https vs http once (ping of `/v2/`, https first, http only when
+ * allowed), authenticates (Basic / Bearer with one re-auth or scope-upgrade retry per request), bounds
+ * concurrency per host and shares the host's backoff, retries GET/HEAD on 429/5xx/transient errors with capped
+ * exponential backoff + jitter honouring Retry-After (RC-09/RC-10/RC-20). Other methods are retried only on
+ * 429 and only with a replayable body. The returned body must be consumed or destroyed by the caller.
+ */
+export class RegistryClient {
+  readonly s: ClientSettings;
+  readonly limiter: HostLimiter;
+  readonly registryIsLocal: boolean;
+  #base: Promise<URL> | undefined;
+  #auth: Authenticator | undefined;
+
+  constructor(s: ClientSettings) {
+    this.s = s;
+    this.limiter = hostLimiter(s.apiHost, s.maxConcurrentPerHost);
+    this.registryIsLocal = isLocalRegistry(s.apiHost);
+  }
+
+  /** The base URL (`https://host/` or `http://host/`), decided by the first ping; memoised. */
+  base(signal?: AbortSignal): Promise<URL> {
+    if (this.#base === undefined) {
+      this.#base = this.#ping(signal);
+      this.#base.catch(() => (this.#base = undefined));
+    }
+    return this.#base;
+  }
+
+  get authenticator(): Authenticator | undefined {
+    return this.#auth;
+  }
+
+  async #pingOne(url: URL, signal?: AbortSignal): Promise<RawResponse> {
+    const release = await this.limiter.acquire(signal);
+    try {
+      return await requestFollowing({
+        method: 'GET',
+        url,
+        headers: { 'user-agent': this.s.userAgent },
+        dispatcher: this.s.dispatcher,
+        registryIsLocal: this.registryIsLocal,
+        headersTimeout: this.s.headersTimeout,
+        bodyTimeout: this.s.bodyTimeout,
+        ...(signal ? { signal } : {}),
+        ...(this.s.debug ? { debug: this.s.debug } : {}),
+      });
+    } finally {
+      release();
+    }
+  }
+
+  async #ping(signal?: AbortSignal): Promise<URL> {
+    const schemes = this.s.allowHttp ? ['https', 'http'] : ['https'];
+    let lastErr: unknown;
+    for (const scheme of schemes) {
+      const base = new URL(`${scheme}://${this.s.apiHost}/`);
+      let res: RawResponse | undefined;
+      for (let attempt = 0; attempt <= this.s.retryTimes && res === undefined; attempt++) {
+        try {
+          res = await this.#pingOne(new URL('/v2/', base), signal);
+          if (res.statusCode >= 500 && attempt < this.s.retryTimes) {
+            await res.body.dump().catch(() => {});
+            res = undefined;
+            await sleep(backoffDelay(attempt, this.s.retryBaseMs, this.s.retryMaxDelayMs), signal).catch((e) => {
+              throw new SkiffError('EABORT', 'operation cancelled', { cause: e });
+            });
+          }
+        } catch (e) {
+          lastErr = e;
+          if (!isTransientError(e)) throw e;
+          // a TLS handshake against a plain-HTTP port fails at once; don't spend retries before trying http
+          if (scheme === 'https' && this.s.allowHttp) break;
+          if (attempt < this.s.retryTimes) await sleep(backoffDelay(attempt, this.s.retryBaseMs, this.s.retryMaxDelayMs), signal);
+        }
+      }
+      if (res === undefined) continue;
+      await res.body.dump({ limit: 1 << 20 }).catch(() => {});
+      this.#auth = new Authenticator({
+        registry: this.s.registry,
+        dispatcher: this.s.dispatcher,
+        registryIsLocal: this.registryIsLocal,
+        base,
+        credentials: this.s.credentials,
+        userAgent: this.s.userAgent,
+        headersTimeout: this.s.headersTimeout,
+        bodyTimeout: this.s.bodyTimeout,
+        ...(this.s.debug ? { debug: this.s.debug } : {}),
+      });
+      if (res.statusCode === 401) this.#auth.setChallenge(res.headers['www-authenticate']);
+      return base;
+    }
+    if (isSkiffError(lastErr)) {
+      throw new SkiffError('EIO', `cannot reach registry ${this.s.registry}: ${lastErr.message}`, {
+        cause: lastErr,
+        hint: this.s.allowHttp ? 'check the registry address and that it is running' : 'check the registry address; for a plain-HTTP registry pass --tls-verify=false',
+        details: lastErr.details ?? {},
+      });
+    }
+    throw lastErr;
+  }
+
+  /**
+   * Sends a request with auth, retries and the host limiter (held until response headers arrive). Returns the
+   * final response for the caller to interpret; 401/403 after the one re-auth attempt are returned as is.
+   */
+  async send(req: SendRequest): Promise<RawResponse> {
+    const base = await this.base(req.signal);
+    const auth = this.#auth!;
+    const url = typeof req.path === 'string' ? new URL(req.path, base) : req.path;
+    const idempotent = RETRY_METHODS.has(req.method);
+    let scopes = req.scopes;
+    let reauthed = false;
+    let n429 = 0;
+    let nFail = 0;
+    for (let attempt = 0; ; attempt++) {
+      throwIfAborted(req.signal);
+      const headers: Record<string, string> = { 'user-agent': this.s.userAgent, ...(req.headers ?? {}) };
+      if (sameOrigin(url, base)) {
+        const h = await auth.header(scopes, req.signal);
+        if (h !== undefined) headers.authorization = h;
+      }
+      let res: RawResponse;
+      const release = await this.limiter.acquire(req.signal).catch((e: unknown) => {
+        throw new SkiffError('EABORT', 'operation cancelled', { cause: e });
+      });
+      try {
+        res = await requestFollowing({
+          method: req.method,
+          url,
+          headers,
+          ...(req.body !== undefined ? { body: req.body } : {}),
+          dispatcher: this.s.dispatcher,
+          registryIsLocal: this.registryIsLocal,
+          headersTimeout: this.s.headersTimeout,
+          bodyTimeout: this.s.bodyTimeout,
+          ...(req.signal ? { signal: req.signal } : {}),
+          ...(this.s.debug ? { debug: this.s.debug } : {}),
+        });
+      } catch (e) {
+        release();
+        if (idempotent && isTransientError(e) && nFail < this.s.retryTimes) {
+          await this.#wait(backoffDelay(nFail++, this.s.retryBaseMs, this.s.retryMaxDelayMs), req.signal);
+          continue;
+        }
+        throw e;
+      }
+      release();
+      const st = res.statusCode;
+      if (st === 401 && !reauthed && sameOrigin(res.url, base)) {
+        const c = auth.setChallenge(res.headers['www-authenticate']);
+        const creds = c ? await this.s.credentials() : undefined;
+        const hadAuth = headers.authorization !== undefined;
+        // retry once: a first challenge, an expired/invalid token, or a scope upgrade (RC-19)
+        if (c && (c.scheme === 'bearer' || (creds && !hadAuth)) && isReplayable(req.body)) {
+          reauthed = true;
+          if (c.params.error === 'insufficient_scope' && c.params.scope) scopes = [...scopes, ...c.params.scope.split(' ')];
+          else auth.invalidate(scopes);
+          await res.body.dump({ limit: 1 << 20 }).catch(() => {});
+          continue;
+        }
+      }
+      const retryable429 = st === 429 && isReplayable(req.body) && n429 < this.s.max429Attempts - 1;
+      const retryable5xx = st >= 500 && idempotent && nFail < this.s.retryTimes;
+      if (st === 429 || st === 503) {
+        const ra = parseRetryAfter(headerValue(res.headers, 'retry-after'), Date.now(), this.s.retryAfterCapMs);
+        const delay = ra ?? backoffDelay(st === 429 ? n429 : nFail, this.s.retryBaseMs, this.s.retryMaxDelayMs);
+        this.limiter.backoff(delay);
+        if (retryable429 || (st === 503 && retryable5xx)) {
+          if (st === 429) n429++;
+          else nFail++;
+          this.s.debug?.(`${req.method} ${redactUrl(url)}: ${st}, retrying in ${delay} ms`);
+          await res.body.dump({ limit: 1 << 20 }).catch(() => {});
+          await this.#wait(0, req.signal);
+          continue;
+        }
+      } else if (retryable5xx) {
+        const delay = backoffDelay(nFail++, this.s.retryBaseMs, this.s.retryMaxDelayMs);
+        this.s.debug?.(`${req.method} ${redactUrl(url)}: ${st}, retrying in ${delay} ms`);
+        await res.body.dump({ limit: 1 << 20 }).catch(() => {});
+        await this.#wait(delay, req.signal);
+        continue;
+      }
+      return res;
+    }
+  }
+
+  async #wait(ms: number, signal?: AbortSignal): Promise<void> {
+    try {
+      const total = Math.max(ms, this.limiter.backoffRemaining);
+      if (total > 0) await sleep(total, signal);
+    } catch (e) {
+      throw new SkiffError('EABORT', 'operation cancelled', { cause: e });
+    }
+  }
+}

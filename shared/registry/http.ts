@@ -1,0 +1,168 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import { request, type Dispatcher } from 'undici';
+import { SkiffError, isSkiffError } from '../errors.ts';
+import { readAllLimited } from '../oci/validate.ts';
+import { redactText, redactUrl } from './redact.ts';
+import { checkRedirect, sameOrigin } from './redirect-policy.ts';
+
+/** Largest token or error body read (RC-05). */
+export const MAX_SMALL_BODY = 1 << 20;
+
+/** A response whose body is a stream the caller must consume or destroy. */
+export interface RawResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: Dispatcher.ResponseData['body'];
+  /** The URL that answered (after redirects). */
+  url: URL;
+}
+
+/** One HTTP exchange; redirects are followed by hand under the redirect policy. */
+export interface RawRequest {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  url: URL;
+  headers?: Record<string, string>;
+  body?: Uint8Array | Readable;
+  dispatcher: Dispatcher;
+  /** Loopback redirect targets are allowed only when the registry itself is local. */
+  registryIsLocal: boolean;
+  signal?: AbortSignal;
+  headersTimeout?: number;
+  bodyTimeout?: number;
+  debug?: (line: string) => void;
+}
+
+/** Headers sent to another origin after a cross-origin redirect: everything else (credentials, cookies, custom auth) is dropped (RC-11). */
+const CROSS_ORIGIN_SAFE = new Set(['accept', 'user-agent', 'range', 'accept-encoding', 'if-none-match']);
+
+/** True for errors worth retrying on an idempotent request (connection trouble and timeouts). */
+export function isTransientError(e: unknown): boolean {
+  return isSkiffError(e, 'EIO') && (e.details?.transient === true);
+}
+
+/** Maps an undici / socket error to a one-line SkiffError naming the redacted URL (never headers). */
+export function networkError(e: unknown, method: string, url: URL, signal?: AbortSignal): SkiffError {
+  if (isSkiffError(e)) return e;
+  if (signal?.aborted) return new SkiffError('EABORT', 'operation cancelled', { cause: signal.reason });
+  const err = e as { code?: string; message?: string; name?: string };
+  let why = err.message ?? String(e);
+  if (err.code === 'UND_ERR_HEADERS_TIMEOUT') why = 'timed out waiting for response headers';
+  else if (err.code === 'UND_ERR_BODY_TIMEOUT') why = 'the response body stalled (timeout)';
+  else if (err.name === 'AbortError' || err.code === 'UND_ERR_ABORTED') why = 'request aborted';
+  return new SkiffError('EIO', `${method} ${redactUrl(url)}: ${redactText(why).split('\n', 1)[0]}`, {
+    details: { transient: true, code: err.code },
+    hint: 'check the network connection and the registry address; retry later',
+  });
+}
+
+function replayable(body: RawRequest['body']): boolean {
+  return body === undefined || body instanceof Uint8Array;
+}
+
+/**
+ * Sends one request and follows redirects (301/302/303/307/308) by hand: every hop passes checkRedirect
+ * (no downgrade, no link-local, no loopback unless the registry is local, ≤ 10 hops); after the first
+ * cross-origin hop only non-credential headers are sent, for the rest of the chain. 303 (and 301/302 for
+ * non-GET/HEAD) become GET. A stream body is never replayed: a body-preserving redirect of one is EIO.
+ * Returns the final response with its body unread.
+ */
+export async function requestFollowing(req: RawRequest): Promise<RawResponse> {
+  let url = req.url;
+  let method: RawRequest['method'] = req.method;
+  let headers: Record<string, string> = { ...(req.headers ?? {}) };
+  let body = req.body;
+  let stripped = false;
+  for (let hop = 0; ; hop++) {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        dispatcher: req.dispatcher,
+        ...(req.signal ? { signal: req.signal } : {}),
+        ...(req.headersTimeout !== undefined ? { headersTimeout: req.headersTimeout } : {}),
+        ...(req.bodyTimeout !== undefined ? { bodyTimeout: req.bodyTimeout } : {}),
+      });
+    } catch (e) {
+      throw networkError(e, method, url, req.signal);
+    }
+    req.debug?.(`${method} ${redactUrl(url)} -> ${res.statusCode}`);
+    const loc = res.headers.location;
+    if (![301, 302, 303, 307, 308].includes(res.statusCode) || loc === undefined) {
+      return { statusCode: res.statusCode, headers: res.headers, body: res.body, url };
+    }
+    await res.body.dump({ limit: MAX_SMALL_BODY }).catch(() => {});
+    let next: URL;
+    try {
+      next = new URL(Array.isArray(loc) ? loc[0]! : loc, url);
+    } catch {
+      throw new SkiffError('EIO', `${method} ${redactUrl(url)}: the registry sent an invalid redirect location`);
+    }
+    checkRedirect(url, next, { registryIsLocal: req.registryIsLocal, hops: hop + 1 });
+    if (!stripped && !sameOrigin(url, next)) {
+      stripped = true;
+      headers = Object.fromEntries(Object.entries(headers).filter(([k]) => CROSS_ORIGIN_SAFE.has(k.toLowerCase())));
+    }
+    if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method !== 'GET' && method !== 'HEAD')) {
+      if (method !== 'HEAD') method = 'GET';
+      body = undefined;
+      delete headers['content-type'];
+      delete headers['content-length'];
+    } else if (!replayable(body)) {
+      throw new SkiffError('EIO', `${method} ${redactUrl(url)}: the registry redirected an upload whose body cannot be replayed`);
+    }
+    url = next;
+  }
+}
+
+/** Reads a small body (token, error, tag page) under `max` bytes; ELIMIT beyond (RC-05). */
+export async function readSmallBody(res: RawResponse, max: number, what: string, signal?: AbortSignal): Promise<Uint8Array> {
+  try {
+    return await readAllLimited(res.body, max, { what, ...(signal ? { signal } : {}) });
+  } catch (e) {
+    throw networkError(e, 'GET', res.url, signal);
+  }
+}
+
+function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export { headerValue };
+
+/**
+ * The error for an unexpected status: reads the distribution-spec error body (≤ 1 MiB, RC-05) and builds a
+ * one-line SkiffError naming `what` and the registry's code/message: 401/403 → EPERM with a login hint,
+ * 404 → ENOTFOUND, 400 DIGEST_INVALID/SIZE_INVALID → EINTEGRITY, 405 → EUNSUPPORTED, 413 → ELIMIT, else EIO.
+ */
+export async function statusError(res: RawResponse, what: string, registry: string, signal?: AbortSignal): Promise<SkiffError> {
+  let code = '';
+  let message = '';
+  try {
+    const bytes = await readAllLimited(res.body, MAX_SMALL_BODY, { what: 'error body', ...(signal ? { signal } : {}) });
+    const v = JSON.parse(Buffer.from(bytes).toString('utf8')) as { errors?: { code?: unknown; message?: unknown }[] };
+    const first = Array.isArray(v.errors) ? v.errors[0] : undefined;
+    if (first && typeof first.code === 'string') code = first.code;
+    if (first && typeof first.message === 'string') message = first.message;
+  } catch {
+    res.body.destroy();
+  }
+  const detail = redactText([code, message].filter((x) => x !== '').join(': ')).replace(/[\r\n\t]+/g, ' ').slice(0, 200);
+  const s = res.statusCode;
+  const suffix = detail !== '' ? ` (${detail})` : '';
+  const details = { status: s, registryCode: code };
+  if (s === 401 || s === 403) {
+    return new SkiffError('EPERM', `${what}: ${s === 401 ? 'authentication required' : 'access denied'}${suffix}`, {
+      details,
+      hint: `log in with "copy-tool login ${registry}" or pass --creds user:password`,
+    });
+  }
+  if (s === 404) return new SkiffError('ENOTFOUND', `${what}: ${code !== '' ? detail : 'not found'}`, { details });
+  if (s === 400 && /DIGEST_INVALID|SIZE_INVALID/.test(code)) return new SkiffError('EINTEGRITY', `${what}: the registry rejected the content${suffix}`, { details });
+  if (s === 405) return new SkiffError('EUNSUPPORTED', `${what}: the registry does not allow this operation${suffix}`, { details });
+  if (s === 413) return new SkiffError('ELIMIT', `${what}: the registry says the content is too large${suffix}`, { details });
+  return new SkiffError('EIO', `${what}: the registry answered ${s}${suffix}`, { details: { ...details, transient: s >= 500 || s === 429 } });
+}

@@ -1,0 +1,79 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { rootCertificates } from 'node:tls';
+import { join } from 'node:path';
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { SkiffError } from '../errors.ts';
+import { isValidRegistry } from '../ref/reference.ts';
+
+/** TLS settings for one registry host. */
+export interface TlsSettings {
+  ca?: string[];
+  cert?: string;
+  key?: string;
+  rejectUnauthorized: boolean;
+}
+
+/**
+ * Reads the TLS material of `registry` from `certDir` (else `/etc/containers/certs.d/<host[:port]>/`, then
+ * `/etc/docker/certs.d/…`): every `*.crt` is a CA added to the system CAs; a `*.cert` with its `*.key` is the
+ * client certificate. A missing directory means system CAs only. `tlsVerify: false` disables verification.
+ */
+export async function loadTlsSettings(registry: string, opts: { certDir?: string; tlsVerify: boolean; systemDirs?: string[] }): Promise<TlsSettings> {
+  if (!isValidRegistry(registry)) throw new SkiffError('EINVALID', `invalid registry host ${JSON.stringify(registry)}`);
+  const dirs = opts.certDir !== undefined ? [opts.certDir] : (opts.systemDirs ?? ['/etc/containers/certs.d', '/etc/docker/certs.d']).map((d) => join(d, registry));
+  const out: TlsSettings = { rejectUnauthorized: opts.tlsVerify };
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = (await readdir(dir)).sort();
+    } catch (e) {
+      if (opts.certDir !== undefined && (e as NodeJS.ErrnoException).code !== 'ENOENT') throw new SkiffError('EIO', `cannot read --cert-dir ${dir}: ${(e as Error).message}`);
+      continue;
+    }
+    const cas: string[] = [];
+    for (const n of names) {
+      if (n.endsWith('.crt')) cas.push(await readFile(join(dir, n), 'utf8'));
+      else if (n.endsWith('.cert')) {
+        const keyName = n.slice(0, -'.cert'.length) + '.key';
+        if (!names.includes(keyName)) throw new SkiffError('EINVALID', `client certificate ${join(dir, n)} has no matching ${keyName}`);
+        out.cert = await readFile(join(dir, n), 'utf8');
+        out.key = await readFile(join(dir, keyName), 'utf8');
+      } else if (n.endsWith('.key')) {
+        const certName = n.slice(0, -'.key'.length) + '.cert';
+        if (!names.includes(certName)) throw new SkiffError('EINVALID', `client key ${join(dir, n)} has no matching ${certName}`);
+      }
+    }
+    if (cas.length > 0) out.ca = [...rootCertificates, ...cas];
+    break;
+  }
+  return out;
+}
+
+const dispatchers = new Map<string, Dispatcher>();
+
+function proxyConfigured(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env.HTTP_PROXY || env.http_proxy || env.HTTPS_PROXY || env.https_proxy);
+}
+
+/**
+ * The undici dispatcher for a TLS configuration: an Agent, or an EnvHttpProxyAgent when HTTP(S)_PROXY is set
+ * (NO_PROXY honoured). Cached per configuration so connections are reused across repositories.
+ */
+export function dispatcherFor(tls: TlsSettings, env: NodeJS.ProcessEnv = process.env): Dispatcher {
+  const useProxy = proxyConfigured(env);
+  const key = JSON.stringify([tls, useProxy]);
+  let d = dispatchers.get(key);
+  if (d === undefined) {
+    const connect = { ...tls, ...(tls.ca ? { ca: tls.ca } : {}) };
+    d = useProxy ? new EnvHttpProxyAgent({ connect, requestTls: connect }) : new Agent({ connect, keepAliveTimeout: 10_000 });
+    dispatchers.set(key, d);
+  }
+  return d;
+}
+
+/** Closes every cached dispatcher (tests, process exit); later requests create new ones. */
+export async function closeDispatchers(): Promise<void> {
+  const all = [...dispatchers.values()];
+  dispatchers.clear();
+  await Promise.all(all.map((d) => d.close().catch(() => {})));
+}
