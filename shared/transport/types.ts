@@ -7,6 +7,14 @@ export interface CallOpts {
   signal?: AbortSignal;
 }
 
+/** Options of ImageTarget.commit. */
+export interface CommitOpts extends CallOpts {
+  /** Further tags to give the image (registry tags, docker-archive RepoTags), as skopeo's --additional-tag. */
+  additionalTags?: string[];
+  /** The top manifest is an index whose children were deliberately not copied (`--multi-arch index-only`). */
+  incomplete?: boolean;
+}
+
 /**
  * An opened image source of any transport. `getManifest()` without a digest is the top-level manifest or
  * index the name points at. `close()` releases files, locks and connections; idempotent.
@@ -29,6 +37,11 @@ export interface OpenedSource extends ImageSource {
  */
 export interface ImageTarget {
   readonly name: string;
+  /**
+   * Targets with equal scopes share blob storage (one OCI layout, one store, one registry repository):
+   * BlobScheduler de-duplicates concurrent writes of one digest per scope. Defaults to `name`.
+   */
+  readonly blobScope?: string;
   /** Layer media types / manifest formats the destination can hold (docker-archive: v2s2 only, uncompressed). */
   readonly capabilities: { manifestFormats: ReadonlyArray<'oci' | 'docker'>; mustDecompressLayers?: boolean; supportsIndex: boolean };
   /** The destination already has the manifest with this digest under the wanted name (copy can skip). */
@@ -41,6 +54,6 @@ export interface ImageTarget {
   putManifest(bytes: Uint8Array, desc: Descriptor, o?: CallOpts & { top: boolean }): Promise<void>;
   putSignatures?(manifestDigest: string, signatures: Uint8Array[], o?: CallOpts): Promise<void>;
   /** Makes the image visible (tag / index.json / archive rename). */
-  commit(o?: CallOpts): Promise<void>;
+  commit(o?: CommitOpts): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,0 +1,416 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { SkiffError, throwIfAborted } from '../errors.ts';
+import { digestHex, digestMismatch, digestOf, type Digest } from '../oci/digest.ts';
+import { MediaType, layerCompression, type Compression } from '../oci/media-types.ts';
+import type { Descriptor, Index, Manifest, Platform } from '../oci/types.ts';
+import { parseAnyManifest, type AnyManifest } from '../oci/validate.ts';
+import { imageFromSource } from '../image/image.ts';
+import { resolveImage } from '../image/index-view.ts';
+import { convertFormat } from '../image/mutate.ts';
+import type { ManifestBytes } from '../image/source.ts';
+import { compress, decompressWithDiffID } from '../layer/compression.ts';
+import { verifying, writeFileVerified } from './files.ts';
+import { BlobScheduler } from './scheduler.ts';
+import type { ImageTarget, OpenedSource } from './types.ts';
+
+/** A progress report of copyImage (for the CLI's progress bars; never written to stdout by the library). */
+export interface ProgressEvent {
+  kind: 'blob-start' | 'blob-progress' | 'blob-done' | 'blob-skip' | 'manifest' | 'done';
+  digest?: string;
+  size?: number;
+  /** Bytes sent so far (blob-progress, blob-done). */
+  bytes?: number;
+  reason?: 'exists' | 'mounted';
+  mediaType?: string;
+}
+
+/** Options of copyImage (skopeo copy's flags). */
+export interface CopyOptions {
+  /** From an index: `system` (default) copies the image for `platform` or the host; `all` every image and the index; `index-only` the index alone. */
+  multiArch?: 'system' | 'all' | 'index-only';
+  platform?: Platform;
+  /** Refuse any change that would alter the manifest digest. */
+  preserveDigests?: boolean;
+  /** Manifest format to write (`--format oci|v2s2`). */
+  format?: 'oci' | 'docker';
+  /** Recompress layers that are not already in this compression. */
+  compressFormat?: 'gzip' | 'zstd';
+  compressLevel?: number;
+  removeSignatures?: boolean;
+  /** Concurrent blob copies (default 6); ignored when `scheduler` is given. */
+  parallel?: number;
+  /** A scheduler shared with other copies (sync): bounds and de-duplicates blob copies across them. */
+  scheduler?: BlobScheduler;
+  additionalTags?: string[];
+  /** Where recompressed layers are spooled (default os.tmpdir()). */
+  tmpDir?: string;
+  signal?: AbortSignal;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+/** What copyImage wrote: the digest the destination's name now points at. */
+export interface CopyResult {
+  digest: Digest;
+  /** The destination had this manifest already; only the name was committed. */
+  skipped: boolean;
+  /** Manifests and indexes written. */
+  manifests: number;
+}
+
+interface BlobJob {
+  desc: Descriptor;
+  open: (o: { signal?: AbortSignal }) => Promise<Readable>;
+}
+
+/** An image ready to write: the final manifest bytes and the blobs it references (layers, then config). */
+interface Plan {
+  desc: Descriptor;
+  bytes: Uint8Array;
+  layers: BlobJob[];
+  config: BlobJob;
+}
+
+class ProgressCounter extends Transform {
+  bytes = 0;
+  #last = 0;
+  readonly #emit: (bytes: number) => void;
+  constructor(emit: (bytes: number) => void) {
+    super();
+    this.#emit = emit;
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes - this.#last >= 1 << 20) {
+      this.#last = this.bytes;
+      this.#emit(this.bytes);
+    }
+    cb(null, chunk);
+  }
+}
+
+function formatOf(mediaType: string): 'oci' | 'docker' {
+  return mediaType === MediaType.DockerManifest || mediaType === MediaType.DockerManifestList ? 'docker' : 'oci';
+}
+
+function layerType(format: 'oci' | 'docker', c: Compression): string {
+  if (format === 'oci') return c === 'gzip' ? MediaType.OciLayerGzip : c === 'zstd' ? MediaType.OciLayerZstd : MediaType.OciLayer;
+  if (c === 'zstd') throw new SkiffError('EUNSUPPORTED', 'Docker schema 2 has no zstd layer type', { hint: 'use --format oci with zstd compression' });
+  return c === 'gzip' ? MediaType.DockerLayerGzip : MediaType.DockerLayer;
+}
+
+function checkDocument(mb: ManifestBytes, want: Pick<Descriptor, 'digest' | 'size'>): void {
+  const actual = digestOf(mb.bytes);
+  if (actual !== want.digest) throw digestMismatch(want.digest, actual);
+  if (mb.bytes.length !== want.size) throw new SkiffError('EBADSIZE', `manifest ${want.digest} is ${mb.bytes.length} bytes, its descriptor says ${want.size}`);
+}
+
+function wouldChange(what: string): SkiffError {
+  return new SkiffError('EINVALID', `cannot preserve digests: ${what} would change the manifest digest`, { hint: 'drop --preserve-digests, or the option that changes the image' });
+}
+
+/** One copy's state: source, target, options, scheduler, spool dir and counters. */
+class Copier {
+  readonly src: OpenedSource;
+  readonly dst: ImageTarget;
+  readonly o: CopyOptions;
+  readonly sched: BlobScheduler;
+  readonly so: { signal?: AbortSignal };
+  manifests = 0;
+  #spool: Promise<string> | undefined;
+
+  constructor(src: OpenedSource, dst: ImageTarget, o: CopyOptions) {
+    this.src = src;
+    this.dst = dst;
+    this.o = o;
+    this.sched = o.scheduler ?? new BlobScheduler(o.parallel ?? 6);
+    this.so = o.signal ? { signal: o.signal } : {};
+  }
+
+  emit(e: ProgressEvent): void {
+    this.o.onProgress?.(e);
+  }
+
+  spoolDir(): Promise<string> {
+    this.#spool ??= mkdtemp(join(this.o.tmpDir ?? tmpdir(), 'skiff-recompress-'));
+    return this.#spool;
+  }
+
+  async cleanup(): Promise<void> {
+    if (this.#spool) await rm(await this.#spool.catch(() => ''), { recursive: true, force: true }).catch(() => {});
+  }
+
+  /** Copies one blob through the shared scheduler: HEAD, mount, or stream source → destination. */
+  async copyBlob(job: BlobJob): Promise<void> {
+    const { desc } = job;
+    const key = `${this.dst.blobScope ?? this.dst.name}\n${desc.digest}`;
+    const r = await this.sched.run(
+      key,
+      async (): Promise<'exists' | 'mounted' | 'copied'> => {
+        if (await this.dst.hasBlob(desc, this.so)) return 'exists';
+        const from = this.src.registryRepository;
+        if (from && this.dst.mountBlob && (await this.dst.mountBlob(desc, from, this.so))) return 'mounted';
+        this.emit({ kind: 'blob-start', digest: desc.digest, size: desc.size, mediaType: desc.mediaType });
+        const body = await job.open(this.so);
+        const counter = new ProgressCounter((bytes) => this.emit({ kind: 'blob-progress', digest: desc.digest, size: desc.size, bytes }));
+        body.on('error', (e) => counter.destroy(e));
+        await this.dst.putBlob(desc, body.pipe(counter), this.so);
+        this.emit({ kind: 'blob-done', digest: desc.digest, size: desc.size, bytes: counter.bytes, mediaType: desc.mediaType });
+        return 'copied';
+      },
+      this.o.signal,
+    );
+    if (r.shared || r.value === 'exists') this.emit({ kind: 'blob-skip', digest: desc.digest, size: desc.size, reason: 'exists', mediaType: desc.mediaType });
+    else if (r.value === 'mounted') this.emit({ kind: 'blob-skip', digest: desc.digest, size: desc.size, reason: 'mounted', mediaType: desc.mediaType });
+  }
+
+  /** Decides the written form of one image (format, compression) and prepares its blobs; writes nothing. */
+  async plan(mb: ManifestBytes, m: Manifest): Promise<Plan> {
+    const caps = this.dst.capabilities;
+    const current = formatOf(mb.mediaType);
+    const passThrough = caps.mustDecompressLayers === true; // the target rewrites layers itself
+    let fmt = passThrough ? current : (this.o.format ?? (caps.manifestFormats.includes(current) ? current : caps.manifestFormats[0]!));
+    const want = passThrough ? undefined : this.o.compressFormat;
+    const redo = want === undefined ? [] : m.layers.flatMap((l, i) => (layerCompression(l.mediaType) !== undefined && layerCompression(l.mediaType) !== want && !l.urls ? [i] : []));
+    if (want === 'zstd' && redo.length > 0 && fmt === 'docker') {
+      if (this.o.format === 'docker') throw new SkiffError('EUNSUPPORTED', 'zstd layers cannot be written in Docker schema 2 format', { hint: 'use --format oci' });
+      fmt = 'oci';
+    }
+    if (this.o.preserveDigests) {
+      if (redo.length > 0) throw wouldChange(`recompressing layers to ${want}`);
+      if (fmt !== current) throw wouldChange(`converting the manifest to ${fmt}`);
+      if (passThrough && m.layers.some((l) => layerCompression(l.mediaType) !== 'none')) throw wouldChange(`storing layers uncompressed in ${this.dst.name}`);
+    }
+    const configJob: BlobJob = { desc: m.config, open: (o) => this.src.getBlob(m.config, o) };
+    if (redo.length === 0 && fmt === current) {
+      return {
+        desc: { mediaType: mb.mediaType, digest: mb.digest, size: mb.bytes.length },
+        bytes: mb.bytes,
+        layers: m.layers.map((d) => ({ desc: d, open: (o) => this.src.getBlob(d, o) })),
+        config: configJob,
+      };
+    }
+    if (redo.length === 0) {
+      const img = convertFormat(imageFromSource(this.src, { digest: mb.digest, prefetched: mb }), fmt);
+      const layers = await img.layers(this.so);
+      const configBytes = await img.rawConfig(this.so);
+      const cm = await img.manifest(this.so);
+      return {
+        desc: await img.descriptor(this.so),
+        bytes: await img.rawManifest(this.so),
+        layers: await Promise.all(layers.map(async (l) => ({ desc: await l.descriptor(), open: (o: { signal?: AbortSignal }) => l.compressed(o) }))),
+        config: { desc: cm.config, open: async () => Readable.from([Buffer.from(configBytes)]) },
+      };
+    }
+    return this.recompress(mb, m, fmt, want!, new Set(redo));
+  }
+
+  /**
+   * Recompresses the layers in `redo` to `want`, streaming: source blob → decompress (diffID verified) →
+   * compress → spool file, hashing as the bytes flow; then rewrites the manifest with the new descriptors and
+   * media types in format `fmt`. The config (diff_ids) is unchanged.
+   */
+  async recompress(mb: ManifestBytes, m: Manifest, fmt: 'oci' | 'docker', want: Compression, redo: Set<number>): Promise<Plan> {
+    const cfgBytes = await this.readConfig(m.config);
+    const cfg = JSON.parse(Buffer.from(cfgBytes).toString('utf8')) as { rootfs?: { diff_ids?: Digest[] } };
+    const diffIds = cfg.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== m.layers.length) throw new SkiffError('EINVALID', `image has ${m.layers.length} layers but its config lists ${diffIds.length} diff_ids`);
+    const spool = await this.spoolDir();
+    const layers: BlobJob[] = await Promise.all(
+      m.layers.map(async (l, i): Promise<BlobJob> => {
+        const c = layerCompression(l.mediaType);
+        if (!redo.has(i)) {
+          const desc = c === undefined ? l : { ...l, mediaType: layerType(fmt, c) };
+          return { desc, open: (o) => this.src.getBlob(l, o) };
+        }
+        return this.sched.limit(async () => {
+          const blob = await this.src.getBlob(l, this.so);
+          const { stream } = await decompressWithDiffID(blob, { compression: c!, expectDiffID: diffIds[i]!, ...this.so });
+          const path = join(spool, `${digestHex(l.digest)}-${want}`);
+          const r = await writeFileVerified(path, compress(stream, want, this.o.compressLevel), undefined, this.so);
+          const { annotations, urls: _u, ...rest } = l;
+          const desc: Descriptor = { ...rest, mediaType: layerType(fmt, want), digest: r.digest, size: r.size, ...(annotations && fmt === 'oci' ? { annotations } : {}) };
+          return { desc, open: async () => verifying(createReadStream(path), desc) };
+        }, this.o.signal);
+      }),
+    );
+    const obj = JSON.parse(Buffer.from(mb.bytes).toString('utf8')) as Record<string, unknown> & { config: Descriptor };
+    const cfgType = fmt === 'docker' ? MediaType.DockerConfig : MediaType.OciConfig;
+    const isImageConfig = m.config.mediaType === MediaType.DockerConfig || m.config.mediaType === MediaType.OciConfig;
+    obj.mediaType = fmt === 'docker' ? MediaType.DockerManifest : MediaType.OciManifest;
+    obj.config = { ...obj.config, ...(isImageConfig ? { mediaType: cfgType } : {}) };
+    obj.layers = layers.map((j) => j.desc);
+    if (fmt === 'docker') delete obj.annotations;
+    const bytes = Buffer.from(JSON.stringify(obj));
+    return {
+      desc: { mediaType: obj.mediaType as string, digest: digestOf(bytes), size: bytes.length },
+      bytes,
+      layers,
+      config: { desc: obj.config, open: async () => Readable.from([Buffer.from(cfgBytes)]) },
+    };
+  }
+
+  async readConfig(d: Descriptor): Promise<Uint8Array> {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of (await this.src.getBlob(d, this.so)) as AsyncIterable<Buffer>) {
+      n += c.length;
+      if (n > 4 * 1024 * 1024) throw new SkiffError('ELIMIT', `image config ${d.digest} is over 4 MiB`);
+      chunks.push(c);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** Writes a planned image: layers in parallel, then the config, then the manifest. */
+  async write(plan: Plan, top: boolean): Promise<void> {
+    await Promise.all(plan.layers.map((j) => this.copyBlob(j)));
+    throwIfAborted(this.o.signal);
+    await this.copyBlob(plan.config);
+    throwIfAborted(this.o.signal);
+    await this.putManifest(plan.bytes, plan.desc, top);
+  }
+
+  async putManifest(bytes: Uint8Array, desc: Descriptor, top: boolean): Promise<void> {
+    await this.dst.putManifest(bytes, desc, { top, ...this.so });
+    this.manifests++;
+    this.emit({ kind: 'manifest', digest: desc.digest, size: desc.size, mediaType: desc.mediaType });
+  }
+
+  /** Fetches a child document named by an index entry, verified against the entry. */
+  async child(d: Descriptor): Promise<{ mb: ManifestBytes; parsed: AnyManifest }> {
+    const got = await this.src.getManifest(d.digest, this.so);
+    checkDocument(got, d);
+    const mb: ManifestBytes = { bytes: got.bytes, mediaType: d.mediaType, digest: d.digest };
+    return { mb, parsed: parseAnyManifest(got.bytes, { mediaType: d.mediaType }) };
+  }
+
+  /** Copies every image of an index (recursively), then the index — rewritten when a child changed. */
+  async copyIndex(mb: ManifestBytes, idx: Index, top: boolean, depth: number): Promise<Descriptor> {
+    if (depth > 8) throw new SkiffError('ELIMIT', 'nested indexes are deeper than 8 levels');
+    const children = await Promise.all(
+      idx.manifests.map(async (c): Promise<Descriptor> => {
+        const { mb: cmb, parsed } = await this.child(c);
+        let nd: Descriptor;
+        if (parsed.kind === 'manifest') {
+          const plan = await this.plan(cmb, parsed.manifest);
+          await this.write(plan, false);
+          nd = plan.desc;
+        } else if (parsed.kind === 'index') {
+          nd = await this.copyIndex(cmb, parsed.index, false, depth + 1);
+        } else {
+          await this.putManifest(cmb.bytes, c, false);
+          nd = c;
+        }
+        return { ...c, mediaType: nd.mediaType, digest: nd.digest, size: nd.size };
+      }),
+    );
+    let bytes = mb.bytes;
+    let mediaType = mb.mediaType;
+    const changed = children.some((c, i) => c.digest !== idx.manifests[i]!.digest);
+    const fmt = this.o.format;
+    if (changed || (fmt !== undefined && fmt !== formatOf(mb.mediaType))) {
+      if (this.o.preserveDigests) throw wouldChange('rewriting the index');
+      const obj = JSON.parse(Buffer.from(mb.bytes).toString('utf8')) as Record<string, unknown>;
+      if (fmt !== undefined) obj.mediaType = fmt === 'docker' ? MediaType.DockerManifestList : MediaType.OciIndex;
+      obj.manifests = children;
+      mediaType = (obj.mediaType as string | undefined) ?? mediaType;
+      bytes = Buffer.from(JSON.stringify(obj));
+    }
+    const desc: Descriptor = { mediaType, digest: digestOf(bytes), size: bytes.length };
+    await this.putManifest(bytes, desc, top);
+    return desc;
+  }
+}
+
+/**
+ * Copies an image from `src` to `dst` the way skopeo copy does, in containers/image's order: blobs (in
+ * parallel through one bounded, de-duplicating BlobScheduler; HEAD first, cross-repository mount when possible)
+ * → config → child manifests → the top manifest or index → signatures → commit. Nothing is named at the
+ * destination before commit, so a failed or cancelled copy leaves no tag. From an index, `multiArch`
+ * selects one image (`system`, the default: `platform` or the host), all of them, or the index alone. Layers
+ * stream source → destination; only a compression change spools (recompressed layers get new digests, so
+ * the manifest is rewritten). `preserveDigests` refuses any change of the manifest digest; a change of a signed
+ * image's manifest is refused unless `removeSignatures` (SG-11). When the destination already has the manifest
+ * under its name, only the name is committed (`skipped`).
+ */
+export async function copyImage(src: OpenedSource, dst: ImageTarget, o: CopyOptions = {}): Promise<CopyResult> {
+  const c = new Copier(src, dst, o);
+  const so = c.so;
+  try {
+    throwIfAborted(o.signal);
+    const multi = o.multiArch ?? 'system';
+    const top = await src.getManifest(undefined, so);
+    const topParsed = parseAnyManifest(top.bytes, top.mediaType === '' ? {} : { mediaType: top.mediaType });
+    const topMb: ManifestBytes = { bytes: top.bytes, mediaType: topParsed.mediaType ?? top.mediaType, digest: topParsed.digest };
+    if (topParsed.digest !== top.digest) throw digestMismatch(top.digest, topParsed.digest);
+    const wholeIndex = topParsed.kind === 'index' && multi !== 'system';
+    if (wholeIndex && !dst.capabilities.supportsIndex) {
+      throw new SkiffError('EUNSUPPORTED', `${dst.name} cannot hold an index`, { hint: 'copy a single platform (--multi-arch system)' });
+    }
+    // Which source document becomes the destination's top.
+    let srcTop: ManifestBytes = topMb;
+    let parsed: AnyManifest = topParsed;
+    if (topParsed.kind === 'index' && multi === 'system') {
+      const img = await resolveImage(src, { ...(o.platform ? { platform: o.platform } : {}), ...so });
+      srcTop = { bytes: await img.rawManifest(so), mediaType: await img.mediaType(so), digest: await img.digest(so) };
+      parsed = parseAnyManifest(srcTop.bytes, { mediaType: srcTop.mediaType });
+    }
+    const sigs = o.removeSignatures ? [] : ((await src.getSignatures?.(srcTop.digest, so)) ?? []);
+    if (sigs.length > 0 && !dst.putSignatures) {
+      throw new SkiffError('EUNSUPPORTED', `cannot copy signatures to ${dst.name}: it cannot store them`, { hint: 'use --remove-signatures to copy without them' });
+    }
+    const refuseSigned = (digest: Digest | undefined): void => {
+      if (sigs.length > 0 && digest !== srcTop.digest) {
+        throw new SkiffError('EINVALID', 'copying this image would invalidate its signatures (the manifest changes)', {
+          hint: 'use --remove-signatures to drop them, or copy without recompression or format conversion',
+        });
+      }
+    };
+    const finish = async (digest: Digest, skipped: boolean): Promise<CopyResult> => {
+      if (sigs.length > 0) await dst.putSignatures!(digest, sigs, so);
+      await dst.commit({ ...so, ...(o.additionalTags ? { additionalTags: o.additionalTags } : {}), ...(multi === 'index-only' && topParsed.kind === 'index' ? { incomplete: true } : {}) });
+      o.onProgress?.({ kind: 'done', digest });
+      return { digest, skipped, manifests: c.manifests };
+    };
+    const skip = async (bytes: Uint8Array, desc: Descriptor): Promise<CopyResult | undefined> => {
+      if (!dst.hasManifest || !(await dst.hasManifest(desc, so))) return undefined;
+      await c.putManifest(bytes, desc, true);
+      return finish(desc.digest, true);
+    };
+    if (parsed.kind === 'index') {
+      const desc: Descriptor = { mediaType: srcTop.mediaType, digest: srcTop.digest, size: srcTop.bytes.length };
+      if (o.format === undefined && o.compressFormat === undefined) {
+        const s = await skip(srcTop.bytes, desc);
+        if (s) return s;
+      } else refuseSigned(undefined); // a rewritten index (conservatively: any requested change) would not match its signatures
+      if (multi === 'index-only') {
+        if (o.format !== undefined && o.format !== formatOf(srcTop.mediaType)) throw new SkiffError('EUNSUPPORTED', 'cannot convert the format of an index copied without its images');
+        await c.putManifest(srcTop.bytes, desc, true);
+        return finish(desc.digest, false);
+      }
+      const written = await c.copyIndex(srcTop, parsed.index, true, 0);
+      refuseSigned(written.digest);
+      return finish(written.digest, false);
+    }
+    if (parsed.kind !== 'manifest') {
+      const desc: Descriptor = { mediaType: srcTop.mediaType, digest: srcTop.digest, size: srcTop.bytes.length };
+      await c.putManifest(srcTop.bytes, desc, true);
+      return finish(desc.digest, false);
+    }
+    const plan = await c.plan(srcTop, parsed.manifest);
+    refuseSigned(plan.desc.digest);
+    if (!dst.capabilities.mustDecompressLayers) {
+      const s = await skip(plan.bytes, plan.desc);
+      if (s) return s;
+    }
+    await c.write(plan, true);
+    return await finish(plan.desc.digest, false);
+  } finally {
+    await c.cleanup();
+  }
+}
+
+export { BlobScheduler } from './scheduler.ts';

@@ -1,0 +1,96 @@
+import { SkiffError, isSkiffError } from '../errors.ts';
+import type { Digest } from '../oci/digest.ts';
+import type { Descriptor } from '../oci/types.ts';
+import { formatReference, normalizePull, pullCandidates, type QualifiedReference, type Reference } from '../ref/reference.ts';
+import { openRepository } from '../registry/repository.ts';
+import type { RegistryOptions, RegistryRepository } from '../registry/types.ts';
+import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
+
+function sourceOver(repo: RegistryRepository, q: QualifiedReference, top: Digest): OpenedSource {
+  return {
+    name: `docker://${formatReference(q)}`,
+    registryRepository: { registry: repo.registry, repository: repo.repository },
+    async getManifest(digest, co = {}) {
+      return repo.getManifest(digest ?? top, co);
+    },
+    getBlob: (desc, co = {}) => repo.getBlob(desc, co),
+    async close() {},
+  };
+}
+
+/**
+ * A registry source (`docker://NAME`). A short name is tried against each search registry in order (the
+ * first that has it wins; ENOTFOUND names all tried), as pullCandidates orders them. The top manifest is
+ * pinned by digest once resolved, so a tag moving mid-copy cannot mix two images. `registryRepository` lets a
+ * target on the same registry mount blobs instead of uploading them.
+ */
+export async function openDockerSource(ref: Reference, reg: RegistryOptions, o: CallOpts & { searchRegistries?: readonly string[] } = {}): Promise<OpenedSource> {
+  const candidates = pullCandidates(ref, o.searchRegistries ? { searchRegistries: o.searchRegistries } : {});
+  const tried: string[] = [];
+  let lastError: unknown;
+  for (const q of candidates) {
+    const repo = openRepository(q.registry, q.path, reg);
+    const reference = q.digest ?? q.tag!;
+    try {
+      const head = await repo.headManifest(reference, o);
+      if (head === undefined) {
+        tried.push(formatReference(q));
+        continue;
+      }
+      if (q.digest !== undefined && head.digest !== q.digest) {
+        throw new SkiffError('EINTEGRITY', `registry answered ${head.digest} for ${formatReference(q)}`);
+      }
+      return sourceOver(repo, q, head.digest);
+    } catch (e) {
+      if (!isSkiffError(e, 'ENOTFOUND') || candidates.length === 1) throw e;
+      tried.push(formatReference(q));
+      lastError = e;
+    }
+  }
+  throw new SkiffError('ENOTFOUND', `image ${formatReference(ref)} not found (tried ${tried.join(', ')})`, lastError === undefined ? {} : { cause: lastError });
+}
+
+/**
+ * A registry target (`docker://NAME`): blobs are HEADed before upload and mounted from the source repository
+ * when both are on the same registry; child manifests are pushed by digest; the top manifest is pushed under
+ * the tag (or by digest when the name has none) only at commit(), then under each additional tag.
+ */
+export async function openDockerTarget(ref: Reference, reg: RegistryOptions, _o: CallOpts = {}): Promise<ImageTarget> {
+  const q = normalizePull(ref);
+  const repo = openRepository(q.registry, q.path, reg);
+  let top: { bytes: Uint8Array; desc: Descriptor } | undefined;
+  return {
+    name: `docker://${formatReference(q)}`,
+    blobScope: `docker://${q.registry}/${q.path}`,
+    capabilities: { manifestFormats: ['oci', 'docker'], supportsIndex: true },
+    async hasManifest(desc, co = {}) {
+      const h = await repo.headManifest(q.tag ?? desc.digest, co);
+      return h !== undefined && h.digest === desc.digest;
+    },
+    async hasBlob(desc, co = {}) {
+      return (await repo.headBlob(desc.digest, co)) === desc.size;
+    },
+    async mountBlob(desc, from, co = {}) {
+      if (from.registry !== q.registry || from.repository === q.path) return false;
+      return repo.mountBlob(desc.digest, from.repository, co);
+    },
+    putBlob: (desc, body, co = {}) => repo.putBlob(desc, body, co),
+    async putManifest(bytes, desc, co) {
+      if (co?.top) {
+        if (q.tag === undefined && q.digest !== undefined && q.digest !== desc.digest) {
+          throw new SkiffError('EINVALID', `cannot push ${desc.digest} as ${formatReference(q)}: the digests differ`, { hint: 'push by tag, or name the digest the copy produces' });
+        }
+        top = { bytes, desc };
+        return;
+      }
+      await repo.putManifest(desc.digest, bytes, desc.mediaType, co?.signal ? { signal: co.signal } : {});
+    },
+    async commit(co: CommitOpts = {}) {
+      if (!top) throw new SkiffError('EINVALID', 'commit called before the top manifest was written');
+      const so = co.signal ? { signal: co.signal } : {};
+      await repo.putManifest(q.tag ?? top.desc.digest, top.bytes, top.desc.mediaType, so);
+      for (const t of co.additionalTags ?? []) await repo.putManifest(t, top.bytes, top.desc.mediaType, so);
+    },
+    async close() {},
+  };
+}

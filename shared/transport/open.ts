@@ -1,0 +1,73 @@
+import { SkiffError } from '../errors.ts';
+import type { ImageName } from '../ref/transport-name.ts';
+import type { TransportContext } from './context.ts';
+import { openDirSource, openDirTarget } from './dir.ts';
+import { openDockerArchiveSource, openDockerArchiveTarget } from './docker-archive.ts';
+import { openOciArchiveSource, openOciArchiveTarget } from './oci-archive.ts';
+import { openOciLayoutSource, openOciLayoutTarget } from './oci-layout.ts';
+import { openStoreSource, openStoreTarget } from './store.ts';
+import type { ImageTarget, OpenedSource } from './types.ts';
+
+export type { TransportContext } from './context.ts';
+
+function noTransport(name: ImageName): SkiffError {
+  return new SkiffError('EINVALID', `image name has no transport`, {
+    hint: 'prefix it with docker://, oci:, oci-archive:, docker-archive:, dir: or store:',
+    details: { name },
+  });
+}
+
+// The registry client is loaded on first use, so the file transports work without it.
+const docker = () => import('./docker.ts');
+
+/**
+ * Opens an image source for a parsed `transport:reference` name (see parseImageName). A `plain` name is
+ * EINVALID ("no transport", as skopeo): callers that have a default transport rewrite it first. The caller
+ * must close() the source.
+ */
+export async function openSource(name: ImageName, ctx: TransportContext): Promise<OpenedSource> {
+  const so = ctx.signal ? { signal: ctx.signal } : {};
+  const tmp = ctx.tmpDir ? { tmpDir: ctx.tmpDir } : {};
+  switch (name.transport) {
+    case 'docker':
+      return (await docker()).openDockerSource(name.ref, ctx.registry, { ...so, ...(ctx.searchRegistries ? { searchRegistries: ctx.searchRegistries } : {}) });
+    case 'oci':
+      return openOciLayoutSource(name.path, name.refName, so);
+    case 'oci-archive':
+      return openOciArchiveSource(name.path, name.refName, { ...so, ...tmp });
+    case 'docker-archive':
+      return openDockerArchiveSource(name.path, { ...(name.ref ? { ref: name.ref } : {}), ...(name.sourceIndex !== undefined ? { sourceIndex: name.sourceIndex } : {}) }, { ...so, ...tmp });
+    case 'dir':
+      return openDirSource(name.path, so);
+    case 'store':
+      return openStoreSource(ctx.storeRoot, { ...(name.ref ? { ref: name.ref } : {}), ...(name.id ? { id: name.id } : {}) }, { ...so, ...(ctx.searchRegistries ? { searchRegistries: ctx.searchRegistries } : {}) });
+    case 'plain':
+      throw noTransport(name);
+  }
+}
+
+/**
+ * Opens an image destination for a parsed name. Nothing becomes visible before the target's commit(); the
+ * caller must close() it (which discards an uncommitted write).
+ */
+export async function openTarget(name: ImageName, ctx: TransportContext): Promise<ImageTarget> {
+  const so = ctx.signal ? { signal: ctx.signal } : {};
+  switch (name.transport) {
+    case 'docker':
+      return (await docker()).openDockerTarget(name.ref, ctx.registry, so);
+    case 'oci':
+      return openOciLayoutTarget(name.path, name.refName, so);
+    case 'oci-archive':
+      return openOciArchiveTarget(name.path, name.refName, so);
+    case 'docker-archive':
+      if (name.sourceIndex !== undefined) throw new SkiffError('EINVALID', 'docker-archive:FILE:@N names a source image; a destination takes :NAME:TAG');
+      return openDockerArchiveTarget(name.path, name.ref, so);
+    case 'dir':
+      return openDirTarget(name.path, so);
+    case 'store':
+      if (!name.ref) throw new SkiffError('EINVALID', 'a store: destination needs a name, not an image ID');
+      return openStoreTarget(ctx.storeRoot, { ref: name.ref }, so);
+    case 'plain':
+      throw noTransport(name);
+  }
+}

@@ -1,0 +1,85 @@
+import { SkiffError, isSkiffError } from '../errors.ts';
+import type { Digest } from '../oci/digest.ts';
+import type { Descriptor } from '../oci/types.ts';
+import { formatReference, localTagForm, type Reference } from '../ref/reference.ts';
+import { lookupImage } from '../store/lookup.ts';
+import { openStore } from '../store/store.ts';
+import { DOCUMENT_CAP, sniffMediaType } from './files.ts';
+import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
+
+/**
+ * A source over the local store (`store:NAME|ID`): found as `run`/`rmi` find images (short names try
+ * localhost/ first, then docker.io, then the search registries; IDs and unique ID prefixes work). Blob reads
+ * are verified at EOF by the store.
+ */
+export async function openStoreSource(root: string, what: { ref?: Reference; id?: Digest }, o: CallOpts & { searchRegistries?: readonly string[] } = {}): Promise<OpenedSource> {
+  const so = o.signal ? { signal: o.signal } : {};
+  const store = await openStore(root, so);
+  try {
+    const input = what.ref ? formatReference(what.ref) : what.id;
+    if (input === undefined) throw new SkiffError('EINVALID', 'store: needs an image name or ID');
+    const found = await lookupImage(store.layout, input, { ...so, ...(o.searchRegistries ? { searchRegistries: o.searchRegistries } : {}) });
+    const top = found.descriptor;
+    return {
+      name: `store:${found.name ?? input}`,
+      async getManifest(digest, co = {}) {
+        const d = digest ?? top.digest;
+        const bytes = await store.blobs.readBytes(d === top.digest ? top : { digest: d }, { cap: DOCUMENT_CAP, ...co });
+        return { bytes, mediaType: d === top.digest ? top.mediaType : sniffMediaType(bytes), digest: d };
+      },
+      getBlob: (desc, co = {}) => store.blobs.open(desc, co),
+      close: () => store.close(),
+    };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+/**
+ * A target writing into the local store under `localhost/`-qualified NAME (as podman and buildah tag local
+ * images). hasBlob leases the digest before checking, blobs are committed under this process's lease, and
+ * commit() runs store.commitImage (everything referenced exists → tag), so gc cannot race the copy (LS-13)
+ * and concurrent copies lose no tag (LS-09). A target named by ID only records the image unnamed.
+ */
+export async function openStoreTarget(root: string, what: { ref?: Reference; id?: Digest }, o: CallOpts = {}): Promise<ImageTarget> {
+  const so = o.signal ? { signal: o.signal } : {};
+  const store = await openStore(root, { create: true, write: true, ...so });
+  const name = what.ref ? formatReference(localTagForm(what.ref)) : undefined;
+  if (what.ref?.digest !== undefined && what.ref.tag === undefined) {
+    await store.close();
+    throw new SkiffError('EINVALID', 'a store: destination needs a name with a tag, not a digest');
+  }
+  let top: Descriptor | undefined;
+  return {
+    name: `store:${name ?? what.id ?? ''}`,
+    blobScope: `store:${store.paths.root}`,
+    capabilities: { manifestFormats: ['oci', 'docker'], supportsIndex: true },
+    async hasManifest(desc, co = {}) {
+      if (name === undefined) return false;
+      try {
+        const e = await store.layout.resolve(name, co);
+        return e.digest === desc.digest && (await store.claim(desc, co));
+      } catch (e) {
+        if (isSkiffError(e, 'ENOTFOUND')) return false;
+        throw e;
+      }
+    },
+    hasBlob: (desc, co = {}) => store.claim(desc, co),
+    async putBlob(desc, body, co = {}) {
+      await store.putBlob(body, { digest: desc.digest, size: desc.size }, co);
+    },
+    async putManifest(bytes, desc, co) {
+      await store.putBlob(bytes, { digest: desc.digest, size: desc.size }, co?.signal ? { signal: co.signal } : {});
+      if (co?.top) top = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
+    },
+    async commit(co: CommitOpts = {}) {
+      if (!top) throw new SkiffError('EINVALID', 'commit called before the top manifest was written');
+      if (co.incomplete) throw new SkiffError('EUNSUPPORTED', 'the store holds complete images only; copy with --multi-arch all or system');
+      const cs = co.signal ? { signal: co.signal } : {};
+      await store.commitImage(top, { ...(name === undefined ? {} : { name }), ...cs });
+      for (const t of co.additionalTags ?? []) await store.commitImage(top, { name: formatReference(localTagForm(t)), ...cs });
+    },
+    close: () => store.close(),
+  };
+}
