@@ -22,6 +22,7 @@ export function progressMode(flag: string | undefined, quiet: boolean, stream: N
 }
 
 interface BlobState {
+  what: 'blob' | 'config';
   digest: string;
   size: number;
   bytes: number;
@@ -63,8 +64,8 @@ export class ProgressReporter {
     const d = e.digest ?? '';
     switch (e.kind) {
       case 'blob-start':
-        this.#blobs.set(d, { digest: d, size: e.size ?? 0, bytes: 0, started: Date.now(), done: false });
-        if (this.#mode === 'plain') this.#out.write(`Copying blob ${short(d)} (${humanSize(e.size ?? 0)})\n`);
+        this.#blobs.set(d, { what: kindOf(e.mediaType), digest: d, size: e.size ?? 0, bytes: 0, started: Date.now(), done: false });
+        if (this.#mode === 'plain') this.#out.write(`Copying ${kindOf(e.mediaType)} ${short(d)} (${humanSize(e.size ?? 0)})\n`);
         break;
       case 'blob-progress': {
         const b = this.#blobs.get(d);
@@ -77,7 +78,7 @@ export class ProgressReporter {
           b.done = true;
           b.bytes = b.size || b.bytes;
         }
-        if (this.#mode === 'plain') this.#out.write(`Copied blob ${short(d)} (${humanSize(b?.size ?? e.size ?? 0)} in ${secs(b ? Date.now() - b.started : 0)})\n`);
+        if (this.#mode === 'plain') this.#out.write(`Copied ${b?.what ?? 'blob'} ${short(d)} (${humanSize(b?.size ?? e.size ?? 0)} in ${secs(b ? Date.now() - b.started : 0)})\n`);
         break;
       }
       case 'blob-skip':
@@ -121,7 +122,7 @@ export class ProgressReporter {
       const elapsed = (Date.now() - b.started) / 1000;
       const rate = elapsed > 0 ? b.bytes / elapsed : 0;
       const eta = rate > 0 && b.size > b.bytes ? `${Math.ceil((b.size - b.bytes) / rate)}s` : '';
-      this.#out.write(`Copying blob ${short(b.digest)} [${'='.repeat(filled)}${filled < width ? '>' : ''}${' '.repeat(Math.max(0, width - filled - 1))}] ${humanSize(b.bytes)} / ${humanSize(b.size)} ${humanSize(rate)}/s ${eta}\n`);
+      this.#out.write(`Copying ${b.what} ${short(b.digest)} [${'='.repeat(filled)}${filled < width ? '>' : ''}${' '.repeat(Math.max(0, width - filled - 1))}] ${humanSize(b.bytes)} / ${humanSize(b.size)} ${humanSize(rate)}/s ${eta}\n`);
     }
     this.#drawnLines = active.length;
   }
@@ -134,6 +135,10 @@ export class ProgressReporter {
     const elapsed = (Date.now() - this.#start) / 1000;
     this.#out.write(`Progress: ${all.filter((b) => b.done).length}/${all.length} blobs, ${humanSize(bytes)} / ${humanSize(total)}, ${humanSize(elapsed > 0 ? bytes / elapsed : 0)}/s\n`);
   }
+}
+
+function kindOf(mediaType: string | undefined): 'blob' | 'config' {
+  return mediaType !== undefined && /config|container\.image\.v1/.test(mediaType) ? 'config' : 'blob';
 }
 
 function short(d: string): string {
