@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The embedded example, offline: make a busybox root filesystem from Debian's busybox-static, import it into a
-# skiff store as an image, list it, and show that other OCI tools read the store as it is.
+# skiff store as an image, list it, copy it to an OCI archive and inspect that, and show that other OCI tools
+# read the store as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-system-deps.sh busybox
@@ -12,7 +13,9 @@ tar --numeric-owner -C "$work/rootfs" -cf "$work/rootfs.tar" .
 run() { echo "+ $*" >&2; "$@"; }
 run node bin/run-tool.mjs --root "$root" import --change 'CMD ["/bin/sh"]' "$work/rootfs.tar" busybox
 run node bin/run-tool.mjs --root "$root" images
+run node bin/copy-tool.mjs --root "$root" copy store:busybox "oci-archive:$work/busybox.tar:latest"
+run node bin/copy-tool.mjs inspect "oci-archive:$work/busybox.tar:latest"
 if command -v skopeo >/dev/null 2>&1; then
-  run skopeo inspect "oci:$root/images:localhost/busybox:latest"
+  run skopeo inspect --format '{{.Digest}} {{.Os}}/{{.Architecture}}' "oci:$root/images:localhost/busybox:latest"
 fi
 echo "The store is at $root: an OCI image layout in $root/images." >&2
