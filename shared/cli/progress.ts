@@ -1,14 +1,7 @@
 import { humanSize } from './human.ts';
+import type { ProgressEvent } from '../transport/copy-image.ts';
 
-/** What progress is reported about: one blob of a copy, or a whole step. Mirrors copyImage's events. */
-export interface ProgressEvent {
-  kind: 'blob-start' | 'blob-progress' | 'blob-done' | 'blob-skip' | 'manifest' | 'done';
-  digest?: string;
-  size?: number;
-  bytes?: number;
-  reason?: string;
-  mediaType?: string;
-}
+export type { ProgressEvent };
 
 /** How progress is shown: bars on a terminal, plain lines in CI logs, JSON events, or nothing. */
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
