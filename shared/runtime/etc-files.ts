@@ -1,0 +1,116 @@
+import { chown, mkdir, readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { SkiffError } from '../errors.ts';
+import { writeFileAtomic } from '../store/atomic.ts';
+
+/** The engine string written to /run/.containerenv. */
+export const ENGINE = 'skiff-0.1.0';
+
+/** Inputs of the generated /etc files. */
+export interface EtcFilesOptions {
+  hostname: string;
+  /** `--add-host name:ip` entries */
+  addHosts?: readonly string[];
+  network: 'none' | 'host' | 'bridge';
+  /** the container's address on a bridge (for the hostname line) */
+  containerIP?: string;
+  /** the host's address as seen from a bridge (host.containers.internal) */
+  hostGatewayIP?: string;
+  dns?: readonly string[];
+  dnsSearch?: readonly string[];
+  dnsOptions?: readonly string[];
+  /** the host's resolv.conf (default /etc/resolv.conf) */
+  hostResolvConf?: string;
+  containerEnv: { name: string; id: string; image: string; imageId: string; rootless: boolean };
+  /** owner of the files (the container's root as seen from the host, when user-namespaced) */
+  owner?: { uid: number; gid: number };
+  signal?: AbortSignal;
+}
+
+/** Paths of the generated files. */
+export interface EtcFiles {
+  hosts: string;
+  resolvConf: string;
+  hostname: string;
+  containerEnv: string;
+}
+
+const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})?$/;
+
+/** Validates a host name (RFC 1123 characters, ≤ 253 bytes); EINVALID otherwise. */
+export function checkHostname(h: string): string {
+  if (!HOSTNAME.test(h)) throw new SkiffError('EINVALID', `invalid hostname ${JSON.stringify(h)}`);
+  return h;
+}
+
+/** Renders /etc/hosts. Pure. `--add-host` entries are `name:ip` (ip may be IPv6) and validated. */
+export function renderHosts(o: Pick<EtcFilesOptions, 'hostname' | 'addHosts' | 'network' | 'containerIP' | 'hostGatewayIP'>): string {
+  const lines = ['127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4', '::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6'];
+  for (const e of o.addHosts ?? []) {
+    const i = e.indexOf(':');
+    const name = i < 0 ? '' : e.slice(0, i);
+    const ip = i < 0 ? '' : e.slice(i + 1).replace(/^\[(.*)\]$/, '$1');
+    if (!HOSTNAME.test(name) || isIP(ip) === 0) throw new SkiffError('EINVALID', `invalid --add-host ${JSON.stringify(e)}: want NAME:IP`);
+    lines.push(`${ip}\t${name}`);
+  }
+  if (o.network === 'bridge' && o.hostGatewayIP) lines.push(`${o.hostGatewayIP}\thost.containers.internal host.docker.internal`);
+  lines.push(`${o.containerIP ?? '127.0.1.1'}\t${o.hostname}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Renders /etc/resolv.conf from the host's: `--dns` servers replace the host's; without them the host's
+ * nameservers minus loopback ones (127.x, ::1 — unreachable from a separate network namespace) unless the
+ * container shares the host network. `--dns-search`/`--dns-option` replace the host's search/options lines.
+ * Pure.
+ */
+export function renderResolvConf(host: string, o: Pick<EtcFilesOptions, 'network' | 'dns' | 'dnsSearch' | 'dnsOptions'>): string {
+  for (const d of o.dns ?? []) if (isIP(d) === 0) throw new SkiffError('EINVALID', `invalid --dns ${JSON.stringify(d)}: not an IP address`);
+  const ns: string[] = [];
+  const search: string[] = [];
+  const options: string[] = [];
+  for (const raw of host.split('\n')) {
+    const f = raw.trim().split(/\s+/);
+    if (f[0] === 'nameserver' && f[1]) ns.push(f[1]);
+    else if (f[0] === 'search' || f[0] === 'domain') search.push(...f.slice(1));
+    else if (f[0] === 'options') options.push(...f.slice(1));
+  }
+  let servers = o.dns?.length ? [...o.dns] : ns;
+  if (!o.dns?.length && o.network !== 'host') servers = servers.filter((s) => !s.startsWith('127.') && s !== '::1');
+  const out: string[] = [];
+  const s = o.dnsSearch?.length ? o.dnsSearch : search;
+  if (s.length) out.push(`search ${s.join(' ')}`);
+  for (const n of servers) out.push(`nameserver ${n}`);
+  const opts = o.dnsOptions?.length ? o.dnsOptions : options;
+  if (opts.length) out.push(`options ${opts.join(' ')}`);
+  return out.length ? `${out.join('\n')}\n` : '';
+}
+
+/** Renders /run/.containerenv as podman does (key="value" lines). Pure. */
+export function renderContainerEnv(c: EtcFilesOptions['containerEnv']): string {
+  const q = (s: string) => JSON.stringify(s);
+  return `engine=${q(ENGINE)}\nname=${q(c.name)}\nid=${q(c.id)}\nimage=${q(c.image)}\nimageid=${q(c.imageId)}\nrootless=${c.rootless ? 1 : 0}\n`;
+}
+
+/**
+ * Writes hosts, resolv.conf, hostname and .containerenv into `dir` (created 0700 when missing), each atomically
+ * and mode 0644, chowned to `owner` when given. Idempotent (rewrites). Returns their paths for bind mounts.
+ */
+export async function writeEtcFiles(dir: string, o: EtcFilesOptions): Promise<EtcFiles> {
+  checkHostname(o.hostname);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const hostResolv = await readFile(o.hostResolvConf ?? '/etc/resolv.conf', 'utf8').catch(() => '');
+  const files: EtcFiles = { hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf'), hostname: join(dir, 'hostname'), containerEnv: join(dir, '.containerenv') };
+  const body: [string, string][] = [
+    [files.hosts, renderHosts(o)],
+    [files.resolvConf, renderResolvConf(hostResolv, o)],
+    [files.hostname, `${o.hostname}\n`],
+    [files.containerEnv, renderContainerEnv(o.containerEnv)],
+  ];
+  for (const [p, text] of body) {
+    await writeFileAtomic(p, text, 0o644);
+    if (o.owner) await chown(p, o.owner.uid, o.owner.gid);
+  }
+  return files;
+}
