@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { lstat, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,7 +11,9 @@ import { fsyncDir } from '../store/atomic.ts';
  * Writes a tar archive to `FILE.tmp-<random>` beside FILE, one member at a time (calls are queued, so callers
  * may add concurrently), and renames it to FILE on commit() after fsync. A member whose body fails (e.g. a
  * digest mismatch) breaks the archive: every later call and commit() fail, and abort() removes the temp file.
- * FILE is never seen half-written.
+ * FILE is never seen half-written. When FILE exists and is not a regular file (a symlink such as
+ * `/dev/stdout`, a pipe, a character device), the archive streams straight into it: there is nothing to rename, and renaming over a
+ * device link would replace it.
  */
 export class ArchiveWriter {
   readonly file: string;
@@ -32,12 +34,15 @@ export class ArchiveWriter {
 
   /** Creates the temp file (exclusively) and starts streaming into it. */
   static async create(file: string): Promise<ArchiveWriter> {
-    const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
-    const fh = await open(tmp, 'wx', 0o644);
+    // Not following links: /dev/stdout is a symlink to /proc/self/fd/1, which may itself be a regular file.
+    const existing = await lstat(file).catch(() => undefined);
+    const direct = existing !== undefined && !existing.isFile() && !existing.isDirectory();
+    const tmp = direct ? file : `${file}.tmp-${randomBytes(6).toString('hex')}`;
+    const fh = await open(tmp, direct ? 'w' : 'wx', 0o644);
     let w: ArchiveWriter | undefined;
     const done = (async () => {
       await Promise.resolve();
-      await pipeline(w!.#tw.stream, fh.createWriteStream({ flush: true }));
+      await pipeline(w!.#tw.stream, fh.createWriteStream({ flush: !direct }));
     })();
     w = new ArchiveWriter(file, tmp, done);
     return w;
@@ -69,8 +74,9 @@ export class ArchiveWriter {
     this.#tw.finish();
     await this.#done;
     if (this.#failure !== undefined) throw this.#failure;
-    await rename(this.tmp, this.file);
     this.#finished = true;
+    if (this.tmp === this.file) return; // streamed straight into a pipe or device
+    await rename(this.tmp, this.file);
     await fsyncDir(dirname(this.file));
   }
 
@@ -81,6 +87,6 @@ export class ArchiveWriter {
     this.#failure ??= new SkiffError('EABORT', 'archive write abandoned');
     this.#tw.destroy(new SkiffError('EABORT', 'archive write abandoned'));
     await this.#done;
-    await rm(this.tmp, { force: true });
+    if (this.tmp !== this.file) await rm(this.tmp, { force: true });
   }
 }
