@@ -8,6 +8,9 @@ import { addDeleteCommand } from './delete.ts';
 import { addListTagsCommand } from './list-tags.ts';
 import { addManifestDigestCommand } from './manifest-digest.ts';
 import { addLoginCommands } from './login.ts';
+import { addStandaloneSignCommand } from './standalone-sign.ts';
+import { addStandaloneVerifyCommand } from './standalone-verify.ts';
+import { addGenerateSigstoreKeyCommand } from './generate-sigstore-key.ts';
 
 const program = createProgram('copy-tool', 'Inspect, copy, sync and delete container images across registries, OCI layouts, archives and the local store')
   .option('--debug', 'enable debug output (credentials are never printed)')
@@ -25,5 +28,8 @@ addDeleteCommand(program);
 addListTagsCommand(program);
 addManifestDigestCommand(program);
 addLoginCommands(program);
+addStandaloneSignCommand(program);
+addStandaloneVerifyCommand(program);
+addGenerateSigstoreKeyCommand(program);
 
 await runProgram('copy-tool', program);

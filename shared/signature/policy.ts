@@ -1,0 +1,521 @@
+import { access } from 'node:fs/promises';
+import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import type * as openpgp from 'openpgp';
+import { SkiffError, throwIfAborted } from '../errors.ts';
+
+import { isValidRegistry } from '../ref/reference.ts';
+import type { ImageName } from '../ref/transport-name.ts';
+import { isTaggedOrDigested, namedRepository, namedString, normalizeNamed, type NamedIdentity } from './docker-identity.ts';
+import { parsePublicKeys, readCapped } from './openpgp-keys.ts';
+import { verifySimpleSignatureFor } from './simple-signing.ts';
+import { loadSigstorePublicKey, verifySigstore, type SigstoreSignature } from './sigstore.ts';
+import { digestOf } from '../oci/digest.ts';
+
+// ---------- types ----------
+
+/** containers-policy.json(5) signedIdentity forms. */
+export type SignedIdentity =
+  | { type: 'matchExact' }
+  | { type: 'matchRepoDigestOrExact' }
+  | { type: 'matchRepository' }
+  | { type: 'exactReference'; dockerReference: string }
+  | { type: 'exactRepository'; dockerRepository: string }
+  | { type: 'remapIdentity'; prefix: string; signedPrefix: string };
+
+/** Key material of a requirement: exactly one source. Paths are absolute after parsing. */
+export type KeySource = { keyPath: string } | { keyPaths: string[] } | { keyData: string };
+
+/** A policy requirement. */
+export type Requirement =
+  | { type: 'insecureAcceptAnything' }
+  | { type: 'reject' }
+  | ({ type: 'signedBy'; keyType: 'GPGKeys'; signedIdentity: SignedIdentity } & KeySource)
+  | ({ type: 'sigstoreSigned'; signedIdentity: SignedIdentity } & ({ keyPath: string } | { keyData: string }));
+
+/** A parsed policy. `source` is the file it came from (undefined for the built-in default). */
+export interface Policy {
+  default: Requirement[];
+  transports: Record<string, Record<string, Requirement[]>>;
+  source?: string;
+}
+
+/** A signature attached to an image, in either format. */
+export type ImageSignature = { format: 'simple-signing'; bytes: Uint8Array } | ({ format: 'sigstore' } & SigstoreSignature);
+
+/** Transports whose names policy files may use; skiff evaluates `docker`, `atomic`, `oci`, `oci-archive`, `dir`, `docker-archive`, `store`. */
+export const POLICY_TRANSPORTS = ['docker', 'atomic', 'oci', 'oci-archive', 'dir', 'docker-archive', 'store', 'containers-storage', 'docker-daemon', 'tarball', 'ostree', 'sif'] as const;
+const PATH_SCOPED = new Set(['oci', 'oci-archive', 'dir']);
+const REF_SCOPED = new Set(['docker', 'atomic', 'store']);
+
+/** The policy distributions ship (and skiff uses when no policy file exists at all): accept anything. */
+export const DEFAULT_POLICY: Policy = Object.freeze({ default: [{ type: 'insecureAcceptAnything' }], transports: {} }) as Policy;
+
+// ---------- parsing ----------
+
+function bad(where: string, why: string): SkiffError {
+  return new SkiffError('EINVALID', `invalid policy${where ? ` ${where}` : ''}: ${why}`, { hint: 'see containers-policy.json(5)' });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function onlyFields(o: Record<string, unknown>, where: string, allowed: readonly string[]): void {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw bad(where, `unknown field ${JSON.stringify(k)}`);
+}
+
+function str(o: Record<string, unknown>, k: string, where: string): string {
+  const v = o[k];
+  if (typeof v !== 'string' || v === '') throw bad(where, `field ${JSON.stringify(k)} must be a non-empty string`);
+  return v;
+}
+
+function validPrefix(s: string, where: string): void {
+  // host[:port], or host[:port]/ns[/…][/repo]; no tag, no digest.
+  if (isValidRegistry(s) && !s.includes('/')) return;
+  let n: NamedIdentity;
+  try {
+    n = normalizeNamed(s);
+  } catch (e) {
+    throw bad(where, (e as Error).message);
+  }
+  if (isTaggedOrDigested(n)) throw bad(where, `prefix ${JSON.stringify(s)} must not have a tag or digest`);
+}
+
+function parseSignedIdentity(v: unknown, where: string): SignedIdentity {
+  if (v === undefined) return { type: 'matchRepoDigestOrExact' };
+  if (!isObject(v)) throw bad(where, 'signedIdentity must be an object');
+  const t = v.type;
+  switch (t) {
+    case 'matchExact':
+    case 'matchRepoDigestOrExact':
+    case 'matchRepository':
+      onlyFields(v, where, ['type']);
+      return { type: t };
+    case 'exactReference': {
+      onlyFields(v, where, ['type', 'dockerReference']);
+      const r = str(v, 'dockerReference', where);
+      let n: NamedIdentity;
+      try {
+        n = normalizeNamed(r);
+      } catch (e) {
+        throw bad(where, (e as Error).message);
+      }
+      if (!isTaggedOrDigested(n)) throw bad(where, `exactReference ${JSON.stringify(r)} needs a tag or digest`);
+      return { type: t, dockerReference: r };
+    }
+    case 'exactRepository': {
+      onlyFields(v, where, ['type', 'dockerRepository']);
+      const r = str(v, 'dockerRepository', where);
+      try {
+        normalizeNamed(r);
+      } catch (e) {
+        throw bad(where, (e as Error).message);
+      }
+      return { type: t, dockerRepository: r };
+    }
+    case 'remapIdentity': {
+      onlyFields(v, where, ['type', 'prefix', 'signedPrefix']);
+      const prefix = str(v, 'prefix', where);
+      const signedPrefix = str(v, 'signedPrefix', where);
+      validPrefix(prefix, where);
+      validPrefix(signedPrefix, where);
+      return { type: t, prefix, signedPrefix };
+    }
+    default:
+      throw bad(where, `unknown signedIdentity type ${JSON.stringify(t)}`);
+  }
+}
+
+function absKeyPath(p: unknown, where: string, baseDir: string | undefined): string {
+  if (typeof p !== 'string' || p === '') throw bad(where, 'key paths must be non-empty strings');
+  if (isAbsolute(p)) return p;
+  if (baseDir === undefined) throw bad(where, `key path ${JSON.stringify(p)} must be absolute`);
+  return resolve(baseDir, p);
+}
+
+function parseRequirement(v: unknown, where: string, baseDir: string | undefined): Requirement {
+  if (!isObject(v)) throw bad(where, 'a requirement must be an object');
+  switch (v.type) {
+    case 'insecureAcceptAnything':
+    case 'reject':
+      onlyFields(v, where, ['type']);
+      return { type: v.type };
+    case 'signedBy': {
+      onlyFields(v, where, ['type', 'keyType', 'keyPath', 'keyPaths', 'keyData', 'signedIdentity']);
+      if (v.keyType !== 'GPGKeys') throw bad(where, `keyType ${JSON.stringify(v.keyType)} is not supported (only "GPGKeys")`);
+      const n = ['keyPath', 'keyPaths', 'keyData'].filter((k) => v[k] !== undefined).length;
+      if (n !== 1) throw bad(where, 'signedBy needs exactly one of keyPath, keyPaths, keyData');
+      const signedIdentity = parseSignedIdentity(v.signedIdentity, where);
+      if (v.keyPath !== undefined) return { type: 'signedBy', keyType: 'GPGKeys', keyPath: absKeyPath(v.keyPath, where, baseDir), signedIdentity };
+      if (v.keyPaths !== undefined) {
+        if (!Array.isArray(v.keyPaths) || v.keyPaths.length === 0) throw bad(where, 'keyPaths must be a non-empty array');
+        return { type: 'signedBy', keyType: 'GPGKeys', keyPaths: v.keyPaths.map((p) => absKeyPath(p, where, baseDir)), signedIdentity };
+      }
+      return { type: 'signedBy', keyType: 'GPGKeys', keyData: keyDataOf(v.keyData, where), signedIdentity };
+    }
+    case 'sigstoreSigned': {
+      onlyFields(v, where, ['type', 'keyPath', 'keyData', 'signedIdentity']);
+      const n = ['keyPath', 'keyData'].filter((k) => v[k] !== undefined).length;
+      if (n !== 1) throw bad(where, 'sigstoreSigned needs exactly one of keyPath, keyData (Fulcio and Rekor are not supported)');
+      const signedIdentity = parseSignedIdentity(v.signedIdentity, where);
+      if (v.keyPath !== undefined) return { type: 'sigstoreSigned', keyPath: absKeyPath(v.keyPath, where, baseDir), signedIdentity };
+      return { type: 'sigstoreSigned', keyData: keyDataOf(v.keyData, where), signedIdentity };
+    }
+    default:
+      throw bad(where, `unknown requirement type ${JSON.stringify(v.type)}`);
+  }
+}
+
+function keyDataOf(v: unknown, where: string): string {
+  if (typeof v !== 'string' || v === '' || !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(v)) throw bad(where, 'keyData must be base64');
+  return v;
+}
+
+function parseRequirements(v: unknown, where: string, baseDir: string | undefined): Requirement[] {
+  if (!Array.isArray(v)) throw bad(where, 'requirements must be an array');
+  if (v.length === 0) throw bad(where, 'a requirement list must not be empty');
+  return v.map((r, i) => parseRequirement(r, `${where}[${i}]`, baseDir));
+}
+
+function validateScope(transport: string, scope: string, where: string): void {
+  if (scope === '') return;
+  if (PATH_SCOPED.has(transport)) {
+    const pathPart = transport === 'dir' ? scope : scope.split(':')[0]!;
+    if (!pathPart.startsWith('/') || posix.normalize(pathPart) !== pathPart || (pathPart.length > 1 && pathPart.endsWith('/'))) {
+      throw bad(where, `scope ${JSON.stringify(scope)} must be an absolute, clean path`);
+    }
+    return;
+  }
+  if (transport === 'docker-archive') throw bad(where, 'docker-archive supports only the default "" scope');
+  if (REF_SCOPED.has(transport)) {
+    if (/^\*\.[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(scope) && transport !== 'store') return;
+    if (isValidRegistry(scope)) return;
+    try {
+      normalizeNamed(scope);
+    } catch (e) {
+      throw bad(where, `scope ${JSON.stringify(scope)}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/**
+ * Parses policy.json text strictly: only `default` and `transports` at the top, every requirement and
+ * signedIdentity checked, unknown fields and types rejected (EINVALID naming where). Relative key paths are
+ * resolved against `baseDir` (the policy file's directory). Pure.
+ */
+export function parsePolicy(text: string | Uint8Array, o: { baseDir?: string; source?: string } = {}): Policy {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(typeof text === 'string' ? text : Buffer.from(text).toString('utf8'));
+  } catch (e) {
+    throw bad(o.source ?? '', `not JSON: ${(e as Error).message}`);
+  }
+  const at = o.source ?? '';
+  if (!isObject(doc)) throw bad(at, 'the top level must be an object');
+  onlyFields(doc, at, ['default', 'transports']);
+  if (doc.default === undefined) throw bad(at, 'the "default" requirement list is missing');
+  const policy: Policy = { default: parseRequirements(doc.default, `${at} default`.trim(), o.baseDir), transports: {} };
+  if (o.source !== undefined) policy.source = o.source;
+  if (doc.transports !== undefined) {
+    if (!isObject(doc.transports)) throw bad(at, '"transports" must be an object');
+    for (const [t, scopes] of Object.entries(doc.transports)) {
+      if (!(POLICY_TRANSPORTS as readonly string[]).includes(t)) throw bad(at, `unknown transport ${JSON.stringify(t)}`);
+      if (!isObject(scopes)) throw bad(at, `transports.${t} must be an object`);
+      const m: Record<string, Requirement[]> = {};
+      for (const [scope, reqs] of Object.entries(scopes)) {
+        const where = `${at} transports.${t}[${JSON.stringify(scope)}]`.trim();
+        validateScope(t, scope, where);
+        m[scope] = parseRequirements(reqs, where, o.baseDir);
+      }
+      policy.transports[t] = m;
+    }
+  }
+  return policy;
+}
+
+/**
+ * The policy file to use: `explicit` when given (must exist), else `$HOME/.config/containers/policy.json`, else
+ * `/etc/containers/policy.json` (`etcPath` overrides it for tests); undefined when none exists.
+ */
+export async function findPolicyFile(o: { explicit?: string; home?: string; etcPath?: string } = {}): Promise<string | undefined> {
+  if (o.explicit !== undefined) return o.explicit;
+  const home = o.home ?? process.env.HOME;
+  const candidates = [...(home ? [join(home, '.config/containers/policy.json')] : []), o.etcPath ?? '/etc/containers/policy.json'];
+  for (const c of candidates) {
+    try {
+      await access(c);
+      return c;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Loads the policy: `--insecure-policy` → accept anything; else the file findPolicyFile picks (read with a cap,
+ * parsed strictly); when no file exists at all, DEFAULT_POLICY with a note through `debug`. An explicit path that
+ * does not exist is ENOTFOUND.
+ */
+export async function loadPolicy(o: { path?: string; insecure?: boolean; home?: string; etcPath?: string; debug?: (msg: string) => void; signal?: AbortSignal } = {}): Promise<Policy> {
+  throwIfAborted(o.signal);
+  if (o.insecure) return DEFAULT_POLICY;
+  const f = await findPolicyFile({ ...(o.path !== undefined ? { explicit: o.path } : {}), ...(o.home !== undefined ? { home: o.home } : {}), ...(o.etcPath !== undefined ? { etcPath: o.etcPath } : {}) });
+  if (f === undefined) {
+    o.debug?.('no policy.json found ($HOME/.config/containers/policy.json, /etc/containers/policy.json): using the default policy, which accepts any image');
+    return DEFAULT_POLICY;
+  }
+  const bytes = await readCapped(f, 'policy file', 4 * 1024 * 1024, o.signal ? { signal: o.signal } : {});
+  o.debug?.(`using policy ${f}`);
+  return parsePolicy(bytes, { baseDir: dirname(resolve(f)), source: f });
+}
+
+// ---------- scopes ----------
+
+/** The policy identity of an image in one transport: the most specific scope, then ever wider namespaces. */
+export interface PolicyScope {
+  transport: string;
+  identity: string;
+  namespaces: string[];
+}
+
+function refNamespaces(n: NamedIdentity, wildcards: boolean): string[] {
+  const out = [namedRepository(n)];
+  const parts = n.path.split('/');
+  for (let i = parts.length - 1; i > 0; i--) out.push(`${n.registry}/${parts.slice(0, i).join('/')}`);
+  out.push(n.registry);
+  if (wildcards) {
+    const host = n.registry.replace(/:[0-9]+$/, '');
+    if (!host.startsWith('[')) {
+      const labels = host.split('.');
+      for (let i = 1; i < labels.length; i++) out.push(`*.${labels.slice(i).join('.')}`);
+    }
+  }
+  return out;
+}
+
+function pathNamespaces(p: string): string[] {
+  const out: string[] = [];
+  let d = p;
+  for (;;) {
+    d = posix.dirname(d);
+    if (d === '/' || d === '.') break;
+    out.push(d);
+  }
+  return out;
+}
+
+/**
+ * Scope identity and namespaces of a transport-qualified image name, as containers/image computes them: docker
+ * and store `host/repo:tag` → `host/repo` → parent namespaces → `host` (docker also `*.domain` wildcards);
+ * oci / oci-archive `ABSPATH:ref` → `ABSPATH` → parent dirs; dir `ABSPATH` → parent dirs; docker-archive only
+ * the transport default. Paths are made absolute with path.resolve (symlinks are not resolved). Pure.
+ */
+export function policyScopeOf(name: ImageName): PolicyScope {
+  switch (name.transport) {
+    case 'docker':
+    case 'plain':
+    case 'store': {
+      const transport = name.transport === 'plain' ? 'docker' : name.transport;
+      if (name.transport === 'store' && name.ref === undefined) return { transport, identity: '', namespaces: [] };
+      const n = normalizeNamed(namedString(name.ref! as NamedIdentity).replace(/^\/+/, ''));
+      if (!isTaggedOrDigested(n)) n.tag = 'latest';
+      return { transport, identity: namedString(n), namespaces: refNamespaces(n, transport === 'docker') };
+    }
+    case 'oci':
+    case 'oci-archive': {
+      const p = resolve(name.path);
+      return { transport: name.transport, identity: `${p}:${name.refName ?? ''}`, namespaces: [p, ...pathNamespaces(p)] };
+    }
+    case 'dir': {
+      const p = resolve(name.path);
+      return { transport: 'dir', identity: p, namespaces: pathNamespaces(p) };
+    }
+    case 'docker-archive':
+      return { transport: 'docker-archive', identity: '', namespaces: [] };
+  }
+}
+
+/** The docker reference an image name carries for identity checks (undefined for oci/dir/archives without one). */
+export function dockerReferenceOf(name: ImageName): string | undefined {
+  if (name.transport === 'docker' || name.transport === 'plain' || (name.transport === 'store' && name.ref !== undefined) || (name.transport === 'docker-archive' && name.ref !== undefined)) {
+    const n = normalizeNamed(namedString(name.ref! as NamedIdentity));
+    if (!isTaggedOrDigested(n)) n.tag = 'latest';
+    return namedString(n);
+  }
+  return undefined;
+}
+
+/** The requirement list that applies to `scope`: most specific scope first, then the transport's "", then default. */
+export function requirementsFor(policy: Policy, scope: PolicyScope): { scope: string; requirements: Requirement[] } {
+  const t = policy.transports[scope.transport];
+  if (t !== undefined) {
+    for (const s of [scope.identity, ...scope.namespaces]) {
+      if (s !== '' && t[s] !== undefined) return { scope: `${scope.transport}:${s}`, requirements: t[s] };
+    }
+    if (t[''] !== undefined) return { scope: `${scope.transport}:""`, requirements: t[''] };
+  }
+  return { scope: 'default', requirements: policy.default };
+}
+
+// ---------- identity ----------
+
+function refMatchesPrefix(ref: string, prefix: string): boolean {
+  if (ref.length < prefix.length || !ref.startsWith(prefix)) return false;
+  if (ref.length === prefix.length) return true;
+  const c = ref[prefix.length];
+  return c === '/' || (prefix.includes('/') && (c === ':' || c === '@'));
+}
+
+/**
+ * Whether a signature's claimed identity satisfies `si` for the image being checked (`intended`, undefined for
+ * transports without a docker reference). Semantics of containers-policy.json(5). Pure.
+ */
+export function identityMatches(si: SignedIdentity, intended: NamedIdentity | undefined, signed: NamedIdentity): boolean {
+  const exact = (a: NamedIdentity, b: NamedIdentity): boolean => isTaggedOrDigested(a) && namedString(a) === namedString(b);
+  const repoDigestOrExact = (a: NamedIdentity): boolean => (a.digest !== undefined ? namedRepository(a) === namedRepository(signed) : exact(a, signed));
+  switch (si.type) {
+    case 'matchExact':
+      return intended !== undefined && exact(intended, signed);
+    case 'matchRepoDigestOrExact':
+      return intended !== undefined && repoDigestOrExact(intended);
+    case 'matchRepository':
+      return intended !== undefined && namedRepository(intended) === namedRepository(signed);
+    case 'exactReference':
+      return namedString(normalizeNamed(si.dockerReference)) === namedString(signed);
+    case 'exactRepository':
+      return namedRepository(normalizeNamed(si.dockerRepository)) === namedRepository(signed);
+    case 'remapIdentity': {
+      if (intended === undefined) return false;
+      const full = namedString(intended);
+      const prefix = normalizePrefix(si.prefix);
+      if (!refMatchesPrefix(full, prefix)) return repoDigestOrExact(intended);
+      let remapped: NamedIdentity;
+      try {
+        remapped = normalizeNamed(normalizePrefix(si.signedPrefix) + full.slice(prefix.length));
+      } catch {
+        return false;
+      }
+      return repoDigestOrExact(remapped);
+    }
+  }
+}
+
+function normalizePrefix(p: string): string {
+  if (isValidRegistry(p) && !p.includes('/')) return p;
+  return namedRepository(normalizeNamed(p));
+}
+
+// ---------- evaluation ----------
+
+/** What evaluatePolicy needs to know about the image. */
+export interface PolicyInput {
+  scope: PolicyScope;
+  /** The image's docker reference (normalised string), when its transport has one. */
+  dockerReference?: string;
+  /** The exact manifest bytes the signatures must cover. */
+  manifestBytes: Uint8Array;
+  signatures: readonly ImageSignature[];
+}
+
+/** Outcome: allowed, or rejected with a reason naming the requirement (one line, skopeo's wording). */
+export type PolicyResult = { allowed: true; scope: string } | { allowed: false; scope: string; reason: string; requirement: Requirement };
+
+const pgpKeyCache = new WeakMap<Requirement, Promise<openpgp.PublicKey[]>>();
+const sigstoreKeyCache = new WeakMap<Requirement, Promise<KeyObject[]>>();
+
+async function gpgKeysOf(r: Requirement & { type: 'signedBy' }, signal?: AbortSignal): Promise<openpgp.PublicKey[]> {
+  let p = pgpKeyCache.get(r);
+  if (p === undefined) {
+    p = (async () => {
+      const o = signal ? { signal } : {};
+      if ('keyData' in r) return parsePublicKeys(Buffer.from(r.keyData, 'base64'), 'keyData');
+      const paths = 'keyPaths' in r ? r.keyPaths : [r.keyPath];
+      const keys: openpgp.PublicKey[] = [];
+      for (const path of paths) keys.push(...(await parsePublicKeys(await readCapped(path, 'policy key file', undefined, o), `key file ${path}`)));
+      return keys;
+    })();
+    pgpKeyCache.set(r, p);
+    p.catch(() => pgpKeyCache.delete(r));
+  }
+  return p;
+}
+
+async function sigstoreKeysOf(r: Requirement & { type: 'sigstoreSigned' }, signal?: AbortSignal): Promise<KeyObject[]> {
+  let p = sigstoreKeyCache.get(r);
+  if (p === undefined) {
+    p = (async () => {
+      const bytes = 'keyData' in r ? Buffer.from(r.keyData, 'base64') : await readCapped(r.keyPath, 'policy key file', undefined, signal ? { signal } : {});
+      return [loadSigstorePublicKey(bytes)];
+    })();
+    sigstoreKeyCache.set(r, p);
+    p.catch(() => sigstoreKeyCache.delete(r));
+  }
+  return p;
+}
+
+async function checkRequirement(r: Requirement, input: PolicyInput, intended: NamedIdentity | undefined, signal?: AbortSignal): Promise<string | undefined> {
+  switch (r.type) {
+    case 'insecureAcceptAnything':
+      return undefined;
+    case 'reject':
+      return 'Running image is rejected by policy.';
+    case 'signedBy':
+    case 'sigstoreSigned': {
+      const sigs = input.signatures.filter((s) => s.format === (r.type === 'signedBy' ? 'simple-signing' : 'sigstore'));
+      if (sigs.length === 0) return `A signature was required, but no signature exists (requirement ${r.type})`;
+      const reasons: string[] = [];
+      for (const s of sigs) {
+        throwIfAborted(signal);
+        try {
+          let claimed: NamedIdentity;
+          if (s.format === 'simple-signing') {
+            const v = await verifySimpleSignatureFor(s.bytes, input.manifestBytes, await gpgKeysOf(r as Requirement & { type: 'signedBy' }, signal));
+            claimed = v.claims.identity;
+          } else {
+            const claims = verifySigstore(s, await sigstoreKeysOf(r as Requirement & { type: 'sigstoreSigned' }, signal));
+            const actual = digestOf(input.manifestBytes);
+            if (claims.manifestDigest !== actual) throw new SkiffError('EINTEGRITY', `signature is for manifest digest ${claims.manifestDigest}, but the manifest has digest ${actual}`);
+            claimed = claims.identity;
+          }
+          if (identityMatches(r.signedIdentity, intended, claimed)) return undefined;
+          reasons.push(`Signature for identity ${JSON.stringify(namedString(claimed))} is not accepted${intended ? ` for ${namedString(intended)}` : ''} (${r.signedIdentity.type})`);
+        } catch (e) {
+          if (!(e instanceof SkiffError) || e.code === 'EABORT' || e.code === 'ENOTFOUND' || e.code === 'EIO') throw e;
+          reasons.push(e.message);
+        }
+      }
+      return `${r.type}: ${reasons.join('; ')}`;
+    }
+  }
+}
+
+/**
+ * Evaluates the policy for one image: picks the requirement list for `input.scope` (most specific first) and
+ * requires EVERY requirement to pass; for signedBy / sigstoreSigned at least one signature of that format must
+ * authenticate with the requirement's keys, cover the digest of `manifestBytes` and satisfy signedIdentity.
+ * Never throws for a rejection (returns it); throws for I/O problems (missing key file) and cancellation.
+ */
+export async function evaluatePolicy(policy: Policy, input: PolicyInput, o: { signal?: AbortSignal } = {}): Promise<PolicyResult> {
+  const { scope, requirements } = requirementsFor(policy, input.scope);
+  const intended = input.dockerReference === undefined ? undefined : normalizeNamed(input.dockerReference);
+  for (const r of requirements) {
+    const why = await checkRequirement(r, input, intended, o.signal);
+    if (why !== undefined) return { allowed: false, scope, reason: why, requirement: r };
+  }
+  return { allowed: true, scope };
+}
+
+/** evaluatePolicy, throwing EPERM "Source image rejected: …" on rejection (what copy/pull call). */
+export async function assertImageAllowed(policy: Policy, input: PolicyInput, o: { signal?: AbortSignal } = {}): Promise<void> {
+  const r = await evaluatePolicy(policy, input, o);
+  if (!r.allowed) {
+    throw new SkiffError('EPERM', `Source image rejected: ${r.reason}`, { hint: `policy ${policy.source ?? '(built-in)'} scope ${r.scope}`, details: { scope: r.scope } });
+  }
+}
+
+/** Alias with the brief's name: true/false plus the reason. */
+export const isImageAllowed = evaluatePolicy;
+
