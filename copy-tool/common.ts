@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { SkiffError } from '../shared/errors.ts';
+import { SkiffError, isSkiffError } from '../shared/errors.ts';
+import { openSource, type TransportContext } from '../shared/transport/open.ts';
+import type { OpenedSource } from '../shared/transport/types.ts';
 import type { ImageName } from '../shared/ref/transport-name.ts';
 import type { Platform } from '../shared/oci/types.ts';
 import { hostPlatform, normalizePlatform } from '../shared/image/platform.ts';
@@ -22,4 +24,20 @@ export function platformOverride(cmd: Command): Platform | undefined {
   const p: Platform = { os: o.overrideOs ?? host.os, architecture: o.overrideArch ?? host.architecture };
   if (o.overrideVariant) p.variant = o.overrideVariant;
   return normalizePlatform(p);
+}
+
+/**
+ * Opens an image source; a missing file or directory behind a local transport (an archive that does not exist)
+ * becomes ENOTFOUND naming the image (skopeo's exit 2), not a bare errno message.
+ */
+export async function openNamedSource(name: Exclude<ImageName, { transport: 'plain' }>, input: string, ctx: TransportContext): Promise<OpenedSource> {
+  try {
+    return await openSource(name, ctx);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (!isSkiffError(e) && err?.code === 'ENOENT') {
+      throw new SkiffError('ENOTFOUND', `image ${input} not found: ${err.path ?? 'file'} does not exist`, { cause: e });
+    }
+    throw e;
+  }
 }

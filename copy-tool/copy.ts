@@ -3,11 +3,11 @@ import { writeFile } from 'node:fs/promises';
 import { SkiffError } from '../shared/errors.ts';
 import { parseImageName } from '../shared/ref/transport-name.ts';
 import { parsePlatform } from '../shared/image/platform.ts';
-import { openSource, openTarget } from '../shared/transport/open.ts';
+import { openTarget } from '../shared/transport/open.ts';
 import { copyImage, type CopyOptions } from '../shared/transport/copy-image.ts';
 import { ProgressReporter, progressMode } from '../shared/cli/progress.ts';
-import { addCopyOptions, boolOption, commandSignal, transportContext } from './options.ts';
-import { platformOverride, requireTransport } from './common.ts';
+import { addCopyOptions, boolOption, commandSignal, tmpDirOf, transportContext } from './options.ts';
+import { openNamedSource, platformOverride, requireTransport } from './common.ts';
 
 /** Flags shared by copy and sync that shape what is written. */
 export interface CopyFlags {
@@ -45,6 +45,8 @@ export function addCopyShapeOptions(cmd: Command): Command {
 /** CopyOptions for copyImage from the shared flags; EINVALID on bad values, before anything is opened. */
 export function copyOptionsOf(cmd: Command, f: CopyFlags, signal: AbortSignal): CopyOptions {
   const o: CopyOptions = { signal };
+  const tmpDir = tmpDirOf(cmd);
+  if (tmpDir) o.tmpDir = tmpDir;
   let multi = f.multiArch;
   if (f.all) multi = multi && multi !== 'all' ? badFlag('--all conflicts with --multi-arch', multi) : 'all';
   if (multi !== undefined) {
@@ -96,7 +98,7 @@ export function addCopyCommand(program: Command): void {
     const options = copyOptionsOf(cmd, f, signal);
     if (f.additionalTag.length > 0) options.additionalTags = f.additionalTag;
     options.onProgress = progress.onEvent;
-    const src = await openSource(srcName, transportContext(cmd, signal, 'src'));
+    const src = await openNamedSource(srcName, srcArg, transportContext(cmd, signal, 'src'));
     try {
       const dst = await openTarget(dstName, transportContext(cmd, signal, 'dest'));
       try {

@@ -2,14 +2,13 @@ import type { Command } from 'commander';
 import { SkiffError } from '../shared/errors.ts';
 import { parseImageName } from '../shared/ref/transport-name.ts';
 import { resolveImage } from '../shared/image/index-view.ts';
-import { openSource } from '../shared/transport/open.ts';
 import { openRepository } from '../shared/registry/repository.ts';
 import { normalizePull, repositoryName } from '../shared/ref/reference.ts';
 import { parseGoTemplate } from '../shared/cli/go-template.ts';
 import { digestOf } from '../shared/oci/digest.ts';
 import { addImageOptions, commandSignal, registryOptionsOf, transportContext } from './options.ts';
 import { goJson, inspectOutput, ociConfigView } from './inspect-output.ts';
-import { platformOverride, requireTransport } from './common.ts';
+import { openNamedSource, platformOverride, requireTransport } from './common.ts';
 
 /** `inspect [--raw] [--config] [--format json|TEMPLATE] [--no-tags] IMAGE`, skopeo's fields and exit codes. */
 export function addInspectCommand(program: Command): void {
@@ -25,7 +24,7 @@ export function addInspectCommand(program: Command): void {
     if (opts.raw && opts.format) throw new SkiffError('EINVALID', 'raw output does not support format option');
     const name = requireTransport(parseImageName(image), image);
     const { signal, dispose } = commandSignal(cmd);
-    const src = await openSource(name, transportContext(cmd, signal));
+    const src = await openNamedSource(name, image, transportContext(cmd, signal));
     try {
       const top = await src.getManifest(undefined, { signal });
       const out = process.stdout;
@@ -46,7 +45,10 @@ export function addInspectCommand(program: Command): void {
         const ref = normalizePull(name.ref);
         displayName = repositoryName(ref);
         if (opts.tags) repoTags = await openRepository(ref.registry, ref.path, registryOptionsOf(cmd)).listTags({ signal });
-      } else if (name.transport === 'store' && name.ref) displayName = repositoryName(normalizePull(name.ref));
+      } else if (name.transport === 'store' && name.ref) {
+        // the name the store resolved (a short name is localhost/…, as podman stores it), not docker.io's
+        displayName = repositoryName(normalizePull(storeResolvedRef(src.name) ?? name.ref));
+      }
       else if (name.transport === 'docker-archive' && name.ref) displayName = repositoryName(normalizePull(name.ref));
       write(inspectOutput({ ...(displayName ? { name: displayName } : {}), digest: digestOf(top.bytes), repoTags, manifest: await img.manifest({ signal }), config: await img.config({ signal }) }), opts.format);
     } finally {
@@ -59,4 +61,16 @@ export function addInspectCommand(program: Command): void {
 function write(data: unknown, format: string | undefined): void {
   if (format === undefined || format === 'json') process.stdout.write(goJson(data));
   else process.stdout.write(`${parseGoTemplate(format).render(data)}\n`);
+}
+
+/** The reference a store: source resolved to (`store:localhost/app:1` → localhost/app:1), if it is a name. */
+function storeResolvedRef(srcName: string): Extract<ReturnType<typeof parseImageName>, { transport: 'docker' }>['ref'] | undefined {
+  const resolved = /^store:(.+)$/.exec(srcName)?.[1];
+  if (!resolved || /^[a-f0-9]{64}$/.test(resolved)) return undefined;
+  try {
+    const parsed = parseImageName(`docker://${resolved}`);
+    return parsed.transport === 'docker' ? parsed.ref : undefined;
+  } catch {
+    return undefined;
+  }
 }

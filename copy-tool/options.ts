@@ -77,7 +77,14 @@ export function registryOptionsOf(cmd: Command, side?: 'src' | 'dest'): Registry
 
 /** The transport context for one side: store root, registry options, the command's abort signal. */
 export function transportContext(cmd: Command, signal: AbortSignal, side?: 'src' | 'dest'): TransportContext {
-  return { storeRoot: storeRootOf(cmd), registry: registryOptionsOf(cmd, side), signal };
+  const tmpDir = tmpDirOf(cmd);
+  return { storeRoot: storeRootOf(cmd), registry: registryOptionsOf(cmd, side), signal, ...(tmpDir ? { tmpDir } : {}) };
+}
+
+/** The global `--tmpdir` (where archives are unpacked and recompressed layers spooled), else $TMPDIR's default. */
+export function tmpDirOf(cmd: Command): string | undefined {
+  const t = (cmd.optsWithGlobals() as Opts).tmpdir;
+  return typeof t === 'string' && t !== '' ? t : undefined;
 }
 
 /**

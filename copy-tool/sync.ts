@@ -46,20 +46,22 @@ export function addSyncCommand(program: Command): void {
       }
       const base = copyOptionsOf(cmd, f, signal);
       const scheduler = new BlobScheduler(base.parallel ?? 6);
-      const destCtx = { storeRoot: storeRootOf(cmd), registry: registryOptionsOf(cmd, 'dest'), signal };
+      const destCtx = { storeRoot: storeRootOf(cmd), registry: registryOptionsOf(cmd, 'dest'), signal, ...(base.tmpDir ? { tmpDir: base.tmpDir } : {}) };
       let failures = 0;
       let copied = 0;
+      let unchanged = 0;
       let next = 0;
       const worker = async (): Promise<void> => {
         while (next < plan.length) {
           const p = plan[next++]!;
           try {
-            const src = await openSource(parseImageName(p.source), { storeRoot: destCtx.storeRoot, registry: p.registry, signal });
+            const src = await openSource(parseImageName(p.source), { ...destCtx, registry: p.registry });
             try {
               const dst = await openTarget(parseImageName(p.dest), destCtx);
               try {
-                await copyImage(src, dst, { ...base, scheduler, onProgress: progress.onEvent });
+                const r = await copyImage(src, dst, { ...base, scheduler, onProgress: progress.onEvent });
                 copied++;
+                if (r.skipped) unchanged++;
               } finally {
                 await dst.close();
               }
@@ -74,7 +76,9 @@ export function addSyncCommand(program: Command): void {
         }
       };
       await Promise.all(Array.from({ length: Math.min(f.parallelImages ?? 4, plan.length) }, worker));
-      process.stderr.write(`Synced ${copied} images from ${new Set(plan.map((p) => p.source.replace(/[:@][^:/@]*$/, ''))).size} sources\n`);
+      // skopeo's summary line, plus how many were already up to date at the destination (nothing uploaded)
+      const sources = new Set(plan.map((p) => p.source.replace(/[:@][^:/@]*$/, ''))).size;
+      if (!f.quiet) process.stderr.write(`Synced ${copied} images from ${sources} sources${unchanged > 0 ? ` (${unchanged} already up to date)` : ''}\n`);
       if (failures > 0) throw new SkiffError('EIO', `${failures} of ${plan.length} images failed to sync`);
     } finally {
       progress.finish();
