@@ -1,21 +1,12 @@
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
+import { boolOption } from '../shared/cli/bool-flag.ts';
 import { SkiffError } from '../shared/errors.ts';
 import { parseCredentials } from '../shared/cli/credentials-flag.ts';
 import type { RegistryOptions } from '../shared/registry/types.ts';
 import type { TransportContext } from '../shared/transport/open.ts';
 import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
 
-/** Go-style boolean flag value: `--tls-verify`, `--tls-verify=false`. */
-export function parseBool(v: string | undefined): boolean {
-  if (v === undefined || v === '' || v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw new SkiffError('EINVALID', `invalid boolean value ${JSON.stringify(v)}: use true or false`);
-}
-
-/** Adds a `--NAME[=BOOL]` option. */
-export function boolOption(cmd: Command, flag: string, description: string): Command {
-  return cmd.addOption(new Option(`${flag} [bool]`, description).argParser(parseBool));
-}
+export { boolOption };
 
 /** The registry options of one image argument (inspect, delete, list-tags): `--creds`, `--tls-verify`, …. */
 export function addImageOptions(cmd: Command): Command {
