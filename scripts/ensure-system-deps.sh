@@ -5,12 +5,15 @@ set -u
 declare -A pkg_of=(
   [runc]=runc [skopeo]=skopeo [umoci]=umoci [busybox]=busybox-static [getfattr]=attr [setfattr]=attr
   [zstd]=zstd [flock]=util-linux [docker-registry]=docker-registry [mknod]=coreutils
+  [netavark]=netavark [aardvark-dns]=aardvark-dns [pasta]=passt [ip]=iproute2 [iptables]=iptables
+  [conmon]=conmon [catatonit]=catatonit [newuidmap]=uidmap [podman]=podman [buildah]=buildah [bzip2]=bzip2 [xz]=xz-utils
 )
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=(runc skopeo umoci busybox getfattr zstd flock)
 missing=()
 for prog in "${wanted[@]}"; do
-  command -v "$prog" >/dev/null 2>&1 || [ -x "/usr/sbin/$prog" ] || [ -x "/bin/$prog" ] || missing+=("${pkg_of[$prog]:-$prog}")
+  command -v "$prog" >/dev/null 2>&1 || [ -x "/usr/sbin/$prog" ] || [ -x "/bin/$prog" ] || [ -x "/usr/lib/podman/$prog" ] ||
+    [ -x "/usr/libexec/podman/$prog" ] || missing+=("${pkg_of[$prog]:-$prog}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

@@ -1,0 +1,5 @@
+// The networking API the container lifecycle uses. See types.ts for the contract.
+export type { AttachedNetwork, NetworkConfig, NetworkMode, NetworkOptions, NetworkPlan, NetworkState, PortMapping } from './types.ts';
+export { attachNetwork, detachNetwork, readAttachment, netnsPathOf } from './attach.ts';
+export { allocatePorts, parseExposedPort, parsePublish } from './publish.ts';
+export { checkNetworkName, createNetwork, getNetwork, listNetworks, removeNetwork, DEFAULT_NETWORK } from './network-config.ts';

@@ -1,0 +1,119 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SkiffError } from '../../../shared/errors.ts';
+import { writeFileAtomic } from '../../../shared/store/atomic.ts';
+import { ensureNetworkDirs, networkPaths } from './network-config.ts';
+import { findHelper } from './programs.ts';
+import { portIsFree } from './publish.ts';
+import type { NetworkOptions, NetworkPlan, NetworkState, PortMapping } from './types.ts';
+
+/** pasta's port spec for one mapping: `[addr/]host[-end]:ctr[-end]`. Pure. */
+export function pastaPortSpec(p: PortMapping): string {
+  const n = p.range ?? 1;
+  const host = n > 1 ? `${p.hostPort}-${p.hostPort + n - 1}` : `${p.hostPort}`;
+  const ctr = n > 1 ? `${p.containerPort}-${p.containerPort + n - 1}` : `${p.containerPort}`;
+  return `${p.hostIp ? `${p.hostIp}/` : ''}${host}:${ctr}`;
+}
+
+/**
+ * The pasta arguments for a container's published ports; nothing else is forwarded either way. pasta joins the
+ * user and network namespaces of `pid` (the rootless container's). Pure.
+ */
+export function pastaArgs(ports: readonly PortMapping[], pid: number): string[] {
+  const args = ['--config-net', '--foreground', '--quiet', '-T', 'none', '-U', 'none'];
+  const tcp = ports.filter((p) => p.protocol === 'tcp');
+  const udp = ports.filter((p) => p.protocol === 'udp');
+  if (tcp.length === 0) args.push('-t', 'none');
+  for (const p of tcp) args.push('-t', pastaPortSpec(p));
+  if (udp.length === 0) args.push('-u', 'none');
+  for (const p of udp) args.push('-u', pastaPortSpec(p));
+  return [...args, String(pid)];
+}
+
+/** Whether `pid` is a live (not zombie) pasta process. */
+async function isPasta(pid: number): Promise<boolean> {
+  try {
+    // Debian's pasta is passt re-exec'ing its AVX2 build: comm is "pasta", "passt" or "passt.avx2"
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const m = /^\d+ \((.*)\) (\S)/s.exec(stat);
+    return !!m && /^pas(ta|st)/.test(m[1]!) && m[2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Rootless (or rootful) user-mode networking through pasta: joins the network (and user) namespace of the created
+ * container `o.pid`, configures its interface from the host's, forwards the published ports from the host
+ * (`-t 127.0.0.1/8080:80`). pasta runs detached, outliving the CLI, and exits when the namespace goes away; its
+ * PID is recorded before it is waited on. Needs /dev/net/tun usable by the caller (`chmod 666 /dev/net/tun` for
+ * ordinary users; EPERM with that hint otherwise). Root gets EUNSUPPORTED (use the bridge).
+ */
+export async function attachPasta(containerId: string, plan: NetworkPlan, ports: PortMapping[], o: NetworkOptions): Promise<NetworkState> {
+  if (!o.pid || !Number.isInteger(o.pid) || o.pid < 1) {
+    throw new SkiffError('EINVALID', 'pasta networking needs the PID of the created container', { hint: 'call attachNetwork after runc create and before runc start' });
+  }
+  if (process.getuid?.() === 0) {
+    // pasta drops root to "nobody" and then cannot join the container's namespaces
+    throw new SkiffError('EUNSUPPORTED', 'pasta networking is for rootless containers', { hint: 'as root use the bridge network (--network bridge), or none/host' });
+  }
+  const pasta = findHelper('pasta');
+  const p = networkPaths(o.root);
+  await ensureNetworkDirs(p);
+  // stderr goes to a file, not a pipe: pasta outlives us and must never get SIGPIPE
+  const logFile = join(p.attachments, `${containerId}.pasta.log`);
+  const fd = openSync(logFile, 'w', 0o600);
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(pasta, pastaArgs(ports, o.pid), { detached: true, stdio: ['ignore', 'ignore', fd] });
+  } finally {
+    closeSync(fd);
+  }
+  const spawned = await new Promise<number>((resolve, reject) => {
+    child.once('error', (e) => reject(new SkiffError('ENODEP', `cannot run pasta: ${e.message}`)));
+    child.once('spawn', () => resolve(child.pid!));
+  });
+  const rec = { containerId, mode: 'pasta' as const, networks: [], ownsNetns: false, ips: {}, helperPid: spawned };
+  await writeFileAtomic(join(p.attachments, `${containerId}.json`), JSON.stringify(rec), 0o600);
+  // pasta is ready once its host-side forwards are bound: poll them (bounded), watching for an early exit
+  let exited: number | null = null;
+  child.once('exit', (code) => {
+    exited = code ?? 1;
+  });
+  const tcp = ports.filter((x) => x.protocol === 'tcp');
+  const deadline = Date.now() + 2000;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 20));
+    if (exited !== null) break;
+    if (tcp.length === 0 ? Date.now() > deadline - 1900 : !(await Promise.all(tcp.map((x) => portIsFree('tcp', x.hostPort, x.hostIp)))).some(Boolean)) break;
+    if (Date.now() > deadline) break;
+  }
+  child.unref();
+  if (exited !== null) {
+    await rm(join(p.attachments, `${containerId}.json`), { force: true });
+    const msg = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').filter((l) => l && !/syslog/.test(l)).pop() ?? `exit ${exited}`;
+    const tun = /tun/i.test(msg);
+    throw new SkiffError(tun ? 'EPERM' : 'EIO', `pasta failed: ${msg}`, tun ? { hint: 'make /dev/net/tun usable: chmod 666 /dev/net/tun (as root)' } : {});
+  }
+  return { mode: 'pasta', ips: [], dnsServers: plan.dns ?? [], dnsSearchDomains: [], ports, networks: [], helperPid: spawned, ownsNetns: false };
+}
+
+/** Stops a container's pasta (only if that PID still is a pasta process). Idempotent. */
+export async function detachPasta(_containerId: string, pid: number | undefined, _o: NetworkOptions): Promise<void> {
+  if (!pid || !(await isPasta(pid))) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+  for (let i = 0; i < 50 && (await isPasta(pid)); i++) await new Promise((r) => setTimeout(r, 20));
+  if (await isPasta(pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
