@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { storeRootOf } from '../../shared/cli/program.ts';
+import { openStore, type Store } from '../../shared/store/store.ts';
+import { isSkiffError } from '../../shared/errors.ts';
+import { ExitCodeError } from './lifecycle.ts';
+
+/** Opens the store of a container command (created on first use), runs `fn`, closes it. */
+export async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(storeRootOf(cmd), { create: true });
+  try {
+    return await fn(store);
+  } catch (e) {
+    if (!(e instanceof ExitCodeError)) throw e;
+    process.stderr.write(`Error: ${e.message}\n`);
+    process.exitCode = e.exitCode;
+    return undefined as T;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Runs `fn` for each container argument as podman does: errors are printed per container (`Error: …`) and the
+ * last one sets the exit code (125, or ExitCodeError's own — 1 for "no such container" as podman, 2 for a
+ * state error); the others still run.
+ */
+export async function forEachContainer(names: string[], fn: (name: string) => Promise<void>): Promise<void> {
+  for (const n of names) {
+    try {
+      await fn(n);
+    } catch (e) {
+      process.stderr.write(`Error: ${(e as Error).message}\n`);
+      process.exitCode = e instanceof ExitCodeError ? e.exitCode : isSkiffError(e, 'ENOTFOUND') ? 125 : 125;
+    }
+  }
+}
+
+/** Collects repeated option values. */
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

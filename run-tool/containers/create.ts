@@ -1,0 +1,323 @@
+import { statSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SkiffError } from '../../shared/errors.ts';
+import { hostPlatform, selectManifest } from '../../shared/image/platform.ts';
+import { chainIDs, ensureUnpacked, mountOverlay, unmount } from '../../shared/layer/unpack-cache.ts';
+import { isDigest, type Digest } from '../../shared/oci/digest.ts';
+import { MediaType } from '../../shared/oci/media-types.ts';
+import type { ContainerConfig, Descriptor, ImageConfig, Index, Manifest } from '../../shared/oci/types.ts';
+import { buildSpec } from '../../shared/runtime/build-spec.ts';
+import { isMountPoint } from '../../shared/runtime/bundle.ts';
+import { writeEtcFiles } from '../../shared/runtime/etc-files.ts';
+import type { MountRequest } from '../../shared/runtime/mounts.ts';
+import { isRootless } from '../../shared/runtime/rootless.ts';
+import { ensurePrivateDir } from '../../shared/runtime/runc.ts';
+import type { RuntimeSpec, SpecDevice, SpecRlimit } from '../../shared/runtime/types.ts';
+import { createLease } from '../../shared/store/lease.ts';
+import { lookupImage } from '../../shared/store/lookup.ts';
+import { withLock } from '../../shared/store/lock.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { writeFileAtomic } from '../../shared/store/atomic.ts';
+import { parseSignal } from './signals.ts';
+import {
+  containerPaths, generateName, initialState, newContainerId, releaseName, reserveName, saveRecord, saveState, validateName,
+  type ContainerRecord, type HealthConfig, type PortMapping, type RestartPolicy,
+} from './state.ts';
+
+/** Everything `create`/`run` accept, already parsed from flags. */
+export interface CreateOptions {
+  image: string;
+  args?: string[];
+  name?: string;
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string[];
+  hostname?: string;
+  addHosts?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  readOnly?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
+  noNewPrivileges?: boolean;
+  /** `--security-opt seccomp=…`: 'unconfined' or a profile path */
+  seccomp?: string;
+  securityOpt?: string[];
+  memory?: number;
+  cpus?: number;
+  pidsLimit?: number;
+  ulimits?: SpecRlimit[];
+  init?: boolean;
+  restart?: RestartPolicy;
+  health?: HealthConfig;
+  stopSignal?: string;
+  stopTimeout?: number;
+  labels?: Record<string, string>;
+  devices?: (SpecDevice & { access?: string })[];
+  groupAdd?: string[];
+  sysctls?: Record<string, string>;
+  preserveFds?: number;
+  mounts?: MountRequest[];
+  volumes?: { name: string; destination: string; options: string[] }[];
+  tty?: boolean;
+  interactive?: boolean;
+  rm?: boolean;
+  network?: string;
+  ports?: PortMapping[];
+  publishAll?: boolean;
+  onWarning?: (msg: string) => void;
+  signal?: AbortSignal;
+}
+
+/** The image a container runs, read from the store. */
+export interface RunImage {
+  name: string;
+  id: Digest;
+  digest: Digest;
+  config: ImageConfig;
+  /** manifest layers paired with diff IDs, bottom first */
+  layers: { desc: Descriptor; diffID: Digest }[];
+  /** every blob digest the image needs (index, manifest, config, layers) */
+  blobs: Digest[];
+}
+
+const INIT_PATH = '/run/podman-init';
+
+/** Reads the image `input` names from the store (index → this platform's manifest). ENOTFOUND "image not known". */
+export async function readRunImage(store: Store, input: string, o: { signal?: AbortSignal } = {}): Promise<RunImage> {
+  const so = o.signal ? { signal: o.signal } : {};
+  const found = await lookupImage(store.layout, input, so);
+  const blobs: Digest[] = [found.descriptor.digest as Digest];
+  let desc = found.descriptor;
+  if (desc.mediaType === MediaType.OciIndex || desc.mediaType === MediaType.DockerManifestList) {
+    const idx = await store.blobs.readJson<Index>(desc, so);
+    const pick = selectManifest(idx.manifests, hostPlatform());
+    if (!pick) throw new SkiffError('ENOTFOUND', `${input}: no image for ${hostPlatform().os}/${hostPlatform().architecture} in the index`);
+    desc = pick;
+    blobs.push(desc.digest as Digest);
+  }
+  const manifest = await store.blobs.readJson<Manifest>(desc, so);
+  const config = await store.blobs.readJson<ImageConfig>(manifest.config, so);
+  blobs.push(manifest.config.digest as Digest);
+  const diffIDs = config.rootfs?.diff_ids ?? [];
+  if (diffIDs.length !== manifest.layers.length) throw new SkiffError('EINVALID', `image ${input}: ${manifest.layers.length} layers but ${diffIDs.length} diff_ids`);
+  const layers = manifest.layers.map((l, i) => {
+    if (!isDigest(diffIDs[i])) throw new SkiffError('EINVALID', `image ${input}: invalid diff_id`);
+    blobs.push(l.digest as Digest);
+    return { desc: l, diffID: diffIDs[i]! };
+  });
+  return { name: found.name ?? input, id: manifest.config.digest as Digest, digest: desc.digest as Digest, config, layers, blobs };
+}
+
+/**
+ * Unpacks (once, shared cache) and leases the image for a container (RU-14): a persistent lease
+ * `container-<id>` holds every blob, taken under the shared gc lock before the blobs are read. Returns the
+ * lower dirs bottom→top and the chain IDs.
+ */
+export async function prepareLayers(store: Store, img: RunImage, id: string, o: { signal?: AbortSignal; onWarning?: (m: string) => void } = {}): Promise<{ lowers: string[]; chains: string[]; leaseId: string }> {
+  const so = o.signal ? { signal: o.signal } : {};
+  const leaseId = `container-${id}`;
+  const chains = chainIDs(img.layers.map((l) => l.diffID));
+  await withLock(store.gcLockPath, { shared: true, ...so }, async () => {
+    await createLease(store.paths, [...img.blobs, ...chains], { owner: `container ${id}`, persistent: true, id: leaseId, ...so });
+  });
+  const lowers = await ensureUnpacked(store.paths.overlay, img.layers.map((l) => ({ diffID: l.diffID, open: () => store.blobs.open(l.desc, so) })), {
+    ...so,
+    ...(o.onWarning && { onWarning: o.onWarning }),
+    ...(isRootless() && { devices: 'skip' as const }),
+  });
+  return { lowers, chains, leaseId };
+}
+
+/** Mounts the container's overlay rootfs (idempotent). */
+export async function mountRootfs(root: string, id: string, lowers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<void> {
+  const p = containerPaths(root, id);
+  if (await isMountPoint(p.rootfs)) return;
+  await mountOverlay({ lowers, upper: p.upper, work: p.work, target: p.rootfs, ...(o.signal && { signal: o.signal }) });
+}
+
+/** Unmounts the container's rootfs (lazily when busy). Idempotent. */
+export async function unmountRootfs(root: string, id: string): Promise<void> {
+  const p = containerPaths(root, id);
+  for (let i = 0; i < 4 && (await isMountPoint(p.rootfs)); i++) {
+    await unmount(p.rootfs).catch(() => unmount(p.rootfs, { lazy: true }).catch(() => {}));
+  }
+}
+
+/** The lower dirs for a record's chain IDs (already unpacked at create). */
+export function lowersOf(store: Store, record: ContainerRecord): string[] {
+  return record.chainIDs.map((c) => join(store.paths.overlay, c.slice('sha256:'.length), 'diff'));
+}
+
+function checkVolumes(cfg: ContainerConfig): string[] {
+  // RU-06: image Volumes are container paths, cleaned and confined; they become anonymous tmp dirs inside the
+  // upper layer (nothing is created on the host outside the container's own directories).
+  const out: string[] = [];
+  for (const v of Object.keys(cfg.Volumes ?? {})) {
+    const c = join('/', v);
+    if (c === '/' || c.startsWith('/proc') || c.startsWith('/sys')) continue;
+    out.push(c);
+  }
+  return out;
+}
+
+/**
+ * Creates a container: validates the name (RU-07) and reserves it, reads the image, leases and unpacks its
+ * layers (RU-14), mounts the overlay (per-container upper/work), writes /etc files and the validated runtime
+ * config, then records it with status `created`. On failure everything made is removed. With `keepMounted`
+ * the rootfs stays mounted (run starts at once); otherwise it is unmounted until start.
+ */
+export async function createContainer(store: Store, o: CreateOptions & { keepMounted?: boolean }): Promise<ContainerRecord> {
+  const root = store.paths.root;
+  const so = o.signal ? { signal: o.signal } : {};
+  const img = await readRunImage(store, o.image, so);
+  const cfg = img.config.config ?? {};
+  const id = newContainerId();
+  let name: string;
+  if (o.name !== undefined) {
+    name = validateName(o.name);
+    await reserveName(root, name, id);
+  } else {
+    for (let i = 0; ; i++) {
+      name = generateName();
+      try {
+        await reserveName(root, name, id);
+        break;
+      } catch (e) {
+        if (i > 20) throw e;
+      }
+    }
+  }
+  const p = containerPaths(root, id);
+  let leaseId: string | undefined;
+  try {
+    await mkdir(join(root, 'containers'), { recursive: true, mode: 0o700 });
+    await ensurePrivateDir(p.dir);
+    for (const d of [p.bundle, p.rootfs, p.upper, p.work, p.exits, p.sockets]) await mkdir(d, { mode: 0o700 });
+    const layers = await prepareLayers(store, img, id, { ...so, ...(o.onWarning && { onWarning: o.onWarning }) });
+    leaseId = layers.leaseId;
+    const stopSignal = parseSignal(o.stopSignal ?? cfg.StopSignal ?? 'SIGTERM');
+    const network = o.network ?? 'bridge';
+    const netMode: 'none' | 'host' | 'bridge' = network === 'host' ? 'host' : network === 'none' ? 'none' : 'bridge';
+    // Single call site for bridge/pasta (network engineer): until attachNetwork exists, only none and host run.
+    if (netMode === 'bridge') throw new SkiffError('EUNSUPPORTED', `--network ${network} is not supported yet: use --network none or host`);
+    const hostname = o.hostname ?? (netMode === 'host' ? (await import('node:os')).hostname() : id.slice(0, 12));
+    await mountRootfs(root, id, layers.lowers, so);
+    const etc = await writeEtcFiles(p.userdata, {
+      hostname,
+      network: netMode,
+      ...(o.addHosts && { addHosts: o.addHosts }),
+      ...(o.dns && { dns: o.dns }),
+      ...(o.dnsSearch && { dnsSearch: o.dnsSearch }),
+      ...(o.dnsOptions && { dnsOptions: o.dnsOptions }),
+      containerEnv: { name, id, image: img.name, imageId: img.id.slice(7), rootless: isRootless() },
+      ...so,
+    });
+    const mounts: MountRequest[] = [...(o.mounts ?? [])];
+    const userDests = new Set(mounts.map((m) => m.destination));
+    for (const v of checkVolumes(cfg)) if (!userDests.has(v)) mounts.push({ type: 'tmpfs', destination: v, options: ['rw', 'nosuid', 'nodev'] });
+    const entrypoint = o.entrypoint;
+    if (o.init) {
+      const catatonit = ['/usr/libexec/podman/catatonit', '/usr/bin/catatonit'].find((c) => statSync(c, { throwIfNoEntry: false })?.isFile() === true);
+      if (!catatonit) throw new SkiffError('ENODEP', 'catatonit is not installed', { hint: 'apt-get install catatonit' });
+      mounts.push({ type: 'bind', source: catatonit, destination: INIT_PATH, options: ['ro'] });
+    }
+    const spec: RuntimeSpec = await buildSpec(cfg, p.rootfs, {
+      ...(o.args && o.args.length > 0 && { args: o.args }),
+      ...(entrypoint && { entrypoint }),
+      ...(o.env && { env: o.env }),
+      ...(o.workdir !== undefined && { workdir: o.workdir }),
+      ...(o.user !== undefined && { user: o.user }),
+      ...(o.groupAdd && { groupAdd: o.groupAdd }),
+      tty: o.tty === true,
+      hostname,
+      ...(o.capAdd && { capAdd: o.capAdd }),
+      ...(o.capDrop && { capDrop: o.capDrop }),
+      ...(o.privileged && { privileged: true }),
+      noNewPrivileges: o.noNewPrivileges === true,
+      ...(o.ulimits && { ulimits: o.ulimits }),
+      mounts,
+      readOnly: o.readOnly === true,
+      network: netMode,
+      ...(o.memory !== undefined && !isRootless() && { memory: o.memory }),
+      ...(o.cpus !== undefined && !isRootless() && { cpus: o.cpus }),
+      ...(o.pidsLimit !== undefined && !isRootless() && { pidsLimit: o.pidsLimit }),
+      ...(o.devices && { devices: o.devices }),
+      ...(o.sysctls && { sysctls: o.sysctls }),
+      etcFiles: etc,
+      cgroupsPath: `/skiff/${id}`,
+      ...(o.seccomp && { seccomp: o.seccomp === 'unconfined' ? ('unconfined' as const) : { path: o.seccomp } }),
+      ...(o.onWarning && { onWarning: o.onWarning }),
+      annotations: { 'io.container.manager': 'skiff', 'org.opencontainers.image.stopSignal': stopSignal },
+      ...so,
+    });
+    if (o.init) spec.process.args = [INIT_PATH, '--', ...spec.process.args];
+    if (isRootless() && (o.memory !== undefined || o.cpus !== undefined || o.pidsLimit !== undefined)) {
+      o.onWarning?.('WARNING: resource limits are ignored for rootless containers on cgroups v1');
+    }
+    await writeFileAtomic(join(p.bundle, 'config.json'), `${JSON.stringify(spec)}\n`, 0o600);
+    const record: ContainerRecord = {
+      id,
+      name,
+      created: new Date().toISOString(),
+      image: { name: img.name, id: img.id, digest: img.digest },
+      args: spec.process.args,
+      config: {
+        env: spec.process.env,
+        cmd: o.args && o.args.length > 0 ? o.args : o.entrypoint !== undefined ? [] : [...(cfg.Cmd ?? [])],
+        entrypoint: o.entrypoint ?? [...(cfg.Entrypoint ?? [])],
+        workingDir: spec.process.cwd,
+        user: o.user ?? cfg.User ?? '',
+        labels: { ...(cfg.Labels ?? {}), ...(o.labels ?? {}) },
+        stopSignal,
+        stopTimeout: o.stopTimeout ?? 10,
+        hostname,
+        tty: o.tty === true,
+        openStdin: o.interactive === true,
+        annotations: {},
+      },
+      hostConfig: {
+        autoRemove: o.rm === true,
+        restartPolicy: o.restart ?? { name: 'no', maximumRetryCount: 0 },
+        networkMode: network,
+        portBindings: o.ports ?? [],
+        publishAll: o.publishAll === true,
+        readOnly: o.readOnly === true,
+        privileged: o.privileged === true,
+        capAdd: o.capAdd ?? [],
+        capDrop: o.capDrop ?? [],
+        memory: o.memory ?? 0,
+        nanoCpus: Math.round((o.cpus ?? 0) * 1e9),
+        pidsLimit: o.pidsLimit ?? 2048,
+        init: o.init === true,
+        dns: o.dns ?? [],
+        extraHosts: o.addHosts ?? [],
+        securityOpt: o.securityOpt ?? [],
+        preserveFds: o.preserveFds ?? 0,
+      },
+      mounts,
+      volumes: o.volumes ?? [],
+      ...(o.health && { health: o.health }),
+      chainIDs: layers.chains,
+      leaseId: layers.leaseId,
+      rootless: isRootless(),
+    };
+    const state = initialState();
+    state.mounted = o.keepMounted === true;
+    if (o.health) state.health = { status: 'starting', failingStreak: 0, log: [] };
+    if (!o.keepMounted) await unmountRootfs(root, id);
+    await saveState(root, id, state);
+    await saveRecord(root, record); // the record is the commit point: before it, the dir is debris
+    return record;
+  } catch (e) {
+    await unmountRootfs(root, id).catch(() => {});
+    await rm(p.dir, { recursive: true, force: true }).catch(() => {});
+    if (leaseId) await rm(join(store.paths.leases, `${leaseId}.json`), { force: true }).catch(() => {});
+    await releaseName(root, name, id);
+    throw e;
+  }
+}

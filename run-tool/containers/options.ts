@@ -1,0 +1,257 @@
+import { readFileSync, statSync } from 'node:fs';
+import type { Command } from 'commander';
+import { SkiffError } from '../../shared/errors.ts';
+import { parseMountFlag, type MountRequest } from '../../shared/runtime/mounts.ts';
+import { parseUlimit } from '../../shared/runtime/rlimits.ts';
+import type { SpecDevice } from '../../shared/runtime/types.ts';
+import type { CreateOptions } from './create.ts';
+import { parseSignal } from './signals.ts';
+import type { HealthConfig, PortMapping, RestartPolicy } from './state.ts';
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** Adds podman's `create`/`run` flags to `cmd` (positional parsing stops at the image, as podman). */
+export function addCreateFlags(cmd: Command): Command {
+  return cmd
+    .option('--name <name>', 'assign a name to the container')
+    .option('-e, --env <env>', 'set environment variables', collect, [])
+    .option('--env-file <file>', 'read in a file of environment variables', collect, [])
+    .option('--env-host', 'use all current host environment variables in container')
+    .option('-i, --interactive', 'keep STDIN open even if not attached')
+    .option('-t, --tty', 'allocate a pseudo-TTY for container')
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user>', 'username or UID (format: <name|uid>[:<group|gid>])')
+    .option('--entrypoint <cmd>', 'overwrite the default ENTRYPOINT of the image')
+    .option('-h, --hostname <name>', 'set container hostname')
+    .option('--add-host <host:ip>', 'add a custom host-to-IP mapping', collect, [])
+    .option('--dns <ip>', 'set custom DNS servers', collect, [])
+    .option('--dns-search <domain>', 'set custom DNS search domains', collect, [])
+    .option('--dns-option <opt>', 'set custom DNS options', collect, [])
+    .option('--read-only', 'make containers root filesystem read-only')
+    .option('--cap-add <cap>', 'add capabilities to the container', collect, [])
+    .option('--cap-drop <cap>', 'drop capabilities from the container', collect, [])
+    .option('--privileged', 'give extended privileges to container')
+    .option('--security-opt <opt>', 'security options (no-new-privileges, seccomp=PROFILE|unconfined)', collect, [])
+    .option('-m, --memory <limit>', 'memory limit (format: <number>[<unit>], where unit = b, k, m or g)')
+    .option('--cpus <n>', 'number of CPUs')
+    .option('--pids-limit <n>', 'tune container pids limit (set -1 for unlimited)')
+    .option('--ulimit <name=soft:hard>', 'ulimit options', collect, [])
+    .option('--init', 'run an init inside the container that forwards signals and reaps processes')
+    .option('--restart <policy>', 'restart policy: no, on-failure[:max], always, unless-stopped', 'no')
+    .option('--health-cmd <cmd>', 'set a healthcheck command for the container')
+    .option('--health-interval <d>', 'time between healthchecks', '30s')
+    .option('--health-retries <n>', 'retries before a container is unhealthy', '3')
+    .option('--health-timeout <d>', 'maximum time a healthcheck may take', '30s')
+    .option('--health-start-period <d>', 'initialization time before failures count', '0s')
+    .option('--stop-signal <sig>', 'signal to stop a container')
+    .option('--stop-timeout <s>', 'timeout (in seconds) to stop a container')
+    .option('-l, --label <k=v>', 'set metadata on container', collect, [])
+    .option('--pull <policy>', 'pull image policy: always, missing, never, newer', 'missing')
+    .option('--device <dev>', 'add a host device to the container', collect, [])
+    .option('--group-add <group>', 'add additional groups', collect, [])
+    .option('--sysctl <k=v>', 'sysctl options', collect, [])
+    .option('--preserve-fds <n>', 'pass a number of additional file descriptors into the container', '0')
+    .option('--tls-verify <bool>', 'require HTTPS and verify certificates when pulling')
+    .option('--rm', 'remove container (and pod if created) after exit')
+    .option('-v, --volume <spec>', 'bind mount a volume: SRC:DST[:OPTS]', collect, [])
+    .option('--mount <spec>', 'attach a filesystem mount: type=bind|tmpfs,…', collect, [])
+    .option('--tmpfs <dst[:opts]>', 'mount a temporary filesystem', collect, [])
+    .option('--network <mode>', 'network mode: none, host, bridge, NAME', 'bridge')
+    .option('-p, --publish <spec>', 'publish a container port to the host: [ip:][hostPort:]containerPort[/proto]', collect, [])
+    .option('-P, --publish-all', 'publish all exposed ports to random ports on the host')
+    .option('--root <dir>', 'store root (same as the global --root)');
+}
+
+/** Raw commander values of the create flags. */
+export interface CreateFlags {
+  name?: string; env: string[]; envFile: string[]; envHost?: boolean; interactive?: boolean; tty?: boolean; workdir?: string; user?: string;
+  entrypoint?: string; hostname?: string; addHost: string[]; dns: string[]; dnsSearch: string[]; dnsOption: string[]; readOnly?: boolean;
+  capAdd: string[]; capDrop: string[]; privileged?: boolean; securityOpt: string[]; memory?: string; cpus?: string; pidsLimit?: string;
+  ulimit: string[]; init?: boolean; restart: string; healthCmd?: string; healthInterval: string; healthRetries: string; healthTimeout: string;
+  healthStartPeriod: string; stopSignal?: string; stopTimeout?: string; label: string[]; pull: string; device: string[]; groupAdd: string[];
+  sysctl: string[]; preserveFds: string; tlsVerify?: string; rm?: boolean; volume: string[]; mount: string[]; tmpfs: string[]; network: string;
+  publish: string[]; publishAll?: boolean;
+}
+
+/** Parses `512m`, `1g`, `1024` (bytes) as podman. */
+export function parseBytes(s: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([bkmg])?b?$/i.exec(s.trim());
+  if (!m) throw new SkiffError('EINVALID', `invalid size ${JSON.stringify(s)}`);
+  const mult = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+/** Parses a Go duration (`30s`, `1m30s`, `500ms`) into ms. */
+export function parseDuration(s: string): number {
+  if (/^[0-9]+$/.test(s)) return Number(s) * 1000;
+  let ms = 0;
+  const re = /([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)/g;
+  let seen = '';
+  for (const m of s.matchAll(re)) {
+    ms += Number(m[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2] as 'ms'];
+    seen += m[0];
+  }
+  if (seen !== s || s === '') throw new SkiffError('EINVALID', `invalid duration ${JSON.stringify(s)}`);
+  return ms;
+}
+
+/** Parses `--restart`. */
+export function parseRestart(s: string): RestartPolicy {
+  const m = /^(no|always|unless-stopped|on-failure)(?::([0-9]+))?$/.exec(s);
+  if (!m || (m[2] !== undefined && m[1] !== 'on-failure')) throw new SkiffError('EINVALID', `invalid restart policy ${JSON.stringify(s)}: want no, on-failure[:max-retries], always or unless-stopped`);
+  return { name: m[1] as RestartPolicy['name'], maximumRetryCount: Number(m[2] ?? 0) };
+}
+
+/** Parses `-p [ip:][hostPort:]containerPort[/proto]` (ranges not supported). */
+export function parsePort(s: string): PortMapping {
+  const m = /^(?:(?:(\[[0-9a-fA-F:.]+\]|[0-9.]+):)?([0-9]*):)?([0-9]+)(?:\/(tcp|udp|sctp))?$/.exec(s);
+  if (!m) throw new SkiffError('EINVALID', `invalid port ${JSON.stringify(s)}: want [ip:][hostPort:]containerPort[/protocol]`);
+  const containerPort = Number(m[3]);
+  const hostPort = m[2] ? Number(m[2]) : 0;
+  if (containerPort < 1 || containerPort > 65535 || hostPort > 65535) throw new SkiffError('EINVALID', `invalid port ${JSON.stringify(s)}: out of range`);
+  return { hostIP: (m[1] ?? '').replace(/^\[|\]$/g, ''), hostPort, containerPort, protocol: (m[4] ?? 'tcp') as PortMapping['protocol'] };
+}
+
+/** Parses `-v SRC:DST[:OPTS]`: absolute SRC is a bind mount; anything else a named volume (volumes hook). */
+export function parseVolume(s: string): { mount?: MountRequest; volume?: { name: string; destination: string; options: string[] } } {
+  const parts = s.split(':');
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new SkiffError('EINVALID', `invalid volume ${JSON.stringify(s)}: want SRC:DST[:OPTIONS]`);
+  const options = parts[2] ? parts[2].split(',') : [];
+  if (parts[0].startsWith('/') || parts[0].startsWith('.')) {
+    const src = parts[0].startsWith('/') ? parts[0] : `${process.cwd()}/${parts[0]}`;
+    if (!statSync(src, { throwIfNoEntry: false })) throw new SkiffError('ENOTFOUND', `statfs ${src}: no such file or directory`);
+    return { mount: { type: 'bind', source: src, destination: parts[1], options: options.filter((o) => o !== 'U') } };
+  }
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(parts[0])) throw new SkiffError('EINVALID', `invalid volume name ${JSON.stringify(parts[0])}`);
+  return { volume: { name: parts[0], destination: parts[1], options } };
+}
+
+/** Parses `--device /dev/x[:/dev/y][:rwm]` by stat-ing the host device. */
+export function parseDevice(s: string): SpecDevice & { access?: string } {
+  const [host, ...rest] = s.split(':');
+  const dest = rest[0]?.startsWith('/') ? rest[0] : host!;
+  const access = rest.find((r) => /^[rwm]{1,3}$/.test(r)) ?? 'rwm';
+  const st = statSync(host!, { throwIfNoEntry: false });
+  if (!st || (!st.isCharacterDevice() && !st.isBlockDevice())) throw new SkiffError('EINVALID', `invalid device ${JSON.stringify(s)}: ${host} is not a device`);
+  const rdev = st.rdev;
+  return { type: st.isCharacterDevice() ? 'c' : 'b', path: dest, major: Number((BigInt(rdev) >> 8n) & 0xfffn), minor: Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & 0xfff00n)), fileMode: st.mode & 0o777, uid: 0, gid: 0, access };
+}
+
+function readEnvFile(path: string): string[] {
+  const out: string[] = [];
+  for (const raw of readFileSync(path, 'utf8').split('\n')) {
+    const l = raw.trim();
+    if (!l || l.startsWith('#')) continue;
+    if (l.includes('=')) out.push(l);
+    else if (process.env[l] !== undefined) out.push(`${l}=${process.env[l]}`);
+  }
+  return out;
+}
+
+function expandEnv(e: string): string[] {
+  if (e.includes('=')) return [e];
+  if (e.endsWith('*')) return Object.entries(process.env).filter(([k]) => k.startsWith(e.slice(0, -1))).map(([k, v]) => `${k}=${v}`);
+  return process.env[e] !== undefined ? [`${e}=${process.env[e]}`] : [];
+}
+
+function num(s: string | undefined, what: string): number | undefined {
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (!Number.isFinite(n)) throw new SkiffError('EINVALID', `invalid ${what} ${JSON.stringify(s)}`);
+  return n;
+}
+
+/** Turns raw flags into CreateOptions (validating each; EINVALID on the first bad one). Labels never act as options (RU-06). */
+export function parseCreateFlags(image: string, args: string[], f: CreateFlags): CreateOptions {
+  const env = [
+    ...(f.envHost ? Object.entries(process.env).map(([k, v]) => `${k}=${v}`) : []),
+    ...f.envFile.flatMap(readEnvFile),
+    ...f.env.flatMap(expandEnv),
+  ];
+  const mounts: MountRequest[] = [];
+  const volumes: { name: string; destination: string; options: string[] }[] = [];
+  for (const v of f.volume) {
+    const r = parseVolume(v);
+    if (r.mount) mounts.push(r.mount);
+    if (r.volume) volumes.push(r.volume);
+  }
+  for (const m of f.mount) mounts.push(parseMountFlag(m));
+  for (const t of f.tmpfs) {
+    const [dst, opts] = t.split(':');
+    mounts.push({ type: 'tmpfs', destination: dst!, options: opts ? opts.split(',') : ['rw', 'noexec', 'nosuid', 'nodev'] });
+  }
+  let seccomp: string | undefined;
+  let noNewPrivileges = false;
+  for (const so of f.securityOpt) {
+    if (so === 'no-new-privileges' || so === 'no-new-privileges:true' || so === 'no-new-privileges=true') noNewPrivileges = true;
+    else if (so.startsWith('seccomp=') || so.startsWith('seccomp:')) seccomp = so.slice(8);
+    else if (so.startsWith('label=') || so.startsWith('apparmor=')) continue;
+    else throw new SkiffError('EINVALID', `invalid --security-opt ${JSON.stringify(so)}`);
+  }
+  const labels: Record<string, string> = {};
+  for (const l of f.label) {
+    const i = l.indexOf('=');
+    labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  const sysctls: Record<string, string> = {};
+  for (const s of f.sysctl) {
+    const i = s.indexOf('=');
+    if (i <= 0) throw new SkiffError('EINVALID', `invalid --sysctl ${JSON.stringify(s)}: want KEY=VALUE`);
+    sysctls[s.slice(0, i)] = s.slice(i + 1);
+  }
+  let health: HealthConfig | undefined;
+  if (f.healthCmd && f.healthCmd !== 'none') {
+    const t = f.healthCmd.trim().startsWith('[') ? (JSON.parse(f.healthCmd) as string[]) : ['CMD-SHELL', f.healthCmd];
+    health = { test: t, interval: parseDuration(f.healthInterval), timeout: parseDuration(f.healthTimeout), retries: Number(f.healthRetries), startPeriod: parseDuration(f.healthStartPeriod) };
+  }
+  if (!['always', 'missing', 'never', 'newer'].includes(f.pull)) throw new SkiffError('EINVALID', `invalid --pull ${JSON.stringify(f.pull)}: want always, missing, never or newer`);
+  if (f.rm && f.restart !== 'no') throw new SkiffError('EINVALID', 'the --rm option conflicts with --restart, when the restartPolicy is not "" and "no"');
+  const network = f.network;
+  const pidsLimit = num(f.pidsLimit, '--pids-limit');
+  const stopTimeout = num(f.stopTimeout, '--stop-timeout');
+  const cpus = num(f.cpus, '--cpus');
+  const preserveFds = num(f.preserveFds, '--preserve-fds') ?? 0;
+  return {
+    image,
+    args,
+    ...(f.name !== undefined && { name: f.name }),
+    env,
+    ...(f.workdir !== undefined && { workdir: f.workdir }),
+    ...(f.user !== undefined && { user: f.user }),
+    ...(f.entrypoint !== undefined && { entrypoint: f.entrypoint.trim().startsWith('[') ? (JSON.parse(f.entrypoint) as string[]) : f.entrypoint === '' ? [] : [f.entrypoint] }),
+    ...(f.hostname !== undefined && { hostname: f.hostname }),
+    addHosts: f.addHost,
+    dns: f.dns,
+    dnsSearch: f.dnsSearch,
+    dnsOptions: f.dnsOption,
+    readOnly: f.readOnly === true,
+    capAdd: f.capAdd,
+    capDrop: f.capDrop,
+    privileged: f.privileged === true,
+    noNewPrivileges,
+    ...(seccomp !== undefined && { seccomp }),
+    securityOpt: f.securityOpt,
+    ...(f.memory !== undefined && { memory: parseBytes(f.memory) }),
+    ...(cpus !== undefined && { cpus }),
+    ...(pidsLimit !== undefined && { pidsLimit }),
+    ulimits: f.ulimit.map(parseUlimit),
+    init: f.init === true,
+    restart: parseRestart(f.restart),
+    ...(health && { health }),
+    ...(f.stopSignal !== undefined && { stopSignal: parseSignal(f.stopSignal) }),
+    ...(stopTimeout !== undefined && { stopTimeout }),
+    labels,
+    devices: f.device.map(parseDevice),
+    groupAdd: f.groupAdd,
+    sysctls,
+    preserveFds,
+    mounts,
+    volumes,
+    tty: f.tty === true,
+    interactive: f.interactive === true,
+    rm: f.rm === true,
+    network,
+    ports: f.publish.map(parsePort),
+    publishAll: f.publishAll === true,
+  };
+}

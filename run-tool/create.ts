@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { createContainer } from './containers/create.ts';
+import { addCreateFlags, parseCreateFlags, type CreateFlags } from './containers/options.ts';
+import { withStore } from './containers/cli-util.ts';
+
+/** Adds `create [flags] IMAGE [COMMAND [ARG…]]` (podman's): prints the new container's full ID. */
+export function addCreateCommand(program: Command): void {
+  const cmd = program
+    .command('create')
+    .description('create but do not start a container')
+    .argument('<image>')
+    .argument('[command...]')
+    .passThroughOptions();
+  addCreateFlags(cmd).action(async (image: string, args: string[], f: CreateFlags) => {
+    const o = parseCreateFlags(image, args, f);
+    await withStore(cmd, async (store) => {
+      const r = await createContainer(store, { ...o, onWarning: (m) => process.stderr.write(`${m}\n`) });
+      process.stdout.write(`${r.id}\n`);
+    });
+  });
+}

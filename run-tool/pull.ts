@@ -1,0 +1,145 @@
+import type { Command } from 'commander';
+import { SkiffError, isSkiffError } from '../shared/errors.ts';
+import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
+import { hostPlatform, parsePlatform } from '../shared/image/platform.ts';
+import { MediaType } from '../shared/oci/media-types.ts';
+import { formatReference, parseReference, pullCandidates, type Reference } from '../shared/ref/reference.ts';
+import { loadRegistriesConf } from '../shared/ref/registries-conf.ts';
+import { parseImageName } from '../shared/ref/transport-name.ts';
+import { openRepository } from '../shared/registry/repository.ts';
+import type { RegistryOptions } from '../shared/registry/types.ts';
+import { openStore } from '../shared/store/store.ts';
+import { lookupImage } from '../shared/store/lookup.ts';
+import { copyImage, type ProgressEvent } from '../shared/transport/copy-image.ts';
+import { openSource } from '../shared/transport/open.ts';
+import { openStoreTarget } from '../shared/transport/store.ts';
+import type { Platform } from '../shared/oci/types.ts';
+import { addRegistryOptions, interruptSignal, registryOptionsOf } from './registry-options.ts';
+
+/** Options of pullImage. */
+export interface PullOptions {
+  registry?: RegistryOptions;
+  platform?: Platform;
+  /** Search registries for short names (default: registries.conf `unqualified-search-registries`, else docker.io). */
+  searchRegistries?: string[];
+  /** Progress lines (podman's "Copying blob …") go here; nothing when undefined. */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * The one place a pull's trust policy will be checked (policy.json / signatures) once the signing work lands:
+ * called with the fully qualified name before any blob is copied. Accepts everything today.
+ */
+export async function checkPullPolicy(_name: string, _o: { signal?: AbortSignal } = {}): Promise<void> {}
+
+function progressLines(log: (line: string) => void): (e: ProgressEvent) => void {
+  return (e) => {
+    const what = e.mediaType === MediaType.OciConfig || e.mediaType === MediaType.DockerConfig ? 'config' : 'blob';
+    if (e.kind === 'blob-start') log(`Copying ${what} ${e.digest}`);
+    else if (e.kind === 'blob-skip') log(`Copying ${what} ${e.digest} skipped: already exists`);
+    else if (e.kind === 'manifest') log('Writing manifest to image destination');
+  };
+}
+
+/**
+ * Pulls `image` (a short or qualified name, optionally `docker://`-prefixed; or a transport-qualified archive/
+ * layout name) from a registry into the store at `root`, as `podman pull` does: short names are tried against
+ * the search registries in order, an index resolves to the wanted platform, blobs are verified while they
+ * stream, and the name is committed only when everything is stored. Returns the stored name and image ID.
+ */
+export async function pullImage(root: string, image: string, o: PullOptions = {}): Promise<{ name?: string; id: string }> {
+  const so = o.signal ? { signal: o.signal } : {};
+  const parsed = parseImageName(image);
+  const searchRegistries = o.searchRegistries ?? (await loadRegistriesConf({ ...so })).unqualifiedSearchRegistries;
+  const ctx = { storeRoot: root, registry: o.registry ?? {}, searchRegistries, ...so };
+  const srcName = parsed.transport === 'plain' ? { transport: 'docker' as const, ref: parsed.ref } : parsed;
+  if (srcName.transport === 'store') throw new SkiffError('EINVALID', `cannot pull from the local store: ${image}`);
+  if (srcName.transport === 'docker') {
+    for (const c of pullCandidates(srcName.ref, { searchRegistries })) o.log?.(`Trying to pull ${formatReference(c)}...`);
+  }
+  const src = await openSource(srcName, ctx);
+  try {
+    // the name to store: the qualified name the registry answered for, or the archive's own name
+    let ref: Reference | undefined;
+    if (srcName.transport === 'docker') ref = parseReference(src.name.slice('docker://'.length));
+    else if (srcName.transport === 'docker-archive' && srcName.ref) ref = srcName.ref;
+    if (ref && ref.tag === undefined && ref.digest !== undefined) {
+      // by-digest pulls are stored untagged under the repository (podman lists them with TAG <none>)
+      ref = undefined;
+    }
+    const name = ref ? formatReference(ref) : undefined;
+    await checkPullPolicy(name ?? src.name, so);
+    o.log?.('Getting image source signatures');
+    const dst = await openStoreTarget(root, ref ? { ref } : {}, so);
+    try {
+      const r = await copyImage(src, dst, { ...(o.platform ? { platform: o.platform } : {}), ...(o.log ? { onProgress: progressLines(o.log) } : {}), ...so });
+      o.log?.('Storing signatures');
+      const store = await openStore(root, so);
+      try {
+        let id: string | undefined;
+        if (name) id = (await lookupImage(store.layout, name, so).catch((e) => (isSkiffError(e, 'ENOTFOUND') ? undefined : Promise.reject(e))))?.id;
+        id ??= (await store.layout.findImage(r.digest, so)).id ?? r.digest;
+        return { ...(name ? { name } : {}), id };
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await dst.close();
+    }
+  } finally {
+    await src.close();
+  }
+}
+
+/**
+ * Adds podman's `pull [--tls-verify] [--creds] [--authfile] [--cert-dir] [--platform] [--arch] [--os] [-q]
+ * [--all-tags] IMAGE…`: progress on stderr, the image ID (64 hex) on stdout per image.
+ */
+export function addPullCommand(program: Command): void {
+  const cmd = program
+    .command('pull')
+    .description('pull an image from a registry into the local store')
+    .argument('<image...>', 'image name (short names use the search registries)')
+    .option('-q, --quiet', 'suppress progress output')
+    .option('-a, --all-tags', 'pull every tagged image of the repository')
+    .option('--platform <os/arch[/variant]>', 'platform of the image to pull')
+    .option('--arch <arch>', 'architecture of the image to pull')
+    .option('--os <os>', 'operating system of the image to pull')
+    .option('--variant <variant>', 'architecture variant of the image to pull');
+  addRegistryOptions(addRootOption(cmd)).action(
+    async (images: string[], a: { quiet?: boolean; allTags?: boolean; platform?: string; arch?: string; os?: string; variant?: string; authfile?: string; creds?: string; certDir?: string; tlsVerify?: boolean }) => {
+      const root = storeRootOf(cmd);
+      const registry = registryOptionsOf(a);
+      let platform: Platform | undefined = a.platform ? parsePlatform(a.platform) : undefined;
+      if (a.arch || a.os || a.variant) {
+        if (platform) throw new SkiffError('EINVALID', '--platform cannot be combined with --arch, --os or --variant');
+        const host = hostPlatform();
+        platform = { ...host, ...(a.os ? { os: a.os } : {}), ...(a.arch ? { architecture: a.arch } : {}), ...(a.variant ? { variant: a.variant } : {}) };
+      }
+      const log = a.quiet ? undefined : (line: string): void => void process.stderr.write(`${line}\n`);
+      const { signal, dispose } = interruptSignal();
+      try {
+        for (const image of images) {
+          let names = [image];
+          if (a.allTags) {
+            const parsed = parseImageName(image);
+            const r = parsed.transport === 'plain' || parsed.transport === 'docker' ? parsed.ref : undefined;
+            if (!r) throw new SkiffError('EINVALID', '--all-tags works with registry images only');
+            if (r.tag !== undefined || r.digest !== undefined) throw new SkiffError('EINVALID', `tag or digest can't be used with --all-tags: ${image}`);
+            const search = (await loadRegistriesConf({ signal })).unqualifiedSearchRegistries;
+            const q = pullCandidates(r, { searchRegistries: search })[0]!;
+            const tags = await openRepository(q.registry, q.path, registry).listTags({ signal });
+            names = tags.map((t) => `docker://${q.registry}/${q.path}:${t}`);
+          }
+          for (const n of names) {
+            const r = await pullImage(root, n, { registry, ...(platform ? { platform } : {}), ...(log ? { log } : {}), signal });
+            process.stdout.write(`${r.id.replace(/^sha256:/, '')}\n`);
+          }
+        }
+      } finally {
+        dispose();
+      }
+    },
+  );
+}

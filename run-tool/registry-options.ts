@@ -1,0 +1,51 @@
+import { Option, type Command } from 'commander';
+import { SkiffError } from '../shared/errors.ts';
+import { parseCredentials } from '../shared/cli/credentials-flag.ts';
+import type { RegistryOptions } from '../shared/registry/types.ts';
+
+/** Go-style boolean flag value (`--tls-verify`, `--tls-verify=false`), as podman accepts. EINVALID otherwise. */
+export function parseBool(v: string | undefined): boolean {
+  if (v === undefined || v === '' || v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new SkiffError('EINVALID', `invalid boolean value ${JSON.stringify(v)}: use true or false`);
+}
+
+/** Adds a `--NAME[=BOOL]` option to `cmd`. */
+export function boolOption(cmd: Command, flag: string, description: string): Command {
+  return cmd.addOption(new Option(`${flag} [bool]`, description).argParser(parseBool));
+}
+
+/** Adds podman's registry flags of pull/push-like commands: `--authfile`, `--creds`, `--cert-dir`, `--tls-verify`. */
+export function addRegistryOptions(cmd: Command): Command {
+  cmd
+    .option('--authfile <path>', 'path of the authentication file')
+    .option('--creds <user[:password]>', 'use USERNAME[:PASSWORD] for accessing the registry')
+    .option('--cert-dir <path>', 'use certificates at PATH (*.crt, *.cert, *.key) to connect to the registry');
+  return boolOption(cmd, '--tls-verify', 'require HTTPS and verify certificates when contacting registries');
+}
+
+/** RegistryOptions from the flags addRegistryOptions added (pure; validates --creds). */
+export function registryOptionsOf(o: { authfile?: string; creds?: string; certDir?: string; tlsVerify?: boolean }): RegistryOptions {
+  const out: RegistryOptions = {};
+  if (o.creds !== undefined) out.credentials = parseCredentials(o.creds);
+  if (o.authfile) out.authFile = o.authfile;
+  if (o.certDir) out.certDir = o.certDir;
+  if (o.tlsVerify !== undefined) out.tlsVerify = o.tlsVerify;
+  return out;
+}
+
+/**
+ * An AbortSignal aborted by SIGINT/SIGTERM, so Ctrl-C cancels a command cleanly (nothing half-written is left:
+ * every library write commits atomically). `dispose()` removes the handlers; call it in `finally`.
+ */
+export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const onSig = (): void => ac.abort(new SkiffError('EABORT', 'interrupted'));
+  process.once('SIGINT', onSig).once('SIGTERM', onSig);
+  return { signal: ac.signal, dispose: () => void process.off('SIGINT', onSig).off('SIGTERM', onSig) };
+}
+
+/** Commander collector for repeatable options. */
+export function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
