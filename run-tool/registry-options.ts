@@ -1,19 +1,10 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
+import { boolOption } from '../shared/cli/bool-flag.ts';
 import { SkiffError } from '../shared/errors.ts';
 import { parseCredentials } from '../shared/cli/credentials-flag.ts';
 import type { RegistryOptions } from '../shared/registry/types.ts';
 
-/** Go-style boolean flag value (`--tls-verify`, `--tls-verify=false`), as podman accepts. EINVALID otherwise. */
-export function parseBool(v: string | undefined): boolean {
-  if (v === undefined || v === '' || v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw new SkiffError('EINVALID', `invalid boolean value ${JSON.stringify(v)}: use true or false`);
-}
 
-/** Adds a `--NAME[=BOOL]` option to `cmd`. */
-export function boolOption(cmd: Command, flag: string, description: string): Command {
-  return cmd.addOption(new Option(`${flag} [bool]`, description).argParser(parseBool));
-}
 
 /** Adds podman's registry flags of pull/push-like commands: `--authfile`, `--creds`, `--cert-dir`, `--tls-verify`. */
 export function addRegistryOptions(cmd: Command): Command {
