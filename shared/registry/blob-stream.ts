@@ -20,16 +20,17 @@ export function contentRangeMatches(value: string | undefined, offset: number, s
  * (RC-01). When the body breaks (reset, premature end, stall timeout) it re-opens with `Range: bytes=N-` and
  * continues only on a 206 whose Content-Range starts exactly at N and ends at size−1 (never splices a 200 or
  * another range onto what was sent; at most `maxResumes` times) (RC-06). Destroying the stream cancels the
- * request. `first` must be a 200 response.
+ * request. `first` must be a 200 response. `hash: false` (the consumer verifies the digest itself) skips the
+ * digest but keeps every size check.
  */
 export function verifiedBlobStream(
   first: RawResponse,
   expect: { digest: Digest; size: number },
   reopen: BlobOpener,
-  opts: { maxResumes: number; what: string; signal?: AbortSignal; debug?: (l: string) => void },
+  opts: { maxResumes: number; what: string; signal?: AbortSignal; debug?: (l: string) => void; hash?: boolean },
 ): Readable {
   async function* gen(): AsyncGenerator<Buffer> {
-    const digester = new Digester();
+    const digester = opts.hash === false ? undefined : new Digester();
     let res = first;
     let offset = 0;
     let resumes = 0;
@@ -39,7 +40,7 @@ export function verifiedBlobStream(
           for await (const chunk of res.body as AsyncIterable<Buffer>) {
             offset += chunk.length;
             if (offset > expect.size) throw sizeMismatch(expect.size, offset, true);
-            digester.update(chunk);
+            digester?.update(chunk);
             yield chunk;
           }
           if (offset === expect.size) break;
@@ -64,8 +65,10 @@ export function verifiedBlobStream(
           }
         }
       }
-      const actual = digester.digest();
-      if (actual !== expect.digest) throw digestMismatch(expect.digest, actual);
+      if (digester) {
+        const actual = digester.digest();
+        if (actual !== expect.digest) throw digestMismatch(expect.digest, actual);
+      }
     } finally {
       res.body.destroy();
     }

@@ -16,7 +16,7 @@ import { redactUrl } from './redact.ts';
 import { checkRedirect, isLocalRegistry, sameOrigin } from './redirect-policy.ts';
 import { backoffDelay, sleep } from './retry.ts';
 import { dispatcherFor, loadTlsSettings } from './tls.ts';
-import type { CallOpts, Credentials, RegistryOptions, RegistryRepository } from './types.ts';
+import type { BlobReadOpts, CallOpts, Credentials, RegistryOptions, RegistryRepository } from './types.ts';
 
 /** Largest manifest read or written (RC-05). */
 export const MAX_MANIFEST_BYTES = DEFAULT_LIMITS.maxManifestBytes;
@@ -354,7 +354,7 @@ class Repository implements RegistryRepository {
     return size;
   }
 
-  async getBlob(desc: Pick<Descriptor, 'digest' | 'size'> & { urls?: string[]; mediaType?: string }, o: CallOpts = {}): Promise<Readable> {
+  async getBlob(desc: Pick<Descriptor, 'digest' | 'size'> & { urls?: string[]; mediaType?: string }, o: BlobReadOpts = {}): Promise<Readable> {
     const digest = parseDigest(desc.digest);
     if (!Number.isSafeInteger(desc.size) || desc.size < 0) throw new SkiffError('EINVALID', `invalid size ${desc.size} for blob ${digest}`);
     const expect = { digest, size: desc.size };
@@ -388,7 +388,7 @@ class Repository implements RegistryRepository {
         first.body.destroy();
         throw sizeMismatch(desc.size, cl, false);
       }
-      return verifiedBlobStream(first, expect, open, { maxResumes, what, ...(o.signal ? { signal: o.signal } : {}), ...(this.#opts.debug ? { debug: this.#opts.debug } : {}) });
+      return verifiedBlobStream(first, expect, open, { maxResumes, what, hash: o.sinkVerifies !== true, ...(o.signal ? { signal: o.signal } : {}), ...(this.#opts.debug ? { debug: this.#opts.debug } : {}) });
     }, o.signal);
   }
 

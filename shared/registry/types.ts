@@ -54,6 +54,15 @@ export interface CallOpts {
   signal?: AbortSignal;
 }
 
+/** Options of a blob read. */
+export interface BlobReadOpts extends CallOpts {
+  /**
+   * The consumer hashes the bytes against the descriptor itself and fails on a mismatch (a verifying sink):
+   * the stream then checks sizes only and skips its own digest (every blob is hashed once, not twice).
+   */
+  sinkVerifies?: boolean;
+}
+
 /**
  * One repository on one registry, through the distribution-spec v2 API. Every method validates what the
  * registry returns (digests, sizes, media types, tags) before use; nothing here trusts the server.
@@ -79,8 +88,12 @@ export interface RegistryRepository {
   deleteManifest(digest: Digest, o?: CallOpts): Promise<void>;
   /** HEAD a blob: its size, or undefined when absent. */
   headBlob(digest: Digest, o?: CallOpts): Promise<number | undefined>;
-  /** GET a blob as a stream verified against desc at EOF; resumes interrupted bodies with Range (RC-06). */
-  getBlob(desc: Pick<Descriptor, 'digest' | 'size'> & { urls?: string[]; mediaType?: string }, o?: CallOpts): Promise<Readable>;
+  /**
+   * GET a blob as a stream verified against desc at EOF; resumes interrupted bodies with Range (RC-06). With
+   * `sinkVerifies` the size is still enforced but hashing is left to the consumer, which must check the digest
+   * itself before trusting the bytes (a verifying BlobStore.put or putBlob) — so a copy hashes each blob once.
+   */
+  getBlob(desc: Pick<Descriptor, 'digest' | 'size'> & { urls?: string[]; mediaType?: string }, o?: BlobReadOpts): Promise<Readable>;
   /** Upload a blob (POST + PUT monolithic, or chunked PATCHes); the registry verifies the digest. */
   putBlob(desc: Pick<Descriptor, 'digest' | 'size'>, body: Readable, o?: CallOpts): Promise<void>;
   /** Cross-repository mount from `fromRepository` on the same registry; false when the registry declined. */

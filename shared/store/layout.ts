@@ -69,9 +69,16 @@ async function readRegular(dir: string, name: string, cap: number): Promise<stri
     throw e;
   }
   try {
-    const buf = Buffer.alloc(cap + 1);
+    // Sized from the stat (not the cap: index.json is usually small), grown if the file grew since.
+    let buf = Buffer.allocUnsafe(Math.min(st.size, cap) + 1);
     let n = 0;
     for (;;) {
+      if (n === buf.length) {
+        if (n > cap) throw new SkiffError('ELIMIT', `${p} is over the ${cap}-byte limit`);
+        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, cap + 1));
+        buf.copy(bigger, 0, 0, n);
+        buf = bigger;
+      }
       const { bytesRead } = await fh.read(buf, n, buf.length - n, null);
       if (bytesRead === 0) break;
       n += bytesRead;

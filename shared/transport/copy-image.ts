@@ -15,6 +15,7 @@ import type { ManifestBytes } from '../image/source.ts';
 import { compress, decompressWithDiffID } from '../layer/compression.ts';
 import { verifying, writeFileVerified } from './files.ts';
 import { BlobScheduler } from './scheduler.ts';
+import { noteStreamedBytes } from './buffer-gc.ts';
 import type { ImageTarget, OpenedSource } from './types.ts';
 
 /** A progress report of copyImage (for the CLI's progress bars; never written to stdout by the library). */
@@ -63,7 +64,8 @@ export interface CopyResult {
 
 interface BlobJob {
   desc: Descriptor;
-  open: (o: { signal?: AbortSignal }) => Promise<Readable>;
+  /** `sinkVerifies`: the target hashes the bytes itself, so the source may skip its own digest. */
+  open: (o: { signal?: AbortSignal; sinkVerifies?: boolean }) => Promise<Readable>;
 }
 
 /** An image ready to write: the final manifest bytes and the blobs it references (layers, then config). */
@@ -84,6 +86,7 @@ class ProgressCounter extends Transform {
   }
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
+    noteStreamedBytes(chunk.length);
     if (this.bytes - this.#last >= 1 << 20) {
       this.#last = this.bytes;
       this.#emit(this.bytes);
@@ -154,7 +157,8 @@ class Copier {
         const from = this.src.registryRepository;
         if (from && this.dst.mountBlob && (await this.dst.mountBlob(desc, from, this.so))) return 'mounted';
         this.emit({ kind: 'blob-start', digest: desc.digest, size: desc.size, mediaType: desc.mediaType });
-        const body = await job.open(this.so);
+        // One hash per blob: when the target verifies what it writes, the source only checks sizes.
+        const body = await job.open(this.dst.capabilities.verifiesBlobs ? { ...this.so, sinkVerifies: true } : this.so);
         const counter = new ProgressCounter((bytes) => this.emit({ kind: 'blob-progress', digest: desc.digest, size: desc.size, bytes }));
         body.on('error', (e) => counter.destroy(e));
         await this.dst.putBlob(desc, body.pipe(counter), this.so);

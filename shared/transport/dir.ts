@@ -85,7 +85,7 @@ export async function openDirTarget(path: string, o: CallOpts = {}): Promise<Ima
   return {
     name: `dir:${path}`,
     blobScope: `dir:${work}`,
-    capabilities: { manifestFormats: ['oci', 'docker'], supportsIndex: true },
+    capabilities: { manifestFormats: ['oci', 'docker'], supportsIndex: true, verifiesBlobs: true },
     async hasBlob(desc) {
       return have.has(desc.digest);
     },

@@ -51,7 +51,7 @@ export async function writeFileVerified(
   const ds = new DigestingStream(expect);
   let ok = false;
   try {
-    await pipeline(body, ds, fh.createWriteStream({ flush: true }), o.signal ? { signal: o.signal } : {}).catch((e) => {
+    await pipeline(body, ds, fh.createWriteStream({ flush: true, highWaterMark: 1 << 20 }), o.signal ? { signal: o.signal } : {}).catch((e) => {
       throw mapAbort(e, o.signal);
     });
     await rename(tmp, path);

@@ -54,7 +54,7 @@ export async function openStoreTarget(root: string, what: { ref?: Reference; id?
   return {
     name: `store:${name ?? what.id ?? ''}`,
     blobScope: `store:${store.paths.root}`,
-    capabilities: { manifestFormats: ['oci', 'docker'], supportsIndex: true },
+    capabilities: { manifestFormats: ['oci', 'docker'], supportsIndex: true, verifiesBlobs: true },
     async hasManifest(desc, co = {}) {
       if (name === undefined) return false;
       try {

@@ -26,6 +26,11 @@ export interface OpenedSource extends ImageSource {
   readonly registryRepository?: { registry: string; repository: string };
   /** Signatures stored beside the image (dir: signature-N, lookaside), when the transport has them. */
   getSignatures?(manifestDigest: string, o?: CallOpts): Promise<Uint8Array[]>;
+  /**
+   * As ImageSource.getBlob; with `sinkVerifies` (the consumer checks the digest itself, e.g. a target with
+   * `verifiesBlobs`) a source may skip its own hashing — sizes are still enforced.
+   */
+  getBlob(desc: Descriptor, o?: CallOpts & { sinkVerifies?: boolean }): Promise<Readable>;
   close(): Promise<void>;
 }
 
@@ -42,8 +47,12 @@ export interface ImageTarget {
    * BlobScheduler de-duplicates concurrent writes of one digest per scope. Defaults to `name`.
    */
   readonly blobScope?: string;
-  /** Layer media types / manifest formats the destination can hold (docker-archive: v2s2 only, uncompressed). */
-  readonly capabilities: { manifestFormats: ReadonlyArray<'oci' | 'docker'>; mustDecompressLayers?: boolean; supportsIndex: boolean };
+  /**
+   * Layer media types / manifest formats the destination can hold (docker-archive: v2s2 only, uncompressed).
+   * `verifiesBlobs`: putBlob hashes the body against the descriptor and commits nothing on a mismatch, so the
+   * source need not hash it too.
+   */
+  readonly capabilities: { manifestFormats: ReadonlyArray<'oci' | 'docker'>; mustDecompressLayers?: boolean; supportsIndex: boolean; verifiesBlobs?: boolean };
   /** The destination already has the manifest with this digest under the wanted name (copy can skip). */
   hasManifest?(desc: Descriptor, o?: CallOpts): Promise<boolean>;
   hasBlob(desc: Descriptor, o?: CallOpts): Promise<boolean>;

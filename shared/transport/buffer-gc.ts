@@ -1,0 +1,36 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+type GcFn = (o?: { type?: 'minor' | 'major' }) => void;
+let gcFn: GcFn | null | undefined;
+
+function gcOrNull(): GcFn | null {
+  if (gcFn === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      const f = runInNewContext('gc') as unknown;
+      gcFn = typeof f === 'function' ? (f as GcFn) : null;
+    } catch {
+      gcFn = null;
+    }
+  }
+  return gcFn;
+}
+
+/** Bytes streamed between two young-generation collections. */
+export const BUFFER_GC_INTERVAL = 16 << 20;
+let sinceLast = 0;
+
+/**
+ * Accounts `n` streamed bytes and, every BUFFER_GC_INTERVAL bytes across the process, runs a minor
+ * (scavenge) GC. Why: every socket read allocates a fresh 64 KiB Buffer whose memory is external to the V8
+ * heap; a small heap seldom collects, so a 1 GiB copy otherwise holds 60–90 MB of dead Buffers at its peak
+ * (measured: peak RSS 182 → 147 MB for registry → registry, ~1 ms per scavenge). Best effort: without
+ * the gc hook it does nothing. Never affects correctness.
+ */
+export function noteStreamedBytes(n: number): void {
+  sinceLast += n;
+  if (sinceLast < BUFFER_GC_INTERVAL) return;
+  sinceLast = 0;
+  gcOrNull()?.({ type: 'minor' });
+}
