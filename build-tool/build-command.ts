@@ -1,0 +1,201 @@
+/**
+ * `build-tool build` (alias `bud`): buildah's flags and defaults except `--layers` (default true, docker's) and
+ * `--network` (default: the host's network). Only parses arguments and calls the executor. Progress on stderr, the
+ * image ID on stdout (`-q`: only the ID).
+ */
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { SkiffError } from '../shared/errors.ts';
+import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
+import { parseCredentials } from '../shared/cli/credentials-flag.ts';
+import { parsePlatform } from '../shared/image/platform.ts';
+import { parseBuildArgFile } from './dockerfile/index.ts';
+import { buildImage } from './executor/build.ts';
+import { createReporter } from './executor/report.ts';
+import type { BuildOptions } from './executor/types.ts';
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+function keyValues(list: readonly string[], what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list) {
+    const i = kv.indexOf('=');
+    if (i <= 0) {
+      if (what === 'build-arg' && i < 0 && process.env[kv] !== undefined) {
+        out[kv] = process.env[kv]!;
+        continue;
+      }
+      if (what === 'label' || what === 'annotation') {
+        out[kv] = '';
+        continue;
+      }
+      throw new SkiffError('EINVALID', `invalid --${what} ${JSON.stringify(kv)}: want KEY=VALUE`);
+    }
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+function csv(s: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const part of s.split(',')) {
+    const i = part.indexOf('=');
+    m.set(i < 0 ? part : part.slice(0, i), i < 0 ? '' : part.slice(i + 1));
+  }
+  return m;
+}
+
+/** Parses `--secret id=ID,src=PATH|env=VAR` (also `type=file|env`). */
+export function parseSecretFlag(s: string): [string, { src?: string; env?: string }] {
+  const m = csv(s);
+  const id = m.get('id');
+  if (!id) throw new SkiffError('EINVALID', `invalid --secret ${JSON.stringify(s)}: id= is required`, { hint: 'write --secret id=NAME,src=FILE or id=NAME,env=VAR' });
+  const src = m.get('src') ?? m.get('source');
+  const env = m.get('env');
+  if (src !== undefined) return [id, { src }];
+  if (env !== undefined) return [id, { env }];
+  if (m.get('type') === 'env') return [id, { env: id }];
+  return [id, { src: id }];
+}
+
+/** Parses `-o type=local|tar,dest=D` (a bare path means type=local). */
+export function parseOutputFlag(s: string): { type: 'local' | 'tar'; dest: string } {
+  if (!s.includes('=')) return { type: 'local', dest: s };
+  const m = csv(s);
+  const type = m.get('type') ?? 'local';
+  const dest = m.get('dest');
+  if ((type !== 'local' && type !== 'tar') || !dest) throw new SkiffError('EINVALID', `invalid --output ${JSON.stringify(s)}`, { hint: 'write -o type=local,dest=DIR or -o type=tar,dest=FILE' });
+  return { type, dest };
+}
+
+/** Adds `build` (and its alias `bud`). */
+export function addBuildCommand(program: Command): void {
+  const cmd = program
+    .command('build')
+    .alias('bud')
+    .description('build an image from a Dockerfile')
+    .argument('[context]', 'context directory', '.')
+    .option('-f, --file <file>', "Dockerfile ('-' reads stdin; default CONTEXT/Dockerfile or Containerfile)")
+    .option('-t, --tag <name>', 'name the image (repeatable; transport-qualified names are written there)', collect, [])
+    .option('--build-arg <k=v>', 'build argument (repeatable)', collect, [])
+    .option('--build-arg-file <file>', 'file of build arguments (KEY=VALUE lines)', collect, [])
+    .option('--target <stage>', 'build this stage')
+    .option('--no-cache', 'do not use cached layers')
+    .option('--layers [bool]', 'cache intermediate layers (default true)')
+    .option('--pull [policy]', 'pull policy: always, missing (default), never, newer')
+    .option('--platform <os/arch>', 'target platform')
+    .option('--format <format>', 'image format: oci (default) or docker', 'oci')
+    .option('--label <k=v>', 'image label (repeatable)', collect, [])
+    .option('--annotation <k=v>', 'manifest annotation (repeatable)', collect, [])
+    .option('--squash', 'squash the new layers into one')
+    .option('--timestamp <seconds>', 'created time and file times (reproducible builds)')
+    .option('--secret <spec>', 'id=ID,src=PATH or id=ID,env=VAR (repeatable)', collect, [])
+    .option('--network <mode>', 'network for RUN: host (default) or none')
+    .option('--iidfile <file>', 'write the image ID to this file')
+    .option('-o, --output <spec>', 'type=local,dest=DIR or type=tar,dest=FILE (repeatable)', collect, [])
+    .option('--ignorefile <file>', 'ignore file instead of .containerignore/.dockerignore')
+    .option('--jobs <n>', 'stages built in parallel', '1')
+    .option('--ssh <spec>', 'default or id=SOCKET (repeatable)', collect, [])
+    .option('--allow <entitlement>', 'network.host, security.insecure or device (repeatable)', collect, [])
+    .option('--tls-verify [bool]', 'verify registry certificates (default true)')
+    .option('--authfile <file>', 'registry credentials file')
+    .option('--creds <user:password>', 'registry credentials')
+    .option('--progress <mode>', 'auto, plain, json or quiet', 'auto')
+    .option('-q, --quiet', 'print only the image ID');
+  addRootOption(cmd).action(async (context: string, f: Record<string, unknown>) => {
+    const ctxDir = resolve(context);
+    let text: string;
+    let path: string | undefined;
+    const file = f.file as string | undefined;
+    if (file === '-') text = await readStdin();
+    else {
+      const candidates = file !== undefined ? [isAbsolute(file) ? file : resolve(file)] : [join(ctxDir, 'Containerfile'), join(ctxDir, 'Dockerfile')];
+      let found: string | undefined;
+      for (const c of candidates) {
+        const t = await readFile(c, 'utf8').catch(() => undefined);
+        if (t !== undefined) {
+          found = c;
+          text = t;
+          break;
+        }
+      }
+      if (found === undefined) throw new SkiffError('ENOTFOUND', `no Containerfile or Dockerfile found (${candidates.join(', ')})`, { hint: 'pass -f FILE' });
+      path = found;
+      text = text!;
+    }
+    const args: Record<string, string> = {};
+    for (const af of f.buildArgFile as string[]) Object.assign(args, parseBuildArgFile(await readFile(af, 'utf8')));
+    Object.assign(args, keyValues(f.buildArg as string[], 'build-arg'));
+    const bool = (v: unknown, dflt: boolean): boolean => (v === undefined ? dflt : v === true || v === 'true' ? true : v === 'false' ? false : badBool(v));
+    const pull = f.pull === undefined ? 'missing' : f.pull === true || f.pull === 'true' ? 'always' : f.pull === 'false' ? 'missing' : String(f.pull);
+    if (!['always', 'missing', 'never', 'newer'].includes(pull)) throw new SkiffError('EINVALID', `invalid --pull ${pull}`, { hint: 'use always, missing, never or newer' });
+    const format = String(f.format);
+    if (format !== 'oci' && format !== 'docker') throw new SkiffError('EINVALID', `invalid --format ${format}`, { hint: 'use oci or docker' });
+    const network = f.network as string | undefined;
+    if (network !== undefined && network !== 'host' && network !== 'none') throw new SkiffError('EINVALID', `unsupported --network ${network}`, { hint: 'use host or none' });
+    const ts = (f.timestamp as string | undefined) ?? process.env.SOURCE_DATE_EPOCH;
+    if (ts !== undefined && !/^\d+$/u.test(ts)) throw new SkiffError('EINVALID', `invalid --timestamp ${ts}: want seconds since the epoch`);
+    const ssh = new Map<string, string>();
+    for (const s of f.ssh as string[]) {
+      const [id, sock] = s.includes('=') ? [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)] : [s, process.env.SSH_AUTH_SOCK ?? ''];
+      if (!sock) throw new SkiffError('EINVALID', `--ssh ${s}: no socket (SSH_AUTH_SOCK is not set)`);
+      ssh.set(id, sock);
+    }
+    const quiet = f.quiet === true;
+    const pmode = String(f.progress);
+    const mode = quiet || pmode === 'quiet' ? 'quiet' : pmode === 'json' ? 'json' : 'plain';
+    const ac = new AbortController();
+    const onSig = (): void => ac.abort(new SkiffError('EABORT', 'interrupted'));
+    process.once('SIGINT', onSig).once('SIGTERM', onSig);
+    const o: BuildOptions = {
+      storeRoot: storeRootOf(cmd),
+      contextDir: ctxDir,
+      dockerfile: { text, ...(path !== undefined && { path }) },
+      tags: f.tag as string[],
+      buildArgs: args,
+      ...(f.target !== undefined && { target: String(f.target) }),
+      noCache: f.cache === false,
+      layers: bool(f.layers, true),
+      pull: pull as BuildOptions['pull'],
+      ...(f.platform !== undefined && { platform: parsePlatform(String(f.platform)) }),
+      format,
+      labels: keyValues(f.label as string[], 'label'),
+      annotations: keyValues(f.annotation as string[], 'annotation'),
+      squash: f.squash === true,
+      ...(ts !== undefined && { timestamp: Number(ts) }),
+      secrets: new Map((f.secret as string[]).map(parseSecretFlag)),
+      ...(network !== undefined && { network }),
+      ...(f.iidfile !== undefined && { iidfile: String(f.iidfile) }),
+      outputs: (f.output as string[]).map(parseOutputFlag),
+      ...(f.ignorefile !== undefined && { ignorefile: String(f.ignorefile) }),
+      jobs: Number.parseInt(String(f.jobs), 10) || 1,
+      ssh,
+      allow: f.allow as string[],
+      registry: {
+        ...(f.tlsVerify !== undefined && { tlsVerify: bool(f.tlsVerify, true) }),
+        ...(f.authfile !== undefined && { authFile: String(f.authfile) }),
+        ...(f.creds !== undefined && { credentials: parseCredentials(String(f.creds)) }),
+      },
+      reporter: createReporter(mode),
+      signal: ac.signal,
+    };
+    try {
+      const r = await buildImage(o);
+      if (!quiet) for (const n of r.names) process.stderr.write(`COMMIT ${n}\n`);
+      process.stdout.write(`${r.id.slice(7)}\n`);
+    } finally {
+      process.off('SIGINT', onSig).off('SIGTERM', onSig);
+    }
+  });
+}
+
+function badBool(v: unknown): never {
+  throw new SkiffError('EINVALID', `invalid boolean value ${JSON.stringify(v)}`, { hint: 'use true or false' });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

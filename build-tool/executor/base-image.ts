@@ -1,0 +1,94 @@
+/**
+ * Base images: found in the store (as `run` finds them: `NAME` tries localhost/NAME first), or pulled from a
+ * registry into the store according to the pull policy (`missing` default, `always`, `never`, `newer` — newer pulls
+ * and falls back to the local image when the registry is unreachable). An index is resolved to the manifest for the
+ * build platform. Reads are verified by the store.
+ */
+import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import { INDEX_MEDIA_TYPES } from '../../shared/oci/media-types.ts';
+import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../../shared/oci/types.ts';
+import { selectManifest, formatPlatform } from '../../shared/image/platform.ts';
+import { lookupImage } from '../../shared/store/lookup.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { parseImageName } from '../../shared/ref/transport-name.ts';
+import { parseReference } from '../../shared/ref/reference.ts';
+import { openSource } from '../../shared/transport/open.ts';
+import { openStoreTarget } from '../../shared/transport/store.ts';
+import { copyImage } from '../../shared/transport/copy-image.ts';
+import type { RegistryOptions } from '../../shared/registry/types.ts';
+import type { StageLayer } from './layers.ts';
+
+/** A base image as the executor needs it. */
+export interface BaseImage {
+  manifestDigest: string;
+  config: ImageConfig;
+  layers: StageLayer[];
+}
+
+const CAP = 4 * 1024 * 1024;
+
+/** Reads the image `desc` points at (an index resolved for `platform`) from the store. */
+export async function readStoreImage(store: Store, desc: Descriptor, platform: Platform, o: { signal?: AbortSignal } = {}): Promise<BaseImage> {
+  let d = desc;
+  if (INDEX_MEDIA_TYPES.has(d.mediaType)) {
+    const idx = await store.blobs.readJson<Index>(d, { cap: CAP, ...o });
+    const m = selectManifest(idx.manifests, platform);
+    if (m === undefined) throw new SkiffError('ENOTFOUND', `no image for platform ${formatPlatform(platform)} in ${desc.digest}`);
+    d = m;
+  }
+  const man = await store.blobs.readJson<Manifest>(d, { cap: CAP, ...o });
+  const config = await store.blobs.readJson<ImageConfig>(man.config, { cap: CAP, ...o });
+  const ids = config.rootfs?.diff_ids ?? [];
+  if (ids.length !== man.layers.length) throw new SkiffError('EINVALID', `image ${d.digest} has ${man.layers.length} layers but ${ids.length} diff_ids`);
+  return { manifestDigest: d.digest, config, layers: man.layers.map((l, i) => ({ descriptor: l, diffId: ids[i]! })) };
+}
+
+async function pull(storeRoot: string, ref: string, platform: Platform, registry: RegistryOptions, signal?: AbortSignal): Promise<void> {
+  const so = signal ? { signal } : {};
+  const ctx = { storeRoot, registry, ...so };
+  const src = await openSource(parseImageName(`docker://${ref}`), ctx);
+  try {
+    const dst = await openStoreTarget(storeRoot, { ref: parseReference(ref) }, so);
+    try {
+      await copyImage(src, dst, { platform, ...so });
+    } finally {
+      await dst.close();
+    }
+  } finally {
+    await src.close();
+  }
+}
+
+/** Finds (and per policy pulls) base image `ref`. */
+export async function loadBaseImage(
+  store: Store,
+  ref: string,
+  platform: Platform,
+  o: { pull?: 'always' | 'missing' | 'never' | 'newer'; registry?: RegistryOptions; signal?: AbortSignal; onInfo?: (m: string) => void },
+): Promise<BaseImage> {
+  const so = o.signal ? { signal: o.signal } : {};
+  const policy = o.pull ?? 'missing';
+  const local = async () => {
+    try {
+      return await lookupImage(store.layout, ref, so);
+    } catch (e) {
+      if (isSkiffError(e, 'ENOTFOUND')) return undefined;
+      throw e;
+    }
+  };
+  let found = policy === 'always' || policy === 'newer' ? undefined : await local();
+  if (found === undefined && policy !== 'never') {
+    try {
+      o.onInfo?.(`Pulling ${ref}`);
+      await pull(store.paths.root, ref, platform, o.registry ?? {}, o.signal);
+    } catch (e) {
+      if (policy !== 'newer' && policy !== 'missing') throw e;
+      if (policy === 'missing') throw e;
+    }
+    found = await local();
+  }
+  if (found === undefined) {
+    throw new SkiffError('ENOTFOUND', `${ref}: image not known`, { hint: policy === 'never' ? 'pull the image first or use --pull missing' : 'check the image name' });
+  }
+  return readStoreImage(store, found.descriptor, platform, so);
+}

@@ -1,0 +1,126 @@
+/**
+ * Crash safety for builds (BU-17). Every build owns a state directory `<root>/build/<id>/` holding its bundles,
+ * stage mounts, secrets and downloads, a `lock` file it holds (kernel flock, freed when the process dies) and a
+ * `containers/` directory naming each runc container before it is created. Two mechanisms clean up:
+ *   - a watchdog: a tiny shell in its own session reading a pipe from the builder. If the builder dies (even by
+ *     SIGKILL) the pipe closes and the watchdog kills and deletes the build's containers, unmounts everything
+ *     under the state dir (deepest first) and removes it — so no RUN is left writing.
+ *   - reclaimBuilds(): every build (and prune) first removes state dirs whose lock is free, the same way.
+ * No image is tagged before the final commit, so a killed build never leaves a name pointing at a partial image.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { acquireLock, isLockFree, type LockHandle } from '../../shared/store/lock.ts';
+import { unmount } from '../../shared/layer/unpack-cache.ts';
+import type { Runc } from '../../shared/runtime/runc.ts';
+
+const WATCHDOG = `read x
+[ "$x" = ok ] && exit 0
+d="$1"; runc="$2"; rr="$3"
+for f in "$d"/containers/*; do
+  [ -e "$f" ] || continue
+  id=\${f##*/}
+  "$runc" --root "$rr" kill "$id" KILL >/dev/null 2>&1
+  "$runc" --root "$rr" delete --force "$id" >/dev/null 2>&1
+done
+awk -v d="$d/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
+rm -rf "$d"
+`;
+
+/** The directory holding every build's state dir. */
+export function buildsRoot(storeRoot: string): string {
+  return join(storeRoot, 'build');
+}
+
+async function mountsUnder(dir: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const un = (s: string) => s.replace(/\\([0-7]{3})/gu, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return info
+    .split('\n')
+    .map((l) => un(l.split(' ')[4] ?? ''))
+    .filter((m) => m.startsWith(`${dir}/`))
+    .sort()
+    .reverse();
+}
+
+/** Deletes the recorded containers, unmounts everything under `dir` and removes it. Idempotent. */
+export async function cleanBuildDir(dir: string, runc: Runc): Promise<void> {
+  const ids = await readdir(join(dir, 'containers')).catch(() => [] as string[]);
+  for (const id of ids) {
+    await runc.kill(id, 'KILL').catch(() => {});
+    await runc.delete(id, { force: true }).catch(() => {});
+  }
+  for (const m of await mountsUnder(dir)) await unmount(m).catch(() => unmount(m, { lazy: true }).catch(() => {}));
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** Removes the state dirs of builds whose process is gone (lock free). Returns the ids reclaimed. */
+export async function reclaimBuilds(storeRoot: string, runc: Runc): Promise<string[]> {
+  const root = buildsRoot(storeRoot);
+  const out: string[] = [];
+  for (const id of await readdir(root).catch(() => [] as string[])) {
+    const dir = join(root, id);
+    if (!(await isLockFree(join(dir, 'lock')).catch(() => true))) continue;
+    await cleanBuildDir(dir, runc);
+    out.push(id);
+  }
+  return out;
+}
+
+/** One build's state dir; see the module comment. Call close() when the build ends (success or failure). */
+export class BuildDir {
+  readonly id: string;
+  readonly dir: string;
+  readonly runc: Runc;
+  #lock: LockHandle;
+  #watchdog: ChildProcess;
+  #n = 0;
+
+  private constructor(id: string, dir: string, runc: Runc, lock: LockHandle, watchdog: ChildProcess) {
+    this.id = id;
+    this.dir = dir;
+    this.runc = runc;
+    this.#lock = lock;
+    this.#watchdog = watchdog;
+  }
+
+  /** Creates the state dir, takes its lock and starts the watchdog. */
+  static async create(storeRoot: string, runc: Runc): Promise<BuildDir> {
+    const id = randomBytes(8).toString('hex');
+    const dir = join(buildsRoot(storeRoot), id);
+    await mkdir(join(dir, 'containers'), { recursive: true, mode: 0o700 });
+    const lock = await acquireLock(join(dir, 'lock'), { wait: false });
+    const wd = spawn('sh', ['-c', WATCHDOG, 'skiff-build-watchdog', dir, runc.path, runc.root], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+    wd.on('error', () => {});
+    wd.stdin?.on('error', () => {});
+    wd.unref();
+    (wd.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    return new BuildDir(id, dir, runc, lock, wd);
+  }
+
+  /** A fresh path inside the state dir (not created). */
+  path(prefix: string): string {
+    return join(this.dir, `${prefix}${++this.#n}`);
+  }
+
+  /** A container id for this build, recorded before the container exists. */
+  async containerId(): Promise<string> {
+    const id = `skiff-build-${this.id}-${++this.#n}`;
+    await writeFile(join(this.dir, 'containers', id), '');
+    return id;
+  }
+
+  /** Forgets a container that was deleted. */
+  async forgetContainer(id: string): Promise<void> {
+    await rm(join(this.dir, 'containers', id), { force: true });
+  }
+
+  /** Cleans everything up and stops the watchdog. Idempotent. */
+  async close(): Promise<void> {
+    await cleanBuildDir(this.dir, this.runc);
+    this.#watchdog.stdin?.end('ok\n');
+    await this.#lock.release().catch(() => {});
+  }
+}

@@ -1,0 +1,326 @@
+/**
+ * The build executor: parse → plan → stages level by level (independent stages of one level in parallel up to
+ * `jobs`) → each instruction: metadata edits add history only; RUN/COPY/ADD compute their cache key first (parent
+ * key + expanded instruction + build args + source content), reuse the cached layer on a hit (nothing run, copied or
+ * hashed beyond the context check), else run in a working root and store the upper dir as one layer. Then the target
+ * stage is written (layers → config → manifest → names: BU-18), optional outputs and `--iidfile`. The build's state
+ * dir, watchdog and the next build's reclaim make a killed build leave nothing behind (BU-17).
+ */
+import { mkdir, realpath, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SkiffError, throwIfAborted } from '../../shared/errors.ts';
+import { digestHex, type Digest } from '../../shared/oci/digest.ts';
+import type { History, ImageConfig } from '../../shared/oci/types.ts';
+import { formatPlatform } from '../../shared/image/platform.ts';
+import { decompress } from '../../shared/layer/compression.ts';
+import { applyLayer } from '../../shared/layer/apply.ts';
+import { mountOverlay } from '../../shared/layer/unpack-cache.ts';
+import { formatReference, localTagForm } from '../../shared/ref/reference.ts';
+import { parseImageName } from '../../shared/ref/transport-name.ts';
+import { ensurePrivateDir, locateRunc, Runc, runcRootFor } from '../../shared/runtime/runc.ts';
+import { openStore } from '../../shared/store/store.ts';
+import { openTarget } from '../../shared/transport/open.ts';
+import { openStoreSource } from '../../shared/transport/store.ts';
+import { copyImage } from '../../shared/transport/copy-image.ts';
+import { copyCreatedBy, findStage, IgnoreMatcher, loadIgnoreFile, parseDockerfile, planBuild } from '../dockerfile/index.ts';
+import { BuildCache } from '../cache/cache-store.ts';
+import { FileDigests } from '../cache/file-digests.ts';
+import { baseKey, stepKey } from '../cache/key.ts';
+import { loadBaseImage } from './base-image.ts';
+import { BuildDir, reclaimBuilds } from './build-dir.ts';
+import { prepareCopy } from './copy-step.ts';
+import { exportRootfs, tarTree, writeBuiltImage } from './image-out.ts';
+import { lowersOf, type StageLayer } from './layers.ts';
+import { createReporter } from './report.ts';
+import { executeRun, runKeyDescription } from './run-step.ts';
+import type { BuildCtx, BuildOptions, BuildStats, StageResult } from './types.ts';
+import { WorkingRoot } from './working-root.ts';
+import { RootWriter } from './root-writer.ts';
+import { resolveUser } from '../../shared/runtime/user.ts';
+import { checkWorkdir } from '../../shared/runtime/spec.ts';
+
+export type { BuildOptions, BuildStats } from './types.ts';
+
+/** What a build produced. */
+export interface BuildResult {
+  /** the image ID (config digest) */
+  id: Digest;
+  descriptor: { mediaType: string; digest: Digest; size: number };
+  /** local names given (full form) and other destinations written */
+  names: string[];
+  stats: BuildStats;
+}
+
+/** The runc handle builds use (skiff's runc root; a private dir). */
+export async function buildRunc(o: { runc?: string; runcRoot?: string } = {}): Promise<Runc> {
+  const root = o.runcRoot ?? runcRootFor();
+  await ensurePrivateDir(root);
+  return new Runc(o.runc ?? locateRunc(), root);
+}
+
+/** Builds an image from a Dockerfile; see the module comment. Throws SkiffError naming the failing step. */
+export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
+  const reporter = opts.reporter ?? createReporter('plain');
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  const o: BuildOptions = { ...opts, signal };
+  const so = { signal };
+  const df = parseDockerfile(o.dockerfile.text, { filename: o.dockerfile.path ?? 'Dockerfile' });
+  for (const n of df.notices) reporter.warn(n);
+  const plan = planBuild(df, { ...(o.target !== undefined && { target: o.target }), buildArgs: o.buildArgs ?? {}, ...(o.platform && { platform: o.platform }) });
+  const contextReal = await realpath(o.contextDir).catch(() => {
+    throw new SkiffError('ENOTFOUND', `context directory ${o.contextDir} does not exist`);
+  });
+  const store = await openStore(o.storeRoot, { create: true, write: true, ...so });
+  const runc = await buildRunc(o);
+  await reclaimBuilds(store.paths.root, runc);
+  const bd = await BuildDir.create(store.paths.root, runc);
+  const fixed = o.timestamp !== undefined ? new Date(o.timestamp * 1000) : undefined;
+  const stats: BuildStats = { runs: 0, copies: 0, cacheHits: 0, layers: 0, filesHashed: 0 };
+  const useCache = o.layers !== false && !o.noCache;
+  const record = o.layers !== false;
+  try {
+    const ign = await loadIgnoreFile(contextReal, { ...(o.dockerfile.path !== undefined && { dockerfile: o.dockerfile.path }), ...(o.ignorefile !== undefined && { ignorefile: o.ignorefile }), ...so });
+    for (const s of ign.skipped) reporter.warn(`ignore file ${s} points outside the context and was not read`);
+    const digests = await FileDigests.load(join(store.paths.cache, 'file-digests.json'));
+    const cache = new BuildCache(store.paths.cache);
+    const results = new Map<number, Promise<StageResult>>();
+    const roots = new Map<string, Promise<string>>();
+    const images = new Map<string, Promise<{ layers: StageLayer[]; key: Digest }>>();
+    const rootOf = (layers: StageLayer[]): Promise<string> => {
+      const k = layers.map((l) => l.diffId).join(',');
+      let p = roots.get(k);
+      if (p === undefined) {
+        p = (async () => {
+          const lowers = await lowersOf(store, layers, so);
+          if (lowers.length === 1) return lowers[0]!;
+          const target = bd.path('m');
+          await mkdir(target, { recursive: true, mode: 0o700 });
+          if (lowers.length === 0) return target;
+          await mountOverlay({ lowers, target, ...so });
+          return target;
+        })();
+        roots.set(k, p);
+      }
+      return p;
+    };
+    const ctx: BuildCtx = {
+      o,
+      store,
+      bd,
+      cache,
+      digests,
+      ignore: new IgnoreMatcher(ign.patterns),
+      contextReal,
+      stats,
+      reporter,
+      now: () => (fixed ?? new Date()).toISOString(),
+      ...(fixed && { mtime: fixed }),
+      async stageRoot(from, forStage) {
+        const s = findStage(df.stages, from);
+        if (s !== undefined && s.index < forStage) {
+          const r = await results.get(s.index);
+          if (r === undefined) throw new SkiffError('EINVALID', `stage ${from} was not built`);
+          return { root: await rootOf(r.layers), key: r.key };
+        }
+        let img = images.get(from);
+        if (img === undefined) {
+          img = loadBaseImage(store, from, plan.targetPlatform, { pull: o.pull ?? 'missing', ...(o.registry && { registry: o.registry }), ...so, onInfo: (m) => reporter.info(m) }).then((b) => ({
+            layers: b.layers,
+            key: baseKey({ kind: 'image', manifest: b.manifestDigest }, formatPlatform(plan.targetPlatform)),
+          }));
+          images.set(from, img);
+        }
+        const r = await img;
+        return { root: await rootOf(r.layers), key: r.key };
+      },
+    };
+
+    const createdFor = async (key: Digest): Promise<string> => {
+      if (fixed) return fixed.toISOString();
+      if (useCache) {
+        const hit = await cache.get(key);
+        if (hit) return hit.created;
+      }
+      const created = ctx.now();
+      if (record) await cache.put(key, { created });
+      return created;
+    };
+
+    const runStage = async (idx: number): Promise<StageResult> => {
+      const ps = plan.stages.find((s) => s.index === idx)!;
+      const sinfo = { index: plan.stages.indexOf(ps), count: plan.stages.length, ...(ps.name !== undefined && { name: ps.name }) };
+      const pf = formatPlatform(ps.platform);
+      let config: ImageConfig;
+      let layers: StageLayer[];
+      let key: Digest;
+      if (ps.base.kind === 'scratch') {
+        config = { architecture: ps.platform.architecture, os: ps.platform.os, ...(ps.platform.variant && { variant: ps.platform.variant }), config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+        layers = [];
+        key = baseKey({ kind: 'scratch' }, pf);
+      } else if (ps.base.kind === 'stage') {
+        const r = await results.get(ps.base.index)!;
+        config = structuredClone(r.config);
+        layers = [...r.layers];
+        key = baseKey({ kind: 'stage', key: r.key }, pf);
+      } else {
+        const b = await loadBaseImage(store, ps.base.ref, ps.platform, { pull: o.pull ?? 'missing', ...(o.registry && { registry: o.registry }), ...so, onInfo: (m) => reporter.info(m) });
+        config = b.config;
+        layers = [...b.layers];
+        key = baseKey({ kind: 'image', manifest: b.manifestDigest }, pf);
+      }
+      const history: History[] = [...(config.history ?? [])];
+      const baseLayerCount = layers.length;
+      const baseHistoryCount = history.length;
+      const scope = plan.beginStage(idx, config);
+      const total = scope.instructions.length + 1;
+      reporter.step(sinfo, 1, total, `FROM ${ps.stage.from.text}`);
+      let n = 1;
+      for (const ins of scope.instructions) {
+        throwIfAborted(signal);
+        const t0 = performance.now();
+        reporter.step(sinfo, ++n, total, `${ins.kind} ${ins.text}`);
+        const step = scope.step(ins);
+        const cc = scope.config.config ?? {};
+        if (step.run === undefined && step.copy === undefined) {
+          key = stepKey(key, ['meta', step.createdBy, step.edit ?? null, step.buildArgs]);
+          history.push({ created: await createdFor(key), created_by: step.createdBy, empty_layer: true });
+          continue;
+        }
+        const prepared = step.copy ? await prepareCopy(ctx, step, idx) : undefined;
+        const desc = step.run ? await runKeyDescription(ctx, step, idx) : prepared!.description;
+        key = stepKey(key, [ins.kind, desc, step.buildArgs, cc.User ?? '', cc.WorkingDir ?? '', cc.Shell ?? null]);
+        const createdBy = step.run ? step.createdBy : copyCreatedBy(ins.kind as 'COPY' | 'ADD', prepared!.summary, step.copy!.dest.path);
+        const hit = useCache ? await cache.get(key) : undefined;
+        if (hit && (hit.layer === undefined || (await store.claim(hit.layer, so)))) {
+          reporter.cacheHit(digestHex(key).slice(0, 12));
+          stats.cacheHits++;
+          const created = fixed ? fixed.toISOString() : hit.created;
+          if (hit.layer) {
+            layers.push({ descriptor: { mediaType: hit.layer.mediaType, digest: hit.layer.digest, size: hit.layer.size }, diffId: hit.layer.diffId });
+            history.push({ created, created_by: createdBy });
+          } else history.push({ created, created_by: createdBy, empty_layer: true });
+          continue;
+        }
+        const wr = await WorkingRoot.open(bd, await lowersOf(store, layers, { ...so, onWarning: (m) => reporter.warn(m) }), so);
+        let layer: StageLayer | undefined;
+        try {
+          if (step.run) await executeRun(ctx, step, idx, wr, cc);
+          else {
+            if (cc.WorkingDir) {
+              const u = await resolveUser(wr.rootfs, cc.User);
+              await new RootWriter(wr.rootfs).dir(checkWorkdir(cc.WorkingDir), { uid: u.uid, gid: u.gid });
+            }
+            await prepared!.apply(wr.rootfs);
+          }
+          layer = await wr.commitLayer(store, { ...(fixed && { mtime: fixed }), ...so, onWarning: (m) => reporter.warn(m) });
+        } finally {
+          await wr.close();
+        }
+        const created = ctx.now();
+        if (layer) {
+          layers.push(layer);
+          stats.layers++;
+          history.push({ created, created_by: createdBy });
+        } else history.push({ created, created_by: createdBy, empty_layer: true });
+        if (record) await cache.put(key, { created, ...(layer && { layer: { mediaType: layer.descriptor.mediaType, digest: layer.descriptor.digest, size: layer.descriptor.size, diffId: layer.diffId } }) });
+        reporter.stepDone((performance.now() - t0) / 1000);
+      }
+      const final: ImageConfig = { ...scope.config, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) }, history };
+      return { index: idx, config: final, layers, history, key, baseLayerCount, baseHistoryCount };
+    };
+
+    const jobs = Math.max(1, o.jobs ?? 1);
+    for (const level of plan.levels) {
+      const queue = [...level];
+      const workers = Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+        for (let idx = queue.shift(); idx !== undefined; idx = queue.shift()) {
+          const p = runStage(idx);
+          results.set(idx, p);
+          try {
+            await p;
+          } catch (e) {
+            stop.abort(e);
+            throw e;
+          }
+        }
+      });
+      const settled = await Promise.allSettled(workers);
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+    }
+    let target = await results.get(plan.target)!;
+    if (o.squash && target.layers.length > target.baseLayerCount) target = await squash(ctx, target);
+    for (const w of plan.finish()) reporter.warn(w);
+    const created = fixed?.toISOString() ?? target.history.at(-1)?.created ?? ctx.now();
+    const { descriptor, id } = await writeBuiltImage(store, target, {
+      ...(o.format && { format: o.format }),
+      ...(o.labels && { labels: o.labels }),
+      ...(o.annotations && { annotations: o.annotations }),
+      created,
+      ...so,
+    });
+    const names: string[] = [];
+    const remote: string[] = [];
+    for (const t of o.tags ?? []) {
+      const n = parseImageName(t);
+      if (n.transport === 'plain' || n.transport === 'store') {
+        const ref = n.transport === 'plain' ? n.ref : n.ref;
+        if (ref === undefined) throw new SkiffError('EINVALID', `invalid tag ${t}`);
+        names.push(formatReference(localTagForm(ref)));
+      } else remote.push(t);
+    }
+    if (names.length === 0) await store.commitImage(descriptor, so);
+    for (const name of names) await store.commitImage(descriptor, { name, ...so });
+    for (const t of remote) {
+      const src = await openStoreSource(store.paths.root, { id }, so);
+      try {
+        const dst = await openTarget(parseImageName(t), { storeRoot: store.paths.root, registry: o.registry ?? {}, ...so });
+        try {
+          await copyImage(src, dst, { ...(o.format && { format: o.format }), ...so });
+        } finally {
+          await dst.close();
+        }
+      } finally {
+        await src.close();
+      }
+      names.push(t);
+    }
+    for (const out of o.outputs ?? []) {
+      if (out.type === 'local') await exportRootfs(store, target.layers, out.dest, so);
+      else {
+        const tmp = bd.path('export');
+        await exportRootfs(store, target.layers, tmp, so);
+        await tarTree(tmp, out.dest, { ...(fixed && { mtime: fixed }), ...so });
+      }
+    }
+    if (o.iidfile) await writeFile(o.iidfile, id);
+    stats.filesHashed = digests.hashed;
+    await digests.save();
+    return { id, descriptor, names, stats };
+  } finally {
+    await bd.close().catch(() => {});
+    await store.close();
+  }
+}
+
+/** `--squash`: the stage's new layers become one layer on top of the base layers; history keeps every entry. */
+async function squash(ctx: BuildCtx, r: StageResult): Promise<StageResult> {
+  const so = ctx.o.signal ? { signal: ctx.o.signal } : {};
+  const base = r.layers.slice(0, r.baseLayerCount);
+  const wr = await WorkingRoot.open(ctx.bd, await lowersOf(ctx.store, base, so), so);
+  let layer: StageLayer | undefined;
+  try {
+    for (const l of r.layers.slice(r.baseLayerCount)) {
+      const { stream } = await decompress(await ctx.store.blobs.open(l.descriptor, so), so);
+      await applyLayer(wr.rootfs, stream, { mode: 'merged', ...so });
+    }
+    layer = await wr.commitLayer(ctx.store, { ...(ctx.mtime && { mtime: ctx.mtime }), ...so });
+  } finally {
+    await wr.close();
+  }
+  const history = r.history.map((h, i) => (i < r.baseHistoryCount ? h : { ...h, empty_layer: true }));
+  if (layer) delete history[history.length - 1]!.empty_layer;
+  const layers = layer ? [...base, layer] : base;
+  return { ...r, layers, history, config: { ...r.config, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) }, history } };
+}

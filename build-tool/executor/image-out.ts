@@ -1,0 +1,70 @@
+/**
+ * Writing the built image: config blob, then manifest blob (layer blobs are in the store already, written as each
+ * step finished), then the names in index.json through Store.commitImage, which checks everything referenced is
+ * present first — the BU-18 order layer → config → manifest → index. Base layers are referenced as they are (never
+ * re-tarred), so `--timestamp` builds are reproducible. `--format docker` maps media types; HEALTHCHECK, ONBUILD and
+ * SHELL stay in the config in both formats.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { SkiffError } from '../../shared/errors.ts';
+import { MediaType } from '../../shared/oci/media-types.ts';
+import type { Digest } from '../../shared/oci/digest.ts';
+import type { Descriptor, History, ImageConfig, Manifest } from '../../shared/oci/types.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { applyLayer } from '../../shared/layer/apply.ts';
+import { decompress } from '../../shared/layer/compression.ts';
+import { packTree } from '../../shared/layer/tar-write.ts';
+import type { StageLayer } from './layers.ts';
+
+const TO_DOCKER: Record<string, string> = { [MediaType.OciLayerGzip]: MediaType.DockerLayerGzip, [MediaType.OciLayer]: MediaType.DockerLayer };
+const TO_OCI: Record<string, string> = { [MediaType.DockerLayerGzip]: MediaType.OciLayerGzip, [MediaType.DockerLayer]: MediaType.OciLayer, [MediaType.DockerLayerForeignGzip]: MediaType.OciLayerNondistributableGzip };
+
+function layerType(mt: string, docker: boolean): string {
+  if (!docker) return TO_OCI[mt] ?? mt;
+  if (mt in TO_OCI) return mt;
+  const d = TO_DOCKER[mt];
+  if (d === undefined) throw new SkiffError('EUNSUPPORTED', `layer media type ${mt} has no Docker schema 2 equivalent`, { hint: 'build with --format oci' });
+  return d;
+}
+
+/** Writes config and manifest blobs for `layers` + `config`; returns the manifest descriptor and image ID. Not tagged. */
+export async function writeBuiltImage(
+  store: Store,
+  r: { config: ImageConfig; layers: StageLayer[]; history: History[] },
+  o: { format?: 'oci' | 'docker'; labels?: Record<string, string>; annotations?: Record<string, string>; created: string; signal?: AbortSignal },
+): Promise<{ descriptor: Descriptor; id: Digest }> {
+  const so = o.signal ? { signal: o.signal } : {};
+  const docker = o.format === 'docker';
+  const cfg: ImageConfig = structuredClone(r.config);
+  cfg.created = o.created;
+  cfg.rootfs = { type: 'layers', diff_ids: r.layers.map((l) => l.diffId) };
+  cfg.history = r.history;
+  if (o.labels && Object.keys(o.labels).length) cfg.config = { ...(cfg.config ?? {}), Labels: { ...(cfg.config?.Labels ?? {}), ...o.labels } };
+  const cref = await store.putBlob(Buffer.from(JSON.stringify(cfg)), undefined, so);
+  const mediaType = docker ? MediaType.DockerManifest : MediaType.OciManifest;
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType,
+    config: { mediaType: docker ? MediaType.DockerConfig : MediaType.OciConfig, digest: cref.digest, size: cref.size },
+    layers: r.layers.map((l) => ({ mediaType: layerType(l.descriptor.mediaType, docker), digest: l.descriptor.digest, size: l.descriptor.size })),
+  };
+  if (!docker && o.annotations && Object.keys(o.annotations).length) manifest.annotations = { ...o.annotations };
+  const mref = await store.putBlob(Buffer.from(JSON.stringify(manifest)), undefined, so);
+  return { descriptor: { mediaType, digest: mref.digest, size: mref.size }, id: cref.digest };
+}
+
+/** Applies `layers` in order into directory `dest` (created), confined: the image's filesystem as plain files. */
+export async function exportRootfs(store: Store, layers: readonly StageLayer[], dest: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+  await mkdir(dest, { recursive: true, mode: 0o755 });
+  for (const l of layers) {
+    const { stream } = await decompress(await store.blobs.open(l.descriptor, o), o);
+    await applyLayer(dest, stream, { mode: 'merged', ...o });
+  }
+}
+
+/** Writes the tree at `dir` as a tar file `file`. */
+export async function tarTree(dir: string, file: string, o: { mtime?: Date; signal?: AbortSignal } = {}): Promise<void> {
+  await pipeline(packTree(dir, o), createWriteStream(file, { mode: 0o644 }));
+}

@@ -1,0 +1,40 @@
+/**
+ * Layers of a build: storing a new layer from a tar stream (diffID hashed while the bytes flow into gzip, the blob
+ * digest computed by the store while they flow out — nothing buffered), and turning a stage's layer list into
+ * unpacked lower dirs from the shared unpacked-layer cache.
+ */
+import type { Readable } from 'node:stream';
+import { DigestingStream, type Digest } from '../../shared/oci/digest.ts';
+import { MediaType } from '../../shared/oci/media-types.ts';
+import type { Descriptor } from '../../shared/oci/types.ts';
+import { compress } from '../../shared/layer/compression.ts';
+import { ensureUnpacked } from '../../shared/layer/unpack-cache.ts';
+import type { Store } from '../../shared/store/store.ts';
+
+/** A layer of a stage: its manifest descriptor (blob in the store) and diffID. */
+export interface StageLayer {
+  descriptor: Descriptor;
+  diffId: Digest;
+}
+
+/**
+ * Compresses `tar` with gzip into the store. The blob is committed (verified, leased to this process) before this
+ * resolves; the diffID is the digest of the uncompressed bytes that went in.
+ */
+export async function storeTarLayer(store: Store, tar: Readable, o: { signal?: AbortSignal; level?: number } = {}): Promise<StageLayer> {
+  const dig = new DigestingStream();
+  tar.on('error', (e) => dig.destroy(e));
+  tar.pipe(dig);
+  const gz = compress(dig, 'gzip', o.level);
+  const ref = await store.putBlob(gz, undefined, o.signal ? { signal: o.signal } : {});
+  return { descriptor: { mediaType: MediaType.OciLayerGzip, digest: ref.digest, size: ref.size }, diffId: dig.result };
+}
+
+/** The unpacked lower dirs (bottom→top) of `layers`, unpacking into the store's cache what is missing. */
+export async function lowersOf(store: Store, layers: readonly StageLayer[], o: { signal?: AbortSignal; onWarning?: (m: string) => void } = {}): Promise<string[]> {
+  return ensureUnpacked(
+    store.paths.overlay,
+    layers.map((l) => ({ diffID: l.diffId, open: () => store.blobs.open(l.descriptor, o.signal ? { signal: o.signal } : {}) })),
+    { ...(o.signal && { signal: o.signal }), ...(o.onWarning && { onWarning: o.onWarning }) },
+  );
+}

@@ -1,0 +1,251 @@
+/**
+ * RUN: the command runs with runc in the working root (an overlay of the stage's layers under a fresh upper dir),
+ * with build defaults: podman's capabilities with an empty inheritable set and no-new-privileges (BU-12), the
+ * default seccomp profile, clamped rlimits, /etc/hosts and /etc/resolv.conf provided, the host network unless
+ * `--network none` (RUN --network=host and --security=insecure need `--allow` — BU-11), build args and ENV in the
+ * environment, and the working directory refused under /proc (BU-05). RUN --mount:
+ *   bind   source resolved inside the context or the `from` stage's root only (BU-08); rw binds get a throwaway
+ *          overlay so writes never reach the source;
+ *   cache  <root>/cache/mounts/<id> (ids that are not plain names are hashed — BU-06); a `source` subpath is
+ *          opened component by component refusing symlinks, then bound through its /proc fd (BU-07);
+ *   secret files copied into the build's state dir and bound read-only; never in a layer, history or key (BU-13);
+ *   tmpfs, ssh.
+ */
+import { constants } from 'node:fs';
+import { chmod, chown, copyFile, lstat, mkdir, open, readlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { SkiffError } from '../../shared/errors.ts';
+import { digestHex, digestOf } from '../../shared/oci/digest.ts';
+import { acquireLock, type LockHandle } from '../../shared/store/lock.ts';
+import { mountOverlay } from '../../shared/layer/unpack-cache.ts';
+import { buildSpec } from '../../shared/runtime/build-spec.ts';
+import { writeBundleConfig } from '../../shared/runtime/bundle.ts';
+import { writeEtcFiles } from '../../shared/runtime/etc-files.ts';
+import type { MountRequest } from '../../shared/runtime/mounts.ts';
+import { resolveInRoot } from '../../shared/runtime/in-root.ts';
+import { checkWorkdir } from '../../shared/runtime/spec.ts';
+import { resolveUser } from '../../shared/runtime/user.ts';
+import { checkEntitlements, type ResolvedStep, type RunMount } from '../dockerfile/index.ts';
+import { selectionDigest, walkTree } from './tree.ts';
+import type { BuildCtx } from './types.ts';
+import type { WorkingRoot } from './working-root.ts';
+import { RootWriter } from './root-writer.ts';
+
+/** The key contributions of a RUN's bind mounts (content of context sources, stage keys of stage sources). */
+export async function runKeyDescription(ctx: BuildCtx, step: ResolvedStep, stageIndex: number): Promise<unknown> {
+  const run = step.run!;
+  checkEntitlements(run.options, ctx.o.allow ?? []);
+  const binds: unknown[] = [];
+  for (const m of run.options.mounts) {
+    if (m.type !== 'bind') continue;
+    if (m.from !== undefined) {
+      binds.push([m.target, 'from', (await ctx.stageRoot(m.from, stageIndex)).key, m.source]);
+      continue;
+    }
+    const host = await resolveInRoot(ctx.contextReal, m.source);
+    const rel = posix.relative('/', posix.normalize(`/${m.source}`));
+    const st = await lstat(host).catch(() => undefined);
+    if (st === undefined) throw new SkiffError('ENOTFOUND', `RUN --mount source ${m.source} does not exist in the build context`);
+    const entries = await walkTree(host, { matcher: ctx.ignore, ctxPrefix: rel === '.' ? '' : rel });
+    binds.push([m.target, 'context', await selectionDigest(entries, ctx.digests)]);
+  }
+  return {
+    argv: run.argv,
+    script: run.script ?? null,
+    env: run.env,
+    mounts: run.options.mounts.map((m) => ({ ...m })),
+    network: run.options.network === 'default' ? (ctx.o.network ?? 'host') : run.options.network,
+    security: run.options.security,
+    binds,
+  };
+}
+
+/** A plain cache id is used as the directory name; anything else is hashed so it can never name a path. */
+export function cacheDirName(id: string): string {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/u.test(id) && !id.includes('..') ? id : `h-${digestHex(digestOf(id))}`;
+}
+
+/**
+ * Opens directory `sub` under `base` one component at a time, refusing any symlink (BU-07), creating missing
+ * components; returns an O_PATH handle (held while the container runs) verified through /proc/self/fd to be the
+ * expected directory, and that verified path. runc cannot mount through another process's O_PATH fd, so the
+ * verified path is what gets bound; the handle pins the directory.
+ */
+async function openConfinedDir(base: string, sub: string, create: { mode: number; uid: number; gid: number }): Promise<{ fh: FileHandle; path: string }> {
+  const parts = posix.normalize(`/${sub}`).split('/').filter((p) => p !== '');
+  let cur = base;
+  for (const p of parts) {
+    cur = join(cur, p);
+    const st = await lstat(cur).catch(() => undefined);
+    if (st === undefined) {
+      await mkdir(cur, { mode: create.mode });
+      await chown(cur, create.uid, create.gid);
+    } else if (!st.isDirectory()) {
+      throw new SkiffError('EUNSAFE', `cache mount source ${sub} is not a directory (a symbolic link or file is in the way)`, { hint: 'cache mount sources must be plain directories inside the cache' });
+    }
+  }
+  const O_PATH = 0o10000000;
+  const fh = await open(cur, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  const real = await readlink(`/proc/self/fd/${fh.fd}`);
+  if (real !== cur) {
+    await fh.close();
+    throw new SkiffError('EUNSAFE', `cache mount source ${sub} changed while it was opened`);
+  }
+  return { fh, path: real };
+}
+
+/** Runs the RUN step in `wr`; throws naming the step and exit code when the command fails. */
+export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: number, wr: WorkingRoot, config: { User?: string; WorkingDir?: string }): Promise<void> {
+  const run = step.run!;
+  const so = ctx.o.signal ? { signal: ctx.o.signal } : {};
+  const workdir = checkWorkdir(config.WorkingDir);
+  if (workdir !== '/') {
+    const u = await resolveUser(wr.rootfs, config.User);
+    await new RootWriter(wr.rootfs).dir(workdir, { uid: u.uid, gid: u.gid });
+  }
+  const mounts: MountRequest[] = [];
+  const env = [...run.env];
+  const handles: FileHandle[] = [];
+  const locks: LockHandle[] = [];
+  try {
+    for (const m of run.options.mounts) await addMount(ctx, m, stageIndex, mounts, env, handles, locks);
+    let argv = run.argv;
+    if (run.script !== undefined) {
+      const f = ctx.bd.path('script');
+      await writeFile(f, run.script, { mode: 0o755 });
+      mounts.push({ type: 'bind', source: f, destination: '/dev/.skiff-run-script', options: ['ro'] });
+      argv = ['/dev/.skiff-run-script'];
+    }
+    const network = run.options.network === 'default' ? (ctx.o.network ?? 'host') : run.options.network;
+    const etcFiles = await writeEtcFiles(join(wr.bundle.dir, 'etc'), {
+      hostname: 'localhost',
+      network,
+      containerEnv: { name: ctx.bd.id, id: ctx.bd.id, image: '', imageId: '', rootless: false },
+    });
+    const spec = await buildSpec({ Env: [], ...(config.User !== undefined && { User: config.User }), WorkingDir: workdir }, wr.rootfs, {
+      args: argv,
+      entrypoint: [],
+      env,
+      network,
+      etcFiles,
+      mounts,
+      noNewPrivileges: true,
+      hostname: 'localhost',
+      ...(run.options.security === 'insecure' && { privileged: true }),
+      onWarning: (m) => ctx.reporter.warn(m),
+      ...so,
+    });
+    await wr.noteMountTargets(spec.mounts.map((m) => m.destination));
+    await writeBundleConfig(wr.bundle, spec);
+    const id = await ctx.bd.containerId();
+    let code: number;
+    try {
+      code = await ctx.bd.runc.run(id, wr.bundle.dir, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        onSpawn: (child) => {
+          child.stdout?.on('data', (c: Buffer) => ctx.reporter.output(c));
+          child.stderr?.on('data', (c: Buffer) => ctx.reporter.output(c));
+        },
+        ...so,
+      });
+    } finally {
+      await ctx.bd.runc.delete(id, { force: true }).catch(() => {});
+      await ctx.bd.forgetContainer(id);
+    }
+    ctx.stats.runs++;
+    if (code !== 0) {
+      const loc = step.instruction.loc;
+      throw new SkiffError('EIO', `building at STEP "RUN ${step.instruction.text}" (line ${loc.line}): while running runtime: exit status ${code}`, {
+        details: { exitCode: code, line: loc.line },
+      });
+    }
+  } finally {
+    for (const h of handles) await h.close().catch(() => {});
+    for (const l of locks) await l.release().catch(() => {});
+  }
+}
+
+async function addMount(ctx: BuildCtx, m: RunMount, stageIndex: number, mounts: MountRequest[], env: string[], handles: FileHandle[], locks: LockHandle[]): Promise<void> {
+  switch (m.type) {
+    case 'bind': {
+      const root = m.from !== undefined ? (await ctx.stageRoot(m.from, stageIndex)).root : ctx.contextReal;
+      const host = await resolveInRoot(root, m.source);
+      const st = await lstat(host).catch(() => undefined);
+      if (st === undefined) throw new SkiffError('ENOTFOUND', `RUN --mount source ${m.source} does not exist`);
+      let source = host;
+      if (!m.readonly) {
+        if (st.isDirectory()) {
+          const d = ctx.bd.path('rw');
+          for (const s of ['upper', 'work', 'merged']) await mkdir(join(d, s), { recursive: true, mode: 0o700 });
+          await mountOverlay({ lowers: [host], upper: join(d, 'upper'), work: join(d, 'work'), target: join(d, 'merged') });
+          source = join(d, 'merged');
+        } else {
+          source = ctx.bd.path('rwf');
+          await copyFile(host, source);
+        }
+      }
+      mounts.push({ type: 'bind', source, destination: m.target, options: ['rbind', m.readonly ? 'ro' : 'rw', 'nosuid', 'nodev'] });
+      return;
+    }
+    case 'cache': {
+      const base = join(ctx.store.paths.cache, 'mounts');
+      await mkdir(base, { recursive: true, mode: 0o700 });
+      const name = cacheDirName(m.id);
+      const dir = join(base, name);
+      if ((await lstat(dir).catch(() => undefined)) === undefined) {
+        await mkdir(dir, { mode: m.mode });
+        await chown(dir, m.uid, m.gid);
+      }
+      if (m.sharing === 'locked') locks.push(await acquireLock(join(base, `.${name}.lock`), ctx.o.signal ? { signal: ctx.o.signal } : {}));
+      if (m.from !== undefined) ctx.reporter.warn(`cache mount ${m.target}: from=${m.from} is not used to seed the cache`);
+      const { fh, path } = await openConfinedDir(dir, m.source ?? '/', { mode: m.mode, uid: m.uid, gid: m.gid });
+      handles.push(fh);
+      mounts.push({ type: 'bind', source: path, destination: m.target, options: ['rbind', m.readonly ? 'ro' : 'rw', 'nosuid', 'nodev'] });
+      return;
+    }
+    case 'tmpfs':
+      mounts.push({ type: 'tmpfs', destination: m.target, options: m.size !== undefined ? [`size=${m.size}`] : [] });
+      return;
+    case 'secret': {
+      const s = ctx.o.secrets?.get(m.id);
+      if (s === undefined) {
+        if (m.required) throw new SkiffError('ENOTFOUND', `secret ${m.id} is required but was not given`, { hint: `pass --secret id=${m.id},src=FILE` });
+        return;
+      }
+      let value: Buffer;
+      if (s.env !== undefined) {
+        const v = process.env[s.env];
+        if (v === undefined) throw new SkiffError('ENOTFOUND', `secret ${m.id}: environment variable ${s.env} is not set`);
+        value = Buffer.from(v);
+      } else {
+        const fh = await open(s.src!, 'r').catch((e: Error) => {
+          throw new SkiffError('ENOTFOUND', `secret ${m.id}: cannot read ${s.src}: ${e.message}`);
+        });
+        try {
+          value = await fh.readFile();
+        } finally {
+          await fh.close();
+        }
+      }
+      if (m.env !== undefined) env.push(`${m.env}=${value.toString()}`);
+      if (m.target !== undefined) {
+        const f = ctx.bd.path('secret');
+        await writeFile(f, value, { mode: 0o400 });
+        await chown(f, m.uid, m.gid);
+        await chmod(f, m.mode);
+        mounts.push({ type: 'bind', source: f, destination: m.target, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
+      }
+      return;
+    }
+    case 'ssh': {
+      const sock = ctx.o.ssh?.get(m.id);
+      if (sock === undefined) {
+        if (m.required) throw new SkiffError('ENOTFOUND', `ssh agent ${m.id} is required but --ssh ${m.id} was not given`);
+        return;
+      }
+      mounts.push({ type: 'bind', source: sock, destination: m.target, options: ['bind', 'rw'] });
+      env.push(`SSH_AUTH_SOCK=${m.target}`);
+      return;
+    }
+  }
+}

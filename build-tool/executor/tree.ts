@@ -1,0 +1,130 @@
+/**
+ * Walking source trees for COPY/ADD and cache keys: lstat only (symlinks are entries, never followed — BU-01),
+ * byte-ordered, ignore rules applied by context-relative path, and a content digest of a selection that covers
+ * names, types, modes, ownership, symlink targets and file bytes but never times.
+ */
+import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { throwIfAborted } from '../../shared/errors.ts';
+import type { IgnoreMatcher } from '../dockerfile/index.ts';
+import type { FileDigests } from '../cache/file-digests.ts';
+
+/** One entry of a walked tree. `rel` is relative to the walk root ('' for the root itself). */
+export interface TreeEntry {
+  rel: string;
+  host: string;
+  st: BigIntStats;
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  link?: string;
+}
+
+function typeOf(st: BigIntStats): TreeEntry['type'] {
+  return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+}
+
+/** One lstat'ed entry (with its link target). */
+export async function entryOf(host: string, rel: string): Promise<TreeEntry> {
+  const st = await lstat(host, { bigint: true });
+  const e: TreeEntry = { rel, host, st, type: typeOf(st) };
+  if (e.type === 'symlink') e.link = await readlink(host);
+  return e;
+}
+
+/** Decides per context-relative path whether an entry is part of the selection. */
+export interface WalkFilter {
+  matcher?: IgnoreMatcher;
+  /** `--exclude` patterns, matched against the path relative to the source */
+  exclude?: IgnoreMatcher;
+  /** the walk root's path relative to the context ('' for the context root) */
+  ctxPrefix: string;
+}
+
+/**
+ * The entries under `root` (the root itself first), depth-first in byte order, each directory before its contents.
+ * Ignored entries are skipped; ignored directories are descended only when a `!` pattern may re-include something.
+ */
+export async function walkTree(root: string, f: WalkFilter, o: { signal?: AbortSignal } = {}): Promise<TreeEntry[]> {
+  const out: TreeEntry[] = [await entryOf(root, '')];
+  const visit = async (dir: string, rel: string): Promise<void> => {
+    const names = (await readdir(dir)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const n of names) {
+      throwIfAborted(o.signal);
+      const r = rel === '' ? n : `${rel}/${n}`;
+      const host = join(dir, n);
+      const e = await entryOf(host, r);
+      const ctxRel = f.ctxPrefix === '' ? r : `${f.ctxPrefix}/${r}`;
+      const excluded = (f.matcher?.isExcluded(ctxRel, e.type === 'dir') ?? false) || (f.exclude?.isExcluded(r, e.type === 'dir') ?? false);
+      if (excluded) {
+        if (e.type === 'dir' && ((f.matcher?.mayIncludeUnder(ctxRel) ?? false) || (f.exclude?.mayIncludeUnder(r) ?? false))) await visit(host, r);
+        continue;
+      }
+      out.push(e);
+      if (e.type === 'dir') await visit(host, r);
+    }
+  };
+  if (out[0]!.type === 'dir') await visit(root, '');
+  return out;
+}
+
+/** The digest (hex) of a selection: names, types, modes, ownership, link targets and file bytes; not times. */
+export async function selectionDigest(entries: readonly TreeEntry[], digests: FileDigests, o: { signal?: AbortSignal } = {}): Promise<string> {
+  const h = createHash('sha256');
+  for (const e of entries) {
+    let content = '';
+    if (e.type === 'file') content = await digests.digest(e.host, e.st, o);
+    else if (e.type === 'symlink') content = e.link ?? '';
+    h.update(`${e.rel}\0${e.type}\0${Number(e.st.mode & 0o7777n).toString(8)}\0${e.st.uid}:${e.st.gid}\0${content}\n`);
+  }
+  return h.digest('hex');
+}
+
+/** A RegExp for one path segment of a Go filepath.Match pattern (`*`, `?`, `[...]`, `\x`). */
+export function segmentRegExp(seg: string): RegExp {
+  let re = '^';
+  for (let i = 0; i < seg.length; i++) {
+    const c = seg[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '\\' && i + 1 < seg.length) re += seg[++i]!.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&');
+    else if (c === '[') {
+      const end = seg.indexOf(']', i + 2);
+      if (end < 0) re += '\\[';
+      else {
+        let cls = seg.slice(i + 1, end);
+        if (cls.startsWith('^') || cls.startsWith('!')) cls = '^' + cls.slice(1);
+        re += `[${cls.replace(/\\/gu, '\\\\')}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&');
+  }
+  return new RegExp(re + '$', 'u');
+}
+
+/**
+ * Expands a glob source against `root` (context or stage root), segment by segment, never following symlinks
+ * while listing; returns the matching root-relative paths, sorted. `skip` hides ignored paths.
+ */
+export async function expandGlob(root: string, pattern: string, skip: (rel: string) => boolean = () => false): Promise<string[]> {
+  const segs = posix.normalize(`/${pattern}`).split('/').filter((s) => s !== '');
+  let cur: string[] = [''];
+  for (const seg of segs) {
+    const next: string[] = [];
+    const glob = /[*?[]/u.test(seg);
+    for (const base of cur) {
+      const hostDir = join(root, base);
+      if (!glob) {
+        const rel = base === '' ? seg.replace(/\\(.)/gu, '$1') : `${base}/${seg.replace(/\\(.)/gu, '$1')}`;
+        if (await lstat(join(root, rel)).then(() => true, () => false)) next.push(rel);
+        continue;
+      }
+      const st = await lstat(hostDir).catch(() => undefined);
+      if (!st?.isDirectory()) continue;
+      const re = segmentRegExp(seg);
+      for (const n of (await readdir(hostDir)).sort()) if (re.test(n)) next.push(base === '' ? n : `${base}/${n}`);
+    }
+    cur = next;
+  }
+  return cur.filter((r) => r !== '' && !skip(r)).sort();
+}

@@ -1,0 +1,89 @@
+/** Shared types of the build executor. */
+import type { Digest } from '../../shared/oci/digest.ts';
+import type { History, ImageConfig, Platform } from '../../shared/oci/types.ts';
+import type { RegistryOptions } from '../../shared/registry/types.ts';
+import type { Store } from '../../shared/store/store.ts';
+import type { IgnoreMatcher } from '../dockerfile/index.ts';
+import type { BuildCache } from '../cache/cache-store.ts';
+import type { FileDigests } from '../cache/file-digests.ts';
+import type { BuildDir } from './build-dir.ts';
+import type { StageLayer } from './layers.ts';
+import type { BuildReporter } from './report.ts';
+
+/** What `build-tool build` asks for. Everything but storeRoot, contextDir and dockerfile is optional. */
+export interface BuildOptions {
+  storeRoot: string;
+  contextDir: string;
+  /** Dockerfile text and its path (for messages and `<Dockerfile>.dockerignore`). */
+  dockerfile: { text: string; path?: string };
+  tags?: string[];
+  buildArgs?: Record<string, string>;
+  target?: string;
+  noCache?: boolean;
+  /** use and record the layer cache (default true) */
+  layers?: boolean;
+  pull?: 'always' | 'missing' | 'never' | 'newer';
+  platform?: Platform;
+  format?: 'oci' | 'docker';
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  squash?: boolean;
+  /** seconds since the epoch: every created time and file time (SOURCE_DATE_EPOCH) */
+  timestamp?: number;
+  /** `--secret id=…,src=…|env=…` */
+  secrets?: Map<string, { src?: string; env?: string }>;
+  network?: 'host' | 'none';
+  iidfile?: string;
+  outputs?: { type: 'local' | 'tar'; dest: string }[];
+  ignorefile?: string;
+  jobs?: number;
+  /** `--ssh id=socket` (id `default` from $SSH_AUTH_SOCK) */
+  ssh?: Map<string, string>;
+  allow?: string[];
+  registry?: RegistryOptions;
+  reporter?: BuildReporter;
+  /** runc binary and state dir (defaults: locateRunc(), runcRootFor()) */
+  runc?: string;
+  runcRoot?: string;
+  addUrlMaxBytes?: number;
+  signal?: AbortSignal;
+}
+
+/** Counters a test can assert on (a fully cached rebuild runs, copies and hashes nothing). */
+export interface BuildStats {
+  runs: number;
+  copies: number;
+  cacheHits: number;
+  layers: number;
+  filesHashed: number;
+}
+
+/** A built stage: its config (rootfs and history complete), layers and state key. */
+export interface StageResult {
+  index: number;
+  config: ImageConfig;
+  layers: StageLayer[];
+  history: History[];
+  key: Digest;
+  baseLayerCount: number;
+  baseHistoryCount: number;
+}
+
+/** What the steps of a build share. */
+export interface BuildCtx {
+  o: BuildOptions;
+  store: Store;
+  bd: BuildDir;
+  cache: BuildCache;
+  digests: FileDigests;
+  ignore: import('../dockerfile/index.ts').IgnoreMatcher;
+  contextReal: string;
+  stats: BuildStats;
+  reporter: BuildReporter;
+  /** a read-only root of a stage (by index) or image (by ref), mounted once per build */
+  stageRoot(from: string, forStage: number): Promise<{ root: string; key: Digest }>;
+  /** a fresh `created` time (or the fixed timestamp) */
+  now(): string;
+  mtime?: Date;
+}
+export type { IgnoreMatcher };
