@@ -11,6 +11,10 @@ await build({
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,
+  // Shared code and lazily imported modules (registry client, OpenPGP, …) go into chunks that load only when a
+  // command needs them, so start-up reads little.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   platform: 'node',
   format: 'esm',
   target: 'node22',

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { loadUndici } from './undici-lazy.ts';
 import { SkiffError, isSkiffError } from '../errors.ts';
 import { readAllLimited } from '../oci/validate.ts';
 import { redactText, redactUrl } from './redact.ts';
@@ -76,6 +77,7 @@ export async function requestFollowing(req: RawRequest): Promise<RawResponse> {
   for (let hop = 0; ; hop++) {
     let res: Dispatcher.ResponseData;
     try {
+      const { request } = await loadUndici();
       res = await request(url, {
         method,
         headers,

@@ -74,7 +74,7 @@ async function makeClient(registry: string, repository: string, opts: RegistryOp
   return new RegistryClient({
     registry,
     apiHost: apiHostOf(registry),
-    dispatcher: dispatcherFor(tls, env),
+    dispatcher: await dispatcherFor(tls, env),
     allowHttp: !tlsVerify,
     credentials: () =>
       (creds ??= opts.credentials !== undefined

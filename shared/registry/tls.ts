@@ -1,7 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import { join } from 'node:path';
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { loadUndici } from './undici-lazy.ts';
 import { SkiffError } from '../errors.ts';
 import { isValidRegistry } from '../ref/reference.ts';
 
@@ -59,12 +60,15 @@ function proxyConfigured(env: NodeJS.ProcessEnv): boolean {
  * The undici dispatcher for a TLS configuration: an Agent, or an EnvHttpProxyAgent when HTTP(S)_PROXY is set
  * (NO_PROXY honoured). Cached per configuration so connections are reused across repositories.
  */
-export function dispatcherFor(tls: TlsSettings, env: NodeJS.ProcessEnv = process.env): Dispatcher {
+export async function dispatcherFor(tls: TlsSettings, env: NodeJS.ProcessEnv = process.env): Promise<Dispatcher> {
   const useProxy = proxyConfigured(env);
   const key = JSON.stringify([tls, useProxy]);
   let d = dispatchers.get(key);
   if (d === undefined) {
     const connect = { ...tls, ...(tls.ca ? { ca: tls.ca } : {}) };
+    const { Agent, EnvHttpProxyAgent } = await loadUndici();
+    const again = dispatchers.get(key); // another caller may have made it while undici loaded
+    if (again !== undefined) return again;
     d = useProxy ? new EnvHttpProxyAgent({ connect, requestTls: connect }) : new Agent({ connect, keepAliveTimeout: 10_000 });
     dispatchers.set(key, d);
   }

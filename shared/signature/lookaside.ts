@@ -3,7 +3,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { request } from 'undici';
+import type { request } from 'undici';
+import { loadUndici } from '../registry/undici-lazy.ts';
 import { SkiffError, throwIfAborted } from '../errors.ts';
 import { digestHex, parseDigest } from '../oci/digest.ts';
 import { namedRepository, normalizeNamed } from './docker-identity.ts';
@@ -152,7 +153,7 @@ async function fetchOne(u: URL, signal?: AbortSignal): Promise<Uint8Array | unde
       throw e;
     }
   }
-  const res = await request(u, { method: 'GET', maxRedirections: 0, headersTimeout: 30_000, bodyTimeout: 30_000, ...(signal ? { signal } : {}) } as Parameters<typeof request>[1]);
+  const res = await (await loadUndici()).request(u, { method: 'GET', maxRedirections: 0, headersTimeout: 30_000, bodyTimeout: 30_000, ...(signal ? { signal } : {}) } as Parameters<typeof request>[1]);
   if (res.statusCode === 404) {
     await res.body.dump();
     return undefined;

@@ -1,4 +1,5 @@
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { loadOpenpgp } from './openpgp-lazy.ts';
 import { readFile } from 'node:fs/promises';
 import { SkiffError } from '../errors.ts';
 
@@ -26,8 +27,8 @@ function looksArmored(b: Uint8Array): boolean {
 export async function parsePublicKeys(bytes: Uint8Array, what = 'public key'): Promise<openpgp.PublicKey[]> {
   try {
     const keys = looksArmored(bytes)
-      ? await openpgp.readKeys({ armoredKeys: Buffer.from(bytes).toString('utf8') })
-      : await openpgp.readKeys({ binaryKeys: bytes });
+      ? await (await loadOpenpgp()).readKeys({ armoredKeys: Buffer.from(bytes).toString('utf8') })
+      : await (await loadOpenpgp()).readKeys({ binaryKeys: bytes });
     if (keys.length === 0) throw new Error('no keys found');
     return keys.map((k: openpgp.Key) => (k.isPrivate() ? k.toPublic() : k));
   } catch (e) {
@@ -51,8 +52,8 @@ export async function loadPrivateKeyFile(path: string, passphrase: string | unde
   let key: openpgp.PrivateKey;
   try {
     key = looksArmored(bytes)
-      ? await openpgp.readPrivateKey({ armoredKey: bytes.toString('utf8') })
-      : await openpgp.readPrivateKey({ binaryKey: bytes });
+      ? await (await loadOpenpgp()).readPrivateKey({ armoredKey: bytes.toString('utf8') })
+      : await (await loadOpenpgp()).readPrivateKey({ binaryKey: bytes });
   } catch (e) {
     throw new SkiffError('EINVALID', `invalid OpenPGP private key file ${path}: ${(e as Error).message}`, { cause: e });
   }
@@ -61,7 +62,7 @@ export async function loadPrivateKeyFile(path: string, passphrase: string | unde
     throw new SkiffError('EPERM', `private key ${path} is protected by a passphrase`, { hint: 'pass --sign-passphrase-file / --passphrase-file' });
   }
   try {
-    return await openpgp.decryptKey({ privateKey: key, passphrase });
+    return await (await loadOpenpgp()).decryptKey({ privateKey: key, passphrase });
   } catch (e) {
     throw new SkiffError('EPERM', `cannot unlock private key ${path}: ${(e as Error).message}`, { cause: e, hint: 'check the passphrase' });
   }

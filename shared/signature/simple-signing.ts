@@ -1,4 +1,5 @@
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { loadOpenpgp } from './openpgp-lazy.ts';
 import { SkiffError, throwIfAborted } from '../errors.ts';
 import { digestOf, type Digest } from '../oci/digest.ts';
 import { buildPayload, MAX_PAYLOAD_BYTES, parsePayload, type SignedClaims } from './payload.ts';
@@ -39,8 +40,8 @@ export async function signSimpleSigning(
     if (o.signal !== undefined) g.signal = o.signal;
     return gpgSign(payload, signer.fingerprint, g);
   }
-  const message = await openpgp.createMessage({ binary: payload, format: 'binary' });
-  const sig = await openpgp.sign({ message, signingKeys: signer.key, format: 'binary' });
+  const message = await (await loadOpenpgp()).createMessage({ binary: payload, format: 'binary' });
+  const sig = await (await loadOpenpgp()).sign({ message, signingKeys: signer.key, format: 'binary' });
   return sig as Uint8Array;
 }
 
@@ -70,13 +71,13 @@ export async function verifySimpleSigning(sigBytes: Uint8Array, keys: readonly o
   const now = o.now ?? new Date();
   let message: openpgp.Message<Uint8Array>;
   try {
-    message = await openpgp.readMessage({ binaryMessage: sigBytes });
+    message = await (await loadOpenpgp()).readMessage({ binaryMessage: sigBytes });
   } catch (e) {
     throw rejected(`not an OpenPGP message: ${(e as Error).message}`, e);
   }
   let result: Awaited<ReturnType<typeof openpgp.verify<Uint8Array>>>;
   try {
-    result = await openpgp.verify({ message, verificationKeys: keys as openpgp.PublicKey[], expectSigned: true, format: 'binary', date: now });
+    result = await (await loadOpenpgp()).verify({ message, verificationKeys: keys as openpgp.PublicKey[], expectSigned: true, format: 'binary', date: now });
   } catch (e) {
     throw rejected((e as Error).message, e);
   }

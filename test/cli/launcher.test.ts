@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 const repo = resolve(import.meta.dirname, '../..');
 const TOOLS = ['build-tool', 'copy-tool', 'run-tool'];
@@ -41,5 +41,25 @@ describe('launchers', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("unknown option '--no-such-flag'");
     expect(r.stdout).toBe('');
+  });
+});
+
+describe('start-up stays light', () => {
+  /** Every file the entry loads before running: static `import … from "./chunks/…"` edges, transitively. */
+  function staticGraph(file: string, seen = new Set<string>()): Set<string> {
+    if (seen.has(file)) return seen;
+    seen.add(file);
+    const src = readFileSync(file, 'utf8');
+    for (const m of src.matchAll(/^\s*import\s[^'"()]*?from\s*["'](\.[^"']+)["']|^\s*import\s*["'](\.[^"']+)["']/gm)) {
+      staticGraph(resolve(dirname(file), (m[1] ?? m[2])!), seen);
+    }
+    return seen;
+  }
+
+  it.each(TOOLS)('%s loads neither undici nor openpgp until a command needs them', (tool) => {
+    const files = [...staticGraph(resolve(repo, 'dist', `${tool}.mjs`))];
+    expect(files.length).toBeGreaterThan(1); // the graph walk found the chunks (it can fail)
+    const eager = files.filter((f) => /node_modules\/(undici|openpgp)\//.test(readFileSync(f, 'utf8')));
+    expect(eager.map((f) => f.replace(repo, ''))).toEqual([]);
   });
 });

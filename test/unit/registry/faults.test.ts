@@ -285,7 +285,7 @@ describe('registry client against faults', () => {
       method: 'GET',
       url: new URL(`${reg.url}/v2/a/b/blobs/${blobDesc.digest}`),
       headers: { authorization: 'Basic dTpw', cookie: 'session=1', 'proxy-authorization': 'Basic eA==', 'x-custom-auth': 'secret', accept: '*/*' },
-      dispatcher: dispatcherFor({ rejectUnauthorized: true }),
+      dispatcher: await dispatcherFor({ rejectUnauthorized: true }),
       registryIsLocal: true,
     });
     await res.body.dump();
