@@ -177,8 +177,17 @@ class Copier {
     const current = formatOf(mb.mediaType);
     const passThrough = caps.mustDecompressLayers === true; // the target rewrites layers itself
     let fmt = passThrough ? current : (this.o.format ?? (caps.manifestFormats.includes(current) ? current : caps.manifestFormats[0]!));
-    const want = passThrough ? undefined : this.o.compressFormat;
-    const redo = want === undefined ? [] : m.layers.flatMap((l, i) => (layerCompression(l.mediaType) !== undefined && layerCompression(l.mediaType) !== want && !l.urls ? [i] : []));
+    // A registry should not hold uncompressed tars (docker-archive sources have them): gzip those, and only
+    // those, unless a compression was asked for — as containers/image does for docker destinations.
+    const implicit = this.o.compressFormat === undefined && caps.compressesLayers === true;
+    const want = passThrough ? undefined : (this.o.compressFormat ?? (implicit ? 'gzip' : undefined));
+    const redo =
+      want === undefined
+        ? []
+        : m.layers.flatMap((l, i) => {
+            const c = layerCompression(l.mediaType);
+            return c !== undefined && c !== want && (!implicit || c === 'none') && !l.urls ? [i] : [];
+          });
     if (want === 'zstd' && redo.length > 0 && fmt === 'docker') {
       if (this.o.format === 'docker') throw new SkiffError('EUNSUPPORTED', 'zstd layers cannot be written in Docker schema 2 format', { hint: 'use --format oci' });
       fmt = 'oci';

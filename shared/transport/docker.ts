@@ -62,7 +62,7 @@ export async function openDockerTarget(ref: Reference, reg: RegistryOptions, _o:
   return {
     name: `docker://${formatReference(q)}`,
     blobScope: `docker://${q.registry}/${q.path}`,
-    capabilities: { manifestFormats: ['oci', 'docker'], supportsIndex: true, verifiesBlobs: true },
+    capabilities: { manifestFormats: ['oci', 'docker'], supportsIndex: true, verifiesBlobs: true, compressesLayers: true },
     async hasManifest(desc, co = {}) {
       const h = await repo.headManifest(q.tag ?? desc.digest, co);
       return h !== undefined && h.digest === desc.digest;

@@ -52,7 +52,14 @@ export interface ImageTarget {
    * `verifiesBlobs`: putBlob hashes the body against the descriptor and commits nothing on a mismatch, so the
    * source need not hash it too.
    */
-  readonly capabilities: { manifestFormats: ReadonlyArray<'oci' | 'docker'>; mustDecompressLayers?: boolean; supportsIndex: boolean; verifiesBlobs?: boolean };
+  readonly capabilities: {
+    manifestFormats: ReadonlyArray<'oci' | 'docker'>;
+    mustDecompressLayers?: boolean;
+    /** Uncompressed layers are gzip-compressed on the way in (registries). */
+    compressesLayers?: boolean;
+    supportsIndex: boolean;
+    verifiesBlobs?: boolean;
+  };
   /** The destination already has the manifest with this digest under the wanted name (copy can skip). */
   hasManifest?(desc: Descriptor, o?: CallOpts): Promise<boolean>;
   hasBlob(desc: Descriptor, o?: CallOpts): Promise<boolean>;

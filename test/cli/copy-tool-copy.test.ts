@@ -78,9 +78,10 @@ describe.skipIf(!hasBusybox || !existsSync(REGISTRY_BIN))('copy-tool copy', () =
     const manifestJson = JSON.parse(spawnSync('tar', ['-xOf', join(dir, 'bb-docker.tar'), 'manifest.json'], { encoding: 'utf8' }).stdout) as { RepoTags: string[] }[];
     expect(manifestJson[0]!.RepoTags).toEqual(['skiff/bb:1']);
     copy(`docker-archive:${dir}/bb-docker.tar`, `docker://${reg.host}/rt/bb:from-archive`);
-    // (skopeo gzips the layers again on the way to a registry; skiff pushes them uncompressed today — reported,
-    // so the layer media types are not asserted here; the config and so the diff_ids are)
+    // loading it into a registry compresses the layers again, as skopeo does; the config (so the diff_ids) is unchanged
     expect(ct(['inspect', '--config', '--raw', '--tls-verify=false', `docker://${reg.host}/rt/bb:from-archive`]).stdout).toBe(cfg);
+    const pushed = JSON.parse(ct(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/rt/bb:from-archive`]).stdout) as { layers: { mediaType: string }[] };
+    expect(pushed.layers.map((l) => l.mediaType)).toEqual(m.layers.map(() => 'application/vnd.docker.image.rootfs.diff.tar.gzip'));
     // the peer loads it too
     expect(skopeoJson<{ Layers: string[] }>(['inspect', `docker-archive:${dir}/bb-docker.tar`]).Layers).toEqual(m.layers.map((l) => l.digest));
   });
