@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "$(cat /greeting), $WHO ($(uname -m))"
