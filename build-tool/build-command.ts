@@ -3,6 +3,7 @@
  * `--network` (default: the host's network). Only parses arguments and calls the executor. Progress on stderr, the
  * image ID on stdout (`-q`: only the ID).
  */
+import { loadPolicy } from '../shared/signature/policy.ts';
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -101,6 +102,9 @@ export function addBuildCommand(program: Command): void {
     .option('--tls-verify [bool]', 'verify registry certificates (default true)')
     .option('--authfile <file>', 'registry credentials file')
     .option('--creds <user:password>', 'registry credentials')
+    .option('--policy <path>', 'trust policy for FROM pulls (default $HOME/.config/containers/policy.json, /etc/containers/policy.json)')
+    .option('--signature-policy <path>', "buildah's name for --policy")
+    .option('--insecure-policy', 'pull FROM images without any trust-policy check')
     .option('--progress <mode>', 'auto, plain, json or quiet', 'auto')
     .option('-q, --quiet', 'print only the image ID');
   addRootOption(cmd).action(async (context: string, f: Record<string, unknown>) => {
@@ -158,6 +162,7 @@ export function addBuildCommand(program: Command): void {
       noCache: f.cache === false,
       layers: bool(f.layers, true),
       pull: pull as BuildOptions['pull'],
+      trustPolicy: await loadPolicy({ ...((f.policy ?? f.signaturePolicy) !== undefined && { path: String(f.policy ?? f.signaturePolicy) }), insecure: f.insecurePolicy === true }),
       ...(f.platform !== undefined && { platform: parsePlatform(String(f.platform)) }),
       format,
       labels: keyValues(f.label as string[], 'label'),

@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { SkiffError } from '../shared/errors.ts';
-import { parseImageName } from '../shared/ref/transport-name.ts';
+import { parseImageName, type ImageName } from '../shared/ref/transport-name.ts';
 import { parsePlatform } from '../shared/image/platform.ts';
 import { openTarget } from '../shared/transport/open.ts';
 import { copyImage, type CopyOptions } from '../shared/transport/copy-image.ts';
 import { ProgressReporter, progressMode } from '../shared/cli/progress.ts';
-import { addCopyOptions, boolOption, commandSignal, tmpDirOf, transportContext } from './options.ts';
+import { addCopyOptions, boolOption, commandSignal, debugOf, policyOf, tmpDirOf, transportContext } from './options.ts';
+import { checkSourcePolicy } from '../shared/transport/source-policy.ts';
+import { dockerReferenceOf } from '../shared/signature/policy.ts';
+import { makeCopySigner, type CopySignFlags } from '../shared/signature/copy-signer.ts';
 import { openNamedSource, platformOverride, requireTransport } from './common.ts';
 
 /** Flags shared by copy and sync that shape what is written. */
@@ -40,6 +43,25 @@ export function addCopyShapeOptions(cmd: Command): Command {
     .option('--progress <mode>', "progress output on stderr: 'auto', 'tty', 'plain', 'json' or 'quiet'", 'auto');
   boolOption(cmd, '--dest-compress', 'compress layers when writing to dir: (accepted for compatibility)');
   return cmd;
+}
+
+/** Adds skopeo's signing flags (copy and sync). */
+export function addSignOptions(cmd: Command): Command {
+  return cmd
+    .option('--sign-by <fingerprint>', 'sign the image using a GPG key with the specified FINGERPRINT (through gpg)')
+    .option('--sign-by-key <file>', 'sign the image with an armored OpenPGP private key file (no gpg needed)')
+    .option('--sign-by-sigstore-private-key <path>', 'sign the image using a sigstore private key at PATH')
+    .option('--sign-passphrase-file <path>', 'read a passphrase for signing an image from PATH')
+    .option('--sign-identity <reference>', 'identity of the signed image (default: the destination reference)');
+}
+
+/** The docker reference a destination name signs for (undefined for dir:/oci: without one). */
+export function destinationIdentity(name: ImageName): string | undefined {
+  try {
+    return dockerReferenceOf(name);
+  } catch {
+    return undefined;
+  }
 }
 
 /** CopyOptions for copyImage from the shared flags; EINVALID on bad values, before anything is opened. */
@@ -90,7 +112,8 @@ export function addCopyCommand(program: Command): void {
     .option('--additional-tag <tag>', 'additional tags to write (docker-archive:, store:, oci:)', (v: string, p: string[]) => [...p, v], [] as string[])
     .option('--digestfile <path>', 'write the digest of the written manifest to this file');
   addCopyShapeOptions(cmd);
-  addCopyOptions(cmd).action(async (srcArg: string, dstArg: string, f: CopyFlags & { additionalTag: string[]; digestfile?: string }) => {
+  addSignOptions(cmd);
+  addCopyOptions(cmd).action(async (srcArg: string, dstArg: string, f: CopyFlags & CopySignFlags & { additionalTag: string[]; digestfile?: string }) => {
     const srcName = requireTransport(parseImageName(srcArg), srcArg);
     const dstName = requireTransport(parseImageName(dstArg), dstArg);
     const { signal, dispose } = commandSignal(cmd);
@@ -98,8 +121,13 @@ export function addCopyCommand(program: Command): void {
     const options = copyOptionsOf(cmd, f, signal);
     if (f.additionalTag.length > 0) options.additionalTags = f.additionalTag;
     options.onProgress = progress.onEvent;
+    const policy = await policyOf(cmd, signal);
+    const sign = await makeCopySigner(f, destinationIdentity(dstName), { signal });
+    if (sign) options.sign = sign;
     const src = await openNamedSource(srcName, srcArg, transportContext(cmd, signal, 'src'));
     try {
+      const debug = debugOf(cmd);
+      await checkSourcePolicy(src, srcName, policy, { signal, ...(debug ? { debug } : {}) });
       const dst = await openTarget(dstName, transportContext(cmd, signal, 'dest'));
       try {
         const r = await copyImage(src, dst, options);

@@ -19,7 +19,10 @@ const program = createProgram('copy-tool', 'Inspect, copy, sync and delete conta
   .option('--override-os <os>', 'use OS instead of the running OS for choosing images')
   .option('--override-arch <arch>', 'use ARCH instead of the architecture of the machine for choosing images')
   .option('--override-variant <variant>', 'use VARIANT instead of the running architecture variant for choosing images')
-  .option('--tmpdir <path>', 'directory used to store temporary files');
+  .option('--tmpdir <path>', 'directory used to store temporary files')
+  .option('--policy <path>', 'path to a trust policy file (default $HOME/.config/containers/policy.json, /etc/containers/policy.json)')
+  .option('--insecure-policy', 'run the tool without any policy check')
+  .option('--registries.d <dir>', 'use registry configuration files in DIR (e.g. for signature storage)');
 
 addInspectCommand(program);
 addCopyCommand(program);

@@ -5,6 +5,7 @@ import { parseCredentials } from '../shared/cli/credentials-flag.ts';
 import type { RegistryOptions } from '../shared/registry/types.ts';
 import type { TransportContext } from '../shared/transport/open.ts';
 import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
+import { loadPolicy, type Policy } from '../shared/signature/policy.ts';
 
 export { boolOption };
 
@@ -66,10 +67,34 @@ export function registryOptionsOf(cmd: Command, side?: 'src' | 'dest'): Registry
   return out;
 }
 
-/** The transport context for one side: store root, registry options, the command's abort signal. */
+/** The transport context for one side: store root, registry options, registries.d, the command's abort signal. */
 export function transportContext(cmd: Command, signal: AbortSignal, side?: 'src' | 'dest'): TransportContext {
   const tmpDir = tmpDirOf(cmd);
-  return { storeRoot: storeRootOf(cmd), registry: registryOptionsOf(cmd, side), signal, ...(tmpDir ? { tmpDir } : {}) };
+  const registriesDirs = registriesDirsOf(cmd);
+  return { storeRoot: storeRootOf(cmd), registry: registryOptionsOf(cmd, side), signal, ...(tmpDir ? { tmpDir } : {}), ...(registriesDirs ? { registriesDirs } : {}) };
+}
+
+/** The global `--registries.d DIR` as the list of registries.d directories to read (undefined: the defaults). */
+export function registriesDirsOf(cmd: Command): string[] | undefined {
+  const d = (cmd.optsWithGlobals() as Opts)['registries.d'];
+  return typeof d === 'string' && d !== '' ? [d] : undefined;
+}
+
+/** A `--debug` line writer (stderr, skopeo's DEBU prefix), or undefined without --debug. */
+export function debugOf(cmd: Command): ((line: string) => void) | undefined {
+  return (cmd.optsWithGlobals() as Opts).debug === true ? (line) => void process.stderr.write(`DEBU[0000] ${line}\n`) : undefined;
+}
+
+/**
+ * The trust policy of a command: global `--insecure-policy` (accept anything), `--policy FILE`, else the user's
+ * or the system policy.json, else accept anything (said under --debug). Loaded once per command.
+ */
+export async function policyOf(cmd: Command, signal?: AbortSignal): Promise<Policy> {
+  const o = cmd.optsWithGlobals() as Opts;
+  const debug = debugOf(cmd);
+  const p = await loadPolicy({ ...(typeof o.policy === 'string' ? { path: o.policy } : {}), insecure: o.insecurePolicy === true, ...(debug ? { debug } : {}), ...(signal ? { signal } : {}) });
+  debug?.(p.source ? `using policy ${p.source}` : o.insecurePolicy === true ? 'policy checks disabled (--insecure-policy)' : 'no policy file: accepting any image');
+  return p;
 }
 
 /** The global `--tmpdir` (where archives are unpacked and recompressed layers spooled), else $TMPDIR's default. */

@@ -6,8 +6,10 @@ import { openSource, openTarget } from '../shared/transport/open.ts';
 import { copyImage, BlobScheduler } from '../shared/transport/copy-image.ts';
 import { ProgressReporter, progressMode } from '../shared/cli/progress.ts';
 import { storeRootOf } from '../shared/cli/program.ts';
-import { addCopyOptions, commandSignal, registryOptionsOf } from './options.ts';
-import { addCopyShapeOptions, copyOptionsOf, type CopyFlags } from './copy.ts';
+import { addCopyOptions, commandSignal, debugOf, policyOf, registriesDirsOf, registryOptionsOf } from './options.ts';
+import { addCopyShapeOptions, addSignOptions, copyOptionsOf, destinationIdentity, type CopyFlags } from './copy.ts';
+import { checkSourcePolicy } from '../shared/transport/source-policy.ts';
+import { makeCopySigner, type CopySignFlags } from '../shared/signature/copy-signer.ts';
 import { dirSource, registrySource, yamlSource, type SyncItem } from './sync-sources.ts';
 
 /**
@@ -30,7 +32,8 @@ export function addSyncCommand(program: Command): void {
     .option('--keep-going', 'do not stop at the first image that fails to copy')
     .option('--parallel-images <n>', 'images copied at once (default 4)', (v) => Number.parseInt(v, 10));
   addCopyShapeOptions(cmd);
-  addCopyOptions(cmd).action(async (source: string, destination: string, f: CopyFlags & { src: string; dest: string; scoped?: boolean; appendSuffix?: string; dryRun?: boolean; keepGoing?: boolean; parallelImages?: number }) => {
+  addSignOptions(cmd);
+  addCopyOptions(cmd).action(async (source: string, destination: string, f: CopyFlags & CopySignFlags & { src: string; dest: string; scoped?: boolean; appendSuffix?: string; dryRun?: boolean; keepGoing?: boolean; parallelImages?: number }) => {
     if (!['docker', 'dir', 'yaml'].includes(f.src)) throw new SkiffError('EINVALID', `${JSON.stringify(f.src)} is not a valid source transport`, { hint: "use 'docker', 'dir' or 'yaml'" });
     if (!['docker', 'dir', 'oci'].includes(f.dest)) throw new SkiffError('EINVALID', `${JSON.stringify(f.dest)} is not a valid destination transport`, { hint: "use 'docker', 'dir' or 'oci'" });
     if (f.src === 'dir' && f.dest === 'dir') throw new SkiffError('EINVALID', "sync from 'dir' to 'dir' is not implemented; use rsync instead");
@@ -45,8 +48,11 @@ export function addSyncCommand(program: Command): void {
         return;
       }
       const base = copyOptionsOf(cmd, f, signal);
+      const policy = await policyOf(cmd, signal);
+      const debug = debugOf(cmd);
       const scheduler = new BlobScheduler(base.parallel ?? 6);
-      const destCtx = { storeRoot: storeRootOf(cmd), registry: registryOptionsOf(cmd, 'dest'), signal, ...(base.tmpDir ? { tmpDir: base.tmpDir } : {}) };
+      const registriesDirs = registriesDirsOf(cmd);
+      const destCtx = { storeRoot: storeRootOf(cmd), registry: registryOptionsOf(cmd, 'dest'), signal, ...(base.tmpDir ? { tmpDir: base.tmpDir } : {}), ...(registriesDirs ? { registriesDirs } : {}) };
       let failures = 0;
       let copied = 0;
       let unchanged = 0;
@@ -55,11 +61,15 @@ export function addSyncCommand(program: Command): void {
         while (next < plan.length) {
           const p = plan[next++]!;
           try {
-            const src = await openSource(parseImageName(p.source), { ...destCtx, registry: p.registry });
+            const srcName = parseImageName(p.source);
+            const dstName = parseImageName(p.dest);
+            const sign = await makeCopySigner(f, destinationIdentity(dstName), { signal });
+            const src = await openSource(srcName, { ...destCtx, registry: p.registry });
             try {
-              const dst = await openTarget(parseImageName(p.dest), destCtx);
+              await checkSourcePolicy(src, srcName, policy, { signal, ...(debug ? { debug } : {}) });
+              const dst = await openTarget(dstName, destCtx);
               try {
-                const r = await copyImage(src, dst, { ...base, scheduler, onProgress: progress.onEvent });
+                const r = await copyImage(src, dst, { ...base, scheduler, onProgress: progress.onEvent, ...(sign ? { sign } : {}) });
                 copied++;
                 if (r.skipped) unchanged++;
               } finally {

@@ -15,6 +15,10 @@ import { openSource } from '../shared/transport/open.ts';
 import { openStoreTarget } from '../shared/transport/store.ts';
 import type { Platform } from '../shared/oci/types.ts';
 import { addRegistryOptions, interruptSignal, registryOptionsOf } from './registry-options.ts';
+import type { ImageName } from '../shared/ref/transport-name.ts';
+import type { OpenedSource } from '../shared/transport/types.ts';
+import { checkSourcePolicy } from '../shared/transport/source-policy.ts';
+import { loadPolicy, type Policy } from '../shared/signature/policy.ts';
 
 /** Options of pullImage. */
 export interface PullOptions {
@@ -25,13 +29,29 @@ export interface PullOptions {
   /** Progress lines (podman's "Copying blob …") go here; nothing when undefined. */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** The trust policy (default: loadPolicy's — $HOME/.config/containers/policy.json, /etc/containers/policy.json, else accept). */
+  policy?: Policy;
+  /** registries.d directories for reading signatures (default: system + user). */
+  registriesDirs?: string[];
+  debug?: (line: string) => void;
+}
+
+/** The trust policy of a pull command: `--insecure-policy`, `--policy FILE` (podman's `--signature-policy`), else the default files. */
+export async function pullPolicyOf(a: { policy?: string; signaturePolicy?: string; insecurePolicy?: boolean }, o: { signal?: AbortSignal; debug?: (line: string) => void } = {}): Promise<Policy> {
+  const path = a.policy ?? a.signaturePolicy;
+  return loadPolicy({ ...(path !== undefined ? { path } : {}), insecure: a.insecurePolicy === true, ...(o.debug ? { debug: o.debug } : {}), ...(o.signal ? { signal: o.signal } : {}) });
 }
 
 /**
- * The one place a pull's trust policy will be checked (policy.json / signatures) once the signing work lands:
- * called with the fully qualified name before any blob is copied. Accepts everything today.
+ * A pull's trust-policy check (policy.json + the source's signatures), called with the fully qualified source name
+ * before anything is written to the store: a rejection is EPERM "Source image rejected: …" (exit 125) and nothing
+ * is stored. Loads the default policy files when `o.policy` is not given.
  */
-export async function checkPullPolicy(_name: string, _o: { signal?: AbortSignal } = {}): Promise<void> {}
+export async function checkPullPolicy(src: OpenedSource, name: ImageName, o: { policy?: Policy; signal?: AbortSignal; debug?: (line: string) => void } = {}): Promise<void> {
+  const so = o.signal ? { signal: o.signal } : {};
+  const policy = o.policy ?? (await loadPolicy({ ...so, ...(o.debug ? { debug: o.debug } : {}) }));
+  await checkSourcePolicy(src, name, policy, { ...so, ...(o.debug ? { debug: o.debug } : {}) });
+}
 
 function progressLines(log: (line: string) => void): (e: ProgressEvent) => void {
   return (e) => {
@@ -52,7 +72,7 @@ export async function pullImage(root: string, image: string, o: PullOptions = {}
   const so = o.signal ? { signal: o.signal } : {};
   const parsed = parseImageName(image);
   const searchRegistries = o.searchRegistries ?? (await loadRegistriesConf({ ...so })).unqualifiedSearchRegistries;
-  const ctx = { storeRoot: root, registry: o.registry ?? {}, searchRegistries, ...so };
+  const ctx = { storeRoot: root, registry: o.registry ?? {}, searchRegistries, ...so, ...(o.registriesDirs ? { registriesDirs: o.registriesDirs } : {}) };
   const srcName = parsed.transport === 'plain' ? { transport: 'docker' as const, ref: parsed.ref } : parsed;
   if (srcName.transport === 'store') throw new SkiffError('EINVALID', `cannot pull from the local store: ${image}`);
   if (srcName.transport === 'docker') {
@@ -69,7 +89,9 @@ export async function pullImage(root: string, image: string, o: PullOptions = {}
       ref = undefined;
     }
     const name = ref ? formatReference(ref) : undefined;
-    await checkPullPolicy(name ?? src.name, so);
+    // the policy scope is the source as resolved (a short name → the registry that answered)
+    const policyName: ImageName = srcName.transport === 'docker' ? parseImageName(src.name) : srcName;
+    await checkPullPolicy(src, policyName, { ...so, ...(o.policy ? { policy: o.policy } : {}), ...(o.debug ? { debug: o.debug } : {}) });
     o.log?.('Getting image source signatures');
     const dst = await openStoreTarget(root, ref ? { ref } : {}, so);
     try {
@@ -106,9 +128,12 @@ export function addPullCommand(program: Command): void {
     .option('--platform <os/arch[/variant]>', 'platform of the image to pull')
     .option('--arch <arch>', 'architecture of the image to pull')
     .option('--os <os>', 'operating system of the image to pull')
-    .option('--variant <variant>', 'architecture variant of the image to pull');
+    .option('--variant <variant>', 'architecture variant of the image to pull')
+    .option('--policy <path>', 'trust policy file (default $HOME/.config/containers/policy.json, /etc/containers/policy.json)')
+    .option('--signature-policy <path>', "podman's name for --policy")
+    .option('--insecure-policy', 'pull without any trust-policy check');
   addRegistryOptions(addRootOption(cmd)).action(
-    async (images: string[], a: { quiet?: boolean; allTags?: boolean; platform?: string; arch?: string; os?: string; variant?: string; authfile?: string; creds?: string; certDir?: string; tlsVerify?: boolean }) => {
+    async (images: string[], a: { quiet?: boolean; allTags?: boolean; platform?: string; arch?: string; os?: string; variant?: string; authfile?: string; creds?: string; certDir?: string; tlsVerify?: boolean; policy?: string; signaturePolicy?: string; insecurePolicy?: boolean }) => {
       const root = storeRootOf(cmd);
       const registry = registryOptionsOf(a);
       let platform: Platform | undefined = a.platform ? parsePlatform(a.platform) : undefined;
@@ -120,6 +145,7 @@ export function addPullCommand(program: Command): void {
       const log = a.quiet ? undefined : (line: string): void => void process.stderr.write(`${line}\n`);
       const { signal, dispose } = interruptSignal();
       try {
+        const policy = await pullPolicyOf(a, { signal });
         for (const image of images) {
           let names = [image];
           if (a.allTags) {
@@ -133,7 +159,7 @@ export function addPullCommand(program: Command): void {
             names = tags.map((t) => `docker://${q.registry}/${q.path}:${t}`);
           }
           for (const n of names) {
-            const r = await pullImage(root, n, { registry, ...(platform ? { platform } : {}), ...(log ? { log } : {}), signal });
+            const r = await pullImage(root, n, { registry, policy, ...(platform ? { platform } : {}), ...(log ? { log } : {}), signal });
             process.stdout.write(`${r.id.replace(/^sha256:/, '')}\n`);
           }
         }

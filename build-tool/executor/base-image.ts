@@ -17,6 +17,8 @@ import { openStoreTarget } from '../../shared/transport/store.ts';
 import { copyImage } from '../../shared/transport/copy-image.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
 import type { StageLayer } from './layers.ts';
+import { checkSourcePolicy } from '../../shared/transport/source-policy.ts';
+import { loadPolicy, type Policy } from '../../shared/signature/policy.ts';
 
 /** A base image as the executor needs it. */
 export interface BaseImage {
@@ -43,11 +45,14 @@ export async function readStoreImage(store: Store, desc: Descriptor, platform: P
   return { manifestDigest: d.digest, config, layers: man.layers.map((l, i) => ({ descriptor: l, diffId: ids[i]! })) };
 }
 
-async function pull(storeRoot: string, ref: string, platform: Platform, registry: RegistryOptions, signal?: AbortSignal): Promise<void> {
+async function pull(storeRoot: string, ref: string, platform: Platform, registry: RegistryOptions, trust: Policy | undefined, signal?: AbortSignal): Promise<void> {
   const so = signal ? { signal } : {};
   const ctx = { storeRoot, registry, ...so };
-  const src = await openSource(parseImageName(`docker://${ref}`), ctx);
+  const name = parseImageName(`docker://${ref}`);
+  const src = await openSource(name, ctx);
   try {
+    // the FROM pull runs the same trust-policy check as copy-tool and run-tool pull, before anything is stored
+    await checkSourcePolicy(src, name.transport === 'docker' ? parseImageName(src.name) : name, trust ?? (await loadPolicy(so)), so);
     const dst = await openStoreTarget(storeRoot, { ref: parseReference(ref) }, so);
     try {
       await copyImage(src, dst, { platform, ...so });
@@ -64,7 +69,7 @@ export async function loadBaseImage(
   store: Store,
   ref: string,
   platform: Platform,
-  o: { pull?: 'always' | 'missing' | 'never' | 'newer'; registry?: RegistryOptions; signal?: AbortSignal; onInfo?: (m: string) => void },
+  o: { pull?: 'always' | 'missing' | 'never' | 'newer'; registry?: RegistryOptions; signal?: AbortSignal; onInfo?: (m: string) => void; trustPolicy?: Policy },
 ): Promise<BaseImage> {
   const so = o.signal ? { signal: o.signal } : {};
   const policy = o.pull ?? 'missing';
@@ -80,8 +85,9 @@ export async function loadBaseImage(
   if (found === undefined && policy !== 'never') {
     try {
       o.onInfo?.(`Pulling ${ref}`);
-      await pull(store.paths.root, ref, platform, o.registry ?? {}, o.signal);
+      await pull(store.paths.root, ref, platform, o.registry ?? {}, o.trustPolicy, o.signal);
     } catch (e) {
+      if (isSkiffError(e, 'EPERM')) throw e; // a policy rejection never falls back to a local copy
       if (policy !== 'newer' && policy !== 'missing') throw e;
       if (policy === 'missing') throw e;
     }

@@ -125,7 +125,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         }
         let img = images.get(from);
         if (img === undefined) {
-          img = loadBaseImage(store, from, plan.targetPlatform, { pull: o.pull ?? 'missing', ...(o.registry && { registry: o.registry }), ...so, onInfo: (m) => reporter.info(m) }).then((b) => ({
+          img = loadBaseImage(store, from, plan.targetPlatform, { pull: o.pull ?? 'missing', ...(o.registry && { registry: o.registry }), ...(o.trustPolicy && { trustPolicy: o.trustPolicy }), ...so, onInfo: (m) => reporter.info(m) }).then((b) => ({
             layers: b.layers,
             key: baseKey({ kind: 'image', manifest: b.manifestDigest }, formatPlatform(plan.targetPlatform)),
           }));
@@ -164,7 +164,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         layers = [...r.layers];
         key = baseKey({ kind: 'stage', key: r.key }, pf);
       } else {
-        const b = await loadBaseImage(store, ps.base.ref, ps.platform, { pull: o.pull ?? 'missing', ...(o.registry && { registry: o.registry }), ...so, onInfo: (m) => reporter.info(m) });
+        const b = await loadBaseImage(store, ps.base.ref, ps.platform, { pull: o.pull ?? 'missing', ...(o.registry && { registry: o.registry }), ...(o.trustPolicy && { trustPolicy: o.trustPolicy }), ...so, onInfo: (m) => reporter.info(m) });
         config = b.config;
         layers = [...b.layers];
         key = baseKey({ kind: 'image', manifest: b.manifestDigest }, pf);

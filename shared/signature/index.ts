@@ -38,3 +38,5 @@ export {
   loadRegistriesD, lookasideBases, lookasideEntryFor, lookasideLocation, readLookasideSignatures, defaultLookaside, defaultRegistriesDirs,
   type RegistriesD, type LookasideEntry,
 } from './lookaside.ts';
+export { encodeSignatureBlob, decodeSignatureBlob, decodeSignatureBlobs, SIGSTORE_BLOB_FORMAT } from './blob.ts';
+export { makeCopySigner, type CopySignFlags, type CopySigner } from './copy-signer.ts';

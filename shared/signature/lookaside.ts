@@ -76,7 +76,13 @@ export async function loadRegistriesD(dirs: readonly string[] = defaultRegistrie
     }
     for (const n of names) {
       const f = join(dir, n);
-      const text = await readFile(f, 'utf8');
+      let text: string;
+      try {
+        text = await readFile(f, 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed since readdir
+        throw new SkiffError('EIO', `reading ${f}: ${(e as Error).message}`, { cause: e });
+      }
       if (text.length > 1024 * 1024) throw new SkiffError('ELIMIT', `${f} is larger than 1 MiB`);
       let doc: unknown;
       try {

@@ -12,4 +12,6 @@ export interface TransportContext {
   /** Where archive sources extract to (default os.tmpdir()); removed on close. */
   tmpDir?: string;
   signal?: AbortSignal;
+  /** registries.d directories for signature storage (global `--registries.d`); default: system + user dirs. */
+  registriesDirs?: string[];
 }

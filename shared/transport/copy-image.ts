@@ -42,6 +42,12 @@ export interface CopyOptions {
   compressFormat?: 'gzip' | 'zstd';
   compressLevel?: number;
   removeSignatures?: boolean;
+  /**
+   * Adds signatures for what the destination actually stored: called once, after the top manifest is written and
+   * before commit, with its exact bytes and digest; returns signature blobs (see signature/blob.ts) stored after
+   * the carried ones. The destination must be able to store signatures (checked before anything is written).
+   */
+  sign?: (manifestBytes: Uint8Array, digest: Digest, o: { signal?: AbortSignal }) => Promise<Uint8Array[]>;
   /** Concurrent blob copies (default 6); ignored when `scheduler` is given. */
   parallel?: number;
   /** A scheduler shared with other copies (sync): bounds and de-duplicates blob copies across them. */
@@ -123,6 +129,8 @@ class Copier {
   readonly sched: BlobScheduler;
   readonly so: { signal?: AbortSignal };
   manifests = 0;
+  /** The bytes of the top manifest last written (what signing covers). */
+  topBytes: Uint8Array | undefined;
   #spool: Promise<string> | undefined;
 
   constructor(src: OpenedSource, dst: ImageTarget, o: CopyOptions) {
@@ -288,6 +296,7 @@ class Copier {
 
   async putManifest(bytes: Uint8Array, desc: Descriptor, top: boolean): Promise<void> {
     await this.dst.putManifest(bytes, desc, { top, ...this.so });
+    if (top) this.topBytes = bytes;
     this.manifests++;
     this.emit({ kind: 'manifest', digest: desc.digest, size: desc.size, mediaType: desc.mediaType });
   }
@@ -375,6 +384,7 @@ export async function copyImage(src: OpenedSource, dst: ImageTarget, o: CopyOpti
     if (sigs.length > 0 && !dst.putSignatures) {
       throw new SkiffError('EUNSUPPORTED', `cannot copy signatures to ${dst.name}: it cannot store them`, { hint: 'use --remove-signatures to copy without them' });
     }
+    if (o.sign && !dst.putSignatures) throw new SkiffError('EUNSUPPORTED', `cannot sign ${dst.name}: it cannot store signatures`);
     const refuseSigned = (digest: Digest | undefined): void => {
       if (sigs.length > 0 && digest !== srcTop.digest) {
         throw new SkiffError('EINVALID', 'copying this image would invalidate its signatures (the manifest changes)', {
@@ -383,7 +393,10 @@ export async function copyImage(src: OpenedSource, dst: ImageTarget, o: CopyOpti
       }
     };
     const finish = async (digest: Digest, skipped: boolean): Promise<CopyResult> => {
-      if (sigs.length > 0) await dst.putSignatures!(digest, sigs, so);
+      if (o.sign && (c.topBytes === undefined || digestOf(c.topBytes) !== digest)) throw new SkiffError('EINVALID', `cannot sign ${digest}: its manifest was not written by this copy`);
+      const added = o.sign ? await o.sign(c.topBytes!, digest, so) : [];
+      const all = [...sigs, ...added];
+      if (all.length > 0) await dst.putSignatures!(digest, all, so);
       await dst.commit({ ...so, ...(o.additionalTags ? { additionalTags: o.additionalTags } : {}), ...(multi === 'index-only' && topParsed.kind === 'index' ? { incomplete: true } : {}) });
       o.onProgress?.({ kind: 'done', digest });
       return { digest, skipped, manifests: c.manifests };

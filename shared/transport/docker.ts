@@ -5,8 +5,9 @@ import { formatReference, normalizePull, pullCandidates, type QualifiedReference
 import { openRepository } from '../registry/repository.ts';
 import type { RegistryOptions, RegistryRepository } from '../registry/types.ts';
 import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
+import { readRegistrySignatures, writeRegistrySignatures, type RegistrySignatureConfig } from './registry-signatures.ts';
 
-function sourceOver(repo: RegistryRepository, q: QualifiedReference, top: Digest): OpenedSource {
+function sourceOver(repo: RegistryRepository, q: QualifiedReference, top: Digest, sc: RegistrySignatureConfig): OpenedSource {
   return {
     name: `docker://${formatReference(q)}`,
     registryRepository: { registry: repo.registry, repository: repo.repository },
@@ -14,6 +15,7 @@ function sourceOver(repo: RegistryRepository, q: QualifiedReference, top: Digest
       return repo.getManifest(digest ?? top, co);
     },
     getBlob: (desc, co = {}) => repo.getBlob(desc, co),
+    getSignatures: (digest, co = {}) => readRegistrySignatures(repo, formatReference(q), digest, sc, co),
     async close() {},
   };
 }
@@ -24,7 +26,8 @@ function sourceOver(repo: RegistryRepository, q: QualifiedReference, top: Digest
  * pinned by digest once resolved, so a tag moving mid-copy cannot mix two images. `registryRepository` lets a
  * target on the same registry mount blobs instead of uploading them.
  */
-export async function openDockerSource(ref: Reference, reg: RegistryOptions, o: CallOpts & { searchRegistries?: readonly string[] } = {}): Promise<OpenedSource> {
+export async function openDockerSource(ref: Reference, reg: RegistryOptions, o: CallOpts & { searchRegistries?: readonly string[] } & RegistrySignatureConfig = {}): Promise<OpenedSource> {
+  const sc: RegistrySignatureConfig = o.registriesDirs ? { registriesDirs: o.registriesDirs } : {};
   const candidates = pullCandidates(ref, o.searchRegistries ? { searchRegistries: o.searchRegistries } : {});
   const tried: string[] = [];
   let lastError: unknown;
@@ -40,7 +43,7 @@ export async function openDockerSource(ref: Reference, reg: RegistryOptions, o: 
       if (q.digest !== undefined && head.digest !== q.digest) {
         throw new SkiffError('EINTEGRITY', `registry answered ${head.digest} for ${formatReference(q)}`);
       }
-      return sourceOver(repo, q, head.digest);
+      return sourceOver(repo, q, head.digest, sc);
     } catch (e) {
       if (!isSkiffError(e, 'ENOTFOUND') || candidates.length === 1) throw e;
       tried.push(formatReference(q));
@@ -55,7 +58,8 @@ export async function openDockerSource(ref: Reference, reg: RegistryOptions, o: 
  * when both are on the same registry; child manifests are pushed by digest; the top manifest is pushed under
  * the tag (or by digest when the name has none) only at commit(), then under each additional tag.
  */
-export async function openDockerTarget(ref: Reference, reg: RegistryOptions, _o: CallOpts = {}): Promise<ImageTarget> {
+export async function openDockerTarget(ref: Reference, reg: RegistryOptions, o: CallOpts & RegistrySignatureConfig = {}): Promise<ImageTarget> {
+  const sc: RegistrySignatureConfig = o.registriesDirs ? { registriesDirs: o.registriesDirs } : {};
   const q = normalizePull(ref);
   const repo = openRepository(q.registry, q.path, reg);
   let top: { bytes: Uint8Array; desc: Descriptor } | undefined;
@@ -85,6 +89,7 @@ export async function openDockerTarget(ref: Reference, reg: RegistryOptions, _o:
       }
       await repo.putManifest(desc.digest, bytes, desc.mediaType, co?.signal ? { signal: co.signal } : {});
     },
+    putSignatures: (digest, sigs, co = {}) => writeRegistrySignatures(repo, formatReference(q), digest, sigs, sc, co),
     async commit(co: CommitOpts = {}) {
       if (!top) throw new SkiffError('EINVALID', 'commit called before the top manifest was written');
       const so = co.signal ? { signal: co.signal } : {};

@@ -17,6 +17,8 @@ function noTransport(name: ImageName): SkiffError {
   });
 }
 
+const rd = (ctx: TransportContext): { registriesDirs?: string[] } => (ctx.registriesDirs ? { registriesDirs: ctx.registriesDirs } : {});
+
 // The registry client is loaded on first use, so the file transports work without it.
 const docker = () => import('./docker.ts');
 
@@ -30,7 +32,7 @@ export async function openSource(name: ImageName, ctx: TransportContext): Promis
   const tmp = ctx.tmpDir ? { tmpDir: ctx.tmpDir } : {};
   switch (name.transport) {
     case 'docker':
-      return (await docker()).openDockerSource(name.ref, ctx.registry, { ...so, ...(ctx.searchRegistries ? { searchRegistries: ctx.searchRegistries } : {}) });
+      return (await docker()).openDockerSource(name.ref, ctx.registry, { ...so, ...rd(ctx), ...(ctx.searchRegistries ? { searchRegistries: ctx.searchRegistries } : {}) });
     case 'oci':
       return openOciLayoutSource(name.path, name.refName, so);
     case 'oci-archive':
@@ -54,7 +56,7 @@ export async function openTarget(name: ImageName, ctx: TransportContext): Promis
   const so = ctx.signal ? { signal: ctx.signal } : {};
   switch (name.transport) {
     case 'docker':
-      return (await docker()).openDockerTarget(name.ref, ctx.registry, so);
+      return (await docker()).openDockerTarget(name.ref, ctx.registry, { ...so, ...rd(ctx) });
     case 'oci':
       return openOciLayoutTarget(name.path, name.refName, so);
     case 'oci-archive':

@@ -6,6 +6,7 @@ import { lookupImage } from '../store/lookup.ts';
 import { openStore } from '../store/store.ts';
 import { DOCUMENT_CAP, sniffMediaType } from './files.ts';
 import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
+import { readStoreSignatures, writeStoreSignatures } from './store-signatures.ts';
 
 /**
  * A source over the local store (`store:NAME|ID`): found as `run`/`rmi` find images (short names try
@@ -28,6 +29,7 @@ export async function openStoreSource(root: string, what: { ref?: Reference; id?
         return { bytes, mediaType: d === top.digest ? top.mediaType : sniffMediaType(bytes), digest: d };
       },
       getBlob: (desc, co = {}) => store.blobs.open(desc, co),
+      getSignatures: (digest, co = {}) => readStoreSignatures(store.paths.root, digest, co),
       close: () => store.close(),
     };
   } catch (e) {
@@ -51,6 +53,7 @@ export async function openStoreTarget(root: string, what: { ref?: Reference; id?
     throw new SkiffError('EINVALID', 'a store: destination needs a name with a tag, not a digest');
   }
   let top: Descriptor | undefined;
+  let sigs: { digest: string; blobs: Uint8Array[] } | undefined;
   return {
     name: `store:${name ?? what.id ?? ''}`,
     blobScope: `store:${store.paths.root}`,
@@ -73,10 +76,15 @@ export async function openStoreTarget(root: string, what: { ref?: Reference; id?
       await store.putBlob(bytes, { digest: desc.digest, size: desc.size }, co?.signal ? { signal: co.signal } : {});
       if (co?.top) top = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
     },
+    async putSignatures(digest, blobs) {
+      sigs = { digest, blobs };
+    },
     async commit(co: CommitOpts = {}) {
       if (!top) throw new SkiffError('EINVALID', 'commit called before the top manifest was written');
       if (co.incomplete) throw new SkiffError('EUNSUPPORTED', 'the store holds complete images only; copy with --multi-arch all or system');
       const cs = co.signal ? { signal: co.signal } : {};
+      // signatures first: an image visible under its name never lacks the signatures it was copied with
+      if (sigs) await writeStoreSignatures(store.paths.root, sigs.digest, sigs.blobs, cs);
       await store.commitImage(top, { ...(name === undefined ? {} : { name }), ...cs });
       for (const t of co.additionalTags ?? []) await store.commitImage(top, { name: formatReference(localTagForm(t)), ...cs });
     },
