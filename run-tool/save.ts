@@ -44,11 +44,11 @@ export async function saveImage(root: string, image: string, output: string, for
     const name = src.name.startsWith('store:') ? src.name.slice('store:'.length) : undefined;
     let ref: Reference | undefined;
     try {
-      ref = name !== undefined && name !== image.replace(/^sha256:/, '') ? parseReference(name) : undefined;
+      ref = name !== undefined ? parseReference(name) : undefined;
     } catch {
       ref = undefined;
     }
-    if (ref && ref.registry === undefined) ref = undefined; // found by ID: no name to record
+    if (ref && ref.registry === undefined) ref = undefined; // found by ID (store:sha256:…): no name to record
     let dst: ImageTarget;
     switch (format) {
       case 'docker-archive':

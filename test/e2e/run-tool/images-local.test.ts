@@ -67,6 +67,10 @@ describe.skipIf(!hasBusybox)('run-tool tag, untag, rmi, save, load', () => {
     ok(rt(['--root', root, 'save', '-o', tar, 'bb']));
     const mj = JSON.parse(spawnSync('tar', ['-xOf', tar, 'manifest.json'], { encoding: 'utf8' }).stdout) as { RepoTags: string[] }[];
     expect(mj[0]!.RepoTags).toEqual(['localhost/bb:latest']);
+    // the full name records the name too (not only a short name)
+    const full = join(dir, 'bb-full.tar');
+    ok(rt(['--root', root, 'save', '-o', full, 'localhost/bb:latest']));
+    expect((JSON.parse(spawnSync('tar', ['-xOf', full, 'manifest.json'], { encoding: 'utf8' }).stdout) as { RepoTags: string[] }[])[0]!.RepoTags).toEqual(['localhost/bb:latest']);
     const stdout = rtRaw(['--root', root, 'save', 'bb']);
     expect(stdout.status).toBe(0);
     expect(stdout.stdout.length).toBe(readFileSync(tar).length);
