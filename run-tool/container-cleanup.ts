@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { isSkiffError } from '../shared/errors.ts';
 import { addRootOption } from '../shared/cli/program.ts';
 import { cleanupContainer } from './containers/lifecycle.ts';
 import { checkId } from './containers/state.ts';
@@ -8,6 +9,11 @@ import { withStore } from './containers/cli-util.ts';
 export function addContainerCleanupCommand(program: Command): void {
   const cmd = program.command('container-cleanup', { hidden: true }).argument('<id>');
   addRootOption(cmd).action(async (id: string) => {
-    await withStore(cmd, (store) => cleanupContainer(store, checkId(id), { fromMonitor: true }));
+    try {
+      await withStore(cmd, (store) => cleanupContainer(store, checkId(id), { fromMonitor: true }), { create: false });
+    } catch (e) {
+      // The store (and so the container) was removed while it ran: nothing is left to clean.
+      if (!isSkiffError(e, 'ENOTFOUND')) throw e;
+    }
   });
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createContainer } from './containers/create.ts';
 import { addCreateFlags, parseCreateFlags, type CreateFlags } from './containers/options.ts';
 import { withStore } from './containers/cli-util.ts';
+import { ensureImage, registryFromCreateFlags, type PullPolicy } from './containers/pull-policy.ts';
 
 /** Adds `create [flags] IMAGE [COMMAND [ARG…]]` (podman's): prints the new container's full ID. */
 export function addCreateCommand(program: Command): void {
@@ -14,7 +15,9 @@ export function addCreateCommand(program: Command): void {
   addCreateFlags(cmd).action(async (image: string, args: string[], f: CreateFlags) => {
     const o = parseCreateFlags(image, args, f);
     await withStore(cmd, async (store) => {
-      const r = await createContainer(store, { ...o, onWarning: (m) => process.stderr.write(`${m}\n`) });
+      const warn = (m: string) => void process.stderr.write(`${m}\n`);
+      const image = await ensureImage(store, o.image, f.pull as PullPolicy, { registry: registryFromCreateFlags(f), log: warn, onWarning: warn });
+      const r = await createContainer(store, { ...o, image, onWarning: (m) => process.stderr.write(`${m}\n`) });
       process.stdout.write(`${r.id}\n`);
     });
   });

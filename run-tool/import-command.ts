@@ -6,11 +6,12 @@ import { parsePlatform } from '../shared/image/platform.ts';
 import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
 import { formatReference } from '../shared/ref/reference.ts';
 import { SkiffError } from '../shared/errors.ts';
+import { applyChanges } from '../shared/image/changes.ts';
 
 /**
  * Adds `import TARBALL [NAME]` (podman's): a root filesystem tarball (plain, gzip or zstd; `-` for stdin)
  * becomes a one-layer image in the store, tagged NAME in local form (`app` → `localhost/app:latest`);
- * prints the image ID. `--change CMD=…`/`ENTRYPOINT=…`/`ENV=…`/`WORKDIR=…`/`USER=…` set config fields.
+ * prints the image ID. `--change` instructions (applyChanges) set config fields.
  */
 export function addImportCommand(program: Command): void {
   const cmd = program
@@ -18,7 +19,7 @@ export function addImportCommand(program: Command): void {
     .description('create an image from a root filesystem tarball')
     .argument('<tarball>', 'tarball path, or - for standard input')
     .argument('[name]', 'name to tag the image with')
-    .option('-c, --change <instruction>', 'apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL', collect, [])
+    .option('-c, --change <instruction>', 'apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR', collect, [])
     .option('-m, --message <msg>', 'history comment', 'imported from tarball')
     .option('--platform <os/arch>', 'platform to record (default: this machine)')
     .option('--format <oci|docker>', 'manifest format', 'oci')
@@ -36,7 +37,7 @@ export function addImportCommand(program: Command): void {
         ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
         format: opts.format,
         comment: opts.message,
-        config: parseChanges(opts.change),
+        config: applyChanges({}, opts.change),
         signal: ac.signal,
       });
       process.stdout.write(`${id.slice(7)}\n`);
@@ -49,40 +50,4 @@ export function addImportCommand(program: Command): void {
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
-}
-
-/** The subset of Dockerfile instructions `--change` accepts, as image-config fields. */
-function parseChanges(changes: string[]): Record<string, unknown> {
-  const cfg: Record<string, unknown> = {};
-  for (const c of changes) {
-    const m = /^\s*(\w+)[\s=]\s*(.*)$/s.exec(c);
-    if (!m) throw new SkiffError('EINVALID', `invalid --change ${JSON.stringify(c)}: expected INSTRUCTION VALUE`);
-    const [, ins, rest] = m as unknown as [string, string, string];
-    const list = (): string[] => (rest.trim().startsWith('[') ? (JSON.parse(rest) as string[]) : ['/bin/sh', '-c', rest]);
-    switch (ins.toUpperCase()) {
-      case 'CMD':
-        cfg.Cmd = list();
-        break;
-      case 'ENTRYPOINT':
-        cfg.Entrypoint = list();
-        break;
-      case 'ENV':
-        cfg.Env = [...((cfg.Env as string[]) ?? []), rest.includes('=') ? rest.trim() : rest.trim().replace(/\s+/, '=')];
-        break;
-      case 'WORKDIR':
-        cfg.WorkingDir = rest.trim();
-        break;
-      case 'USER':
-        cfg.User = rest.trim();
-        break;
-      case 'LABEL': {
-        const [k, ...v] = rest.trim().split('=');
-        cfg.Labels = { ...((cfg.Labels as Record<string, string>) ?? {}), [k!]: v.join('=').replace(/^"(.*)"$/, '$1') };
-        break;
-      }
-      default:
-        throw new SkiffError('EINVALID', `--change ${ins} is not supported: use CMD, ENTRYPOINT, ENV, WORKDIR, USER or LABEL`);
-    }
-  }
-  return cfg;
 }

@@ -4,11 +4,59 @@ import { parseGoTemplate } from '../shared/cli/go-template.ts';
 import { isSkiffError, SkiffError } from '../shared/errors.ts';
 import type { Store } from '../shared/store/store.ts';
 import { readRunImage } from './containers/create.ts';
-import { reconcile } from './containers/lifecycle.ts';
-import { containerPaths, loadContainer, type LoadedContainer } from './containers/state.ts';
+import { networkStateOf, reconcile } from './containers/lifecycle.ts';
+import { containerPaths, loadContainer, type LoadedContainer, type PortMapping } from './containers/state.ts';
 import { withStore } from './containers/cli-util.ts';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** podman's `Ports` map: "80/tcp" → [{HostIp, HostPort}]. Pure. */
+export function portsMap(ports: readonly PortMapping[]): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const b of ports) (out[`${b.containerPort}/${b.protocol}`] ??= []).push({ HostIp: b.hostIP, HostPort: String(b.hostPort) });
+  return out;
+}
+
+/**
+ * podman's `NetworkSettings`: the address, gateway and MAC of the current run (empty when not running or not on a
+ * bridge), the published ports, the netns (SandboxKey) and one entry per joined network. Pure.
+ */
+export function networkSettings(c: LoadedContainer): Record<string, unknown> {
+  const r = c.record;
+  const running = c.state.status === 'running' || c.state.status === 'stopping';
+  const net = running ? networkStateOf(c.state) : undefined;
+  const first = net?.networks[0];
+  const prefix = (cidr: string | undefined) => Number(cidr?.split('/')[1] ?? 0);
+  const endpoint = (n: typeof first) => ({
+    EndpointID: '',
+    Gateway: n?.gateway ?? '',
+    IPAddress: n?.ips[0] ?? '',
+    IPPrefixLen: prefix(n?.cidrs[0]),
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    MacAddress: n?.macAddress ?? '',
+  });
+  const choice = r.network as { mode?: string; networks?: string[] } | undefined;
+  const networks: Record<string, unknown> = {};
+  if (choice?.mode === 'bridge') {
+    for (const name of choice.networks ?? []) {
+      const n = net?.networks.find((x) => x.name === name);
+      networks[name] = { ...endpoint(n), NetworkID: name, DriverOpts: null, IPAMConfig: null, Links: null, Aliases: [r.id.slice(0, 12)] };
+    }
+  }
+  return {
+    ...endpoint(first),
+    Bridge: '',
+    SandboxID: '',
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    Ports: portsMap(r.hostConfig.portBindings),
+    SandboxKey: running && net?.netnsPath ? net.netnsPath : '',
+    ...(Object.keys(networks).length > 0 && { Networks: networks }),
+  };
+}
 
 /** podman-like `inspect` JSON of a container. Pure. */
 export function containerInspect(root: string, c: LoadedContainer): Record<string, unknown> {
@@ -57,9 +105,14 @@ export function containerInspect(root: string, c: LoadedContainer): Record<strin
     BoundingCaps: null,
     ExecIDs: [],
     GraphDriver: { Name: 'overlay', Data: { UpperDir: p.upper, WorkDir: p.work, MergedDir: p.rootfs } },
-    Mounts: r.mounts.map((m) => ({ Type: m.type, Source: m.source ?? '', Destination: m.destination, Driver: '', Mode: '', Options: m.options ?? [], RW: !(m.options ?? []).includes('ro'), Propagation: 'rprivate' })),
+    Mounts: r.mounts.map((m) => {
+      const vol = m.type === 'bind' ? r.volumes.find((v) => v.destination === m.destination && m.source?.endsWith(`/volumes/${v.name}/_data`)) : undefined;
+      return vol
+        ? { Type: 'volume', Name: vol.name, Source: m.source ?? '', Destination: m.destination, Driver: 'local', Mode: '', Options: (m.options ?? []).filter((x) => x !== 'rbind' && x !== 'ro' && x !== 'rw'), RW: !(m.options ?? []).includes('ro'), Propagation: 'rprivate' }
+        : { Type: m.type, Source: m.source ?? '', Destination: m.destination, Driver: '', Mode: '', Options: m.options ?? [], RW: !(m.options ?? []).includes('ro'), Propagation: 'rprivate' };
+    }),
     Dependencies: [],
-    NetworkSettings: { Ports: Object.fromEntries(r.hostConfig.portBindings.map((b) => [`${b.containerPort}/${b.protocol}`, [{ HostIp: b.hostIP, HostPort: String(b.hostPort) }]])) },
+    NetworkSettings: networkSettings(c),
     Namespace: '',
     IsInfra: false,
     Config: {
@@ -90,7 +143,7 @@ export function containerInspect(root: string, c: LoadedContainer): Record<strin
       AutoRemove: r.hostConfig.autoRemove,
       RestartPolicy: { Name: r.hostConfig.restartPolicy.name, MaximumRetryCount: r.hostConfig.restartPolicy.maximumRetryCount },
       NetworkMode: r.hostConfig.networkMode,
-      PortBindings: Object.fromEntries(r.hostConfig.portBindings.map((b) => [`${b.containerPort}/${b.protocol}`, [{ HostIp: b.hostIP, HostPort: String(b.hostPort) }]])),
+      PortBindings: portsMap(r.hostConfig.portBindings),
       PublishAllPorts: r.hostConfig.publishAll,
       ReadonlyRootfs: r.hostConfig.readOnly,
       Privileged: r.hostConfig.privileged,

@@ -28,6 +28,9 @@ import { addLoadCommand } from './load.ts';
 import { addVolumeCommands } from './volume.ts';
 import { addInfoCommand } from './info.ts';
 import { addSystemPruneCommand } from './system-prune.ts';
+import { addCommitCommand } from './commit.ts';
+import { addCpCommand } from './cp.ts';
+import { addHealthcheckCommand } from './healthcheck.ts';
 
 const program = createProgram('run-tool', 'Run containers from the local store through runc, without a daemon');
 
@@ -46,6 +49,9 @@ for (const add of [
   addExecCommand,
   addTopCommand,
   addPortCommand,
+  addCpCommand,
+  addCommitCommand,
+  addHealthcheckCommand,
   addPullCommand,
   addImagesCommand,
   addRmiCommand,

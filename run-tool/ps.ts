@@ -39,7 +39,7 @@ export function psJson(c: LoadedContainer): Record<string, unknown> {
     Labels: Object.keys(r.config.labels).length ? r.config.labels : null,
     Mounts: r.mounts.map((m) => m.destination),
     Names: [r.name],
-    Networks: [],
+    Networks: (r.network as { mode?: string; networks?: string[] } | undefined)?.mode === 'bridge' ? [...((r.network as { networks?: string[] }).networks ?? [])] : [],
     Pid: s.pid,
     Pod: '',
     PodName: '',

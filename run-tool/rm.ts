@@ -12,7 +12,7 @@ export function addRmCommand(program: Command): void {
     .option('-v, --volumes', 'remove anonymous volumes associated with the container')
     .option('-a, --all', 'remove all containers')
     .option('-i, --ignore', 'ignore errors when a specified container is missing');
-  addRootOption(cmd).action(async (names: string[], f: { force?: boolean; all?: boolean; ignore?: boolean }) => {
+  addRootOption(cmd).action(async (names: string[], f: { force?: boolean; all?: boolean; ignore?: boolean; volumes?: boolean }) => {
     await withStore(cmd, async (store) => {
       const targets = f.all ? (await listContainers(store.paths.root)).map((c) => c.record.id) : names;
       if (!f.all && names.length === 0) throw new SkiffError('EINVALID', 'you must provide at least one name or id');
@@ -20,7 +20,7 @@ export function addRmCommand(program: Command): void {
         let id: string;
         try {
           id = (await loadContainer(store.paths.root, n)).record.id;
-          await removeContainer(store, id, { force: f.force === true });
+          await removeContainer(store, id, { force: f.force === true, volumes: f.volumes === true });
         } catch (e) {
           if (f.ignore && isSkiffError(e, 'ENOTFOUND')) return;
           throw e;

@@ -4,9 +4,12 @@ import { openStore, type Store } from '../../shared/store/store.ts';
 import { isSkiffError } from '../../shared/errors.ts';
 import { ExitCodeError } from './lifecycle.ts';
 
-/** Opens the store of a container command (created on first use), runs `fn`, closes it. */
-export async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(storeRootOf(cmd), { create: true });
+/**
+ * Opens the store of a container command (created on first use unless `create: false`, which the monitor's
+ * exit command uses so a store deleted meanwhile is not recreated), runs `fn`, closes it.
+ */
+export async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T>, o: { create?: boolean } = {}): Promise<T> {
+  const store = await openStore(storeRootOf(cmd), { create: o.create ?? true });
   try {
     return await fn(store);
   } catch (e) {

@@ -19,7 +19,10 @@ import { lookupImage } from '../../shared/store/lookup.ts';
 import { withLock } from '../../shared/store/lock.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
+import { resolveUser } from '../../shared/runtime/user.ts';
 import { parseSignal } from './signals.ts';
+import { pastaHook, resolveNetworkChoice, resolvePorts, specNetwork } from './net-wiring.ts';
+import { removeVolume, resolveVolumeMount } from './volumes.ts';
 import {
   containerPaths, generateName, initialState, newContainerId, releaseName, reserveName, saveRecord, saveState, validateName,
   type ContainerRecord, type HealthConfig, type PortMapping, type RestartPolicy,
@@ -153,9 +156,15 @@ export function lowersOf(store: Store, record: ContainerRecord): string[] {
   return record.chainIDs.map((c) => join(store.paths.overlay, c.slice('sha256:'.length), 'diff'));
 }
 
+/** A volume of a container record; `anonymous` ones (image Volumes) go with `rm -v` / `--rm`. */
+export type RecordVolume = ContainerRecord['volumes'][number] & { anonymous?: boolean };
+
+function cleanDest(d: string): string {
+  return join('/', d);
+}
+
 function checkVolumes(cfg: ContainerConfig): string[] {
-  // RU-06: image Volumes are container paths, cleaned and confined; they become anonymous tmp dirs inside the
-  // upper layer (nothing is created on the host outside the container's own directories).
+  // RU-06: image Volumes are container paths, cleaned and confined (join('/', …) cannot climb above /).
   const out: string[] = [];
   for (const v of Object.keys(cfg.Volumes ?? {})) {
     const c = join('/', v);
@@ -194,32 +203,50 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
   }
   const p = containerPaths(root, id);
   let leaseId: string | undefined;
+  const createdVolumes: RecordVolume[] = [];
   try {
     await mkdir(join(root, 'containers'), { recursive: true, mode: 0o700 });
     await ensurePrivateDir(p.dir);
-    for (const d of [p.bundle, p.rootfs, p.upper, p.work, p.exits, p.sockets]) await mkdir(d, { mode: 0o700 });
+    for (const d of [p.bundle, p.rootfs, p.work, p.exits, p.sockets]) await mkdir(d, { mode: 0o700 });
+    // the overlay's root directory takes the upper dir's mode: 0755 as images have it, or non-root users could not
+    // traverse / (the container dir above stays 0700)
+    await mkdir(p.upper, { mode: 0o755 });
     const layers = await prepareLayers(store, img, id, { ...so, ...(o.onWarning && { onWarning: o.onWarning }) });
     leaseId = layers.leaseId;
     const stopSignal = parseSignal(o.stopSignal ?? cfg.StopSignal ?? 'SIGTERM');
-    const network = o.network ?? 'bridge';
-    const netMode: 'none' | 'host' | 'bridge' = network === 'host' ? 'host' : network === 'none' ? 'none' : 'bridge';
-    // Single call site for bridge/pasta (network engineer): until attachNetwork exists, only none and host run.
-    if (netMode === 'bridge') throw new SkiffError('EUNSUPPORTED', `--network ${network} is not supported yet: use --network none or host`);
-    const hostname = o.hostname ?? (netMode === 'host' ? (await import('node:os')).hostname() : id.slice(0, 12));
+    const rootless = isRootless();
+    const { choice: netChoice, recordMode } = await resolveNetworkChoice(root, o.network, rootless);
+    const specNet = specNetwork(id, netChoice);
+    const ports = await resolvePorts(netChoice, o.ports ?? [], o.publishAll === true, Object.keys(cfg.ExposedPorts ?? {}), { ...so, ...(o.onWarning && { onWarning: o.onWarning }) });
+    const hostname = o.hostname ?? (netChoice.mode === 'host' ? (await import('node:os')).hostname() : id.slice(0, 12));
     await mountRootfs(root, id, layers.lowers, so);
     const etc = await writeEtcFiles(p.userdata, {
       hostname,
-      network: netMode,
+      network: specNet.network,
       ...(o.addHosts && { addHosts: o.addHosts }),
       ...(o.dns && { dns: o.dns }),
       ...(o.dnsSearch && { dnsSearch: o.dnsSearch }),
       ...(o.dnsOptions && { dnsOptions: o.dnsOptions }),
-      containerEnv: { name, id, image: img.name, imageId: img.id.slice(7), rootless: isRootless() },
+      containerEnv: { name, id, image: img.name, imageId: img.id.slice(7), rootless },
       ...so,
     });
     const mounts: MountRequest[] = [...(o.mounts ?? [])];
-    const userDests = new Set(mounts.map((m) => m.destination));
-    for (const v of checkVolumes(cfg)) if (!userDests.has(v)) mounts.push({ type: 'tmpfs', destination: v, options: ['rw', 'nosuid', 'nodev'] });
+    const volumes: RecordVolume[] = [];
+    const userDests = new Set([...mounts.map((m) => cleanDest(m.destination)), ...(o.volumes ?? []).map((v) => cleanDest(v.destination))]);
+    const wantVolumes: RecordVolume[] = [...(o.volumes ?? [])];
+    // RU-06: image Volumes are container paths, cleaned and confined; each becomes an anonymous named volume in
+    // the volume store (copy-up resolves the path inside the rootfs), as podman does
+    for (const v of checkVolumes(cfg)) if (!userDests.has(v)) wantVolumes.push({ name: newContainerId(), destination: v, options: [], anonymous: true });
+    if (wantVolumes.length > 0) {
+      const needUser = wantVolumes.some((v) => v.options.includes('U'));
+      const user = needUser ? await resolveUser(p.rootfs, o.user ?? cfg.User ?? '', o.groupAdd ? { groupAdd: o.groupAdd } : {}) : undefined;
+      for (const v of wantVolumes) {
+        const r = await resolveVolumeMount(root, `${v.name}:${v.destination}${v.options.length ? `:${v.options.join(',')}` : ''}`, { rootfs: p.rootfs, ...(user && { user: { uid: user.uid, gid: user.gid } }), ...so });
+        mounts.push(r.mount);
+        volumes.push({ ...r.volume, ...(v.anonymous && { anonymous: true }) });
+        createdVolumes.push(v);
+      }
+    }
     const entrypoint = o.entrypoint;
     if (o.init) {
       const catatonit = ['/usr/libexec/podman/catatonit', '/usr/bin/catatonit'].find((c) => statSync(c, { throwIfNoEntry: false })?.isFile() === true);
@@ -242,7 +269,8 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...(o.ulimits && { ulimits: o.ulimits }),
       mounts,
       readOnly: o.readOnly === true,
-      network: netMode,
+      network: specNet.network,
+      ...(specNet.netnsPath && { netnsPath: specNet.netnsPath }),
       ...(o.memory !== undefined && !isRootless() && { memory: o.memory }),
       ...(o.cpus !== undefined && !isRootless() && { cpus: o.cpus }),
       ...(o.pidsLimit !== undefined && !isRootless() && { pidsLimit: o.pidsLimit }),
@@ -256,6 +284,8 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...so,
     });
     if (o.init) spec.process.args = [INIT_PATH, '--', ...spec.process.args];
+    // pasta joins between runc create and runc start: a createRuntime hook makes that point reachable from `runc run`
+    if (netChoice.mode === 'pasta') (spec as RuntimeSpec & { hooks?: Record<string, unknown[]> }).hooks = { createRuntime: [pastaHook(p.dir)] };
     if (isRootless() && (o.memory !== undefined || o.cpus !== undefined || o.pidsLimit !== undefined)) {
       o.onWarning?.('WARNING: resource limits are ignored for rootless containers on cgroups v1');
     }
@@ -283,8 +313,8 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       hostConfig: {
         autoRemove: o.rm === true,
         restartPolicy: o.restart ?? { name: 'no', maximumRetryCount: 0 },
-        networkMode: network,
-        portBindings: o.ports ?? [],
+        networkMode: recordMode,
+        portBindings: ports,
         publishAll: o.publishAll === true,
         readOnly: o.readOnly === true,
         privileged: o.privileged === true,
@@ -300,11 +330,12 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
         preserveFds: o.preserveFds ?? 0,
       },
       mounts,
-      volumes: o.volumes ?? [],
+      volumes,
       ...(o.health && { health: o.health }),
       chainIDs: layers.chains,
       leaseId: layers.leaseId,
-      rootless: isRootless(),
+      rootless,
+      network: netChoice,
     };
     const state = initialState();
     state.mounted = o.keepMounted === true;
@@ -317,6 +348,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     await unmountRootfs(root, id).catch(() => {});
     await rm(p.dir, { recursive: true, force: true }).catch(() => {});
     if (leaseId) await rm(join(store.paths.leases, `${leaseId}.json`), { force: true }).catch(() => {});
+    for (const v of createdVolumes) if (v.anonymous) await removeVolume(root, v.name).catch(() => {});
     await releaseName(root, name, id);
     throw e;
   }

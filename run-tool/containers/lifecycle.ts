@@ -7,7 +7,12 @@ import { ensurePrivateDir, locateRunc, Runc, runcRootFor, startFailureCode } fro
 import { openLease } from '../../shared/store/lease.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { lowersOf, mountRootfs, unmountRootfs } from './create.ts';
+import type { RecordVolume } from './create.ts';
+import { startHealthTimer, stopHealthTimer } from './health.ts';
+import { connectContainer, disconnectContainer, resetPastaHook, servePastaHook, type NetworkChoice } from './net-wiring.ts';
+import type { NetworkState } from './network/types.ts';
 import { signalNumber } from './signals.ts';
+import { removeVolume } from './volumes.ts';
 import {
   containerPaths, listContainers, loadById, lockContainer, releaseName, saveState,
   type ContainerRecord, type ContainerState, type LoadedContainer,
@@ -34,7 +39,7 @@ export async function getRunc(): Promise<Runc> {
 }
 
 /** How the exit command reaches this program: `node <script> --root ROOT container-cleanup ID`. */
-function selfCommand(): string[] {
+export function selfCommand(): string[] {
   const script = process.env.SKIFF_RUN_TOOL_SCRIPT ?? process.argv[1];
   if (!script) throw new SkiffError('EIO', 'cannot locate run-tool for the exit command');
   return [process.execPath, resolve(script)];
@@ -68,6 +73,15 @@ async function readExitFile(root: string, id: string): Promise<number | undefine
 
 interface StateExt extends ContainerState {
   monitorStart?: string;
+  /** what attachNetwork returned for the current run (bridge/pasta) */
+  network?: NetworkState;
+  /** start time of healthPid (pid reuse guard) */
+  healthStart?: string;
+}
+
+/** The network state a container's current run holds (bridge/pasta), for inspect/ps. */
+export function networkStateOf(s: ContainerState): NetworkState | undefined {
+  return (s as StateExt).network;
 }
 
 /**
@@ -99,6 +113,17 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
   await unlink(join(p.exits, id)).catch(() => {});
   await unlink(p.pidFile).catch(() => {});
   await mountRootfs(root, id, lowersOf(store, record));
+  const choice = record.network as NetworkChoice | undefined;
+  let net: NetworkState | undefined;
+  if (choice?.mode === 'pasta') await resetPastaHook(p.dir);
+  if (choice?.mode === 'bridge') {
+    try {
+      net = await connectContainer(root, p.userdata, record);
+    } catch (e) {
+      await unmountRootfs(root, id);
+      throw e;
+    }
+  }
   const args = [
     '--api-version', '1', '-c', id, '-u', id, '-r', runc.path, '-b', p.bundle, '-p', p.pidFile, '-n', record.name,
     '--exit-dir', p.exits, '-l', `k8s-file:${p.log}`, '--log-level', 'error', '--runtime-arg', '--root', '--runtime-arg', runc.root,
@@ -108,6 +133,14 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     ...['--root', root, 'container-cleanup', id].flatMap((a) => ['--exit-command-arg', a]),
   ];
   const conmon = process.env.SKIFF_CONMON ?? '/usr/bin/conmon';
+  let syncDone = false;
+  let hookError: unknown;
+  const hook = choice?.mode === 'pasta'
+    ? servePastaHook(root, p.dir, p.userdata, record, () => syncDone).catch((e: unknown) => {
+      hookError = e;
+      return undefined;
+    })
+    : undefined;
   const sync = await new Promise<{ pid: number; message?: string }>((res, rej) => {
     // conmon's own stderr is not kept: the daemonised monitor would hold the pipe (and this CLI) open
     const child = spawn(conmon, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { ...process.env, _OCI_SYNCPIPE: '3' }, detached: true, cwd: p.dir });
@@ -127,9 +160,13 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     child.on('error', (e) => rej((e as NodeJS.ErrnoException).code === 'ENOENT' ? new SkiffError('ENODEP', 'conmon is not installed', { hint: 'apt-get install conmon' }) : e));
     child.unref();
   });
-  if (sync.pid <= 0) {
+  syncDone = true;
+  if (hook) net = await hook;
+  if (sync.pid <= 0 || hookError) {
     await runc.delete(id, { force: true }).catch(() => {});
     await unmountRootfs(root, id);
+    await disconnectContainer(root, record, net).catch(() => {});
+    if (hookError) throw hookError;
     const msg = sync.message ?? 'container create failed';
     throw new ExitCodeError(startFailureCode(msg) ?? 125, cleanRuncMessage(msg));
   }
@@ -147,8 +184,13 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     mounted: true,
     restartCount: isRestart ? c.state.restartCount + 1 : c.state.restartCount,
     ...(procStartTime(monitorPid) !== undefined && { monitorStart: procStartTime(monitorPid) }),
+    ...(net && { network: net }),
+    ...(record.health && { health: { status: 'starting' as const, failingStreak: 0, log: c.state.health?.log ?? [] } }),
   };
   delete state.error;
+  if (!net) delete state.network;
+  delete state.healthPid;
+  delete state.healthStart;
   await saveState(root, id, state);
   try {
     await runc.start(id);
@@ -156,8 +198,14 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     const stderr = String((e as SkiffError).details?.stderr ?? (e as Error).message);
     await runc.delete(id, { force: true }).catch(() => {});
     await unmountRootfs(root, id);
+    await disconnectContainer(root, record, net).catch(() => {});
     await saveState(root, id, { ...state, status: 'exited', pid: 0, exitCode: startFailureCode(stderr) ?? 125, finishedAt: new Date().toISOString(), mounted: false, error: cleanRuncMessage(stderr) });
     throw new ExitCodeError(startFailureCode(stderr) ?? 125, cleanRuncMessage(stderr));
+  }
+  if (record.health) {
+    // the caller holds the container lock: record the timer directly
+    const t = startHealthTimer(root, id, record.health.interval);
+    await saveState(root, id, { ...state, healthPid: t.pid, ...(t.start !== undefined && { healthStart: t.start }) } as StateExt);
   }
 }
 
@@ -212,11 +260,38 @@ export async function runForeground(store: Store, record: ContainerRecord, o: { 
   const forward = (s: NodeJS.Signals) => child?.kill(s);
   for (const s of sigs) process.on(s, forward);
   let code: number;
+  const choice = record.network as NetworkChoice | undefined;
+  let runcDone = false;
+  let hook: Promise<NetworkState | undefined> | undefined;
+  let hookError: unknown;
   try {
     const st: StateExt = { status: 'running', pid: 0, monitorPid: process.pid, monitor: 'cli', exitCode: 0, startedAt: new Date().toISOString(), finishedAt: '', restartCount: 0, stoppedByUser: false, mounted: true };
     const ms = procStartTime(process.pid);
     if (ms) st.monitorStart = ms;
+    if (record.health) st.health = { status: 'starting', failingStreak: 0, log: [] };
     await saveState(root, id, st);
+    if (choice?.mode === 'bridge') {
+      st.network = await connectContainer(root, p.userdata, record);
+      await saveState(root, id, st);
+    } else if (choice?.mode === 'pasta') {
+      await resetPastaHook(p.dir);
+      hook = servePastaHook(root, p.dir, p.userdata, record, () => runcDone).then(async (n) => {
+        if (n) {
+          st.network = n;
+          await saveState(root, id, st);
+        }
+        return n;
+      }, (e: unknown) => {
+        hookError = e;
+        return undefined;
+      });
+    }
+    if (record.health) {
+      const t = startHealthTimer(root, id, record.health.interval);
+      st.healthPid = t.pid;
+      st.healthStart = t.start;
+      await saveState(root, id, st);
+    }
     code = await runc.run(id, p.bundle, {
       stdio: tty ? 'inherit' : [stdinMode, 'pipe', 'pipe', ...extra],
       ...(o.preserveFds && { preserveFds: o.preserveFds }),
@@ -238,8 +313,15 @@ export async function runForeground(store: Store, record: ContainerRecord, o: { 
       },
     });
   } finally {
+    runcDone = true;
+    await hook;
     for (const s of sigs) process.off(s, forward);
     await log?.close();
+  }
+  if (hookError) {
+    process.stderr.write(`Error: ${(hookError as Error).message}\n`);
+    stderrTail = '';
+    code = 125;
   }
   if (stderrTail) {
     const fc = startFailureCode(stderrTail);
@@ -280,10 +362,14 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
       code = await readExitFile(root, id);
     }
     code ??= o.exitCode ?? (s.status === 'running' ? 137 : s.exitCode);
+    if (s.healthPid) stopHealthTimer(s.healthPid, s.healthStart);
     await runc.delete(id, { force: true }).catch(() => {});
     await unmountRootfs(root, id);
-    // network detach hook (network engineer): detachNetwork(id, record.network, …) goes here
+    await disconnectContainer(root, record, s.network).catch((e: unknown) => process.stderr.write(`Error: ${(e as Error).message}\n`));
     after = { ...s, status: 'exited', pid: 0, exitCode: code, finishedAt: new Date().toISOString(), mounted: false };
+    delete (after as StateExt).network;
+    delete after.healthPid;
+    delete (after as StateExt).healthStart;
     if (s.status !== 'running' && s.status !== 'stopping') after.status = s.status;
     await saveState(root, id, after);
   } finally {
@@ -395,7 +481,7 @@ export async function killContainer(store: Store, id: string, signal: string): P
  * lease (RU-14), name and directory. ENOTFOUND when it does not exist; EINVALID (podman's exit 2) when it
  * runs and `force` is not given.
  */
-export async function removeContainer(store: Store, id: string, o: { force?: boolean } = {}): Promise<void> {
+export async function removeContainer(store: Store, id: string, o: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
   const root = store.paths.root;
   let c = await loadById(root, id);
   if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
@@ -409,11 +495,16 @@ export async function removeContainer(store: Store, id: string, o: { force?: boo
   try {
     const now = await loadById(root, id);
     if (!now) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
-    if (now.state.healthPid && alive(now.state.healthPid)) process.kill(now.state.healthPid, 'SIGKILL');
+    if (now.state.healthPid) stopHealthTimer(now.state.healthPid, (now.state as StateExt).healthStart);
     await runc.delete(id, { force: true }).catch(() => {});
     await unmountRootfs(root, id);
+    // from the on-disk attachment record: also right after a killed CLI or monitor
+    await disconnectContainer(root, now.record, (now.state as StateExt).network);
     const p = containerPaths(root, id);
     await rm(p.record, { force: true }); // from here on the container no longer exists for anyone
+    if (o.volumes || now.record.hostConfig.autoRemove) {
+      for (const v of now.record.volumes as RecordVolume[]) if (v.anonymous) await removeVolume(root, v.name).catch(() => {});
+    }
     await openLease(store.paths, now.record.leaseId).then((l) => l.release(), () => {});
     await releaseName(root, now.record.name, id);
     await rm(p.dir, { recursive: true, force: true });

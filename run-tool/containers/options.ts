@@ -5,6 +5,7 @@ import { parseMountFlag, type MountRequest } from '../../shared/runtime/mounts.t
 import { parseUlimit } from '../../shared/runtime/rlimits.ts';
 import type { SpecDevice } from '../../shared/runtime/types.ts';
 import type { CreateOptions } from './create.ts';
+import { parsePublishFlags } from './net-wiring.ts';
 import { parseSignal } from './signals.ts';
 import type { HealthConfig, PortMapping, RestartPolicy } from './state.ts';
 
@@ -56,7 +57,7 @@ export function addCreateFlags(cmd: Command): Command {
     .option('-v, --volume <spec>', 'bind mount a volume: SRC:DST[:OPTS]', collect, [])
     .option('--mount <spec>', 'attach a filesystem mount: type=bind|tmpfs,…', collect, [])
     .option('--tmpfs <dst[:opts]>', 'mount a temporary filesystem', collect, [])
-    .option('--network <mode>', 'network mode: none, host, bridge, NAME', 'bridge')
+    .option('--network <mode>', 'network mode: none, host, bridge, pasta, NAME (default: bridge for root, pasta rootless)')
     .option('-p, --publish <spec>', 'publish a container port to the host: [ip:][hostPort:]containerPort[/proto]', collect, [])
     .option('-P, --publish-all', 'publish all exposed ports to random ports on the host')
     .option('--root <dir>', 'store root (same as the global --root)');
@@ -69,7 +70,7 @@ export interface CreateFlags {
   capAdd: string[]; capDrop: string[]; privileged?: boolean; securityOpt: string[]; memory?: string; cpus?: string; pidsLimit?: string;
   ulimit: string[]; init?: boolean; restart: string; healthCmd?: string; healthInterval: string; healthRetries: string; healthTimeout: string;
   healthStartPeriod: string; stopSignal?: string; stopTimeout?: string; label: string[]; pull: string; device: string[]; groupAdd: string[];
-  sysctl: string[]; preserveFds: string; tlsVerify?: string; rm?: boolean; volume: string[]; mount: string[]; tmpfs: string[]; network: string;
+  sysctl: string[]; preserveFds: string; tlsVerify?: string; rm?: boolean; volume: string[]; mount: string[]; tmpfs: string[]; network?: string;
   publish: string[]; publishAll?: boolean;
 }
 
@@ -126,6 +127,41 @@ export function parseVolume(s: string): { mount?: MountRequest; volume?: { name:
   return { volume: { name: parts[0], destination: parts[1], options } };
 }
 
+/**
+ * `--mount type=volume,src=NAME,dst=/path[,ro|readonly[=true]|rw][,volume-nocopy]` as a named volume (podman's keys);
+ * undefined for other mount types. EINVALID for unknown keys or a missing source/destination.
+ */
+export function parseVolumeMountFlag(text: string): { name: string; destination: string; options: string[] } | undefined {
+  const parts = text.split(',');
+  if (!parts.some((p) => p === 'type=volume')) return undefined;
+  let name: string | undefined;
+  let dst: string | undefined;
+  const options: string[] = [];
+  for (const part of parts) {
+    const eq = part.indexOf('=');
+    const k = eq < 0 ? part : part.slice(0, eq);
+    const v = eq < 0 ? undefined : part.slice(eq + 1);
+    switch (k) {
+      case 'type': break;
+      case 'src': case 'source': name = v; break;
+      case 'dst': case 'target': case 'destination': dst = v; break;
+      case 'ro': case 'readonly':
+        if (v === undefined || v === 'true' || v === '1') options.push('ro');
+        else if (v !== 'false' && v !== '0') throw new SkiffError('EINVALID', `invalid mount option ${part}`);
+        break;
+      case 'rw': if (v === undefined || v === 'true') options.push('rw'); break;
+      case 'volume-nocopy': options.push('nocopy'); break;
+      case 'U': case 'chown': if (v === undefined || v === 'true') options.push('U'); break;
+      case 'z': case 'Z': case 'relabel': break;
+      default: throw new SkiffError('EINVALID', `invalid mount option ${JSON.stringify(part)}`);
+    }
+  }
+  if (!dst) throw new SkiffError('EINVALID', 'invalid mount: no target');
+  if (!name) throw new SkiffError('EINVALID', 'anonymous volumes with --mount need a src: type=volume,src=NAME,dst=PATH');
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new SkiffError('EINVALID', `invalid volume name ${JSON.stringify(name)}`);
+  return { name, destination: dst, options };
+}
+
 /** Parses `--device /dev/x[:/dev/y][:rwm]` by stat-ing the host device. */
 export function parseDevice(s: string): SpecDevice & { access?: string } {
   const [host, ...rest] = s.split(':');
@@ -175,7 +211,11 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
     if (r.mount) mounts.push(r.mount);
     if (r.volume) volumes.push(r.volume);
   }
-  for (const m of f.mount) mounts.push(parseMountFlag(m));
+  for (const m of f.mount) {
+    const v = parseVolumeMountFlag(m);
+    if (v) volumes.push(v);
+    else mounts.push(parseMountFlag(m));
+  }
   for (const t of f.tmpfs) {
     const [dst, opts] = t.split(':');
     mounts.push({ type: 'tmpfs', destination: dst!, options: opts ? opts.split(',') : ['rw', 'noexec', 'nosuid', 'nodev'] });
@@ -207,6 +247,7 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
   if (!['always', 'missing', 'never', 'newer'].includes(f.pull)) throw new SkiffError('EINVALID', `invalid --pull ${JSON.stringify(f.pull)}: want always, missing, never or newer`);
   if (f.rm && f.restart !== 'no') throw new SkiffError('EINVALID', 'the --rm option conflicts with --restart, when the restartPolicy is not "" and "no"');
   const network = f.network;
+  if (network !== undefined && network.trim() === '') throw new SkiffError('EINVALID', 'invalid --network "": want none, host, bridge, pasta or a network name');
   const pidsLimit = num(f.pidsLimit, '--pids-limit');
   const stopTimeout = num(f.stopTimeout, '--stop-timeout');
   const cpus = num(f.cpus, '--cpus');
@@ -250,8 +291,8 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
     tty: f.tty === true,
     interactive: f.interactive === true,
     rm: f.rm === true,
-    network,
-    ports: f.publish.map(parsePort),
+    ...(network !== undefined && { network }),
+    ports: parsePublishFlags(f.publish),
     publishAll: f.publishAll === true,
   };
 }

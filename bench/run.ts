@@ -1,0 +1,212 @@
+// run-tool vs podman 4.3, side by side in the same run (issue 6, "Benchmark"):
+//   (a) `run --rm --network none IMAGE true`, image already stored                      target ≤ 0.4× podman
+//   (b) `run -d --network none` + `stop` + `rm` cycle (a container that exits on TERM)   target ≤ 0.5×
+//   (c) first run of a 30,000-file image, unpack included: a fresh store each run for both tools (skiff: a
+//       fresh --root with the image imported, unpack cache empty; podman: a fresh --root/--runroot and
+//       `podman load`). Podman unpacks at load time, so two rows are printed: (c1) the first `run` alone and
+//       (c2) `load` + first `run` (both tools load the same docker-archive).                target ≤ 0.7×
+// Each scenario alternates the tools (podman first on even runs), RUNS times; min and median wall times and
+// the median ratio skiff/podman are printed. Everything lives on tmpfs (--dir, default /dev/shm) for both.
+// With --profile, a CPU profile of one skiff `run --rm` is taken (node --cpu-prof) and the top self-time
+// entries are printed, next to the fixed costs: node start, bundle load, `runc run` alone.
+// Usage: npm run bench:run [-- --runs N] [--files N] [--only a,b,c] [--profile] [--dir DIR]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    files: { type: 'string', default: '30000' },
+    only: { type: 'string', default: 'a,b,c' },
+    profile: { type: 'boolean', default: false },
+    dir: { type: 'string', default: '/dev/shm' },
+  },
+});
+const RUNS = Math.max(1, Number(values.runs));
+const FILES = Number(values.files);
+const ONLY = new Set(values.only!.split(','));
+const ROOT = resolve(import.meta.dirname, '..');
+const NODE = join(ROOT, 'node_modules/.bin/node');
+const RUN_TOOL = join(ROOT, 'bin/run-tool.mjs');
+const base = mkdtempSync(join(values.dir!, 'skiff-bench-run-'));
+const SK_ROOT = join(base, 'skiff');
+const POD = ['--root', join(base, 'podman-root'), '--runroot', join(base, 'podman-run'), '--storage-driver', 'overlay'];
+
+function sh(cmd: string, args: string[], o: { input?: string } = {}): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...(o.input !== undefined && { input: o.input }) });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+const skiff = (root: string, args: string[]) => sh(NODE, [RUN_TOOL, '--root', root, ...args]);
+const podman = (args: string[], pod = POD) => sh('podman', [...pod, ...args]);
+
+function timed(f: () => void): number {
+  const t = process.hrtime.bigint();
+  f();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const min = (xs: number[]) => Math.min(...xs);
+
+interface Row {
+  name: string;
+  target: number;
+  skiff: number[];
+  podman: number[];
+}
+const rows: Row[] = [];
+
+/** Alternates the two tools RUNS times; `prepare` runs untimed before each measurement. */
+function compare(name: string, target: number, s: { prepare?: () => void; run: () => void }, p: { prepare?: () => void; run: () => void }): void {
+  const row: Row = { name, target, skiff: [], podman: [] };
+  for (let i = 0; i < RUNS; i++) {
+    const order = i % 2 === 0 ? (['podman', 'skiff'] as const) : (['skiff', 'podman'] as const);
+    for (const who of order) {
+      const x = who === 'skiff' ? s : p;
+      x.prepare?.();
+      row[who].push(timed(x.run));
+    }
+  }
+  rows.push(row);
+  process.stderr.write(`${name}: skiff ${median(row.skiff).toFixed(0)} ms, podman ${median(row.podman).toFixed(0)} ms\n`);
+}
+
+function cleanupMounts(): void {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(base)).reverse();
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+}
+
+function makeRootfs(dir: string, files: number): void {
+  sh('bash', [join(ROOT, 'scripts/make-busybox-rootfs.sh'), dir]);
+  if (files === 0) return;
+  const per = 100;
+  for (let d = 0; d * per < files; d++) {
+    const sub = join(dir, 'data', `d${d}`);
+    mkdirSync(sub, { recursive: true });
+    for (let f = 0; f < per && d * per + f < files; f++) writeFileSync(join(sub, `f${f}`), `file ${d}/${f}\n`);
+  }
+}
+
+try {
+  if (!existsSync(join(ROOT, 'dist/run-tool.mjs'))) sh(NODE, [join(ROOT, 'scripts/build.mjs')]);
+  process.stderr.write(`setting up in ${base}\n`);
+  // the images, made offline: busybox, and busybox + FILES small files
+  makeRootfs(join(base, 'bb-rootfs'), 0);
+  sh('tar', ['--numeric-owner', '-C', join(base, 'bb-rootfs'), '-cf', join(base, 'bb.tar'), '.']);
+  skiff(SK_ROOT, ['import', join(base, 'bb.tar'), 'bench-bb']);
+  skiff(SK_ROOT, ['save', '-o', join(base, 'bb-archive.tar'), 'localhost/bench-bb']);
+  podman(['load', '-i', join(base, 'bb-archive.tar')]);
+  const IMG = 'localhost/bench-bb:latest';
+  // warm both (skiff: first run unpacks)
+  skiff(SK_ROOT, ['run', '--rm', '--network', 'none', IMG, 'true']);
+  podman(['run', '--rm', '--network', 'none', IMG, 'true']);
+
+  if (ONLY.has('a')) {
+    compare('(a) run --rm --network none IMAGE true', 0.4,
+      { run: () => skiff(SK_ROOT, ['run', '--rm', '--network', 'none', IMG, 'true']) },
+      { run: () => podman(['run', '--rm', '--network', 'none', IMG, 'true']) });
+  }
+  if (ONLY.has('b')) {
+    const script = ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.05; done'];
+    const cycle = (f: (a: string[]) => string) => () => {
+      const id = f(['run', '-d', '--network', 'none', IMG, ...script]).trim().split('\n').pop()!;
+      f(['stop', id]);
+      f(['rm', id]);
+    };
+    compare('(b) run -d + stop + rm', 0.5, { run: cycle((a) => skiff(SK_ROOT, a)) }, { run: cycle((a) => podman(a)) });
+  }
+  if (ONLY.has('c')) {
+    makeRootfs(join(base, 'big-rootfs'), FILES);
+    sh('tar', ['--numeric-owner', '-C', join(base, 'big-rootfs'), '-cf', join(base, 'big.tar'), '.']);
+    rmSync(join(base, 'big-rootfs'), { recursive: true, force: true });
+    skiff(SK_ROOT, ['import', join(base, 'big.tar'), 'bench-big']);
+    skiff(SK_ROOT, ['save', '-o', join(base, 'big-archive.tar'), 'localhost/bench-big']);
+    const BIG = 'localhost/bench-big:latest';
+    let n = 0;
+    let skRoot = '';
+    let pod: string[] = [];
+    const freshSkiff = () => {
+      if (skRoot) {
+        spawnSync(NODE, [RUN_TOOL, '--root', skRoot, 'rm', '-af']);
+        cleanupMounts();
+        rmSync(skRoot, { recursive: true, force: true });
+      }
+      skRoot = join(base, `sk-fresh-${n++}`);
+    };
+    const freshPodman = () => {
+      if (pod.length) {
+        spawnSync('podman', [...pod, 'rm', '-af']);
+        spawnSync('podman', [...pod, 'rmi', '-af']);
+        cleanupMounts();
+        rmSync(pod[1]!, { recursive: true, force: true });
+        rmSync(pod[3]!, { recursive: true, force: true });
+      }
+      const d = join(base, `pod-fresh-${n++}`);
+      pod = ['--root', join(d, 'root'), '--runroot', join(d, 'run'), '--storage-driver', 'overlay'];
+    };
+    const runBig = (f: (a: string[]) => string) => () => void f(['run', '--rm', '--network', 'none', BIG, 'true']);
+    compare(`(c1) first run of a ${FILES}-file image (run only; podman unpacked at load)`, 0.7,
+      { prepare: () => { freshSkiff(); skiff(skRoot, ['load', '-i', join(base, 'big-archive.tar')]); }, run: runBig((a) => skiff(skRoot, a)) },
+      { prepare: () => { freshPodman(); podman(['load', '-i', join(base, 'big-archive.tar')], pod); }, run: runBig((a) => podman(a, pod)) });
+    compare(`(c2) load + first run of a ${FILES}-file image`, 0.7,
+      { prepare: freshSkiff, run: () => { skiff(skRoot, ['load', '-i', join(base, 'big-archive.tar')]); runBig((a) => skiff(skRoot, a))(); } },
+      { prepare: freshPodman, run: () => { podman(['load', '-i', join(base, 'big-archive.tar')], pod); runBig((a) => podman(a, pod))(); } });
+    freshSkiff();
+    freshPodman();
+  }
+
+  const out: string[] = [];
+  out.push(`| scenario | skiff min / median (ms) | podman min / median (ms) | ratio (median) | target |`);
+  out.push(`|---|---|---|---|---|`);
+  for (const r of rows) {
+    const ratio = median(r.skiff) / median(r.podman);
+    out.push(`| ${r.name} | ${min(r.skiff).toFixed(0)} / ${median(r.skiff).toFixed(0)} | ${min(r.podman).toFixed(0)} / ${median(r.podman).toFixed(0)} | ${ratio.toFixed(2)}× ${ratio <= r.target ? 'ok' : 'MISSED'} | ≤ ${r.target}× |`);
+  }
+  process.stdout.write(`\nrun-tool vs podman, ${RUNS} runs each, alternating\n${out.join('\n')}\n`);
+
+  if (values.profile) {
+    // fixed costs: node start, bundle parse+init, runc alone (a bundle prepared by `create`)
+    const nodeStart = median(Array.from({ length: 5 }, () => timed(() => sh(NODE, ['-e', '0']))));
+    const bundleLoad = median(Array.from({ length: 5 }, () => timed(() => sh(NODE, [RUN_TOOL, '--version']))));
+    // runc alone: a `runc spec` bundle over the plain busybox rootfs, process `true`, no terminal
+    const rb = join(base, 'runc-bundle');
+    mkdirSync(rb, { recursive: true });
+    sh('runc', ['spec', '--bundle', rb]);
+    const spec = JSON.parse(readFileSync(join(rb, 'config.json'), 'utf8')) as { root: { path: string; readonly: boolean }; process: { args: string[]; terminal: boolean } };
+    spec.root = { path: join(base, 'bb-rootfs'), readonly: true };
+    spec.process.args = ['true'];
+    spec.process.terminal = false;
+    writeFileSync(join(rb, 'config.json'), JSON.stringify(spec));
+    const runcAlone = median(Array.from({ length: 5 }, (_, i) => timed(() => sh('runc', ['--root', join(base, 'runc-state'), 'run', '--bundle', rb, `bench-${process.pid}-${i}`]))));
+    const profDir = join(base, 'prof');
+    spawnSync(NODE, ['--cpu-prof', '--cpu-prof-dir', profDir, RUN_TOOL, '--root', SK_ROOT, 'run', '--rm', '--network', 'none', IMG, 'true'], { stdio: 'ignore' });
+    const prof = JSON.parse(readFileSync(join(profDir, readdirSync(profDir)[0]!), 'utf8')) as {
+      nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+      samples: number[];
+      timeDeltas: number[];
+      startTime: number;
+      endTime: number;
+    };
+    const self = new Map<number, number>();
+    prof.samples.forEach((s, i) => self.set(s, (self.get(s) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+    const byFrame = new Map<string, number>();
+    for (const n of prof.nodes) {
+      const us = self.get(n.id) ?? 0;
+      if (!us) continue;
+      const key = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\//, '')}:${n.callFrame.lineNumber + 1}`;
+      byFrame.set(key, (byFrame.get(key) ?? 0) + us);
+    }
+    const top = [...byFrame].sort((a, b) => b[1] - a[1]).slice(0, 15);
+    process.stdout.write(`\nfixed costs (median of 5): node -e 0 ${nodeStart.toFixed(0)} ms; run-tool --version ${bundleLoad.toFixed(0)} ms; runc run alone ${runcAlone.toFixed(0)} ms\n`);
+    process.stdout.write(`skiff run --rm profile: ${((prof.endTime - prof.startTime) / 1000).toFixed(0)} ms on the main thread (wall in child processes not included); top self time:\n`);
+    for (const [k, us] of top) process.stdout.write(`  ${(us / 1000).toFixed(1).padStart(7)} ms  ${k}\n`);
+  }
+} finally {
+  spawnSync(NODE, [RUN_TOOL, '--root', SK_ROOT, 'rm', '-af']);
+  spawnSync('podman', [...POD, 'rm', '-af', '-t', '0']);
+  spawnSync('podman', [...POD, 'rmi', '-af']);
+  cleanupMounts();
+  rmSync(base, { recursive: true, force: true });
+}

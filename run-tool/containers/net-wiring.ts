@@ -1,0 +1,201 @@
+/**
+ * Wires the networking library (./network) into the container lifecycle.
+ *
+ * - create: `resolveNetworkChoice` turns `--network` into a mode (default: the bridge network "podman" for root,
+ *   pasta for rootless, as podman), `resolvePorts` fixes the host side of `-p`/`-P` once (random ports are picked at
+ *   create, as podman, so `ps`/`port` are stable across restarts).
+ * - start: `connectContainer` attaches (bridge: before `runc create`, the spec joins `netnsPathOf(id)`; pasta: after
+ *   `runc create`, with the container's pid, through the createRuntime hook `pastaHook` adds), then rewrites the
+ *   container's /etc/hosts (its IP) and /etc/resolv.conf (the network's DNS servers).
+ * - exit / rm: `disconnectContainer` detaches from the on-disk attachment record, so it also works after a killed
+ *   CLI. `none` and `host` never call a network helper.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SkiffError } from '../../shared/errors.ts';
+import { writeFileAtomic } from '../../shared/store/atomic.ts';
+import { attachNetwork, detachNetwork, netnsPathOf } from './network/attach.ts';
+import { getNetwork } from './network/network-config.ts';
+import { allocatePorts, parsePublish } from './network/publish.ts';
+import type { NetworkMode, NetworkState, PortMapping as NetPort } from './network/types.ts';
+import type { ContainerRecord, PortMapping } from './state.ts';
+
+/** What `--network` resolved to; persisted as `record.network`. */
+export interface NetworkChoice {
+  mode: NetworkMode;
+  /** bridge networks joined (default ["podman"]) */
+  networks?: string[];
+}
+
+/**
+ * Resolves `--network` as podman: undefined/`private`/`bridge` → the default network (rootless: pasta), `none`,
+ * `host`, `pasta`, or a network name (rootful; the network must exist). `HostConfig.NetworkMode` is `recordMode`.
+ * EUNSUPPORTED for container:/ns: modes, EPERM for a bridge as an ordinary user.
+ */
+export async function resolveNetworkChoice(root: string, flag: string | undefined, rootless: boolean): Promise<{ choice: NetworkChoice; recordMode: string }> {
+  const f = flag ?? 'private';
+  if (f === 'none' || f === 'host') return { choice: { mode: f }, recordMode: f };
+  if (f === 'pasta' || f.startsWith('pasta:')) return { choice: { mode: 'pasta' }, recordMode: 'pasta' };
+  if (f === 'slirp4netns' || f.startsWith('slirp4netns:')) throw new SkiffError('EUNSUPPORTED', 'slirp4netns networking is not supported', { hint: 'use --network pasta' });
+  if (/^(container|ns|pod):/.test(f)) throw new SkiffError('EUNSUPPORTED', `--network ${f} is not supported`);
+  if (f === 'private' || f === 'bridge' || f === 'default') {
+    if (rootless) {
+      if (f === 'bridge') throw new SkiffError('EPERM', 'bridge networking needs root', { hint: 'use --network pasta (the rootless default) or none' });
+      return { choice: { mode: 'pasta' }, recordMode: 'pasta' };
+    }
+    return { choice: { mode: 'bridge', networks: ['podman'] }, recordMode: 'bridge' };
+  }
+  const names = f.split(',').map((n) => n.split(':')[0]!).filter(Boolean);
+  if (rootless) throw new SkiffError('EPERM', `network ${f}: bridge networking needs root`, { hint: 'use --network pasta or none' });
+  const out: string[] = [];
+  for (const n of names) out.push((await getNetwork(root, n)).name);
+  return { choice: { mode: 'bridge', networks: out }, recordMode: 'bridge' };
+}
+
+/** Whether the mode needs a network helper (bridge or pasta). */
+export function needsAttach(choice: NetworkChoice | undefined): boolean {
+  return choice?.mode === 'bridge' || choice?.mode === 'pasta';
+}
+
+/** The spec's network namespace: the named netns for bridge (made at start), a fresh one for pasta/none. */
+export function specNetwork(id: string, choice: NetworkChoice): { network: 'none' | 'host' | 'bridge'; netnsPath?: string } {
+  if (choice.mode === 'host') return { network: 'host' };
+  if (choice.mode === 'bridge') return { network: 'bridge', netnsPath: netnsPathOf(id) };
+  if (choice.mode === 'pasta') return { network: 'bridge' };
+  return { network: 'none' };
+}
+
+/** Parses `-p` values (podman's grammar, ranges expanded to one mapping per port). */
+export function parsePublishFlags(specs: readonly string[]): PortMapping[] {
+  const out: PortMapping[] = [];
+  for (const s of specs) {
+    for (const p of parsePublish(s)) {
+      for (let i = 0; i < (p.range ?? 1); i++) {
+        out.push({ hostIP: p.hostIp ?? '', hostPort: p.hostPort === 0 ? 0 : p.hostPort + i, containerPort: p.containerPort + i, protocol: p.protocol });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Fixes the host side of published ports at create (hostPort 0 and -P's exposed ports get free ports). Ports are
+ * discarded (with podman's warning) for none/host. Never runs a helper.
+ */
+export async function resolvePorts(choice: NetworkChoice, ports: readonly PortMapping[], publishAll: boolean, exposed: readonly string[], o: { onWarning?: (m: string) => void; signal?: AbortSignal } = {}): Promise<PortMapping[]> {
+  if (ports.length === 0 && !publishAll) return [];
+  if (!needsAttach(choice)) {
+    if (ports.length > 0) o.onWarning?.('WARNING: Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use');
+    return [];
+  }
+  for (const p of ports) if (p.protocol === 'sctp') throw new SkiffError('EUNSUPPORTED', 'sctp port publishing is not supported');
+  const net: NetPort[] = ports.map((p) => ({ ...(p.hostIP && { hostIp: p.hostIP }), hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol as 'tcp' | 'udp' }));
+  const r = await allocatePorts(net, { publishAll, exposedPorts: exposed, ...(o.signal && { signal: o.signal }) });
+  const out: PortMapping[] = [];
+  for (const p of r) for (let i = 0; i < (p.range ?? 1); i++) out.push({ hostIP: p.hostIp ?? '', hostPort: p.hostPort + i, containerPort: p.containerPort + i, protocol: p.protocol });
+  return out;
+}
+
+function toNetPorts(ports: readonly PortMapping[]): NetPort[] {
+  return ports.filter((p) => p.protocol !== 'sctp').map((p) => ({ ...(p.hostIP && { hostIp: p.hostIP }), hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol as 'tcp' | 'udp' }));
+}
+
+/**
+ * Attaches container `record` to its network (bridge: before runc create; pasta: `pid` of the created container)
+ * and rewrites its /etc/hosts and /etc/resolv.conf for it. Returns the state to keep (undefined for none/host).
+ */
+export async function connectContainer(root: string, userdata: string, record: ContainerRecord, o: { pid?: number; signal?: AbortSignal } = {}): Promise<NetworkState | undefined> {
+  const choice = record.network as NetworkChoice | undefined;
+  if (!choice || !needsAttach(choice)) return undefined;
+  const state = await attachNetwork(record.id, {
+    mode: choice.mode,
+    ...(choice.networks && { networks: choice.networks }),
+    ports: toNetPorts(record.hostConfig.portBindings),
+    ...(record.hostConfig.dns.length > 0 && { dns: record.hostConfig.dns }),
+    hostname: record.config.hostname,
+    containerName: record.name,
+  }, { root, rootless: record.rootless, ...(o.pid !== undefined && { pid: o.pid }), ...(o.signal && { signal: o.signal }) });
+  try {
+    await rewriteEtc(userdata, record, state);
+  } catch (e) {
+    await detachNetwork(record.id, state, { root, rootless: record.rootless }).catch(() => {});
+    throw e;
+  }
+  return state;
+}
+
+/** Detaches a container (from the on-disk attachment record when `state` is unknown). Idempotent; a no-op for none/host. */
+export async function disconnectContainer(root: string, record: ContainerRecord, state: NetworkState | undefined): Promise<void> {
+  if (!needsAttach(record.network as NetworkChoice | undefined)) return;
+  await detachNetwork(record.id, state, { root, rootless: record.rootless });
+}
+
+/** Rewrites the generated hosts (the container's address, host.containers.internal) and resolv.conf (DNS servers). */
+async function rewriteEtc(userdata: string, record: ContainerRecord, net: NetworkState): Promise<void> {
+  const hostsFile = join(userdata, 'hosts');
+  const hosts = (await readFile(hostsFile, 'utf8')).split('\n').filter((l) => l !== '');
+  // the generated file ends with the hostname line; drop it and any previous gateway line
+  hosts.pop();
+  const kept = hosts.filter((l) => !/\shost\.containers\.internal\b/.test(l));
+  if (net.gateway) kept.push(`${net.gateway}\thost.containers.internal host.docker.internal`);
+  const names = [...new Set([record.config.hostname, record.name])].join(' ');
+  kept.push(`${net.ips[0] ?? '127.0.1.1'}\t${names}`);
+  await writeFileAtomic(hostsFile, `${kept.join('\n')}\n`, 0o644);
+  if (record.hostConfig.dns.length === 0 && net.dnsServers.length > 0) {
+    const resolvFile = join(userdata, 'resolv.conf');
+    const lines = (await readFile(resolvFile, 'utf8')).split('\n').filter((l) => l !== '' && !/^\s*nameserver\s/.test(l));
+    const search = net.dnsSearchDomains.length > 0 ? [`search ${net.dnsSearchDomains.join(' ')}`] : [];
+    const rest = net.dnsSearchDomains.length > 0 ? lines.filter((l) => !/^\s*search\s/.test(l)) : lines;
+    await writeFileAtomic(resolvFile, `${[...search, ...rest, ...net.dnsServers.map((s) => `nameserver ${s}`)].join('\n')}\n`, 0o644);
+  }
+}
+
+/** Files of the pasta createRuntime hook handshake. */
+export function pastaHookFiles(dir: string): { state: string; go: string } {
+  return { state: join(dir, 'net-hook.state'), go: join(dir, 'net-hook.go') };
+}
+
+/**
+ * The createRuntime hook that lets pasta join a container between `runc create` and `runc start` even when the
+ * runtime is driven by `runc run` (foreground): the hook (host /bin/sh, run by runc with the state JSON on stdin)
+ * publishes the state and waits for the lifecycle's go-file (`ok` lets runc continue; anything else fails the
+ * start). runc kills it after `timeout` seconds, so a killed CLI cannot hang runc.
+ */
+export function pastaHook(dir: string): { path: string; args: string[]; timeout: number } {
+  const f = pastaHookFiles(dir);
+  const script = 'cat > "$1.tmp" && mv "$1.tmp" "$1" && while [ ! -e "$2" ]; do sleep 0.01; done; [ "$(cat "$2")" = ok ]';
+  return { path: '/bin/sh', args: ['sh', '-c', script, 'sh', f.state, f.go], timeout: 60 };
+}
+
+/**
+ * Serves one pasta hook handshake: waits (polling) until the hook published the container state or `done()` says
+ * the runtime finished without running it, attaches with the container pid, then releases the hook. Resolves with
+ * the network state (undefined when the hook never ran); rejects with the attach error after failing the hook.
+ */
+export async function servePastaHook(root: string, dir: string, userdata: string, record: ContainerRecord, done: () => boolean, o: { signal?: AbortSignal } = {}): Promise<NetworkState | undefined> {
+  const f = pastaHookFiles(dir);
+  let text: string | undefined;
+  for (;;) {
+    text = await readFile(f.state, 'utf8').catch(() => undefined);
+    if (text !== undefined || done()) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  if (text === undefined) return undefined;
+  try {
+    const pid = (JSON.parse(text) as { pid?: number }).pid;
+    if (!pid || !Number.isInteger(pid)) throw new SkiffError('EIO', 'the runtime hook did not report the container pid');
+    const st = await connectContainer(root, userdata, record, { pid, ...(o.signal && { signal: o.signal }) });
+    await writeFileAtomic(f.go, 'ok', 0o600);
+    return st;
+  } catch (e) {
+    await writeFileAtomic(f.go, 'fail', 0o600).catch(() => {});
+    throw e;
+  }
+}
+
+/** Removes the hook handshake files (before a start). */
+export async function resetPastaHook(dir: string): Promise<void> {
+  const f = pastaHookFiles(dir);
+  await rm(f.state, { force: true });
+  await rm(f.go, { force: true });
+}

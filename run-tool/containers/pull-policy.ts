@@ -1,0 +1,60 @@
+/**
+ * `--pull always|missing|never|newer` for run/create, as podman: `missing` pulls only when the image is not in the
+ * store, `never` never pulls (ENOTFOUND naming the image), `always` pulls every time (blobs already stored are
+ * skipped), `newer` pulls when the registry has something else and falls back to the stored image (with a
+ * warning) when the registry cannot be reached.
+ */
+import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import type { RegistryOptions } from '../../shared/registry/types.ts';
+import { lookupImage } from '../../shared/store/lookup.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { pullImage } from '../pull.ts';
+
+/** A pull policy name. */
+export type PullPolicy = 'always' | 'missing' | 'never' | 'newer';
+
+async function stored(store: Store, image: string, o: { signal?: AbortSignal }): Promise<boolean> {
+  try {
+    await lookupImage(store.layout, image, o.signal ? { signal: o.signal } : {});
+    return true;
+  } catch (e) {
+    if (isSkiffError(e, 'ENOTFOUND') || isSkiffError(e, 'EINVALID')) return false;
+    throw e;
+  }
+}
+
+/**
+ * Makes sure `image` is in the store according to `policy`; returns the name to create the container from (the
+ * stored name a pull committed, else `image`). Progress lines go to `log`.
+ */
+export async function ensureImage(store: Store, image: string, policy: PullPolicy, o: { registry?: RegistryOptions; log?: (line: string) => void; onWarning?: (m: string) => void; signal?: AbortSignal } = {}): Promise<string> {
+  const so = o.signal ? { signal: o.signal } : {};
+  const have = policy === 'always' ? false : await stored(store, image, so);
+  if (policy === 'never') {
+    if (!have) throw new SkiffError('ENOTFOUND', `${image}: image not known`, { hint: 'pull it first, or use --pull missing' });
+    return image;
+  }
+  if (policy === 'missing' && have) return image;
+  const pull = () => pullImage(store.paths.root, image, { ...(o.registry && { registry: o.registry }), ...(o.log && { log: o.log }), ...so });
+  if (policy === 'newer' && have) {
+    try {
+      const r = await pull();
+      return r.name ?? image;
+    } catch (e) {
+      if (isSkiffError(e, 'EABORT')) throw e;
+      o.onWarning?.(`WARNING: cannot check ${image} for a newer image, using the stored one: ${(e as Error).message}`);
+      return image;
+    }
+  }
+  const r = await pull();
+  return r.name ?? image;
+}
+
+/** `--tls-verify` of run/create (a Go boolean string) as RegistryOptions. EINVALID for anything else. */
+export function registryFromCreateFlags(f: { tlsVerify?: string }): RegistryOptions {
+  if (f.tlsVerify === undefined) return {};
+  const v = f.tlsVerify.toLowerCase();
+  if (['true', '1', 't'].includes(v)) return { tlsVerify: true };
+  if (['false', '0', 'f'].includes(v)) return { tlsVerify: false };
+  throw new SkiffError('EINVALID', `invalid --tls-verify ${JSON.stringify(f.tlsVerify)}: want true or false`);
+}
