@@ -6,7 +6,7 @@ declare -A pkg_of=(
   [runc]=runc [skopeo]=skopeo [umoci]=umoci [busybox]=busybox-static [getfattr]=attr [setfattr]=attr
   [zstd]=zstd [flock]=util-linux [docker-registry]=docker-registry [mknod]=coreutils
   [netavark]=netavark [aardvark-dns]=aardvark-dns [pasta]=passt [ip]=iproute2 [iptables]=iptables
-  [conmon]=conmon [catatonit]=catatonit [newuidmap]=uidmap [podman]=podman [buildah]=buildah [bzip2]=bzip2 [xz]=xz-utils
+  [conmon]=conmon [catatonit]=catatonit [newuidmap]=uidmap [podman]=podman [buildah]=buildah [bzip2]=bzip2 [xz]=xz-utils [debootstrap]=debootstrap
 )
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=(runc skopeo umoci busybox getfattr zstd flock)

@@ -18,6 +18,7 @@ import { mountOverlay } from '../../shared/layer/unpack-cache.ts';
 import { formatReference, localTagForm } from '../../shared/ref/reference.ts';
 import { parseImageName } from '../../shared/ref/transport-name.ts';
 import { ensurePrivateDir, locateRunc, Runc, runcRootFor } from '../../shared/runtime/runc.ts';
+import { DEFAULT_PATH } from '../../shared/runtime/spec.ts';
 import { openStore } from '../../shared/store/store.ts';
 import { openTarget } from '../../shared/transport/open.ts';
 import { openStoreSource } from '../../shared/transport/store.ts';
@@ -169,6 +170,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         layers = [...b.layers];
         key = baseKey({ kind: 'image', manifest: b.manifestDigest }, pf);
       }
+      // Like BuildKit and buildah: a stage whose base sets no PATH gets the default one in its config, first in Env
+      config = withDefaultPath(config);
       const history: History[] = [...(config.history ?? [])];
       const baseLayerCount = layers.length;
       const baseHistoryCount = history.length;
@@ -176,6 +179,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       const total = scope.instructions.length + 1;
       reporter.step(sinfo, 1, total, `FROM ${ps.stage.from.text}`);
       let n = 1;
+      // Directories WORKDIR named, each with the USER current at that WORKDIR, not yet made: BuildKit makes them at
+      // the WORKDIR (owned by that USER); WORKDIR adds no layer here, so the next RUN/COPY/ADD makes them, in order.
+      let pendingDirs: { path: string; user: string }[] = [];
       for (const ins of scope.instructions) {
         throwIfAborted(signal);
         const t0 = performance.now();
@@ -184,12 +190,15 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         const cc = scope.config.config ?? {};
         if (step.run === undefined && step.copy === undefined) {
           key = stepKey(key, ['meta', step.createdBy, step.edit ?? null, step.buildArgs]);
+          if (ins.kind === 'WORKDIR' && cc.WorkingDir) pendingDirs.push({ path: checkWorkdir(cc.WorkingDir), user: cc.User ?? '' });
           history.push({ created: await createdFor(key), created_by: step.createdBy, empty_layer: true });
           continue;
         }
         const prepared = step.copy ? await prepareCopy(ctx, step, idx) : undefined;
         const desc = step.run ? await runKeyDescription(ctx, step, idx) : prepared!.description;
-        key = stepKey(key, [ins.kind, desc, step.buildArgs, cc.User ?? '', cc.WorkingDir ?? '', cc.Shell ?? null]);
+        const workdirs = pendingDirs;
+        pendingDirs = [];
+        key = stepKey(key, [ins.kind, desc, step.buildArgs, cc.User ?? '', cc.WorkingDir ?? '', cc.Shell ?? null, ...(workdirs.length ? [['workdirs', workdirs]] : [])]);
         const createdBy = step.run ? step.createdBy : copyCreatedBy(ins.kind as 'COPY' | 'ADD', prepared!.summary, step.copy!.dest.path);
         const hit = useCache ? await cache.get(key) : undefined;
         if (hit && (hit.layer === undefined || (await store.claim(hit.layer, so)))) {
@@ -205,6 +214,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         const wr = await WorkingRoot.open(bd, await lowersOf(store, layers, { ...so, onWarning: (m) => reporter.warn(m) }), so);
         let layer: StageLayer | undefined;
         try {
+          for (const d of workdirs) {
+            const u = await resolveUser(wr.rootfs, d.user || undefined);
+            await new RootWriter(wr.rootfs).dir(d.path, { uid: u.uid, gid: u.gid });
+          }
           if (step.run) await executeRun(ctx, step, idx, wr, cc);
           else {
             if (cc.WorkingDir) {
@@ -323,4 +336,11 @@ async function squash(ctx: BuildCtx, r: StageResult): Promise<StageResult> {
   if (layer) delete history[history.length - 1]!.empty_layer;
   const layers = layer ? [...base, layer] : base;
   return { ...r, layers, history, config: { ...r.config, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) }, history } };
+}
+
+/** `config` with `PATH=<the default>` first in Env when Env has no PATH (idempotent; returns a copy when changed). */
+function withDefaultPath(config: ImageConfig): ImageConfig {
+  const env = config.config?.Env ?? [];
+  if (env.some((e) => e.startsWith('PATH='))) return config;
+  return { ...config, config: { ...config.config, Env: [`PATH=${DEFAULT_PATH}`, ...env] } };
 }

@@ -8,13 +8,14 @@
  */
 import { lstat, realpath } from 'node:fs/promises';
 import { posix, relative } from 'node:path';
-import { SkiffError } from '../../shared/errors.ts';
+import { SkiffError, throwIfAborted } from '../../shared/errors.ts';
 import { resolveInRoot } from '../../shared/runtime/in-root.ts';
 import { resolveUser } from '../../shared/runtime/user.ts';
 import { IgnoreMatcher, hasGlob, isUrl, type ResolvedStep } from '../dockerfile/index.ts';
 import { archiveKind, extractArchive } from './archive.ts';
 import { RootWriter, type Owner } from './root-writer.ts';
-import { expandGlob, selectionDigest, walkTree, type TreeEntry } from './tree.ts';
+import { TaskPool } from './pool.ts';
+import { expandGlob, FS_CONCURRENCY, selectionDigest, walkTree, type TreeEntry } from './tree.ts';
 import type { BuildCtx } from './types.ts';
 import { download } from './url.ts';
 
@@ -140,7 +141,15 @@ async function applyCopy(ctx: BuildCtx, step: ResolvedStep, items: Item[], root:
     if (top.type === 'dir') {
       const into = base ?? dest;
       await w.mkdir(into, modeOf(top), ownerOf(top), c.options.parents || !(await w.isDir(into)), chown);
-      for (const e of it.entries.slice(1)) await place(w, posix.join(into, e.rel), e, ownerOf(e), modeOf(e), chown);
+      // directories in order (each before its contents), the files and links under them concurrently
+      const pool = new TaskPool(FS_CONCURRENCY);
+      for (const e of it.entries.slice(1)) {
+        throwIfAborted(ctx.o.signal);
+        const cp = posix.join(into, e.rel);
+        if (e.type === 'dir') await place(w, cp, e, ownerOf(e), modeOf(e), chown);
+        else await pool.add(() => place(w, cp, e, ownerOf(e), modeOf(e), chown));
+      }
+      await pool.drain();
       continue;
     }
     if (kind === 'ADD' && top.type === 'file' && !fromStage) {

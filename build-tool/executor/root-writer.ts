@@ -16,7 +16,10 @@ export interface Owner {
   gid: number;
 }
 
-/** Resolves and writes container paths under one root; caches resolved directories. Single user at a time. */
+/**
+ * Resolves and writes container paths under one root; caches resolved directories. Writes to distinct paths may run
+ * concurrently once their parent directory exists (COPY queues a directory's files after creating it).
+ */
 export class RootWriter {
   readonly root: string;
   #dirs = new Map<string, string>();
@@ -74,8 +77,12 @@ export class RootWriter {
   /** Copies regular file `src` to container path `cp` with `mode` and `owner`; mtime preserved when given. */
   async file(cp: string, src: string, mode: number, owner: Owner, mtime?: Date, parentOwner?: Owner): Promise<void> {
     const target = join(await this.dir(posix.dirname(cp), parentOwner), posix.basename(cp));
-    await this.#clear(target, false);
-    await copyFile(src, target, constants.COPYFILE_EXCL);
+    // O_EXCL first (the common case: nothing there); whatever exists — a planted symlink too — is removed, then retried
+    await copyFile(src, target, constants.COPYFILE_EXCL).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+      await this.#clear(target, false);
+      await copyFile(src, target, constants.COPYFILE_EXCL);
+    });
     await lchown(target, owner.uid, owner.gid);
     await chmod(target, mode);
     if (mtime) await utimes(target, mtime, mtime);

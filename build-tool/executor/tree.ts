@@ -10,6 +10,10 @@ import { join, posix } from 'node:path';
 import { throwIfAborted } from '../../shared/errors.ts';
 import type { IgnoreMatcher } from '../dockerfile/index.ts';
 import type { FileDigests } from '../cache/file-digests.ts';
+import { mapLimit } from './pool.ts';
+
+/** Filesystem operations kept in flight at once when walking, hashing and copying trees. */
+export const FS_CONCURRENCY = 32;
 
 /** One entry of a walked tree. `rel` is relative to the walk root ('' for the root itself). */
 export interface TreeEntry {
@@ -49,11 +53,13 @@ export async function walkTree(root: string, f: WalkFilter, o: { signal?: AbortS
   const out: TreeEntry[] = [await entryOf(root, '')];
   const visit = async (dir: string, rel: string): Promise<void> => {
     const names = (await readdir(dir)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const n of names) {
+    throwIfAborted(o.signal);
+    // lstat a directory's entries concurrently (order kept); recursion stays depth-first in byte order
+    const entries = await mapLimit(names, FS_CONCURRENCY, (n) => entryOf(join(dir, n), rel === '' ? n : `${rel}/${n}`));
+    for (const e of entries) {
       throwIfAborted(o.signal);
-      const r = rel === '' ? n : `${rel}/${n}`;
-      const host = join(dir, n);
-      const e = await entryOf(host, r);
+      const r = e.rel;
+      const host = e.host;
       const ctxRel = f.ctxPrefix === '' ? r : `${f.ctxPrefix}/${r}`;
       const excluded = (f.matcher?.isExcluded(ctxRel, e.type === 'dir') ?? false) || (f.exclude?.isExcluded(r, e.type === 'dir') ?? false);
       if (excluded) {
@@ -71,9 +77,11 @@ export async function walkTree(root: string, f: WalkFilter, o: { signal?: AbortS
 /** The digest (hex) of a selection: names, types, modes, ownership, link targets and file bytes; not times. */
 export async function selectionDigest(entries: readonly TreeEntry[], digests: FileDigests, o: { signal?: AbortSignal } = {}): Promise<string> {
   const h = createHash('sha256');
-  for (const e of entries) {
+  // file digests (memo hits or reads) concurrently, folded in entry order
+  const sums = await mapLimit(entries, FS_CONCURRENCY, (e) => (e.type === 'file' ? digests.digest(e.host, e.st, o) : Promise.resolve('')));
+  for (const [i, e] of entries.entries()) {
     let content = '';
-    if (e.type === 'file') content = await digests.digest(e.host, e.st, o);
+    if (e.type === 'file') content = sums[i]!;
     else if (e.type === 'symlink') content = e.link ?? '';
     h.update(`${e.rel}\0${e.type}\0${Number(e.st.mode & 0o7777n).toString(8)}\0${e.st.uid}:${e.st.gid}\0${content}\n`);
   }

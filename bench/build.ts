@@ -1,0 +1,223 @@
+// build-tool vs `buildah build --layers` (Debian's 1.28), side by side in the same run (issue 5, "Benchmark").
+// The same Dockerfile, the same context, the same busybox base image (made offline, imported into skiff's store
+// with `run-tool import` and copied from it into buildah's storage with skopeo): a two-stage build with a
+// 2,000-file COPY, RUN steps in both stages and a COPY --from into the second stage.
+//   (a) cold build: fresh caches for both (a fresh skiff --root, a fresh buildah --root/--runroot, base image in)
+//                                                                                  target ≤ 0.7× buildah
+//   (b) fully cached rebuild, nothing changed                                       target ≤ 0.15×
+//   (c) rebuild after changing one source file (its content: the COPY and every later step rebuild)
+//                                                                                  target ≤ 0.5×
+// Each scenario alternates the tools (buildah first on even runs), RUNS times; min and median wall times and the
+// median ratio skiff/buildah are printed as a table. Everything lives on tmpfs (--dir, default /dev/shm).
+// buildah uses its default overlay storage driver and, like build-tool's default, the host network for RUN
+// (`--network host`), so neither pays for network set-up the other skips; `--isolation oci` (runc) for both.
+// With --steps, one more build of each kind prints build-tool's per-step times (where the time goes).
+// Usage: npm run bench:build [-- --runs N] [--files N] [--only a,b,c] [--steps] [--dir DIR]
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    files: { type: 'string', default: '2000' },
+    only: { type: 'string', default: 'a,b,c' },
+    steps: { type: 'boolean', default: false },
+    dir: { type: 'string', default: '/dev/shm' },
+  },
+});
+const RUNS = Math.max(1, Number(values.runs));
+const FILES = Number(values.files);
+const ONLY = new Set(values.only!.split(','));
+const ROOT = resolve(import.meta.dirname, '..');
+const NODE = join(ROOT, 'node_modules/.bin/node');
+const BUILD_TOOL = join(ROOT, 'bin/build-tool.mjs');
+const RUN_TOOL = join(ROOT, 'bin/run-tool.mjs');
+const base = mkdtempSync(join(values.dir!, 'skiff-bench-build-'));
+const CTX = join(base, 'ctx');
+const DOCKERFILE = join(base, 'Dockerfile');
+const BASE_IMAGE = 'localhost/bench-bb:latest';
+
+const DF = `FROM ${BASE_IMAGE} AS build
+WORKDIR /src
+COPY src/ /src/
+RUN find /src -type f | wc -l > /count && cat /src/d0/f0 > /first
+RUN mkdir -p /out && tar -cf /out/src.tar -C /src . && md5sum /out/src.tar > /out/sum
+
+FROM ${BASE_IMAGE}
+ENV APP=/app
+COPY --from=build /out/ /app/
+COPY --from=build /count /app/count
+RUN ls -l /app > /app/listing && cat /app/sum
+CMD ["cat", "/app/count"]
+`;
+
+function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(-4000)}`);
+  return r.stdout + r.stderr;
+}
+
+function cleanupMounts(under: string): void {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(`${under}/`) || m === under).reverse();
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+}
+
+function timed(f: () => void): number {
+  const t = process.hrtime.bigint();
+  f();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const min = (xs: number[]) => Math.min(...xs);
+
+// ---------------------------------------------------------------------------------------------------
+// The two tools, each over a store that can be replaced by a fresh one.
+
+interface Tool {
+  name: 'skiff' | 'buildah';
+  /** a fresh, empty store with the base image in it (untimed) */
+  fresh(): void;
+  build(): string;
+}
+
+let n = 0;
+const bbTar = join(base, 'bb.tar');
+const seedStore = join(base, 'seed-skiff');
+
+const skiff: Tool & { root: string } = {
+  name: 'skiff',
+  root: '',
+  fresh() {
+    if (this.root) {
+      cleanupMounts(this.root);
+      rmSync(this.root, { recursive: true, force: true });
+    }
+    this.root = join(base, `skiff-${n++}`);
+    sh(NODE, [RUN_TOOL, '--root', this.root, 'import', bbTar, BASE_IMAGE]);
+  },
+  build() {
+    return sh(NODE, [BUILD_TOOL, '--root', this.root, 'build', '--progress', 'plain', '-t', 'bench', '-f', DOCKERFILE, CTX]);
+  },
+};
+
+const buildah: Tool & { args: string[] } = {
+  name: 'buildah',
+  args: [],
+  fresh() {
+    if (this.args.length) {
+      spawnSync('buildah', [...this.args, 'rm', '--all'], { stdio: 'ignore' });
+      spawnSync('buildah', [...this.args, 'rmi', '--all', '--force'], { stdio: 'ignore' });
+      cleanupMounts(this.args[1]!);
+      cleanupMounts(this.args[3]!);
+      rmSync(this.args[1]!, { recursive: true, force: true });
+      rmSync(this.args[3]!, { recursive: true, force: true });
+    }
+    const d = join(base, `buildah-${n++}`);
+    const root = join(d, 'root');
+    const runroot = join(d, 'run');
+    this.args = ['--root', root, '--runroot', runroot, '--storage-driver', 'overlay'];
+    sh('skopeo', ['copy', '-q', `oci:${join(seedStore, 'images')}:${BASE_IMAGE}`, `containers-storage:[overlay@${root}+${runroot}]${BASE_IMAGE}`]);
+  },
+  build() {
+    return sh('buildah', [...this.args, 'build', '--layers', '--isolation', 'oci', '--network', 'host', '--format', 'oci', '-t', 'bench', '-f', DOCKERFILE, CTX]);
+  },
+};
+
+interface Row {
+  name: string;
+  target: number;
+  skiff: number[];
+  buildah: number[];
+}
+const rows: Row[] = [];
+
+/** Alternates the two tools RUNS times; `prepare` runs untimed before each measurement. */
+function compare(name: string, target: number, prepare: (t: Tool) => void): void {
+  const row: Row = { name, target, skiff: [], buildah: [] };
+  for (let i = 0; i < RUNS; i++) {
+    const order = i % 2 === 0 ? [buildah, skiff] : [skiff, buildah];
+    for (const t of order) {
+      prepare(t);
+      row[t.name].push(timed(() => t.build()));
+    }
+  }
+  rows.push(row);
+  process.stderr.write(`${name}: skiff ${median(row.skiff).toFixed(0)} ms, buildah ${median(row.buildah).toFixed(0)} ms\n`);
+}
+
+/** Changes one source file to content neither tool has built before. */
+let edits = 0;
+const touchOne = () => writeFileSync(join(CTX, 'src/d7/f13.txt'), `changed ${process.pid} ${++edits}\n`);
+
+/** build-tool's own per-step times (`--> 0.123s` after each STEP line) from one build's output. */
+function stepTimes(out: string): string {
+  const lines = out.split('\n');
+  const res: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^\[?.*STEP (\d+\/\d+): (.*)$/.exec(lines[i]!);
+    if (!m) continue;
+    const t = lines.slice(i + 1, i + 40).find((l) => /^--> (\d+\.\d+s|Using cache)/.test(l) || /STEP \d+\//.test(l));
+    res.push(`    ${(t && t.startsWith('-->') ? t.slice(4) : '-').padEnd(18)} ${m[2]!.slice(0, 90)}`);
+  }
+  return res.join('\n');
+}
+
+try {
+  if (spawnSync('sh', ['-c', 'command -v buildah && command -v skopeo'], { stdio: 'ignore' }).status !== 0) throw new Error('buildah and skopeo are needed');
+  sh(NODE, [join(ROOT, 'scripts/build.mjs')]);
+  process.stderr.write(`setting up in ${base}\n`);
+  // the base image, made offline, and the context: FILES small files in dirs of 100
+  sh('bash', [join(ROOT, 'scripts/make-busybox-rootfs.sh'), join(base, 'bb-rootfs')]);
+  sh('tar', ['--numeric-owner', '-C', join(base, 'bb-rootfs'), '-cf', bbTar, '.']);
+  sh(NODE, [RUN_TOOL, '--root', seedStore, 'import', bbTar, BASE_IMAGE]);
+  for (let d = 0; d * 100 < FILES; d++) {
+    const sub = join(CTX, 'src', `d${d}`);
+    mkdirSync(sub, { recursive: true });
+    for (let f = 0; f < 100 && d * 100 + f < FILES; f++) writeFileSync(join(sub, `f${f}.txt`), `file ${d}/${f}\n${'x'.repeat(((d * 100 + f) * 37) % 2048)}\n`);
+  }
+  writeFileSync(join(CTX, 'src/d0/f0'), 'first\n');
+  writeFileSync(join(CTX, '.dockerignore'), '*.tmp\n');
+  writeFileSync(DOCKERFILE, DF);
+
+  if (ONLY.has('a')) compare(`(a) cold build, fresh stores (${FILES}-file COPY, 2 stages, 3 RUN)`, 0.7, (t) => t.fresh());
+  skiff.fresh();
+  buildah.fresh();
+  skiff.build();
+  buildah.build();
+  if (ONLY.has('b')) compare('(b) fully cached rebuild, nothing changed', 0.15, () => {});
+  if (ONLY.has('c')) compare('(c) rebuild after changing one source file', 0.5, () => touchOne());
+
+  const out: string[] = [];
+  out.push(`| scenario | skiff min / median (ms) | buildah min / median (ms) | ratio (median) | target |`);
+  out.push(`|---|---|---|---|---|`);
+  for (const r of rows) {
+    const ratio = median(r.skiff) / median(r.buildah);
+    out.push(`| ${r.name} | ${min(r.skiff).toFixed(0)} / ${median(r.skiff).toFixed(0)} | ${min(r.buildah).toFixed(0)} / ${median(r.buildah).toFixed(0)} | ${ratio.toFixed(2)}× ${ratio <= r.target ? 'ok' : 'MISSED'} | ≤ ${r.target}× |`);
+  }
+  process.stdout.write(`\nbuild-tool vs buildah build --layers, ${RUNS} runs each, alternating\n${out.join('\n')}\n`);
+
+  if (values.steps) {
+    // where build-tool's time goes, from its own step timings; fixed costs measured alone
+    const nodeStart = median(Array.from({ length: 5 }, () => timed(() => sh(NODE, ['-e', '0']))));
+    const bundleLoad = median(Array.from({ length: 5 }, () => timed(() => sh(NODE, [BUILD_TOOL, '--version']))));
+    process.stdout.write(`\nfixed costs (median of 5): node -e 0 ${nodeStart.toFixed(0)} ms; build-tool --version ${bundleLoad.toFixed(0)} ms\n`);
+    skiff.fresh();
+    let o = '';
+    let ms = timed(() => (o = skiff.build()));
+    process.stdout.write(`build-tool cold build, ${ms.toFixed(0)} ms:\n${stepTimes(o)}\n`);
+    ms = timed(() => (o = skiff.build()));
+    process.stdout.write(`build-tool cached rebuild, ${ms.toFixed(0)} ms:\n${stepTimes(o)}\n`);
+    touchOne();
+    ms = timed(() => (o = skiff.build()));
+    process.stdout.write(`build-tool one-file change, ${ms.toFixed(0)} ms:\n${stepTimes(o)}\n`);
+  }
+} finally {
+  if (buildah.args.length) {
+    spawnSync('buildah', [...buildah.args, 'rm', '--all'], { stdio: 'ignore' });
+    spawnSync('buildah', [...buildah.args, 'rmi', '--all', '--force'], { stdio: 'ignore' });
+  }
+  cleanupMounts(base);
+  rmSync(base, { recursive: true, force: true });
+}
