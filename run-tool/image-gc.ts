@@ -1,6 +1,7 @@
 import { isSkiffError } from '../shared/errors.ts';
 import type { Descriptor } from '../shared/oci/types.ts';
 import { chainIDsOfImages, removeUnusedUnpacked } from '../shared/layer/cache-gc.ts';
+import { layerCacheDir } from './containers/create.ts';
 import { listLeases } from '../shared/store/lease.ts';
 import { withLock } from '../shared/store/lock.ts';
 import type { GcResult } from '../shared/store/gc.ts';
@@ -38,7 +39,9 @@ export async function collectStoreGarbage(root: string, o: { signal?: AbortSigna
       const keep = await chainIDsOfImages(store.layout, roots, so);
       const kept = new Set<string>(keep);
       for (const c of await listContainers(root)) for (const id of c.record.chainIDs ?? []) kept.add(id);
-      return removeUnusedUnpacked(store.paths.overlay, kept, so);
+      // both unpack caches: the usual one and the single-id one rootless users without subuid ranges get
+      const removed = await removeUnusedUnpacked(layerCacheDir(store, false), kept, so);
+      return [...removed, ...(await removeUnusedUnpacked(layerCacheDir(store, true), kept, so))];
     });
     return { blobs, layers };
   } finally {

@@ -1,6 +1,8 @@
 // run-tool: podman run's job, daemonless containers from the local store through runc.
 // This file only wires arguments to the command modules.
 import { createProgram, runProgram } from '../shared/cli/program.ts';
+import { reexecInUserNamespace } from '../shared/runtime/userns.ts';
+import { defaultStoreRoot } from '../shared/store/paths.ts';
 import { addImagesCommand } from '../shared/cli/images-command.ts';
 import { addLoginCommands } from '../shared/cli/login-command.ts';
 import { addImportCommand } from './import-command.ts';
@@ -31,6 +33,11 @@ import { addSystemPruneCommand } from './system-prune.ts';
 import { addCommitCommand } from './commit.ts';
 import { addCpCommand } from './cp.ts';
 import { addHealthcheckCommand } from './healthcheck.ts';
+
+// An ordinary user's run-tool continues inside a user namespace mapping them to root plus their subordinate ids
+// (as podman does); root, or a process already inside, goes straight on.
+const nsCode = await reexecInUserNamespace({ defaultStoreRoot });
+if (nsCode !== undefined) process.exit(nsCode);
 
 const program = createProgram('run-tool', 'Run containers from the local store through runc, without a daemon');
 

@@ -12,6 +12,7 @@ import { isMountPoint } from '../../shared/runtime/bundle.ts';
 import { writeEtcFiles } from '../../shared/runtime/etc-files.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
+import { hostGid, hostUid, planUserNamespace, usernsMarker } from '../../shared/runtime/userns.ts';
 import { ensurePrivateDir } from '../../shared/runtime/runc.ts';
 import type { RuntimeSpec, SpecDevice, SpecRlimit } from '../../shared/runtime/types.ts';
 import { createLease } from '../../shared/store/lease.ts';
@@ -128,10 +129,13 @@ export async function prepareLayers(store: Store, img: RunImage, id: string, o: 
   await withLock(store.gcLockPath, { shared: true, ...so }, async () => {
     await createLease(store.paths, [...img.blobs, ...chains], { owner: `container ${id}`, persistent: true, id: leaseId, ...so });
   });
-  const lowers = await ensureUnpacked(store.paths.overlay, img.layers.map((l) => ({ diffID: l.diffID, open: () => store.blobs.open(l.desc, so) })), {
+  const single = usernsMarker()?.mode === 'single';
+  const lowers = await ensureUnpacked(layerCacheDir(store, single), img.layers.map((l) => ({ diffID: l.diffID, open: () => store.blobs.open(l.desc, so) })), {
     ...so,
     ...(o.onWarning && { onWarning: o.onWarning }),
     ...(isRootless() && { devices: 'skip' as const }),
+    // single-id mapping: no other id exists in the namespace, so files stay the user's (buildMappings warned)
+    ...(single && { preserveOwnership: false }),
   });
   return { lowers, chains, leaseId };
 }
@@ -153,7 +157,15 @@ export async function unmountRootfs(root: string, id: string): Promise<void> {
 
 /** The lower dirs for a record's chain IDs (already unpacked at create). */
 export function lowersOf(store: Store, record: ContainerRecord): string[] {
-  return record.chainIDs.map((c) => join(store.paths.overlay, c.slice('sha256:'.length), 'diff'));
+  return record.chainIDs.map((c) => join(layerCacheDir(store, record.singleIdMapping === true), c.slice('sha256:'.length), 'diff'));
+}
+
+/**
+ * The unpacked-layer cache a container uses: the store's, or for a rootless single-id mapping (ownership not
+ * preserved) a separate `overlay-single-id` beside it, so a later full mapping never sees flattened owners.
+ */
+export function layerCacheDir(store: Store, singleIdMapping: boolean): string {
+  return singleIdMapping ? `${store.paths.overlay}-single-id` : store.paths.overlay;
 }
 
 /** A volume of a container record; `anonymous` ones (image Volumes) go with `rm -v` / `--rm`. */
@@ -215,6 +227,10 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     leaseId = layers.leaseId;
     const stopSignal = parseSignal(o.stopSignal ?? cfg.StopSignal ?? 'SIGTERM');
     const rootless = isRootless();
+    if (usernsMarker()?.mode === 'single') {
+      const plan = await planUserNamespace({ uid: hostUid(), gid: hostGid() });
+      o.onWarning?.(plan.warning ?? 'WARNING: using a single-UID user namespace: only your own uid maps into the container');
+    }
     const { choice: netChoice, recordMode } = await resolveNetworkChoice(root, o.network, rootless);
     const specNet = specNetwork(id, netChoice);
     const ports = await resolvePorts(netChoice, o.ports ?? [], o.publishAll === true, Object.keys(cfg.ExposedPorts ?? {}), { ...so, ...(o.onWarning && { onWarning: o.onWarning }) });
@@ -277,13 +293,16 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...(o.devices && { devices: o.devices }),
       ...(o.sysctls && { sysctls: o.sysctls }),
       etcFiles: etc,
-      cgroupsPath: `/skiff/${id}`,
+      // rootless: runc (in our user namespace) cannot make cgroups on v1; with no path its rootless manager skips them
+      ...(!isRootless() && { cgroupsPath: `/skiff/${id}` }),
       ...(o.seccomp && { seccomp: o.seccomp === 'unconfined' ? ('unconfined' as const) : { path: o.seccomp } }),
       ...(o.onWarning && { onWarning: o.onWarning }),
       annotations: { 'io.container.manager': 'skiff', 'org.opencontainers.image.stopSignal': stopSignal },
       ...so,
     });
     if (o.init) spec.process.args = [INIT_PATH, '--', ...spec.process.args];
+    // single-id namespace: group 5 (tty) does not exist there, and devpts refuses an unmapped gid= (as podman does)
+    if (usernsMarker()?.mode === 'single') for (const m of spec.mounts ?? []) if (m.type === 'devpts' && m.options) m.options = m.options.filter((x) => !x.startsWith('gid='));
     // pasta joins between runc create and runc start: a createRuntime hook makes that point reachable from `runc run`
     if (netChoice.mode === 'pasta') (spec as RuntimeSpec & { hooks?: Record<string, unknown[]> }).hooks = { createRuntime: [pastaHook(p.dir)] };
     if (isRootless() && (o.memory !== undefined || o.cpus !== undefined || o.pidsLimit !== undefined)) {
@@ -335,6 +354,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       chainIDs: layers.chains,
       leaseId: layers.leaseId,
       rootless,
+      ...(usernsMarker()?.mode === 'single' && { singleIdMapping: true }),
       network: netChoice,
     };
     const state = initialState();

@@ -401,7 +401,8 @@ export async function reconcile(store: Store, c: LoadedContainer): Promise<Loade
   const runc = await getRunc();
   const rs = await runc.state(c.record.id).catch(() => undefined);
   if (rs && rs.status !== 'stopped') {
-    await runc.kill(c.record.id, 'KILL', { all: true }).catch(() => {});
+    // --all needs the container's cgroup, which a rootless container on cgroups v1 has not: then kill init (its pid namespace goes with it)
+    await runc.kill(c.record.id, 'KILL', { all: true }).catch(() => runc.kill(c.record.id, 'KILL')).catch(() => {});
     for (let i = 0; i < 100 && alive(rs.pid); i++) await sleep(20);
   }
   await cleanupContainer(store, c.record.id, { exitCode: 137, fromMonitor: true });
@@ -451,7 +452,7 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
     if (pid > 0) await waitDead(pid, timeout * 1000);
   }
   if (pid === 0 || alive(pid)) {
-    await runc.kill(id, 'KILL', { all: true }).catch(() => {});
+    await runc.kill(id, 'KILL', { all: true }).catch(() => runc.kill(id, 'KILL')).catch(() => {});
     if (pid > 0) await waitDead(pid, 5000);
   }
   await cleanupContainer(store, id, { exitCode: 137, fromMonitor: true });

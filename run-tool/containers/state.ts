@@ -105,6 +105,8 @@ export interface ContainerRecord {
   /** the persistent store lease holding the image's blobs (RU-14) */
   leaseId: string;
   rootless: boolean;
+  /** rootless with only the user's own id mapped: its layers live in a separate cache (layerCacheDir) */
+  singleIdMapping?: boolean;
   /** opaque network state from attachNetwork (bridge/pasta) */
   network?: unknown;
 }

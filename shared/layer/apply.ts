@@ -93,6 +93,11 @@ export interface ApplyOptions {
    * `trusted.overlay.opaque=y` on the directory.
    */
   mode?: 'merged' | 'overlay';
+  /**
+   * overlay mode: the xattr that marks an opaque directory — `trusted.overlay.opaque` (default) or, inside a
+   * user namespace where trusted.* cannot be set, `user.overlay.opaque` (mounted with `userxattr`).
+   */
+  opaqueXattr?: 'trusted.overlay.opaque' | 'user.overlay.opaque';
   /** `create` (default when root) or `skip` devices (always skipped when not root) */
   devices?: 'create' | 'skip';
   /** chown to the archive's uid/gid; default: when running as root */
@@ -413,7 +418,7 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
   const opaque = async (dirComps: string[]): Promise<void> => {
     result.whiteouts++;
     if (overlay) {
-      await setXattr(abs(dirComps), 'trusted.overlay.opaque', Buffer.from('y'), opts);
+      await setXattr(abs(dirComps), opts.opaqueXattr ?? 'trusted.overlay.opaque', Buffer.from('y'), opts);
       return;
     }
     clearLower(dirComps);

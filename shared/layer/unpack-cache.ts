@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { chmod, lstat, mkdir, readFile, readdir, realpath, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SkiffError, throwIfAborted } from '../errors.ts';
@@ -41,6 +42,8 @@ export interface EnsureOptions {
   decompressLimits?: DecompressLimits;
   applyLimits?: ApplyLimits;
   devices?: 'create' | 'skip';
+  /** chown entries to the archive's ids (applyLayer's default: when running as root) */
+  preserveOwnership?: boolean;
   onWarning?: (msg: string) => void;
   /** called after each layer actually unpacked (not for cache hits) */
   onUnpacked?: (chainID: Digest, result: ApplyResult) => void;
@@ -106,8 +109,11 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
       });
       const result = await applyLayer(join(tmp, 'diff'), stream, {
         mode: 'overlay',
+        // rootless overlay mounts use `userxattr`, so opaque dirs carry user.overlay.opaque there
+        opaqueXattr: inNonInitialUserNamespace() ? 'user.overlay.opaque' : 'trusted.overlay.opaque',
         lowerDirs: [...lowers].reverse(),
         ...(opts.devices && { devices: opts.devices }),
+        ...(opts.preserveOwnership !== undefined && { preserveOwnership: opts.preserveOwnership }),
         ...(opts.applyLimits && { limits: opts.applyLimits }),
         ...(opts.onWarning && { onWarning: opts.onWarning }),
         ...(opts.signal && { signal: opts.signal }),
@@ -210,14 +216,29 @@ export async function overlayMountOptions(lowers: readonly string[], upper?: str
   return cwd === undefined ? { options } : { options, cwd };
 }
 
+let inUserns: boolean | undefined;
+/** True when this process runs in a user namespace other than the initial one (its uid_map is not the identity). */
+export function inNonInitialUserNamespace(): boolean {
+  if (inUserns === undefined) {
+    try {
+      inUserns = !/^\s*0\s+0\s+4294967295\s*$/.test(readFileSync('/proc/self/uid_map', 'utf8').trim());
+    } catch {
+      inUserns = false;
+    }
+  }
+  return inUserns;
+}
+
 /**
  * Mounts an overlay at `target` with the system `mount` program (run in the cache dir so short lower names
- * resolve). Needs root (or a user namespace with its own mount namespace). Not idempotent: mounting twice
+ * resolve). Needs root (or a user namespace with its own mount namespace: there `userxattr` is added by default,
+ * so overlayfs uses `user.overlay.*` xattrs, as unprivileged overlay mounts require). Not idempotent: mounting twice
  * stacks two mounts.
  */
-export async function mountOverlay(o: { lowers: readonly string[]; upper?: string; work?: string; target: string; signal?: AbortSignal }): Promise<void> {
+export async function mountOverlay(o: { lowers: readonly string[]; upper?: string; work?: string; target: string; userxattr?: boolean; signal?: AbortSignal }): Promise<void> {
   const { options, cwd } = await overlayMountOptions(o.lowers, o.upper, o.work);
-  const r = await runProgram('mount', ['-t', 'overlay', 'overlay', '-o', options, resolve(o.target)], o.signal, cwd ? { cwd } : {});
+  const userxattr = o.userxattr ?? inNonInitialUserNamespace();
+  const r = await runProgram('mount', ['-t', 'overlay', 'overlay', '-o', userxattr ? `${options},userxattr` : options, resolve(o.target)], o.signal, cwd ? { cwd } : {});
   if (r.code !== 0) throw new SkiffError('EIO', `mounting overlay at ${o.target} failed: ${r.stderr.trim()}`, { hint: 'overlay mounts need root or a user namespace' });
 }
 

@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { SpecIDMapping } from './types.ts';
+import { hostGid, hostUid, usernsMarker } from './userns.ts';
 
 /** A subordinate id range from /etc/subuid or /etc/subgid. */
 export interface SubIdRange {
@@ -9,9 +10,13 @@ export interface SubIdRange {
   count: number;
 }
 
-/** True when skiff runs rootless (uid ≠ 0). */
-export function isRootless(uid: number = process.getuid?.() ?? 0): boolean {
-  return uid !== 0;
+/**
+ * True when skiff runs rootless: uid ≠ 0, or (no uid given) inside skiff's rootless user namespace, where the
+ * process is "root" of a namespace owned by an ordinary user (see userns.ts).
+ */
+export function isRootless(uid?: number): boolean {
+  if (uid !== undefined) return uid !== 0;
+  return (process.getuid?.() ?? 0) !== 0 || usernsMarker() !== undefined;
 }
 
 /** Parses /etc/subuid or /etc/subgid text: the ranges of `user` (by name or numeric uid). Pure. */
@@ -88,6 +93,16 @@ export function buildMappings(o: { uid: number; gid: number; subuids: readonly S
   return { uidMappings: ranges(o.uid, o.subuids), gidMappings: ranges(o.gid, o.subgids), singleId: false };
 }
 
+/** The login name of `uid` from /etc/passwd (undefined when it has none). */
+export async function userNameOf(uid: number, passwdFile = '/etc/passwd'): Promise<string | undefined> {
+  const text = await readFile(passwdFile, 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 3 && f[2] === String(uid) && f[0]) return f[0];
+  }
+  return undefined;
+}
+
 /** One check of doctor(). */
 export interface DoctorCheck {
   name: string;
@@ -100,12 +115,15 @@ export interface DoctorCheck {
  * XDG_RUNTIME_DIR, /dev/net/tun access (rootless networking). Reads only.
  */
 export async function doctor(o: { uid?: number; gid?: number; user?: string; env?: NodeJS.ProcessEnv; subuidFile?: string; subgidFile?: string; tunDevice?: string } = {}): Promise<DoctorCheck[]> {
-  const uid = o.uid ?? process.getuid?.() ?? 0;
   const env = o.env ?? process.env;
-  const user = { id: uid, ...(o.user !== undefined ? { name: o.user } : env.USER ? { name: env.USER } : {}) };
+  const uid = o.uid ?? hostUid(env);
+  // inside skiff's namespace files the user owns appear as owned by uid 0 (the user's mapping)
+  const viewUid = o.uid ?? process.getuid?.() ?? 0;
+  const name = o.user ?? (await userNameOf(uid)) ?? env.USER;
+  const user = { id: uid, ...(name !== undefined && { name }) };
   const checks: DoctorCheck[] = [];
   const su = await readSubIds(o.subuidFile ?? '/etc/subuid', user);
-  const sg = await readSubIds(o.subgidFile ?? '/etc/subgid', { ...user, id: o.gid ?? uid });
+  const sg = await readSubIds(o.subgidFile ?? '/etc/subgid', { ...user, id: o.gid ?? hostGid(env) });
   checks.push({ name: 'subuid', ok: su.length > 0, detail: su.length ? su.map((r) => `${r.start}+${r.count}`).join(', ') : `no entry for ${user.name ?? uid} in /etc/subuid (usermod --add-subuids 100000-165535 USER)` });
   checks.push({ name: 'subgid', ok: sg.length > 0, detail: sg.length ? sg.map((r) => `${r.start}+${r.count}`).join(', ') : `no entry for ${user.name ?? uid} in /etc/subgid (usermod --add-subgids 100000-165535 USER)` });
   for (const p of ['newuidmap', 'newgidmap']) {
@@ -114,7 +132,7 @@ export async function doctor(o: { uid?: number; gid?: number; user?: string; env
   }
   const x = env.XDG_RUNTIME_DIR;
   const xs = x ? await stat(x).catch(() => undefined) : undefined;
-  checks.push({ name: 'XDG_RUNTIME_DIR', ok: !!xs?.isDirectory() && xs.uid === uid, detail: x ? (xs ? `${x}${xs.uid === uid ? '' : ' is not owned by you'}` : `${x} does not exist`) : 'XDG_RUNTIME_DIR is not set (export XDG_RUNTIME_DIR=/run/user/$(id -u))' });
+  checks.push({ name: 'XDG_RUNTIME_DIR', ok: !!xs?.isDirectory() && xs.uid === viewUid, detail: x ? (xs ? `${x}${xs.uid === viewUid ? '' : ' is not owned by you'}` : `${x} does not exist`) : 'XDG_RUNTIME_DIR is not set (export XDG_RUNTIME_DIR=/run/user/$(id -u))' });
   const tun = o.tunDevice ?? '/dev/net/tun';
   let tunOk = false;
   try {

@@ -4,6 +4,7 @@ import { chmod, lstat, mkdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { SkiffError, throwIfAborted } from '../errors.ts';
+import { hostUid } from './userns.ts';
 import { judgeRuncVersion, parseRuncVersion, type RuncVerdict, type RuncVersion } from './runc-version.ts';
 
 /** Finds runc: `SKIFF_RUNC`, else the first executable `runc` on PATH, else /usr/sbin and /usr/bin. ENODEP if none. */
@@ -78,9 +79,10 @@ export async function gateRunc(path: string, o: { strict?: boolean; onWarning?: 
 
 /**
  * The runc `--root` state directory for a user (RU-16): root → /run/skiff/runc; others →
- * $XDG_RUNTIME_DIR/skiff/runc. EPERM when a rootless user has no XDG_RUNTIME_DIR.
+ * $XDG_RUNTIME_DIR/skiff/runc (also inside skiff's rootless namespace, where the process is uid 0). EPERM when a rootless user has no XDG_RUNTIME_DIR.
  */
-export function runcRootFor(uid: number = process.getuid?.() ?? 0, env: NodeJS.ProcessEnv = process.env): string {
+export function runcRootFor(uidArg?: number, env: NodeJS.ProcessEnv = process.env): string {
+  const uid = uidArg ?? hostUid(env);
   if (uid === 0) return '/run/skiff/runc';
   const x = env.XDG_RUNTIME_DIR;
   if (!x || !x.startsWith('/')) throw new SkiffError('EPERM', 'XDG_RUNTIME_DIR is not set', { hint: 'log in through a session manager or export XDG_RUNTIME_DIR=/run/user/$(id -u) (a directory you own, 0700)' });
