@@ -14,9 +14,10 @@
 // With --steps, one more build of each kind prints build-tool's per-step times (where the time goes).
 // Usage: npm run bench:build [-- --runs N] [--files N] [--only a,b,c] [--steps] [--dir DIR]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cleanupMounts, median, min, sh as run, timed } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -53,24 +54,7 @@ RUN ls -l /app > /app/listing && cat /app/sum
 CMD ["cat", "/app/count"]
 `;
 
-function sh(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 << 20 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(-4000)}`);
-  return r.stdout + r.stderr;
-}
-
-function cleanupMounts(under: string): void {
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(`${under}/`) || m === under).reverse();
-  for (const m of mounts) spawnSync('umount', ['-l', m]);
-}
-
-function timed(f: () => void): number {
-  const t = process.hrtime.bigint();
-  f();
-  return Number(process.hrtime.bigint() - t) / 1e6;
-}
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const min = (xs: number[]) => Math.min(...xs);
+const sh = (cmd: string, args: string[]): string => run(cmd, args, { both: true });
 
 // ---------------------------------------------------------------------------------------------------
 // The two tools, each over a store that can be replaced by a fresh one.

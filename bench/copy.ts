@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeBigLayout, makeSmallLayout } from './make-image.ts';
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.ts';
+import { stats } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -68,11 +69,6 @@ async function run(argv: string[], what: string): Promise<Sample> {
   return { wall, rssKiB };
 }
 
-function stats(xs: number[]): { min: number; median: number; max: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return { min: s[0]!, median: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, max: s[s.length - 1]! };
-}
 
 interface Row {
   scenario: string;

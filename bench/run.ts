@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cleanupMounts, median, min, sh, timed } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,21 +35,9 @@ const base = mkdtempSync(join(values.dir!, 'skiff-bench-run-'));
 const SK_ROOT = join(base, 'skiff');
 const POD = ['--root', join(base, 'podman-root'), '--runroot', join(base, 'podman-run'), '--storage-driver', 'overlay'];
 
-function sh(cmd: string, args: string[], o: { input?: string } = {}): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...(o.input !== undefined && { input: o.input }) });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
 const skiff = (root: string, args: string[]) => sh(NODE, [RUN_TOOL, '--root', root, ...args]);
 const podman = (args: string[], pod = POD) => sh('podman', [...pod, ...args]);
 
-function timed(f: () => void): number {
-  const t = process.hrtime.bigint();
-  f();
-  return Number(process.hrtime.bigint() - t) / 1e6;
-}
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const min = (xs: number[]) => Math.min(...xs);
 
 interface Row {
   name: string;
@@ -73,10 +62,6 @@ function compare(name: string, target: number, s: { prepare?: () => void; run: (
   process.stderr.write(`${name}: skiff ${median(row.skiff).toFixed(0)} ms, podman ${median(row.podman).toFixed(0)} ms\n`);
 }
 
-function cleanupMounts(): void {
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(base)).reverse();
-  for (const m of mounts) spawnSync('umount', ['-l', m]);
-}
 
 function makeRootfs(dir: string, files: number): void {
   sh('bash', [join(ROOT, 'scripts/make-busybox-rootfs.sh'), dir]);
@@ -130,7 +115,7 @@ try {
     const freshSkiff = () => {
       if (skRoot) {
         spawnSync(NODE, [RUN_TOOL, '--root', skRoot, 'rm', '-af']);
-        cleanupMounts();
+        cleanupMounts(base);
         rmSync(skRoot, { recursive: true, force: true });
       }
       skRoot = join(base, `sk-fresh-${n++}`);
@@ -139,7 +124,7 @@ try {
       if (pod.length) {
         spawnSync('podman', [...pod, 'rm', '-af']);
         spawnSync('podman', [...pod, 'rmi', '-af']);
-        cleanupMounts();
+        cleanupMounts(base);
         rmSync(pod[1]!, { recursive: true, force: true });
         rmSync(pod[3]!, { recursive: true, force: true });
       }
@@ -207,6 +192,6 @@ try {
   spawnSync(NODE, [RUN_TOOL, '--root', SK_ROOT, 'rm', '-af']);
   spawnSync('podman', [...POD, 'rm', '-af', '-t', '0']);
   spawnSync('podman', [...POD, 'rmi', '-af']);
-  cleanupMounts();
+  cleanupMounts(base);
   rmSync(base, { recursive: true, force: true });
 }

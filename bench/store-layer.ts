@@ -12,6 +12,7 @@ import { openStore } from '../shared/store/store.ts';
 import { importTarball } from '../shared/transport/tarball.ts';
 import { applyLayer } from '../shared/layer/apply.ts';
 import { decompress } from '../shared/layer/compression.ts';
+import { stats } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,10 +28,6 @@ const RUNS = Number(values.runs);
 const base = join(values.dir!, `skiff-bench-${process.pid}`);
 const has = (p: string): boolean => spawnSync('sh', ['-c', `command -v ${p}`]).status === 0;
 
-function stats(xs: number[]): { min: number; median: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  return { min: s[0]!, median: s[Math.floor(s.length / 2)]! };
-}
 async function time(fn: () => Promise<void> | void): Promise<number> {
   const t0 = performance.now();
   await fn();
