@@ -4,10 +4,11 @@
  * the upper dir IS the step's change set: mount stubs the runtime created (mount targets that did not exist) are
  * removed, and the rest becomes the layer through diffUpper (whiteouts and opaque dirs converted to OCI form).
  */
-import { chmod, chown, lstat, mkdir, readdir, rm, rmdir } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { chmod, chown, lstat, mkdir, readdir, realpath, rm, rmdir } from 'node:fs/promises';
+import { basename, dirname, join, posix, resolve } from 'node:path';
+import type { Digest } from '../../shared/oci/digest.ts';
 import { createBundle, teardownBundle, type Bundle } from '../../shared/runtime/bundle.ts';
-import { unmount } from '../../shared/layer/unpack-cache.ts';
+import { adoptDir, chainIDs, unmount } from '../../shared/layer/unpack-cache.ts';
 import { diffUpper } from '../../shared/layer/diff.ts';
 import { getXattrs } from '../../shared/layer/xattr.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -24,11 +25,14 @@ interface StubRecord {
 /** A mounted working root; see the module comment. */
 export class WorkingRoot {
   readonly bundle: Bundle;
+  /** the lower dirs given to open (bottom→top; empty for an empty root) */
+  readonly #lowers: readonly string[];
   #stubs: StubRecord[] = [];
   #mounted = true;
 
-  private constructor(bundle: Bundle) {
+  private constructor(bundle: Bundle, lowers: readonly string[]) {
     this.bundle = bundle;
+    this.#lowers = [...lowers];
   }
 
   /** Mounts `lowers` (bottom→top; none for an empty root) under a fresh upper dir in the build's state dir. */
@@ -39,7 +43,7 @@ export class WorkingRoot {
       await mkdir(empty, { recursive: true, mode: 0o755 });
       ls = [empty];
     }
-    const wr = new WorkingRoot(await createBundle(bd.path('b'), ls, o));
+    const wr = new WorkingRoot(await createBundle(bd.path('b'), ls, o), lowers);
     // overlayfs gives the merged root the upper dir's attributes (0700 from the bundle): use the image's root's
     const top = await lstat(ls[ls.length - 1]!);
     await chmod(wr.rootfs, lowers.length === 0 ? 0o755 : top.mode & 0o7777);
@@ -120,12 +124,47 @@ export class WorkingRoot {
    * Unmounts, drops mount stubs, and stores the upper dir as a gzip layer; undefined when the step changed
    * nothing. `mtime` fixes every entry's time (reproducible builds).
    */
-  async commitLayer(store: Store, o: { mtime?: Date; signal?: AbortSignal; onWarning?: (m: string) => void } = {}): Promise<StageLayer | undefined> {
+  async commitLayer(store: Store, o: { mtime?: Date; signal?: AbortSignal; onWarning?: (m: string) => void; adopt?: boolean } = {}): Promise<StageLayer | undefined> {
     await this.unmount();
     await this.#removeStubs();
     if ((await readdir(this.bundle.upper)).length === 0) return undefined;
-    const tar = diffUpper(this.bundle.upper, { ...(o.mtime && { mtime: o.mtime }), ...(o.onWarning && { onWarning: o.onWarning }), ...(o.signal && { signal: o.signal }) });
-    return storeTarLayer(store, tar, o.signal ? { signal: o.signal } : {});
+    let warned = false;
+    let xattrs: ReadonlyMap<string, ReadonlyMap<string, Buffer>> | undefined;
+    const tar = diffUpper(this.bundle.upper, {
+      ...(o.mtime && { mtime: o.mtime }),
+      onWarning: (m) => {
+        warned = true;
+        o.onWarning?.(m);
+      },
+      onXattrs: (x) => (xattrs = x),
+      ...(o.signal && { signal: o.signal }),
+    });
+    const layer = await storeTarLayer(store, tar, o.signal ? { signal: o.signal } : {});
+    // The upper dir is the layer in overlay form: adopt it as the unpacked-cache entry so the next step's overlay
+    // stacks it without unpacking the blob again. Not when entries were skipped (sockets: the dir holds more than
+    // the layer) or when every entry carries a fixed mtime (the dir's own times differ from the layer's).
+    if (o.adopt !== false && !warned && o.mtime === undefined && xattrs !== undefined) {
+      await this.#adopt(store, layer.diffId, xattrs, o.signal).catch((e: unknown) => {
+        if (o.signal?.aborted) throw e;
+      });
+    }
+    return layer;
+  }
+
+  /** Renames the upper dir into the unpacked-layer cache under the chain ID of lowers + `diffId`; see adoptDir. */
+  async #adopt(store: Store, diffId: Digest, xattrs: ReadonlyMap<string, ReadonlyMap<string, Buffer>>, signal?: AbortSignal): Promise<boolean> {
+    const cache = await realpath(store.paths.overlay).catch(() => undefined);
+    if (cache === undefined) return false;
+    let parent: Digest | undefined;
+    const top = this.#lowers[this.#lowers.length - 1];
+    if (top !== undefined) {
+      // a stage's lowers come from ensureUnpacked: <cache>/<chainhex>/diff, the top one naming the whole stack
+      const entry = dirname(resolve(top));
+      if (basename(resolve(top)) !== 'diff' || dirname(entry) !== cache || !/^[0-9a-f]{64}$/.test(basename(entry))) return false;
+      parent = `sha256:${basename(entry)}` as Digest;
+    }
+    const chain = parent === undefined ? diffId : chainIDs([parent, diffId])[1]!;
+    return adoptDir(cache, chain, this.bundle.upper, { xattrs, ...(signal && { signal }) });
   }
 
   /** Unmounts and removes the bundle. Idempotent. */

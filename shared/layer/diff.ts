@@ -3,7 +3,7 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { throwIfAborted } from '../errors.ts';
-import { addPathEntry, compareNames, isPrivateXattr, sortedEntries, TarWriter, type TreeContext } from './tar-write.ts';
+import { compareNames, emitEntries, isPrivateXattr, lstatAll, sortedEntries, TarWriter, type EmitItem, type TreeContext } from './tar-write.ts';
 import { readTreeXattrs } from './xattr.ts';
 
 /** Options of the diff generators. */
@@ -11,6 +11,8 @@ export interface DiffOptions {
   /** fixed mtime for every entry (reproducible builds) */
   mtime?: Date;
   onWarning?: (msg: string) => void;
+  /** diffUpper: called once with every xattr of the upper dir (keyed by absolute path) before entries are written */
+  onXattrs?: (xattrs: ReadonlyMap<string, ReadonlyMap<string, Buffer>>) => void;
   signal?: AbortSignal;
 }
 
@@ -38,10 +40,6 @@ function startWriter(opts: DiffOptions, body: (ctx: TreeContext) => Promise<void
   return writer.stream;
 }
 
-async function whiteoutEntry(ctx: TreeContext, name: string, mtime?: Date): Promise<void> {
-  await ctx.writer.add({ name, type: 'file', mode: 0, size: 0, ...(mtime && { mtime }) });
-}
-
 /**
  * A layer from an overlayfs upper directory (LA-20): everything in it is archived as it is (symlinks as
  * symlinks, never dereferenced; sockets skipped; hardlinks within the layer as link entries); a char 0/0
@@ -52,23 +50,30 @@ export function diffUpper(upperDir: string, opts: DiffOptions = {}): Readable {
   return startWriter(
     opts,
     async (ctx) => {
+      const items: EmitItem[] = [];
       const walk = async (dir: string, prefix: string): Promise<void> => {
-        for (const n of await sortedEntries(dir)) {
-          throwIfAborted(opts.signal);
-          const p = join(dir, n);
-          const st = await lstat(p);
+        throwIfAborted(opts.signal);
+        const names = await sortedEntries(dir);
+        const paths = names.map((n) => join(dir, n));
+        const stats = await lstatAll(paths);
+        for (let i = 0; i < names.length; i++) {
+          const n = names[i]!;
+          const p = paths[i]!;
+          const st = stats[i]!;
           if (isOverlayWhiteout(st)) {
-            await whiteoutEntry(ctx, `${prefix}.wh.${n}`, st.mtime);
+            items.push({ kind: 'whiteout', name: `${prefix}.wh.${n}`, mtime: st.mtime });
             continue;
           }
-          await addPathEntry(ctx, p, prefix + n, st);
+          items.push({ kind: 'path', abs: p, name: prefix + n, st });
           if (st.isDirectory()) {
-            if (isOpaque(ctx.xattrs.get(p))) await whiteoutEntry(ctx, `${prefix}${n}/${OPAQUE}`, st.mtime);
+            if (isOpaque(ctx.xattrs.get(p))) items.push({ kind: 'whiteout', name: `${prefix}${n}/${OPAQUE}`, mtime: st.mtime });
             await walk(p, `${prefix}${n}/`);
           }
         }
       };
       await walk(upperDir, '');
+      opts.onXattrs?.(ctx.xattrs);
+      await emitEntries(ctx, items);
     },
     [upperDir],
   );
@@ -82,7 +87,7 @@ function sameXattrs(a: Map<string, Buffer> | undefined, b: Map<string, Buffer> |
   return fa.every(([k, v]) => mb.get(k)?.equals(v) === true);
 }
 
-type Item = { kind: 'path'; abs: string; name: string; st: Stats } | { kind: 'whiteout'; name: string };
+type Item = EmitItem;
 
 /**
  * A layer as the difference between two trees (fallback when no overlay upper dir exists): entries for
@@ -151,11 +156,7 @@ export function diffTrees(lowerDir: string, newDir: string, opts: DiffOptions = 
         return changed;
       };
       await walk([], true);
-      for (const it of items) {
-        throwIfAborted(opts.signal);
-        if (it.kind === 'whiteout') await whiteoutEntry(ctx, it.name);
-        else await addPathEntry(ctx, it.abs, it.name, it.st);
-      }
+      await emitEntries(ctx, items);
     },
     [newDir],
   );

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { constants as C, type Stats } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,6 +37,26 @@ function isUtf8Exact(b: Buffer): boolean {
   return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
 }
 
+/** Chunks written on at least this size: tar-stream yields one small chunk per header/body, and each chunk costs
+ * a round trip through gzip's thread. */
+const COALESCE_BYTES = 64 << 10;
+
+/** Yields the same bytes in chunks of at least COALESCE_BYTES (the last one may be shorter). */
+async function* coalesce(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  for await (const b of src) {
+    parts.push(b);
+    size += b.length;
+    if (size >= COALESCE_BYTES) {
+      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+    }
+  }
+  if (size > 0) yield Buffer.concat(parts, size);
+}
+
 /**
  * A tar producer over tar-stream with deterministic encoding: no uname/gname, no atime/ctime, mtime in whole
  * seconds (or the fixed `mtime`), permission bits 0o7777 exactly as given (mode 0 stays 0), pax only when
@@ -44,7 +65,7 @@ function isUtf8Exact(b: Buffer): boolean {
  */
 export class TarWriter {
   readonly #pack = tar.pack();
-  readonly #out: Readable = Readable.from(this.#pack, { objectMode: false });
+  readonly #out: Readable = Readable.from(coalesce(this.#pack as unknown as AsyncIterable<Buffer>), { objectMode: false });
   readonly #mtime: Date | undefined;
 
   constructor(opts: { mtime?: Date } = {}) {
@@ -149,7 +170,7 @@ function archivableXattrs(m: Map<string, Buffer> | undefined): Map<string, Buffe
  * host bytes), hardlinked files after the first become link entries, file bytes are read through an
  * O_NOFOLLOW fd whose inode must match `st`. Sockets are skipped with a warning. Returns false when skipped.
  */
-export async function addPathEntry(ctx: TreeContext, abs: string, name: string, st: Stats): Promise<boolean> {
+export async function addPathEntry(ctx: TreeContext, abs: string, name: string, st: Stats, preread?: Promise<Buffer>): Promise<boolean> {
   throwIfAborted(ctx.signal);
   const base = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
   const xattrs = archivableXattrs(ctx.xattrs.get(abs));
@@ -182,6 +203,9 @@ export async function addPathEntry(ctx: TreeContext, abs: string, name: string, 
       devminor: Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & 0xfff00n)),
       ...(xattrs && { xattrs }),
     });
+  } else if (st.isFile() && preread !== undefined) {
+    const body = await preread;
+    await ctx.writer.add({ ...base, type: 'file', size: st.size, ...(xattrs && { xattrs }) }, body);
   } else if (st.isFile()) {
     const fh = await open(abs, C.O_RDONLY | C.O_NOFOLLOW);
     try {
@@ -197,6 +221,127 @@ export async function addPathEntry(ctx: TreeContext, abs: string, name: string, 
     return false;
   }
   return true;
+}
+
+/** Files up to this size are read ahead whole (one buffer each); larger ones are streamed when their turn comes. */
+export const READ_AHEAD_MAX_FILE = 1 << 20;
+/** Files up to this size are read with synchronous calls (see readWholeSync); larger ones through the pool. */
+export const READ_SYNC_MAX_FILE = 64 << 10;
+/** How many entries ahead of the one being written are read in advance (bounds memory to this × 1 MiB). */
+export const READ_AHEAD_DEPTH = 32;
+
+/**
+ * Reads a regular file whole through an O_NOFOLLOW fd whose inode must match `st`; fails with EIO when the
+ * file is not at least `st.size` bytes long any more (it changed while being archived).
+ */
+function readWhole(abs: string, st: Stats): Promise<Buffer> {
+  // callback fs (no FileHandle objects, one promise per file): this runs for every small file of a layer
+  return new Promise<Buffer>((res, rej) => {
+    const changed = (): SkiffError => new SkiffError('EIO', `${abs} changed while it was being archived`);
+    fs.open(abs, C.O_RDONLY | C.O_NOFOLLOW, (e, fd) => {
+      if (e) return rej(e);
+      const done = (err: Error | null, buf?: Buffer): void => fs.close(fd, () => (err ? rej(err) : res(buf!)));
+      fs.fstat(fd, (e2, fst) => {
+        if (e2) return done(e2);
+        if (fst.ino !== st.ino || fst.dev !== st.dev) return done(changed());
+        const buf = Buffer.allocUnsafe(st.size);
+        const step = (off: number): void => {
+          if (off === st.size) return done(null, buf);
+          fs.read(fd, buf, off, st.size - off, off, (e3, n) => {
+            if (e3) return done(e3);
+            if (n === 0) return done(changed());
+            step(off + n);
+          });
+        };
+        step(0);
+      });
+    });
+  });
+}
+
+/**
+ * readWhole with synchronous calls, for small files: on a page-cached file system the four syscalls take
+ * microseconds, far less than the bookkeeping of four asynchronous requests (measured: 2,000 1-KiB files archive in
+ * about half the time).
+ */
+function readWholeSync(abs: string, st: Stats): Promise<Buffer> {
+  try {
+    const fd = fs.openSync(abs, C.O_RDONLY | C.O_NOFOLLOW);
+    try {
+      const fst = fs.fstatSync(fd);
+      if (fst.ino !== st.ino || fst.dev !== st.dev) throw new SkiffError('EIO', `${abs} changed while it was being archived`);
+      const buf = Buffer.allocUnsafe(st.size);
+      let off = 0;
+      while (off < st.size) {
+        const n = fs.readSync(fd, buf, off, st.size - off, off);
+        if (n === 0) throw new SkiffError('EIO', `${abs} changed while it was being archived`);
+        off += n;
+      }
+      return Promise.resolve(buf);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
+}
+
+/** One entry for emitEntries: a path of the tree (already lstat'ed) or a whiteout marker. */
+export type EmitItem = { kind: 'path'; abs: string; name: string; st: Stats } | { kind: 'whiteout'; name: string; mtime?: Date };
+
+function wantsReadAhead(it: EmitItem): it is Extract<EmitItem, { kind: 'path' }> {
+  return it.kind === 'path' && it.st.isFile() && it.st.nlink === 1 && it.st.size > 0 && it.st.size <= READ_AHEAD_MAX_FILE;
+}
+
+/**
+ * Writes `items` strictly in the given order (the tar bytes are exactly those of adding them one by one with
+ * addPathEntry) while reading small regular files (≤ READ_AHEAD_MAX_FILE, one link) up to READ_AHEAD_DEPTH
+ * entries ahead, so file I/O overlaps the tar/gzip work (files ≤ READ_SYNC_MAX_FILE are read synchronously when
+ * they enter the window; the others asynchronously, at most READ_AHEAD_DEPTH in flight). Never follows symlinks (O_NOFOLLOW, inode checked).
+ */
+export async function emitEntries(ctx: TreeContext, items: readonly EmitItem[]): Promise<void> {
+  const ahead = new Map<number, Promise<Buffer>>();
+  let next = 0; // first index not yet considered for read-ahead
+  let inFlight = 0;
+  const fill = (from: number): void => {
+    if (next < from) next = from;
+    while (next < items.length && next < from + READ_AHEAD_DEPTH && inFlight < READ_AHEAD_DEPTH) {
+      const it = items[next]!;
+      if (wantsReadAhead(it)) {
+        const p = it.st.size <= READ_SYNC_MAX_FILE ? readWholeSync(it.abs, it.st) : readWhole(it.abs, it.st);
+        p.catch(() => {}); // awaited in order below; a failure surfaces there
+        ahead.set(next, p);
+        inFlight++;
+      }
+      next++;
+    }
+  };
+  for (let i = 0; i < items.length; i++) {
+    throwIfAborted(ctx.signal);
+    fill(i);
+    const it = items[i]!;
+    if (it.kind === 'whiteout') {
+      await ctx.writer.add({ name: it.name, type: 'file', mode: 0, size: 0, ...(it.mtime && { mtime: it.mtime }) });
+      continue;
+    }
+    const pre = ahead.get(i);
+    if (pre !== undefined) {
+      ahead.delete(i);
+      inFlight--;
+    }
+    await addPathEntry(ctx, it.abs, it.name, it.st, pre);
+  }
+}
+
+/** lstat of many paths with at most `width` calls in flight; results in input order. Never follows symlinks. */
+export async function lstatAll(paths: readonly string[], width = 64): Promise<Stats[]> {
+  const out = new Array<Stats>(paths.length);
+  let k = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = k++; i < paths.length; i = k++) out[i] = await lstat(paths[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, paths.length) }, worker));
+  return out;
 }
 
 /** The sorted names in a directory. */
@@ -224,15 +369,20 @@ export function packTree(dir: string, opts: PackTreeOptions = {}): Readable {
   const run = async (): Promise<void> => {
     const xattrs = opts.xattrs === false ? new Map() : await readTreeXattrs(dir, opts);
     const ctx: TreeContext = { writer, links: new Map(), xattrs, onWarning: opts.onWarning ?? (() => {}), ...(opts.signal && { signal: opts.signal }) };
+    const items: EmitItem[] = [];
     const walk = async (abs: string, prefix: string): Promise<void> => {
-      for (const n of await sortedEntries(abs)) {
-        const p = join(abs, n);
-        const st = await lstat(p);
-        await addPathEntry(ctx, p, prefix + n, st);
-        if (st.isDirectory()) await walk(p, prefix + n + '/');
+      throwIfAborted(opts.signal);
+      const names = await sortedEntries(abs);
+      const paths = names.map((n) => join(abs, n));
+      const stats = await lstatAll(paths);
+      for (let i = 0; i < names.length; i++) {
+        const st = stats[i]!;
+        items.push({ kind: 'path', abs: paths[i]!, name: prefix + names[i]!, st });
+        if (st.isDirectory()) await walk(paths[i]!, prefix + names[i]! + '/');
       }
     };
     await walk(dir, '');
+    await emitEntries(ctx, items);
     writer.finish();
   };
   run().catch((e: Error) => writer.destroy(e));

@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { chmod, lstat, mkdir, readFile, readdir, realpath, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, readdir, realpath, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -170,6 +170,85 @@ export async function ensureUnpacked(cacheDir: string, layers: readonly CacheLay
     dirs.push(diffDir(cache, chains[i]!));
   }
   return dirs;
+}
+
+/** Options of adoptDir. */
+export interface AdoptOptions {
+  signal?: AbortSignal;
+  /** overlay-internal xattrs to strip first, keyed by absolute path under `dir` (as diffUpper's onXattrs gives) */
+  xattrs?: ReadonlyMap<string, ReadonlyMap<string, Buffer>>;
+}
+
+/**
+ * Adopts `dir` — an overlay upper dir (or any tree already in overlay form) whose archive was just stored with
+ * diffID making `chainID` — as the committed cache entry of `chainID`, by renaming it instead of unpacking the
+ * layer again. Follows the commit protocol of unpackOne under the entry's lock: stale temps are removed, `dir`
+ * is renamed to `<tmp>/diff`, overlay bookkeeping xattrs (origin, impure, …; not the opaque marker) are stripped,
+ * the root gets an unpacked entry's owner and mode, and the rename of the temp to `<chainhex>` commits it, so a
+ * half-adopted entry never looks complete and a crash leaves a temp the next unpack of that entry removes.
+ * Returns true when adopted; false (and `dir` left in place or removed with the temp) when the entry exists
+ * already or `dir` is on another filesystem (EXDEV) — the caller then relies on ensureUnpacked. The caller
+ * vouches that `dir` holds exactly the layer and does not change any more.
+ */
+export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, opts: AdoptOptions = {}): Promise<boolean> {
+  const chain = parseDigest(chainID, 'chain ID');
+  await mkdir(resolve(cacheDir), { recursive: true, mode: 0o700 });
+  const cache = await realpath(resolve(cacheDir));
+  await mkdir(join(cache, 'l'), { recursive: true, mode: 0o700 });
+  await mkdir(join(cache, '.locks'), { recursive: true, mode: 0o700 });
+  const hex = digestHex(chain);
+  const final = join(cache, hex);
+  if (await isUnpacked(cache, chain)) return false;
+  const lock = await acquireLock(join(cache, '.locks', hex), opts.signal ? { signal: opts.signal } : {});
+  try {
+    if (await isUnpacked(cache, chain)) return false;
+    for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) await rm(join(cache, n), { recursive: true, force: true });
+    if (await exists(final)) await rm(final, { recursive: true, force: true }); // incomplete (no link file)
+    const tmp = join(cache, `.tmp-${hex}-${randomBytes(6).toString('hex')}`);
+    await mkdir(tmp, { mode: 0o755 });
+    const diff = join(tmp, 'diff');
+    try {
+      await rename(resolve(dir), diff);
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      if ((e as NodeJS.ErrnoException).code === 'EXDEV') return false;
+      throw e;
+    }
+    try {
+      const src = resolve(dir);
+      for (const [p, x] of opts.xattrs ?? new Map<string, ReadonlyMap<string, Buffer>>()) {
+        const rel = p === src ? '' : p.startsWith(`${src}/`) ? p.slice(src.length + 1) : undefined;
+        if (rel === undefined) continue;
+        for (const k of x.keys()) {
+          if (!(k.startsWith('trusted.overlay.') || k.startsWith('user.overlay.')) || k.endsWith('.opaque')) continue;
+          const r = await runProgram('setfattr', ['-h', '-x', k, '--', rel === '' ? diff : join(diff, rel)], opts.signal);
+          if (r.code !== 0) throw new SkiffError('EIO', `cannot remove xattr ${k} from ${p}: ${r.stderr.trim()}`);
+        }
+      }
+      // an unpacked entry's diff root is a fresh 0755 dir owned by this process
+      await chmod(diff, 0o755);
+      if (process.geteuid && process.getegid) await chown(diff, process.geteuid(), process.getegid());
+      throwIfAborted(opts.signal);
+      const short = shortID();
+      await writeFile(join(tmp, 'link'), short, { mode: 0o644 });
+      const l = join(cache, 'l', short);
+      await symlink(`../${hex}/diff`, l);
+      try {
+        await fsyncDir(tmp);
+        await rename(tmp, final);
+      } catch (e) {
+        await unlink(l).catch(() => {});
+        throw e;
+      }
+      await fsyncDir(cache);
+      return true;
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  } finally {
+    await lock.release();
+  }
 }
 
 /** The kernel's limit on the mount data page. */
