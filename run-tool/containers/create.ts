@@ -118,17 +118,28 @@ export async function readRunImage(store: Store, input: string, o: { signal?: Ab
 }
 
 /**
- * Unpacks (once, shared cache) and leases the image for a container (RU-14): a persistent lease
- * `container-<id>` holds every blob, taken under the shared gc lock before the blobs are read. Returns the
- * lower dirs bottom→top and the chain IDs.
+ * Reads `input` (readRunImage) and leases it for container `id` (RU-14) in one section under the shared gc
+ * lock: gc cannot remove the image between the read and the lease. The persistent lease `container-<id>`
+ * holds every blob and chain ID; the caller removes it if the container is not made.
  */
-export async function prepareLayers(store: Store, img: RunImage, id: string, o: { signal?: AbortSignal; onWarning?: (m: string) => void } = {}): Promise<{ lowers: string[]; chains: string[]; leaseId: string }> {
+export async function readAndLeaseImage(store: Store, input: string, id: string, o: { signal?: AbortSignal } = {}): Promise<{ img: RunImage; leaseId: string }> {
   const so = o.signal ? { signal: o.signal } : {};
   const leaseId = `container-${id}`;
-  const chains = chainIDs(img.layers.map((l) => l.diffID));
-  await withLock(store.gcLockPath, { shared: true, ...so }, async () => {
+  return withLock(store.gcLockPath, { shared: true, ...so }, async () => {
+    const img = await readRunImage(store, input, so);
+    const chains = chainIDs(img.layers.map((l) => l.diffID));
     await createLease(store.paths, [...img.blobs, ...chains], { owner: `container ${id}`, persistent: true, id: leaseId, ...so });
+    return { img, leaseId };
   });
+}
+
+/**
+ * Unpacks (once, shared cache) the image of a container whose lease `leaseId` (readAndLeaseImage) already
+ * holds its blobs. Returns the lower dirs bottom→top and the chain IDs.
+ */
+export async function prepareLayers(store: Store, img: RunImage, leaseId: string, o: { signal?: AbortSignal; onWarning?: (m: string) => void } = {}): Promise<{ lowers: string[]; chains: string[]; leaseId: string }> {
+  const so = o.signal ? { signal: o.signal } : {};
+  const chains = chainIDs(img.layers.map((l) => l.diffID));
   const single = usernsMarker()?.mode === 'single';
   const lowers = await ensureUnpacked(layerCacheDir(store, single), img.layers.map((l) => ({ diffID: l.diffID, open: () => store.blobs.open(l.desc, so) })), {
     ...so,
@@ -195,26 +206,30 @@ function checkVolumes(cfg: ContainerConfig): string[] {
 export async function createContainer(store: Store, o: CreateOptions & { keepMounted?: boolean }): Promise<ContainerRecord> {
   const root = store.paths.root;
   const so = o.signal ? { signal: o.signal } : {};
-  const img = await readRunImage(store, o.image, so);
-  const cfg = img.config.config ?? {};
   const id = newContainerId();
+  const { img, leaseId } = await readAndLeaseImage(store, o.image, id, so);
+  const cfg = img.config.config ?? {};
   let name: string;
-  if (o.name !== undefined) {
-    name = validateName(o.name);
-    await reserveName(root, name, id);
-  } else {
-    for (let i = 0; ; i++) {
-      name = generateName();
-      try {
-        await reserveName(root, name, id);
-        break;
-      } catch (e) {
-        if (i > 20) throw e;
+  try {
+    if (o.name !== undefined) {
+      name = validateName(o.name);
+      await reserveName(root, name, id);
+    } else {
+      for (let i = 0; ; i++) {
+        name = generateName();
+        try {
+          await reserveName(root, name, id);
+          break;
+        } catch (e) {
+          if (i > 20) throw e;
+        }
       }
     }
+  } catch (e) {
+    await rm(join(store.paths.leases, `${leaseId}.json`), { force: true }).catch(() => {});
+    throw e;
   }
   const p = containerPaths(root, id);
-  let leaseId: string | undefined;
   const createdVolumes: RecordVolume[] = [];
   try {
     await mkdir(join(root, 'containers'), { recursive: true, mode: 0o700 });
@@ -223,8 +238,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     // the overlay's root directory takes the upper dir's mode: 0755 as images have it, or non-root users could not
     // traverse / (the container dir above stays 0700)
     await mkdir(p.upper, { mode: 0o755 });
-    const layers = await prepareLayers(store, img, id, { ...so, ...(o.onWarning && { onWarning: o.onWarning }) });
-    leaseId = layers.leaseId;
+    const layers = await prepareLayers(store, img, leaseId, { ...so, ...(o.onWarning && { onWarning: o.onWarning }) });
     const stopSignal = parseSignal(o.stopSignal ?? cfg.StopSignal ?? 'SIGTERM');
     const rootless = isRootless();
     if (usernsMarker()?.mode === 'single') {
@@ -367,7 +381,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
   } catch (e) {
     await unmountRootfs(root, id).catch(() => {});
     await rm(p.dir, { recursive: true, force: true }).catch(() => {});
-    if (leaseId) await rm(join(store.paths.leases, `${leaseId}.json`), { force: true }).catch(() => {});
+    await rm(join(store.paths.leases, `${leaseId}.json`), { force: true }).catch(() => {});
     for (const v of createdVolumes) if (v.anonymous) await removeVolume(root, v.name).catch(() => {});
     await releaseName(root, name, id);
     throw e;

@@ -328,7 +328,8 @@ export async function runForeground(store: Store, record: ContainerRecord, o: { 
     process.stderr.write(`Error: ${cleanRuncMessage(stderrTail)}\n`);
     code = fc ?? 125;
   }
-  await cleanupContainer(store, id, { exitCode: code }).catch((e) => {
+  // `runc run` (not detached) deleted its own state when it returned: no `runc delete` needed
+  await cleanupContainer(store, id, { exitCode: code, runcGone: true }).catch((e) => {
     if (!isSkiffError(e, 'ENOTFOUND')) throw e;
   });
   return code;
@@ -337,9 +338,10 @@ export async function runForeground(store: Store, record: ContainerRecord, o: { 
 /**
  * Records a container's exit and releases what it held (idempotent; the conmon exit command and any CLI
  * that notices the exit may all call it): exit code from conmon's exit file (else `exitCode`, else 137),
- * `runc delete`, unmount, then `--rm` removal or the restart policy. Never waits with the lock held.
+ * `runc delete` (skipped with `runcGone`: the caller knows runc's state is already gone), unmount, then `--rm`
+ * removal (under the same container lock) or the restart policy. Never waits with the lock held.
  */
-export async function cleanupContainer(store: Store, id: string, o: { exitCode?: number; fromMonitor?: boolean } = {}): Promise<void> {
+export async function cleanupContainer(store: Store, id: string, o: { exitCode?: number; fromMonitor?: boolean; runcGone?: boolean } = {}): Promise<void> {
   const root = store.paths.root;
   const runc = await getRunc();
   let after: ContainerState | undefined;
@@ -363,7 +365,7 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
     }
     code ??= o.exitCode ?? (s.status === 'running' ? 137 : s.exitCode);
     if (s.healthPid) stopHealthTimer(s.healthPid, s.healthStart);
-    await runc.delete(id, { force: true }).catch(() => {});
+    if (!o.runcGone) await runc.delete(id, { force: true }).catch(() => {});
     await unmountRootfs(root, id);
     await disconnectContainer(root, record, s.network).catch((e: unknown) => process.stderr.write(`Error: ${(e as Error).message}\n`));
     after = { ...s, status: 'exited', pid: 0, exitCode: code, finishedAt: new Date().toISOString(), mounted: false };
@@ -372,16 +374,15 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
     delete (after as StateExt).healthStart;
     if (s.status !== 'running' && s.status !== 'stopping') after.status = s.status;
     await saveState(root, id, after);
+    // --rm: remove now, still under this lock (runc's state is gone: deleted above or by `runc run`)
+    if (record.hostConfig.autoRemove) {
+      await removeLocked(store, id, { ...c, state: after }, { runcGone: true });
+      return;
+    }
   } finally {
     await lock.release();
   }
   if (!after || !record) return;
-  if (record.hostConfig.autoRemove) {
-    await removeContainer(store, id, { force: true }).catch((e) => {
-      if (!isSkiffError(e, 'ENOTFOUND')) throw e;
-    });
-    return;
-  }
   const pol = record.hostConfig.restartPolicy;
   const restart = !after.stoppedByUser && after.monitor === 'conmon' &&
     (pol.name === 'always' || pol.name === 'unless-stopped' || (pol.name === 'on-failure' && after.exitCode !== 0 && (pol.maximumRetryCount === 0 || after.restartCount < pol.maximumRetryCount)));
@@ -491,13 +492,22 @@ export async function removeContainer(store: Store, id: string, o: { force?: boo
     if (!o.force) throw new ExitCodeError(2, `cannot remove container ${id} as it is running - running or paused containers cannot be removed without force: container state improper`);
     await stopContainer(store, id, { timeout: 0 });
   }
-  const runc = await getRunc();
   const lock = await lockContainer(root, id);
   try {
     const now = await loadById(root, id);
     if (!now) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
+    await removeLocked(store, id, now, o);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The removal itself; the caller holds the container lock and has checked it is not running. */
+async function removeLocked(store: Store, id: string, now: LoadedContainer, o: { volumes?: boolean; runcGone?: boolean }): Promise<void> {
+  const root = store.paths.root;
+  {
     if (now.state.healthPid) stopHealthTimer(now.state.healthPid, (now.state as StateExt).healthStart);
-    await runc.delete(id, { force: true }).catch(() => {});
+    if (!o.runcGone) await (await getRunc()).delete(id, { force: true }).catch(() => {});
     await unmountRootfs(root, id);
     // from the on-disk attachment record: also right after a killed CLI or monitor
     await disconnectContainer(root, now.record, (now.state as StateExt).network);
@@ -509,8 +519,6 @@ export async function removeContainer(store: Store, id: string, o: { force?: boo
     await openLease(store.paths, now.record.leaseId).then((l) => l.release(), () => {});
     await releaseName(root, now.record.name, id);
     await rm(p.dir, { recursive: true, force: true });
-  } finally {
-    await lock.release();
   }
 }
 

@@ -1,0 +1,69 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { acquireLock, isLockFree, withLock } from '../../../shared/store/lock.ts';
+import { scratchDir as makeScratch } from '../../helpers/tmp.ts';
+
+const made: (() => Promise<void>)[] = [];
+/** A scratch dir removed after the file's tests. */
+async function scratchDir(): Promise<{ dir: string }> {
+  const s = await makeScratch();
+  made.push(s.cleanup);
+  return s;
+}
+afterAll(async () => {
+  for (const c of made) await c();
+});
+
+describe('acquireLock (one helper per process)', () => {
+  it('two holders in one process exclude each other; release frees at once', async () => {
+    const p = join((await scratchDir()).dir, 'a.lock');
+    const a = await acquireLock(p);
+    await expect(acquireLock(p, { wait: false })).rejects.toMatchObject({ code: 'ELOCKED' });
+    expect(await isLockFree(p)).toBe(false);
+    await a.release();
+    await a.release(); // idempotent
+    expect(await isLockFree(p)).toBe(true);
+  });
+
+  it('shared holders coexist and keep exclusive out; a timed wait gives up with ELOCKED', async () => {
+    const p = join((await scratchDir()).dir, 's.lock');
+    const s1 = await acquireLock(p, { shared: true });
+    const s2 = await acquireLock(p, { shared: true, wait: false });
+    const t = Date.now();
+    await expect(acquireLock(p, { wait: 80 })).rejects.toMatchObject({ code: 'ELOCKED' });
+    expect(Date.now() - t).toBeGreaterThanOrEqual(70);
+    await s1.release();
+    await s2.release();
+    await (await acquireLock(p, { wait: false })).release();
+  });
+
+  it('a blocked wait does not block other locks, gets the lock once freed, and can be aborted', async () => {
+    const { dir } = await scratchDir();
+    const p = join(dir, 'w.lock');
+    const held = await acquireLock(p);
+    let got = false;
+    const waiter = acquireLock(p).then((l) => ((got = true), l));
+    await (await acquireLock(join(dir, 'other.lock'), { wait: false })).release();
+    expect(got).toBe(false);
+    await held.release();
+    await (await waiter).release();
+    const h2 = await acquireLock(p);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 30);
+    await expect(acquireLock(p, { signal: ac.signal })).rejects.toMatchObject({ code: 'EABORT' });
+    await h2.release();
+    expect(await withLock(p, { wait: false }, async () => 7)).toBe(7);
+  });
+
+  it('a held lock never keeps the process alive; its exit frees the lock', async () => {
+    const p = join((await scratchDir()).dir, 'exit.lock');
+    const script = `import { acquireLock } from ${JSON.stringify(join(process.cwd(), 'shared/store/lock.ts'))}; await acquireLock(${JSON.stringify(p)}); console.log('held');`;
+    const t = Date.now();
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.stdout.trim()).toBe('held');
+    expect(Date.now() - t).toBeLessThan(5000);
+    for (let i = 0; i < 50 && !(await isLockFree(p)); i++) await new Promise((res) => setTimeout(res, 10));
+    expect(await isLockFree(p)).toBe(true);
+  });
+});
