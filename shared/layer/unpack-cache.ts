@@ -129,18 +129,7 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
       });
       if (stream.errored) throw stream.errored;
       throwIfAborted(opts.signal);
-      const short = shortID();
-      await writeFile(join(tmp, 'link'), short, { mode: 0o644 });
-      const l = join(cache, 'l', short);
-      await symlink(`../${hex}/diff`, l);
-      try {
-        await fsyncDir(tmp);
-        await rename(tmp, final);
-      } catch (e) {
-        await unlink(l).catch(() => {});
-        throw e;
-      }
-      await fsyncDir(cache);
+      await commitEntry(cache, hex, tmp, final);
       opts.onUnpacked?.(chain, result);
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
@@ -229,18 +218,7 @@ export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, o
       await chmod(diff, 0o755);
       if (process.geteuid && process.getegid) await chown(diff, process.geteuid(), process.getegid());
       throwIfAborted(opts.signal);
-      const short = shortID();
-      await writeFile(join(tmp, 'link'), short, { mode: 0o644 });
-      const l = join(cache, 'l', short);
-      await symlink(`../${hex}/diff`, l);
-      try {
-        await fsyncDir(tmp);
-        await rename(tmp, final);
-      } catch (e) {
-        await unlink(l).catch(() => {});
-        throw e;
-      }
-      await fsyncDir(cache);
+      await commitEntry(cache, hex, tmp, final);
       return true;
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
@@ -325,4 +303,23 @@ export async function mountOverlay(o: { lowers: readonly string[]; upper?: strin
 export async function unmount(target: string, opts: { lazy?: boolean; signal?: AbortSignal } = {}): Promise<void> {
   const r = await runProgram('umount', [...(opts.lazy ? ['-l'] : []), resolve(target)], opts.signal);
   if (r.code !== 0) throw new SkiffError('EIO', `unmounting ${target} failed: ${r.stderr.trim()}`);
+}
+
+/**
+ * The commit point of a cache entry: write its short link name, make the `l/` link, fsync, then rename the temp
+ * dir to its final name — before the rename the entry is not complete; a failed rename removes the link.
+ */
+async function commitEntry(cache: string, hex: string, tmp: string, final: string): Promise<void> {
+  const short = shortID();
+  await writeFile(join(tmp, 'link'), short, { mode: 0o644 });
+  const l = join(cache, 'l', short);
+  await symlink(`../${hex}/diff`, l);
+  try {
+    await fsyncDir(tmp);
+    await rename(tmp, final);
+  } catch (e) {
+    await unlink(l).catch(() => {});
+    throw e;
+  }
+  await fsyncDir(cache);
 }
