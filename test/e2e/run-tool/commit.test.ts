@@ -61,10 +61,10 @@ describe.skipIf(!isRoot || !hasBusybox || !hasRunc)('run-tool commit', () => {
 
   afterAll(async () => {
     for (const c of cleanup) run(bin, root, ['rm', '-f', c]);
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 });
     // a monitor's exit command may still reopen (and so recreate) the store just after: remove it again
     await new Promise((r) => setTimeout(r, 1000));
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 });
   });
 
   it('commits writes, deletions (whiteouts), replacements and opaque directories; the new image runs with them', () => {

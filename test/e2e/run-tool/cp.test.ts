@@ -48,10 +48,10 @@ describe.skipIf(!isRoot || !hasBusybox || !hasRunc)('run-tool cp', () => {
 
   afterAll(async () => {
     for (const n of names) run(bin, root, ['rm', '-f', n]);
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 });
     // a monitor's exit command may still reopen (and so recreate) the store just after: remove it again
     await new Promise((r) => setTimeout(r, 1000));
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 });
   });
 
   it('copies files and directories into a running container with the destination rules', () => {

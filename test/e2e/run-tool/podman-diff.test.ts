@@ -82,7 +82,7 @@ describe.skipIf(!isRoot || !hasPodman || !hasBusybox || !hasRunc)('differential:
     // containers/storage may leave its own mounts under its root: unmount what lies under our scratch dir
     const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir)).reverse();
     for (const m of mounts) spawnSync('umount', ['-l', m]);
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 });
   });
 
   it('same image ID on both sides', () => {
