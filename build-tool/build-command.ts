@@ -15,8 +15,9 @@ import { parseBuildArgFile } from './dockerfile/index.ts';
 import { buildImage } from './executor/build.ts';
 import { createReporter } from './executor/report.ts';
 import type { BuildOptions } from './executor/types.ts';
+import { collect } from '../shared/cli/flags.ts';
+import { interruptSignal } from '../shared/cli/interrupt.ts';
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 function keyValues(list: readonly string[], what: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -149,9 +150,7 @@ export function addBuildCommand(program: Command): void {
     const quiet = f.quiet === true;
     const pmode = String(f.progress);
     const mode = quiet || pmode === 'quiet' ? 'quiet' : pmode === 'json' ? 'json' : 'plain';
-    const ac = new AbortController();
-    const onSig = (): void => ac.abort(new SkiffError('EABORT', 'interrupted'));
-    process.once('SIGINT', onSig).once('SIGTERM', onSig);
+    const interrupt = interruptSignal();
     const o: BuildOptions = {
       storeRoot: storeRootOf(cmd),
       contextDir: ctxDir,
@@ -183,14 +182,14 @@ export function addBuildCommand(program: Command): void {
         ...(f.creds !== undefined && { credentials: parseCredentials(String(f.creds)) }),
       },
       reporter: createReporter(mode),
-      signal: ac.signal,
+      signal: interrupt.signal,
     };
     try {
       const r = await buildImage(o);
       if (!quiet) for (const n of r.names) process.stderr.write(`COMMIT ${n}\n`);
       process.stdout.write(`${r.id.slice(7)}\n`);
     } finally {
-      process.off('SIGINT', onSig).off('SIGTERM', onSig);
+      interrupt.dispose();
     }
   });
 }

@@ -11,6 +11,7 @@ import { checkSourcePolicy } from '../shared/transport/source-policy.ts';
 import { dockerReferenceOf } from '../shared/signature/policy.ts';
 import { makeCopySigner, type CopySignFlags } from '../shared/signature/copy-signer.ts';
 import { openNamedSource, platformOverride, requireTransport } from './common.ts';
+import { collect } from '../shared/cli/flags.ts';
 
 /** Flags shared by copy and sync that shape what is written. */
 export interface CopyFlags {
@@ -109,7 +110,7 @@ export function addCopyCommand(program: Command): void {
     .description('copy an image from one location to another')
     .argument('<source-image>', 'transport:reference')
     .argument('<destination-image>', 'transport:reference')
-    .option('--additional-tag <tag>', 'additional tags to write (docker-archive:, store:, oci:)', (v: string, p: string[]) => [...p, v], [] as string[])
+    .option('--additional-tag <tag>', 'additional tags to write (docker-archive:, store:, oci:)', collect, [] as string[])
     .option('--digestfile <path>', 'write the digest of the written manifest to this file');
   addCopyShapeOptions(cmd);
   addSignOptions(cmd);

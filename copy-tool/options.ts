@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { boolOption } from '../shared/cli/bool-flag.ts';
+import { boolOption } from '../shared/cli/flags.ts';
 import { SkiffError } from '../shared/errors.ts';
 import { parseCredentials } from '../shared/cli/credentials-flag.ts';
 import type { RegistryOptions } from '../shared/registry/types.ts';
 import type { TransportContext } from '../shared/transport/open.ts';
 import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
 import { loadPolicy, type Policy } from '../shared/signature/policy.ts';
+import { interruptSignal } from '../shared/cli/interrupt.ts';
 
 export { boolOption };
 
@@ -108,20 +109,18 @@ export function tmpDirOf(cmd: Command): string | undefined {
  * `--command-timeout` (Go duration: 90s, 5m, 1h30m). `dispose()` removes the handlers.
  */
 export function commandSignal(cmd: Command): { signal: AbortSignal; dispose: () => void } {
-  const ac = new AbortController();
-  const onSig = (): void => ac.abort(new SkiffError('EABORT', 'interrupted'));
-  process.once('SIGINT', onSig).once('SIGTERM', onSig);
+  const interrupt = interruptSignal();
   const timeout = (cmd.optsWithGlobals() as Opts).commandTimeout as string | undefined;
   let timer: NodeJS.Timeout | undefined;
   if (timeout) {
     const ms = parseGoDuration(timeout);
-    timer = setTimeout(() => ac.abort(new SkiffError('EABORT', `command timed out after ${timeout}`)), ms);
+    timer = setTimeout(() => interrupt.abort(new SkiffError('EABORT', `command timed out after ${timeout}`)), ms);
     timer.unref();
   }
   return {
-    signal: ac.signal,
+    signal: interrupt.signal,
     dispose: () => {
-      process.off('SIGINT', onSig).off('SIGTERM', onSig);
+      interrupt.dispose();
       if (timer) clearTimeout(timer);
     },
   };

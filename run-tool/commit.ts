@@ -2,9 +2,11 @@ import type { Command } from 'commander';
 import { addRootOption } from '../shared/cli/program.ts';
 import { SkiffError } from '../shared/errors.ts';
 import { formatReference, localTagForm } from '../shared/ref/reference.ts';
-import { collect, withStore } from './containers/cli-util.ts';
+import { collect } from '../shared/cli/flags.ts';
+import { withStore } from './containers/cli-util.ts';
 import { commitContainer } from './containers/commit-image.ts';
 import { loadContainer } from './containers/state.ts';
+import { interruptSignal } from '../shared/cli/interrupt.ts';
 
 /**
  * Adds `commit [-m MSG] [-a AUTHOR] [-c CHANGE]… [-p|--pause] [-f oci|docker] [-q] [--iidfile F] CONTAINER
@@ -27,9 +29,7 @@ export function addCommitCommand(program: Command): void {
   addRootOption(cmd).action(async (container: string, image: string | undefined, f: { author?: string; change: string[]; format: string; iidfile?: string; message?: string; pause?: boolean; quiet?: boolean }) => {
     if (f.format !== 'oci' && f.format !== 'docker') throw new SkiffError('EINVALID', `unrecognized image type "${f.format}": use oci or docker`);
     const name = image === undefined ? undefined : formatReference(localTagForm(image));
-    const ac = new AbortController();
-    const onSig = (): void => ac.abort();
-    process.once('SIGINT', onSig).once('SIGTERM', onSig);
+    const interrupt = interruptSignal();
     try {
       await withStore(cmd, async (store) => {
         const c = await loadContainer(store.paths.root, container);
@@ -42,12 +42,12 @@ export function addCommitCommand(program: Command): void {
           format: f.format as 'oci' | 'docker',
           ...(f.iidfile !== undefined && { iidFile: f.iidfile }),
           onWarning: (m) => process.stderr.write(`WARN: ${m}\n`),
-          signal: ac.signal,
+          signal: interrupt.signal,
         });
         process.stdout.write(`${id.slice('sha256:'.length)}\n`);
       });
     } finally {
-      process.off('SIGINT', onSig).off('SIGTERM', onSig);
+      interrupt.dispose();
     }
   });
 }

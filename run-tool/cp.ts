@@ -10,6 +10,7 @@ import {
 } from './containers/copy.ts';
 import { withContainerRootfs } from './containers/rootfs-access.ts';
 import { loadContainer } from './containers/state.ts';
+import { interruptSignal } from '../shared/cli/interrupt.ts';
 
 /** One side of `cp`: a host path, `-` (a tar stream), or CONTAINER:PATH. */
 export interface CopyLocation {
@@ -45,10 +46,8 @@ export function addCpCommand(program: Command): void {
     const dst = parseCopyLocation(dstArg);
     if (src.container !== undefined && dst.container !== undefined) throw new SkiffError('EINVALID', 'copying from a container to another container is not supported');
     if (src.container === undefined && dst.container === undefined) throw new SkiffError('EINVALID', 'invalid arguments: one of SRC or DEST must be a container path (CONTAINER:PATH)');
-    const ac = new AbortController();
-    const onSig = (): void => ac.abort();
-    process.once('SIGINT', onSig).once('SIGTERM', onSig);
-    const so = { signal: ac.signal };
+    const interrupt = interruptSignal();
+    const so = { signal: interrupt.signal };
     const warn = (m: string): void => void process.stderr.write(`WARN: ${m}\n`);
     try {
       await withStore(cmd, async (store) => {
@@ -87,7 +86,7 @@ export function addCpCommand(program: Command): void {
         }, { pause: true, ...so });
       });
     } finally {
-      process.off('SIGINT', onSig).off('SIGTERM', onSig);
+      interrupt.dispose();
     }
   });
 }

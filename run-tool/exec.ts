@@ -11,7 +11,8 @@ import type { RuntimeSpec } from '../shared/runtime/types.ts';
 import { containerPaths, loadContainer } from './containers/state.ts';
 import { ExitCodeError, cleanRuncMessage, getRunc } from './containers/lifecycle.ts';
 import { startFailureCode } from '../shared/runtime/runc.ts';
-import { collect, withStore } from './containers/cli-util.ts';
+import { collect } from '../shared/cli/flags.ts';
+import { withStore } from './containers/cli-util.ts';
 import { randomBytes } from 'node:crypto';
 
 /** Adds `exec [-i] [-t] [-d] [-e K=V] [-u USER] [-w DIR] CONTAINER CMD…` (podman's) through `runc exec`; exits with the command's code. */

@@ -7,6 +7,8 @@ import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
 import { formatReference } from '../shared/ref/reference.ts';
 import { SkiffError } from '../shared/errors.ts';
 import { applyChanges } from '../shared/image/changes.ts';
+import { collect } from '../shared/cli/flags.ts';
+import { interruptSignal } from '../shared/cli/interrupt.ts';
 
 /**
  * Adds `import TARBALL [NAME]` (podman's): a root filesystem tarball (plain, gzip or zstd; `-` for stdin)
@@ -27,9 +29,7 @@ export function addImportCommand(program: Command): void {
   addRootOption(cmd).action(async (tarball: string, name: string | undefined, opts: { change: string[]; message: string; platform?: string; format: string }) => {
     if (opts.format !== 'oci' && opts.format !== 'docker') throw new SkiffError('EINVALID', `unknown --format ${opts.format}: use oci or docker`);
     const fullName = name === undefined ? undefined : formatReference(localTagForm(name));
-    const ac = new AbortController();
-    const onSig = (): void => ac.abort();
-    process.once('SIGINT', onSig).once('SIGTERM', onSig);
+    const interrupt = interruptSignal();
     const store = await openStore(storeRootOf(cmd), { create: true });
     try {
       const { id } = await importTarball(store, tarball === '-' ? process.stdin : tarball, {
@@ -38,16 +38,13 @@ export function addImportCommand(program: Command): void {
         format: opts.format,
         comment: opts.message,
         config: applyChanges({}, opts.change),
-        signal: ac.signal,
+        signal: interrupt.signal,
       });
       process.stdout.write(`${id.slice(7)}\n`);
     } finally {
-      process.off('SIGINT', onSig).off('SIGTERM', onSig);
+      interrupt.dispose();
       await store.close();
     }
   });
 }
 
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
-}

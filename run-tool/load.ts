@@ -17,7 +17,7 @@ import { openOciLayoutSource } from '../shared/transport/oci-layout.ts';
 import { openStoreTarget } from '../shared/transport/store.ts';
 import type { OpenedSource } from '../shared/transport/types.ts';
 import { openStore } from '../shared/store/store.ts';
-import { interruptSignal } from './registry-options.ts';
+import { interruptSignal } from '../shared/cli/interrupt.ts';
 
 const SMALL = 4 << 20;
 

@@ -6,8 +6,8 @@ import { parseGoTemplate } from '../shared/cli/go-template.ts';
 import { formatTable } from '../shared/cli/table.ts';
 import { createNetwork, getNetwork, listNetworks, removeNetwork } from './containers/network/network-config.ts';
 import type { NetworkConfig } from './containers/network/types.ts';
+import { collect } from '../shared/cli/flags.ts';
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function parseLabels(list: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};

@@ -14,7 +14,8 @@ import { copyImage, type ProgressEvent } from '../shared/transport/copy-image.ts
 import { openSource } from '../shared/transport/open.ts';
 import { openStoreTarget } from '../shared/transport/store.ts';
 import type { Platform } from '../shared/oci/types.ts';
-import { addRegistryOptions, interruptSignal, registryOptionsOf } from './registry-options.ts';
+import { addRegistryOptions, registryOptionsOf } from './registry-options.ts';
+import { interruptSignal } from '../shared/cli/interrupt.ts';
 import type { ImageName } from '../shared/ref/transport-name.ts';
 import type { OpenedSource } from '../shared/transport/types.ts';
 import { checkSourcePolicy } from '../shared/transport/source-policy.ts';

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { boolOption } from '../shared/cli/bool-flag.ts';
-import { SkiffError } from '../shared/errors.ts';
+import { boolOption } from '../shared/cli/flags.ts';
 import { parseCredentials } from '../shared/cli/credentials-flag.ts';
 import type { RegistryOptions } from '../shared/registry/types.ts';
 
@@ -23,20 +22,4 @@ export function registryOptionsOf(o: { authfile?: string; creds?: string; certDi
   if (o.certDir) out.certDir = o.certDir;
   if (o.tlsVerify !== undefined) out.tlsVerify = o.tlsVerify;
   return out;
-}
-
-/**
- * An AbortSignal aborted by SIGINT/SIGTERM, so Ctrl-C cancels a command cleanly (nothing half-written is left:
- * every library write commits atomically). `dispose()` removes the handlers; call it in `finally`.
- */
-export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
-  const ac = new AbortController();
-  const onSig = (): void => ac.abort(new SkiffError('EABORT', 'interrupted'));
-  process.once('SIGINT', onSig).once('SIGTERM', onSig);
-  return { signal: ac.signal, dispose: () => void process.off('SIGINT', onSig).off('SIGTERM', onSig) };
-}
-
-/** Commander collector for repeatable options. */
-export function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
 }

@@ -10,7 +10,7 @@ import { loadRegistriesConf } from '../shared/ref/registries-conf.ts';
 import { listContainers } from './containers/state.ts';
 import { removeContainer } from './containers/lifecycle.ts';
 import { collectStoreGarbage } from './image-gc.ts';
-import { interruptSignal } from './registry-options.ts';
+import { interruptSignal } from '../shared/cli/interrupt.ts';
 
 const hexOf = (d: string): string => d.replace(/^sha256:/, '');
 

@@ -16,7 +16,7 @@ import { openOciLayoutTarget } from '../shared/transport/oci-layout.ts';
 import { openStoreSource } from '../shared/transport/store.ts';
 import type { ImageTarget } from '../shared/transport/types.ts';
 import { isDigest, type Digest } from '../shared/oci/digest.ts';
-import { interruptSignal } from './registry-options.ts';
+import { interruptSignal } from '../shared/cli/interrupt.ts';
 
 /** podman save's formats. */
 export type SaveFormat = 'docker-archive' | 'oci-archive' | 'oci-dir' | 'docker-dir';

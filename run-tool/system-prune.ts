@@ -9,7 +9,7 @@ import { listReconciled, removeContainer } from './containers/lifecycle.ts';
 import { listContainers } from './containers/state.ts';
 import { pruneVolumes } from './containers/volumes.ts';
 import { collectStoreGarbage } from './image-gc.ts';
-import { interruptSignal } from './registry-options.ts';
+import { interruptSignal } from '../shared/cli/interrupt.ts';
 
 /** What a prune removed. */
 export interface PruneReport {

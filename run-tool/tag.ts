@@ -6,7 +6,7 @@ import { formatReference, localTagForm, lookupCandidates, parseReference } from 
 import { loadRegistriesConf } from '../shared/ref/registries-conf.ts';
 import { lookupImage } from '../shared/store/lookup.ts';
 import { openStore, type Store } from '../shared/store/store.ts';
-import { interruptSignal } from './registry-options.ts';
+import { interruptSignal } from '../shared/cli/interrupt.ts';
 
 /** The store name `tag` gives NAME: a short name is local (`app` → `localhost/app:latest`), as podman does. Pure. */
 export function tagName(name: string): string {

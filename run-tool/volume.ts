@@ -7,7 +7,7 @@ import { formatTable } from '../shared/cli/table.ts';
 import { openStore } from '../shared/store/store.ts';
 import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, volumeUsers, type VolumeInfo } from './containers/volumes.ts';
 import { removeContainer } from './containers/lifecycle.ts';
-import { collect } from './registry-options.ts';
+import { collect } from '../shared/cli/flags.ts';
 
 function keyValues(list: string[], what: string): Record<string, string> {
   const out: Record<string, string> = {};

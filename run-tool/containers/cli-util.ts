@@ -39,4 +39,3 @@ export async function forEachContainer(names: string[], fn: (name: string) => Pr
 }
 
 /** Collects repeated option values. */
-export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

@@ -8,8 +8,8 @@ import type { CreateOptions } from './create.ts';
 import { parsePublishFlags } from './net-wiring.ts';
 import { parseSignal } from './signals.ts';
 import type { HealthConfig, PortMapping, RestartPolicy } from './state.ts';
+import { collect } from '../../shared/cli/flags.ts';
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 /** Adds podman's `create`/`run` flags to `cmd` (positional parsing stops at the image, as podman). */
 export function addCreateFlags(cmd: Command): Command {

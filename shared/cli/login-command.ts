@@ -4,6 +4,7 @@ import { login, logout, lookupCredentials } from '../registry/credentials.ts';
 import { checkLogin } from '../registry/repository.ts';
 import { isValidRegistry } from '../ref/reference.ts';
 import type { ToolName } from './exit-codes.ts';
+import { interruptSignal } from './interrupt.ts';
 
 async function readStdin(): Promise<string> {
   let s = '';
@@ -22,13 +23,6 @@ export function registryOfLoginArg(arg: string): string {
   const host = arg.replace(/^docker:\/\//, '').split('/')[0] ?? '';
   if (!isValidRegistry(host)) throw new SkiffError('EINVALID', `invalid registry ${JSON.stringify(arg)}`, { hint: 'e.g. 127.0.0.1:5000' });
   return host;
-}
-
-function interrupt(): { signal: AbortSignal; dispose: () => void } {
-  const ac = new AbortController();
-  const onSig = (): void => ac.abort(new SkiffError('EABORT', 'interrupted'));
-  process.once('SIGINT', onSig).once('SIGTERM', onSig);
-  return { signal: ac.signal, dispose: () => void process.off('SIGINT', onSig).off('SIGTERM', onSig) };
 }
 
 /**
@@ -67,7 +61,7 @@ export function addLoginCommands(program: Command, o: { tool?: ToolName } = {}):
       const password = a.passwordStdin ? await readStdin() : a.password;
       if (password === undefined) throw new SkiffError('EINVALID', 'login needs a password (-p or --password-stdin)');
       const creds = { username: a.username, password };
-      const { signal, dispose } = interrupt();
+      const { signal, dispose } = interruptSignal();
       try {
         const file = await login(registry, creds, {
           ...(a.authfile ? { authFile: a.authfile } : {}),

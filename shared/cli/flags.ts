@@ -12,3 +12,8 @@ export function parseBool(v: string | undefined): boolean {
 export function boolOption(cmd: Command, flag: string, description: string): Command {
   return cmd.addOption(new Option(`${flag} [bool]`, description).argParser(parseBool));
 }
+
+/** Commander reducer for a repeatable option (`-e A -e B` → `['A', 'B']`); pass `[]` as the default. */
+export function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
