@@ -1,16 +1,7 @@
 // copy-tool: skopeo's job (inspect, copy, sync, delete, list-tags, login, logout) over the shared library.
 // This file only wires arguments to the command modules.
 import { createProgram, runProgram } from '../shared/cli/program.ts';
-import { addInspectCommand } from './inspect.ts';
-import { addCopyCommand } from './copy.ts';
-import { addSyncCommand } from './sync.ts';
-import { addDeleteCommand } from './delete.ts';
-import { addListTagsCommand } from './list-tags.ts';
-import { addManifestDigestCommand } from './manifest-digest.ts';
-import { addLoginCommands } from './login.ts';
-import { addStandaloneSignCommand } from './standalone-sign.ts';
-import { addStandaloneVerifyCommand } from './standalone-verify.ts';
-import { addGenerateSigstoreKeyCommand } from './generate-sigstore-key.ts';
+import { registerCommands, type CommandModule } from '../shared/cli/lazy-commands.ts';
 
 const program = createProgram('copy-tool', 'Inspect, copy, sync and delete container images across registries, OCI layouts, archives and the local store')
   .option('--debug', 'enable debug output (credentials are never printed)')
@@ -24,15 +15,19 @@ const program = createProgram('copy-tool', 'Inspect, copy, sync and delete conta
   .option('--insecure-policy', 'run the tool without any policy check')
   .option('--registries.d <dir>', 'use registry configuration files in DIR (e.g. for signature storage)');
 
-addInspectCommand(program);
-addCopyCommand(program);
-addSyncCommand(program);
-addDeleteCommand(program);
-addListTagsCommand(program);
-addManifestDigestCommand(program);
-addLoginCommands(program);
-addStandaloneSignCommand(program);
-addStandaloneVerifyCommand(program);
-addGenerateSigstoreKeyCommand(program);
+// Each command's module loads only when that command runs (help loads them all).
+const commands: CommandModule[] = [
+  { names: ['inspect'], load: async () => (await import('./inspect.ts')).addInspectCommand },
+  { names: ['copy'], load: async () => (await import('./copy.ts')).addCopyCommand },
+  { names: ['sync'], load: async () => (await import('./sync.ts')).addSyncCommand },
+  { names: ['delete'], load: async () => (await import('./delete.ts')).addDeleteCommand },
+  { names: ['list-tags'], load: async () => (await import('./list-tags.ts')).addListTagsCommand },
+  { names: ['manifest-digest'], load: async () => (await import('./manifest-digest.ts')).addManifestDigestCommand },
+  { names: ['login', 'logout'], load: async () => (await import('./login.ts')).addLoginCommands },
+  { names: ['standalone-sign'], load: async () => (await import('./standalone-sign.ts')).addStandaloneSignCommand },
+  { names: ['standalone-verify'], load: async () => (await import('./standalone-verify.ts')).addStandaloneVerifyCommand },
+  { names: ['generate-sigstore-key'], load: async () => (await import('./generate-sigstore-key.ts')).addGenerateSigstoreKeyCommand },
+];
+await registerCommands(program, commands, process.argv.slice(2));
 
 await runProgram('copy-tool', program);

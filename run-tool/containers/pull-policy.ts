@@ -8,7 +8,6 @@ import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
 import { lookupImage } from '../../shared/store/lookup.ts';
 import type { Store } from '../../shared/store/store.ts';
-import { pullImage } from '../pull.ts';
 
 /** A pull policy name. */
 export type PullPolicy = 'always' | 'missing' | 'never' | 'newer';
@@ -35,7 +34,8 @@ export async function ensureImage(store: Store, image: string, policy: PullPolic
     return image;
   }
   if (policy === 'missing' && have) return image;
-  const pull = () => pullImage(store.paths.root, image, { ...(o.registry && { registry: o.registry }), ...(o.log && { log: o.log }), ...so });
+  // the registry client loads only when a pull happens
+  const pull = async () => (await import('../pull.ts')).pullImage(store.paths.root, image, { ...(o.registry && { registry: o.registry }), ...(o.log && { log: o.log }), ...so });
   if (policy === 'newer' && have) {
     try {
       const r = await pull();

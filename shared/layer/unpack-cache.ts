@@ -7,7 +7,7 @@ import { SkiffError, throwIfAborted } from '../errors.ts';
 import { digestHex, digestOf, parseDigest, type Digest } from '../oci/digest.ts';
 import { acquireLock } from '../store/lock.ts';
 import { fsyncDir } from '../store/atomic.ts';
-import { applyLayer, type ApplyLimits, type ApplyResult } from './apply.ts';
+import type { ApplyLimits, ApplyResult } from './apply.ts';
 import { decompressWithDiffID, type DecompressLimits } from './compression.ts';
 import { runProgram } from './exec.ts';
 
@@ -101,6 +101,8 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
     const tmp = join(cache, `.tmp-${hex}-${randomBytes(6).toString('hex')}`);
     await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
     try {
+      // the tar reader loads only when a layer is unpacked: a container start on a warm cache never needs it
+      const { applyLayer } = await import('./apply.ts');
       const blob = await layer.open();
       const { stream } = await decompressWithDiffID(blob, {
         expectDiffID: layer.diffID,

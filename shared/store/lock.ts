@@ -19,8 +19,8 @@ export interface LockOptions {
 /**
  * Takes a kernel flock(2) on `path` (created 0600 if missing; never renamed or deleted by skiff).
  *
- * Node has no flock, so a tiny `flock(1)` child process holds the lock for us and prints one line once it
- * has it. The child reads our end of a pipe: when this process dies, even by SIGKILL, the pipe closes, the
+ * Node has no flock, so a tiny `flock(1)` child process holds the lock for us: it runs `cat` once it has the lock,
+ * and `cat` echoing the line we wrote to its stdin is the signal (no shell in between). The child reads our end of a pipe: when this process dies, even by SIGKILL, the pipe closes, the
  * child exits and the kernel drops the lock — a dead holder never leaves a stale lock (LS-10). Each call is
  * its own open file description, so two holders in one process exclude each other too. The child is
  * unref'd: a held lock never keeps the process alive.
@@ -30,8 +30,10 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
   const args = [opts.shared ? '-s' : '-x'];
   if (opts.wait === false) args.push('-n');
   else if (typeof opts.wait === 'number') args.push('-w', String(Math.max(opts.wait, 1) / 1000));
-  args.push(path, '-c', 'echo L; exec cat >/dev/null');
+  args.push(path, 'cat');
   const child = spawn('flock', args, { stdio: ['pipe', 'pipe', 'ignore'] });
+  child.stdin.on('error', () => {}); // flock -n may exit before reading: EPIPE is its answer, not an error
+  child.stdin.write('L\n');
   const acquired = await new Promise<boolean>((resolve, reject) => {
     let out = '';
     const onAbort = (): void => {

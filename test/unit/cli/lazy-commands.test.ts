@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { commandNameOf, registerCommands, type CommandModule } from '../../../shared/cli/lazy-commands.ts';
+
+const repo = resolve(import.meta.dirname, '../../..');
+
+describe('commandNameOf', () => {
+  it('skips global options and the values of those that take one', () => {
+    expect(commandNameOf(['--root', '/x', 'run', 'img'])).toBe('run');
+    expect(commandNameOf(['--root=/x', 'ps'])).toBe('ps');
+    expect(commandNameOf(['--debug', '--policy', 'p.json', 'copy', 'a', 'b'], new Set(['--policy']))).toBe('copy');
+    expect(commandNameOf(['--help'])).toBeUndefined();
+    expect(commandNameOf([])).toBeUndefined();
+  });
+});
+
+describe('registerCommands', () => {
+  function modules(loaded: string[]): CommandModule[] {
+    const mod = (name: string): CommandModule => ({
+      names: [name, `${name}-alias`],
+      load: async () => {
+        loaded.push(name);
+        return (p) => void p.command(name);
+      },
+    });
+    return [mod('a'), mod('b'), mod('c')];
+  }
+
+  it('loads only the module of the named command, found by any of its names', async () => {
+    const loaded: string[] = [];
+    const p = new Command().option('--root <dir>');
+    await registerCommands(p, modules(loaded), ['--root', 'a', 'b-alias', 'x']);
+    expect(loaded).toEqual(['b']);
+    expect(p.commands.map((c) => c.name())).toEqual(['b']);
+  });
+
+  it('loads every module, in order, for help or an unknown command; none for a bare --version', async () => {
+    for (const args of [['--help'], ['help', 'a'], ['nosuch'], []]) {
+      const loaded: string[] = [];
+      const p = new Command();
+      await registerCommands(p, modules(loaded), args);
+      expect(p.commands.map((c) => c.name())).toEqual(['a', 'b', 'c']);
+    }
+    const loaded: string[] = [];
+    await registerCommands(new Command(), modules(loaded), ['--version']);
+    expect(loaded).toEqual([]);
+  });
+});
+
+describe('start-up of one command', () => {
+  it('run-tool run loads no registry client, transport, signing or tar code before it needs them', () => {
+    const r = spawnSync(process.execPath, ['--import', resolve(repo, 'test/helpers/log-loads.mjs'), resolve(repo, 'bin/run-tool.mjs'), 'run', '--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const files = r.stderr.split('\n').filter((l) => l.startsWith('LOADED ')).map((l) => fileURLToPath(l.slice(7)));
+    expect(files.some((f) => f.includes('/dist/chunks/'))).toBe(true); // the hook saw the chunks (it can fail)
+    const heavy = files.filter((f) => /\/\/ (shared\/(registry|transport|signature)\/|shared\/layer\/tar-read|node_modules\/tar-stream\/)/m.test(readFileSync(f, 'utf8')));
+    expect(heavy.map((f) => f.replace(repo, ''))).toEqual([]);
+  });
+});
