@@ -6,7 +6,7 @@ import { addRootOption } from '../shared/cli/program.ts';
 import { SkiffError } from '../shared/errors.ts';
 import { withStore } from './containers/cli-util.ts';
 import {
-  applyCopy, containerOwner, copyTarget, hostSourceInfo, isContentsPath, packForCopy, resolveContainerPath,
+  applyCopy, callerIds, containerOwner, copyTarget, hostSourceInfo, isContentsPath, packForCopy, resolveContainerPath, withTarOwner,
 } from './containers/copy.ts';
 import { withContainerRootfs } from './containers/rootfs-access.ts';
 import { loadContainer } from './containers/state.ts';
@@ -29,19 +29,39 @@ export function parseCopyLocation(arg: string): CopyLocation {
 }
 
 /**
- * Adds `cp [-a] SRC DST` (podman's): one side is `CONTAINER:PATH`, the other a host path or `-` (a tar
+ * `-a`/`--archive[=BOOL]` as podman's pflag takes it: a bare `-a` is true, `=false`/`=true` (or a following
+ * true/false word) set it; any other word after `-a` is not its value but the first path (returned as a string
+ * for the action to put back among the arguments). Pure.
+ */
+export function parseArchiveFlag(v: string | undefined): boolean | string {
+  if (v === undefined) return true;
+  const t = v.startsWith('=') ? v.slice(1) : v;
+  if (['true', '1', 't', 'T', 'TRUE', 'True'].includes(t)) return true;
+  if (['false', '0', 'f', 'F', 'FALSE', 'False'].includes(t)) return false;
+  if (v.startsWith('=')) throw new SkiffError('EINVALID', `invalid argument ${JSON.stringify(t)} for "-a, --archive" flag: use true or false`);
+  return v;
+}
+
+/**
+ * Adds `cp [-a[=BOOL]] SRC DST` (podman's): one side is `CONTAINER:PATH`, the other a host path or `-` (a tar
  * stream on stdin/stdout). Works on running containers (frozen with runc pause while the copy runs, RU-08)
- * and on created/stopped ones (their overlay mounted for the copy). Files copied in are owned by the
- * container's user unless `-a` keeps the source's owners.
+ * and on created/stopped ones (their overlay mounted for the copy). As podman: with `--archive` (the default)
+ * what is copied in — files or a stdin tar stream — is owned by the container's primary uid/gid;
+ * `--archive=false` keeps the source's (the tar's) owners. What is copied out belongs to the caller (a host
+ * path) or carries the caller's ids (a tar on stdout), either way.
  */
 export function addCpCommand(program: Command): void {
   const cmd = program
     .command('cp')
     .description("copy files/folders between a container and the local filesystem")
-    .argument('<src>', '[CONTAINER:]SRC_PATH')
-    .argument('<dest>', '[CONTAINER:]DEST_PATH')
-    .option('-a, --archive', 'archive mode: keep the owners (uid/gid) of the source instead of the container user');
-  addRootOption(cmd).action(async (srcArg: string, dstArg: string, f: { archive?: boolean }) => {
+    .argument('[src]', '[CONTAINER:]SRC_PATH')
+    .argument('[dest]', '[CONTAINER:]DEST_PATH')
+    .option('-a, --archive [bool]', 'chown copied files to the primary uid/gid of the destination container (default true)', parseArchiveFlag);
+  addRootOption(cmd).action(async (arg1: string | undefined, arg2: string | undefined, f: { archive?: boolean | string }) => {
+    const words = [...(typeof f.archive === 'string' ? [f.archive] : []), arg1, arg2].filter((x): x is string => x !== undefined);
+    if (words.length !== 2) throw new SkiffError('EINVALID', `accepts 2 arg(s), received ${words.length}`, { hint: 'run-tool cp [options] [CONTAINER:]SRC_PATH [CONTAINER:]DEST_PATH' });
+    const [srcArg, dstArg] = words as [string, string];
+    const archive = f.archive !== false;
     const src = parseCopyLocation(srcArg);
     const dst = parseCopyLocation(dstArg);
     if (src.container !== undefined && dst.container !== undefined) throw new SkiffError('EINVALID', 'copying from a container to another container is not supported');
@@ -58,12 +78,13 @@ export function addCpCommand(program: Command): void {
             if (src.path === '-') {
               const st = await lstat(resolved).catch(() => undefined);
               if (!st?.isDirectory()) throw new SkiffError('EINVALID', `destination "${dst.path}" must be a directory when copying from stdin`);
-              await applyCopy({ dir: resolved, name: '' }, process.stdin, { confineTo: rootfs, onWarning: warn, ...so });
+              const owner = archive ? await containerOwner(paths.bundle) : undefined;
+              await applyCopy({ dir: resolved, name: '' }, owner ? withTarOwner(process.stdin, owner) : process.stdin, { confineTo: rootfs, onWarning: warn, ...so });
               return;
             }
             const { info, abs } = await hostSourceInfo(src.path);
             const target = await copyTarget(resolved, dst.path, info);
-            const owner = f.archive ? undefined : await containerOwner(paths.bundle);
+            const owner = archive ? await containerOwner(paths.bundle) : undefined;
             const tar = packForCopy(abs, target.name, { ...(owner && { owner }), onWarning: warn, ...so });
             await applyCopy(target, tar, { confineTo: rootfs, onWarning: warn, ...so });
           }, { pause: true, ...so });
@@ -76,13 +97,14 @@ export function addCpCommand(program: Command): void {
           const contents = st.isDirectory() && (isContentsPath(src.path) || posix.normalize(`/${src.path}`) === '/');
           const base = posix.basename(posix.normalize(`/${src.path}`));
           if (dst.path === '-') {
-            await pipeline(packForCopy(from, contents ? '' : base, { onWarning: warn, ...so }), process.stdout);
+            await pipeline(packForCopy(from, contents ? '' : base, { owner: callerIds(), onWarning: warn, ...so }), process.stdout);
             return;
           }
           const resolved = await realpath(dst.path).catch(() => resolve(dst.path));
           const target = await copyTarget(resolved, dst.path, { isDir: st.isDirectory(), contents, base });
           const tar = packForCopy(from, target.name, { onWarning: warn, ...so });
-          await applyCopy(target, tar, { preserveOwnership: f.archive === true, onWarning: warn, ...so });
+          // the copy belongs to the caller, with or without --archive (podman's)
+          await applyCopy(target, tar, { preserveOwnership: false, onWarning: warn, ...so });
         }, { pause: true, ...so });
       });
     } finally {

@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
 import { createContainer } from './containers/create.ts';
-import { addCreateFlags, parseCreateFlags, type CreateFlags } from './containers/options.ts';
+import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from './containers/options.ts';
 import { withStore } from './containers/cli-util.ts';
-import { ensureImage, registryFromCreateFlags, type PullPolicy } from './containers/pull-policy.ts';
+import { ensureImage, type PullPolicy } from './containers/pull-policy.ts';
 
-/** Adds `create [flags] IMAGE [COMMAND [ARG…]]` (podman's): prints the new container's full ID. */
+/**
+ * Adds `create [flags] IMAGE [COMMAND [ARG…]]` (podman's): prints the new container's full ID. A pull `--pull`
+ * makes uses `--tls-verify`, `--authfile` and `--creds`.
+ */
 export function addCreateCommand(program: Command): void {
   const cmd = program
     .command('create')
@@ -16,7 +19,7 @@ export function addCreateCommand(program: Command): void {
     const o = parseCreateFlags(image, args, f);
     await withStore(cmd, async (store) => {
       const warn = (m: string) => void process.stderr.write(`${m}\n`);
-      const image = await ensureImage(store, o.image, f.pull as PullPolicy, { registry: registryFromCreateFlags(f), log: warn, onWarning: warn });
+      const image = await ensureImage(store, o.image, f.pull as PullPolicy, { registry: createRegistryOptions(f), log: warn, onWarning: warn });
       const r = await createContainer(store, { ...o, image, onWarning: (m) => process.stderr.write(`${m}\n`) });
       process.stdout.write(`${r.id}\n`);
     });

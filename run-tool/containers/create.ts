@@ -7,9 +7,10 @@ import { chainIDs, ensureUnpacked, mountOverlay, unmount } from '../../shared/la
 import { isDigest, type Digest } from '../../shared/oci/digest.ts';
 import { MediaType } from '../../shared/oci/media-types.ts';
 import type { ContainerConfig, Descriptor, ImageConfig, Index, Manifest } from '../../shared/oci/types.ts';
-import { buildSpec } from '../../shared/runtime/build-spec.ts';
+import { buildSpec, missingWorkdir } from '../../shared/runtime/build-spec.ts';
 import { isMountPoint } from '../../shared/runtime/bundle.ts';
-import { writeEtcFiles } from '../../shared/runtime/etc-files.ts';
+import { addAccountEntries, writeEtcFiles } from '../../shared/runtime/etc-files.ts';
+import { checkWorkdir } from '../../shared/runtime/spec.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
 import { hostGid, hostUid, planUserNamespace, usernsMarker } from '../../shared/runtime/userns.ts';
@@ -263,7 +264,8 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     const mounts: MountRequest[] = [...(o.mounts ?? [])];
     const volumes: RecordVolume[] = [];
     const userDests = new Set([...mounts.map((m) => cleanDest(m.destination)), ...(o.volumes ?? []).map((v) => cleanDest(v.destination))]);
-    const wantVolumes: RecordVolume[] = [...(o.volumes ?? [])];
+    // `-v /path` and `--mount type=volume,dst=/path` (name ''): anonymous volumes, removed with the container
+    const wantVolumes: RecordVolume[] = (o.volumes ?? []).map((v) => (v.name === '' ? { ...v, name: newContainerId(), anonymous: true } : v));
     // RU-06: image Volumes are container paths, cleaned and confined; each becomes an anonymous named volume in
     // the volume store (copy-up resolves the path inside the rootfs), as podman does
     for (const v of checkVolumes(cfg)) if (!userDests.has(v)) wantVolumes.push({ name: newContainerId(), destination: v, options: [], anonymous: true });
@@ -277,6 +279,14 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
         createdVolumes.push(v);
       }
     }
+    // podman's /etc/passwd and /etc/group entries for a user the image lacks (read-only rootfs: bind-mounted copies)
+    const cwd = checkWorkdir(o.workdir ?? cfg.WorkingDir);
+    const mountDests = new Set(mounts.map((m) => cleanDest(m.destination)));
+    const accounts = await addAccountEntries(p.rootfs, p.userdata, { user: o.user ?? cfg.User ?? '', workdir: cwd, readOnly: o.readOnly === true, mountedPaths: mountDests });
+    mounts.push(...accounts.mounts);
+    // podman 4.3 refuses a `-w` directory the image lacks when the container starts (an image WorkingDir is made): run exits 126
+    const missing = o.workdir !== undefined && o.keepMounted ? await missingWorkdir(p.rootfs, cwd, [...mountDests], id) : undefined;
+    if (missing) throw new (await import('./lifecycle.ts')).ExitCodeError(126, missing);
     const entrypoint = o.entrypoint;
     if (o.init) {
       const catatonit = ['/usr/libexec/podman/catatonit', '/usr/bin/catatonit'].find((c) => statSync(c, { throwIfNoEntry: false })?.isFile() === true);
@@ -291,6 +301,8 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...(o.user !== undefined && { user: o.user }),
       ...(o.groupAdd && { groupAdd: o.groupAdd }),
       tty: o.tty === true,
+      defaultEnv: ['TERM=xterm'],
+      podmanUser: true,
       hostname,
       ...(o.capAdd && { capAdd: o.capAdd }),
       ...(o.capDrop && { capDrop: o.capDrop }),
@@ -314,6 +326,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       annotations: { 'io.container.manager': 'skiff', 'org.opencontainers.image.stopSignal': stopSignal },
       ...so,
     });
+    await accounts.append(); // after buildSpec resolved the user against the image's own files (podman's order)
     if (o.init) spec.process.args = [INIT_PATH, '--', ...spec.process.args];
     // single-id namespace: group 5 (tty) does not exist there, and devpts refuses an unmapped gid= (as podman does)
     if (usernsMarker()?.mode === 'single') for (const m of spec.mounts ?? []) if (m.type === 'devpts' && m.options) m.options = m.options.filter((x) => !x.startsWith('gid='));

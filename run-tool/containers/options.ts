@@ -9,6 +9,9 @@ import { parsePublishFlags } from './net-wiring.ts';
 import { parseSignal } from './signals.ts';
 import type { HealthConfig, PortMapping, RestartPolicy } from './state.ts';
 import { collect } from '../../shared/cli/flags.ts';
+import type { RegistryOptions } from '../../shared/registry/types.ts';
+import { registryOptionsOf } from '../registry-options.ts';
+import { registryFromCreateFlags } from './pull-policy.ts';
 
 
 /** Adds podman's `create`/`run` flags to `cmd` (positional parsing stops at the image, as podman). */
@@ -53,6 +56,8 @@ export function addCreateFlags(cmd: Command): Command {
     .option('--sysctl <k=v>', 'sysctl options', collect, [])
     .option('--preserve-fds <n>', 'pass a number of additional file descriptors into the container', '0')
     .option('--tls-verify <bool>', 'require HTTPS and verify certificates when pulling')
+    .option('--authfile <path>', 'path of the authentication file (for --pull)')
+    .option('--creds <user[:password]>', 'use USERNAME[:PASSWORD] for accessing the registry (for --pull)')
     .option('--rm', 'remove container (and pod if created) after exit')
     .option('-v, --volume <spec>', 'bind mount a volume: SRC:DST[:OPTS]', collect, [])
     .option('--mount <spec>', 'attach a filesystem mount: type=bind|tmpfs,…', collect, [])
@@ -70,8 +75,16 @@ export interface CreateFlags {
   capAdd: string[]; capDrop: string[]; privileged?: boolean; securityOpt: string[]; memory?: string; cpus?: string; pidsLimit?: string;
   ulimit: string[]; init?: boolean; restart: string; healthCmd?: string; healthInterval: string; healthRetries: string; healthTimeout: string;
   healthStartPeriod: string; stopSignal?: string; stopTimeout?: string; label: string[]; pull: string; device: string[]; groupAdd: string[];
-  sysctl: string[]; preserveFds: string; tlsVerify?: string; rm?: boolean; volume: string[]; mount: string[]; tmpfs: string[]; network?: string;
+  sysctl: string[]; preserveFds: string; tlsVerify?: string; authfile?: string; creds?: string; rm?: boolean; volume: string[]; mount: string[]; tmpfs: string[]; network?: string;
   publish: string[]; publishAll?: boolean;
+}
+
+/**
+ * Registry options of the pull `--pull` may do, from run/create's `--tls-verify`, `--authfile` and `--creds`
+ * (the same parsing as `pull`: registryOptionsOf; EINVALID for a bad --creds or --tls-verify). Pure.
+ */
+export function createRegistryOptions(f: Pick<CreateFlags, 'tlsVerify' | 'authfile' | 'creds'>): RegistryOptions {
+  return { ...registryOptionsOf({ ...(f.authfile !== undefined && { authfile: f.authfile }), ...(f.creds !== undefined && { creds: f.creds }) }), ...registryFromCreateFlags(f) };
 }
 
 /** Parses `512m`, `1g`, `1024` (bytes) as podman. */
@@ -113,10 +126,17 @@ export function parsePort(s: string): PortMapping {
   return { hostIP: (m[1] ?? '').replace(/^\[|\]$/g, ''), hostPort, containerPort, protocol: (m[4] ?? 'tcp') as PortMapping['protocol'] };
 }
 
-/** Parses `-v SRC:DST[:OPTS]`: absolute SRC is a bind mount; anything else a named volume (volumes hook). */
+/**
+ * Parses `-v SRC:DST[:OPTS]`: absolute SRC is a bind mount; anything else a named volume (volumes hook). A lone
+ * absolute `-v /path` is an anonymous volume (podman's): returned as a volume with name '' (createContainer names
+ * it and removes it with the container on `rm -v` / `--rm`).
+ */
 export function parseVolume(s: string): { mount?: MountRequest; volume?: { name: string; destination: string; options: string[] } } {
   const parts = s.split(':');
+  if (parts.length === 1 && parts[0]!.startsWith('/')) return { volume: { name: '', destination: parts[0]!, options: [] } };
+  if (parts.length === 1 && parts[0]) throw new SkiffError('EINVALID', `invalid container path ${JSON.stringify(parts[0])}, must be an absolute path`);
   if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new SkiffError('EINVALID', `invalid volume ${JSON.stringify(s)}: want SRC:DST[:OPTIONS]`);
+  if (!parts[1].startsWith('/')) throw new SkiffError('EINVALID', `invalid container path ${JSON.stringify(parts[1])}, must be an absolute path`);
   const options = parts[2] ? parts[2].split(',') : [];
   if (parts[0].startsWith('/') || parts[0].startsWith('.')) {
     const src = parts[0].startsWith('/') ? parts[0] : `${process.cwd()}/${parts[0]}`;
@@ -129,7 +149,8 @@ export function parseVolume(s: string): { mount?: MountRequest; volume?: { name:
 
 /**
  * `--mount type=volume,src=NAME,dst=/path[,ro|readonly[=true]|rw][,volume-nocopy]` as a named volume (podman's keys);
- * undefined for other mount types. EINVALID for unknown keys or a missing source/destination.
+ * without `src`, an anonymous volume (name ''), as podman. Undefined for other mount types. EINVALID for unknown
+ * keys or a missing destination.
  */
 export function parseVolumeMountFlag(text: string): { name: string; destination: string; options: string[] } | undefined {
   const parts = text.split(',');
@@ -157,7 +178,7 @@ export function parseVolumeMountFlag(text: string): { name: string; destination:
     }
   }
   if (!dst) throw new SkiffError('EINVALID', 'invalid mount: no target');
-  if (!name) throw new SkiffError('EINVALID', 'anonymous volumes with --mount need a src: type=volume,src=NAME,dst=PATH');
+  if (!name) return { name: '', destination: dst, options };
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new SkiffError('EINVALID', `invalid volume name ${JSON.stringify(name)}`);
   return { name, destination: dst, options };
 }

@@ -1,8 +1,12 @@
+import { stat } from 'node:fs/promises';
+import { posix } from 'node:path';
 import type { ContainerConfig } from '../oci/types.ts';
 import { capabilitySet } from './capabilities.ts';
+import { resolveInRoot } from './in-root.ts';
+import { isUnder } from './mounts.ts';
 import { readHostLimits } from './rlimits.ts';
 import { loadSeccomp, type SeccompChoice } from './seccomp.ts';
-import { generateSpec, type RunOptions } from './spec.ts';
+import { checkWorkdir, generateSpec, type RunOptions } from './spec.ts';
 import type { RuntimeSpec } from './types.ts';
 import { resolveUser } from './user.ts';
 import { validateSpec } from './validate.ts';
@@ -16,20 +20,57 @@ export interface BuildSpecOptions extends RunOptions {
   seccomp?: SeccompChoice;
   /** override of the default profile's path (tests) */
   seccompDefaultPath?: string;
+  /**
+   * environment below the image's Env (an image or `-e` value wins): run-tool passes podman's containers.conf
+   * default `TERM=xterm`, which podman sets with or without `-t`
+   */
+  defaultEnv?: readonly string[];
+  /**
+   * podman's user rules (run-tool): a given user's primary gid is also a supplementary group, and a numeric uid
+   * without a passwd entry has the working directory as HOME (the entry addAccountEntries writes)
+   */
+  podmanUser?: boolean;
   signal?: AbortSignal;
 }
 
 /**
  * The whole config for a container whose rootfs is mounted at `rootfs`: resolves the user inside the rootfs
  * (RU-05), loads and converts seccomp for the effective capability set, reads the host's rlimits, generates
- * and validates the spec (RU-15). Reads only; throws before anything is written.
+ * and validates the spec (RU-15). Reads only; throws before anything is written. `defaultEnv` sits below the
+ * image's Env; `podmanUser` applies podman's supplementary-group and HOME rules. Mounts are ordered by the depth
+ * of their destination (stable), so no mount hides a deeper one.
  */
 export async function buildSpec(image: ContainerConfig, rootfs: string, o: BuildSpecOptions = {}): Promise<RuntimeSpec> {
   const so = o.signal ? { signal: o.signal } : {};
-  const user = await resolveUser(rootfs, o.user ?? image.User, o.groupAdd ? { groupAdd: o.groupAdd } : {});
+  const user = await resolveUser(rootfs, o.user ?? image.User, {
+    ...(o.groupAdd && { groupAdd: o.groupAdd }),
+    ...(o.podmanUser && { podman: { home: checkWorkdir(o.workdir ?? image.WorkingDir) } }),
+  });
   const caps = capabilitySet({ ...(o.capAdd && { add: o.capAdd }), ...(o.capDrop && { drop: o.capDrop }), ...(o.privileged && { privileged: true }) });
   const seccomp = o.privileged ? undefined : await loadSeccomp(o.seccomp ?? 'default', caps, { ...so, ...(o.seccompDefaultPath && { defaultPath: o.seccompDefaultPath }) });
-  const spec = generateSpec(image, o, { rootfs, user, seccomp, hostLimits: await readHostLimits(so) });
+  const img = o.defaultEnv?.length ? { ...image, Env: [...o.defaultEnv, ...(image.Env ?? [])] } : image;
+  const spec = generateSpec(img, o, { rootfs, user, seccomp, hostLimits: await readHostLimits(so) });
+  // a mount goes on after every mount of a shallower destination (podman sorts the same way, stably): a volume at
+  // /etc must not hide the generated /etc/hosts, /etc/hostname and /etc/resolv.conf
+  spec.mounts = [...spec.mounts].sort((a, b) => depth(a.destination) - depth(b.destination));
   validateSpec(spec);
   return spec;
+}
+
+function depth(dest: string): number {
+  return posix.normalize(dest).split('/').filter((c) => c !== '').length;
+}
+
+/**
+ * podman's check of a `-w` working directory at start: undefined when `cwd` is `/`, lies on or under one of
+ * `mountDests` (the runtime makes it) or is a directory in `rootfs` (in-root resolution, never leaving the
+ * rootfs); otherwise podman's message (`workdir "…" does not exist on container ID` / `… exists on container
+ * ID, but is not a directory`), which run reports with exit code 126. Reads only.
+ */
+export async function missingWorkdir(rootfs: string, cwd: string, mountDests: readonly string[], id: string): Promise<string | undefined> {
+  if (cwd === '/' || mountDests.some((d) => isUnder(cwd, d))) return undefined;
+  const st = await stat(await resolveInRoot(rootfs, cwd)).catch(() => undefined);
+  if (!st) return `workdir ${JSON.stringify(cwd)} does not exist on container ${id}`;
+  if (!st.isDirectory()) return `workdir ${JSON.stringify(cwd)} exists on container ${id}, but is not a directory`;
+  return undefined;
 }

@@ -1,8 +1,12 @@
-import { chown, mkdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chown, mkdir, open, readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { SkiffError } from '../errors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
+import { readFileInRoot, resolveInRoot } from './in-root.ts';
+import type { MountRequest } from './mounts.ts';
+import { ACCOUNT_FILE_MAX, podmanAccountEntries } from './user.ts';
 
 /** The engine string written to /run/.containerenv. */
 export const ENGINE = 'skiff-0.1.0';
@@ -113,4 +117,70 @@ export async function writeEtcFiles(dir: string, o: EtcFilesOptions): Promise<Et
     if (o.owner) await chown(p, o.owner.uid, o.owner.gid);
   }
   return files;
+}
+
+/** Inputs of addAccountEntries. */
+export interface AccountEntriesOptions {
+  /** the container user (`-u`, else the image's User); empty: nothing is added */
+  user: string;
+  /** the container's working directory (home of a generated passwd entry) */
+  workdir: string;
+  /** read-only rootfs: write full copies into `dir` and bind-mount them instead of appending */
+  readOnly: boolean;
+  /** container paths the caller already mounts something at (a user mount over /etc/passwd wins) */
+  mountedPaths?: ReadonlySet<string>;
+}
+
+/** What addAccountEntries planned: bind mounts to add now, and the in-place appends to make later. */
+export interface PlannedAccountEntries {
+  /** read-only bind mounts of the written copies (read-only rootfs; else empty) */
+  mounts: MountRequest[];
+  /** appends the entries to the rootfs files (writable rootfs; a no-op otherwise). Call once. */
+  append: () => Promise<void>;
+}
+
+/**
+ * Plans podman's /etc/passwd and /etc/group entries for a container user the image does not know
+ * (podmanAccountEntries) for the container mounted at `rootfs`. Read-only rootfs: the image's file plus the
+ * entry is written to `dir` (0644) now and returned as a read-only bind mount. Writable rootfs: `append()`
+ * appends in place (in-root resolution, then O_APPEND|O_NOFOLLOW, regular files only — an overlay rootfs copies
+ * the file up); the caller calls it after resolving the user, so the user is resolved against the image's own
+ * files as podman does. A file the image lacks, or one the caller mounts over, is left alone.
+ */
+export async function addAccountEntries(rootfs: string, dir: string, o: AccountEntriesOptions): Promise<PlannedAccountEntries> {
+  const planned: PlannedAccountEntries = { mounts: [], append: async () => {} };
+  if (o.user.trim() === '') return planned;
+  const files = { passwd: '/etc/passwd', group: '/etc/group' } as const;
+  const text = {
+    passwd: await readFileInRoot(rootfs, files.passwd, ACCOUNT_FILE_MAX),
+    group: await readFileInRoot(rootfs, files.group, ACCOUNT_FILE_MAX),
+  };
+  const entries = podmanAccountEntries(o.user, text.passwd ?? '', text.group ?? '', o.workdir);
+  const appends: [string, string][] = [];
+  for (const k of ['passwd', 'group'] as const) {
+    const line = entries[k];
+    const orig = text[k];
+    if (line === undefined || orig === undefined || o.mountedPaths?.has(files[k])) continue;
+    const body = orig === '' || orig.endsWith('\n') ? line : `\n${line}`;
+    if (!o.readOnly) {
+      appends.push([files[k], body]);
+      continue;
+    }
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const p = join(dir, k);
+    await writeFileAtomic(p, orig + body, 0o644);
+    planned.mounts.push({ type: 'bind', source: p, destination: files[k], options: ['rbind', 'ro'] });
+  }
+  planned.append = async () => {
+    for (const [file, body] of appends) {
+      const fh = await open(await resolveInRoot(rootfs, file), constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      try {
+        if (!(await fh.stat()).isFile()) throw new SkiffError('EUNSAFE', `${file} in the image is not a regular file`);
+        await fh.writeFile(body);
+      } finally {
+        await fh.close();
+      }
+    }
+  };
+  return planned;
 }

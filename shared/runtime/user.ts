@@ -9,7 +9,7 @@ export interface ResolvedUser {
   uid: number;
   gid: number;
   additionalGids: number[];
-  /** home directory from the passwd entry; undefined when there is no entry */
+  /** home directory from the passwd entry (or the generated one, see resolveUser's `podman`); undefined when none */
   home?: string;
   /** user name from the passwd entry */
   name?: string;
@@ -63,9 +63,11 @@ export function parseGroup(text: string): GroupEntry[] {
  * /etc/passwd and /etc/group, read INSIDE `rootfs` with in-root symlink resolution, a regular-file check and a
  * 1 MiB cap (RU-05). Numeric ids work without entries; an unknown name is ENOTFOUND. Supplementary groups are
  * the groups listing the user as a member plus `groupAdd` (names or ids). Reads only; never follows a link out
- * of the rootfs.
+ * of the rootfs. With `podman` (run-tool, as podman 4.3): a non-empty `spec` also puts the primary gid among the
+ * supplementary groups (`id` shows `groups=<gid>`), and a numeric uid without a passwd entry gets `podman.home`
+ * (the home of the entry podmanAccountEntries generates for it: the working directory).
  */
-export async function resolveUser(rootfs: string, spec: string | undefined, o: { groupAdd?: readonly string[] } = {}): Promise<ResolvedUser> {
+export async function resolveUser(rootfs: string, spec: string | undefined, o: { groupAdd?: readonly string[]; podman?: { home: string } } = {}): Promise<ResolvedUser> {
   const s = (spec ?? '').trim();
   const colon = s.indexOf(':');
   const userPart = colon < 0 ? s : s.slice(0, colon);
@@ -101,6 +103,7 @@ export async function resolveUser(rootfs: string, spec: string | undefined, o: {
   }
   gid ??= 0;
   const extra = new Set<number>();
+  if (o.podman && s !== '') extra.add(gid);
   if (entry && groupPart === undefined) {
     for (const g of await loadGroup()) if (g.members.includes(entry.name) && g.gid !== gid) extra.add(g.gid);
   }
@@ -112,5 +115,43 @@ export async function resolveUser(rootfs: string, spec: string | undefined, o: {
       extra.add(g.gid);
     }
   }
-  return { uid, gid, additionalGids: [...extra].sort((a, b) => a - b), ...(entry && { home: entry.home, name: entry.name }) };
+  const home = entry?.home ?? (o.podman && userPart !== '' && ID.test(userPart) ? o.podman.home : undefined);
+  return { uid, gid, additionalGids: [...extra].sort((a, b) => a - b), ...(home !== undefined && { home }), ...(entry && { name: entry.name }) };
+}
+
+/** Lines podman appends to a container's /etc/passwd and /etc/group for its `--user` (each ends with '\n'). */
+export interface AccountEntries {
+  passwd?: string;
+  group?: string;
+}
+
+function validId(s: string): boolean {
+  return ID.test(s) && Number(s) <= 0xffffffff;
+}
+
+/**
+ * The entries podman 4.3 adds for the container user `spec` (`-u`, else the image's User) given the image's
+ * passwd and group text, with `home` (the container's working directory) as the new user's home:
+ *  - passwd: only for a numeric uid the passwd file lacks: `UID:*:UID:GID:container user:HOME:/bin/sh`, GID
+ *    the numeric group part, a named group's gid, or 0;
+ *  - group: when the group part — or, without one, the USER part — is numeric and no group has that gid:
+ *    `G:x:G:USER` (podman's own quirk: `-u 1234` adds group 1234 although the process gid is 0).
+ * Empty `spec`: nothing. An unknown group name yields no passwd line (resolveUser reports it). Pure.
+ */
+export function podmanAccountEntries(spec: string, passwdText: string, groupText: string, home: string): AccountEntries {
+  const s = spec.trim();
+  if (s === '') return {};
+  const colon = s.indexOf(':');
+  const userPart = colon < 0 ? s : s.slice(0, colon);
+  const groupPart = colon < 0 ? undefined : s.slice(colon + 1);
+  const out: AccountEntries = {};
+  const groups = parseGroup(groupText);
+  if (validId(userPart) && !parsePasswd(passwdText).some((e) => e.uid === Number(userPart))) {
+    let gid: number | undefined = 0;
+    if (groupPart !== undefined && groupPart !== '') gid = validId(groupPart) ? Number(groupPart) : groups.find((g) => g.name === groupPart)?.gid;
+    if (gid !== undefined) out.passwd = `${Number(userPart)}:*:${Number(userPart)}:${gid}:container user:${home}:/bin/sh\n`;
+  }
+  const g = groupPart ?? userPart;
+  if (validId(g) && !groups.some((e) => e.gid === Number(g))) out.group = `${g}:x:${g}:${userPart}\n`;
+  return out;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
-import { parseCopyLocation } from '../../../run-tool/cp.ts';
+import { parseArchiveFlag, parseCopyLocation } from '../../../run-tool/cp.ts';
 import { buildCommitCpTool, ok, run } from './commit-cp-helpers.ts';
 
 const hasRunc = existsSync('/usr/sbin/runc') || existsSync('/usr/bin/runc');
@@ -18,6 +18,18 @@ describe('parseCopyLocation', () => {
     expect(parseCopyLocation('./x:y')).toEqual({ path: './x:y' });
     expect(parseCopyLocation('-')).toEqual({ path: '-' });
     expect(parseCopyLocation('plain')).toEqual({ path: 'plain' });
+  });
+});
+
+describe('parseArchiveFlag', () => {
+  it('takes podman bool forms and hands any other word back as a path', () => {
+    expect(parseArchiveFlag(undefined)).toBe(true);
+    expect(parseArchiveFlag('false')).toBe(false);
+    expect(parseArchiveFlag('=false')).toBe(false);
+    expect(parseArchiveFlag('=true')).toBe(true);
+    expect(parseArchiveFlag('/host/file')).toBe('/host/file');
+    expect(parseArchiveFlag('ctr:/x')).toBe('ctr:/x');
+    expect(() => parseArchiveFlag('=maybe')).toThrow(/invalid argument/);
   });
 });
 
@@ -72,14 +84,22 @@ describe.skipIf(!isRoot || !hasBusybox || !hasRunc)('run-tool cp', () => {
     expect(run(bin, root, ['cp', join(host, 'hostfile'), join(host, 'other')]).status).toBe(125);
   });
 
-  it('-a keeps the source owners; without it files belong to the container user', async () => {
-    started('cp-own', 'touch /ready; sleep 120');
+  it('--archive (default, as podman) gives copies to the container user; -a=false keeps the source owners; -a before SRC is no value', async () => {
+    names.push('cp-own');
+    rt(['run', '-d', '--name', 'cp-own', '-u', '1000:1000', '--network', 'none', 'localhost/busybox', 'sh', '-c', 'touch /tmp/ready; sleep 120']);
+    for (let i = 0; i < 50 && run(bin, root, ['exec', 'cp-own', 'test', '-e', '/tmp/ready']).status !== 0; i++) execFileSync('sleep', ['0.1']);
     const f = join(host, 'owned');
     await writeFile(f, 'o\n');
     execFileSync('chown', ['1234:4321', f]);
-    rt(['cp', f, 'cp-own:/default']);
-    rt(['cp', '-a', f, 'cp-own:/archived']);
-    expect(rt(['exec', 'cp-own', 'stat', '-c', '%u:%g', '/default', '/archived'])).toBe('0:0\n1234:4321\n');
+    rt(['cp', f, 'cp-own:/tmp/default']);
+    rt(['cp', '-a', f, 'cp-own:/tmp/archived']);
+    rt(['cp', '--archive=true', f, 'cp-own:/tmp/archived-true']);
+    rt(['cp', '-a=false', f, 'cp-own:/tmp/kept']);
+    rt(['cp', '--archive=false', f, 'cp-own:/tmp/kept2']);
+    expect(rt(['exec', 'cp-own', 'stat', '-c', '%u:%g', '/tmp/default', '/tmp/archived', '/tmp/archived-true', '/tmp/kept', '/tmp/kept2']))
+      .toBe('1000:1000\n1000:1000\n1000:1000\n1234:4321\n1234:4321\n');
+    expect(run(bin, root, ['cp', '--archive=maybe', f, 'cp-own:/tmp/x']).status).toBe(125);
+    expect(run(bin, root, ['cp', '-a', f]).status).toBe(125);
   });
 
   it('copies out of a container, to a host path and as a tar stream on stdout; and a tar stream in from stdin', async () => {
