@@ -3,36 +3,7 @@
 import { createProgram, runProgram } from '../shared/cli/program.ts';
 import { reexecInUserNamespace } from '../shared/runtime/userns.ts';
 import { defaultStoreRoot } from '../shared/store/paths.ts';
-import { addImagesCommand } from '../shared/cli/images-command.ts';
-import { addLoginCommands } from '../shared/cli/login-command.ts';
-import { addImportCommand } from './import-command.ts';
-import { addNetworkCommand } from './network.ts';
-import { addRunCommand } from './run.ts';
-import { addCreateCommand } from './create.ts';
-import { addStartCommand } from './start.ts';
-import { addStopCommand } from './stop.ts';
-import { addKillCommand } from './kill.ts';
-import { addRestartCommand } from './restart.ts';
-import { addRmCommand } from './rm.ts';
-import { addPsCommand } from './ps.ts';
-import { addLogsCommand } from './logs.ts';
-import { addWaitCommand } from './wait.ts';
-import { addInspectCommand } from './inspect.ts';
-import { addExecCommand } from './exec.ts';
-import { addTopCommand } from './top.ts';
-import { addPortCommand } from './port.ts';
-import { addContainerCleanupCommand } from './container-cleanup.ts';
-import { addPullCommand } from './pull.ts';
-import { addRmiCommand } from './rmi.ts';
-import { addTagCommands } from './tag.ts';
-import { addSaveCommand } from './save.ts';
-import { addLoadCommand } from './load.ts';
-import { addVolumeCommands } from './volume.ts';
-import { addInfoCommand } from './info.ts';
-import { addSystemPruneCommand } from './system-prune.ts';
-import { addCommitCommand } from './commit.ts';
-import { addCpCommand } from './cp.ts';
-import { addHealthcheckCommand } from './healthcheck.ts';
+import { registerCommands, type CommandModule } from '../shared/cli/lazy-commands.ts';
 
 // An ordinary user's run-tool continues inside a user namespace mapping them to root plus their subordinate ids
 // (as podman does); root, or a process already inside, goes straight on.
@@ -41,39 +12,42 @@ if (nsCode !== undefined) process.exit(nsCode);
 
 const program = createProgram('run-tool', 'Run containers from the local store through runc, without a daemon');
 
-for (const add of [
-  addRunCommand,
-  addCreateCommand,
-  addStartCommand,
-  addStopCommand,
-  addKillCommand,
-  addRestartCommand,
-  addRmCommand,
-  addPsCommand,
-  addLogsCommand,
-  addWaitCommand,
-  addInspectCommand,
-  addExecCommand,
-  addTopCommand,
-  addPortCommand,
-  addCpCommand,
-  addCommitCommand,
-  addHealthcheckCommand,
-  addPullCommand,
-  addImagesCommand,
-  addRmiCommand,
-  addTagCommands,
-  addSaveCommand,
-  addLoadCommand,
-  addImportCommand,
-  addVolumeCommands,
-  addNetworkCommand,
-  addInfoCommand,
-  addContainerCleanupCommand,
-]) {
-  add(program);
-}
-addLoginCommands(program, { tool: 'run-tool' });
-addSystemPruneCommand(program); // last: it reuses a `system` command if one exists
+// Each command's module loads only when that command runs (help loads them all): `run` must not pay for the
+// registry client, transports or signing code at start-up.
+const commands: CommandModule[] = [
+  { names: ['run'], load: async () => (await import('./run.ts')).addRunCommand },
+  { names: ['create'], load: async () => (await import('./create.ts')).addCreateCommand },
+  { names: ['start'], load: async () => (await import('./start.ts')).addStartCommand },
+  { names: ['stop'], load: async () => (await import('./stop.ts')).addStopCommand },
+  { names: ['kill'], load: async () => (await import('./kill.ts')).addKillCommand },
+  { names: ['restart'], load: async () => (await import('./restart.ts')).addRestartCommand },
+  { names: ['rm'], load: async () => (await import('./rm.ts')).addRmCommand },
+  { names: ['ps'], load: async () => (await import('./ps.ts')).addPsCommand },
+  { names: ['logs'], load: async () => (await import('./logs.ts')).addLogsCommand },
+  { names: ['wait'], load: async () => (await import('./wait.ts')).addWaitCommand },
+  { names: ['inspect'], load: async () => (await import('./inspect.ts')).addInspectCommand },
+  { names: ['exec'], load: async () => (await import('./exec.ts')).addExecCommand },
+  { names: ['top'], load: async () => (await import('./top.ts')).addTopCommand },
+  { names: ['stats'], load: async () => (await import('./stats.ts')).addStatsCommand },
+  { names: ['port'], load: async () => (await import('./port.ts')).addPortCommand },
+  { names: ['cp'], load: async () => (await import('./cp.ts')).addCpCommand },
+  { names: ['commit'], load: async () => (await import('./commit.ts')).addCommitCommand },
+  { names: ['healthcheck'], load: async () => (await import('./healthcheck.ts')).addHealthcheckCommand },
+  { names: ['pull'], load: async () => (await import('./pull.ts')).addPullCommand },
+  { names: ['images'], load: async () => (await import('../shared/cli/images-command.ts')).addImagesCommand },
+  { names: ['rmi'], load: async () => (await import('./rmi.ts')).addRmiCommand },
+  { names: ['tag', 'untag'], load: async () => (await import('./tag.ts')).addTagCommands },
+  { names: ['save'], load: async () => (await import('./save.ts')).addSaveCommand },
+  { names: ['load'], load: async () => (await import('./load.ts')).addLoadCommand },
+  { names: ['import'], load: async () => (await import('./import-command.ts')).addImportCommand },
+  { names: ['volume'], load: async () => (await import('./volume.ts')).addVolumeCommands },
+  { names: ['network'], load: async () => (await import('./network.ts')).addNetworkCommand },
+  { names: ['info'], load: async () => (await import('./info.ts')).addInfoCommand },
+  { names: ['container-cleanup'], load: async () => (await import('./container-cleanup.ts')).addContainerCleanupCommand },
+  { names: ['login', 'logout'], load: async () => { const { addLoginCommands } = await import('../shared/cli/login-command.ts'); return (p) => addLoginCommands(p, { tool: 'run-tool' }); } },
+  // last: it reuses a `system` command if one exists
+  { names: ['system', 'prune'], load: async () => (await import('./system-prune.ts')).addSystemPruneCommand },
+];
+await registerCommands(program, commands, process.argv.slice(2));
 
 await runProgram('run-tool', program);

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { createContainer } from './containers/create.ts';
 import { ExitCodeError, runForeground, startDetached, removeContainer } from './containers/lifecycle.ts';
-import { addCreateFlags, parseCreateFlags, type CreateFlags } from './containers/options.ts';
+import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from './containers/options.ts';
 import { withStore } from './containers/cli-util.ts';
-import { ensureImage, registryFromCreateFlags, type PullPolicy } from './containers/pull-policy.ts';
+import { ensureImage, type PullPolicy } from './containers/pull-policy.ts';
 
 /**
  * Adds `run [flags] IMAGE [COMMAND [ARG…]]` (podman's): `-d` starts the container under its monitor (conmon)
@@ -22,7 +22,7 @@ export function addRunCommand(program: Command): void {
     const o = parseCreateFlags(image, args, f);
     await withStore(cmd, async (store) => {
       const warn = (m: string) => void process.stderr.write(`${m}\n`);
-      const image = await ensureImage(store, o.image, f.pull as PullPolicy, { registry: registryFromCreateFlags(f), log: warn, onWarning: warn });
+      const image = await ensureImage(store, o.image, f.pull as PullPolicy, { registry: createRegistryOptions(f), log: warn, onWarning: warn });
       const r = await createContainer(store, { ...o, image, keepMounted: true, onWarning: (m) => process.stderr.write(`${m}\n`) });
       if (f.detach) {
         try {

@@ -3,7 +3,7 @@ import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { SkiffError } from '../errors.ts';
+import { isSkiffError, SkiffError } from '../errors.ts';
 import { Digester, digestHex, digestOf, parseDigest, type Digest } from '../oci/digest.ts';
 import { layerCompression, MediaType } from '../oci/media-types.ts';
 import type { Descriptor, Manifest } from '../oci/types.ts';
@@ -12,7 +12,8 @@ import { compressionOfMagic, decompress } from '../layer/compression.ts';
 import { familiarName, formatReference, normalizePull, parseReference, type Reference } from '../ref/reference.ts';
 import { ArchiveWriter } from './archive-writer.ts';
 import { archiveMemberName, extractArchive } from './extract.ts';
-import { openNoFollow, readSmallFile, verifying, writeFileVerified } from './files.ts';
+import { ArchiveIndex } from './archive-index.ts';
+import { DOCUMENT_CAP, openNoFollow, readSmallFile, verifying, writeFileVerified } from './files.ts';
 import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
 
 /** One entry of a `docker save` manifest.json. */
@@ -59,14 +60,57 @@ export interface DockerArchiveSelector {
   sourceIndex?: number;
 }
 
-async function hashFile(path: string, o: CallOpts): Promise<Digest> {
-  const h = new Digester();
-  for await (const c of (await openNoFollow(path, 'layer', o)) as AsyncIterable<Buffer>) h.update(c);
-  return h.digest();
+/** How a docker-archive's members are read: in place through an index, or from an extracted temp dir. */
+interface MemberReader {
+  readSmall(name: string, what: string): Promise<Buffer>;
+  /** The size of a regular-file member; EINVALID when it is missing. */
+  size(name: string): Promise<number>;
+  open(name: string, what: string, o?: CallOpts): Promise<Readable>;
+  close(): Promise<void>;
 }
 
-async function headOf(path: string): Promise<Buffer> {
-  const rs = await openNoFollow(path, 'layer');
+/** Reads members in place: a regular file is indexed by its headers only, nothing is copied. */
+function indexedReader(ix: ArchiveIndex): MemberReader {
+  return {
+    readSmall: (name, what) => ix.readSmall(name, what, DOCUMENT_CAP),
+    size: async (name) => {
+      try {
+        return ix.size(name);
+      } catch (e) {
+        if (isSkiffError(e, 'ENOTFOUND')) throw new SkiffError('EINVALID', `${ix.file}: layer ${name} is missing`);
+        throw e;
+      }
+    },
+    open: async (name) => ix.stream(name),
+    close: () => ix.close(),
+  };
+}
+
+/** Reads members from a private temp dir the archive was streamed into (input that cannot seek: a pipe). */
+async function extractedReader(file: string, o: CallOpts & { tmpDir?: string }): Promise<MemberReader> {
+  const tmp = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'skiff-docker-archive-'));
+  const at = (name: string) => join(tmp, archiveMemberName(name, file));
+  const reader: MemberReader = {
+    readSmall: (name, what) => readSmallFile(at(name), what, undefined, o),
+    size: async (name) => {
+      const st = await lstat(at(name)).catch(() => undefined);
+      if (!st?.isFile()) throw new SkiffError('EINVALID', `${file}: layer ${name} is missing`);
+      return st.size;
+    },
+    open: (name, what, co = {}) => openNoFollow(at(name), what, co),
+    close: () => rm(tmp, { recursive: true, force: true }),
+  };
+  try {
+    await extractArchive(file, tmp, { symlinks: 'link', ...(o.signal ? { signal: o.signal } : {}) });
+    return reader;
+  } catch (e) {
+    await reader.close();
+    throw e;
+  }
+}
+
+async function headOf(r: MemberReader, name: string): Promise<Buffer> {
+  const rs = await r.open(name, 'layer');
   for await (const c of rs as AsyncIterable<Buffer>) {
     rs.destroy();
     return c.subarray(0, 6);
@@ -74,18 +118,27 @@ async function headOf(path: string): Promise<Buffer> {
   return Buffer.alloc(0);
 }
 
+async function hashMember(r: MemberReader, name: string, o: CallOpts): Promise<Digest> {
+  const h = new Digester();
+  for await (const c of (await r.open(name, 'layer', o)) as AsyncIterable<Buffer>) h.update(c);
+  return h.digest();
+}
+
 /**
  * A source over `docker-archive:FILE[:REF|:@N]` (`docker save` format, also what skopeo and podman write).
- * The tar is extracted once into a private temp dir (names confined; de-duplicating symlinks become hard links).
- * It serves a Docker v2s2 manifest it synthesises: the config as stored, layers as the tar members with
- * digest = sha256 of the member (the diffID for uncompressed layers, checked at read time), size = member size.
+ * A regular file is read in place (ArchiveIndex: headers only, layers streamed from their offsets); other input
+ * (a pipe) is extracted once into a private temp dir. Either way member names are confined and de-duplicating
+ * symlinks resolve inside the archive. It serves a Docker v2s2 manifest it synthesises: the config as stored,
+ * layers as the tar members with digest = sha256 of the member (the diffID for uncompressed layers, checked at
+ * read time), size = member size.
  */
 export async function openDockerArchiveSource(file: string, sel: DockerArchiveSelector, o: CallOpts & { tmpDir?: string } = {}): Promise<OpenedSource> {
   const display = `docker-archive:${file}${sel.ref ? `:${formatReference(sel.ref)}` : sel.sourceIndex !== undefined ? `:@${sel.sourceIndex}` : ''}`;
-  const tmp = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'skiff-docker-archive-'));
+  const path = resolve(file);
+  const ix = await ArchiveIndex.open(path, o.signal ? { signal: o.signal } : {});
+  const r = ix ? indexedReader(ix) : await extractedReader(path, o);
   try {
-    await extractArchive(resolve(file), tmp, { symlinks: 'link', ...(o.signal ? { signal: o.signal } : {}) });
-    const entries = parseArchiveManifest(await readSmallFile(join(tmp, 'manifest.json'), `${file}: manifest.json`, undefined, o), file);
+    const entries = parseArchiveManifest(await r.readSmall('manifest.json', `${file}: manifest.json`), file);
     let entry: DockerArchiveEntry | undefined;
     if (sel.ref) {
       entry = entries.find((e) => (e.RepoTags ?? []).some((t) => sameImageName(sel.ref!, t)));
@@ -99,23 +152,22 @@ export async function openDockerArchiveSource(file: string, sel: DockerArchiveSe
       }
       entry = entries[0]!;
     }
-    const configBytes = await readSmallFile(join(tmp, archiveMemberName(entry.Config, file)), `${file}: config`, undefined, o);
+    const configBytes = await r.readSmall(entry.Config, `${file}: config`);
     const config = parseImageConfig(configBytes);
     if (config.rootfs.diff_ids.length !== entry.Layers.length) {
       throw new SkiffError('EINVALID', `${file}: the config lists ${config.rootfs.diff_ids.length} diff_ids but the image has ${entry.Layers.length} layers`);
     }
     const configDesc: Descriptor = { mediaType: MediaType.DockerConfig, digest: digestOf(configBytes), size: configBytes.length };
-    const layerFiles = new Map<Digest, string>();
+    const layerMembers = new Map<Digest, string>();
     const layers: Descriptor[] = [];
     for (let i = 0; i < entry.Layers.length; i++) {
-      const path = join(tmp, archiveMemberName(entry.Layers[i]!, file));
-      const st = await lstat(path).catch(() => undefined);
-      if (!st?.isFile()) throw new SkiffError('EINVALID', `${file}: layer ${entry.Layers[i]} is missing`);
-      const c = compressionOfMagic(await headOf(path));
-      if (c === 'zstd') throw new SkiffError('EUNSUPPORTED', `${file}: layer ${entry.Layers[i]} is zstd-compressed, which Docker schema 2 cannot describe`);
-      const digest = c === 'none' ? config.rootfs.diff_ids[i]! : await hashFile(path, o);
-      layers.push({ mediaType: c === 'none' ? MediaType.DockerLayer : MediaType.DockerLayerGzip, digest, size: st.size });
-      if (!layerFiles.has(digest)) layerFiles.set(digest, path);
+      const member = entry.Layers[i]!;
+      const size = await r.size(member);
+      const c = compressionOfMagic(await headOf(r, member));
+      if (c === 'zstd') throw new SkiffError('EUNSUPPORTED', `${file}: layer ${member} is zstd-compressed, which Docker schema 2 cannot describe`);
+      const digest = c === 'none' ? config.rootfs.diff_ids[i]! : await hashMember(r, member, o);
+      layers.push({ mediaType: c === 'none' ? MediaType.DockerLayer : MediaType.DockerLayerGzip, digest, size });
+      if (!layerMembers.has(digest)) layerMembers.set(digest, member);
     }
     const manifest: Manifest = { schemaVersion: 2, mediaType: MediaType.DockerManifest, config: configDesc, layers };
     const bytes = Buffer.from(JSON.stringify(manifest));
@@ -129,18 +181,18 @@ export async function openDockerArchiveSource(file: string, sel: DockerArchiveSe
       },
       async getBlob(desc, co = {}) {
         if (desc.digest === configDesc.digest) return verifying(Readable.from([configBytes]), desc);
-        const p = layerFiles.get(desc.digest);
-        if (p === undefined) throw new SkiffError('ENOTFOUND', `blob ${desc.digest} is not in ${display}`);
-        return verifying(await openNoFollow(p, `layer ${desc.digest}`, co), desc);
+        const m = layerMembers.get(desc.digest);
+        if (m === undefined) throw new SkiffError('ENOTFOUND', `blob ${desc.digest} is not in ${display}`);
+        return verifying(await r.open(m, `layer ${desc.digest}`, co), desc);
       },
       async close() {
         if (closed) return;
         closed = true;
-        await rm(tmp, { recursive: true, force: true });
+        await r.close();
       },
     };
   } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
+    await r.close();
     throw e;
   }
 }
