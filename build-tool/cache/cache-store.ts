@@ -53,6 +53,11 @@ export class BuildCache {
     await writeFileAtomic(this.#path(key), JSON.stringify(entry), 0o600);
   }
 
+  /** Removes the entry for `key` (idempotent). */
+  async delete(key: Digest): Promise<void> {
+    await rm(this.#path(key), { force: true });
+  }
+
   /** Removes every entry; returns how many there were. */
   async clear(): Promise<number> {
     const names = await readdir(this.dir).catch(() => [] as string[]);

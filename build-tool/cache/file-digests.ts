@@ -35,6 +35,13 @@ export class FileDigests {
     return m;
   }
 
+  /** The memoised sha256 (hex) of `path` when its lstat `st` still matches the memo entry; else undefined. */
+  cached(path: string, st: BigIntStats): string | undefined {
+    const hit = this.#map.get(path);
+    if (hit === undefined) return undefined;
+    return hit[0] === String(st.dev) && hit[1] === String(st.ino) && hit[2] === String(st.size) && hit[3] === String(st.mtimeNs) && hit[4] === String(st.ctimeNs) ? hit[5] : undefined;
+  }
+
   /** The sha256 (hex) of the regular file at `path` whose lstat is `st`; reads the file only on a memo miss. */
   async digest(path: string, st: BigIntStats, o: { signal?: AbortSignal } = {}): Promise<string> {
     const key: Entry = [String(st.dev), String(st.ino), String(st.size), String(st.mtimeNs), String(st.ctimeNs), ''];

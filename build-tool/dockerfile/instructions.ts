@@ -261,6 +261,11 @@ export interface CopyOptions {
   chown?: Chown;
   chmod?: ChmodFn;
   chmodText?: string;
+  /**
+   * `--link`: accepted and executed like a plain COPY/ADD (same result tree and layer). BuildKit's rebase-without-
+   * rebuild is an optimisation of its own cache; build-tool's layers already depend only on the step's key. The flag
+   * is kept in the key so toggling it never reuses a layer built the other way.
+   */
   link: boolean;
   parents: boolean;
   exclude: string[];

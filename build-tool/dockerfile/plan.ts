@@ -363,7 +363,9 @@ export function planBuild(df: Dockerfile, o: PlanOptions = {}): BuildPlan & { be
     },
     /** Call after all stages ran: the warnings to print, including buildah's unconsumed build args list. */
     finish(): string[] {
-      const unused = Object.keys(buildArgs).filter((k) => !consumed.has(k) && !PROXY_ARGS.has(k));
+      // as buildah 1.28: an ARG declared in any stage consumes its build arg, also in stages this build skipped
+      const declared = new Set(df.stages.flatMap((s) => s.instructions.flatMap((i) => (i.kind === 'ARG' ? i.args.map((a) => a.name) : []))));
+      const unused = Object.keys(buildArgs).filter((k) => !consumed.has(k) && !declared.has(k) && !PROXY_ARGS.has(k));
       const w = unusedBuildArgsWarning(unused);
       return w === undefined ? [...plan.warnings] : [...plan.warnings, w];
     },

@@ -7,7 +7,7 @@
 import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import { INDEX_MEDIA_TYPES } from '../../shared/oci/media-types.ts';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../../shared/oci/types.ts';
-import { selectManifest, formatPlatform } from '../../shared/image/platform.ts';
+import { selectManifest, formatPlatform, platformMatches } from '../../shared/image/platform.ts';
 import { lookupImage } from '../../shared/store/lookup.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { parseImageName } from '../../shared/ref/transport-name.ts';
@@ -69,7 +69,7 @@ export async function loadBaseImage(
   store: Store,
   ref: string,
   platform: Platform,
-  o: { pull?: 'always' | 'missing' | 'never' | 'newer'; registry?: RegistryOptions; signal?: AbortSignal; onInfo?: (m: string) => void; trustPolicy?: Policy },
+  o: { pull?: 'always' | 'missing' | 'never' | 'newer'; registry?: RegistryOptions; signal?: AbortSignal; onInfo?: (m: string) => void; onWarning?: (m: string) => void; trustPolicy?: Policy },
 ): Promise<BaseImage> {
   const so = o.signal ? { signal: o.signal } : {};
   const policy = o.pull ?? 'missing';
@@ -96,5 +96,10 @@ export async function loadBaseImage(
   if (found === undefined) {
     throw new SkiffError('ENOTFOUND', `${ref}: image not known`, { hint: policy === 'never' ? 'pull the image first or use --pull missing' : 'check the image name' });
   }
-  return readStoreImage(store, found.descriptor, platform, so);
+  const img = await readStoreImage(store, found.descriptor, platform, so);
+  // a single-platform image of another platform is used as it is (its config keeps its own platform), with
+  // podman's warning; RUN steps then fail with an exec format error unless the binaries happen to run here
+  const have = { os: img.config.os, architecture: img.config.architecture, ...(img.config.variant && { variant: img.config.variant }) };
+  if (have.os && have.architecture && !platformMatches(platform, have)) o.onWarning?.(`image platform (${formatPlatform(have)}) does not match the expected platform (${formatPlatform(platform)})`);
+  return img;
 }

@@ -59,8 +59,28 @@ export async function buildRunc(o: { runc?: string; runcRoot?: string } = {}): P
   return new Runc(o.runc ?? locateRunc(), root);
 }
 
-/** Builds an image from a Dockerfile; see the module comment. Throws SkiffError naming the failing step. */
+/** A cached layer vanished (gc) between the cache lookup and its claim; its cache entries are already dropped. */
+class StaleCacheError extends Error {
+  constructor(readonly digests: Digest[]) {
+    super(`cached layers removed while the build ran: ${digests.join(', ')}`);
+  }
+}
+
+/**
+ * Builds an image from a Dockerfile; see the module comment. Throws SkiffError naming the failing step. When gc
+ * removed a cached layer during the build, runs the build once more (those steps are then rebuilt).
+ */
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
+  try {
+    return await buildOnce(opts);
+  } catch (e) {
+    if (!(e instanceof StaleCacheError)) throw e;
+    (opts.reporter ?? createReporter('plain')).warn(`${e.message}; building again`);
+    return buildOnce(opts);
+  }
+}
+
+async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
   const reporter = opts.reporter ?? createReporter('plain');
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
@@ -75,7 +95,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const store = await openStore(o.storeRoot, { create: true, write: true, ...so });
   const runc = await buildRunc(o);
   await reclaimBuilds(store.paths.root, runc);
-  const bd = await BuildDir.create(store.paths.root, runc);
+  // the build's state dir (lock, watchdog) is made when a step first needs it: a fully cached build never does
+  let bdPromise: Promise<BuildDir> | undefined;
+  const buildDir = (): Promise<BuildDir> => (bdPromise ??= BuildDir.create(store.paths.root, runc));
   const fixed = o.timestamp !== undefined ? new Date(o.timestamp * 1000) : undefined;
   const stats: BuildStats = { runs: 0, copies: 0, cacheHits: 0, layers: 0, filesHashed: 0 };
   const useCache = o.layers !== false && !o.noCache;
@@ -93,9 +115,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       let p = roots.get(k);
       if (p === undefined) {
         p = (async () => {
+          await claimHits();
           const lowers = await lowersOf(store, layers, so);
           if (lowers.length === 1) return lowers[0]!;
-          const target = bd.path('m');
+          const target = (await buildDir()).path('m');
           await mkdir(target, { recursive: true, mode: 0o700 });
           if (lowers.length === 0) return target;
           await mountOverlay({ lowers, target, ...so });
@@ -108,7 +131,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     const ctx: BuildCtx = {
       o,
       store,
-      bd,
+      buildDir,
       cache,
       digests,
       ignore: new IgnoreMatcher(ign.patterns),
@@ -118,23 +141,30 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       now: () => (fixed ?? new Date()).toISOString(),
       ...(fixed && { mtime: fixed }),
       async stageRoot(from, forStage) {
-        const s = findStage(df.stages, from);
-        if (s !== undefined && s.index < forStage) {
-          const r = await results.get(s.index);
-          if (r === undefined) throw new SkiffError('EINVALID', `stage ${from} was not built`);
-          return { root: await rootOf(r.layers), key: r.key };
-        }
-        let img = images.get(from);
-        if (img === undefined) {
-          img = loadBaseImage(store, from, plan.targetPlatform, { pull: o.pull ?? 'missing', ...(o.registry && { registry: o.registry }), ...(o.trustPolicy && { trustPolicy: o.trustPolicy }), ...so, onInfo: (m) => reporter.info(m) }).then((b) => ({
-            layers: b.layers,
-            key: baseKey({ kind: 'image', manifest: b.manifestDigest }, formatPlatform(plan.targetPlatform)),
-          }));
-          images.set(from, img);
-        }
-        const r = await img;
+        const r = await stageOrImage(from, forStage);
         return { root: await rootOf(r.layers), key: r.key };
       },
+      async stageKey(from, forStage) {
+        return (await stageOrImage(from, forStage)).key;
+      },
+    };
+    /** The layers and state key of an earlier stage, or of an image (loaded once per build). */
+    const stageOrImage = async (from: string, forStage: number): Promise<{ layers: StageLayer[]; key: Digest }> => {
+      const s = findStage(df.stages, from);
+      if (s !== undefined && s.index < forStage) {
+        const r = await results.get(s.index);
+        if (r === undefined) throw new SkiffError('EINVALID', `stage ${from} was not built`);
+        return r;
+      }
+      let img = images.get(from);
+      if (img === undefined) {
+        img = loadBaseImage(store, from, plan.targetPlatform, { pull: o.pull ?? 'missing', ...(o.registry && { registry: o.registry }), ...(o.trustPolicy && { trustPolicy: o.trustPolicy }), ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) }).then((b) => ({
+          layers: b.layers,
+          key: baseKey({ kind: 'image', manifest: b.manifestDigest }, formatPlatform(plan.targetPlatform)),
+        }));
+        images.set(from, img);
+      }
+      return img;
     };
 
     const createdFor = async (key: Digest): Promise<string> => {
@@ -146,6 +176,60 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       const created = ctx.now();
       if (record) await cache.put(key, { created });
       return created;
+    };
+
+    /** Layers of cache hits not yet claimed: digest → size and the step key that named it. */
+    const unclaimed = new Map<Digest, { size: number; key: Digest }>();
+    /**
+     * Claims every unclaimed hit layer under one shared gc lock (leased, then checked present). A layer gc removed
+     * since its hit was seen drops that cache entry and fails with StaleCacheError, so buildImage runs the build
+     * again, rebuilding that step. Call before any hit layer is read (unpacked, mounted, exported or committed).
+     */
+    const claimHits = async (): Promise<void> => {
+      if (unclaimed.size === 0) return;
+      const list = [...unclaimed];
+      unclaimed.clear();
+      const present = await store.protect(list.map(([d]) => d), () => Promise.all(list.map(([d, v]) => store.blobs.has(d, v.size, so))), so);
+      const gone = list.filter((_, i) => !present[i]);
+      if (gone.length === 0) return;
+      for (const [, v] of gone) await cache.delete(v.key);
+      throw new StaleCacheError(gone.map(([d]) => d));
+    };
+
+    /**
+     * One RUN/COPY/ADD-like step with cache key `stepKey` over `below`: a cache hit whose layer is still in the store
+     * is reused (nothing runs); else a working root over `below` gets `workdirs` made (each owned by its USER), then
+     * `work` runs, and the root's changes become the step's layer (none when nothing changed). Records the result.
+     */
+    const layerStep = async (stepKey: Digest, below: StageLayer[], workdirs: { path: string; user: string }[], work?: (wr: WorkingRoot) => Promise<void>): Promise<{ layer?: StageLayer; created: string; cached: boolean }> => {
+      const hit = useCache ? await cache.get(stepKey) : undefined;
+      // a hit's layer is checked without a lock here and claimed (leased under the gc lock) with the build's other
+      // hits in one go before anything reads it (claimHits): one lock round trip per build, not one per step
+      if (hit && (hit.layer === undefined || (await store.blobs.has(hit.layer.digest, hit.layer.size, so)))) {
+        if (hit.layer) unclaimed.set(hit.layer.digest, { size: hit.layer.size, key: stepKey });
+        reporter.cacheHit(digestHex(stepKey).slice(0, 12));
+        stats.cacheHits++;
+        const created = fixed ? fixed.toISOString() : hit.created;
+        const layer: StageLayer | undefined = hit.layer && { descriptor: { mediaType: hit.layer.mediaType, digest: hit.layer.digest, size: hit.layer.size }, diffId: hit.layer.diffId };
+        return { ...(layer && { layer }), created, cached: true };
+      }
+      await claimHits();
+      const wr = await WorkingRoot.open(await buildDir(), await lowersOf(store, below, { ...so, onWarning: (m) => reporter.warn(m) }), so);
+      let layer: StageLayer | undefined;
+      try {
+        for (const d of workdirs) {
+          const u = await resolveUser(wr.rootfs, d.user || undefined);
+          await new RootWriter(wr.rootfs).dir(d.path, { uid: u.uid, gid: u.gid });
+        }
+        if (work) await work(wr);
+        layer = await wr.commitLayer(store, { ...(fixed && { mtime: fixed }), ...so, onWarning: (m) => reporter.warn(m) });
+      } finally {
+        await wr.close();
+      }
+      const created = ctx.now();
+      if (layer) stats.layers++;
+      if (record) await cache.put(stepKey, { created, ...(layer && { layer: { mediaType: layer.descriptor.mediaType, digest: layer.descriptor.digest, size: layer.descriptor.size, diffId: layer.diffId } }) });
+      return { ...(layer && { layer }), created, cached: false };
     };
 
     const runStage = async (idx: number): Promise<StageResult> => {
@@ -165,7 +249,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         layers = [...r.layers];
         key = baseKey({ kind: 'stage', key: r.key }, pf);
       } else {
-        const b = await loadBaseImage(store, ps.base.ref, ps.platform, { pull: o.pull ?? 'missing', ...(o.registry && { registry: o.registry }), ...(o.trustPolicy && { trustPolicy: o.trustPolicy }), ...so, onInfo: (m) => reporter.info(m) });
+        const b = await loadBaseImage(store, ps.base.ref, ps.platform, { pull: o.pull ?? 'missing', ...(o.registry && { registry: o.registry }), ...(o.trustPolicy && { trustPolicy: o.trustPolicy }), ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) });
         config = b.config;
         layers = [...b.layers];
         key = baseKey({ kind: 'image', manifest: b.manifestDigest }, pf);
@@ -182,6 +266,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       // Directories WORKDIR named, each with the USER current at that WORKDIR, not yet made: BuildKit makes them at
       // the WORKDIR (owned by that USER); WORKDIR adds no layer here, so the next RUN/COPY/ADD makes them, in order.
       let pendingDirs: { path: string; user: string }[] = [];
+      let pendingHistory = -1;
       for (const ins of scope.instructions) {
         throwIfAborted(signal);
         const t0 = performance.now();
@@ -190,7 +275,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         const cc = scope.config.config ?? {};
         if (step.run === undefined && step.copy === undefined) {
           key = stepKey(key, ['meta', step.createdBy, step.edit ?? null, step.buildArgs]);
-          if (ins.kind === 'WORKDIR' && cc.WorkingDir) pendingDirs.push({ path: checkWorkdir(cc.WorkingDir), user: cc.User ?? '' });
+          if (ins.kind === 'WORKDIR' && cc.WorkingDir) {
+            pendingDirs.push({ path: checkWorkdir(cc.WorkingDir), user: cc.User ?? '' });
+            pendingHistory = history.length;
+          }
           history.push({ created: await createdFor(key), created_by: step.createdBy, empty_layer: true });
           continue;
         }
@@ -200,25 +288,8 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
         pendingDirs = [];
         key = stepKey(key, [ins.kind, desc, step.buildArgs, cc.User ?? '', cc.WorkingDir ?? '', cc.Shell ?? null, ...(workdirs.length ? [['workdirs', workdirs]] : [])]);
         const createdBy = step.run ? step.createdBy : copyCreatedBy(ins.kind as 'COPY' | 'ADD', prepared!.summary, step.copy!.dest.path);
-        const hit = useCache ? await cache.get(key) : undefined;
-        if (hit && (hit.layer === undefined || (await store.claim(hit.layer, so)))) {
-          reporter.cacheHit(digestHex(key).slice(0, 12));
-          stats.cacheHits++;
-          const created = fixed ? fixed.toISOString() : hit.created;
-          if (hit.layer) {
-            layers.push({ descriptor: { mediaType: hit.layer.mediaType, digest: hit.layer.digest, size: hit.layer.size }, diffId: hit.layer.diffId });
-            history.push({ created, created_by: createdBy });
-          } else history.push({ created, created_by: createdBy, empty_layer: true });
-          continue;
-        }
-        const wr = await WorkingRoot.open(bd, await lowersOf(store, layers, { ...so, onWarning: (m) => reporter.warn(m) }), so);
-        let layer: StageLayer | undefined;
-        try {
-          for (const d of workdirs) {
-            const u = await resolveUser(wr.rootfs, d.user || undefined);
-            await new RootWriter(wr.rootfs).dir(d.path, { uid: u.uid, gid: u.gid });
-          }
-          if (step.run) await executeRun(ctx, step, idx, wr, cc);
+        const r = await layerStep(key, layers, workdirs, async (wr) => {
+          if (step.run) await executeRun(ctx, step, idx, wr, cc, ps.platform);
           else {
             if (cc.WorkingDir) {
               const u = await resolveUser(wr.rootfs, cc.User);
@@ -226,18 +297,23 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
             }
             await prepared!.apply(wr.rootfs);
           }
-          layer = await wr.commitLayer(store, { ...(fixed && { mtime: fixed }), ...so, onWarning: (m) => reporter.warn(m) });
-        } finally {
-          await wr.close();
+        });
+        if (r.layer) {
+          layers.push(r.layer);
+          history.push({ created: r.created, created_by: createdBy });
+        } else history.push({ created: r.created, created_by: createdBy, empty_layer: true });
+        if (!r.cached) reporter.stepDone((performance.now() - t0) / 1000);
+      }
+      if (pendingDirs.length) {
+        // WORKDIRs no later RUN/COPY/ADD of the stage made (e.g. the stage's last filesystem instruction): BuildKit
+        // has them in the image, so they become one layer here, recorded on the last such WORKDIR's history entry.
+        // (buildah 1.28 with --layers leaves them out; without --layers it makes them too.)
+        key = stepKey(key, ['workdirs', pendingDirs]);
+        const r = await layerStep(key, layers, pendingDirs);
+        if (r.layer) {
+          layers.push(r.layer);
+          delete history[pendingHistory]!.empty_layer;
         }
-        const created = ctx.now();
-        if (layer) {
-          layers.push(layer);
-          stats.layers++;
-          history.push({ created, created_by: createdBy });
-        } else history.push({ created, created_by: createdBy, empty_layer: true });
-        if (record) await cache.put(key, { created, ...(layer && { layer: { mediaType: layer.descriptor.mediaType, digest: layer.descriptor.digest, size: layer.descriptor.size, diffId: layer.diffId } }) });
-        reporter.stepDone((performance.now() - t0) / 1000);
       }
       const final: ImageConfig = { ...scope.config, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) }, history };
       return { index: idx, config: final, layers, history, key, baseLayerCount, baseHistoryCount };
@@ -263,8 +339,10 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       if (failed) throw failed.reason;
     }
     let target = await results.get(plan.target)!;
+    await claimHits();
     if (o.squash && target.layers.length > target.baseLayerCount) target = await squash(ctx, target);
-    for (const w of plan.finish()) reporter.warn(w);
+    // buildah's own wording (the unconsumed build-args line) is printed as buildah prints it, on stderr
+    for (const w of plan.finish()) (w.startsWith('[Warning] ') ? reporter.peerWarning(w) : reporter.warn(w));
     const created = fixed?.toISOString() ?? target.history.at(-1)?.created ?? ctx.now();
     const { descriptor, id } = await writeBuiltImage(store, target, {
       ...(o.format && { format: o.format }),
@@ -302,7 +380,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     for (const out of o.outputs ?? []) {
       if (out.type === 'local') await exportRootfs(store, target.layers, out.dest, so);
       else {
-        const tmp = bd.path('export');
+        const tmp = (await buildDir()).path('export');
         await exportRootfs(store, target.layers, tmp, so);
         await tarTree(tmp, out.dest, { ...(fixed && { mtime: fixed }), ...so });
       }
@@ -312,7 +390,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     await digests.save();
     return { id, descriptor, names, stats };
   } finally {
-    await bd.close().catch(() => {});
+    await bdPromise?.then((b) => b.close()).catch(() => {});
     await store.close();
   }
 }
@@ -321,7 +399,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
 async function squash(ctx: BuildCtx, r: StageResult): Promise<StageResult> {
   const so = ctx.o.signal ? { signal: ctx.o.signal } : {};
   const base = r.layers.slice(0, r.baseLayerCount);
-  const wr = await WorkingRoot.open(ctx.bd, await lowersOf(ctx.store, base, so), so);
+  const wr = await WorkingRoot.open(await ctx.buildDir(), await lowersOf(ctx.store, base, so), so);
   let layer: StageLayer | undefined;
   try {
     for (const l of r.layers.slice(r.baseLayerCount)) {

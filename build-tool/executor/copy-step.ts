@@ -4,7 +4,8 @@
  *   resolved inside the context so in-context symlinks are followed — BU-02 — and out-of-context ones never are —
  *   BU-01; URLs downloaded) and returns the key description (content digests, not times);
  *   apply() writes them into a working root through RootWriter (confined — BU-15, BU-20).
- * `--from` sources are resolved inside the source stage's root only; their key is the stage's key plus the paths.
+ * `--from` sources are resolved inside the source stage's root only; their key is the stage's key plus the paths, so
+ * the source root is mounted and walked only when the step runs (not on a cache hit).
  */
 import { lstat, realpath } from 'node:fs/promises';
 import { posix, relative } from 'node:path';
@@ -72,20 +73,18 @@ export async function prepareCopy(ctx: BuildCtx, step: ResolvedStep, stageIndex:
   if (c.options.checksum && (urls.length !== 1 || locals.length)) throw new SkiffError('EINVALID', 'ADD --checksum needs exactly one URL source');
   let items: Item[];
   let fromKey: string | undefined;
-  let fromRoot: string | undefined;
   const keyParts: unknown[] = [];
   if (c.from !== undefined) {
-    const r = await ctx.stageRoot(c.from, stageIndex);
-    fromKey = r.key;
-    fromRoot = r.root;
-    items = await collect(ctx, r.root, undefined, exclude, locals, kind, true);
-    keyParts.push(['from', r.key, locals]);
+    // the key needs only the source stage's key: its root is mounted and walked when the step runs (a miss)
+    fromKey = await ctx.stageKey(c.from, stageIndex);
+    items = [];
+    keyParts.push(['from', fromKey, locals]);
   } else {
     items = await collect(ctx, ctx.contextReal, ctx.ignore, exclude, locals, kind, false);
     for (const it of items) if (it.kind === 'tree') keyParts.push([it.src, await selectionDigest(it.entries, ctx.digests, so)]);
   }
   for (const u of urls) {
-    const file = ctx.bd.path('dl');
+    const file = (await ctx.buildDir()).path('dl');
     const d = await download(u, file, { ...(c.options.checksum && { checksum: c.options.checksum }), ...(ctx.o.addUrlMaxBytes !== undefined && { maxBytes: ctx.o.addUrlMaxBytes }), ...so });
     items.push({ kind: 'url', file, name: d.name, ...(d.lastModified && { mtime: d.lastModified }) });
     keyParts.push(['url', u, d.sha256]);
@@ -104,7 +103,17 @@ export async function prepareCopy(ctx: BuildCtx, step: ResolvedStep, stageIndex:
     from: fromKey ?? null,
   };
   const summary = keyParts.length === 1 && Array.isArray(keyParts[0]) && typeof (keyParts[0] as unknown[])[1] === 'string' ? `file:${String((keyParts[0] as unknown[])[1]).slice(0, 64)}` : `multi:${items.length}`;
-  return { description, summary, apply: (root) => applyCopy(ctx, step, items, root, fromRoot !== undefined) };
+  const from = c.from;
+  if (from === undefined) return { description, summary, apply: (root) => applyCopy(ctx, step, items, root, false) };
+  return {
+    description,
+    summary,
+    apply: async (root) => {
+      const r = await ctx.stageRoot(from, stageIndex);
+      const fromItems = await collect(ctx, r.root, undefined, exclude, locals, kind, true);
+      await applyCopy(ctx, step, [...fromItems, ...items], root, true);
+    },
+  };
 }
 
 async function applyCopy(ctx: BuildCtx, step: ResolvedStep, items: Item[], root: string, fromStage: boolean): Promise<void> {
@@ -156,7 +165,7 @@ async function applyCopy(ctx: BuildCtx, step: ResolvedStep, items: Item[], root:
       const ak = await archiveKind(top.host);
       if (ak !== undefined) {
         const into = await w.dir(dest, chown);
-        await extractArchive(top.host, ak, into, { ...sig, onWarning: (m) => ctx.reporter.warn(m) });
+        await extractArchive(top.host, ak, into, { ...(chown && { owner: chown }), ...sig, onWarning: (m) => ctx.reporter.warn(m) });
         continue;
       }
     }

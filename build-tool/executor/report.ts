@@ -11,12 +11,15 @@ export interface BuildReporter {
   stepDone(seconds: number): void;
   output(chunk: Buffer): void;
   warn(msg: string): void;
+  /** A warning worded exactly as buildah words it (e.g. `[Warning] one or more build args were not consumed: [X]`):
+   * printed as is, with no `WARN:` prefix; a `warning` event in json mode; nothing in quiet mode (buildah -q). */
+  peerWarning(msg: string): void;
   info(msg: string): void;
 }
 
 /** A reporter for a mode: plain text, JSON lines, or nothing (quiet). */
 export function createReporter(mode: 'plain' | 'json' | 'quiet', out: NodeJS.WritableStream = process.stderr): BuildReporter {
-  if (mode === 'quiet') return { step() {}, cacheHit() {}, stepDone() {}, output() {}, warn: (m) => out.write(`WARN: ${m}\n`), info() {} };
+  if (mode === 'quiet') return { step() {}, cacheHit() {}, stepDone() {}, output() {}, warn: (m) => out.write(`WARN: ${m}\n`), peerWarning() {}, info() {} };
   if (mode === 'json') {
     const j = (o: object) => out.write(`${JSON.stringify(o)}\n`);
     return {
@@ -25,6 +28,7 @@ export function createReporter(mode: 'plain' | 'json' | 'quiet', out: NodeJS.Wri
       stepDone: (seconds) => j({ event: 'done', seconds }),
       output: (c) => j({ event: 'output', text: c.toString() }),
       warn: (m) => j({ event: 'warning', message: m }),
+      peerWarning: (m) => j({ event: 'warning', message: m }),
       info: (m) => j({ event: 'info', message: m }),
     };
   }
@@ -34,6 +38,7 @@ export function createReporter(mode: 'plain' | 'json' | 'quiet', out: NodeJS.Wri
     stepDone: (seconds) => out.write(`--> ${seconds.toFixed(3)}s\n`),
     output: (c) => out.write(c),
     warn: (m) => out.write(`WARN: ${m}\n`),
+    peerWarning: (m) => out.write(`${m}\n`),
     info: (m) => out.write(`${m}\n`),
   };
 }

@@ -7,12 +7,14 @@
  *   bind   source resolved inside the context or the `from` stage's root only (BU-08); rw binds get a throwaway
  *          overlay so writes never reach the source;
  *   cache  <root>/cache/mounts/<id> (ids that are not plain names are hashed — BU-06); a `source` subpath is
- *          opened component by component refusing symlinks, then bound through its /proc fd (BU-07);
+ *          opened component by component refusing symlinks, then bound through its /proc fd (BU-07); with
+ *          `from=STAGE|IMAGE` an empty cache (its `source` subpath) is first seeded with a copy of that root's
+ *          `source` (resolved inside that root, written confined into the cache), as BuildKit seeds a new cache;
  *   secret files copied into the build's state dir and bound read-only; never in a layer, history or key (BU-13);
  *   tmpfs, ssh.
  */
 import { constants } from 'node:fs';
-import { chmod, chown, copyFile, lstat, mkdir, open, readlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, copyFile, lstat, mkdir, open, readdir, readlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
 import { digestHex, digestOf } from '../../shared/oci/digest.ts';
@@ -25,6 +27,8 @@ import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import { resolveInRoot } from '../../shared/runtime/in-root.ts';
 import { checkWorkdir } from '../../shared/runtime/spec.ts';
 import { resolveUser } from '../../shared/runtime/user.ts';
+import { formatPlatform, hostPlatform } from '../../shared/image/platform.ts';
+import type { Platform } from '../../shared/oci/types.ts';
 import { checkEntitlements, type ResolvedStep, type RunMount } from '../dockerfile/index.ts';
 import { selectionDigest, walkTree } from './tree.ts';
 import type { BuildCtx } from './types.ts';
@@ -39,7 +43,7 @@ export async function runKeyDescription(ctx: BuildCtx, step: ResolvedStep, stage
   for (const m of run.options.mounts) {
     if (m.type !== 'bind') continue;
     if (m.from !== undefined) {
-      binds.push([m.target, 'from', (await ctx.stageRoot(m.from, stageIndex)).key, m.source]);
+      binds.push([m.target, 'from', await ctx.stageKey(m.from, stageIndex), m.source]);
       continue;
     }
     const host = await resolveInRoot(ctx.contextReal, m.source);
@@ -94,10 +98,15 @@ async function openConfinedDir(base: string, sub: string, create: { mode: number
   return { fh, path: real };
 }
 
-/** Runs the RUN step in `wr`; throws naming the step and exit code when the command fails. */
-export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: number, wr: WorkingRoot, config: { User?: string; WorkingDir?: string }): Promise<void> {
+/**
+ * Runs the RUN step in `wr`; throws naming the step and exit code when the command fails, or, when the kernel
+ * cannot execute the command (exec format error: an image for another `platform` and no emulation), one line naming
+ * the step, both platforms and the missing emulation.
+ */
+export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: number, wr: WorkingRoot, config: { User?: string; WorkingDir?: string }, platform?: Platform): Promise<void> {
   const run = step.run!;
   const so = ctx.o.signal ? { signal: ctx.o.signal } : {};
+  const bd = await ctx.buildDir();
   const workdir = checkWorkdir(config.WorkingDir);
   if (workdir !== '/') {
     const u = await resolveUser(wr.rootfs, config.User);
@@ -111,7 +120,7 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
     for (const m of run.options.mounts) await addMount(ctx, m, stageIndex, mounts, env, handles, locks);
     let argv = run.argv;
     if (run.script !== undefined) {
-      const f = ctx.bd.path('script');
+      const f = bd.path('script');
       await writeFile(f, run.script, { mode: 0o755 });
       mounts.push({ type: 'bind', source: f, destination: '/dev/.skiff-run-script', options: ['ro'] });
       argv = ['/dev/.skiff-run-script'];
@@ -120,7 +129,7 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
     const etcFiles = await writeEtcFiles(join(wr.bundle.dir, 'etc'), {
       hostname: 'localhost',
       network,
-      containerEnv: { name: ctx.bd.id, id: ctx.bd.id, image: '', imageId: '', rootless: false },
+      containerEnv: { name: bd.id, id: bd.id, image: '', imageId: '', rootless: false },
     });
     const spec = await buildSpec({ Env: [], ...(config.User !== undefined && { User: config.User }), WorkingDir: workdir }, wr.rootfs, {
       args: argv,
@@ -137,24 +146,41 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
     });
     await wr.noteMountTargets(spec.mounts.map((m) => m.destination));
     await writeBundleConfig(wr.bundle, spec);
-    const id = await ctx.bd.containerId();
+    const id = await bd.containerId();
     let code: number;
+    // the tail of runc's own stderr (its exec error, when the command cannot be started, is the last thing there)
+    let errTail = '';
     try {
-      code = await ctx.bd.runc.run(id, wr.bundle.dir, {
+      code = await bd.runc.run(id, wr.bundle.dir, {
         stdio: ['ignore', 'pipe', 'pipe'],
         onSpawn: (child) => {
           child.stdout?.on('data', (c: Buffer) => ctx.reporter.output(c));
-          child.stderr?.on('data', (c: Buffer) => ctx.reporter.output(c));
+          child.stderr?.on('data', (c: Buffer) => {
+            errTail = (errTail + c.toString('latin1')).slice(-4096);
+            ctx.reporter.output(c);
+          });
         },
         ...so,
       });
     } finally {
-      await ctx.bd.runc.delete(id, { force: true }).catch(() => {});
-      await ctx.bd.forgetContainer(id);
+      await bd.runc.delete(id, { force: true }).catch(() => {});
+      await bd.forgetContainer(id);
     }
     ctx.stats.runs++;
     if (code !== 0) {
       const loc = step.instruction.loc;
+      if (/exec format error/u.test(errTail)) {
+        // the kernel refused the binary: a foreign architecture without binfmt_misc emulation (or a broken binary)
+        const want = platform && formatPlatform(platform);
+        const host = formatPlatform(hostPlatform());
+        const why = want !== undefined && platform!.architecture !== hostPlatform().architecture
+          ? `${argv[0] ?? 'the command'} is not an executable for ${host} (the image is for ${want}) and emulation (binfmt_misc with qemu-user-static) is not available on this machine`
+          : `${argv[0] ?? 'the command'} is not an executable for this machine (${host})`;
+        throw new SkiffError('EINVALID', `building at STEP "RUN ${step.instruction.text}" (line ${loc.line}): exec format error: ${why}`, {
+          hint: want !== undefined && want !== host ? `build for ${host} (--platform ${host}) or register qemu-user-static for ${want} in binfmt_misc` : 'check that the command is a valid executable for this machine',
+          details: { exitCode: code, line: loc.line },
+        });
+      }
       throw new SkiffError('EIO', `building at STEP "RUN ${step.instruction.text}" (line ${loc.line}): while running runtime: exit status ${code}`, {
         details: { exitCode: code, line: loc.line },
       });
@@ -162,6 +188,37 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
   } finally {
     for (const h of handles) await h.close().catch(() => {});
     for (const l of locks) await l.release().catch(() => {});
+  }
+}
+
+/**
+ * Seeds the (verified, confined) cache directory `into` with a copy of `source` inside the root of stage or image
+ * `from` when `into` is empty, under an exclusive lock so concurrent builds seed it once. The source is resolved
+ * inside that root (symlinks never lead out) and must be a directory; entries keep their modes and owners, symlinks
+ * are copied as links, devices and sockets are skipped; writes go through RootWriter rooted at `into` (confined).
+ */
+async function seedCache(ctx: BuildCtx, from: string, source: string, stageIndex: number, into: string, lockPath: string): Promise<void> {
+  if ((await readdir(into)).length !== 0) return;
+  const so = ctx.o.signal ? { signal: ctx.o.signal } : {};
+  const { root } = await ctx.stageRoot(from, stageIndex);
+  const host = await resolveInRoot(root, source);
+  const st = await lstat(host).catch(() => undefined);
+  if (st === undefined) throw new SkiffError('ENOTFOUND', `RUN --mount=type=cache,from=${from}: source ${source} does not exist in ${from}`);
+  if (!st.isDirectory()) throw new SkiffError('EINVALID', `RUN --mount=type=cache,from=${from}: source ${source} is not a directory`, { hint: 'a cache mount is seeded from a directory' });
+  const lock = await acquireLock(lockPath, so);
+  try {
+    if ((await readdir(into)).length !== 0) return;
+    const entries = await walkTree(host, { ctxPrefix: '' }, so);
+    const w = new RootWriter(into);
+    for (const e of entries.slice(1)) {
+      const owner = { uid: Number(e.st.uid), gid: Number(e.st.gid) };
+      const mode = Number(e.st.mode & 0o7777n);
+      if (e.type === 'dir') await w.mkdir(e.rel, mode, owner);
+      else if (e.type === 'file') await w.file(e.rel, e.host, mode, owner, e.st.mtime);
+      else if (e.type === 'symlink') await w.symlink(e.rel, e.link ?? '', owner, e.st.mtime);
+    }
+  } finally {
+    await lock.release().catch(() => {});
   }
 }
 
@@ -175,12 +232,12 @@ async function addMount(ctx: BuildCtx, m: RunMount, stageIndex: number, mounts: 
       let source = host;
       if (!m.readonly) {
         if (st.isDirectory()) {
-          const d = ctx.bd.path('rw');
+          const d = (await ctx.buildDir()).path('rw');
           for (const s of ['upper', 'work', 'merged']) await mkdir(join(d, s), { recursive: true, mode: 0o700 });
           await mountOverlay({ lowers: [host], upper: join(d, 'upper'), work: join(d, 'work'), target: join(d, 'merged') });
           source = join(d, 'merged');
         } else {
-          source = ctx.bd.path('rwf');
+          source = (await ctx.buildDir()).path('rwf');
           await copyFile(host, source);
         }
       }
@@ -197,9 +254,9 @@ async function addMount(ctx: BuildCtx, m: RunMount, stageIndex: number, mounts: 
         await chown(dir, m.uid, m.gid);
       }
       if (m.sharing === 'locked') locks.push(await acquireLock(join(base, `.${name}.lock`), ctx.o.signal ? { signal: ctx.o.signal } : {}));
-      if (m.from !== undefined) ctx.reporter.warn(`cache mount ${m.target}: from=${m.from} is not used to seed the cache`);
       const { fh, path } = await openConfinedDir(dir, m.source ?? '/', { mode: m.mode, uid: m.uid, gid: m.gid });
       handles.push(fh);
+      if (m.from !== undefined) await seedCache(ctx, m.from, m.source ?? '/', stageIndex, path, join(base, `.${name}.seed.lock`));
       mounts.push({ type: 'bind', source: path, destination: m.target, options: ['rbind', m.readonly ? 'ro' : 'rw', 'nosuid', 'nodev'] });
       return;
     }
@@ -229,7 +286,7 @@ async function addMount(ctx: BuildCtx, m: RunMount, stageIndex: number, mounts: 
       }
       if (m.env !== undefined) env.push(`${m.env}=${value.toString()}`);
       if (m.target !== undefined) {
-        const f = ctx.bd.path('secret');
+        const f = (await ctx.buildDir()).path('secret');
         await writeFile(f, value, { mode: 0o400 });
         await chown(f, m.uid, m.gid);
         await chmod(f, m.mode);

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { throwIfAborted } from '../../shared/errors.ts';
@@ -45,19 +46,35 @@ export interface WalkFilter {
   ctxPrefix: string;
 }
 
+/** Entries lstat'ed synchronously before the walk yields to the event loop (and checks its signal) once. */
+const WALK_SLICE = 1024;
+
+function entryOfSync(host: string, rel: string): TreeEntry {
+  const st = lstatSync(host, { bigint: true });
+  const e: TreeEntry = { rel, host, st, type: typeOf(st) };
+  if (e.type === 'symlink') e.link = readlinkSync(host);
+  return e;
+}
+
 /**
  * The entries under `root` (the root itself first), depth-first in byte order, each directory before its contents.
  * Ignored entries are skipped; ignored directories are descended only when a `!` pattern may re-include something.
+ * Directories are listed and lstat'ed with synchronous calls — on a cached rebuild this walk IS the context check,
+ * and one synchronous lstat costs a third of a promise round trip through the thread pool — yielding to the event
+ * loop every WALK_SLICE entries so other stages and the abort signal still get their turn.
  */
 export async function walkTree(root: string, f: WalkFilter, o: { signal?: AbortSignal } = {}): Promise<TreeEntry[]> {
   const out: TreeEntry[] = [await entryOf(root, '')];
+  let sinceYield = 0;
   const visit = async (dir: string, rel: string): Promise<void> => {
-    const names = (await readdir(dir)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const names = readdirSync(dir).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    if ((sinceYield += names.length) >= WALK_SLICE) {
+      sinceYield = 0;
+      await new Promise<void>((r) => setImmediate(r));
+    }
     throwIfAborted(o.signal);
-    // lstat a directory's entries concurrently (order kept); recursion stays depth-first in byte order
-    const entries = await mapLimit(names, FS_CONCURRENCY, (n) => entryOf(join(dir, n), rel === '' ? n : `${rel}/${n}`));
-    for (const e of entries) {
-      throwIfAborted(o.signal);
+    for (const n of names) {
+      const e = entryOfSync(join(dir, n), rel === '' ? n : `${rel}/${n}`);
       const r = e.rel;
       const host = e.host;
       const ctxRel = f.ctxPrefix === '' ? r : `${f.ctxPrefix}/${r}`;
@@ -78,7 +95,11 @@ export async function walkTree(root: string, f: WalkFilter, o: { signal?: AbortS
 export async function selectionDigest(entries: readonly TreeEntry[], digests: FileDigests, o: { signal?: AbortSignal } = {}): Promise<string> {
   const h = createHash('sha256');
   // file digests (memo hits or reads) concurrently, folded in entry order
-  const sums = await mapLimit(entries, FS_CONCURRENCY, (e) => (e.type === 'file' ? digests.digest(e.host, e.st, o) : Promise.resolve('')));
+  // memo hits answered synchronously; only files whose stat changed are read (concurrently)
+  const sums = entries.map((e) => (e.type === 'file' ? digests.cached(e.host, e.st) : ''));
+  const misses = entries.flatMap((e, i) => (sums[i] === undefined ? [i] : []));
+  const read = await mapLimit(misses, FS_CONCURRENCY, (i) => digests.digest(entries[i]!.host, entries[i]!.st, o));
+  misses.forEach((i, j) => (sums[i] = read[j]!));
   for (const [i, e] of entries.entries()) {
     let content = '';
     if (e.type === 'file') content = sums[i]!;

@@ -75,7 +75,8 @@ export interface StageResult {
 export interface BuildCtx {
   o: BuildOptions;
   store: Store;
-  bd: BuildDir;
+  /** the build's state dir, created (with its lock and watchdog) on first call; the same one afterwards */
+  buildDir(): Promise<BuildDir>;
   cache: BuildCache;
   digests: FileDigests;
   ignore: import('../dockerfile/index.ts').IgnoreMatcher;
@@ -84,6 +85,8 @@ export interface BuildCtx {
   reporter: BuildReporter;
   /** a read-only root of a stage (by index) or image (by ref), mounted once per build */
   stageRoot(from: string, forStage: number): Promise<{ root: string; key: Digest }>;
+  /** the state key of that stage or image, without mounting its root */
+  stageKey(from: string, forStage: number): Promise<Digest>;
   /** a fresh `created` time (or the fixed timestamp) */
   now(): string;
   mtime?: Date;

@@ -18,6 +18,8 @@ export interface Buildah {
   args: string[];
   /** `buildah bud --layers -t NAME -f FILE CTX [extra]`, then `buildah push NAME oci:OUT:NAME`; returns OUT. */
   build(name: string, dockerfile: string, ctx: string, extra?: string[]): Promise<string>;
+  /** stdout and stderr of the last `buildah bud` */
+  last: { stdout: string; stderr: string };
 }
 
 /** Sets up buildah storage under `dir` and copies `localhost/busybox:latest` into it from skiff's store at `skiffRoot`. */
@@ -27,19 +29,22 @@ export function makeBuildah(dir: string, skiffRoot: string): Buildah {
   const args = ['--root', root, '--runroot', runroot, '--storage-driver', 'vfs'];
   execFileSync('skopeo', ['copy', '-q', `oci:${join(skiffRoot, 'images')}:localhost/busybox:latest`, `containers-storage:[vfs@${root}+${runroot}]localhost/busybox:latest`], { stdio: 'pipe' });
   let n = 0;
-  return {
+  const b: Buildah = {
     args,
+    last: { stdout: '', stderr: '' },
     async build(name, dockerfile, ctx, extra = []) {
       const file = join(dir, `buildah-${++n}.Dockerfile`);
       await writeFile(file, dockerfile);
       // --isolation chroot would change RUN's environment; oci (runc) is buildah's default as root, like ours
       const r = spawnSync('buildah', [...args, 'bud', '--layers', '--format', 'oci', '-t', name, '-f', file, ...extra, ctx], { encoding: 'utf8', timeout: 120_000 });
       if (r.status !== 0) throw new Error(`buildah bud failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+      b.last = { stdout: r.stdout, stderr: r.stderr };
       const out = join(dir, `buildah-out-${n}`);
       execFileSync('buildah', [...args, 'push', '-q', name, `oci:${out}:${name}`], { stdio: 'pipe' });
       return out;
     },
   };
+  return b;
 }
 
 /** An image read from an OCI layout: its config and its layers applied in order to `rootfs`. */

@@ -36,18 +36,18 @@ describe.skipIf(!isRoot || !hasBusybox || !hasBuildah)('differential: build-tool
   afterAll(async () => w?.cleanup());
 
   /** Builds `fixture` with both tools (same context, same build args) and returns both unpacked results. */
-  async function both(fixture: string, buildArgs: Record<string, string> = {}) {
+  async function both(fixture: string, buildArgs: Record<string, string> = {}, buildahExtra: string[] = []) {
     const text = await readFile(join(fixtures, fixture), 'utf8');
     const name = `diff${++n}`;
     await w.build(text, { tags: [name], buildArgs });
     const ours = await unpackLayout(join(w.root, 'images'), `localhost/${name}:latest`, join(w.dir, `${name}-skiff`));
-    const out = await b.build(name, text, w.ctx, Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]));
+    const out = await b.build(name, text, w.ctx, [...Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]), ...buildahExtra]);
     const theirs = await unpackLayout(out, name, join(w.dir, `${name}-buildah`));
     return { ours, theirs };
   }
 
-  async function expectSame(fixture: string, buildArgs: Record<string, string> = {}) {
-    const { ours, theirs } = await both(fixture, buildArgs);
+  async function expectSame(fixture: string, buildArgs: Record<string, string> = {}, buildahExtra: string[] = []) {
+    const { ours, theirs } = await both(fixture, buildArgs, buildahExtra);
     const [t1, t2] = [await describeTree(ours.rootfs, skip), await describeTree(theirs.rootfs, skip)];
     expect(t1).toEqual(t2);
     expect(configFields(ours.config)).toEqual(configFields(theirs.config));
@@ -111,11 +111,32 @@ describe.skipIf(!isRoot || !hasBusybox || !hasBuildah)('differential: build-tool
   });
 
   it('VOLUME, EXPOSE, LABEL, STOPSIGNAL, ENV forms, ENTRYPOINT + CMD, WORKDIR, USER', async () => {
-    const { ours } = await expectSame('diff-metadata.Dockerfile');
+    // its last instruction is a WORKDIR: buildah 1.28 makes that directory only without --layers (as BuildKit does)
+    const { ours } = await expectSame('diff-metadata.Dockerfile', {}, ['--layers=false']);
     const c = ours.config.config!;
     expect(c.Labels).toMatchObject({ a: 'b', 'c d': 'e f', multi: 'line continued' });
     expect(Object.keys(c.ExposedPorts ?? {}).sort()).toEqual(['443/tcp', '53/udp', '80/tcp', '8080/tcp']);
     expect(Object.keys(c.Volumes ?? {}).sort()).toEqual(['/data', '/srv/vol', '/var/log/app']);
     expect(c.StopSignal).toBe('SIGQUIT');
+  });
+
+  it('a WORKDIR after the last COPY/RUN is in the image, owned by the USER then (buildah without --layers; with --layers 1.28 drops it)', async () => {
+    const { ours, tree } = await expectSame('diff-workdir-last.Dockerfile', {}, ['--layers=false']);
+    expect(tree['wd']).toBe('dir 0755 65534:65534');
+    expect(tree['wd/last']).toBe('dir 0755 65534:65534');
+    expect(ours.config.config?.WorkingDir).toBe('/wd/last');
+  });
+
+  it('unconsumed --build-arg: the same warning line as buildah (build-tool on stderr; buildah 1.28 prints it on stdout)', async () => {
+    const WARNING = /^\[Warning\] one or more build args were not consumed: .*$/mu;
+    const text = 'FROM localhost/busybox\nARG USED\nRUN true\n';
+    const buildArgs = { USED: '1', NOPE: '2', ALSO: '3' };
+    const log0 = w.log.length;
+    await w.build(text, { tags: ['diff-args'], buildArgs });
+    const ours = w.log.slice(log0).join('').match(WARNING)?.[0];
+    await b.build('diff-args', text, w.ctx, Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]));
+    const theirs = `${b.last.stdout}\n${b.last.stderr}`.match(WARNING)?.[0];
+    expect(theirs).toBe('[Warning] one or more build args were not consumed: [ALSO NOPE]');
+    expect(ours).toBe(theirs);
   });
 });
