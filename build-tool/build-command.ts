@@ -3,7 +3,6 @@
  * `--network` (default: the host's network). Only parses arguments and calls the executor. Progress on stderr, the
  * image ID on stdout (`-q`: only the ID).
  */
-import { loadPolicy } from '../shared/signature/policy.ts';
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -16,6 +15,7 @@ import { buildImage } from './executor/build.ts';
 import { createReporter } from './executor/report.ts';
 import type { BuildOptions } from './executor/types.ts';
 import { collect } from '../shared/cli/flags.ts';
+import { memoAsync } from '../shared/image/memo.ts';
 import { interruptSignal } from '../shared/cli/interrupt.ts';
 
 
@@ -161,7 +161,8 @@ export function addBuildCommand(program: Command): void {
       noCache: f.cache === false,
       layers: bool(f.layers, true),
       pull: pull as BuildOptions['pull'],
-      trustPolicy: await loadPolicy({ ...((f.policy ?? f.signaturePolicy) !== undefined && { path: String(f.policy ?? f.signaturePolicy) }), insecure: f.insecurePolicy === true }),
+      // read when a FROM image is pulled, as the peers do: a build from stored images never loads the signing code
+      trustPolicy: memoAsync(async () => (await import('../shared/signature/policy.ts')).loadPolicy({ ...((f.policy ?? f.signaturePolicy) !== undefined && { path: String(f.policy ?? f.signaturePolicy) }), insecure: f.insecurePolicy === true })),
       ...(f.platform !== undefined && { platform: parsePlatform(String(f.platform)) }),
       format,
       labels: keyValues(f.label as string[], 'label'),

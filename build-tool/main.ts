@@ -1,20 +1,19 @@
 // build-tool: builds OCI images from Dockerfiles like `buildah build`. This file only wires arguments to the
 // command modules.
 import { createProgram, runProgram } from '../shared/cli/program.ts';
-import { addImagesCommand } from '../shared/cli/images-command.ts';
-import { addBuildCommand } from './build-command.ts';
-import { addPushCommand } from './push-command.ts';
-import { addTagCommand } from './tag-command.ts';
-import { addRmiCommand } from './rmi-command.ts';
-import { addPruneCommand } from './prune-command.ts';
+import { registerCommands, type CommandModule } from '../shared/cli/lazy-commands.ts';
 
 const program = createProgram('build-tool', 'Build container images from Dockerfiles, layer by layer, without a daemon');
 
-addBuildCommand(program);
-addPushCommand(program);
-addImagesCommand(program);
-addTagCommand(program);
-addRmiCommand(program);
-addPruneCommand(program);
+// Each command's module loads only when that command runs (help loads them all).
+const commands: CommandModule[] = [
+  { names: ['build', 'bud'], load: async () => (await import('./build-command.ts')).addBuildCommand },
+  { names: ['push'], load: async () => (await import('./push-command.ts')).addPushCommand },
+  { names: ['images'], load: async () => (await import('../shared/cli/images-command.ts')).addImagesCommand },
+  { names: ['tag'], load: async () => (await import('./tag-command.ts')).addTagCommand },
+  { names: ['rmi'], load: async () => (await import('./rmi-command.ts')).addRmiCommand },
+  { names: ['prune'], load: async () => (await import('./prune-command.ts')).addPruneCommand },
+];
+await registerCommands(program, commands, process.argv.slice(2));
 
 await runProgram('build-tool', program);

@@ -10,15 +10,9 @@ import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../../s
 import { selectManifest, formatPlatform, platformMatches } from '../../shared/image/platform.ts';
 import { lookupImage } from '../../shared/store/lookup.ts';
 import type { Store } from '../../shared/store/store.ts';
-import { parseImageName } from '../../shared/ref/transport-name.ts';
-import { parseReference } from '../../shared/ref/reference.ts';
-import { openSource } from '../../shared/transport/open.ts';
-import { openStoreTarget } from '../../shared/transport/store.ts';
-import { copyImage } from '../../shared/transport/copy-image.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
 import type { StageLayer } from './layers.ts';
-import { checkSourcePolicy } from '../../shared/transport/source-policy.ts';
-import { loadPolicy, type Policy } from '../../shared/signature/policy.ts';
+import type { Policy } from '../../shared/signature/policy.ts';
 
 /** A base image as the executor needs it. */
 export interface BaseImage {
@@ -45,31 +39,12 @@ export async function readStoreImage(store: Store, desc: Descriptor, platform: P
   return { manifestDigest: d.digest, config, layers: man.layers.map((l, i) => ({ descriptor: l, diffId: ids[i]! })) };
 }
 
-async function pull(storeRoot: string, ref: string, platform: Platform, registry: RegistryOptions, trust: Policy | undefined, signal?: AbortSignal): Promise<void> {
-  const so = signal ? { signal } : {};
-  const ctx = { storeRoot, registry, ...so };
-  const name = parseImageName(`docker://${ref}`);
-  const src = await openSource(name, ctx);
-  try {
-    // the FROM pull runs the same trust-policy check as copy-tool and run-tool pull, before anything is stored
-    await checkSourcePolicy(src, name.transport === 'docker' ? parseImageName(src.name) : name, trust ?? (await loadPolicy(so)), so);
-    const dst = await openStoreTarget(storeRoot, { ref: parseReference(ref) }, so);
-    try {
-      await copyImage(src, dst, { platform, ...so });
-    } finally {
-      await dst.close();
-    }
-  } finally {
-    await src.close();
-  }
-}
-
 /** Finds (and per policy pulls) base image `ref`. */
 export async function loadBaseImage(
   store: Store,
   ref: string,
   platform: Platform,
-  o: { pull?: 'always' | 'missing' | 'never' | 'newer'; registry?: RegistryOptions; signal?: AbortSignal; onInfo?: (m: string) => void; onWarning?: (m: string) => void; trustPolicy?: Policy },
+  o: { pull?: 'always' | 'missing' | 'never' | 'newer'; registry?: RegistryOptions; signal?: AbortSignal; onInfo?: (m: string) => void; onWarning?: (m: string) => void; trustPolicy?: () => Promise<Policy> },
 ): Promise<BaseImage> {
   const so = o.signal ? { signal: o.signal } : {};
   const policy = o.pull ?? 'missing';
@@ -85,7 +60,8 @@ export async function loadBaseImage(
   if (found === undefined && policy !== 'never') {
     try {
       o.onInfo?.(`Pulling ${ref}`);
-      await pull(store.paths.root, ref, platform, o.registry ?? {}, o.trustPolicy, o.signal);
+      // the registry client, transports and signature checks load only when a FROM image is pulled
+      await (await import('./pull-base.ts')).pullBaseImage(store.paths.root, ref, platform, o.registry ?? {}, o.trustPolicy, o.signal);
     } catch (e) {
       if (isSkiffError(e, 'EPERM')) throw e; // a policy rejection never falls back to a local copy
       if (policy !== 'newer' && policy !== 'missing') throw e;

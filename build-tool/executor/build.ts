@@ -20,9 +20,6 @@ import { parseImageName } from '../../shared/ref/transport-name.ts';
 import { ensurePrivateDir, locateRunc, Runc, runcRootFor } from '../../shared/runtime/runc.ts';
 import { DEFAULT_PATH } from '../../shared/runtime/spec.ts';
 import { openStore } from '../../shared/store/store.ts';
-import { openTarget } from '../../shared/transport/open.ts';
-import { openStoreSource } from '../../shared/transport/store.ts';
-import { copyImage } from '../../shared/transport/copy-image.ts';
 import { copyCreatedBy, findStage, IgnoreMatcher, loadIgnoreFile, parseDockerfile, planBuild } from '../dockerfile/index.ts';
 import { BuildCache } from '../cache/cache-store.ts';
 import { FileDigests } from '../cache/file-digests.ts';
@@ -364,6 +361,12 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
     if (names.length === 0) await store.commitImage(descriptor, so);
     for (const name of names) await store.commitImage(descriptor, { name, ...so });
     for (const t of remote) {
+      // transports (and the registry client) load only for a transport-qualified -t
+      const [{ openStoreSource }, { openTarget }, { copyImage }] = await Promise.all([
+        import('../../shared/transport/store.ts'),
+        import('../../shared/transport/open.ts'),
+        import('../../shared/transport/copy-image.ts'),
+      ]);
       const src = await openStoreSource(store.paths.root, { id }, so);
       try {
         const dst = await openTarget(parseImageName(t), { storeRoot: store.paths.root, registry: o.registry ?? {}, ...so });

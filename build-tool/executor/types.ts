@@ -22,8 +22,8 @@ export interface BuildOptions {
   noCache?: boolean;
   /** use and record the layer cache (default true) */
   layers?: boolean;
-  /** Trust policy for FROM pulls (policy.json); default: loadPolicy's default files. */
-  trustPolicy?: import('../../shared/signature/policy.ts').Policy;
+  /** Loads the trust policy for FROM pulls (policy.json), called only when a pull happens; default: loadPolicy's default files. */
+  trustPolicy?: () => Promise<import('../../shared/signature/policy.ts').Policy>;
   pull?: 'always' | 'missing' | 'never' | 'newer';
   platform?: Platform;
   format?: 'oci' | 'docker';

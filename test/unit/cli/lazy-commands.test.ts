@@ -52,12 +52,20 @@ describe('registerCommands', () => {
 });
 
 describe('start-up of one command', () => {
-  it('run-tool run loads no registry client, transport, signing or tar code before it needs them', () => {
-    const r = spawnSync(process.execPath, ['--import', resolve(repo, 'test/helpers/log-loads.mjs'), resolve(repo, 'bin/run-tool.mjs'), 'run', '--help'], { encoding: 'utf8' });
+  function loadedFiles(tool: string, command: string): string[] {
+    const r = spawnSync(process.execPath, ['--import', resolve(repo, 'test/helpers/log-loads.mjs'), resolve(repo, `bin/${tool}.mjs`), command, '--help'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     const files = r.stderr.split('\n').filter((l) => l.startsWith('LOADED ')).map((l) => fileURLToPath(l.slice(7)));
     expect(files.some((f) => f.includes('/dist/chunks/'))).toBe(true); // the hook saw the chunks (it can fail)
-    const heavy = files.filter((f) => /\/\/ (shared\/(registry|transport|signature)\/|shared\/layer\/tar-read|node_modules\/tar-stream\/)/m.test(readFileSync(f, 'utf8')));
-    expect(heavy.map((f) => f.replace(repo, ''))).toEqual([]);
+    return files;
+  }
+  const carrying = (files: string[], re: RegExp) => files.filter((f) => re.test(readFileSync(f, 'utf8'))).map((f) => f.replace(repo, ''));
+
+  it('run-tool run loads no registry client, transport, signing or tar code before it needs them', () => {
+    expect(carrying(loadedFiles('run-tool', 'run'), /\/\/ (shared\/(registry|transport|signature)\/|shared\/layer\/tar-read|node_modules\/tar-stream\/)/m)).toEqual([]);
+  });
+
+  it('build-tool build loads no transport, registry client or signing code unless it pulls or pushes', () => {
+    expect(carrying(loadedFiles('build-tool', 'build'), /\/\/ (shared\/(transport|signature)\/|shared\/registry\/(?!undici-lazy))/m)).toEqual([]);
   });
 });
