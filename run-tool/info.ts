@@ -7,6 +7,7 @@ import { isSkiffError } from '../shared/errors.ts';
 import { runProgram } from '../shared/layer/exec.ts';
 import { doctor, findProgram, isRootless } from '../shared/runtime/rootless.ts';
 import { gateRunc, locateRunc } from '../shared/runtime/runc.ts';
+import { parseIdMap } from '../shared/runtime/userns.ts';
 import { listImages } from '../shared/store/list-images.ts';
 import { openStore } from '../shared/store/store.ts';
 import { storePaths } from '../shared/store/paths.ts';
@@ -26,7 +27,8 @@ async function firstLine(cmd: string, args: string[]): Promise<string> {
 
 /**
  * The host/store/runtime summary `info` prints: a subset of podman's (host.os/arch/kernel/hostname,
- * ociRuntime name/path/version and skiff's version-gate verdict, conmon, rootless, store root and counts) plus a
+ * ociRuntime name/path/version and skiff's version-gate verdict, conmon, rootless and — rootless — the user
+ * namespace's idMappings as podman prints them, store root and counts) plus a
  * `doctor` section listing what rootless use needs and what is missing. Reads only; a missing store counts 0.
  */
 export async function gatherInfo(root: string): Promise<Record<string, unknown>> {
@@ -69,6 +71,7 @@ export async function gatherInfo(root: string): Promise<Record<string, unknown>>
       cgroupVersion: (await readFile('/sys/fs/cgroup/cgroup.controllers').then(() => 'v2', () => 'v1')),
       rootless: isRootless(),
       security: { rootless: isRootless() },
+      ...(isRootless() && { idMappings: { uidmap: await idMappings('/proc/self/uid_map'), gidmap: await idMappings('/proc/self/gid_map') } }),
     },
     store: {
       graphRoot: paths.root,
@@ -84,6 +87,12 @@ export async function gatherInfo(root: string): Promise<Record<string, unknown>>
       checks: checks.map((c) => ({ name: c.name, ok: c.ok, detail: c.detail })),
     },
   };
+}
+
+/** The user namespace's id mappings in podman's `info` form (container_id, host_id, size). */
+async function idMappings(file: string): Promise<{ container_id: number; host_id: number; size: number }[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return parseIdMap(text).map((m) => ({ container_id: m.containerID, host_id: m.hostID, size: m.size }));
 }
 
 /** Renders a value as the simple YAML podman's default `info` output uses. */

@@ -10,7 +10,7 @@
  * - exit / rm: `disconnectContainer` detaches from the on-disk attachment record, so it also works after a killed
  *   CLI. `none` and `host` never call a network helper.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
@@ -130,8 +130,13 @@ export async function disconnectContainer(root: string, record: ContainerRecord,
   await detachNetwork(record.id, state, { root, rootless: record.rootless });
 }
 
-/** Rewrites the generated hosts (the container's address, host.containers.internal) and resolv.conf (DNS servers). */
+/**
+ * Rewrites the generated hosts (the container's address, host.containers.internal) and resolv.conf (DNS servers).
+ * pasta attaches after `runc create`, when the files already are bind-mounted into the container: they are
+ * rewritten in place (same inode) then, since a rename would leave the container the old file.
+ */
 async function rewriteEtc(userdata: string, record: ContainerRecord, net: NetworkState): Promise<void> {
+  const put = net.mode === 'pasta' ? (f: string, text: string) => writeFile(f, text, { mode: 0o644 }) : (f: string, text: string) => writeFileAtomic(f, text, 0o644);
   const hostsFile = join(userdata, 'hosts');
   const hosts = (await readFile(hostsFile, 'utf8')).split('\n').filter((l) => l !== '');
   // the generated file ends with the hostname line; drop it and any previous gateway line
@@ -140,13 +145,13 @@ async function rewriteEtc(userdata: string, record: ContainerRecord, net: Networ
   if (net.gateway) kept.push(`${net.gateway}\thost.containers.internal host.docker.internal`);
   const names = [...new Set([record.config.hostname, record.name])].join(' ');
   kept.push(`${net.ips[0] ?? '127.0.1.1'}\t${names}`);
-  await writeFileAtomic(hostsFile, `${kept.join('\n')}\n`, 0o644);
+  await put(hostsFile, `${kept.join('\n')}\n`);
   if (record.hostConfig.dns.length === 0 && net.dnsServers.length > 0) {
     const resolvFile = join(userdata, 'resolv.conf');
     const lines = (await readFile(resolvFile, 'utf8')).split('\n').filter((l) => l !== '' && !/^\s*nameserver\s/.test(l));
     const search = net.dnsSearchDomains.length > 0 ? [`search ${net.dnsSearchDomains.join(' ')}`] : [];
     const rest = net.dnsSearchDomains.length > 0 ? lines.filter((l) => !/^\s*search\s/.test(l)) : lines;
-    await writeFileAtomic(resolvFile, `${[...search, ...rest, ...net.dnsServers.map((s) => `nameserver ${s}`)].join('\n')}\n`, 0o644);
+    await put(resolvFile, `${[...search, ...rest, ...net.dnsServers.map((s) => `nameserver ${s}`)].join('\n')}\n`);
   }
 }
 

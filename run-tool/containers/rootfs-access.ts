@@ -1,4 +1,6 @@
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { SkiffError } from '../../shared/errors.ts';
+import { isRootless } from '../../shared/runtime/rootless.ts';
 import { runProgram } from '../../shared/layer/exec.ts';
 import { isMountPoint } from '../../shared/runtime/bundle.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -24,13 +26,77 @@ async function runcCmd(sub: string[], id: string): Promise<void> {
   if (r.code !== 0) throw new SkiffError('EIO', `runc ${sub[0]} ${id} failed: ${r.stderr.trim() || `exit ${r.code}`}`);
 }
 
+/** The pids in the pid namespace of `initPid` (scanning /proc), the init included. */
+async function pidsInNamespace(initPid: number): Promise<number[]> {
+  const ns = await readlink(`/proc/${initPid}/ns/pid`).catch(() => undefined);
+  if (ns === undefined) return [];
+  const out: number[] = [];
+  for (const e of await readdir('/proc')) {
+    const pid = Number(e);
+    if (!Number.isSafeInteger(pid) || pid < 1) continue;
+    if ((await readlink(`/proc/${pid}/ns/pid`).catch(() => undefined)) === ns) out.push(pid);
+  }
+  return out;
+}
+
+/** The state letter of /proc/PID/stat (R, S, T, Z, …); undefined when gone. */
+async function procState(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat?.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
+/**
+ * Freezes a container without a freezer cgroup (rootless on cgroups v1, where `runc pause` cannot): SIGSTOP to
+ * every process of its pid namespace, repeated until a sweep finds no new running process (so a fork racing the
+ * sweep is caught) and each is seen stopped. Returns the thaw function, which SIGCONTs exactly the processes it
+ * stopped (ones the container had stopped itself stay stopped). Throws EIO when the set does not settle.
+ */
+export async function freezeBySignals(initPid: number): Promise<() => void> {
+  const stopped = new Set<number>();
+  const thaw = (): void => {
+    for (const pid of stopped) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  try {
+    for (let round = 0; round < 50; round++) {
+      let fresh = 0;
+      for (const pid of await pidsInNamespace(initPid)) {
+        if (stopped.has(pid)) continue;
+        const st = await procState(pid);
+        if (st === undefined || st === 'T' || st === 't' || st === 'Z' || st === 'X') continue;
+        process.kill(pid, 'SIGSTOP');
+        stopped.add(pid);
+        fresh++;
+      }
+      // wait (bounded) until what we stopped is stopped
+      for (let i = 0; i < 100; i++) {
+        const states = await Promise.all([...stopped].map(procState));
+        if (states.every((x) => x === undefined || x === 'T' || x === 'Z' || x === 'X')) break;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      if (fresh === 0) return thaw;
+    }
+  } catch (e) {
+    thaw();
+    throw new SkiffError('EIO', `cannot freeze the container's processes: ${(e as Error).message}`, { cause: e });
+  }
+  thaw();
+  throw new SkiffError('EIO', 'cannot freeze the container: its processes keep forking');
+}
+
 /**
  * Runs `fn` with the container's merged rootfs available, holding the container lock throughout (no
  * start/stop/rm can interleave; a container exiting meanwhile is cleaned up after `fn`, when the lock is
  * free). A running container's live mount is used; a created or stopped one gets its overlay mounted at its
  * rootfs dir and unmounted afterwards. With `pause`, a running container is frozen with `runc pause` before
- * `fn` and resumed after it (even when `fn` fails), so nothing in it can change the tree while `fn` works; a
- * pause failure is EUNSUPPORTED (e.g. rootless on cgroups v1) unless `pause` is 'try'.
+ * `fn` and resumed after it (even when `fn` fails), so nothing in it can change the tree while `fn` works. Rootless
+ * without a freezer cgroup (cgroups v1) the processes are frozen with SIGSTOP/SIGCONT instead (freezeBySignals);
+ * a pause failure otherwise is EUNSUPPORTED unless `pause` is 'try'.
  */
 export async function withContainerRootfs<T>(
   store: Store,
@@ -47,6 +113,7 @@ export async function withContainerRootfs<T>(
     const running = (c.state.status === 'running' || c.state.status === 'stopping') && (await isMountPoint(p.rootfs));
     let mountedHere = false;
     let paused = false;
+    let thaw: (() => void) | undefined;
     if (!running && !(await isMountPoint(p.rootfs))) {
       await mountRootfs(root, id, lowersOf(store, c.record), { ...(o.signal && { signal: o.signal }) });
       mountedHere = true;
@@ -57,7 +124,11 @@ export async function withContainerRootfs<T>(
           await runcCmd(['pause'], id);
           paused = true;
         } catch (e) {
-          if (o.pause !== 'try') {
+          const pid = isRootless() ? (await (await getRunc()).state(id).catch(() => undefined))?.pid : undefined;
+          if (pid) {
+            thaw = await freezeBySignals(pid);
+            paused = true;
+          } else if (o.pause !== 'try') {
             throw new SkiffError('EUNSUPPORTED', `cannot pause container ${c.record.name}: ${(e as Error).message}`, { hint: 'stop the container first', cause: e });
           }
         }
@@ -65,7 +136,8 @@ export async function withContainerRootfs<T>(
       try {
         return await fn({ container: c, paths: p, rootfs: p.rootfs, running, paused });
       } finally {
-        if (paused) await runcCmd(['resume'], id);
+        if (thaw) thaw();
+        else if (paused) await runcCmd(['resume'], id);
       }
     } finally {
       if (mountedHere) await unmountRootfs(root, id);

@@ -112,7 +112,7 @@ export interface DoctorCheck {
 
 /**
  * Reports what rootless containers need and what is missing: subuid/subgid entries, newuidmap/newgidmap,
- * XDG_RUNTIME_DIR, /dev/net/tun access (rootless networking). Reads only.
+ * XDG_RUNTIME_DIR, pasta and /dev/net/tun access (rootless networking). Reads only.
  */
 export async function doctor(o: { uid?: number; gid?: number; user?: string; env?: NodeJS.ProcessEnv; subuidFile?: string; subgidFile?: string; tunDevice?: string } = {}): Promise<DoctorCheck[]> {
   const env = o.env ?? process.env;
@@ -141,6 +141,8 @@ export async function doctor(o: { uid?: number; gid?: number; user?: string; env
   } catch {
     /* not accessible */
   }
+  const pasta = findProgram('pasta', env);
+  checks.push({ name: 'pasta', ok: pasta !== undefined, detail: pasta ?? 'pasta is missing: install the passt package for rootless networking (--network none works without)' });
   checks.push({ name: 'tun', ok: tunOk, detail: tunOk ? tun : `${tun} is not accessible: rootless networking (pasta) needs it (--network none works without)` });
   return checks;
 }

@@ -1,19 +1,29 @@
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
+import type { Writable } from 'node:stream';
+import { SkiffError } from '../errors.ts';
+import { runProgram } from '../layer/exec.ts';
+import { writeFileAtomic } from '../store/atomic.ts';
+import { acquireLock } from '../store/lock.ts';
 import { buildMappings, findProgram, readSubIds, userNameOf, type UsernsMappings } from './rootless.ts';
+import type { SpecIDMapping } from './types.ts';
 
 /*
  * Rootless skiff, podman's model: an ordinary user's run-tool re-executes itself inside a user namespace (plus a
  * private mount namespace) that maps the user to root and the user's /etc/subuid and /etc/subgid ranges to 1…N
- * (installed by newuidmap/newgidmap through util-linux unshare's --map-users/--map-groups). Inside it, run-tool
- * is "root": it unpacks layers with their real (mapped) owners, mounts overlayfs (kernel ≥ 5.11, `userxattr`),
- * and runs runc without a user namespace of its own (runc sees it runs in a userns and uses its rootless cgroup
- * manager and bind-mounted devices). Each invocation gets a fresh namespace with the same mappings, so files
- * made by one invocation have the same owners for the next; a detached container keeps its own namespace alive
- * through its monitor.
+ * (every range, installed by newuidmap/newgidmap). Inside it, run-tool is "root": it unpacks layers with their
+ * real (mapped) owners, mounts overlayfs (kernel ≥ 5.11, `userxattr`), and runs runc without a user namespace of
+ * its own (runc sees it runs in a userns and uses its rootless cgroup manager and bind-mounted devices).
+ *
+ * As podman, one namespace per user is kept alive by a pause process (catatonit -P, else `sleep infinity`) whose
+ * pid is in $XDG_RUNTIME_DIR/skiff/pause.pid; every invocation joins it (nsenter), so a later `exec`, `cp` or
+ * `commit` reaches a running container's namespaces and its live rootfs mount. Without XDG_RUNTIME_DIR, each
+ * invocation gets a fresh namespace with the same mappings (files keep the same owners; reaching into a running
+ * container then fails).
  *
  * The environment marker SKIFF_USERNS="<host uid>:<host gid>:<full|single>" tells the re-executed process (and
  * everything it starts: conmon's exit command, health-check timers) that it runs inside such a namespace.
@@ -74,14 +84,14 @@ export function hostGid(env: NodeJS.ProcessEnv = process.env): number {
 export interface UsernsPlan extends UsernsMappings {
   uid: number;
   gid: number;
-  /** the unshare(1) arguments before the command */
+  /** the unshare(1) arguments before the command (the id maps are installed by newuidmap/newgidmap afterwards) */
   unshareArgs: string[];
 }
 
 /**
- * Plans the user namespace for `uid`/`gid`: their first subuid/subgid ranges (unshare maps one range each; a
- * second range is ignored) mapped at 1…, the user at 0 — or the single-id mapping with buildMappings' warning
- * when entries or newuidmap/newgidmap are missing. Reads /etc/subuid, /etc/subgid and PATH only.
+ * Plans the user namespace for `uid`/`gid`: every subuid/subgid range of the user mapped in order at 1…, the user
+ * at 0 — or the single-id mapping with buildMappings' warning when entries or newuidmap/newgidmap are missing.
+ * Reads /etc/subuid, /etc/subgid and PATH only.
  */
 export async function planUserNamespace(o: { uid?: number; gid?: number; user?: string; env?: NodeJS.ProcessEnv; subuidFile?: string; subgidFile?: string } = {}): Promise<UsernsPlan> {
   const env = o.env ?? process.env;
@@ -96,27 +106,177 @@ export async function planUserNamespace(o: { uid?: number; gid?: number; user?: 
     }
   }
   const who = { id: uid, ...(name !== undefined && { name }) };
-  const subuids = (await readSubIds(o.subuidFile ?? '/etc/subuid', who)).slice(0, 1);
-  const subgids = (await readSubIds(o.subgidFile ?? '/etc/subgid', { ...who, id: gid })).slice(0, 1);
+  const subuids = await readSubIds(o.subuidFile ?? '/etc/subuid', who);
+  const subgids = await readSubIds(o.subgidFile ?? '/etc/subgid', { ...who, id: gid });
   const m = buildMappings({ uid, gid, subuids, subgids, haveNewuidmap: findProgram('newuidmap', env) !== undefined, haveNewgidmap: findProgram('newgidmap', env) !== undefined });
-  const args = ['--user', '--mount', '--propagation', 'private', '--map-root-user'];
-  if (!m.singleId) {
-    const u = m.uidMappings[1]!;
-    const g = m.gidMappings[1]!;
-    // util-linux 2.38 syntax: outer,inner,count
-    args.push(`--map-users=${u.hostID},${u.containerID},${u.size}`, `--map-groups=${g.hostID},${g.containerID},${g.size}`);
+  // slave: mounts made on the host later (a new tmpfs, a USB disk) still show up in a long-lived namespace
+  return { ...m, uid, gid, unshareArgs: ['--user', '--mount', '--propagation', 'slave'] };
+}
+
+/** newuidmap/newgidmap arguments after the pid: `inner outer count` triplets. Pure. */
+export function idMapArgs(m: readonly SpecIDMapping[]): string[] {
+  return m.flatMap((x) => [String(x.containerID), String(x.hostID), String(x.size)]);
+}
+
+/** /proc/PID/uid_map text parsed into triplets (whitespace-normalised). Pure. */
+export function parseIdMap(text: string): SpecIDMapping[] {
+  return text.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((f) => f.length === 3 && f.every(Number.isSafeInteger)).map(([c, h, n]) => ({ containerID: c!, hostID: h!, size: n! }));
+}
+
+function sameMaps(a: readonly SpecIDMapping[], b: readonly SpecIDMapping[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.containerID === b[i]!.containerID && x.hostID === b[i]!.hostID && x.size === b[i]!.size);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function nsLink(pid: number | 'self', ns: string): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/${ns}`);
+  } catch {
+    return undefined;
   }
-  return { ...m, uid, gid, unshareArgs: args };
+}
+
+/**
+ * Starts `cmd` in a new user+mount namespace with the plan's id maps: util-linux unshare makes the namespaces
+ * and execs a shell that waits on fd 3; meanwhile newuidmap/newgidmap (or, single-id, direct writes to
+ * /proc/PID/{setgroups,uid_map,gid_map}) install the maps; then the shell is released and execs `cmd` as root of
+ * the namespace. Resolves with the child once released; rejects (child killed) when the maps cannot be installed.
+ */
+export async function spawnMapped(plan: UsernsPlan, cmd: readonly string[], o: { stdio: readonly ('inherit' | 'ignore' | number)[]; env: NodeJS.ProcessEnv; detached?: boolean }): Promise<ChildProcess> {
+  const unshare = findProgram('unshare', o.env) ?? 'unshare';
+  const child = spawn(unshare, [...plan.unshareArgs, '--', '/bin/sh', '-c', 'read -r _ <&3 || exit 125; exec 3<&-; exec "$@"', 'sh', ...cmd], {
+    stdio: [...o.stdio, 'pipe'] as StdioOptions,
+    env: o.env,
+    detached: o.detached === true,
+  });
+  let failed: Error | undefined;
+  let exited = false;
+  child.once('error', (e) => (failed = e));
+  child.once('exit', () => (exited = true));
+  const fail = (msg: string): never => {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+    throw new SkiffError('EPERM', `cannot make the rootless user namespace: ${msg}`, { hint: 'check /etc/subuid, /etc/subgid and the uidmap package (newuidmap, newgidmap)' });
+  };
+  const own = nsLink('self', 'user');
+  for (let i = 0; ; i++) {
+    if (failed) fail(`${failed.message} (install util-linux's unshare)`);
+    if (exited) fail('unshare exited early');
+    if (child.pid !== undefined && nsLink(child.pid, 'user') !== undefined && nsLink(child.pid, 'user') !== own) break;
+    if (i > 2500) fail('unshare did not create a namespace within 5 s');
+    await sleep(2);
+  }
+  const pid = child.pid!;
+  if (plan.singleId) {
+    try {
+      await writeFile(`/proc/${pid}/setgroups`, 'deny');
+      await writeFile(`/proc/${pid}/uid_map`, `0 ${plan.uid} 1\n`);
+      await writeFile(`/proc/${pid}/gid_map`, `0 ${plan.gid} 1\n`);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  } else {
+    for (const [prog, maps] of [['newuidmap', plan.uidMappings], ['newgidmap', plan.gidMappings]] as const) {
+      const r = await runProgram(findProgram(prog, o.env) ?? prog, [String(pid), ...idMapArgs(maps)]).catch((e: Error) => ({ code: 1, stdout: '', stderr: e.message }));
+      if (r.code !== 0) fail(`${prog}: ${r.stderr.trim() || `exit ${r.code}`}`);
+    }
+  }
+  const go = child.stdio[3] as Writable;
+  go.on('error', () => {});
+  go.end('go\n');
+  return child;
+}
+
+/** The start time (clock ticks since boot, /proc/PID/stat field 22) of `pid`; undefined when it is gone. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pause process's files under $XDG_RUNTIME_DIR/skiff. */
+export function pausePaths(runtimeDir: string): { dir: string; pidFile: string; lock: string } {
+  const dir = join(runtimeDir, 'skiff');
+  return { dir, pidFile: join(dir, 'pause.pid'), lock: join(dir, 'pause.lock') };
+}
+
+type PauseCheck = { state: 'ok'; pid: number } | { state: 'other-maps'; pid: number } | { state: 'none' };
+
+/** Reads the pid file and checks that process: alive (same start time) and with the plan's maps. */
+async function checkPause(pidFile: string, plan: UsernsPlan): Promise<PauseCheck> {
+  const text = await readFile(pidFile, 'utf8').catch(() => '');
+  const [p, start] = text.trim().split(/\s+/);
+  const pid = Number(p);
+  if (!Number.isSafeInteger(pid) || pid < 2 || startTimeOf(pid) !== start) return { state: 'none' };
+  try {
+    const um = parseIdMap(await readFile(`/proc/${pid}/uid_map`, 'utf8'));
+    const gm = parseIdMap(await readFile(`/proc/${pid}/gid_map`, 'utf8'));
+    return sameMaps(um, plan.uidMappings) && sameMaps(gm, plan.gidMappings) ? { state: 'ok', pid } : { state: 'other-maps', pid };
+  } catch {
+    return { state: 'none' };
+  }
+}
+
+/**
+ * The pid of the user's pause process holding the rootless namespace, started (under a lock, so concurrent first
+ * invocations share one) when there is none or when /etc/subuid or /etc/subgid changed its maps (the old one is
+ * killed with a warning: containers started before keep their namespace through their monitors, but cannot be
+ * reached by exec/cp until restarted). Undefined without an absolute XDG_RUNTIME_DIR.
+ */
+export async function ensurePauseProcess(plan: UsernsPlan, env: NodeJS.ProcessEnv, onWarning: (m: string) => void = () => {}): Promise<number | undefined> {
+  const x = env.XDG_RUNTIME_DIR;
+  if (!x || !x.startsWith('/')) return undefined;
+  const p = pausePaths(x);
+  const fast = await checkPause(p.pidFile, plan);
+  if (fast.state === 'ok') return fast.pid;
+  await mkdir(p.dir, { recursive: true, mode: 0o700 });
+  const lock = await acquireLock(p.lock, { wait: 10_000 });
+  try {
+    const now = await checkPause(p.pidFile, plan);
+    if (now.state === 'ok') return now.pid;
+    if (now.state === 'other-maps') {
+      onWarning('WARNING: the subordinate id ranges changed (/etc/subuid, /etc/subgid): starting a new user namespace; containers started before keep the old one (restart them to exec or cp into them)');
+      try {
+        process.kill(now.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    const catatonit = findProgram('catatonit', env);
+    const cmd = catatonit ? [catatonit, '-P'] : ['sleep', 'infinity'];
+    const child = await spawnMapped(plan, cmd, { stdio: ['ignore', 'ignore', 'ignore'], env: { PATH: env.PATH ?? '/usr/bin:/bin' }, detached: true });
+    child.unref();
+    const pid = child.pid!;
+    // released: wait for the exec of the pause program (its maps are complete then)
+    for (let i = 0; i < 2500; i++) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new SkiffError('EIO', `the rootless pause process exited (${child.exitCode ?? child.signalCode})`);
+      const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
+      if (comm !== '' && comm !== 'sh' && comm !== 'unshare') break;
+      await sleep(2);
+    }
+    await writeFileAtomic(p.pidFile, `${pid} ${startTimeOf(pid) ?? ''}\n`, 0o600);
+    return pid;
+  } finally {
+    await lock.release();
+  }
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 /**
  * For an ordinary user outside skiff's namespace: runs this same program (`process.execPath` + argv) again
- * inside a new user+mount namespace (planUserNamespace), with the marker, SKIFF_ROOT defaulted to the user's
- * store ($XDG_DATA_HOME/skiff) and SKIFF_RUNC_ROOT to $XDG_RUNTIME_DIR/skiff/runc; forwards signals and
- * resolves with the child's exit code (128+signal). Resolves undefined — nothing done — for root or when already
- * inside the namespace (or SKIFF_NO_USERNS=1). ENODEP-like failures of unshare come back as exit code 125.
+ * inside the user's rootless namespace — joined through nsenter when the pause process holds it
+ * (ensurePauseProcess), else a fresh one (spawnMapped) — with the marker, SKIFF_ROOT defaulted to the user's
+ * store ($XDG_DATA_HOME/skiff) and SKIFF_RUNC_ROOT to $XDG_RUNTIME_DIR/skiff/runc; forwards signals and resolves
+ * with the child's exit code (128+signal). Resolves undefined — nothing done — for root or when already inside
+ * the namespace (or SKIFF_NO_USERNS=1). Failures to enter the namespace come back as exit code 125.
  */
 export async function reexecInUserNamespace(o: { argv?: readonly string[]; env?: NodeJS.ProcessEnv; defaultStoreRoot: (env: NodeJS.ProcessEnv, uid: number) => string }): Promise<number | undefined> {
   const env = o.env ?? process.env;
@@ -128,9 +288,22 @@ export async function reexecInUserNamespace(o: { argv?: readonly string[]; env?:
   const x = env.XDG_RUNTIME_DIR;
   if (!childEnv.SKIFF_RUNC_ROOT && x && x.startsWith('/')) childEnv.SKIFF_RUNC_ROOT = join(x, 'skiff', 'runc');
   const argv = o.argv ?? process.argv;
-  const unshare = findProgram('unshare', env) ?? 'unshare';
+  const cmd = [process.execPath, ...process.execArgv, resolve(argv[1] ?? ''), ...argv.slice(2)];
+  let child: ChildProcess;
+  try {
+    const pause = await ensurePauseProcess(plan, env, (m) => process.stderr.write(`${m}\n`));
+    if (pause !== undefined) {
+      const nsenter = findProgram('nsenter', env) ?? 'nsenter';
+      // --preserve-credentials: the user's own ids are root of the namespace (no setgroups, denied single-id)
+      child = spawn(nsenter, ['--user', '--mount', `--target=${pause}`, '--preserve-credentials', `--wd=${process.cwd()}`, '--', ...cmd], { stdio: 'inherit', env: childEnv });
+    } else {
+      child = await spawnMapped(plan, cmd, { stdio: ['inherit', 'inherit', 'inherit'], env: childEnv });
+    }
+  } catch (e) {
+    process.stderr.write(`Error: ${(e as Error).message}\n`);
+    return 125;
+  }
   return new Promise((res) => {
-    const child = spawn(unshare, [...plan.unshareArgs, '--', process.execPath, ...process.execArgv, resolve(argv[1] ?? ''), ...argv.slice(2)], { stdio: 'inherit', env: childEnv });
     const fwd = (s: NodeJS.Signals) => () => {
       try {
         child.kill(s);
@@ -141,7 +314,7 @@ export async function reexecInUserNamespace(o: { argv?: readonly string[]; env?:
     const handlers = FORWARDED.map((s) => [s, fwd(s)] as const);
     for (const [s, h] of handlers) process.on(s, h);
     child.on('error', (e) => {
-      process.stderr.write(`Error: cannot enter a user namespace: ${e.message} (install util-linux's unshare)\n`);
+      process.stderr.write(`Error: cannot enter the user namespace: ${e.message} (install util-linux's nsenter and unshare)\n`);
       res(125);
     });
     child.on('close', (code, sig) => {

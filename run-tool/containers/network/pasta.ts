@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { SkiffError } from '../../../shared/errors.ts';
+import { isRootless } from '../../../shared/runtime/rootless.ts';
+import { usernsMarker } from '../../../shared/runtime/userns.ts';
 import { writeFileAtomic } from '../../../shared/store/atomic.ts';
 import { ensureNetworkDirs, networkPaths } from './network-config.ts';
 import { findHelper } from './programs.ts';
@@ -18,10 +21,11 @@ export function pastaPortSpec(p: PortMapping): string {
 }
 
 /**
- * The pasta arguments for a container's published ports; nothing else is forwarded either way. pasta joins the
- * user and network namespaces of `pid` (the rootless container's). Pure.
+ * The pasta arguments for a container's published ports; nothing else is forwarded either way. A numeric `target`:
+ * pasta joins the user and network namespaces of that pid (the rootless container's); a path: only that network
+ * namespace (pasta already runs in its user namespace), kept until pasta is killed on detach. Pure.
  */
-export function pastaArgs(ports: readonly PortMapping[], pid: number): string[] {
+export function pastaArgs(ports: readonly PortMapping[], target: number | string): string[] {
   const args = ['--config-net', '--foreground', '--quiet', '-T', 'none', '-U', 'none'];
   const tcp = ports.filter((p) => p.protocol === 'tcp');
   const udp = ports.filter((p) => p.protocol === 'udp');
@@ -29,7 +33,25 @@ export function pastaArgs(ports: readonly PortMapping[], pid: number): string[] 
   for (const p of tcp) args.push('-t', pastaPortSpec(p));
   if (udp.length === 0) args.push('-u', 'none');
   for (const p of udp) args.push('-u', pastaPortSpec(p));
-  return [...args, String(pid)];
+  return typeof target === 'number' ? [...args, String(target)] : [...args, '--netns', target, '--no-netns-quit'];
+}
+
+/**
+ * What pasta gives the container (it copies the host's default-route interface): that interface's first IPv4
+ * address (the container's) and the default gateway, which pasta maps to the host's loopback — so
+ * `host.containers.internal` names the gateway. From /proc/net/route text and the interfaces list. Pure.
+ */
+export function pastaAddresses(routeText: string, ifaces: NodeJS.Dict<{ family: string | number; address: string; internal: boolean }[]>): { ip?: string; gateway?: string } {
+  for (const line of routeText.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || f[1] !== '00000000' || f[7] !== '00000000') continue;
+    const hex = f[2] ?? '';
+    if (!/^[0-9A-Fa-f]{8}$/.test(hex)) continue;
+    const gateway = [3, 2, 1, 0].map((i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16)).join('.');
+    const ip = (ifaces[f[0]!] ?? []).find((a) => (a.family === 'IPv4' || a.family === 4) && !a.internal)?.address;
+    return { ...(ip !== undefined && { ip }), ...(gateway !== '0.0.0.0' && { gateway }) };
+  }
+  return {};
 }
 
 /** Whether `pid` is a live (not zombie) pasta process. */
@@ -55,8 +77,9 @@ export async function attachPasta(containerId: string, plan: NetworkPlan, ports:
   if (!o.pid || !Number.isInteger(o.pid) || o.pid < 1) {
     throw new SkiffError('EINVALID', 'pasta networking needs the PID of the created container', { hint: 'call attachNetwork after runc create and before runc start' });
   }
-  if (process.getuid?.() === 0) {
-    // pasta drops root to "nobody" and then cannot join the container's namespaces
+  if (!isRootless()) {
+    // real root: pasta drops to "nobody" and then cannot join the container's namespaces. Root of skiff's rootless
+    // user namespace is fine: pasta sees a non-initial uid_map and keeps its identity
     throw new SkiffError('EUNSUPPORTED', 'pasta networking is for rootless containers', { hint: 'as root use the bridge network (--network bridge), or none/host' });
   }
   const pasta = findHelper('pasta');
@@ -65,11 +88,18 @@ export async function attachPasta(containerId: string, plan: NetworkPlan, ports:
   // stderr goes to a file, not a pipe: pasta outlives us and must never get SIGPIPE
   const logFile = join(p.attachments, `${containerId}.pasta.log`);
   const fd = openSync(logFile, 'w', 0o600);
+  // Inside skiff's rootless user namespace pasta runs as its root but without CAP_SYS_PTRACE (pasta drops it), so it
+  // cannot open /proc/PID/ns/* of the container's init (runc keeps it non-dumpable until exec): we open the network
+  // namespace for it and hand it over as fd 3; pasta joins only that (it already is in the owning user namespace).
+  let nsFd: number | undefined;
   let child: ReturnType<typeof spawn>;
   try {
-    child = spawn(pasta, pastaArgs(ports, o.pid), { detached: true, stdio: ['ignore', 'ignore', fd] });
+    if (usernsMarker() !== undefined) nsFd = openSync(`/proc/${o.pid}/ns/net`, 'r');
+    const args = nsFd === undefined ? pastaArgs(ports, o.pid) : pastaArgs(ports, '/proc/self/fd/3');
+    child = spawn(pasta, args, { detached: true, stdio: ['ignore', 'ignore', fd, ...(nsFd === undefined ? [] : [nsFd])] });
   } finally {
     closeSync(fd);
+    if (nsFd !== undefined) closeSync(nsFd);
   }
   const spawned = await new Promise<number>((resolve, reject) => {
     child.once('error', (e) => reject(new SkiffError('ENODEP', `cannot run pasta: ${e.message}`)));
@@ -97,7 +127,8 @@ export async function attachPasta(containerId: string, plan: NetworkPlan, ports:
     const tun = /tun/i.test(msg);
     throw new SkiffError(tun ? 'EPERM' : 'EIO', `pasta failed: ${msg}`, tun ? { hint: 'make /dev/net/tun usable: chmod 666 /dev/net/tun (as root)' } : {});
   }
-  return { mode: 'pasta', ips: [], dnsServers: plan.dns ?? [], dnsSearchDomains: [], ports, networks: [], helperPid: spawned, ownsNetns: false };
+  const addr = pastaAddresses(await readFile('/proc/net/route', 'utf8').catch(() => ''), networkInterfaces());
+  return { mode: 'pasta', ips: addr.ip ? [addr.ip] : [], ...(addr.gateway && { gateway: addr.gateway }), dnsServers: plan.dns ?? [], dnsSearchDomains: [], ports, networks: [], helperPid: spawned, ownsNetns: false };
 }
 
 /** Stops a container's pasta (only if that PID still is a pasta process). Idempotent. */

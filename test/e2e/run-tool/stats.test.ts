@@ -1,6 +1,6 @@
 // `run-tool stats` (podman 4.3's): pure formatting and cgroup parsing, then real containers under runc/conmon.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
@@ -297,6 +297,9 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool stats with real 
     const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--', process.execPath, bundle, '--root', join(home, 'store'), 'stats', '--no-stream'], {
       encoding: 'utf8', cwd: home, timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, XDG_RUNTIME_DIR: home },
     });
+    // the user's namespace-keeping pause process (started by this run) goes with the test
+    const pause = Number(readFileSync(join(home, 'skiff', 'pause.pid'), 'utf8').split(/\s/)[0]);
+    if (pause > 0) process.kill(pause, 'SIGKILL');
     expect(r.stderr).toContain('Error: stats is not supported in rootless mode without cgroups v2\n');
     expect(r.status).toBe(125);
   });

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseUsernsMarker, planUserNamespace, usernsMarker } from '../../../shared/runtime/userns.ts';
+import { idMapArgs, parseUsernsMarker, planUserNamespace, usernsMarker } from '../../../shared/runtime/userns.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
 
 describe('rootless user-namespace plan', () => {
@@ -23,11 +23,12 @@ describe('rootless user-namespace plan', () => {
     expect(usernsMarker({ SKIFF_USERNS: '1000:1000:full' })).toBeUndefined();
   });
 
-  it('maps the user to 0 and the first subuid/subgid range to 1… with unshare --map-users/--map-groups', async () => {
+  it('maps the user to 0 and every subuid/subgid range after it, as newuidmap/newgidmap triplets', async () => {
     const p = await planUserNamespace({ uid: 1000, gid: 1000, user: 'alice', subuidFile: join(s.dir, 'subuid'), subgidFile: join(s.dir, 'subgid'), env: { PATH: '/usr/bin:/bin' } });
     if (p.singleId) return expect(p.warning).toMatch(/newuidmap|newgidmap/); // uidmap not installed on this machine
-    expect(p.uidMappings).toEqual([{ containerID: 0, hostID: 1000, size: 1 }, { containerID: 1, hostID: 100000, size: 65536 }]);
-    expect(p.unshareArgs).toEqual(['--user', '--mount', '--propagation', 'private', '--map-root-user', '--map-users=100000,1,65536', '--map-groups=100000,1,65536']);
+    expect(p.uidMappings).toEqual([{ containerID: 0, hostID: 1000, size: 1 }, { containerID: 1, hostID: 100000, size: 65536 }, { containerID: 65537, hostID: 300000, size: 10 }]);
+    expect(idMapArgs(p.uidMappings)).toEqual(['0', '1000', '1', '1', '100000', '65536', '65537', '300000', '10']);
+    expect(p.unshareArgs).toEqual(['--user', '--mount', '--propagation', 'slave']);
   });
 
   it('falls back to a single-id mapping with a warning naming what is missing', async () => {
@@ -35,6 +36,6 @@ describe('rootless user-namespace plan', () => {
     expect(p.singleId).toBe(true);
     expect(p.uidMappings).toEqual([{ containerID: 0, hostID: 1000, size: 1 }]);
     expect(p.warning).toMatch(/single-UID user namespace \(no \/etc\/subuid entry, no \/etc\/subgid entry/);
-    expect(p.unshareArgs).toEqual(['--user', '--mount', '--propagation', 'private', '--map-root-user']);
+    expect(p.unshareArgs).toEqual(['--user', '--mount', '--propagation', 'slave']);
   });
 });
