@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadContainer } from './containers/state.ts';
-import { startDetached, waitContainer } from './containers/lifecycle.ts';
+import { ExitCodeError, startDetached, waitContainer } from './containers/lifecycle.ts';
 import { forEachContainer, withStore } from './containers/cli-util.ts';
 import { addRootOption } from '../shared/cli/program.ts';
 
@@ -13,7 +13,13 @@ export function addStartCommand(program: Command): void {
     await withStore(cmd, async (store) => {
       await forEachContainer(names, async (n) => {
         const c = await loadContainer(store.paths.root, n);
-        await startDetached(store, c.record.id);
+        try {
+          await startDetached(store, c.record.id);
+        } catch (e) {
+          // podman names the container in every start failure
+          if (e instanceof ExitCodeError) throw new ExitCodeError(e.exitCode, `unable to start container "${c.record.id}": ${e.message}`);
+          throw e;
+        }
         if (f.attach) {
           const code = await waitContainer(store, c.record.id).catch(() => 0);
           const { readK8sLog } = await import('./logs.ts');

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
 import { hostPlatform, selectManifest } from '../../shared/image/platform.ts';
@@ -11,6 +11,7 @@ import { buildSpec, missingWorkdir } from '../../shared/runtime/build-spec.ts';
 import { isMountPoint } from '../../shared/runtime/bundle.ts';
 import { addAccountEntries, writeEtcFiles } from '../../shared/runtime/etc-files.ts';
 import { checkWorkdir } from '../../shared/runtime/spec.ts';
+import { resolveInRoot } from '../../shared/runtime/in-root.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
 import { hostGid, hostUid, planUserNamespace, usernsMarker } from '../../shared/runtime/userns.ts';
@@ -180,6 +181,18 @@ export function layerCacheDir(store: Store, singleIdMapping: boolean): string {
   return singleIdMapping ? `${store.paths.overlay}-single-id` : store.paths.overlay;
 }
 
+/**
+ * Gives the container `/etc/mtab -> /proc/mounts` as podman does, when the image has no /etc/mtab and /etc is a
+ * directory inside the rootfs (resolved in-root: an image's /etc symlink never leads the link out). Idempotent.
+ */
+async function linkMtab(rootfs: string): Promise<void> {
+  const etc = await resolveInRoot(rootfs, '/etc');
+  if (!(await lstat(etc).catch(() => undefined))?.isDirectory()) return;
+  await symlink('/proc/mounts', join(etc, 'mtab')).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e;
+  });
+}
+
 /** A volume of a container record; `anonymous` ones (image Volumes) go with `rm -v` / `--rm`. */
 export type RecordVolume = ContainerRecord['volumes'][number] & { anonymous?: boolean };
 
@@ -279,6 +292,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
         createdVolumes.push(v);
       }
     }
+    await linkMtab(p.rootfs);
     // podman's /etc/passwd and /etc/group entries for a user the image lacks (read-only rootfs: bind-mounted copies)
     const cwd = checkWorkdir(o.workdir ?? cfg.WorkingDir);
     const mountDests = new Set(mounts.map((m) => cleanDest(m.destination)));
@@ -347,6 +361,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
         cmd: o.args && o.args.length > 0 ? o.args : o.entrypoint !== undefined ? [] : [...(cfg.Cmd ?? [])],
         entrypoint: o.entrypoint ?? [...(cfg.Entrypoint ?? [])],
         workingDir: spec.process.cwd,
+        ...(o.workdir !== undefined && { workdirFromFlag: true }),
         user: o.user ?? cfg.User ?? '',
         labels: { ...(cfg.Labels ?? {}), ...(o.labels ?? {}) },
         stopSignal,

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { readFile, rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SkiffError, isSkiffError } from '../../shared/errors.ts';
+import { missingWorkdir } from '../../shared/runtime/build-spec.ts';
 import { ensurePrivateDir, locateRunc, Runc, runcRootFor, startFailureCode } from '../../shared/runtime/runc.ts';
 import { openLease } from '../../shared/store/lease.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -109,10 +110,19 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
   const id = record.id;
   const p = containerPaths(root, id);
   const runc = await getRunc();
-  await runc.delete(id, { force: true }).catch(() => {});
+  // runc state is left only by an earlier start of this container: a fresh one needs no `runc delete`
+  if (existsSync(join(runc.root, id))) await runc.delete(id, { force: true }).catch(() => {});
   await unlink(join(p.exits, id)).catch(() => {});
   await unlink(p.pidFile).catch(() => {});
   await mountRootfs(root, id, lowersOf(store, record));
+  if (record.config.workdirFromFlag) {
+    const dests = [...record.mounts.map((m) => m.destination), ...record.volumes.map((v) => v.destination)].map((d) => join('/', d));
+    const missing = await missingWorkdir(p.rootfs, record.config.workingDir, dests, id);
+    if (missing) {
+      await unmountRootfs(root, id);
+      throw new ExitCodeError(125, missing);
+    }
+  }
   const choice = record.network as NetworkChoice | undefined;
   let net: NetworkState | undefined;
   if (choice?.mode === 'pasta') await resetPastaHook(p.dir);

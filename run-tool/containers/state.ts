@@ -68,6 +68,8 @@ export interface ContainerRecord {
     cmd: string[];
     entrypoint: string[];
     workingDir: string;
+    /** the working directory came from `-w`: start refuses it when missing (podman 4.3); an image's WorkingDir is made */
+    workdirFromFlag?: boolean;
     user: string;
     labels: Record<string, string>;
     stopSignal: string;

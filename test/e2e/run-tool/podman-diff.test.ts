@@ -217,6 +217,24 @@ describe.skipIf(!isRoot || !hasPodman || !hasBusybox || !hasRunc)('differential:
     expect(sk(['ps', '-a', '-q']).stdout).toBe('');
   });
 
+  it('/etc/mtab links to /proc/mounts as in podman', () => {
+    const [s, p] = both(['--rm', IMG, 'readlink', '/etc/mtab']);
+    expect([s.status, s.stdout]).toEqual([p.status, p.stdout]);
+    expect(s.stdout).toBe('/proc/mounts\n');
+  });
+
+  it('create -w to a missing directory succeeds; start then fails with 125 and the same message', () => {
+    const norm = (t: string) => t.trim().replace(/[0-9a-f]{64}/g, '<id>');
+    const results = [sk, pod].map((f) => {
+      const c = f(['create', '--network', 'none', '--name', 'pd-wd', '-w', '/new/dir', IMG, 'pwd']);
+      const st = f(['start', 'pd-wd']);
+      f(['rm', '-f', 'pd-wd']);
+      return [c.status, st.status, norm(st.stderr)] as const;
+    });
+    expect(results[0]).toEqual(results[1]);
+    expect(results[0]![1]).toBe(125);
+  });
+
   it('-v /path and --mount type=volume,dst=/path: anonymous volumes with copy-up, removed by rm -v and --rm, kept by rm', () => {
     const count = (f: typeof sk) => f(['volume', 'ls', '-q']).stdout.split('\n').filter(Boolean).length;
     const before = [count(sk), count(pod)];
