@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createContainer } from './containers/create.ts';
 import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from './containers/options.ts';
 import { withStore } from './containers/cli-util.ts';
-import { ensureImage, type PullPolicy } from './containers/pull-policy.ts';
+import { withImage, type PullPolicy } from './containers/pull-policy.ts';
 
 /**
  * Adds `create [flags] IMAGE [COMMAND [ARG…]]` (podman's): prints the new container's full ID. A pull `--pull`
@@ -19,8 +19,8 @@ export function addCreateCommand(program: Command): void {
     const o = parseCreateFlags(image, args, f);
     await withStore(cmd, async (store) => {
       const warn = (m: string) => void process.stderr.write(`${m}\n`);
-      const image = await ensureImage(store, o.image, f.pull as PullPolicy, { registry: createRegistryOptions(f), log: warn, onWarning: warn });
-      const r = await createContainer(store, { ...o, image, onWarning: (m) => process.stderr.write(`${m}\n`) });
+      const r = await withImage(store, o.image, f.pull as PullPolicy, { registry: createRegistryOptions(f), log: warn, onWarning: warn }, (image) =>
+        createContainer(store, { ...o, image, onWarning: warn }));
       process.stdout.write(`${r.id}\n`);
     });
   });

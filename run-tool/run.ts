@@ -3,7 +3,7 @@ import { createContainer } from './containers/create.ts';
 import { ExitCodeError, runForeground, startDetached, removeContainer } from './containers/lifecycle.ts';
 import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from './containers/options.ts';
 import { withStore } from './containers/cli-util.ts';
-import { ensureImage, type PullPolicy } from './containers/pull-policy.ts';
+import { withImage, type PullPolicy } from './containers/pull-policy.ts';
 
 /**
  * Adds `run [flags] IMAGE [COMMAND [ARG…]]` (podman's): `-d` starts the container under its monitor (conmon)
@@ -22,8 +22,8 @@ export function addRunCommand(program: Command): void {
     const o = parseCreateFlags(image, args, f);
     await withStore(cmd, async (store) => {
       const warn = (m: string) => void process.stderr.write(`${m}\n`);
-      const image = await ensureImage(store, o.image, f.pull as PullPolicy, { registry: createRegistryOptions(f), log: warn, onWarning: warn });
-      const r = await createContainer(store, { ...o, image, keepMounted: true, onWarning: (m) => process.stderr.write(`${m}\n`) });
+      const r = await withImage(store, o.image, f.pull as PullPolicy, { registry: createRegistryOptions(f), log: warn, onWarning: warn }, (image) =>
+        createContainer(store, { ...o, image, keepMounted: true, onWarning: warn }));
       if (f.detach) {
         try {
           await startDetached(store, r.id);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { readFile, rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SkiffError, isSkiffError } from '../../shared/errors.ts';
@@ -111,7 +111,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
   const p = containerPaths(root, id);
   const runc = await getRunc();
   // runc state is left only by an earlier start of this container: a fresh one needs no `runc delete`
-  if (existsSync(join(runc.root, id))) await runc.delete(id, { force: true }).catch(() => {});
+  if (runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
   await unlink(join(p.exits, id)).catch(() => {});
   await unlink(p.pidFile).catch(() => {});
   await mountRootfs(root, id, lowersOf(store, record));
@@ -369,13 +369,13 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
       if (rs && rs.status !== 'stopped' && alive(rs.pid)) return;
     }
     let code = await readExitFile(root, id);
-    for (let i = 0; code === undefined && s.monitor === 'conmon' && alive(s.monitorPid, s.monitorStart) && i < 50; i++) {
-      await sleep(20);
+    for (let i = 0; code === undefined && s.monitor === 'conmon' && alive(s.monitorPid, s.monitorStart) && i < 200; i++) {
+      await sleep(5);
       code = await readExitFile(root, id);
     }
     code ??= o.exitCode ?? (s.status === 'running' ? 137 : s.exitCode);
     if (s.healthPid) stopHealthTimer(s.healthPid, s.healthStart);
-    if (!o.runcGone) await runc.delete(id, { force: true }).catch(() => {});
+    if (!o.runcGone && runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
     await unmountRootfs(root, id);
     await disconnectContainer(root, record, s.network).catch((e: unknown) => process.stderr.write(`Error: ${(e as Error).message}\n`));
     after = { ...s, status: 'exited', pid: 0, exitCode: code, finishedAt: new Date().toISOString(), mounted: false };
@@ -431,7 +431,7 @@ async function waitDead(pid: number, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (!alive(pid)) return true;
-    await sleep(15);
+    await sleep(5);
   }
   return !alive(pid);
 }
@@ -517,7 +517,8 @@ async function removeLocked(store: Store, id: string, now: LoadedContainer, o: {
   const root = store.paths.root;
   {
     if (now.state.healthPid) stopHealthTimer(now.state.healthPid, (now.state as StateExt).healthStart);
-    if (!o.runcGone) await (await getRunc()).delete(id, { force: true }).catch(() => {});
+    const runc = await getRunc();
+    if (!o.runcGone && runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
     await unmountRootfs(root, id);
     // from the on-disk attachment record: also right after a killed CLI or monitor
     await disconnectContainer(root, now.record, (now.state as StateExt).network);

@@ -50,6 +50,22 @@ export async function ensureImage(store: Store, image: string, policy: PullPolic
   return r.name ?? image;
 }
 
+/**
+ * Runs `use` with `image` made present per `policy` (ensureImage). With `missing` the store is not searched twice:
+ * `use(image)` runs first and only an "image not known" (ENOTFOUND) or invalid-name failure makes it pull and try
+ * again; `use` must leave nothing behind when it fails (createContainer removes what it made).
+ */
+export async function withImage<T>(store: Store, image: string, policy: PullPolicy, o: Parameters<typeof ensureImage>[3], use: (name: string) => Promise<T>): Promise<T> {
+  if (policy === 'missing') {
+    try {
+      return await use(image);
+    } catch (e) {
+      if (!isSkiffError(e, 'ENOTFOUND') && !isSkiffError(e, 'EINVALID')) throw e;
+    }
+  }
+  return use(await ensureImage(store, image, policy, o));
+}
+
 /** `--tls-verify` of run/create (a Go boolean string) as RegistryOptions. EINVALID for anything else. */
 export function registryFromCreateFlags(f: { tlsVerify?: string }): RegistryOptions {
   if (f.tlsVerify === undefined) return {};

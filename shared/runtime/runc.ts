@@ -2,7 +2,7 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { chmod, lstat, mkdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
 import { SkiffError, throwIfAborted } from '../errors.ts';
 import { hostUid } from './userns.ts';
 import { judgeRuncVersion, parseRuncVersion, type RuncVerdict, type RuncVersion } from './runc-version.ts';
@@ -138,6 +138,11 @@ export class Runc {
 
   #args(sub: string[]): string[] {
     return ['--root', this.root, ...sub];
+  }
+
+  /** Whether runc keeps state for `id` (its `<root>/<id>` dir): without it `delete` has nothing to do. */
+  hasState(id: string): boolean {
+    return existsSync(join(this.root, Runc.checkId(id)));
   }
 
   static checkId(id: string): string {
