@@ -2,6 +2,7 @@ import {
   constants as C,
   chmodSync,
   closeSync,
+  fstatSync,
   copyFileSync,
   fchmodSync,
   fchownSync,
@@ -193,6 +194,18 @@ export function cleanPath(name: string, limits: Required<ApplyLimits> = DEFAULT_
   return out;
 }
 
+/** The permission bits a new file created with mode 0777 in `dir` gets (umask and default ACL applied). */
+function probeCreateMask(dir: string): number {
+  const probe = join(dir, `.skiff-mode-probe-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const fd = openSync(probe, CREATE_FILE, 0o777);
+  try {
+    return fstatSync(fd).mode & 0o777;
+  } finally {
+    closeSync(fd);
+    unlinkSync(probe);
+  }
+}
+
 /**
  * Applies one layer tar stream onto the directory `root` under the confinement policy above. Not atomic:
  * on error R holds a partial result and the caller must discard it. Bodies stream straight to disk.
@@ -202,7 +215,7 @@ export function cleanPath(name: string, limits: Required<ApplyLimits> = DEFAULT_
  * the apply (see DirNode) instead of being lstat'ed again for every entry. That memo relies on what the
  * policy already assumes: nothing but this apply writes R while it runs. Every directory the apply removes
  * or replaces drops the whole memo. Files are still created with O_EXCL|O_NOFOLLOW and get their owner,
- * mode and times through that fd; a chown is skipped only when the new entry already has the header's
+ * mode and times through that fd (the mode at creation already when the umask and default ACL leave it intact); a chown is skipped only when the new entry already has the header's
  * owner (our uid, and the group the parent directory gives it).
  */
 export async function applyLayer(root: string, tarStream: Readable, opts: ApplyOptions = {}): Promise<ApplyResult> {
@@ -227,6 +240,10 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
   const touched = new Set<string>(); // ancestors of written paths
   const dirMeta = new Map<string, DirMeta>();
   const rootNode: DirNode = { kids: undefined, sgid: (rootSt.mode & S_ISGID) !== 0, gid: rootSt.gid };
+  // The permission bits a file created with mode 0777 really gets here (umask, a default ACL on the root): a file
+  // whose mode survives that mask is created with its mode and needs no fchmod. 0 (always fchmod) once the layer
+  // sets a default ACL of its own.
+  let createMask = probeCreateMask(R);
   const prefix = R === '/' ? '' : R;
   const abs = (comps: string[]): string => (comps.length ? `${prefix}/${comps.join('/')}` : R);
   const markWritten = (comps: string[]): void => {
@@ -382,6 +399,7 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
 
   const setXattrs = async (p: string, h: TarHeader): Promise<void> => {
     for (const [k, v] of h.xattrs) {
+      if (k === 'system.posix_acl_default') createMask = 0;
       if (isPrivateXattr(k)) {
         warn(`dropping xattr ${k} of ${h.name}`);
         continue;
@@ -540,7 +558,7 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
   };
 
   /** Owner, mode and times of a file just created and written, on its O_EXCL|O_NOFOLLOW fd; closes it. */
-  const finishFile = (fd: number, parent: DirNode, real: string[], p: string, h: TarHeader): void | Promise<void> => {
+  const finishFile = (fd: number, parent: DirNode, real: string[], p: string, h: TarHeader, perm: number, exact: boolean): void | Promise<void> => {
     try {
       if (needsChown(parent, h)) {
         try {
@@ -549,8 +567,9 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
           warn(`cannot chown ${h.name} to ${h.uid}:${h.gid}: ${errno(e)}`);
         }
       }
-      // always: the umask or a default ACL may have masked the create mode; after chown, which clears setuid
-      fchmodSync(fd, permBits(h.mode, h.name));
+      // unless created with exactly its mode: the umask or a default ACL may have masked it, and special bits
+      // go on after chown, which clears setuid
+      if (!exact) fchmodSync(fd, perm);
       // xattrs (set below, by path) change ctime only, so the times can be set now
       futimesSync(fd, h.mtime, h.mtime);
     } finally {
@@ -599,14 +618,16 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
         return;
       }
       case 'file': {
-        const fd = createAt(p, () => openSync(p, CREATE_FILE, 0o600));
-        if (h.size === 0) return finishFile(fd, parent.node, real, p, h);
+        const perm = permBits(h.mode, h.name);
+        const exact = (perm & 0o7000) === 0 && (perm & ~createMask) === 0;
+        const fd = createAt(p, () => openSync(p, CREATE_FILE, exact ? perm : 0o600));
+        if (h.size === 0) return finishFile(fd, parent.node, real, p, h, perm, exact);
         return body.forEachChunk((b) => {
           let off = 0;
           while (off < b.length) off += writeSync(fd, b, off, b.length - off);
           result.bytes += b.length;
         }).then(
-          () => finishFile(fd, parent.node, real, p, h),
+          () => finishFile(fd, parent.node, real, p, h, perm, exact),
           (e: unknown) => {
             closeSync(fd);
             throw e;

@@ -362,3 +362,22 @@ describe('apply basics', () => {
     await expect(applyLayer(R, Readable.from([Buffer.from('x'.repeat(1024))]))).rejects.toMatchObject({ code: 'EINVALID' });
   });
 });
+
+describe('file modes', () => {
+  it('every permission bit of a file is kept whatever the umask masks, setuid after chown; no probe file is left', async () => {
+    await chmod(base, 0o700); // a private root: setuid/setgid bits are kept
+    const modes = [0o644, 0o666, 0o777, 0o000, 0o600, 0o4755, 0o2711, 0o1777];
+    const old = process.umask(0o077);
+    try {
+      await applyEntries(R, modes.map((m, i) => ({ name: `f${i}`, mode: m, body: 'x', ...(isRoot && i % 2 === 0 && { uid: 1234, gid: 4321 }) })));
+    } finally {
+      process.umask(old);
+    }
+    for (const [i, m] of modes.entries()) {
+      const st = await lstat(join(R, `f${i}`));
+      expect((st.mode & 0o7777).toString(8), `f${i}`).toBe(m.toString(8));
+      if (isRoot && i % 2 === 0) expect([st.uid, st.gid]).toEqual([1234, 4321]);
+    }
+    expect((await readdir(R)).filter((n) => n.includes('probe'))).toEqual([]);
+  });
+});
