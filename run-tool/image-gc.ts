@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { isSkiffError } from '../shared/errors.ts';
 import type { Descriptor } from '../shared/oci/types.ts';
 import { chainIDsOfImages, removeUnusedUnpacked } from '../shared/layer/cache-gc.ts';
@@ -39,9 +41,16 @@ export async function collectStoreGarbage(root: string, o: { signal?: AbortSigna
       const keep = await chainIDsOfImages(store.layout, roots, so);
       const kept = new Set<string>(keep);
       for (const c of await listContainers(root)) for (const id of c.record.chainIDs ?? []) kept.add(id);
-      // both unpack caches: the usual one and the single-id one rootless users without subuid ranges get
-      const removed = await removeUnusedUnpacked(layerCacheDir(store, false), kept, so);
-      return [...removed, ...(await removeUnusedUnpacked(layerCacheDir(store, true), kept, so))];
+      // every unpack cache: the usual one, the single-id one rootless users without subuid ranges get, and the
+      // id-shifted ones of --userns=keep-id (overlay-keepid-<uid>-<gid>)
+      const caches = [layerCacheDir(store, false), layerCacheDir(store, true)];
+      const base = basename(store.paths.overlay);
+      for (const n of await readdir(dirname(store.paths.overlay)).catch(() => [] as string[])) {
+        if (n.startsWith(`${base}-keepid-`)) caches.push(join(dirname(store.paths.overlay), n));
+      }
+      const removed: Digest[] = [];
+      for (const c of caches) removed.push(...(await removeUnusedUnpacked(c, kept, so)));
+      return removed;
     });
     return { blobs, layers };
   } finally {

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { lstat, mkdir, rm, symlink } from 'node:fs/promises';
+import { chown, lstat, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
 import { hostPlatform, selectManifest } from '../../shared/image/platform.ts';
@@ -22,7 +22,8 @@ import { lookupImage } from '../../shared/store/lookup.ts';
 import { withLock } from '../../shared/store/lock.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
-import { resolveUser } from '../../shared/runtime/user.ts';
+import { hostAccountOf, resolveUser } from '../../shared/runtime/user.ts';
+import { idMapSize, keepIdCacheSuffix, keepIdMappings, keepIdToOuter } from '../../shared/runtime/keep-id.ts';
 import { parseSignal } from './signals.ts';
 import { pastaHook, resolveNetworkChoice, resolvePorts, specNetwork } from './net-wiring.ts';
 import { removeVolume, resolveVolumeMount } from './volumes.ts';
@@ -75,8 +76,34 @@ export interface CreateOptions {
   network?: string;
   ports?: PortMapping[];
   publishAll?: boolean;
+  /** `--userns=keep-id` (rootless only): the invoking user's ids are kept inside a nested user namespace */
+  userns?: 'keep-id';
   onWarning?: (msg: string) => void;
   signal?: AbortSignal;
+}
+
+/** keep-id's inputs: the user's host ids and the sizes of the outer (rootless) namespace's id spaces. */
+export interface KeepId {
+  uid: number;
+  gid: number;
+  uidSize: number;
+  gidSize: number;
+}
+
+/**
+ * The keep-id context of this process: EPERM "keep-id is only supported in rootless mode" for root (podman's
+ * message; exit 125), EINVALID in a single-id namespace (no ids to map the container's others to). Reads
+ * /proc/self/{uid,gid}_map.
+ */
+export async function keepIdContext(): Promise<KeepId> {
+  if (!isRootless()) throw new SkiffError('EPERM', 'keep-id is only supported in rootless mode');
+  const marker = usernsMarker();
+  const uidSize = idMapSize(await readFile('/proc/self/uid_map', 'utf8'));
+  const gidSize = idMapSize(await readFile('/proc/self/gid_map', 'utf8'));
+  if (!marker || marker.mode === 'single' || uidSize < 2 || gidSize < 2) {
+    throw new SkiffError('EINVALID', '--userns=keep-id needs subordinate ids: only your own uid is mapped', { hint: 'add ranges for your user to /etc/subuid and /etc/subgid (see run-tool info)' });
+  }
+  return { uid: marker.uid, gid: marker.gid, uidSize, gidSize };
 }
 
 /** The image a container runs, read from the store. */
@@ -139,16 +166,19 @@ export async function readAndLeaseImage(store: Store, input: string, id: string,
  * Unpacks (once, shared cache) the image of a container whose lease `leaseId` (readAndLeaseImage) already
  * holds its blobs. Returns the lower dirs bottom→top and the chain IDs.
  */
-export async function prepareLayers(store: Store, img: RunImage, leaseId: string, o: { signal?: AbortSignal; onWarning?: (m: string) => void } = {}): Promise<{ lowers: string[]; chains: string[]; leaseId: string }> {
+export async function prepareLayers(store: Store, img: RunImage, leaseId: string, o: { signal?: AbortSignal; onWarning?: (m: string) => void; keepId?: { uid: number; gid: number } } = {}): Promise<{ lowers: string[]; chains: string[]; leaseId: string }> {
   const so = o.signal ? { signal: o.signal } : {};
   const chains = chainIDs(img.layers.map((l) => l.diffID));
   const single = usernsMarker()?.mode === 'single';
-  const lowers = await ensureUnpacked(layerCacheDir(store, single), img.layers.map((l) => ({ diffID: l.diffID, open: () => store.blobs.open(l.desc, so) })), {
+  const k = o.keepId;
+  const lowers = await ensureUnpacked(layerCacheDir(store, single, k), img.layers.map((l) => ({ diffID: l.diffID, open: () => store.blobs.open(l.desc, so) })), {
     ...so,
     ...(o.onWarning && { onWarning: o.onWarning }),
     ...(isRootless() && { devices: 'skip' as const }),
     // single-id mapping: no other id exists in the namespace, so files stay the user's (buildMappings warned)
     ...(single && { preserveOwnership: false }),
+    // keep-id: owners shifted into the outer namespace, so the nested one sees the image's ids (keep-id.ts)
+    ...(k && { mapIds: { uid: (id: number) => keepIdToOuter(id, k.uid), gid: (id: number) => keepIdToOuter(id, k.gid) } }),
   });
   return { lowers, chains, leaseId };
 }
@@ -170,14 +200,16 @@ export async function unmountRootfs(root: string, id: string): Promise<void> {
 
 /** The lower dirs for a record's chain IDs (already unpacked at create). */
 export function lowersOf(store: Store, record: ContainerRecord): string[] {
-  return record.chainIDs.map((c) => join(layerCacheDir(store, record.singleIdMapping === true), c.slice('sha256:'.length), 'diff'));
+  return record.chainIDs.map((c) => join(layerCacheDir(store, record.singleIdMapping === true, record.keepId), c.slice('sha256:'.length), 'diff'));
 }
 
 /**
  * The unpacked-layer cache a container uses: the store's, or for a rootless single-id mapping (ownership not
- * preserved) a separate `overlay-single-id` beside it, so a later full mapping never sees flattened owners.
+ * preserved) a separate `overlay-single-id` beside it, so a later full mapping never sees flattened owners; for
+ * `--userns=keep-id` (owners shifted for host ids uid:gid) `overlay-keepid-<uid>-<gid>`.
  */
-export function layerCacheDir(store: Store, singleIdMapping: boolean): string {
+export function layerCacheDir(store: Store, singleIdMapping: boolean, keepId?: { uid: number; gid: number }): string {
+  if (keepId) return `${store.paths.overlay}${keepIdCacheSuffix(keepId.uid, keepId.gid)}`;
   return singleIdMapping ? `${store.paths.overlay}-single-id` : store.paths.overlay;
 }
 
@@ -220,6 +252,7 @@ function checkVolumes(cfg: ContainerConfig): string[] {
 export async function createContainer(store: Store, o: CreateOptions & { keepMounted?: boolean }): Promise<ContainerRecord> {
   const root = store.paths.root;
   const so = o.signal ? { signal: o.signal } : {};
+  const keep = o.userns === 'keep-id' ? await keepIdContext() : undefined;
   const id = newContainerId();
   const { img, leaseId } = await readAndLeaseImage(store, o.image, id, so);
   const cfg = img.config.config ?? {};
@@ -252,7 +285,9 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     // the overlay's root directory takes the upper dir's mode: 0755 as images have it, or non-root users could not
     // traverse / (the container dir above stays 0700)
     await mkdir(p.upper, { mode: 0o755 });
-    const layers = await prepareLayers(store, img, leaseId, { ...so, ...(o.onWarning && { onWarning: o.onWarning }) });
+    // keep-id: / belongs to the container's root, outer id 1 (the upper dir gives the overlay root its owner)
+    if (keep) await chown(p.upper, keepIdToOuter(0, keep.uid), keepIdToOuter(0, keep.gid));
+    const layers = await prepareLayers(store, img, leaseId, { ...so, ...(o.onWarning && { onWarning: o.onWarning }), ...(keep && { keepId: keep }) });
     const stopSignal = parseSignal(o.stopSignal ?? cfg.StopSignal ?? 'SIGTERM');
     const rootless = isRootless();
     if (usernsMarker()?.mode === 'single') {
@@ -272,6 +307,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...(o.dnsSearch && { dnsSearch: o.dnsSearch }),
       ...(o.dnsOptions && { dnsOptions: o.dnsOptions }),
       containerEnv: { name, id, image: img.name, imageId: img.id.slice(7), rootless },
+      ...(keep && { owner: { uid: keepIdToOuter(0, keep.uid), gid: keepIdToOuter(0, keep.gid) } }),
       ...so,
     });
     const mounts: MountRequest[] = [...(o.mounts ?? [])];
@@ -296,7 +332,10 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     // podman's /etc/passwd and /etc/group entries for a user the image lacks (read-only rootfs: bind-mounted copies)
     const cwd = checkWorkdir(o.workdir ?? cfg.WorkingDir);
     const mountDests = new Set(mounts.map((m) => cleanDest(m.destination)));
-    const accounts = await addAccountEntries(p.rootfs, p.userdata, { user: o.user ?? cfg.User ?? '', workdir: cwd, readOnly: o.readOnly === true, mountedPaths: mountDests });
+    // keep-id: the process runs as the invoking user unless -u or the image's User says otherwise (podman)
+    const user = o.user ?? (cfg.User || (keep ? `${keep.uid}:${keep.gid}` : ''));
+    const hostAccount = keep && hostAccountOf(keep.uid, keep.gid, await readFile('/etc/passwd', 'utf8').catch(() => ''), await readFile('/etc/group', 'utf8').catch(() => ''));
+    const accounts = await addAccountEntries(p.rootfs, p.userdata, { user, workdir: cwd, readOnly: o.readOnly === true, mountedPaths: mountDests, ...(hostAccount && { keepId: hostAccount }) });
     mounts.push(...accounts.mounts);
     // podman 4.3 refuses a `-w` directory the image lacks when the container starts (an image WorkingDir is made): run exits 126
     const missing = o.workdir !== undefined && o.keepMounted ? await missingWorkdir(p.rootfs, cwd, [...mountDests], id) : undefined;
@@ -312,10 +351,12 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...(entrypoint && { entrypoint }),
       ...(o.env && { env: o.env }),
       ...(o.workdir !== undefined && { workdir: o.workdir }),
-      ...(o.user !== undefined && { user: o.user }),
-      ...(o.groupAdd && { groupAdd: o.groupAdd }),
+      ...((o.user !== undefined || keep) && { user }),
+      // keep-id: the user's own group is always a supplementary group, whatever -u says (podman 4.3)
+      ...((o.groupAdd || keep) && { groupAdd: [...(o.groupAdd ?? []), ...(keep ? [String(keep.gid)] : [])] }),
       tty: o.tty === true,
-      defaultEnv: ['TERM=xterm'],
+      defaultEnv: ['TERM=xterm', ...(accounts.keepIdHome !== undefined ? [`HOME=${accounts.keepIdHome}`] : [])],
+      ...(keep && { uidMappings: keepIdMappings(keep.uid, keep.uidSize), gidMappings: keepIdMappings(keep.gid, keep.gidSize) }),
       podmanUser: true,
       hostname,
       ...(o.capAdd && { capAdd: o.capAdd }),
@@ -362,7 +403,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
         entrypoint: o.entrypoint ?? [...(cfg.Entrypoint ?? [])],
         workingDir: spec.process.cwd,
         ...(o.workdir !== undefined && { workdirFromFlag: true }),
-        user: o.user ?? cfg.User ?? '',
+        user,
         labels: { ...(cfg.Labels ?? {}), ...(o.labels ?? {}) },
         stopSignal,
         stopTimeout: o.stopTimeout ?? 10,
@@ -397,6 +438,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       leaseId: layers.leaseId,
       rootless,
       ...(usernsMarker()?.mode === 'single' && { singleIdMapping: true }),
+      ...(keep && { keepId: { uid: keep.uid, gid: keep.gid } }),
       network: netChoice,
     };
     const state = initialState();

@@ -65,6 +65,7 @@ export function addCreateFlags(cmd: Command): Command {
     .option('--network <mode>', 'network mode: none, host, bridge, pasta, NAME (default: bridge for root, pasta rootless)')
     .option('-p, --publish <spec>', 'publish a container port to the host: [ip:][hostPort:]containerPort[/proto]', collect, [])
     .option('-P, --publish-all', 'publish all exposed ports to random ports on the host')
+    .option('--userns <mode>', 'user namespace to use: host (default) or keep-id (rootless)')
     .option('--root <dir>', 'store root (same as the global --root)');
 }
 
@@ -76,7 +77,22 @@ export interface CreateFlags {
   ulimit: string[]; init?: boolean; restart: string; healthCmd?: string; healthInterval: string; healthRetries: string; healthTimeout: string;
   healthStartPeriod: string; stopSignal?: string; stopTimeout?: string; label: string[]; pull: string; device: string[]; groupAdd: string[];
   sysctl: string[]; preserveFds: string; tlsVerify?: string; authfile?: string; creds?: string; rm?: boolean; volume: string[]; mount: string[]; tmpfs: string[]; network?: string;
-  publish: string[]; publishAll?: boolean;
+  publish: string[]; publishAll?: boolean; userns?: string;
+}
+
+/**
+ * Parses `--userns` as podman 4.3: '' and `host` are the default (undefined), `keep-id` asks for the invoking
+ * user's ids kept inside (rootless only; createContainer refuses it for root). podman's other modes are EINVALID
+ * (not supported here), and anything else is podman's "unrecognized namespace mode". Pure.
+ */
+export function parseUserns(v: string | undefined): 'keep-id' | undefined {
+  if (v === undefined || v === '' || v === 'host') return undefined;
+  if (v === 'keep-id') return 'keep-id';
+  const mode = v.split(':')[0]!;
+  if (['keep-id', 'auto', 'nomap', 'private', 'ns', 'container'].includes(mode)) {
+    throw new SkiffError('EINVALID', `--userns=${v} is not supported`, { hint: 'use --userns=keep-id or --userns=host' });
+  }
+  throw new SkiffError('EINVALID', `unrecognized namespace mode ${v} passed`);
 }
 
 /**
@@ -273,6 +289,7 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
   const stopTimeout = num(f.stopTimeout, '--stop-timeout');
   const cpus = num(f.cpus, '--cpus');
   const preserveFds = num(f.preserveFds, '--preserve-fds') ?? 0;
+  const userns = parseUserns(f.userns);
   return {
     image,
     args,
@@ -315,5 +332,6 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
     ...(network !== undefined && { network }),
     ports: parsePublishFlags(f.publish),
     publishAll: f.publishAll === true,
+    ...(userns && { userns }),
   };
 }

@@ -109,6 +109,8 @@ export interface ContainerRecord {
   rootless: boolean;
   /** rootless with only the user's own id mapped: its layers live in a separate cache (layerCacheDir) */
   singleIdMapping?: boolean;
+  /** `--userns=keep-id`: the invoking user's host ids kept inside; its layers live in a keep-id cache (layerCacheDir) */
+  keepId?: { uid: number; gid: number };
   /** opaque network state from attachNetwork (bridge/pasta) */
   network?: unknown;
 }

@@ -103,6 +103,11 @@ export interface ApplyOptions {
   devices?: 'create' | 'skip';
   /** chown to the archive's uid/gid; default: when running as root */
   preserveOwnership?: boolean;
+  /**
+   * translate every entry's uid/gid before it is used (e.g. keep-id's shift into the outer namespace): what is
+   * chowned and compared is `mapIds.uid(h.uid)`:`mapIds.gid(h.gid)`. Identity when absent.
+   */
+  mapIds?: { uid: (id: number) => number; gid: (id: number) => number };
   /** overlay mode: lower layer dirs, top first, searched for hardlink targets this layer lacks */
   lowerDirs?: string[];
   limits?: ApplyLimits;
@@ -227,6 +232,7 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
   const limits = { ...DEFAULT_APPLY_LIMITS, ...opts.limits };
   const overlay = opts.mode === 'overlay';
   const preserveOwner = opts.preserveOwnership ?? isRootUser;
+  const mapIds = opts.mapIds;
   const privateRoot = await isPrivateRoot(R);
   const euid = process.geteuid?.() ?? 0;
   const egid = process.getegid?.() ?? 0;
@@ -668,6 +674,10 @@ export async function applyLayer(root: string, tarStream: Readable, opts: ApplyO
       throwIfAborted(opts.signal);
       if (++result.entries > limits.maxEntries) {
         throw new SkiffError('ELIMIT', `layer has more than ${limits.maxEntries} entries`, { hint: 'raise the entry limit if this layer is legitimate' });
+      }
+      if (mapIds) {
+        header.uid = mapIds.uid(header.uid);
+        header.gid = mapIds.gid(header.gid);
       }
       return entry(header, body);
     },

@@ -44,6 +44,11 @@ export interface EnsureOptions {
   devices?: 'create' | 'skip';
   /** chown entries to the archive's ids (applyLayer's default: when running as root) */
   preserveOwnership?: boolean;
+  /**
+   * translate the archive's ids before chowning (applyLayer's mapIds). The cache dir must be one used only with
+   * this same translation: entries record no mapping, so mixing translations in one cache mixes owners.
+   */
+  mapIds?: { uid: (id: number) => number; gid: (id: number) => number };
   onWarning?: (msg: string) => void;
   /** called after each layer actually unpacked (not for cache hits) */
   onUnpacked?: (chainID: Digest, result: ApplyResult) => void;
@@ -116,6 +121,7 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
         lowerDirs: [...lowers].reverse(),
         ...(opts.devices && { devices: opts.devices }),
         ...(opts.preserveOwnership !== undefined && { preserveOwnership: opts.preserveOwnership }),
+        ...(opts.mapIds && { mapIds: opts.mapIds }),
         ...(opts.applyLimits && { limits: opts.applyLimits }),
         ...(opts.onWarning && { onWarning: opts.onWarning }),
         ...(opts.signal && { signal: opts.signal }),

@@ -6,7 +6,7 @@ import { SkiffError } from '../errors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { readFileInRoot, resolveInRoot } from './in-root.ts';
 import type { MountRequest } from './mounts.ts';
-import { ACCOUNT_FILE_MAX, podmanAccountEntries } from './user.ts';
+import { ACCOUNT_FILE_MAX, keepIdAccountEntries, podmanAccountEntries, type AccountEntries, type HostAccount } from './user.ts';
 
 /** The engine string written to /run/.containerenv. */
 export const ENGINE = 'skiff-0.1.0';
@@ -129,6 +129,8 @@ export interface AccountEntriesOptions {
   readOnly: boolean;
   /** container paths the caller already mounts something at (a user mount over /etc/passwd wins) */
   mountedPaths?: ReadonlySet<string>;
+  /** `--userns=keep-id`: also podman's entries for the invoking user (keepIdAccountEntries), before the user's */
+  keepId?: HostAccount;
 }
 
 /** What addAccountEntries planned: bind mounts to add now, and the in-place appends to make later. */
@@ -137,11 +139,14 @@ export interface PlannedAccountEntries {
   mounts: MountRequest[];
   /** appends the entries to the rootfs files (writable rootfs; a no-op otherwise). Call once. */
   append: () => Promise<void>;
+  /** keep-id: the home of the passwd entry added for the invoking user (podman sets HOME to it when unset) */
+  keepIdHome?: string;
 }
 
 /**
  * Plans podman's /etc/passwd and /etc/group entries for a container user the image does not know
- * (podmanAccountEntries) for the container mounted at `rootfs`. Read-only rootfs: the image's file plus the
+ * (podmanAccountEntries) — with `keepId`, first the invoking user's (keepIdAccountEntries) — for the container
+ * mounted at `rootfs`. Read-only rootfs: the image's file plus the
  * entry is written to `dir` (0644) now and returned as a read-only bind mount. Writable rootfs: `append()`
  * appends in place (in-root resolution, then O_APPEND|O_NOFOLLOW, regular files only — an overlay rootfs copies
  * the file up); the caller calls it after resolving the user, so the user is resolved against the image's own
@@ -149,13 +154,19 @@ export interface PlannedAccountEntries {
  */
 export async function addAccountEntries(rootfs: string, dir: string, o: AccountEntriesOptions): Promise<PlannedAccountEntries> {
   const planned: PlannedAccountEntries = { mounts: [], append: async () => {} };
-  if (o.user.trim() === '') return planned;
+  if (o.user.trim() === '' && !o.keepId) return planned;
   const files = { passwd: '/etc/passwd', group: '/etc/group' } as const;
   const text = {
     passwd: await readFileInRoot(rootfs, files.passwd, ACCOUNT_FILE_MAX),
     group: await readFileInRoot(rootfs, files.group, ACCOUNT_FILE_MAX),
   };
-  const entries = podmanAccountEntries(o.user, text.passwd ?? '', text.group ?? '', o.workdir);
+  // keep-id's entries first; the user's are then planned as if they were in the image (podman skips the kept ids)
+  const kept = o.keepId ? keepIdAccountEntries(o.keepId, text.passwd ?? '', text.group ?? '', o.workdir, o.mountedPaths) : {};
+  if (kept.home !== undefined && text.passwd !== undefined && !o.mountedPaths?.has(files.passwd)) planned.keepIdHome = kept.home;
+  const withKept = (orig: string, line: string | undefined) => (line === undefined ? orig : `${orig}${orig === '' || orig.endsWith('\n') ? '' : '\n'}${line}`);
+  const user = podmanAccountEntries(o.user, withKept(text.passwd ?? '', kept.passwd), withKept(text.group ?? '', kept.group), o.workdir);
+  const entries: AccountEntries = {};
+  for (const k of ['passwd', 'group'] as const) if (kept[k] !== undefined || user[k] !== undefined) entries[k] = `${kept[k] ?? ''}${user[k] ?? ''}`;
   const appends: [string, string][] = [];
   for (const k of ['passwd', 'group'] as const) {
     const line = entries[k];

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { SkiffError } from '../errors.ts';
 import { readFileInRoot } from './in-root.ts';
 
@@ -153,5 +154,60 @@ export function podmanAccountEntries(spec: string, passwdText: string, groupText
   }
   const g = groupPart ?? userPart;
   if (validId(g) && !groups.some((e) => e.gid === Number(g))) out.group = `${g}:x:${g}:${userPart}\n`;
+  return out;
+}
+
+/** The invoking user as the host's account files describe them (keep-id's added passwd and group entries). */
+export interface HostAccount {
+  uid: number;
+  gid: number;
+  name: string;
+  /** the passwd GECOS field */
+  gecos: string;
+  home: string;
+  /** the name of group `gid`; undefined when the host's group file lacks it */
+  groupName?: string;
+}
+
+/**
+ * Looks `uid`/`gid` up in the host's passwd and group text. A uid without an entry gets its number as name, an
+ * empty GECOS and `/` as home. Pure.
+ */
+export function hostAccountOf(uid: number, gid: number, passwdText: string, groupText: string): HostAccount {
+  let entry: { name: string; gecos: string; home: string } | undefined;
+  for (const line of passwdText.split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 7 && f[2] === String(uid)) {
+      entry = { name: f[0]!, gecos: f[4]!, home: f[5]! };
+      break;
+    }
+  }
+  const group = parseGroup(groupText).find((g) => g.gid === gid);
+  return { uid, gid, name: entry?.name ?? String(uid), gecos: entry?.gecos ?? '', home: entry?.home || '/', ...(group && { groupName: group.name }) };
+}
+
+/**
+ * podman 4.3's entries for `--userns=keep-id` given the image's passwd and group text:
+ *  - passwd, when neither the user's name nor uid is in the image: `NAME:*:UID:GID:GECOS:HOME:/bin/sh`, HOME the
+ *    user's host home when it or one of its parents (not `/`) is a mount destination of the container
+ *    (`mountedPaths`), else the working directory `workdir`; `home` is that HOME (undefined without an entry);
+ *  - group, when neither the group's name nor gid is in the image: `GROUP:x:GID:NAME`.
+ * Pure.
+ */
+export function keepIdAccountEntries(host: HostAccount, passwdText: string, groupText: string, workdir: string, mountedPaths: ReadonlySet<string> = new Set()): AccountEntries & { home?: string } {
+  const out: AccountEntries & { home?: string } = {};
+  if (!parsePasswd(passwdText).some((e) => e.name === host.name || e.uid === host.uid)) {
+    let home = workdir;
+    for (let d = host.home; d.startsWith('/') && d.length > 1; d = posix.dirname(d)) {
+      if (mountedPaths.has(d)) {
+        home = host.home;
+        break;
+      }
+    }
+    out.passwd = `${host.name}:*:${host.uid}:${host.gid}:${host.gecos}:${home}:/bin/sh\n`;
+    out.home = home;
+  }
+  const gname = host.groupName ?? String(host.gid);
+  if (!parseGroup(groupText).some((g) => g.name === gname || g.gid === host.gid)) out.group = `${gname}:x:${host.gid}:${host.name}\n`;
   return out;
 }
