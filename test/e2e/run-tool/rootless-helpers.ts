@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { hasBusybox } from '../../helpers/busybox.ts';
@@ -131,4 +132,27 @@ export function pollSync(f: () => boolean, ms: number): boolean {
     if (Date.now() > end) return false;
     execFileSync('sleep', ['0.1']);
   }
+}
+
+/**
+ * An ordinary test user (with subordinate ids) who has imported `busybox`: a busybox rootfs owned by root with
+ * /data/owned owned by 1000:1000, and `hostDir`, a directory under `scratchDir` the user owns. `scratchDir` is
+ * made world-traversable so the user reaches the tarball.
+ */
+export function makeUserWithBusybox(scratchDir: string, prefix: string): { u: TestUser; hostDir: string; tarball: string } {
+  chmodSync(scratchDir, 0o755);
+  const rootfs = join(scratchDir, 'rootfs');
+  execFileSync('bash', [join(repo, 'scripts/make-busybox-rootfs.sh'), rootfs]);
+  mkdirSync(join(rootfs, 'data'));
+  execFileSync('sh', ['-c', `echo owned > ${rootfs}/data/owned && chown -R 1000:1000 ${rootfs}/data`]);
+  const tarball = join(scratchDir, 'busybox.tar');
+  execFileSync('tar', ['--numeric-owner', '-C', rootfs, '-cf', tarball, '.']);
+  chmodSync(tarball, 0o644);
+  const u = makeUser(`${prefix}-${randomBytes(3).toString('hex')}`, true);
+  const hostDir = join(scratchDir, 'host');
+  mkdirSync(hostDir);
+  chownSync(hostDir, u.uid, u.gid);
+  const r = asUser(u, ['import', tarball, 'busybox']);
+  if (r.status !== 0) throw new Error(`import as ${u.name} failed: ${r.stderr}`);
+  return { u, hostDir, tarball };
 }

@@ -1,10 +1,9 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scratchDir } from '../../helpers/tmp.ts';
-import { asUser, bundle, canRunRootless, makeUser, removeContainers, removeUser, repo, type TestUser } from './rootless-helpers.ts';
+import { asUser, makeUserWithBusybox, bundle, canRunRootless, removeContainers, removeUser, type TestUser } from './rootless-helpers.ts';
 
 const hasPasta = spawnSync('sh', ['-c', 'command -v pasta']).status === 0;
 
@@ -21,21 +20,7 @@ describe.skipIf(!canRunRootless)('rootless run --userns=keep-id', () => {
 
   beforeAll(async () => {
     scratch = await scratchDir('skiff-keepid-');
-    chmodSync(scratch.dir, 0o755);
-    // a busybox rootfs (files owned by root) with /data/owned owned by 1000:1000
-    const rootfs = join(scratch.dir, 'rootfs');
-    execFileSync('bash', [join(repo, 'scripts/make-busybox-rootfs.sh'), rootfs]);
-    mkdirSync(join(rootfs, 'data'));
-    execFileSync('sh', ['-c', `echo owned > ${rootfs}/data/owned && chown -R 1000:1000 ${rootfs}/data`]);
-    const tarball = join(scratch.dir, 'busybox.tar');
-    execFileSync('tar', ['--numeric-owner', '-C', rootfs, '-cf', tarball, '.']);
-    chmodSync(tarball, 0o644);
-    u = makeUser(`skiff-kid-${randomBytes(3).toString('hex')}`, true);
-    hostDir = join(scratch.dir, 'host');
-    mkdirSync(hostDir);
-    chownSync(hostDir, u.uid, u.gid);
-    const r = asUser(u, ['import', tarball, 'busybox']);
-    if (r.status !== 0) throw new Error(`import as ${u.name} failed: ${r.stderr}`);
+    ({ u, hostDir } = makeUserWithBusybox(scratch.dir, 'skiff-kid'));
   }, 120_000);
 
   afterAll(async () => {

@@ -1,13 +1,12 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../run-tool/containers/network/publish.ts';
 import { hasConmon } from './core-helpers.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
-import { addSubIdRange, asUser, bundle, canRunRootless, firstSubId, makeUser, pausePidOf, pollSync, removeContainers, removeUser, repo, type TestUser } from './rootless-helpers.ts';
+import { addSubIdRange, asUser, makeUserWithBusybox, bundle, canRunRootless, firstSubId, pausePidOf, pollSync, removeContainers, removeUser, type TestUser } from './rootless-helpers.ts';
 
 /*
  * Rootless operations on running containers, as an ordinary user: exec, cp, commit, pasta networking (a host
@@ -24,20 +23,7 @@ describe.skipIf(!canRunRootless || !hasConmon)('rootless exec, cp, commit, netwo
 
   beforeAll(async () => {
     scratch = await scratchDir('skiff-rlops-');
-    chmodSync(scratch.dir, 0o755);
-    const rootfs = join(scratch.dir, 'rootfs');
-    execFileSync('bash', [join(repo, 'scripts/make-busybox-rootfs.sh'), rootfs]);
-    mkdirSync(join(rootfs, 'data'));
-    execFileSync('sh', ['-c', `echo owned > ${rootfs}/data/owned && chown -R 1000:1000 ${rootfs}/data`]);
-    const tarball = join(scratch.dir, 'busybox.tar');
-    execFileSync('tar', ['--numeric-owner', '-C', rootfs, '-cf', tarball, '.']);
-    chmodSync(tarball, 0o644);
-    u = makeUser(`skiff-rlo-${randomBytes(3).toString('hex')}`, true);
-    hostDir = join(scratch.dir, 'host');
-    mkdirSync(hostDir);
-    chownSync(hostDir, u.uid, u.gid);
-    const r = asUser(u, ['import', tarball, 'busybox']);
-    if (r.status !== 0) throw new Error(`import as ${u.name} failed: ${r.stderr}`);
+    ({ u, hostDir } = makeUserWithBusybox(scratch.dir, 'skiff-rlo'));
     // rootless networking needs the tun device usable by ordinary users (documented requirement)
     if (hasPasta && (statSync('/dev/net/tun').mode & 0o006) !== 0o006) chmodSync('/dev/net/tun', 0o666);
   }, 120_000);
