@@ -2,11 +2,12 @@ import type { Command } from 'commander';
 import { lstat, realpath } from 'node:fs/promises';
 import { posix, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { goBool } from '../shared/cli/flags.ts';
 import { addRootOption } from '../shared/cli/program.ts';
 import { SkiffError } from '../shared/errors.ts';
 import { withStore } from './containers/cli-util.ts';
 import {
-  applyCopy, callerIds, containerOwner, copyTarget, hostSourceInfo, isContentsPath, packForCopy, resolveContainerPath, withTarOwner,
+  applyCopy, callerIds, containerOwner, copyTarget, hostSourceInfo, isContentsPath, packForCopy, resolveContainerPath,
 } from './containers/copy.ts';
 import { withContainerRootfs } from './containers/rootfs-access.ts';
 import { loadContainer } from './containers/state.ts';
@@ -36,8 +37,8 @@ export function parseCopyLocation(arg: string): CopyLocation {
 export function parseArchiveFlag(v: string | undefined): boolean | string {
   if (v === undefined) return true;
   const t = v.startsWith('=') ? v.slice(1) : v;
-  if (['true', '1', 't', 'T', 'TRUE', 'True'].includes(t)) return true;
-  if (['false', '0', 'f', 'F', 'FALSE', 'False'].includes(t)) return false;
+  const b = goBool(t);
+  if (b !== undefined) return b;
   if (v.startsWith('=')) throw new SkiffError('EINVALID', `invalid argument ${JSON.stringify(t)} for "-a, --archive" flag: use true or false`);
   return v;
 }
@@ -79,7 +80,7 @@ export function addCpCommand(program: Command): void {
               const st = await lstat(resolved).catch(() => undefined);
               if (!st?.isDirectory()) throw new SkiffError('EINVALID', `destination "${dst.path}" must be a directory when copying from stdin`);
               const owner = archive ? await containerOwner(paths.bundle) : undefined;
-              await applyCopy({ dir: resolved, name: '' }, owner ? withTarOwner(process.stdin, owner) : process.stdin, { confineTo: rootfs, onWarning: warn, ...so });
+              await applyCopy({ dir: resolved, name: '' }, process.stdin, { ...(owner && { owner }), confineTo: rootfs, onWarning: warn, ...so });
               return;
             }
             const { info, abs } = await hostSourceInfo(src.path);

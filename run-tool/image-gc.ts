@@ -4,6 +4,7 @@ import { isSkiffError } from '../shared/errors.ts';
 import type { Descriptor } from '../shared/oci/types.ts';
 import { chainIDsOfImages, removeUnusedUnpacked } from '../shared/layer/cache-gc.ts';
 import { layerCacheDir } from './containers/create.ts';
+import { KEEP_ID_CACHE_INFIX } from '../shared/runtime/keep-id.ts';
 import { listLeases } from '../shared/store/lease.ts';
 import { withLock } from '../shared/store/lock.ts';
 import type { GcResult } from '../shared/store/gc.ts';
@@ -46,7 +47,7 @@ export async function collectStoreGarbage(root: string, o: { signal?: AbortSigna
       const caches = [layerCacheDir(store, false), layerCacheDir(store, true)];
       const base = basename(store.paths.overlay);
       for (const n of await readdir(dirname(store.paths.overlay)).catch(() => [] as string[])) {
-        if (n.startsWith(`${base}-keepid-`)) caches.push(join(dirname(store.paths.overlay), n));
+        if (n.startsWith(`${base}${KEEP_ID_CACHE_INFIX}`)) caches.push(join(dirname(store.paths.overlay), n));
       }
       const removed: Digest[] = [];
       for (const c of caches) removed.push(...(await removeUnusedUnpacked(c, kept, so)));

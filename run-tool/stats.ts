@@ -7,7 +7,7 @@ import { isRootless } from '../shared/runtime/rootless.ts';
 import type { Store } from '../shared/store/store.ts';
 import { cgroupVersion } from './containers/cgroup-stats.ts';
 import { withStore } from './containers/cli-util.ts';
-import { sampleContainer, type ContainerStats } from './containers/container-stats.ts';
+import { sampleContainer, zeroStats, type ContainerStats } from './containers/container-stats.ts';
 import { ExitCodeError, listReconciled, reconcile } from './containers/lifecycle.ts';
 import { loadContainer, type LoadedContainer } from './containers/state.ts';
 import { STATS_HEADER, statsHeaderFor, statsJson, statsRow, statsTemplateView, statsText } from './containers/stats-format.ts';
@@ -76,11 +76,7 @@ function isJsonFormat(format: string | undefined): boolean {
 
 /** Header strings under every name a template can address. */
 function headerData(): Record<string, string> {
-  const probe: ContainerStats = {
-    ContainerID: '', Name: '', CPU: 0, AvgCPU: 0, DataPoints: 0, CPUNano: 0, CPUSystemNano: 0, SystemNano: 0, PerCPU: null, MemUsage: 0,
-    MemLimit: 0, MemPerc: 0, NetInput: 0, NetOutput: 0, BlockInput: 0, BlockOutput: 0, PIDs: 0, Duration: 0,
-  };
-  return Object.fromEntries(Object.keys(statsTemplateView(probe)).map((k) => [k, statsHeaderFor(k)]));
+  return Object.fromEntries(Object.keys(statsTemplateView(zeroStats({ id: '', name: '' }))).map((k) => [k, statsHeaderFor(k)]));
 }
 
 /** Parses `--format` once: `table …` prints a header and aligns columns (fields separated by blanks or `\t`). */

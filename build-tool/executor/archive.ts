@@ -12,11 +12,10 @@
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import * as tar from 'tar-stream';
 import { SkiffError } from '../../shared/errors.ts';
-import { applyLayer } from '../../shared/layer/apply.ts';
+import { applyLayer, ownedBy } from '../../shared/layer/apply.ts';
 
 /** A detected archive format. */
 export type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz';
@@ -93,41 +92,14 @@ export async function archiveKind(file: string): Promise<ArchiveKind | undefined
 }
 
 /**
- * The tar stream `src` with every entry's owner replaced by `owner` (numeric ids; user and group names and pax
- * uid/gid/uname/gname records dropped so nothing overrides them). Names, types, modes, times, link targets, xattrs
- * and bodies pass through unchanged. Errors of `src` or of the parse end the returned stream with that error.
- */
-export function chownTarStream(src: Readable, owner: { uid: number; gid: number }): Readable {
-  const extract = tar.extract();
-  const pack = tar.pack();
-  src.on('error', (e) => extract.destroy(e));
-  src.pipe(extract as unknown as NodeJS.WritableStream);
-  void (async () => {
-    for await (const entry of extract) {
-      const h: tar.Header = { ...entry.header, uid: owner.uid, gid: owner.gid, uname: '', gname: '' };
-      if (h.pax) {
-        const pax: Record<string, string> = { ...(h.pax as Record<string, string>) };
-        for (const k of ['uid', 'gid', 'uname', 'gname']) delete pax[k];
-        h.pax = pax;
-      }
-      await new Promise<void>((res, rej) => {
-        const sink = pack.entry(h, (err?: Error | null) => (err ? rej(err) : res()));
-        if (h.type === 'file' || h.type === 'contiguous-file') entry.pipe(sink);
-        else entry.resume();
-        entry.on('error', rej);
-      });
-    }
-    pack.finalize();
-  })().catch((e: unknown) => pack.destroy(e as Error));
-  return Readable.from(pack as AsyncIterable<Buffer>, { objectMode: false });
-}
-
-/**
  * Extracts archive `file` into host directory `dest` (a directory inside a container root) with confinement;
  * `owner` (ADD --chown) replaces every entry's owner, else the archive's owners are kept.
  */
 export async function extractArchive(file: string, kind: ArchiveKind, dest: string, o: { owner?: { uid: number; gid: number }; signal?: AbortSignal; onWarning?: (m: string) => void } = {}): Promise<void> {
-  const raw = openDecompressed(file, kind);
-  const stream = o.owner ? chownTarStream(raw, o.owner) : raw;
-  await applyLayer(dest, stream, { mode: 'merged', ...(o.signal && { signal: o.signal }), ...(o.onWarning && { onWarning: o.onWarning }) });
+  await applyLayer(dest, openDecompressed(file, kind), {
+    mode: 'merged',
+    ...(o.owner && { mapIds: ownedBy(o.owner) }),
+    ...(o.signal && { signal: o.signal }),
+    ...(o.onWarning && { onWarning: o.onWarning }),
+  });
 }

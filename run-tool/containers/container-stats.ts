@@ -56,9 +56,9 @@ export function parseNetDev(text: string): { rx: number; tx: number } {
 }
 
 /** The all-zero data point of a container that is not running (podman prints these with --all). */
-export function zeroStats(c: LoadedContainer): ContainerStats {
+export function zeroStats(base: { id: string; name: string }): ContainerStats {
   return {
-    ContainerID: c.record.id, Name: c.record.name, CPU: 0, AvgCPU: 0, DataPoints: 0, CPUNano: 0, CPUSystemNano: 0, SystemNano: 0,
+    ContainerID: base.id, Name: base.name, CPU: 0, AvgCPU: 0, DataPoints: 0, CPUNano: 0, CPUSystemNano: 0, SystemNano: 0,
     PerCPU: null, MemUsage: 0, MemLimit: 0, MemPerc: 0, NetInput: 0, NetOutput: 0, BlockInput: 0, BlockOutput: 0, PIDs: 0, Duration: 0,
   };
 }
@@ -112,9 +112,9 @@ export function nextStats(base: { id: string; name: string }, s: CgroupSample, n
  */
 export async function sampleContainer(c: LoadedContainer, prev: ContainerStats | undefined): Promise<ContainerStats> {
   const st = c.state;
-  if ((st.status !== 'running' && st.status !== 'stopping') || !(st.pid > 0)) return zeroStats(c);
+  if ((st.status !== 'running' && st.status !== 'stopping') || !(st.pid > 0)) return zeroStats(c.record);
   const s = await readCgroupSample(st.pid);
-  if (!s) return zeroStats(c);
+  if (!s) return zeroStats(c.record);
   // host network: the container's /proc/<pid>/net/dev is the host's; podman reports nothing then
   const ownNetns = c.record.hostConfig.networkMode !== 'host';
   const net = ownNetns ? await readFile(`/proc/${st.pid}/net/dev`, 'utf8').then(parseNetDev, () => undefined) : undefined;

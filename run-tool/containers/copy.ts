@@ -2,9 +2,8 @@ import type { Stats } from 'node:fs';
 import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import type { Readable } from 'node:stream';
-import * as tar from 'tar-stream';
 import { SkiffError, throwIfAborted } from '../../shared/errors.ts';
-import { applyLayer, type ApplyResult } from '../../shared/layer/apply.ts';
+import { applyLayer, ownedBy, type ApplyResult } from '../../shared/layer/apply.ts';
 import { addPathEntry, sortedEntries, TarWriter, type TreeContext } from '../../shared/layer/tar-write.ts';
 import { resolveInRoot } from '../../shared/runtime/in-root.ts';
 
@@ -144,6 +143,8 @@ export function packForCopy(src: string, name: string, o: PackForCopyOptions = {
 export interface ApplyCopyOptions {
   /** keep the archive's owners (root only); default true */
   preserveOwnership?: boolean;
+  /** give every entry this owner instead of the archive's (cp --archive of a tar on stdin) */
+  owner?: { uid: number; gid: number };
   /** the container rootfs the target must stay inside (copy into a container) */
   confineTo?: string;
   onWarning?: (msg: string) => void;
@@ -160,6 +161,7 @@ export async function applyCopy(target: CopyTarget, tar: Readable, o: ApplyCopyO
     mode: 'merged',
     devices: 'skip',
     preserveOwnership: o.preserveOwnership ?? true,
+    ...(o.owner && { mapIds: ownedBy(o.owner) }),
     ...(o.onWarning && { onWarning: o.onWarning }),
     ...(o.signal && { signal: o.signal }),
   });
@@ -193,30 +195,4 @@ export function inRootName(root: string, p: string): string {
 /** The caller's uid/gid: the owner of what `cp` copies out of a container. */
 export function callerIds(): { uid: number; gid: number } {
   return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
-}
-
-/**
- * Re-emits the tar stream `input` with every entry owned by `owner` (uid/gid set, user/group names and pax
- * owner records dropped); contents, modes, links and times pass through unchanged. Errors of either side fail
- * the returned stream.
- */
-export function withTarOwner(input: Readable, owner: { uid: number; gid: number }): Readable {
-  const ex = tar.extract();
-  const pk = tar.pack();
-  ex.on('entry', (h, body, next) => {
-    const pax = h.pax ? Object.fromEntries(Object.entries(h.pax).filter(([k]) => !['uid', 'gid', 'uname', 'gname'].includes(k))) : undefined;
-    const header: tar.Header = { ...h, uid: owner.uid, gid: owner.gid, uname: '', gname: '', ...(pax && { pax }) };
-    const done = (err?: Error | null): void => (err ? void pk.destroy(err) : next());
-    if (h.type === 'file' || h.type === 'contiguous-file') {
-      body.pipe(pk.entry(header, done));
-    } else {
-      body.resume();
-      pk.entry(header, done);
-    }
-  });
-  ex.on('finish', () => pk.finalize());
-  ex.on('error', (e: Error) => pk.destroy(e));
-  input.on('error', (e: Error) => pk.destroy(e));
-  input.pipe(ex);
-  return pk as unknown as Readable;
 }

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { chown, lstat, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkiffError } from '../../shared/errors.ts';
+import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import { hostPlatform, selectManifest } from '../../shared/image/platform.ts';
 import { chainIDs, ensureUnpacked, mountOverlay, unmount } from '../../shared/layer/unpack-cache.ts';
 import { isDigest, type Digest } from '../../shared/oci/digest.ts';
@@ -14,7 +14,7 @@ import { checkWorkdir } from '../../shared/runtime/spec.ts';
 import { resolveInRoot } from '../../shared/runtime/in-root.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
-import { hostGid, hostUid, planUserNamespace, usernsMarker } from '../../shared/runtime/userns.ts';
+import { hostGid, hostUid, parseIdMap, planUserNamespace, usernsMarker } from '../../shared/runtime/userns.ts';
 import { ensurePrivateDir } from '../../shared/runtime/runc.ts';
 import type { RuntimeSpec, SpecDevice, SpecRlimit } from '../../shared/runtime/types.ts';
 import { createLease } from '../../shared/store/lease.ts';
@@ -98,8 +98,8 @@ export interface KeepId {
 export async function keepIdContext(): Promise<KeepId> {
   if (!isRootless()) throw new SkiffError('EPERM', 'keep-id is only supported in rootless mode');
   const marker = usernsMarker();
-  const uidSize = idMapSize(await readFile('/proc/self/uid_map', 'utf8'));
-  const gidSize = idMapSize(await readFile('/proc/self/gid_map', 'utf8'));
+  const uidSize = idMapSize(parseIdMap(await readFile('/proc/self/uid_map', 'utf8')));
+  const gidSize = idMapSize(parseIdMap(await readFile('/proc/self/gid_map', 'utf8')));
   if (!marker || marker.mode === 'single' || uidSize < 2 || gidSize < 2) {
     throw new SkiffError('EINVALID', '--userns=keep-id needs subordinate ids: only your own uid is mapped', { hint: 'add ranges for your user to /etc/subuid and /etc/subgid (see run-tool info)' });
   }
@@ -123,7 +123,11 @@ const INIT_PATH = '/run/podman-init';
 /** Reads the image `input` names from the store (index → this platform's manifest). ENOTFOUND "image not known". */
 export async function readRunImage(store: Store, input: string, o: { signal?: AbortSignal } = {}): Promise<RunImage> {
   const so = o.signal ? { signal: o.signal } : {};
-  const found = await lookupImage(store.layout, input, so);
+  const found = await lookupImage(store.layout, input, so).catch((e: unknown) => {
+    // marked, so a caller can tell "this image is not stored" from the other failures of creating a container
+    if (isSkiffError(e, 'ENOTFOUND') || isSkiffError(e, 'EINVALID')) throw new SkiffError(e.code, e.message, { ...(e.hint && { hint: e.hint }), cause: e, details: { ...e.details, imageLookup: true } });
+    throw e;
+  });
   const blobs: Digest[] = [found.descriptor.digest as Digest];
   let desc = found.descriptor;
   if (desc.mediaType === MediaType.OciIndex || desc.mediaType === MediaType.DockerManifestList) {

@@ -4,6 +4,7 @@
  * skipped), `newer` pulls when the registry has something else and falls back to the stored image (with a
  * warning) when the registry cannot be reached.
  */
+import { goBool } from '../../shared/cli/flags.ts';
 import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
 import { lookupImage } from '../../shared/store/lookup.ts';
@@ -52,15 +53,16 @@ export async function ensureImage(store: Store, image: string, policy: PullPolic
 
 /**
  * Runs `use` with `image` made present per `policy` (ensureImage). With `missing` the store is not searched twice:
- * `use(image)` runs first and only an "image not known" (ENOTFOUND) or invalid-name failure makes it pull and try
- * again; `use` must leave nothing behind when it fails (createContainer removes what it made).
+ * `use(image)` runs first and only a failure of its image lookup (a SkiffError with `details.imageLookup`, as
+ * readRunImage marks them) makes it pull and try again; `use` must leave nothing behind when it fails
+ * (createContainer removes what it made).
  */
 export async function withImage<T>(store: Store, image: string, policy: PullPolicy, o: Parameters<typeof ensureImage>[3], use: (name: string) => Promise<T>): Promise<T> {
   if (policy === 'missing') {
     try {
       return await use(image);
     } catch (e) {
-      if (!isSkiffError(e, 'ENOTFOUND') && !isSkiffError(e, 'EINVALID')) throw e;
+      if (!isSkiffError(e) || e.details?.imageLookup !== true) throw e;
     }
   }
   return use(await ensureImage(store, image, policy, o));
@@ -69,8 +71,7 @@ export async function withImage<T>(store: Store, image: string, policy: PullPoli
 /** `--tls-verify` of run/create (a Go boolean string) as RegistryOptions. EINVALID for anything else. */
 export function registryFromCreateFlags(f: { tlsVerify?: string }): RegistryOptions {
   if (f.tlsVerify === undefined) return {};
-  const v = f.tlsVerify.toLowerCase();
-  if (['true', '1', 't'].includes(v)) return { tlsVerify: true };
-  if (['false', '0', 'f'].includes(v)) return { tlsVerify: false };
-  throw new SkiffError('EINVALID', `invalid --tls-verify ${JSON.stringify(f.tlsVerify)}: want true or false`);
+  const v = goBool(f.tlsVerify);
+  if (v === undefined) throw new SkiffError('EINVALID', `invalid --tls-verify ${JSON.stringify(f.tlsVerify)}: want true or false`);
+  return { tlsVerify: v };
 }

@@ -4,34 +4,20 @@
  * percentages with two decimals. The template view carries podman's method names (ID, CPUPerc, MemUsage as
  * `usage / limit`, NetIO, BlockIO, PIDS, UpTime, AVGCPU, …) over the raw fields of ContainerStats.
  */
+import { scaledSize } from '../../shared/cli/human.ts';
 import type { ContainerStats } from './container-stats.ts';
 
 const DECIMAL = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
 const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
 
-/** Go's `%.4g`: 4 significant digits, trailing zeros dropped. Pure. */
-function g4(v: number): string {
-  return String(Number(v.toPrecision(4)));
-}
-
-function scaled(bytes: number, base: number, units: readonly string[]): string {
-  let v = bytes;
-  let i = 0;
-  while (v >= base && i < units.length - 1) {
-    v /= base;
-    i++;
-  }
-  return `${g4(v)}${units[i]}`;
-}
-
 /** go-units HumanSizeWithPrecision(n, 4): decimal units, no space (`1.012MB`, `0B`). Pure. */
 export function goHumanSize(bytes: number): string {
-  return scaled(bytes, 1000, DECIMAL);
+  return scaledSize(bytes, 1000, DECIMAL, 4, '');
 }
 
 /** go-units BytesSize: binary units, no space (`336KiB`, `64MiB`). Pure. */
 export function goBytesSize(bytes: number): string {
-  return scaled(bytes, 1024, BINARY);
+  return scaledSize(bytes, 1024, BINARY, 4, '');
 }
 
 function fraction(n: number, digits: number): string {

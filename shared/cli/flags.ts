@@ -1,11 +1,19 @@
 import { Option, type Command } from 'commander';
 import { SkiffError } from '../errors.ts';
 
+/** Go's strconv.ParseBool (what the peers' flags accept): the value, or undefined for anything else. Pure. */
+export function goBool(v: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return undefined;
+}
+
 /** Go-style boolean flag value as podman and skopeo accept it: `--tls-verify`, `--tls-verify=false`. EINVALID otherwise. */
 export function parseBool(v: string | undefined): boolean {
-  if (v === undefined || v === '' || v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw new SkiffError('EINVALID', `invalid boolean value ${JSON.stringify(v)}: use true or false`);
+  if (v === undefined || v === '') return true;
+  const b = goBool(v);
+  if (b === undefined) throw new SkiffError('EINVALID', `invalid boolean value ${JSON.stringify(v)}: use true or false`);
+  return b;
 }
 
 /** Adds a `--NAME[=BOOL]` option to `cmd`. */

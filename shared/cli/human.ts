@@ -26,13 +26,21 @@ export function timeAgo(t: Date, now = new Date()): string {
 
 const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
 
-/** Decimal size with 3 significant digits: 0 → `0 B`, 4521984 → `4.52 MB`. */
-export function humanSize(bytes: number): string {
+/**
+ * `bytes` scaled by `base` into `units` with `digits` significant digits, trailing zeros dropped, the unit after
+ * `sep`: the one scaler behind podman's and go-units' size strings. Pure.
+ */
+export function scaledSize(bytes: number, base: number, units: readonly string[], digits: number, sep: string): string {
   let v = bytes;
   let i = 0;
-  while (v >= 1000 && i < UNITS.length - 1) {
-    v /= 1000;
+  while (v >= base && i < units.length - 1) {
+    v /= base;
     i++;
   }
-  return `${Number(v.toPrecision(3))} ${UNITS[i]}`;
+  return `${Number(v.toPrecision(digits))}${sep}${units[i]}`;
+}
+
+/** Decimal size with 3 significant digits: 0 → `0 B`, 4521984 → `4.52 MB`. */
+export function humanSize(bytes: number): string {
+  return scaledSize(bytes, 1000, UNITS, 3, ' ');
 }

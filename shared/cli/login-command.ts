@@ -5,17 +5,12 @@ import { checkLogin } from '../registry/repository.ts';
 import { isValidRegistry } from '../ref/reference.ts';
 import type { ToolName } from './exit-codes.ts';
 import { interruptSignal } from './interrupt.ts';
+import { parseBool } from './flags.ts';
 
 async function readStdin(): Promise<string> {
   let s = '';
   for await (const c of process.stdin) s += c;
   return s.replace(/\r?\n$/, '');
-}
-
-function parseBool(v: string | undefined): boolean {
-  if (v === undefined || v === '' || v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw new SkiffError('EINVALID', `invalid boolean value ${JSON.stringify(v)}: use true or false`);
 }
 
 /** The registry host of a `login`/`logout` argument (a `docker://` prefix and any path are ignored, as podman does). */

@@ -199,6 +199,11 @@ export function cleanPath(name: string, limits: Required<ApplyLimits> = DEFAULT_
   return out;
 }
 
+/** applyLayer's `mapIds` giving every entry one owner (ADD --chown of an archive, `cp` of a tar into a container). */
+export function ownedBy(owner: { uid: number; gid: number }): NonNullable<ApplyOptions['mapIds']> {
+  return { uid: () => owner.uid, gid: () => owner.gid };
+}
+
 /** The permission bits a new file created with mode 0777 in `dir` gets (umask and default ACL applied). */
 function probeCreateMask(dir: string): number {
   const probe = join(dir, `.skiff-mode-probe-${process.pid}-${Math.random().toString(36).slice(2)}`);

@@ -163,7 +163,9 @@ export async function addAccountEntries(rootfs: string, dir: string, o: AccountE
   // keep-id's entries first; the user's are then planned as if they were in the image (podman skips the kept ids)
   const kept = o.keepId ? keepIdAccountEntries(o.keepId, text.passwd ?? '', text.group ?? '', o.workdir, o.mountedPaths) : {};
   if (kept.home !== undefined && text.passwd !== undefined && !o.mountedPaths?.has(files.passwd)) planned.keepIdHome = kept.home;
-  const withKept = (orig: string, line: string | undefined) => (line === undefined ? orig : `${orig}${orig === '' || orig.endsWith('\n') ? '' : '\n'}${line}`);
+  // what appending `line` to `orig` adds: the line, after a newline when `orig` lacks its last one
+  const suffix = (orig: string, line: string) => (orig === '' || orig.endsWith('\n') ? line : `\n${line}`);
+  const withKept = (orig: string, line: string | undefined) => (line === undefined ? orig : orig + suffix(orig, line));
   const user = podmanAccountEntries(o.user, withKept(text.passwd ?? '', kept.passwd), withKept(text.group ?? '', kept.group), o.workdir);
   const entries: AccountEntries = {};
   for (const k of ['passwd', 'group'] as const) if (kept[k] !== undefined || user[k] !== undefined) entries[k] = `${kept[k] ?? ''}${user[k] ?? ''}`;
@@ -172,7 +174,7 @@ export async function addAccountEntries(rootfs: string, dir: string, o: AccountE
     const line = entries[k];
     const orig = text[k];
     if (line === undefined || orig === undefined || o.mountedPaths?.has(files[k])) continue;
-    const body = orig === '' || orig.endsWith('\n') ? line : `\n${line}`;
+    const body = suffix(orig, line);
     if (!o.readOnly) {
       appends.push([files[k], body]);
       continue;

@@ -35,19 +35,17 @@ export function keepIdMappings(kept: number, outerSize: number): SpecIDMapping[]
 }
 
 /**
- * The size of a namespace's id space from its id map (/proc/self/uid_map text): one past the highest inside id
- * mapped (skiff's rootless namespace maps 0…size-1 contiguously). 0 for an empty map. Pure.
+ * The size of a namespace's id space from its parsed id map (parseIdMap of /proc/self/uid_map): one past the
+ * highest inside id mapped (skiff's rootless namespace maps 0…size-1 contiguously). 0 for an empty map. Pure.
  */
-export function idMapSize(text: string): number {
-  let n = 0;
-  for (const line of text.split('\n')) {
-    const f = line.trim().split(/\s+/).map(Number);
-    if (f.length === 3 && f.every(Number.isSafeInteger)) n = Math.max(n, f[0]! + f[2]!);
-  }
-  return n;
+export function idMapSize(map: readonly SpecIDMapping[]): number {
+  return map.reduce((n, m) => Math.max(n, m.containerID + m.size), 0);
 }
+
+/** What every keep-id unpacked-layer cache name adds to the store's cache name (gc finds them by it). */
+export const KEEP_ID_CACHE_INFIX = '-keepid-';
 
 /** The unpacked-layer cache name suffix of keep-id for host ids `uid`:`gid` (owners depend on both). Pure. */
 export function keepIdCacheSuffix(uid: number, gid: number): string {
-  return `-keepid-${uid}-${gid}`;
+  return `${KEEP_ID_CACHE_INFIX}${uid}-${gid}`;
 }

@@ -20,6 +20,7 @@ interface PasswdEntry {
   name: string;
   uid: number;
   gid: number;
+  gecos: string;
   home: string;
 }
 interface GroupEntry {
@@ -43,7 +44,7 @@ export function parsePasswd(text: string): PasswdEntry[] {
   for (const line of text.split('\n')) {
     const f = line.split(':');
     if (f.length < 7 || !ID.test(f[2]!) || !ID.test(f[3]!)) continue;
-    out.push({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! });
+    out.push({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), gecos: f[4]!, home: f[5]! });
   }
   return out;
 }
@@ -174,14 +175,7 @@ export interface HostAccount {
  * empty GECOS and `/` as home. Pure.
  */
 export function hostAccountOf(uid: number, gid: number, passwdText: string, groupText: string): HostAccount {
-  let entry: { name: string; gecos: string; home: string } | undefined;
-  for (const line of passwdText.split('\n')) {
-    const f = line.split(':');
-    if (f.length >= 7 && f[2] === String(uid)) {
-      entry = { name: f[0]!, gecos: f[4]!, home: f[5]! };
-      break;
-    }
-  }
+  const entry = parsePasswd(passwdText).find((e) => e.uid === uid);
   const group = parseGroup(groupText).find((g) => g.gid === gid);
   return { uid, gid, name: entry?.name ?? String(uid), gecos: entry?.gecos ?? '', home: entry?.home || '/', ...(group && { groupName: group.name }) };
 }

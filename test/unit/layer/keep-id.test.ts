@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { digestOf } from '../../../shared/oci/digest.ts';
 import { ensureUnpacked } from '../../../shared/layer/unpack-cache.ts';
 import { idMapSize, keepIdCacheSuffix, keepIdMappings, keepIdToOuter } from '../../../shared/runtime/keep-id.ts';
+import { parseIdMap } from '../../../shared/runtime/userns.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 import { applyEntries, makeTar, rootAndVictim } from './helpers.ts';
 
@@ -48,9 +49,9 @@ describe('keep-id id maths', () => {
   });
 
   it('idMapSize: one past the highest inside id of a uid_map', () => {
-    expect(idMapSize('         0       1001          1\n         1     165536      65536\n')).toBe(65537);
-    expect(idMapSize('0 1001 1\n1 100000 1000\n1001 300000 5\n')).toBe(1006);
-    expect(idMapSize('')).toBe(0);
+    expect(idMapSize(parseIdMap('         0       1001          1\n         1     165536      65536\n'))).toBe(65537);
+    expect(idMapSize(parseIdMap('0 1001 1\n1 100000 1000\n1001 300000 5\n'))).toBe(1006);
+    expect(idMapSize(parseIdMap(''))).toBe(0);
     expect(keepIdCacheSuffix(1001, 1002)).toBe('-keepid-1001-1002');
   });
 });
