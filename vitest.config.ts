@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -6,6 +7,8 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // the peers (podman, buildah, skopeo) read this file instead of the machine's /etc/containers
+    env: { CONTAINERS_CONF: fileURLToPath(new URL('./test/fixtures/containers.conf', import.meta.url)) },
     reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });

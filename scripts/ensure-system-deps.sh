@@ -1,28 +1,33 @@
 #!/usr/bin/env bash
-# Installs the system programs skiff's tests and examples use, when missing and running as root
-# (Debian's packages); otherwise names what is missing. Usage: ensure-system-deps.sh [program…]
+# Installs the Debian packages that provide the system programs a purpose needs, from the one list
+# (shared/process/system-programs.json), and writes nothing else. Usage: ensure-system-deps.sh example|run|test
+# As root with apt-get: installs what is missing; a failed install fails with one line. Otherwise names what is
+# missing and fails when CI is set (a CI run never skips a test for want of a program).
 set -u
-declare -A pkg_of=(
-  [runc]=runc [skopeo]=skopeo [umoci]=umoci [busybox]=busybox-static [getfattr]=attr [setfattr]=attr
-  [zstd]=zstd [flock]=util-linux [docker-registry]=docker-registry [mknod]=coreutils
-  [netavark]=netavark [aardvark-dns]=aardvark-dns [pasta]=passt [ip]=iproute2 [iptables]=iptables
-  [conmon]=conmon [catatonit]=catatonit [newuidmap]=uidmap [podman]=podman [buildah]=buildah [bzip2]=bzip2 [xz]=xz-utils [debootstrap]=debootstrap
-)
-wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(runc skopeo umoci busybox getfattr zstd flock)
+cd "$(dirname "$0")/.."
+purpose=${1:-test}
+list=$(node -e '
+  const t = require("./shared/process/system-programs.json").programs;
+  for (const [prog, p] of Object.entries(t)) if (p.needs.includes(process.argv[1])) console.log([prog, p.package, ...(p.dirs ?? [])].join(" "));
+' "$purpose") || { echo "ensure-system-deps: cannot read shared/process/system-programs.json" >&2; exit 1; }
 missing=()
-for prog in "${wanted[@]}"; do
-  command -v "$prog" >/dev/null 2>&1 || [ -x "/usr/sbin/$prog" ] || [ -x "/bin/$prog" ] || [ -x "/usr/lib/podman/$prog" ] ||
-    [ -x "/usr/libexec/podman/$prog" ] || missing+=("${pkg_of[$prog]:-$prog}")
-done
+while read -r prog pkg dirs; do
+  found=
+  command -v "$prog" >/dev/null 2>&1 && found=1
+  for d in $dirs /usr/sbin /sbin; do [ -n "$found" ] || [ ! -x "$d/$prog" ] || found=1; done
+  [ -n "$found" ] || missing+=("$pkg")
+done <<<"$list"
 [ ${#missing[@]} -eq 0 ] && exit 0
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing system packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq && apt-get install -y -qq "${missing[@]}"; } >/tmp/skiff-apt.log 2>&1 || {
-    echo "apt-get install ${missing[*]} failed; see /tmp/skiff-apt.log" >&2; tail -5 /tmp/skiff-apt.log >&2; exit 1; }
-else
-  echo "missing system packages: ${missing[*]} — install them (as root: apt-get install -y ${missing[*]}); tests that need them are skipped" >&2
+  log=$(mktemp /tmp/skiff-apt.XXXXXX.log)
+  { apt-get update -qq && apt-get install -y -qq "${missing[@]}"; } >"$log" 2>&1 || {
+    echo "apt-get install ${missing[*]} failed: $(tail -1 "$log") (full log: $log)" >&2; exit 1; }
+  rm -f "$log"
+  exit 0
 fi
+echo "missing system packages for the $purpose: ${missing[*]} — install them (as root: apt-get install -y ${missing[*]})" >&2
+[ -n "${CI:-}" ] && exit 1
 exit 0

@@ -4,7 +4,7 @@
 # copy-tool. The store is ./.skiff-example (or $SKIFF_EXAMPLE_ROOT); skopeo and umoci read it as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-system-deps.sh busybox runc conmon
+bash scripts/ensure-system-deps.sh example
 root=${SKIFF_EXAMPLE_ROOT:-$PWD/.skiff-example}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

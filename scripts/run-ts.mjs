@@ -26,6 +26,8 @@ await build({
   packages: 'external',
   define: { 'import.meta.dirname': JSON.stringify(resolve(entry, '..')) },
 });
+// benchmarks drive the peers with the tests' configuration, never the machine's /etc/containers
+process.env.CONTAINERS_CONF ??= new URL('../test/fixtures/containers.conf', import.meta.url).pathname;
 process.argv = [process.argv[0], resolve(entry), ...args];
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 await import(pathToFileURL(out).href);

@@ -3,7 +3,7 @@
 # Run through `npm test` so the pinned Node 24 from node_modules/.bin comes first on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-system-deps.sh runc newuidmap skopeo umoci busybox getfattr zstd flock docker-registry netavark aardvark-dns pasta ip iptables conmon catatonit podman buildah debootstrap
+bash scripts/ensure-system-deps.sh test
 node scripts/build.mjs
 tsc --noEmit -p .
 exec vitest run "$@"

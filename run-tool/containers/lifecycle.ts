@@ -4,6 +4,7 @@ import { readFile, rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SkiffError, isSkiffError } from '../../shared/errors.ts';
 import { missingWorkdir } from '../../shared/runtime/build-spec.ts';
+import { requireProgram } from '../../shared/process/system-programs.ts';
 import { ensurePrivateDir, locateRunc, Runc, runcRootFor, startFailureCode } from '../../shared/runtime/runc.ts';
 import { openLease } from '../../shared/store/lease.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -142,7 +143,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     ...selfCommand().flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
     ...['--root', root, 'container-cleanup', id].flatMap((a) => ['--exit-command-arg', a]),
   ];
-  const conmon = process.env.SKIFF_CONMON ?? '/usr/bin/conmon';
+  const conmon = requireProgram('conmon');
   let syncDone = false;
   let hookError: unknown;
   const hook = choice?.mode === 'pasta'

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { basename } from 'node:path';
 import { SkiffError, throwIfAborted } from '../errors.ts';
+import { notInstalled } from '../process/system-programs.ts';
 
 /**
  * Runs a system program (no shell; arguments passed verbatim) and collects its output. Resolves with the
@@ -14,7 +16,7 @@ export function runProgram(cmd: string, args: string[], signal?: AbortSignal, op
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e) => {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') reject(new SkiffError('ENODEP', `${cmd} is not installed`, { hint: `install the package that provides ${cmd}` }));
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') reject(notInstalled(basename(cmd)));
       else if ((e as Error).name === 'AbortError') reject(new SkiffError('EABORT', `${cmd} cancelled`));
       else reject(e);
     });

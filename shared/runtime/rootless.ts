@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { locateProgram } from '../process/system-programs.ts';
 import type { SpecIDMapping } from './types.ts';
 import { hostGid, hostUid, usernsMarker } from './userns.ts';
 
@@ -39,17 +39,9 @@ export async function readSubIds(file: string, user: { name?: string; id: number
   return parseSubIds(text, user);
 }
 
-/** The first executable `name` on PATH (plus the sbin dirs), or undefined. */
+/** The first executable `name` (see locateProgram), or undefined. */
 export function findProgram(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const d of [...(env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
-    try {
-      accessSync(join(d, name), constants.X_OK);
-      return join(d, name);
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
+  return locateProgram(name, env);
 }
 
 /** User-namespace mappings for a rootless container. */

@@ -1,25 +1,16 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { chmod, lstat, mkdir } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
-import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { SkiffError, throwIfAborted } from '../errors.ts';
 import { hostUid } from './userns.ts';
+import { requireProgram } from '../process/system-programs.ts';
 import { judgeRuncVersion, parseRuncVersion, type RuncVerdict, type RuncVersion } from './runc-version.ts';
 
-/** Finds runc: `SKIFF_RUNC`, else the first executable `runc` on PATH, else /usr/sbin and /usr/bin. ENODEP if none. */
+/** Finds runc: `SKIFF_RUNC`, else the first executable `runc` on PATH or in the sbin dirs. ENODEP if none. */
 export function locateRunc(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.SKIFF_RUNC) return env.SKIFF_RUNC;
-  const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/local/sbin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-  for (const d of dirs) {
-    try {
-      accessSync(join(d, 'runc'), fsConstants.X_OK);
-      return join(d, 'runc');
-    } catch {
-      /* next */
-    }
-  }
-  throw new SkiffError('ENODEP', 'runc is not installed', { hint: 'install the runc package' });
+  return requireProgram('runc', env);
 }
 
 /** Result of a runc command whose output was collected. */

@@ -1,27 +1,10 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants as C } from 'node:fs';
-import { join } from 'node:path';
 import { SkiffError } from '../../../shared/errors.ts';
+import { requireProgram } from '../../../shared/process/system-programs.ts';
 
-const HELPER_DIRS = ['/usr/local/libexec/podman', '/usr/local/lib/podman', '/usr/libexec/podman', '/usr/lib/podman'];
-
-/**
- * Finds a network helper program: `$SKIFF_<NAME>` (e.g. SKIFF_NETAVARK) wins, then podman's helper dirs
- * (Debian puts netavark and aardvark-dns in /usr/lib/podman), then PATH. ENODEP naming the Debian package otherwise.
- */
+/** Finds a network helper program (`$SKIFF_<NAME>`, podman's helper dirs, PATH); ENODEP naming the Debian package. */
 export function findHelper(name: 'netavark' | 'aardvark-dns' | 'pasta' | 'ip', env: NodeJS.ProcessEnv = process.env): string {
-  const override = env[`SKIFF_${name.toUpperCase().replace(/-/g, '_')}`];
-  const candidates = [...(override ? [override] : []), ...HELPER_DIRS.map((d) => join(d, name)), ...(env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean).map((d) => join(d, name)), `/usr/sbin/${name}`, `/sbin/${name}`];
-  for (const c of candidates) {
-    try {
-      accessSync(c, C.X_OK);
-      return c;
-    } catch {
-      // next
-    }
-  }
-  const pkg = { netavark: 'netavark', 'aardvark-dns': 'aardvark-dns', pasta: 'passt', ip: 'iproute2' }[name];
-  throw new SkiffError('ENODEP', `${name} not found`, { hint: `install the ${pkg} package (apt-get install ${pkg})` });
+  return requireProgram(name, env);
 }
 
 /** Output of a finished helper. */

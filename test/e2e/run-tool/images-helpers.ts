@@ -40,10 +40,5 @@ export function fails125(r: SpawnSyncReturns<string>, re: RegExp): void {
   expect(lines[0]).toMatch(re);
 }
 
-/** Writes podman's containers.conf when missing (ENVIRONMENT.md: rlimits, runc, cgroupfs). */
-export function ensurePodmanConf(): void {
-  spawnSync('sh', ['-c', `[ -e /etc/containers/containers.conf ] || { mkdir -p /etc/containers && printf '[containers]\\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\\n\\n[engine]\\nruntime = "runc"\\ncgroup_manager = "cgroupfs"\\n' > /etc/containers/containers.conf; }`]);
-}
-
 /** True when podman is installed. */
 export const hasPodman = spawnSync('sh', ['-c', 'command -v podman'], { stdio: 'ignore' }).status === 0;

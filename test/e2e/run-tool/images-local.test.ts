@@ -8,7 +8,7 @@ import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { openStore } from '../../../shared/store/store.ts';
 import { ensureUnpacked, chainIDs } from '../../../shared/layer/unpack-cache.ts';
 import { parseImageConfig, parseManifest } from '../../../shared/oci/validate.ts';
-import { ensurePodmanConf, fails125, hasPodman, ok, rt, rtRaw } from './images-helpers.ts';
+import { fails125, hasPodman, ok, rt, rtRaw } from './images-helpers.ts';
 
 describe.skipIf(!hasBusybox)('run-tool tag, untag, rmi, save, load', () => {
   let dir: string;
@@ -94,7 +94,6 @@ describe.skipIf(!hasBusybox)('run-tool tag, untag, rmi, save, load', () => {
   });
 
   describe.skipIf(!hasPodman || !isRoot)('differential with podman', () => {
-    beforeAll(() => ensurePodmanConf());
     afterAll(() => void spawnSync('podman', ['rmi', '-f', 'localhost/skiff-images-diff:latest'], { stdio: 'ignore' }));
 
     it('our save loads in podman with the same image ID and name; podman save loads in ours', () => {

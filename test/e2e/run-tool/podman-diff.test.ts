@@ -12,14 +12,6 @@ import { buildCommitCpTool, ok, run } from './commit-cp-helpers.ts';
 
 const hasPodman = existsSync('/usr/bin/podman');
 const hasRunc = existsSync('/usr/sbin/runc') || existsSync('/usr/bin/runc');
-const CONF = '/etc/containers/containers.conf';
-
-/** podman in this VM needs these settings (ENVIRONMENT.md); written only when the file is missing. */
-function ensureContainersConf(): void {
-  if (existsSync(CONF)) return;
-  execFileSync('mkdir', ['-p', '/etc/containers']);
-  writeFileSync(CONF, '[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\n\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n');
-}
 
 /**
  * Env differences that are by design (documented): HOSTNAME is the container's own id prefix (differs per
@@ -51,7 +43,6 @@ describe.skipIf(!isRoot || !hasPodman || !hasBusybox || !hasRunc)('differential:
   const both = (args: string[]) => [sk(['run', '--network', 'none', ...args]), pod(['run', '--network', 'none', ...args])] as const;
 
   beforeAll(async () => {
-    ensureContainersConf();
     dir = (await scratchDir('skiff-pdiff-')).dir;
     root = join(dir, 'store');
     podmanArgs = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--storage-driver', 'overlay'];
