@@ -18,6 +18,11 @@ export interface SystemProgram {
 /**
  * The one list of system programs that skiff and its tests spawn, with the Debian package of each. Every program
  * the code spawns is on it (a test checks the code against it); scripts/ensure-system-deps.sh installs from it.
+ *
+ * Why each is spawned rather than done in Node: Node has no API for extended attributes (getfattr/setfattr),
+ * flock(2) (flock), mknod(2) (mknod), or namespaces and mounts (unshare, nsenter, mount); xz and bzip2 archives
+ * for ADD have no decoder in node:zlib and are rare enough not to justify a bundled one; runc, conmon, netavark,
+ * aardvark-dns, pasta, catatonit and newuidmap are the runtime's parts, shared with podman.
  */
 export const SYSTEM_PROGRAMS: Readonly<Record<string, SystemProgram>> = table.programs as Record<string, SystemProgram>;
 

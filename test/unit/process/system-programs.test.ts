@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { locateProgram, notInstalled, requireProgram, SYSTEM_PROGRAMS } from '../../../shared/process/system-programs.ts';
+import { locateProgram, notInstalled, SYSTEM_PROGRAMS } from '../../../shared/process/system-programs.ts';
 
 const repo = resolve(import.meta.dirname, '../../..');
 
