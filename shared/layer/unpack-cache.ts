@@ -22,7 +22,9 @@ import { runProgram } from './exec.ts';
  *   <cache>/.tmp-<chainhex>-*  an unpack in progress (or the debris of a dead one)
  *
  * Commit protocol: under the entry's exclusive lock, stale temps of that entry are removed, the layer is
- * unpacked into a fresh temp dir, the diffID is verified at EOF (LA-17), the `l/` link is made, and the temp
+ * unpacked into a fresh temp dir (0700, LS-18), the diffID is verified at EOF (LA-17), the unpacked tree is
+ * checked to hold exactly the paths and types the layer wrote (LayerApplier.verifyTree: the diffID covers the
+ * byte stream, not what a concurrent writer may have done to the tree), the `l/` link is made, and the temp
  * dir is renamed to <chainhex> — the rename is the commit point. An entry exists under its final name only
  * when it is complete and verified; any failure (corrupt gzip, diffID mismatch, limit, abort) removes the
  * temp dir, so nothing half-unpacked is ever found as complete (LS-03). Two processes unpacking the same
@@ -104,17 +106,21 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
     for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) await rm(join(cache, n), { recursive: true, force: true });
     if (await exists(final)) await rm(final, { recursive: true, force: true }); // incomplete (no link file)
     const tmp = join(cache, `.tmp-${hex}-${randomBytes(6).toString('hex')}`);
-    await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
+    const diff = join(tmp, 'diff');
+    // the temp tree is private while it is written (LS-18); the diff root gets a committed entry's 0755 at the end
+    await mkdir(tmp, { mode: 0o700 });
+    await mkdir(diff, { mode: 0o700 });
     try {
       // the tar reader loads only when a layer is unpacked: a container start on a warm cache never needs it
-      const { applyLayer } = await import('./apply.ts');
+      const { LayerApplier } = await import('./apply.ts');
       const blob = await layer.open();
       const { stream } = await decompressWithDiffID(blob, {
         expectDiffID: layer.diffID,
         ...(opts.decompressLimits && { limits: opts.decompressLimits }),
         ...(opts.signal && { signal: opts.signal }),
       });
-      const result = await applyLayer(join(tmp, 'diff'), stream, {
+      stream.on('error', () => {}); // kept in stream.errored, rethrown by the apply
+      const applier = await LayerApplier.open(diff, {
         mode: 'overlay',
         // rootless overlay mounts use `userxattr`, so opaque dirs carry user.overlay.opaque there
         opaqueXattr: inNonInitialUserNamespace() ? 'user.overlay.opaque' : 'trusted.overlay.opaque',
@@ -126,17 +132,26 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
         ...(opts.onWarning && { onWarning: opts.onWarning }),
         ...(opts.signal && { signal: opts.signal }),
       });
-      // the tar may end before the blob does (padding): read to EOF so the diffID check runs
-      await new Promise<void>((res, rej) => {
-        if (stream.errored) return rej(stream.errored);
-        if (stream.readableEnded) return res();
-        stream.once('end', res);
-        stream.once('error', rej);
-        stream.once('close', () => (stream.errored ? rej(stream.errored) : res()));
-        stream.resume();
-      });
-      if (stream.errored) throw stream.errored;
+      let result: ApplyResult;
+      try {
+        result = await applier.apply(stream);
+        // the tar may end before the blob does (padding): read to EOF so the diffID check runs
+        await new Promise<void>((res, rej) => {
+          if (stream.errored) return rej(stream.errored);
+          if (stream.readableEnded) return res();
+          stream.once('end', res);
+          stream.once('error', rej);
+          stream.once('close', () => (stream.errored ? rej(stream.errored) : res()));
+          stream.resume();
+        });
+        if (stream.errored) throw stream.errored;
+        // the diffID covers the byte stream, not the tree: commit only a tree that holds what the layer said
+        applier.verifyTree();
+      } finally {
+        applier.close();
+      }
       throwIfAborted(opts.signal);
+      await chmod(diff, 0o755);
       await commitEntry(cache, hex, tmp, final);
       opts.onUnpacked?.(chain, result);
     } catch (e) {
@@ -202,7 +217,7 @@ export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, o
     for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) await rm(join(cache, n), { recursive: true, force: true });
     if (await exists(final)) await rm(final, { recursive: true, force: true }); // incomplete (no link file)
     const tmp = join(cache, `.tmp-${hex}-${randomBytes(6).toString('hex')}`);
-    await mkdir(tmp, { mode: 0o755 });
+    await mkdir(tmp, { mode: 0o700 });
     const diff = join(tmp, 'diff');
     try {
       await rename(resolve(dir), diff);
