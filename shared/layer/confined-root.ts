@@ -1,4 +1,5 @@
 import { constants as C, closeSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, realpathSync, rmdirSync, unlinkSync, type Stats } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { SkiffError } from '../errors.ts';
 
 /*
@@ -328,6 +329,27 @@ export class ConfinedRoot {
     }
     this.forgetAll();
     removeTree(dirFd, name);
+  }
+}
+
+/**
+ * Removes `path` and everything below it through descriptors only: below `path`'s parent no symlink is
+ * followed, even one swapped in for a directory while the removal runs (a path-based recursive rm could be
+ * led into the symlink's target between its lstat and its readdir). A missing `path` is not an error.
+ */
+export function removePath(path: string): void {
+  const p = resolve(path);
+  let fd: number;
+  try {
+    fd = openSync(dirname(p), OPEN_DIR & ~C.O_NOFOLLOW);
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    removeTree(fd, basename(p));
+  } finally {
+    closeSync(fd);
   }
 }
 

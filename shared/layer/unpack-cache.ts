@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { chmod, chown, lstat, mkdir, readFile, readdir, realpath, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, readdir, realpath, rename, symlink, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -9,6 +9,7 @@ import { acquireLock } from '../store/lock.ts';
 import { fsyncDir } from '../store/atomic.ts';
 import type { ApplyLimits, ApplyResult } from './apply.ts';
 import { decompressWithDiffID, type DecompressLimits } from './compression.ts';
+import { removePath } from './confined-root.ts';
 import { runProgram } from './exec.ts';
 
 /*
@@ -103,8 +104,8 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
   try {
     if (await isUnpacked(cache, chain)) return; // another process committed it while we waited
     // debris of dead unpacks of this entry: we hold its lock, so nobody is writing them
-    for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) await rm(join(cache, n), { recursive: true, force: true });
-    if (await exists(final)) await rm(final, { recursive: true, force: true }); // incomplete (no link file)
+    for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) removePath(join(cache, n));
+    if (await exists(final)) removePath(final); // incomplete (no link file)
     const tmp = join(cache, `.tmp-${hex}-${randomBytes(6).toString('hex')}`);
     const diff = join(tmp, 'diff');
     // the temp tree is private while it is written (LS-18); the diff root gets a committed entry's 0755 at the end
@@ -155,7 +156,7 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
       await commitEntry(cache, hex, tmp, final);
       opts.onUnpacked?.(chain, result);
     } catch (e) {
-      await rm(tmp, { recursive: true, force: true });
+      removeTemp(tmp);
       throw e;
     }
   } finally {
@@ -214,15 +215,15 @@ export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, o
   const lock = await acquireLock(join(cache, '.locks', hex), opts.signal ? { signal: opts.signal } : {});
   try {
     if (await isUnpacked(cache, chain)) return false;
-    for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) await rm(join(cache, n), { recursive: true, force: true });
-    if (await exists(final)) await rm(final, { recursive: true, force: true }); // incomplete (no link file)
+    for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) removePath(join(cache, n));
+    if (await exists(final)) removePath(final); // incomplete (no link file)
     const tmp = join(cache, `.tmp-${hex}-${randomBytes(6).toString('hex')}`);
     await mkdir(tmp, { mode: 0o700 });
     const diff = join(tmp, 'diff');
     try {
       await rename(resolve(dir), diff);
     } catch (e) {
-      await rm(tmp, { recursive: true, force: true });
+      removeTemp(tmp);
       if ((e as NodeJS.ErrnoException).code === 'EXDEV') return false;
       throw e;
     }
@@ -244,11 +245,24 @@ export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, o
       await commitEntry(cache, hex, tmp, final);
       return true;
     } catch (e) {
-      await rm(tmp, { recursive: true, force: true });
+      removeTemp(tmp);
       throw e;
     }
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * Removes a temp dir of a failed unpack or adoption, through descriptors (a writer that swapped one of its
+ * directories for a symlink must not lead the removal out of it). A failure to remove is left for the next
+ * unpack of the entry, which removes stale temps under the lock, so the original error is what the caller sees.
+ */
+function removeTemp(tmp: string): void {
+  try {
+    removePath(tmp);
+  } catch {
+    // left for the next unpack of this entry
   }
 }
 
