@@ -97,7 +97,14 @@ export class ConfinedRoot {
       if (errno(e) === 'ENOTDIR' || errno(e) === 'ELOOP') throw new SkiffError('EINVALID', `${root} is not a directory`);
       throw e;
     }
-    return new ConfinedRoot(real, fd, fstatSync(fd), limits);
+    const st = fstatSync(fd);
+    if (lstatSync(fdPath(fd), { throwIfNoEntry: false }) === undefined) {
+      closeSync(fd);
+      throw new SkiffError('ENODEP', `cannot apply a layer in ${real}: /proc is not mounted (descriptor paths /proc/self/fd/N are needed)`, {
+        hint: 'mount proc at /proc (mount -t proc proc /proc)',
+      });
+    }
+    return new ConfinedRoot(real, fd, st, limits);
   }
 
   /** The descriptor pinning `node`, reopened from its parent (O_NOFOLLOW) when it was closed. */
