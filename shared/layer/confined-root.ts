@@ -137,11 +137,6 @@ export class ConfinedRoot {
     return `${fdPath(this.fdOf(dir))}/${name}`;
   }
 
-  /** `dir`'s own path through its descriptor (`…/.`: the directory itself, for calls that do not follow the last component). */
-  self(dir: DirNode): string {
-    return `${fdPath(this.fdOf(dir))}/.`;
-  }
-
   /**
    * For a spawned program, which has its own /proc/self: the descriptor to pass as its fd 3 and the path it
    * names `name` of `dir` by (`.` for the directory itself).
@@ -155,13 +150,6 @@ export class ConfinedRoot {
     const parts: string[] = [];
     for (let n: DirNode | undefined = node; n?.parent !== undefined; n = n.parent) parts.push(n.name);
     return parts.length ? parts.reverse().join('/') : '.';
-  }
-
-  /** The memo node of real components `comps`, if verified. */
-  known(comps: readonly string[]): DirNode | undefined {
-    let n: DirNode | undefined = this.root;
-    for (let i = 0; i < comps.length && n; i++) n = n.kids?.get(comps[i]!);
-    return n;
   }
 
   /** Remembers a verified (or just created) directory `name` of `parent`; `fd` when already open. */

@@ -47,8 +47,9 @@ const until = async (p: () => Promise<boolean>): Promise<void> => {
  */
 async function twoStepTar(head: E[], tail: E[]): Promise<{ stream: PassThrough; bytes: Buffer; release: () => void }> {
   const bytes = await makeTar([...head, ...tail]);
-  const headLen = (await makeTar(head)).length - 1024; // without the end-of-archive blocks
-  expect(bytes.subarray(0, headLen).equals((await makeTar(head)).subarray(0, headLen))).toBe(true);
+  const headOnly = await makeTar(head);
+  const headLen = headOnly.length - 1024; // without the end-of-archive blocks
+  expect(bytes.subarray(0, headLen).equals(headOnly.subarray(0, headLen))).toBe(true);
   const stream = new PassThrough();
   stream.write(bytes.subarray(0, headLen));
   return { stream, bytes, release: () => stream.end(bytes.subarray(headLen)) };
@@ -61,7 +62,7 @@ describe('concurrent writer in R', () => {
     const { stream, release } = await twoStepTar([{ name: 'a/', type: 'directory' }, { name: 'a/f0', body: 'first' }], [...files('a', 50, 1), { name: 'a/sub/g', body: 'g' }]);
     const done = applyLayer(R, stream);
     await until(() => exists(join(R, 'a/f0')));
-    // the writer: `a` moves away and a symlink to the victim (absolute, then as the kernel would follow it) takes its place
+    // the writer: `a` (open in the apply now) moves away and an absolute symlink to the victim takes its place
     await rename(join(R, 'a'), join(R, 'a.moved'));
     await symlink(victim, join(R, 'a'));
     release();
