@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { digestOf } from '../../../shared/oci/digest.ts';
 import { LayerApplier, applyLayer, type ApplyOptions } from '../../../shared/layer/apply.ts';
 import { chainIDs, ensureUnpacked, isUnpacked, type CacheLayer } from '../../../shared/layer/unpack-cache.ts';
+import { removePath } from '../../../shared/layer/confined-root.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 import { makeTar, rootAndVictim, snapshot, type E } from './helpers.ts';
 
@@ -276,5 +277,21 @@ describe.skipIf(!isRoot)('unpack cache under a concurrent writer (root)', () => 
     const [dir] = await ensureUnpacked(cache, [layer]);
     expect((await lstat(dir!)).mode & 0o777).toBe(0o755);
     expect((await readdir(join(dir!, 'a'))).length).toBe(5);
+  });
+});
+
+describe('removePath', () => {
+  it('removes a tree through descriptors, unlinking symlinks (to the victim, to its files) without entering them', async () => {
+    const t = join(base, 'doomed');
+    await mkdir(join(t, 'a/b/c'), { recursive: true });
+    await writeFile(join(t, 'a/b/c/f'), 'f');
+    await symlink(victim, join(t, 'a/to-victim'));
+    await symlink(join(victim, 'hello'), join(t, 'a/b/to-hello'));
+    await mkdir(join(t, 'ro'), { mode: 0o755 });
+    await writeFile(join(t, 'ro/x'), 'x');
+    removePath(t);
+    expect(await exists(t)).toBe(false);
+    removePath(t); // missing: nothing to do
+    removePath(join(base, 'no/such/parent'));
   });
 });
