@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isSkiffError, throwIfAborted } from '../errors.ts';
 import { isDigest, type Digest } from '../oci/digest.ts';
@@ -8,6 +8,7 @@ import type { Descriptor } from '../oci/types.ts';
 import { parseAnyManifest, parseImageConfig } from '../oci/validate.ts';
 import type { Layout } from '../store/layout.ts';
 import { acquireLock } from '../store/lock.ts';
+import { removePath } from './confined-root.ts';
 import { chainIDs } from './unpack-cache.ts';
 
 const HEX64 = /^[a-f0-9]{64}$/;
@@ -89,7 +90,7 @@ export async function removeUnusedUnpacked(cacheDir: string, keep: ReadonlySet<s
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw e;
       }
-      await rm(tmp, { recursive: true, force: true });
+      removePath(tmp); // through descriptors: a symlink swapped into the entry is unlinked, never followed
       removed.push(chain);
     } finally {
       await lock.release();

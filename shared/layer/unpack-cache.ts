@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { chmod, chown, lstat, mkdir, readFile, readdir, realpath, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, readdir, realpath, rename, symlink, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -9,6 +9,7 @@ import { acquireLock } from '../store/lock.ts';
 import { fsyncDir } from '../store/atomic.ts';
 import type { ApplyLimits, ApplyResult } from './apply.ts';
 import { decompressWithDiffID, type DecompressLimits } from './compression.ts';
+import { removePath } from './confined-root.ts';
 import { runProgram } from './exec.ts';
 
 /*
@@ -22,7 +23,9 @@ import { runProgram } from './exec.ts';
  *   <cache>/.tmp-<chainhex>-*  an unpack in progress (or the debris of a dead one)
  *
  * Commit protocol: under the entry's exclusive lock, stale temps of that entry are removed, the layer is
- * unpacked into a fresh temp dir, the diffID is verified at EOF (LA-17), the `l/` link is made, and the temp
+ * unpacked into a fresh temp dir (0700, LS-18), the diffID is verified at EOF (LA-17), the unpacked tree is
+ * checked to hold exactly the paths and types the layer wrote (LayerApplier.verifyTree: the diffID covers the
+ * byte stream, not what a concurrent writer may have done to the tree), the `l/` link is made, and the temp
  * dir is renamed to <chainhex> — the rename is the commit point. An entry exists under its final name only
  * when it is complete and verified; any failure (corrupt gzip, diffID mismatch, limit, abort) removes the
  * temp dir, so nothing half-unpacked is ever found as complete (LS-03). Two processes unpacking the same
@@ -101,20 +104,24 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
   try {
     if (await isUnpacked(cache, chain)) return; // another process committed it while we waited
     // debris of dead unpacks of this entry: we hold its lock, so nobody is writing them
-    for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) await rm(join(cache, n), { recursive: true, force: true });
-    if (await exists(final)) await rm(final, { recursive: true, force: true }); // incomplete (no link file)
+    for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) removePath(join(cache, n));
+    if (await exists(final)) removePath(final); // incomplete (no link file)
     const tmp = join(cache, `.tmp-${hex}-${randomBytes(6).toString('hex')}`);
-    await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
+    const diff = join(tmp, 'diff');
+    // the temp tree is private while it is written (LS-18); the diff root gets a committed entry's 0755 at the end
+    await mkdir(tmp, { mode: 0o700 });
+    await mkdir(diff, { mode: 0o700 });
     try {
       // the tar reader loads only when a layer is unpacked: a container start on a warm cache never needs it
-      const { applyLayer } = await import('./apply.ts');
+      const { LayerApplier } = await import('./apply.ts');
       const blob = await layer.open();
       const { stream } = await decompressWithDiffID(blob, {
         expectDiffID: layer.diffID,
         ...(opts.decompressLimits && { limits: opts.decompressLimits }),
         ...(opts.signal && { signal: opts.signal }),
       });
-      const result = await applyLayer(join(tmp, 'diff'), stream, {
+      stream.on('error', () => {}); // kept in stream.errored, rethrown by the apply
+      const applier = await LayerApplier.open(diff, {
         mode: 'overlay',
         // rootless overlay mounts use `userxattr`, so opaque dirs carry user.overlay.opaque there
         opaqueXattr: inNonInitialUserNamespace() ? 'user.overlay.opaque' : 'trusted.overlay.opaque',
@@ -126,21 +133,30 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
         ...(opts.onWarning && { onWarning: opts.onWarning }),
         ...(opts.signal && { signal: opts.signal }),
       });
-      // the tar may end before the blob does (padding): read to EOF so the diffID check runs
-      await new Promise<void>((res, rej) => {
-        if (stream.errored) return rej(stream.errored);
-        if (stream.readableEnded) return res();
-        stream.once('end', res);
-        stream.once('error', rej);
-        stream.once('close', () => (stream.errored ? rej(stream.errored) : res()));
-        stream.resume();
-      });
-      if (stream.errored) throw stream.errored;
+      let result: ApplyResult;
+      try {
+        result = await applier.apply(stream);
+        // the tar may end before the blob does (padding): read to EOF so the diffID check runs
+        await new Promise<void>((res, rej) => {
+          if (stream.errored) return rej(stream.errored);
+          if (stream.readableEnded) return res();
+          stream.once('end', res);
+          stream.once('error', rej);
+          stream.once('close', () => (stream.errored ? rej(stream.errored) : res()));
+          stream.resume();
+        });
+        if (stream.errored) throw stream.errored;
+        // the diffID covers the byte stream, not the tree: commit only a tree that holds what the layer said
+        applier.verifyTree();
+      } finally {
+        applier.close();
+      }
       throwIfAborted(opts.signal);
+      await chmod(diff, 0o755);
       await commitEntry(cache, hex, tmp, final);
       opts.onUnpacked?.(chain, result);
     } catch (e) {
-      await rm(tmp, { recursive: true, force: true });
+      removeTemp(tmp);
       throw e;
     }
   } finally {
@@ -199,15 +215,15 @@ export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, o
   const lock = await acquireLock(join(cache, '.locks', hex), opts.signal ? { signal: opts.signal } : {});
   try {
     if (await isUnpacked(cache, chain)) return false;
-    for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) await rm(join(cache, n), { recursive: true, force: true });
-    if (await exists(final)) await rm(final, { recursive: true, force: true }); // incomplete (no link file)
+    for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) removePath(join(cache, n));
+    if (await exists(final)) removePath(final); // incomplete (no link file)
     const tmp = join(cache, `.tmp-${hex}-${randomBytes(6).toString('hex')}`);
-    await mkdir(tmp, { mode: 0o755 });
+    await mkdir(tmp, { mode: 0o700 });
     const diff = join(tmp, 'diff');
     try {
       await rename(resolve(dir), diff);
     } catch (e) {
-      await rm(tmp, { recursive: true, force: true });
+      removeTemp(tmp);
       if ((e as NodeJS.ErrnoException).code === 'EXDEV') return false;
       throw e;
     }
@@ -229,11 +245,24 @@ export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, o
       await commitEntry(cache, hex, tmp, final);
       return true;
     } catch (e) {
-      await rm(tmp, { recursive: true, force: true });
+      removeTemp(tmp);
       throw e;
     }
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * Removes a temp dir of a failed unpack or adoption, through descriptors (a writer that swapped one of its
+ * directories for a symlink must not lead the removal out of it). A failure to remove is left for the next
+ * unpack of the entry, which removes stale temps under the lock, so the original error is what the caller sees.
+ */
+function removeTemp(tmp: string): void {
+  try {
+    removePath(tmp);
+  } catch {
+    // left for the next unpack of this entry
   }
 }
 

@@ -68,9 +68,12 @@ export async function getXattrs(path: string, opts: { signal?: AbortSignal } = {
   return parseDump(r.stdout).values().next().value ?? new Map();
 }
 
-/** Sets one xattr on `path` itself (`setfattr -h`: never through a symlink). Fails with EIO naming the attribute. */
-export async function setXattr(path: string, name: string, value: Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
+/**
+ * Sets one xattr on `path` itself (`setfattr -h`: never through a symlink). Fails with EIO naming the attribute.
+ * `fd` is passed to setfattr as its descriptor 3, for a `path` of the form `/proc/self/fd/3/<name>`.
+ */
+export async function setXattr(path: string, name: string, value: Uint8Array, opts: { signal?: AbortSignal; fd?: number } = {}): Promise<void> {
   const v = '0s' + Buffer.from(value).toString('base64');
-  const r = await run('setfattr', ['-h', '-n', name, '-v', v, '--', path], opts.signal);
+  const r = await run('setfattr', ['-h', '-n', name, '-v', v, '--', path], opts.signal, opts.fd === undefined ? {} : { fds: [opts.fd] });
   if (r.code !== 0) throw new SkiffError('EIO', `cannot set xattr ${name} on ${path}: ${r.stderr.trim()}`);
 }
