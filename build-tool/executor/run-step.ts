@@ -144,7 +144,7 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
       onWarning: (m) => ctx.reporter.warn(m),
       ...so,
     });
-    await wr.noteMountTargets(spec.mounts.map((m) => m.destination));
+    await wr.noteMountTargets(spec.mounts);
     await writeBundleConfig(wr.bundle, spec);
     const id = await bd.containerId();
     let code: number;
