@@ -43,3 +43,16 @@ export function isSkiffError(e: unknown, code?: ErrorCode): e is SkiffError {
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new SkiffError('EABORT', 'operation cancelled', { cause: signal.reason });
 }
+
+/**
+ * At most the start of `s` for quoting user input (an instruction, a name) in a one-line message: the first line
+ * only, cut to `max` characters (never inside a surrogate pair), with `…` when anything was left out. Pure.
+ */
+export function lineStart(s: string, max = 120): string {
+  const nl = s.search(/[\r\n]/u);
+  const line = nl < 0 ? s : s.slice(0, nl);
+  if (line.length <= max && nl < 0) return line;
+  let cut = line.slice(0, max);
+  if (/[\uD800-\uDBFF]$/u.test(cut)) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}
