@@ -140,6 +140,8 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
       etcFiles,
       mounts,
       noNewPrivileges: true,
+      // the user is resolved as run-tool resolves it (shared resolveUser), with buildah's supplementary-group rule
+      buildahUser: true,
       hostname: 'localhost',
       ...(run.options.security === 'insecure' && { privileged: true }),
       onWarning: (m) => ctx.reporter.warn(m),
