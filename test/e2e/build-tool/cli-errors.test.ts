@@ -49,6 +49,13 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool CLI: errors', () => {
     expect(errs).toHaveLength(1);
     expect(errs[0]).toMatch(/^Error: building at STEP "RUN exit 3; : x+…" \(line 2\): /u);
     expect(r.stderr).toMatch(/^STEP 2\/2: RUN exit 3; : x+…$/mu);
+    // errors that quote a word of an instruction shorten it too
+    for (const ins of [`EXPOSE ${'y'.repeat(300_000)}`, `COPY ${'y'.repeat(300_000)} /x`, `USER ${'y'.repeat(300_000)}\nRUN true`]) {
+      const e = build([], `FROM localhost/busybox\n${ins}\n`);
+      expect(e.status, ins.slice(0, 10)).toBe(125);
+      expect(e.stderr.length, ins.slice(0, 10)).toBeLessThan(8192);
+      expect(errorLines(e.stderr)[0], ins.slice(0, 10)).toMatch(/y{200}…/u);
+    }
     // a RUN that fails exits with its own status, as buildah does
     const small = build([], 'FROM localhost/busybox\nRUN exit 3\n');
     expect(small.status).toBe(3);

@@ -3,6 +3,7 @@ import { ConfigSizeMeter } from '../../../build-tool/executor/config-size.ts';
 import { checkTags } from '../../../build-tool/executor/build.ts';
 import { stepText, STEP_TEXT_MAX } from '../../../build-tool/executor/report.ts';
 import type { History, ImageConfig } from '../../../shared/oci/types.ts';
+import { clipMessage, MESSAGE_MAX } from '../../../shared/errors.ts';
 
 const full = (c: ImageConfig, d: string[], h: History[]) => Buffer.byteLength(JSON.stringify({ ...c, rootfs: { type: 'layers', diff_ids: d }, history: h }));
 
@@ -38,5 +39,16 @@ describe('stepText', () => {
     expect(long).toBe(`RUN ${'x'.repeat(STEP_TEXT_MAX)}…`);
     expect(stepText('RUN', 'a\nb')).toBe('RUN a…');
     expect(stepText('RUN', `${'x'.repeat(STEP_TEXT_MAX - 1)}😀`)).toBe(`RUN ${'x'.repeat(STEP_TEXT_MAX - 1)}…`);
+  });
+});
+
+describe('clipMessage', () => {
+  it('shortens long quoted words and caps the line, leaving ordinary messages alone', () => {
+    const plain = `COPY failed: file not found in build context: stat ${'a/'.repeat(40)}x: no such file or directory`;
+    expect(clipMessage(plain)).toBe(plain);
+    const word = 'y'.repeat(300_000);
+    expect(clipMessage(`invalid containerPort: ${word} in EXPOSE`)).toBe(`invalid containerPort: ${'y'.repeat(200)}… in EXPOSE`);
+    const many = Array.from({ length: 10_000 }, () => 'word').join(' ');
+    expect(clipMessage(many).length).toBe(MESSAGE_MAX + 1);
   });
 });
