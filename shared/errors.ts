@@ -43,3 +43,30 @@ export function isSkiffError(e: unknown, code?: ErrorCode): e is SkiffError {
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new SkiffError('EABORT', 'operation cancelled', { cause: signal.reason });
 }
+
+/**
+ * At most the start of `s` for quoting user input (an instruction, a name) in a one-line message: the first line
+ * only, cut to `max` characters (never inside a surrogate pair), with `…` when anything was left out. Pure.
+ */
+export function lineStart(s: string, max = 120): string {
+  const nl = s.search(/[\r\n]/u);
+  const line = nl < 0 ? s : s.slice(0, nl);
+  if (line.length <= max && nl < 0) return line;
+  let cut = line.slice(0, max);
+  if (/[\uD800-\uDBFF]$/u.test(cut)) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}
+
+/** The longest error line reportError prints, after clipMessage has shortened long words. */
+export const MESSAGE_MAX = 4000;
+
+/**
+ * A message fit for one line on a terminal however much user input it quotes: every run of more than 256
+ * non-blank characters (a quoted word, path or instruction fragment) is cut to 200 with lineStart, and the whole to
+ * MESSAGE_MAX characters. Short messages come back unchanged. Pure.
+ */
+export function clipMessage(message: string): string {
+  if (message.length <= 256) return message;
+  const clipped = message.replace(/\S{257,}/gu, (w) => lineStart(w, 200));
+  return clipped.length <= MESSAGE_MAX ? clipped : lineStart(clipped, MESSAGE_MAX);
+}

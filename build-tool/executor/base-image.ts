@@ -6,6 +6,7 @@
  */
 import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import { INDEX_MEDIA_TYPES } from '../../shared/oci/media-types.ts';
+import { MAX_DOCUMENT_BYTES } from '../../shared/oci/document-size.ts';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../../shared/oci/types.ts';
 import { selectManifest, formatPlatform, platformMatches } from '../../shared/image/platform.ts';
 import { lookupImage } from '../../shared/store/lookup.ts';
@@ -21,7 +22,7 @@ export interface BaseImage {
   layers: StageLayer[];
 }
 
-const CAP = 4 * 1024 * 1024;
+const CAP = MAX_DOCUMENT_BYTES;
 
 /** Reads the image `desc` points at (an index resolved for `platform`) from the store. */
 export async function readStoreImage(store: Store, desc: Descriptor, platform: Platform, o: { signal?: AbortSignal } = {}): Promise<BaseImage> {

@@ -29,10 +29,12 @@ import { BuildDir, reclaimBuilds } from './build-dir.ts';
 import { prepareCopy } from './copy-step.ts';
 import { exportRootfs, tarTree, writeBuiltImage } from './image-out.ts';
 import { lowersOf, type StageLayer } from './layers.ts';
-import { createReporter } from './report.ts';
+import { createReporter, stepText } from './report.ts';
 import { executeRun, runKeyDescription } from './run-step.ts';
 import type { BuildCtx, BuildOptions, BuildStats, StageResult } from './types.ts';
 import { WorkingRoot } from './working-root.ts';
+import { ConfigSizeMeter } from './config-size.ts';
+import { checkDocumentSize } from '../../shared/oci/document-size.ts';
 import { RootWriter } from './root-writer.ts';
 import { resolveUser } from '../../shared/runtime/user.ts';
 import { checkWorkdir } from '../../shared/runtime/spec.ts';
@@ -83,6 +85,8 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
   const o: BuildOptions = { ...opts, signal };
   const so = { signal };
+  // every -t is checked before anything is parsed, pulled or run (buildah refuses a bad tag before STEP 1)
+  const tags = checkTags(o.tags ?? []);
   const df = parseDockerfile(o.dockerfile.text, { filename: o.dockerfile.path ?? 'Dockerfile' });
   for (const n of df.notices) reporter.warn(n);
   const plan = planBuild(df, { ...(o.target !== undefined && { target: o.target }), buildArgs: o.buildArgs ?? {}, ...(o.platform && { platform: o.platform }) });
@@ -229,6 +233,14 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       return { ...(layer && { layer }), created, cached: false };
     };
 
+    /** The target stage and the stages it is built FROM: their configs become the image's config. */
+    const written = new Set<number>();
+    for (let i: number | undefined = plan.target; i !== undefined && !written.has(i); ) {
+      written.add(i);
+      const base = plan.stages.find((s) => s.index === i)?.base;
+      i = base?.kind === 'stage' ? base.index : undefined;
+    }
+
     const runStage = async (idx: number): Promise<StageResult> => {
       const ps = plan.stages.find((s) => s.index === idx)!;
       const sinfo = { index: plan.stages.indexOf(ps), count: plan.stages.length, ...(ps.name !== undefined && { name: ps.name }) };
@@ -258,16 +270,26 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       const baseHistoryCount = history.length;
       const scope = plan.beginStage(idx, config);
       const total = scope.instructions.length + 1;
-      reporter.step(sinfo, 1, total, `FROM ${ps.stage.from.text}`);
+      reporter.step(sinfo, 1, total, stepText('FROM', ps.stage.from.text));
       let n = 1;
       // Directories WORKDIR named, each with the USER current at that WORKDIR, not yet made: BuildKit makes them at
       // the WORKDIR (owned by that USER); WORKDIR adds no layer here, so the next RUN/COPY/ADD makes them, in order.
       let pendingDirs: { path: string; user: string }[] = [];
       let pendingHistory = -1;
+      // a stage whose config becomes the image's (the target and the stages it is FROM) fails at the instruction
+      // whose config crosses the document limit
+      const meter = written.has(idx) ? new ConfigSizeMeter() : undefined;
+      const checkSize = (ins: { kind: string; text: string; loc: { line: number } }): void => {
+        if (meter === undefined) return;
+        const size = meter.measure(scope.config, layers.map((l) => l.diffId), history);
+        checkDocumentSize(size, `building at STEP "${stepText(ins.kind, ins.text)}" (line ${ins.loc.line}): the image config`, {
+          hint: 'image readers (skiff, podman, skopeo) refuse configs this large: use fewer or shorter ENV, LABEL and other instructions',
+        });
+      };
       for (const ins of scope.instructions) {
         throwIfAborted(signal);
         const t0 = performance.now();
-        reporter.step(sinfo, ++n, total, `${ins.kind} ${ins.text}`);
+        reporter.step(sinfo, ++n, total, stepText(ins.kind, ins.text));
         const step = scope.step(ins);
         const cc = scope.config.config ?? {};
         if (step.run === undefined && step.copy === undefined) {
@@ -277,6 +299,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
             pendingHistory = history.length;
           }
           history.push({ created: await createdFor(key), created_by: step.createdBy, empty_layer: true });
+          checkSize(ins);
           continue;
         }
         const prepared = step.copy ? await prepareCopy(ctx, step, idx) : undefined;
@@ -299,6 +322,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
           layers.push(r.layer);
           history.push({ created: r.created, created_by: createdBy });
         } else history.push({ created: r.created, created_by: createdBy, empty_layer: true });
+        checkSize(ins);
         if (!r.cached) reporter.stepDone((performance.now() - t0) / 1000);
       }
       if (pendingDirs.length) {
@@ -348,16 +372,8 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       created,
       ...so,
     });
-    const names: string[] = [];
-    const remote: string[] = [];
-    for (const t of o.tags ?? []) {
-      const n = parseImageName(t);
-      if (n.transport === 'plain' || n.transport === 'store') {
-        const ref = n.transport === 'plain' ? n.ref : n.ref;
-        if (ref === undefined) throw new SkiffError('EINVALID', `invalid tag ${t}`);
-        names.push(formatReference(localTagForm(ref)));
-      } else remote.push(t);
-    }
+    const names = [...tags.local];
+    const remote = tags.remote;
     if (names.length === 0) await store.commitImage(descriptor, so);
     for (const name of names) await store.commitImage(descriptor, { name, ...so });
     for (const t of remote) {
@@ -396,6 +412,32 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
     await bdPromise?.then((b) => b.close()).catch(() => {});
     await store.close();
   }
+}
+
+/**
+ * Validates every `-t` value: plain and `store:` names become the local names to commit (full form), other
+ * transport-qualified names (`docker://…`, `oci:…`, …) are destinations written after the build. Pure; throws
+ * EINVALID naming the first bad tag (one line).
+ */
+export function checkTags(tags: readonly string[]): { local: string[]; remote: string[] } {
+  const local: string[] = [];
+  const remote: string[] = [];
+  for (const t of tags) {
+    let n: ReturnType<typeof parseImageName>;
+    try {
+      n = parseImageName(t);
+    } catch (e) {
+      const plain = !/^(docker:\/\/|oci:|oci-archive:|docker-archive:|dir:|store:)/u.test(t);
+      throw new SkiffError('EINVALID', `invalid -t/--tag value: ${e instanceof Error ? e.message : String(e)}`, {
+        hint: plain ? 'name images as [REGISTRY/]REPOSITORY[:TAG] in lowercase, e.g. localhost/app:1.0' : 'write TRANSPORT:DESTINATION, e.g. docker://127.0.0.1:5000/app:1.0 or oci:DIR:app',
+      });
+    }
+    if (n.transport === 'plain' || n.transport === 'store') {
+      if (n.ref === undefined) throw new SkiffError('EINVALID', `invalid -t/--tag value ${JSON.stringify(t)}: an image ID cannot be a tag`, { hint: 'name images as [REGISTRY/]REPOSITORY[:TAG]' });
+      local.push(formatReference(localTagForm(n.ref)));
+    } else remote.push(t);
+  }
+  return { local, remote };
 }
 
 /** `--squash`: the stage's new layers become one layer on top of the base layers; history keeps every entry. */

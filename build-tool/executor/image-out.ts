@@ -10,7 +10,8 @@ import { mkdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { SkiffError } from '../../shared/errors.ts';
 import { MediaType } from '../../shared/oci/media-types.ts';
-import type { Digest } from '../../shared/oci/digest.ts';
+import { digestOf, type Digest } from '../../shared/oci/digest.ts';
+import { checkDocumentSize } from '../../shared/oci/document-size.ts';
 import type { Descriptor, History, ImageConfig, Manifest } from '../../shared/oci/types.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { applyLayer } from '../../shared/layer/apply.ts';
@@ -29,7 +30,10 @@ function layerType(mt: string, docker: boolean): string {
   return d;
 }
 
-/** Writes config and manifest blobs for `layers` + `config`; returns the manifest descriptor and image ID. Not tagged. */
+/**
+ * Writes config and manifest blobs for `layers` + `config`; returns the manifest descriptor and image ID. Not tagged.
+ * Either document over MAX_DOCUMENT_BYTES fails (ELIMIT) before anything is stored.
+ */
 export async function writeBuiltImage(
   store: Store,
   r: { config: ImageConfig; layers: StageLayer[]; history: History[] },
@@ -42,16 +46,21 @@ export async function writeBuiltImage(
   cfg.rootfs = { type: 'layers', diff_ids: r.layers.map((l) => l.diffId) };
   cfg.history = r.history;
   if (o.labels && Object.keys(o.labels).length) cfg.config = { ...(cfg.config ?? {}), Labels: { ...(cfg.config?.Labels ?? {}), ...o.labels } };
-  const cref = await store.putBlob(Buffer.from(JSON.stringify(cfg)), undefined, so);
+  // both documents are serialised and checked against the one document limit before either is stored
+  const cfgBytes = Buffer.from(JSON.stringify(cfg));
+  checkDocumentSize(cfgBytes, 'the image config');
   const mediaType = docker ? MediaType.DockerManifest : MediaType.OciManifest;
   const manifest: Manifest = {
     schemaVersion: 2,
     mediaType,
-    config: { mediaType: docker ? MediaType.DockerConfig : MediaType.OciConfig, digest: cref.digest, size: cref.size },
+    config: { mediaType: docker ? MediaType.DockerConfig : MediaType.OciConfig, digest: digestOf(cfgBytes), size: cfgBytes.length },
     layers: r.layers.map((l) => ({ mediaType: layerType(l.descriptor.mediaType, docker), digest: l.descriptor.digest, size: l.descriptor.size })),
   };
   if (!docker && o.annotations && Object.keys(o.annotations).length) manifest.annotations = { ...o.annotations };
-  const mref = await store.putBlob(Buffer.from(JSON.stringify(manifest)), undefined, so);
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  checkDocumentSize(manifestBytes, 'the image manifest');
+  const cref = await store.putBlob(cfgBytes, undefined, so);
+  const mref = await store.putBlob(manifestBytes, undefined, so);
   return { descriptor: { mediaType, digest: mref.digest, size: mref.size }, id: cref.digest };
 }
 

@@ -4,6 +4,19 @@
  * image id).
  */
 
+import { lineStart } from '../../shared/errors.ts';
+
+/** The most characters of an instruction's text a progress or error line quotes. */
+export const STEP_TEXT_MAX = 200;
+
+/**
+ * How progress and error lines quote an instruction: `KIND text`, the text cut to its first line and
+ * STEP_TEXT_MAX characters (with `…`), so a megabyte-long RUN never floods stderr. Pure.
+ */
+export function stepText(kind: string, text: string): string {
+  return `${kind} ${lineStart(text, STEP_TEXT_MAX)}`;
+}
+
 /** Where build progress goes. */
 export interface BuildReporter {
   step(stage: { index: number; count: number; name?: string }, n: number, total: number, text: string): void;

@@ -34,6 +34,7 @@ import { selectionDigest, walkTree } from './tree.ts';
 import type { BuildCtx } from './types.ts';
 import type { WorkingRoot } from './working-root.ts';
 import { RootWriter } from './root-writer.ts';
+import { stepText } from './report.ts';
 
 /** The key contributions of a RUN's bind mounts (content of context sources, stage keys of stage sources). */
 export async function runKeyDescription(ctx: BuildCtx, step: ResolvedStep, stageIndex: number): Promise<unknown> {
@@ -139,12 +140,14 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
       etcFiles,
       mounts,
       noNewPrivileges: true,
+      // the user is resolved as run-tool resolves it (shared resolveUser), with buildah's supplementary-group rule
+      buildahUser: true,
       hostname: 'localhost',
       ...(run.options.security === 'insecure' && { privileged: true }),
       onWarning: (m) => ctx.reporter.warn(m),
       ...so,
     });
-    await wr.noteMountTargets(spec.mounts.map((m) => m.destination));
+    await wr.noteMountTargets(spec.mounts);
     await writeBundleConfig(wr.bundle, spec);
     const id = await bd.containerId();
     let code: number;
@@ -176,12 +179,12 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
         const why = want !== undefined && platform!.architecture !== hostPlatform().architecture
           ? `${argv[0] ?? 'the command'} is not an executable for ${host} (the image is for ${want}) and emulation (binfmt_misc with qemu-user-static) is not available on this machine`
           : `${argv[0] ?? 'the command'} is not an executable for this machine (${host})`;
-        throw new SkiffError('EINVALID', `building at STEP "RUN ${step.instruction.text}" (line ${loc.line}): exec format error: ${why}`, {
+        throw new SkiffError('EINVALID', `building at STEP "${stepText('RUN', step.instruction.text)}" (line ${loc.line}): exec format error: ${why}`, {
           hint: want !== undefined && want !== host ? `build for ${host} (--platform ${host}) or register qemu-user-static for ${want} in binfmt_misc` : 'check that the command is a valid executable for this machine',
           details: { exitCode: code, line: loc.line },
         });
       }
-      throw new SkiffError('EIO', `building at STEP "RUN ${step.instruction.text}" (line ${loc.line}): while running runtime: exit status ${code}`, {
+      throw new SkiffError('EIO', `building at STEP "${stepText('RUN', step.instruction.text)}" (line ${loc.line}): while running runtime: exit status ${code}`, {
         details: { exitCode: code, line: loc.line },
       });
     }

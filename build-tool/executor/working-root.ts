@@ -4,10 +4,12 @@
  * the upper dir IS the step's change set: mount stubs the runtime created (mount targets that did not exist) are
  * removed, and the rest becomes the layer through diffUpper (whiteouts and opaque dirs converted to OCI form).
  */
-import { chmod, chown, lstat, mkdir, readdir, realpath, rm, rmdir } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { chmod, chown, lstat, mkdir, open, readdir, realpath, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, posix, resolve } from 'node:path';
 import type { Digest } from '../../shared/oci/digest.ts';
 import { createBundle, teardownBundle, type Bundle } from '../../shared/runtime/bundle.ts';
+import type { SpecMount } from '../../shared/runtime/types.ts';
 import { adoptDir, chainIDs, unmount } from '../../shared/layer/unpack-cache.ts';
 import { diffUpper } from '../../shared/layer/diff.ts';
 import { getXattrs } from '../../shared/layer/xattr.ts';
@@ -16,8 +18,10 @@ import type { BuildDir } from './build-dir.ts';
 import { storeTarLayer, type StageLayer } from './layers.ts';
 
 interface StubRecord {
-  /** container paths that did not exist before the step, top-most first */
+  /** container paths that did not exist before the step, top-most first; the last is the mount target itself */
   missing: string[];
+  /** what the runtime makes at the mount target: a directory, or an empty file for a bind of a file */
+  kind: 'dir' | 'file';
   /** existing ancestors (deepest first) with their metadata before the step */
   ancestors: { path: string; mode: number; uid: number; gid: number }[];
 }
@@ -56,12 +60,13 @@ export class WorkingRoot {
   }
 
   /**
-   * Remembers which of these container paths (mount targets) do not exist yet, so the stubs the runtime creates
-   * for them are not captured in the layer. Call before the container starts.
+   * Remembers which of these mount targets do not exist yet, so the stubs the runtime creates for them are not
+   * captured in the layer. A bind of a non-directory source gets a file stub; every other target a directory.
+   * Call before the container starts.
    */
-  async noteMountTargets(paths: readonly string[]): Promise<void> {
-    for (const p of paths) {
-      const parts = posix.normalize(p).split('/').filter((c) => c !== '');
+  async noteMountTargets(mounts: readonly Pick<SpecMount, 'destination' | 'type' | 'source'>[]): Promise<void> {
+    for (const m of mounts) {
+      const parts = posix.normalize(m.destination).split('/').filter((c) => c !== '');
       const ancestors: StubRecord['ancestors'] = [{ path: '/', mode: 0, uid: 0, gid: 0 }];
       let cur = '';
       let rec: StubRecord | undefined;
@@ -70,10 +75,11 @@ export class WorkingRoot {
         const st = await lstat(join(this.rootfs, cur)).catch(() => undefined);
         if (st === undefined) {
           const missing: string[] = [];
-          let m = cur;
-          missing.push(m);
-          for (let j = i + 1; j < parts.length; j++) missing.push((m += `/${parts[j]}`));
-          rec = { missing, ancestors: ancestors.slice(1).reverse() };
+          let p = cur;
+          missing.push(p);
+          for (let j = i + 1; j < parts.length; j++) missing.push((p += `/${parts[j]}`));
+          const fileBind = m.type === 'bind' && m.source !== undefined && (await stat(m.source).then((s) => !s.isDirectory(), () => false));
+          rec = { missing, kind: fileBind ? 'file' : 'dir', ancestors: ancestors.slice(1).reverse() };
           break;
         }
         if (!st.isDirectory()) break; // a symlink or file on the way: the runtime resolves it; leave it alone
@@ -90,32 +96,31 @@ export class WorkingRoot {
     this.#mounted = false;
   }
 
+  /**
+   * Removes the mount stubs noted for the step from the (unmounted) upper dir, deepest first, then the ancestors the
+   * stubs made overlayfs copy up, when they are unchanged and empty. The RUN could have moved a stub's parent away
+   * and put a symbolic link to a host directory in its place (`mv /a /a.old && ln -s /host /a`): each path is
+   * re-resolved inside the upper dir one component at a time without following any link (a link or non-directory
+   * on the way ends the cleanup of that stub), and a stub is removed only while it is still what the runtime made —
+   * an empty directory (not opaque) or an empty regular file — through a verified handle on its parent, never by a
+   * path the RUN could redirect. What the RUN moved or replaced stays in the layer as the RUN left it; the build
+   * goes on (buildah and BuildKit do the same: the RUN's own changes are its layer).
+   */
   async #removeStubs(): Promise<void> {
     const upper = this.bundle.upper;
-    const isEmptyish = async (p: string): Promise<boolean> => {
-      const st = await lstat(p).catch(() => undefined);
-      if (st === undefined) return false;
-      if (st.isFile()) return st.size === 0;
-      if (st.isDirectory()) return (await readdir(p)).length === 0 && !(await isOpaque(p));
-      return false;
-    };
     for (const rec of this.#stubs) {
       let removedTop = true;
-      for (const p of [...rec.missing].reverse()) {
-        const host = join(upper, p);
-        if (!(await isEmptyish(host))) {
+      for (let i = rec.missing.length - 1; i >= 0; i--) {
+        const want = i === rec.missing.length - 1 ? rec.kind : 'dir';
+        if (!(await removeInside(upper, rec.missing[i]!, (st, host) => isStub(st, host, want)))) {
           removedTop = false;
           break;
         }
-        await rm(host, { recursive: false, force: true }).catch(() => rmdir(host));
       }
       if (!removedTop) continue;
       for (const a of rec.ancestors) {
-        const host = join(upper, a.path);
-        const st = await lstat(host).catch(() => undefined);
-        if (!st?.isDirectory() || st.mode !== a.mode || st.uid !== a.uid || st.gid !== a.gid) break;
-        if (!(await isEmptyish(host))) break;
-        await rmdir(host).catch(() => {});
+        const unchanged = async (st: Stats, host: string) => st.isDirectory() && st.mode === a.mode && st.uid === a.uid && st.gid === a.gid && (await isStub(st, host, 'dir'));
+        if (!(await removeInside(upper, a.path, unchanged))) break;
       }
     }
   }
@@ -171,6 +176,50 @@ export class WorkingRoot {
   async close(): Promise<void> {
     this.#mounted = false;
     await teardownBundle(this.bundle.dir);
+  }
+}
+
+/** True when `st` (at `host`) is still an untouched runtime stub of `kind`: an empty, non-opaque dir or empty file. */
+async function isStub(st: Stats, host: string, kind: 'dir' | 'file'): Promise<boolean> {
+  if (kind === 'file') return st.isFile() && st.size === 0;
+  return st.isDirectory() && (await readdir(host)).length === 0 && !(await isOpaque(host));
+}
+
+/**
+ * Removes container path `p` from `root` (an upper dir nothing else writes to) when `ok` accepts it, never leaving
+ * `root`: the parent is reached one component at a time with lstat (a symbolic link or non-directory on the way
+ * means "not ours": nothing is removed), opened O_NOFOLLOW|O_DIRECTORY and checked to be the directory the walk saw
+ * (same device and inode); the entry is then examined and removed through that handle's /proc/<pid>/fd path, so no
+ * rename or link made in between can redirect the removal. Returns whether `p` was removed.
+ */
+async function removeInside(root: string, p: string, ok: (st: Stats, host: string) => Promise<boolean>): Promise<boolean> {
+  const parts = posix.normalize(`/${p}`).split('/').filter((c) => c !== '' && c !== '.' && c !== '..');
+  const name = parts.pop();
+  if (name === undefined) return false;
+  let parent = root;
+  let pst = await lstat(parent).catch(() => undefined);
+  for (const c of parts) {
+    parent = join(parent, c);
+    pst = await lstat(parent).catch(() => undefined);
+    if (pst === undefined || !pst.isDirectory()) return false;
+  }
+  if (pst === undefined || !pst.isDirectory()) return false;
+  const fh = await open(parent, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch(() => undefined);
+  if (fh === undefined) return false;
+  try {
+    const held = await fh.stat();
+    if (held.dev !== pst.dev || held.ino !== pst.ino) return false;
+    // /proc/<pid>, not /proc/self: the opaque check runs getfattr, a child process, on this path
+    const host = `/proc/${process.pid}/fd/${fh.fd}/${name}`;
+    const st = await lstat(host).catch(() => undefined);
+    if (st === undefined || st.dev !== held.dev || !(await ok(st, host))) return false;
+    if (st.isDirectory()) await rmdir(host);
+    else await unlink(host);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await fh.close();
   }
 }
 

@@ -7,15 +7,16 @@ export type ToolName = 'build-tool' | 'copy-tool' | 'run-tool';
  * Maps an error code to the exit code the tool's peer uses for it: run-tool as podman (125 for its own
  * errors, 127 when the image/container is not found is NOT used — podman returns 125 there too; 126/127 are
  * for a command the container cannot invoke / find), copy-tool as skopeo (2 when the image does not exist,
- * else 1), build-tool as buildah (1).
+ * else 1), build-tool as buildah 1.28 (125 for a build error; a RUN that failed makes the build exit with that
+ * RUN's own status, `runExit`, when it is 1–255).
  */
-export function exitCodeFor(tool: ToolName, code: ErrorCode | undefined): number {
+export function exitCodeFor(tool: ToolName, code: ErrorCode | undefined, runExit?: number): number {
   switch (tool) {
     case 'run-tool':
       return 125;
     case 'copy-tool':
       return code === 'ENOTFOUND' ? 2 : 1;
     case 'build-tool':
-      return 1;
+      return runExit !== undefined && Number.isInteger(runExit) && runExit >= 1 && runExit <= 255 ? runExit : 125;
   }
 }

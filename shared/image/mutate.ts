@@ -3,6 +3,7 @@ import { digestOf, type Digest } from '../oci/digest.ts';
 import { MediaType } from '../oci/media-types.ts';
 import type { ContainerConfig, Descriptor, History, ImageConfig, Manifest } from '../oci/types.ts';
 import { parseImageConfig, parseManifest } from '../oci/validate.ts';
+import { checkDocumentSize } from '../oci/document-size.ts';
 import type { Image } from './image.ts';
 import { withMediaType, type Layer } from './layer.ts';
 import { memoAsync } from './memo.ts';
@@ -41,13 +42,15 @@ function utf8(s: string): Uint8Array {
 
 /**
  * Builds a new lazy image from `base` and a derivation. The base is never modified; the new manifest and config
- * are serialised once (memoised) and their digests are over those exact bytes. Nothing is read until asked.
+ * are serialised once (memoised) and their digests are over those exact bytes; either over MAX_DOCUMENT_BYTES is
+ * refused (ELIMIT) when first asked for, so no writer stores a document readers refuse. Nothing is read until asked.
  */
 function derive(base: Image, dv: Derivation): Image {
   const config = memoAsync(async (o?: CallOptions): Promise<{ bytes: Uint8Array; config: ImageConfig } | undefined> => {
     if (dv.config === undefined) return undefined;
     const next = await dv.config(structuredClone(await base.config(o)));
     const bytes = utf8(JSON.stringify(next));
+    checkDocumentSize(bytes, 'the image config');
     return { bytes, config: parseImageConfig(bytes) };
   });
   const layers = memoAsync(async (o?: CallOptions) => (dv.layers === undefined ? base.layers(o) : dv.layers(await base.layers(o))));
@@ -70,6 +73,7 @@ function derive(base: Image, dv: Derivation): Image {
     const ann = dv.annotations === undefined ? bm.annotations : dv.annotations === null ? undefined : dv.annotations;
     if (ann !== undefined) m.annotations = ann;
     const bytes = utf8(JSON.stringify(m));
+    checkDocumentSize(bytes, 'the image manifest');
     return parseManifest(bytes, { mediaType });
   });
   return {

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { SkiffError } from '../errors.ts';
+import { lineStart, SkiffError } from '../errors.ts';
 
 /** A validated sha256 digest: `sha256:` + exactly 64 lowercase hex characters. */
 export type Digest = `sha256:${string}` & { readonly __brand: 'Digest' };
@@ -20,7 +20,7 @@ export function isDigest(s: unknown): s is Digest {
  */
 export function parseDigest(s: unknown, what = 'digest'): Digest {
   if (isDigest(s)) return s;
-  const shown = typeof s === 'string' ? JSON.stringify(s.length > 100 ? `${s.slice(0, 100)}…` : s) : String(s);
+  const shown = typeof s === 'string' ? JSON.stringify(lineStart(s, 100)) : String(s);
   if (typeof s === 'string' && DIGEST_GRAMMAR_RE.test(s) && !s.startsWith('sha256:')) {
     throw new SkiffError('EUNSUPPORTED', `unsupported ${what} algorithm in ${shown}: only sha256 is supported`);
   }

@@ -1,4 +1,4 @@
-import { SkiffError } from '../errors.ts';
+import { lineStart, SkiffError } from '../errors.ts';
 
 // image-spec annotations.md, org.opencontainers.image.ref.name:
 //   ref       ::= component ("/" component)*
@@ -23,7 +23,7 @@ export function isValidRefName(s: unknown): s is string {
 /** Returns `s` when it is a valid ref name, else throws EINVALID naming it (LS-06). */
 export function parseRefName(s: unknown, what = 'reference name'): string {
   if (isValidRefName(s)) return s;
-  const shown = typeof s === 'string' ? JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s) : String(s);
+  const shown = typeof s === 'string' ? JSON.stringify(lineStart(s, 80)) : String(s);
   const why = typeof s === 'string' && s.length > MAX_REF_NAME_LENGTH ? `longer than ${MAX_REF_NAME_LENGTH} characters` : 'it must match the OCI ref.name grammar';
   throw new SkiffError('EINVALID', `invalid ${what} ${shown}: ${why}`, {
     hint: 'use letters and digits separated by one of - . _ : @ + -- or /, e.g. "latest" or "v1.2/x"',

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { SkiffError, throwIfAborted } from '../errors.ts';
 import { digestOf, parseDigest, type Digest } from './digest.ts';
+import { MAX_DOCUMENT_BYTES } from './document-size.ts';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from './media-types.ts';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from './types.ts';
 
@@ -25,8 +26,8 @@ export interface ValidationLimits {
 
 /** The default limits: 4 MiB documents, 1000 layers, 10000 index entries, nesting depth 8. */
 export const DEFAULT_LIMITS: Readonly<ValidationLimits> = Object.freeze({
-  maxManifestBytes: 4 * 1024 * 1024,
-  maxConfigBytes: 4 * 1024 * 1024,
+  maxManifestBytes: MAX_DOCUMENT_BYTES,
+  maxConfigBytes: MAX_DOCUMENT_BYTES,
   maxLayers: 1000,
   maxManifests: 10_000,
   maxIndexDepth: 8,

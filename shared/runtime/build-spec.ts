@@ -30,6 +30,8 @@ export interface BuildSpecOptions extends RunOptions {
    * without a passwd entry has the working directory as HOME (the entry addAccountEntries writes)
    */
   podmanUser?: boolean;
+  /** buildah's user rule (build-tool RUN): the primary gid is always a supplementary group */
+  buildahUser?: boolean;
   signal?: AbortSignal;
 }
 
@@ -37,7 +39,7 @@ export interface BuildSpecOptions extends RunOptions {
  * The whole config for a container whose rootfs is mounted at `rootfs`: resolves the user inside the rootfs
  * (RU-05), loads and converts seccomp for the effective capability set, reads the host's rlimits, generates
  * and validates the spec (RU-15). Reads only; throws before anything is written. `defaultEnv` sits below the
- * image's Env; `podmanUser` applies podman's supplementary-group and HOME rules. Mounts are ordered by the depth
+ * image's Env; `podmanUser` applies podman's supplementary-group and HOME rules, `buildahUser` buildah's. Mounts are ordered by the depth
  * of their destination (stable), so no mount hides a deeper one.
  */
 export async function buildSpec(image: ContainerConfig, rootfs: string, o: BuildSpecOptions = {}): Promise<RuntimeSpec> {
@@ -45,6 +47,7 @@ export async function buildSpec(image: ContainerConfig, rootfs: string, o: Build
   const user = await resolveUser(rootfs, o.user ?? image.User, {
     ...(o.groupAdd && { groupAdd: o.groupAdd }),
     ...(o.podmanUser && { podman: { home: checkWorkdir(o.workdir ?? image.WorkingDir) } }),
+    ...(o.buildahUser && { buildah: true }),
   });
   const caps = capabilitySet({ ...(o.capAdd && { add: o.capAdd }), ...(o.capDrop && { drop: o.capDrop }), ...(o.privileged && { privileged: true }) });
   const seccomp = o.privileged ? undefined : await loadSeccomp(o.seccomp ?? 'default', caps, { ...so, ...(o.seccompDefaultPath && { defaultPath: o.seccompDefaultPath }) });

@@ -65,11 +65,14 @@ export function parseGroup(text: string): GroupEntry[] {
  * /etc/passwd and /etc/group, read INSIDE `rootfs` with in-root symlink resolution, a regular-file check and a
  * 1 MiB cap (RU-05). Numeric ids work without entries; an unknown name is ENOTFOUND. Supplementary groups are
  * the groups listing the user as a member plus `groupAdd` (names or ids). Reads only; never follows a link out
- * of the rootfs. With `podman` (run-tool, as podman 4.3): a non-empty `spec` also puts the primary gid among the
- * supplementary groups (`id` shows `groups=<gid>`), and a numeric uid without a passwd entry gets `podman.home`
- * (the home of the entry podmanAccountEntries generates for it: the working directory).
+ * of the rootfs. The one resolution both build-tool's RUN and run-tool use, with the peer's rule on top:
+ *  - `podman` (run-tool, as podman 4.3): a non-empty `spec` also puts the primary gid among the supplementary
+ *    groups (`id` shows `groups=<gid>`), and a numeric uid without a passwd entry gets `podman.home` (the home of
+ *    the entry podmanAccountEntries generates for it: the working directory);
+ *  - `buildah` (build-tool RUN, as buildah 1.28): the primary gid is always among the supplementary groups, also
+ *    for the default user (root).
  */
-export async function resolveUser(rootfs: string, spec: string | undefined, o: { groupAdd?: readonly string[]; podman?: { home: string } } = {}): Promise<ResolvedUser> {
+export async function resolveUser(rootfs: string, spec: string | undefined, o: { groupAdd?: readonly string[]; podman?: { home: string }; buildah?: boolean } = {}): Promise<ResolvedUser> {
   const s = (spec ?? '').trim();
   const colon = s.indexOf(':');
   const userPart = colon < 0 ? s : s.slice(0, colon);
@@ -105,7 +108,7 @@ export async function resolveUser(rootfs: string, spec: string | undefined, o: {
   }
   gid ??= 0;
   const extra = new Set<number>();
-  if (o.podman && s !== '') extra.add(gid);
+  if ((o.podman && s !== '') || o.buildah) extra.add(gid);
   if (entry && groupPart === undefined) {
     for (const g of await loadGroup()) if (g.members.includes(entry.name) && g.gid !== gid) extra.add(g.gid);
   }

@@ -9,9 +9,10 @@ import { DigestingStream, digestHex, isDigest, parseDigest, type Digest } from '
 import { fsyncDir } from './atomic.ts';
 import { parseBlobRef, type BlobRef } from './descriptor.ts';
 import { parseSize } from '../oci/validate.ts';
+import { checkDocumentSize, MAX_DOCUMENT_BYTES } from '../oci/document-size.ts';
 
 /** Default cap for JSON blobs (manifests, indexes, configs), as containers/image's iolimits. */
-export const JSON_BLOB_CAP = 4 * 1024 * 1024;
+export const JSON_BLOB_CAP = MAX_DOCUMENT_BYTES;
 
 /** Options of a blob store. */
 export interface BlobStoreOptions {
@@ -217,9 +218,13 @@ export class BlobStore {
     }
   }
 
-  /** Stores JSON (a value is serialised; bytes are stored exactly as given, so their digest is preserved). */
+  /**
+   * Stores JSON (a value is serialised; bytes are stored exactly as given, so their digest is preserved); refuses
+   * documents over MAX_DOCUMENT_BYTES (ELIMIT) before writing anything.
+   */
   async putJson(value: unknown, o: { signal?: AbortSignal } = {}): Promise<BlobRef> {
     const bytes = value instanceof Uint8Array ? value : Buffer.from(JSON.stringify(value));
+    checkDocumentSize(bytes, 'the JSON document');
     return this.put(bytes, undefined, o);
   }
 

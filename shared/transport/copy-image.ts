@@ -8,6 +8,7 @@ import { digestHex, digestMismatch, digestOf, type Digest } from '../oci/digest.
 import { MediaType, layerCompression, type Compression } from '../oci/media-types.ts';
 import type { Descriptor, Index, Manifest, Platform } from '../oci/types.ts';
 import { parseAnyManifest, type AnyManifest } from '../oci/validate.ts';
+import { checkDocumentSize, formatDocumentLimit, MAX_DOCUMENT_BYTES } from '../oci/document-size.ts';
 import { imageFromSource } from '../image/image.ts';
 import { resolveImage } from '../image/index-view.ts';
 import { convertFormat } from '../image/mutate.ts';
@@ -266,6 +267,7 @@ class Copier {
     obj.layers = layers.map((j) => j.desc);
     if (fmt === 'docker') delete obj.annotations;
     const bytes = Buffer.from(JSON.stringify(obj));
+    checkDocumentSize(bytes, 'the converted manifest');
     return {
       desc: { mediaType: obj.mediaType as string, digest: digestOf(bytes), size: bytes.length },
       bytes,
@@ -279,7 +281,7 @@ class Copier {
     let n = 0;
     for await (const c of (await this.src.getBlob(d, this.so)) as AsyncIterable<Buffer>) {
       n += c.length;
-      if (n > 4 * 1024 * 1024) throw new SkiffError('ELIMIT', `image config ${d.digest} is over 4 MiB`);
+      if (n > MAX_DOCUMENT_BYTES) throw new SkiffError('ELIMIT', `image config ${d.digest} is over ${formatDocumentLimit()}`);
       chunks.push(c);
     }
     return Buffer.concat(chunks);
@@ -340,6 +342,7 @@ class Copier {
       obj.manifests = children;
       mediaType = (obj.mediaType as string | undefined) ?? mediaType;
       bytes = Buffer.from(JSON.stringify(obj));
+      checkDocumentSize(bytes, 'the rewritten index');
     }
     const desc: Descriptor = { mediaType, digest: digestOf(bytes), size: bytes.length };
     await this.putManifest(bytes, desc, top);

@@ -6,10 +6,11 @@ import { pipeline } from 'node:stream/promises';
 import { SkiffError } from '../errors.ts';
 import { DigestingStream, type Digest } from '../oci/digest.ts';
 import { detectManifestMediaType } from '../oci/validate.ts';
+import { MAX_DOCUMENT_BYTES } from '../oci/document-size.ts';
 import type { Descriptor } from '../oci/types.ts';
 
 /** Largest manifest, index or config a transport reads into memory (containers/image iolimits). */
-export const DOCUMENT_CAP = 4 * 1024 * 1024;
+export const DOCUMENT_CAP = MAX_DOCUMENT_BYTES;
 
 /**
  * `body` piped through a DigestingStream that fails at EOF (EINTEGRITY / EBADSIZE) unless the bytes match

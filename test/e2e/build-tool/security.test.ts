@@ -99,6 +99,39 @@ RUN --mount=type=bind,from=a,source=link,target=/x,rw touch /x/BIND_BREAKOUT && 
     await expect(lstat(join(img.rootfs, 'x/BIND_BREAKOUT'))).rejects.toThrow();
   });
 
+  it('mount-stub cleanup after a RUN that swapped the stub\'s parent for a symlink never touches host files', async () => {
+    // RUN --mount=…,target=/a/b/c mv /a /a.old && ln -s HOST /a: the stubs the runtime made (/a, /a/b, /a/b/c) now
+    // sit under /a.old, and /a leads out of the root. Cleanup re-resolves each stub inside the upper dir without
+    // following links and removes only the empty stub of the right type: the host's empty b/c survives and the
+    // build succeeds with the tree the RUN left.
+    await mkdir(join(w.ctx, 'stubsrc'), { recursive: true });
+    const sfile = join(w.dir, 'stub-secret');
+    await writeFile(sfile, 'x');
+    const cases: [string, string, 'dir' | 'file'][] = [
+      ['tmpfs', 'type=tmpfs', 'dir'],
+      ['bind', 'type=bind,source=stubsrc', 'dir'],
+      ['cache', 'type=cache,id=stubcache', 'dir'],
+      ['secret', 'type=secret,id=s', 'file'],
+    ];
+    for (const [name, spec, kind] of cases) {
+      const host = join(w.dir, `stub-victim-${name}`);
+      await mkdir(join(host, 'b'), { recursive: true });
+      if (kind === 'dir') await mkdir(join(host, 'b/c'));
+      else await writeFile(join(host, 'b/c'), '');
+      const df = `FROM localhost/busybox\nRUN --mount=${spec},target=/a/b/c mv /a /a.old && ln -s ${host} /a\n`;
+      await w.build(df, { tags: [`stub-${name}`], noCache: true, secrets: new Map([['s', { src: sfile }]]) });
+      expect((await lstat(join(host, 'b/c'))).isDirectory(), name).toBe(kind === 'dir');
+      const img = await w.image(`stub-${name}`);
+      expect(await readlink(join(img.rootfs, 'a')), name).toBe(host);
+      expect((await lstat(join(img.rootfs, 'a.old/b'))).isDirectory(), name).toBe(true);
+      // an untouched stub (and the parents it needed) is still kept out of the layer
+      await w.build(`FROM localhost/busybox\nRUN --mount=${spec},target=/q/r/s touch /kept\n`, { tags: [`stub-ok-${name}`], noCache: true, secrets: new Map([['s', { src: sfile }]]) });
+      const ok = await w.image(`stub-ok-${name}`);
+      await expect(lstat(join(ok.rootfs, 'q')), name).rejects.toThrow(/ENOENT/);
+      expect((await lstat(join(ok.rootfs, 'kept'))).isFile()).toBe(true);
+    }
+  });
+
   it('BU-10 invalid mount options are rejected', async () => {
     for (const m of ['type=bind,target=/x,bind-propagation=suid', 'type=bind,target=x', 'type=bind,target=/proc/x', 'type=tmpfs,target=/sys/y', 'type=secret,id=s,rw=true', 'type=cache,target=/c,bogus=1']) {
       await expect(w.build(`FROM localhost/busybox\nRUN --mount=${m} true\n`)).rejects.toThrow(/invalid mount option/);

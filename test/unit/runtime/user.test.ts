@@ -26,6 +26,15 @@ describe('resolveUser', () => {
     expect(await resolveUser(root, '4242:4243', { groupAdd: ['audio', '7'] })).toEqual({ uid: 4242, gid: 4243, additionalGids: [7, 29] });
   });
 
+  it('the peers\' rules: podman adds the primary gid for a given user, buildah (build RUN) always', async () => {
+    expect(await resolveUser(root, 'app', { podman: { home: '/' } })).toMatchObject({ gid: 1000, additionalGids: [10, 29, 1000] });
+    expect(await resolveUser(root, '', { podman: { home: '/' } })).toMatchObject({ gid: 0, additionalGids: [] });
+    expect(await resolveUser(root, 'app', { buildah: true })).toMatchObject({ gid: 1000, additionalGids: [10, 29, 1000] });
+    expect(await resolveUser(root, 'app:wheel', { buildah: true })).toMatchObject({ gid: 10, additionalGids: [10] });
+    expect(await resolveUser(root, undefined, { buildah: true })).toMatchObject({ uid: 0, gid: 0, additionalGids: [0] });
+    expect(await resolveUser(root, '4242', { buildah: true })).toMatchObject({ uid: 4242, gid: 0, additionalGids: [0] });
+  });
+
   it('unknown names are clear errors', async () => {
     await expect(resolveUser(root, 'ghost')).rejects.toMatchObject({ code: 'ENOTFOUND', message: /unable to find user ghost/ });
     await expect(resolveUser(root, 'app:ghosts')).rejects.toMatchObject({ code: 'ENOTFOUND', message: /group ghosts/ });
