@@ -21,6 +21,7 @@ describe.skipIf(!isRoot || !existsSync(REGISTRY_BIN) || !hasBusybox || !hasConmo
   let env: NodeJS.ProcessEnv = {};
   let id = '';
   let host = '';
+  let permissive: SpawnSyncReturns<string> | undefined;
   const run = (name: string, args: string[], input = ''): SpawnSyncReturns<string> =>
     spawnSync(process.execPath, [tool(name), '--root', root, ...args], { encoding: 'utf8', input, env, timeout: 120_000 });
   const rt = (args: string[]) => run('run-tool', args);
@@ -40,6 +41,13 @@ describe.skipIf(!isRoot || !existsSync(REGISTRY_BIN) || !hasBusybox || !hasConmo
     const pull = rt(['pull', '-q', '--tls-verify=false', `${reg.host}/library/busybox`]);
     expect(pull.status, pull.stderr).toBe(0);
     id = pull.stdout.trim();
+    // a short name that is not stored is pulled through the search registries in order (podman's permissive
+    // mode without a TTY): the first refuses the connection, the second has it
+    const search = join(s.dir, 'search.conf');
+    await writeFile(search, `unqualified-search-registries = ["127.0.0.1:1", "${reg.host}"]\n`);
+    const copy = spawnSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${src}/images:localhost/busybox:latest`, `docker://${reg.host}/bb2:1`], { encoding: 'utf8' });
+    expect(copy.status, copy.stderr).toBe(0);
+    permissive = spawnSync(process.execPath, [tool('run-tool'), '--root', root, 'pull', '--tls-verify=false', 'bb2:1'], { encoding: 'utf8', env: { ...env, CONTAINERS_REGISTRIES_CONF: search }, timeout: 120_000 });
     // from here on nothing may reach a registry: the only one there was is gone
     await reg.stop();
     reg = undefined;
@@ -62,13 +70,24 @@ describe.skipIf(!isRoot || !existsSync(REGISTRY_BIN) || !hasBusybox || !hasConmo
     const t = rt(['tag', 'busybox', 'x']);
     expect(t.stderr).toBe('');
     expect(t.status).toBe(0);
-    const names = rt(['images', '--format', '{{.Repository}}:{{.Tag}}']).stdout.split('\n').filter(Boolean).sort();
+    const names = rt(['images', '--format', '{{.Repository}}:{{.Tag}}']).stdout.split('\n').filter((n) => n !== '' && !n.includes('/bb2:')).sort();
     expect(names).toEqual([`${host}/library/busybox:latest`, 'localhost/x:latest'].sort());
     // the tag podman would also accept: the repository's last components, with the tag spelled out
     expect(rt(['tag', 'library/busybox:latest', 'y']).status).toBe(0);
     const rmi = rt(['rmi', 'y']);
     expect(rmi.stdout).toBe('Untagged: localhost/y:latest\n');
     expect(rmi.status).toBe(0);
+  });
+
+  it('a short name not stored is pulled from each search registry in order, and stored under the one that had it', () => {
+    expect(permissive?.status, permissive?.stderr).toBe(0);
+    const lines = permissive!.stderr.split('\n');
+    expect(lines[0]).toBe(`Resolving "bb2" using unqualified-search registries (${join(s.dir, 'search.conf')})`);
+    expect(lines[1]).toBe('Trying to pull 127.0.0.1:1/bb2:1...');
+    expect(lines[2]).toBe(`Trying to pull ${host}/bb2:1...`);
+    expect(rt(['images', '--format', '{{.Repository}}:{{.Tag}}']).stdout).toContain(`${host}/bb2:1\n`);
+    // and the stored copy is what `bb2:1` means from now on, with no search registries at all
+    expect(rt(['inspect', '--type', 'image', '--format', '{{.Id}}', 'bb2:1']).status).toBe(0);
   });
 
   it('a short name nothing stored matches fails as podman does, naming registries.conf', () => {
