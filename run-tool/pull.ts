@@ -68,9 +68,10 @@ function progressLines(log: (line: string) => void): (e: ProgressEvent) => void 
 /**
  * Pulls `image` (a short or qualified name, optionally `docker://`-prefixed; or a transport-qualified archive/
  * layout name) from a registry into the store at `root`, as `podman pull` does: a short name written without a
- * transport is resolved through registries.conf (openPullSource: alias, else the search registries in order;
- * `docker://NAME` means Docker Hub, as in podman), an index resolves to the wanted platform, blobs are verified while they
- * stream, and the name is committed only when everything is stored. Returns the stored name and image ID.
+ * transport is pulled from where its stored image came from, else resolved through registries.conf
+ * (openPullSource: alias, else the search registries in order; `docker://NAME` means Docker Hub, as in podman),
+ * an index resolves to the wanted platform, blobs are verified while they stream, and the name is committed only
+ * when everything is stored. Returns the stored name and image ID.
  */
 export async function pullImage(root: string, image: string, o: PullOptions = {}): Promise<{ name?: string; id: string }> {
   const so = o.signal ? { signal: o.signal } : {};
@@ -79,8 +80,10 @@ export async function pullImage(root: string, image: string, o: PullOptions = {}
   const srcName = parsed.transport === 'plain' ? { transport: 'docker' as const, ref: parsed.ref } : parsed;
   if (srcName.transport === 'store') throw new SkiffError('EINVALID', `cannot pull from the local store: ${image}`);
   let src: OpenedSource;
-  if (parsed.transport === 'plain') src = await openPullSource(parsed.ref, ctx, { ...(o.shortNames ? { shortNames: o.shortNames } : {}), ...(o.log ? { log: o.log } : {}) });
-  else {
+  if (parsed.transport === 'plain') {
+    // as libimage: an explicit platform pulls through the short-name resolution even when a stored image matches
+    src = await openPullSource(parsed.ref, ctx, { ...(o.shortNames ? { shortNames: o.shortNames } : {}), ...(o.platform ? { ignoreStored: true } : {}), ...(o.log ? { log: o.log } : {}) });
+  } else {
     if (srcName.transport === 'docker') o.log?.(`Trying to pull ${formatReference(normalizePull(srcName.ref))}...`);
     src = await openSource(srcName, ctx);
   }

@@ -22,6 +22,7 @@ describe.skipIf(!isRoot || !existsSync(REGISTRY_BIN) || !hasBusybox || !hasConmo
   let id = '';
   let host = '';
   let permissive: SpawnSyncReturns<string> | undefined;
+  let repull: SpawnSyncReturns<string> | undefined;
   const run = (name: string, args: string[], input = ''): SpawnSyncReturns<string> =>
     spawnSync(process.execPath, [tool(name), '--root', root, ...args], { encoding: 'utf8', input, env, timeout: 120_000 });
   const rt = (args: string[]) => run('run-tool', args);
@@ -41,6 +42,8 @@ describe.skipIf(!isRoot || !existsSync(REGISTRY_BIN) || !hasBusybox || !hasConmo
     const pull = rt(['pull', '-q', '--tls-verify=false', `${reg.host}/library/busybox`]);
     expect(pull.status, pull.stderr).toBe(0);
     id = pull.stdout.trim();
+    // a short name whose image is stored is pulled again from where it came from, skipping the search (libimage)
+    repull = rt(['pull', '--tls-verify=false', 'busybox']);
     // a short name that is not stored is pulled through the search registries in order (podman's permissive
     // mode without a TTY): the first refuses the connection, the second has it
     const search = join(s.dir, 'search.conf');
@@ -77,6 +80,12 @@ describe.skipIf(!isRoot || !existsSync(REGISTRY_BIN) || !hasBusybox || !hasConmo
     const rmi = rt(['rmi', 'y']);
     expect(rmi.stdout).toBe('Untagged: localhost/y:latest\n');
     expect(rmi.status).toBe(0);
+  });
+
+  it('pulling a short name that is stored pulls it again from its own registry, with no search registries', () => {
+    expect(repull?.status, repull?.stderr).toBe(0);
+    expect(repull!.stderr.split('\n')[0]).toBe(`Trying to pull ${host}/library/busybox:latest...`);
+    expect(repull!.stdout.trim()).toBe(id);
   });
 
   it('a short name not stored is pulled from each search registry in order, and stored under the one that had it', () => {
