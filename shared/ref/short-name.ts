@@ -6,7 +6,7 @@
  * does without a TTY (`permissive` and `disabled` try every candidate, `enforcing` refuses an ambiguous name).
  */
 import { SkiffError } from '../errors.ts';
-import { DOCKER_HUB, LOCAL_REGISTRY, dedupeReferences, formatReference, parseReference, qualify, type QualifiedReference, type Reference } from './reference.ts';
+import { DEFAULT_TAG, DOCKER_HUB, LOCAL_REGISTRY, dedupeReferences, formatReference, parseReference, qualify, type QualifiedReference, type Reference } from './reference.ts';
 
 /** registries.conf `short-name-mode`. */
 export type ShortNameMode = 'enforcing' | 'permissive' | 'disabled';
@@ -99,7 +99,7 @@ export function localCandidates(input: Reference, conf: ShortNameConfig): Qualif
  */
 export function matchesShortName(stored: Reference, short: Reference): boolean {
   if (!isShortName(short) || short.digest !== undefined) return false;
-  if ((stored.tag ?? undefined) !== (short.tag ?? 'latest')) return false;
+  if (stored.tag !== (short.tag ?? DEFAULT_TAG)) return false;
   const repo = stored.registry === undefined ? stored.path : `${stored.registry}/${stored.path}`;
   return repo === short.path || repo.endsWith(`/${short.path}`);
 }
