@@ -4,7 +4,7 @@ import { SkiffError } from '../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
 import { parseCredentials } from '../shared/cli/credentials-flag.ts';
 import { parseImageName } from '../shared/ref/transport-name.ts';
-import { formatReference, localTagForm, parseReference } from '../shared/ref/reference.ts';
+import { parseReference } from '../shared/ref/reference.ts';
 import { openTarget } from '../shared/transport/open.ts';
 import { openStoreSource } from '../shared/transport/store.ts';
 import { copyImage } from '../shared/transport/copy-image.ts';
@@ -35,7 +35,7 @@ export function addPushCommand(program: Command): void {
     if (f.format !== undefined && format === undefined) throw new SkiffError('EINVALID', `invalid --format ${String(f.format)}`);
     let ref;
     try {
-      ref = localTagForm(parseReference(name));
+      ref = parseReference(name); // found as buildah finds it: podman's short-name matching (lookupImage)
     } catch {
       ref = undefined;
     }
@@ -44,7 +44,7 @@ export function addPushCommand(program: Command): void {
       const dst = await openTarget(target, { storeRoot: root, registry });
       try {
         const r = await copyImage(src, dst, format ? { format } : {});
-        if (!f.quiet) process.stderr.write(`pushed ${ref ? formatReference(ref) : name}\n`);
+        if (!f.quiet) process.stderr.write(`pushed ${src.name.startsWith('store:') ? src.name.slice('store:'.length) : name}\n`);
         void r;
       } finally {
         await dst.close();

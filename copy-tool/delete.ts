@@ -31,7 +31,8 @@ export function addDeleteCommand(program: Command): void {
       if (name.transport === 'store') {
         const store = await openStore(storeRootOf(cmd), { write: true });
         try {
-          const found = await lookupImage(store.layout, name.id ?? formatReference(name.ref!), { signal });
+          const rc = registryOptionsOf(cmd).registriesConf;
+          const found = await lookupImage(store.layout, name.id ?? formatReference(name.ref!), { signal, ...(rc !== undefined ? { registriesConf: rc } : {}) });
           if (found.name) await store.layout.untag(found.name, { signal });
           else await store.layout.remove(found.descriptor.digest, { signal });
         } finally {

@@ -3,8 +3,9 @@ import { SkiffError, isSkiffError } from '../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
 import { hostPlatform, parsePlatform } from '../shared/image/platform.ts';
 import { MediaType } from '../shared/oci/media-types.ts';
-import { formatReference, parseReference, pullCandidates, type Reference } from '../shared/ref/reference.ts';
-import { loadRegistriesConf } from '../shared/ref/registries-conf.ts';
+import { formatReference, normalizePull, parseReference, type Reference } from '../shared/ref/reference.ts';
+import { loadShortNameConfig } from '../shared/ref/registries-conf.ts';
+import { resolvePullName, type ShortNameConfig } from '../shared/ref/short-name.ts';
 import { parseImageName } from '../shared/ref/transport-name.ts';
 import { openRepository } from '../shared/registry/repository.ts';
 import type { RegistryOptions } from '../shared/registry/types.ts';
@@ -12,6 +13,7 @@ import { openStore } from '../shared/store/store.ts';
 import { lookupImage } from '../shared/store/lookup.ts';
 import { copyImage, type ProgressEvent } from '../shared/transport/copy-image.ts';
 import { openSource } from '../shared/transport/open.ts';
+import { openPullSource } from '../shared/transport/pull-source.ts';
 import { openStoreTarget } from '../shared/transport/store.ts';
 import type { Platform } from '../shared/oci/types.ts';
 import { addRegistryOptions, registryOptionsOf } from './registry-options.ts';
@@ -25,8 +27,8 @@ import { loadPolicy, type Policy } from '../shared/signature/policy.ts';
 export interface PullOptions {
   registry?: RegistryOptions;
   platform?: Platform;
-  /** Search registries for short names (default: registries.conf `unqualified-search-registries`, else docker.io). */
-  searchRegistries?: string[];
+  /** Short-name resolution settings (default: loaded from registries.conf when a short name is pulled). */
+  shortNames?: ShortNameConfig;
   /** Progress lines (podman's "Copying blob …") go here; nothing when undefined. */
   log?: (line: string) => void;
   signal?: AbortSignal;
@@ -65,21 +67,26 @@ function progressLines(log: (line: string) => void): (e: ProgressEvent) => void 
 
 /**
  * Pulls `image` (a short or qualified name, optionally `docker://`-prefixed; or a transport-qualified archive/
- * layout name) from a registry into the store at `root`, as `podman pull` does: short names are tried against
- * the search registries in order, an index resolves to the wanted platform, blobs are verified while they
- * stream, and the name is committed only when everything is stored. Returns the stored name and image ID.
+ * layout name) from a registry into the store at `root`, as `podman pull` does: a short name written without a
+ * transport is pulled from where its stored image came from, else resolved through registries.conf
+ * (openPullSource: alias, else the search registries in order; `docker://NAME` means Docker Hub, as in podman),
+ * an index resolves to the wanted platform, blobs are verified while they stream, and the name is committed only
+ * when everything is stored. Returns the stored name and image ID.
  */
 export async function pullImage(root: string, image: string, o: PullOptions = {}): Promise<{ name?: string; id: string }> {
   const so = o.signal ? { signal: o.signal } : {};
   const parsed = parseImageName(image);
-  const searchRegistries = o.searchRegistries ?? (await loadRegistriesConf({ ...so })).unqualifiedSearchRegistries;
-  const ctx = { storeRoot: root, registry: o.registry ?? {}, searchRegistries, ...so, ...(o.registriesDirs ? { registriesDirs: o.registriesDirs } : {}) };
+  const ctx = { storeRoot: root, registry: o.registry ?? {}, ...so, ...(o.registriesDirs ? { registriesDirs: o.registriesDirs } : {}) };
   const srcName = parsed.transport === 'plain' ? { transport: 'docker' as const, ref: parsed.ref } : parsed;
   if (srcName.transport === 'store') throw new SkiffError('EINVALID', `cannot pull from the local store: ${image}`);
-  if (srcName.transport === 'docker') {
-    for (const c of pullCandidates(srcName.ref, { searchRegistries })) o.log?.(`Trying to pull ${formatReference(c)}...`);
+  let src: OpenedSource;
+  if (parsed.transport === 'plain') {
+    // as libimage: an explicit platform pulls through the short-name resolution even when a stored image matches
+    src = await openPullSource(parsed.ref, ctx, { ...(o.shortNames ? { shortNames: o.shortNames } : {}), ...(o.platform ? { ignoreStored: true } : {}), ...(o.log ? { log: o.log } : {}) });
+  } else {
+    if (srcName.transport === 'docker') o.log?.(`Trying to pull ${formatReference(normalizePull(srcName.ref))}...`);
+    src = await openSource(srcName, ctx);
   }
-  const src = await openSource(srcName, ctx);
   try {
     // the name to store: the qualified name the registry answered for, or the archive's own name
     let ref: Reference | undefined;
@@ -154,8 +161,7 @@ export function addPullCommand(program: Command): void {
             const r = parsed.transport === 'plain' || parsed.transport === 'docker' ? parsed.ref : undefined;
             if (!r) throw new SkiffError('EINVALID', '--all-tags works with registry images only');
             if (r.tag !== undefined || r.digest !== undefined) throw new SkiffError('EINVALID', `tag or digest can't be used with --all-tags: ${image}`);
-            const search = (await loadRegistriesConf({ signal })).unqualifiedSearchRegistries;
-            const q = pullCandidates(r, { searchRegistries: search })[0]!;
+            const q = parsed.transport === 'docker' ? normalizePull(r) : resolvePullName(r, await loadShortNameConfig({ signal })).candidates[0]!;
             const tags = await openRepository(q.registry, q.path, registry).listTags({ signal });
             names = tags.map((t) => `docker://${q.registry}/${q.path}:${t}`);
           }

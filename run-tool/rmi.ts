@@ -6,7 +6,6 @@ import type { Descriptor } from '../shared/oci/types.ts';
 import { listImages } from '../shared/store/list-images.ts';
 import { lookupImage } from '../shared/store/lookup.ts';
 import { openStore, type Store } from '../shared/store/store.ts';
-import { loadRegistriesConf } from '../shared/ref/registries-conf.ts';
 import { listContainers } from './containers/state.ts';
 import { removeContainer } from './containers/lifecycle.ts';
 import { collectStoreGarbage } from './image-gc.ts';
@@ -39,8 +38,7 @@ async function entriesOfImage(store: Store, id: string, o: { signal?: AbortSigna
  */
 export async function removeImage(root: string, store: Store, input: string, o: RemoveImageOptions = {}): Promise<RmiLine[]> {
   const so = o.signal ? { signal: o.signal } : {};
-  const search = (await loadRegistriesConf(so)).unqualifiedSearchRegistries;
-  const found = await lookupImage(store.layout, input, { ...so, searchRegistries: search });
+  const found = await lookupImage(store.layout, input, so);
   const id = found.id ?? found.descriptor.digest;
   const entries = await entriesOfImage(store, id, so);
   const names = [...new Set(entries.map((e) => e.annotations?.[Annotation.RefName]).filter((n): n is string => n !== undefined))];

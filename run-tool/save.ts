@@ -7,7 +7,6 @@ import type { Command } from 'commander';
 import { SkiffError } from '../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
 import { parseReference, type Reference } from '../shared/ref/reference.ts';
-import { loadRegistriesConf } from '../shared/ref/registries-conf.ts';
 import { copyImage } from '../shared/transport/copy-image.ts';
 import { openDirTarget } from '../shared/transport/dir.ts';
 import { openDockerArchiveTarget } from '../shared/transport/docker-archive.ts';
@@ -38,8 +37,7 @@ export async function saveImage(root: string, image: string, output: string, for
     if (isDigest(d)) what = { id: d };
     else throw e;
   }
-  const search = (await loadRegistriesConf(so)).unqualifiedSearchRegistries;
-  const src = await openStoreSource(root, what, { ...so, searchRegistries: search });
+  const src = await openStoreSource(root, what, so);
   try {
     const name = src.name.startsWith('store:') ? src.name.slice('store:'.length) : undefined;
     let ref: Reference | undefined;

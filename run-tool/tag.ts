@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { SkiffError, isSkiffError } from '../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
 import { Annotation } from '../shared/oci/media-types.ts';
-import { formatReference, localTagForm, lookupCandidates, parseReference } from '../shared/ref/reference.ts';
-import { loadRegistriesConf } from '../shared/ref/registries-conf.ts';
+import { formatReference, localTagForm, parseReference } from '../shared/ref/reference.ts';
+import { loadShortNameConfig } from '../shared/ref/registries-conf.ts';
+import { localCandidates } from '../shared/ref/short-name.ts';
 import { lookupImage } from '../shared/store/lookup.ts';
 import { openStore, type Store } from '../shared/store/store.ts';
 import { interruptSignal } from '../shared/cli/interrupt.ts';
@@ -20,20 +21,19 @@ export function tagName(name: string): string {
  * atomically (store.commitImage: everything referenced must exist; LS-11 last wins). Idempotent.
  */
 export async function tagImage(store: Store, image: string, names: readonly string[], o: { signal?: AbortSignal } = {}): Promise<void> {
-  const search = (await loadRegistriesConf(o)).unqualifiedSearchRegistries;
-  const found = await lookupImage(store.layout, image, { ...o, searchRegistries: search });
   const full = names.map(tagName);
+  const found = await lookupImage(store.layout, image, o);
   for (const n of full) await store.commitImage(found.descriptor, { name: n, ...o });
 }
 
 /**
- * Removes `names` (each resolved as lookup does: `localhost/NAME` first, then the pull form, then the search
- * registries — the first that names this image) from the image, or every name when `names` is empty. The
+ * Removes `names` (each resolved as lookupImage's exact candidates: the alias, `localhost/NAME`, the search
+ * registries, the docker.io form — the first that names this image) from the image, or every name when `names` is empty. The
  * image stays, dangling when nameless. ENOTFOUND when a name does not name this image.
  */
 export async function untagImage(store: Store, image: string, names: readonly string[], o: { signal?: AbortSignal } = {}): Promise<string[]> {
-  const search = (await loadRegistriesConf(o)).unqualifiedSearchRegistries;
-  const found = await lookupImage(store.layout, image, { ...o, searchRegistries: search });
+  const shortNames = await loadShortNameConfig(o);
+  const found = await lookupImage(store.layout, image, { ...o, shortNames });
   const id = found.id ?? found.descriptor.digest;
   const mine: string[] = [];
   for (const e of await store.layout.entries(o)) {
@@ -43,7 +43,7 @@ export async function untagImage(store: Store, image: string, names: readonly st
   const remove: string[] = [];
   if (names.length === 0) remove.push(...mine);
   for (const n of names) {
-    const hit = lookupCandidates(parseReference(n), { searchRegistries: search })
+    const hit = localCandidates(parseReference(n), shortNames)
       .map((c) => formatReference(c))
       .find((c) => mine.includes(c));
     if (!hit) throw new SkiffError('ENOTFOUND', `${n}: tag not known`);

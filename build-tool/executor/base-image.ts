@@ -1,5 +1,6 @@
 /**
- * Base images: found in the store (as `run` finds them: `NAME` tries localhost/NAME first), or pulled from a
+ * Base images: found in the store as `run` finds them (lookupImage: podman's short-name matching, so `busybox`
+ * finds `127.0.0.1:5000/library/busybox:latest` and, as in buildah, nothing is pulled for it), or pulled from a
  * registry into the store according to the pull policy (`missing` default, `always`, `never`, `newer` — newer pulls
  * and falls back to the local image when the registry is unreachable). An index is resolved to the manifest for the
  * build platform. Reads are verified by the store.
@@ -60,9 +61,9 @@ export async function loadBaseImage(
   let found = policy === 'always' || policy === 'newer' ? undefined : await local();
   if (found === undefined && policy !== 'never') {
     try {
-      o.onInfo?.(`Pulling ${ref}`);
-      // the registry client, transports and signature checks load only when a FROM image is pulled
-      await (await import('./pull-base.ts')).pullBaseImage(store.paths.root, ref, platform, o.registry ?? {}, o.trustPolicy, o.signal);
+      // the registry client, transports and signature checks load only when a FROM image is pulled; the pull
+      // logs podman's "Resolving …" and "Trying to pull NAME..." lines
+      await (await import('./pull-base.ts')).pullBaseImage(store.paths.root, ref, platform, o.registry ?? {}, o.trustPolicy, o.signal, o.onInfo);
     } catch (e) {
       if (isSkiffError(e, 'EPERM')) throw e; // a policy rejection never falls back to a local copy
       if (policy !== 'newer' && policy !== 'missing') throw e;

@@ -1,26 +1,29 @@
 import type { Platform } from '../../shared/oci/types.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
-import { parseReference } from '../../shared/ref/reference.ts';
+import { parseReference, type Reference } from '../../shared/ref/reference.ts';
 import { parseImageName } from '../../shared/ref/transport-name.ts';
 import { loadPolicy, type Policy } from '../../shared/signature/policy.ts';
 import { copyImage } from '../../shared/transport/copy-image.ts';
-import { openSource } from '../../shared/transport/open.ts';
+import { openPullSource } from '../../shared/transport/pull-source.ts';
 import { checkSourcePolicy } from '../../shared/transport/source-policy.ts';
 import { openStoreTarget } from '../../shared/transport/store.ts';
 
 /**
  * Pulls FROM image `ref` (for `platform`) from its registry into the store at `storeRoot`, after the trust-policy
- * check (the policy from `trust`, else the default policy files) passes; nothing is stored when it fails.
+ * check (the policy from `trust`, else the default policy files) passes; nothing is stored when it fails. A
+ * short name is resolved as podman and buildah resolve it (openPullSource: alias, else the search registries of
+ * registries.conf, none → "short-name … did not resolve"), and the image is stored under the name it was pulled
+ * as (`127.0.0.1:5000/busybox:latest`), unnamed when pulled by digest alone. Progress lines go to `log`.
  */
-export async function pullBaseImage(storeRoot: string, ref: string, platform: Platform, registry: RegistryOptions, trust: (() => Promise<Policy>) | undefined, signal?: AbortSignal): Promise<void> {
+export async function pullBaseImage(storeRoot: string, ref: string, platform: Platform, registry: RegistryOptions, trust: (() => Promise<Policy>) | undefined, signal?: AbortSignal, log?: (line: string) => void): Promise<void> {
   const so = signal ? { signal } : {};
   const ctx = { storeRoot, registry, ...so };
-  const name = parseImageName(`docker://${ref}`);
-  const src = await openSource(name, ctx);
+  const src = await openPullSource(parseReference(ref), ctx, log ? { log } : {});
   try {
     // the FROM pull runs the same trust-policy check as copy-tool and run-tool pull, before anything is stored
-    await checkSourcePolicy(src, name.transport === 'docker' ? parseImageName(src.name) : name, trust ? await trust() : await loadPolicy(so), so);
-    const dst = await openStoreTarget(storeRoot, { ref: parseReference(ref) }, so);
+    await checkSourcePolicy(src, parseImageName(src.name), trust ? await trust() : await loadPolicy(so), so);
+    const pulled: Reference = parseReference(src.name.slice('docker://'.length));
+    const dst = await openStoreTarget(storeRoot, pulled.tag !== undefined ? { ref: pulled } : {}, so);
     try {
       await copyImage(src, dst, { platform, ...so });
     } finally {

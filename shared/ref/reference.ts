@@ -150,20 +150,14 @@ export function isQualified(r: Reference | string): boolean {
 }
 
 /**
- * The pull form: a qualified reference keeps its registry (Docker Hub aliases canonicalised, `library/` added);
- * an unqualified one becomes one candidate per `searchRegistries` entry in order when that list is non-empty,
- * else the single `docker.io` candidate. Default tag `latest` when neither tag nor digest. Never empty.
+ * The Docker pull form, as skopeo's `docker://` reads a name: a qualified reference keeps its registry (Docker
+ * Hub aliases canonicalised, `library/` added), a short one goes to docker.io (`busybox` →
+ * `docker.io/library/busybox:latest`); default tag `latest`. Short-name resolution through registries.conf is
+ * short-name.ts's job.
  */
-export function pullCandidates(r: Reference | string, opts: { searchRegistries?: readonly string[] } = {}): QualifiedReference[] {
-  const ref = asRef(r);
-  if (ref.registry !== undefined) return [qualify(ref, ref.registry)];
-  const regs = opts.searchRegistries !== undefined && opts.searchRegistries.length > 0 ? opts.searchRegistries : [DOCKER_HUB];
-  return dedupe(regs.map((reg) => qualify(ref, reg)));
-}
-
-/** The single docker.io pull form (`busybox` → `docker.io/library/busybox:latest`). */
 export function normalizePull(r: Reference | string): QualifiedReference {
-  return pullCandidates(r)[0]!;
+  const ref = asRef(r);
+  return qualify(ref, ref.registry ?? DOCKER_HUB);
 }
 
 /**
@@ -175,17 +169,8 @@ export function localTagForm(r: Reference | string): QualifiedReference {
   return qualify(ref, ref.registry ?? LOCAL_REGISTRY);
 }
 
-/**
- * The names to try, in order, when looking a short name up in the local store: `localhost/NAME` first, then the
- * docker.io pull form, then each search registry. A qualified reference yields only itself. Duplicates removed.
- */
-export function lookupCandidates(r: Reference | string, opts: { searchRegistries?: readonly string[] } = {}): QualifiedReference[] {
-  const ref = asRef(r);
-  if (ref.registry !== undefined) return [qualify(ref, ref.registry)];
-  return dedupe([localTagForm(ref), normalizePull(ref), ...(opts.searchRegistries ?? []).map((reg) => qualify(ref, reg))]);
-}
-
-function dedupe(list: QualifiedReference[]): QualifiedReference[] {
+/** `list` without repeated names (first occurrence kept, order preserved). Pure. */
+export function dedupeReferences(list: QualifiedReference[]): QualifiedReference[] {
   const seen = new Set<string>();
   return list.filter((q) => {
     const k = formatReference(q);

@@ -1,6 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError, throwIfAborted } from '../errors.ts';
+import { parseShortNameMode, type ShortNameAlias, type ShortNameConfig } from './short-name.ts';
 
 /** One `[[registry.mirror]]` entry. */
 export interface RegistryMirror {
@@ -22,8 +23,12 @@ export interface RegistriesConf {
   unqualifiedSearchRegistries: string[];
   registries: RegistryEntry[];
   shortNameMode?: string;
-  /** `[aliases]`: short name → fully-qualified name. */
+  /** `[aliases]`: short name → fully-qualified name ('' resets an alias an earlier file set). */
   aliases: Record<string, string>;
+  /** The file each alias came from. */
+  aliasOrigins?: Record<string, string>;
+  /** The file whose `unqualified-search-registries` is in effect (the main file when no file set it). */
+  searchRegistriesOrigin?: string;
   /** Files read, in merge order (empty when none existed). */
   files: string[];
 }
@@ -196,7 +201,7 @@ function strArray(v: TomlValue, file: string, line: number, key: string): string
  * Pure: no I/O.
  */
 export function parseRegistriesConf(text: string, file = 'registries.conf'): RegistriesConf {
-  const conf: RegistriesConf = { unqualifiedSearchRegistries: [], registries: [], aliases: {}, files: [file] };
+  const conf: RegistriesConf = { unqualifiedSearchRegistries: [], registries: [], aliases: {}, aliasOrigins: {}, searchRegistriesOrigin: file, files: [file] };
   const regs: (Partial<RegistryEntry> & { mirrors: RegistryMirror[]; line: number })[] = [];
   const mirrorsSeen: Partial<RegistryMirror>[][] = [];
   let mirrorBase = 0;
@@ -214,6 +219,7 @@ export function parseRegistriesConf(text: string, file = 'registries.conf'): Reg
       }
     } else if (a.table === 'aliases') {
       conf.aliases[a.key] = str(a.value, file, a.line, a.key);
+      conf.aliasOrigins![a.key] = file;
     } else if (a.table === 'registry' && a.arrayIndex >= 0) {
       while (regs.length <= a.arrayIndex) regs.push({ mirrors: [], line: a.line });
       lastRegIndex = a.arrayIndex;
@@ -257,8 +263,11 @@ export function mergeRegistriesConf(base: RegistriesConf, over: RegistriesConf, 
     unqualifiedSearchRegistries: overSetsSearch ? over.unqualifiedSearchRegistries : base.unqualifiedSearchRegistries,
     registries: [...regs, ...over.registries],
     aliases: { ...base.aliases, ...over.aliases },
+    aliasOrigins: { ...base.aliasOrigins, ...over.aliasOrigins },
     files: [...base.files, ...over.files],
   };
+  const origin = overSetsSearch ? over.searchRegistriesOrigin : base.searchRegistriesOrigin;
+  if (origin !== undefined) out.searchRegistriesOrigin = origin;
   const mode = over.shortNameMode ?? base.shortNameMode;
   if (mode !== undefined) out.shortNameMode = mode;
   return out;
@@ -324,6 +333,50 @@ export async function loadRegistriesConf(
     }
   }
   return conf;
+}
+
+/**
+ * podman's machine-written alias file: `/var/cache/containers/short-name-aliases.conf` for root, else
+ * `${XDG_CACHE_HOME:-$HOME/.cache}/containers/short-name-aliases.conf` (also inside skiff's rootless namespace,
+ * marked by SKIFF_USERNS, where the process is uid 0 but the user is not). Pure.
+ */
+export function shortNameAliasesPath(env: NodeJS.ProcessEnv = process.env, euid: number = process.geteuid?.() ?? 0): string {
+  const rootless = euid !== 0 || (env.SKIFF_USERNS ?? '') !== '';
+  if (!rootless) return '/var/cache/containers/short-name-aliases.conf';
+  const cache = env.XDG_CACHE_HOME || join(env.HOME ?? '/', '.cache');
+  return join(cache, 'containers/short-name-aliases.conf');
+}
+
+/**
+ * Loads what short-name resolution needs: registries.conf as loadRegistriesConf finds it (search registries,
+ * the file that set them, `short-name-mode`, `[aliases]`), then the aliases of short-name-aliases.conf
+ * (`opts.aliasesFile`, default shortNameAliasesPath), which win. A missing or unreadable alias file adds
+ * nothing; an invalid `short-name-mode` is EINVALID. Read-only.
+ */
+export async function loadShortNameConfig(
+  opts: { path?: string; env?: NodeJS.ProcessEnv; systemDir?: string; aliasesFile?: string; signal?: AbortSignal } = {},
+): Promise<ShortNameConfig> {
+  const { aliasesFile, ...rest } = opts;
+  const conf = await loadRegistriesConf(rest);
+  const main = conf.files[0];
+  const aliases: Record<string, ShortNameAlias> = {};
+  for (const [k, v] of Object.entries(conf.aliases)) aliases[k] = { value: v, origin: conf.aliasOrigins?.[k] ?? main ?? 'registries.conf' };
+  const file = aliasesFile ?? shortNameAliasesPath(opts.env ?? process.env);
+  let text: string | undefined;
+  try {
+    text = await readIfExists(file);
+  } catch {
+    text = undefined; // e.g. a root-only cache directory: no recorded aliases for this user
+  }
+  if (text !== undefined) {
+    for (const [k, v] of Object.entries(parseRegistriesConf(text, file).aliases)) aliases[k] = { value: v, origin: file };
+  }
+  return {
+    searchRegistries: conf.unqualifiedSearchRegistries,
+    ...(main !== undefined ? { searchOrigin: conf.searchRegistriesOrigin ?? main } : {}),
+    aliases,
+    mode: parseShortNameMode(conf.shortNameMode, main),
+  };
 }
 
 /**

@@ -2,13 +2,12 @@ import type { RegistryOptions } from '../registry/types.ts';
 
 /**
  * What opening a transport needs besides the name: the local store's root (store:), how to reach
- * registries (docker://), the search registries for short names, a temp dir for archive sources (defaults to
+ * registries (docker://; `registry.registriesConf` also serves store: short names), a temp dir for archive sources (defaults to
  * the OS temp dir) and a cancellation signal.
  */
 export interface TransportContext {
   storeRoot: string;
   registry: RegistryOptions;
-  searchRegistries?: string[];
   /** Where archive sources extract to (default os.tmpdir()); removed on close. */
   tmpDir?: string;
   signal?: AbortSignal;

@@ -1,7 +1,7 @@
-import { SkiffError, isSkiffError } from '../errors.ts';
+import { SkiffError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/types.ts';
-import { formatReference, normalizePull, pullCandidates, type QualifiedReference, type Reference } from '../ref/reference.ts';
+import { formatReference, normalizePull, type QualifiedReference, type Reference } from '../ref/reference.ts';
 import { openRepository } from '../registry/repository.ts';
 import type { RegistryOptions, RegistryRepository } from '../registry/types.ts';
 import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
@@ -21,36 +21,21 @@ function sourceOver(repo: RegistryRepository, q: QualifiedReference, top: Digest
 }
 
 /**
- * A registry source (`docker://NAME`). A short name is tried against each search registry in order (the
- * first that has it wins; ENOTFOUND names all tried), as pullCandidates orders them. The top manifest is
- * pinned by digest once resolved, so a tag moving mid-copy cannot mix two images. `registryRepository` lets a
- * target on the same registry mount blobs instead of uploading them.
+ * A registry source (`docker://NAME`). A short name means Docker Hub here, as in skopeo (`busybox` →
+ * docker.io/library/busybox:latest); short-name resolution through registries.conf is openPullSource's job.
+ * The top manifest is pinned by digest once resolved, so a tag moving mid-copy cannot mix two images.
+ * `registryRepository` lets a target on the same registry mount blobs instead of uploading them.
  */
-export async function openDockerSource(ref: Reference, reg: RegistryOptions, o: CallOpts & { searchRegistries?: readonly string[] } & RegistrySignatureConfig = {}): Promise<OpenedSource> {
+export async function openDockerSource(ref: Reference, reg: RegistryOptions, o: CallOpts & RegistrySignatureConfig = {}): Promise<OpenedSource> {
   const sc: RegistrySignatureConfig = o.registriesDirs ? { registriesDirs: o.registriesDirs } : {};
-  const candidates = pullCandidates(ref, o.searchRegistries ? { searchRegistries: o.searchRegistries } : {});
-  const tried: string[] = [];
-  let lastError: unknown;
-  for (const q of candidates) {
-    const repo = openRepository(q.registry, q.path, reg);
-    const reference = q.digest ?? q.tag!;
-    try {
-      const head = await repo.headManifest(reference, o);
-      if (head === undefined) {
-        tried.push(formatReference(q));
-        continue;
-      }
-      if (q.digest !== undefined && head.digest !== q.digest) {
-        throw new SkiffError('EINTEGRITY', `registry answered ${head.digest} for ${formatReference(q)}`);
-      }
-      return sourceOver(repo, q, head.digest, sc);
-    } catch (e) {
-      if (!isSkiffError(e, 'ENOTFOUND') || candidates.length === 1) throw e;
-      tried.push(formatReference(q));
-      lastError = e;
-    }
+  const q = normalizePull(ref);
+  const repo = openRepository(q.registry, q.path, reg);
+  const head = await repo.headManifest(q.digest ?? q.tag!, o);
+  if (head === undefined) throw new SkiffError('ENOTFOUND', `image ${formatReference(q)} not found`);
+  if (q.digest !== undefined && head.digest !== q.digest) {
+    throw new SkiffError('EINTEGRITY', `registry answered ${head.digest} for ${formatReference(q)}`);
   }
-  throw new SkiffError('ENOTFOUND', `image ${formatReference(ref)} not found (tried ${tried.join(', ')})`, lastError === undefined ? {} : { cause: lastError });
+  return sourceOver(repo, q, head.digest, sc);
 }
 
 /**

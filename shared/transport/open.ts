@@ -32,7 +32,7 @@ export async function openSource(name: ImageName, ctx: TransportContext): Promis
   const tmp = ctx.tmpDir ? { tmpDir: ctx.tmpDir } : {};
   switch (name.transport) {
     case 'docker':
-      return (await docker()).openDockerSource(name.ref, ctx.registry, { ...so, ...rd(ctx), ...(ctx.searchRegistries ? { searchRegistries: ctx.searchRegistries } : {}) });
+      return (await docker()).openDockerSource(name.ref, ctx.registry, { ...so, ...rd(ctx) });
     case 'oci':
       return openOciLayoutSource(name.path, name.refName, so);
     case 'oci-archive':
@@ -42,7 +42,7 @@ export async function openSource(name: ImageName, ctx: TransportContext): Promis
     case 'dir':
       return openDirSource(name.path, so);
     case 'store':
-      return openStoreSource(ctx.storeRoot, { ...(name.ref ? { ref: name.ref } : {}), ...(name.id ? { id: name.id } : {}) }, { ...so, ...(ctx.searchRegistries ? { searchRegistries: ctx.searchRegistries } : {}) });
+      return openStoreSource(ctx.storeRoot, { ...(name.ref ? { ref: name.ref } : {}), ...(name.id ? { id: name.id } : {}) }, { ...so, ...(ctx.registry.registriesConf !== undefined ? { registriesConf: ctx.registry.registriesConf } : {}) });
     case 'plain':
       throw noTransport(name);
   }

@@ -9,17 +9,17 @@ import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts
 import { readStoreSignatures, writeStoreSignatures } from './store-signatures.ts';
 
 /**
- * A source over the local store (`store:NAME|ID`): found as `run`/`rmi` find images (short names try
- * localhost/ first, then docker.io, then the search registries; IDs and unique ID prefixes work). Blob reads
- * are verified at EOF by the store.
+ * A source over the local store (`store:NAME|ID`): found as `run`/`rmi` find images (lookupImage: podman's
+ * short-name matching, IDs and unique ID prefixes; `registriesConf` names the registries.conf for short names).
+ * Blob reads are verified at EOF by the store.
  */
-export async function openStoreSource(root: string, what: { ref?: Reference; id?: Digest }, o: CallOpts & { searchRegistries?: readonly string[] } = {}): Promise<OpenedSource> {
+export async function openStoreSource(root: string, what: { ref?: Reference; id?: Digest }, o: CallOpts & { registriesConf?: string } = {}): Promise<OpenedSource> {
   const so = o.signal ? { signal: o.signal } : {};
   const store = await openStore(root, so);
   try {
     const input = what.ref ? formatReference(what.ref) : what.id;
     if (input === undefined) throw new SkiffError('EINVALID', 'store: needs an image name or ID');
-    const found = await lookupImage(store.layout, input, { ...so, ...(o.searchRegistries ? { searchRegistries: o.searchRegistries } : {}) });
+    const found = await lookupImage(store.layout, input, { ...so, ...(o.registriesConf !== undefined ? { registriesConf: o.registriesConf } : {}) });
     const top = found.descriptor;
     return {
       name: `store:${found.name ?? input}`,

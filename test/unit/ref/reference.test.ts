@@ -3,10 +3,8 @@ import {
   familiarName,
   formatReference,
   localTagForm,
-  lookupCandidates,
   normalizePull,
   parseReference,
-  pullCandidates,
 } from '../../../shared/ref/reference.ts';
 
 const D = `sha256:${'b'.repeat(64)}`;
@@ -64,27 +62,11 @@ describe('normalisation', () => {
     expect(f('localhost/app')).toBe('localhost/app:latest');
   });
 
-  it('pull form with unqualified-search-registries returns the candidates in order', () => {
-    const c = pullCandidates('app:1', { searchRegistries: ['quay.io', 'docker.io'] }).map(formatReference);
-    expect(c).toEqual(['quay.io/app:1', 'docker.io/library/app:1']);
-    expect(pullCandidates('quay.io/x', { searchRegistries: ['a.io'] }).map(formatReference)).toEqual(['quay.io/x:latest']);
-    expect(pullCandidates('x', { searchRegistries: [] }).map(formatReference)).toEqual(['docker.io/library/x:latest']);
-  });
-
   it('local tag form puts short names under localhost/', () => {
     expect(formatReference(localTagForm('app'))).toBe('localhost/app:latest');
     expect(formatReference(localTagForm('ns/app:v2'))).toBe('localhost/ns/app:v2');
     expect(formatReference(localTagForm('quay.io/ns/app'))).toBe('quay.io/ns/app:latest');
     expect(formatReference(localTagForm('busybox'))).toBe('localhost/busybox:latest');
-  });
-
-  it('lookup candidates: localhost first, then docker.io, then search registries (deduplicated)', () => {
-    expect(lookupCandidates('busybox', { searchRegistries: ['quay.io', 'docker.io'] }).map(formatReference)).toEqual([
-      'localhost/busybox:latest',
-      'docker.io/library/busybox:latest',
-      'quay.io/busybox:latest',
-    ]);
-    expect(lookupCandidates('quay.io/x:1').map(formatReference)).toEqual(['quay.io/x:1']);
   });
 
   it('familiarName shortens Docker Hub names only', () => {

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findRegistry, loadRegistriesConf, parseRegistriesConf } from '../../../shared/ref/registries-conf.ts';
+import { findRegistry, loadRegistriesConf, loadShortNameConfig, parseRegistriesConf, shortNameAliasesPath } from '../../../shared/ref/registries-conf.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
 
 const SAMPLE = `
@@ -119,5 +119,45 @@ describe('registries.conf', () => {
     await expect(loadRegistriesConf({ path: join(s.dir, 'missing.conf') })).rejects.toMatchObject({ code: 'ENOTFOUND' });
     const none = await loadRegistriesConf({ env: { HOME: join(s.dir, 'nohome') }, systemDir: join(s.dir, 'noetc') });
     expect(none).toMatchObject({ unqualifiedSearchRegistries: [], registries: [], files: [] });
+  });
+
+  it('loadShortNameConfig: search list and the file that set it, aliases with origins, short-name-aliases.conf wins', async () => {
+    const s = await scratchDir();
+    cleanup = s.cleanup;
+    const sys = join(s.dir, 'etc');
+    const home = join(s.dir, 'home');
+    await mkdir(join(sys, 'registries.conf.d'), { recursive: true });
+    const main = join(sys, 'registries.conf');
+    const drop = join(sys, 'registries.conf.d', '10-aliases.conf');
+    await writeFile(main, 'short-name-mode = "enforcing"\n[aliases]\n"a" = "127.0.0.1:5000/a"\n"b" = "127.0.0.1:5000/b"\n');
+    await writeFile(drop, '[aliases]\n"b" = "127.0.0.2:5000/b"\n"c" = ""\n');
+    const aliasesFile = join(s.dir, 'short-name-aliases.conf');
+    await writeFile(aliasesFile, '[aliases]\n  a = "127.0.0.3:5000/a"\n');
+    const c = await loadShortNameConfig({ env: { HOME: home }, systemDir: sys, aliasesFile });
+    expect(c).toEqual({
+      searchRegistries: [],
+      searchOrigin: main,
+      mode: 'enforcing',
+      aliases: { a: { value: '127.0.0.3:5000/a', origin: aliasesFile }, b: { value: '127.0.0.2:5000/b', origin: drop }, c: { value: '', origin: drop } },
+    });
+    // a drop-in that sets the search list becomes its origin
+    const usr = join(sys, 'registries.conf.d', '20-usr.conf');
+    await writeFile(usr, 'unqualified-search-registries = ["127.0.0.1:5000"]\n');
+    const c2 = await loadShortNameConfig({ env: { HOME: home }, systemDir: sys, aliasesFile: join(s.dir, 'absent.conf') });
+    expect(c2.searchRegistries).toEqual(['127.0.0.1:5000']);
+    expect(c2.searchOrigin).toBe(usr);
+    expect(c2.aliases.a).toEqual({ value: '127.0.0.1:5000/a', origin: main });
+    // no registries.conf at all: no origin (podman's "no containers-registries.conf(5) was found")
+    const none = await loadShortNameConfig({ env: { HOME: home }, systemDir: join(s.dir, 'noetc'), aliasesFile: join(s.dir, 'absent.conf') });
+    expect(none).toEqual({ searchRegistries: [], aliases: {}, mode: 'permissive' });
+    await writeFile(main, 'short-name-mode = "strict"\n');
+    await expect(loadShortNameConfig({ path: main, aliasesFile })).rejects.toMatchObject({ code: 'EINVALID' });
+  });
+
+  it('short-name-aliases.conf lives where podman keeps it: /var/cache for root, the user cache dir otherwise', () => {
+    expect(shortNameAliasesPath({ HOME: '/root' }, 0)).toBe('/var/cache/containers/short-name-aliases.conf');
+    expect(shortNameAliasesPath({ HOME: '/home/u' }, 1000)).toBe('/home/u/.cache/containers/short-name-aliases.conf');
+    expect(shortNameAliasesPath({ HOME: '/home/u', XDG_CACHE_HOME: '/c' }, 1000)).toBe('/c/containers/short-name-aliases.conf');
+    expect(shortNameAliasesPath({ HOME: '/home/u', SKIFF_USERNS: '1000:1000:full' }, 0)).toBe('/home/u/.cache/containers/short-name-aliases.conf');
   });
 });
