@@ -5,7 +5,7 @@ import { Authenticator } from './auth.ts';
 import { headerValue, isTransientError, requestFollowing, type RawRequest, type RawResponse } from './http.ts';
 import { hostLimiter, type HostLimiter } from './host-limiter.ts';
 import { redactUrl } from './redact.ts';
-import { isLocalRegistry, sameOrigin } from './redirect-policy.ts';
+import { registryScope, sameOrigin, type RegistryScope } from './redirect-policy.ts';
 import { backoffDelay, parseRetryAfter, sleep } from './retry.ts';
 import type { Credentials } from './types.ts';
 
@@ -18,6 +18,8 @@ export interface ClientSettings {
   /** Plain HTTP allowed after https fails (tlsVerify false / insecure registry). */
   allowHttp: boolean;
   credentials: () => Promise<Credentials | undefined>;
+  /** Credentials the user configured for another host (a token realm outside the registry's authority). */
+  credentialsFor?: (host: string) => Promise<Credentials | undefined>;
   userAgent: string;
   retryTimes: number;
   retryBaseMs: number;
@@ -58,14 +60,15 @@ function isReplayable(body: SendRequest['body']): boolean {
 export class RegistryClient {
   readonly s: ClientSettings;
   readonly limiter: HostLimiter;
-  readonly registryIsLocal: boolean;
+  /** The registry as the address policy sees it (its API host's class, insecure or not). */
+  readonly scope: RegistryScope;
   #base: Promise<URL> | undefined;
   #auth: Authenticator | undefined;
 
   constructor(s: ClientSettings) {
     this.s = s;
     this.limiter = hostLimiter(s.apiHost, s.maxConcurrentPerHost);
-    this.registryIsLocal = isLocalRegistry(s.apiHost);
+    this.scope = registryScope(s.apiHost, s.allowHttp);
   }
 
   /** The base URL (`https://host/` or `http://host/`), decided by the first ping; memoised. */
@@ -89,7 +92,7 @@ export class RegistryClient {
         url,
         headers: { 'user-agent': this.s.userAgent },
         dispatcher: this.s.dispatcher,
-        registryIsLocal: this.registryIsLocal,
+        registry: this.scope,
         headersTimeout: this.s.headersTimeout,
         bodyTimeout: this.s.bodyTimeout,
         ...(signal ? { signal } : {}),
@@ -129,9 +132,10 @@ export class RegistryClient {
       this.#auth = new Authenticator({
         registry: this.s.registry,
         dispatcher: this.s.dispatcher,
-        registryIsLocal: this.registryIsLocal,
+        scope: this.scope,
         base,
         credentials: this.s.credentials,
+        ...(this.s.credentialsFor ? { credentialsFor: this.s.credentialsFor } : {}),
         userAgent: this.s.userAgent,
         headersTimeout: this.s.headersTimeout,
         bodyTimeout: this.s.bodyTimeout,
@@ -181,7 +185,7 @@ export class RegistryClient {
           headers,
           ...(req.body !== undefined ? { body: req.body } : {}),
           dispatcher: this.s.dispatcher,
-          registryIsLocal: this.registryIsLocal,
+          registry: this.scope,
           headersTimeout: this.s.headersTimeout,
           bodyTimeout: this.s.bodyTimeout,
           ...(req.signal ? { signal: req.signal } : {}),

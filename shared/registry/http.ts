@@ -5,7 +5,7 @@ import { loadUndici } from './undici-lazy.ts';
 import { SkiffError, isSkiffError } from '../errors.ts';
 import { readAllLimited } from '../oci/validate.ts';
 import { redactText, redactUrl } from './redact.ts';
-import { checkRedirect, sameOrigin } from './redirect-policy.ts';
+import { checkRedirect, sameOrigin, type RegistryScope } from './redirect-policy.ts';
 
 /** Largest token or error body read (RC-05). */
 export const MAX_SMALL_BODY = 1 << 20;
@@ -26,8 +26,8 @@ export interface RawRequest {
   headers?: Record<string, string>;
   body?: Uint8Array | Readable;
   dispatcher: Dispatcher;
-  /** Loopback redirect targets are allowed only when the registry itself is local. */
-  registryIsLocal: boolean;
+  /** The registry the request is for: judges every redirect target (checkRedirect). */
+  registry: RegistryScope;
   signal?: AbortSignal;
   headersTimeout?: number;
   bodyTimeout?: number;
@@ -63,7 +63,7 @@ function replayable(body: RawRequest['body']): boolean {
 
 /**
  * Sends one request and follows redirects (301/302/303/307/308) by hand: every hop passes checkRedirect
- * (no downgrade, no link-local, no loopback unless the registry is local, ≤ 10 hops); after the first
+ * (no downgrade, no address the registry may not send the client to, ≤ 10 hops); after the first
  * cross-origin hop only non-credential headers are sent, for the rest of the chain. 303 (and 301/302 for
  * non-GET/HEAD) become GET. A stream body is never replayed: a body-preserving redirect of one is EIO.
  * Returns the final response with its body unread.
@@ -102,7 +102,7 @@ export async function requestFollowing(req: RawRequest): Promise<RawResponse> {
     } catch {
       throw new SkiffError('EIO', `${method} ${redactUrl(url)}: the registry sent an invalid redirect location`);
     }
-    checkRedirect(url, next, { registryIsLocal: req.registryIsLocal, hops: hop + 1 });
+    checkRedirect(url, next, { registry: req.registry, hops: hop + 1 });
     if (!stripped && !sameOrigin(url, next)) {
       stripped = true;
       headers = Object.fromEntries(Object.entries(headers).filter(([k]) => CROSS_ORIGIN_SAFE.has(k.toLowerCase())));

@@ -13,7 +13,7 @@ import { lookupCredentials } from './credentials.ts';
 import { MAX_SMALL_BODY, headerValue, isTransientError, readSmallBody, requestFollowing, statusError, type RawResponse } from './http.ts';
 import { DEFAULT_HOST_CONCURRENCY } from './host-limiter.ts';
 import { redactUrl } from './redact.ts';
-import { checkRedirect, isLocalRegistry, sameOrigin } from './redirect-policy.ts';
+import { checkRedirect, sameOrigin } from './redirect-policy.ts';
 import { backoffDelay, sleep } from './retry.ts';
 import { dispatcherFor, loadTlsSettings } from './tls.ts';
 import type { BlobReadOpts, CallOpts, Credentials, RegistryOptions, RegistryRepository } from './types.ts';
@@ -80,6 +80,7 @@ async function makeClient(registry: string, repository: string, opts: RegistryOp
       (creds ??= opts.credentials !== undefined
         ? Promise.resolve(opts.credentials)
         : lookupCredentials(registry, repository, { ...(opts.authFile !== undefined ? { authFile: opts.authFile } : {}), env })),
+    credentialsFor: (host) => lookupCredentials(host, '', { ...(opts.authFile !== undefined ? { authFile: opts.authFile } : {}), env }),
     userAgent: opts.userAgent ?? 'skiff/0.1',
     retryTimes,
     retryBaseMs: opts.retryBaseMs ?? 500,
@@ -395,12 +396,12 @@ class Repository implements RegistryRepository {
   /** RC-14: foreign URLs are fetched with no credentials at all, under the redirect policy, and verified. */
   async #foreignBlob(urls: string[], expect: { digest: Digest; size: number }, maxResumes: number, o: CallOpts): Promise<Readable | undefined> {
     const ep = await this.#primary();
-    const registryIsLocal = isLocalRegistry(ep.registry);
+    const registry = ep.client.scope;
     for (const u of urls) {
       let url: URL;
       try {
         url = new URL(u);
-        checkRedirect(url, url, { registryIsLocal });
+        checkRedirect(url, url, { registry });
       } catch (e) {
         this.#opts.debug?.(`foreign URL refused: ${(e as Error).message}`);
         continue;
@@ -411,7 +412,7 @@ class Repository implements RegistryRepository {
           url,
           headers: { 'user-agent': this.#opts.userAgent ?? 'skiff/0.1', ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) },
           dispatcher: ep.client.s.dispatcher,
-          registryIsLocal,
+          registry,
           headersTimeout: ep.client.s.headersTimeout,
           bodyTimeout: ep.client.s.bodyTimeout,
           ...(signal ? { signal } : {}),
@@ -448,7 +449,7 @@ class Repository implements RegistryRepository {
     } catch {
       throw new SkiffError('EIO', `${what}: the registry sent an invalid upload Location`);
     }
-    checkRedirect(res.url, url, { registryIsLocal: ep.client.registryIsLocal });
+    checkRedirect(res.url, url, { registry: ep.client.scope });
     return url;
   }
 

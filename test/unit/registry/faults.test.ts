@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openRepository } from '../../../shared/registry/repository.ts';
 import { requestFollowing } from '../../../shared/registry/http.ts';
+import { registryScope } from '../../../shared/registry/redirect-policy.ts';
 import { closeDispatchers, dispatcherFor } from '../../../shared/registry/tls.ts';
 import type { RegistryOptions } from '../../../shared/registry/types.ts';
 import type { Digest } from '../../../shared/oci/digest.ts';
@@ -286,7 +287,7 @@ describe('registry client against faults', () => {
       url: new URL(`${reg.url}/v2/a/b/blobs/${blobDesc.digest}`),
       headers: { authorization: 'Basic dTpw', cookie: 'session=1', 'proxy-authorization': 'Basic eA==', 'x-custom-auth': 'secret', accept: '*/*' },
       dispatcher: await dispatcherFor({ rejectUnauthorized: true }),
-      registryIsLocal: true,
+      registry: registryScope('127.0.0.1', true),
     });
     await res.body.dump();
     expect(attacker.requests.length).toBe(2);
