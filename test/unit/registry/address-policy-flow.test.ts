@@ -11,6 +11,7 @@ import { Authenticator } from '../../../shared/registry/auth.ts';
 import { registryScope } from '../../../shared/registry/redirect-policy.ts';
 import { classifyHost } from '../../../shared/registry/host-class.ts';
 import { closeDispatchers, dispatcherFor } from '../../../shared/registry/tls.ts';
+import type { Digest } from '../../../shared/oci/digest.ts';
 import type { RegistryOptions } from '../../../shared/registry/types.ts';
 import { startFaultServer, type FaultHandler, type FaultServer } from '../../helpers/fault-server.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
@@ -103,7 +104,7 @@ describe('address policy through the client', () => {
       res.writeHead(307, { location: target }).end();
     });
     const r = openRepository(reg.host, 'a/b', base);
-    const desc = { digest: `sha256:${'a'.repeat(64)}` as const, size: 1 };
+    const desc = { digest: `sha256:${'a'.repeat(64)}` as Digest, size: 1 };
     for (target of ['http://[::ffff:169.254.169.254]/b', `http://0.0.0.0:${trap.port}/b`, `http://[::ffff:0.0.0.0]:${trap.port}/b`]) {
       await expect(r.getBlob(desc)).rejects.toMatchObject({ code: 'EUNSAFE' });
     }
