@@ -6,6 +6,7 @@ import { SkiffError, isSkiffError } from '../errors.ts';
 import { readAllLimited } from '../oci/validate.ts';
 import { redactText, redactUrl } from './redact.ts';
 import { checkRedirect, sameOrigin, type RegistryScope } from './redirect-policy.ts';
+import { retryKindOfCode, type RetryKind } from './retry.ts';
 
 /** Largest token or error body read (RC-05). */
 export const MAX_SMALL_BODY = 1 << 20;
@@ -17,6 +18,8 @@ export interface RawResponse {
   body: Dispatcher.ResponseData['body'];
   /** The URL that answered (after redirects). */
   url: URL;
+  /** Credentials were available for this request (set by the registry client; shapes the 401/403 hint). */
+  withCredentials?: boolean;
 }
 
 /** One HTTP exchange; redirects are followed by hand under the redirect policy. */
@@ -37,23 +40,39 @@ export interface RawRequest {
 /** Headers sent to another origin after a cross-origin redirect: everything else (credentials, cookies, custom auth) is dropped (RC-11). */
 const CROSS_ORIGIN_SAFE = new Set(['accept', 'user-agent', 'range', 'accept-encoding', 'if-none-match']);
 
-/** True for errors worth retrying on an idempotent request (connection trouble and timeouts). */
+/** True for errors worth retrying on an idempotent request (connection trouble and timeouts; see retryPlan). */
 export function isTransientError(e: unknown): boolean {
   return isSkiffError(e, 'EIO') && (e.details?.transient === true);
+}
+
+/** How a request error may be retried (networkError's `details.retry`); undefined for anything else. */
+export function retryKindOf(e: unknown): RetryKind | undefined {
+  if (!isTransientError(e)) return undefined;
+  const k = (e as SkiffError).details?.retry;
+  return k === 'quick' || k === 'never' ? k : 'backoff';
 }
 
 /** Maps an undici / socket error to a one-line SkiffError naming the redacted URL (never headers). */
 export function networkError(e: unknown, method: string, url: URL, signal?: AbortSignal): SkiffError {
   if (isSkiffError(e)) return e;
   if (signal?.aborted) return new SkiffError('EABORT', 'operation cancelled', { cause: signal.reason });
-  const err = e as { code?: string; message?: string; name?: string };
-  let why = err.message ?? String(e);
+  const err = e as { code?: string; message?: string; name?: string; errors?: { code?: string; message?: string }[] };
+  // a connect to every address of a name fails as an AggregateError with an empty message: use the first cause
+  const first = Array.isArray(err.errors) ? err.errors[0] : undefined;
+  const code = err.code ?? first?.code;
+  let why = err.message || first?.message || String(e);
   if (err.code === 'UND_ERR_HEADERS_TIMEOUT') why = 'timed out waiting for response headers';
   else if (err.code === 'UND_ERR_BODY_TIMEOUT') why = 'the response body stalled (timeout)';
   else if (err.name === 'AbortError' || err.code === 'UND_ERR_ABORTED') why = 'request aborted';
+  const retry = retryKindOfCode(code);
+  const tls = retry === 'never' && code !== 'ENOTFOUND';
   return new SkiffError('EIO', `${method} ${redactUrl(url)}: ${redactText(why).split('\n', 1)[0]}`, {
-    details: { transient: true, code: err.code },
-    hint: 'check the network connection and the registry address; retry later',
+    details: { transient: retry !== 'never', retry, code },
+    hint: tls
+      ? 'the server certificate is not trusted: add its CA under --cert-dir (or /etc/containers/certs.d/HOST/), or pass --tls-verify=false for a registry you trust'
+      : code === 'ENOTFOUND'
+        ? 'the registry host name does not resolve; check its spelling'
+        : 'check the network connection and the registry address; retry later',
   });
 }
 
@@ -157,9 +176,14 @@ export async function statusError(res: RawResponse, what: string, registry: stri
   const suffix = detail !== '' ? ` (${detail})` : '';
   const details = { status: s, registryCode: code };
   if (s === 401 || s === 403) {
-    return new SkiffError('EPERM', `${what}: ${s === 401 ? 'authentication required' : 'access denied'}${suffix}`, {
+    const withCreds = res.withCredentials === true;
+    return new SkiffError('EPERM', `${what}: ${s === 401 ? (withCreds ? 'authentication failed' : 'authentication required') : 'access denied'}${suffix}`, {
       details,
-      hint: `log in with "copy-tool login ${registry}" or pass --creds user:password`,
+      hint: withCreds
+        ? s === 401
+          ? 'the registry refused the username and password (or token) given; check them'
+          : 'the account given may not access this repository; check its permissions and the repository name'
+        : `log in with "copy-tool login ${registry}" or pass --creds user:password`,
     });
   }
   if (s === 404) return new SkiffError('ENOTFOUND', `${what}: ${code !== '' ? detail : 'not found'}`, { details });

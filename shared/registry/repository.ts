@@ -10,11 +10,11 @@ import type { ManifestBytes } from '../image/source.ts';
 import { verifiedBlobStream } from './blob-stream.ts';
 import { RegistryClient } from './client.ts';
 import { lookupCredentials } from './credentials.ts';
-import { MAX_SMALL_BODY, headerValue, isTransientError, readSmallBody, requestFollowing, statusError, type RawResponse } from './http.ts';
+import { MAX_SMALL_BODY, headerValue, isTransientError, readSmallBody, requestFollowing, retryKindOf, statusError, type RawResponse } from './http.ts';
 import { DEFAULT_HOST_CONCURRENCY } from './host-limiter.ts';
 import { redactUrl } from './redact.ts';
 import { checkRedirect, sameOrigin } from './redirect-policy.ts';
-import { backoffDelay, sleep } from './retry.ts';
+import { retryPlan, sleep } from './retry.ts';
 import { dispatcherFor, loadTlsSettings } from './tls.ts';
 import type { BlobReadOpts, CallOpts, Credentials, RegistryOptions, RegistryRepository } from './types.ts';
 
@@ -91,6 +91,7 @@ async function makeClient(registry: string, repository: string, opts: RegistryOp
     headersTimeout: opts.headersTimeout ?? 60_000,
     bodyTimeout: opts.bodyTimeout ?? 120_000,
     ...(opts.debug ? { debug: opts.debug } : {}),
+    ...(opts.onRetry ? { onRetry: opts.onRetry } : {}),
   });
 }
 
@@ -330,8 +331,10 @@ class Repository implements RegistryRepository {
       // RC-10: the PUT may have landed; check (at the registry, not a mirror) before sending it again
       const now = await this.#headManifestAt(ep, ref, name, o).catch(() => undefined);
       if (now?.digest === digest) return digest;
-      if (attempt >= retries) throw failure;
-      await sleep(backoffDelay(attempt, this.#opts.retryBaseMs ?? 500, this.#opts.retryMaxDelayMs ?? 10_000), o.signal);
+      const plan = retryPlan(retryKindOf(failure) ?? 'backoff', attempt, { retryTimes: retries, baseMs: this.#opts.retryBaseMs ?? 500, capMs: this.#opts.retryMaxDelayMs ?? 10_000 });
+      if (!plan) throw failure;
+      this.#opts.onRetry?.({ error: failure.message, attempt: attempt + 1, of: plan.of, delayMs: plan.delayMs });
+      await sleep(plan.delayMs, o.signal);
     }
   }
 
