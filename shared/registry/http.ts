@@ -154,27 +154,34 @@ function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
 
 export { headerValue };
 
+/** Most registry diagnostics kept from one error body. */
+const MAX_DIAGNOSTICS = 16;
+
 /**
  * The error for an unexpected status: reads the distribution-spec error body (≤ 1 MiB, RC-05) and builds a
- * one-line SkiffError naming `what` and the registry's code/message: 401/403 → EPERM with a login hint,
+ * one-line SkiffError naming `what` and every code/message the registry sent (`; `-separated, up to 16, as
+ * go-containerregistry's transport error keeps them; also in `details.diagnostics`): 401/403 → EPERM with a login hint,
  * 404 → ENOTFOUND, 400 DIGEST_INVALID/SIZE_INVALID → EINTEGRITY, 405 → EUNSUPPORTED, 413 → ELIMIT, else EIO.
  */
 export async function statusError(res: RawResponse, what: string, registry: string, signal?: AbortSignal): Promise<SkiffError> {
-  let code = '';
-  let message = '';
+  const diagnostics: { code: string; message: string }[] = [];
   try {
     const bytes = await readAllLimited(res.body, MAX_SMALL_BODY, { what: 'error body', ...(signal ? { signal } : {}) });
     const v = JSON.parse(Buffer.from(bytes).toString('utf8')) as { errors?: { code?: unknown; message?: unknown }[] };
-    const first = Array.isArray(v.errors) ? v.errors[0] : undefined;
-    if (first && typeof first.code === 'string') code = first.code;
-    if (first && typeof first.message === 'string') message = first.message;
+    for (const x of Array.isArray(v.errors) ? v.errors.slice(0, MAX_DIAGNOSTICS) : []) {
+      const d = { code: typeof x?.code === 'string' ? x.code : '', message: typeof x?.message === 'string' ? x.message : '' };
+      if (d.code !== '' || d.message !== '') diagnostics.push(d);
+    }
   } catch {
     res.body.destroy();
   }
-  const detail = redactText([code, message].filter((x) => x !== '').join(': ')).replace(/[\r\n\t]+/g, ' ').slice(0, 200);
+  const one = (d: { code: string; message: string }) => redactText([d.code, d.message].filter((x) => x !== '').join(': ')).replace(/[\r\n\t]+/g, ' ').slice(0, 200);
+  const detail = diagnostics.map(one).join('; ');
+  const code = diagnostics[0]?.code ?? '';
+  const codes = diagnostics.map((d) => d.code);
   const s = res.statusCode;
   const suffix = detail !== '' ? ` (${detail})` : '';
-  const details = { status: s, registryCode: code };
+  const details = { status: s, registryCode: code, diagnostics: diagnostics.map((d) => ({ code: d.code, message: one({ code: '', message: d.message }) })) };
   if (s === 401 || s === 403) {
     const withCreds = res.withCredentials === true;
     return new SkiffError('EPERM', `${what}: ${s === 401 ? (withCreds ? 'authentication failed' : 'authentication required') : 'access denied'}${suffix}`, {
@@ -186,8 +193,8 @@ export async function statusError(res: RawResponse, what: string, registry: stri
         : `log in with "copy-tool login ${registry}" or pass --creds user:password`,
     });
   }
-  if (s === 404) return new SkiffError('ENOTFOUND', `${what}: ${code !== '' ? detail : 'not found'}`, { details });
-  if (s === 400 && /DIGEST_INVALID|SIZE_INVALID/.test(code)) return new SkiffError('EINTEGRITY', `${what}: the registry rejected the content${suffix}`, { details });
+  if (s === 404) return new SkiffError('ENOTFOUND', `${what}: ${detail !== '' ? detail : 'not found'}`, { details });
+  if (s === 400 && codes.some((c) => /DIGEST_INVALID|SIZE_INVALID/.test(c))) return new SkiffError('EINTEGRITY', `${what}: the registry rejected the content${suffix}`, { details });
   if (s === 405) return new SkiffError('EUNSUPPORTED', `${what}: the registry does not allow this operation${suffix}`, { details });
   if (s === 413) return new SkiffError('ELIMIT', `${what}: the registry says the content is too large${suffix}`, { details });
   return new SkiffError('EIO', `${what}: the registry answered ${s}${suffix}`, { details: { ...details, transient: s >= 500 || s === 429 } });

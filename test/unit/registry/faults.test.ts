@@ -296,6 +296,24 @@ describe('registry client against faults', () => {
     }
   });
 
+  it('keeps every diagnostic the registry sent, not only the first', async () => {
+    const s = await serve((_q, res) => {
+      res.statusCode = 400;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ errors: [
+        { code: 'MANIFEST_INVALID', message: 'manifest invalid' },
+        { code: 'BLOB_UNKNOWN', message: `blob unknown to registry: ${sha256('c')}` },
+        { code: 'TAG_INVALID', message: 'manifest tag did not match URI' },
+      ] }));
+    });
+    const e = (await openRepository(s.host, 'a/b', base).putManifest('v1', manifest, MediaType.OciManifest).catch((x: unknown) => x)) as { message: string; details: { diagnostics: { code: string }[] } };
+    expect(e.message).toContain('MANIFEST_INVALID: manifest invalid');
+    expect(e.message).toContain(`BLOB_UNKNOWN: blob unknown to registry: ${sha256('c')}`);
+    expect(e.message).toContain('TAG_INVALID');
+    expect(e.message.split('\n')).toHaveLength(1);
+    expect(e.details.diagnostics.map((d) => d.code)).toEqual(['MANIFEST_INVALID', 'BLOB_UNKNOWN', 'TAG_INVALID']);
+  });
+
   it('RC-12 refuses redirects to link-local targets and chains over 10 hops', async () => {
     const s = await serve((req, res) => {
       const m = /hop(\d+)/.exec(req.url!);
