@@ -7,6 +7,7 @@ import { readAllLimited } from '../oci/validate.ts';
 import { redactText, redactUrl } from './redact.ts';
 import { checkRedirect, sameOrigin, type RegistryScope } from './redirect-policy.ts';
 import { retryKindOfCode, type RetryKind } from './retry.ts';
+import { UNSAFE_ADDRESS_CODE } from './safe-lookup.ts';
 
 /** Largest token or error body read (RC-05). */
 export const MAX_SMALL_BODY = 1 << 20;
@@ -64,6 +65,7 @@ export function networkError(e: unknown, method: string, url: URL, signal?: Abor
   if (err.code === 'UND_ERR_HEADERS_TIMEOUT') why = 'timed out waiting for response headers';
   else if (err.code === 'UND_ERR_BODY_TIMEOUT') why = 'the response body stalled (timeout)';
   else if (err.name === 'AbortError' || err.code === 'UND_ERR_ABORTED') why = 'request aborted';
+  if (code === UNSAFE_ADDRESS_CODE) return new SkiffError('EUNSAFE', `${method} ${redactUrl(url)}: ${why}`, { details: { code } });
   const retry = retryKindOfCode(code);
   const tls = retry === 'never' && code !== 'ENOTFOUND';
   return new SkiffError('EIO', `${method} ${redactUrl(url)}: ${redactText(why).split('\n', 1)[0]}`, {

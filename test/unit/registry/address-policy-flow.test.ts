@@ -10,6 +10,7 @@ import { openRepository } from '../../../shared/registry/repository.ts';
 import { Authenticator } from '../../../shared/registry/auth.ts';
 import { registryScope } from '../../../shared/registry/redirect-policy.ts';
 import { classifyHost } from '../../../shared/registry/host-class.ts';
+import { UNSAFE_ADDRESS_CODE, safeLookup } from '../../../shared/registry/safe-lookup.ts';
 import { closeDispatchers, dispatcherFor } from '../../../shared/registry/tls.ts';
 import type { Digest } from '../../../shared/oci/digest.ts';
 import type { RegistryOptions } from '../../../shared/registry/types.ts';
@@ -159,5 +160,25 @@ describe('address policy through the client', () => {
     });
     await expect(openRepository(self.host, 'a/b', { ...base, credentials: creds }).getManifest('v1')).rejects.toMatchObject({ code: 'ENOTFOUND' });
     expect(own).toEqual([`Basic ${Buffer.from('u:p').toString('base64')}`]);
+  });
+
+  it('a name that resolves to a never-contacted address is refused at connect; localhost still connects', async () => {
+    const fake = (answers: { address: string; family: number }[]) =>
+      safeLookup((_h, opts, cb) => (opts.all ? cb(null, answers) : cb(null, answers[0]!.address, answers[0]!.family)));
+    const run = (l: ReturnType<typeof safeLookup>, all: boolean) =>
+      new Promise<{ err: NodeJS.ErrnoException | null; address: unknown }>((resolve) => l('metadata.test', all ? { all: true } : {}, (err, address) => resolve({ err, address })));
+    for (const bad of [[{ address: '169.254.169.254', family: 4 }], [{ address: '::ffff:a9fe:a9fe', family: 6 }], [{ address: '10.0.0.1', family: 4 }, { address: '0.0.0.0', family: 4 }], [{ address: 'fe80::1', family: 6 }]]) {
+      for (const all of [true, false]) {
+        const r = await run(fake(bad), all);
+        if (!all && bad.length > 1) continue; // a single-answer lookup sees only the first address
+        expect(r.err?.code).toBe(UNSAFE_ADDRESS_CODE);
+      }
+    }
+    expect((await run(fake([{ address: '10.0.0.1', family: 4 }]), true)).err).toBeNull();
+    expect((await run(fake([{ address: '127.0.0.1', family: 4 }]), false)).err).toBeNull();
+    // the real dispatcher resolves names through it (Node asks with all: true when it races address families)
+    const s = await serve((req, res) => (req.url === '/v2/' ? void res.end('{}') : void res.writeHead(404).end()));
+    await expect(openRepository(`localhost:${s.port}`, 'a/b', base).getManifest('v1')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    expect(s.requests.some((q) => q.url.includes('/manifests/v1'))).toBe(true);
   });
 });
