@@ -65,17 +65,23 @@ export function networkError(e: unknown, method: string, url: URL, signal?: Abor
   if (err.code === 'UND_ERR_HEADERS_TIMEOUT') why = 'timed out waiting for response headers';
   else if (err.code === 'UND_ERR_BODY_TIMEOUT') why = 'the response body stalled (timeout)';
   else if (err.name === 'AbortError' || err.code === 'UND_ERR_ABORTED') why = 'request aborted';
+  else if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') why = 'TLS handshake failed: the server does not speak TLS on this port';
+  else if (code?.startsWith('ERR_SSL_')) why = `TLS handshake failed (${code})`;
   if (code === UNSAFE_ADDRESS_CODE) return new SkiffError('EUNSAFE', `${method} ${redactUrl(url)}: ${why}`, { details: { code } });
   const retry = retryKindOfCode(code);
-  const tls = retry === 'never' && code !== 'ENOTFOUND';
   return new SkiffError('EIO', `${method} ${redactUrl(url)}: ${redactText(why).split('\n', 1)[0]}`, {
     details: { transient: retry !== 'never', retry, code },
-    hint: tls
-      ? 'the server certificate is not trusted: add its CA under --cert-dir (or /etc/containers/certs.d/HOST/), or pass --tls-verify=false for a registry you trust'
-      : code === 'ENOTFOUND'
-        ? 'the registry host name does not resolve; check its spelling'
-        : 'check the network connection and the registry address; retry later',
+    hint: networkHint(code, retry),
   });
+}
+
+function networkHint(code: string | undefined, retry: RetryKind): string {
+  if (code === 'ENOTFOUND') return 'the registry host name does not resolve; check its spelling';
+  if (code?.startsWith('ERR_SSL_')) return 'for a plain-HTTP registry pass --tls-verify=false';
+  if (retry === 'never') {
+    return 'the server certificate is not trusted: add its CA under --cert-dir (or /etc/containers/certs.d/HOST/), or pass --tls-verify=false for a registry you trust';
+  }
+  return 'check the network connection and the registry address; retry later';
 }
 
 function replayable(body: RawRequest['body']): boolean {

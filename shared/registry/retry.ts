@@ -55,7 +55,7 @@ export const QUICK_RETRY_MS = 150;
 /**
  * How a failed request may be retried: undefined for never, else the wait and the most retries this kind of
  * failure gets. `kind` is the failure's class from networkError/statusError (`details.retry`):
- * - `never` (TLS verification, a name that does not resolve, 401/403, 4xx): the same request fails the same way;
+ * - `never` (TLS verification or handshake, a name that does not resolve, 401/403, 4xx): it fails the same way again;
  * - `quick` (ECONNREFUSED, EAI_AGAIN): one retry after QUICK_RETRY_MS — a port that refuses is rarely about to
  *   open, so the whole wait stays under half a second;
  * - `backoff` (resets, timeouts, 5xx, 429): up to `retryTimes` retries with capped exponential backoff.
@@ -78,6 +78,8 @@ export type RetryKind = 'never' | 'quick' | 'backoff';
 export function retryKindOfCode(code: string | undefined): RetryKind {
   if (code === undefined) return 'backoff';
   if (code === 'ENOTFOUND' || /CERT|SELF_SIGNED|UNABLE_TO_(?:VERIFY|GET)|ALTNAME|HOSTNAME_MISMATCH|INVALID_CA/.test(code)) return 'never';
+  // a TLS handshake the server cannot do (plain HTTP on the port, no common protocol or cipher) fails the same way again
+  if (code.startsWith('ERR_SSL_') && !/BAD_RECORD_MAC|DECRYPTION_FAILED/.test(code)) return 'never';
   if (QUICK_ONCE.has(code)) return 'quick';
   return 'backoff';
 }

@@ -26,7 +26,7 @@ async function closedPort(): Promise<number> {
 describe('retry policy (pure)', () => {
   it('never retries TLS verification failures or names that do not resolve; a refused connection once, quickly', () => {
     const o = { retryTimes: 3, baseMs: 500, capMs: 10_000 };
-    for (const code of ['ENOTFOUND', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']) {
+    for (const code of ['ENOTFOUND', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_SSL_WRONG_VERSION_NUMBER']) {
       expect([code, retryKindOfCode(code)]).toEqual([code, 'never']);
       expect(retryPlan(retryKindOfCode(code), 0, o)).toBeUndefined();
     }
@@ -127,6 +127,19 @@ describe('copy-tool retries', () => {
       expect(handshakes).toBe(1);
     } finally {
       await new Promise<void>((r) => srv.close(() => r()));
+    }
+  });
+
+  it('TLS to a plain-HTTP port is not retried and says to pass --tls-verify=false', async () => {
+    const s = await startFaultServer((_q, res) => void res.end('{}'));
+    try {
+      const r = await ctAsync(['inspect', `docker://${s.host}/a/b:1`]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).not.toMatch(/retrying/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/does not speak TLS.*--tls-verify=false/);
+    } finally {
+      await s.stop();
     }
   });
 
