@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { boolOption } from '../shared/cli/flags.ts';
 import { SkiffError } from '../shared/errors.ts';
 import { parseCredentials } from '../shared/cli/credentials-flag.ts';
+import { printRetryNotice } from '../shared/cli/retry-notice.ts';
 import type { RegistryOptions } from '../shared/registry/types.ts';
 import type { TransportContext } from '../shared/transport/open.ts';
 import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
@@ -65,6 +66,7 @@ export function registryOptionsOf(cmd: Command, side?: 'src' | 'dest'): Registry
   if (typeof o.registriesConf === 'string') out.registriesConf = o.registriesConf;
   if (typeof o.retryTimes === 'number' && Number.isFinite(o.retryTimes)) out.retryTimes = o.retryTimes;
   if (o.debug === true) out.debug = (line) => process.stderr.write(`DEBU[0000] ${line}\n`);
+  out.onRetry = printRetryNotice;
   return out;
 }
 

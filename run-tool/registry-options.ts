@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { boolOption } from '../shared/cli/flags.ts';
 import { parseCredentials } from '../shared/cli/credentials-flag.ts';
+import { printRetryNotice } from '../shared/cli/retry-notice.ts';
 import type { RegistryOptions } from '../shared/registry/types.ts';
 
 
@@ -14,12 +15,13 @@ export function addRegistryOptions(cmd: Command): Command {
   return boolOption(cmd, '--tls-verify', 'require HTTPS and verify certificates when contacting registries');
 }
 
-/** RegistryOptions from the flags addRegistryOptions added (pure; validates --creds). */
+/** RegistryOptions from the flags addRegistryOptions added (validates --creds; retries are said on stderr, as podman). */
 export function registryOptionsOf(o: { authfile?: string; creds?: string; certDir?: string; tlsVerify?: boolean }): RegistryOptions {
   const out: RegistryOptions = {};
   if (o.creds !== undefined) out.credentials = parseCredentials(o.creds);
   if (o.authfile) out.authFile = o.authfile;
   if (o.certDir) out.certDir = o.certDir;
   if (o.tlsVerify !== undefined) out.tlsVerify = o.tlsVerify;
+  out.onRetry = printRetryNotice;
   return out;
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { defaultStoreRoot } from '../store/paths.ts';
 import { reportError } from './report-error.ts';
+import { endQuietlyOnClosedStdout } from './closed-stdout.ts';
 import type { ToolName } from './exit-codes.ts';
 
 declare const SKIFF_VERSION: string;
@@ -37,9 +38,10 @@ export function storeRootOf(cmd: Command): string {
 
 /**
  * Parses argv and runs the matching action; maps errors to the tool's exit code. Never throws; sets
- * process.exitCode and returns it.
+ * process.exitCode and returns it. A closed stdout ends the tool quietly (endQuietlyOnClosedStdout).
  */
 export async function runProgram(tool: ToolName, program: Command, argv = process.argv): Promise<number> {
+  endQuietlyOnClosedStdout();
   try {
     await program.parseAsync(argv);
     return (process.exitCode as number | undefined) ?? 0;

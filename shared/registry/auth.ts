@@ -2,7 +2,8 @@ import type { Dispatcher } from 'undici';
 import { SkiffError } from '../errors.ts';
 import { MAX_SMALL_BODY, headerValue, readSmallBody, requestFollowing, statusError } from './http.ts';
 import { redactUrl } from './redact.ts';
-import { checkRedirect } from './redirect-policy.ts';
+import { sameAuthority } from './host-class.ts';
+import { checkRedirect, type RegistryScope } from './redirect-policy.ts';
 import type { Credentials } from './types.ts';
 
 /** One parsed `WWW-Authenticate` challenge. */
@@ -78,10 +79,13 @@ interface CachedToken {
 export interface AuthContext {
   registry: string;
   dispatcher: Dispatcher;
-  registryIsLocal: boolean;
+  /** The registry as the address policy sees it; judges the realm and its redirects. */
+  scope: RegistryScope;
   /** The registry's base URL (scheme decided by the ping); the realm must not downgrade from it. */
   base: URL;
   credentials: () => Promise<Credentials | undefined>;
+  /** Credentials the user configured for another host (a realm not under the registry's authority), if any. */
+  credentialsFor?: (host: string) => Promise<Credentials | undefined>;
   userAgent: string;
   headersTimeout?: number;
   bodyTimeout?: number;
@@ -141,6 +145,17 @@ export class Authenticator {
     return `Bearer ${t.token}`;
   }
 
+  /**
+   * The credentials sent to a token realm: the registry's own when the realm is under the registry's authority
+   * (sameAuthority), else only what the user configured for the realm's host — never the registry's.
+   */
+  async #realmCredentials(realm: URL): Promise<Credentials | undefined> {
+    if (sameAuthority(realm.host, { name: this.ctx.registry, apiHost: this.ctx.base.host })) return this.ctx.credentials();
+    const own = await this.ctx.credentialsFor?.(realm.host);
+    this.ctx.debug?.(`token realm ${redactUrl(realm.origin)} is not ${this.ctx.registry}: ${own ? 'using the credentials configured for it' : 'asking anonymously'}`);
+    return own;
+  }
+
   async #fetchToken(c: Challenge, scopes: string[], signal?: AbortSignal): Promise<CachedToken> {
     const realmStr = c.params.realm;
     if (!realmStr) throw new SkiffError('EIO', `${this.ctx.registry}: the registry's Bearer challenge has no realm`);
@@ -150,8 +165,8 @@ export class Authenticator {
     } catch {
       throw new SkiffError('EIO', `${this.ctx.registry}: the registry's token realm is not a valid URL`);
     }
-    checkRedirect(this.ctx.base, realm, { registryIsLocal: this.ctx.registryIsLocal });
-    const creds = await this.ctx.credentials();
+    checkRedirect(this.ctx.base, realm, { registry: this.ctx.scope });
+    const creds = await this.#realmCredentials(realm);
     const service = c.params.service;
     const headers: Record<string, string> = { 'user-agent': this.ctx.userAgent, accept: 'application/json' };
     let method: 'GET' | 'POST' = 'GET';
@@ -181,7 +196,7 @@ export class Authenticator {
       headers,
       ...(body ? { body } : {}),
       dispatcher: this.ctx.dispatcher,
-      registryIsLocal: this.ctx.registryIsLocal,
+      registry: this.ctx.scope,
       ...(signal ? { signal } : {}),
       ...(this.ctx.headersTimeout !== undefined ? { headersTimeout: this.ctx.headersTimeout } : {}),
       ...(this.ctx.bodyTimeout !== undefined ? { bodyTimeout: this.ctx.bodyTimeout } : {}),
@@ -191,7 +206,7 @@ export class Authenticator {
       const e = await statusError(res, `getting a token for ${this.ctx.registry} from ${redactUrl(realm.origin)}`, this.ctx.registry, signal);
       if (res.statusCode === 401 || res.statusCode === 403) {
         throw new SkiffError('EPERM', `authentication to ${this.ctx.registry} failed: ${creds ? 'invalid username/password' : 'anonymous access refused'}`, {
-          hint: `log in with "copy-tool login ${this.ctx.registry}" or pass --creds user:password`,
+          hint: creds ? 'check the username and password (or token) used for this registry' : `log in with "copy-tool login ${this.ctx.registry}" or pass --creds user:password`,
           details: e.details,
         });
       }

@@ -2,11 +2,11 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { SkiffError, isSkiffError, throwIfAborted } from '../errors.ts';
 import { Authenticator } from './auth.ts';
-import { headerValue, isTransientError, requestFollowing, type RawRequest, type RawResponse } from './http.ts';
+import { headerValue, isTransientError, requestFollowing, retryKindOf, type RawRequest, type RawResponse } from './http.ts';
 import { hostLimiter, type HostLimiter } from './host-limiter.ts';
 import { redactUrl } from './redact.ts';
-import { isLocalRegistry, sameOrigin } from './redirect-policy.ts';
-import { backoffDelay, parseRetryAfter, sleep } from './retry.ts';
+import { registryScope, sameOrigin, type RegistryScope } from './redirect-policy.ts';
+import { backoffDelay, parseRetryAfter, retryPlan, sleep, type RetryNotice } from './retry.ts';
 import type { Credentials } from './types.ts';
 
 /** Fully resolved settings of one registry endpoint. */
@@ -18,6 +18,8 @@ export interface ClientSettings {
   /** Plain HTTP allowed after https fails (tlsVerify false / insecure registry). */
   allowHttp: boolean;
   credentials: () => Promise<Credentials | undefined>;
+  /** Credentials the user configured for another host (a token realm outside the registry's authority). */
+  credentialsFor?: (host: string) => Promise<Credentials | undefined>;
   userAgent: string;
   retryTimes: number;
   retryBaseMs: number;
@@ -28,6 +30,8 @@ export interface ClientSettings {
   headersTimeout: number;
   bodyTimeout: number;
   debug?: (line: string) => void;
+  /** Told of every retry before its wait (the CLI prints it on stderr). */
+  onRetry?: (n: RetryNotice) => void;
 }
 
 /** One request through the client. */
@@ -58,14 +62,15 @@ function isReplayable(body: SendRequest['body']): boolean {
 export class RegistryClient {
   readonly s: ClientSettings;
   readonly limiter: HostLimiter;
-  readonly registryIsLocal: boolean;
+  /** The registry as the address policy sees it (its API host's class, insecure or not). */
+  readonly scope: RegistryScope;
   #base: Promise<URL> | undefined;
   #auth: Authenticator | undefined;
 
   constructor(s: ClientSettings) {
     this.s = s;
     this.limiter = hostLimiter(s.apiHost, s.maxConcurrentPerHost);
-    this.registryIsLocal = isLocalRegistry(s.apiHost);
+    this.scope = registryScope(s.apiHost, s.allowHttp);
   }
 
   /** The base URL (`https://host/` or `http://host/`), decided by the first ping; memoised. */
@@ -89,7 +94,7 @@ export class RegistryClient {
         url,
         headers: { 'user-agent': this.s.userAgent },
         dispatcher: this.s.dispatcher,
-        registryIsLocal: this.registryIsLocal,
+        registry: this.scope,
         headersTimeout: this.s.headersTimeout,
         bodyTimeout: this.s.bodyTimeout,
         ...(signal ? { signal } : {}),
@@ -106,22 +111,25 @@ export class RegistryClient {
     for (const scheme of schemes) {
       const base = new URL(`${scheme}://${this.s.apiHost}/`);
       let res: RawResponse | undefined;
-      for (let attempt = 0; attempt <= this.s.retryTimes && res === undefined; attempt++) {
+      for (let done = 0; res === undefined; ) {
         try {
           res = await this.#pingOne(new URL('/v2/', base), signal);
-          if (res.statusCode >= 500 && attempt < this.s.retryTimes) {
+          const plan = res.statusCode >= 500 ? this.#plan('backoff', done) : undefined;
+          if (plan) {
             await res.body.dump().catch(() => {});
+            this.#notify(`GET ${new URL('/v2/', base).href}: the registry answered ${res.statusCode}`, ++done, plan);
             res = undefined;
-            await sleep(backoffDelay(attempt, this.s.retryBaseMs, this.s.retryMaxDelayMs), signal).catch((e) => {
-              throw new SkiffError('EABORT', 'operation cancelled', { cause: e });
-            });
+            await this.#wait(plan.delayMs, signal);
           }
         } catch (e) {
           lastErr = e;
-          if (!isTransientError(e)) throw e;
+          if (!isSkiffError(e, 'EIO')) throw e;
           // a TLS handshake against a plain-HTTP port fails at once; don't spend retries before trying http
-          if (scheme === 'https' && this.s.allowHttp) break;
-          if (attempt < this.s.retryTimes) await sleep(backoffDelay(attempt, this.s.retryBaseMs, this.s.retryMaxDelayMs), signal);
+          if (scheme === 'https' && this.s.allowHttp && isTransientError(e)) break;
+          const plan = this.#plan(retryKindOf(e), done);
+          if (!plan) break;
+          this.#notify((e as Error).message, ++done, plan);
+          await this.#wait(plan.delayMs, signal);
         }
       }
       if (res === undefined) continue;
@@ -129,9 +137,10 @@ export class RegistryClient {
       this.#auth = new Authenticator({
         registry: this.s.registry,
         dispatcher: this.s.dispatcher,
-        registryIsLocal: this.registryIsLocal,
+        scope: this.scope,
         base,
         credentials: this.s.credentials,
+        ...(this.s.credentialsFor ? { credentialsFor: this.s.credentialsFor } : {}),
         userAgent: this.s.userAgent,
         headersTimeout: this.s.headersTimeout,
         bodyTimeout: this.s.bodyTimeout,
@@ -143,7 +152,12 @@ export class RegistryClient {
     if (isSkiffError(lastErr)) {
       throw new SkiffError('EIO', `cannot reach registry ${this.s.registry}: ${lastErr.message}`, {
         cause: lastErr,
-        hint: this.s.allowHttp ? 'check the registry address and that it is running' : 'check the registry address; for a plain-HTTP registry pass --tls-verify=false',
+        hint:
+          lastErr.details?.retry === 'never' && lastErr.hint !== undefined
+            ? lastErr.hint
+            : this.s.allowHttp
+              ? 'check the registry address and that it is running'
+              : 'check the registry address; for a plain-HTTP registry pass --tls-verify=false',
         details: lastErr.details ?? {},
       });
     }
@@ -181,7 +195,7 @@ export class RegistryClient {
           headers,
           ...(req.body !== undefined ? { body: req.body } : {}),
           dispatcher: this.s.dispatcher,
-          registryIsLocal: this.registryIsLocal,
+          registry: this.scope,
           headersTimeout: this.s.headersTimeout,
           bodyTimeout: this.s.bodyTimeout,
           ...(req.signal ? { signal: req.signal } : {}),
@@ -189,8 +203,10 @@ export class RegistryClient {
         });
       } catch (e) {
         release();
-        if (idempotent && isTransientError(e) && nFail < this.s.retryTimes) {
-          await this.#wait(backoffDelay(nFail++, this.s.retryBaseMs, this.s.retryMaxDelayMs), req.signal);
+        const plan = idempotent ? this.#plan(retryKindOf(e), nFail) : undefined;
+        if (plan) {
+          this.#notify((e as Error).message, ++nFail, plan);
+          await this.#wait(plan.delayMs, req.signal);
           continue;
         }
         throw e;
@@ -219,20 +235,33 @@ export class RegistryClient {
         if (retryable429 || (st === 503 && retryable5xx)) {
           if (st === 429) n429++;
           else nFail++;
-          this.s.debug?.(`${req.method} ${redactUrl(url)}: ${st}, retrying in ${delay} ms`);
+          this.#notify(`${req.method} ${redactUrl(url)}: the registry answered ${st}`, st === 429 ? n429 : nFail, { delayMs: delay, of: st === 429 ? this.s.max429Attempts - 1 : this.s.retryTimes });
           await res.body.dump({ limit: 1 << 20 }).catch(() => {});
           await this.#wait(0, req.signal);
           continue;
         }
       } else if (retryable5xx) {
         const delay = backoffDelay(nFail++, this.s.retryBaseMs, this.s.retryMaxDelayMs);
-        this.s.debug?.(`${req.method} ${redactUrl(url)}: ${st}, retrying in ${delay} ms`);
+        this.#notify(`${req.method} ${redactUrl(url)}: the registry answered ${st}`, nFail, { delayMs: delay, of: this.s.retryTimes });
         await res.body.dump({ limit: 1 << 20 }).catch(() => {});
         await this.#wait(delay, req.signal);
         continue;
       }
+      if (st === 401 || st === 403) res.withCredentials = (await this.s.credentials()) !== undefined;
       return res;
     }
+  }
+
+  /** The retry plan for a failure of `kind` after `done` retries (retryPlan with this client's settings). */
+  #plan(kind: Parameters<typeof retryPlan>[0], done: number): { delayMs: number; of: number } | undefined {
+    return retryPlan(kind, done, { retryTimes: this.s.retryTimes, baseMs: this.s.retryBaseMs, capMs: this.s.retryMaxDelayMs });
+  }
+
+  /** Reports a retry (onRetry, and the debug log). */
+  #notify(error: string, attempt: number, plan: { delayMs: number; of: number }): void {
+    const n: RetryNotice = { error, attempt, of: plan.of, delayMs: plan.delayMs };
+    this.s.debug?.(`${error}; retrying in ${plan.delayMs} ms (${attempt}/${plan.of})`);
+    this.s.onRetry?.(n);
   }
 
   async #wait(ms: number, signal?: AbortSignal): Promise<void> {

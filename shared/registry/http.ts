@@ -5,7 +5,9 @@ import { loadUndici } from './undici-lazy.ts';
 import { SkiffError, isSkiffError } from '../errors.ts';
 import { readAllLimited } from '../oci/validate.ts';
 import { redactText, redactUrl } from './redact.ts';
-import { checkRedirect, sameOrigin } from './redirect-policy.ts';
+import { checkRedirect, sameOrigin, type RegistryScope } from './redirect-policy.ts';
+import { retryKindOfCode, type RetryKind } from './retry.ts';
+import { UNSAFE_ADDRESS_CODE } from './safe-lookup.ts';
 
 /** Largest token or error body read (RC-05). */
 export const MAX_SMALL_BODY = 1 << 20;
@@ -17,6 +19,8 @@ export interface RawResponse {
   body: Dispatcher.ResponseData['body'];
   /** The URL that answered (after redirects). */
   url: URL;
+  /** Credentials were available for this request (set by the registry client; shapes the 401/403 hint). */
+  withCredentials?: boolean;
 }
 
 /** One HTTP exchange; redirects are followed by hand under the redirect policy. */
@@ -26,8 +30,8 @@ export interface RawRequest {
   headers?: Record<string, string>;
   body?: Uint8Array | Readable;
   dispatcher: Dispatcher;
-  /** Loopback redirect targets are allowed only when the registry itself is local. */
-  registryIsLocal: boolean;
+  /** The registry the request is for: judges every redirect target (checkRedirect). */
+  registry: RegistryScope;
   signal?: AbortSignal;
   headersTimeout?: number;
   bodyTimeout?: number;
@@ -37,24 +41,47 @@ export interface RawRequest {
 /** Headers sent to another origin after a cross-origin redirect: everything else (credentials, cookies, custom auth) is dropped (RC-11). */
 const CROSS_ORIGIN_SAFE = new Set(['accept', 'user-agent', 'range', 'accept-encoding', 'if-none-match']);
 
-/** True for errors worth retrying on an idempotent request (connection trouble and timeouts). */
+/** True for errors worth retrying on an idempotent request (connection trouble and timeouts; see retryPlan). */
 export function isTransientError(e: unknown): boolean {
   return isSkiffError(e, 'EIO') && (e.details?.transient === true);
+}
+
+/** How a request error may be retried (networkError's `details.retry`); undefined for anything else. */
+export function retryKindOf(e: unknown): RetryKind | undefined {
+  if (!isTransientError(e)) return undefined;
+  const k = (e as SkiffError).details?.retry;
+  return k === 'quick' || k === 'never' ? k : 'backoff';
 }
 
 /** Maps an undici / socket error to a one-line SkiffError naming the redacted URL (never headers). */
 export function networkError(e: unknown, method: string, url: URL, signal?: AbortSignal): SkiffError {
   if (isSkiffError(e)) return e;
   if (signal?.aborted) return new SkiffError('EABORT', 'operation cancelled', { cause: signal.reason });
-  const err = e as { code?: string; message?: string; name?: string };
-  let why = err.message ?? String(e);
+  const err = e as { code?: string; message?: string; name?: string; errors?: { code?: string; message?: string }[] };
+  // a connect to every address of a name fails as an AggregateError with an empty message: use the first cause
+  const first = Array.isArray(err.errors) ? err.errors[0] : undefined;
+  const code = err.code ?? first?.code;
+  let why = err.message || first?.message || String(e);
   if (err.code === 'UND_ERR_HEADERS_TIMEOUT') why = 'timed out waiting for response headers';
   else if (err.code === 'UND_ERR_BODY_TIMEOUT') why = 'the response body stalled (timeout)';
   else if (err.name === 'AbortError' || err.code === 'UND_ERR_ABORTED') why = 'request aborted';
+  else if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') why = 'TLS handshake failed: the server does not speak TLS on this port';
+  else if (code?.startsWith('ERR_SSL_')) why = `TLS handshake failed (${code})`;
+  if (code === UNSAFE_ADDRESS_CODE) return new SkiffError('EUNSAFE', `${method} ${redactUrl(url)}: ${why}`, { details: { code } });
+  const retry = retryKindOfCode(code);
   return new SkiffError('EIO', `${method} ${redactUrl(url)}: ${redactText(why).split('\n', 1)[0]}`, {
-    details: { transient: true, code: err.code },
-    hint: 'check the network connection and the registry address; retry later',
+    details: { transient: retry !== 'never', retry, code },
+    hint: networkHint(code, retry),
   });
+}
+
+function networkHint(code: string | undefined, retry: RetryKind): string {
+  if (code === 'ENOTFOUND') return 'the registry host name does not resolve; check its spelling';
+  if (code?.startsWith('ERR_SSL_')) return 'for a plain-HTTP registry pass --tls-verify=false';
+  if (retry === 'never') {
+    return 'the server certificate is not trusted: add its CA under --cert-dir (or /etc/containers/certs.d/HOST/), or pass --tls-verify=false for a registry you trust';
+  }
+  return 'check the network connection and the registry address; retry later';
 }
 
 function replayable(body: RawRequest['body']): boolean {
@@ -63,7 +90,7 @@ function replayable(body: RawRequest['body']): boolean {
 
 /**
  * Sends one request and follows redirects (301/302/303/307/308) by hand: every hop passes checkRedirect
- * (no downgrade, no link-local, no loopback unless the registry is local, ≤ 10 hops); after the first
+ * (no downgrade, no address the registry may not send the client to, ≤ 10 hops); after the first
  * cross-origin hop only non-credential headers are sent, for the rest of the chain. 303 (and 301/302 for
  * non-GET/HEAD) become GET. A stream body is never replayed: a body-preserving redirect of one is EIO.
  * Returns the final response with its body unread.
@@ -102,7 +129,7 @@ export async function requestFollowing(req: RawRequest): Promise<RawResponse> {
     } catch {
       throw new SkiffError('EIO', `${method} ${redactUrl(url)}: the registry sent an invalid redirect location`);
     }
-    checkRedirect(url, next, { registryIsLocal: req.registryIsLocal, hops: hop + 1 });
+    checkRedirect(url, next, { registry: req.registry, hops: hop + 1 });
     if (!stripped && !sameOrigin(url, next)) {
       stripped = true;
       headers = Object.fromEntries(Object.entries(headers).filter(([k]) => CROSS_ORIGIN_SAFE.has(k.toLowerCase())));
@@ -135,35 +162,47 @@ function headerValue(h: IncomingHttpHeaders, name: string): string | undefined {
 
 export { headerValue };
 
+/** Most registry diagnostics kept from one error body. */
+const MAX_DIAGNOSTICS = 16;
+
 /**
  * The error for an unexpected status: reads the distribution-spec error body (≤ 1 MiB, RC-05) and builds a
- * one-line SkiffError naming `what` and the registry's code/message: 401/403 → EPERM with a login hint,
+ * one-line SkiffError naming `what` and every code/message the registry sent (`; `-separated, up to 16, as
+ * go-containerregistry's transport error keeps them; also in `details.diagnostics`): 401/403 → EPERM with a login hint,
  * 404 → ENOTFOUND, 400 DIGEST_INVALID/SIZE_INVALID → EINTEGRITY, 405 → EUNSUPPORTED, 413 → ELIMIT, else EIO.
  */
 export async function statusError(res: RawResponse, what: string, registry: string, signal?: AbortSignal): Promise<SkiffError> {
-  let code = '';
-  let message = '';
+  const diagnostics: { code: string; message: string }[] = [];
   try {
     const bytes = await readAllLimited(res.body, MAX_SMALL_BODY, { what: 'error body', ...(signal ? { signal } : {}) });
     const v = JSON.parse(Buffer.from(bytes).toString('utf8')) as { errors?: { code?: unknown; message?: unknown }[] };
-    const first = Array.isArray(v.errors) ? v.errors[0] : undefined;
-    if (first && typeof first.code === 'string') code = first.code;
-    if (first && typeof first.message === 'string') message = first.message;
+    for (const x of Array.isArray(v.errors) ? v.errors.slice(0, MAX_DIAGNOSTICS) : []) {
+      const d = { code: typeof x?.code === 'string' ? x.code : '', message: typeof x?.message === 'string' ? x.message : '' };
+      if (d.code !== '' || d.message !== '') diagnostics.push(d);
+    }
   } catch {
     res.body.destroy();
   }
-  const detail = redactText([code, message].filter((x) => x !== '').join(': ')).replace(/[\r\n\t]+/g, ' ').slice(0, 200);
+  const one = (d: { code: string; message: string }) => redactText([d.code, d.message].filter((x) => x !== '').join(': ')).replace(/[\r\n\t]+/g, ' ').slice(0, 200);
+  const detail = diagnostics.map(one).join('; ');
+  const code = diagnostics[0]?.code ?? '';
+  const codes = diagnostics.map((d) => d.code);
   const s = res.statusCode;
   const suffix = detail !== '' ? ` (${detail})` : '';
-  const details = { status: s, registryCode: code };
+  const details = { status: s, registryCode: code, diagnostics: diagnostics.map((d) => ({ code: d.code, message: one({ code: '', message: d.message }) })) };
   if (s === 401 || s === 403) {
-    return new SkiffError('EPERM', `${what}: ${s === 401 ? 'authentication required' : 'access denied'}${suffix}`, {
+    const withCreds = res.withCredentials === true;
+    return new SkiffError('EPERM', `${what}: ${s === 401 ? (withCreds ? 'authentication failed' : 'authentication required') : 'access denied'}${suffix}`, {
       details,
-      hint: `log in with "copy-tool login ${registry}" or pass --creds user:password`,
+      hint: withCreds
+        ? s === 401
+          ? 'the registry refused the username and password (or token) given; check them'
+          : 'the account given may not access this repository; check its permissions and the repository name'
+        : `log in with "copy-tool login ${registry}" or pass --creds user:password`,
     });
   }
-  if (s === 404) return new SkiffError('ENOTFOUND', `${what}: ${code !== '' ? detail : 'not found'}`, { details });
-  if (s === 400 && /DIGEST_INVALID|SIZE_INVALID/.test(code)) return new SkiffError('EINTEGRITY', `${what}: the registry rejected the content${suffix}`, { details });
+  if (s === 404) return new SkiffError('ENOTFOUND', `${what}: ${detail !== '' ? detail : 'not found'}`, { details });
+  if (s === 400 && codes.some((c) => /DIGEST_INVALID|SIZE_INVALID/.test(c))) return new SkiffError('EINTEGRITY', `${what}: the registry rejected the content${suffix}`, { details });
   if (s === 405) return new SkiffError('EUNSUPPORTED', `${what}: the registry does not allow this operation${suffix}`, { details });
   if (s === 413) return new SkiffError('ELIMIT', `${what}: the registry says the content is too large${suffix}`, { details });
   return new SkiffError('EIO', `${what}: the registry answered ${s}${suffix}`, { details: { ...details, transient: s >= 500 || s === 429 } });

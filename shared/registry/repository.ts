@@ -10,11 +10,11 @@ import type { ManifestBytes } from '../image/source.ts';
 import { verifiedBlobStream } from './blob-stream.ts';
 import { RegistryClient } from './client.ts';
 import { lookupCredentials } from './credentials.ts';
-import { MAX_SMALL_BODY, headerValue, isTransientError, readSmallBody, requestFollowing, statusError, type RawResponse } from './http.ts';
+import { MAX_SMALL_BODY, headerValue, isTransientError, readSmallBody, requestFollowing, retryKindOf, statusError, type RawResponse } from './http.ts';
 import { DEFAULT_HOST_CONCURRENCY } from './host-limiter.ts';
 import { redactUrl } from './redact.ts';
-import { checkRedirect, isLocalRegistry, sameOrigin } from './redirect-policy.ts';
-import { backoffDelay, sleep } from './retry.ts';
+import { checkRedirect, sameOrigin } from './redirect-policy.ts';
+import { retryPlan, sleep } from './retry.ts';
 import { dispatcherFor, loadTlsSettings } from './tls.ts';
 import type { BlobReadOpts, CallOpts, Credentials, RegistryOptions, RegistryRepository } from './types.ts';
 
@@ -80,6 +80,7 @@ async function makeClient(registry: string, repository: string, opts: RegistryOp
       (creds ??= opts.credentials !== undefined
         ? Promise.resolve(opts.credentials)
         : lookupCredentials(registry, repository, { ...(opts.authFile !== undefined ? { authFile: opts.authFile } : {}), env })),
+    credentialsFor: (host) => lookupCredentials(host, '', { ...(opts.authFile !== undefined ? { authFile: opts.authFile } : {}), env }),
     userAgent: opts.userAgent ?? 'skiff/0.1',
     retryTimes,
     retryBaseMs: opts.retryBaseMs ?? 500,
@@ -90,6 +91,7 @@ async function makeClient(registry: string, repository: string, opts: RegistryOp
     headersTimeout: opts.headersTimeout ?? 60_000,
     bodyTimeout: opts.bodyTimeout ?? 120_000,
     ...(opts.debug ? { debug: opts.debug } : {}),
+    ...(opts.onRetry ? { onRetry: opts.onRetry } : {}),
   });
 }
 
@@ -215,70 +217,74 @@ class Repository implements RegistryRepository {
   async getManifest(reference: string, o: CallOpts = {}): Promise<ManifestBytes> {
     const ref = checkReference(reference, this.#name());
     const name = this.#name(ref);
-    return this.#read(async (ep) => {
-      const res = await ep.client.send({ method: 'GET', path: `/v2/${ep.repository}/manifests/${ref}`, headers: { accept: ACCEPT }, scopes: [pullScope(ep.repository)], ...o });
-      if (res.statusCode === 404) {
-        await dump(res);
-        throw new SkiffError('ENOTFOUND', `manifest unknown: ${name}`, { hint: 'check the tag or digest (copy-tool list-tags shows the tags)' });
-      }
-      if (res.statusCode !== 200) throw await statusError(res, `reading manifest ${name}`, this.registry, o.signal);
-      const cl = contentLength(res);
-      if (cl !== undefined && cl > MAX_MANIFEST_BYTES) {
-        res.body.destroy();
-        throw new SkiffError('ELIMIT', `manifest ${name} is ${cl} bytes, above the limit of ${MAX_MANIFEST_BYTES}`, { hint: 'the document is unreasonably large; it may be malicious' });
-      }
-      let bytes: Uint8Array;
-      try {
-        bytes = await readSmallBody(res, MAX_MANIFEST_BYTES, `manifest ${name}`, o.signal);
-      } catch (e) {
-        if (isSkiffError(e, 'ELIMIT')) throw new SkiffError('ELIMIT', `manifest ${name} is larger than the limit of ${MAX_MANIFEST_BYTES} bytes`, { hint: e.hint ?? '' });
-        throw e;
-      }
-      const actual = digestOf(bytes);
-      if (isDigest(ref) && actual !== ref) {
-        const e = digestMismatch(ref, actual);
-        throw new SkiffError('EINTEGRITY', `manifest ${name}: the registry returned other bytes (${e.message})`, { details: e.details ?? {}, hint: e.hint ?? '' });
-      }
-      const dcd = headerValue(res.headers, 'docker-content-digest');
-      if (dcd !== undefined && dcd.startsWith('sha256:')) {
-        const claimed = parseDigest(dcd, `Docker-Content-Digest of ${name}`);
-        if (claimed !== actual) throw new SkiffError('EINTEGRITY', `manifest ${name}: Docker-Content-Digest ${claimed} does not match the bytes (${actual})`, { details: { expected: claimed, actual } });
-      }
-      const ct = headerValue(res.headers, 'content-type');
-      let parsed;
-      try {
-        parsed = parseAnyManifest(bytes, ct !== undefined ? { mediaType: ct } : {});
-      } catch (e) {
-        if (isSkiffError(e)) throw new SkiffError(e.code, `manifest ${name}: ${e.message}`, { hint: e.hint ?? '', details: e.details ?? {}, cause: e });
-        throw e;
-      }
-      return { bytes, mediaType: parsed.mediaType ?? normalizeDeclaredMediaType(ct) ?? '', digest: actual };
-    }, o.signal);
+    return this.#read((ep) => this.#getManifestAt(ep, ref, name, o), o.signal);
+  }
+
+  async #getManifestAt(ep: Endpoint, ref: string, name: string, o: CallOpts): Promise<ManifestBytes> {
+    const res = await ep.client.send({ method: 'GET', path: `/v2/${ep.repository}/manifests/${ref}`, headers: { accept: ACCEPT }, scopes: [pullScope(ep.repository)], ...o });
+    if (res.statusCode === 404) {
+      await dump(res);
+      throw new SkiffError('ENOTFOUND', `manifest unknown: ${name}`, { hint: 'check the tag or digest (copy-tool list-tags shows the tags)' });
+    }
+    if (res.statusCode !== 200) throw await statusError(res, `reading manifest ${name}`, this.registry, o.signal);
+    const cl = contentLength(res);
+    if (cl !== undefined && cl > MAX_MANIFEST_BYTES) {
+      res.body.destroy();
+      throw new SkiffError('ELIMIT', `manifest ${name} is ${cl} bytes, above the limit of ${MAX_MANIFEST_BYTES}`, { hint: 'the document is unreasonably large; it may be malicious' });
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await readSmallBody(res, MAX_MANIFEST_BYTES, `manifest ${name}`, o.signal);
+    } catch (e) {
+      if (isSkiffError(e, 'ELIMIT')) throw new SkiffError('ELIMIT', `manifest ${name} is larger than the limit of ${MAX_MANIFEST_BYTES} bytes`, { hint: e.hint ?? '' });
+      throw e;
+    }
+    const actual = digestOf(bytes);
+    if (isDigest(ref) && actual !== ref) {
+      const e = digestMismatch(ref, actual);
+      throw new SkiffError('EINTEGRITY', `manifest ${name}: the registry returned other bytes (${e.message})`, { details: e.details ?? {}, hint: e.hint ?? '' });
+    }
+    const dcd = headerValue(res.headers, 'docker-content-digest');
+    if (dcd !== undefined && dcd.startsWith('sha256:')) {
+      const claimed = parseDigest(dcd, `Docker-Content-Digest of ${name}`);
+      if (claimed !== actual) throw new SkiffError('EINTEGRITY', `manifest ${name}: Docker-Content-Digest ${claimed} does not match the bytes (${actual})`, { details: { expected: claimed, actual } });
+    }
+    const ct = headerValue(res.headers, 'content-type');
+    let parsed;
+    try {
+      parsed = parseAnyManifest(bytes, ct !== undefined ? { mediaType: ct } : {});
+    } catch (e) {
+      if (isSkiffError(e)) throw new SkiffError(e.code, `manifest ${name}: ${e.message}`, { hint: e.hint ?? '', details: e.details ?? {}, cause: e });
+      throw e;
+    }
+    return { bytes, mediaType: parsed.mediaType ?? normalizeDeclaredMediaType(ct) ?? '', digest: actual };
   }
 
   async headManifest(reference: string, o: CallOpts = {}): Promise<Descriptor | undefined> {
     const ref = checkReference(reference, this.#name());
     const name = this.#name(ref);
-    return this.#read(async (ep) => {
-      const res = await ep.client.send({ method: 'HEAD', path: `/v2/${ep.repository}/manifests/${ref}`, headers: { accept: ACCEPT }, scopes: [pullScope(ep.repository)], ...o });
-      await dump(res);
-      if (res.statusCode === 404) return undefined;
-      if (res.statusCode !== 200) throw await statusError(res, `checking manifest ${name}`, this.registry, o.signal);
-      const dcd = headerValue(res.headers, 'docker-content-digest');
-      const size = contentLength(res);
-      const mt = normalizeDeclaredMediaType(headerValue(res.headers, 'content-type'));
-      let digest: Digest | undefined = dcd !== undefined && dcd.startsWith('sha256:') ? parseDigest(dcd, `Docker-Content-Digest of ${name}`) : undefined;
-      if (isDigest(ref)) {
-        if (digest !== undefined && digest !== ref) throw new SkiffError('EINTEGRITY', `manifest ${name}: the registry reports digest ${digest}`);
-        digest = ref;
-      }
-      if (digest === undefined || size === undefined || mt === undefined || !isValidMediaType(mt)) {
-        const m = await this.getManifest(ref, o);
-        return { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
-      }
-      if (size > MAX_MANIFEST_BYTES) throw new SkiffError('ELIMIT', `manifest ${name} is ${size} bytes, above the limit of ${MAX_MANIFEST_BYTES}`);
-      return { mediaType: mt, digest, size };
-    }, o.signal);
+    return this.#read((ep) => this.#headManifestAt(ep, ref, name, o), o.signal);
+  }
+
+  async #headManifestAt(ep: Endpoint, ref: string, name: string, o: CallOpts): Promise<Descriptor | undefined> {
+    const res = await ep.client.send({ method: 'HEAD', path: `/v2/${ep.repository}/manifests/${ref}`, headers: { accept: ACCEPT }, scopes: [pullScope(ep.repository)], ...o });
+    await dump(res);
+    if (res.statusCode === 404) return undefined;
+    if (res.statusCode !== 200) throw await statusError(res, `checking manifest ${name}`, this.registry, o.signal);
+    const dcd = headerValue(res.headers, 'docker-content-digest');
+    const size = contentLength(res);
+    const mt = normalizeDeclaredMediaType(headerValue(res.headers, 'content-type'));
+    let digest: Digest | undefined = dcd !== undefined && dcd.startsWith('sha256:') ? parseDigest(dcd, `Docker-Content-Digest of ${name}`) : undefined;
+    if (isDigest(ref)) {
+      if (digest !== undefined && digest !== ref) throw new SkiffError('EINTEGRITY', `manifest ${name}: the registry reports digest ${digest}`);
+      digest = ref;
+    }
+    if (digest === undefined || size === undefined || mt === undefined || !isValidMediaType(mt)) {
+      const m = await this.#getManifestAt(ep, ref, name, o);
+      return { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
+    }
+    if (size > MAX_MANIFEST_BYTES) throw new SkiffError('ELIMIT', `manifest ${name} is ${size} bytes, above the limit of ${MAX_MANIFEST_BYTES}`);
+    return { mediaType: mt, digest, size };
   }
 
   async putManifest(reference: string, bytes: Uint8Array, mediaType: string, o: CallOpts = {}): Promise<Digest> {
@@ -305,8 +311,14 @@ class Repository implements RegistryRepository {
         if (res.statusCode === 201 || res.statusCode === 200 || res.statusCode === 202) {
           await dump(res);
           const dcd = headerValue(res.headers, 'docker-content-digest');
-          if (dcd !== undefined && dcd.startsWith('sha256:') && parseDigest(dcd, 'Docker-Content-Digest') !== digest) {
-            throw new SkiffError('EINTEGRITY', `pushing manifest ${name}: the registry stored ${dcd}, not ${digest}`);
+          let stored: Digest | undefined = dcd !== undefined && dcd.startsWith('sha256:') ? parseDigest(dcd, 'Docker-Content-Digest') : undefined;
+          if (stored === undefined && !isDigest(ref)) {
+            // no header: ask what the tag holds now (HEAD, else the digest of a GET), before anyone signs it
+            stored = (await this.#headManifestAt(ep, ref, name, o))?.digest;
+            if (stored === undefined) throw new SkiffError('EIO', `pushing manifest ${name}: the registry accepted it but does not have it under the tag`);
+          }
+          if (stored !== undefined && stored !== digest) {
+            throw new SkiffError('EINTEGRITY', `pushing manifest ${name}: the registry stored ${stored}, not ${digest}`, { details: { expected: digest, actual: stored } });
           }
           return digest;
         }
@@ -316,11 +328,13 @@ class Repository implements RegistryRepository {
         if (!isTransientError(e)) throw e;
         failure = e as SkiffError;
       }
-      // RC-10: the PUT may have landed; check before sending it again
-      const now = await this.headManifest(ref, o).catch(() => undefined);
+      // RC-10: the PUT may have landed; check (at the registry, not a mirror) before sending it again
+      const now = await this.#headManifestAt(ep, ref, name, o).catch(() => undefined);
       if (now?.digest === digest) return digest;
-      if (attempt >= retries) throw failure;
-      await sleep(backoffDelay(attempt, this.#opts.retryBaseMs ?? 500, this.#opts.retryMaxDelayMs ?? 10_000), o.signal);
+      const plan = retryPlan(retryKindOf(failure) ?? 'backoff', attempt, { retryTimes: retries, baseMs: this.#opts.retryBaseMs ?? 500, capMs: this.#opts.retryMaxDelayMs ?? 10_000 });
+      if (!plan) throw failure;
+      this.#opts.onRetry?.({ error: failure.message, attempt: attempt + 1, of: plan.of, delayMs: plan.delayMs });
+      await sleep(plan.delayMs, o.signal);
     }
   }
 
@@ -395,12 +409,12 @@ class Repository implements RegistryRepository {
   /** RC-14: foreign URLs are fetched with no credentials at all, under the redirect policy, and verified. */
   async #foreignBlob(urls: string[], expect: { digest: Digest; size: number }, maxResumes: number, o: CallOpts): Promise<Readable | undefined> {
     const ep = await this.#primary();
-    const registryIsLocal = isLocalRegistry(ep.registry);
+    const registry = ep.client.scope;
     for (const u of urls) {
       let url: URL;
       try {
         url = new URL(u);
-        checkRedirect(url, url, { registryIsLocal });
+        checkRedirect(url, url, { registry });
       } catch (e) {
         this.#opts.debug?.(`foreign URL refused: ${(e as Error).message}`);
         continue;
@@ -411,7 +425,7 @@ class Repository implements RegistryRepository {
           url,
           headers: { 'user-agent': this.#opts.userAgent ?? 'skiff/0.1', ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) },
           dispatcher: ep.client.s.dispatcher,
-          registryIsLocal,
+          registry,
           headersTimeout: ep.client.s.headersTimeout,
           bodyTimeout: ep.client.s.bodyTimeout,
           ...(signal ? { signal } : {}),
@@ -448,7 +462,7 @@ class Repository implements RegistryRepository {
     } catch {
       throw new SkiffError('EIO', `${what}: the registry sent an invalid upload Location`);
     }
-    checkRedirect(res.url, url, { registryIsLocal: ep.client.registryIsLocal });
+    checkRedirect(res.url, url, { registry: ep.client.scope });
     return url;
   }
 

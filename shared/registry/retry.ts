@@ -36,3 +36,50 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/** A retry about to happen, for the caller to report (copy-tool prints it on stderr, as skopeo warns). */
+export interface RetryNotice {
+  /** What failed: the request and why (redacted), one line. */
+  error: string;
+  /** This retry's number (1-based) and the most this failure can get. */
+  attempt: number;
+  of: number;
+  delayMs: number;
+}
+
+/** Failures that heal slowly or not at all for a refused or unresolvable endpoint: one quick retry at most. */
+const QUICK_ONCE = new Set(['ECONNREFUSED', 'EAI_AGAIN']);
+/** The wait before that one retry (ms). */
+export const QUICK_RETRY_MS = 150;
+
+/**
+ * How a failed request may be retried: undefined for never, else the wait and the most retries this kind of
+ * failure gets. `kind` is the failure's class from networkError/statusError (`details.retry`):
+ * - `never` (TLS verification or handshake, a name that does not resolve, 401/403, 4xx): it fails the same way again;
+ * - `quick` (ECONNREFUSED, EAI_AGAIN): one retry after QUICK_RETRY_MS — a port that refuses is rarely about to
+ *   open, so the whole wait stays under half a second;
+ * - `backoff` (resets, timeouts, 5xx, 429): up to `retryTimes` retries with capped exponential backoff.
+ * skopeo 1.9 (containers/common `retry.RetryIfNecessary`) retries only with `--retry-times` (default 0), waiting
+ * 1 s, 2 s, 4 s … for any network errno including ECONNREFUSED, and says each retry at warning level; skiff keeps
+ * a default of 3 for failures that heal, answers a refused connection in about the time skopeo does, and also
+ * says each retry (attempt n/N and the wait). Pure, but for the jitter.
+ */
+export function retryPlan(kind: RetryKind | undefined, done: number, o: { retryTimes: number; baseMs: number; capMs: number }): { delayMs: number; of: number } | undefined {
+  if (kind === undefined || kind === 'never') return undefined;
+  const of = kind === 'quick' ? Math.min(1, o.retryTimes) : o.retryTimes;
+  if (done >= of) return undefined;
+  return { delayMs: kind === 'quick' ? QUICK_RETRY_MS : backoffDelay(done, o.baseMs, o.capMs), of };
+}
+
+/** How a failure may be retried (see retryPlan). */
+export type RetryKind = 'never' | 'quick' | 'backoff';
+
+/** The retry kind of a socket / TLS / DNS error code (undici or Node). */
+export function retryKindOfCode(code: string | undefined): RetryKind {
+  if (code === undefined) return 'backoff';
+  if (code === 'ENOTFOUND' || /CERT|SELF_SIGNED|UNABLE_TO_(?:VERIFY|GET)|ALTNAME|HOSTNAME_MISMATCH|INVALID_CA/.test(code)) return 'never';
+  // a TLS handshake the server cannot do (plain HTTP on the port, no common protocol or cipher) fails the same way again
+  if (code.startsWith('ERR_SSL_') && !/BAD_RECORD_MAC|DECRYPTION_FAILED/.test(code)) return 'never';
+  if (QUICK_ONCE.has(code)) return 'quick';
+  return 'backoff';
+}

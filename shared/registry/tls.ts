@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici';
 import { loadUndici } from './undici-lazy.ts';
 import { SkiffError } from '../errors.ts';
 import { isValidRegistry } from '../ref/reference.ts';
+import { safeLookup } from './safe-lookup.ts';
 
 /** TLS settings for one registry host. */
 export interface TlsSettings {
@@ -58,14 +59,15 @@ function proxyConfigured(env: NodeJS.ProcessEnv): boolean {
 
 /**
  * The undici dispatcher for a TLS configuration: an Agent, or an EnvHttpProxyAgent when HTTP(S)_PROXY is set
- * (NO_PROXY honoured). Cached per configuration so connections are reused across repositories.
+ * (NO_PROXY honoured). Names resolve through safeLookup (never to an unspecified or link-local address). Cached
+ * per configuration so connections are reused across repositories.
  */
 export async function dispatcherFor(tls: TlsSettings, env: NodeJS.ProcessEnv = process.env): Promise<Dispatcher> {
   const useProxy = proxyConfigured(env);
   const key = JSON.stringify([tls, useProxy]);
   let d = dispatchers.get(key);
   if (d === undefined) {
-    const connect = { ...tls, ...(tls.ca ? { ca: tls.ca } : {}) };
+    const connect = { ...tls, ...(tls.ca ? { ca: tls.ca } : {}), lookup: safeLookup() };
     const { Agent, EnvHttpProxyAgent } = await loadUndici();
     const again = dispatchers.get(key); // another caller may have made it while undici loaded
     if (again !== undefined) return again;

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/types.ts';
 import type { ManifestBytes } from '../image/source.ts';
+import type { RetryNotice } from './retry.ts';
 
 /** Username and password (or identity token when username is `<token>`), as skopeo's `--creds user:pass`. */
 export interface Credentials {
@@ -32,6 +33,8 @@ export interface RegistryOptions {
   allowForeignUrls?: boolean;
   /** Debug log sink (URLs and headers redacted: RC-19). */
   debug?: (line: string) => void;
+  /** Told of each retry before its wait: what failed, attempt n of N, the wait (see retryPlan). */
+  onRetry?: (n: RetryNotice) => void;
   /** Most requests in flight (until headers) per registry host, shared process-wide (RC-20); default 6. */
   maxConcurrentPerHost?: number;
   /** Backoff base and cap (ms) between retries without Retry-After; defaults 500 and 10 000. */

@@ -1,6 +1,5 @@
 import { SkiffError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
-import type { Descriptor } from '../oci/types.ts';
 import { formatReference, normalizePull, type QualifiedReference, type Reference } from '../ref/reference.ts';
 import { openRepository } from '../registry/repository.ts';
 import type { RegistryOptions, RegistryRepository } from '../registry/types.ts';
@@ -40,14 +39,17 @@ export async function openDockerSource(ref: Reference, reg: RegistryOptions, o: 
 
 /**
  * A registry target (`docker://NAME`): blobs are HEADed before upload and mounted from the source repository
- * when both are on the same registry; child manifests are pushed by digest; the top manifest is pushed under
- * the tag (or by digest when the name has none) only at commit(), then under each additional tag.
+ * when both are on the same registry; child manifests are pushed by digest; the top manifest is pushed under the
+ * tag (or by digest when the name has none) when it is written — a registry has no staging, and signatures must
+ * follow what it holds: putManifest returns only once the registry confirmed it stores that very digest
+ * (Docker-Content-Digest, else a HEAD / GET by tag), so nothing is signed for a manifest the registry rewrote or
+ * lost. commit() adds the additional tags.
  */
 export async function openDockerTarget(ref: Reference, reg: RegistryOptions, o: CallOpts & RegistrySignatureConfig = {}): Promise<ImageTarget> {
   const sc: RegistrySignatureConfig = o.registriesDirs ? { registriesDirs: o.registriesDirs } : {};
   const q = normalizePull(ref);
   const repo = openRepository(q.registry, q.path, reg);
-  let top: { bytes: Uint8Array; desc: Descriptor } | undefined;
+  let top: { bytes: Uint8Array; mediaType: string } | undefined;
   return {
     name: `docker://${formatReference(q)}`,
     blobScope: `docker://${q.registry}/${q.path}`,
@@ -69,7 +71,8 @@ export async function openDockerTarget(ref: Reference, reg: RegistryOptions, o: 
         if (q.tag === undefined && q.digest !== undefined && q.digest !== desc.digest) {
           throw new SkiffError('EINVALID', `cannot push ${desc.digest} as ${formatReference(q)}: the digests differ`, { hint: 'push by tag, or name the digest the copy produces' });
         }
-        top = { bytes, desc };
+        await repo.putManifest(q.tag ?? desc.digest, bytes, desc.mediaType, co?.signal ? { signal: co.signal } : {});
+        top = { bytes, mediaType: desc.mediaType };
         return;
       }
       await repo.putManifest(desc.digest, bytes, desc.mediaType, co?.signal ? { signal: co.signal } : {});
@@ -78,8 +81,7 @@ export async function openDockerTarget(ref: Reference, reg: RegistryOptions, o: 
     async commit(co: CommitOpts = {}) {
       if (!top) throw new SkiffError('EINVALID', 'commit called before the top manifest was written');
       const so = co.signal ? { signal: co.signal } : {};
-      await repo.putManifest(q.tag ?? top.desc.digest, top.bytes, top.desc.mediaType, so);
-      for (const t of co.additionalTags ?? []) await repo.putManifest(t, top.bytes, top.desc.mediaType, so);
+      for (const t of co.additionalTags ?? []) await repo.putManifest(t, top.bytes, top.mediaType, so);
     },
     async close() {},
   };

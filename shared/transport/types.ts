@@ -36,9 +36,10 @@ export interface OpenedSource extends ImageSource {
 
 /**
  * An opened image destination. Call order (containers/image's): blobs (hasBlob → mountBlob → putBlob) →
- * configs → child manifests → the top manifest → commit(). Nothing becomes visible (tag, index.json entry,
- * archive file) before commit(); close() without commit() discards what was written. Blob writes are
- * verified against the descriptor while streaming.
+ * configs → child manifests → the top manifest → signatures → commit(). Nothing becomes visible (tag,
+ * index.json entry, archive file) before commit(); close() without commit() discards what was written — except
+ * on a registry, which has no staging: its tag moves when the top manifest is written, and putManifest confirms
+ * the registry holds that digest before signatures for it are made. Blob writes are verified while streaming.
  */
 export interface ImageTarget {
   readonly name: string;

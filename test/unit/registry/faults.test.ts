@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openRepository } from '../../../shared/registry/repository.ts';
 import { requestFollowing } from '../../../shared/registry/http.ts';
+import { registryScope } from '../../../shared/registry/redirect-policy.ts';
 import { closeDispatchers, dispatcherFor } from '../../../shared/registry/tls.ts';
 import type { RegistryOptions } from '../../../shared/registry/types.ts';
 import type { Digest } from '../../../shared/oci/digest.ts';
@@ -286,13 +287,31 @@ describe('registry client against faults', () => {
       url: new URL(`${reg.url}/v2/a/b/blobs/${blobDesc.digest}`),
       headers: { authorization: 'Basic dTpw', cookie: 'session=1', 'proxy-authorization': 'Basic eA==', 'x-custom-auth': 'secret', accept: '*/*' },
       dispatcher: await dispatcherFor({ rejectUnauthorized: true }),
-      registryIsLocal: true,
+      registry: registryScope('127.0.0.1', true),
     });
     await res.body.dump();
     expect(attacker.requests.length).toBe(2);
     for (const q of attacker.requests) {
       for (const h of ['authorization', 'cookie', 'proxy-authorization', 'x-custom-auth']) expect(q.headers[h]).toBeUndefined();
     }
+  });
+
+  it('keeps every diagnostic the registry sent, not only the first', async () => {
+    const s = await serve((_q, res) => {
+      res.statusCode = 400;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ errors: [
+        { code: 'MANIFEST_INVALID', message: 'manifest invalid' },
+        { code: 'BLOB_UNKNOWN', message: `blob unknown to registry: ${sha256('c')}` },
+        { code: 'TAG_INVALID', message: 'manifest tag did not match URI' },
+      ] }));
+    });
+    const e = (await openRepository(s.host, 'a/b', base).putManifest('v1', manifest, MediaType.OciManifest).catch((x: unknown) => x)) as { message: string; details: { diagnostics: { code: string }[] } };
+    expect(e.message).toContain('MANIFEST_INVALID: manifest invalid');
+    expect(e.message).toContain(`BLOB_UNKNOWN: blob unknown to registry: ${sha256('c')}`);
+    expect(e.message).toContain('TAG_INVALID');
+    expect(e.message.split('\n')).toHaveLength(1);
+    expect(e.details.diagnostics.map((d) => d.code)).toEqual(['MANIFEST_INVALID', 'BLOB_UNKNOWN', 'TAG_INVALID']);
   });
 
   it('RC-12 refuses redirects to link-local targets and chains over 10 hops', async () => {
