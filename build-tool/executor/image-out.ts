@@ -9,7 +9,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { SkiffError } from '../../shared/errors.ts';
-import { MediaType } from '../../shared/oci/media-types.ts';
+import { configMediaType, layerMediaTypeIn, manifestMediaType } from '../../shared/oci/media-types.ts';
 import type { Digest } from '../../shared/oci/digest.ts';
 import type { Descriptor, History, ImageConfig, Manifest } from '../../shared/oci/types.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -18,15 +18,14 @@ import { decompress } from '../../shared/layer/compression.ts';
 import { packTree } from '../../shared/layer/tar-write.ts';
 import type { StageLayer } from './layers.ts';
 
-const TO_DOCKER: Record<string, string> = { [MediaType.OciLayerGzip]: MediaType.DockerLayerGzip, [MediaType.OciLayer]: MediaType.DockerLayer };
-const TO_OCI: Record<string, string> = { [MediaType.DockerLayerGzip]: MediaType.OciLayerGzip, [MediaType.DockerLayer]: MediaType.OciLayer, [MediaType.DockerLayerForeignGzip]: MediaType.OciLayerNondistributableGzip };
-
+/** The layer's media type in the written format; types the shared table does not know are kept as they are. */
 function layerType(mt: string, docker: boolean): string {
-  if (!docker) return TO_OCI[mt] ?? mt;
-  if (mt in TO_OCI) return mt;
-  const d = TO_DOCKER[mt];
-  if (d === undefined) throw new SkiffError('EUNSUPPORTED', `layer media type ${mt} has no Docker schema 2 equivalent`, { hint: 'build with --format oci' });
-  return d;
+  try {
+    return layerMediaTypeIn(mt, docker ? 'docker' : 'oci') ?? mt;
+  } catch (e) {
+    if (docker && e instanceof SkiffError) throw new SkiffError(e.code, e.message, { hint: 'build with --format oci' });
+    throw e;
+  }
 }
 
 /** Writes config and manifest blobs for `layers` + `config`; returns the manifest descriptor and image ID. Not tagged. */
@@ -43,11 +42,11 @@ export async function writeBuiltImage(
   cfg.history = r.history;
   if (o.labels && Object.keys(o.labels).length) cfg.config = { ...(cfg.config ?? {}), Labels: { ...(cfg.config?.Labels ?? {}), ...o.labels } };
   const cref = await store.putBlob(Buffer.from(JSON.stringify(cfg)), undefined, so);
-  const mediaType = docker ? MediaType.DockerManifest : MediaType.OciManifest;
+  const mediaType = manifestMediaType(docker ? 'docker' : 'oci');
   const manifest: Manifest = {
     schemaVersion: 2,
     mediaType,
-    config: { mediaType: docker ? MediaType.DockerConfig : MediaType.OciConfig, digest: cref.digest, size: cref.size },
+    config: { mediaType: configMediaType(docker ? 'docker' : 'oci'), digest: cref.digest, size: cref.size },
     layers: r.layers.map((l) => ({ mediaType: layerType(l.descriptor.mediaType, docker), digest: l.descriptor.digest, size: l.descriptor.size })),
   };
   if (!docker && o.annotations && Object.keys(o.annotations).length) manifest.annotations = { ...o.annotations };

@@ -73,7 +73,7 @@ export async function openOciLayoutTarget(dir: string, refName: string | undefin
   return {
     name: `oci:${dir}${refName === undefined ? '' : `:${refName}`}`,
     blobScope: `oci:${layout.dir}`,
-    capabilities: { manifestFormats: ['oci', 'docker'], supportsIndex: true, verifiesBlobs: true },
+    capabilities: { manifestFormats: ['oci'], supportsIndex: true, verifiesBlobs: true },
     async hasManifest(desc, co = {}) {
       const entries = await layout.entries(co);
       const hit = entries.some((e) => e.digest === desc.digest && (refName === undefined ? refNameOf(e) === undefined : refNameOf(e) === refName));

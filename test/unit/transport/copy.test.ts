@@ -154,6 +154,23 @@ describe('multi-platform index', () => {
     expect(idx.mediaType).toBe(MediaType.DockerManifestList);
     expect(idx.manifests.every((m) => m.mediaType === MediaType.DockerManifest)).toBe(true);
   });
+  it('a Docker manifest list copied to oci: or oci-archive: becomes an OCI index of OCI manifests', async () => {
+    await copy(`oci:${multi}:m`, `dir:${join(dir, 'mi-docker-dir')}`, { multiArch: 'all', format: 'docker' });
+    for (const to of [`oci:${join(dir, 'mi-back')}:x`, `oci-archive:${join(dir, 'mi-back.tar')}:x`]) {
+      await copy(`dir:${join(dir, 'mi-docker-dir')}`, to, { multiArch: 'all' });
+      const src = await openSource(parseImageName(to), ctx);
+      const top = await src.getManifest();
+      const idx = JSON.parse(Buffer.from(top.bytes).toString()) as { mediaType: string; manifests: { mediaType: string; digest: string }[] };
+      expect(idx.mediaType, to).toBe(MediaType.OciIndex);
+      expect(idx.manifests.map((m) => m.mediaType), to).toEqual([MediaType.OciManifest, MediaType.OciManifest]);
+      const child = JSON.parse(Buffer.from((await src.getManifest(idx.manifests[0]!.digest as never)).bytes).toString()) as { config: { mediaType: string }; layers: { mediaType: string }[] };
+      expect(child.config.mediaType).toBe(MediaType.OciConfig);
+      expect(child.layers.every((l) => l.mediaType === MediaType.OciLayerGzip)).toBe(true);
+      await src.close();
+    }
+    await expect(copy(`dir:${join(dir, 'mi-docker-dir')}`, `oci:${join(dir, 'mi-pd')}:x`, { multiArch: 'all', preserveDigests: true })).rejects.toThrow(/cannot preserve digests/);
+    await expect(copy(`dir:${join(dir, 'mi-docker-dir')}`, `oci:${join(dir, 'mi-io')}:x`, { multiArch: 'index-only' })).rejects.toMatchObject({ code: 'EUNSUPPORTED' });
+  });
 });
 
 describe('format conversion and recompression', () => {
