@@ -1,7 +1,7 @@
 // A damaged store, met as users meet it: a layer blob flipped or lost, a manifest garbled, a killed writer's temp
 // file, a half-unpacked layer, a container whose image is gone. `run` says which blob and what to do; `rmi -f`
 // always removes a damaged image; `system check` reports each kind of damage and `--repair`/`--force` remove it.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
