@@ -241,8 +241,10 @@ export class BlobStore {
     const p = this.path(d);
     try {
       const st = await lstat(p);
-      await unlink(p);
-      return st.size;
+      // a directory (or other non-file) under a blob name is damage; removing it is all gc can do with it
+      if (st.isDirectory()) await rm(p, { recursive: true, force: true });
+      else await unlink(p);
+      return st.isFile() ? st.size : 0;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
       throw e;

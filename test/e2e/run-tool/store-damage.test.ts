@@ -1,7 +1,7 @@
 // A damaged store, met as users meet it: a layer blob flipped or lost, a manifest garbled, a killed writer's temp
 // file, a half-unpacked layer, a container whose image is gone. `run` says which blob and what to do; `rmi -f`
 // always removes a damaged image; `system check` reports each kind of damage and `--repair`/`--force` remove it.
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
@@ -60,4 +60,125 @@ describe.skipIf(!hasBusybox || !isRoot || !hasRunc)('a corrupt layer blob met by
       expect(entries).toEqual([]);
     });
   }
+});
+
+describe.skipIf(!hasBusybox)('rmi -f of a damaged image always works', () => {
+  const kinds: Array<[string, () => void]> = [
+    ['its layer blob is missing', () => rmSync(blobPath(layerDigest()))],
+    ['its layer blob is a directory', () => {
+      const p = blobPath(layerDigest());
+      rmSync(p);
+      mkdirSync(p);
+    }],
+    ['its manifest is garbled', () => {
+      chmodSync(blobPath(made.digest), 0o644);
+      writeFileSync(blobPath(made.digest), 'garbage');
+    }],
+    ['its config is missing', () => rmSync(blobPath(manifest().config.digest))],
+  ];
+  for (const [what, damage] of kinds) {
+    it(`when ${what}`, () => {
+      damage();
+      const res = r(['rmi', '-f', 'busybox']);
+      expect(res.status, res.stderr).toBe(0);
+      expect(res.stdout).toContain('Untagged: localhost/busybox:latest');
+      expect(JSON.parse(readFileSync(join(root, 'images', 'index.json'), 'utf8')).manifests).toEqual([]);
+    });
+  }
+});
+
+describe.skipIf(!hasBusybox)('system check', () => {
+  it('a sound store: exit 0, nothing printed; a killed writer\'s temp file is reported, a live one is not', () => {
+    const ok = r(['system', 'check']);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe('');
+    const dead = join(root, 'images', '.index.json.4194300.0123456789ab.tmp');
+    const live = join(root, 'images', `.index.json.${process.pid}.0123456789ab.tmp`);
+    writeFileSync(dead, '{}');
+    writeFileSync(live, '{}');
+    const found = r(['system', 'check']);
+    expect(found.status).toBe(125);
+    expect(found.stdout).toContain(`Stale temporary file: ${dead}`);
+    expect(found.stdout).not.toContain(live);
+    expect(found.stderr.trim()).toMatch(/^Error: damage detected in local storage/);
+    expect(existsSync(dead)).toBe(true);
+    const fixed = r(['system', 'check', '--repair']);
+    expect(fixed.status, fixed.stderr).toBe(0);
+    expect(fixed.stdout).toContain(`Deleted stale temporary file: ${dead}`);
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+    rmSync(live);
+  });
+
+  it('prune removes temp files whose writer is gone', () => {
+    const dead = join(root, 'images', '.index.json.4194301.0123456789ab.tmp');
+    writeFileSync(dead, '{}');
+    expect(r(['system', 'prune', '-f']).status).toBe(0);
+    expect(existsSync(dead)).toBe(false);
+  });
+
+  it('a layer blob with flipped bytes: found by hashing (not by --quick), removed by --repair with its blob; pull-ready after', () => {
+    const layer = layerDigest();
+    flip(layer, 5000);
+    expect(r(['system', 'check', '--quick']).status).toBe(0); // same size: only hashing finds it
+    const found = r(['system', 'check']);
+    expect(found.status).toBe(125);
+    expect(found.stdout).toContain(`Damaged image ${made.id.slice(7)}:`);
+    expect(found.stdout).toContain(`layer blob ${layer} does not match its digest`);
+    const fixed = r(['system', 'check', '--repair']);
+    expect(fixed.status, fixed.stderr).toBe(0);
+    expect(fixed.stdout).toContain(`Deleted damaged image: ${made.id.slice(7)}`);
+    expect(existsSync(blobPath(layer))).toBe(false); // a new pull must fetch it again, not reuse it
+    expect(r(['system', 'check']).status).toBe(0);
+  });
+
+  it('a missing layer blob is found by --quick too', () => {
+    rmSync(blobPath(layerDigest()));
+    const found = r(['system', 'check', '--quick']);
+    expect(found.status).toBe(125);
+    expect(found.stdout).toContain(`layer blob ${layerDigest()} is missing`);
+    expect(r(['system', 'check', '-q', '-r']).status).toBe(0);
+    expect(r(['images', '-q']).stdout).toBe('');
+  });
+});
+
+describe.skipIf(!hasBusybox || !isRoot || !hasRunc)('system check with unpacked layers and containers', () => {
+  it('an unpacked layer whose commit never finished, and a dead unpack\'s temp dir, are reported and removed', () => {
+    expect(r(['run', '--rm', '--network', 'none', 'busybox', 'true']).status).toBe(0);
+    const cache = join(root, 'overlay');
+    const entry = readdirSync(cache).find((n) => /^[a-f0-9]{64}$/.test(n))!;
+    rmSync(join(cache, entry, 'link'));
+    mkdirSync(join(cache, `.tmp-${entry}-deadbeef0000`));
+    const found = r(['system', 'check']);
+    expect(found.status).toBe(125);
+    expect(found.stdout).toContain(`Damaged layer ${join(cache, entry)}:`);
+    expect(found.stdout).toContain(`Damaged layer ${join(cache, `.tmp-${entry}-deadbeef0000`)}:`);
+    const fixed = r(['system', 'check', '--repair']);
+    expect(fixed.status, fixed.stderr + fixed.stdout).toBe(0);
+    expect(fixed.stdout).toContain(`Deleted damaged layer: ${join(cache, entry)}`);
+    expect(readdirSync(cache).filter((n) => n.includes(entry))).toEqual([]);
+    // unpacked afresh on the next run
+    expect(r(['run', '--rm', '--network', 'none', 'busybox', 'true']).status).toBe(0);
+    expect(r(['system', 'check']).status).toBe(0);
+  });
+
+  it('a damaged image a container uses: --repair keeps both (exit 125), --force removes both', () => {
+    const id = r(['create', '--network', 'none', 'busybox', 'true']).stdout.trim();
+    expect(id).toMatch(/^[a-f0-9]{64}$/);
+    rmSync(blobPath(made.digest)); // the manifest: image and container both lose it
+    const found = r(['system', 'check']);
+    expect(found.status).toBe(125);
+    expect(found.stdout).toContain(`Damaged container ${id}:`);
+    expect(found.stdout).toMatch(/is gone/);
+    const kept = r(['system', 'check', '--repair']);
+    expect(kept.status).toBe(125);
+    expect(kept.stderr.trim()).toMatch(/^Error: damage in local storage still present after repair attempt/);
+    expect(r(['ps', '-a', '-q', '--no-trunc']).stdout.trim()).toBe(id);
+    const forced = r(['system', 'check', '--repair', '--force']);
+    expect(forced.status, forced.stderr).toBe(0);
+    expect(forced.stdout).toContain(`Deleted damaged container: ${id}`);
+    expect(forced.stdout).toContain('Deleted damaged image:');
+    expect(r(['ps', '-a', '-q']).stdout.trim()).toBe('');
+    expect(r(['system', 'check']).status).toBe(0);
+  });
 });
