@@ -1,11 +1,12 @@
-// Smaller store defects: a --root that is a file, `rm -f -t N`, temp files of killed writers.
+// Smaller store defects: a --root that is a file, `rm -f -t N`, a failed copy's leftovers.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 import { rt } from './images-helpers.ts';
+import { makeImage, putImage } from '../../unit/transport/fixtures.ts';
 
 const repo = resolve(import.meta.dirname, '../../..');
 const tool = (name: string, args: string[]) => spawnSync(process.execPath, [join(repo, 'bin', `${name}.mjs`), ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -65,5 +66,22 @@ describe.skipIf(!hasBusybox || !isRoot || !hasRunc)('rm -t/--time, as podman', (
     expect(r(['rm', '-f', '-t', 'x', id]).status).toBe(125);
     expect(r(['rm', id]).status).toBe(0);
     expect(readdirSync(join(root, 'containers')).filter((n) => /^[a-f0-9]{64}$/.test(n))).toEqual([]);
+  });
+});
+
+describe('copy-tool with a truncated source layer', () => {
+  it('fails with one line and leaves no layout or archive where it created one', async () => {
+    const src = join(dir, 'trunc-src');
+    const { desc } = await putImage(src, await makeImage('trunc', { layers: 2 }), 'v1');
+    const m = JSON.parse(readFileSync(join(src, 'blobs', 'sha256', desc.digest.slice(7)), 'utf8')) as { layers: { digest: string }[] };
+    const p = join(src, 'blobs', 'sha256', m.layers[1]!.digest.slice(7));
+    chmodSync(p, 0o644);
+    writeFileSync(p, readFileSync(p).subarray(0, 50));
+    for (const to of [`oci:${join(dir, 'trunc-out')}:x`, `oci-archive:${join(dir, 'trunc-out.tar')}:x`]) {
+      const r = tool('copy-tool', ['copy', '-q', `oci:${src}:v1`, to]);
+      expect(r.status, to).toBe(1);
+      expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+    }
+    expect(readdirSync(dir).filter((n) => n.startsWith('trunc-out'))).toEqual([]);
   });
 });

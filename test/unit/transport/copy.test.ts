@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, writeFile, chmod } from 'node:fs/promises';
+import { readFile, writeFile, chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSkiffError } from '../../../shared/errors.ts';
@@ -245,7 +245,35 @@ describe('verification and interruption', () => {
       failed = e;
     }
     expect(isSkiffError(failed) && ['EINTEGRITY', 'EINVALID'].includes(failed.code)).toBe(true);
-    expect(await refNames(join(dir, 'corrupt-dst'))).toEqual([]);
+    expect(existsSync(join(dir, 'corrupt-dst'))).toBe(false); // the copy made it: nothing of it is left
+  });
+
+  it('a truncated source layer leaves nothing in a destination the copy created, and a layout that existed as it was', async () => {
+    const bad = join(dir, 'truncated');
+    await copy(`oci:${srcLayout}:v1`, `oci:${bad}:v1`);
+    const m = JSON.parse(await readFile(join(bad, 'blobs', 'sha256', digestHex(original.digest as never)), 'utf8')) as { layers: { digest: string }[] };
+    const p = join(bad, 'blobs', 'sha256', digestHex(m.layers[1]!.digest as never));
+    await chmod(p, 0o644);
+    await writeFile(p, (await readFile(p)).subarray(0, 100));
+    // a new layout, a new archive: gone after the failure
+    for (const to of [`oci:${join(dir, 'trunc-new')}:x`, `oci-archive:${join(dir, 'trunc-new.tar')}:x`]) {
+      await expect(copy(`oci:${bad}:v1`, to)).rejects.toThrow();
+      expect(existsSync(to.split(':')[1]!), to).toBe(false);
+    }
+    expect(readdirSync(dir).filter((n) => n.startsWith('trunc-new'))).toEqual([]);
+    // an existing empty directory stays, empty
+    const empty = join(dir, 'trunc-empty');
+    await mkdir(empty);
+    await expect(copy(`oci:${bad}:v1`, `oci:${empty}:x`)).rejects.toThrow();
+    expect(readdirSync(empty)).toEqual([]);
+    // an existing layout keeps what it had, untouched
+    const kept = join(dir, 'trunc-kept');
+    await putImage(kept, await makeImage('kept-other'), 'old');
+    const before = readdirSync(join(kept, 'blobs', 'sha256')).sort();
+    await expect(copy(`oci:${bad}:v1`, `oci:${kept}:x`)).rejects.toThrow();
+    expect(await refNames(kept)).toEqual(['old']);
+    expect(readdirSync(join(kept, 'blobs', 'sha256'))).toEqual(expect.arrayContaining(before));
+    expect(existsSync(join(kept, 'oci-layout'))).toBe(true);
   });
 
   it('an interrupted copy leaves no tag and no half-written archive', async () => {
@@ -266,7 +294,7 @@ describe('verification and interruption', () => {
       }
       expect(err, t).toBeDefined();
     }
-    expect(await refNames(join(dir, 'int-oci'))).toEqual([]);
+    expect(existsSync(join(dir, 'int-oci'))).toBe(false); // created by the copy, removed with it
     expect(existsSync(join(dir, 'int.oci.tar'))).toBe(false);
     expect(existsSync(join(dir, 'int.docker.tar'))).toBe(false);
     expect(existsSync(join(dir, 'int-dir'))).toBe(false);
