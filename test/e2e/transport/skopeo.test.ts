@@ -150,6 +150,16 @@ describe.skipIf(!hasSkopeo)('transport interop with skopeo', () => {
     }
   });
 
+  it('a Docker-format image keeps its format and digest in the store; copied out to oci: it is converted, and skopeo and umoci read both', async () => {
+    const dockerSrc = join(dir, 'docker-src-store');
+    const d = (await putImage(dockerSrc, await makeImage('docker-store', { format: 'docker', layers: 1 }), 'v1')).desc.digest;
+    expect(await ours(`oci:${dockerSrc}:v1`, 'store:dfmt:1')).toBe(d); // as podman's storage: digest (and signatures) kept
+    if (hasUmoci) expect(execFileSync('umoci', ['ls', '--layout', join(ctx.storeRoot, 'images')], { encoding: 'utf8' })).toContain('localhost/dfmt:1');
+    const out = `oci:${join(dir, 'from-store-docker')}:t`;
+    await ours('store:dfmt:1', out);
+    expect((JSON.parse(skopeo('inspect', '--raw', out)) as { mediaType: string }).mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+  });
+
   it('skopeo reads an image we copied into the store, and its multi-image oci: layout by ref', async () => {
     await ours(`oci:${src}:v1`, 'store:interop:1');
     const out = JSON.parse(skopeo('inspect', `oci:${join(ctx.storeRoot, 'images')}:localhost/interop:1`)) as { Digest: string };
