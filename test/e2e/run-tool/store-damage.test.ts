@@ -162,6 +162,22 @@ describe.skipIf(!hasBusybox || !isRoot || !hasRunc)('system check with unpacked 
     expect(r(['system', 'check']).status).toBe(0);
   });
 
+  it('a container whose root filesystem layer is gone: reported, removed only with --force', () => {
+    const id = r(['create', '--network', 'none', 'busybox', 'true']).stdout.trim();
+    expect(id).toMatch(/^[a-f0-9]{64}$/);
+    const cache = join(root, 'overlay');
+    for (const n of readdirSync(cache).filter((x) => /^[a-f0-9]{64}$/.test(x))) rmSync(join(cache, n), { recursive: true });
+    const found = r(['system', 'check', '--quick']);
+    expect(found.status).toBe(125);
+    expect(found.stdout).toContain(`Damaged container ${id}:`);
+    expect(found.stdout).toMatch(/root filesystem layer sha256:[a-f0-9]{64} is gone/);
+    expect(r(['system', 'check', '--repair']).status).toBe(125);
+    const forced = r(['system', 'check', '--repair', '--force']);
+    expect(forced.status, forced.stderr).toBe(0);
+    expect(forced.stdout).toContain(`Deleted damaged container: ${id}`);
+    expect(r(['images', '-q']).stdout.trim()).not.toBe(''); // the image itself was sound and stays
+  });
+
   it('a damaged image a container uses: --repair keeps both (exit 125), --force removes both', () => {
     const id = r(['create', '--network', 'none', 'busybox', 'true']).stdout.trim();
     expect(id).toMatch(/^[a-f0-9]{64}$/);
