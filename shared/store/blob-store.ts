@@ -70,7 +70,7 @@ export class BlobStore {
     const p = this.path(d);
     try {
       const st = await lstat(p);
-      if (!st.isFile()) throw new SkiffError('ELAYOUT', `blob ${d} is not a regular file`, { hint: 'run a store verify' });
+      if (!st.isFile()) throw new SkiffError('ELAYOUT', `blob ${d} is not a regular file`, { hint: 'run `run-tool system check --repair` to remove the damaged image' });
       return { size: st.size };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;

@@ -66,7 +66,7 @@ export async function collectGarbage(ctx: GcContext, o: { signal?: AbortSignal; 
     if (bad) {
       throw new SkiffError('EINTEGRITY', `gc stopped: reachable blob ${bad.digest} is damaged (${bad.error.message}); nothing was deleted`, {
         cause: bad.error,
-        hint: 'run a store verify and re-pull or remove the damaged image',
+        hint: 'run `run-tool system check --repair` to remove the damaged image, then pull it again',
       });
     }
     const removed: Digest[] = [];
