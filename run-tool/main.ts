@@ -46,7 +46,16 @@ const commands: CommandModule[] = [
   { names: ['container-cleanup'], load: async () => (await import('./container-cleanup.ts')).addContainerCleanupCommand },
   { names: ['login', 'logout'], load: async () => { const { addLoginCommands } = await import('../shared/cli/login-command.ts'); return (p) => addLoginCommands(p, { tool: 'run-tool' }); } },
   // last: it reuses a `system` command if one exists
-  { names: ['system', 'prune'], load: async () => (await import('./system-prune.ts')).addSystemPruneCommand },
+  {
+    names: ['system', 'prune'],
+    load: async () => {
+      const [prune, check] = await Promise.all([import('./system-prune.ts'), import('./system-check.ts')]);
+      return (p) => {
+        prune.addSystemPruneCommand(p);
+        check.addSystemCheckCommand(p);
+      };
+    },
+  },
 ];
 await registerCommands(program, commands, process.argv.slice(2));
 

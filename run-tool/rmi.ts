@@ -108,7 +108,13 @@ export function addRmiCommand(program: Command): void {
       } finally {
         await store.close();
       }
-      await collectStoreGarbage(root, { signal });
+      // the images are gone from the index already; a store too damaged to sweep must not turn that into a failure
+      try {
+        await collectStoreGarbage(root, { signal });
+      } catch (e) {
+        if (!isSkiffError(e) || signal.aborted) throw e;
+        process.stderr.write(`WARN: unused blobs and layers were not removed: ${e.message}; run \`run-tool system check --repair\`\n`);
+      }
     } finally {
       dispose();
     }

@@ -9,7 +9,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { SkiffError } from '../../shared/errors.ts';
-import { MediaType } from '../../shared/oci/media-types.ts';
+import { configMediaType, layerMediaTypeIn, manifestMediaType } from '../../shared/oci/media-types.ts';
 import { digestOf, type Digest } from '../../shared/oci/digest.ts';
 import { checkDocumentSize } from '../../shared/oci/document-size.ts';
 import type { Descriptor, History, ImageConfig, Manifest } from '../../shared/oci/types.ts';
@@ -19,15 +19,14 @@ import { decompress } from '../../shared/layer/compression.ts';
 import { packTree } from '../../shared/layer/tar-write.ts';
 import type { StageLayer } from './layers.ts';
 
-const TO_DOCKER: Record<string, string> = { [MediaType.OciLayerGzip]: MediaType.DockerLayerGzip, [MediaType.OciLayer]: MediaType.DockerLayer };
-const TO_OCI: Record<string, string> = { [MediaType.DockerLayerGzip]: MediaType.OciLayerGzip, [MediaType.DockerLayer]: MediaType.OciLayer, [MediaType.DockerLayerForeignGzip]: MediaType.OciLayerNondistributableGzip };
-
+/** The layer's media type in the written format; types the shared table does not know are kept as they are. */
 function layerType(mt: string, docker: boolean): string {
-  if (!docker) return TO_OCI[mt] ?? mt;
-  if (mt in TO_OCI) return mt;
-  const d = TO_DOCKER[mt];
-  if (d === undefined) throw new SkiffError('EUNSUPPORTED', `layer media type ${mt} has no Docker schema 2 equivalent`, { hint: 'build with --format oci' });
-  return d;
+  try {
+    return layerMediaTypeIn(mt, docker ? 'docker' : 'oci') ?? mt;
+  } catch (e) {
+    if (docker && e instanceof SkiffError) throw new SkiffError(e.code, e.message, { hint: 'build with --format oci' });
+    throw e;
+  }
 }
 
 /**
@@ -49,11 +48,11 @@ export async function writeBuiltImage(
   // both documents are serialised and checked against the one document limit before either is stored
   const cfgBytes = Buffer.from(JSON.stringify(cfg));
   checkDocumentSize(cfgBytes, 'the image config');
-  const mediaType = docker ? MediaType.DockerManifest : MediaType.OciManifest;
+  const mediaType = manifestMediaType(docker ? 'docker' : 'oci');
   const manifest: Manifest = {
     schemaVersion: 2,
     mediaType,
-    config: { mediaType: docker ? MediaType.DockerConfig : MediaType.OciConfig, digest: digestOf(cfgBytes), size: cfgBytes.length },
+    config: { mediaType: configMediaType(docker ? 'docker' : 'oci'), digest: digestOf(cfgBytes), size: cfgBytes.length },
     layers: r.layers.map((l) => ({ mediaType: layerType(l.descriptor.mediaType, docker), digest: l.descriptor.digest, size: l.descriptor.size })),
   };
   if (!docker && o.annotations && Object.keys(o.annotations).length) manifest.annotations = { ...o.annotations };

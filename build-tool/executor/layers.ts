@@ -34,7 +34,7 @@ export async function storeTarLayer(store: Store, tar: Readable, o: { signal?: A
 export async function lowersOf(store: Store, layers: readonly StageLayer[], o: { signal?: AbortSignal; onWarning?: (m: string) => void } = {}): Promise<string[]> {
   return ensureUnpacked(
     store.paths.overlay,
-    layers.map((l) => ({ diffID: l.diffId, open: () => store.blobs.open(l.descriptor, o.signal ? { signal: o.signal } : {}) })),
+    layers.map((l) => ({ diffID: l.diffId, digest: l.descriptor.digest, open: () => store.blobs.open(l.descriptor, o.signal ? { signal: o.signal } : {}) })),
     { ...(o.signal && { signal: o.signal }), ...(o.onWarning && { onWarning: o.onWarning }) },
   );
 }

@@ -175,7 +175,7 @@ export async function prepareLayers(store: Store, img: RunImage, leaseId: string
   const chains = chainIDs(img.layers.map((l) => l.diffID));
   const single = usernsMarker()?.mode === 'single';
   const k = o.keepId;
-  const lowers = await ensureUnpacked(layerCacheDir(store, single, k), img.layers.map((l) => ({ diffID: l.diffID, open: () => store.blobs.open(l.desc, so) })), {
+  const lowers = await ensureUnpacked(layerCacheDir(store, single, k), img.layers.map((l) => ({ diffID: l.diffID, digest: l.desc.digest, open: () => store.blobs.open(l.desc, so) })), {
     ...so,
     ...(o.onWarning && { onWarning: o.onWarning }),
     ...(isRootless() && { devices: 'skip' as const }),

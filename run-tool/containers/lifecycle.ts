@@ -490,18 +490,19 @@ export async function killContainer(store: Store, id: string, signal: string): P
 }
 
 /**
- * Removes a container: a running one only with `force` (SIGKILL, cleanup), then runc state, mount, store
+ * Removes a container: a running one only with `force` (stopped first: stop signal, then SIGKILL after `timeout`
+ * seconds, default 0; cleanup), then runc state, mount, store
  * lease (RU-14), name and directory. ENOTFOUND when it does not exist; EINVALID (podman's exit 2) when it
  * runs and `force` is not given.
  */
-export async function removeContainer(store: Store, id: string, o: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+export async function removeContainer(store: Store, id: string, o: { force?: boolean; volumes?: boolean; timeout?: number } = {}): Promise<void> {
   const root = store.paths.root;
   let c = await loadById(root, id);
   if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
   c = await reconcile(store, c);
   if (c.state.status === 'running') {
     if (!o.force) throw new ExitCodeError(2, `cannot remove container ${id} as it is running - running or paused containers cannot be removed without force: container state improper`);
-    await stopContainer(store, id, { timeout: 0 });
+    await stopContainer(store, id, { timeout: o.timeout ?? 0 });
   }
   const lock = await lockContainer(root, id);
   try {

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { defaultStoreRoot } from '../store/paths.ts';
+import { checkStoreRoot, defaultStoreRoot } from '../store/paths.ts';
 import { reportError } from './report-error.ts';
 import { endQuietlyOnClosedStdout } from './closed-stdout.ts';
 import type { ToolName } from './exit-codes.ts';
@@ -30,10 +30,15 @@ export function addRootOption(cmd: Command): Command {
   return cmd.option('--root <dir>', 'store root (same as the global --root)');
 }
 
-/** The store root for a command: its own `--root`, else the global one, else the default for this user. */
+/**
+ * The store root for a command: its own `--root`, else the global one, else the default for this user.
+ * EINVALID when it exists and is not a directory (checkStoreRoot), so every command of every tool fails the same way.
+ */
 export function storeRootOf(cmd: Command): string {
   const opts = cmd.optsWithGlobals() as { root?: string };
-  return defaultStoreRoot(process.env, process.getuid?.() ?? 0, opts.root);
+  const root = defaultStoreRoot(process.env, process.getuid?.() ?? 0, opts.root);
+  checkStoreRoot(root, opts.root ? '--root' : process.env.SKIFF_ROOT ? 'SKIFF_ROOT' : 'store root');
+  return root;
 }
 
 /**

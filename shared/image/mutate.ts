@@ -1,6 +1,6 @@
 import { SkiffError } from '../errors.ts';
 import { digestOf, type Digest } from '../oci/digest.ts';
-import { MediaType } from '../oci/media-types.ts';
+import { configMediaType, convertLayerMediaType, manifestMediaType, type ManifestFormat } from '../oci/media-types.ts';
 import type { ContainerConfig, Descriptor, History, ImageConfig, Manifest } from '../oci/types.ts';
 import { parseImageConfig, parseManifest } from '../oci/validate.ts';
 import { checkDocumentSize } from '../oci/document-size.ts';
@@ -188,27 +188,8 @@ export function setAnnotations(base: Image, annotations: Record<string, string> 
   return derive(base, { annotations });
 }
 
-const OCI_TO_DOCKER_LAYER: Record<string, string> = {
-  [MediaType.OciLayerGzip]: MediaType.DockerLayerGzip,
-  [MediaType.OciLayer]: MediaType.DockerLayer,
-  [MediaType.OciLayerNondistributableGzip]: MediaType.DockerLayerForeignGzip,
-};
-const DOCKER_TO_OCI_LAYER: Record<string, string> = Object.fromEntries(Object.entries(OCI_TO_DOCKER_LAYER).map(([a, b]) => [b, a]));
-
 /** The image formats convertFormat knows. */
-export type ManifestFormat = 'oci' | 'docker';
-
-function mapLayerType(mt: string, to: ManifestFormat): string {
-  const table = to === 'docker' ? OCI_TO_DOCKER_LAYER : DOCKER_TO_OCI_LAYER;
-  const back = to === 'docker' ? DOCKER_TO_OCI_LAYER : OCI_TO_DOCKER_LAYER;
-  if (mt in back) return mt; // already in the target format
-  const out = table[mt];
-  if (out === undefined) {
-    const hint = mt.endsWith('+zstd') ? 'Docker schema 2 has no zstd layer type; recompress with gzip or keep the OCI format' : undefined;
-    throw new SkiffError('EUNSUPPORTED', `layer media type ${mt} has no ${to === 'docker' ? 'Docker schema 2' : 'OCI'} equivalent`, hint === undefined ? {} : { hint });
-  }
-  return out;
-}
+export type { ManifestFormat };
 
 /**
  * A new image converted between the OCI and Docker v2s2 manifest formats: manifest, config and layer media types
@@ -218,24 +199,24 @@ function mapLayerType(mt: string, to: ManifestFormat): string {
  * Converting to the current format returns `base` itself.
  */
 export function convertFormat(base: Image, to: ManifestFormat): Image {
-  const manifestMediaType = to === 'docker' ? MediaType.DockerManifest : MediaType.OciManifest;
-  const configMediaType = to === 'docker' ? MediaType.DockerConfig : MediaType.OciConfig;
-  const fromConfig = to === 'docker' ? MediaType.OciConfig : MediaType.DockerConfig;
+  const manifestType = manifestMediaType(to);
+  const configType = configMediaType(to);
+  const fromConfig = configMediaType(to === 'docker' ? 'oci' : 'docker');
   let identity: Promise<boolean> | undefined;
-  const isIdentity = (o?: CallOptions) => (identity ??= base.mediaType(o).then((mt) => mt === manifestMediaType));
+  const isIdentity = (o?: CallOptions) => (identity ??= base.mediaType(o).then((mt) => mt === manifestType));
   const converted = derive(base, {
-    manifestMediaType,
-    configMediaType,
+    manifestMediaType: manifestType,
+    configMediaType: configType,
     check: (m) => {
-      if (m.config.mediaType !== fromConfig && m.config.mediaType !== configMediaType) {
+      if (m.config.mediaType !== fromConfig && m.config.mediaType !== configType) {
         throw new SkiffError('EUNSUPPORTED', `config media type ${m.config.mediaType} is not an image config; cannot convert`);
       }
       if (to === 'docker' && (m.subject !== undefined || m.artifactType !== undefined)) {
         throw new SkiffError('EUNSUPPORTED', 'manifests with subject or artifactType cannot be converted to Docker schema 2');
       }
-      for (const l of m.layers) mapLayerType(l.mediaType, to);
+      for (const l of m.layers) convertLayerMediaType(l.mediaType, to);
     },
-    layers: (ls) => Promise.all(ls.map(async (l) => withMediaType(l, mapLayerType(await l.mediaType(), to)))),
+    layers: (ls) => Promise.all(ls.map(async (l) => withMediaType(l, convertLayerMediaType(await l.mediaType(), to)))),
     ...(to === 'docker'
       ? {
           annotations: null,

@@ -116,6 +116,9 @@ export class TarWriter {
         return;
       }
       if (body) {
+        // the body's error is this entry's failure (rejected here); the entry sink errors too when the pack is
+        // destroyed, which must not surface as an unhandled 'error' event
+        (sink as unknown as NodeJS.EventEmitter).on('error', (e) => reject(e));
         body.on('error', (e) => {
           reject(e);
           this.#pack.destroy(e);

@@ -36,7 +36,37 @@ import { runProgram } from './exec.ts';
 /** One layer to ensure: its diffID and a way to open its (possibly compressed) blob, verified by the store. */
 export interface CacheLayer {
   diffID: Digest;
+  /** The blob's digest, named in errors (a corrupt blob is reported by it). */
+  digest?: Digest;
   open(): Promise<Readable>;
+}
+
+/** The one-line error for a stored layer blob whose bytes do not hash to its digest. */
+function corruptBlob(layer: CacheLayer, cause: SkiffError): SkiffError {
+  const what = layer.digest ? `layer blob ${layer.digest}` : `the blob of layer ${layer.diffID}`;
+  return new SkiffError('EINTEGRITY', `${what} is corrupt: its content does not match its digest (${cause.message})`, {
+    cause,
+    hint: 'remove the damaged image with `run-tool system check --repair`, then pull or build it again',
+  });
+}
+
+/**
+ * Why unpacking `layer` failed, truly: a tar or gzip error met mid-stream may be the symptom of a blob whose
+ * bytes are not what its digest says — the store's verified read fails only at EOF, after the parser choked.
+ * So on any failure the blob is read to its end once more (hashing only); a digest or size mismatch wins
+ * over the parse error. Errors that already are that mismatch are reworded the same way.
+ */
+async function trueCause(layer: CacheLayer, e: unknown, signal?: AbortSignal): Promise<unknown> {
+  if (signal?.aborted) return e;
+  // the blob stream's own check at EOF names the blob digest (a diffID mismatch names the diffID instead)
+  if (e instanceof SkiffError && e.code === 'EINTEGRITY' && layer.digest !== undefined && e.message.includes(layer.digest)) return corruptBlob(layer, e);
+  try {
+    const rs = await layer.open();
+    for await (const _ of rs as AsyncIterable<Buffer>) void _;
+  } catch (v) {
+    if (v instanceof SkiffError && (v.code === 'EINTEGRITY' || v.code === 'EBADSIZE')) return corruptBlob(layer, v);
+  }
+  return e;
 }
 
 /** Options of ensureUnpacked. */
@@ -157,7 +187,7 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
       opts.onUnpacked?.(chain, result);
     } catch (e) {
       removeTemp(tmp);
-      throw e;
+      throw await trueCause(layer, e, opts.signal);
     }
   } finally {
     await lock.release();

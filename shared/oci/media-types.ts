@@ -1,3 +1,5 @@
+import { SkiffError } from '../errors.ts';
+
 /** Media types of the OCI image-spec and Docker's v2 schema 2, as they appear on the wire. */
 export const MediaType = {
   OciLayout: 'application/vnd.oci.layout.header.v1+json',
@@ -41,4 +43,77 @@ export function layerCompression(mediaType: string): Compression | undefined {
   if (mediaType.endsWith('+zstd')) return 'zstd';
   if (mediaType.endsWith('.tar')) return 'none';
   return undefined;
+}
+
+/** A manifest format skiff reads and writes. */
+export type ManifestFormat = 'oci' | 'docker';
+
+/**
+ * The one table of layer media types: each row is one kind of layer (compression, distributable or foreign) in
+ * both formats; `docker` is absent where Docker schema 2 has no type for it (zstd, uncompressed foreign layers).
+ * Every conversion of layer media types between the formats goes through this table.
+ */
+const LAYER_TYPES: ReadonlyArray<{ compression: Compression; foreign: boolean; oci: string; docker?: string }> = [
+  { compression: 'none', foreign: false, oci: MediaType.OciLayer, docker: MediaType.DockerLayer },
+  { compression: 'gzip', foreign: false, oci: MediaType.OciLayerGzip, docker: MediaType.DockerLayerGzip },
+  { compression: 'zstd', foreign: false, oci: MediaType.OciLayerZstd },
+  { compression: 'none', foreign: true, oci: MediaType.OciLayerNondistributable },
+  { compression: 'gzip', foreign: true, oci: MediaType.OciLayerNondistributableGzip, docker: MediaType.DockerLayerForeignGzip },
+  { compression: 'zstd', foreign: true, oci: MediaType.OciLayerNondistributableZstd },
+];
+
+function unsupported(format: ManifestFormat, what: string): SkiffError {
+  return new SkiffError('EUNSUPPORTED', `${what} has no ${format === 'docker' ? 'Docker schema 2' : 'OCI'} layer media type`, {
+    hint: format === 'docker' ? 'keep the OCI format (--format oci), or recompress with gzip' : 'this layer type cannot be written in OCI format',
+  });
+}
+
+/**
+ * The layer media type of `format` for a layer with compression `c` (foreign: Docker's foreign / OCI's
+ * non-distributable kind). Throws EUNSUPPORTED where the format has none (zstd in Docker schema 2).
+ */
+export function layerMediaType(format: ManifestFormat, c: Compression, o: { foreign?: boolean } = {}): string {
+  const row = LAYER_TYPES.find((r) => r.compression === c && r.foreign === (o.foreign ?? false));
+  const out = row?.[format];
+  if (out === undefined) throw unsupported(format, `a ${c === 'none' ? 'uncompressed' : c}${o.foreign ? ' foreign' : ''} layer`);
+  return out;
+}
+
+/**
+ * `mediaType` (a layer type of either format) as `format` writes it; a type already in `format` is returned as
+ * is. undefined for a type the table does not know (an artifact's blob, a vendor type).
+ */
+export function layerMediaTypeIn(mediaType: string, format: ManifestFormat): string | undefined {
+  const row = LAYER_TYPES.find((r) => r.oci === mediaType || r.docker === mediaType);
+  if (row === undefined) return undefined;
+  const out = row[format];
+  if (out === undefined) throw unsupported(format, `layer media type ${mediaType}`);
+  return out;
+}
+
+/** As layerMediaTypeIn, but a type the table does not know is EUNSUPPORTED (conversions that must map every layer). */
+export function convertLayerMediaType(mediaType: string, format: ManifestFormat): string {
+  const out = layerMediaTypeIn(mediaType, format);
+  if (out === undefined) throw unsupported(format, `layer media type ${mediaType}`);
+  return out;
+}
+
+/** The manifest media type of `format`. */
+export function manifestMediaType(format: ManifestFormat): string {
+  return format === 'docker' ? MediaType.DockerManifest : MediaType.OciManifest;
+}
+
+/** The image config media type of `format`. */
+export function configMediaType(format: ManifestFormat): string {
+  return format === 'docker' ? MediaType.DockerConfig : MediaType.OciConfig;
+}
+
+/** The index / manifest list media type of `format`. */
+export function indexMediaType(format: ManifestFormat): string {
+  return format === 'docker' ? MediaType.DockerManifestList : MediaType.OciIndex;
+}
+
+/** The format a manifest or index media type belongs to (anything not Docker's is treated as OCI). */
+export function formatOfMediaType(mediaType: string): ManifestFormat {
+  return mediaType === MediaType.DockerManifest || mediaType === MediaType.DockerManifestList ? 'docker' : 'oci';
 }

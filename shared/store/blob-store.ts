@@ -71,7 +71,7 @@ export class BlobStore {
     const p = this.path(d);
     try {
       const st = await lstat(p);
-      if (!st.isFile()) throw new SkiffError('ELAYOUT', `blob ${d} is not a regular file`, { hint: 'run a store verify' });
+      if (!st.isFile()) throw new SkiffError('ELAYOUT', `blob ${d} is not a regular file`, { hint: 'run `run-tool system check --repair` to remove the damaged image' });
       return { size: st.size };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -246,8 +246,10 @@ export class BlobStore {
     const p = this.path(d);
     try {
       const st = await lstat(p);
-      await unlink(p);
-      return st.size;
+      // a directory (or other non-file) under a blob name is damage; removing it is all gc can do with it
+      if (st.isDirectory()) await rm(p, { recursive: true, force: true });
+      else await unlink(p);
+      return st.isFile() ? st.size : 0;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
       throw e;

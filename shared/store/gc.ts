@@ -7,6 +7,7 @@ import { withLock } from './lock.ts';
 import type { StorePaths } from './paths.ts';
 import { walkReachable } from './reachability.ts';
 import { cleanStaleTemps } from './session.ts';
+import { removeStaleAtomicTemps } from './atomic.ts';
 
 /** What a gc run did. */
 export interface GcResult {
@@ -15,6 +16,8 @@ export interface GcResult {
   bytesFreed: number;
   /** Session ids whose stale temp dirs were removed. */
   tempsRemoved: string[];
+  /** Temp files of atomic replacements (`.index.json.<pid>.<rand>.tmp`…) whose writer is gone, removed. */
+  tempFilesRemoved: string[];
   /** Leases dropped because their process is gone. */
   leasesDropped: string[];
   /** Referenced blobs that are missing (reported, nothing to do). */
@@ -33,7 +36,8 @@ export interface GcContext {
 
 /**
  * Mark and sweep (LS-13, LS-14). Under the EXCLUSIVE gc lock:
- *  1. remove temp dirs of dead sessions (their owner lock is free);
+ *  1. remove temp dirs of dead sessions (their owner lock is free) and temp files of atomic replacements in
+ *     images/ and leases/ whose writer pid is gone;
  *  2. read leases (dropping those of dead processes) — BEFORE index.json: a writer tags first and releases
  *     its lease after, so an image whose lease is gone by now is already in the index we read next;
  *  3. mark everything reachable from index.json entries and from leased digests (through indexes,
@@ -48,6 +52,8 @@ export async function collectGarbage(ctx: GcContext, o: { signal?: AbortSignal; 
   const so = o.signal ? { signal: o.signal } : {};
   return withLock(ctx.gcLockPath, { ...so, ...(o.wait !== undefined ? { wait: o.wait } : {}) }, async () => {
     const tempsRemoved = o.dryRun ? [] : await cleanStaleTemps(ctx.paths.tmp, so);
+    const tempFilesRemoved: string[] = [];
+    for (const d of [ctx.paths.images, ctx.paths.leases]) tempFilesRemoved.push(...(await removeStaleAtomicTemps(d, o.dryRun ? { dryRun: true } : {})));
     const leases = await collectLeasedDigests(ctx.paths, so);
     const blobs = ctx.layout.blobs;
     const roots: Descriptor[] = await ctx.layout.entries(so);
@@ -60,7 +66,7 @@ export async function collectGarbage(ctx: GcContext, o: { signal?: AbortSignal; 
     if (bad) {
       throw new SkiffError('EINTEGRITY', `gc stopped: reachable blob ${bad.digest} is damaged (${bad.error.message}); nothing was deleted`, {
         cause: bad.error,
-        hint: 'run a store verify and re-pull or remove the damaged image',
+        hint: 'run `run-tool system check --repair` to remove the damaged image, then pull it again',
       });
     }
     const removed: Digest[] = [];
@@ -76,6 +82,7 @@ export async function collectGarbage(ctx: GcContext, o: { signal?: AbortSignal; 
       removed,
       bytesFreed,
       tempsRemoved,
+      tempFilesRemoved,
       leasesDropped: leases.dropped,
       missing: walk.missing.map((m) => m.digest),
       invalid: walk.invalid,

@@ -278,7 +278,7 @@ export class Layout {
     }, o);
   }
 
-  /** The config digest (image ID) of an image-manifest entry; undefined for indexes, artifacts without one, or missing blobs. Memoised per process. */
+  /** The config digest (image ID) of an image-manifest entry; undefined for indexes, artifacts without one, and missing or damaged manifests. Memoised per process (damage is not). */
   async configDigest(desc: Descriptor, o: { signal?: AbortSignal } = {}): Promise<Digest | undefined> {
     const memo = configMemo.get(desc.digest);
     if (memo !== undefined) return memo ?? undefined;
@@ -287,7 +287,9 @@ export class Layout {
     try {
       m = await this.blobs.readJson(desc, o);
     } catch (e) {
-      if (isSkiffError(e, 'ENOTFOUND')) return undefined;
+      // missing or damaged (digest, size, not a file, not JSON): no ID can be read; the entry is found by its
+      // manifest digest, so a damaged image can still be named and removed
+      if (isSkiffError(e, 'ENOTFOUND') || isSkiffError(e, 'EINTEGRITY') || isSkiffError(e, 'EBADSIZE') || isSkiffError(e, 'ELAYOUT') || isSkiffError(e, 'EINVALID')) return undefined;
       throw e;
     }
     const c = (m as { config?: { digest?: unknown }; manifests?: unknown } | null)?.config?.digest;

@@ -1,4 +1,6 @@
+import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { SkiffError } from '../errors.ts';
 import { join, resolve } from 'node:path';
 
 /**
@@ -43,4 +45,22 @@ export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env, uid = pro
   if (uid === 0) return '/var/lib/skiff';
   const dataHome = env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith('/') ? env.XDG_DATA_HOME : join(env.HOME || homedir(), '.local', 'share');
   return join(dataHome, 'skiff');
+}
+
+/**
+ * Throws EINVALID when `root` exists and is not a directory (a regular file, a socket…): one clear line instead
+ * of an empty listing or a raw EEXIST/ENOTDIR from mkdir. `origin` names where the root came from for the
+ * message (`--root`, `SKIFF_ROOT`); a root that does not exist yet passes (it is created on first write).
+ */
+export function checkStoreRoot(root: string, origin = 'store root'): void {
+  let st;
+  try {
+    st = statSync(root);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw new SkiffError('EINVALID', `${origin} ${root} is not a directory (a parent of it is a file)`, { hint: 'point --root at a directory' });
+    throw e;
+  }
+  if (!st.isDirectory()) throw new SkiffError('EINVALID', `${origin} ${root} is not a directory`, { hint: 'point --root at a directory (it is created when missing)' });
 }

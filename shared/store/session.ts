@@ -189,3 +189,16 @@ export async function isSessionAlive(tmpRoot: string, id: string): Promise<boole
     throw e;
   }
 }
+
+/** Ids of temp dirs under `tmpRoot` whose session is not alive (what cleanStaleTemps would remove); read-only. */
+export async function staleSessionIds(tmpRoot: string): Promise<string[]> {
+  const names = await readdir(tmpRoot).catch(() => [] as string[]);
+  const ids = new Set<string>();
+  for (const n of names) {
+    const id = n.endsWith('.lock') ? n.slice(0, -5) : n;
+    if (ID_RE.test(id)) ids.add(id);
+  }
+  const out: string[] = [];
+  for (const id of ids) if (!(await isSessionAlive(tmpRoot, id))) out.push(id);
+  return out;
+}

@@ -11,7 +11,7 @@ import { collectGarbage, type GcResult } from './gc.ts';
 import { createLease, type Lease } from './lease.ts';
 import { openLayout, type Layout } from './layout.ts';
 import { withLock } from './lock.ts';
-import { storePaths, type StorePaths } from './paths.ts';
+import { checkStoreRoot, storePaths, type StorePaths } from './paths.ts';
 import { cleanStaleTemps, dropSession, sessionFor, type Session } from './session.ts';
 import { verifyLayout, type VerifyResult } from './verify.ts';
 
@@ -161,6 +161,7 @@ export class Store {
 export async function openStore(root: string, o: OpenStoreOptions = {}): Promise<Store> {
   throwIfAborted(o.signal);
   const paths = storePaths(root);
+  checkStoreRoot(paths.root);
   const so = o.signal ? { signal: o.signal } : {};
   if (o.create) {
     for (const d of [paths.root, paths.tmp, paths.leases, paths.locks]) await mkdir(d, { recursive: true, mode: 0o700 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { SkiffError, throwIfAborted } from '../errors.ts';
 import { digestHex, digestMismatch, digestOf, type Digest } from '../oci/digest.ts';
-import { MediaType, layerCompression, type Compression } from '../oci/media-types.ts';
+import { MediaType, configMediaType, formatOfMediaType, indexMediaType, layerCompression, layerMediaType, layerMediaTypeIn, manifestMediaType, type Compression, type ManifestFormat } from '../oci/media-types.ts';
 import type { Descriptor, Index, Manifest, Platform } from '../oci/types.ts';
 import { parseAnyManifest, type AnyManifest } from '../oci/validate.ts';
 import { checkDocumentSize, formatDocumentLimit, MAX_DOCUMENT_BYTES } from '../oci/document-size.ts';
@@ -102,20 +102,19 @@ class ProgressCounter extends Transform {
   }
 }
 
-function formatOf(mediaType: string): 'oci' | 'docker' {
-  return mediaType === MediaType.DockerManifest || mediaType === MediaType.DockerManifestList ? 'docker' : 'oci';
-}
-
-function layerType(format: 'oci' | 'docker', c: Compression): string {
-  if (format === 'oci') return c === 'gzip' ? MediaType.OciLayerGzip : c === 'zstd' ? MediaType.OciLayerZstd : MediaType.OciLayer;
-  if (c === 'zstd') throw new SkiffError('EUNSUPPORTED', 'Docker schema 2 has no zstd layer type', { hint: 'use --format oci with zstd compression' });
-  return c === 'gzip' ? MediaType.DockerLayerGzip : MediaType.DockerLayer;
-}
+const formatOf = formatOfMediaType;
 
 function checkDocument(mb: ManifestBytes, want: Pick<Descriptor, 'digest' | 'size'>): void {
   const actual = digestOf(mb.bytes);
   if (actual !== want.digest) throw digestMismatch(want.digest, actual);
   if (mb.bytes.length !== want.size) throw new SkiffError('EBADSIZE', `manifest ${want.digest} is ${mb.bytes.length} bytes, its descriptor says ${want.size}`);
+}
+
+/** The refusal when the destination takes only `fmt` and --preserve-digests forbids converting to it. */
+function mustConvert(mediaType: string, dst: string): SkiffError {
+  return new SkiffError('EINVALID', `manifest must be converted to ${mediaType} to be written to ${dst}, but --preserve-digests forbids it: cannot preserve digests`, {
+    hint: `${dst.split(':')[0]}: holds OCI images only; drop --preserve-digests to convert, or copy to dir: or a registry to keep the Docker format`,
+  });
 }
 
 function wouldChange(what: string): SkiffError {
@@ -203,6 +202,7 @@ class Copier {
     }
     if (this.o.preserveDigests) {
       if (redo.length > 0) throw wouldChange(`recompressing layers to ${want}`);
+      if (fmt !== current && !caps.manifestFormats.includes(current)) throw mustConvert(manifestMediaType(fmt), this.dst.name);
       if (fmt !== current) throw wouldChange(`converting the manifest to ${fmt}`);
       if (passThrough && m.layers.some((l) => layerCompression(l.mediaType) !== 'none')) throw wouldChange(`storing layers uncompressed in ${this.dst.name}`);
     }
@@ -245,7 +245,7 @@ class Copier {
       m.layers.map(async (l, i): Promise<BlobJob> => {
         const c = layerCompression(l.mediaType);
         if (!redo.has(i)) {
-          const desc = c === undefined ? l : { ...l, mediaType: layerType(fmt, c) };
+          const desc = c === undefined ? l : { ...l, mediaType: layerMediaTypeIn(l.mediaType, fmt) ?? l.mediaType };
           return { desc, open: (o) => this.src.getBlob(l, o) };
         }
         return this.sched.limit(async () => {
@@ -254,15 +254,15 @@ class Copier {
           const path = join(spool, `${digestHex(l.digest)}-${want}`);
           const r = await writeFileVerified(path, compress(stream, want, this.o.compressLevel), undefined, this.so);
           const { annotations, urls: _u, ...rest } = l;
-          const desc: Descriptor = { ...rest, mediaType: layerType(fmt, want), digest: r.digest, size: r.size, ...(annotations && fmt === 'oci' ? { annotations } : {}) };
+          const desc: Descriptor = { ...rest, mediaType: layerMediaType(fmt, want), digest: r.digest, size: r.size, ...(annotations && fmt === 'oci' ? { annotations } : {}) };
           return { desc, open: async () => verifying(createReadStream(path), desc) };
         }, this.o.signal);
       }),
     );
     const obj = JSON.parse(Buffer.from(mb.bytes).toString('utf8')) as Record<string, unknown> & { config: Descriptor };
-    const cfgType = fmt === 'docker' ? MediaType.DockerConfig : MediaType.OciConfig;
+    const cfgType = configMediaType(fmt);
     const isImageConfig = m.config.mediaType === MediaType.DockerConfig || m.config.mediaType === MediaType.OciConfig;
-    obj.mediaType = fmt === 'docker' ? MediaType.DockerManifest : MediaType.OciManifest;
+    obj.mediaType = manifestMediaType(fmt);
     obj.config = { ...obj.config, ...(isImageConfig ? { mediaType: cfgType } : {}) };
     obj.layers = layers.map((j) => j.desc);
     if (fmt === 'docker') delete obj.annotations;
@@ -334,11 +334,15 @@ class Copier {
     let bytes = mb.bytes;
     let mediaType = mb.mediaType;
     const changed = children.some((c, i) => c.digest !== idx.manifests[i]!.digest);
-    const fmt = this.o.format;
-    if (changed || (fmt !== undefined && fmt !== formatOf(mb.mediaType))) {
+    const caps = this.dst.capabilities;
+    const current = formatOf(mb.mediaType);
+    // a destination that takes only OCI (oci:, oci-archive:) gets an OCI index, as its manifests are converted
+    const fmt: ManifestFormat | undefined = this.o.format ?? (caps.mustDecompressLayers || caps.manifestFormats.includes(current) ? undefined : caps.manifestFormats[0]);
+    if (changed || (fmt !== undefined && fmt !== current)) {
+      if (this.o.preserveDigests && fmt !== undefined && fmt !== current && !caps.manifestFormats.includes(current)) throw mustConvert(indexMediaType(fmt), this.dst.name);
       if (this.o.preserveDigests) throw wouldChange('rewriting the index');
       const obj = JSON.parse(Buffer.from(mb.bytes).toString('utf8')) as Record<string, unknown>;
-      if (fmt !== undefined) obj.mediaType = fmt === 'docker' ? MediaType.DockerManifestList : MediaType.OciIndex;
+      if (fmt !== undefined) obj.mediaType = indexMediaType(fmt);
       obj.manifests = children;
       mediaType = (obj.mediaType as string | undefined) ?? mediaType;
       bytes = Buffer.from(JSON.stringify(obj));
@@ -417,6 +421,7 @@ export async function copyImage(src: OpenedSource, dst: ImageTarget, o: CopyOpti
       } else refuseSigned(undefined); // a rewritten index (conservatively: any requested change) would not match its signatures
       if (multi === 'index-only') {
         if (o.format !== undefined && o.format !== formatOf(srcTop.mediaType)) throw new SkiffError('EUNSUPPORTED', 'cannot convert the format of an index copied without its images');
+        if (!dst.capabilities.manifestFormats.includes(formatOf(srcTop.mediaType))) throw new SkiffError('EUNSUPPORTED', `${dst.name} holds OCI indexes only; a Docker manifest list cannot be converted without its images`, { hint: 'copy with --multi-arch all' });
         await c.putManifest(srcTop.bytes, desc, true);
         return finish(desc.digest, false);
       }

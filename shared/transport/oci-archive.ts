@@ -48,7 +48,7 @@ export async function openOciArchiveTarget(file: string, refName: string | undef
   return {
     name,
     blobScope: `${name}#${w.tmp}`,
-    capabilities: { manifestFormats: ['oci', 'docker'], supportsIndex: true },
+    capabilities: { manifestFormats: ['oci'], supportsIndex: true },
     hasBlob: async (desc) => written.has(desc.digest),
     async putBlob(desc, body) {
       const d = parseDigest(desc.digest);

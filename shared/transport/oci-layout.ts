@@ -4,7 +4,11 @@ import { Annotation } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
 import type { ManifestBytes } from '../image/source.ts';
 import { checkImageComplete } from '../store/commit.ts';
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { openLayout, type Layout } from '../store/layout.ts';
+import { withLock } from '../store/lock.ts';
+import { dropSession, sessionFor, staleSessionIds } from '../store/session.ts';
 import { DOCUMENT_CAP, sniffMediaType } from './files.ts';
 import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
 
@@ -65,15 +69,23 @@ export async function openOciLayoutSource(dir: string, refName: string | undefin
  * straight into blobs/sha256 (verified, atomic, idempotent); nothing is named before commit(), which checks
  * that everything the top manifest references exists and then records it in index.json under REF (the
  * `org.opencontainers.image.ref.name` annotation) — or, without REF, as an unnamed entry, as skopeo does.
- * index.json updates run under the layout's lock, so concurrent writers lose no entry (LS-09).
+ * index.json updates run under the layout's lock, so concurrent writers lose no entry (LS-09). close() without
+ * a commit removes the layout when this target created it (the dir, or the layout files in an empty dir that
+ * existed) and nobody else wrote into it; a layout that existed before is never removed.
  */
 export async function openOciLayoutTarget(dir: string, refName: string | undefined, o: CallOpts = {}): Promise<ImageTarget> {
+  const existed = await lstat(dir).then(() => true, () => false);
+  const hadLayout = existed && (await lstat(join(dir, 'oci-layout')).then(() => true, () => false));
   const layout = await openLayout(dir, { create: true, ...(o.signal ? { signal: o.signal } : {}) });
+  const key = layout.dir;
+  openTargets.set(key, (openTargets.get(key) ?? 0) + 1);
   let top: Descriptor | undefined;
+  let committed = false;
+  let closed = false;
   return {
     name: `oci:${dir}${refName === undefined ? '' : `:${refName}`}`,
     blobScope: `oci:${layout.dir}`,
-    capabilities: { manifestFormats: ['oci', 'docker'], supportsIndex: true, verifiesBlobs: true },
+    capabilities: { manifestFormats: ['oci'], supportsIndex: true, verifiesBlobs: true },
     async hasManifest(desc, co = {}) {
       const entries = await layout.entries(co);
       const hit = entries.some((e) => e.digest === desc.digest && (refName === undefined ? refNameOf(e) === undefined : refNameOf(e) === refName));
@@ -94,12 +106,52 @@ export async function openOciLayoutTarget(dir: string, refName: string | undefin
       const d = top;
       if (refName !== undefined) {
         await layout.tag(refName, d, so);
+        committed = true;
         return;
       }
       await layout.update((entries) => {
         if (!entries.some((e) => e.digest === d.digest && refNameOf(e) === undefined)) entries.push({ ...d });
       }, so);
+      committed = true;
     },
-    async close() {},
+    async close() {
+      if (closed) return;
+      closed = true;
+      const left = (openTargets.get(key) ?? 1) - 1;
+      if (left > 0) openTargets.set(key, left);
+      else openTargets.delete(key);
+      // other targets of this process still writing into the layout share its session: leave it to them
+      if (committed || hadLayout || left > 0) return;
+      await discardCreatedLayout(dir, existed);
+    },
   };
+}
+
+/** Targets open in this process per layout dir (they share one session; see close()). */
+const openTargets = new Map<string, number>();
+
+/** What openLayout creates in a new layout (besides the dir itself). */
+const LAYOUT_PARTS = ['oci-layout', 'index.json', 'blobs', '.skiff-tmp'];
+
+/**
+ * Removes a layout this process created for a copy that did not commit: the whole dir when it did not exist
+ * before, else only the parts openLayout made. Never when index.json names an image by now or another
+ * process is writing into it (a live session in `.skiff-tmp`): then the layout is someone's, and stays.
+ */
+async function discardCreatedLayout(dir: string, dirExisted: boolean): Promise<void> {
+  const tmpRoot = join(dir, '.skiff-tmp');
+  const mine = sessionFor(tmpRoot);
+  await mine.close();
+  dropSession(tmpRoot);
+  const lockPath = join(dir, '.skiff-index.lock');
+  await withLock(lockPath, {}, async () => {
+    const layout = await openLayout(dir).catch(() => undefined);
+    if (!layout || (await layout.entries()).length > 0) return;
+    const sessions = (await readdir(tmpRoot).catch(() => [] as string[])).filter((n) => !n.endsWith('.lock'));
+    const stale = new Set(await staleSessionIds(tmpRoot));
+    if (sessions.some((id) => !stale.has(id))) return; // another writer is at work in it
+    if (!dirExisted) await rm(dir, { recursive: true, force: true });
+    else for (const p of LAYOUT_PARTS) await rm(join(dir, p), { recursive: true, force: true });
+  });
+  if (dirExisted) await rm(lockPath, { force: true });
 }

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, writeFile, chmod } from 'node:fs/promises';
+import { readFile, writeFile, chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSkiffError } from '../../../shared/errors.ts';
@@ -154,6 +154,23 @@ describe('multi-platform index', () => {
     expect(idx.mediaType).toBe(MediaType.DockerManifestList);
     expect(idx.manifests.every((m) => m.mediaType === MediaType.DockerManifest)).toBe(true);
   });
+  it('a Docker manifest list copied to oci: or oci-archive: becomes an OCI index of OCI manifests', async () => {
+    await copy(`oci:${multi}:m`, `dir:${join(dir, 'mi-docker-dir')}`, { multiArch: 'all', format: 'docker' });
+    for (const to of [`oci:${join(dir, 'mi-back')}:x`, `oci-archive:${join(dir, 'mi-back.tar')}:x`]) {
+      await copy(`dir:${join(dir, 'mi-docker-dir')}`, to, { multiArch: 'all' });
+      const src = await openSource(parseImageName(to), ctx);
+      const top = await src.getManifest();
+      const idx = JSON.parse(Buffer.from(top.bytes).toString()) as { mediaType: string; manifests: { mediaType: string; digest: string }[] };
+      expect(idx.mediaType, to).toBe(MediaType.OciIndex);
+      expect(idx.manifests.map((m) => m.mediaType), to).toEqual([MediaType.OciManifest, MediaType.OciManifest]);
+      const child = JSON.parse(Buffer.from((await src.getManifest(idx.manifests[0]!.digest as never)).bytes).toString()) as { config: { mediaType: string }; layers: { mediaType: string }[] };
+      expect(child.config.mediaType).toBe(MediaType.OciConfig);
+      expect(child.layers.every((l) => l.mediaType === MediaType.OciLayerGzip)).toBe(true);
+      await src.close();
+    }
+    await expect(copy(`dir:${join(dir, 'mi-docker-dir')}`, `oci:${join(dir, 'mi-pd')}:x`, { multiArch: 'all', preserveDigests: true })).rejects.toThrow(/cannot preserve digests/);
+    await expect(copy(`dir:${join(dir, 'mi-docker-dir')}`, `oci:${join(dir, 'mi-io')}:x`, { multiArch: 'index-only' })).rejects.toMatchObject({ code: 'EUNSUPPORTED' });
+  });
 });
 
 describe('format conversion and recompression', () => {
@@ -228,7 +245,35 @@ describe('verification and interruption', () => {
       failed = e;
     }
     expect(isSkiffError(failed) && ['EINTEGRITY', 'EINVALID'].includes(failed.code)).toBe(true);
-    expect(await refNames(join(dir, 'corrupt-dst'))).toEqual([]);
+    expect(existsSync(join(dir, 'corrupt-dst'))).toBe(false); // the copy made it: nothing of it is left
+  });
+
+  it('a truncated source layer leaves nothing in a destination the copy created, and a layout that existed as it was', async () => {
+    const bad = join(dir, 'truncated');
+    await copy(`oci:${srcLayout}:v1`, `oci:${bad}:v1`);
+    const m = JSON.parse(await readFile(join(bad, 'blobs', 'sha256', digestHex(original.digest as never)), 'utf8')) as { layers: { digest: string }[] };
+    const p = join(bad, 'blobs', 'sha256', digestHex(m.layers[1]!.digest as never));
+    await chmod(p, 0o644);
+    await writeFile(p, (await readFile(p)).subarray(0, 100));
+    // a new layout, a new archive: gone after the failure
+    for (const to of [`oci:${join(dir, 'trunc-new')}:x`, `oci-archive:${join(dir, 'trunc-new.tar')}:x`]) {
+      await expect(copy(`oci:${bad}:v1`, to)).rejects.toThrow();
+      expect(existsSync(to.split(':')[1]!), to).toBe(false);
+    }
+    expect(readdirSync(dir).filter((n) => n.startsWith('trunc-new'))).toEqual([]);
+    // an existing empty directory stays, empty
+    const empty = join(dir, 'trunc-empty');
+    await mkdir(empty);
+    await expect(copy(`oci:${bad}:v1`, `oci:${empty}:x`)).rejects.toThrow();
+    expect(readdirSync(empty)).toEqual([]);
+    // an existing layout keeps what it had, untouched
+    const kept = join(dir, 'trunc-kept');
+    await putImage(kept, await makeImage('kept-other'), 'old');
+    const before = readdirSync(join(kept, 'blobs', 'sha256')).sort();
+    await expect(copy(`oci:${bad}:v1`, `oci:${kept}:x`)).rejects.toThrow();
+    expect(await refNames(kept)).toEqual(['old']);
+    expect(readdirSync(join(kept, 'blobs', 'sha256'))).toEqual(expect.arrayContaining(before));
+    expect(existsSync(join(kept, 'oci-layout'))).toBe(true);
   });
 
   it('an interrupted copy leaves no tag and no half-written archive', async () => {
@@ -249,7 +294,7 @@ describe('verification and interruption', () => {
       }
       expect(err, t).toBeDefined();
     }
-    expect(await refNames(join(dir, 'int-oci'))).toEqual([]);
+    expect(existsSync(join(dir, 'int-oci'))).toBe(false); // created by the copy, removed with it
     expect(existsSync(join(dir, 'int.oci.tar'))).toBe(false);
     expect(existsSync(join(dir, 'int.docker.tar'))).toBe(false);
     expect(existsSync(join(dir, 'int-dir'))).toBe(false);
