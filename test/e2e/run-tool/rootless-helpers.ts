@@ -42,7 +42,16 @@ export function makeUser(name: string, withSubIds: boolean): TestUser {
 
 /** Runs the built run-tool as `u` (setpriv: real and effective ids and groups of the user, a login-like env). */
 export function asUser(u: TestUser, args: string[], o: { timeout?: number; env?: Record<string, string>; input?: string } = {}): SpawnSyncReturns<string> {
-  return spawnSync('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--init-groups', '--', process.execPath, bundle, ...args], {
+  return asUserRun(u, bundle, args, o);
+}
+
+/** Runs the built `tool` (run-tool, build-tool or copy-tool) as `u`, as asUser does. */
+export function asUserTool(u: TestUser, tool: 'run-tool' | 'build-tool' | 'copy-tool', args: string[], o: { timeout?: number; env?: Record<string, string>; input?: string } = {}): SpawnSyncReturns<string> {
+  return asUserRun(u, tool === 'run-tool' ? bundle : join(repo, 'bin', `${tool}.mjs`), args, o);
+}
+
+function asUserRun(u: TestUser, entry: string, args: string[], o: { timeout?: number; env?: Record<string, string>; input?: string }): SpawnSyncReturns<string> {
+  return spawnSync('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--init-groups', '--', process.execPath, entry, ...args], {
     encoding: 'utf8',
     cwd: u.home,
     timeout: o.timeout ?? 60_000,
