@@ -63,6 +63,8 @@ describe.skipIf(!isRoot)('rootless workflow as an ordinary user', () => {
   let base = '';
   let userStore = '';
   const rt = (args: string[], timeout?: number) => asUser(u, args, timeout ? { timeout } : {});
+  // every image a test runs is local and named in full: a missing one must fail, never be looked up elsewhere
+  const APP = ['--pull', 'never', 'localhost/rl/app:1'];
   const bt = (args: string[]) => asUserTool(u, 'build-tool', args, { timeout: 180_000 });
   const ct = (args: string[]) => asUserTool(u, 'copy-tool', args);
   const asRoot = (tool: string, args: string[]) => spawnSync(process.execPath, [join(repo, 'bin', `${tool}.mjs`), ...args], { encoding: 'utf8', timeout: 180_000 });
@@ -153,7 +155,7 @@ describe.skipIf(!isRoot)('rootless workflow as an ordinary user', () => {
   }, 600_000);
 
   it('run -d, exec, logs, cp both ways, stop and rm of the built image', () => {
-    const r = rt(['run', '-d', '--network', 'none', '--name', 'app', 'rl/app:1']);
+    const r = rt(['run', '-d', '--network', 'none', '--name', 'app', ...APP]);
     expect(r.status, r.stderr).toBe(0);
     const ex = rt(['exec', 'app', 'sh', '-c', 'id -u; stat -c %u:%g /out/x; cat /out/copied']);
     expect(ex.status, ex.stderr).toBe(0);
@@ -183,7 +185,7 @@ describe.skipIf(!isRoot)('rootless workflow as an ordinary user', () => {
 
   it('rm -f of a running container, again and again: always exit 0, its directory gone, nothing left behind', () => {
     for (let i = 0; i < 10; i++) {
-      const r = rt(['run', '-d', '--network', 'none', '--name', `loop${i}`, 'rl/app:1']);
+      const r = rt(['run', '-d', '--network', 'none', '--name', `loop${i}`, ...APP]);
       expect(r.status, r.stderr).toBe(0);
       const id = r.stdout.trim();
       const rm = rt(['rm', '-f', `loop${i}`]);
@@ -197,26 +199,26 @@ describe.skipIf(!isRoot)('rootless workflow as an ordinary user', () => {
   }, 300_000);
 
   it('commit a container, push it with build-tool, copy it back into the store with copy-tool', () => {
-    expect(rt(['run', '-d', '--network', 'none', '--name', 'c1', 'rl/app:1']).status).toBe(0);
+    expect(rt(['run', '-d', '--network', 'none', '--name', 'c1', ...APP]).status).toBe(0);
     expect(rt(['exec', 'c1', 'sh', '-c', 'echo committed > /committed && chown 1000:1000 /committed']).status).toBe(0);
     const cm = rt(['commit', 'c1', 'rl/committed:1']);
     expect(cm.status, cm.stderr).toBe(0);
     expect(rt(['rm', '-f', 'c1']).status).toBe(0);
     const dest = `${reg.host}/rl/committed:1`;
-    const push = bt(['push', '--tls-verify=false', 'rl/committed:1', `docker://${dest}`]);
+    const push = bt(['push', '--tls-verify=false', 'localhost/rl/committed:1', `docker://${dest}`]);
     expect(push.status, push.stderr).toBe(0);
     // copy-tool enters the namespace only for the store: the registry inspect runs outside it
     const ins = ct(['inspect', '--tls-verify=false', `docker://${dest}`]);
     expect(ins.status, ins.stderr).toBe(0);
     const back = ct(['copy', '--src-tls-verify=false', `docker://${dest}`, 'store:rl/back:1']);
     expect(back.status, back.stderr).toBe(0);
-    const r = rt(['run', '--rm', '--network', 'none', 'localhost/rl/back:1', 'stat', '-c', '%u:%g %n', '/committed']);
+    const r = rt(['run', '--rm', '--network', 'none', '--pull', 'never', 'localhost/rl/back:1', 'stat', '-c', '%u:%g %n', '/committed']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('1000:1000 /committed');
   }, 240_000);
 
   it('run --network host rootless: /sys comes from the host (sysfs cannot be mounted in a network namespace the user does not own)', () => {
-    const r = rt(['run', '--rm', '--network', 'host', 'rl/app:1', 'sh', '-c', 'test -d /sys/class/net && echo ok']);
+    const r = rt(['run', '--rm', '--network', 'host', ...APP, 'sh', '-c', 'test -d /sys/class/net && echo ok']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('ok');
   }, 120_000);
