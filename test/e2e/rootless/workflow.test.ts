@@ -6,8 +6,8 @@ import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.ts';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
-import { asUser, asUserTool, makeUserWithBusybox, removeUser, repo, type TestUser } from '../run-tool/rootless-helpers.ts';
+import { scratchDir } from '../../helpers/tmp.ts';
+import { asUser, asUserTool, canRunRootless, makeUserWithBusybox, missingForRootless, removeUser, repo, type TestUser } from '../run-tool/rootless-helpers.ts';
 
 /*
  * The whole rootless workflow as an ordinary user (useradd with subordinate ids, its own XDG_RUNTIME_DIR), on a
@@ -17,15 +17,9 @@ import { asUser, asUserTool, makeUserWithBusybox, removeUser, repo, type TestUse
  * Runs on every CI run (as root): a missing program fails the suite with one line instead of skipping it.
  */
 
-/** Programs the suite needs and the Debian packages that provide them. */
-const NEEDS: Record<string, string> = {
-  useradd: 'passwd', userdel: 'passwd', setpriv: 'util-linux', unshare: 'util-linux', nsenter: 'util-linux', flock: 'util-linux',
-  newuidmap: 'uidmap', newgidmap: 'uidmap', runc: 'runc', conmon: 'conmon', catatonit: 'catatonit', busybox: 'busybox-static',
-  'docker-registry': 'docker-registry', podman: 'podman',
-};
-const has = (p: string): boolean => spawnSync('sh', ['-c', `command -v ${p}`]).status === 0;
-const missing = Object.keys(NEEDS).filter((p) => !has(p));
-const built = ['run-tool', 'build-tool', 'copy-tool'].every((t) => existsSync(join(repo, 'dist', `${t}.mjs`)));
+/** Programs this suite needs besides the common rootless ones (missingForRootless), with their Debian packages. */
+const EXTRA: Record<string, string> = { flock: 'util-linux', catatonit: 'catatonit', 'docker-registry': 'docker-registry', podman: 'podman' };
+const built = ['build-tool', 'copy-tool'].every((t) => existsSync(join(repo, 'dist', `${t}.mjs`)));
 
 /** Headers (name, uid, gid, type) of a gzip layer tar. */
 async function layerHeaders(file: string): Promise<{ name: string; uid: number; gid: number; type: string }[]> {
@@ -53,7 +47,7 @@ function imageLayers(root: string, id: string): { layers: string[]; diffIds: str
   throw new Error(`no image with ID ${id} in ${root}`);
 }
 
-describe.skipIf(!isRoot)('rootless workflow as an ordinary user', () => {
+describe.skipIf(!canRunRootless)('rootless workflow as an ordinary user', () => {
   let scratch: { dir: string; cleanup: () => Promise<void> };
   let reg: TestRegistry;
   let u: TestUser;
@@ -70,7 +64,8 @@ describe.skipIf(!isRoot)('rootless workflow as an ordinary user', () => {
   const asRoot = (tool: string, args: string[]) => spawnSync(process.execPath, [join(repo, 'bin', `${tool}.mjs`), ...args], { encoding: 'utf8', timeout: 180_000 });
 
   beforeAll(async () => {
-    if (missing.length > 0) throw new Error(`the rootless suite needs ${missing.join(', ')}: apt-get install -y ${[...new Set(missing.map((p) => NEEDS[p]))].join(' ')}`);
+    const missing = missingForRootless(EXTRA);
+    if (missing) throw new Error(missing);
     if (!built) throw new Error('the rootless suite runs the built tools: run `npm run build` first');
     // a machine where root has used podman: /var/lib/containers exists and only root may enter it
     const info = spawnSync('podman', ['info', '--format', '{{.Store.GraphRoot}}'], { encoding: 'utf8', timeout: 60_000 });
