@@ -18,7 +18,8 @@
  *   listContainers(root) → LoadedContainer[]             every readable container, oldest first
  *   loadContainer(root, nameOrId) → LoadedContainer      by exact name, full id or unique id prefix; ENOTFOUND
  *   saveState(root, id, state)                           atomic rewrite of state.json
- *   lockContainer(root, id, opts) → LockHandle           exclusive flock on the container
+ *   lockContainer(root, id, opts) → LockHandle           exclusive flock on the container (ENOTFOUND once removed)
+ *   removeContainerDir(root, id)                         renames the directory away, then deletes it (race-free)
  *   updateState(root, id, fn)                            read-modify-write under the container lock
  */
 import { createHash, randomBytes } from 'node:crypto';
