@@ -1,7 +1,14 @@
 // build-tool: builds OCI images from Dockerfiles like `buildah build`. This file only wires arguments to the
 // command modules.
 import { createProgram, runProgram } from '../shared/cli/program.ts';
+import { enterUserNamespaceIfNeeded } from '../shared/cli/enter-userns.ts';
 import { registerCommands, type CommandModule } from '../shared/cli/lazy-commands.ts';
+
+// An ordinary user's build-tool runs inside the same user namespace as run-tool (buildah's rootless model): RUN
+// mounts overlays and runs runc there, and unpacked layers keep their image owners through the subordinate ids.
+// Every command that names one goes in (rmi and prune free unpacked layers owned by subordinate ids); help and
+// --version do not.
+await enterUserNamespaceIfNeeded((command) => command !== undefined && command !== 'help');
 
 const program = createProgram('build-tool', 'Build container images from Dockerfiles, layer by layer, without a daemon');
 

@@ -1,7 +1,13 @@
 // copy-tool: skopeo's job (inspect, copy, sync, delete, list-tags, login, logout) over the shared library.
 // This file only wires arguments to the command modules.
 import { createProgram, runProgram } from '../shared/cli/program.ts';
+import { enterUserNamespaceIfNeeded } from '../shared/cli/enter-userns.ts';
 import { registerCommands, type CommandModule } from '../shared/cli/lazy-commands.ts';
+
+// As skopeo with containers-storage:, an ordinary user's copy-tool enters the user namespace run-tool and
+// build-tool use only when an operand is the local store (`store:`), which opening for writing may tidy (stale
+// temporaries of unpacks are owned by subordinate ids); registries, layouts and archives need no namespace.
+await enterUserNamespaceIfNeeded((_command, args) => args.some((a) => a.startsWith('store:')));
 
 const program = createProgram('copy-tool', 'Inspect, copy, sync and delete container images across registries, OCI layouts, archives and the local store')
   .option('--debug', 'enable debug output (credentials are never printed)')

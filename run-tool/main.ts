@@ -1,14 +1,12 @@
 // run-tool: podman run's job, daemonless containers from the local store through runc.
 // This file only wires arguments to the command modules.
 import { createProgram, runProgram } from '../shared/cli/program.ts';
-import { reexecInUserNamespace } from '../shared/runtime/userns.ts';
-import { defaultStoreRoot } from '../shared/store/paths.ts';
+import { enterUserNamespaceIfNeeded } from '../shared/cli/enter-userns.ts';
 import { registerCommands, type CommandModule } from '../shared/cli/lazy-commands.ts';
 
 // An ordinary user's run-tool continues inside a user namespace mapping them to root plus their subordinate ids
-// (as podman does); root, or a process already inside, goes straight on.
-const nsCode = await reexecInUserNamespace({ defaultStoreRoot });
-if (nsCode !== undefined) process.exit(nsCode);
+// (as podman does, for every command); root, or a process already inside, goes straight on.
+await enterUserNamespaceIfNeeded(() => true);
 
 const program = createProgram('run-tool', 'Run containers from the local store through runc, without a daemon');
 

@@ -9,6 +9,7 @@ import { MediaType } from '../../shared/oci/media-types.ts';
 import type { Descriptor } from '../../shared/oci/types.ts';
 import { compress } from '../../shared/layer/compression.ts';
 import { ensureUnpacked } from '../../shared/layer/unpack-cache.ts';
+import { unpackSettings } from '../../shared/runtime/layer-cache.ts';
 import type { Store } from '../../shared/store/store.ts';
 
 /** A layer of a stage: its manifest descriptor (blob in the store) and diffID. */
@@ -30,11 +31,16 @@ export async function storeTarLayer(store: Store, tar: Readable, o: { signal?: A
   return { descriptor: { mediaType: MediaType.OciLayerGzip, digest: ref.digest, size: ref.size }, diffId: dig.result };
 }
 
-/** The unpacked lower dirs (bottom→top) of `layers`, unpacking into the store's cache what is missing. */
+/**
+ * The unpacked lower dirs (bottom→top) of `layers`, unpacking into the store's cache what is missing — the cache
+ * and owners run-tool's containers use in this namespace (unpackSettings: rootless skips device nodes, a
+ * single-id mapping has its own cache with flattened owners).
+ */
 export async function lowersOf(store: Store, layers: readonly StageLayer[], o: { signal?: AbortSignal; onWarning?: (m: string) => void } = {}): Promise<string[]> {
+  const u = unpackSettings(store.paths.overlay);
   return ensureUnpacked(
-    store.paths.overlay,
+    u.cacheDir,
     layers.map((l) => ({ diffID: l.diffId, digest: l.descriptor.digest, open: () => store.blobs.open(l.descriptor, o.signal ? { signal: o.signal } : {}) })),
-    { ...(o.signal && { signal: o.signal }), ...(o.onWarning && { onWarning: o.onWarning }) },
+    { ...(o.signal && { signal: o.signal }), ...(o.onWarning && { onWarning: o.onWarning }), ...u.options },
   );
 }

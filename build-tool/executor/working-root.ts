@@ -16,6 +16,7 @@ import { getXattrs } from '../../shared/layer/xattr.ts';
 import type { Store } from '../../shared/store/store.ts';
 import type { BuildDir } from './build-dir.ts';
 import { storeTarLayer, type StageLayer } from './layers.ts';
+import { unpackSettings } from '../../shared/runtime/layer-cache.ts';
 
 interface StubRecord {
   /** container paths that did not exist before the step, top-most first; the last is the mount target itself */
@@ -158,7 +159,7 @@ export class WorkingRoot {
 
   /** Renames the upper dir into the unpacked-layer cache under the chain ID of lowers + `diffId`; see adoptDir. */
   async #adopt(store: Store, diffId: Digest, xattrs: ReadonlyMap<string, ReadonlyMap<string, Buffer>>, signal?: AbortSignal): Promise<boolean> {
-    const cache = await realpath(store.paths.overlay).catch(() => undefined);
+    const cache = await realpath(unpackSettings(store.paths.overlay).cacheDir).catch(() => undefined);
     if (cache === undefined) return false;
     let parent: Digest | undefined;
     const top = this.#lowers[this.#lowers.length - 1];

@@ -23,7 +23,8 @@ import { withLock } from '../../shared/store/lock.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { hostAccountOf, resolveUser } from '../../shared/runtime/user.ts';
-import { idMapSize, keepIdCacheSuffix, keepIdMappings, keepIdToOuter } from '../../shared/runtime/keep-id.ts';
+import { idMapSize, keepIdMappings, keepIdToOuter } from '../../shared/runtime/keep-id.ts';
+import { layerCacheDir as sharedLayerCacheDir, unpackSettings } from '../../shared/runtime/layer-cache.ts';
 import { parseSignal } from './signals.ts';
 import { pastaHook, resolveNetworkChoice, resolvePorts, specNetwork } from './net-wiring.ts';
 import { removeVolume, resolveVolumeMount } from './volumes.ts';
@@ -173,16 +174,11 @@ export async function readAndLeaseImage(store: Store, input: string, id: string,
 export async function prepareLayers(store: Store, img: RunImage, leaseId: string, o: { signal?: AbortSignal; onWarning?: (m: string) => void; keepId?: { uid: number; gid: number } } = {}): Promise<{ lowers: string[]; chains: string[]; leaseId: string }> {
   const so = o.signal ? { signal: o.signal } : {};
   const chains = chainIDs(img.layers.map((l) => l.diffID));
-  const single = usernsMarker()?.mode === 'single';
-  const k = o.keepId;
-  const lowers = await ensureUnpacked(layerCacheDir(store, single, k), img.layers.map((l) => ({ diffID: l.diffID, digest: l.desc.digest, open: () => store.blobs.open(l.desc, so) })), {
+  const u = unpackSettings(store.paths.overlay, o.keepId);
+  const lowers = await ensureUnpacked(u.cacheDir, img.layers.map((l) => ({ diffID: l.diffID, digest: l.desc.digest, open: () => store.blobs.open(l.desc, so) })), {
     ...so,
     ...(o.onWarning && { onWarning: o.onWarning }),
-    ...(isRootless() && { devices: 'skip' as const }),
-    // single-id mapping: no other id exists in the namespace, so files stay the user's (buildMappings warned)
-    ...(single && { preserveOwnership: false }),
-    // keep-id: owners shifted into the outer namespace, so the nested one sees the image's ids (keep-id.ts)
-    ...(k && { mapIds: { uid: (id: number) => keepIdToOuter(id, k.uid), gid: (id: number) => keepIdToOuter(id, k.gid) } }),
+    ...u.options,
   });
   return { lowers, chains, leaseId };
 }
@@ -207,14 +203,9 @@ export function lowersOf(store: Store, record: ContainerRecord): string[] {
   return record.chainIDs.map((c) => join(layerCacheDir(store, record.singleIdMapping === true, record.keepId), c.slice('sha256:'.length), 'diff'));
 }
 
-/**
- * The unpacked-layer cache a container uses: the store's, or for a rootless single-id mapping (ownership not
- * preserved) a separate `overlay-single-id` beside it, so a later full mapping never sees flattened owners; for
- * `--userns=keep-id` (owners shifted for host ids uid:gid) `overlay-keepid-<uid>-<gid>`.
- */
+/** The unpacked-layer cache a container uses (shared layerCacheDir over the store's overlay dir). */
 export function layerCacheDir(store: Store, singleIdMapping: boolean, keepId?: { uid: number; gid: number }): string {
-  if (keepId) return `${store.paths.overlay}${keepIdCacheSuffix(keepId.uid, keepId.gid)}`;
-  return singleIdMapping ? `${store.paths.overlay}-single-id` : store.paths.overlay;
+  return sharedLayerCacheDir(store.paths.overlay, singleIdMapping, keepId);
 }
 
 /**
@@ -387,8 +378,6 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     });
     await accounts.append(); // after buildSpec resolved the user against the image's own files (podman's order)
     if (o.init) spec.process.args = [INIT_PATH, '--', ...spec.process.args];
-    // single-id namespace: group 5 (tty) does not exist there, and devpts refuses an unmapped gid= (as podman does)
-    if (usernsMarker()?.mode === 'single') for (const m of spec.mounts ?? []) if (m.type === 'devpts' && m.options) m.options = m.options.filter((x) => !x.startsWith('gid='));
     // pasta joins between runc create and runc start: a createRuntime hook makes that point reachable from `runc run`
     if (netChoice.mode === 'pasta') (spec as RuntimeSpec & { hooks?: Record<string, unknown[]> }).hooks = { createRuntime: [pastaHook(p.dir)] };
     if (isRootless() && (o.memory !== undefined || o.cpus !== undefined || o.pidsLimit !== undefined)) {

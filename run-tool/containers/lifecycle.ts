@@ -16,7 +16,7 @@ import type { NetworkState } from './network/types.ts';
 import { signalNumber } from './signals.ts';
 import { removeVolume } from './volumes.ts';
 import {
-  containerPaths, listContainers, loadById, lockContainer, releaseName, saveState,
+  containerPaths, listContainers, loadById, lockContainer, releaseName, removeContainerDir, saveState,
   type ContainerRecord, type ContainerState, type LoadedContainer,
 } from './state.ts';
 
@@ -531,7 +531,7 @@ async function removeLocked(store: Store, id: string, now: LoadedContainer, o: {
     }
     await openLease(store.paths, now.record.leaseId).then((l) => l.release(), () => {});
     await releaseName(root, now.record.name, id);
-    await rm(p.dir, { recursive: true, force: true });
+    await removeContainerDir(root, id);
   }
 }
 

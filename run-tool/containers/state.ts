@@ -18,12 +18,13 @@
  *   listContainers(root) → LoadedContainer[]             every readable container, oldest first
  *   loadContainer(root, nameOrId) → LoadedContainer      by exact name, full id or unique id prefix; ENOTFOUND
  *   saveState(root, id, state)                           atomic rewrite of state.json
- *   lockContainer(root, id, opts) → LockHandle           exclusive flock on the container
+ *   lockContainer(root, id, opts) → LockHandle           exclusive flock on the container (ENOTFOUND once removed)
+ *   removeContainerDir(root, id)                         renames the directory away, then deletes it (race-free)
  *   updateState(root, id, fn)                            read-modify-write under the container lock
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as C } from 'node:fs';
-import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
@@ -331,8 +332,46 @@ export async function saveRecord(root: string, record: ContainerRecord): Promise
 }
 
 /** Takes the container's exclusive lock (kernel flock; freed if this process dies). Never hold it while waiting for an exit. */
-export function lockContainer(root: string, id: string, o: { wait?: boolean | number; signal?: AbortSignal } = {}): Promise<LockHandle> {
-  return acquireLock(containerPaths(root, id).lock, o);
+export async function lockContainer(root: string, id: string, o: { wait?: boolean | number; signal?: AbortSignal } = {}): Promise<LockHandle> {
+  try {
+    return await acquireLock(containerPaths(root, id).lock, o);
+  } catch (e) {
+    // the directory is gone (removed, or being removed: removeContainerDir renamed it away): no such container
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e instanceof SkiffError && e.code === 'ENOTFOUND')) {
+      throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+const TRASH_PREFIX = '.removing-';
+
+/**
+ * Deletes container `id`'s directory, race-free against every late party (the monitor's exit command, a second
+ * `rm`, a health check) and idempotent. The directory is first renamed to a private trash name in one atomic
+ * step: from then on `containers/<id>/lock` can no longer be created by anyone (lockContainer fails ENOTFOUND
+ * instead of recreating the lock file inside a directory being deleted, which made the deletion fail ENOTEMPTY),
+ * and nobody else knows the new name. The trash is then deleted with retries; debris left by an earlier
+ * interrupted removal is swept too. A directory already gone is done, not an error.
+ */
+export async function removeContainerDir(root: string, id: string): Promise<void> {
+  const p = containerPaths(root, id);
+  const base = storePaths(root).containers;
+  const trash = join(base, `${TRASH_PREFIX}${id}-${randomBytes(4).toString('hex')}`);
+  try {
+    await rename(p.dir, trash);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const names = await readdir(base).catch(() => [] as string[]);
+  for (const n of names) {
+    if (!n.startsWith(TRASH_PREFIX)) continue;
+    const t = join(base, n);
+    await rm(t, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 }).catch((e: unknown) => {
+      // another removal's trash still being written by its monitor: left for the next removal's sweep
+      if (t === trash) throw e;
+    });
+  }
 }
 
 /**

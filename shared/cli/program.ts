@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { isSkiffError } from '../errors.ts';
 import { checkStoreRoot, defaultStoreRoot } from '../store/paths.ts';
 import { reportError } from './report-error.ts';
 import { endQuietlyOnClosedStdout } from './closed-stdout.ts';
@@ -59,6 +60,9 @@ export async function runProgram(tool: ToolName, program: Command, argv = proces
     }
     const code = reportError(tool, e);
     process.exitCode = code;
+    // a cancelled command (Ctrl-C, SIGTERM, --command-timeout) has rolled back by the time its error arrives here:
+    // exit now, so a connection still being set up cannot hold the process until its own timeout
+    if (isSkiffError(e, 'EABORT')) process.exit(code);
     return code;
   }
 }

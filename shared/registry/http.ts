@@ -89,6 +89,36 @@ function replayable(body: RawRequest['body']): boolean {
 }
 
 /**
+ * `pending`, or a rejection with the signal's reason as soon as the signal aborts. undici honours an abort only
+ * once a connection is up, so a request still connecting (a TLS handshake nobody answers) would otherwise hold a
+ * cancelled command for the whole connect timeout. A response that arrives after the abort is discarded.
+ */
+function settleOnAbort<T extends { body: { dump(): Promise<unknown> } }>(pending: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return pending;
+  if (signal.aborted) {
+    pending.then((r) => r.body.dump().catch(() => {}), () => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      pending.then((r) => r.body.dump().catch(() => {}), () => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (r) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(r);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
  * Sends one request and follows redirects (301/302/303/307/308) by hand: every hop passes checkRedirect
  * (no downgrade, no address the registry may not send the client to, ≤ 10 hops); after the first
  * cross-origin hop only non-credential headers are sent, for the rest of the chain. 303 (and 301/302 for
@@ -105,7 +135,7 @@ export async function requestFollowing(req: RawRequest): Promise<RawResponse> {
     let res: Dispatcher.ResponseData;
     try {
       const { request } = await loadUndici();
-      res = await request(url, {
+      res = await settleOnAbort(request(url, {
         method,
         headers,
         ...(body !== undefined ? { body } : {}),
@@ -113,7 +143,7 @@ export async function requestFollowing(req: RawRequest): Promise<RawResponse> {
         ...(req.signal ? { signal: req.signal } : {}),
         ...(req.headersTimeout !== undefined ? { headersTimeout: req.headersTimeout } : {}),
         ...(req.bodyTimeout !== undefined ? { bodyTimeout: req.bodyTimeout } : {}),
-      });
+      }), req.signal);
     } catch (e) {
       throw networkError(e, method, url, req.signal);
     }

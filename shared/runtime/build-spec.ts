@@ -9,6 +9,7 @@ import { loadSeccomp, type SeccompChoice } from './seccomp.ts';
 import { checkWorkdir, generateSpec, type RunOptions } from './spec.ts';
 import type { RuntimeSpec } from './types.ts';
 import { resolveUser } from './user.ts';
+import { runningInUserNamespace, usernsMarker } from './userns.ts';
 import { validateSpec } from './validate.ts';
 
 /** Options of buildSpec on top of RunOptions. */
@@ -39,8 +40,10 @@ export interface BuildSpecOptions extends RunOptions {
  * The whole config for a container whose rootfs is mounted at `rootfs`: resolves the user inside the rootfs
  * (RU-05), loads and converts seccomp for the effective capability set, reads the host's rlimits, generates
  * and validates the spec (RU-15). Reads only; throws before anything is written. `defaultEnv` sits below the
- * image's Env; `podmanUser` applies podman's supplementary-group and HOME rules, `buildahUser` buildah's. Mounts are ordered by the depth
- * of their destination (stable), so no mount hides a deeper one.
+ * image's Env; `podmanUser` applies podman's supplementary-group and HOME rules, `buildahUser` buildah's. Mounts are
+ * ordered by the depth of their destination (stable), so no mount hides a deeper one. Inside skiff's rootless
+ * namespace (run-tool and build-tool alike) /sys is bound for the host network and a single-id mapping drops
+ * devpts' gid=.
  */
 export async function buildSpec(image: ContainerConfig, rootfs: string, o: BuildSpecOptions = {}): Promise<RuntimeSpec> {
   const so = o.signal ? { signal: o.signal } : {};
@@ -52,10 +55,12 @@ export async function buildSpec(image: ContainerConfig, rootfs: string, o: Build
   const caps = capabilitySet({ ...(o.capAdd && { add: o.capAdd }), ...(o.capDrop && { drop: o.capDrop }), ...(o.privileged && { privileged: true }) });
   const seccomp = o.privileged ? undefined : await loadSeccomp(o.seccomp ?? 'default', caps, { ...so, ...(o.seccompDefaultPath && { defaultPath: o.seccompDefaultPath }) });
   const img = o.defaultEnv?.length ? { ...image, Env: [...o.defaultEnv, ...(image.Env ?? [])] } : image;
-  const spec = generateSpec(img, o, { rootfs, user, seccomp, hostLimits: await readHostLimits(so) });
+  const spec = generateSpec(img, o, { rootfs, user, seccomp, hostLimits: await readHostLimits(so), runtimeInUserNamespace: runningInUserNamespace() });
   // a mount goes on after every mount of a shallower destination (podman sorts the same way, stably): a volume at
   // /etc must not hide the generated /etc/hosts, /etc/hostname and /etc/resolv.conf
   spec.mounts = [...spec.mounts].sort((a, b) => depth(a.destination) - depth(b.destination));
+  // a single-id namespace has no group 5 (tty), and devpts refuses an unmapped gid= (as podman does)
+  if (usernsMarker()?.mode === 'single') for (const m of spec.mounts) if (m.type === 'devpts' && m.options) m.options = m.options.filter((x) => !x.startsWith('gid='));
   validateSpec(spec);
   return spec;
 }

@@ -66,6 +66,11 @@ export interface SpecContext {
   user: ResolvedUser;
   seccomp: SpecSeccomp | undefined;
   hostLimits: HostLimits;
+  /**
+   * the runtime itself runs inside a user namespace (rootless skiff): with the host's network namespace, which
+   * that user namespace does not own, sysfs cannot be mounted, so /sys is bound read-only as with `uidMappings`
+   */
+  runtimeInUserNamespace?: boolean;
 }
 
 /**
@@ -108,7 +113,7 @@ function mergeEnv(layers: readonly (readonly string[])[]): string[] {
 
 const SYSCTL_OK = [/^kernel\.msg[a-z_]+$/, /^kernel\.sem$/, /^kernel\.shm[a-z_]+$/, /^fs\.mqueue\.[a-z_]+$/, /^net\.[a-z0-9_.]+$/];
 
-function baseMounts(o: RunOptions, userns: boolean): SpecMount[] {
+function baseMounts(o: RunOptions, userns: boolean, runtimeInUserns = false): SpecMount[] {
   const shm = o.shmSize ?? 64 * 1024 * 1024;
   const m: SpecMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
@@ -117,7 +122,7 @@ function baseMounts(o: RunOptions, userns: boolean): SpecMount[] {
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${Math.floor(shm / 1024)}k`] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
   ];
-  if (userns && o.network === 'host') m.push({ destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+  if ((userns || runtimeInUserns) && o.network === 'host') m.push({ destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
   else m.push({ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', o.privileged ? 'rw' : 'ro'] });
   if (!userns) m.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', o.privileged ? 'rw' : 'ro'] });
   return m;
@@ -140,7 +145,7 @@ export function generateSpec(image: ContainerConfig, o: RunOptions, ctx: SpecCon
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${ctx.user.home && ctx.user.home.startsWith('/') ? ctx.user.home : '/'}`);
   env = mergeEnv([env, [`HOSTNAME=${hostname}`]]);
   const caps = capabilitySet({ ...(o.capAdd && { add: o.capAdd }), ...(o.capDrop && { drop: o.capDrop }), ...(o.privileged && { privileged: true }) });
-  const mounts = baseMounts(o, userns);
+  const mounts = baseMounts(o, userns, ctx.runtimeInUserNamespace === true);
   const user = (o.mounts ?? []).map(validateMount);
   const dests = new Set(user.map((m) => m.destination));
   if (o.etcFiles) {

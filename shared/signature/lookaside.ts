@@ -7,6 +7,7 @@ import type { request } from 'undici';
 import { loadUndici } from '../registry/undici-lazy.ts';
 import { SkiffError, throwIfAborted } from '../errors.ts';
 import { digestHex, parseDigest } from '../oci/digest.ts';
+import { hostUid } from '../runtime/userns.ts';
 import { namedRepository, normalizeNamed } from './docker-identity.ts';
 
 /** One registries.d entry (`default-docker` or a `docker:` scope). */
@@ -32,8 +33,12 @@ export function defaultRegistriesDirs(home = homedir()): string[] {
   return ['/etc/containers/registries.d', join(home, '.config/containers/registries.d')];
 }
 
-/** The built-in lookaside used when no registries.d entry applies: root's system dir, else the user's. */
-export function defaultLookaside(uid = process.getuid?.() ?? 0, home = homedir()): string {
+/**
+ * The built-in lookaside used when no registries.d entry applies (containers-registries.d(5)): root's system dir,
+ * else the user's own `$HOME/.local/share/containers/sigstore`. The uid is the invoking user's on the host, so a
+ * rootless tool running as "root" of its user namespace still reads and writes under the user's home.
+ */
+export function defaultLookaside(uid = hostUid(), home = process.env.HOME || homedir()): string {
   return pathToFileURL(uid === 0 ? '/var/lib/containers/sigstore' : join(home, '.local/share/containers/sigstore')).href;
 }
 
@@ -155,7 +160,10 @@ async function fetchOne(u: URL, signal?: AbortSignal): Promise<Uint8Array | unde
       if (b.length > MAX_LOOKASIDE_SIGNATURE_BYTES) throw new SkiffError('ELIMIT', `signature ${u.href} is larger than ${MAX_LOOKASIDE_SIGNATURE_BYTES} bytes`);
       return new Uint8Array(b);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      // a directory this user may not read (/var/lib/containers is 0700 once root has used podman) holds no
+      // signature for them: absent, as a missing file, so the policy decides (a signature requirement still fails)
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES') return undefined;
       throw e;
     }
   }
@@ -188,7 +196,7 @@ async function fetchOne(u: URL, signal?: AbortSignal): Promise<Uint8Array | unde
 
 /**
  * Reads `signature-1`, `signature-2`, … from a file:// or http(s):// lookaside until the first missing one (404 /
- * ENOENT), with per-signature size and count caps (SG-09). The digest is validated before any URL is built.
+ * ENOENT, or a file:// path this user may not read: EACCES), with per-signature size and count caps (SG-09). The digest is validated before any URL is built.
  */
 export async function readLookasideSignatures(base: string, dockerReference: string, digest: string, o: { signal?: AbortSignal } = {}): Promise<Uint8Array[]> {
   parseDigest(digest, 'manifest digest');

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, constants as C } from 'node:fs';
+import { closeSync, existsSync, openSync, constants as C } from 'node:fs';
 import { SkiffError } from '../errors.ts';
 
 /** A held advisory lock; release() is idempotent. */
@@ -23,7 +23,8 @@ export interface LockOptions {
  * and `cat` echoing the line we wrote to its stdin is the signal (no shell in between). The child reads our end of a pipe: when this process dies, even by SIGKILL, the pipe closes, the
  * child exits and the kernel drops the lock — a dead holder never leaves a stale lock (LS-10). Each call is
  * its own open file description, so two holders in one process exclude each other too. The child is
- * unref'd: a held lock never keeps the process alive.
+ * unref'd: a held lock never keeps the process alive. ENOENT when the directory of `path` does not exist, and
+ * ENOTFOUND when it disappears while the lock is being taken: a removed directory is never recreated.
  */
 export async function acquireLock(path: string, opts: LockOptions = {}): Promise<LockHandle> {
   closeSync(openSync(path, C.O_CREAT | C.O_RDONLY, 0o600)); // libuv sets O_CLOEXEC itself
@@ -58,6 +59,8 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
     });
   });
   if (!acquired) {
+    // flock could not open the file (66, EX_NOINPUT): its directory was removed (renamed away) after our open above
+    if (child.exitCode === 66 && !existsSync(path)) throw new SkiffError('ENOTFOUND', `${path} was removed while taking its lock`);
     throw new SkiffError('ELOCKED', `${path} is locked by another process`, { hint: 'wait for the other skiff command to finish and try again' });
   }
   child.unref();

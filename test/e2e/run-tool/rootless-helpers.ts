@@ -15,8 +15,26 @@ import { isRoot } from '../../helpers/tmp.ts';
 export const repo = resolve(import.meta.dirname, '../../..');
 /** The run-tool entry the users run (SKIFF_ROOTLESS_BUNDLE: a locally built entry). */
 export const bundle = process.env.SKIFF_ROOTLESS_BUNDLE ?? join(repo, 'bin', 'run-tool.mjs');
-/** Whether the rootless suites can run here: root, the user/namespace tools, busybox and the built bundle. */
-export const canRunRootless = isRoot && hasBusybox && existsSync(bundle) && ['useradd', 'userdel', 'setpriv', 'newuidmap', 'newgidmap', 'unshare', 'nsenter'].every((p) => spawnSync('sh', ['-c', `command -v ${p}`]).status === 0);
+/** The programs the rootless suites need, with the Debian package of each. */
+const ROOTLESS_PROGRAMS: Record<string, string> = { useradd: 'passwd', userdel: 'passwd', setpriv: 'util-linux', unshare: 'util-linux', nsenter: 'util-linux', newuidmap: 'uidmap', newgidmap: 'uidmap', busybox: 'busybox-static', runc: 'runc', conmon: 'conmon', pasta: 'passt' };
+
+/**
+ * Whether the rootless suites run here: as root (where CI runs them). A missing program or an unbuilt bundle
+ * does not skip them: makeUser fails with one line naming what to install (missingForRootless).
+ */
+export const canRunRootless = isRoot;
+
+/**
+ * One line saying what the rootless suites miss here (programs with their packages — the common ones plus a
+ * suite's `extra` — and the built bundle), or undefined.
+ */
+export function missingForRootless(extra: Record<string, string> = {}): string | undefined {
+  const all: Record<string, string> = { ...ROOTLESS_PROGRAMS, ...extra };
+  const missing = Object.keys(all).filter((p) => spawnSync('sh', ['-c', `command -v ${p}`]).status !== 0);
+  if (missing.length > 0) return `the rootless suites need ${missing.join(', ')}: apt-get install -y ${[...new Set(missing.map((p) => all[p]))].join(' ')}`;
+  if (!hasBusybox || !existsSync(bundle)) return `the rootless suites run the built tools (${bundle}): run \`npm run build\` first`;
+  return undefined;
+}
 
 /** A test user. */
 export interface TestUser {
@@ -27,8 +45,10 @@ export interface TestUser {
   runtimeDir: string;
 }
 
-/** Creates user `name` (with or without subordinate ids) and its 0700 runtime dir /run/user/UID. */
+/** Creates user `name` (with or without subordinate ids) and its 0700 runtime dir /run/user/UID; fails with one line when a needed program is missing. */
 export function makeUser(name: string, withSubIds: boolean): TestUser {
+  const missing = missingForRootless();
+  if (missing) throw new Error(missing);
   execFileSync('useradd', ['-m', ...(withSubIds ? [] : ['-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0']), name]);
   const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
@@ -42,7 +62,16 @@ export function makeUser(name: string, withSubIds: boolean): TestUser {
 
 /** Runs the built run-tool as `u` (setpriv: real and effective ids and groups of the user, a login-like env). */
 export function asUser(u: TestUser, args: string[], o: { timeout?: number; env?: Record<string, string>; input?: string } = {}): SpawnSyncReturns<string> {
-  return spawnSync('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--init-groups', '--', process.execPath, bundle, ...args], {
+  return asUserRun(u, bundle, args, o);
+}
+
+/** Runs the built `tool` (run-tool, build-tool or copy-tool) as `u`, as asUser does. */
+export function asUserTool(u: TestUser, tool: 'run-tool' | 'build-tool' | 'copy-tool', args: string[], o: { timeout?: number; env?: Record<string, string>; input?: string } = {}): SpawnSyncReturns<string> {
+  return asUserRun(u, tool === 'run-tool' ? bundle : join(repo, 'bin', `${tool}.mjs`), args, o);
+}
+
+function asUserRun(u: TestUser, entry: string, args: string[], o: { timeout?: number; env?: Record<string, string>; input?: string }): SpawnSyncReturns<string> {
+  return spawnSync('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--init-groups', '--', process.execPath, entry, ...args], {
     encoding: 'utf8',
     cwd: u.home,
     timeout: o.timeout ?? 60_000,

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scratchDir } from '../../helpers/tmp.ts';
 import { asUser, makeUserWithBusybox, bundle, canRunRootless, removeContainers, removeUser, type TestUser } from './rootless-helpers.ts';
 
-const hasPasta = spawnSync('sh', ['-c', 'command -v pasta']).status === 0;
 
 /*
  * `run --userns=keep-id` as an ordinary user with subordinate ids: runc makes a nested user namespace in which the
@@ -116,7 +115,7 @@ describe.skipIf(!canRunRootless)('rootless run --userns=keep-id', () => {
     expect(asUser(u, ['rm', '-f', 'kid-c']).status).toBe(0);
   });
 
-  it.skipIf(!hasPasta)('keep-id with the default rootless network (pasta): runs as the user, loopback works', () => {
+  it('keep-id with the default rootless network (pasta): runs as the user, loopback works', () => {
     const r = asUser(u, ['run', '--rm', '--userns=keep-id', 'busybox', 'sh', '-c', 'id -u; ip -o link show lo | grep -c LOOPBACK; ls /sys/class/net | grep -c lo']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual([String(u.uid), '1', '1']);

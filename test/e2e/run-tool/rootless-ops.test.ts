@@ -4,7 +4,6 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../run-tool/containers/network/publish.ts';
-import { hasConmon } from './core-helpers.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
 import { addSubIdRange, asUser, makeUserWithBusybox, bundle, canRunRootless, firstSubId, pausePidOf, pollSync, removeContainers, removeUser, type TestUser } from './rootless-helpers.ts';
 
@@ -14,9 +13,8 @@ import { addSubIdRange, asUser, makeUserWithBusybox, bundle, canRunRootless, fir
  * invocation joins the user's one namespace (held by a pause process), so it reaches what `run -d` started.
  */
 
-const hasPasta = spawnSync('sh', ['-c', 'command -v pasta']).status === 0;
 
-describe.skipIf(!canRunRootless || !hasConmon)('rootless exec, cp, commit, networking, health, id ranges', () => {
+describe.skipIf(!canRunRootless)('rootless exec, cp, commit, networking, health, id ranges', () => {
   let scratch: { dir: string; cleanup: () => Promise<void> };
   let u: TestUser;
   let hostDir: string;
@@ -25,7 +23,7 @@ describe.skipIf(!canRunRootless || !hasConmon)('rootless exec, cp, commit, netwo
     scratch = await scratchDir('skiff-rlops-');
     ({ u, hostDir } = makeUserWithBusybox(scratch.dir, 'skiff-rlo'));
     // rootless networking needs the tun device usable by ordinary users (documented requirement)
-    if (hasPasta && (statSync('/dev/net/tun').mode & 0o006) !== 0o006) chmodSync('/dev/net/tun', 0o666);
+    if ((statSync('/dev/net/tun').mode & 0o006) !== 0o006) chmodSync('/dev/net/tun', 0o666);
   }, 120_000);
 
   afterEach(() => removeContainers(u), 60_000);
@@ -96,7 +94,7 @@ describe.skipIf(!canRunRootless || !hasConmon)('rootless exec, cp, commit, netwo
     expect(asUser(u, ['rmi', 'rl-committed']).status).toBe(0);
   });
 
-  describe.skipIf(!hasPasta)('pasta', () => {
+  describe('pasta', () => {
     let server: Server | undefined;
     afterEach(() => void server?.close());
 
@@ -192,7 +190,7 @@ describe.skipIf(!canRunRootless || !hasConmon)('rootless exec, cp, commit, netwo
     const check = (n: string) => info.doctor.checks.find((c) => c.name === n);
     expect(check('XDG_RUNTIME_DIR')?.detail).toBe(u.runtimeDir);
     for (const n of ['subuid', 'subgid', 'newuidmap', 'newgidmap', 'XDG_RUNTIME_DIR']) expect(check(n)?.ok, `${n}: ${check(n)?.detail}`).toBe(true);
-    if (hasPasta) expect(check('pasta')?.ok).toBe(true);
+    expect(check('pasta')?.ok).toBe(true);
     // the tun check reports the device's real state for this user
     const tunOk = (statSync('/dev/net/tun').mode & 0o006) === 0o006;
     expect(check('tun')?.ok).toBe(tunOk);

@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasConmon } from './core-helpers.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
 import { asUser, bundle, canRunRootless, makeUser, pausePidOf, pidsOf, removeUser, repo, type TestUser } from './rootless-helpers.ts';
 
@@ -79,7 +78,7 @@ describe.skipIf(!canRunRootless)('rootless run-tool in a user namespace', () => 
     expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(full.home);
   });
 
-  it.skipIf(!hasConmon)('rootless run -d, ps, logs, stop, rm under conmon', () => {
+  it('rootless run -d, ps, logs, stop, rm under conmon', () => {
     const run = asUser(full, ['run', '-d', '--name', 'rl-detached', '--network', 'none', 'busybox', 'sh', '-c', 'echo started; trap "exit 3" TERM; while :; do sleep 0.1; done']);
     expect(run.status, run.stderr).toBe(0);
     const id = run.stdout.trim();
@@ -109,7 +108,7 @@ describe.skipIf(!canRunRootless)('rootless run-tool in a user namespace', () => 
     expect(left()).toEqual([]);
   });
 
-  it.skipIf(!hasConmon)('rootless stop of a container ignoring SIGTERM kills it after the timeout', () => {
+  it('rootless stop of a container ignoring SIGTERM kills it after the timeout', () => {
     const run = asUser(full, ['run', '-d', '--name', 'rl-stubborn', '--network', 'none', 'busybox', 'sleep', '100']);
     expect(run.status, run.stderr).toBe(0);
     const t0 = Date.now();

@@ -73,6 +73,16 @@ describe('generateSpec', () => {
     expect(parseProcLimits('Max open files            1024                 20000                files     \nMax core file size        0                    unlimited            bytes\n')).toEqual({ RLIMIT_NOFILE: 20000, RLIMIT_CORE: Number.MAX_SAFE_INTEGER });
   });
 
+  it('a runtime inside the rootless user namespace binds the host /sys read-only for the host network (sysfs cannot be mounted there)', () => {
+    const inside = { ...ctx, runtimeInUserNamespace: true };
+    const host = generateSpec({ Cmd: ['sh'] }, { network: 'host' }, inside).mounts.find((m) => m.destination === '/sys')!;
+    expect(host).toMatchObject({ type: 'bind', source: '/sys' });
+    expect(host.options).toEqual(expect.arrayContaining(['rbind', 'ro']));
+    // its own network namespace: sysfs as usual; outside a user namespace: sysfs even for the host network
+    expect(generateSpec({ Cmd: ['sh'] }, { network: 'none' }, inside).mounts.find((m) => m.destination === '/sys')!.type).toBe('sysfs');
+    expect(generateSpec({ Cmd: ['sh'] }, { network: 'host' }, ctx).mounts.find((m) => m.destination === '/sys')!.type).toBe('sysfs');
+  });
+
   it('mounts, namespaces, masked/readonly paths, hostname, resources', () => {
     const s = gen({ Cmd: ['sh'] }, { hostname: 'h1', memory: 64 << 20, cpus: 1.5, pidsLimit: 100, mounts: [{ type: 'tmpfs', destination: '/scratch' }], readOnly: true, cgroupsPath: '/skiff/x', sysctls: { 'net.ipv4.ip_forward': '1' } });
     expect(s.mounts.map((m) => m.destination)).toEqual(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/sys/fs/cgroup', '/scratch']);
