@@ -25,7 +25,8 @@ import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { hostAccountOf, resolveUser } from '../../shared/runtime/user.ts';
 import { idMapSize, keepIdCacheSuffix, keepIdMappings, keepIdToOuter } from '../../shared/runtime/keep-id.ts';
 import { parseSignal } from './signals.ts';
-import { pastaHook, resolveNetworkChoice, resolvePorts, specNetwork } from './net-wiring.ts';
+import { resolveNetworkChoice, resolvePorts, specNetwork } from './net-wiring.ts';
+import { pastaHook } from '../../shared/network/pasta-hook.ts';
 import { removeVolume, resolveVolumeMount } from './volumes.ts';
 import {
   containerPaths, generateName, initialState, newContainerId, releaseName, reserveName, saveRecord, saveState, validateName,

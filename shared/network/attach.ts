@@ -1,7 +1,7 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkiffError, isSkiffError } from '../../../shared/errors.ts';
-import { writeFileAtomic } from '../../../shared/store/atomic.ts';
+import { SkiffError, isSkiffError } from '../errors.ts';
+import { writeFileAtomic } from '../store/atomic.ts';
 import { cidrContains, intToIp, ipToInt, parseCidr } from './ip.ts';
 import { getNetwork, networkPaths, withNetworkLock, type NetworkPaths } from './network-config.ts';
 import { findHelper, runHelper } from './programs.ts';
