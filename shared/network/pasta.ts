@@ -105,7 +105,7 @@ export async function attachPasta(containerId: string, plan: NetworkPlan, ports:
     child.once('error', (e) => reject(new SkiffError('ENODEP', `cannot run pasta: ${e.message}`)));
     child.once('spawn', () => resolve(child.pid!));
   });
-  const rec = { containerId, mode: 'pasta' as const, networks: [], ownsNetns: false, ips: {}, helperPid: spawned };
+  const rec = { containerId, mode: 'pasta' as const, networks: [], ownsNetns: false, ips: {}, helperPid: spawned, ...(plan.owner && { owner: plan.owner }) };
   await writeFileAtomic(join(p.attachments, `${containerId}.json`), JSON.stringify(rec), 0o600);
   // pasta is ready once its host-side forwards are bound: poll them (bounded), watching for an early exit
   let exited: number | null = null;
