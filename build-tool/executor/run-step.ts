@@ -1,10 +1,10 @@
 /**
  * RUN: the command runs with runc in the working root (an overlay of the stage's layers under a fresh upper dir),
  * with build defaults: podman's capabilities with an empty inheritable set and no-new-privileges (BU-12), the
- * default seccomp profile, clamped rlimits, /etc/hosts and /etc/resolv.conf provided, a network namespace of its own
- * with outbound access and its sandbox ID as hostname (run-network.ts; RUN --network=host and --security=insecure
- * need `--allow` — BU-11), build args and ENV in the
- * environment, and the working directory refused under /proc (BU-05). RUN --mount:
+ * default seccomp profile, clamped rlimits, /etc/hosts and /etc/resolv.conf provided, a network namespace that is not
+ * the host's, with outbound access, and its stage's sandbox ID as hostname (run-network.ts; RUN --network=host and
+ * --security=insecure need `--allow` — BU-11), build args and ENV in the environment, and the working directory
+ * refused under /proc (BU-05). RUN --mount:
  *   bind   source resolved inside the context or the `from` stage's root only (BU-08); rw binds get a throwaway
  *          overlay so writes never reach the source;
  *   cache  <root>/cache/mounts/<id> (ids that are not plain names are hashed — BU-06); a `source` subpath is
@@ -129,11 +129,11 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
       mounts.push({ type: 'bind', source: f, destination: '/dev/.skiff-run-script', options: ['ro'] });
       argv = ['/dev/.skiff-run-script'];
     }
-    net = await openRunNetwork(bd, runNetworkMode(run.options.network, ctx.o.network), so);
+    net = await openRunNetwork(bd, runNetworkMode(run.options.network, ctx.o.network), stageIndex, so);
     const etcFiles = await writeEtcFiles(join(wr.bundle.dir, 'etc'), {
       hostname: net.hostname,
       ...net.etc,
-      containerEnv: { name: bd.id, id: net.id, image: '', imageId: '', rootless: false },
+      containerEnv: { name: bd.id, id: bd.id, image: '', imageId: '', rootless: false },
     });
     const spec = await buildSpec({ Env: [], ...(config.User !== undefined && { User: config.User }), WorkingDir: workdir }, wr.rootfs, {
       args: argv,

@@ -73,7 +73,8 @@ describe.skipIf(!isRoot || !hasBusybox)('BU-17 crash mid-build', () => {
   };
 
   it('BU-17 (a) SIGKILL during a long RUN leaves no container, mount, tag or RUN network', async () => {
-    await killDuring(w, 'crash-a', 'FROM localhost/busybox\nRUN echo started && cat /dev/zero > /a\n', 'started', 500);
+    // the trigger must come from the RUN's own output, not from the STEP line echoing the instruction
+    await killDuring(w, 'crash-a', 'FROM localhost/busybox\nRUN echo sta""rted && cat /dev/zero > /a\n', 'started', 500);
     await check('crash-a', 1);
   });
 
