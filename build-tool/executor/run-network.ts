@@ -37,7 +37,7 @@ import type { EtcFilesOptions } from '../../shared/runtime/etc-files.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
 import { buildNetworkOwner, type BuildDir } from './build-dir.ts';
 
-/** The default `--network` of a build: a private namespace per RUN, as buildah. */
+/** The default `--network` of a build: RUN steps in a namespace that is not the host's, as buildah. */
 export const DEFAULT_BUILD_NETWORK = 'private';
 
 /**
