@@ -107,6 +107,12 @@ describe.skipIf(!isRoot || !hasBusybox || !hasNetavark)('RUN network namespaces'
     await nothingLeft(ids);
   });
 
+  it('a failed RUN leaves no network behind either', async () => {
+    const { ids } = await watching(() => expect(w.build('FROM localhost/busybox\nRUN exit 3\n')).rejects.toThrow(/exit status 3/));
+    expect(ids.size).toBe(1);
+    await nothingLeft(ids);
+  });
+
   it('RUN --network=default is the private namespace too', async () => {
     const before = hits;
     await w.build(`FROM localhost/busybox\nRUN --network=default (printf 'x\\n' | nc -w 2 127.0.0.1 ${port} > /got; echo $? > /rc)\n`, { tags: ['dflt'] });
