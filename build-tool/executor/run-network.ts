@@ -15,9 +15,10 @@
  * The hostname is the short form (12 hex digits) of a random sandbox ID per stage, as buildah names every RUN of a
  * stage after the stage's working container: never the host's name.
  *
- * One bridge namespace per build, not per RUN. buildah sets up a namespace per RUN; measured here (3-RUN build,
- * loaded 2-core VM) that costs ~0.3 s per RUN, nearly all of it netavark creating and then removing the bridge and
- * its firewall chains because no other container holds the network. So the build's RUN steps share one namespace
+ * One bridge namespace per build, not per RUN. buildah sets up a namespace per RUN; measured here (a 3-RUN build
+ * against --network host, loaded 2-core VM, medians of 7) that added ~0.35 s per RUN, nearly all of it netavark
+ * creating and then removing the bridge and its firewall chains because no other container holds the network;
+ * one namespace per build adds ~0.4 s once. So the build's RUN steps share one namespace
  * (made at the first RUN that needs it, torn down when the build ends), as BuildKit reuses pooled namespaces. What
  * is shared is harmless: each RUN has its own PID, mount, IPC and UTS namespaces, so no process of one step outlives
  * it, and RUN has no CAP_NET_ADMIN to change the namespace's interfaces, routes or firewall. Rootless, pasta joins
