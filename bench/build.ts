@@ -9,8 +9,9 @@
 //                                                                                  target ≤ 0.5×
 // Each scenario alternates the tools (buildah first on even runs), RUNS times; min and median wall times and the
 // median ratio skiff/buildah are printed as a table. Everything lives on tmpfs (--dir, default /dev/shm).
-// buildah uses its default overlay storage driver and, like build-tool's default, the host network for RUN
-// (`--network host`), so neither pays for network set-up the other skips; `--isolation oci` (runc) for both.
+// buildah uses its default overlay storage driver; both run RUN steps in the host network (`--network host`: each
+// tool's default is a private namespace per RUN, whose set-up differs — netavark for both, but buildah's through its
+// own library), so the comparison is of the build itself; `--isolation oci` (runc) for both.
 // With --steps, one more build of each kind prints build-tool's per-step times (where the time goes).
 // Usage: npm run bench:build [-- --runs N] [--files N] [--only a,b,c] [--steps] [--dir DIR]
 import { spawnSync } from 'node:child_process';
@@ -82,7 +83,7 @@ const skiff: Tool & { root: string } = {
     sh(NODE, [RUN_TOOL, '--root', this.root, 'import', bbTar, BASE_IMAGE]);
   },
   build() {
-    return sh(NODE, [BUILD_TOOL, '--root', this.root, 'build', '--progress', 'plain', '-t', 'bench', '-f', DOCKERFILE, CTX]);
+    return sh(NODE, [BUILD_TOOL, '--root', this.root, 'build', '--progress', 'plain', '--network', 'host', '-t', 'bench', '-f', DOCKERFILE, CTX]);
   },
 };
 

@@ -1,6 +1,7 @@
 /**
- * `build-tool build` (alias `bud`): buildah's flags and defaults except `--layers` (default true, docker's) and
- * `--network` (default: the host's network). Only parses arguments and calls the executor. Progress on stderr, the
+ * `build-tool build` (alias `bud`): buildah's flags and defaults except `--layers` (default true, docker's). `--network`
+ * as buildah: each RUN in a private network namespace unless `host` or `none` is asked for (run-network.ts). Only
+ * parses arguments and calls the executor. Progress on stderr, the
  * image ID on stdout (`-q`: only the ID).
  */
 import type { Command } from 'commander';
@@ -12,6 +13,7 @@ import { parseCredentials } from '../shared/cli/credentials-flag.ts';
 import { parsePlatform } from '../shared/image/platform.ts';
 import { parseBuildArgFile } from './dockerfile/index.ts';
 import { buildImage } from './executor/build.ts';
+import { parseBuildNetwork } from './executor/run-network.ts';
 import { createReporter } from './executor/report.ts';
 import type { BuildOptions } from './executor/types.ts';
 import { collect } from '../shared/cli/flags.ts';
@@ -93,7 +95,7 @@ export function addBuildCommand(program: Command): void {
     .option('--squash', 'squash the new layers into one')
     .option('--timestamp <seconds>', 'created time and file times (reproducible builds)')
     .option('--secret <spec>', 'id=ID,src=PATH or id=ID,env=VAR (repeatable)', collect, [])
-    .option('--network <mode>', 'network for RUN: host (default) or none')
+    .option('--network <mode>', 'network for RUN: private (default), host, none or a network name')
     .option('--iidfile <file>', 'write the image ID to this file')
     .option('-o, --output <spec>', 'type=local,dest=DIR or type=tar,dest=FILE (repeatable)', collect, [])
     .option('--ignorefile <file>', 'ignore file instead of .containerignore/.dockerignore')
@@ -137,8 +139,7 @@ export function addBuildCommand(program: Command): void {
     if (!['always', 'missing', 'never', 'newer'].includes(pull)) throw new SkiffError('EINVALID', `invalid --pull ${pull}`, { hint: 'use always, missing, never or newer' });
     const format = String(f.format);
     if (format !== 'oci' && format !== 'docker') throw new SkiffError('EINVALID', `invalid --format ${format}`, { hint: 'use oci or docker' });
-    const network = f.network as string | undefined;
-    if (network !== undefined && network !== 'host' && network !== 'none') throw new SkiffError('EINVALID', `unsupported --network ${network}`, { hint: 'use host or none' });
+    const network = f.network === undefined ? undefined : parseBuildNetwork(String(f.network));
     const ts = (f.timestamp as string | undefined) ?? process.env.SOURCE_DATE_EPOCH;
     if (ts !== undefined && !/^\d+$/u.test(ts)) throw new SkiffError('EINVALID', `invalid --timestamp ${ts}: want seconds since the epoch`);
     const ssh = new Map<string, string>();

@@ -4,8 +4,8 @@ import { SkiffError, isSkiffError } from '../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
 import { parseGoTemplate } from '../shared/cli/go-template.ts';
 import { formatTable } from '../shared/cli/table.ts';
-import { createNetwork, getNetwork, listNetworks, removeNetwork } from './containers/network/network-config.ts';
-import type { NetworkConfig } from './containers/network/types.ts';
+import { createNetwork, getNetwork, listNetworks, removeNetwork } from '../shared/network/network-config.ts';
+import type { NetworkConfig } from '../shared/network/types.ts';
 import { collect } from '../shared/cli/flags.ts';
 
 

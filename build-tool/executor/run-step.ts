@@ -1,9 +1,10 @@
 /**
  * RUN: the command runs with runc in the working root (an overlay of the stage's layers under a fresh upper dir),
  * with build defaults: podman's capabilities with an empty inheritable set and no-new-privileges (BU-12), the
- * default seccomp profile, clamped rlimits, /etc/hosts and /etc/resolv.conf provided, the host network unless
- * `--network none` (RUN --network=host and --security=insecure need `--allow` — BU-11), build args and ENV in the
- * environment, and the working directory refused under /proc (BU-05). RUN --mount:
+ * default seccomp profile, clamped rlimits, /etc/hosts and /etc/resolv.conf provided, a network namespace that is not
+ * the host's, with outbound access, and its stage's sandbox ID as hostname (run-network.ts; RUN --network=host and
+ * --security=insecure need `--allow` — BU-11), build args and ENV in the environment, and the working directory
+ * refused under /proc (BU-05). RUN --mount:
  *   bind   source resolved inside the context or the `from` stage's root only (BU-08); rw binds get a throwaway
  *          overlay so writes never reach the source;
  *   cache  <root>/cache/mounts/<id> (ids that are not plain names are hashed — BU-06); a `source` subpath is
@@ -35,6 +36,7 @@ import type { BuildCtx } from './types.ts';
 import type { WorkingRoot } from './working-root.ts';
 import { RootWriter } from './root-writer.ts';
 import { stepText } from './report.ts';
+import { openRunNetwork, runNetworkMode, type RunNetwork } from './run-network.ts';
 
 /** The key contributions of a RUN's bind mounts (content of context sources, stage keys of stage sources). */
 export async function runKeyDescription(ctx: BuildCtx, step: ResolvedStep, stageIndex: number): Promise<unknown> {
@@ -59,7 +61,7 @@ export async function runKeyDescription(ctx: BuildCtx, step: ResolvedStep, stage
     script: run.script ?? null,
     env: run.env,
     mounts: run.options.mounts.map((m) => ({ ...m })),
-    network: run.options.network === 'default' ? (ctx.o.network ?? 'host') : run.options.network,
+    network: runNetworkMode(run.options.network, ctx.o.network),
     security: run.options.security,
     binds,
   };
@@ -117,6 +119,7 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
   const env = [...run.env];
   const handles: FileHandle[] = [];
   const locks: LockHandle[] = [];
+  let net: RunNetwork | undefined;
   try {
     for (const m of run.options.mounts) await addMount(ctx, m, stageIndex, mounts, env, handles, locks);
     let argv = run.argv;
@@ -126,33 +129,38 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
       mounts.push({ type: 'bind', source: f, destination: '/dev/.skiff-run-script', options: ['ro'] });
       argv = ['/dev/.skiff-run-script'];
     }
-    const network = run.options.network === 'default' ? (ctx.o.network ?? 'host') : run.options.network;
+    net = await openRunNetwork(bd, runNetworkMode(run.options.network, ctx.o.network), stageIndex, so);
     const etcFiles = await writeEtcFiles(join(wr.bundle.dir, 'etc'), {
-      hostname: 'localhost',
-      network,
+      hostname: net.hostname,
+      ...net.etc,
       containerEnv: { name: bd.id, id: bd.id, image: '', imageId: '', rootless: false },
     });
     const spec = await buildSpec({ Env: [], ...(config.User !== undefined && { User: config.User }), WorkingDir: workdir }, wr.rootfs, {
       args: argv,
       entrypoint: [],
       env,
-      network,
+      network: net.spec.network,
+      ...(net.spec.netnsPath !== undefined && { netnsPath: net.spec.netnsPath }),
       etcFiles,
       mounts,
       noNewPrivileges: true,
       // the user is resolved as run-tool resolves it (shared resolveUser), with buildah's supplementary-group rule
       buildahUser: true,
-      hostname: 'localhost',
+      hostname: net.hostname,
       ...(run.options.security === 'insecure' && { privileged: true }),
       onWarning: (m) => ctx.reporter.warn(m),
       ...so,
     });
+    if (net.hook) (spec as typeof spec & { hooks?: Record<string, unknown[]> }).hooks = { createRuntime: [net.hook] };
     await wr.noteMountTargets(spec.mounts);
     await writeBundleConfig(wr.bundle, spec);
     const id = await bd.containerId();
     let code: number;
     // the tail of runc's own stderr (its exec error, when the command cannot be started, is the last thing there)
     let errTail = '';
+    let runDone = false;
+    const served = net.serve(() => runDone);
+    served.catch(() => {}); // handled below, after runc ends
     try {
       code = await bd.runc.run(id, wr.bundle.dir, {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -166,9 +174,13 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
         ...so,
       });
     } finally {
+      runDone = true;
+      await served.catch(() => {});
       await bd.runc.delete(id, { force: true }).catch(() => {});
       await bd.forgetContainer(id);
     }
+    // a network that could not be attached failed the start: say so rather than "exit status 1"
+    await served;
     ctx.stats.runs++;
     if (code !== 0) {
       const loc = step.instruction.loc;
@@ -189,6 +201,8 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
       });
     }
   } finally {
+    // a failed teardown keeps its attachment record: the build's close (or the next reclaim) retries it
+    await net?.release().catch((e: unknown) => ctx.reporter.warn(`WARNING: RUN network teardown: ${(e as Error).message}`));
     for (const h of handles) await h.close().catch(() => {});
     for (const l of locks) await l.release().catch(() => {});
   }

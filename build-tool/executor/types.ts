@@ -34,7 +34,8 @@ export interface BuildOptions {
   timestamp?: number;
   /** `--secret id=…,src=…|env=…` */
   secrets?: Map<string, { src?: string; env?: string }>;
-  network?: 'host' | 'none';
+  /** `--network`: 'private' (default: a namespace per RUN), 'host', 'none' or a network name — run-network.ts */
+  network?: string;
   iidfile?: string;
   outputs?: { type: 'local' | 'tar'; dest: string }[];
   ignorefile?: string;

@@ -26,7 +26,8 @@ import { hostAccountOf, resolveUser } from '../../shared/runtime/user.ts';
 import { idMapSize, keepIdMappings, keepIdToOuter } from '../../shared/runtime/keep-id.ts';
 import { layerCacheDir as sharedLayerCacheDir, unpackSettings } from '../../shared/runtime/layer-cache.ts';
 import { parseSignal } from './signals.ts';
-import { pastaHook, resolveNetworkChoice, resolvePorts, specNetwork } from './net-wiring.ts';
+import { resolveNetworkChoice, resolvePorts, specNetwork } from './net-wiring.ts';
+import { pastaHook } from '../../shared/network/pasta-hook.ts';
 import { removeVolume, resolveVolumeMount } from './volumes.ts';
 import {
   containerPaths, generateName, initialState, newContainerId, releaseName, reserveName, saveRecord, saveState, validateName,

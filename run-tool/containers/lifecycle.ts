@@ -11,8 +11,9 @@ import type { Store } from '../../shared/store/store.ts';
 import { lowersOf, mountRootfs, unmountRootfs } from './create.ts';
 import type { RecordVolume } from './create.ts';
 import { startHealthTimer, stopHealthTimer } from './health.ts';
-import { connectContainer, disconnectContainer, resetPastaHook, servePastaHook, type NetworkChoice } from './net-wiring.ts';
-import type { NetworkState } from './network/types.ts';
+import { connectContainer, disconnectContainer, serveContainerPastaHook, type NetworkChoice } from './net-wiring.ts';
+import { resetPastaHook } from '../../shared/network/pasta-hook.ts';
+import type { NetworkState } from '../../shared/network/types.ts';
 import { signalNumber } from './signals.ts';
 import { removeVolume } from './volumes.ts';
 import {
@@ -147,7 +148,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
   let syncDone = false;
   let hookError: unknown;
   const hook = choice?.mode === 'pasta'
-    ? servePastaHook(root, p.dir, p.userdata, record, () => syncDone).catch((e: unknown) => {
+    ? serveContainerPastaHook(root, p.dir, p.userdata, record, () => syncDone).catch((e: unknown) => {
       hookError = e;
       return undefined;
     })
@@ -286,7 +287,7 @@ export async function runForeground(store: Store, record: ContainerRecord, o: { 
       await saveState(root, id, st);
     } else if (choice?.mode === 'pasta') {
       await resetPastaHook(p.dir);
-      hook = servePastaHook(root, p.dir, p.userdata, record, () => runcDone).then(async (n) => {
+      hook = serveContainerPastaHook(root, p.dir, p.userdata, record, () => runcDone).then(async (n) => {
         if (n) {
           st.network = n;
           await saveState(root, id, st);

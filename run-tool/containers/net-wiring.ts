@@ -5,19 +5,20 @@
  *   pasta for rootless, as podman), `resolvePorts` fixes the host side of `-p`/`-P` once (random ports are picked at
  *   create, as podman, so `ps`/`port` are stable across restarts).
  * - start: `connectContainer` attaches (bridge: before `runc create`, the spec joins `netnsPathOf(id)`; pasta: after
- *   `runc create`, with the container's pid, through the createRuntime hook `pastaHook` adds), then rewrites the
+ *   `runc create`, with the container's pid, through the createRuntime hook `pastaHook` (shared/network/pasta-hook.ts) adds), then rewrites the
  *   container's /etc/hosts (its IP) and /etc/resolv.conf (the network's DNS servers).
  * - exit / rm: `disconnectContainer` detaches from the on-disk attachment record, so it also works after a killed
  *   CLI. `none` and `host` never call a network helper.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
-import { attachNetwork, detachNetwork, netnsPathOf } from './network/attach.ts';
-import { getNetwork } from './network/network-config.ts';
-import { allocatePorts, parsePublish } from './network/publish.ts';
-import type { NetworkMode, NetworkState, PortMapping as NetPort } from './network/types.ts';
+import { attachNetwork, detachNetwork, netnsPathOf } from '../../shared/network/attach.ts';
+import { getNetwork } from '../../shared/network/network-config.ts';
+import { allocatePorts, parsePublish } from '../../shared/network/publish.ts';
+import type { NetworkMode, NetworkState, PortMapping as NetPort } from '../../shared/network/types.ts';
+import { servePastaHook } from '../../shared/network/pasta-hook.ts';
 import type { ContainerRecord, PortMapping } from './state.ts';
 
 /** What `--network` resolved to; persisted as `record.network`. */
@@ -155,52 +156,10 @@ async function rewriteEtc(userdata: string, record: ContainerRecord, net: Networ
   }
 }
 
-/** Files of the pasta createRuntime hook handshake. */
-export function pastaHookFiles(dir: string): { state: string; go: string } {
-  return { state: join(dir, 'net-hook.state'), go: join(dir, 'net-hook.go') };
-}
-
 /**
- * The createRuntime hook that lets pasta join a container between `runc create` and `runc start` even when the
- * runtime is driven by `runc run` (foreground): the hook (host /bin/sh, run by runc with the state JSON on stdin)
- * publishes the state and waits for the lifecycle's go-file (`ok` lets runc continue; anything else fails the
- * start). runc kills it after `timeout` seconds, so a killed CLI cannot hang runc.
+ * Serves the pasta hook handshake of container `record` (shared/network/pasta-hook.ts): attaches with the pid the
+ * hook reports and rewrites the container's /etc files. Resolves undefined when the hook never ran.
  */
-export function pastaHook(dir: string): { path: string; args: string[]; timeout: number } {
-  const f = pastaHookFiles(dir);
-  const script = 'cat > "$1.tmp" && mv "$1.tmp" "$1" && while [ ! -e "$2" ]; do sleep 0.01; done; [ "$(cat "$2")" = ok ]';
-  return { path: '/bin/sh', args: ['sh', '-c', script, 'sh', f.state, f.go], timeout: 60 };
-}
-
-/**
- * Serves one pasta hook handshake: waits (polling) until the hook published the container state or `done()` says
- * the runtime finished without running it, attaches with the container pid, then releases the hook. Resolves with
- * the network state (undefined when the hook never ran); rejects with the attach error after failing the hook.
- */
-export async function servePastaHook(root: string, dir: string, userdata: string, record: ContainerRecord, done: () => boolean, o: { signal?: AbortSignal } = {}): Promise<NetworkState | undefined> {
-  const f = pastaHookFiles(dir);
-  let text: string | undefined;
-  for (;;) {
-    text = await readFile(f.state, 'utf8').catch(() => undefined);
-    if (text !== undefined || done()) break;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  if (text === undefined) return undefined;
-  try {
-    const pid = (JSON.parse(text) as { pid?: number }).pid;
-    if (!pid || !Number.isInteger(pid)) throw new SkiffError('EIO', 'the runtime hook did not report the container pid');
-    const st = await connectContainer(root, userdata, record, { pid, ...(o.signal && { signal: o.signal }) });
-    await writeFileAtomic(f.go, 'ok', 0o600);
-    return st;
-  } catch (e) {
-    await writeFileAtomic(f.go, 'fail', 0o600).catch(() => {});
-    throw e;
-  }
-}
-
-/** Removes the hook handshake files (before a start). */
-export async function resetPastaHook(dir: string): Promise<void> {
-  const f = pastaHookFiles(dir);
-  await rm(f.state, { force: true });
-  await rm(f.go, { force: true });
+export function serveContainerPastaHook(root: string, dir: string, userdata: string, record: ContainerRecord, done: () => boolean, o: { signal?: AbortSignal } = {}): Promise<NetworkState | undefined> {
+  return servePastaHook(dir, done, (pid) => connectContainer(root, userdata, record, { pid, ...(o.signal && { signal: o.signal }) }));
 }

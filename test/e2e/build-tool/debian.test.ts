@@ -1,6 +1,7 @@
 // A real-world build through the built CLIs: a Debian bookworm rootfs made by debootstrap (minbase) is imported as a
-// base image (`run-tool import`), `build-tool build` runs apt-get in a RUN step (network: the host's, the default)
-// to install a tiny package, and `run-tool run` runs the installed program from the result.
+// base image (`run-tool import`), `build-tool build` runs apt-get in a RUN step (network: the default, a namespace
+// of its own on netavark's bridge, NAT to the archive) to install a tiny package, and `run-tool run` runs the
+// installed program from the result.
 // The debootstrap tarball (~30 s to make) is cached on tmpfs for later runs: /dev/shm/skiff-test-debian-bookworm.tar.
 // Skipped with a message when debootstrap or the Debian mirror is unavailable; skip on purpose for quick local runs
 // with SKIFF_TEST_SKIP_DEBIAN=1 (CI leaves it unset, so it runs there).

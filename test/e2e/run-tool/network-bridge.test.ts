@@ -15,11 +15,11 @@ import { createBundle, teardownBundle, writeBundleConfig } from '../../../shared
 import { writeEtcFiles } from '../../../shared/runtime/etc-files.ts';
 import { ensurePrivateDir, locateRunc, Runc } from '../../../shared/runtime/runc.ts';
 import { openStore } from '../../../shared/store/store.ts';
-import { attachNetwork, detachNetwork, readAttachment } from '../../../run-tool/containers/network/attach.ts';
-import { createNetwork, defaultNetworkConfig, networkPaths } from '../../../run-tool/containers/network/network-config.ts';
-import { findHelper } from '../../../run-tool/containers/network/programs.ts';
-import { freePort, parsePublish } from '../../../run-tool/containers/network/publish.ts';
-import type { NetworkPlan, NetworkState } from '../../../run-tool/containers/network/types.ts';
+import { attachNetwork, detachNetwork, readAttachment } from '../../../shared/network/attach.ts';
+import { createNetwork, defaultNetworkConfig, networkPaths } from '../../../shared/network/network-config.ts';
+import { findHelper } from '../../../shared/network/programs.ts';
+import { freePort, parsePublish } from '../../../shared/network/publish.ts';
+import type { NetworkPlan, NetworkState } from '../../../shared/network/types.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 

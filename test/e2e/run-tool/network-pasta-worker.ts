@@ -1,7 +1,7 @@
 // Runs attachNetwork / detachNetwork in pasta mode as the (ordinary) user the test switches to.
 // Usage: node worker.mjs attach ROOT ID PID PUBLISH | detach ROOT ID STATE_JSON
-import { attachNetwork, detachNetwork } from '../../../run-tool/containers/network/attach.ts';
-import { parsePublish } from '../../../run-tool/containers/network/publish.ts';
+import { attachNetwork, detachNetwork } from '../../../shared/network/attach.ts';
+import { parsePublish } from '../../../shared/network/publish.ts';
 
 const [cmd, root, id, a, b] = process.argv.slice(2);
 try {

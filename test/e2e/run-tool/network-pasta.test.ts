@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSkiffError } from '../../../shared/errors.ts';
-import { attachNetwork } from '../../../run-tool/containers/network/attach.ts';
-import { findHelper } from '../../../run-tool/containers/network/programs.ts';
-import { freePort, parsePublish } from '../../../run-tool/containers/network/publish.ts';
-import { pastaArgs } from '../../../run-tool/containers/network/pasta.ts';
+import { attachNetwork } from '../../../shared/network/attach.ts';
+import { findHelper } from '../../../shared/network/programs.ts';
+import { freePort, parsePublish } from '../../../shared/network/publish.ts';
+import { pastaArgs } from '../../../shared/network/pasta.ts';
 import { hasBusybox } from '../../helpers/busybox.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 

@@ -1,9 +1,9 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { isSkiffError } from '../../../shared/errors.ts';
-import { allocatePorts, parseExposedPort, parsePublish } from '../../../run-tool/containers/network/publish.ts';
-import { checkNetworkName } from '../../../run-tool/containers/network/network-config.ts';
-import { cidrsOverlap, parseCidr } from '../../../run-tool/containers/network/ip.ts';
+import { allocatePorts, parseExposedPort, parsePublish } from '../../../shared/network/publish.ts';
+import { checkNetworkName } from '../../../shared/network/network-config.ts';
+import { cidrsOverlap, parseCidr } from '../../../shared/network/ip.ts';
 
 describe('parsePublish (podman 4 -p syntax)', () => {
   const ok: Array<[string, unknown]> = [

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from 'nod
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../../run-tool/containers/network/publish.ts';
+import { freePort } from '../../../shared/network/publish.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
 import { addSubIdRange, asUser, makeUserWithBusybox, bundle, canRunRootless, firstSubId, pausePidOf, pollSync, removeContainers, removeUser, type TestUser } from './rootless-helpers.ts';
 

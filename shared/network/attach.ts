@@ -1,7 +1,7 @@
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkiffError, isSkiffError } from '../../../shared/errors.ts';
-import { writeFileAtomic } from '../../../shared/store/atomic.ts';
+import { SkiffError, isSkiffError } from '../errors.ts';
+import { writeFileAtomic } from '../store/atomic.ts';
 import { cidrContains, intToIp, ipToInt, parseCidr } from './ip.ts';
 import { getNetwork, networkPaths, withNetworkLock, type NetworkPaths } from './network-config.ts';
 import { findHelper, runHelper } from './programs.ts';
@@ -39,6 +39,8 @@ export interface AttachmentRecord {
   netavarkOptions?: Record<string, unknown>;
   ips: Record<string, string[]>;
   helperPid?: number;
+  /** NetworkPlan.owner: set for attachments that are not run-tool containers (build RUN steps) */
+  owner?: string;
 }
 
 type IpamFile = { allocations: Record<string, string>; last?: string };
@@ -55,6 +57,19 @@ async function readJson<T>(file: string): Promise<T | undefined> {
 /** Reads a container's attachment record; undefined when it has none. */
 export async function readAttachment(root: string, containerId: string): Promise<AttachmentRecord | undefined> {
   return readJson<AttachmentRecord>(join(networkPaths(root).attachments, `${checkId(containerId)}.json`));
+}
+
+/** Every attachment record of the store (unreadable or foreign files skipped). Reads only. */
+export async function listAttachments(root: string): Promise<AttachmentRecord[]> {
+  const dir = networkPaths(root).attachments;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const out: AttachmentRecord[] = [];
+  for (const f of names) {
+    if (!/^[0-9a-f]{64}\.json$/.test(f)) continue;
+    const rec = await readJson<AttachmentRecord>(join(dir, f)).catch(() => undefined);
+    if (rec && rec.containerId === f.slice(0, 64)) out.push(rec);
+  }
+  return out;
 }
 
 /** host-local style allocation: the next free address after the last one handed out, skipping network/gateway/broadcast. */
@@ -189,7 +204,7 @@ export async function attachNetwork(containerId: string, plan: NetworkPlan, o: N
       (options.networks as Record<string, unknown>)[cfg.name] = { static_ips: [a.ip], aliases, interface_name: `eth${i}` };
       (options.network_info as Record<string, unknown>)[cfg.name] = cfg;
     }
-    const rec: AttachmentRecord = { containerId, mode: 'bridge', networks: configs.map((c) => c.name), netnsPath: netns, ownsNetns: true, netavarkOptions: options, ips: ipsByNet };
+    const rec: AttachmentRecord = { containerId, mode: 'bridge', networks: configs.map((c) => c.name), netnsPath: netns, ownsNetns: true, netavarkOptions: options, ips: ipsByNet, ...(plan.owner && { owner: plan.owner }) };
     await writeFileAtomic(recFile, JSON.stringify(rec), 0o600);
   }, so);
 

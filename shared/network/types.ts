@@ -36,6 +36,11 @@ export interface NetworkPlan {
   containerName?: string;
   /** Static IPs per network name (`--ip`). */
   staticIps?: Record<string, string[]>;
+  /**
+   * Who holds the attachment when it is not a run-tool container, e.g. `build:<build id>` for a build-tool RUN
+   * step. Recorded in the attachment record so the holder's crash reclaim can find and detach what it left.
+   */
+  owner?: string;
 }
 
 /** One network the container joined (bridge mode). */

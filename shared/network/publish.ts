@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { SkiffError } from '../../../shared/errors.ts';
+import { SkiffError } from '../errors.ts';
 import type { PortMapping } from './types.ts';
 
 function bad(msg: string): SkiffError {

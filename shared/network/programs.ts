@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { SkiffError } from '../../../shared/errors.ts';
-import { requireProgram } from '../../../shared/process/system-programs.ts';
+import { SkiffError } from '../errors.ts';
+import { requireProgram } from '../process/system-programs.ts';
 
 /** Finds a network helper program (`$SKIFF_<NAME>`, podman's helper dirs, PATH); ENODEP naming the Debian package. */
 export function findHelper(name: 'netavark' | 'aardvark-dns' | 'pasta' | 'ip', env: NodeJS.ProcessEnv = process.env): string {

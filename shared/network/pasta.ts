@@ -3,10 +3,10 @@ import { closeSync, openSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { SkiffError } from '../../../shared/errors.ts';
-import { isRootless } from '../../../shared/runtime/rootless.ts';
-import { usernsMarker } from '../../../shared/runtime/userns.ts';
-import { writeFileAtomic } from '../../../shared/store/atomic.ts';
+import { SkiffError } from '../errors.ts';
+import { isRootless } from '../runtime/rootless.ts';
+import { usernsMarker } from '../runtime/userns.ts';
+import { writeFileAtomic } from '../store/atomic.ts';
 import { ensureNetworkDirs, networkPaths } from './network-config.ts';
 import { findHelper } from './programs.ts';
 import { portIsFree } from './publish.ts';
@@ -105,7 +105,7 @@ export async function attachPasta(containerId: string, plan: NetworkPlan, ports:
     child.once('error', (e) => reject(new SkiffError('ENODEP', `cannot run pasta: ${e.message}`)));
     child.once('spawn', () => resolve(child.pid!));
   });
-  const rec = { containerId, mode: 'pasta' as const, networks: [], ownsNetns: false, ips: {}, helperPid: spawned };
+  const rec = { containerId, mode: 'pasta' as const, networks: [], ownsNetns: false, ips: {}, helperPid: spawned, ...(plan.owner && { owner: plan.owner }) };
   await writeFileAtomic(join(p.attachments, `${containerId}.json`), JSON.stringify(rec), 0o600);
   // pasta is ready once its host-side forwards are bound: poll them (bounded), watching for an early exit
   let exited: number | null = null;

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { SkiffError } from '../../../shared/errors.ts';
-import { writeFileAtomic } from '../../../shared/store/atomic.ts';
-import { acquireLock } from '../../../shared/store/lock.ts';
+import { SkiffError } from '../errors.ts';
+import { writeFileAtomic } from '../store/atomic.ts';
+import { acquireLock } from '../store/lock.ts';
 import { cidrContains, cidrsOverlap, ipToInt, parseCidr, intToIp } from './ip.ts';
 import type { NetworkConfig } from './types.ts';
 
