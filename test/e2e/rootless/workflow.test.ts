@@ -1,5 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -177,6 +179,32 @@ describe.skipIf(!canRunRootless)('rootless workflow as an ordinary user', () => 
     const rm = rt(['rm', 'app']);
     expect(rm.status, rm.stderr).toBe(0);
   }, 180_000);
+
+  it('RUN with the default network: a private namespace through pasta, not the host\'s, and no host loopback service', async () => {
+    const server = createServer((c) => c.end('host-secret\n'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const netCtx = join(hostDir, 'netctx');
+      mkdirSync(netCtx, { recursive: true });
+      writeFileSync(join(netCtx, 'Dockerfile'), [
+        `FROM ${base}`,
+        `RUN hostname > /hn && (cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' ') > /ifs && (nc -w 2 127.0.0.1 ${port} > /got 2>&1 || true)`,
+        '',
+      ].join('\n'));
+      execFileSync('chown', ['-R', `${u.uid}:${u.gid}`, netCtx]);
+      const out = join(hostDir, 'netout');
+      const r = bt(['build', '--tls-verify=false', '-o', `type=local,dest=${out}`, netCtx]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(join(out, 'hn'), 'utf8').trim()).not.toBe(hostname());
+      const ifs = readFileSync(join(out, 'ifs'), 'utf8').trim().split(' ');
+      expect(ifs).toContain('lo');
+      expect(ifs.length, ifs.join(' ')).toBeGreaterThan(1); // pasta's tap device besides lo
+      expect(readFileSync(join(out, 'got'), 'utf8')).not.toContain('host-secret');
+    } finally {
+      server.close();
+    }
+  }, 300_000);
 
   it('rm -f of a running container, again and again: always exit 0, its directory gone, nothing left behind', () => {
     for (let i = 0; i < 10; i++) {
