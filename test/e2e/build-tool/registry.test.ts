@@ -76,7 +76,7 @@ describe.skipIf(!isRoot || !hasBusybox || !existsSync(REGISTRY_BIN))('build-tool
     const ctx = context('c2', `FROM ${auth.host}/lib/busybox:1\nRUN true\n`);
     const denied = join(dir, 'r2-denied');
     const bad = tool('build-tool', ['--root', denied, 'build', '--tls-verify=false', ctx]);
-    expect(bad.status).toBe(1);
+    expect(bad.status, bad.stderr).toBe(125);
     expect(bad.stderr).toMatch(/unauthorized|authentication required|credentials/i);
     const none = tool('build-tool', ['--root', denied, 'images', '-q']);
     expect(none.stdout.trim()).toBe('');
@@ -90,7 +90,7 @@ describe.skipIf(!isRoot || !hasBusybox || !existsSync(REGISTRY_BIN))('build-tool
     const root = join(dir, 'r3');
     const ctx = context('c3', `FROM ${reg.host}/lib/busybox:1\nRUN true\n`);
     const r = tool('build-tool', ['--root', root, 'build', '--tls-verify=false', '--policy', policy, ctx]);
-    expect(r.status).toBe(1);
+    expect(r.status, r.stderr).toBe(125);
     expect(r.stderr).toMatch(/reject|policy/i);
     expect(tool('build-tool', ['--root', root, 'images', '-q']).stdout.trim()).toBe('');
     // a build from a stored image never reads the policy: even a broken policy file is not an error then
