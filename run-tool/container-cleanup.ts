@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { isSkiffError } from '../shared/errors.ts';
 import { addRootOption } from '../shared/cli/program.ts';
-import { cleanupContainer } from './containers/lifecycle.ts';
+import { cleanupContainer } from './containers/cleanup-container.ts';
 import { checkId } from './containers/state.ts';
 import { withStore } from './containers/cli-util.ts';
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { addRootOption } from '../shared/cli/program.ts';
 import { isSkiffError, SkiffError } from '../shared/errors.ts';
 import { listContainers, loadContainer } from './containers/state.ts';
-import { removeContainer } from './containers/lifecycle.ts';
+import { removeContainer } from './containers/stop-container.ts';
 import { forEachContainer, withStore } from './containers/cli-util.ts';
 
 /**

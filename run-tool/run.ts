@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { createContainer } from './containers/create.ts';
-import { ExitCodeError, runForeground, startDetached, removeContainer } from './containers/lifecycle.ts';
+import { runForeground } from './containers/run-foreground.ts';
+import { startDetached } from './containers/start-container.ts';
+import { removeContainer } from './containers/stop-container.ts';
 import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from './containers/options.ts';
 import { withStore } from './containers/cli-util.ts';
 import { withImage, type PullPolicy } from './containers/pull-policy.ts';
@@ -40,4 +42,3 @@ export function addRunCommand(program: Command): void {
   });
 }
 
-export { ExitCodeError };

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../shared/cli/program.ts';
 import { loadContainer, listContainers } from './containers/state.ts';
-import { stopContainer } from './containers/lifecycle.ts';
+import { stopContainer } from './containers/stop-container.ts';
 import { forEachContainer, withStore } from './containers/cli-util.ts';
 import { SkiffError } from '../shared/errors.ts';
 

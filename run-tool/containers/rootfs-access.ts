@@ -1,11 +1,11 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { SkiffError } from '../../shared/errors.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
-import { runProgram } from '../../shared/layer/exec.ts';
+import { runProgram } from '../../shared/process/run.ts';
 import { isMountPoint } from '../../shared/runtime/bundle.ts';
 import type { Store } from '../../shared/store/store.ts';
-import { lowersOf, mountRootfs, unmountRootfs } from './create.ts';
-import { getRunc } from './lifecycle.ts';
+import { lowersOf, mountRootfs, unmountRootfs } from './rootfs-mount.ts';
+import { getRunc } from './runc-handle.ts';
 import { containerPaths, loadById, lockContainer, type ContainerPaths, type LoadedContainer } from './state.ts';
 
 /** What `withContainerRootfs` hands its callback. */
