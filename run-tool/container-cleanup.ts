@@ -10,7 +10,7 @@ export function addContainerCleanupCommand(program: Command): void {
   const cmd = program.command('container-cleanup', { hidden: true }).argument('<id>');
   addRootOption(cmd).action(async (id: string) => {
     try {
-      await withStore(cmd, (store) => cleanupContainer(store, checkId(id), { fromMonitor: true }), { create: false });
+      await withStore(cmd, (store) => cleanupContainer(store, checkId(id), { fromMonitor: true, onWarning: (m) => process.stderr.write(`Error: ${m}\n`) }), { create: false });
     } catch (e) {
       // The store (and so the container) was removed while it ran: nothing is left to clean.
       if (!isSkiffError(e, 'ENOTFOUND')) throw e;

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -54,13 +53,8 @@ export function addExecCommand(program: Command): void {
       const runc = await getRunc();
       try {
         if (f.detach) {
-          const r = await new Promise<{ code: number; err: string }>((res) => {
-            const ch = spawn(runc.path, ['--root', runc.root, 'exec', '-d', '--process', file, c.record.id], { stdio: ['ignore', 'ignore', 'pipe'] });
-            let err = '';
-            ch.stderr.on('data', (b: Buffer) => (err += b.toString()));
-            ch.on('close', (code) => res({ code: code ?? 1, err }));
-          });
-          if (r.code !== 0) throw exitError(startFailureCode(r.err) ?? 125, cleanRuncMessage(r.err));
+          const r = await runc.execDetached(c.record.id, file);
+          if (r.code !== 0) throw exitError(startFailureCode(r.stderr) ?? 125, cleanRuncMessage(r.stderr));
           process.stdout.write(`${randomBytes(32).toString('hex')}\n`);
           return;
         }

@@ -27,7 +27,7 @@ export function addRmCommand(program: Command): void {
         let id: string;
         try {
           id = (await loadContainer(store.paths.root, n)).record.id;
-          await removeContainer(store, id, { force: f.force === true, volumes: f.volumes === true, ...(timeout !== undefined ? { timeout } : {}) });
+          await removeContainer(store, id, { force: f.force === true, volumes: f.volumes === true, ...(timeout !== undefined ? { timeout } : {}), onWarning: (m) => process.stderr.write(`Error: ${m}\n`) });
         } catch (e) {
           if (f.ignore && isSkiffError(e, 'ENOTFOUND')) return;
           throw e;

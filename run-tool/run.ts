@@ -36,8 +36,9 @@ export function addRunCommand(program: Command): void {
         process.stdout.write(`${r.id}\n`);
         return;
       }
-      const code = await runForeground(store, r, { interactive: o.interactive === true, preserveFds: o.preserveFds ?? 0 });
-      process.exitCode = code;
+      const res = await runForeground(store, r, { interactive: o.interactive === true, preserveFds: o.preserveFds ?? 0, onWarning: (m) => process.stderr.write(`Error: ${m}\n`) });
+      if (res.error !== undefined) process.stderr.write(`Error: ${res.error}\n`);
+      process.exitCode = res.exitCode;
     });
   });
 }

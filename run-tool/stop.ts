@@ -25,7 +25,7 @@ export function addStopCommand(program: Command): void {
           if (f.ignore) return;
           throw e;
         }
-        await stopContainer(store, id, timeout === undefined ? {} : { timeout });
+        await stopContainer(store, id, { ...(timeout !== undefined && { timeout }), onWarning: (m) => process.stderr.write(`Error: ${m}\n`) });
         process.stdout.write(`${n}\n`);
       });
     });

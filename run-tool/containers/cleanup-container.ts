@@ -26,9 +26,10 @@ async function readExitFile(root: string, id: string): Promise<number | undefine
  * Records a container's exit and releases what it held (idempotent; the conmon exit command and any CLI
  * that notices the exit may all call it): exit code from conmon's exit file (else `exitCode`, else 137),
  * `runc delete` (skipped with `runcGone`: the caller knows runc's state is already gone), unmount, then `--rm`
- * removal (under the same container lock) or the restart policy. Never waits with the lock held.
+ * removal (under the same container lock) or the restart policy. Never waits with the lock held. A network
+ * that cannot be torn down does not stop the cleanup: its message goes to `onWarning`.
  */
-export async function cleanupContainer(store: Store, id: string, o: { exitCode?: number; fromMonitor?: boolean; runcGone?: boolean } = {}): Promise<void> {
+export async function cleanupContainer(store: Store, id: string, o: { exitCode?: number; fromMonitor?: boolean; runcGone?: boolean; onWarning?: (message: string) => void } = {}): Promise<void> {
   const root = store.paths.root;
   const runc = await getRunc();
   let after: ContainerState | undefined;
@@ -54,7 +55,7 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
     if (s.healthPid) stopHealthTimer(s.healthPid, s.healthStart);
     if (!o.runcGone && runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
     await unmountRootfs(root, id);
-    await disconnectContainer(root, record, s.network).catch((e: unknown) => process.stderr.write(`Error: ${(e as Error).message}\n`));
+    await disconnectContainer(root, record, s.network).catch((e: unknown) => o.onWarning?.((e as Error).message));
     after = { ...s, status: 'exited', pid: 0, exitCode: code, finishedAt: new Date().toISOString(), mounted: false };
     delete (after as StateExt).network;
     delete after.healthPid;
@@ -81,7 +82,7 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
  * or the foreground CLI) is gone — killed, or the machine rebooted — has its processes killed and is cleaned
  * up (exit code from the exit file, else 137). Returns the fresh state.
  */
-export async function reconcile(store: Store, c: LoadedContainer): Promise<LoadedContainer> {
+export async function reconcile(store: Store, c: LoadedContainer, o: { onWarning?: (message: string) => void } = {}): Promise<LoadedContainer> {
   const s = c.state as StateExt;
   if (s.status !== 'running' && s.status !== 'stopping') return c;
   if (isAlive(s.monitorPid, s.monitorStart)) return c;
@@ -93,7 +94,7 @@ export async function reconcile(store: Store, c: LoadedContainer): Promise<Loade
     await runc.kill(c.record.id, 'KILL', { all: true }).catch(() => runc.kill(c.record.id, 'KILL')).catch(() => {});
     for (let i = 0; i < 100 && isAlive(rs.pid); i++) await sleep(20);
   }
-  await cleanupContainer(store, c.record.id, { exitCode: 137, fromMonitor: true });
+  await cleanupContainer(store, c.record.id, { exitCode: 137, fromMonitor: true, ...o });
   return (await loadById(root, c.record.id)) ?? c;
 }
 

@@ -37,10 +37,11 @@ class K8sLogWriter {
  * Runs a created container in the foreground with `runc run` (RU-11: SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/2
  * sent to this process are forwarded to runc, which forwards them to the container). Non-tty output is
  * passed through and also logged (k8s-file) so `logs` works; stdin is passed with `interactive`. Returns the
- * container's exit code (126/127 when runc cannot invoke/find the command). Cleans up afterwards (and
- * removes the container with --rm).
+ * container's exit code (126/127 when runc cannot invoke/find the command, 125 when its network could not be
+ * set up) and, when runc or the network failed, the message to print. Cleans up afterwards (and removes the
+ * container with --rm); failures of the cleanup that do not stop it go to `onWarning`.
  */
-export async function runForeground(store: Store, record: ContainerRecord, o: { interactive?: boolean; preserveFds?: number } = {}): Promise<number> {
+export async function runForeground(store: Store, record: ContainerRecord, o: { interactive?: boolean; preserveFds?: number; onWarning?: (message: string) => void } = {}): Promise<{ exitCode: number; error?: string }> {
   const root = store.paths.root;
   const id = record.id;
   const p = containerPaths(root, id);
@@ -113,20 +114,18 @@ export async function runForeground(store: Store, record: ContainerRecord, o: { 
     for (const s of sigs) process.off(s, forward);
     await log?.close();
   }
+  let error: string | undefined;
   if (hookError) {
-    process.stderr.write(`Error: ${(hookError as Error).message}\n`);
-    stderrTail = '';
+    error = (hookError as Error).message;
     code = 125;
-  }
-  if (stderrTail) {
-    const fc = startFailureCode(stderrTail);
-    process.stderr.write(`Error: ${cleanRuncMessage(stderrTail)}\n`);
-    code = fc ?? 125;
+  } else if (stderrTail) {
+    error = cleanRuncMessage(stderrTail);
+    code = startFailureCode(stderrTail) ?? 125;
   }
   // `runc run` (not detached) deleted its own state when it returned: no `runc delete` needed
-  await cleanupContainer(store, id, { exitCode: code, runcGone: true }).catch((e) => {
+  await cleanupContainer(store, id, { exitCode: code, runcGone: true, ...(o.onWarning && { onWarning: o.onWarning }) }).catch((e) => {
     if (!isSkiffError(e, 'ENOTFOUND')) throw e;
   });
-  return code;
+  return error === undefined ? { exitCode: code } : { exitCode: code, error };
 }
 

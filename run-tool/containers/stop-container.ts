@@ -22,7 +22,7 @@ async function waitDead(pid: number, ms: number): Promise<boolean> {
  * then SIGKILLs the whole container; records the exit and cleans up before returning. The lock is not held
  * while waiting. A container that is not running is left as is.
  */
-export async function stopContainer(store: Store, id: string, o: { timeout?: number; signal?: string } = {}): Promise<void> {
+export async function stopContainer(store: Store, id: string, o: { timeout?: number; signal?: string; onWarning?: (message: string) => void } = {}): Promise<void> {
   const root = store.paths.root;
   const runc = await getRunc();
   let pid = 0;
@@ -47,7 +47,7 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
     await runc.kill(id, 'KILL', { all: true }).catch(() => runc.kill(id, 'KILL')).catch(() => {});
     if (pid > 0) await waitDead(pid, 5000);
   }
-  await cleanupContainer(store, id, { exitCode: 137, fromMonitor: true });
+  await cleanupContainer(store, id, { exitCode: 137, fromMonitor: true, ...(o.onWarning && { onWarning: o.onWarning }) });
 }
 
 /** Sends `signal` (canonical, from parseSignal) to a running container. Marks it stopped by the user for the restart policy. */
@@ -75,14 +75,15 @@ export async function killContainer(store: Store, id: string, signal: string): P
  * lease (RU-14), name and directory. ENOTFOUND when it does not exist; EINVALID (podman's exit 2) when it
  * runs and `force` is not given.
  */
-export async function removeContainer(store: Store, id: string, o: { force?: boolean; volumes?: boolean; timeout?: number } = {}): Promise<void> {
+export async function removeContainer(store: Store, id: string, o: { force?: boolean; volumes?: boolean; timeout?: number; onWarning?: (message: string) => void } = {}): Promise<void> {
   const root = store.paths.root;
   let c = await loadById(root, id);
   if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
-  c = await reconcile(store, c);
+  const warn = o.onWarning ? { onWarning: o.onWarning } : {};
+  c = await reconcile(store, c, warn);
   if (c.state.status === 'running') {
     if (!o.force) throw exitError(2, `cannot remove container ${id} as it is running - running or paused containers cannot be removed without force: container state improper`);
-    await stopContainer(store, id, { timeout: o.timeout ?? 0 });
+    await stopContainer(store, id, { timeout: o.timeout ?? 0, ...warn });
   }
   const lock = await lockContainer(root, id);
   try {

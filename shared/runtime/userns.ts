@@ -214,9 +214,10 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
  * (ensurePauseProcess), else a fresh one (spawnMapped) — with the marker, SKIFF_ROOT defaulted to the user's
  * store ($XDG_DATA_HOME/skiff) and SKIFF_RUNC_ROOT to $XDG_RUNTIME_DIR/skiff/runc; forwards signals and resolves
  * with the child's exit code (128+signal). Resolves undefined — nothing done — for root or when already inside
- * the namespace (or SKIFF_NO_USERNS=1). Failures to enter the namespace come back as exit code 125.
+ * the namespace (or SKIFF_NO_USERNS=1). A failure to enter the namespace is a SkiffError with exit status 125;
+ * a changed namespace is reported through `onWarning`.
  */
-export async function reexecInUserNamespace(o: { argv?: readonly string[]; env?: NodeJS.ProcessEnv; defaultStoreRoot: (env: NodeJS.ProcessEnv, uid: number) => string }): Promise<number | undefined> {
+export async function reexecInUserNamespace(o: { argv?: readonly string[]; env?: NodeJS.ProcessEnv; defaultStoreRoot: (env: NodeJS.ProcessEnv, uid: number) => string; onWarning?: (message: string) => void }): Promise<number | undefined> {
   const env = o.env ?? process.env;
   const uid = process.getuid?.() ?? 0;
   if (uid === 0 || env.SKIFF_NO_USERNS === '1' || env[USERNS_ENV] !== undefined) return undefined;
@@ -229,7 +230,7 @@ export async function reexecInUserNamespace(o: { argv?: readonly string[]; env?:
   const cmd = [process.execPath, ...process.execArgv, resolve(argv[1] ?? ''), ...argv.slice(2)];
   let child: ChildProcess;
   try {
-    const pause = await ensurePauseProcess(plan, env, (m) => process.stderr.write(`${m}\n`));
+    const pause = await ensurePauseProcess(plan, env, o.onWarning);
     if (pause !== undefined) {
       const nsenter = locateProgram('nsenter', env) ?? 'nsenter';
       // --preserve-credentials: the user's own ids are root of the namespace (no setgroups, denied single-id)
@@ -238,10 +239,9 @@ export async function reexecInUserNamespace(o: { argv?: readonly string[]; env?:
       child = await spawnMapped(plan, cmd, { stdio: ['inherit', 'inherit', 'inherit'], env: childEnv });
     }
   } catch (e) {
-    process.stderr.write(`Error: ${(e as Error).message}\n`);
-    return 125;
+    throw new SkiffError('EPERM', (e as Error).message, { exitStatus: 125, cause: e });
   }
-  return new Promise((res) => {
+  return new Promise((res, rej) => {
     const fwd = (s: NodeJS.Signals) => () => {
       try {
         child.kill(s);
@@ -252,8 +252,8 @@ export async function reexecInUserNamespace(o: { argv?: readonly string[]; env?:
     const handlers = FORWARDED.map((s) => [s, fwd(s)] as const);
     for (const [s, h] of handlers) process.on(s, h);
     child.on('error', (e) => {
-      process.stderr.write(`Error: cannot enter the user namespace: ${e.message} (install util-linux's nsenter and unshare)\n`);
-      res(125);
+      for (const [s, h] of handlers) process.off(s, h);
+      rej(new SkiffError('EPERM', `cannot enter the user namespace: ${e.message} (install util-linux's nsenter and unshare)`, { exitStatus: 125, cause: e }));
     });
     child.on('close', (code, sig) => {
       for (const [s, h] of handlers) process.off(s, h);
