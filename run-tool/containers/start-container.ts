@@ -81,7 +81,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
   }
   const args = [
     '--api-version', '1', '-c', id, '-u', id, '-r', runc.path, '-b', p.bundle, '-p', p.pidFile, '-n', record.name,
-    '--exit-dir', p.exits, '-l', `k8s-file:${p.log}`, '--log-level', 'error', '--runtime-arg', '--root', '--runtime-arg', runc.root,
+    '--exit-dir', p.exits, '-l', `k8s-file:${p.log}`, '--log-level', 'error', ...runc.globalArgs().flatMap((a) => ['--runtime-arg', a]),
     '-P', p.conmonPid, '--socket-dir-path', p.sockets,
     ...(record.config.tty ? ['-t'] : []),
     ...selfCommand().flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),

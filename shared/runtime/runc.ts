@@ -92,8 +92,13 @@ export class Runc {
     this.root = root;
   }
 
+  /** The global flags every command of this runc takes (its state dir), for a program that runs it for us (conmon's `--runtime-arg`). */
+  globalArgs(): string[] {
+    return ['--root', this.root];
+  }
+
   #args(sub: string[]): string[] {
-    return ['--root', this.root, ...sub];
+    return [...this.globalArgs(), ...sub];
   }
 
   /** Whether runc keeps state for `id` (its `<root>/<id>` dir): without it `delete` has nothing to do. */
