@@ -163,4 +163,13 @@ describe('no circles, no back doors', () => {
     // an entry that no longer spawns anything is stale: remove it
     expect(Object.keys(CHILD_PROCESS_ALLOWED).filter((f) => !seen.has(f))).toEqual([]);
   });
+
+  it('the library returns or throws its errors: no `Error: …` printed outside the command layer', () => {
+    const bad: string[] = [];
+    for (const [file, src] of repoSources()) {
+      const library = (file.startsWith('shared/') && !file.startsWith('shared/cli/')) || (file.startsWith('run-tool/containers/') && file !== 'run-tool/containers/cli-util.ts');
+      if (library && /stderr\.write\(\s*`Error/.test(src)) bad.push(file);
+    }
+    expect(bad).toEqual([]);
+  });
 });
