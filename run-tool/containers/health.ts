@@ -87,7 +87,7 @@ export function applyHealthResult(prev: ContainerState['health'], cfg: HealthCon
 /**
  * Runs the health check of a running container once (`healthcheck run`): `runc exec` of the Test with the
  * container's process settings, killed after Timeout; the result is recorded under the container lock.
- * EINVALID when the container has no health check; ExitCodeError 125 when it is not running.
+ * EINVALID when the container has no health check; exit status 125 when it is not running.
  */
 export async function runHealthcheck(store: Store, nameOrId: string, o: { signal?: AbortSignal } = {}): Promise<HealthResult> {
   const root = store.paths.root;

@@ -6,6 +6,7 @@ import { resetPastaHook } from '../../shared/network/pasta-hook.ts';
 import type { NetworkState } from '../../shared/network/types.ts';
 import { isAlive, procStartTime } from '../../shared/process/proc.ts';
 import { requireProgram } from '../../shared/process/system-programs.ts';
+import { spawnError } from '../../shared/process/run.ts';
 import { missingWorkdir } from '../../shared/runtime/build-spec.ts';
 import { startFailureCode } from '../../shared/runtime/runc.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -33,7 +34,7 @@ export function networkStateOf(s: ContainerState): NetworkState | undefined {
 /**
  * Starts a created or exited container detached under conmon (the monitor outlives the CLI, keeps the
  * k8s-file log, writes the exit file and runs `container-cleanup` when the container exits). Takes the
- * container lock. 126/127 ExitCodeError when runc cannot invoke or find the command. Idempotent on a running
+ * container lock. A SkiffError with exit status 126/127 when runc cannot invoke or find the command. Idempotent on a running
  * container.
  */
 export async function startDetached(store: Store, id: string, o: { restart?: boolean } = {}): Promise<void> {
@@ -112,7 +113,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
       }
     });
     pipe.on('end', () => res({ pid: -1, message: 'conmon exited without reporting the container pid' }));
-    child.on('error', (e) => rej((e as NodeJS.ErrnoException).code === 'ENOENT' ? new SkiffError('ENODEP', 'conmon is not installed', { hint: 'apt-get install conmon' }) : e));
+    child.on('error', (e) => rej(spawnError(conmon, e)));
     child.unref();
   });
   syncDone = true;
