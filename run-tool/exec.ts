@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -9,11 +8,13 @@ import { resolveUser } from '../shared/runtime/user.ts';
 import { checkWorkdir } from '../shared/runtime/spec.ts';
 import type { RuntimeSpec } from '../shared/runtime/types.ts';
 import { containerPaths, loadContainer } from './containers/state.ts';
-import { ExitCodeError, cleanRuncMessage, getRunc } from './containers/lifecycle.ts';
+import { cleanRuncMessage } from './containers/start-container.ts';
+import { getRunc } from './containers/runc-handle.ts';
 import { startFailureCode } from '../shared/runtime/runc.ts';
 import { collect } from '../shared/cli/flags.ts';
 import { withStore } from './containers/cli-util.ts';
 import { randomBytes } from 'node:crypto';
+import { exitError } from './containers/exit-status.ts';
 
 /** Adds `exec [-i] [-t] [-d] [-e K=V] [-u USER] [-w DIR] CONTAINER CMD…` (podman's) through `runc exec`; exits with the command's code. */
 export function addExecCommand(program: Command): void {
@@ -29,7 +30,7 @@ export function addExecCommand(program: Command): void {
   addRootOption(cmd).action(async (name: string, args: string[], f: { interactive?: boolean; tty?: boolean; detach?: boolean; env: string[]; user?: string; workdir?: string }) => {
     await withStore(cmd, async (store) => {
       const c = await loadContainer(store.paths.root, name);
-      if (c.state.status !== 'running') throw new ExitCodeError(125, `can only create exec sessions on running containers: container state improper`);
+      if (c.state.status !== 'running') throw exitError(125, `can only create exec sessions on running containers: container state improper`);
       const p = containerPaths(store.paths.root, c.record.id);
       const spec = JSON.parse(await readFile(join(p.bundle, 'config.json'), 'utf8')) as RuntimeSpec;
       const proc = { ...spec.process, args, terminal: f.tty === true };
@@ -52,13 +53,8 @@ export function addExecCommand(program: Command): void {
       const runc = await getRunc();
       try {
         if (f.detach) {
-          const r = await new Promise<{ code: number; err: string }>((res) => {
-            const ch = spawn(runc.path, ['--root', runc.root, 'exec', '-d', '--process', file, c.record.id], { stdio: ['ignore', 'ignore', 'pipe'] });
-            let err = '';
-            ch.stderr.on('data', (b: Buffer) => (err += b.toString()));
-            ch.on('close', (code) => res({ code: code ?? 1, err }));
-          });
-          if (r.code !== 0) throw new ExitCodeError(startFailureCode(r.err) ?? 125, cleanRuncMessage(r.err));
+          const r = await runc.execDetached(c.record.id, file);
+          if (r.code !== 0) throw exitError(startFailureCode(r.stderr) ?? 125, cleanRuncMessage(r.stderr));
           process.stdout.write(`${randomBytes(32).toString('hex')}\n`);
           return;
         }
@@ -71,7 +67,7 @@ export function addExecCommand(program: Command): void {
             else process.stderr.write(b);
           }),
         });
-        if (errText) throw new ExitCodeError(startFailureCode(errText) ?? 125, cleanRuncMessage(errText));
+        if (errText) throw exitError(startFailureCode(errText) ?? 125, cleanRuncMessage(errText));
         process.exitCode = code;
       } finally {
         await rm(file, { force: true });

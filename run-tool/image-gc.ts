@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { isSkiffError } from '../shared/errors.ts';
 import type { Descriptor } from '../shared/oci/types.ts';
 import { chainIDsOfImages, removeUnusedUnpacked } from '../shared/layer/cache-gc.ts';
-import { layerCacheDir } from './containers/create.ts';
+import { layerCacheDir } from './containers/rootfs-mount.ts';
 import { KEEP_ID_CACHE_INFIX } from '../shared/runtime/keep-id.ts';
 import { listLeases } from '../shared/store/lease.ts';
 import { withLock } from '../shared/store/lock.ts';

@@ -4,10 +4,11 @@ import type { Command } from 'commander';
 import { addRootOption, storeRootOf, VERSION } from '../shared/cli/program.ts';
 import { parseGoTemplate } from '../shared/cli/go-template.ts';
 import { isSkiffError } from '../shared/errors.ts';
-import { runProgram } from '../shared/layer/exec.ts';
-import { doctor, findProgram, isRootless } from '../shared/runtime/rootless.ts';
-import { gateRunc, locateRunc } from '../shared/runtime/runc.ts';
-import { parseIdMap } from '../shared/runtime/userns.ts';
+import { runProgram } from '../shared/process/run.ts';
+import { doctor, isRootless } from '../shared/runtime/rootless.ts';
+import { locateProgram, requireProgram } from '../shared/process/system-programs.ts';
+import { gateRunc } from '../shared/runtime/runc.ts';
+import { parseIdMap } from '../shared/process/proc.ts';
 import { listImages } from '../shared/store/list-images.ts';
 import { openStore } from '../shared/store/store.ts';
 import { storePaths } from '../shared/store/paths.ts';
@@ -35,13 +36,13 @@ export async function gatherInfo(root: string): Promise<Record<string, unknown>>
   const paths = storePaths(root);
   let runtime: Record<string, unknown> = { name: 'runc', path: '', version: '' };
   try {
-    const path = locateRunc();
+    const path = requireProgram('runc');
     const g = await gateRunc(path);
     runtime = { name: 'runc', path, version: `runc version ${g.version.version}`, gate: g.status, ...(g.missing.length ? { missingFixes: g.missing } : {}) };
   } catch (e) {
     runtime = { name: 'runc', path: '', version: '', error: (e as Error).message };
   }
-  const conmonPath = findProgram('conmon') ?? '';
+  const conmonPath = locateProgram('conmon') ?? '';
   const conmon = { path: conmonPath, version: conmonPath ? await firstLine(conmonPath, ['--version']) : '' };
   let images = 0;
   try {

@@ -4,7 +4,8 @@ import { parseGoTemplate } from '../shared/cli/go-template.ts';
 import { isSkiffError, SkiffError } from '../shared/errors.ts';
 import type { Store } from '../shared/store/store.ts';
 import { readRunImage } from './containers/create.ts';
-import { networkStateOf, reconcile } from './containers/lifecycle.ts';
+import { networkStateOf } from './containers/start-container.ts';
+import { reconcile } from './containers/cleanup-container.ts';
 import { containerPaths, loadContainer, type LoadedContainer, type PortMapping } from './containers/state.ts';
 import { withStore } from './containers/cli-util.ts';
 

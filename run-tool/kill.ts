@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../shared/cli/program.ts';
 import { loadContainer } from './containers/state.ts';
-import { killContainer } from './containers/lifecycle.ts';
+import { killContainer } from './containers/stop-container.ts';
 import { parseSignal } from './containers/signals.ts';
 import { forEachContainer, withStore } from './containers/cli-util.ts';
 

@@ -4,7 +4,7 @@ import { parseGoTemplate } from '../shared/cli/go-template.ts';
 import { humanDuration, timeAgo } from '../shared/cli/human.ts';
 import { formatTable } from '../shared/cli/table.ts';
 import { SkiffError } from '../shared/errors.ts';
-import { listReconciled } from './containers/lifecycle.ts';
+import { listReconciled } from './containers/cleanup-container.ts';
 import type { LoadedContainer, PortMapping } from './containers/state.ts';
 import { collect } from '../shared/cli/flags.ts';
 import { withStore } from './containers/cli-util.ts';

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../shared/cli/program.ts';
 import { loadContainer } from './containers/state.ts';
-import { startDetached, stopContainer } from './containers/lifecycle.ts';
+import { startDetached } from './containers/start-container.ts';
+import { stopContainer } from './containers/stop-container.ts';
 import { forEachContainer, withStore } from './containers/cli-util.ts';
 
 /** Adds `restart [-t N] CONTAINER…` (podman's): stop (if running) then start; prints the full ID. */

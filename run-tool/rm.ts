@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { addRootOption } from '../shared/cli/program.ts';
 import { isSkiffError, SkiffError } from '../shared/errors.ts';
 import { listContainers, loadContainer } from './containers/state.ts';
-import { removeContainer } from './containers/lifecycle.ts';
+import { removeContainer } from './containers/stop-container.ts';
 import { forEachContainer, withStore } from './containers/cli-util.ts';
 
 /**
@@ -27,7 +27,7 @@ export function addRmCommand(program: Command): void {
         let id: string;
         try {
           id = (await loadContainer(store.paths.root, n)).record.id;
-          await removeContainer(store, id, { force: f.force === true, volumes: f.volumes === true, ...(timeout !== undefined ? { timeout } : {}) });
+          await removeContainer(store, id, { force: f.force === true, volumes: f.volumes === true, ...(timeout !== undefined ? { timeout } : {}), onWarning: (m) => process.stderr.write(`Error: ${m}\n`) });
         } catch (e) {
           if (f.ignore && isSkiffError(e, 'ENOTFOUND')) return;
           throw e;

@@ -7,7 +7,7 @@ import { listImages } from '../shared/store/list-images.ts';
 import { lookupImage } from '../shared/store/lookup.ts';
 import { openStore, type Store } from '../shared/store/store.ts';
 import { listContainers } from './containers/state.ts';
-import { removeContainer } from './containers/lifecycle.ts';
+import { removeContainer } from './containers/stop-container.ts';
 import { collectStoreGarbage } from './image-gc.ts';
 import { interruptSignal } from '../shared/cli/interrupt.ts';
 

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { createContainer } from './containers/create.ts';
-import { ExitCodeError, runForeground, startDetached, removeContainer } from './containers/lifecycle.ts';
+import { runForeground } from './containers/run-foreground.ts';
+import { startDetached } from './containers/start-container.ts';
+import { removeContainer } from './containers/stop-container.ts';
 import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from './containers/options.ts';
 import { withStore } from './containers/cli-util.ts';
 import { withImage, type PullPolicy } from './containers/pull-policy.ts';
@@ -34,10 +36,10 @@ export function addRunCommand(program: Command): void {
         process.stdout.write(`${r.id}\n`);
         return;
       }
-      const code = await runForeground(store, r, { interactive: o.interactive === true, preserveFds: o.preserveFds ?? 0 });
-      process.exitCode = code;
+      const res = await runForeground(store, r, { interactive: o.interactive === true, preserveFds: o.preserveFds ?? 0, onWarning: (m) => process.stderr.write(`Error: ${m}\n`) });
+      if (res.error !== undefined) process.stderr.write(`Error: ${res.error}\n`);
+      process.exitCode = res.exitCode;
     });
   });
 }
 
-export { ExitCodeError };

@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
 import { loadContainer } from './containers/state.ts';
-import { ExitCodeError, startDetached, waitContainer } from './containers/lifecycle.ts';
+import { startDetached } from './containers/start-container.ts';
+import { waitContainer } from './containers/stop-container.ts';
 import { forEachContainer, withStore } from './containers/cli-util.ts';
 import { addRootOption } from '../shared/cli/program.ts';
+import { exitError } from './containers/exit-status.ts';
+import { isSkiffError } from '../shared/errors.ts';
 
 /** Adds `start [-a] CONTAINER…` (podman's): starts under the monitor and prints each name as given; `-a` waits and prints the log. */
 export function addStartCommand(program: Command): void {
@@ -17,7 +20,7 @@ export function addStartCommand(program: Command): void {
           await startDetached(store, c.record.id);
         } catch (e) {
           // podman names the container in every start failure
-          if (e instanceof ExitCodeError) throw new ExitCodeError(e.exitCode, `unable to start container "${c.record.id}": ${e.message}`);
+          if (isSkiffError(e) && e.exitStatus !== undefined) throw exitError(e.exitStatus, `unable to start container "${c.record.id}": ${e.message}`);
           throw e;
         }
         if (f.attach) {

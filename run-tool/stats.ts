@@ -8,9 +8,10 @@ import type { Store } from '../shared/store/store.ts';
 import { cgroupVersion } from './containers/cgroup-stats.ts';
 import { withStore } from './containers/cli-util.ts';
 import { sampleContainer, zeroStats, type ContainerStats } from './containers/container-stats.ts';
-import { ExitCodeError, listReconciled, reconcile } from './containers/lifecycle.ts';
+import { listReconciled, reconcile } from './containers/cleanup-container.ts';
 import { loadContainer, type LoadedContainer } from './containers/state.ts';
 import { STATS_HEADER, statsHeaderFor, statsJson, statsRow, statsTemplateView, statsText } from './containers/stats-format.ts';
+import { exitError } from './containers/exit-status.ts';
 
 interface StatsFlags {
   all?: boolean;
@@ -26,9 +27,9 @@ const isRunning = (c: LoadedContainer): boolean => c.state.status === 'running' 
 
 /** podman's `-i` check: a whole number of seconds, at least 1. */
 function parseInterval(v: string): number {
-  if (!/^[+-]?\d+$/.test(v.trim())) throw new ExitCodeError(125, `invalid argument ${JSON.stringify(v)} for "-i, --interval" flag: strconv.ParseInt: parsing ${JSON.stringify(v)}: invalid syntax`);
+  if (!/^[+-]?\d+$/.test(v.trim())) throw exitError(125, `invalid argument ${JSON.stringify(v)} for "-i, --interval" flag: strconv.ParseInt: parsing ${JSON.stringify(v)}: invalid syntax`);
   const n = Number(v);
-  if (!(n >= 1)) throw new ExitCodeError(125, 'invalid interval, must be a positive number greater zero');
+  if (!(n >= 1)) throw exitError(125, 'invalid interval, must be a positive number greater zero');
   return n;
 }
 
@@ -45,7 +46,7 @@ async function targets(store: Store, names: readonly string[], f: StatsFlags): P
       try {
         c = await loadContainer(store.paths.root, n);
       } catch (e) {
-        if (e instanceof SkiffError) throw new ExitCodeError(125, `unable to get list of containers: unable to look up container ${n}: ${e.message}`);
+        if (e instanceof SkiffError) throw exitError(125, `unable to get list of containers: unable to look up container ${n}: ${e.message}`);
         throw e;
       }
       out.push(await reconcile(store, c));
@@ -121,8 +122,8 @@ export function addStatsCommand(program: Command): void {
   addRootOption(cmd).action(async (names: string[], f: StatsFlags) => {
     await withStore(cmd, async (store) => {
       const interval = parseInterval(f.interval);
-      if (f.latest && names.length > 0) throw new ExitCodeError(125, '--latest and containers cannot be used together');
-      if (isRootless() && cgroupVersion() === 1) throw new ExitCodeError(125, 'stats is not supported in rootless mode without cgroups v2');
+      if (f.latest && names.length > 0) throw exitError(125, '--latest and containers cannot be used together');
+      if (isRootless() && cgroupVersion() === 1) throw exitError(125, 'stats is not supported in rootless mode without cgroups v2');
       const tmpl = parseFormat(f.format);
       const ac = new AbortController();
       const onSig = (): void => ac.abort();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../shared/cli/program.ts';
 import { loadContainer, listContainers } from './containers/state.ts';
-import { stopContainer } from './containers/lifecycle.ts';
+import { stopContainer } from './containers/stop-container.ts';
 import { forEachContainer, withStore } from './containers/cli-util.ts';
 import { SkiffError } from '../shared/errors.ts';
 
@@ -25,7 +25,7 @@ export function addStopCommand(program: Command): void {
           if (f.ignore) return;
           throw e;
         }
-        await stopContainer(store, id, timeout === undefined ? {} : { timeout });
+        await stopContainer(store, id, { ...(timeout !== undefined && { timeout }), onWarning: (m) => process.stderr.write(`Error: ${m}\n`) });
         process.stdout.write(`${n}\n`);
       });
     });

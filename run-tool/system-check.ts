@@ -14,8 +14,8 @@ import { findDamagedImages, type DamagedImage } from '../shared/store/check.ts';
 import { withLock } from '../shared/store/lock.ts';
 import { cleanStaleTemps, staleSessionIds } from '../shared/store/session.ts';
 import { openStore, type Store } from '../shared/store/store.ts';
-import { layerCacheDir } from './containers/create.ts';
-import { removeContainer } from './containers/lifecycle.ts';
+import { layerCacheDir } from './containers/rootfs-mount.ts';
+import { removeContainer } from './containers/stop-container.ts';
 import { containerPaths, listContainers, type LoadedContainer } from './containers/state.ts';
 import { collectStoreGarbage } from './image-gc.ts';
 

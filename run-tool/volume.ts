@@ -6,7 +6,7 @@ import { parseGoTemplate } from '../shared/cli/go-template.ts';
 import { formatTable } from '../shared/cli/table.ts';
 import { openStore } from '../shared/store/store.ts';
 import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, volumeUsers, type VolumeInfo } from './containers/volumes.ts';
-import { removeContainer } from './containers/lifecycle.ts';
+import { removeContainer } from './containers/stop-container.ts';
 import { collect } from '../shared/cli/flags.ts';
 
 function keyValues(list: string[], what: string): Record<string, string> {

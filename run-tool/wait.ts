@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../shared/cli/program.ts';
 import { loadContainer } from './containers/state.ts';
-import { waitContainer } from './containers/lifecycle.ts';
+import { waitContainer } from './containers/stop-container.ts';
 import { forEachContainer, withStore } from './containers/cli-util.ts';
 
 /** Adds `wait CONTAINER…` (podman's): blocks until each container stops and prints its exit code. */

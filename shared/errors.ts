@@ -19,18 +19,24 @@ export type ErrorCode =
   | 'EABORT' // cancelled through an AbortSignal
   | 'EIO'; // an I/O operation failed
 
-/** A user-facing error with a stable code and an optional hint. */
+/**
+ * A user-facing error with a stable code and an optional hint. `exitStatus`, when set, is the exit status the
+ * peer tool gives this very failure (podman's 126/127 for a command the container cannot run, 2 for a container
+ * state error, …); the CLI uses it instead of the code's default (shared/cli/exit-codes.ts).
+ */
 export class SkiffError extends Error {
   readonly code: ErrorCode;
   readonly hint?: string;
   readonly details?: Record<string, unknown>;
+  readonly exitStatus?: number;
 
-  constructor(code: ErrorCode, message: string, opts: { hint?: string; cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(code: ErrorCode, message: string, opts: { hint?: string; cause?: unknown; details?: Record<string, unknown>; exitStatus?: number } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'SkiffError';
     this.code = code;
     if (opts.hint !== undefined) this.hint = opts.hint;
     if (opts.details !== undefined) this.details = opts.details;
+    if (opts.exitStatus !== undefined) this.exitStatus = opts.exitStatus;
   }
 }
 

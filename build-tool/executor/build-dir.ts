@@ -19,7 +19,7 @@ import { basename, join } from 'node:path';
 import { acquireLock, isLockFree, type LockHandle } from '../../shared/store/lock.ts';
 import { unmount } from '../../shared/layer/unpack-cache.ts';
 import { detachNetwork, listAttachments } from '../../shared/network/attach.ts';
-import { findHelper } from '../../shared/network/programs.ts';
+import { requireProgram } from '../../shared/process/system-programs.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
 import type { Runc } from '../../shared/runtime/runc.ts';
 
@@ -131,7 +131,7 @@ export class BuildDir {
     const lock = await acquireLock(join(dir, 'lock'), { wait: false });
     let ip = 'ip';
     try {
-      ip = findHelper('ip');
+      ip = requireProgram('ip');
     } catch {
       // no iproute2: no RUN namespace can have been made through it either
     }

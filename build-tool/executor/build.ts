@@ -17,7 +17,8 @@ import { applyLayer } from '../../shared/layer/apply.ts';
 import { mountOverlay } from '../../shared/layer/unpack-cache.ts';
 import { formatReference, localTagForm } from '../../shared/ref/reference.ts';
 import { parseImageName } from '../../shared/ref/transport-name.ts';
-import { ensurePrivateDir, locateRunc, Runc, runcRootFor } from '../../shared/runtime/runc.ts';
+import { ensurePrivateDir, Runc, runcRootFor } from '../../shared/runtime/runc.ts';
+import { requireProgram } from '../../shared/process/system-programs.ts';
 import { DEFAULT_PATH } from '../../shared/runtime/spec.ts';
 import { openStore } from '../../shared/store/store.ts';
 import { copyCreatedBy, findStage, IgnoreMatcher, loadIgnoreFile, parseDockerfile, planBuild } from '../dockerfile/index.ts';
@@ -55,7 +56,7 @@ export interface BuildResult {
 export async function buildRunc(o: { runc?: string; runcRoot?: string } = {}): Promise<Runc> {
   const root = o.runcRoot ?? runcRootFor();
   await ensurePrivateDir(root);
-  return new Runc(o.runc ?? locateRunc(), root);
+  return new Runc(o.runc ?? requireProgram('runc'), root);
 }
 
 /** A cached layer vanished (gc) between the cache lookup and its claim; its cache entries are already dropped. */

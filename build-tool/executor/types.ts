@@ -45,7 +45,7 @@ export interface BuildOptions {
   allow?: string[];
   registry?: RegistryOptions;
   reporter?: BuildReporter;
-  /** runc binary and state dir (defaults: locateRunc(), runcRootFor()) */
+  /** runc binary and state dir (defaults: requireProgram('runc'), runcRootFor()) */
   runc?: string;
   runcRoot?: string;
   addUrlMaxBytes?: number;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { storeRootOf } from '../../shared/cli/program.ts';
 import { openStore, type Store } from '../../shared/store/store.ts';
 import { isSkiffError } from '../../shared/errors.ts';
-import { ExitCodeError } from './lifecycle.ts';
+import { exitCodeOf } from '../../shared/cli/exit-codes.ts';
 
 /**
  * Opens the store of a container command (created on first use unless `create: false`, which the monitor's
@@ -13,9 +13,9 @@ export async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T
   try {
     return await fn(store);
   } catch (e) {
-    if (!(e instanceof ExitCodeError)) throw e;
+    if (!isSkiffError(e) || e.exitStatus === undefined) throw e;
     process.stderr.write(`Error: ${e.message}\n`);
-    process.exitCode = e.exitCode;
+    process.exitCode = exitCodeOf('run-tool', e);
     return undefined as T;
   } finally {
     await store.close();
@@ -24,7 +24,7 @@ export async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T
 
 /**
  * Runs `fn` for each container argument as podman does: errors are printed per container (`Error: …`) and the
- * last one sets the exit code (125, or ExitCodeError's own — 1 for "no such container" as podman, 2 for a
+ * last one sets the exit code (exitCodeOf: 125, or the error's own exitStatus — 1 for "no such container" as podman, 2 for a
  * state error); the others still run.
  */
 export async function forEachContainer(names: string[], fn: (name: string) => Promise<void>): Promise<void> {
@@ -33,7 +33,7 @@ export async function forEachContainer(names: string[], fn: (name: string) => Pr
       await fn(n);
     } catch (e) {
       process.stderr.write(`Error: ${(e as Error).message}\n`);
-      process.exitCode = e instanceof ExitCodeError ? e.exitCode : isSkiffError(e, 'ENOTFOUND') ? 125 : 125;
+      process.exitCode = exitCodeOf('run-tool', e);
     }
   }
 }

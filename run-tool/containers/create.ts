@@ -3,18 +3,19 @@ import { chown, lstat, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import { hostPlatform, selectManifest } from '../../shared/image/platform.ts';
-import { chainIDs, ensureUnpacked, mountOverlay, unmount } from '../../shared/layer/unpack-cache.ts';
+import { chainIDs } from '../../shared/layer/unpack-cache.ts';
 import { isDigest, type Digest } from '../../shared/oci/digest.ts';
 import { MediaType } from '../../shared/oci/media-types.ts';
 import type { ContainerConfig, Descriptor, ImageConfig, Index, Manifest } from '../../shared/oci/types.ts';
 import { buildSpec, missingWorkdir } from '../../shared/runtime/build-spec.ts';
-import { isMountPoint } from '../../shared/runtime/bundle.ts';
 import { addAccountEntries, writeEtcFiles } from '../../shared/runtime/etc-files.ts';
 import { checkWorkdir } from '../../shared/runtime/spec.ts';
 import { resolveInRoot } from '../../shared/runtime/in-root.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
-import { hostGid, hostUid, parseIdMap, planUserNamespace, usernsMarker } from '../../shared/runtime/userns.ts';
+import { planUserNamespace } from '../../shared/runtime/userns.ts';
+import { hostGid, hostUid, usernsMarker } from '../../shared/runtime/userns-marker.ts';
+import { readIdMap } from '../../shared/process/proc.ts';
 import { ensurePrivateDir } from '../../shared/runtime/runc.ts';
 import type { RuntimeSpec, SpecDevice, SpecRlimit } from '../../shared/runtime/types.ts';
 import { createLease } from '../../shared/store/lease.ts';
@@ -24,11 +25,12 @@ import type { Store } from '../../shared/store/store.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { hostAccountOf, resolveUser } from '../../shared/runtime/user.ts';
 import { idMapSize, keepIdMappings, keepIdToOuter } from '../../shared/runtime/keep-id.ts';
-import { layerCacheDir as sharedLayerCacheDir, unpackSettings } from '../../shared/runtime/layer-cache.ts';
 import { parseSignal } from './signals.ts';
 import { resolveNetworkChoice, resolvePorts, specNetwork } from './net-wiring.ts';
 import { pastaHook } from '../../shared/network/pasta-hook.ts';
 import { removeVolume, resolveVolumeMount } from './volumes.ts';
+import { mountRootfs, prepareLayers, unmountRootfs } from './rootfs-mount.ts';
+import { exitError } from './exit-status.ts';
 import {
   containerPaths, generateName, initialState, newContainerId, releaseName, reserveName, saveRecord, saveState, validateName,
   type ContainerRecord, type HealthConfig, type PortMapping, type RestartPolicy,
@@ -100,8 +102,8 @@ export interface KeepId {
 export async function keepIdContext(): Promise<KeepId> {
   if (!isRootless()) throw new SkiffError('EPERM', 'keep-id is only supported in rootless mode');
   const marker = usernsMarker();
-  const uidSize = idMapSize(parseIdMap(await readFile('/proc/self/uid_map', 'utf8')));
-  const gidSize = idMapSize(parseIdMap(await readFile('/proc/self/gid_map', 'utf8')));
+  const uidSize = idMapSize(readIdMap('uid') ?? []);
+  const gidSize = idMapSize(readIdMap('gid') ?? []);
   if (!marker || marker.mode === 'single' || uidSize < 2 || gidSize < 2) {
     throw new SkiffError('EINVALID', '--userns=keep-id needs subordinate ids: only your own uid is mapped', { hint: 'add ranges for your user to /etc/subuid and /etc/subgid (see run-tool info)' });
   }
@@ -166,47 +168,6 @@ export async function readAndLeaseImage(store: Store, input: string, id: string,
     await createLease(store.paths, [...img.blobs, ...chains], { owner: `container ${id}`, persistent: true, id: leaseId, ...so });
     return { img, leaseId };
   });
-}
-
-/**
- * Unpacks (once, shared cache) the image of a container whose lease `leaseId` (readAndLeaseImage) already
- * holds its blobs. Returns the lower dirs bottom→top and the chain IDs.
- */
-export async function prepareLayers(store: Store, img: RunImage, leaseId: string, o: { signal?: AbortSignal; onWarning?: (m: string) => void; keepId?: { uid: number; gid: number } } = {}): Promise<{ lowers: string[]; chains: string[]; leaseId: string }> {
-  const so = o.signal ? { signal: o.signal } : {};
-  const chains = chainIDs(img.layers.map((l) => l.diffID));
-  const u = unpackSettings(store.paths.overlay, o.keepId);
-  const lowers = await ensureUnpacked(u.cacheDir, img.layers.map((l) => ({ diffID: l.diffID, digest: l.desc.digest, open: () => store.blobs.open(l.desc, so) })), {
-    ...so,
-    ...(o.onWarning && { onWarning: o.onWarning }),
-    ...u.options,
-  });
-  return { lowers, chains, leaseId };
-}
-
-/** Mounts the container's overlay rootfs (idempotent). */
-export async function mountRootfs(root: string, id: string, lowers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<void> {
-  const p = containerPaths(root, id);
-  if (await isMountPoint(p.rootfs)) return;
-  await mountOverlay({ lowers, upper: p.upper, work: p.work, target: p.rootfs, ...(o.signal && { signal: o.signal }) });
-}
-
-/** Unmounts the container's rootfs (lazily when busy). Idempotent. */
-export async function unmountRootfs(root: string, id: string): Promise<void> {
-  const p = containerPaths(root, id);
-  for (let i = 0; i < 4 && (await isMountPoint(p.rootfs)); i++) {
-    await unmount(p.rootfs).catch(() => unmount(p.rootfs, { lazy: true }).catch(() => {}));
-  }
-}
-
-/** The lower dirs for a record's chain IDs (already unpacked at create). */
-export function lowersOf(store: Store, record: ContainerRecord): string[] {
-  return record.chainIDs.map((c) => join(layerCacheDir(store, record.singleIdMapping === true, record.keepId), c.slice('sha256:'.length), 'diff'));
-}
-
-/** The unpacked-layer cache a container uses (shared layerCacheDir over the store's overlay dir). */
-export function layerCacheDir(store: Store, singleIdMapping: boolean, keepId?: { uid: number; gid: number }): string {
-  return sharedLayerCacheDir(store.paths.overlay, singleIdMapping, keepId);
 }
 
 /**
@@ -335,7 +296,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     mounts.push(...accounts.mounts);
     // podman 4.3 refuses a `-w` directory the image lacks when the container starts (an image WorkingDir is made): run exits 126
     const missing = o.workdir !== undefined && o.keepMounted ? await missingWorkdir(p.rootfs, cwd, [...mountDests], id) : undefined;
-    if (missing) throw new (await import('./lifecycle.ts')).ExitCodeError(126, missing);
+    if (missing) throw exitError(126, missing);
     const entrypoint = o.entrypoint;
     if (o.init) {
       const catatonit = ['/usr/libexec/podman/catatonit', '/usr/bin/catatonit'].find((c) => statSync(c, { throwIfNoEntry: false })?.isFile() === true);

@@ -11,8 +11,10 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
-import { ExitCodeError, getRunc, procStartTime, selfCommand } from './lifecycle.ts';
+import { getRunc, selfCommand } from './runc-handle.ts';
+import { procStartTime } from '../../shared/process/proc.ts';
 import { containerPaths, loadById, loadContainer, lockContainer, saveState, type ContainerState, type HealthConfig } from './state.ts';
+import { exitError } from './exit-status.ts';
 
 /** podman keeps this many health log entries. */
 export const HEALTH_LOG_MAX = 5;
@@ -85,7 +87,7 @@ export function applyHealthResult(prev: ContainerState['health'], cfg: HealthCon
 /**
  * Runs the health check of a running container once (`healthcheck run`): `runc exec` of the Test with the
  * container's process settings, killed after Timeout; the result is recorded under the container lock.
- * EINVALID when the container has no health check; ExitCodeError 125 when it is not running.
+ * EINVALID when the container has no health check; exit status 125 when it is not running.
  */
 export async function runHealthcheck(store: Store, nameOrId: string, o: { signal?: AbortSignal } = {}): Promise<HealthResult> {
   const root = store.paths.root;
@@ -93,7 +95,7 @@ export async function runHealthcheck(store: Store, nameOrId: string, o: { signal
   const cfg = c.record.health;
   const argv = cfg && healthArgv(cfg.test);
   if (!cfg || !argv) throw new SkiffError('EINVALID', `container ${c.record.id} has no defined healthcheck`);
-  if (c.state.status !== 'running') throw new ExitCodeError(125, `container ${c.record.name} is not running: container state improper`);
+  if (c.state.status !== 'running') throw exitError(125, `container ${c.record.name} is not running: container state improper`);
   const p = containerPaths(root, c.record.id);
   const spec = JSON.parse(await readFile(join(p.bundle, 'config.json'), 'utf8')) as { process: Record<string, unknown> };
   const file = join(p.dir, `health-${randomBytes(6).toString('hex')}.json`);
@@ -103,28 +105,34 @@ export async function runHealthcheck(store: Store, nameOrId: string, o: { signal
   let output = '';
   let exitCode: number;
   try {
-    exitCode = await new Promise<number>((resolve) => {
-      const child = spawn(runc.path, ['--root', runc.root, 'exec', '--process', file, c.record.id], { stdio: ['ignore', 'pipe', 'pipe'], ...(o.signal && { signal: o.signal }) });
-      const add = (b: Buffer) => {
-        if (output.length < OUTPUT_MAX) output += b.toString('utf8');
-      };
-      child.stdout.on('data', add);
-      child.stderr.on('data', add);
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGTERM'); // runc forwards it to the check
-        setTimeout(() => child.kill('SIGKILL'), 1000).unref();
-      }, Math.max(cfg.timeout, 1));
-      child.on('error', () => resolve(125));
-      child.on('close', (code, sig) => {
-        clearTimeout(timer);
-        if (timedOut) {
-          output = 'Health check exceeded timeout';
-          resolve(1);
-        } else resolve(code ?? (sig ? 128 + 9 : 1));
-      });
-    });
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const add = (b: Buffer) => {
+      if (output.length < OUTPUT_MAX) output += b.toString('utf8');
+    };
+    // the check's own signal kills only the check (runc forwards SIGTERM), never the container
+    exitCode = await runc.exec(c.record.id, file, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      onSpawn: (child) => {
+        child.stdout?.on('data', add);
+        child.stderr?.on('data', add);
+        const stop = () => {
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 1000).unref();
+        };
+        timer = setTimeout(() => {
+          timedOut = true;
+          stop();
+        }, Math.max(cfg.timeout, 1));
+        onAbort = stop;
+        if (o.signal?.aborted) stop();
+        else o.signal?.addEventListener('abort', stop, { once: true });
+      },
+    }).then((code) => (timedOut ? 1 : o.signal?.aborted ? 125 : code), () => 125);
+    clearTimeout(timer);
+    if (onAbort) o.signal?.removeEventListener('abort', onAbort);
+    if (timedOut) output = 'Health check exceeded timeout';
   } finally {
     await rm(file, { force: true });
   }
@@ -132,7 +140,7 @@ export async function runHealthcheck(store: Store, nameOrId: string, o: { signal
   const lock = await lockContainer(root, c.record.id);
   try {
     const now = await loadById(root, c.record.id);
-    if (!now || now.state.status !== 'running') throw new ExitCodeError(125, `container ${c.record.name} is not running: container state improper`);
+    if (!now || now.state.status !== 'running') throw exitError(125, `container ${c.record.name} is not running: container state improper`);
     const health = applyHealthResult(now.state.health, cfg, entry, now.state.startedAt);
     await saveState(root, c.record.id, { ...now.state, health });
     return { status: health.status, exitCode };

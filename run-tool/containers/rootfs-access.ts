@@ -1,11 +1,11 @@
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdir, readlink } from 'node:fs/promises';
 import { SkiffError } from '../../shared/errors.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
-import { runProgram } from '../../shared/layer/exec.ts';
+import { procStat } from '../../shared/process/proc.ts';
 import { isMountPoint } from '../../shared/runtime/bundle.ts';
 import type { Store } from '../../shared/store/store.ts';
-import { lowersOf, mountRootfs, unmountRootfs } from './create.ts';
-import { getRunc } from './lifecycle.ts';
+import { lowersOf, mountRootfs, unmountRootfs } from './rootfs-mount.ts';
+import { getRunc } from './runc-handle.ts';
 import { containerPaths, loadById, lockContainer, type ContainerPaths, type LoadedContainer } from './state.ts';
 
 /** What `withContainerRootfs` hands its callback. */
@@ -20,12 +20,6 @@ export interface RootfsAccess {
   paused: boolean;
 }
 
-async function runcCmd(sub: string[], id: string): Promise<void> {
-  const runc = await getRunc();
-  const r = await runProgram(runc.path, ['--root', runc.root, ...sub, id]);
-  if (r.code !== 0) throw new SkiffError('EIO', `runc ${sub[0]} ${id} failed: ${r.stderr.trim() || `exit ${r.code}`}`);
-}
-
 /** The pids in the pid namespace of `initPid` (scanning /proc), the init included. */
 async function pidsInNamespace(initPid: number): Promise<number[]> {
   const ns = await readlink(`/proc/${initPid}/ns/pid`).catch(() => undefined);
@@ -37,12 +31,6 @@ async function pidsInNamespace(initPid: number): Promise<number[]> {
     if ((await readlink(`/proc/${pid}/ns/pid`).catch(() => undefined)) === ns) out.push(pid);
   }
   return out;
-}
-
-/** The state letter of /proc/PID/stat (R, S, T, Z, …); undefined when gone. */
-async function procState(pid: number): Promise<string | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  return stat?.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
 }
 
 /**
@@ -67,7 +55,7 @@ export async function freezeBySignals(initPid: number): Promise<() => void> {
       let fresh = 0;
       for (const pid of await pidsInNamespace(initPid)) {
         if (stopped.has(pid)) continue;
-        const st = await procState(pid);
+        const st = procStat(pid)?.state;
         if (st === undefined || st === 'T' || st === 't' || st === 'Z' || st === 'X') continue;
         process.kill(pid, 'SIGSTOP');
         stopped.add(pid);
@@ -75,7 +63,7 @@ export async function freezeBySignals(initPid: number): Promise<() => void> {
       }
       // wait (bounded) until what we stopped is stopped
       for (let i = 0; i < 100; i++) {
-        const states = await Promise.all([...stopped].map(procState));
+        const states = [...stopped].map((pid) => procStat(pid)?.state);
         if (states.every((x) => x === undefined || x === 'T' || x === 'Z' || x === 'X')) break;
         await new Promise((r) => setTimeout(r, 2));
       }
@@ -121,7 +109,7 @@ export async function withContainerRootfs<T>(
     try {
       if (running && o.pause) {
         try {
-          await runcCmd(['pause'], id);
+          await (await getRunc()).pause(id);
           paused = true;
         } catch (e) {
           const pid = isRootless() ? (await (await getRunc()).state(id).catch(() => undefined))?.pid : undefined;
@@ -137,7 +125,7 @@ export async function withContainerRootfs<T>(
         return await fn({ container: c, paths: p, rootfs: p.rootfs, running, paused });
       } finally {
         if (thaw) thaw();
-        else if (paused) await runcCmd(['resume'], id);
+        else if (paused) await (await getRunc()).resume(id);
       }
     } finally {
       if (mountedHere) await unmountRootfs(root, id);

@@ -12,7 +12,7 @@ import { SkiffError } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { withLock } from '../../shared/store/lock.ts';
 import { storePaths } from '../../shared/store/paths.ts';
-import { runProgram } from '../../shared/layer/exec.ts';
+import { runProgram } from '../../shared/process/run.ts';
 import { resolveInRoot } from '../../shared/runtime/in-root.ts';
 import { cleanContainerPath, type MountRequest } from '../../shared/runtime/mounts.ts';
 import { listContainers } from './state.ts';
@@ -267,7 +267,7 @@ export async function resolveVolumeMount(
           const src = await resolveInRoot(o.rootfs, destination);
           const st = await lstat(src).catch(() => undefined);
           if (st?.isDirectory()) {
-            const r = await runProgram('cp', ['-a', '--no-dereference', `${src}/.`, `${p.data}/`], o.signal);
+            const r = await runProgram('cp', ['-a', '--no-dereference', `${src}/.`, `${p.data}/`], { ...(o.signal && { signal: o.signal }) });
             if (r.code !== 0) throw new SkiffError('EIO', `copying ${destination} of the image into volume ${name} failed: ${r.stderr.trim()}`);
           }
         }
@@ -275,7 +275,7 @@ export async function resolveVolumeMount(
         changed = true;
       }
       if (chownToUser && o.user) {
-        const r = await runProgram('chown', ['-R', '--no-dereference', `${o.user.uid}:${o.user.gid}`, p.data], o.signal);
+        const r = await runProgram('chown', ['-R', '--no-dereference', `${o.user.uid}:${o.user.gid}`, p.data], { ...(o.signal && { signal: o.signal }) });
         if (r.code !== 0) throw new SkiffError('EIO', `chown of volume ${name} failed: ${r.stderr.trim()}`);
         current.NeedsChown = false;
         changed = true;

@@ -1,3 +1,4 @@
+import { isSkiffError } from '../errors.ts';
 import { reexecInUserNamespace } from '../runtime/userns.ts';
 import { defaultStoreRoot } from '../store/paths.ts';
 import { commandNameOf } from './lazy-commands.ts';
@@ -21,6 +22,12 @@ export type NeedsUserNamespace = (command: string | undefined, args: readonly st
 export async function enterUserNamespaceIfNeeded(needs: NeedsUserNamespace, args: readonly string[] = process.argv.slice(2)): Promise<void> {
   if ((process.getuid?.() ?? 0) === 0) return;
   if (!needs(commandNameOf(args), args)) return;
-  const code = await reexecInUserNamespace({ defaultStoreRoot });
+  let code: number | undefined;
+  try {
+    code = await reexecInUserNamespace({ defaultStoreRoot, onWarning: (m) => process.stderr.write(`${m}\n`) });
+  } catch (e) {
+    process.stderr.write(`Error: ${(e as Error).message}\n`);
+    code = isSkiffError(e) && e.exitStatus !== undefined ? e.exitStatus : 125;
+  }
   if (code !== undefined) process.exit(code);
 }

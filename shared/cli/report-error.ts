@@ -1,5 +1,5 @@
 import { clipMessage, SkiffError } from '../errors.ts';
-import { exitCodeFor, type ToolName } from './exit-codes.ts';
+import { exitCodeFor, exitCodeOf, type ToolName } from './exit-codes.ts';
 
 /**
  * Prints an error as one line on stderr (`Error: <message>` plus `; <hint>` when there is one, long quoted input
@@ -10,8 +10,7 @@ export function reportError(tool: ToolName, e: unknown, stderr: NodeJS.WritableS
   if (e instanceof SkiffError) {
     stderr.write(`Error: ${clipMessage(e.message)}${e.hint ? `; ${clipMessage(e.hint)}` : ''}\n`);
     if (process.env.SKIFF_DEBUG && e.stack) stderr.write(`${e.stack}\n`);
-    const runExit = e.details?.exitCode;
-    return exitCodeFor(tool, e.code, typeof runExit === 'number' ? runExit : undefined);
+    return exitCodeOf(tool, e);
   }
   const err = e as { message?: string; stack?: string; code?: string };
   stderr.write(`Error: ${clipMessage(err?.message ?? String(e))}\n`);

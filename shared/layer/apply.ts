@@ -27,7 +27,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SkiffError, isSkiffError, throwIfAborted } from '../errors.ts';
 import { ConfinedRoot, O_PATH, fdPath, type DirNode } from './confined-root.ts';
-import { runProgram } from './exec.ts';
+import { runProgram } from '../process/run.ts';
 import { forEachTarEntry, type TarBody, type TarHeader } from './tar-read.ts';
 import { isPrivateXattr } from './tar-write.ts';
 import { TreeManifest, type EntryKind } from './tree-manifest.ts';
@@ -515,7 +515,7 @@ export class LayerApplier {
   /** mknod(1) of entry `name` of `dir`, handed the directory's descriptor. */
   async #mknod(dir: DirNode, name: string, args: string[]): Promise<void> {
     const { fd, path } = this.#root.programPath(dir, name);
-    const r = await runProgram('mknod', [path, ...args], this.#opts.signal, { fds: [fd] });
+    const r = await runProgram('mknod', [path, ...args], { ...(this.#opts.signal && { signal: this.#opts.signal }), fds: [fd] });
     if (r.code !== 0) throw new SkiffError('EIO', `mknod ${this.#show(dir, name)} ${args.join(' ')} failed: ${r.stderr.trim()}`);
   }
 

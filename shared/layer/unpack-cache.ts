@@ -1,6 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { chmod, chown, lstat, mkdir, readFile, readdir, realpath, rename, symlink, unlink, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SkiffError, throwIfAborted } from '../errors.ts';
@@ -10,7 +9,8 @@ import { fsyncDir } from '../store/atomic.ts';
 import type { ApplyLimits, ApplyResult } from './apply.ts';
 import { decompressWithDiffID, type DecompressLimits } from './compression.ts';
 import { removePath } from './confined-root.ts';
-import { runProgram } from './exec.ts';
+import { runProgram } from '../process/run.ts';
+import { runningInUserNamespace } from '../process/proc.ts';
 
 /*
  * The unpacked-layer cache, beside the OCI layout (`storePaths(root).overlay`):
@@ -154,7 +154,7 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
       const applier = await LayerApplier.open(diff, {
         mode: 'overlay',
         // rootless overlay mounts use `userxattr`, so opaque dirs carry user.overlay.opaque there
-        opaqueXattr: inNonInitialUserNamespace() ? 'user.overlay.opaque' : 'trusted.overlay.opaque',
+        opaqueXattr: runningInUserNamespace() ? 'user.overlay.opaque' : 'trusted.overlay.opaque',
         lowerDirs: [...lowers].reverse(),
         ...(opts.devices && { devices: opts.devices }),
         ...(opts.preserveOwnership !== undefined && { preserveOwnership: opts.preserveOwnership }),
@@ -264,7 +264,7 @@ export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, o
         if (rel === undefined) continue;
         for (const k of x.keys()) {
           if (!(k.startsWith('trusted.overlay.') || k.startsWith('user.overlay.')) || k.endsWith('.opaque')) continue;
-          const r = await runProgram('setfattr', ['-h', '-x', k, '--', rel === '' ? diff : join(diff, rel)], opts.signal);
+          const r = await runProgram('setfattr', ['-h', '-x', k, '--', rel === '' ? diff : join(diff, rel)], { ...(opts.signal && { signal: opts.signal }) });
           if (r.code !== 0) throw new SkiffError('EIO', `cannot remove xattr ${k} from ${p}: ${r.stderr.trim()}`);
         }
       }
@@ -340,19 +340,6 @@ export async function overlayMountOptions(lowers: readonly string[], upper?: str
   return cwd === undefined ? { options } : { options, cwd };
 }
 
-let inUserns: boolean | undefined;
-/** True when this process runs in a user namespace other than the initial one (its uid_map is not the identity). */
-export function inNonInitialUserNamespace(): boolean {
-  if (inUserns === undefined) {
-    try {
-      inUserns = !/^\s*0\s+0\s+4294967295\s*$/.test(readFileSync('/proc/self/uid_map', 'utf8').trim());
-    } catch {
-      inUserns = false;
-    }
-  }
-  return inUserns;
-}
-
 /**
  * Mounts an overlay at `target` with the system `mount` program (run in the cache dir so short lower names
  * resolve). Needs root (or a user namespace with its own mount namespace: there `userxattr` is added by default,
@@ -361,14 +348,14 @@ export function inNonInitialUserNamespace(): boolean {
  */
 export async function mountOverlay(o: { lowers: readonly string[]; upper?: string; work?: string; target: string; userxattr?: boolean; signal?: AbortSignal }): Promise<void> {
   const { options, cwd } = await overlayMountOptions(o.lowers, o.upper, o.work);
-  const userxattr = o.userxattr ?? inNonInitialUserNamespace();
-  const r = await runProgram('mount', ['-t', 'overlay', 'overlay', '-o', userxattr ? `${options},userxattr` : options, resolve(o.target)], o.signal, cwd ? { cwd } : {});
+  const userxattr = o.userxattr ?? runningInUserNamespace();
+  const r = await runProgram('mount', ['-t', 'overlay', 'overlay', '-o', userxattr ? `${options},userxattr` : options, resolve(o.target)], { ...(o.signal && { signal: o.signal }), ...(cwd && { cwd }) });
   if (r.code !== 0) throw new SkiffError('EIO', `mounting overlay at ${o.target} failed: ${r.stderr.trim()}`, { hint: 'overlay mounts need root or a user namespace' });
 }
 
 /** Unmounts `target` with the system `umount` program (lazy with `lazy: true`). */
 export async function unmount(target: string, opts: { lazy?: boolean; signal?: AbortSignal } = {}): Promise<void> {
-  const r = await runProgram('umount', [...(opts.lazy ? ['-l'] : []), resolve(target)], opts.signal);
+  const r = await runProgram('umount', [...(opts.lazy ? ['-l'] : []), resolve(target)], { ...(opts.signal && { signal: opts.signal }) });
   if (r.code !== 0) throw new SkiffError('EIO', `unmounting ${target} failed: ${r.stderr.trim()}`);
 }
 

@@ -4,7 +4,8 @@ import { SkiffError, isSkiffError } from '../errors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { cidrContains, intToIp, ipToInt, parseCidr } from './ip.ts';
 import { getNetwork, networkPaths, withNetworkLock, type NetworkPaths } from './network-config.ts';
-import { findHelper, runHelper } from './programs.ts';
+import { requireProgram } from '../process/system-programs.ts';
+import { runProgram } from '../process/run.ts';
 import { allocatePorts } from './publish.ts';
 import { attachPasta, detachPasta } from './pasta.ts';
 import type { AttachedNetwork, NetworkConfig, NetworkOptions, NetworkPlan, NetworkState, PortMapping } from './types.ts';
@@ -125,14 +126,14 @@ async function exists(path: string): Promise<boolean> {
 async function createNetns(containerId: string, o: { signal?: AbortSignal }): Promise<string> {
   const path = netnsPathOf(containerId);
   if (await exists(path)) return path;
-  const r = await runHelper(findHelper('ip'), ['netns', 'add', netnsName(containerId)], o);
+  const r = await runProgram(requireProgram('ip'), ['netns', 'add', netnsName(containerId)], o);
   if (r.code !== 0 && !(await exists(path))) throw new SkiffError('EIO', `cannot create network namespace: ${r.stderr.trim()}`);
   return path;
 }
 
 async function deleteNetns(containerId: string): Promise<void> {
   if (!(await exists(netnsPathOf(containerId)))) return;
-  const r = await runHelper(findHelper('ip'), ['netns', 'delete', netnsName(containerId)]);
+  const r = await runProgram(requireProgram('ip'), ['netns', 'delete', netnsName(containerId)]);
   if (r.code !== 0 && (await exists(netnsPathOf(containerId)))) throw new SkiffError('EIO', `cannot delete network namespace ${netnsName(containerId)}: ${r.stderr.trim()}`);
 }
 
@@ -143,7 +144,7 @@ function portsForNetavark(ports: readonly PortMapping[]): Array<Record<string, u
 function netavarkArgs(root: string, sub: 'setup' | 'teardown', netns: string): string[] {
   const args = ['--config', networkPaths(root).aardvark, '--rootless', 'false'];
   try {
-    args.push('--aardvark-binary', findHelper('aardvark-dns'));
+    args.push('--aardvark-binary', requireProgram('aardvark-dns'));
   } catch {
     // aardvark-dns only matters for networks with DNS enabled; netavark reports it when needed
   }
@@ -210,7 +211,7 @@ export async function attachNetwork(containerId: string, plan: NetworkPlan, o: N
 
   try {
     await createNetns(containerId, so);
-    const r = await runHelper(findHelper('netavark'), netavarkArgs(o.root, 'setup', netns), { input: JSON.stringify(options), ...so });
+    const r = await runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'setup', netns), { input: JSON.stringify(options), ...so });
     if (r.code !== 0) throw new SkiffError('EIO', `netavark setup failed: ${lastLine(r.stderr || r.stdout)}`, { details: { stderr: r.stderr } });
     const status = JSON.parse(r.stdout) as Record<string, NetavarkStatus>;
     const networks: AttachedNetwork[] = configs.map((cfg, i) => {
@@ -272,7 +273,7 @@ export async function detachNetwork(containerId: string, state: NetworkState | u
     if (options) {
       const hadNetns = await exists(netnsPathOf(containerId));
       if (!hadNetns) await createNetns(containerId, {});
-      const r = await runHelper(findHelper('netavark'), netavarkArgs(o.root, 'teardown', netnsPathOf(containerId)), { input: JSON.stringify(options) });
+      const r = await runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'teardown', netnsPathOf(containerId)), { input: JSON.stringify(options) });
       if (r.code !== 0 && hadNetns && !/no such|not found|does not exist/i.test(r.stderr)) {
         // keep the record so a later detach can retry; the netns stays too
         throw new SkiffError('EIO', `netavark teardown failed: ${lastLine(r.stderr || r.stdout)}`, { details: { stderr: r.stderr } });

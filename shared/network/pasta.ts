@@ -5,10 +5,11 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { SkiffError } from '../errors.ts';
 import { isRootless } from '../runtime/rootless.ts';
-import { usernsMarker } from '../runtime/userns.ts';
+import { usernsMarker } from '../runtime/userns-marker.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { ensureNetworkDirs, networkPaths } from './network-config.ts';
-import { findHelper } from './programs.ts';
+import { requireProgram } from '../process/system-programs.ts';
+import { procStat } from '../process/proc.ts';
 import { portIsFree } from './publish.ts';
 import type { NetworkOptions, NetworkPlan, NetworkState, PortMapping } from './types.ts';
 
@@ -55,15 +56,10 @@ export function pastaAddresses(routeText: string, ifaces: NodeJS.Dict<{ family: 
 }
 
 /** Whether `pid` is a live (not zombie) pasta process. */
-async function isPasta(pid: number): Promise<boolean> {
-  try {
-    // Debian's pasta is passt re-exec'ing its AVX2 build: comm is "pasta", "passt" or "passt.avx2"
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const m = /^\d+ \((.*)\) (\S)/s.exec(stat);
-    return !!m && /^pas(ta|st)/.test(m[1]!) && m[2] !== 'Z';
-  } catch {
-    return false;
-  }
+function isPasta(pid: number): boolean {
+  // Debian's pasta is passt re-exec'ing its AVX2 build: comm is "pasta", "passt" or "passt.avx2"
+  const st = procStat(pid);
+  return !!st && /^pas(ta|st)/.test(st.comm) && st.state !== 'Z';
 }
 
 /**
@@ -82,7 +78,7 @@ export async function attachPasta(containerId: string, plan: NetworkPlan, ports:
     // user namespace is fine: pasta sees a non-initial uid_map and keeps its identity
     throw new SkiffError('EUNSUPPORTED', 'pasta networking is for rootless containers', { hint: 'as root use the bridge network (--network bridge), or none/host' });
   }
-  const pasta = findHelper('pasta');
+  const pasta = requireProgram('pasta');
   const p = networkPaths(o.root);
   await ensureNetworkDirs(p);
   // stderr goes to a file, not a pipe: pasta outlives us and must never get SIGPIPE
@@ -133,14 +129,14 @@ export async function attachPasta(containerId: string, plan: NetworkPlan, ports:
 
 /** Stops a container's pasta (only if that PID still is a pasta process). Idempotent. */
 export async function detachPasta(_containerId: string, pid: number | undefined, _o: NetworkOptions): Promise<void> {
-  if (!pid || !(await isPasta(pid))) return;
+  if (!pid || !isPasta(pid)) return;
   try {
     process.kill(pid, 'SIGTERM');
   } catch {
     // already gone
   }
-  for (let i = 0; i < 50 && (await isPasta(pid)); i++) await new Promise((r) => setTimeout(r, 20));
-  if (await isPasta(pid)) {
+  for (let i = 0; i < 50 && isPasta(pid); i++) await new Promise((r) => setTimeout(r, 20));
+  if (isPasta(pid)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {

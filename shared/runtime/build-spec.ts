@@ -9,7 +9,8 @@ import { loadSeccomp, type SeccompChoice } from './seccomp.ts';
 import { checkWorkdir, generateSpec, type RunOptions } from './spec.ts';
 import type { RuntimeSpec } from './types.ts';
 import { resolveUser } from './user.ts';
-import { runningInUserNamespace, usernsMarker } from './userns.ts';
+import { runningInUserNamespace } from '../process/proc.ts';
+import { usernsMarker } from './userns-marker.ts';
 import { validateSpec } from './validate.ts';
 
 /** Options of buildSpec on top of RunOptions. */

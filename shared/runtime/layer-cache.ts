@@ -1,7 +1,7 @@
 import type { EnsureOptions } from '../layer/unpack-cache.ts';
 import { keepIdCacheSuffix, keepIdToOuter } from './keep-id.ts';
 import { isRootless } from './rootless.ts';
-import { usernsMarker } from './userns.ts';
+import { usernsMarker } from './userns-marker.ts';
 
 /*
  * Where and how image layers are unpacked for the namespace this process runs in — one answer for run-tool's

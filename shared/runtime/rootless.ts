@@ -2,7 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { locateProgram } from '../process/system-programs.ts';
 import type { SpecIDMapping } from './types.ts';
-import { hostGid, hostUid, usernsMarker } from './userns.ts';
+import { hostGid, hostUid, usernsMarker } from './userns-marker.ts';
 
 /** A subordinate id range from /etc/subuid or /etc/subgid. */
 export interface SubIdRange {
@@ -37,11 +37,6 @@ export function parseSubIds(text: string, user: { name?: string; id: number }): 
 export async function readSubIds(file: string, user: { name?: string; id: number }): Promise<SubIdRange[]> {
   const text = await readFile(file, 'utf8').catch(() => '');
   return parseSubIds(text, user);
-}
-
-/** The first executable `name` (see locateProgram), or undefined. */
-export function findProgram(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return locateProgram(name, env);
 }
 
 /** User-namespace mappings for a rootless container. */
@@ -119,7 +114,7 @@ export async function doctor(o: { uid?: number; gid?: number; user?: string; env
   checks.push({ name: 'subuid', ok: su.length > 0, detail: su.length ? su.map((r) => `${r.start}+${r.count}`).join(', ') : `no entry for ${user.name ?? uid} in /etc/subuid (usermod --add-subuids 100000-165535 USER)` });
   checks.push({ name: 'subgid', ok: sg.length > 0, detail: sg.length ? sg.map((r) => `${r.start}+${r.count}`).join(', ') : `no entry for ${user.name ?? uid} in /etc/subgid (usermod --add-subgids 100000-165535 USER)` });
   for (const p of ['newuidmap', 'newgidmap']) {
-    const at = findProgram(p, env);
+    const at = locateProgram(p, env);
     checks.push({ name: p, ok: at !== undefined, detail: at ?? `${p} is missing: install the uidmap package` });
   }
   const x = env.XDG_RUNTIME_DIR;
@@ -133,7 +128,7 @@ export async function doctor(o: { uid?: number; gid?: number; user?: string; env
   } catch {
     /* not accessible */
   }
-  const pasta = findProgram('pasta', env);
+  const pasta = locateProgram('pasta', env);
   checks.push({ name: 'pasta', ok: pasta !== undefined, detail: pasta ?? 'pasta is missing: install the passt package for rootless networking (--network none works without)' });
   checks.push({ name: 'tun', ok: tunOk, detail: tunOk ? tun : `${tun} is not accessible: rootless networking (pasta) needs it (--network none works without)` });
   return checks;

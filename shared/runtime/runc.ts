@@ -1,53 +1,18 @@
 import { spawn, type StdioOptions } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
 import { chmod, lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { SkiffError, throwIfAborted } from '../errors.ts';
-import { hostUid } from './userns.ts';
-import { requireProgram } from '../process/system-programs.ts';
+import { hostUid } from './userns-marker.ts';
+import { exitStatus, runProgram, spawnError, type ProgramResult } from '../process/run.ts';
 import { judgeRuncVersion, parseRuncVersion, type RuncVerdict, type RuncVersion } from './runc-version.ts';
 
-/** Finds runc: `SKIFF_RUNC`, else the first executable `runc` on PATH or in the sbin dirs. ENODEP if none. */
-export function locateRunc(env: NodeJS.ProcessEnv = process.env): string {
-  return requireProgram('runc', env);
-}
-
 /** Result of a runc command whose output was collected. */
-export interface RuncOutput {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function exitCode(code: number | null, signal: NodeJS.Signals | null): number {
-  if (code !== null) return code;
-  const n = signal ? (osConstants.signals as Record<string, number>)[signal] : undefined;
-  return 128 + (n ?? 0);
-}
-
-/**
- * Runs a program with only the given stdio (plus explicitly listed extra fds): Node's spawn marks every other
- * fd it owns close-on-exec, so nothing else leaks (RU-02). Collects piped stdout/stderr. Resolves with the exit
- * code (128+signal when killed).
- */
-function execCollect(cmd: string, args: string[], o: { stdio?: StdioOptions; signal?: AbortSignal; input?: string } = {}): Promise<RuncOutput> {
-  throwIfAborted(o.signal);
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: o.stdio ?? [o.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr?.on('data', (b: Buffer) => err.push(b));
-    if (o.input !== undefined) child.stdin?.end(o.input);
-    child.on('error', (e) => reject((e as NodeJS.ErrnoException).code === 'ENOENT' ? new SkiffError('ENODEP', `${cmd} not found`, { hint: 'install runc' }) : e));
-    child.on('close', (code, sig) => resolve({ code: exitCode(code, sig), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-  });
-}
+export type RuncOutput = ProgramResult;
 
 /** Asks a runc binary for its version. ENODEP when it cannot be run or prints no version. */
 export async function runcVersion(path: string, o: { signal?: AbortSignal } = {}): Promise<RuncVersion> {
-  const r = await execCollect(path, ['--version'], o);
+  const r = await runProgram(path, ['--version'], o);
   const v = parseRuncVersion(r.stdout);
   if (r.code !== 0 || !v) throw new SkiffError('ENODEP', `${path} --version failed: ${r.stderr.trim() || r.stdout.trim()}`);
   return v;
@@ -127,8 +92,13 @@ export class Runc {
     this.root = root;
   }
 
+  /** The global flags every command of this runc takes (its state dir), for a program that runs it for us (conmon's `--runtime-arg`). */
+  globalArgs(): string[] {
+    return ['--root', this.root];
+  }
+
   #args(sub: string[]): string[] {
-    return ['--root', this.root, ...sub];
+    return [...this.globalArgs(), ...sub];
   }
 
   /** Whether runc keeps state for `id` (its `<root>/<id>` dir): without it `delete` has nothing to do. */
@@ -141,8 +111,17 @@ export class Runc {
     return id;
   }
 
+  /**
+   * Runs one runc subcommand to its end, collecting its output. A signal aborted before the call is EABORT; runc
+   * itself is never killed half-way (a half-done create or delete would leave state behind).
+   */
+  #collect(sub: string[], o: { signal?: AbortSignal; stdio?: StdioOptions } = {}): Promise<RuncOutput> {
+    throwIfAborted(o.signal);
+    return runProgram(this.path, this.#args(sub), o.stdio ? { stdio: o.stdio } : {});
+  }
+
   async #must(sub: string[], o: { signal?: AbortSignal } = {}): Promise<RuncOutput> {
-    const r = await execCollect(this.path, this.#args(sub), o);
+    const r = await this.#collect(sub, o);
     if (r.code !== 0) throw new SkiffError('EIO', `runc ${sub[0]} failed: ${r.stderr.trim() || `exit ${r.code}`}`, { details: { code: r.code, stderr: r.stderr } });
     return r;
   }
@@ -155,17 +134,17 @@ export class Runc {
       let aborted = false;
       const onAbort = () => {
         aborted = true;
-        void execCollect(this.path, this.#args(['kill', id, 'KILL'])).catch(() => {});
+        void this.#collect(['kill', id, 'KILL']).catch(() => {});
       };
       o.signal?.addEventListener('abort', onAbort, { once: true });
       child.on('error', (e) => {
         o.signal?.removeEventListener('abort', onAbort);
-        reject((e as NodeJS.ErrnoException).code === 'ENOENT' ? new SkiffError('ENODEP', `${this.path} not found`) : e);
+        reject(spawnError(this.path, e));
       });
       child.on('close', (code, sig) => {
         o.signal?.removeEventListener('abort', onAbort);
         if (aborted) reject(new SkiffError('EABORT', `container ${id} cancelled`));
-        else resolve(exitCode(code, sig));
+        else resolve(exitStatus(code, sig));
       });
       o.onSpawn?.(child);
     });
@@ -182,7 +161,7 @@ export class Runc {
   /** `runc create` (detached; the container waits in `runc init` until start). */
   async create(id: string, bundle: string, o: { pidFile?: string; preserveFds?: number; stdio?: StdioOptions; signal?: AbortSignal } = {}): Promise<void> {
     const sub = ['create', '--bundle', bundle, ...(o.pidFile ? ['--pid-file', o.pidFile] : []), ...(o.preserveFds ? ['--preserve-fds', String(o.preserveFds)] : []), Runc.checkId(id)];
-    const r = await execCollect(this.path, this.#args(sub), { ...(o.stdio && { stdio: o.stdio }), ...(o.signal && { signal: o.signal }) });
+    const r = await this.#collect(sub, o);
     if (r.code !== 0) throw new SkiffError('EIO', `runc create failed: ${r.stderr.trim() || `exit ${r.code}`}`);
   }
 
@@ -198,13 +177,13 @@ export class Runc {
 
   /** `runc delete [--force]`. Idempotent: a container runc does not know is not an error. */
   async delete(id: string, o: { force?: boolean; signal?: AbortSignal } = {}): Promise<void> {
-    const r = await execCollect(this.path, this.#args(['delete', ...(o.force ? ['--force'] : []), Runc.checkId(id)]), o);
+    const r = await this.#collect(['delete', ...(o.force ? ['--force'] : []), Runc.checkId(id)], o);
     if (r.code !== 0 && !/does not exist|not found/.test(r.stderr)) throw new SkiffError('EIO', `runc delete failed: ${r.stderr.trim()}`);
   }
 
   /** `runc state` as JSON; undefined when runc does not know the container. */
   async state(id: string, o: { signal?: AbortSignal } = {}): Promise<RuncState | undefined> {
-    const r = await execCollect(this.path, this.#args(['state', Runc.checkId(id)]), o);
+    const r = await this.#collect(['state', Runc.checkId(id)], o);
     if (r.code !== 0) {
       if (/does not exist|not found/.test(r.stderr)) return undefined;
       throw new SkiffError('EIO', `runc state failed: ${r.stderr.trim()}`);
@@ -221,6 +200,29 @@ export class Runc {
   /** `runc exec --process FILE ID` in the foreground: the process's exit code. */
   exec(id: string, processJson: string, o: RuncRunOptions = {}): Promise<number> {
     return this.#spawnFg(['exec', '--process', processJson, ...(o.preserveFds ? ['--preserve-fds', String(o.preserveFds)] : []), Runc.checkId(id)], o);
+  }
+
+  /** `runc pause` (freezes the container through its freezer cgroup). */
+  async pause(id: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#must(['pause', Runc.checkId(id)], o);
+  }
+
+  /** `runc resume` (thaws a paused container). */
+  async resume(id: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#must(['resume', Runc.checkId(id)], o);
+  }
+
+  /** `runc ps ID -o FORMAT` (ps(1) output of the container's processes); EIO with runc's message when it fails. */
+  async ps(id: string, format: string, o: { signal?: AbortSignal } = {}): Promise<string> {
+    return (await this.#must(['ps', Runc.checkId(id), '-o', format], o)).stdout;
+  }
+
+  /**
+   * `runc exec -d --process FILE ID`: starts the process detached and returns at once; the result holds runc's
+   * stderr (a non-zero code when it could not start the process). Never throws for a non-zero exit.
+   */
+  execDetached(id: string, processJson: string, o: { signal?: AbortSignal } = {}): Promise<RuncOutput> {
+    return this.#collect(['exec', '-d', '--process', processJson, Runc.checkId(id)], { ...o, stdio: ['ignore', 'ignore', 'pipe'] });
   }
 }
 

@@ -1,15 +1,18 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Writable } from 'node:stream';
 import { SkiffError } from '../errors.ts';
-import { runProgram } from '../layer/exec.ts';
+import { runProgram } from '../process/run.ts';
+import { procStartTime, readIdMap } from '../process/proc.ts';
+import { locateProgram } from '../process/system-programs.ts';
+import { USERNS_ENV } from './userns-marker.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { acquireLock } from '../store/lock.ts';
-import { buildMappings, findProgram, readSubIds, userNameOf, type UsernsMappings } from './rootless.ts';
+import { buildMappings, readSubIds, userNameOf, type UsernsMappings } from './rootless.ts';
 import type { SpecIDMapping } from './types.ts';
 
 /*
@@ -28,57 +31,6 @@ import type { SpecIDMapping } from './types.ts';
  * The environment marker SKIFF_USERNS="<host uid>:<host gid>:<full|single>" tells the re-executed process (and
  * everything it starts: conmon's exit command, health-check timers) that it runs inside such a namespace.
  */
-
-/** The environment variable marking a process inside skiff's rootless user namespace. */
-export const USERNS_ENV = 'SKIFF_USERNS';
-
-/** What the marker says: the invoking user's host ids and the mapping kind. */
-export interface UsernsMarker {
-  uid: number;
-  gid: number;
-  mode: 'full' | 'single';
-}
-
-/** Parses the SKIFF_USERNS marker; undefined when absent or malformed. Pure. */
-export function parseUsernsMarker(v: string | undefined): UsernsMarker | undefined {
-  const m = /^(\d+):(\d+):(full|single)$/.exec(v ?? '');
-  if (!m) return undefined;
-  return { uid: Number(m[1]), gid: Number(m[2]), mode: m[3] as 'full' | 'single' };
-}
-
-/**
- * The marker of the namespace this process runs in, or undefined (rootful, or rootless before the re-exec).
- * Only trusted when this process is uid 0 in a user namespace that is not the initial one, so a user cannot
- * make a root process believe it is rootless by setting the variable.
- */
-export function usernsMarker(env: NodeJS.ProcessEnv = process.env): UsernsMarker | undefined {
-  const m = parseUsernsMarker(env[USERNS_ENV]);
-  if (!m) return undefined;
-  return runningInUserNamespace() ? m : undefined;
-}
-
-let inUserns: boolean | undefined;
-/** True when this process is in a user namespace other than the initial one (uid_map is not the identity). */
-export function runningInUserNamespace(): boolean {
-  if (inUserns !== undefined) return inUserns;
-  try {
-    const text = readFileSync('/proc/self/uid_map', 'utf8');
-    inUserns = !/^\s*0\s+0\s+4294967295\s*$/.test(text.trim());
-  } catch {
-    inUserns = false;
-  }
-  return inUserns;
-}
-
-/** The invoking user's host uid: the marker's inside skiff's namespace, else the process's. */
-export function hostUid(env: NodeJS.ProcessEnv = process.env): number {
-  return usernsMarker(env)?.uid ?? process.getuid?.() ?? 0;
-}
-
-/** The invoking user's host gid: the marker's inside skiff's namespace, else the process's. */
-export function hostGid(env: NodeJS.ProcessEnv = process.env): number {
-  return usernsMarker(env)?.gid ?? process.getgid?.() ?? 0;
-}
 
 /** How the namespace for a rootless user will be made. */
 export interface UsernsPlan extends UsernsMappings {
@@ -108,7 +60,7 @@ export async function planUserNamespace(o: { uid?: number; gid?: number; user?: 
   const who = { id: uid, ...(name !== undefined && { name }) };
   const subuids = await readSubIds(o.subuidFile ?? '/etc/subuid', who);
   const subgids = await readSubIds(o.subgidFile ?? '/etc/subgid', { ...who, id: gid });
-  const m = buildMappings({ uid, gid, subuids, subgids, haveNewuidmap: findProgram('newuidmap', env) !== undefined, haveNewgidmap: findProgram('newgidmap', env) !== undefined });
+  const m = buildMappings({ uid, gid, subuids, subgids, haveNewuidmap: locateProgram('newuidmap', env) !== undefined, haveNewgidmap: locateProgram('newgidmap', env) !== undefined });
   // slave: mounts made on the host later (a new tmpfs, a USB disk) still show up in a long-lived namespace
   return { ...m, uid, gid, unshareArgs: ['--user', '--mount', '--propagation', 'slave'] };
 }
@@ -116,11 +68,6 @@ export async function planUserNamespace(o: { uid?: number; gid?: number; user?: 
 /** newuidmap/newgidmap arguments after the pid: `inner outer count` triplets. Pure. */
 export function idMapArgs(m: readonly SpecIDMapping[]): string[] {
   return m.flatMap((x) => [String(x.containerID), String(x.hostID), String(x.size)]);
-}
-
-/** /proc/PID/uid_map text parsed into triplets (whitespace-normalised). Pure. */
-export function parseIdMap(text: string): SpecIDMapping[] {
-  return text.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((f) => f.length === 3 && f.every(Number.isSafeInteger)).map(([c, h, n]) => ({ containerID: c!, hostID: h!, size: n! }));
 }
 
 function sameMaps(a: readonly SpecIDMapping[], b: readonly SpecIDMapping[]): boolean {
@@ -144,7 +91,7 @@ function nsLink(pid: number | 'self', ns: string): string | undefined {
  * the namespace. Resolves with the child once released; rejects (child killed) when the maps cannot be installed.
  */
 export async function spawnMapped(plan: UsernsPlan, cmd: readonly string[], o: { stdio: readonly ('inherit' | 'ignore' | number)[]; env: NodeJS.ProcessEnv; detached?: boolean }): Promise<ChildProcess> {
-  const unshare = findProgram('unshare', o.env) ?? 'unshare';
+  const unshare = locateProgram('unshare', o.env) ?? 'unshare';
   const child = spawn(unshare, [...plan.unshareArgs, '--', '/bin/sh', '-c', 'read -r _ <&3 || exit 125; exec 3<&-; exec "$@"', 'sh', ...cmd], {
     stdio: [...o.stdio, 'pipe'] as StdioOptions,
     env: o.env,
@@ -181,7 +128,7 @@ export async function spawnMapped(plan: UsernsPlan, cmd: readonly string[], o: {
     }
   } else {
     for (const [prog, maps] of [['newuidmap', plan.uidMappings], ['newgidmap', plan.gidMappings]] as const) {
-      const r = await runProgram(findProgram(prog, o.env) ?? prog, [String(pid), ...idMapArgs(maps)]).catch((e: Error) => ({ code: 1, stdout: '', stderr: e.message }));
+      const r = await runProgram(locateProgram(prog, o.env) ?? prog, [String(pid), ...idMapArgs(maps)]).catch((e: Error) => ({ code: 1, stdout: '', stderr: e.message }));
       if (r.code !== 0) fail(`${prog}: ${r.stderr.trim() || `exit ${r.code}`}`);
     }
   }
@@ -189,16 +136,6 @@ export async function spawnMapped(plan: UsernsPlan, cmd: readonly string[], o: {
   go.on('error', () => {});
   go.end('go\n');
   return child;
-}
-
-/** The start time (clock ticks since boot, /proc/PID/stat field 22) of `pid`; undefined when it is gone. */
-function startTimeOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
 }
 
 /** The pause process's files under $XDG_RUNTIME_DIR/skiff. */
@@ -214,10 +151,11 @@ async function checkPause(pidFile: string, plan: UsernsPlan): Promise<PauseCheck
   const text = await readFile(pidFile, 'utf8').catch(() => '');
   const [p, start] = text.trim().split(/\s+/);
   const pid = Number(p);
-  if (!Number.isSafeInteger(pid) || pid < 2 || startTimeOf(pid) !== start) return { state: 'none' };
+  if (!Number.isSafeInteger(pid) || pid < 2 || procStartTime(pid) !== start) return { state: 'none' };
   try {
-    const um = parseIdMap(await readFile(`/proc/${pid}/uid_map`, 'utf8'));
-    const gm = parseIdMap(await readFile(`/proc/${pid}/gid_map`, 'utf8'));
+    const um = readIdMap('uid', pid);
+    const gm = readIdMap('gid', pid);
+    if (!um || !gm) return { state: 'none' };
     return sameMaps(um, plan.uidMappings) && sameMaps(gm, plan.gidMappings) ? { state: 'ok', pid } : { state: 'other-maps', pid };
   } catch {
     return { state: 'none' };
@@ -249,7 +187,7 @@ export async function ensurePauseProcess(plan: UsernsPlan, env: NodeJS.ProcessEn
         /* gone */
       }
     }
-    const catatonit = findProgram('catatonit', env);
+    const catatonit = locateProgram('catatonit', env);
     const cmd = catatonit ? [catatonit, '-P'] : ['sleep', 'infinity'];
     const child = await spawnMapped(plan, cmd, { stdio: ['ignore', 'ignore', 'ignore'], env: { PATH: env.PATH ?? '/usr/bin:/bin' }, detached: true });
     child.unref();
@@ -261,7 +199,7 @@ export async function ensurePauseProcess(plan: UsernsPlan, env: NodeJS.ProcessEn
       if (comm !== '' && comm !== 'sh' && comm !== 'unshare') break;
       await sleep(2);
     }
-    await writeFileAtomic(p.pidFile, `${pid} ${startTimeOf(pid) ?? ''}\n`, 0o600);
+    await writeFileAtomic(p.pidFile, `${pid} ${procStartTime(pid) ?? ''}\n`, 0o600);
     return pid;
   } finally {
     await lock.release();
@@ -276,9 +214,10 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
  * (ensurePauseProcess), else a fresh one (spawnMapped) — with the marker, SKIFF_ROOT defaulted to the user's
  * store ($XDG_DATA_HOME/skiff) and SKIFF_RUNC_ROOT to $XDG_RUNTIME_DIR/skiff/runc; forwards signals and resolves
  * with the child's exit code (128+signal). Resolves undefined — nothing done — for root or when already inside
- * the namespace (or SKIFF_NO_USERNS=1). Failures to enter the namespace come back as exit code 125.
+ * the namespace (or SKIFF_NO_USERNS=1). A failure to enter the namespace is a SkiffError with exit status 125;
+ * a changed namespace is reported through `onWarning`.
  */
-export async function reexecInUserNamespace(o: { argv?: readonly string[]; env?: NodeJS.ProcessEnv; defaultStoreRoot: (env: NodeJS.ProcessEnv, uid: number) => string }): Promise<number | undefined> {
+export async function reexecInUserNamespace(o: { argv?: readonly string[]; env?: NodeJS.ProcessEnv; defaultStoreRoot: (env: NodeJS.ProcessEnv, uid: number) => string; onWarning?: (message: string) => void }): Promise<number | undefined> {
   const env = o.env ?? process.env;
   const uid = process.getuid?.() ?? 0;
   if (uid === 0 || env.SKIFF_NO_USERNS === '1' || env[USERNS_ENV] !== undefined) return undefined;
@@ -291,19 +230,18 @@ export async function reexecInUserNamespace(o: { argv?: readonly string[]; env?:
   const cmd = [process.execPath, ...process.execArgv, resolve(argv[1] ?? ''), ...argv.slice(2)];
   let child: ChildProcess;
   try {
-    const pause = await ensurePauseProcess(plan, env, (m) => process.stderr.write(`${m}\n`));
+    const pause = await ensurePauseProcess(plan, env, o.onWarning);
     if (pause !== undefined) {
-      const nsenter = findProgram('nsenter', env) ?? 'nsenter';
+      const nsenter = locateProgram('nsenter', env) ?? 'nsenter';
       // --preserve-credentials: the user's own ids are root of the namespace (no setgroups, denied single-id)
       child = spawn(nsenter, ['--user', '--mount', `--target=${pause}`, '--preserve-credentials', `--wd=${process.cwd()}`, '--', ...cmd], { stdio: 'inherit', env: childEnv });
     } else {
       child = await spawnMapped(plan, cmd, { stdio: ['inherit', 'inherit', 'inherit'], env: childEnv });
     }
   } catch (e) {
-    process.stderr.write(`Error: ${(e as Error).message}\n`);
-    return 125;
+    throw new SkiffError('EPERM', (e as Error).message, { exitStatus: 125, cause: e });
   }
-  return new Promise((res) => {
+  return new Promise((res, rej) => {
     const fwd = (s: NodeJS.Signals) => () => {
       try {
         child.kill(s);
@@ -314,8 +252,8 @@ export async function reexecInUserNamespace(o: { argv?: readonly string[]; env?:
     const handlers = FORWARDED.map((s) => [s, fwd(s)] as const);
     for (const [s, h] of handlers) process.on(s, h);
     child.on('error', (e) => {
-      process.stderr.write(`Error: cannot enter the user namespace: ${e.message} (install util-linux's nsenter and unshare)\n`);
-      res(125);
+      for (const [s, h] of handlers) process.off(s, h);
+      rej(new SkiffError('EPERM', `cannot enter the user namespace: ${e.message} (install util-linux's nsenter and unshare)`, { exitStatus: 125, cause: e }));
     });
     child.on('close', (code, sig) => {
       for (const [s, h] of handlers) process.off(s, h);

@@ -7,7 +7,7 @@ import type { request } from 'undici';
 import { loadUndici } from '../registry/undici-lazy.ts';
 import { SkiffError, throwIfAborted } from '../errors.ts';
 import { digestHex, parseDigest } from '../oci/digest.ts';
-import { hostUid } from '../runtime/userns.ts';
+import { hostUid } from '../runtime/userns-marker.ts';
 import { namedRepository, normalizeNamed } from './docker-identity.ts';
 
 /** One registries.d entry (`default-docker` or a `docker:` scope). */

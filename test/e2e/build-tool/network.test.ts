@@ -10,13 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox } from '../../helpers/busybox.ts';
 import { isRoot } from '../../helpers/tmp.ts';
 import { exitCodeFor } from '../../../shared/cli/exit-codes.ts';
-import { findHelper } from '../../../shared/network/programs.ts';
+import { requireProgram } from '../../../shared/process/system-programs.ts';
 import { makeWorld, type World } from './harness.ts';
 
 const repo = resolve(import.meta.dirname, '../../..');
 const hasNetavark = (() => {
   try {
-    findHelper('netavark');
+    requireProgram('netavark');
     return true;
   } catch {
     return false;

@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultNetworkConfig, networkPaths } from '../../../shared/network/network-config.ts';
-import { findHelper } from '../../../shared/network/programs.ts';
+import { requireProgram } from '../../../shared/process/system-programs.ts';
 import { openStore } from '../../../shared/store/store.ts';
 import { importTarball } from '../../../shared/transport/tarball.ts';
 import { busyboxTarball, hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
@@ -15,8 +15,8 @@ import { freeLocalPort, hasConmon, httpGet, httpGetRetry, rtSync } from './integ
 
 const hasNetavark = (() => {
   try {
-    findHelper('netavark');
-    findHelper('ip');
+    requireProgram('netavark');
+    requireProgram('ip');
     return true;
   } catch {
     return false;

@@ -13,11 +13,11 @@ import type { ImageConfig, Manifest } from '../../../shared/oci/types.ts';
 import { buildSpec } from '../../../shared/runtime/build-spec.ts';
 import { createBundle, teardownBundle, writeBundleConfig } from '../../../shared/runtime/bundle.ts';
 import { writeEtcFiles } from '../../../shared/runtime/etc-files.ts';
-import { ensurePrivateDir, locateRunc, Runc } from '../../../shared/runtime/runc.ts';
+import { ensurePrivateDir, Runc } from '../../../shared/runtime/runc.ts';
+import { requireProgram } from '../../../shared/process/system-programs.ts';
 import { openStore } from '../../../shared/store/store.ts';
 import { attachNetwork, detachNetwork, readAttachment } from '../../../shared/network/attach.ts';
 import { createNetwork, defaultNetworkConfig, networkPaths } from '../../../shared/network/network-config.ts';
-import { findHelper } from '../../../shared/network/programs.ts';
 import { freePort, parsePublish } from '../../../shared/network/publish.ts';
 import type { NetworkPlan, NetworkState } from '../../../shared/network/types.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
@@ -25,7 +25,7 @@ import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 
 function has(name: 'netavark' | 'aardvark-dns' | 'pasta' | 'ip'): boolean {
   try {
-    findHelper(name);
+    requireProgram(name);
     return true;
   } catch {
     return false;
@@ -33,7 +33,7 @@ function has(name: 'netavark' | 'aardvark-dns' | 'pasta' | 'ip'): boolean {
 }
 let hasRunc = false;
 try {
-  locateRunc();
+  requireProgram('runc');
   hasRunc = true;
 } catch {
   /* skipped below */
@@ -106,7 +106,7 @@ describe.skipIf(!isRoot || !hasRunc || !hasBusybox || !has('netavark') || !has('
     await writeFile(join(s.dir, 'resolv.conf'), 'nameserver 127.0.0.53\n');
     const rroot = join(s.dir, 'runc-root');
     await ensurePrivateDir(rroot);
-    runc = new Runc(locateRunc(), rroot);
+    runc = new Runc(requireProgram('runc'), rroot);
   });
 
   afterAll(async () => {

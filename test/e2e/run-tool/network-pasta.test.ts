@@ -8,7 +8,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSkiffError } from '../../../shared/errors.ts';
 import { attachNetwork } from '../../../shared/network/attach.ts';
-import { findHelper } from '../../../shared/network/programs.ts';
+import { requireProgram } from '../../../shared/process/system-programs.ts';
 import { freePort, parsePublish } from '../../../shared/network/publish.ts';
 import { pastaArgs } from '../../../shared/network/pasta.ts';
 import { hasBusybox } from '../../helpers/busybox.ts';
@@ -16,7 +16,7 @@ import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 
 let hasPasta = false;
 try {
-  findHelper('pasta');
+  requireProgram('pasta');
   hasPasta = true;
 } catch {
   /* skipped */

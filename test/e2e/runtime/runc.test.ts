@@ -9,7 +9,8 @@ import type { ImageConfig, Manifest } from '../../../shared/oci/types.ts';
 import { buildSpec, type BuildSpecOptions } from '../../../shared/runtime/build-spec.ts';
 import { bundlePaths, createBundle, isMountPoint, teardownBundle, writeBundleConfig } from '../../../shared/runtime/bundle.ts';
 import { writeEtcFiles } from '../../../shared/runtime/etc-files.ts';
-import { ensurePrivateDir, gateRunc, locateRunc, Runc, startFailureCode } from '../../../shared/runtime/runc.ts';
+import { ensurePrivateDir, gateRunc, Runc, startFailureCode } from '../../../shared/runtime/runc.ts';
+import { requireProgram } from '../../../shared/process/system-programs.ts';
 import { acquireLock } from '../../../shared/store/lock.ts';
 import { openStore } from '../../../shared/store/store.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
@@ -17,7 +18,7 @@ import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 
 let hasRunc = false;
 try {
-  locateRunc();
+  requireProgram('runc');
   hasRunc = true;
 } catch {
   /* skip */
@@ -60,7 +61,7 @@ describe.skipIf(!isRoot || !hasRunc || !hasBusybox)('runtime e2e (real runc)', (
     await writeFile(join(appLayer, 'etc/group'), 'root:x:0:\napp:x:1000:\nstaff:x:50:app\n');
     const rroot = join(s.dir, 'runc-root');
     await ensurePrivateDir(rroot);
-    runc = new Runc(locateRunc(), rroot);
+    runc = new Runc(requireProgram('runc'), rroot);
   });
 
   afterEach(async () => {

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { digestOf } from '../../../shared/oci/digest.ts';
 import { ensureUnpacked } from '../../../shared/layer/unpack-cache.ts';
 import { idMapSize, keepIdCacheSuffix, keepIdMappings, keepIdToOuter } from '../../../shared/runtime/keep-id.ts';
-import { parseIdMap } from '../../../shared/runtime/userns.ts';
+import { parseIdMap } from '../../../shared/process/proc.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 import { applyEntries, makeTar, rootAndVictim } from './helpers.ts';
 

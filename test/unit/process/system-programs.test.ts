@@ -14,7 +14,7 @@ function sources(dir: string): string[] {
 /** Program names that the code spawns or looks up by a literal name. */
 function spawnedPrograms(): Map<string, string> {
   const found = new Map<string, string>();
-  const call = /\b(?:spawn|spawnSync|execFile|execFileSync|runProgram|runHelper|requireProgram|locateProgram|findProgram|findHelper|notInstalled)\(\s*'([a-z0-9][a-z0-9.-]*)'/g;
+  const call = /\b(?:spawn|spawnSync|execFile|execFileSync|runProgram|requireProgram|locateProgram|notInstalled)\(\s*'([a-z0-9][a-z0-9.-]*)'/g;
   for (const file of ['shared', 'build-tool', 'copy-tool', 'run-tool'].flatMap(sources)) {
     for (const m of readFileSync(file, 'utf8').matchAll(call)) found.set(m[1]!, file.replace(`${repo}/`, ''));
   }

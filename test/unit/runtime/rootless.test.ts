@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildMappings, doctor, findProgram, parseSubIds } from '../../../shared/runtime/rootless.ts';
+import { buildMappings, doctor, parseSubIds } from '../../../shared/runtime/rootless.ts';
+import { locateProgram } from '../../../shared/process/system-programs.ts';
 import { runcRootFor } from '../../../shared/runtime/runc.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
 
@@ -36,7 +37,7 @@ describe('rootless', () => {
       expect(by.XDG_RUNTIME_DIR!.ok).toBe(true);
       expect(by.tun!.ok).toBe(false);
       // the standard sbin/bin dirs are searched too, so the answer follows what this machine has installed
-      expect(by.newuidmap!.ok).toBe(findProgram('newuidmap', { PATH: s.dir }) !== undefined);
+      expect(by.newuidmap!.ok).toBe(locateProgram('newuidmap', { PATH: s.dir }) !== undefined);
     } finally {
       await s.cleanup();
     }

@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idMapArgs, parseUsernsMarker, planUserNamespace, usernsMarker } from '../../../shared/runtime/userns.ts';
+import { idMapArgs, planUserNamespace } from '../../../shared/runtime/userns.ts';
+import { parseUsernsMarker, usernsMarker } from '../../../shared/runtime/userns-marker.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
 
 describe('rootless user-namespace plan', () => {

@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import { chainIDs, ensureUnpacked, mountOverlay, unmount } from '../../shared/layer/unpack-cache.ts';
+import type { Digest } from '../../shared/oci/digest.ts';
+import type { Descriptor } from '../../shared/oci/types.ts';
+import { isMountPoint } from '../../shared/runtime/bundle.ts';
+import { layerCacheDir as sharedLayerCacheDir, unpackSettings } from '../../shared/runtime/layer-cache.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { containerPaths, type ContainerRecord } from './state.ts';
+
+/*
+ * A container's root filesystem: its image layers unpacked once into the store's shared cache, and the overlay
+ * mount of those lower dirs with the container's own upper dir at its rootfs dir.
+ */
+
+/**
+ * Unpacks (once, shared cache) the image of a container whose lease `leaseId` (readAndLeaseImage) already
+ * holds its blobs. Returns the lower dirs bottom→top and the chain IDs.
+ */
+export async function prepareLayers(store: Store, img: { layers: readonly { diffID: Digest; desc: Descriptor }[] }, leaseId: string, o: { signal?: AbortSignal; onWarning?: (m: string) => void; keepId?: { uid: number; gid: number } } = {}): Promise<{ lowers: string[]; chains: string[]; leaseId: string }> {
+  const so = o.signal ? { signal: o.signal } : {};
+  const chains = chainIDs(img.layers.map((l) => l.diffID));
+  const u = unpackSettings(store.paths.overlay, o.keepId);
+  const lowers = await ensureUnpacked(u.cacheDir, img.layers.map((l) => ({ diffID: l.diffID, digest: l.desc.digest, open: () => store.blobs.open(l.desc, so) })), {
+    ...so,
+    ...(o.onWarning && { onWarning: o.onWarning }),
+    ...u.options,
+  });
+  return { lowers, chains, leaseId };
+}
+
+/** Mounts the container's overlay rootfs (idempotent). */
+export async function mountRootfs(root: string, id: string, lowers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<void> {
+  const p = containerPaths(root, id);
+  if (await isMountPoint(p.rootfs)) return;
+  await mountOverlay({ lowers, upper: p.upper, work: p.work, target: p.rootfs, ...(o.signal && { signal: o.signal }) });
+}
+
+/** Unmounts the container's rootfs (lazily when busy). Idempotent. */
+export async function unmountRootfs(root: string, id: string): Promise<void> {
+  const p = containerPaths(root, id);
+  for (let i = 0; i < 4 && (await isMountPoint(p.rootfs)); i++) {
+    await unmount(p.rootfs).catch(() => unmount(p.rootfs, { lazy: true }).catch(() => {}));
+  }
+}
+
+/** The lower dirs for a record's chain IDs (already unpacked at create). */
+export function lowersOf(store: Store, record: ContainerRecord): string[] {
+  return record.chainIDs.map((c) => join(layerCacheDir(store, record.singleIdMapping === true, record.keepId), c.slice('sha256:'.length), 'diff'));
+}
+
+/** The unpacked-layer cache a container uses (shared layerCacheDir over the store's overlay dir). */
+export function layerCacheDir(store: Store, singleIdMapping: boolean, keepId?: { uid: number; gid: number }): string {
+  return sharedLayerCacheDir(store.paths.overlay, singleIdMapping, keepId);
+}

@@ -1,0 +1,176 @@
+import { spawn } from 'node:child_process';
+import { readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SkiffError } from '../../shared/errors.ts';
+import { resetPastaHook } from '../../shared/network/pasta-hook.ts';
+import type { NetworkState } from '../../shared/network/types.ts';
+import { isAlive, procStartTime } from '../../shared/process/proc.ts';
+import { requireProgram } from '../../shared/process/system-programs.ts';
+import { spawnError } from '../../shared/process/run.ts';
+import { missingWorkdir } from '../../shared/runtime/build-spec.ts';
+import { startFailureCode } from '../../shared/runtime/runc.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { startHealthTimer } from './health.ts';
+import { connectContainer, disconnectContainer, serveContainerPastaHook, type NetworkChoice } from './net-wiring.ts';
+import { getRunc, selfCommand } from './runc-handle.ts';
+import { lowersOf, mountRootfs, unmountRootfs } from './rootfs-mount.ts';
+import { containerPaths, loadById, lockContainer, saveState, type ContainerState, type LoadedContainer } from './state.ts';
+import { exitError } from './exit-status.ts';
+
+/** The container state of a run: what state.ts records plus the monitor's and the network's own fields. */
+export interface StateExt extends ContainerState {
+  monitorStart?: string;
+  /** what attachNetwork returned for the current run (bridge/pasta) */
+  network?: NetworkState;
+  /** start time of healthPid (pid reuse guard) */
+  healthStart?: string;
+}
+
+/** The network state a container's current run holds (bridge/pasta), for inspect/ps. */
+export function networkStateOf(s: ContainerState): NetworkState | undefined {
+  return (s as StateExt).network;
+}
+
+/**
+ * Starts a created or exited container detached under conmon (the monitor outlives the CLI, keeps the
+ * k8s-file log, writes the exit file and runs `container-cleanup` when the container exits). Takes the
+ * container lock. A SkiffError with exit status 126/127 when runc cannot invoke or find the command. Idempotent on a running
+ * container.
+ */
+export async function startDetached(store: Store, id: string, o: { restart?: boolean } = {}): Promise<void> {
+  const root = store.paths.root;
+  const lock = await lockContainer(root, id);
+  try {
+    const c = await loadById(root, id);
+    if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
+    if (c.state.status === 'running' && isAlive(c.state.monitorPid, (c.state as StateExt).monitorStart)) return;
+    await launchConmon(store, c, o.restart === true);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean): Promise<void> {
+  const root = store.paths.root;
+  const { record } = c;
+  const id = record.id;
+  const p = containerPaths(root, id);
+  const runc = await getRunc();
+  // runc state is left only by an earlier start of this container: a fresh one needs no `runc delete`
+  if (runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
+  await unlink(join(p.exits, id)).catch(() => {});
+  await unlink(p.pidFile).catch(() => {});
+  await mountRootfs(root, id, lowersOf(store, record));
+  if (record.config.workdirFromFlag) {
+    const dests = [...record.mounts.map((m) => m.destination), ...record.volumes.map((v) => v.destination)].map((d) => join('/', d));
+    const missing = await missingWorkdir(p.rootfs, record.config.workingDir, dests, id);
+    if (missing) {
+      await unmountRootfs(root, id);
+      throw exitError(125, missing);
+    }
+  }
+  const choice = record.network as NetworkChoice | undefined;
+  let net: NetworkState | undefined;
+  if (choice?.mode === 'pasta') await resetPastaHook(p.dir);
+  if (choice?.mode === 'bridge') {
+    try {
+      net = await connectContainer(root, p.userdata, record);
+    } catch (e) {
+      await unmountRootfs(root, id);
+      throw e;
+    }
+  }
+  const args = [
+    '--api-version', '1', '-c', id, '-u', id, '-r', runc.path, '-b', p.bundle, '-p', p.pidFile, '-n', record.name,
+    '--exit-dir', p.exits, '-l', `k8s-file:${p.log}`, '--log-level', 'error', ...runc.globalArgs().flatMap((a) => ['--runtime-arg', a]),
+    '-P', p.conmonPid, '--socket-dir-path', p.sockets,
+    ...(record.config.tty ? ['-t'] : []),
+    ...selfCommand().flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
+    ...['--root', root, 'container-cleanup', id].flatMap((a) => ['--exit-command-arg', a]),
+  ];
+  const conmon = requireProgram('conmon');
+  let syncDone = false;
+  let hookError: unknown;
+  const hook = choice?.mode === 'pasta'
+    ? serveContainerPastaHook(root, p.dir, p.userdata, record, () => syncDone).catch((e: unknown) => {
+      hookError = e;
+      return undefined;
+    })
+    : undefined;
+  const sync = await new Promise<{ pid: number; message?: string }>((res, rej) => {
+    // conmon's own stderr is not kept: the daemonised monitor would hold the pipe (and this CLI) open
+    const child = spawn(conmon, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { ...process.env, _OCI_SYNCPIPE: '3' }, detached: true, cwd: p.dir });
+    let out = '';
+    const pipe = child.stdio[3] as import('node:stream').Readable;
+    pipe.on('data', (b: Buffer) => {
+      out += b.toString();
+      try {
+        const m = JSON.parse(out) as { data?: number; pid?: number; message?: string };
+        pipe.destroy();
+        res({ pid: m.data ?? m.pid ?? -1, ...(m.message !== undefined && { message: m.message }) });
+      } catch {
+        /* partial */
+      }
+    });
+    pipe.on('end', () => res({ pid: -1, message: 'conmon exited without reporting the container pid' }));
+    child.on('error', (e) => rej(spawnError(conmon, e)));
+    child.unref();
+  });
+  syncDone = true;
+  if (hook) net = await hook;
+  if (sync.pid <= 0 || hookError) {
+    await runc.delete(id, { force: true }).catch(() => {});
+    await unmountRootfs(root, id);
+    await disconnectContainer(root, record, net).catch(() => {});
+    if (hookError) throw hookError;
+    const msg = sync.message ?? 'container create failed';
+    throw exitError(startFailureCode(msg) ?? 125, cleanRuncMessage(msg));
+  }
+  const monitorPid = Number((await readFile(p.conmonPid, 'utf8').catch(() => '0')).trim()) || 0;
+  const state: StateExt = {
+    ...c.state,
+    status: 'running',
+    pid: sync.pid,
+    monitorPid,
+    monitor: 'conmon',
+    exitCode: 0,
+    startedAt: new Date().toISOString(),
+    finishedAt: '',
+    stoppedByUser: false,
+    mounted: true,
+    restartCount: isRestart ? c.state.restartCount + 1 : c.state.restartCount,
+    ...(procStartTime(monitorPid) !== undefined && { monitorStart: procStartTime(monitorPid) }),
+    ...(net && { network: net }),
+    ...(record.health && { health: { status: 'starting' as const, failingStreak: 0, log: c.state.health?.log ?? [] } }),
+  };
+  delete state.error;
+  if (!net) delete state.network;
+  delete state.healthPid;
+  delete state.healthStart;
+  await saveState(root, id, state);
+  try {
+    await runc.start(id);
+  } catch (e) {
+    const stderr = String((e as SkiffError).details?.stderr ?? (e as Error).message);
+    await runc.delete(id, { force: true }).catch(() => {});
+    await unmountRootfs(root, id);
+    await disconnectContainer(root, record, net).catch(() => {});
+    await saveState(root, id, { ...state, status: 'exited', pid: 0, exitCode: startFailureCode(stderr) ?? 125, finishedAt: new Date().toISOString(), mounted: false, error: cleanRuncMessage(stderr) });
+    throw exitError(startFailureCode(stderr) ?? 125, cleanRuncMessage(stderr));
+  }
+  if (record.health) {
+    // the caller holds the container lock: record the timer directly
+    const t = startHealthTimer(root, id, record.health.interval);
+    await saveState(root, id, { ...state, healthPid: t.pid, ...(t.start !== undefined && { healthStart: t.start }) } as StateExt);
+  }
+}
+
+/** runc's `time=… level=error msg="…"` lines as one podman-like message. */
+export function cleanRuncMessage(s: string): string {
+  const msgs = [...s.matchAll(/msg="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\"/g, '"'));
+  const text = (msgs.length ? msgs.join(': ') : s.trim()) || 'container start failed';
+  const code = startFailureCode(s);
+  const suffix = code === 127 ? ': OCI runtime attempted to invoke a command that was not found' : code === 126 ? ': OCI permission denied' : '';
+  return `runc: ${text}${suffix}`;
+}
+

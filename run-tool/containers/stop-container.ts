@@ -1,0 +1,113 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SkiffError } from '../../shared/errors.ts';
+import { isAlive } from '../../shared/process/proc.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { cleanupContainer, reconcile, removeLocked } from './cleanup-container.ts';
+import { getRunc } from './runc-handle.ts';
+import { signalNumber } from './signals.ts';
+import { loadById, lockContainer, saveState, type ContainerRecord } from './state.ts';
+import { exitError } from './exit-status.ts';
+
+async function waitDead(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (!isAlive(pid)) return true;
+    await sleep(5);
+  }
+  return !isAlive(pid);
+}
+
+/**
+ * Stops a container (RU-10): sends its StopSignal (or `signal`), waits up to `timeout` s for it to exit,
+ * then SIGKILLs the whole container; records the exit and cleans up before returning. The lock is not held
+ * while waiting. A container that is not running is left as is.
+ */
+export async function stopContainer(store: Store, id: string, o: { timeout?: number; signal?: string; onWarning?: (message: string) => void } = {}): Promise<void> {
+  const root = store.paths.root;
+  const runc = await getRunc();
+  let pid = 0;
+  let record: ContainerRecord | undefined;
+  const lock = await lockContainer(root, id);
+  try {
+    const c = await loadById(root, id);
+    if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
+    record = c.record;
+    if (c.state.status !== 'running') return;
+    pid = c.state.pid;
+    await saveState(root, id, { ...c.state, stoppedByUser: true });
+  } finally {
+    await lock.release();
+  }
+  const timeout = o.timeout ?? record.config.stopTimeout;
+  if (timeout > 0) {
+    await runc.kill(id, o.signal ?? record.config.stopSignal).catch(() => {});
+    if (pid > 0) await waitDead(pid, timeout * 1000);
+  }
+  if (pid === 0 || isAlive(pid)) {
+    await runc.kill(id, 'KILL', { all: true }).catch(() => runc.kill(id, 'KILL')).catch(() => {});
+    if (pid > 0) await waitDead(pid, 5000);
+  }
+  await cleanupContainer(store, id, { exitCode: 137, fromMonitor: true, ...(o.onWarning && { onWarning: o.onWarning }) });
+}
+
+/** Sends `signal` (canonical, from parseSignal) to a running container. Marks it stopped by the user for the restart policy. */
+export async function killContainer(store: Store, id: string, signal: string): Promise<void> {
+  const root = store.paths.root;
+  const c = await loadById(root, id);
+  if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
+  if (c.state.status !== 'running') throw new SkiffError('EINVALID', `can only kill running containers. ${id} is in state ${c.state.status}: container state improper`);
+  signalNumber(signal);
+  await lockContainer(root, id).then(async (l) => {
+    try {
+      const now = await loadById(root, id);
+      if (now) await saveState(root, id, { ...now.state, stoppedByUser: true });
+    } finally {
+      await l.release();
+    }
+  });
+  const runc = await getRunc();
+  await runc.kill(id, signal);
+}
+
+/**
+ * Removes a container: a running one only with `force` (stopped first: stop signal, then SIGKILL after `timeout`
+ * seconds, default 0; cleanup), then runc state, mount, store
+ * lease (RU-14), name and directory. ENOTFOUND when it does not exist; EINVALID (podman's exit 2) when it
+ * runs and `force` is not given.
+ */
+export async function removeContainer(store: Store, id: string, o: { force?: boolean; volumes?: boolean; timeout?: number; onWarning?: (message: string) => void } = {}): Promise<void> {
+  const root = store.paths.root;
+  let c = await loadById(root, id);
+  if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
+  const warn = o.onWarning ? { onWarning: o.onWarning } : {};
+  c = await reconcile(store, c, warn);
+  if (c.state.status === 'running') {
+    if (!o.force) throw exitError(2, `cannot remove container ${id} as it is running - running or paused containers cannot be removed without force: container state improper`);
+    await stopContainer(store, id, { timeout: o.timeout ?? 0, ...warn });
+  }
+  const lock = await lockContainer(root, id);
+  try {
+    const now = await loadById(root, id);
+    if (!now) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
+    await removeLocked(store, id, now, o);
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Waits until the container is no longer running (reconciling every second, so a dead monitor does not hang
+ * the wait) and returns its exit code. ENOTFOUND when it is removed meanwhile (e.g. --rm).
+ */
+export async function waitContainer(store: Store, id: string, o: { signal?: AbortSignal; interval?: number } = {}): Promise<number> {
+  const root = store.paths.root;
+  let n = 0;
+  for (;;) {
+    let c = await loadById(root, id);
+    if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
+    if (++n % 20 === 0) c = await reconcile(store, c);
+    if (c.state.status !== 'running' && c.state.status !== 'stopping') return c.state.exitCode;
+    if (o.signal?.aborted) throw new SkiffError('EABORT', 'wait cancelled');
+    await sleep(o.interval ?? 50);
+  }
+}
