@@ -6,7 +6,8 @@
  */
 import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import type { ImageConfig, Platform } from '../../shared/oci/types.ts';
-import { hostPlatform, parsePlatform, platformArgs, PROXY_ARGS, unusedBuildArgsWarning } from './args.ts';
+import { hostPlatform, parsePlatform } from '../../shared/image/platform.ts';
+import { platformArgs, PROXY_ARGS, unusedBuildArgsWarning } from './args.ts';
 import { envFromList, expand, expandWord, expandWords } from './expand.ts';
 import {
   applyConfigEdit, commandValue, copyDestination, entrypointEdit, envEdit, exposeEdit, healthcheckConfig, labelEdit,
