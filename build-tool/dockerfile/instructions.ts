@@ -5,6 +5,7 @@
  * Every function here is pure and deterministic; inputs are already-expanded strings.
  */
 import { posix } from 'node:path';
+import { parseByteSize, parseDuration } from '../../shared/cli/units.ts';
 import { SkiffError } from '../../shared/errors.ts';
 import type { ContainerConfig, HealthConfig, ImageConfig } from '../../shared/oci/types.ts';
 
@@ -118,22 +119,6 @@ export function validateStopSignal(sig: string): string {
   return sig;
 }
 
-/** Parses a Go duration (`1h2m3.5s`, `100ms`, `0`) into nanoseconds. Throws EINVALID on bad syntax. */
-export function parseDuration(s: string): number {
-  if (s === '0') return 0;
-  const units: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gyu;
-  let total = 0;
-  let pos = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s)) !== null) {
-    total += Number(m[1]) * units[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  if (pos !== s.length || s === '') throw invalid(`time: invalid duration "${s}"`, 'write durations like 30s, 1m30s or 500ms');
-  return Math.round(total);
-}
-
 /** HEALTHCHECK options (flags already expanded). */
 export interface HealthcheckInput {
   none: boolean;
@@ -150,7 +135,7 @@ export function healthcheckConfig(h: HealthcheckInput): HealthConfig {
   const dur = (flag: string, field: 'Interval' | 'Timeout' | 'StartPeriod' | 'StartInterval'): void => {
     const v = h.flags[flag];
     if (v === undefined) return;
-    const ns = parseDuration(v);
+    const ns = parseDuration(v, 'ns');
     if (ns !== 0 && ns < 1e6) throw invalid(`--${flag} cannot be less than 1ms`);
     if (ns !== 0) hc[field] = ns;
   };
@@ -352,6 +337,14 @@ const MOUNT_KEYS: Record<string, string[]> = {
 };
 const ALIASES: Record<string, string> = { dst: 'target', destination: 'target', src: 'source', ro: 'readonly', readwrite: 'rw' };
 
+function mountSize(s: string): number {
+  try {
+    return parseByteSize(s);
+  } catch {
+    throw mountError(`size=${s} is not a size`);
+  }
+}
+
 function mountError(msg: string): SkiffError {
   return invalid(`invalid mount option: ${msg}`, 'see the RUN --mount reference for the options each type accepts');
 }
@@ -431,7 +424,7 @@ export function parseMount(value: string, index = 0): RunMount {
       if (target === undefined) throw mountError('tmpfs mount requires a target');
       const m: RunMount = { type, target: checkTarget(target) };
       const size = str('size');
-      if (size !== undefined) m.size = parseSize(size);
+      if (size !== undefined) m.size = mountSize(size);
       return m;
     }
     case 'secret':
@@ -452,13 +445,6 @@ export function parseMount(value: string, index = 0): RunMount {
     }
   }
   throw mountError(`unsupported mount type "${type}"`);
-}
-
-function parseSize(s: string): number {
-  const m = /^(\d+)([kmg]?)b?$/iu.exec(s);
-  if (m === null) throw mountError(`size=${s} is not a size`);
-  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-  return Number(m[1]) * mult[m[2]!.toLowerCase()]!;
 }
 
 /** Parsed RUN flags. */
