@@ -1,6 +1,6 @@
 import { digestOf } from '../oci/digest.ts';
 import { checkDocumentSize } from '../oci/document-size.ts';
-import { configMediaType, layerMediaTypeIn, manifestMediaType, type ManifestFormat } from '../oci/media-types.ts';
+import { configMediaType, indexMediaType, layerMediaTypeIn, manifestMediaType, type ManifestFormat } from '../oci/media-types.ts';
 import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
 import { parseImageConfig, parseManifest } from '../oci/validate.ts';
 import type { Image } from './image.ts';
@@ -57,4 +57,18 @@ export function composeImage(p: ImageParts): Image {
     configDigest: async () => manifest.config.digest,
     layers: async () => layers.map((l) => l.layer),
   };
+}
+
+/**
+ * An index (or manifest list) rewritten to list `manifests` (in `format` when given): every other field of the
+ * original document is kept as it was. The new bytes are checked against the one document limit (ELIMIT) before
+ * the caller stores them. Returns the bytes and the media type they declare (undefined when the original had none).
+ */
+export function rewriteIndex(original: Uint8Array, manifests: readonly Descriptor[], format?: ManifestFormat): { bytes: Uint8Array; mediaType: string | undefined } {
+  const obj = JSON.parse(Buffer.from(original).toString('utf8')) as Record<string, unknown>;
+  if (format !== undefined) obj.mediaType = indexMediaType(format);
+  obj.manifests = manifests;
+  const bytes = Buffer.from(JSON.stringify(obj));
+  checkDocumentSize(bytes, 'the rewritten index');
+  return { bytes, mediaType: typeof obj.mediaType === 'string' ? obj.mediaType : undefined };
 }

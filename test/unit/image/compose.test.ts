@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { composeImage } from '../../../shared/image/compose.ts';
+import { composeImage, rewriteIndex } from '../../../shared/image/compose.ts';
+import { replaceLayers } from '../../../shared/image/mutate.ts';
 import { layerFromTarBytes } from '../../../shared/image/layer.ts';
 import type { BlobSink } from '../../../shared/image/source.ts';
 import { writeImage } from '../../../shared/image/write-image.ts';
@@ -64,5 +65,33 @@ describe('composeImage: the one image writer', () => {
   it('checks the document limit before anything is stored', () => {
     const big = config([], { config: { Env: [`X=${'y'.repeat(MAX_DOCUMENT_BYTES)}`] } });
     expect(() => composeImage({ config: big, layers: [] })).toThrow(expect.objectContaining({ code: 'ELIMIT', message: expect.stringMatching(/^the image config would be/) }));
+  });
+});
+
+describe('the writer used by copy: replaceLayers and rewriteIndex', () => {
+  it('replaceLayers swaps layer blobs one for one and keeps the config (diffIDs) as it was', async () => {
+    const gz = layerFromTarBytes(Buffer.alloc(1024));
+    const zs = layerFromTarBytes(Buffer.alloc(1024), { compression: 'zstd' });
+    const base = composeImage({ config: config([await gz.diffId()]), layers: [{ layer: gz, descriptor: await gz.descriptor() }], annotations: { k: 'v' } });
+    const next = replaceLayers(base, [zs]);
+    const m = await next.manifest();
+    expect(m.layers).toEqual([await zs.descriptor()]);
+    expect(m.annotations).toEqual({ k: 'v' });
+    expect(await next.configDigest()).toBe(await base.configDigest());
+    const sink = recordingSink(new Set([(await base.manifest()).config.digest]));
+    await writeImage(sink, next);
+    expect(sink.puts).toEqual([MediaType.OciLayerZstd, MediaType.OciManifest]);
+    await expect(replaceLayers(base, []).manifest()).rejects.toMatchObject({ code: 'EINVALID' });
+  });
+
+  it('rewriteIndex lists new children, keeps other fields, converts the type and checks the limit', () => {
+    const orig = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.DockerManifestList, manifests: [], 'x-extra': 1 }));
+    const child = { mediaType: MediaType.OciManifest, digest: digestOf('c'), size: 1 };
+    const r = rewriteIndex(orig, [child], 'oci');
+    expect(JSON.parse(Buffer.from(r.bytes).toString())).toEqual({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [child], 'x-extra': 1 });
+    expect(r.mediaType).toBe(MediaType.OciIndex);
+    expect(rewriteIndex(Buffer.from('{"schemaVersion":2,"manifests":[]}'), [child]).mediaType).toBeUndefined();
+    const many = Array.from({ length: 40_000 }, () => child);
+    expect(() => rewriteIndex(orig, many)).toThrow(expect.objectContaining({ code: 'ELIMIT' }));
   });
 });
