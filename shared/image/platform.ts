@@ -2,13 +2,12 @@ import { SkiffError } from '../errors.ts';
 import type { Descriptor, Platform } from '../oci/types.ts';
 
 /**
- * Normalises a platform as containerd's platforms package does, so equal platforms compare equal and format alike:
- * os lowercased (macos → darwin); arch aliases x86_64/x86-64 → amd64 (variant v1 dropped), aarch64 → arm64
- * (variant 8/v8/v8.0 dropped, 9/9.0/v9.0 → v9), i386 → 386 (variant dropped), armhf → arm v7, armel → arm v6;
- * arm defaults to v7 and `5`/`6`/`7`/`8` gain their `v`. Node's own names (x64, ia32) and i686/x86 map too, so
- * the host's platform needs no table of its own. Returns a new object.
+ * containerd's platforms normalisation, the form platforms are compared in: os lowercased (macos → darwin); arch
+ * aliases x86_64/x86-64 → amd64 (variant v1 dropped), aarch64 → arm64 (variant 8/v8/v8.0 dropped, 9/9.0/v9.0 →
+ * v9), i386 → 386 (variant dropped), armhf → arm v7, armel → arm v6; arm defaults to v7 and `5`/`6`/`7`/`8` gain
+ * their `v`. Node's own names (x64, ia32) and i686/x86 map too, so the host's platform needs no table of its own.
  */
-export function normalizePlatform(p: Platform): Platform {
+function containerdNormalize(p: Platform): Platform {
   let os = p.os.toLowerCase();
   if (os === 'macos') os = 'darwin';
   let arch = p.architecture.toLowerCase();
@@ -54,6 +53,19 @@ export function normalizePlatform(p: Platform): Platform {
   if (p['os.features'] !== undefined) out['os.features'] = [...p['os.features']];
   if (p.features !== undefined) out.features = [...p.features];
   return out;
+}
+
+/**
+ * Normalises a platform as containerd does (see containerdNormalize), except that a variant the caller wrote and
+ * containerd would drop (arm64 `v8`, amd64 `v1`) is kept, `v`-prefixed, as containers/common's NormalizePlatform
+ * keeps it — so `--platform linux/arm64/v8` is recorded and printed as buildah and podman do. Matching
+ * (platformScore) compares the containerd form, where such variants are equal to none. Returns a new object.
+ */
+export function normalizePlatform(p: Platform): Platform {
+  const n = containerdNormalize(p);
+  const given = p.variant?.toLowerCase();
+  if (n.variant === undefined && given) n.variant = /^[0-9]/.test(given) ? `v${given}` : given;
+  return n;
 }
 
 const PART_RE = /^[A-Za-z0-9_.-]+$/;
@@ -110,8 +122,8 @@ function compatibleVariants(arch: string, variant: string | undefined): (string 
  * compatibleVariants; os.version must be equal when `want` sets it.
  */
 export function platformScore(want: Platform, have: Platform): number | undefined {
-  const w = normalizePlatform(want);
-  const h = normalizePlatform(have);
+  const w = containerdNormalize(want);
+  const h = containerdNormalize(have);
   if (w.os !== h.os || w.architecture !== h.architecture) return undefined;
   if (w['os.version'] !== undefined && w['os.version'] !== h['os.version']) return undefined;
   // A want without a variant (other than the normalised defaults) accepts any variant of the arch.
