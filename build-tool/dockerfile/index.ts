@@ -32,6 +32,9 @@ export { parsePlatform, formatPlatform, hostPlatform } from '../../shared/image/
 export { PROXY_ARGS, PLATFORM_ARGS, platformArgs, parseBuildArgFile, parseBuildArgs, unusedBuildArgsWarning } from './args.ts';
 export { planBuild, StageScope } from './plan.ts';
 export type { BuildPlan, PlannedStage, PlanOptions, ResolvedStep, StageBase } from './plan.ts';
-export * from './instructions.ts';
+export * from './config-edits.ts';
+export * from './copy-flags.ts';
+export * from './run-flags.ts';
+export * from './created-by.ts';
 export { IgnoreMatcher, readIgnorePatterns, loadIgnoreFile } from './ignore.ts';
 export type { IgnoreFile } from './ignore.ts';

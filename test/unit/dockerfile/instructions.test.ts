@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseChmod, validateStopSignal, normalizePorts, parseCopyOptions } from '../../../build-tool/dockerfile/instructions.ts';
+import { normalizePorts, validateStopSignal } from '../../../build-tool/dockerfile/config-edits.ts';
+import { parseChmod, parseCopyOptions } from '../../../build-tool/dockerfile/copy-flags.ts';
 
 describe('instruction helpers', () => {
   it('--chmod octal and symbolic', () => {

@@ -162,7 +162,7 @@ describe('security cases', () => {
   });
 
   it('BU-11 --network=host, --security=insecure and --device need an explicit entitlement', async () => {
-    const { checkEntitlements } = await import('../../../build-tool/dockerfile/instructions.ts');
+    const { checkEntitlements } = await import('../../../build-tool/dockerfile/run-flags.ts');
     const { steps } = runStage('FROM x\nRUN --network=host true\nRUN --security=insecure true\nRUN --device=/dev/fuse true\nRUN --network=none true\n');
     expect(() => checkEntitlements(steps[0]!.run!.options, [])).toThrow(/"network.host" entitlement/);
     expect(() => checkEntitlements(steps[1]!.run!.options, ['network.host'])).toThrow(/"security.insecure"/);
