@@ -12,6 +12,7 @@ import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import { composeImage } from '../../shared/image/compose.ts';
 import type { Image } from '../../shared/image/image.ts';
 import { layerFromOpener } from '../../shared/image/layer.ts';
+import type { BlobSink } from '../../shared/image/source.ts';
 import { writeImage } from '../../shared/image/write-image.ts';
 import type { Digest } from '../../shared/oci/digest.ts';
 import type { Descriptor, History, ImageConfig } from '../../shared/oci/types.ts';
@@ -25,7 +26,7 @@ import type { StageLayer } from './layers.ts';
 /**
  * Writes config and manifest blobs for `layers` + `config` through the one image writer (shared/image's
  * composeImage + writeImage: both documents checked against the document limit before anything is stored, then
- * blobs → config → manifest with verified puts; the layers are in the store already and are only claimed).
+ * blobs → config → manifest with verified puts; the layers are in the store already and are skipped).
  * Returns the manifest descriptor and image ID. Not tagged.
  */
 export async function writeBuiltImage(
@@ -54,7 +55,11 @@ export async function writeBuiltImage(
     if (o.format === 'docker' && isSkiffError(e, 'EUNSUPPORTED')) throw new SkiffError(e.code, e.message, { hint: 'build with --format oci' });
     throw e;
   }
-  const descriptor = await writeImage(storeSink(store), image, so);
+  // the layers were stored (or claimed, on a cache hit) by the steps: the writer skips them without a second lease
+  // round-trip per layer, and commitImage checks that everything is present before any name is written
+  const inStore = new Set<string>(r.layers.map((l) => l.descriptor.digest));
+  const sink: BlobSink = { put: storeSink(store).put, has: async (d) => inStore.has(d.digest) };
+  const descriptor = await writeImage(sink, image, so);
   return { descriptor, id: await image.configDigest() };
 }
 
