@@ -8,7 +8,7 @@ import { copyImage, type CopyOptions } from '../shared/transport/copy-image.ts';
 import { ProgressReporter, progressMode } from '../shared/cli/progress.ts';
 import { addCopyOptions, boolOption, commandSignal, debugOf, policyOf, tmpDirOf, transportContext } from './options.ts';
 import { checkSourcePolicy } from '../shared/transport/source-policy.ts';
-import { dockerReferenceOf } from '../shared/signature/policy.ts';
+import { dockerReferenceOf } from '../shared/signature/policy-evaluate.ts';
 import { makeCopySigner, type CopySignFlags } from '../shared/signature/copy-signer.ts';
 import { openNamedSource, platformOverride, requireTransport } from './common.ts';
 import { collect } from '../shared/cli/flags.ts';

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { addRootOption } from '../shared/cli/program.ts';
 import { SkiffError } from '../shared/errors.ts';
 import { containerPaths, loadById, loadContainer } from './containers/state.ts';
-import { parseDuration } from './containers/options.ts';
+import { parseDuration } from '../shared/cli/units.ts';
 import { withStore } from './containers/cli-util.ts';
 
 /** One k8s-file log entry: a line (with its newline when complete) of one stream. */
@@ -45,7 +45,7 @@ function sinceTime(s: string): number {
   const t = Date.parse(s);
   if (!Number.isNaN(t)) return t;
   if (/^[0-9]+(\.[0-9]+)?$/.test(s)) return Number(s) * 1000;
-  return Date.now() - parseDuration(s);
+  return Date.now() - parseDuration(s, 'ms');
 }
 
 /** Adds `logs [-f] [--tail N] [--since T] [-t] CONTAINER` (podman's, from the k8s-file log). */

@@ -5,6 +5,7 @@
  * never written to the config's Env. Pure: no I/O.
  */
 import { SkiffError } from '../../shared/errors.ts';
+import { formatPlatform, normalizePlatform } from '../../shared/image/platform.ts';
 import type { Platform } from '../../shared/oci/types.ts';
 
 /** Predefined proxy args: usable without an ARG line, given to RUN, kept out of history and cache keys' history. */
@@ -18,28 +19,10 @@ export const PLATFORM_ARGS: readonly string[] = [
   'TARGETPLATFORM', 'TARGETOS', 'TARGETARCH', 'TARGETVARIANT', 'BUILDPLATFORM', 'BUILDOS', 'BUILDARCH', 'BUILDVARIANT',
 ];
 
-/** Parses `os/arch[/variant]` (e.g. `linux/arm64/v8`). Throws EINVALID. */
-export function parsePlatform(s: string): Platform {
-  const [os, architecture, variant, extra] = s.trim().toLowerCase().split('/');
-  if (!os || !architecture || extra !== undefined || variant === '') {
-    throw new SkiffError('EINVALID', `invalid platform "${s}"`, { hint: 'write os/arch[/variant], e.g. linux/amd64' });
-  }
-  return variant === undefined ? { os, architecture } : { os, architecture, variant };
-}
-
-/** Formats a platform as `os/arch[/variant]`. */
-export function formatPlatform(p: Platform): string {
-  return [p.os, p.architecture, p.variant].filter((x) => x).join('/');
-}
-
-/** The platform this process runs on, in OCI names. */
-export function hostPlatform(): Platform {
-  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
-  return { os: 'linux', architecture: arch[process.arch] ?? process.arch };
-}
-
-/** The automatic platform args for a target and build platform. */
-export function platformArgs(target: Platform, build: Platform): Map<string, string> {
+/** The automatic platform args for a target and build platform (both normalised first, as BuildKit does). */
+export function platformArgs(targetIn: Platform, buildIn: Platform): Map<string, string> {
+  const target = normalizePlatform(targetIn);
+  const build = normalizePlatform(buildIn);
   return new Map([
     ['TARGETPLATFORM', formatPlatform(target)],
     ['TARGETOS', target.os],

@@ -28,9 +28,13 @@ export { parseDockerfile, dockerfileError, findStage, splitWords, parseJsonArray
 export type { Dockerfile, Stage, Instruction, InstructionKind, InstructionOf, Heredoc, Flag, CommandForm, SourceLocation } from './parse.ts';
 export { expand, expandWord, expandWords, envFromList, shellPatternToRegExp, EXPANDING_INSTRUCTIONS } from './expand.ts';
 export type { ExpandEnv, ExpandResult } from './expand.ts';
-export { PROXY_ARGS, PLATFORM_ARGS, parsePlatform, formatPlatform, hostPlatform, platformArgs, parseBuildArgFile, parseBuildArgs, unusedBuildArgsWarning } from './args.ts';
+export { parsePlatform, formatPlatform, hostPlatform } from '../../shared/image/platform.ts';
+export { PROXY_ARGS, PLATFORM_ARGS, platformArgs, parseBuildArgFile, parseBuildArgs, unusedBuildArgsWarning } from './args.ts';
 export { planBuild, StageScope } from './plan.ts';
 export type { BuildPlan, PlannedStage, PlanOptions, ResolvedStep, StageBase } from './plan.ts';
-export * from './instructions.ts';
+export * from './config-edits.ts';
+export * from './copy-flags.ts';
+export * from './run-flags.ts';
+export * from './created-by.ts';
 export { IgnoreMatcher, readIgnorePatterns, loadIgnoreFile } from './ignore.ts';
 export type { IgnoreFile } from './ignore.ts';

@@ -6,14 +6,16 @@
  */
 import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import type { ImageConfig, Platform } from '../../shared/oci/types.ts';
-import { hostPlatform, parsePlatform, platformArgs, PROXY_ARGS, unusedBuildArgsWarning } from './args.ts';
+import { hostPlatform, parsePlatform } from '../../shared/image/platform.ts';
+import { platformArgs, PROXY_ARGS, unusedBuildArgsWarning } from './args.ts';
 import { envFromList, expand, expandWord, expandWords } from './expand.ts';
 import {
-  applyConfigEdit, commandValue, copyDestination, entrypointEdit, envEdit, exposeEdit, healthcheckConfig, labelEdit,
-  nopCreatedBy, onbuildEdit, parseCopyOptions, parseRunOptions, resolveWorkdir, runCreatedBy, takeOnbuildTriggers,
-  validateStopSignal, volumeEdit,
-} from './instructions.ts';
-import type { ConfigEdit, CopyOptions, RunOptions } from './instructions.ts';
+  applyConfigEdit, commandValue, entrypointEdit, envEdit, exposeEdit, healthcheckConfig, labelEdit, onbuildEdit, resolveWorkdir,
+  takeOnbuildTriggers, validateStopSignal, volumeEdit, type ConfigEdit,
+} from './config-edits.ts';
+import { copyDestination, parseCopyOptions, type CopyOptions } from './copy-flags.ts';
+import { nopCreatedBy, runCreatedBy } from './created-by.ts';
+import { parseRunOptions, type RunOptions } from './run-flags.ts';
 import { dockerfileError, findStage, parseDockerfile } from './parse.ts';
 import type { Dockerfile, Flag, Instruction, Stage } from './parse.ts';
 

@@ -3,10 +3,10 @@
  * `jobs`) → each instruction: metadata edits add history only; RUN/COPY/ADD compute their cache key first (parent
  * key + expanded instruction + build args + source content), reuse the cached layer on a hit (nothing run, copied or
  * hashed beyond the context check), else run in a working root and store the upper dir as one layer. Then the target
- * stage is written (layers → config → manifest → names: BU-18), optional outputs and `--iidfile`. The build's state
- * dir, watchdog and the next build's reclaim make a killed build leave nothing behind (BU-17).
+ * stage is published by publish.ts (layers → config → manifest → names: BU-18; pushes, outputs, `--iidfile`). The
+ * build's state dir, watchdog and the next build's reclaim make a killed build leave nothing behind (BU-17).
  */
-import { mkdir, realpath, writeFile } from 'node:fs/promises';
+import { mkdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError, throwIfAborted } from '../../shared/errors.ts';
 import { digestHex, type Digest } from '../../shared/oci/digest.ts';
@@ -28,7 +28,7 @@ import { baseKey, stepKey } from '../cache/key.ts';
 import { loadBaseImage } from './base-image.ts';
 import { BuildDir, reclaimBuilds } from './build-dir.ts';
 import { prepareCopy } from './copy-step.ts';
-import { exportRootfs, tarTree, writeBuiltImage } from './image-out.ts';
+import { publishImage } from './publish.ts';
 import { lowersOf, type StageLayer } from './layers.ts';
 import { createReporter, stepText } from './report.ts';
 import { executeRun, runKeyDescription } from './run-step.ts';
@@ -366,46 +366,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
     // buildah's own wording (the unconsumed build-args line) is printed as buildah prints it, on stderr
     for (const w of plan.finish()) (w.startsWith('[Warning] ') ? reporter.peerWarning(w) : reporter.warn(w));
     const created = fixed?.toISOString() ?? target.history.at(-1)?.created ?? ctx.now();
-    const { descriptor, id } = await writeBuiltImage(store, target, {
-      ...(o.format && { format: o.format }),
-      ...(o.labels && { labels: o.labels }),
-      ...(o.annotations && { annotations: o.annotations }),
-      created,
-      ...so,
-    });
-    const names = [...tags.local];
-    const remote = tags.remote;
-    if (names.length === 0) await store.commitImage(descriptor, so);
-    for (const name of names) await store.commitImage(descriptor, { name, ...so });
-    for (const t of remote) {
-      // transports (and the registry client) load only for a transport-qualified -t
-      const [{ openStoreSource }, { openTarget }, { copyImage }] = await Promise.all([
-        import('../../shared/transport/store.ts'),
-        import('../../shared/transport/open.ts'),
-        import('../../shared/transport/copy-image.ts'),
-      ]);
-      const src = await openStoreSource(store.paths.root, { id }, so);
-      try {
-        const dst = await openTarget(parseImageName(t), { storeRoot: store.paths.root, registry: o.registry ?? {}, ...so });
-        try {
-          await copyImage(src, dst, { ...(o.format && { format: o.format }), ...so });
-        } finally {
-          await dst.close();
-        }
-      } finally {
-        await src.close();
-      }
-      names.push(t);
-    }
-    for (const out of o.outputs ?? []) {
-      if (out.type === 'local') await exportRootfs(store, target.layers, out.dest, so);
-      else {
-        const tmp = (await buildDir()).path('export');
-        await exportRootfs(store, target.layers, tmp, so);
-        await tarTree(tmp, out.dest, { ...(fixed && { mtime: fixed }), ...so });
-      }
-    }
-    if (o.iidfile) await writeFile(o.iidfile, id);
+    const { id, descriptor, names } = await publishImage(o, { store, target, tags, created, fixed, exportDir: async () => (await buildDir()).path('export'), signal });
     stats.filesHashed = digests.hashed;
     await digests.save();
     return { id, descriptor, names, stats };

@@ -1,37 +1,33 @@
 /**
- * Writing the built image: config blob, then manifest blob (layer blobs are in the store already, written as each
- * step finished), then the names in index.json through Store.commitImage, which checks everything referenced is
- * present first — the BU-18 order layer → config → manifest → index. Base layers are referenced as they are (never
- * re-tarred), so `--timestamp` builds are reproducible. `--format docker` maps media types; HEALTHCHECK, ONBUILD and
- * SHELL stay in the config in both formats.
+ * Writing the built image with shared/image's one writer: config blob, then manifest blob (layer blobs are in the
+ * store already, written as each step finished), then the names in index.json through Store.commitImage, which
+ * checks everything referenced is present first — the BU-18 order layer → config → manifest → index. Base layers
+ * are referenced as they are (never re-tarred), so `--timestamp` builds are reproducible. `--format docker` maps
+ * media types (the one table in shared/oci); HEALTHCHECK, ONBUILD and SHELL stay in the config in both formats.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { SkiffError } from '../../shared/errors.ts';
-import { configMediaType, layerMediaTypeIn, manifestMediaType } from '../../shared/oci/media-types.ts';
-import { digestOf, type Digest } from '../../shared/oci/digest.ts';
-import { checkDocumentSize } from '../../shared/oci/document-size.ts';
-import type { Descriptor, History, ImageConfig, Manifest } from '../../shared/oci/types.ts';
+import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import { composeImage } from '../../shared/image/compose.ts';
+import type { Image } from '../../shared/image/image.ts';
+import { layerFromOpener } from '../../shared/image/layer.ts';
+import type { BlobSink } from '../../shared/image/source.ts';
+import { writeImage } from '../../shared/image/write-image.ts';
+import type { Digest } from '../../shared/oci/digest.ts';
+import type { Descriptor, History, ImageConfig } from '../../shared/oci/types.ts';
+import { storeSink } from '../../shared/store/sink.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { applyLayer } from '../../shared/layer/apply.ts';
 import { decompress } from '../../shared/layer/compression.ts';
 import { packTree } from '../../shared/layer/tar-write.ts';
 import type { StageLayer } from './layers.ts';
 
-/** The layer's media type in the written format; types the shared table does not know are kept as they are. */
-function layerType(mt: string, docker: boolean): string {
-  try {
-    return layerMediaTypeIn(mt, docker ? 'docker' : 'oci') ?? mt;
-  } catch (e) {
-    if (docker && e instanceof SkiffError) throw new SkiffError(e.code, e.message, { hint: 'build with --format oci' });
-    throw e;
-  }
-}
-
 /**
- * Writes config and manifest blobs for `layers` + `config`; returns the manifest descriptor and image ID. Not tagged.
- * Either document over MAX_DOCUMENT_BYTES fails (ELIMIT) before anything is stored.
+ * Writes config and manifest blobs for `layers` + `config` through the one image writer (shared/image's
+ * composeImage + writeImage: both documents checked against the document limit before anything is stored, then
+ * blobs → config → manifest with verified puts; the layers are in the store already and are skipped).
+ * Returns the manifest descriptor and image ID. Not tagged.
  */
 export async function writeBuiltImage(
   store: Store,
@@ -39,28 +35,32 @@ export async function writeBuiltImage(
   o: { format?: 'oci' | 'docker'; labels?: Record<string, string>; annotations?: Record<string, string>; created: string; signal?: AbortSignal },
 ): Promise<{ descriptor: Descriptor; id: Digest }> {
   const so = o.signal ? { signal: o.signal } : {};
-  const docker = o.format === 'docker';
   const cfg: ImageConfig = structuredClone(r.config);
   cfg.created = o.created;
   cfg.rootfs = { type: 'layers', diff_ids: r.layers.map((l) => l.diffId) };
   cfg.history = r.history;
   if (o.labels && Object.keys(o.labels).length) cfg.config = { ...(cfg.config ?? {}), Labels: { ...(cfg.config?.Labels ?? {}), ...o.labels } };
-  // both documents are serialised and checked against the one document limit before either is stored
-  const cfgBytes = Buffer.from(JSON.stringify(cfg));
-  checkDocumentSize(cfgBytes, 'the image config');
-  const mediaType = manifestMediaType(docker ? 'docker' : 'oci');
-  const manifest: Manifest = {
-    schemaVersion: 2,
-    mediaType,
-    config: { mediaType: configMediaType(docker ? 'docker' : 'oci'), digest: digestOf(cfgBytes), size: cfgBytes.length },
-    layers: r.layers.map((l) => ({ mediaType: layerType(l.descriptor.mediaType, docker), digest: l.descriptor.digest, size: l.descriptor.size })),
-  };
-  if (!docker && o.annotations && Object.keys(o.annotations).length) manifest.annotations = { ...o.annotations };
-  const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  checkDocumentSize(manifestBytes, 'the image manifest');
-  const cref = await store.putBlob(cfgBytes, undefined, so);
-  const mref = await store.putBlob(manifestBytes, undefined, so);
-  return { descriptor: { mediaType, digest: mref.digest, size: mref.size }, id: cref.digest };
+  let image: Image;
+  try {
+    image = composeImage({
+      config: cfg,
+      layers: r.layers.map((l) => {
+        const descriptor: Descriptor = { mediaType: l.descriptor.mediaType, digest: l.descriptor.digest, size: l.descriptor.size };
+        return { descriptor, layer: layerFromOpener(descriptor, l.diffId, (co) => store.blobs.open(l.descriptor, co ?? {})) };
+      }),
+      format: o.format ?? 'oci',
+      ...(o.annotations && { annotations: o.annotations }),
+    });
+  } catch (e) {
+    if (o.format === 'docker' && isSkiffError(e, 'EUNSUPPORTED')) throw new SkiffError(e.code, e.message, { hint: 'build with --format oci' });
+    throw e;
+  }
+  // the layers were stored (or claimed, on a cache hit) by the steps: the writer skips them without a second lease
+  // round-trip per layer, and commitImage checks that everything is present before any name is written
+  const inStore = new Set<string>(r.layers.map((l) => l.descriptor.digest));
+  const sink: BlobSink = { put: storeSink(store).put, has: async (d) => inStore.has(d.digest) };
+  const descriptor = await writeImage(sink, image, so);
+  return { descriptor, id: await image.configDigest() };
 }
 
 /** Applies `layers` in order into directory `dest` (created), confined: the image's filesystem as plain files. */

@@ -9,6 +9,7 @@ import { parsePublishFlags } from './net-wiring.ts';
 import { parseSignal } from './signals.ts';
 import type { HealthConfig, PortMapping, RestartPolicy } from './state.ts';
 import { collect } from '../../shared/cli/flags.ts';
+import { parseByteSize, parseDuration } from '../../shared/cli/units.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
 import { registryOptionsOf } from '../registry-options.ts';
 import { registryFromCreateFlags } from './pull-policy.ts';
@@ -101,28 +102,6 @@ export function parseUserns(v: string | undefined): 'keep-id' | undefined {
  */
 export function createRegistryOptions(f: Pick<CreateFlags, 'tlsVerify' | 'authfile' | 'creds'>): RegistryOptions {
   return { ...registryOptionsOf({ ...(f.authfile !== undefined && { authfile: f.authfile }), ...(f.creds !== undefined && { creds: f.creds }) }), ...registryFromCreateFlags(f) };
-}
-
-/** Parses `512m`, `1g`, `1024` (bytes) as podman. */
-export function parseBytes(s: string): number {
-  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([bkmg])?b?$/i.exec(s.trim());
-  if (!m) throw new SkiffError('EINVALID', `invalid size ${JSON.stringify(s)}`);
-  const mult = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];
-  return Math.round(Number(m[1]) * mult);
-}
-
-/** Parses a Go duration (`30s`, `1m30s`, `500ms`) into ms. */
-export function parseDuration(s: string): number {
-  if (/^[0-9]+$/.test(s)) return Number(s) * 1000;
-  let ms = 0;
-  const re = /([0-9]+(?:\.[0-9]+)?)(ms|h|m|s)/g;
-  let seen = '';
-  for (const m of s.matchAll(re)) {
-    ms += Number(m[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2] as 'ms'];
-    seen += m[0];
-  }
-  if (seen !== s || s === '') throw new SkiffError('EINVALID', `invalid duration ${JSON.stringify(s)}`);
-  return ms;
 }
 
 /** Parses `--restart`. */
@@ -279,7 +258,7 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
   let health: HealthConfig | undefined;
   if (f.healthCmd && f.healthCmd !== 'none') {
     const t = f.healthCmd.trim().startsWith('[') ? (JSON.parse(f.healthCmd) as string[]) : ['CMD-SHELL', f.healthCmd];
-    health = { test: t, interval: parseDuration(f.healthInterval), timeout: parseDuration(f.healthTimeout), retries: Number(f.healthRetries), startPeriod: parseDuration(f.healthStartPeriod) };
+    health = { test: t, interval: parseDuration(f.healthInterval, 'ms', { bareSeconds: true }), timeout: parseDuration(f.healthTimeout, 'ms', { bareSeconds: true }), retries: Number(f.healthRetries), startPeriod: parseDuration(f.healthStartPeriod, 'ms', { bareSeconds: true }) };
   }
   if (!['always', 'missing', 'never', 'newer'].includes(f.pull)) throw new SkiffError('EINVALID', `invalid --pull ${JSON.stringify(f.pull)}: want always, missing, never or newer`);
   if (f.rm && f.restart !== 'no') throw new SkiffError('EINVALID', 'the --rm option conflicts with --restart, when the restartPolicy is not "" and "no"');
@@ -310,7 +289,7 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
     noNewPrivileges,
     ...(seccomp !== undefined && { seccomp }),
     securityOpt: f.securityOpt,
-    ...(f.memory !== undefined && { memory: parseBytes(f.memory) }),
+    ...(f.memory !== undefined && { memory: parseByteSize(f.memory) }),
     ...(cpus !== undefined && { cpus }),
     ...(pidsLimit !== undefined && { pidsLimit }),
     ulimits: f.ulimit.map(parseUlimit),

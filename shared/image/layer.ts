@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { DigestingStream, digestOf, type Digest } from '../oci/digest.ts';
-import { layerCompression, MediaType, type Compression } from '../oci/media-types.ts';
+import { layerCompression, layerMediaType, type Compression } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
 import { decompressWithDiffID } from '../layer/compression.ts';
 import { SkiffError } from '../errors.ts';
@@ -85,11 +85,6 @@ export function withMediaType(layer: Layer, mediaType: string): Layer {
   };
 }
 
-/** The OCI media type for a compression. */
-export function ociLayerMediaType(c: Compression): string {
-  return c === 'gzip' ? MediaType.OciLayerGzip : c === 'zstd' ? MediaType.OciLayerZstd : MediaType.OciLayer;
-}
-
 /**
  * A layer held in memory, made from an uncompressed tar: compresses it once with `compression` and computes
  * digest, size and diffID from the bytes. For small layers (tests, tiny metadata layers) only — never for a
@@ -98,6 +93,6 @@ export function ociLayerMediaType(c: Compression): string {
 export function layerFromTarBytes(tar: Uint8Array, opts: { compression?: Compression; mediaType?: string } = {}): Layer {
   const c = opts.compression ?? 'gzip';
   const blob = c === 'gzip' ? gzipSync(tar) : c === 'zstd' ? zstdCompressSync(tar) : Buffer.from(tar);
-  const desc: Descriptor = { mediaType: opts.mediaType ?? ociLayerMediaType(c), digest: digestOf(blob), size: blob.length };
+  const desc: Descriptor = { mediaType: opts.mediaType ?? layerMediaType('oci', c), digest: digestOf(blob), size: blob.length };
   return layerFromOpener(desc, digestOf(tar), async () => Readable.from([blob]));
 }

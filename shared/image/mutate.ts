@@ -123,6 +123,20 @@ export function appendLayers(base: Image, ...adds: Addendum[]): Image {
 }
 
 /**
+ * A new image whose layers are replaced one for one by `layers` (the same content under other blobs: a
+ * recompression), listed with their own descriptors; the config, and so the diffIDs, are unchanged. A count
+ * that differs from the base's is EINVALID.
+ */
+export function replaceLayers(base: Image, layers: readonly Layer[]): Image {
+  return derive(base, {
+    layers: (ls) => {
+      if (ls.length !== layers.length) throw new SkiffError('EINVALID', `replaceLayers: the image has ${ls.length} layers, ${layers.length} given`);
+      return [...layers];
+    },
+  });
+}
+
+/**
  * A new image whose config is `edit(copy)` (the function may modify the deep copy in place or return a new
  * object). rootfs.diff_ids must not change (use appendLayers); the result is re-validated.
  */

@@ -2,47 +2,50 @@ import { SkiffError } from '../errors.ts';
 import type { Descriptor, Platform } from '../oci/types.ts';
 
 /**
- * Normalises a platform as containerd does, so equal platforms compare equal: os lowercased; arch aliases
- * (x86_64/x86-64 → amd64, aarch64 → arm64, i386/i686/x86 → 386, armhf → arm v7, armel → arm v6); variant
- * spellings (`7` → `v7`); arm defaults to v7 and arm64 to v8 when no variant is given. Returns a new object.
+ * containerd's platforms normalisation, the form platforms are compared in: os lowercased (macos → darwin); arch
+ * aliases x86_64/x86-64 → amd64 (variant v1 dropped), aarch64 → arm64 (variant 8/v8/v8.0 dropped, 9/9.0/v9.0 →
+ * v9), i386 → 386 (variant dropped), armhf → arm v7, armel → arm v6; arm defaults to v7 and `5`/`6`/`7`/`8` gain
+ * their `v`. Node's own names (x64, ia32) and i686/x86 map too, so the host's platform needs no table of its own.
  */
-export function normalizePlatform(p: Platform): Platform {
+function containerdNormalize(p: Platform): Platform {
   let os = p.os.toLowerCase();
   if (os === 'macos') os = 'darwin';
   let arch = p.architecture.toLowerCase();
   let variant = p.variant?.toLowerCase();
   if (variant === '') variant = undefined;
   switch (arch) {
-    case 'x86_64':
-    case 'x86-64':
-    case 'x64':
-      arch = 'amd64';
-      break;
-    case 'aarch64':
-      arch = 'arm64';
-      break;
     case 'i386':
     case 'i686':
     case 'x86':
     case 'ia32':
       arch = '386';
+      variant = undefined;
+      break;
+    case 'x86_64':
+    case 'x86-64':
+    case 'x64':
+    case 'amd64':
+      arch = 'amd64';
+      if (variant === 'v1') variant = undefined;
+      break;
+    case 'aarch64':
+    case 'arm64':
+      arch = 'arm64';
+      if (variant === '8' || variant === 'v8' || variant === 'v8.0') variant = undefined;
+      else if (variant === '9' || variant === '9.0' || variant === 'v9.0') variant = 'v9';
       break;
     case 'armhf':
       arch = 'arm';
-      variant ??= 'v7';
+      variant = 'v7';
       break;
     case 'armel':
       arch = 'arm';
-      variant ??= 'v6';
+      variant = 'v6';
       break;
-  }
-  if (variant !== undefined && /^[0-9]+(\.[0-9]+)?$/.test(variant)) variant = `v${variant}`;
-  if (arch === 'arm64') {
-    if (variant === undefined || variant === 'v8.0') variant = 'v8';
-  } else if (arch === 'arm') {
-    variant ??= 'v7';
-  } else if (arch === 'amd64' && variant === 'v1') {
-    variant = undefined;
+    case 'arm':
+      if (variant === undefined || variant === '7') variant = 'v7';
+      else if (variant === '5' || variant === '6' || variant === '8') variant = `v${variant}`;
+      break;
   }
   const out: Platform = { os, architecture: arch };
   if (variant !== undefined) out.variant = variant;
@@ -52,11 +55,24 @@ export function normalizePlatform(p: Platform): Platform {
   return out;
 }
 
+/**
+ * Normalises a platform as containerd does (see containerdNormalize), except that a variant the caller wrote and
+ * containerd would drop (arm64 `v8`, amd64 `v1`) is kept, `v`-prefixed, as containers/common's NormalizePlatform
+ * keeps it — so `--platform linux/arm64/v8` is recorded and printed as buildah and podman do. Matching
+ * (platformScore) compares the containerd form, where such variants are equal to none. Returns a new object.
+ */
+export function normalizePlatform(p: Platform): Platform {
+  const n = containerdNormalize(p);
+  const given = p.variant?.toLowerCase();
+  if (n.variant === undefined && given) n.variant = /^[0-9]/.test(given) ? `v${given}` : given;
+  return n;
+}
+
 const PART_RE = /^[A-Za-z0-9_.-]+$/;
 
 /** Parses `os/arch[/variant]` (e.g. `linux/arm64/v8`) and normalises it; anything else is EINVALID. */
 export function parsePlatform(s: string): Platform {
-  const parts = s.split('/');
+  const parts = s.trim().split('/');
   if (parts.length < 2 || parts.length > 3 || !parts.every((x) => PART_RE.test(x))) {
     throw new SkiffError('EINVALID', `invalid platform ${JSON.stringify(s)}: expected os/arch[/variant]`, { hint: 'e.g. linux/amd64 or linux/arm/v7' });
   }
@@ -106,8 +122,8 @@ function compatibleVariants(arch: string, variant: string | undefined): (string 
  * compatibleVariants; os.version must be equal when `want` sets it.
  */
 export function platformScore(want: Platform, have: Platform): number | undefined {
-  const w = normalizePlatform(want);
-  const h = normalizePlatform(have);
+  const w = containerdNormalize(want);
+  const h = containerdNormalize(have);
   if (w.os !== h.os || w.architecture !== h.architecture) return undefined;
   if (w['os.version'] !== undefined && w['os.version'] !== h['os.version']) return undefined;
   // A want without a variant (other than the normalised defaults) accepts any variant of the arch.

@@ -1,4 +1,4 @@
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { type Duplex, Readable, Transform, type TransformCallback } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { SkiffError } from '../errors.ts';
 import { DigestingStream, type Digest } from '../oci/digest.ts';
@@ -34,21 +34,30 @@ const CHUNK = 128 * 1024;
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
-/** The compression named by the first bytes of a blob (gzip, zstd, or none). bzip2/xz are EUNSUPPORTED. */
-export function compressionOfMagic(head: Uint8Array): Compression {
+/** A compression of an archive a user hands in (ADD's local archives): the layer kinds plus bzip2 and xz. */
+export type ArchiveCompression = Compression | 'bzip2' | 'xz';
+
+/** The compression named by the first bytes of a file: gzip, zstd, bzip2, xz, or none. Never throws. */
+export function archiveCompressionOfMagic(head: Uint8Array): ArchiveCompression {
   const b = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
   if (b.length >= 2 && b.subarray(0, 2).equals(GZIP_MAGIC)) return 'gzip';
   if (b.length >= 4 && b.subarray(0, 4).equals(ZSTD_MAGIC)) return 'zstd';
   // zstd skippable frames: 0x184D2A50..5F little-endian
   if (b.length >= 4 && (b[0]! & 0xf0) === 0x50 && b[1] === 0x2a && b[2] === 0x4d && b[3] === 0x18) return 'zstd';
-  if (b.length >= 3 && b.subarray(0, 3).toString('latin1') === 'BZh') {
-    throw new SkiffError('EUNSUPPORTED', 'bzip2-compressed layers are not supported', { hint: 'use gzip or zstd' });
-  }
-  if (b.length >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) {
-    throw new SkiffError('EUNSUPPORTED', 'xz-compressed layers are not supported', { hint: 'use gzip or zstd' });
-  }
+  if (b.length >= 3 && b.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
+  if (b.length >= 6 && b.subarray(0, 6).equals(XZ_MAGIC)) return 'xz';
   return 'none';
+}
+
+/** The compression named by the first bytes of a layer blob (gzip, zstd, or none). bzip2/xz are EUNSUPPORTED. */
+export function compressionOfMagic(head: Uint8Array): Compression {
+  const c = archiveCompressionOfMagic(head);
+  if (c === 'bzip2' || c === 'xz') {
+    throw new SkiffError('EUNSUPPORTED', `${c}-compressed layers are not supported`, { hint: 'use gzip or zstd' });
+  }
+  return c;
 }
 
 /**
@@ -135,7 +144,7 @@ class Limiter extends Transform {
   }
 }
 
-function mapCodecError(e: unknown, compression: Compression, limits: Required<DecompressLimits>): unknown {
+function mapCodecError(e: unknown, compression: ArchiveCompression, limits: Required<DecompressLimits>): unknown {
   if (e instanceof SkiffError) return e;
   const msg = (e as Error)?.message ?? String(e);
   if (compression === 'zstd' && /memory|window/i.test(msg)) {
@@ -166,14 +175,25 @@ export async function decompress(source: Readable, opts: DecompressOptions = {})
   let compression = opts.compression;
   let src = source;
   if (compression === undefined) ({ compression, stream: src } = await detectCompression(source));
-  const counter = new Counter();
-  const limiter = new Limiter(counter, limits);
   let codec: Transform | undefined;
   if (compression === 'gzip') codec = zlib.createGunzip({ chunkSize: CHUNK });
   else if (compression === 'zstd') {
     codec = zlib.createZstdDecompress({ chunkSize: CHUNK, params: { [zlib.constants.ZSTD_d_windowLogMax]: limits.zstdWindowLogMax } });
   }
-  const stages: (Readable | Transform)[] = codec ? [src, counter, codec, limiter] : [src, counter, limiter];
+  return { compression, stream: limitDecompression(src, codec, compression, { limits, ...(opts.signal && { signal: opts.signal }) }) };
+}
+
+/**
+ * Runs `source` through `codec` (a decompressor: zlib's, or a program's stdin→stdout as a Duplex; none passes the
+ * bytes through) under the bomb limits: the one place those limits are enforced, so every decompression path —
+ * layers and ADD's local archives alike — shares them. Fails with ELIMIT / EABORT and destroys every stage.
+ */
+export function limitDecompression(source: Readable, codec: Duplex | undefined, compression: ArchiveCompression, opts: { limits?: DecompressLimits; signal?: AbortSignal } = {}): Readable {
+  const limits = { ...DEFAULT_DECOMPRESS_LIMITS, ...opts.limits };
+  const src = source;
+  const counter = new Counter();
+  const limiter = new Limiter(counter, limits);
+  const stages: (Readable | Duplex)[] = codec ? [src, counter, codec, limiter] : [src, counter, limiter];
   let failed = false;
   const fail = (e: unknown): void => {
     if (failed) return;
@@ -190,13 +210,13 @@ export async function decompress(source: Readable, opts: DecompressOptions = {})
   for (let i = 0; i < stages.length; i++) {
     const s = stages[i]!;
     s.on('error', fail);
-    if (i + 1 < stages.length) s.pipe(stages[i + 1] as Transform);
+    if (i + 1 < stages.length) s.pipe(stages[i + 1] as Duplex);
   }
   // when the consumer gives up early, stop the upstream stages too
   limiter.once('close', () => {
     for (const s of stages) if (s !== limiter && !s.destroyed) s.destroy();
   });
-  return { compression, stream: limiter };
+  return limiter;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { SkiffError, isSkiffError, throwIfAborted } from '../errors.ts';
 import { Authenticator } from './auth.ts';
@@ -6,7 +7,7 @@ import { headerValue, isTransientError, requestFollowing, retryKindOf, type RawR
 import { hostLimiter, type HostLimiter } from './host-limiter.ts';
 import { redactUrl } from './redact.ts';
 import { registryScope, sameOrigin, type RegistryScope } from './redirect-policy.ts';
-import { backoffDelay, parseRetryAfter, retryPlan, sleep, type RetryNotice } from './retry.ts';
+import { backoffDelay, parseRetryAfter, retryPlan, type RetryNotice } from './retry.ts';
 import type { Credentials } from './types.ts';
 
 /** Fully resolved settings of one registry endpoint. */
@@ -267,7 +268,7 @@ export class RegistryClient {
   async #wait(ms: number, signal?: AbortSignal): Promise<void> {
     try {
       const total = Math.max(ms, this.limiter.backoffRemaining);
-      if (total > 0) await sleep(total, signal);
+      if (total > 0) await delay(total, undefined, signal ? { signal } : {});
     } catch (e) {
       throw new SkiffError('EABORT', 'operation cancelled', { cause: e });
     }

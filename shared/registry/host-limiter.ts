@@ -1,4 +1,5 @@
-import { sleep } from './retry.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+import { throwIfAborted } from '../errors.ts';
 
 /** Default number of requests in flight (until response headers) per registry host (RC-20). */
 export const DEFAULT_HOST_CONCURRENCY = 6;
@@ -24,7 +25,13 @@ export class HostLimiter {
   async acquire(signal?: AbortSignal): Promise<() => void> {
     for (;;) {
       const wait = this.#backoffUntil - Date.now();
-      if (wait > 0) await sleep(wait, signal);
+      if (wait > 0) {
+        try {
+          await delay(wait, undefined, signal ? { signal } : {});
+        } catch {
+          throwIfAborted(signal);
+        }
+      }
       if (this.#active < this.limit) break;
       await new Promise<void>((resolve, reject) => {
         const onAbort = () => {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { SkiffError, isSkiffError, throwIfAborted } from '../errors.ts';
 import { DigestingStream, Digester, digestMismatch, digestOf, isDigest, parseDigest, sizeMismatch, type Digest } from '../oci/digest.ts';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from '../oci/media-types.ts';
@@ -14,7 +15,7 @@ import { MAX_SMALL_BODY, headerValue, isTransientError, readSmallBody, requestFo
 import { DEFAULT_HOST_CONCURRENCY } from './host-limiter.ts';
 import { redactUrl } from './redact.ts';
 import { checkRedirect, sameOrigin } from './redirect-policy.ts';
-import { retryPlan, sleep } from './retry.ts';
+import { retryPlan } from './retry.ts';
 import { dispatcherFor, loadTlsSettings } from './tls.ts';
 import type { BlobReadOpts, CallOpts, Credentials, RegistryOptions, RegistryRepository } from './types.ts';
 
@@ -334,7 +335,11 @@ class Repository implements RegistryRepository {
       const plan = retryPlan(retryKindOf(failure) ?? 'backoff', attempt, { retryTimes: retries, baseMs: this.#opts.retryBaseMs ?? 500, capMs: this.#opts.retryMaxDelayMs ?? 10_000 });
       if (!plan) throw failure;
       this.#opts.onRetry?.({ error: failure.message, attempt: attempt + 1, of: plan.of, delayMs: plan.delayMs });
-      await sleep(plan.delayMs, o.signal);
+      try {
+        await delay(plan.delayMs, undefined, o.signal ? { signal: o.signal } : {});
+      } catch {
+        throwIfAborted(o.signal);
+      }
     }
   }
 

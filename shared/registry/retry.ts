@@ -21,22 +21,6 @@ export function backoffDelay(attempt: number, baseMs: number, capMs: number): nu
   return Math.round(exp / 2 + Math.random() * (exp / 2));
 }
 
-/** Resolves after `ms`, or rejects with the signal's reason (as EABORT by the caller) when aborted first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /** A retry about to happen, for the caller to report (copy-tool prints it on stderr, as skopeo warns). */
 export interface RetryNotice {
   /** What failed: the request and why (redacted), one line. */

@@ -29,11 +29,11 @@ export {
   generateSigstoreKey, loadCosignPrivateKey, loadSigstorePublicKey, encryptCosignKey, signSigstore, verifySigstore,
   buildSigstoreAttachment, parseSigstoreAttachment, readAttachmentSignatures, sigstoreAttachmentTag, type SigstoreSignature, type SigstoreAttachment,
 } from './sigstore.ts';
+export { loadPolicy, parsePolicy, findPolicyFile, DEFAULT_POLICY, type Policy, type Requirement, type SignedIdentity, type ImageSignature } from './policy.ts';
 export {
-  loadPolicy, parsePolicy, findPolicyFile, evaluatePolicy, isImageAllowed, assertImageAllowed, policyScopeOf, dockerReferenceOf,
-  requirementsFor, identityMatches, DEFAULT_POLICY, type Policy, type Requirement, type SignedIdentity, type ImageSignature, type PolicyInput,
+  evaluatePolicy, isImageAllowed, assertImageAllowed, policyScopeOf, dockerReferenceOf, requirementsFor, identityMatches, type PolicyInput,
   type PolicyResult, type PolicyScope,
-} from './policy.ts';
+} from './policy-evaluate.ts';
 export {
   loadRegistriesD, lookasideBases, lookasideEntryFor, lookasideLocation, readLookasideSignatures, defaultLookaside, defaultRegistriesDirs,
   type RegistriesD, type LookasideEntry,

@@ -5,14 +5,15 @@ import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { SkiffError, throwIfAborted } from '../errors.ts';
 import { digestHex, digestMismatch, digestOf, type Digest } from '../oci/digest.ts';
-import { MediaType, configMediaType, formatOfMediaType, indexMediaType, layerCompression, layerMediaType, layerMediaTypeIn, manifestMediaType, type Compression, type ManifestFormat } from '../oci/media-types.ts';
+import { formatOfMediaType, indexMediaType, layerCompression, layerMediaType, manifestMediaType, type Compression, type ManifestFormat } from '../oci/media-types.ts';
 import type { Descriptor, Index, Manifest, Platform } from '../oci/types.ts';
 import { parseAnyManifest, type AnyManifest } from '../oci/validate.ts';
-import { checkDocumentSize, formatDocumentLimit, MAX_DOCUMENT_BYTES } from '../oci/document-size.ts';
 import { imageFromSource } from '../image/image.ts';
 import { resolveImage } from '../image/index-view.ts';
-import { convertFormat } from '../image/mutate.ts';
-import type { ManifestBytes } from '../image/source.ts';
+import { layerFromOpener, type Layer } from '../image/layer.ts';
+import { convertFormat, replaceLayers } from '../image/mutate.ts';
+import { rewriteIndex } from '../image/compose.ts';
+import { fetchVerifiedDocument, type ManifestBytes } from '../image/source.ts';
 import { compress, decompressWithDiffID } from '../layer/compression.ts';
 import { verifying, writeFileVerified } from './files.ts';
 import { BlobScheduler } from './scheduler.ts';
@@ -103,12 +104,6 @@ class ProgressCounter extends Transform {
 }
 
 const formatOf = formatOfMediaType;
-
-function checkDocument(mb: ManifestBytes, want: Pick<Descriptor, 'digest' | 'size'>): void {
-  const actual = digestOf(mb.bytes);
-  if (actual !== want.digest) throw digestMismatch(want.digest, actual);
-  if (mb.bytes.length !== want.size) throw new SkiffError('EBADSIZE', `manifest ${want.digest} is ${mb.bytes.length} bytes, its descriptor says ${want.size}`);
-}
 
 /** The refusal when the destination takes only `fmt` and --preserve-digests forbids converting to it. */
 function mustConvert(mediaType: string, dst: string): SkiffError {
@@ -215,76 +210,52 @@ class Copier {
         config: configJob,
       };
     }
-    if (redo.length === 0) {
-      const img = convertFormat(imageFromSource(this.src, { digest: mb.digest, prefetched: mb }), fmt);
-      const layers = await img.layers(this.so);
-      const configBytes = await img.rawConfig(this.so);
-      const cm = await img.manifest(this.so);
-      return {
-        desc: await img.descriptor(this.so),
-        bytes: await img.rawManifest(this.so),
-        layers: await Promise.all(layers.map(async (l) => ({ desc: await l.descriptor(), open: (o: { signal?: AbortSignal }) => l.compressed(o) }))),
-        config: { desc: cm.config, open: async () => Readable.from([Buffer.from(configBytes)]) },
-      };
-    }
-    return this.recompress(mb, m, fmt, want!, new Set(redo));
+    return this.rewrite(mb, fmt, want, new Set(redo));
   }
 
   /**
-   * Recompresses the layers in `redo` to `want`, streaming: source blob → decompress (diffID verified) →
-   * compress → spool file, hashing as the bytes flow; then rewrites the manifest with the new descriptors and
-   * media types in format `fmt`. The config (diff_ids) is unchanged.
+   * The image in format `fmt` with the layers in `redo` recompressed to `want`, built by the one image writer
+   * (shared/image mutate: convertFormat, replaceLayers — no JSON surgery here). Recompression streams: source
+   * blob → decompress (diffID verified) → compress → spool file, hashed as the bytes flow. The config (diff_ids)
+   * is unchanged; other layers are read from the source as they are.
    */
-  async recompress(mb: ManifestBytes, m: Manifest, fmt: 'oci' | 'docker', want: Compression, redo: Set<number>): Promise<Plan> {
-    const cfgBytes = await this.readConfig(m.config);
-    const cfg = JSON.parse(Buffer.from(cfgBytes).toString('utf8')) as { rootfs?: { diff_ids?: Digest[] } };
-    const diffIds = cfg.rootfs?.diff_ids ?? [];
-    if (diffIds.length !== m.layers.length) throw new SkiffError('EINVALID', `image has ${m.layers.length} layers but its config lists ${diffIds.length} diff_ids`);
-    const spool = await this.spoolDir();
-    const layers: BlobJob[] = await Promise.all(
-      m.layers.map(async (l, i): Promise<BlobJob> => {
-        const c = layerCompression(l.mediaType);
-        if (!redo.has(i)) {
-          const desc = c === undefined ? l : { ...l, mediaType: layerMediaTypeIn(l.mediaType, fmt) ?? l.mediaType };
-          return { desc, open: (o) => this.src.getBlob(l, o) };
-        }
-        return this.sched.limit(async () => {
-          const blob = await this.src.getBlob(l, this.so);
-          const { stream } = await decompressWithDiffID(blob, { compression: c!, expectDiffID: diffIds[i]!, ...this.so });
-          const path = join(spool, `${digestHex(l.digest)}-${want}`);
-          const r = await writeFileVerified(path, compress(stream, want, this.o.compressLevel), undefined, this.so);
-          const { annotations, urls: _u, ...rest } = l;
-          const desc: Descriptor = { ...rest, mediaType: layerMediaType(fmt, want), digest: r.digest, size: r.size, ...(annotations && fmt === 'oci' ? { annotations } : {}) };
-          return { desc, open: async () => verifying(createReadStream(path), desc) };
-        }, this.o.signal);
-      }),
-    );
-    const obj = JSON.parse(Buffer.from(mb.bytes).toString('utf8')) as Record<string, unknown> & { config: Descriptor };
-    const cfgType = configMediaType(fmt);
-    const isImageConfig = m.config.mediaType === MediaType.DockerConfig || m.config.mediaType === MediaType.OciConfig;
-    obj.mediaType = manifestMediaType(fmt);
-    obj.config = { ...obj.config, ...(isImageConfig ? { mediaType: cfgType } : {}) };
-    obj.layers = layers.map((j) => j.desc);
-    if (fmt === 'docker') delete obj.annotations;
-    const bytes = Buffer.from(JSON.stringify(obj));
-    checkDocumentSize(bytes, 'the converted manifest');
-    return {
-      desc: { mediaType: obj.mediaType as string, digest: digestOf(bytes), size: bytes.length },
-      bytes,
-      layers,
-      config: { desc: obj.config, open: async () => Readable.from([Buffer.from(cfgBytes)]) },
-    };
-  }
-
-  async readConfig(d: Descriptor): Promise<Uint8Array> {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    for await (const c of (await this.src.getBlob(d, this.so)) as AsyncIterable<Buffer>) {
-      n += c.length;
-      if (n > MAX_DOCUMENT_BYTES) throw new SkiffError('ELIMIT', `image config ${d.digest} is over ${formatDocumentLimit()}`);
-      chunks.push(c);
+  async rewrite(mb: ManifestBytes, fmt: ManifestFormat, want: Compression | undefined, redo: Set<number>): Promise<Plan> {
+    const source = imageFromSource(this.src, { digest: mb.digest, prefetched: mb });
+    const converted = convertFormat(source, fmt);
+    const listed = (await converted.manifest(this.so)).layers;
+    const original = (await source.manifest(this.so)).layers;
+    let img = converted;
+    let layers: { desc: Descriptor; layer: Layer }[] = (await converted.layers(this.so)).map((layer, i) => ({ desc: listed[i]!, layer }));
+    if (redo.size > 0) {
+      const diffIds = (await converted.config(this.so)).rootfs.diff_ids;
+      if (diffIds.length !== listed.length) throw new SkiffError('EINVALID', `image has ${listed.length} layers but its config lists ${diffIds.length} diff_ids`);
+      const spool = await this.spoolDir();
+      layers = await Promise.all(
+        layers.map(async (kept, i) => {
+          if (!redo.has(i)) return kept;
+          const l = original[i]!;
+          const desc = kept.desc;
+          return this.sched.limit(async () => {
+            const blob = await this.src.getBlob(l, this.so);
+            const { stream } = await decompressWithDiffID(blob, { compression: layerCompression(l.mediaType)!, expectDiffID: diffIds[i]!, ...this.so });
+            const path = join(spool, `${digestHex(l.digest)}-${want}`);
+            const r = await writeFileVerified(path, compress(stream, want!, this.o.compressLevel), undefined, this.so);
+            const { annotations, urls: _u, ...rest } = desc;
+            const nd: Descriptor = { ...rest, mediaType: layerMediaType(fmt, want!), digest: r.digest, size: r.size, ...(annotations && fmt === 'oci' ? { annotations } : {}) };
+            return { desc: nd, layer: layerFromOpener(nd, diffIds[i]!, async () => verifying(createReadStream(path), nd), { verified: true }) };
+          }, this.o.signal);
+        }),
+      );
+      img = replaceLayers(converted, layers.map((x) => x.layer));
     }
-    return Buffer.concat(chunks);
+    const configBytes = await img.rawConfig(this.so);
+    const cm = await img.manifest(this.so);
+    return {
+      desc: await img.descriptor(this.so),
+      bytes: await img.rawManifest(this.so),
+      layers: layers.map(({ desc, layer }) => ({ desc, open: (o: { signal?: AbortSignal }) => layer.compressed(o) })),
+      config: { desc: cm.config, open: async () => Readable.from([Buffer.from(configBytes)]) },
+    };
   }
 
   /** Writes a planned image: layers in parallel, then the config, then the manifest. */
@@ -305,10 +276,9 @@ class Copier {
 
   /** Fetches a child document named by an index entry, verified against the entry. */
   async child(d: Descriptor): Promise<{ mb: ManifestBytes; parsed: AnyManifest }> {
-    const got = await this.src.getManifest(d.digest, this.so);
-    checkDocument(got, d);
-    const mb: ManifestBytes = { bytes: got.bytes, mediaType: d.mediaType, digest: d.digest };
-    return { mb, parsed: parseAnyManifest(got.bytes, { mediaType: d.mediaType }) };
+    const { bytes } = await fetchVerifiedDocument(this.src, { digest: d.digest, size: d.size }, 'manifest', this.so);
+    const mb: ManifestBytes = { bytes, mediaType: d.mediaType, digest: d.digest };
+    return { mb, parsed: parseAnyManifest(bytes, { mediaType: d.mediaType }) };
   }
 
   /** Copies every image of an index (recursively), then the index — rewritten when a child changed. */
@@ -341,12 +311,9 @@ class Copier {
     if (changed || (fmt !== undefined && fmt !== current)) {
       if (this.o.preserveDigests && fmt !== undefined && fmt !== current && !caps.manifestFormats.includes(current)) throw mustConvert(indexMediaType(fmt), this.dst.name);
       if (this.o.preserveDigests) throw wouldChange('rewriting the index');
-      const obj = JSON.parse(Buffer.from(mb.bytes).toString('utf8')) as Record<string, unknown>;
-      if (fmt !== undefined) obj.mediaType = indexMediaType(fmt);
-      obj.manifests = children;
-      mediaType = (obj.mediaType as string | undefined) ?? mediaType;
-      bytes = Buffer.from(JSON.stringify(obj));
-      checkDocumentSize(bytes, 'the rewritten index');
+      const rewritten = rewriteIndex(mb.bytes, children, fmt);
+      bytes = rewritten.bytes;
+      mediaType = rewritten.mediaType ?? mediaType;
     }
     const desc: Descriptor = { mediaType, digest: digestOf(bytes), size: bytes.length };
     await this.putManifest(bytes, desc, top);

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { isSkiffError, SkiffError } from '../errors.ts';
 import { Digester, digestHex, digestOf, parseDigest, type Digest } from '../oci/digest.ts';
-import { layerCompression, MediaType } from '../oci/media-types.ts';
+import { layerCompression, layerMediaType, MediaType } from '../oci/media-types.ts';
 import type { Descriptor, Manifest } from '../oci/types.ts';
 import { parseAnyManifest, parseImageConfig } from '../oci/validate.ts';
 import { compressionOfMagic, decompress } from '../layer/compression.ts';
@@ -166,7 +166,7 @@ export async function openDockerArchiveSource(file: string, sel: DockerArchiveSe
       const c = compressionOfMagic(await headOf(r, member));
       if (c === 'zstd') throw new SkiffError('EUNSUPPORTED', `${file}: layer ${member} is zstd-compressed, which Docker schema 2 cannot describe`);
       const digest = c === 'none' ? config.rootfs.diff_ids[i]! : await hashMember(r, member, o);
-      layers.push({ mediaType: c === 'none' ? MediaType.DockerLayer : MediaType.DockerLayerGzip, digest, size });
+      layers.push({ mediaType: layerMediaType('docker', c), digest, size });
       if (!layerMembers.has(digest)) layerMembers.set(digest, member);
     }
     const manifest: Manifest = { schemaVersion: 2, mediaType: MediaType.DockerManifest, config: configDesc, layers };

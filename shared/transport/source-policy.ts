@@ -1,6 +1,7 @@
 import type { ImageName } from '../ref/transport-name.ts';
 import { decodeSignatureBlobs } from '../signature/blob.ts';
-import { assertImageAllowed, dockerReferenceOf, policyScopeOf, requirementsFor, type Policy } from '../signature/policy.ts';
+import type { Policy } from '../signature/policy.ts';
+import { assertImageAllowed, dockerReferenceOf, policyScopeOf, requirementsFor } from '../signature/policy-evaluate.ts';
 import type { OpenedSource } from './types.ts';
 
 /**

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { DigestingStream } from '../oci/digest.ts';
-import { MediaType } from '../oci/media-types.ts';
+import { layerMediaType } from '../oci/media-types.ts';
 import type { ContainerConfig, Descriptor, Platform } from '../oci/types.ts';
 import { layerFromOpener } from '../image/layer.ts';
 import { appendLayers, setContainerConfig, setCreated } from '../image/mutate.ts';
@@ -41,7 +41,7 @@ export async function importTarball(store: Store, input: string | Readable, o: I
   const compressed = compress(plain.pipe(diff), 'gzip', 1);
   plain.on('error', (e) => diff.destroy(e));
   const [blob] = await Promise.all([store.putBlob(compressed, undefined, so), finished(diff)]);
-  const desc: Descriptor = { mediaType: o.format === 'docker' ? MediaType.DockerLayerGzip : MediaType.OciLayerGzip, digest: blob.digest, size: blob.size };
+  const desc: Descriptor = { mediaType: layerMediaType(o.format ?? 'oci', 'gzip'), digest: blob.digest, size: blob.size };
   const layer = layerFromOpener(desc, diff.result, (co) => store.blobs.open(desc, co ?? {}), { verified: true });
   const created = o.created ?? new Date();
   let image = appendLayers(scratchImage({ ...(o.platform ? { platform: o.platform } : {}), format: o.format ?? 'oci' }), {

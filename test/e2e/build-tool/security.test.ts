@@ -210,6 +210,29 @@ t.close()
     expect(await readFile(join((await w.image('bu15b')).rootfs, 'usr/real/inside.txt'), 'utf8')).toBe('good');
   });
 
+  it('LA-16/BU-15 ADD of a gzip bomb beyond the limit fails with ELIMIT and names nothing', async () => {
+    // a tar claiming a 4 GiB file of zeros as concatenated gzip members: ~4 MB in the context, ratio ~1000:1
+    const header = Buffer.alloc(512);
+    header.write('bomb', 0);
+    header.write('0000644\0', 100);
+    header.write('0000000\0', 108);
+    header.write('0000000\0', 116);
+    header.write(`${(4 * 1024 ** 3).toString(8).padStart(11, '0')}\0`, 124);
+    header.write('00000000000\0', 136);
+    header.write('0', 156);
+    header.write('ustar\0' + '00', 257);
+    header.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of header) sum += b;
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    const member = gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 });
+    await writeFile(join(w.ctx, 'bomb.tar.gz'), Buffer.concat([gzipSync(header), ...Array.from({ length: 64 }, () => member)]));
+    const err = (await w.build('FROM localhost/busybox\nADD bomb.tar.gz /b/\n', { tags: ['bomb'] }).then(() => undefined, (e: unknown) => e)) as { code?: string; message?: string };
+    expect(err?.code).toBe('ELIMIT');
+    expect(err?.message).toMatch(/ratio/);
+    await expect(w.image('bomb')).rejects.toBeTruthy();
+  }, 120_000);
+
   describe('BU-16 ADD <url>', () => {
     let server: Server;
     let base = '';

@@ -8,7 +8,8 @@ import { makeGpgHome, type TestGpgHome } from '../../unit/signature/gpg-home.ts'
 import { digestOf } from '../../../shared/oci/digest.ts';
 import { loadPublicKeyFiles } from '../../../shared/signature/openpgp-keys.ts';
 import { verifySimpleSignatureFor } from '../../../shared/signature/simple-signing.ts';
-import { evaluatePolicy, parsePolicy, policyScopeOf } from '../../../shared/signature/policy.ts';
+import { parsePolicy } from '../../../shared/signature/policy.ts';
+import { evaluatePolicy, policyScopeOf } from '../../../shared/signature/policy-evaluate.ts';
 import { parseImageName } from '../../../shared/ref/transport-name.ts';
 import { addStandaloneSignCommand } from '../../../copy-tool/standalone-sign.ts';
 import { addStandaloneVerifyCommand } from '../../../copy-tool/standalone-verify.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseChmod, parseDuration, validateStopSignal, normalizePorts, parseCopyOptions } from '../../../build-tool/dockerfile/instructions.ts';
+import { normalizePorts, validateStopSignal } from '../../../build-tool/dockerfile/config-edits.ts';
+import { parseChmod, parseCopyOptions } from '../../../build-tool/dockerfile/copy-flags.ts';
 
 describe('instruction helpers', () => {
   it('--chmod octal and symbolic', () => {
@@ -11,11 +12,6 @@ describe('instruction helpers', () => {
     expect(parseChmod('+t')(0o755, true)).toBe(0o1755);
     expect(parseChmod('u+s')(0o755, false)).toBe(0o4755);
     expect(() => parseChmod('z+x')).toThrow(/invalid --chmod/);
-  });
-  it('durations in nanoseconds', () => {
-    expect(parseDuration('1h2m3.5s')).toBe(3723.5e9);
-    expect(parseDuration('100ms')).toBe(100e6);
-    expect(() => parseDuration('5')).toThrow(/invalid duration/);
   });
   it('STOPSIGNAL validation', () => {
     for (const s of ['SIGTERM', 'term', '9', 'SIGRTMIN+3']) expect(validateStopSignal(s)).toBe(s);

@@ -45,6 +45,15 @@ describe('planBuild: args, expansion, config', () => {
     expect(steps[2]!.run!.env).toEqual(['TARGETARCH=arm64', 'BUILDOS=linux']);
   });
 
+  it('platform args are normalised as containerd does (one parser with shared/image)', () => {
+    const { steps } = runStage('FROM --platform=linux/aarch64/v8 scratch\nARG TARGETPLATFORM\nARG TARGETVARIANT\nRUN x\n', {
+      platform: { os: 'linux', architecture: 'arm', variant: '7' },
+    });
+    expect(steps[2]!.run!.env).toEqual(['TARGETPLATFORM=linux/arm/v7', 'TARGETVARIANT=v7']);
+    const fromStage = runStage('FROM --platform=Linux/x86_64 scratch\nRUN x\n');
+    expect(fromStage.plan.stages[0]!.platform).toEqual({ os: 'linux', architecture: 'amd64' });
+  });
+
   it('metadata instructions build the config; ENTRYPOINT resets inherited CMD; WORKDIR is relative', () => {
     const base = empty({ Cmd: ['sh'], Env: ['PATH=/bin'], WorkingDir: '/a' });
     const { scope, steps } = runStage(
@@ -153,7 +162,7 @@ describe('security cases', () => {
   });
 
   it('BU-11 --network=host, --security=insecure and --device need an explicit entitlement', async () => {
-    const { checkEntitlements } = await import('../../../build-tool/dockerfile/instructions.ts');
+    const { checkEntitlements } = await import('../../../build-tool/dockerfile/run-flags.ts');
     const { steps } = runStage('FROM x\nRUN --network=host true\nRUN --security=insecure true\nRUN --device=/dev/fuse true\nRUN --network=none true\n');
     expect(() => checkEntitlements(steps[0]!.run!.options, [])).toThrow(/"network.host" entitlement/);
     expect(() => checkEntitlements(steps[1]!.run!.options, ['network.host'])).toThrow(/"security.insecure"/);

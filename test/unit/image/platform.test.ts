@@ -16,13 +16,24 @@ describe('platform', () => {
   it('parses and normalises os/arch[/variant]', () => {
     expect(parsePlatform('linux/amd64')).toEqual({ os: 'linux', architecture: 'amd64' });
     expect(parsePlatform('linux/x86_64')).toEqual({ os: 'linux', architecture: 'amd64' });
-    expect(parsePlatform('linux/aarch64')).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });
-    expect(parsePlatform('linux/arm64')).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });
+    expect(parsePlatform('linux/aarch64')).toEqual({ os: 'linux', architecture: 'arm64' });
+    expect(parsePlatform('linux/arm64')).toEqual({ os: 'linux', architecture: 'arm64' });
+    // as containerd, except that a variant written out is kept, as containers/common does (buildah, podman)
+    expect(parsePlatform('linux/arm64/v8')).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });
+    expect(parsePlatform('linux/aarch64/8')).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });
+    expect(parsePlatform('linux/arm64/9.0')).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v9' });
+    expect(parsePlatform('linux/x86-64/v1')).toEqual({ os: 'linux', architecture: 'amd64', variant: 'v1' });
+    expect(parsePlatform('linux/amd64/v3')).toEqual({ os: 'linux', architecture: 'amd64', variant: 'v3' });
+    expect(parsePlatform('linux/i386')).toEqual({ os: 'linux', architecture: '386' });
+    expect(parsePlatform('linux/armel')).toEqual({ os: 'linux', architecture: 'arm', variant: 'v6' });
+    expect(parsePlatform(' linux/ARM/7 ')).toEqual({ os: 'linux', architecture: 'arm', variant: 'v7' });
     expect(parsePlatform('linux/arm')).toEqual({ os: 'linux', architecture: 'arm', variant: 'v7' });
     expect(parsePlatform('linux/arm/6')).toEqual({ os: 'linux', architecture: 'arm', variant: 'v6' });
     expect(parsePlatform('Linux/armhf')).toEqual({ os: 'linux', architecture: 'arm', variant: 'v7' });
     expect(normalizePlatform({ os: 'linux', architecture: 'i686' }).architecture).toBe('386');
-    expect(formatPlatform({ os: 'linux', architecture: 'aarch64' })).toBe('linux/arm64/v8');
+    expect(formatPlatform({ os: 'linux', architecture: 'aarch64', variant: 'v8' })).toBe('linux/arm64/v8');
+    expect(formatPlatform({ os: 'linux', architecture: 'aarch64' })).toBe('linux/arm64');
+    expect(formatPlatform({ os: 'linux', architecture: 'arm' })).toBe('linux/arm/v7');
     for (const bad of ['linux', 'linux/', 'a/b/c/d', 'linux/amd 64', '']) expect(() => parsePlatform(bad), bad).toThrow(expect.objectContaining({ code: 'EINVALID' }));
   });
 
@@ -36,6 +47,9 @@ describe('platform', () => {
     expect(platformMatches(parsePlatform('linux/amd64'), { os: 'linux', architecture: 'x86_64' })).toBe(true);
     expect(platformMatches(parsePlatform('linux/arm64'), { os: 'linux', architecture: 'arm64' })).toBe(true);
     expect(platformMatches(parsePlatform('linux/arm64'), { os: 'linux', architecture: 'arm64', variant: 'v8' })).toBe(true);
+    expect(platformMatches(parsePlatform('linux/arm64/v8'), { os: 'linux', architecture: 'aarch64' })).toBe(true);
+    expect(platformMatches(parsePlatform('linux/amd64/v1'), { os: 'linux', architecture: 'x86_64' })).toBe(true);
+    expect(platformMatches(parsePlatform('linux/arm64/v9'), { os: 'linux', architecture: 'arm64', variant: 'v8' })).toBe(false);
     expect(platformMatches(parsePlatform('linux/arm/v7'), { os: 'linux', architecture: 'arm', variant: 'v6' })).toBe(true);
     expect(platformMatches(parsePlatform('linux/arm/v6'), { os: 'linux', architecture: 'arm', variant: 'v7' })).toBe(false);
     expect(platformMatches(parsePlatform('linux/amd64'), { os: 'windows', architecture: 'amd64' })).toBe(false);
