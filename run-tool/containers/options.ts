@@ -10,7 +10,7 @@ import { parseSignal } from './signals.ts';
 import type { HealthConfig, PortMapping, RestartPolicy } from './state.ts';
 import { collect } from '../../shared/cli/flags.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
-import { registryOptionsOf } from '../registry-options.ts';
+import { registryOptionsOf } from '../commands/registry-options.ts';
 import { registryFromCreateFlags } from './pull-policy.ts';
 
 

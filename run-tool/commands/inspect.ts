@@ -1,0 +1,221 @@
+import type { Command } from 'commander';
+import { addRootOption } from '../../shared/cli/program.ts';
+import { parseGoTemplate } from '../../shared/cli/go-template.ts';
+import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { readRunImage } from '../containers/create.ts';
+import { networkStateOf, reconcile } from '../containers/lifecycle.ts';
+import { containerPaths, loadContainer, type LoadedContainer, type PortMapping } from '../containers/state.ts';
+import { withStore } from '../containers/cli-util.ts';
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** podman's `Ports` map: "80/tcp" → [{HostIp, HostPort}]. Pure. */
+export function portsMap(ports: readonly PortMapping[]): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const b of ports) (out[`${b.containerPort}/${b.protocol}`] ??= []).push({ HostIp: b.hostIP, HostPort: String(b.hostPort) });
+  return out;
+}
+
+/**
+ * podman's `NetworkSettings`: the address, gateway and MAC of the current run (empty when not running or not on a
+ * bridge), the published ports, the netns (SandboxKey) and one entry per joined network. Pure.
+ */
+export function networkSettings(c: LoadedContainer): Record<string, unknown> {
+  const r = c.record;
+  const running = c.state.status === 'running' || c.state.status === 'stopping';
+  const net = running ? networkStateOf(c.state) : undefined;
+  const first = net?.networks[0];
+  const prefix = (cidr: string | undefined) => Number(cidr?.split('/')[1] ?? 0);
+  const endpoint = (n: typeof first) => ({
+    EndpointID: '',
+    Gateway: n?.gateway ?? '',
+    IPAddress: n?.ips[0] ?? '',
+    IPPrefixLen: prefix(n?.cidrs[0]),
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    MacAddress: n?.macAddress ?? '',
+  });
+  const choice = r.network as { mode?: string; networks?: string[] } | undefined;
+  const networks: Record<string, unknown> = {};
+  if (choice?.mode === 'bridge') {
+    for (const name of choice.networks ?? []) {
+      const n = net?.networks.find((x) => x.name === name);
+      networks[name] = { ...endpoint(n), NetworkID: name, DriverOpts: null, IPAMConfig: null, Links: null, Aliases: [r.id.slice(0, 12)] };
+    }
+  }
+  return {
+    ...endpoint(first),
+    Bridge: '',
+    SandboxID: '',
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    Ports: portsMap(r.hostConfig.portBindings),
+    SandboxKey: running && net?.netnsPath ? net.netnsPath : '',
+    ...(Object.keys(networks).length > 0 && { Networks: networks }),
+  };
+}
+
+/** podman-like `inspect` JSON of a container. Pure. */
+export function containerInspect(root: string, c: LoadedContainer): Record<string, unknown> {
+  const r = c.record;
+  const s = c.state;
+  const p = containerPaths(root, r.id);
+  return {
+    Id: r.id,
+    Created: r.created,
+    Path: r.args[0] ?? '',
+    Args: r.args.slice(1),
+    State: {
+      OciVersion: '1.0.2',
+      Status: s.status,
+      Running: s.status === 'running',
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: s.pid,
+      ConmonPid: s.monitor === 'conmon' ? s.monitorPid : 0,
+      ExitCode: s.exitCode,
+      Error: s.error ?? '',
+      StartedAt: s.startedAt || ZERO_TIME,
+      FinishedAt: s.finishedAt || ZERO_TIME,
+      ...(s.health && { Health: { Status: s.health.status, FailingStreak: s.health.failingStreak, Log: s.health.log.map((l) => ({ Start: l.start, End: l.end, ExitCode: l.exitCode, Output: l.output })) } }),
+    },
+    Image: r.image.id.slice(7),
+    ImageDigest: r.image.digest,
+    ImageName: r.image.name,
+    Rootfs: '',
+    ResolvConfPath: `${p.userdata}/resolv.conf`,
+    HostnamePath: `${p.userdata}/hostname`,
+    HostsPath: `${p.userdata}/hosts`,
+    StaticDir: p.dir,
+    OCIRuntime: 'runc',
+    ConmonPidFile: p.conmonPid,
+    PidFile: p.pidFile,
+    Name: r.name,
+    RestartCount: s.restartCount,
+    Driver: 'overlay',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    EffectiveCaps: null,
+    BoundingCaps: null,
+    ExecIDs: [],
+    GraphDriver: { Name: 'overlay', Data: { UpperDir: p.upper, WorkDir: p.work, MergedDir: p.rootfs } },
+    Mounts: r.mounts.map((m) => {
+      const vol = m.type === 'bind' ? r.volumes.find((v) => v.destination === m.destination && m.source?.endsWith(`/volumes/${v.name}/_data`)) : undefined;
+      return vol
+        ? { Type: 'volume', Name: vol.name, Source: m.source ?? '', Destination: m.destination, Driver: 'local', Mode: '', Options: (m.options ?? []).filter((x) => x !== 'rbind' && x !== 'ro' && x !== 'rw'), RW: !(m.options ?? []).includes('ro'), Propagation: 'rprivate' }
+        : { Type: m.type, Source: m.source ?? '', Destination: m.destination, Driver: '', Mode: '', Options: m.options ?? [], RW: !(m.options ?? []).includes('ro'), Propagation: 'rprivate' };
+    }),
+    Dependencies: [],
+    NetworkSettings: networkSettings(c),
+    Namespace: '',
+    IsInfra: false,
+    Config: {
+      Hostname: r.config.hostname,
+      Domainname: '',
+      User: r.config.user,
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      Tty: r.config.tty,
+      OpenStdin: r.config.openStdin,
+      StdinOnce: false,
+      Env: r.config.env,
+      Cmd: r.config.cmd,
+      Image: r.image.name,
+      Volumes: null,
+      WorkingDir: r.config.workingDir,
+      Entrypoint: r.config.entrypoint.join(' '),
+      OnBuild: null,
+      Labels: r.config.labels,
+      Annotations: r.config.annotations,
+      StopSignal: r.config.stopSignal,
+      StopTimeout: r.config.stopTimeout,
+      ...(r.health && { Healthcheck: { Test: r.health.test, Interval: r.health.interval * 1e6, Timeout: r.health.timeout * 1e6, Retries: r.health.retries, StartPeriod: r.health.startPeriod * 1e6 } }),
+    },
+    HostConfig: {
+      Binds: r.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.destination}${(m.options ?? []).length ? `:${(m.options ?? []).join(',')}` : ''}`),
+      AutoRemove: r.hostConfig.autoRemove,
+      RestartPolicy: { Name: r.hostConfig.restartPolicy.name, MaximumRetryCount: r.hostConfig.restartPolicy.maximumRetryCount },
+      NetworkMode: r.hostConfig.networkMode,
+      PortBindings: portsMap(r.hostConfig.portBindings),
+      PublishAllPorts: r.hostConfig.publishAll,
+      ReadonlyRootfs: r.hostConfig.readOnly,
+      Privileged: r.hostConfig.privileged,
+      CapAdd: r.hostConfig.capAdd,
+      CapDrop: r.hostConfig.capDrop,
+      Dns: r.hostConfig.dns,
+      ExtraHosts: r.hostConfig.extraHosts,
+      SecurityOpt: r.hostConfig.securityOpt,
+      Memory: r.hostConfig.memory,
+      NanoCpus: r.hostConfig.nanoCpus,
+      PidsLimit: r.hostConfig.pidsLimit,
+      Init: r.hostConfig.init,
+      Tmpfs: Object.fromEntries(r.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, (m.options ?? []).join(',')])),
+    },
+  };
+}
+
+async function imageInspect(store: Store, name: string): Promise<Record<string, unknown>> {
+  const img = await readRunImage(store, name);
+  const cfg = img.config;
+  const size = img.layers.reduce((a, l) => a + l.desc.size, 0);
+  return {
+    Id: img.id.slice(7),
+    Digest: img.digest,
+    RepoTags: [img.name].filter((n) => !n.startsWith('sha256:') && !/^[0-9a-f]{3,64}$/.test(n)),
+    RepoDigests: [],
+    Created: cfg.created ?? ZERO_TIME,
+    Config: cfg.config ?? {},
+    Version: '',
+    Author: cfg.author ?? '',
+    Architecture: cfg.architecture,
+    Os: cfg.os,
+    Size: size,
+    VirtualSize: size,
+    Labels: cfg.config?.Labels ?? null,
+    RootFS: { Type: 'layers', Layers: cfg.rootfs.diff_ids },
+    History: cfg.history ?? [],
+  };
+}
+
+/** Adds `inspect [--type container|image|all] [-f FORMAT] NAME…` (podman's): containers first, then images. */
+export function addInspectCommand(program: Command): void {
+  const cmd = program.command('inspect').description('display the configuration of a container or image').argument('<names...>')
+    .option('-f, --format <format>', 'format the output using the given Go template')
+    .option('-t, --type <type>', 'specify inspect-object type', 'all')
+    .option('-s, --size', 'display total file size (accepted)');
+  addRootOption(cmd).action(async (names: string[], f: { format?: string; type: string }) => {
+    if (!['all', 'container', 'image'].includes(f.type)) throw new SkiffError('EINVALID', `invalid --type ${f.type}: want container, image or all`);
+    await withStore(cmd, async (store) => {
+      const out: Record<string, unknown>[] = [];
+      let failed: Error | undefined;
+      for (const n of names) {
+        try {
+          if (f.type !== 'image') {
+            try {
+              const c = await reconcile(store, await loadContainer(store.paths.root, n));
+              out.push(containerInspect(store.paths.root, c));
+              continue;
+            } catch (e) {
+              if (!isSkiffError(e, 'ENOTFOUND') || f.type === 'container') throw e;
+            }
+          }
+          out.push(await imageInspect(store, n));
+        } catch (e) {
+          failed = isSkiffError(e, 'ENOTFOUND') ? new SkiffError('ENOTFOUND', `no such object: "${n}"`) : (e as Error);
+        }
+      }
+      if (f.format !== undefined && f.format !== 'json') {
+        const t = parseGoTemplate(f.format);
+        for (const o of out) process.stdout.write(`${t.render(o)}\n`);
+      } else process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
+      if (failed) throw failed;
+    });
+  });
+}

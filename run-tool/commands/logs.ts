@@ -1,0 +1,109 @@
+import { open, readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { addRootOption } from '../../shared/cli/program.ts';
+import { SkiffError } from '../../shared/errors.ts';
+import { containerPaths, loadById, loadContainer } from '../containers/state.ts';
+import { parseDuration } from '../containers/options.ts';
+import { withStore } from '../containers/cli-util.ts';
+
+/** One k8s-file log entry: a line (with its newline when complete) of one stream. */
+export interface LogEntry {
+  time: string;
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
+/** Parses k8s-file log text (`TIME STREAM F|P CONTENT`); partial (P) pieces are joined with the next one. Pure. */
+export function parseK8sLog(text: string): LogEntry[] {
+  const out: LogEntry[] = [];
+  let pending: LogEntry | undefined;
+  for (const line of text.split('\n')) {
+    const m = /^(\S+) (stdout|stderr) ([FP]) ?(.*)$/s.exec(line);
+    if (!m) continue;
+    const piece = m[4]!;
+    if (pending && pending.stream === m[2]) pending.text += piece;
+    else {
+      if (pending) out.push(pending);
+      pending = { time: m[1]!, stream: m[2] as 'stdout', text: piece };
+    }
+    if (m[3] === 'F') {
+      pending.text += '\n';
+      out.push(pending);
+      pending = undefined;
+    }
+  }
+  if (pending) out.push(pending);
+  return out;
+}
+
+/** Reads a container's whole log. */
+export async function readK8sLog(root: string, id: string): Promise<LogEntry[]> {
+  return parseK8sLog(await readFile(containerPaths(root, id).log, 'utf8').catch(() => ''));
+}
+
+function sinceTime(s: string): number {
+  const t = Date.parse(s);
+  if (!Number.isNaN(t)) return t;
+  if (/^[0-9]+(\.[0-9]+)?$/.test(s)) return Number(s) * 1000;
+  return Date.now() - parseDuration(s);
+}
+
+/** Adds `logs [-f] [--tail N] [--since T] [-t] CONTAINER` (podman's, from the k8s-file log). */
+export function addLogsCommand(program: Command): void {
+  const cmd = program.command('logs').description('fetch the logs of a container').argument('<container>')
+    .option('-f, --follow', 'follow log output')
+    .option('--tail <n>', 'output the specified number of lines at the end of logs', '-1')
+    .option('--since <time>', 'show logs since TIMESTAMP or DURATION')
+    .option('--until <time>', 'show logs until TIMESTAMP or DURATION')
+    .option('-t, --timestamps', 'output the timestamps in the log');
+  addRootOption(cmd).action(async (name: string, f: { follow?: boolean; tail: string; since?: string; until?: string; timestamps?: boolean }) => {
+    const tail = Number(f.tail);
+    if (!Number.isInteger(tail)) throw new SkiffError('EINVALID', `invalid --tail ${f.tail}`);
+    await withStore(cmd, async (store) => {
+      const c = await loadContainer(store.paths.root, name);
+      const id = c.record.id;
+      const path = containerPaths(store.paths.root, id).log;
+      const since = f.since ? sinceTime(f.since) : undefined;
+      const until = f.until ? sinceTime(f.until) : undefined;
+      const emit = (es: LogEntry[]) => {
+        for (const e of es) {
+          const t = Date.parse(e.time.replace(/(\.\d{3})\d*/, '$1'));
+          if (since !== undefined && t < since) continue;
+          if (until !== undefined && t > until) continue;
+          (e.stream === 'stderr' ? process.stderr : process.stdout).write(f.timestamps ? `${e.time} ${e.text}` : e.text);
+        }
+      };
+      let text = await readFile(path, 'utf8').catch(() => '');
+      let pos = Buffer.byteLength(text);
+      // keep an unfinished last line for the next read
+      let carry = text.endsWith('\n') ? '' : text.slice(text.lastIndexOf('\n') + 1);
+      text = text.slice(0, text.length - carry.length);
+      let entries = parseK8sLog(text);
+      if (tail >= 0) entries = tail === 0 ? [] : entries.slice(-tail);
+      emit(entries);
+      if (!f.follow) return;
+      for (;;) {
+        const now = await loadById(store.paths.root, id);
+        const done = !now || (now.state.status !== 'running' && now.state.status !== 'stopping');
+        const fh = await open(path, 'r').catch(() => undefined);
+        if (fh) {
+          const st = await fh.stat();
+          if (st.size > pos) {
+            const buf = Buffer.alloc(st.size - pos);
+            await fh.read(buf, 0, buf.length, pos);
+            pos = st.size;
+            const chunk = carry + buf.toString('utf8');
+            carry = chunk.endsWith('\n') ? '' : chunk.slice(chunk.lastIndexOf('\n') + 1);
+            emit(parseK8sLog(chunk.slice(0, chunk.length - carry.length)));
+          }
+          await fh.close();
+        }
+        if (done) {
+          if (carry) emit(parseK8sLog(carry));
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+  });
+}

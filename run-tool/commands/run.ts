@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { createContainer } from '../containers/create.ts';
+import { ExitCodeError, runForeground, startDetached, removeContainer } from '../containers/lifecycle.ts';
+import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from '../containers/options.ts';
+import { withStore } from '../containers/cli-util.ts';
+import { withImage, type PullPolicy } from '../containers/pull-policy.ts';
+
+/**
+ * Adds `run [flags] IMAGE [COMMAND [ARG…]]` (podman's): `-d` starts the container under its monitor (conmon)
+ * and prints the full ID; otherwise it runs in the foreground through `runc run` and exits with the
+ * container's code (125 skiff errors, 126 cannot invoke, 127 not found).
+ */
+export function addRunCommand(program: Command): void {
+  const cmd = program
+    .command('run')
+    .description('run a command in a new container')
+    .argument('<image>')
+    .argument('[command...]')
+    .option('-d, --detach', 'run container in background and print container ID')
+    .passThroughOptions();
+  addCreateFlags(cmd).action(async (image: string, args: string[], f: CreateFlags & { detach?: boolean }) => {
+    const o = parseCreateFlags(image, args, f);
+    await withStore(cmd, async (store) => {
+      const warn = (m: string) => void process.stderr.write(`${m}\n`);
+      const r = await withImage(store, o.image, f.pull as PullPolicy, { registry: createRegistryOptions(f), log: warn, onWarning: warn }, (image) =>
+        createContainer(store, { ...o, image, keepMounted: true, onWarning: warn }));
+      if (f.detach) {
+        try {
+          await startDetached(store, r.id);
+        } catch (e) {
+          if (o.rm) await removeContainer(store, r.id, { force: true }).catch(() => {});
+          throw e;
+        }
+        process.stdout.write(`${r.id}\n`);
+        return;
+      }
+      const code = await runForeground(store, r, { interactive: o.interactive === true, preserveFds: o.preserveFds ?? 0 });
+      process.exitCode = code;
+    });
+  });
+}
+
+export { ExitCodeError };
