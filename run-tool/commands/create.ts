@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { createContainer } from '../containers/create.ts';
 import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from '../containers/options.ts';
 import { withStore } from '../containers/cli-util.ts';
-import { withImage, type PullPolicy } from '../containers/pull-policy.ts';
+import type { PullPolicy } from '../containers/pull-policy.ts';
+import { createContainer } from '../ops/containers.ts';
 
 /**
  * Adds `create [flags] IMAGE [COMMAND [ARG…]]` (podman's): prints the new container's full ID. A pull `--pull`
@@ -19,8 +19,7 @@ export function addCreateCommand(program: Command): void {
     const o = parseCreateFlags(image, args, f);
     await withStore(cmd, async (store) => {
       const warn = (m: string) => void process.stderr.write(`${m}\n`);
-      const r = await withImage(store, o.image, f.pull as PullPolicy, { registry: createRegistryOptions(f), log: warn, onWarning: warn }, (image) =>
-        createContainer(store, { ...o, image, onWarning: warn }));
+      const r = await createContainer(store, { ...o, pull: f.pull as PullPolicy, registry: createRegistryOptions(f), log: warn, onWarning: warn });
       process.stdout.write(`${r.id}\n`);
     });
   });

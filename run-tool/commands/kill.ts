@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { loadContainer } from '../containers/state.ts';
-import { killContainer } from '../containers/lifecycle.ts';
+import { killContainer } from '../ops/containers.ts';
 import { parseSignal } from '../containers/signals.ts';
 import { forEachContainer, withStore } from '../containers/cli-util.ts';
 
@@ -13,8 +12,7 @@ export function addKillCommand(program: Command): void {
     const sig = parseSignal(f.signal);
     await withStore(cmd, async (store) => {
       await forEachContainer(names, async (n) => {
-        const c = await loadContainer(store.paths.root, n);
-        await killContainer(store, c.record.id, sig);
+        await killContainer(store, n, { signal: sig });
         process.stdout.write(`${n}\n`);
       });
     });

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { loadContainer } from '../containers/state.ts';
-import { startDetached, stopContainer } from '../containers/lifecycle.ts';
+import { restartContainer } from '../ops/containers.ts';
 import { forEachContainer, withStore } from '../containers/cli-util.ts';
 
 /** Adds `restart [-t N] CONTAINER…` (podman's): stop (if running) then start; prints the full ID. */
@@ -11,10 +10,8 @@ export function addRestartCommand(program: Command): void {
   addRootOption(cmd).action(async (names: string[], f: { time?: string }) => {
     await withStore(cmd, async (store) => {
       await forEachContainer(names, async (n) => {
-        const c = await loadContainer(store.paths.root, n);
-        await stopContainer(store, c.record.id, f.time === undefined ? {} : { timeout: Number(f.time) });
-        await startDetached(store, c.record.id);
-        process.stdout.write(`${c.record.id}\n`);
+        const { id } = await restartContainer(store, n, f.time === undefined ? {} : { timeout: Number(f.time) });
+        process.stdout.write(`${id}\n`);
       });
     });
   });

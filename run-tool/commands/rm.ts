@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { isSkiffError, SkiffError } from '../../shared/errors.ts';
-import { listContainers, loadContainer } from '../containers/state.ts';
-import { removeContainer } from '../containers/lifecycle.ts';
+import { SkiffError } from '../../shared/errors.ts';
+import { listContainers } from '../containers/state.ts';
+import { removeContainer } from '../ops/containers.ts';
 import { forEachContainer, withStore } from '../containers/cli-util.ts';
 
 /**
@@ -24,15 +24,8 @@ export function addRmCommand(program: Command): void {
       const targets = f.all ? (await listContainers(store.paths.root)).map((c) => c.record.id) : names;
       if (!f.all && names.length === 0) throw new SkiffError('EINVALID', 'you must provide at least one name or id');
       await forEachContainer(targets, async (n) => {
-        let id: string;
-        try {
-          id = (await loadContainer(store.paths.root, n)).record.id;
-          await removeContainer(store, id, { force: f.force === true, volumes: f.volumes === true, ...(timeout !== undefined ? { timeout } : {}) });
-        } catch (e) {
-          if (f.ignore && isSkiffError(e, 'ENOTFOUND')) return;
-          throw e;
-        }
-        process.stdout.write(`${id}\n`);
+        const r = await removeContainer(store, n, { force: f.force === true, volumes: f.volumes === true, ...(timeout !== undefined && { timeout }), ignoreMissing: f.ignore === true });
+        if (r) process.stdout.write(`${r.id}\n`);
       });
     });
   });

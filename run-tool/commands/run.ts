@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { createContainer } from '../containers/create.ts';
-import { ExitCodeError, runForeground, startDetached, removeContainer } from '../containers/lifecycle.ts';
+import { ExitCodeError } from '../containers/lifecycle.ts';
 import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from '../containers/options.ts';
 import { withStore } from '../containers/cli-util.ts';
-import { withImage, type PullPolicy } from '../containers/pull-policy.ts';
+import type { PullPolicy } from '../containers/pull-policy.ts';
+import { runContainer } from '../ops/containers.ts';
 
 /**
  * Adds `run [flags] IMAGE [COMMAND [ARG…]]` (podman's): `-d` starts the container under its monitor (conmon)
@@ -22,20 +22,9 @@ export function addRunCommand(program: Command): void {
     const o = parseCreateFlags(image, args, f);
     await withStore(cmd, async (store) => {
       const warn = (m: string) => void process.stderr.write(`${m}\n`);
-      const r = await withImage(store, o.image, f.pull as PullPolicy, { registry: createRegistryOptions(f), log: warn, onWarning: warn }, (image) =>
-        createContainer(store, { ...o, image, keepMounted: true, onWarning: warn }));
-      if (f.detach) {
-        try {
-          await startDetached(store, r.id);
-        } catch (e) {
-          if (o.rm) await removeContainer(store, r.id, { force: true }).catch(() => {});
-          throw e;
-        }
-        process.stdout.write(`${r.id}\n`);
-        return;
-      }
-      const code = await runForeground(store, r, { interactive: o.interactive === true, preserveFds: o.preserveFds ?? 0 });
-      process.exitCode = code;
+      const r = await runContainer(store, { ...o, pull: f.pull as PullPolicy, registry: createRegistryOptions(f), log: warn, onWarning: warn, detach: f.detach === true });
+      if (r.exitCode === undefined) process.stdout.write(`${r.id}\n`);
+      else process.exitCode = r.exitCode;
     });
   });
 }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { loadContainer } from '../containers/state.ts';
-import { ExitCodeError, startDetached, waitContainer } from '../containers/lifecycle.ts';
+import { startContainer, waitContainer } from '../ops/containers.ts';
 import { forEachContainer, withStore } from '../containers/cli-util.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
 
@@ -12,18 +11,11 @@ export function addStartCommand(program: Command): void {
   addRootOption(cmd).action(async (names: string[], f: { attach?: boolean }) => {
     await withStore(cmd, async (store) => {
       await forEachContainer(names, async (n) => {
-        const c = await loadContainer(store.paths.root, n);
-        try {
-          await startDetached(store, c.record.id);
-        } catch (e) {
-          // podman names the container in every start failure
-          if (e instanceof ExitCodeError) throw new ExitCodeError(e.exitCode, `unable to start container "${c.record.id}": ${e.message}`);
-          throw e;
-        }
+        const { id } = await startContainer(store, n);
         if (f.attach) {
-          const code = await waitContainer(store, c.record.id).catch(() => 0);
+          const code = await waitContainer(store, id).then((r) => r.exitCode, () => 0);
           const { readK8sLog } = await import('./logs.ts');
-          for (const e of await readK8sLog(store.paths.root, c.record.id)) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
+          for (const e of await readK8sLog(store.paths.root, id)) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
           process.exitCode = code;
         } else process.stdout.write(`${n}\n`);
       });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { loadContainer, listContainers } from '../containers/state.ts';
-import { stopContainer } from '../containers/lifecycle.ts';
+import { listContainers } from '../containers/state.ts';
+import { stopContainer } from '../ops/containers.ts';
 import { forEachContainer, withStore } from '../containers/cli-util.ts';
 import { SkiffError } from '../../shared/errors.ts';
 
@@ -18,15 +18,8 @@ export function addStopCommand(program: Command): void {
       const targets = f.all ? (await listContainers(store.paths.root)).filter((c) => c.state.status === 'running').map((c) => c.record.id) : names;
       if (!f.all && names.length === 0) throw new SkiffError('EINVALID', 'you must provide at least one container name or ID');
       await forEachContainer(targets, async (n) => {
-        let id: string;
-        try {
-          id = (await loadContainer(store.paths.root, n)).record.id;
-        } catch (e) {
-          if (f.ignore) return;
-          throw e;
-        }
-        await stopContainer(store, id, timeout === undefined ? {} : { timeout });
-        process.stdout.write(`${n}\n`);
+        const r = await stopContainer(store, n, { ...(timeout !== undefined && { timeout }), ignoreMissing: f.ignore === true });
+        if (r) process.stdout.write(`${n}\n`);
       });
     });
   });

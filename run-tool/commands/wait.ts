@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { loadContainer } from '../containers/state.ts';
-import { waitContainer } from '../containers/lifecycle.ts';
+import { waitContainer } from '../ops/containers.ts';
 import { forEachContainer, withStore } from '../containers/cli-util.ts';
 
 /** Adds `wait CONTAINER…` (podman's): blocks until each container stops and prints its exit code. */
@@ -11,8 +10,7 @@ export function addWaitCommand(program: Command): void {
   addRootOption(cmd).action(async (names: string[]) => {
     await withStore(cmd, async (store) => {
       await forEachContainer(names, async (n) => {
-        const c = await loadContainer(store.paths.root, n);
-        process.stdout.write(`${await waitContainer(store, c.record.id)}\n`);
+        process.stdout.write(`${(await waitContainer(store, n)).exitCode}\n`);
       });
     });
   });
