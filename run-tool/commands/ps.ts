@@ -3,8 +3,7 @@ import { addRootOption } from '../../shared/cli/program.ts';
 import { parseGoTemplate } from '../../shared/cli/go-template.ts';
 import { humanDuration, timeAgo } from '../../shared/cli/human.ts';
 import { formatTable } from '../../shared/cli/table.ts';
-import { SkiffError } from '../../shared/errors.ts';
-import { listReconciled } from '../containers/lifecycle.ts';
+import { listContainers } from '../ops/list-containers.ts';
 import type { LoadedContainer, PortMapping } from '../containers/state.ts';
 import { collect } from '../../shared/cli/flags.ts';
 import { withStore } from '../containers/cli-util.ts';
@@ -53,34 +52,6 @@ export function psJson(c: LoadedContainer): Record<string, unknown> {
   };
 }
 
-/** Filters `--filter key=value` as podman: name (regexp), id (prefix), status, label (key or key=value), ancestor. */
-export function matchFilter(c: LoadedContainer, filters: readonly string[]): boolean {
-  const by = new Map<string, string[]>();
-  for (const f of filters) {
-    const i = f.indexOf('=');
-    if (i <= 0) throw new SkiffError('EINVALID', `invalid filter ${JSON.stringify(f)}: want KEY=VALUE`);
-    by.set(f.slice(0, i), [...(by.get(f.slice(0, i)) ?? []), f.slice(i + 1)]);
-  }
-  for (const [k, vs] of by) {
-    const ok = vs.some((v) => {
-      switch (k) {
-        case 'name': return new RegExp(v).test(c.record.name);
-        case 'id': return c.record.id.startsWith(v);
-        case 'status': return c.state.status === v || (v === 'exited' && c.state.status === 'stopped');
-        case 'label': {
-          const j = v.indexOf('=');
-          return j < 0 ? v in c.record.config.labels : c.record.config.labels[v.slice(0, j)] === v.slice(j + 1);
-        }
-        case 'ancestor': return c.record.image.name === v || c.record.image.name.startsWith(`${v}:`) || c.record.image.name.endsWith(`/${v}`) || c.record.image.name.includes(`/${v}:`) || c.record.image.id.slice(7).startsWith(v.replace(/^sha256:/, ''));
-        case 'exited': return (c.state.status === 'exited' || c.state.status === 'stopped') && String(c.state.exitCode) === v;
-        default: throw new SkiffError('EINVALID', `invalid filter ${JSON.stringify(k)}`);
-      }
-    });
-    if (!ok) return false;
-  }
-  return true;
-}
-
 /** Adds `ps` (podman's flags, columns and JSON), reconciling each container's state first (RU-12). */
 export function addPsCommand(program: Command): void {
   const cmd = program.command('ps').description('list containers')
@@ -93,9 +64,7 @@ export function addPsCommand(program: Command): void {
     .option('--format <format>', "pretty-print containers to JSON or using a Go template");
   addRootOption(cmd).action(async (f: { all?: boolean; quiet?: boolean; trunc: boolean; noheading?: boolean; latest?: boolean; filter: string[]; format?: string }) => {
     await withStore(cmd, async (store) => {
-      let list = (await listReconciled(store)).filter((c) => (f.all || f.filter.length > 0 || f.latest ? true : c.state.status === 'running') && matchFilter(c, f.filter));
-      if (f.latest) list = list.slice(-1);
-      list.reverse(); // newest first, as podman
+      const list = await listContainers(store, { all: f.all === true, filters: f.filter, latest: f.latest === true });
       const noTrunc = f.trunc === false;
       const out = process.stdout;
       if (f.format === 'json') {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { SkiffError, isSkiffError } from '../../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
-import { listImages } from '../../shared/store/list-images.ts';
+import { listImages } from '../ops/list-images.ts';
 import { openStore, type Store } from '../../shared/store/store.ts';
 import { collectStoreGarbage } from '../ops/image-gc.ts';
 import { removeImage } from '../ops/remove-image.ts';
@@ -38,7 +38,7 @@ export function addRmiCommand(program: Command): void {
         throw e;
       }
       try {
-        const targets = a.all ? (await listImages(store.layout, { signal })).map((i) => i.id as string) : images;
+        const targets = a.all ? (await listImages(store, { signal })).map((i) => i.id as string) : images;
         for (const t of targets) {
           try {
             for (const l of await removeImage(root, store, t, { force: a.force === true, signal })) process.stdout.write(`${l.kind}: ${l.value}\n`);
