@@ -4,7 +4,8 @@
 import { isSkiffError } from '../../shared/errors.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
 import type { Store } from '../../shared/store/store.ts';
-import { createContainer as createFromImage, type CreateOptions } from '../containers/create.ts';
+import { createContainer as createFromImage } from '../containers/create.ts';
+import type { CreateOptions } from '../containers/create-options.ts';
 import {
   ExitCodeError,
   killContainer as killById,
