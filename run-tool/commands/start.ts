@@ -14,7 +14,7 @@ export function addStartCommand(program: Command): void {
         const { id } = await startContainer(store, n);
         if (f.attach) {
           const code = await waitContainer(store, id).then((r) => r.exitCode, () => 0);
-          const { readK8sLog } = await import('./logs.ts');
+          const { readK8sLog } = await import('../ops/container-logs.ts');
           for (const e of await readK8sLog(store.paths.root, id)) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
           process.exitCode = code;
         } else process.stdout.write(`${n}\n`);
