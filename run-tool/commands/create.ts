@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from '../containers/options.ts';
 import { withStore } from '../containers/cli-util.ts';
 import type { PullPolicy } from '../containers/pull-policy.ts';
-import { createContainer } from '../ops/containers.ts';
+import { createContainer } from '../ops/create-container.ts';
 
 /**
  * Adds `create [flags] IMAGE [COMMAND [ARG…]]` (podman's): prints the new container's full ID. A pull `--pull`

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { killContainer } from '../ops/containers.ts';
+import { killContainer } from '../ops/container-lifecycle.ts';
 import { parseSignal } from '../containers/signals.ts';
 import { forEachContainer, withStore } from '../containers/cli-util.ts';
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { SkiffError } from '../../shared/errors.ts';
 import { listContainers } from '../containers/state.ts';
-import { removeContainer } from '../ops/containers.ts';
+import { removeContainer } from '../ops/container-lifecycle.ts';
 import { forEachContainer, withStore } from '../containers/cli-util.ts';
 
 /**

@@ -3,7 +3,7 @@ import { ExitCodeError } from '../containers/lifecycle.ts';
 import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from '../containers/options.ts';
 import { withStore } from '../containers/cli-util.ts';
 import type { PullPolicy } from '../containers/pull-policy.ts';
-import { runContainer } from '../ops/containers.ts';
+import { runContainer } from '../ops/create-container.ts';
 
 /**
  * Adds `run [flags] IMAGE [COMMAND [ARG…]]` (podman's): `-d` starts the container under its monitor (conmon)

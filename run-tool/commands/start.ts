@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startContainer, waitContainer } from '../ops/containers.ts';
+import { startContainer, waitContainer } from '../ops/container-lifecycle.ts';
 import { forEachContainer, withStore } from '../containers/cli-util.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { listContainers } from '../containers/state.ts';
-import { stopContainer } from '../ops/containers.ts';
+import { stopContainer } from '../ops/container-lifecycle.ts';
 import { forEachContainer, withStore } from '../containers/cli-util.ts';
 import { SkiffError } from '../../shared/errors.ts';
 
