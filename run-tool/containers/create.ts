@@ -17,7 +17,7 @@ import { planUserNamespace } from '../../shared/runtime/userns.ts';
 import { hostGid, hostUid, usernsMarker } from '../../shared/runtime/userns-marker.ts';
 import { readIdMap } from '../../shared/process/proc.ts';
 import { ensurePrivateDir } from '../../shared/runtime/runc.ts';
-import type { RuntimeSpec, SpecDevice, SpecRlimit } from '../../shared/runtime/types.ts';
+import type { RuntimeSpec } from '../../shared/runtime/types.ts';
 import { createLease } from '../../shared/store/lease.ts';
 import { lookupImage } from '../../shared/store/lookup.ts';
 import { withLock } from '../../shared/store/lock.ts';
@@ -26,6 +26,7 @@ import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { hostAccountOf, resolveUser } from '../../shared/runtime/user.ts';
 import { idMapSize, keepIdMappings, keepIdToOuter } from '../../shared/runtime/keep-id.ts';
 import { parseSignal } from './signals.ts';
+import type { CreateOptions } from './create-options.ts';
 import { resolveNetworkChoice, resolvePorts, specNetwork } from './net-wiring.ts';
 import { pastaHook } from '../../shared/network/pasta-hook.ts';
 import { removeVolume, resolveVolumeMount } from './volumes.ts';
@@ -33,58 +34,11 @@ import { mountRootfs, prepareLayers, unmountRootfs } from './rootfs-mount.ts';
 import { exitError } from './exit-status.ts';
 import {
   containerPaths, generateName, initialState, newContainerId, releaseName, reserveName, saveRecord, saveState, validateName,
-  type ContainerRecord, type HealthConfig, type PortMapping, type RestartPolicy,
+  type ContainerRecord,
 } from './state.ts';
 
-/** Everything `create`/`run` accept, already parsed from flags. */
-export interface CreateOptions {
-  image: string;
-  args?: string[];
-  name?: string;
-  env?: string[];
-  workdir?: string;
-  user?: string;
-  entrypoint?: string[];
-  hostname?: string;
-  addHosts?: string[];
-  dns?: string[];
-  dnsSearch?: string[];
-  dnsOptions?: string[];
-  readOnly?: boolean;
-  capAdd?: string[];
-  capDrop?: string[];
-  privileged?: boolean;
-  noNewPrivileges?: boolean;
-  /** `--security-opt seccomp=…`: 'unconfined' or a profile path */
-  seccomp?: string;
-  securityOpt?: string[];
-  memory?: number;
-  cpus?: number;
-  pidsLimit?: number;
-  ulimits?: SpecRlimit[];
-  init?: boolean;
-  restart?: RestartPolicy;
-  health?: HealthConfig;
-  stopSignal?: string;
-  stopTimeout?: number;
-  labels?: Record<string, string>;
-  devices?: (SpecDevice & { access?: string })[];
-  groupAdd?: string[];
-  sysctls?: Record<string, string>;
-  preserveFds?: number;
-  mounts?: MountRequest[];
-  volumes?: { name: string; destination: string; options: string[] }[];
-  tty?: boolean;
-  interactive?: boolean;
-  rm?: boolean;
-  network?: string;
-  ports?: PortMapping[];
-  publishAll?: boolean;
-  /** `--userns=keep-id` (rootless only): the invoking user's ids are kept inside a nested user namespace */
-  userns?: 'keep-id';
-  onWarning?: (msg: string) => void;
-  signal?: AbortSignal;
-}
+/** Everything `create`/`run` accept (the sections are in create-options.ts). */
+export type { CreateOptions };
 
 /** keep-id's inputs: the user's host ids and the sizes of the outer (rootless) namespace's id spaces. */
 export interface KeepId {

@@ -11,7 +11,7 @@ import type { HealthConfig, PortMapping, RestartPolicy } from './state.ts';
 import { collect } from '../../shared/cli/flags.ts';
 import { parseByteSize, parseDuration } from '../../shared/cli/units.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
-import { registryOptionsOf } from '../registry-options.ts';
+import { registryOptionsOf } from '../commands/registry-options.ts';
 import { registryFromCreateFlags } from './pull-policy.ts';
 
 

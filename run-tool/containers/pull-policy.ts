@@ -36,7 +36,7 @@ export async function ensureImage(store: Store, image: string, policy: PullPolic
   }
   if (policy === 'missing' && have) return image;
   // the registry client loads only when a pull happens
-  const pull = async () => (await import('../pull.ts')).pullImage(store.paths.root, image, { ...(o.registry && { registry: o.registry }), ...(o.log && { log: o.log }), ...so });
+  const pull = async () => (await import('../ops/pull-image.ts')).pullImage(store.paths.root, image, { ...(o.registry && { registry: o.registry }), ...(o.log && { log: o.log }), ...so });
   if (policy === 'newer' && have) {
     try {
       const r = await pull();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
-import { parseArchiveFlag, parseCopyLocation } from '../../../run-tool/cp.ts';
+import { parseArchiveFlag, parseCopyLocation } from '../../../run-tool/commands/cp.ts';
 import { buildCommitCpTool, ok, run } from './commit-cp-helpers.ts';
 
 const hasRunc = existsSync('/usr/sbin/runc') || existsSync('/usr/bin/runc');

@@ -131,8 +131,8 @@ describe('run/create registry flags', () => {
 });
 
 const repo = resolve(import.meta.dirname, '../../..');
-/** `run` takes the flags once run-tool/run.ts passes createRegistryOptions to ensureImage (the lead's file). */
-const runWired = readFileSync(join(repo, 'run-tool', 'run.ts'), 'utf8').includes('createRegistryOptions');
+/** `run` takes the flags once run-tool/commands/run.ts passes createRegistryOptions to ensureImage (the lead's file). */
+const runWired = readFileSync(join(repo, 'run-tool', 'commands', 'run.ts'), 'utf8').includes('createRegistryOptions');
 
 describe.skipIf(!existsSync(REGISTRY_BIN) || !hasBusybox)('run/create --pull with --creds and --authfile against an htpasswd registry', () => {
   let dir: string;

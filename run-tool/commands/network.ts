@@ -1,0 +1,201 @@
+// `network create|ls|inspect|rm` with podman 4.3's flags, output and exit codes.
+import type { Command } from 'commander';
+import { SkiffError, isSkiffError } from '../../shared/errors.ts';
+import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
+import { parseGoTemplate } from '../../shared/cli/go-template.ts';
+import { formatTable } from '../../shared/cli/table.ts';
+import { createNetwork, getNetwork, listNetworks, removeNetwork } from '../../shared/network/network-config.ts';
+import type { NetworkConfig } from '../../shared/network/types.ts';
+import { collect } from '../../shared/cli/flags.ts';
+
+
+function parseLabels(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const i = l.indexOf('=');
+    const k = i < 0 ? l : l.slice(0, i);
+    if (k === '') throw new SkiffError('EINVALID', `invalid label ${JSON.stringify(l)}: empty key`);
+    out[k] = i < 0 ? '' : l.slice(i + 1);
+  }
+  return out;
+}
+
+/** podman's `network ls --format` fields for one network. */
+function rowOf(n: NetworkConfig, noTrunc: boolean): Record<string, unknown> {
+  return {
+    ID: noTrunc ? n.id : n.id.slice(0, 12),
+    Name: n.name,
+    Driver: n.driver,
+    NetworkInterface: n.network_interface,
+    Created: n.created,
+    Subnets: n.subnets,
+    IPv6Enabled: n.ipv6_enabled,
+    Internal: n.internal,
+    DNSEnabled: n.dns_enabled,
+    Labels: n.labels ?? {},
+    Options: n.options ?? {},
+    IPAMOptions: n.ipam_options,
+  };
+}
+
+/** podman's indentation of inspect output (Go's MarshalIndent with five spaces). */
+function inspectJson(v: unknown): string {
+  return `${JSON.stringify(v, null, 5)}\n`;
+}
+
+/** Applies podman's `network ls --filter` keys we support: name (regex), id (prefix), driver, label. */
+function matches(n: NetworkConfig, filters: readonly string[]): boolean {
+  const byKey = new Map<string, string[]>();
+  for (const f of filters) {
+    const i = f.indexOf('=');
+    if (i < 1) throw new SkiffError('EINVALID', `invalid filter ${JSON.stringify(f)}: expected key=value`);
+    const k = f.slice(0, i);
+    byKey.set(k, [...(byKey.get(k) ?? []), f.slice(i + 1)]);
+  }
+  for (const [k, vals] of byKey) {
+    const ok = vals.some((v) => {
+      switch (k) {
+        case 'name':
+          return new RegExp(v).test(n.name);
+        case 'id':
+          return n.id.startsWith(v);
+        case 'driver':
+          return n.driver === v;
+        case 'label': {
+          const j = v.indexOf('=');
+          const lk = j < 0 ? v : v.slice(0, j);
+          return n.labels?.[lk] !== undefined && (j < 0 || n.labels[lk] === v.slice(j + 1));
+        }
+        default:
+          throw new SkiffError('EINVALID', `invalid filter ${JSON.stringify(k)}`);
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/**
+ * Adds `network create|ls|inspect|rm` (podman 4.3: create [--subnet] [--gateway] [--internal] [-d bridge]
+ * [--label] [--disable-dns] [--interface-name] NAME; ls [-q] [--format] [--no-trunc] [--noheading] [-f]; inspect
+ * [-f FORMAT] NAME…; rm [-f] NAME…) to run-tool. Network definitions live under `<root>/networks/configs`.
+ */
+export function addNetworkCommand(program: Command): void {
+  const net = program.command('network').description('manage networks');
+
+  const create = net
+    .command('create')
+    .description('create a network')
+    .argument('[name]')
+    .option('-d, --driver <driver>', 'driver to manage the network', 'bridge')
+    .option('--subnet <cidr>', 'subnet in CIDR format')
+    .option('--gateway <ip>', 'IPv4 gateway for the subnet')
+    .option('--internal', 'restrict external access from this network')
+    .option('--disable-dns', 'disable dns plugin')
+    .option('--label <key=value>', 'set metadata on a network', collect, [])
+    .option('--interface-name <name>', 'bridge interface name')
+    .option('--ignore', "don't fail if the network already exists");
+  addRootOption(create).action(async (name: string | undefined, opts: { driver: string; subnet?: string; gateway?: string; internal?: boolean; disableDns?: boolean; label: string[]; interfaceName?: string; ignore?: boolean }) => {
+    const cfg = await createNetwork(storeRootOf(create), {
+      ...(name !== undefined && { name }),
+      driver: opts.driver,
+      ...(opts.subnet && { subnet: opts.subnet }),
+      ...(opts.gateway && { gateway: opts.gateway }),
+      ...(opts.internal && { internal: true }),
+      ...(opts.disableDns && { disableDns: true }),
+      ...(opts.interfaceName && { interfaceName: opts.interfaceName }),
+      ...(opts.ignore && { ignoreExisting: true }),
+      labels: parseLabels(opts.label),
+    });
+    process.stdout.write(`${cfg.name}\n`);
+  });
+
+  const ls = net
+    .command('ls')
+    .alias('list')
+    .description('list networks')
+    .option('-q, --quiet', 'display only names')
+    .option('--format <format>', "'json' or a Go template")
+    .option('--no-trunc', 'do not truncate the network ID')
+    .option('--noheading', 'do not print headers')
+    .option('-f, --filter <filter>', "filter networks (e.g. 'name=podman')", collect, []);
+  addRootOption(ls).action(async (opts: { quiet?: boolean; format?: string; trunc: boolean; noheading?: boolean; filter: string[] }) => {
+    const all = (await listNetworks(storeRootOf(ls))).filter((n) => matches(n, opts.filter));
+    const out = process.stdout;
+    if (opts.format === 'json') {
+      out.write(`${JSON.stringify(all, null, 2)}\n`);
+      return;
+    }
+    if (opts.quiet) {
+      for (const n of all) out.write(`${n.name}\n`);
+      return;
+    }
+    const noTrunc = opts.trunc === false;
+    if (opts.format !== undefined) {
+      const fmt = opts.format.replace(/^table\s*/, '');
+      const t = parseGoTemplate(fmt);
+      for (const n of all) out.write(`${t.render(rowOf(n, noTrunc))}\n`);
+      return;
+    }
+    const rows = all.map((n) => [noTrunc ? n.id : n.id.slice(0, 12), n.name, n.driver]);
+    if (!opts.noheading) rows.unshift(['NETWORK ID', 'NAME', 'DRIVER']);
+    out.write(formatTable(rows));
+  });
+
+  const inspect = net
+    .command('inspect')
+    .description('display detailed information on one or more networks')
+    .argument('<names...>')
+    .option('-f, --format <format>', 'a Go template applied to each network');
+  addRootOption(inspect).action(async (names: string[], opts: { format?: string }) => {
+    const root = storeRootOf(inspect);
+    const found: NetworkConfig[] = [];
+    let firstError: unknown;
+    for (const n of names) {
+      try {
+        found.push(await getNetwork(root, n));
+      } catch (e) {
+        if (!isSkiffError(e, 'ENOTFOUND')) throw e;
+        firstError ??= new SkiffError('ENOTFOUND', `inspecting object: network ${n}: ${e.message}`);
+      }
+    }
+    if (opts.format !== undefined && opts.format !== 'json') {
+      const t = parseGoTemplate(opts.format);
+      for (const n of found) process.stdout.write(`${t.render(n)}\n`);
+    } else {
+      process.stdout.write(found.length ? inspectJson(found) : '[]\n');
+    }
+    if (firstError) throw firstError;
+  });
+
+  const rmCmd = net
+    .command('rm')
+    .alias('remove')
+    .description('remove networks')
+    .argument('<names...>')
+    .option('-f, --force', 'remove the network even when containers use it')
+    .option('-t, --time <seconds>', 'accepted for podman compatibility');
+  addRootOption(rmCmd).action(async (names: string[], opts: { force?: boolean }) => {
+    const root = storeRootOf(rmCmd);
+    let firstError: SkiffError | undefined;
+    for (const n of names) {
+      try {
+        const removed = await removeNetwork(root, n, { ...(opts.force && { force: true }) });
+        process.stdout.write(`${n === removed.name || !removed.id.startsWith(n) ? removed.name : n}\n`);
+      } catch (e) {
+        if (!isSkiffError(e)) throw e;
+        if (firstError) process.stderr.write(`Error: ${firstError.message}\n`);
+        firstError = e;
+      }
+    }
+    if (firstError) {
+      // podman exits 1 when a named network does not exist, 125 for other failures
+      if (firstError.code === 'ENOTFOUND') {
+        process.stderr.write(`Error: ${firstError.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      throw firstError;
+    }
+  });
+}

@@ -1,0 +1,109 @@
+import type { Command } from 'commander';
+import { addRootOption } from '../../shared/cli/program.ts';
+import { parseGoTemplate } from '../../shared/cli/go-template.ts';
+import { humanDuration, timeAgo } from '../../shared/cli/human.ts';
+import { formatTable } from '../../shared/cli/table.ts';
+import { listContainers } from '../ops/list-containers.ts';
+import type { LoadedContainer, PortMapping } from '../containers/state.ts';
+import { collect } from '../../shared/cli/flags.ts';
+import { withStore } from '../containers/cli-util.ts';
+
+/** `-p` bindings as podman prints them: `127.0.0.1:8080->80/tcp`. Pure. */
+export function formatPorts(ports: readonly PortMapping[]): string {
+  return ports.map((p) => `${p.hostIP || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ');
+}
+
+/** podman's STATUS column: `Up 5 seconds ago` (4.3 wording), `Exited (3) 2 seconds ago`, `Created`. Pure. */
+export function statusText(c: LoadedContainer, now = new Date()): string {
+  const s = c.state;
+  if (s.status === 'running' || s.status === 'stopping') return `Up ${timeAgo(new Date(s.startedAt), now)}${c.state.health ? ` (${c.state.health.status})` : ''}`;
+  if (s.status === 'created') return 'Created';
+  return `Exited (${s.exitCode}) ${s.finishedAt ? timeAgo(new Date(s.finishedAt), now) : ''}`.trim();
+}
+
+/** The podman `ps --format json` element for a container. Pure. */
+export function psJson(c: LoadedContainer): Record<string, unknown> {
+  const r = c.record;
+  const s = c.state;
+  return {
+    AutoRemove: r.hostConfig.autoRemove,
+    Command: r.args,
+    CreatedAt: timeAgo(new Date(r.created)),
+    Exited: s.status === 'exited' || s.status === 'stopped',
+    ExitedAt: s.finishedAt ? Math.floor(Date.parse(s.finishedAt) / 1000) : -62135596800,
+    ExitCode: s.exitCode,
+    Id: r.id,
+    Image: r.image.name,
+    ImageID: r.image.id.slice(7),
+    IsInfra: false,
+    Labels: Object.keys(r.config.labels).length ? r.config.labels : null,
+    Mounts: r.mounts.map((m) => m.destination),
+    Names: [r.name],
+    Networks: (r.network as { mode?: string; networks?: string[] } | undefined)?.mode === 'bridge' ? [...((r.network as { networks?: string[] }).networks ?? [])] : [],
+    Pid: s.pid,
+    Pod: '',
+    PodName: '',
+    Ports: r.hostConfig.portBindings.map((p) => ({ host_ip: p.hostIP, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol })),
+    Size: null,
+    StartedAt: s.startedAt ? Math.floor(Date.parse(s.startedAt) / 1000) : -62135596800,
+    State: s.status,
+    Status: s.status === 'running' ? `Up ${humanDuration((Date.now() - Date.parse(s.startedAt)) / 1000)}` : statusText(c),
+    Created: Math.floor(Date.parse(r.created) / 1000),
+  };
+}
+
+/** Adds `ps` (podman's flags, columns and JSON), reconciling each container's state first (RU-12). */
+export function addPsCommand(program: Command): void {
+  const cmd = program.command('ps').description('list containers')
+    .option('-a, --all', 'show all the containers, default is only running containers')
+    .option('-q, --quiet', 'print the numeric IDs of the containers only')
+    .option('--no-trunc', 'display the extended information')
+    .option('-n, --noheading', 'do not print headers')
+    .option('-l, --latest', 'show the latest container created')
+    .option('-f, --filter <filter>', 'filter output based on conditions given', collect, [])
+    .option('--format <format>', "pretty-print containers to JSON or using a Go template");
+  addRootOption(cmd).action(async (f: { all?: boolean; quiet?: boolean; trunc: boolean; noheading?: boolean; latest?: boolean; filter: string[]; format?: string }) => {
+    await withStore(cmd, async (store) => {
+      const list = await listContainers(store, { all: f.all === true, filters: f.filter, latest: f.latest === true });
+      const noTrunc = f.trunc === false;
+      const out = process.stdout;
+      if (f.format === 'json') {
+        out.write(`${JSON.stringify(list.map(psJson), null, 4)}\n`);
+        return;
+      }
+      if (f.quiet) {
+        for (const c of list) out.write(`${noTrunc ? c.record.id : c.record.id.slice(0, 12)}\n`);
+        return;
+      }
+      const rows = list.map((c) => {
+        const command = c.record.args.join(' ');
+        return {
+          ID: noTrunc ? c.record.id : c.record.id.slice(0, 12),
+          Image: c.record.image.name,
+          ImageID: c.record.image.id.slice(7),
+          Command: noTrunc || command.length <= 17 ? command : `${command.slice(0, 17)}…`,
+          CreatedAt: new Date(c.record.created).toISOString(),
+          Created: timeAgo(new Date(c.record.created)),
+          RunningFor: timeAgo(new Date(c.record.created)),
+          Status: statusText(c),
+          State: c.state.status,
+          Ports: formatPorts(c.record.hostConfig.portBindings),
+          Names: c.record.name,
+          Labels: c.record.config.labels,
+          Pid: c.state.pid,
+          ExitCode: c.state.exitCode,
+          Mounts: c.record.mounts.map((m) => m.destination).join(','),
+          AutoRemove: c.record.hostConfig.autoRemove,
+        };
+      });
+      if (f.format !== undefined) {
+        const t = parseGoTemplate(f.format.replace(/^table\s*/, ''));
+        for (const r of rows) out.write(`${t.render(r)}\n`);
+        return;
+      }
+      const table: string[][] = rows.map((r) => [r.ID, r.Image, r.Command, r.Created, r.Status, r.Ports, r.Names]);
+      if (!f.noheading) table.unshift(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']);
+      out.write(formatTable(table));
+    });
+  });
+}

@@ -1,0 +1,18 @@
+import type { Command } from 'commander';
+import { addRootOption } from '../../shared/cli/program.ts';
+import { restartContainer } from '../ops/container-lifecycle.ts';
+import { forEachContainer, withStore } from '../containers/cli-util.ts';
+
+/** Adds `restart [-t N] CONTAINER…` (podman's): stop (if running) then start; prints the full ID. */
+export function addRestartCommand(program: Command): void {
+  const cmd = program.command('restart').description('restart one or more containers').argument('<containers...>')
+    .option('-t, --time <seconds>', 'seconds to wait for stop before killing the container');
+  addRootOption(cmd).action(async (names: string[], f: { time?: string }) => {
+    await withStore(cmd, async (store) => {
+      await forEachContainer(names, async (n) => {
+        const { id } = await restartContainer(store, n, f.time === undefined ? {} : { timeout: Number(f.time) });
+        process.stdout.write(`${id}\n`);
+      });
+    });
+  });
+}

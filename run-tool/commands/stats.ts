@@ -1,0 +1,155 @@
+import type { Command } from 'commander';
+import { addRootOption } from '../../shared/cli/program.ts';
+import { parseGoTemplate, type Template } from '../../shared/cli/go-template.ts';
+import { formatTable } from '../../shared/cli/table.ts';
+import { SkiffError } from '../../shared/errors.ts';
+import { isRootless } from '../../shared/runtime/rootless.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { cgroupVersion } from '../containers/cgroup-stats.ts';
+import { withStore } from '../containers/cli-util.ts';
+import { sampleContainer, zeroStats, type ContainerStats } from '../containers/container-stats.ts';
+import { listReconciled, reconcile } from '../containers/cleanup-container.ts';
+import { loadContainer, type LoadedContainer } from '../containers/state.ts';
+import { STATS_HEADER, statsHeaderFor, statsJson, statsRow, statsTemplateView, statsText } from '../containers/stats-format.ts';
+import { exitError } from '../containers/exit-status.ts';
+
+interface StatsFlags {
+  all?: boolean;
+  format?: string;
+  interval: string;
+  latest?: boolean;
+  reset: boolean;
+  stream: boolean;
+  trunc: boolean;
+}
+
+const isRunning = (c: LoadedContainer): boolean => c.state.status === 'running' || c.state.status === 'stopping';
+
+/** podman's `-i` check: a whole number of seconds, at least 1. */
+function parseInterval(v: string): number {
+  if (!/^[+-]?\d+$/.test(v.trim())) throw exitError(125, `invalid argument ${JSON.stringify(v)} for "-i, --interval" flag: strconv.ParseInt: parsing ${JSON.stringify(v)}: invalid syntax`);
+  const n = Number(v);
+  if (!(n >= 1)) throw exitError(125, 'invalid interval, must be a positive number greater zero');
+  return n;
+}
+
+/**
+ * The containers one round reports: the named ones in argument order (any state; a name that does not resolve
+ * fails the whole command with podman's message), else the latest created (`-l`), else the running ones — all
+ * with `--all` — in id order as podman lists them.
+ */
+async function targets(store: Store, names: readonly string[], f: StatsFlags): Promise<LoadedContainer[]> {
+  if (names.length > 0) {
+    const out: LoadedContainer[] = [];
+    for (const n of names) {
+      let c: LoadedContainer;
+      try {
+        c = await loadContainer(store.paths.root, n);
+      } catch (e) {
+        if (e instanceof SkiffError) throw exitError(125, `unable to get list of containers: unable to look up container ${n}: ${e.message}`);
+        throw e;
+      }
+      out.push(await reconcile(store, c));
+    }
+    return out;
+  }
+  const list = await listReconciled(store);
+  if (f.latest) return list.slice(-1);
+  return list.filter((c) => f.all || isRunning(c)).sort((a, b) => (a.record.id < b.record.id ? -1 : 1));
+}
+
+/** Renders one round of data points in the chosen output form (always ends with a newline, or is empty JSON `[]`). */
+function renderRound(stats: readonly ContainerStats[], f: StatsFlags, tmpl: { t: Template; header?: Template; table: boolean } | undefined): string {
+  const noTrunc = f.trunc === false;
+  if (isJsonFormat(f.format)) return `${JSON.stringify(stats.map((s) => statsJson(statsText(s, noTrunc))), null, 1)}\n`;
+  if (tmpl) {
+    const lines = stats.map((s) => tmpl.t.render(statsTemplateView(s, noTrunc)).replace(/\n$/, ''));
+    if (!tmpl.table) return lines.map((l) => `${l}\n`).join('');
+    const header = tmpl.header!.render(headerData()).replace(/\n$/, '');
+    return formatTable([header, ...lines].map((l) => l.split('\t')));
+  }
+  return formatTable([[...STATS_HEADER], ...stats.map((s) => statsRow(statsText(s, noTrunc)))]);
+}
+
+function isJsonFormat(format: string | undefined): boolean {
+  return format !== undefined && /^\s*(json|\{\{\s*json\s+\.\s*\}\})\s*$/.test(format);
+}
+
+/** Header strings under every name a template can address. */
+function headerData(): Record<string, string> {
+  return Object.fromEntries(Object.keys(statsTemplateView(zeroStats({ id: '', name: '' }))).map((k) => [k, statsHeaderFor(k)]));
+}
+
+/** Parses `--format` once: `table …` prints a header and aligns columns (fields separated by blanks or `\t`). */
+function parseFormat(format: string | undefined): { t: Template; header?: Template; table: boolean } | undefined {
+  if (format === undefined || format === '' || isJsonFormat(format)) return undefined;
+  const m = /^\s*table\s*/.exec(format);
+  if (!m) return { t: parseGoTemplate(format), table: false };
+  let body = format.slice(m[0].length);
+  if (body === '') return undefined; // `table` alone is the default table
+  body = body.replace(/\\t/g, '\t').replace(/\}\}[ ]+\{\{/g, '}}\t{{');
+  const t = parseGoTemplate(body);
+  return { t, header: t, table: true };
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((res) => {
+    if (signal.aborted) return res();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      res();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+/**
+ * Adds `stats` (podman 4.3's): CPU, memory, network, block I/O and pids of containers read from their cgroups.
+ * Streams a round every `-i` seconds (redrawing the screen on a terminal unless --no-reset, printing blocks
+ * otherwise) until SIGINT/SIGTERM (exit 1, as podman) or a named container is removed (podman's lookup error, 125);
+ * `--no-stream` prints one round. Unknown containers → 125 before any output; rootless on cgroups v1 → 125.
+ */
+export function addStatsCommand(program: Command): void {
+  const cmd = program.command('stats').description('display a live stream of container resource usage statistics').argument('[containers...]')
+    .option('-a, --all', 'show all containers; only running containers are shown by default')
+    .option('--format <format>', 'pretty-print container statistics to JSON or using a Go template')
+    .option('-i, --interval <seconds>', 'time in seconds between stats reports', '5')
+    .option('-l, --latest', 'act on the latest container run-tool is aware of')
+    .option('--no-reset', 'disable resetting the screen between intervals')
+    .option('--no-stream', 'disable streaming stats and only pull the first result')
+    .option('--no-trunc', 'do not truncate output');
+  addRootOption(cmd).action(async (names: string[], f: StatsFlags) => {
+    await withStore(cmd, async (store) => {
+      const interval = parseInterval(f.interval);
+      if (f.latest && names.length > 0) throw exitError(125, '--latest and containers cannot be used together');
+      if (isRootless() && cgroupVersion() === 1) throw exitError(125, 'stats is not supported in rootless mode without cgroups v2');
+      const tmpl = parseFormat(f.format);
+      const ac = new AbortController();
+      const onSig = (): void => ac.abort();
+      process.once('SIGINT', onSig).once('SIGTERM', onSig);
+      const out = process.stdout;
+      const redraw = f.reset && out.isTTY === true;
+      const prev = new Map<string, ContainerStats>();
+      try {
+        for (;;) {
+          const list = await targets(store, names, f);
+          const round: ContainerStats[] = [];
+          for (const c of list) {
+            const s = await sampleContainer(c, prev.get(c.record.id));
+            prev.set(c.record.id, s);
+            round.push(s);
+          }
+          if (ac.signal.aborted) break;
+          out.write(`${redraw ? '\x1b[2J\x1b[1;1H' : ''}${renderRound(round, f, tmpl)}`);
+          if (!f.stream) return;
+          await sleep(interval * 1000, ac.signal);
+          if (ac.signal.aborted) break;
+        }
+        process.exitCode = 1; // podman exits 1 when interrupted
+      } finally {
+        process.off('SIGINT', onSig).off('SIGTERM', onSig);
+      }
+    });
+  });
+}

@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { addRootOption } from '../../shared/cli/program.ts';
+import { listContainers } from '../containers/state.ts';
+import { stopContainer } from '../ops/container-lifecycle.ts';
+import { forEachContainer, withStore } from '../containers/cli-util.ts';
+import { SkiffError } from '../../shared/errors.ts';
+
+/** Adds `stop [-t N] [-a] CONTAINER…` (podman's): StopSignal, then SIGKILL after N s (default the container's stop timeout, 10). */
+export function addStopCommand(program: Command): void {
+  const cmd = program.command('stop').description('stop one or more containers').argument('[containers...]')
+    .option('-t, --time <seconds>', 'seconds to wait for stop before killing the container')
+    .option('-a, --all', 'stop all running containers')
+    .option('-i, --ignore', 'ignore errors when a specified container is missing');
+  addRootOption(cmd).action(async (names: string[], f: { time?: string; all?: boolean; ignore?: boolean }) => {
+    const timeout = f.time === undefined ? undefined : Number(f.time);
+    if (timeout !== undefined && !(timeout >= 0)) throw new SkiffError('EINVALID', `invalid --time ${f.time}`);
+    await withStore(cmd, async (store) => {
+      const targets = f.all ? (await listContainers(store.paths.root)).filter((c) => c.state.status === 'running').map((c) => c.record.id) : names;
+      if (!f.all && names.length === 0) throw new SkiffError('EINVALID', 'you must provide at least one container name or ID');
+      await forEachContainer(targets, async (n) => {
+        const r = await stopContainer(store, n, { ...(timeout !== undefined && { timeout }), ignoreMissing: f.ignore === true, onWarning: (m) => process.stderr.write(`Error: ${m}\n`) });
+        if (r) process.stdout.write(`${n}\n`);
+      });
+    });
+  });
+}

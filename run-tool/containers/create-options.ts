@@ -1,0 +1,96 @@
+// What `create`/`run` accept, already parsed from flags, grouped into the sections podman's spec generator uses
+// (pkg/specgen's SpecGenerator embeds ContainerBasicConfig, ContainerStorageConfig, ContainerSecurityConfig,
+// ContainerCgroupConfig, ContainerNetworkConfig, ContainerResourceConfig and ContainerHealthCheckConfig). As Go's
+// embedding does, the sections flatten into one options object: `o.memory`, not `o.resources.memory`. A new
+// option goes into the section podman keeps it in; the cgroup section starts when its first flag
+// (--cgroup-parent, --cgroupns) lands.
+import type { MountRequest } from '../../shared/runtime/mounts.ts';
+import type { SpecDevice, SpecRlimit } from '../../shared/runtime/types.ts';
+import type { HealthConfig, PortMapping, RestartPolicy } from './state.ts';
+
+/** The container's identity, process and life: what runs, under which name, how it is stopped and restarted. */
+export interface ContainerBasicConfig {
+  name?: string;
+  /** The command (after the image) */
+  args?: string[];
+  entrypoint?: string[];
+  env?: string[];
+  labels?: Record<string, string>;
+  hostname?: string;
+  sysctls?: Record<string, string>;
+  /** Allocate a terminal (podman's Terminal) */
+  tty?: boolean;
+  /** Keep stdin open (podman's Stdin) */
+  interactive?: boolean;
+  stopSignal?: string;
+  stopTimeout?: number;
+  restart?: RestartPolicy;
+  /** Remove the container when it exits (podman's Remove) */
+  rm?: boolean;
+  preserveFds?: number;
+}
+
+/** The container's filesystem: its image, working directory, mounts, volumes, devices and init. */
+export interface ContainerStorageConfig {
+  image: string;
+  workdir?: string;
+  mounts?: MountRequest[];
+  volumes?: { name: string; destination: string; options: string[] }[];
+  devices?: (SpecDevice & { access?: string })[];
+  /** Run an init (catatonit) as PID 1 */
+  init?: boolean;
+}
+
+/** Who the process is and what it may do: user and groups, capabilities, seccomp, a read-only root, the user namespace. */
+export interface ContainerSecurityConfig {
+  user?: string;
+  /** Extra groups (podman's Groups) */
+  groupAdd?: string[];
+  privileged?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  noNewPrivileges?: boolean;
+  /** `--security-opt seccomp=…`: 'unconfined' or a profile path */
+  seccomp?: string;
+  securityOpt?: string[];
+  /** Read-only root filesystem (podman's ReadOnlyFilesystem) */
+  readOnly?: boolean;
+  /** `--userns=keep-id` (rootless only): the invoking user's ids are kept inside a nested user namespace */
+  userns?: 'keep-id';
+}
+
+/** The network namespace, published ports, /etc/hosts and resolver settings. */
+export interface ContainerNetworkConfig {
+  network?: string;
+  ports?: PortMapping[];
+  /** Publish every exposed port (podman's PublishExposedPorts) */
+  publishAll?: boolean;
+  /** Extra /etc/hosts entries (podman's HostAdd) */
+  addHosts?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+}
+
+/** Resource limits: memory, CPU, pids and rlimits. */
+export interface ContainerResourceConfig {
+  memory?: number;
+  cpus?: number;
+  pidsLimit?: number;
+  ulimits?: SpecRlimit[];
+}
+
+/** The health check and its timing. */
+export interface ContainerHealthCheckConfig {
+  health?: HealthConfig;
+}
+
+/** How the create call itself behaves (not part of the container): where warnings go, and cancellation. */
+export interface CreateCallOptions {
+  onWarning?: (msg: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Everything `create`/`run` accept, already parsed from flags: the spec sections plus the call's own options. */
+export interface CreateOptions
+  extends ContainerBasicConfig, ContainerStorageConfig, ContainerSecurityConfig, ContainerNetworkConfig, ContainerResourceConfig, ContainerHealthCheckConfig, CreateCallOptions {}

@@ -1,0 +1,85 @@
+// The lifecycle operations on an existing container: start, stop, kill, restart, remove, wait. Both front ends call
+// these with a name or ID and plain options and get plain results; a failure is a SkiffError. This module does not
+// load the creation machinery, so `stop`, `kill` or `wait` start up as light as before.
+import { isSkiffError } from '../../shared/errors.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { exitError } from '../containers/exit-status.ts';
+import { killContainer as killById, removeContainer as removeById, stopContainer as stopById, waitContainer as waitById } from '../containers/stop-container.ts';
+import { startDetached } from '../containers/start-container.ts';
+import { parseSignal } from '../containers/signals.ts';
+import { loadContainer } from '../containers/state.ts';
+
+/** Starts the container `nameOrId` under its monitor; a failure names the container, as podman's does. */
+export async function startContainer(store: Store, nameOrId: string): Promise<{ id: string }> {
+  const c = await loadContainer(store.paths.root, nameOrId);
+  try {
+    await startDetached(store, c.record.id);
+  } catch (e) {
+    if (isSkiffError(e) && e.exitStatus !== undefined) throw exitError(e.exitStatus, `unable to start container "${c.record.id}": ${e.message}`);
+    throw e;
+  }
+  return { id: c.record.id };
+}
+
+/**
+ * Stops the container `nameOrId`: its stop signal, then SIGKILL after `timeout` seconds (default the container's
+ * stop timeout). With `ignoreMissing`, a container that cannot be loaded is no error and the result is undefined.
+ */
+export async function stopContainer(store: Store, nameOrId: string, o: { timeout?: number; ignoreMissing?: boolean; onWarning?: (m: string) => void } = {}): Promise<{ id: string } | undefined> {
+  let id: string;
+  try {
+    id = (await loadContainer(store.paths.root, nameOrId)).record.id;
+  } catch (e) {
+    if (o.ignoreMissing) return undefined;
+    throw e;
+  }
+  await stopById(store, id, { ...(o.timeout !== undefined && { timeout: o.timeout }), ...(o.onWarning && { onWarning: o.onWarning }) });
+  return { id };
+}
+
+/** Sends `signal` (a name or number, parseSignal's forms; default SIGKILL) to the container `nameOrId`. */
+export async function killContainer(store: Store, nameOrId: string, o: { signal?: string } = {}): Promise<{ id: string }> {
+  const sig = parseSignal(o.signal ?? 'KILL');
+  const c = await loadContainer(store.paths.root, nameOrId);
+  await killById(store, c.record.id, sig);
+  return { id: c.record.id };
+}
+
+/** Stops the container `nameOrId` if it runs (as stopContainer, `timeout` seconds) and starts it again. */
+export async function restartContainer(store: Store, nameOrId: string, o: { timeout?: number } = {}): Promise<{ id: string }> {
+  const c = await loadContainer(store.paths.root, nameOrId);
+  await stopById(store, c.record.id, o.timeout === undefined ? {} : { timeout: o.timeout });
+  await startDetached(store, c.record.id);
+  return { id: c.record.id };
+}
+
+/** removeContainer's options. */
+export interface RemoveContainerOptions {
+  /** Stop a running container first (waiting `timeout` seconds before killing, default 0). */
+  force?: boolean;
+  timeout?: number;
+  /** Remove its anonymous volumes too. */
+  volumes?: boolean;
+  /** A container that does not exist (ENOTFOUND) is no error; the result is undefined. */
+  ignoreMissing?: boolean;
+  /** What went wrong on the way that did not stop the removal. */
+  onWarning?: (m: string) => void;
+}
+
+/** Removes the container `nameOrId` (a running one only with `force`). */
+export async function removeContainer(store: Store, nameOrId: string, o: RemoveContainerOptions = {}): Promise<{ id: string } | undefined> {
+  try {
+    const id = (await loadContainer(store.paths.root, nameOrId)).record.id;
+    await removeById(store, id, { force: o.force === true, volumes: o.volumes === true, ...(o.timeout !== undefined ? { timeout: o.timeout } : {}), ...(o.onWarning && { onWarning: o.onWarning }) });
+    return { id };
+  } catch (e) {
+    if (o.ignoreMissing && isSkiffError(e, 'ENOTFOUND')) return undefined;
+    throw e;
+  }
+}
+
+/** Waits until the container `nameOrId` has stopped; returns its exit code. */
+export async function waitContainer(store: Store, nameOrId: string, o: { signal?: AbortSignal; interval?: number } = {}): Promise<{ id: string; exitCode: number }> {
+  const c = await loadContainer(store.paths.root, nameOrId);
+  return { id: c.record.id, exitCode: await waitById(store, c.record.id, o) };
+}

@@ -1,0 +1,63 @@
+// The container creation operations: create (with its pull policy) and run. Both front ends (the CLI's commands/
+// and the coming API service) call these with plain options and get plain results; a failure is a SkiffError.
+// Nothing here parses argv or prints: the machinery is run-tool/containers/.
+import type { RegistryOptions } from '../../shared/registry/types.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { createContainer as createFromImage } from '../containers/create.ts';
+import type { CreateOptions } from '../containers/create-options.ts';
+import { removeContainer as removeById } from '../containers/stop-container.ts';
+import { runForeground } from '../containers/run-foreground.ts';
+import { startDetached } from '../containers/start-container.ts';
+import { withImage, type PullPolicy } from '../containers/pull-policy.ts';
+import type { ContainerRecord } from '../containers/state.ts';
+
+/** createContainer's options: the container's spec plus how its image is made present. */
+export interface CreateContainerOptions extends CreateOptions {
+  /** When the image is pulled (default `missing`: only when it is not stored). */
+  pull?: PullPolicy;
+  /** Registry options of that pull. */
+  registry?: RegistryOptions;
+  /** Pull progress lines (podman's "Copying blob …"). */
+  log?: (line: string) => void;
+  /** Keep the rootfs mounted for a start that follows at once (run). */
+  keepMounted?: boolean;
+}
+
+/**
+ * Creates a container from `o.image`, pulling it first as `o.pull` says (withImage: with `missing` the store is
+ * searched once). Returns the stored record; a failure leaves no container behind.
+ */
+export async function createContainer(store: Store, o: CreateContainerOptions): Promise<ContainerRecord> {
+  const { pull = 'missing', registry, log, ...spec } = o;
+  return withImage(store, spec.image, pull, { ...(registry && { registry }), ...(log && { log }), ...(spec.onWarning && { onWarning: spec.onWarning }) }, (image) =>
+    createFromImage(store, { ...spec, image }));
+}
+
+/** runContainer's options: createContainer's plus whether it runs detached. */
+export interface RunContainerOptions extends CreateContainerOptions {
+  /** Start under the monitor and return at once; otherwise run attached to this process's stdio until it exits. */
+  detach?: boolean;
+  /** Attached: what went wrong cleaning up after the container exited (the exit code still stands). */
+  onCleanupWarning?: (m: string) => void;
+}
+
+/**
+ * Creates and starts a container (podman's `run`). Detached: started under its monitor; when that start fails a
+ * `rm` container is removed again. Attached: runs in the foreground and returns the container's exit code (125
+ * skiff errors, 126 cannot invoke, 127 not found).
+ */
+export async function runContainer(store: Store, o: RunContainerOptions): Promise<{ id: string; exitCode?: number; error?: string }> {
+  const { detach, onCleanupWarning, ...create } = o;
+  const r = await createContainer(store, { ...create, keepMounted: true });
+  if (detach) {
+    try {
+      await startDetached(store, r.id);
+    } catch (e) {
+      if (o.rm) await removeById(store, r.id, { force: true }).catch(() => {});
+      throw e;
+    }
+    return { id: r.id };
+  }
+  const res = await runForeground(store, r, { interactive: o.interactive === true, preserveFds: o.preserveFds ?? 0, ...(onCleanupWarning && { onWarning: onCleanupWarning }) });
+  return { id: r.id, ...res };
+}

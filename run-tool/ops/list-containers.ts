@@ -1,0 +1,52 @@
+import { SkiffError } from '../../shared/errors.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { listReconciled } from '../containers/cleanup-container.ts';
+import type { LoadedContainer } from '../containers/state.ts';
+
+// The container listing operation (podman's `ps`): every container's state reconciled with runc first (RU-12).
+
+/** Filters `--filter key=value` as podman: name (regexp), id (prefix), status, label (key or key=value), ancestor. */
+export function matchFilter(c: LoadedContainer, filters: readonly string[]): boolean {
+  const by = new Map<string, string[]>();
+  for (const f of filters) {
+    const i = f.indexOf('=');
+    if (i <= 0) throw new SkiffError('EINVALID', `invalid filter ${JSON.stringify(f)}: want KEY=VALUE`);
+    by.set(f.slice(0, i), [...(by.get(f.slice(0, i)) ?? []), f.slice(i + 1)]);
+  }
+  for (const [k, vs] of by) {
+    const ok = vs.some((v) => {
+      switch (k) {
+        case 'name': return new RegExp(v).test(c.record.name);
+        case 'id': return c.record.id.startsWith(v);
+        case 'status': return c.state.status === v || (v === 'exited' && c.state.status === 'stopped');
+        case 'label': {
+          const j = v.indexOf('=');
+          return j < 0 ? v in c.record.config.labels : c.record.config.labels[v.slice(0, j)] === v.slice(j + 1);
+        }
+        case 'ancestor': return c.record.image.name === v || c.record.image.name.startsWith(`${v}:`) || c.record.image.name.endsWith(`/${v}`) || c.record.image.name.includes(`/${v}:`) || c.record.image.id.slice(7).startsWith(v.replace(/^sha256:/, ''));
+        case 'exited': return (c.state.status === 'exited' || c.state.status === 'stopped') && String(c.state.exitCode) === v;
+        default: throw new SkiffError('EINVALID', `invalid filter ${JSON.stringify(k)}`);
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** listContainers' options: podman's `ps` selection. */
+export interface ListContainersOptions {
+  /** Every container, not only the running ones (implied by `filters` and `latest`). */
+  all?: boolean;
+  /** `KEY=VALUE` filters, matchFilter's. */
+  filters?: readonly string[];
+  /** Only the container created last. */
+  latest?: boolean;
+}
+
+/** The containers `o` selects, newest first, each with its state reconciled. */
+export async function listContainers(store: Store, o: ListContainersOptions = {}): Promise<LoadedContainer[]> {
+  const filters = o.filters ?? [];
+  let list = (await listReconciled(store)).filter((c) => (o.all || filters.length > 0 || o.latest ? true : c.state.status === 'running') && matchFilter(c, filters));
+  if (o.latest) list = list.slice(-1);
+  return list.reverse(); // newest first, as podman
+}
