@@ -6,28 +6,13 @@ import { chmod, chown, lstat, mkdir, readFile, readlink } from 'node:fs/promises
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { applyLayer } from '../../../shared/layer/apply.ts';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
-import { applyEntries, makeTar, rootAndVictim, snapshot } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { isRoot } from '../../helpers/tmp.ts';
+import { applyEntries, makeTar, withRootAndVictim } from './helpers.ts';
 
-let base: string;
-let cleanup: () => Promise<void>;
 let R: string;
 let victim: string;
-let victimBefore: string;
-
-beforeEach(async () => {
-  ({ dir: base, cleanup } = await scratchDir('skiff-apply-memo-'));
-  ({ R, victim } = await rootAndVictim(base));
-  victimBefore = await snapshot(victim);
-});
-afterEach(async () => {
-  try {
-    expect(await snapshot(victim)).toBe(victimBefore); // the victim outside R is untouched
-  } finally {
-    await cleanup();
-  }
-});
+const victimGuard = withRootAndVictim('skiff-apply-memo-', (s) => ({ R, victim } = s));
 
 const exists = async (p: string): Promise<boolean> => !!(await lstat(p).catch(() => undefined));
 
@@ -95,7 +80,7 @@ describe('directory memo', () => {
 
   it('LA-12 directory metadata is applied only to paths still directories at the end', async () => {
     await mkdir(join(victim, 'k'), { mode: 0o755 }); // what d/k would reach through the symlink d
-    victimBefore = await snapshot(victim);
+    await victimGuard.accept();
     await applyEntries(R, [
       { name: 'd/', type: 'directory', mode: 0o751 },
       { name: 'd/k/', type: 'directory', mode: 0o711 },

@@ -6,32 +6,18 @@ import { spawn } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, readlink, rename, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { digestOf } from '../../../shared/oci/digest.ts';
 import { LayerApplier, applyLayer, type ApplyOptions } from '../../../shared/layer/apply.ts';
 import { chainIDs, ensureUnpacked, isUnpacked, type CacheLayer } from '../../../shared/layer/unpack-cache.ts';
 import { removePath } from '../../../shared/layer/confined-root.ts';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
-import { makeTar, rootAndVictim, snapshot, type E } from './helpers.ts';
+import { isRoot } from '../../helpers/tmp.ts';
+import { makeTar, withRootAndVictim, type E } from './helpers.ts';
 
 let base: string;
-let cleanup: () => Promise<void>;
 let R: string;
 let victim: string;
-let victimBefore: string;
-
-beforeEach(async () => {
-  ({ dir: base, cleanup } = await scratchDir('skiff-apply-race-'));
-  ({ R, victim } = await rootAndVictim(base));
-  victimBefore = await snapshot(victim);
-});
-afterEach(async () => {
-  try {
-    expect(await snapshot(victim)).toBe(victimBefore); // the victim outside R never receives a file
-  } finally {
-    await cleanup();
-  }
-});
+withRootAndVictim('skiff-apply-race-', (s) => ({ base, R, victim } = s));
 
 const exists = async (p: string): Promise<boolean> => !!(await lstat(p).catch(() => undefined));
 const until = async (p: () => Promise<boolean>): Promise<void> => {

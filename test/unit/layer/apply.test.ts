@@ -1,32 +1,18 @@
 import { lstat, mkdir, readFile, readlink, stat, writeFile, chmod, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { applyLayer } from '../../../shared/layer/apply.ts';
 import { readTar } from '../../../shared/layer/tar-read.ts';
 import { packTree } from '../../../shared/layer/tar-write.ts';
 import { getXattrs, setXattr } from '../../../shared/layer/xattr.ts';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
-import { applyEntries, makeTar, rootAndVictim, snapshot } from './helpers.ts';
+import { isRoot } from '../../helpers/tmp.ts';
+import { applyEntries, makeTar, withRootAndVictim } from './helpers.ts';
 
 let base: string;
-let cleanup: () => Promise<void>;
 let R: string;
 let victim: string;
-let victimBefore: string;
-
-beforeEach(async () => {
-  ({ dir: base, cleanup } = await scratchDir('skiff-apply-'));
-  ({ R, victim } = await rootAndVictim(base));
-  victimBefore = await snapshot(victim);
-});
-afterEach(async () => {
-  try {
-    expect(await snapshot(victim)).toBe(victimBefore); // every test: the victim outside R is untouched
-  } finally {
-    await cleanup();
-  }
-});
+withRootAndVictim('skiff-apply-', (s) => ({ base, R, victim } = s));
 
 const exists = async (p: string): Promise<boolean> => !!(await lstat(p).catch(() => undefined));
 

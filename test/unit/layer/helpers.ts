@@ -2,6 +2,8 @@ import { Readable } from 'node:stream';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tar from 'tar-stream';
+import { afterEach, beforeEach, expect } from 'vitest';
+import { scratchDir } from '../../helpers/tmp.ts';
 import { applyLayer, type ApplyOptions } from '../../../shared/layer/apply.ts';
 
 /** One entry of a hand-made (possibly malicious) tar. */
@@ -95,4 +97,31 @@ export async function snapshot(dir: string): Promise<string> {
   lines.push(`. ${st.mode.toString(8)} ${st.mtimeMs}`);
   await walk(dir, '');
   return lines.join('\n');
+}
+
+/**
+ * Per test: a fresh scratch dir holding the confinement root R and a sibling victim dir, handed to `set`; after each
+ * test the victim must be exactly as it was (nothing outside R was touched), then the scratch dir goes. `accept()`
+ * takes the victim's present state as the baseline, for a test that changes it on purpose.
+ */
+export function withRootAndVictim(prefix: string, set: (s: { base: string; R: string; victim: string }) => void): { accept: () => Promise<void> } {
+  let victim = '';
+  let before = '';
+  let cleanup = async (): Promise<void> => {};
+  beforeEach(async () => {
+    const d = await scratchDir(prefix);
+    cleanup = d.cleanup;
+    const rv = await rootAndVictim(d.dir);
+    victim = rv.victim;
+    before = await snapshot(victim);
+    set({ base: d.dir, ...rv });
+  });
+  afterEach(async () => {
+    try {
+      expect(await snapshot(victim)).toBe(before);
+    } finally {
+      await cleanup();
+    }
+  });
+  return { accept: async () => void (before = await snapshot(victim)) };
 }
