@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { parseGoTemplate, type Template } from '../../shared/cli/go-template.ts';
@@ -92,17 +93,8 @@ function parseFormat(format: string | undefined): { t: Template; header?: Templa
   return { t, header: t, table: true };
 }
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((res) => {
-    if (signal.aborted) return res();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      res();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+/** Waits `ms`, or less when `signal` aborts (an interrupted stats loop ends quietly). */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> => wait(ms, undefined, { signal }).catch(() => {});
 
 /**
  * Adds `stats` (podman 4.3's): CPU, memory, network, block I/O and pids of containers read from their cgroups.

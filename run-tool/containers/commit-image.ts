@@ -14,7 +14,7 @@ import { writeImage } from '../../shared/image/write-image.ts';
 import { compress } from '../../shared/layer/compression.ts';
 import { diffUpper } from '../../shared/layer/diff.ts';
 import { DigestingStream, parseDigest, type Digest } from '../../shared/oci/digest.ts';
-import { MediaType } from '../../shared/oci/media-types.ts';
+import { layerMediaType, MediaType } from '../../shared/oci/media-types.ts';
 import type { ContainerConfig, Descriptor } from '../../shared/oci/types.ts';
 import { storeSink } from '../../shared/store/sink.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -140,7 +140,7 @@ export async function commitContainer(store: Store, containerId: string, o: Comm
       tar.on('error', (e) => diff.destroy(e));
       const gz = compress(tar.pipe(diff), 'gzip');
       const [blob] = await Promise.all([store.putBlob(gz, undefined, so), finished(diff)]);
-      const desc: Descriptor = { mediaType: format === 'docker' ? MediaType.DockerLayerGzip : MediaType.OciLayerGzip, digest: blob.digest, size: blob.size };
+      const desc: Descriptor = { mediaType: layerMediaType(format, 'gzip'), digest: blob.digest, size: blob.size };
       const layer = layerFromOpener(desc, diff.result, (co) => store.blobs.open(desc, co ?? {}), { verified: true });
       const created = (o.created ?? new Date()).toISOString();
       let img = appendLayers(base, {

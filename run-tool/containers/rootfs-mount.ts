@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { chainIDs, ensureUnpacked, mountOverlay, unmount } from '../../shared/layer/unpack-cache.ts';
+import { chainIDs, diffDir, ensureUnpacked, mountOverlay, unmount } from '../../shared/layer/unpack-cache.ts';
 import type { Digest } from '../../shared/oci/digest.ts';
 import type { Descriptor } from '../../shared/oci/types.ts';
 import { isMountPoint } from '../../shared/runtime/bundle.ts';
@@ -45,7 +44,7 @@ export async function unmountRootfs(root: string, id: string): Promise<void> {
 
 /** The lower dirs for a record's chain IDs (already unpacked at create). */
 export function lowersOf(store: Store, record: ContainerRecord): string[] {
-  return record.chainIDs.map((c) => join(layerCacheDir(store, record.singleIdMapping === true, record.keepId), c.slice('sha256:'.length), 'diff'));
+  return record.chainIDs.map((c) => diffDir(layerCacheDir(store, record.singleIdMapping === true, record.keepId), c as Digest)); // diffDir validates each recorded ID before it becomes a path
 }
 
 /** The unpacked-layer cache a container uses (shared layerCacheDir over the store's overlay dir). */

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readlinkSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
@@ -74,7 +75,6 @@ function sameMaps(a: readonly SpecIDMapping[], b: readonly SpecIDMapping[]): boo
   return a.length === b.length && a.every((x, i) => x.containerID === b[i]!.containerID && x.hostID === b[i]!.hostID && x.size === b[i]!.size);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function nsLink(pid: number | 'self', ns: string): string | undefined {
   try {
