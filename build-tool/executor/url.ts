@@ -1,14 +1,14 @@
 /**
- * `ADD <url>` downloads (BU-16): only http and https, on every redirect hop too (at most 10); link-local and
- * cloud-metadata addresses refused; a size cap enforced from Content-Length and while streaming; the body stored as
+ * `ADD <url>` downloads (BU-16): only http and https, on every redirect hop too (at most 10); unspecified,
+ * link-local (cloud metadata) and reserved addresses refused in every spelling (shared/registry/host-class.ts); a size cap enforced from Content-Length and while streaming; the body stored as
  * sent (Content-Encoding is never decoded, so a compression bomb stays a small file); `--checksum` verified.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { isIP } from 'node:net';
 import { posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
+import { classifyHost } from '../../shared/registry/host-class.ts';
 import { loadUndici } from '../../shared/registry/undici-lazy.ts';
 import { SkiffError } from '../../shared/errors.ts';
 
@@ -24,11 +24,11 @@ export interface Download {
   lastModified?: Date;
 }
 
+/** Refuses what ADD never fetches: other schemes, and hosts the one address classifier says are never contacted. */
 function checkUrl(u: URL): void {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new SkiffError('EUNSAFE', `ADD only downloads http and https URLs, not ${u.protocol}`);
-  const host = u.hostname.replace(/^\[|\]$/gu, '');
-  if (isIP(host) === 4 && (host.startsWith('169.254.') || host === '0.0.0.0')) throw new SkiffError('EUNSAFE', `ADD refuses the link-local address ${host}`);
-  if (isIP(host) === 6 && (/^fe[89ab]/iu.test(host) || host.toLowerCase() === 'fd00:ec2::254')) throw new SkiffError('EUNSAFE', `ADD refuses the address ${host}`);
+  const cls = classifyHost(u.host);
+  if (cls === 'unspecified' || cls === 'link-local' || cls === 'reserved') throw new SkiffError('EUNSAFE', `ADD refuses the ${cls} address ${u.hostname}`);
 }
 
 /** Downloads `url` to `file`, verifying `checksum` (`sha256:…`, `sha384:…`, `sha512:…`) when given. */

@@ -242,6 +242,9 @@ t.close()
         if (req.url === '/file.txt') res.end(body);
         else if (req.url === '/to-file') res.writeHead(302, { location: 'file:///etc/passwd' }).end();
         else if (req.url === '/to-meta') res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data' }).end();
+        // the same target in an IPv4-mapped IPv6 spelling, and the unspecified address (refused before any connection)
+        else if (req.url === '/to-meta-mapped') res.writeHead(302, { location: 'http://[::ffff:169.254.169.254]/latest/meta-data' }).end();
+        else if (req.url === '/to-unspecified') res.writeHead(302, { location: 'http://0.0.0.0:1/x' }).end();
         else if (req.url === '/big') res.end(Buffer.alloc(64 * 1024, 1));
         else if (req.url === '/bomb') res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(Buffer.alloc(8 * 1024 * 1024)));
         else res.writeHead(404).end();
@@ -260,6 +263,8 @@ t.close()
       await expect(w.build(`FROM localhost/busybox\nADD --checksum=sha256:${'0'.repeat(64)} ${base}/file.txt /x\n`)).rejects.toThrow(/checksum mismatch/);
       await expect(w.build(`FROM localhost/busybox\nADD ${base}/to-file /x\n`)).rejects.toThrow(/http and https/);
       await expect(w.build(`FROM localhost/busybox\nADD ${base}/to-meta /x\n`)).rejects.toThrow(/link-local/);
+      await expect(w.build(`FROM localhost/busybox\nADD ${base}/to-meta-mapped /x\n`)).rejects.toThrow(/link-local/);
+      await expect(w.build(`FROM localhost/busybox\nADD ${base}/to-unspecified /x\n`)).rejects.toThrow(/unspecified/);
       await expect(w.build(`FROM localhost/busybox\nADD ${base}/big /x\n`, { addUrlMaxBytes: 1024 })).rejects.toThrow(/limit/);
     });
   });
