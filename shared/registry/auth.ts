@@ -197,7 +197,7 @@ export class Authenticator {
       ...(body ? { body } : {}),
       dispatcher: this.ctx.dispatcher,
       registry: this.ctx.scope,
-      ...(signal ? { signal } : {}),
+      signal,
       ...(this.ctx.headersTimeout !== undefined ? { headersTimeout: this.ctx.headersTimeout } : {}),
       ...(this.ctx.bodyTimeout !== undefined ? { bodyTimeout: this.ctx.bodyTimeout } : {}),
       ...(this.ctx.debug ? { debug: this.ctx.debug } : {}),

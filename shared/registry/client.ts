@@ -98,7 +98,7 @@ export class RegistryClient {
         registry: this.scope,
         headersTimeout: this.s.headersTimeout,
         bodyTimeout: this.s.bodyTimeout,
-        ...(signal ? { signal } : {}),
+        signal,
         ...(this.s.debug ? { debug: this.s.debug } : {}),
       });
     } finally {
@@ -199,7 +199,7 @@ export class RegistryClient {
           registry: this.scope,
           headersTimeout: this.s.headersTimeout,
           bodyTimeout: this.s.bodyTimeout,
-          ...(req.signal ? { signal: req.signal } : {}),
+          signal: req.signal,
           ...(this.s.debug ? { debug: this.s.debug } : {}),
         });
       } catch (e) {

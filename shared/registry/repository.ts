@@ -394,7 +394,7 @@ class Repository implements RegistryRepository {
           path: `/v2/${ep.repository}/blobs/${digest}`,
           headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
           scopes: [pullScope(ep.repository)],
-          ...(signal ? { signal } : {}),
+          signal,
         });
       const first = await open(0, o.signal);
       if (first.statusCode === 404) {
@@ -407,7 +407,7 @@ class Repository implements RegistryRepository {
         first.body.destroy();
         throw sizeMismatch(desc.size, cl, false);
       }
-      return verifiedBlobStream(first, expect, open, { maxResumes, what, hash: o.sinkVerifies !== true, ...(o.signal ? { signal: o.signal } : {}), ...(this.#opts.debug ? { debug: this.#opts.debug } : {}) });
+      return verifiedBlobStream(first, expect, open, { maxResumes, what, hash: o.sinkVerifies !== true, signal: o.signal, ...(this.#opts.debug ? { debug: this.#opts.debug } : {}) });
     }, o.signal);
   }
 
@@ -433,7 +433,7 @@ class Repository implements RegistryRepository {
           registry,
           headersTimeout: ep.client.s.headersTimeout,
           bodyTimeout: ep.client.s.bodyTimeout,
-          ...(signal ? { signal } : {}),
+          signal,
         });
       try {
         const res = await open(0, o.signal);
@@ -442,7 +442,7 @@ class Repository implements RegistryRepository {
           this.#opts.debug?.(`foreign URL ${redactUrl(url)} answered ${res.statusCode}`);
           continue;
         }
-        return verifiedBlobStream(res, expect, open, { maxResumes, what: `foreign layer ${expect.digest} from ${redactUrl(url)}`, ...(o.signal ? { signal: o.signal } : {}) });
+        return verifiedBlobStream(res, expect, open, { maxResumes, what: `foreign layer ${expect.digest} from ${redactUrl(url)}`, signal: o.signal });
       } catch (e) {
         if (isSkiffError(e, 'EABORT')) throw e;
         this.#opts.debug?.(`foreign URL failed: ${(e as Error).message}`);
@@ -639,7 +639,7 @@ class Repository implements RegistryRepository {
     const have = new Set<string>();
     for (let page = 0; next !== undefined && page < 100_000; page++) {
       seen.add(next.href);
-      const res = await ep.client.send({ method: 'GET', path: next, headers: { accept: 'application/json' }, scopes: [pullScope(ep.repository)], ...(o.signal ? { signal: o.signal } : {}) });
+      const res = await ep.client.send({ method: 'GET', path: next, headers: { accept: 'application/json' }, scopes: [pullScope(ep.repository)], signal: o.signal });
       if (res.statusCode === 404) {
         await dump(res);
         throw new SkiffError('ENOTFOUND', `repository unknown: ${this.#name()}`);
@@ -696,7 +696,7 @@ export async function checkLogin(registry: string, creds: Credentials, opts: Reg
   const conf = await loadRegistriesConf({ ...(opts.registriesConf !== undefined ? { path: opts.registriesConf } : {}), env: opts.env ?? process.env });
   const tlsVerify = opts.tlsVerify ?? !(findRegistry(conf, host)?.insecure ?? false);
   const client = await makeClient(host, 'library/x', { ...opts, credentials: creds }, tlsVerify);
-  const res = await client.send({ method: 'GET', path: '/v2/', scopes: [], ...(opts.signal ? { signal: opts.signal } : {}) });
+  const res = await client.send({ method: 'GET', path: '/v2/', scopes: [], signal: opts.signal });
   if (res.statusCode === 200) return dump(res);
   const e = await statusError(res, `logging in to ${host}`, host, opts.signal);
   if (e.code === 'EPERM') throw new SkiffError('EPERM', `logging in to ${host}: invalid username/password`, { details: e.details ?? {} });

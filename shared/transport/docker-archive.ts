@@ -101,7 +101,7 @@ async function extractedReader(file: string, o: CallOpts & { tmpDir?: string }):
     close: () => rm(tmp, { recursive: true, force: true }),
   };
   try {
-    await extractArchive(file, tmp, { symlinks: 'link', ...(o.signal ? { signal: o.signal } : {}) });
+    await extractArchive(file, tmp, { symlinks: 'link', signal: o.signal });
     return reader;
   } catch (e) {
     await reader.close();

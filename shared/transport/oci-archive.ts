@@ -22,7 +22,7 @@ export async function openOciArchiveSource(file: string, refName: string | undef
   try {
     await extractArchive(resolve(file), tmp, o.signal ? { signal: o.signal } : {});
     return await openOciLayoutSource(tmp, refName, {
-      ...(o.signal ? { signal: o.signal } : {}),
+      signal: o.signal,
       display: `oci-archive:${file}${refName === undefined ? '' : `:${refName}`}`,
       onClose: () => rm(tmp, { recursive: true, force: true }),
     });

@@ -76,7 +76,7 @@ export async function openOciLayoutSource(dir: string, refName: string | undefin
 export async function openOciLayoutTarget(dir: string, refName: string | undefined, o: CallOpts = {}): Promise<ImageTarget> {
   const existed = await lstat(dir).then(() => true, () => false);
   const hadLayout = existed && (await lstat(join(dir, 'oci-layout')).then(() => true, () => false));
-  const layout = await openLayout(dir, { create: true, ...(o.signal ? { signal: o.signal } : {}) });
+  const layout = await openLayout(dir, { create: true, signal: o.signal });
   const key = layout.dir;
   openTargets.set(key, (openTargets.get(key) ?? 0) + 1);
   let top: Descriptor | undefined;
