@@ -57,7 +57,7 @@ export function imageFromSource(source: ImageSource, opts: ImageFromSourceOption
     if (d.size > limits.maxConfigBytes) {
       throw new SkiffError('ELIMIT', `image config ${d.digest} is ${d.size} bytes, above the limit of ${limits.maxConfigBytes}`);
     }
-    const bytes = await readAllLimited(await source.getBlob(d, o), limits.maxConfigBytes, { ...(o?.signal ? { signal: o.signal } : {}), what: 'image config' });
+    const bytes = await readAllLimited(await source.getBlob(d, o), limits.maxConfigBytes, { signal: o?.signal, what: 'image config' });
     const actual = digestOf(bytes);
     if (actual !== d.digest) throw digestMismatch(d.digest, actual);
     return { bytes, config: parseImageConfig(bytes, { limits }) };

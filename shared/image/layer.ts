@@ -33,7 +33,7 @@ async function uncompressedVerified(compressed: Readable, mediaType: string, dif
     compressed.destroy();
     throw new SkiffError('EUNSUPPORTED', `unsupported layer media type ${mediaType}`);
   }
-  const { stream } = await decompressWithDiffID(compressed, { compression, expectDiffID: diffId, ...(o?.signal ? { signal: o.signal } : {}) });
+  const { stream } = await decompressWithDiffID(compressed, { compression, expectDiffID: diffId, signal: o?.signal });
   return stream;
 }
 

@@ -42,7 +42,7 @@ export async function ensureNetworkDirs(p: NetworkPaths): Promise<void> {
 /** Runs `fn` holding the exclusive networking lock of the store. */
 export async function withNetworkLock<T>(p: NetworkPaths, fn: () => Promise<T>, o: { signal?: AbortSignal } = {}): Promise<T> {
   await ensureNetworkDirs(p);
-  const lock = await acquireLock(p.lock, { ...(o.signal && { signal: o.signal }) });
+  const lock = await acquireLock(p.lock, { signal: o.signal });
   try {
     return await fn();
   } finally {

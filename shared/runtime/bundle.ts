@@ -55,7 +55,7 @@ export async function createBundle(dir: string, lowers: readonly string[], o: { 
   for (const d of [b.rootfs, b.upper, b.work]) await mkdir(d, { mode: 0o700 });
   await writeFileAtomic(b.state, JSON.stringify({ rootfs: b.rootfs, mounted: true }), 0o600);
   try {
-    await mountOverlay({ lowers, upper: b.upper, work: b.work, target: b.rootfs, ...(o.signal && { signal: o.signal }) });
+    await mountOverlay({ lowers, upper: b.upper, work: b.work, target: b.rootfs, signal: o.signal });
   } catch (e) {
     await teardownBundle(b.dir).catch(() => {});
     throw e;

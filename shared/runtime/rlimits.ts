@@ -42,7 +42,7 @@ export function parseProcLimits(text: string): HostLimits {
 /** Reads this process's hard limits from /proc/self/limits (empty when unreadable: nothing is clamped). */
 export async function readHostLimits(o: { signal?: AbortSignal } = {}): Promise<HostLimits> {
   try {
-    return parseProcLimits(await readFile('/proc/self/limits', { encoding: 'utf8', ...(o.signal && { signal: o.signal }) }));
+    return parseProcLimits(await readFile('/proc/self/limits', { encoding: 'utf8', signal: o.signal }));
   } catch {
     return {};
   }

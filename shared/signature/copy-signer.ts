@@ -54,7 +54,7 @@ export async function makeCopySigner(f: CopySignFlags, destinationReference: str
       : await loadCosignPrivateKey((await readCapped(f.signBySigstorePrivateKey, 'sigstore private key', 1024 * 1024, so)).toString('utf8'), passphrase ?? '');
   return async (manifestBytes, digest, co) => {
     const out: Uint8Array[] = [];
-    if (simple) out.push(await signSimpleSigning(manifestBytes, identity, simple, { manifestDigest: digest, ...(co.signal ? { signal: co.signal } : {}) }));
+    if (simple) out.push(await signSimpleSigning(manifestBytes, identity, simple, { manifestDigest: digest, signal: co.signal }));
     if (sigstoreKey) out.push(encodeSignatureBlob({ format: 'sigstore', ...signSigstore(digest, identity, sigstoreKey, { creator: SIGNATURE_CREATOR }) }));
     return out;
   };

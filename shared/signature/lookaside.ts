@@ -167,7 +167,7 @@ async function fetchOne(u: URL, signal?: AbortSignal): Promise<Uint8Array | unde
       throw e;
     }
   }
-  const res = await (await loadUndici()).request(u, { method: 'GET', maxRedirections: 0, headersTimeout: 30_000, bodyTimeout: 30_000, ...(signal ? { signal } : {}) } as Parameters<typeof request>[1]);
+  const res = await (await loadUndici()).request(u, { method: 'GET', maxRedirections: 0, headersTimeout: 30_000, bodyTimeout: 30_000, signal } as Parameters<typeof request>[1]);
   if (res.statusCode === 404) {
     await res.body.dump();
     return undefined;

@@ -104,7 +104,7 @@ export class BlobStore {
       throw e;
     }
     // 1 MiB reads: a layer streams through in a few hundred thread-pool round trips, not thousands
-    const rs = fh.createReadStream({ highWaterMark: 1 << 20, ...(o.signal ? { signal: o.signal } : {}) });
+    const rs = fh.createReadStream({ highWaterMark: 1 << 20, signal: o.signal });
     if (o.verify === false) return rs;
     const ds = new DigestingStream(size === undefined ? { digest } : { digest, size });
     rs.on('error', (e) => ds.destroy(abortError(o.signal, e) as Error));

@@ -57,7 +57,7 @@ export class Session {
     for (let attempt = 0; ; attempt++) {
       let lock: LockHandle | undefined;
       try {
-        lock = await acquireLock(this.lockPath, { wait: false, ...(o.signal ? { signal: o.signal } : {}) });
+        lock = await acquireLock(this.lockPath, { wait: false, signal: o.signal });
       } catch (e) {
         if (!(e instanceof SkiffError && e.code === 'ELOCKED') || attempt >= 8) throw e;
       }

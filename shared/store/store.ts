@@ -87,7 +87,7 @@ export class Store {
   /** Runs `fn` under the shared gc lock after recording `digests` in this process's lease. */
   async protect<T>(digests: Iterable<string>, fn: () => Promise<T>, o: { signal?: AbortSignal } = {}): Promise<T> {
     const lease = await this.lease(o);
-    return withLock(this.gcLockPath, { shared: true, ...(o.signal ? { signal: o.signal } : {}) }, async () => {
+    return withLock(this.gcLockPath, { shared: true, signal: o.signal }, async () => {
       await lease.add(digests, o);
       return fn();
     });
