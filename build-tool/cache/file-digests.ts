@@ -49,7 +49,7 @@ export class FileDigests {
     if (hit && hit.slice(0, 5).every((v, i) => v === key[i])) return hit[5];
     const h = createHash('sha256');
     await new Promise<void>((res, rej) => {
-      const s = createReadStream(path, { flags: 'r', ...(o.signal && { signal: o.signal }) });
+      const s = createReadStream(path, { flags: 'r', signal: o.signal });
       s.on('data', (c) => h.update(c));
       s.on('error', rej);
       s.on('end', res);

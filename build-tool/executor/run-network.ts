@@ -116,7 +116,7 @@ function buildBridge(bd: BuildDir, name: string, o: { signal?: AbortSignal }): P
   const attempt = (async () => {
     await bd.noteNetwork(id);
     try {
-      return await attachNetwork(id, { mode: 'bridge', networks: [name], ports: [], hostname: id.slice(0, 12), owner: buildNetworkOwner(bd.id) }, { root: bd.storeRoot, rootless: false, ...(o.signal && { signal: o.signal }) });
+      return await attachNetwork(id, { mode: 'bridge', networks: [name], ports: [], hostname: id.slice(0, 12), owner: buildNetworkOwner(bd.id) }, { root: bd.storeRoot, rootless: false, signal: o.signal });
     } catch (e) {
       // attachNetwork undid its own partial set-up
       await bd.forgetNetwork(id);
@@ -170,7 +170,7 @@ export async function openRunNetwork(bd: BuildDir, mode: string, stageIndex: num
     etc: { network: 'bridge' },
     hook: pastaHook(dir),
     serve: async (done) => {
-      state = await servePastaHook(dir, done, (pid) => attachNetwork(id, { mode: 'pasta', ports: [], hostname, owner: buildNetworkOwner(bd.id) }, { ...opts, pid, ...(o.signal && { signal: o.signal }) }));
+      state = await servePastaHook(dir, done, (pid) => attachNetwork(id, { mode: 'pasta', ports: [], hostname, owner: buildNetworkOwner(bd.id) }, { ...opts, pid, signal: o.signal }));
     },
     release: async () => {
       await detachNetwork(id, state, opts);

@@ -143,7 +143,7 @@ export class WorkingRoot {
         o.onWarning?.(m);
       },
       onXattrs: (x) => (xattrs = x),
-      ...(o.signal && { signal: o.signal }),
+      signal: o.signal,
     });
     const layer = await storeTarLayer(store, tar, o.signal ? { signal: o.signal } : {});
     // The upper dir is the layer in overlay form: adopt it as the unpacked-cache entry so the next step's overlay
@@ -170,7 +170,7 @@ export class WorkingRoot {
       parent = `sha256:${basename(entry)}` as Digest;
     }
     const chain = parent === undefined ? diffId : chainIDs([parent, diffId])[1]!;
-    return adoptDir(cache, chain, this.bundle.upper, { xattrs, ...(signal && { signal }) });
+    return adoptDir(cache, chain, this.bundle.upper, { xattrs, signal });
   }
 
   /** Unmounts and removes the bundle. Idempotent. */
