@@ -49,7 +49,7 @@ function storeManifestSource(store: Store, top: Digest): ImageSource {
   return {
     getManifest: async (d, co) => {
       const digest = d ?? top;
-      const bytes = await store.blobs.readBytes({ digest }, { cap: 4 * 1024 * 1024, ...(co?.signal && { signal: co.signal }) });
+      const bytes = await store.blobs.readBytes({ digest }, { cap: 4 * 1024 * 1024, signal: co?.signal });
       return { bytes, mediaType: '', digest };
     },
     getBlob: (desc, co) => store.blobs.open(desc, co ?? {}),

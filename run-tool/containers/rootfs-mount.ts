@@ -31,7 +31,7 @@ export async function prepareLayers(store: Store, img: { layers: readonly { diff
 export async function mountRootfs(root: string, id: string, lowers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<void> {
   const p = containerPaths(root, id);
   if (await isMountPoint(p.rootfs)) return;
-  await mountOverlay({ lowers, upper: p.upper, work: p.work, target: p.rootfs, ...(o.signal && { signal: o.signal }) });
+  await mountOverlay({ lowers, upper: p.upper, work: p.work, target: p.rootfs, signal: o.signal });
 }
 
 /** Unmounts the container's rootfs (lazily when busy). Idempotent. */

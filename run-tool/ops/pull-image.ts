@@ -38,7 +38,7 @@ export interface PullOptions {
 /** The trust policy of a pull command: `--insecure-policy`, `--policy FILE` (podman's `--signature-policy`), else the default files. */
 export async function pullPolicyOf(a: { policy?: string; signaturePolicy?: string; insecurePolicy?: boolean }, o: { signal?: AbortSignal; debug?: (line: string) => void } = {}): Promise<Policy> {
   const path = a.policy ?? a.signaturePolicy;
-  return loadPolicy({ ...(path !== undefined ? { path } : {}), insecure: a.insecurePolicy === true, ...(o.debug ? { debug: o.debug } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  return loadPolicy({ ...(path !== undefined ? { path } : {}), insecure: a.insecurePolicy === true, ...(o.debug ? { debug: o.debug } : {}), signal: o.signal });
 }
 
 /**
