@@ -29,7 +29,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { SkiffError } from '../../shared/errors.ts';
+import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { attachNetwork, detachNetwork } from '../../shared/network/attach.ts';
 import { checkNetworkName } from '../../shared/network/network-config.ts';
 import { pastaHook, servePastaHook } from '../../shared/network/pasta-hook.ts';
@@ -109,7 +109,7 @@ function stageId(bd: BuildDir, stageIndex: number): string {
  * attempt, a failed attempt is forgotten so the next RUN retries. Named in the state dir first (watchdog); owned by
  * the build (reclaim); detached by the build's close (cleanBuildDir).
  */
-function buildBridge(bd: BuildDir, name: string, o: { signal?: AbortSignal }): Promise<NetworkState> {
+function buildBridge(bd: BuildDir, name: string, o: Cancellable): Promise<NetworkState> {
   const n = networksOf(bd);
   if (n.bridge !== undefined) return n.bridge;
   const id = newId();
@@ -135,7 +135,7 @@ function buildBridge(bd: BuildDir, name: string, o: { signal?: AbortSignal }): P
  * resolves it). The rootful bridge namespace is ready when this returns; rootless pasta is attached by serve().
  * On failure nothing of the step is left attached.
  */
-export async function openRunNetwork(bd: BuildDir, mode: string, stageIndex: number, o: { signal?: AbortSignal } = {}): Promise<RunNetwork> {
+export async function openRunNetwork(bd: BuildDir, mode: string, stageIndex: number, o: Cancellable = {}): Promise<RunNetwork> {
   const hostname = stageId(bd, stageIndex).slice(0, 12);
   const base = { hostname, serve: async () => {}, release: async () => {} };
   if (mode === 'none' || mode === 'host') return { ...base, spec: { network: mode }, etc: { network: mode } };

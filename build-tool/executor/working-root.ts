@@ -17,6 +17,7 @@ import type { Store } from '../../shared/store/store.ts';
 import type { BuildDir } from './build-dir.ts';
 import { storeTarLayer, type StageLayer } from './layers.ts';
 import { unpackSettings } from '../../shared/runtime/layer-cache.ts';
+import type { Cancellable } from '../../shared/errors.ts';
 
 interface StubRecord {
   /** container paths that did not exist before the step, top-most first; the last is the mount target itself */
@@ -41,7 +42,7 @@ export class WorkingRoot {
   }
 
   /** Mounts `lowers` (bottom→top; none for an empty root) under a fresh upper dir in the build's state dir. */
-  static async open(bd: BuildDir, lowers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<WorkingRoot> {
+  static async open(bd: BuildDir, lowers: readonly string[], o: Cancellable = {}): Promise<WorkingRoot> {
     let ls = lowers;
     if (ls.length === 0) {
       const empty = join(bd.dir, 'empty');

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { chown, lstat, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import { isSkiffError, SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { hostPlatform, selectManifest } from '../../shared/image/platform.ts';
 import { chainIDs } from '../../shared/layer/unpack-cache.ts';
 import { isDigest, type Digest } from '../../shared/oci/digest.ts';
@@ -79,7 +79,7 @@ export interface RunImage {
 const INIT_PATH = '/run/podman-init';
 
 /** Reads the image `input` names from the store (index → this platform's manifest). ENOTFOUND "image not known". */
-export async function readRunImage(store: Store, input: string, o: { signal?: AbortSignal } = {}): Promise<RunImage> {
+export async function readRunImage(store: Store, input: string, o: Cancellable = {}): Promise<RunImage> {
   const so = o.signal ? { signal: o.signal } : {};
   const found = await lookupImage(store.layout, input, so).catch((e: unknown) => {
     // marked, so a caller can tell "this image is not stored" from the other failures of creating a container
@@ -113,7 +113,7 @@ export async function readRunImage(store: Store, input: string, o: { signal?: Ab
  * lock: gc cannot remove the image between the read and the lease. The persistent lease `container-<id>`
  * holds every blob and chain ID; the caller removes it if the container is not made.
  */
-export async function readAndLeaseImage(store: Store, input: string, id: string, o: { signal?: AbortSignal } = {}): Promise<{ img: RunImage; leaseId: string }> {
+export async function readAndLeaseImage(store: Store, input: string, id: string, o: Cancellable = {}): Promise<{ img: RunImage; leaseId: string }> {
   const so = o.signal ? { signal: o.signal } : {};
   const leaseId = `container-${id}`;
   return withLock(store.gcLockPath, { shared: true, ...so }, async () => {

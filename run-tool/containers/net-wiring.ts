@@ -12,7 +12,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkiffError } from '../../shared/errors.ts';
+import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { attachNetwork, detachNetwork, netnsPathOf } from '../../shared/network/attach.ts';
 import { getNetwork } from '../../shared/network/network-config.ts';
@@ -160,6 +160,6 @@ async function rewriteEtc(userdata: string, record: ContainerRecord, net: Networ
  * Serves the pasta hook handshake of container `record` (shared/network/pasta-hook.ts): attaches with the pid the
  * hook reports and rewrites the container's /etc files. Resolves undefined when the hook never ran.
  */
-export function serveContainerPastaHook(root: string, dir: string, userdata: string, record: ContainerRecord, done: () => boolean, o: { signal?: AbortSignal } = {}): Promise<NetworkState | undefined> {
+export function serveContainerPastaHook(root: string, dir: string, userdata: string, record: ContainerRecord, done: () => boolean, o: Cancellable = {}): Promise<NetworkState | undefined> {
   return servePastaHook(dir, done, (pid) => connectContainer(root, userdata, record, { pid, signal: o.signal }));
 }

@@ -5,7 +5,7 @@
  * warning) when the registry cannot be reached.
  */
 import { goBool } from '../../shared/cli/flags.ts';
-import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import { isSkiffError, SkiffError, type Cancellable } from '../../shared/errors.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
 import { lookupImage } from '../../shared/store/lookup.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -13,7 +13,7 @@ import type { Store } from '../../shared/store/store.ts';
 /** A pull policy name. */
 export type PullPolicy = 'always' | 'missing' | 'never' | 'newer';
 
-async function stored(store: Store, image: string, o: { signal?: AbortSignal }): Promise<boolean> {
+async function stored(store: Store, image: string, o: Cancellable): Promise<boolean> {
   try {
     await lookupImage(store.layout, image, o.signal ? { signal: o.signal } : {});
     return true;

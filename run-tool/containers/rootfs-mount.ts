@@ -5,6 +5,7 @@ import { isMountPoint } from '../../shared/runtime/bundle.ts';
 import { layerCacheDir as sharedLayerCacheDir, unpackSettings } from '../../shared/runtime/layer-cache.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { containerPaths, type ContainerRecord } from './state.ts';
+import type { Cancellable } from '../../shared/errors.ts';
 
 /*
  * A container's root filesystem: its image layers unpacked once into the store's shared cache, and the overlay
@@ -28,7 +29,7 @@ export async function prepareLayers(store: Store, img: { layers: readonly { diff
 }
 
 /** Mounts the container's overlay rootfs (idempotent). */
-export async function mountRootfs(root: string, id: string, lowers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<void> {
+export async function mountRootfs(root: string, id: string, lowers: readonly string[], o: Cancellable = {}): Promise<void> {
   const p = containerPaths(root, id);
   if (await isMountPoint(p.rootfs)) return;
   await mountOverlay({ lowers, upper: p.upper, work: p.work, target: p.rootfs, signal: o.signal });

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { chown, lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkiffError } from '../../shared/errors.ts';
+import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { withLock } from '../../shared/store/lock.ts';
 import { storePaths } from '../../shared/store/paths.ts';
@@ -59,7 +59,7 @@ function lockPath(root: string): string {
   return join(storePaths(root).locks, 'volumes.lock');
 }
 
-async function withVolumesLock<T>(root: string, fn: () => Promise<T>, o: { signal?: AbortSignal } = {}): Promise<T> {
+async function withVolumesLock<T>(root: string, fn: () => Promise<T>, o: Cancellable = {}): Promise<T> {
   await mkdir(storePaths(root).locks, { recursive: true, mode: 0o700 });
   return withLock(lockPath(root), o.signal ? { signal: o.signal } : {}, fn);
 }

@@ -1,4 +1,4 @@
-import { SkiffError, isSkiffError } from '../../shared/errors.ts';
+import { SkiffError, isSkiffError, type Cancellable } from '../../shared/errors.ts';
 import { MediaType } from '../../shared/oci/media-types.ts';
 import type { Platform } from '../../shared/oci/types.ts';
 import { formatReference, normalizePull, parseReference, type Reference } from '../../shared/ref/reference.ts';
@@ -122,7 +122,7 @@ export async function pullImage(root: string, image: string, o: PullOptions = {}
  * The names `pull --all-tags IMAGE` pulls: every tag the repository of `image` lists, as `docker://` names. EINVALID
  * for a non-registry name, or one that already carries a tag or digest.
  */
-export async function allTagNames(image: string, registry: RegistryOptions, o: { signal?: AbortSignal } = {}): Promise<string[]> {
+export async function allTagNames(image: string, registry: RegistryOptions, o: Cancellable = {}): Promise<string[]> {
   const parsed = parseImageName(image);
   const r = parsed.transport === 'plain' || parsed.transport === 'docker' ? parsed.ref : undefined;
   if (!r) throw new SkiffError('EINVALID', '--all-tags works with registry images only');

@@ -1,4 +1,4 @@
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { encodeSignatureBlob } from './blob.ts';
 import { loadPrivateKeyFile, readCapped, readPassphraseFile } from './openpgp-keys.ts';
@@ -21,14 +21,14 @@ export interface CopySignFlags {
 }
 
 /** A signer for copyImage's `sign` option: returns signature blobs for the stored manifest. */
-export type CopySigner = (manifestBytes: Uint8Array, digest: Digest, o: { signal?: AbortSignal }) => Promise<Uint8Array[]>;
+export type CopySigner = (manifestBytes: Uint8Array, digest: Digest, o: Cancellable) => Promise<Uint8Array[]>;
 
 /**
  * Builds the `sign` callback of a copy from its flags, loading and unlocking keys up front (a bad key or
  * passphrase fails before anything is copied). The identity is `--sign-identity`, else the destination's docker
  * reference; without either it is EINVALID. undefined when no signing flag is set.
  */
-export async function makeCopySigner(f: CopySignFlags, destinationReference: string | undefined, o: { signal?: AbortSignal } = {}): Promise<CopySigner | undefined> {
+export async function makeCopySigner(f: CopySignFlags, destinationReference: string | undefined, o: Cancellable = {}): Promise<CopySigner | undefined> {
   const simpleCount = (f.signBy !== undefined ? 1 : 0) + (f.signByKey !== undefined ? 1 : 0);
   if (simpleCount > 1) throw new SkiffError('EINVALID', 'only one of --sign-by and --sign-by-key can be used');
   if (simpleCount === 0 && f.signBySigstorePrivateKey === undefined) {

@@ -1,4 +1,4 @@
-import { isSkiffError, throwIfAborted } from '../errors.ts';
+import { isSkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { Annotation } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
@@ -90,7 +90,7 @@ export async function findDamagedImages(layout: Layout, o: { quick?: boolean; si
   return [...byImage.values()].filter((r) => r.problems.length > 0);
 }
 
-async function judgeBlob(layout: Layout, d: Descriptor, what: string, read: 'json' | 'hash' | 'stat', so: { signal?: AbortSignal }): Promise<BlobVerdict> {
+async function judgeBlob(layout: Layout, d: Descriptor, what: string, read: 'json' | 'hash' | 'stat', so: Cancellable): Promise<BlobVerdict> {
   let st;
   try {
     st = await layout.blobs.stat(d.digest);

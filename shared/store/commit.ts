@@ -1,4 +1,4 @@
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import type { Descriptor } from '../oci/types.ts';
 import { parseDescriptor } from '../oci/validate.ts';
 import type { Layout } from './layout.ts';
@@ -10,7 +10,7 @@ import { walkReachable, type Reachability } from './reachability.ts';
  * EBADSIZE for a size that differs from its descriptor, or the read error of a damaged manifest.
  * Returns the walk (its `reachable` keys are every digest the image needs).
  */
-export async function checkImageComplete(layout: Layout, desc: Descriptor, o: { signal?: AbortSignal } = {}): Promise<Reachability> {
+export async function checkImageComplete(layout: Layout, desc: Descriptor, o: Cancellable = {}): Promise<Reachability> {
   const d = parseDescriptor({ ...desc }, 'image descriptor');
   const walk = await walkReachable(layout.blobs, [d], o);
   const missing = walk.missing[0];

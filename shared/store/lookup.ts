@@ -1,4 +1,4 @@
-import { SkiffError, isSkiffError } from '../errors.ts';
+import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { Annotation } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
@@ -95,7 +95,7 @@ function parseStored(name: string): Reference {
   }
 }
 
-async function byId(layout: Layout, input: string, so: { signal?: AbortSignal }): Promise<LookedUpImage> {
+async function byId(layout: Layout, input: string, so: Cancellable): Promise<LookedUpImage> {
   try {
     const found = await layout.findImage(input, so);
     return { descriptor: found.descriptor, ...(found.id ? { id: found.id } : {}) };

@@ -1,11 +1,11 @@
-import { SkiffError, isSkiffError } from '../errors.ts';
+import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/types.ts';
 import { formatReference, localTagForm, type Reference } from '../ref/reference.ts';
 import { lookupImage } from '../store/lookup.ts';
 import { openStore } from '../store/store.ts';
 import { DOCUMENT_CAP, sniffMediaType } from './files.ts';
-import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
+import type { CommitOpts, ImageTarget, OpenedSource } from './types.ts';
 import { readStoreSignatures, writeStoreSignatures } from './store-signatures.ts';
 
 /**
@@ -13,7 +13,7 @@ import { readStoreSignatures, writeStoreSignatures } from './store-signatures.ts
  * short-name matching, IDs and unique ID prefixes; `registriesConf` names the registries.conf for short names).
  * Blob reads are verified at EOF by the store.
  */
-export async function openStoreSource(root: string, what: { ref?: Reference; id?: Digest }, o: CallOpts & { registriesConf?: string } = {}): Promise<OpenedSource> {
+export async function openStoreSource(root: string, what: { ref?: Reference; id?: Digest }, o: Cancellable & { registriesConf?: string } = {}): Promise<OpenedSource> {
   const so = o.signal ? { signal: o.signal } : {};
   const store = await openStore(root, so);
   try {
@@ -44,7 +44,7 @@ export async function openStoreSource(root: string, what: { ref?: Reference; id?
  * commit() runs store.commitImage (everything referenced exists → tag), so gc cannot race the copy (LS-13)
  * and concurrent copies lose no tag (LS-09). A target named by ID only records the image unnamed.
  */
-export async function openStoreTarget(root: string, what: { ref?: Reference; id?: Digest }, o: CallOpts = {}): Promise<ImageTarget> {
+export async function openStoreTarget(root: string, what: { ref?: Reference; id?: Digest }, o: Cancellable = {}): Promise<ImageTarget> {
   const so = o.signal ? { signal: o.signal } : {};
   const store = await openStore(root, { create: true, write: true, ...so });
   const name = what.ref ? formatReference(localTagForm(what.ref)) : undefined;
