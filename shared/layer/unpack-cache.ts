@@ -160,7 +160,7 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
         ...(opts.preserveOwnership !== undefined && { preserveOwnership: opts.preserveOwnership }),
         ...(opts.mapIds && { mapIds: opts.mapIds }),
         ...(opts.applyLimits && { limits: opts.applyLimits }),
-        ...(opts.onWarning && { onWarning: opts.onWarning }),
+        onWarning: opts.onWarning,
         signal: opts.signal,
       });
       let result: ApplyResult;

@@ -200,7 +200,7 @@ export class Authenticator {
       signal,
       ...(this.ctx.headersTimeout !== undefined ? { headersTimeout: this.ctx.headersTimeout } : {}),
       ...(this.ctx.bodyTimeout !== undefined ? { bodyTimeout: this.ctx.bodyTimeout } : {}),
-      ...(this.ctx.debug ? { debug: this.ctx.debug } : {}),
+      debug: this.ctx.debug,
     });
     if (res.statusCode !== 200) {
       const e = await statusError(res, `getting a token for ${this.ctx.registry} from ${redactUrl(realm.origin)}`, this.ctx.registry, signal);

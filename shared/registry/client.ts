@@ -99,7 +99,7 @@ export class RegistryClient {
         headersTimeout: this.s.headersTimeout,
         bodyTimeout: this.s.bodyTimeout,
         signal,
-        ...(this.s.debug ? { debug: this.s.debug } : {}),
+        debug: this.s.debug,
       });
     } finally {
       release();
@@ -145,7 +145,7 @@ export class RegistryClient {
         userAgent: this.s.userAgent,
         headersTimeout: this.s.headersTimeout,
         bodyTimeout: this.s.bodyTimeout,
-        ...(this.s.debug ? { debug: this.s.debug } : {}),
+        debug: this.s.debug,
       });
       if (res.statusCode === 401) this.#auth.setChallenge(res.headers['www-authenticate']);
       return base;
@@ -200,7 +200,7 @@ export class RegistryClient {
           headersTimeout: this.s.headersTimeout,
           bodyTimeout: this.s.bodyTimeout,
           signal: req.signal,
-          ...(this.s.debug ? { debug: this.s.debug } : {}),
+          debug: this.s.debug,
         });
       } catch (e) {
         release();

@@ -91,7 +91,7 @@ async function makeClient(registry: string, repository: string, opts: RegistryOp
     maxConcurrentPerHost: opts.maxConcurrentPerHost ?? DEFAULT_HOST_CONCURRENCY,
     headersTimeout: opts.headersTimeout ?? 60_000,
     bodyTimeout: opts.bodyTimeout ?? 120_000,
-    ...(opts.debug ? { debug: opts.debug } : {}),
+    debug: opts.debug,
     ...(opts.onRetry ? { onRetry: opts.onRetry } : {}),
   });
 }
@@ -407,7 +407,7 @@ class Repository implements RegistryRepository {
         first.body.destroy();
         throw sizeMismatch(desc.size, cl, false);
       }
-      return verifiedBlobStream(first, expect, open, { maxResumes, what, hash: o.sinkVerifies !== true, signal: o.signal, ...(this.#opts.debug ? { debug: this.#opts.debug } : {}) });
+      return verifiedBlobStream(first, expect, open, { maxResumes, what, hash: o.sinkVerifies !== true, signal: o.signal, debug: this.#opts.debug });
     }, o.signal);
   }
 
