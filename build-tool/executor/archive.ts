@@ -105,6 +105,6 @@ export async function extractArchive(
     mode: 'merged',
     ...(o.owner && { mapIds: ownedBy(o.owner) }),
     signal: o.signal,
-    ...(o.onWarning && { onWarning: o.onWarning }),
+    onWarning: o.onWarning,
   });
 }
