@@ -162,7 +162,7 @@ export async function applyCopy(target: CopyTarget, tar: Readable, o: ApplyCopyO
     devices: 'skip',
     preserveOwnership: o.preserveOwnership ?? true,
     ...(o.owner && { mapIds: ownedBy(o.owner) }),
-    ...(o.onWarning && { onWarning: o.onWarning }),
+    onWarning: o.onWarning,
     signal: o.signal,
   });
 }

@@ -198,7 +198,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     await mkdir(p.upper, { mode: 0o755 });
     // keep-id: / belongs to the container's root, outer id 1 (the upper dir gives the overlay root its owner)
     if (keep) await chown(p.upper, keepIdToOuter(0, keep.uid), keepIdToOuter(0, keep.gid));
-    const layers = await prepareLayers(store, img, leaseId, { ...so, ...(o.onWarning && { onWarning: o.onWarning }), ...(keep && { keepId: keep }) });
+    const layers = await prepareLayers(store, img, leaseId, { ...so, onWarning: o.onWarning, ...(keep && { keepId: keep }) });
     const stopSignal = parseSignal(o.stopSignal ?? cfg.StopSignal ?? 'SIGTERM');
     const rootless = isRootless();
     if (usernsMarker()?.mode === 'single') {
@@ -207,7 +207,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     }
     const { choice: netChoice, recordMode } = await resolveNetworkChoice(root, o.network, rootless);
     const specNet = specNetwork(id, netChoice);
-    const ports = await resolvePorts(netChoice, o.ports ?? [], o.publishAll === true, Object.keys(cfg.ExposedPorts ?? {}), { ...so, ...(o.onWarning && { onWarning: o.onWarning }) });
+    const ports = await resolvePorts(netChoice, o.ports ?? [], o.publishAll === true, Object.keys(cfg.ExposedPorts ?? {}), { ...so, onWarning: o.onWarning });
     const hostname = o.hostname ?? (netChoice.mode === 'host' ? (await import('node:os')).hostname() : id.slice(0, 12));
     await mountRootfs(root, id, layers.lowers, so);
     const etc = await writeEtcFiles(p.userdata, {
@@ -288,7 +288,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       // rootless: runc (in our user namespace) cannot make cgroups on v1; with no path its rootless manager skips them
       ...(!isRootless() && { cgroupsPath: `/skiff/${id}` }),
       ...(o.seccomp && { seccomp: o.seccomp === 'unconfined' ? ('unconfined' as const) : { path: o.seccomp } }),
-      ...(o.onWarning && { onWarning: o.onWarning }),
+      onWarning: o.onWarning,
       annotations: { 'io.container.manager': 'skiff', 'org.opencontainers.image.stopSignal': stopSignal },
       ...so,
     });

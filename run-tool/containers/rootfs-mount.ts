@@ -22,7 +22,7 @@ export async function prepareLayers(store: Store, img: { layers: readonly { diff
   const u = unpackSettings(store.paths.overlay, o.keepId);
   const lowers = await ensureUnpacked(u.cacheDir, img.layers.map((l) => ({ diffID: l.diffID, digest: l.desc.digest, open: () => store.blobs.open(l.desc, so) })), {
     ...so,
-    ...(o.onWarning && { onWarning: o.onWarning }),
+    onWarning: o.onWarning,
     ...u.options,
   });
   return { lowers, chains, leaseId };

@@ -38,7 +38,7 @@ export interface PullOptions {
 /** The trust policy of a pull command: `--insecure-policy`, `--policy FILE` (podman's `--signature-policy`), else the default files. */
 export async function pullPolicyOf(a: { policy?: string; signaturePolicy?: string; insecurePolicy?: boolean }, o: { signal?: AbortSignal; debug?: (line: string) => void } = {}): Promise<Policy> {
   const path = a.policy ?? a.signaturePolicy;
-  return loadPolicy({ ...(path !== undefined ? { path } : {}), insecure: a.insecurePolicy === true, ...(o.debug ? { debug: o.debug } : {}), signal: o.signal });
+  return loadPolicy({ ...(path !== undefined ? { path } : {}), insecure: a.insecurePolicy === true, debug: o.debug, signal: o.signal });
 }
 
 /**
@@ -48,8 +48,8 @@ export async function pullPolicyOf(a: { policy?: string; signaturePolicy?: strin
  */
 export async function checkPullPolicy(src: OpenedSource, name: ImageName, o: { policy?: Policy; signal?: AbortSignal; debug?: (line: string) => void } = {}): Promise<void> {
   const so = o.signal ? { signal: o.signal } : {};
-  const policy = o.policy ?? (await loadPolicy({ ...so, ...(o.debug ? { debug: o.debug } : {}) }));
-  await checkSourcePolicy(src, name, policy, { ...so, ...(o.debug ? { debug: o.debug } : {}) });
+  const policy = o.policy ?? (await loadPolicy({ ...so, debug: o.debug }));
+  await checkSourcePolicy(src, name, policy, { ...so, debug: o.debug });
 }
 
 function progressLines(log: (line: string) => void): (e: ProgressEvent) => void {
@@ -95,7 +95,7 @@ export async function pullImage(root: string, image: string, o: PullOptions = {}
     const name = ref ? formatReference(ref) : undefined;
     // the policy scope is the source as resolved (a short name → the registry that answered)
     const policyName: ImageName = srcName.transport === 'docker' ? parseImageName(src.name) : srcName;
-    await checkPullPolicy(src, policyName, { ...so, ...(o.policy ? { policy: o.policy } : {}), ...(o.debug ? { debug: o.debug } : {}) });
+    await checkPullPolicy(src, policyName, { ...so, ...(o.policy ? { policy: o.policy } : {}), debug: o.debug });
     o.log?.('Getting image source signatures');
     const dst = await openStoreTarget(root, ref ? { ref } : {}, so);
     try {
