@@ -198,8 +198,8 @@ export class Authenticator {
       dispatcher: this.ctx.dispatcher,
       registry: this.ctx.scope,
       signal,
-      ...(this.ctx.headersTimeout !== undefined ? { headersTimeout: this.ctx.headersTimeout } : {}),
-      ...(this.ctx.bodyTimeout !== undefined ? { bodyTimeout: this.ctx.bodyTimeout } : {}),
+      headersTimeout: this.ctx.headersTimeout,
+      bodyTimeout: this.ctx.bodyTimeout,
       debug: this.ctx.debug,
     });
     if (res.statusCode !== 200) {

@@ -141,8 +141,8 @@ export async function requestFollowing(req: RawRequest): Promise<RawResponse> {
         ...(body !== undefined ? { body } : {}),
         dispatcher: req.dispatcher,
         signal: req.signal,
-        ...(req.headersTimeout !== undefined ? { headersTimeout: req.headersTimeout } : {}),
-        ...(req.bodyTimeout !== undefined ? { bodyTimeout: req.bodyTimeout } : {}),
+        headersTimeout: req.headersTimeout,
+        bodyTimeout: req.bodyTimeout,
       }), req.signal);
     } catch (e) {
       throw networkError(e, method, url, req.signal);
