@@ -96,7 +96,7 @@ export async function resolveImage(
   opts: { digest?: Digest; platform?: Platform; limits?: Partial<ValidationLimits>; signal?: AbortSignal } = {},
 ): Promise<Image> {
   const limits = resolveLimits(opts.limits);
-  const o = opts.signal ? { signal: opts.signal } : {};
+  const o = { signal: opts.signal };
   const mb = await source.getManifest(opts.digest, o);
   const declared = mb.mediaType === '' ? undefined : mb.mediaType;
   const any = parseAnyManifest(mb.bytes, { ...(declared === undefined ? {} : { mediaType: declared }), limits });

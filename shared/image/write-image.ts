@@ -11,7 +11,7 @@ import type { BlobSink } from './source.ts';
  * skipped. Idempotent when the sink is.
  */
 export async function writeImage(sink: BlobSink, image: Image, opts: Cancellable = {}): Promise<Descriptor> {
-  const o = opts.signal ? { signal: opts.signal } : {};
+  const o = { signal: opts.signal };
   const present = async (d: Pick<Descriptor, 'digest' | 'size'>) => (sink.has === undefined ? false : sink.has(d, o));
   const layers = await image.layers(o);
   for (const layer of layers) {

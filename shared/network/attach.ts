@@ -168,7 +168,7 @@ interface NetavarkStatus {
  */
 export async function attachNetwork(containerId: string, plan: NetworkPlan, o: NetworkOptions): Promise<NetworkState> {
   checkId(containerId);
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   if (plan.mode === 'none' || plan.mode === 'host') {
     // as podman: published ports are discarded with the none and host network modes
     return { mode: plan.mode, ips: [], dnsServers: plan.dns ?? [], dnsSearchDomains: [], ports: [], networks: [], ownsNetns: false };

@@ -40,7 +40,7 @@ export async function makeCopySigner(f: CopySignFlags, destinationReference: str
   if (identity === undefined) {
     throw new SkiffError('EINVALID', 'cannot determine the identity to sign for: the destination has no docker reference', { hint: 'pass --sign-identity REGISTRY/REPO:TAG' });
   }
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const passphrase = f.signPassphraseFile !== undefined ? await readPassphraseFile(f.signPassphraseFile, so) : undefined;
   let simple: SimpleSigner | undefined;
   if (f.signByKey !== undefined) simple = { kind: 'key', key: await loadPrivateKeyFile(f.signByKey, passphrase, so) };

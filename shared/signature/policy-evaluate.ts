@@ -174,7 +174,7 @@ async function gpgKeysOf(r: Requirement & { type: 'signedBy' }, signal?: AbortSi
   let p = pgpKeyCache.get(r);
   if (p === undefined) {
     p = (async () => {
-      const o = signal ? { signal } : {};
+      const o = { signal };
       if ('keyData' in r) return parsePublicKeys(Buffer.from(r.keyData, 'base64'), 'keyData');
       const paths = 'keyPaths' in r ? r.keyPaths : [r.keyPath];
       const keys: openpgp.PublicKey[] = [];

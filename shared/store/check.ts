@@ -28,7 +28,7 @@ type BlobVerdict = { ok: true } | { ok: false; problem: string; bad: boolean };
  * grouped by ID, as `images` shows them; only damaged ones are returned.
  */
 export async function findDamagedImages(layout: Layout, o: { quick?: boolean; signal?: AbortSignal } = {}): Promise<DamagedImage[]> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const verdicts = new Map<string, Promise<BlobVerdict>>();
   const judge = (d: Descriptor, what: string, read: 'json' | 'hash' | 'stat'): Promise<BlobVerdict> => {
     const key = `${d.digest} ${d.size}`;

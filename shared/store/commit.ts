@@ -39,7 +39,7 @@ export async function checkImageComplete(layout: Layout, desc: Descriptor, o: Ca
  * Without a store (a bare layout) nothing stops a concurrent gc; Store.commitImage adds that protection.
  */
 export async function commitImage(layout: Layout, desc: Descriptor, o: { name?: string; signal?: AbortSignal } = {}): Promise<Descriptor | undefined> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   await checkImageComplete(layout, desc, so);
   if (o.name === undefined) {
     await layout.addUnnamed(desc, so);

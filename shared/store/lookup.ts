@@ -41,7 +41,7 @@ const FULL_ID = /^(sha256:)?[a-f0-9]{64}$/;
  * as podman does; nothing here reaches a registry. Read-only.
  */
 export async function lookupImage(layout: Layout, input: string, o: LookupOptions = {}): Promise<LookedUpImage> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   if (FULL_ID.test(input) || input.startsWith('sha256:')) return byId(layout, input, so);
   let ref: Reference | undefined;
   try {

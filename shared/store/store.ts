@@ -114,7 +114,7 @@ export class Store {
    * Returns the descriptor that previously held the name, if it moved (LS-11).
    */
   async commitImage(desc: Descriptor, o: { name?: string; signal?: AbortSignal } = {}): Promise<Descriptor | undefined> {
-    const so = o.signal ? { signal: o.signal } : {};
+    const so = { signal: o.signal };
     const lease = await this.lease(so);
     return withLock(this.gcLockPath, { shared: true, ...so }, async () => {
       const walk = await checkImageComplete(this.layout, desc, so);
@@ -162,7 +162,7 @@ export async function openStore(root: string, o: OpenStoreOptions = {}): Promise
   throwIfAborted(o.signal);
   const paths = storePaths(root);
   checkStoreRoot(paths.root);
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   if (o.create) {
     for (const d of [paths.root, paths.tmp, paths.leases, paths.locks]) await mkdir(d, { recursive: true, mode: 0o700 });
   } else {

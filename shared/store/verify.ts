@@ -29,7 +29,7 @@ export interface VerifyResult {
  * Read-only: it reports, it never deletes or repairs.
  */
 export async function verifyLayout(layout: Layout, o: Cancellable = {}): Promise<VerifyResult> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const damaged: Damage[] = [];
   let checked = 0;
   let bytes = 0;

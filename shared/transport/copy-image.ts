@@ -133,7 +133,7 @@ class Copier {
     this.dst = dst;
     this.o = o;
     this.sched = o.scheduler ?? new BlobScheduler(o.parallel ?? 6);
-    this.so = o.signal ? { signal: o.signal } : {};
+    this.so = { signal: o.signal };
   }
 
   emit(e: ProgressEvent): void {

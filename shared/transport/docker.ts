@@ -80,7 +80,7 @@ export async function openDockerTarget(ref: Reference, reg: RegistryOptions, o: 
     putSignatures: (digest, sigs, co = {}) => writeRegistrySignatures(repo, formatReference(q), digest, sigs, sc, co),
     async commit(co: CommitOpts = {}) {
       if (!top) throw new SkiffError('EINVALID', 'commit called before the top manifest was written');
-      const so = co.signal ? { signal: co.signal } : {};
+      const so = { signal: co.signal };
       for (const t of co.additionalTags ?? []) await repo.putManifest(t, top.bytes, top.mediaType, so);
     },
     async close() {},

@@ -101,7 +101,7 @@ export async function openOciLayoutTarget(dir: string, refName: string | undefin
     },
     async commit(co: CommitOpts = {}) {
       if (!top) throw new SkiffError('EINVALID', 'commit called before the top manifest was written');
-      const so = co.signal ? { signal: co.signal } : {};
+      const so = { signal: co.signal };
       if (!co.incomplete) await checkImageComplete(layout, top, so);
       const d = top;
       if (refName !== undefined) {

@@ -24,7 +24,7 @@ export async function openPullSource(
   ctx: TransportContext,
   o: { shortNames?: ShortNameConfig; ignoreStored?: boolean; log?: (line: string) => void } = {},
 ): Promise<OpenedSource> {
-  const so = ctx.signal ? { signal: ctx.signal } : {};
+  const so = { signal: ctx.signal };
   const conf =
     o.shortNames ?? (isShortName(ref) ? await loadShortNameConfig({ ...so, ...(ctx.registry.registriesConf !== undefined ? { path: ctx.registry.registriesConf } : {}) }) : NO_SHORT_NAME_CONFIG);
   const stored = isShortName(ref) && !o.ignoreStored ? await storedName(ctx.storeRoot, ref, conf, so) : undefined;
