@@ -48,7 +48,7 @@ export async function loadBaseImage(
   platform: Platform,
   o: { pull?: 'always' | 'missing' | 'never' | 'newer'; registry?: RegistryOptions; signal?: AbortSignal; onInfo?: (m: string) => void; onWarning?: (m: string) => void; trustPolicy?: () => Promise<Policy> },
 ): Promise<BaseImage> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const policy = o.pull ?? 'missing';
   const local = async () => {
     try {

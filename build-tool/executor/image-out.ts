@@ -34,7 +34,7 @@ export async function writeBuiltImage(
   r: { config: ImageConfig; layers: StageLayer[]; history: History[] },
   o: { format?: 'oci' | 'docker'; labels?: Record<string, string>; annotations?: Record<string, string>; created: string; signal?: AbortSignal },
 ): Promise<{ descriptor: Descriptor; id: Digest }> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const cfg: ImageConfig = structuredClone(r.config);
   cfg.created = o.created;
   cfg.rootfs = { type: 'layers', diff_ids: r.layers.map((l) => l.diffId) };
