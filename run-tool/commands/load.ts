@@ -64,7 +64,7 @@ function storeNameOf(n: string): string | undefined {
 }
 
 async function loadOne(root: string, src: OpenedSource, names: string[], o: Cancellable): Promise<string[]> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const qualified = names.map(storeNameOf).filter((n): n is string => n !== undefined);
   const first = qualified[0];
   const dst = await openStoreTarget(root, first ? { ref: parseReference(first) } : {}, so);
@@ -89,7 +89,7 @@ async function loadOne(root: string, src: OpenedSource, names: string[], o: Canc
  * an unnamed image). Each image is committed only when all its blobs are stored and verified.
  */
 export async function loadImages(root: string, input: string, o: Cancellable = {}): Promise<string[]> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const st = await lstat(input).catch(() => undefined);
   if (!st) throw new SkiffError('ENOTFOUND', `${input}: no such file or directory`);
   const loaded: string[] = [];

@@ -27,7 +27,7 @@ const FORMATS: readonly SaveFormat[] = ['docker-archive', 'oci-archive', 'oci-di
  * Archives record the image's name (docker-archive RepoTags, oci-archive ref.name) when it was named by name.
  */
 export async function saveImage(root: string, image: string, output: string, format: SaveFormat, o: Cancellable = {}): Promise<void> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const hex = image.replace(/^sha256:/, '');
   let what: { ref?: Reference; id?: Digest };
   try {

@@ -121,7 +121,7 @@ function withoutMountTargets(tar: Readable, targets: ReadonlySet<string>): Reada
  * manifest descriptor.
  */
 export async function commitContainer(store: Store, containerId: string, o: CommitOptions = {}): Promise<{ id: Digest; descriptor: Descriptor }> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const format = o.format ?? 'oci';
   // validate the changes before any work
   applyChanges({}, o.changes ?? []);

@@ -80,7 +80,7 @@ const INIT_PATH = '/run/podman-init';
 
 /** Reads the image `input` names from the store (index → this platform's manifest). ENOTFOUND "image not known". */
 export async function readRunImage(store: Store, input: string, o: Cancellable = {}): Promise<RunImage> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const found = await lookupImage(store.layout, input, so).catch((e: unknown) => {
     // marked, so a caller can tell "this image is not stored" from the other failures of creating a container
     if (isSkiffError(e, 'ENOTFOUND') || isSkiffError(e, 'EINVALID')) throw new SkiffError(e.code, e.message, { ...(e.hint && { hint: e.hint }), cause: e, details: { ...e.details, imageLookup: true } });
@@ -114,7 +114,7 @@ export async function readRunImage(store: Store, input: string, o: Cancellable =
  * holds every blob and chain ID; the caller removes it if the container is not made.
  */
 export async function readAndLeaseImage(store: Store, input: string, id: string, o: Cancellable = {}): Promise<{ img: RunImage; leaseId: string }> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const leaseId = `container-${id}`;
   return withLock(store.gcLockPath, { shared: true, ...so }, async () => {
     const img = await readRunImage(store, input, so);
@@ -162,7 +162,7 @@ function checkVolumes(cfg: ContainerConfig): string[] {
  */
 export async function createContainer(store: Store, o: CreateOptions & { keepMounted?: boolean }): Promise<ContainerRecord> {
   const root = store.paths.root;
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const keep = o.userns === 'keep-id' ? await keepIdContext() : undefined;
   const id = newContainerId();
   const { img, leaseId } = await readAndLeaseImage(store, o.image, id, so);

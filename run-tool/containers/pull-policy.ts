@@ -28,7 +28,7 @@ async function stored(store: Store, image: string, o: Cancellable): Promise<bool
  * stored name a pull committed, else `image`). Progress lines go to `log`.
  */
 export async function ensureImage(store: Store, image: string, policy: PullPolicy, o: { registry?: RegistryOptions; log?: (line: string) => void; onWarning?: (m: string) => void; signal?: AbortSignal } = {}): Promise<string> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const have = policy === 'always' ? false : await stored(store, image, so);
   if (policy === 'never') {
     if (!have) throw new SkiffError('ENOTFOUND', `${image}: image not known`, { hint: 'pull it first, or use --pull missing' });

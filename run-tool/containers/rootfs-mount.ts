@@ -17,7 +17,7 @@ import type { Cancellable } from '../../shared/errors.ts';
  * holds its blobs. Returns the lower dirs bottom→top and the chain IDs.
  */
 export async function prepareLayers(store: Store, img: { layers: readonly { diffID: Digest; desc: Descriptor }[] }, leaseId: string, o: { signal?: AbortSignal; onWarning?: (m: string) => void; keepId?: { uid: number; gid: number } } = {}): Promise<{ lowers: string[]; chains: string[]; leaseId: string }> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const chains = chainIDs(img.layers.map((l) => l.diffID));
   const u = unpackSettings(store.paths.overlay, o.keepId);
   const lowers = await ensureUnpacked(u.cacheDir, img.layers.map((l) => ({ diffID: l.diffID, digest: l.desc.digest, open: () => store.blobs.open(l.desc, so) })), {

@@ -26,7 +26,7 @@ export interface StoreGcResult {
  * set computed under that lock. A store that does not exist is a no-op.
  */
 export async function collectStoreGarbage(root: string, o: Cancellable = {}): Promise<StoreGcResult | undefined> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   let store;
   try {
     store = await openStore(root, { write: true, ...so });

@@ -47,7 +47,7 @@ export async function pullPolicyOf(a: { policy?: string; signaturePolicy?: strin
  * is stored. Loads the default policy files when `o.policy` is not given.
  */
 export async function checkPullPolicy(src: OpenedSource, name: ImageName, o: { policy?: Policy; signal?: AbortSignal; debug?: (line: string) => void } = {}): Promise<void> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const policy = o.policy ?? (await loadPolicy({ ...so, debug: o.debug }));
   await checkSourcePolicy(src, name, policy, { ...so, debug: o.debug });
 }
@@ -70,7 +70,7 @@ function progressLines(log: (line: string) => void): (e: ProgressEvent) => void 
  * when everything is stored. Returns the stored name and image ID.
  */
 export async function pullImage(root: string, image: string, o: PullOptions = {}): Promise<{ name?: string; id: string }> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const parsed = parseImageName(image);
   const ctx = { storeRoot: root, registry: o.registry ?? {}, ...so, ...(o.registriesDirs ? { registriesDirs: o.registriesDirs } : {}) };
   const srcName = parsed.transport === 'plain' ? { transport: 'docker' as const, ref: parsed.ref } : parsed;

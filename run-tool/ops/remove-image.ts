@@ -34,7 +34,7 @@ async function entriesOfImage(store: Store, id: string, o: Cancellable): Promise
  * or while a container uses it, it refuses unless `force` (which removes those containers first, rm -f). Blobs stay until gc (collectStoreGarbage). Index edits are atomic (layout.update).
  */
 export async function removeImage(root: string, store: Store, input: string, o: RemoveImageOptions = {}): Promise<RmiLine[]> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const found = await lookupImage(store.layout, input, so);
   const id = found.id ?? found.descriptor.digest;
   const entries = await entriesOfImage(store, id, so);
