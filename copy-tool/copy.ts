@@ -128,7 +128,7 @@ export function addCopyCommand(program: Command): void {
     const src = await openNamedSource(srcName, srcArg, transportContext(cmd, signal, 'src'));
     try {
       const debug = debugOf(cmd);
-      await checkSourcePolicy(src, srcName, policy, { signal, ...(debug ? { debug } : {}) });
+      await checkSourcePolicy(src, srcName, policy, { signal, debug });
       const dst = await openTarget(dstName, transportContext(cmd, signal, 'dest'));
       try {
         const r = await copyImage(src, dst, options);

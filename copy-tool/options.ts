@@ -95,7 +95,7 @@ export function debugOf(cmd: Command): ((line: string) => void) | undefined {
 export async function policyOf(cmd: Command, signal?: AbortSignal): Promise<Policy> {
   const o = cmd.optsWithGlobals() as Opts;
   const debug = debugOf(cmd);
-  const p = await loadPolicy({ ...(typeof o.policy === 'string' ? { path: o.policy } : {}), insecure: o.insecurePolicy === true, ...(debug ? { debug } : {}), ...(signal ? { signal } : {}) });
+  const p = await loadPolicy({ ...(typeof o.policy === 'string' ? { path: o.policy } : {}), insecure: o.insecurePolicy === true, debug, signal });
   debug?.(p.source ? `using policy ${p.source}` : o.insecurePolicy === true ? 'policy checks disabled (--insecure-policy)' : 'no policy file: accepting any image');
   return p;
 }

@@ -1,7 +1,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, relative, basename } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { SkiffError } from '../shared/errors.ts';
+import { SkiffError, type Cancellable } from '../shared/errors.ts';
 import { formatReference, parseReference, normalizePull, type QualifiedReference } from '../shared/ref/reference.ts';
 import { openRepository } from '../shared/registry/repository.ts';
 import type { RegistryOptions } from '../shared/registry/types.ts';
@@ -19,14 +19,14 @@ export interface SyncItem {
  * The images a `--src docker` argument names: one tagged image, or every tag of a repository (RC-15: the tag
  * list is validated by the registry client). EINVALID when the repository has no tags.
  */
-export async function registrySource(arg: string, registry: RegistryOptions, o: { signal?: AbortSignal } = {}): Promise<SyncItem[]> {
+export async function registrySource(arg: string, registry: RegistryOptions, o: Cancellable = {}): Promise<SyncItem[]> {
   const ref = normalizePull(parseReference(arg.replace(/^docker:\/\//, '')));
   const explicit = /[:@][^/]*$/.test(arg.replace(/^docker:\/\//, '').split('/').pop() ?? '');
   if (explicit) return [{ source: `docker://${formatReference(ref)}`, registry, suffix: formatReference(ref) }];
   return tagsOf(ref, registry, undefined, o);
 }
 
-async function tagsOf(ref: QualifiedReference, registry: RegistryOptions, filter: RegExp | undefined, o: { signal?: AbortSignal }): Promise<SyncItem[]> {
+async function tagsOf(ref: QualifiedReference, registry: RegistryOptions, filter: RegExp | undefined, o: Cancellable): Promise<SyncItem[]> {
   const tags = await openRepository(ref.registry, ref.path, registry).listTags(o);
   const chosen = tags.filter((t) => !filter || filter.test(t));
   const repo = `${ref.registry}/${ref.path}`;
@@ -64,7 +64,7 @@ interface YamlRegistry {
  * The images a `--src yaml` file lists, skopeo's format: per registry `images` (repo → tags or digests; empty
  * means every tag), `images-by-tag-regex`, `credentials`, `tls-verify`, `cert-dir`. Unknown keys are errors.
  */
-export async function yamlSource(file: string, base: RegistryOptions, o: { signal?: AbortSignal } = {}): Promise<SyncItem[]> {
+export async function yamlSource(file: string, base: RegistryOptions, o: Cancellable = {}): Promise<SyncItem[]> {
   let doc: unknown;
   try {
     doc = parseYaml(await readFile(file, 'utf8'));

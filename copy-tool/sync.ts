@@ -66,7 +66,7 @@ export function addSyncCommand(program: Command): void {
             const sign = await makeCopySigner(f, destinationIdentity(dstName), { signal });
             const src = await openSource(srcName, { ...destCtx, registry: p.registry });
             try {
-              await checkSourcePolicy(src, srcName, policy, { signal, ...(debug ? { debug } : {}) });
+              await checkSourcePolicy(src, srcName, policy, { signal, debug });
               const dst = await openTarget(dstName, destCtx);
               try {
                 const r = await copyImage(src, dst, { ...base, scheduler, onProgress: progress.onEvent, ...(sign ? { sign } : {}) });

@@ -45,6 +45,15 @@ export function isSkiffError(e: unknown, code?: ErrorCode): e is SkiffError {
   return e instanceof SkiffError && (code === undefined || e.code === code);
 }
 
+/**
+ * The options of an operation that can be cancelled: the one `{ signal }` bag every async API takes. An absent or
+ * undefined signal means "never cancelled"; receivers read it as a value (never by presence), so callers pass
+ * `{ signal: o.signal }` without guarding it.
+ */
+export interface Cancellable {
+  signal?: AbortSignal;
+}
+
 /** Throws EABORT when the signal has been aborted; call at I/O boundaries. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new SkiffError('EABORT', 'operation cancelled', { cause: signal.reason });

@@ -9,6 +9,7 @@ import { createReadStream, type BigIntStats } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
+import type { Cancellable } from '../../shared/errors.ts';
 
 type Entry = [dev: string, ino: string, size: string, mtime: string, ctime: string, digest: string];
 
@@ -43,13 +44,13 @@ export class FileDigests {
   }
 
   /** The sha256 (hex) of the regular file at `path` whose lstat is `st`; reads the file only on a memo miss. */
-  async digest(path: string, st: BigIntStats, o: { signal?: AbortSignal } = {}): Promise<string> {
+  async digest(path: string, st: BigIntStats, o: Cancellable = {}): Promise<string> {
     const key: Entry = [String(st.dev), String(st.ino), String(st.size), String(st.mtimeNs), String(st.ctimeNs), ''];
     const hit = this.#map.get(path);
     if (hit && hit.slice(0, 5).every((v, i) => v === key[i])) return hit[5];
     const h = createHash('sha256');
     await new Promise<void>((res, rej) => {
-      const s = createReadStream(path, { flags: 'r', ...(o.signal && { signal: o.signal }) });
+      const s = createReadStream(path, { flags: 'r', signal: o.signal });
       s.on('data', (c) => h.update(c));
       s.on('error', rej);
       s.on('end', res);

@@ -104,7 +104,7 @@ export async function extractArchive(
   await applyLayer(dest, await openDecompressed(file, kind, o.limits), {
     mode: 'merged',
     ...(o.owner && { mapIds: ownedBy(o.owner) }),
-    ...(o.signal && { signal: o.signal }),
-    ...(o.onWarning && { onWarning: o.onWarning }),
+    signal: o.signal,
+    onWarning: o.onWarning,
   });
 }

@@ -5,7 +5,7 @@
  * and falls back to the local image when the registry is unreachable). An index is resolved to the manifest for the
  * build platform. Reads are verified by the store.
  */
-import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import { isSkiffError, SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { INDEX_MEDIA_TYPES } from '../../shared/oci/media-types.ts';
 import { MAX_DOCUMENT_BYTES } from '../../shared/oci/document-size.ts';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../../shared/oci/types.ts';
@@ -26,7 +26,7 @@ export interface BaseImage {
 const CAP = MAX_DOCUMENT_BYTES;
 
 /** Reads the image `desc` points at (an index resolved for `platform`) from the store. */
-export async function readStoreImage(store: Store, desc: Descriptor, platform: Platform, o: { signal?: AbortSignal } = {}): Promise<BaseImage> {
+export async function readStoreImage(store: Store, desc: Descriptor, platform: Platform, o: Cancellable = {}): Promise<BaseImage> {
   let d = desc;
   if (INDEX_MEDIA_TYPES.has(d.mediaType)) {
     const idx = await store.blobs.readJson<Index>(d, { cap: CAP, ...o });
@@ -48,7 +48,7 @@ export async function loadBaseImage(
   platform: Platform,
   o: { pull?: 'always' | 'missing' | 'never' | 'newer'; registry?: RegistryOptions; signal?: AbortSignal; onInfo?: (m: string) => void; onWarning?: (m: string) => void; trustPolicy?: () => Promise<Policy> },
 ): Promise<BaseImage> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const policy = o.pull ?? 'missing';
   const local = async () => {
     try {

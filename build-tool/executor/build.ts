@@ -404,7 +404,7 @@ export function checkTags(tags: readonly string[]): { local: string[]; remote: s
 
 /** `--squash`: the stage's new layers become one layer on top of the base layers; history keeps every entry. */
 async function squash(ctx: BuildCtx, r: StageResult): Promise<StageResult> {
-  const so = ctx.o.signal ? { signal: ctx.o.signal } : {};
+  const so = { signal: ctx.o.signal };
   const base = r.layers.slice(0, r.baseLayerCount);
   const wr = await WorkingRoot.open(await ctx.buildDir(), await lowersOf(ctx.store, base, so), so);
   let layer: StageLayer | undefined;

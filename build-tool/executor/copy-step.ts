@@ -65,7 +65,7 @@ async function collect(ctx: BuildCtx, root: string, ignore: IgnoreMatcher | unde
 export async function prepareCopy(ctx: BuildCtx, step: ResolvedStep, stageIndex: number): Promise<PreparedCopy> {
   const c = step.copy!;
   const kind = step.instruction.kind;
-  const so = ctx.o.signal ? { signal: ctx.o.signal } : {};
+  const so = { signal: ctx.o.signal };
   const exclude = c.options.exclude.length ? new IgnoreMatcher(c.options.exclude) : undefined;
   const urls = c.sources.filter((s) => isUrl(s));
   const locals = c.sources.filter((s) => !isUrl(s));
@@ -135,7 +135,7 @@ async function applyCopy(ctx: BuildCtx, step: ResolvedStep, items: Item[], root:
   const many = items.length > 1 || c.sources.some((s) => hasGlob(s));
   const destIsDir = c.dest.isDir || many || (await w.isDir(c.dest.path));
   const dest = c.dest.path;
-  const sig = ctx.o.signal ? { signal: ctx.o.signal } : {};
+  const sig = { signal: ctx.o.signal };
   for (const it of items) {
     if (it.kind === 'inline') {
       await w.data(destIsDir ? posix.join(dest, it.name) : dest, it.body, chmod ? chmod(0o644, false) : 0o644, chown ?? { uid: 0, gid: 0 }, chown);

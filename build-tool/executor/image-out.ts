@@ -8,7 +8,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import { isSkiffError, SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { composeImage } from '../../shared/image/compose.ts';
 import type { Image } from '../../shared/image/image.ts';
 import { layerFromOpener } from '../../shared/image/layer.ts';
@@ -34,7 +34,7 @@ export async function writeBuiltImage(
   r: { config: ImageConfig; layers: StageLayer[]; history: History[] },
   o: { format?: 'oci' | 'docker'; labels?: Record<string, string>; annotations?: Record<string, string>; created: string; signal?: AbortSignal },
 ): Promise<{ descriptor: Descriptor; id: Digest }> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const cfg: ImageConfig = structuredClone(r.config);
   cfg.created = o.created;
   cfg.rootfs = { type: 'layers', diff_ids: r.layers.map((l) => l.diffId) };
@@ -64,7 +64,7 @@ export async function writeBuiltImage(
 }
 
 /** Applies `layers` in order into directory `dest` (created), confined: the image's filesystem as plain files. */
-export async function exportRootfs(store: Store, layers: readonly StageLayer[], dest: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+export async function exportRootfs(store: Store, layers: readonly StageLayer[], dest: string, o: Cancellable = {}): Promise<void> {
   await mkdir(dest, { recursive: true, mode: 0o755 });
   for (const l of layers) {
     const { stream } = await decompress(await store.blobs.open(l.descriptor, o), o);

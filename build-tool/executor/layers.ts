@@ -41,6 +41,6 @@ export async function lowersOf(store: Store, layers: readonly StageLayer[], o: {
   return ensureUnpacked(
     u.cacheDir,
     layers.map((l) => ({ diffID: l.diffId, digest: l.descriptor.digest, open: () => store.blobs.open(l.descriptor, o.signal ? { signal: o.signal } : {}) })),
-    { ...(o.signal && { signal: o.signal }), ...(o.onWarning && { onWarning: o.onWarning }), ...u.options },
+    { signal: o.signal, onWarning: o.onWarning, ...u.options },
   );
 }

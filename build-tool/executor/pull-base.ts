@@ -16,7 +16,7 @@ import { openStoreTarget } from '../../shared/transport/store.ts';
  * as (`127.0.0.1:5000/busybox:latest`), unnamed when pulled by digest alone. Progress lines go to `log`.
  */
 export async function pullBaseImage(storeRoot: string, ref: string, platform: Platform, registry: RegistryOptions, trust: (() => Promise<Policy>) | undefined, signal?: AbortSignal, log?: (line: string) => void): Promise<void> {
-  const so = signal ? { signal } : {};
+  const so = { signal };
   const ctx = { storeRoot, registry, ...so };
   const src = await openPullSource(parseReference(ref), ctx, log ? { log } : {});
   try {

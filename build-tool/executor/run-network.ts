@@ -29,7 +29,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { SkiffError } from '../../shared/errors.ts';
+import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { attachNetwork, detachNetwork } from '../../shared/network/attach.ts';
 import { checkNetworkName } from '../../shared/network/network-config.ts';
 import { pastaHook, servePastaHook } from '../../shared/network/pasta-hook.ts';
@@ -109,14 +109,14 @@ function stageId(bd: BuildDir, stageIndex: number): string {
  * attempt, a failed attempt is forgotten so the next RUN retries. Named in the state dir first (watchdog); owned by
  * the build (reclaim); detached by the build's close (cleanBuildDir).
  */
-function buildBridge(bd: BuildDir, name: string, o: { signal?: AbortSignal }): Promise<NetworkState> {
+function buildBridge(bd: BuildDir, name: string, o: Cancellable): Promise<NetworkState> {
   const n = networksOf(bd);
   if (n.bridge !== undefined) return n.bridge;
   const id = newId();
   const attempt = (async () => {
     await bd.noteNetwork(id);
     try {
-      return await attachNetwork(id, { mode: 'bridge', networks: [name], ports: [], hostname: id.slice(0, 12), owner: buildNetworkOwner(bd.id) }, { root: bd.storeRoot, rootless: false, ...(o.signal && { signal: o.signal }) });
+      return await attachNetwork(id, { mode: 'bridge', networks: [name], ports: [], hostname: id.slice(0, 12), owner: buildNetworkOwner(bd.id) }, { root: bd.storeRoot, rootless: false, signal: o.signal });
     } catch (e) {
       // attachNetwork undid its own partial set-up
       await bd.forgetNetwork(id);
@@ -135,7 +135,7 @@ function buildBridge(bd: BuildDir, name: string, o: { signal?: AbortSignal }): P
  * resolves it). The rootful bridge namespace is ready when this returns; rootless pasta is attached by serve().
  * On failure nothing of the step is left attached.
  */
-export async function openRunNetwork(bd: BuildDir, mode: string, stageIndex: number, o: { signal?: AbortSignal } = {}): Promise<RunNetwork> {
+export async function openRunNetwork(bd: BuildDir, mode: string, stageIndex: number, o: Cancellable = {}): Promise<RunNetwork> {
   const hostname = stageId(bd, stageIndex).slice(0, 12);
   const base = { hostname, serve: async () => {}, release: async () => {} };
   if (mode === 'none' || mode === 'host') return { ...base, spec: { network: mode }, etc: { network: mode } };
@@ -170,7 +170,7 @@ export async function openRunNetwork(bd: BuildDir, mode: string, stageIndex: num
     etc: { network: 'bridge' },
     hook: pastaHook(dir),
     serve: async (done) => {
-      state = await servePastaHook(dir, done, (pid) => attachNetwork(id, { mode: 'pasta', ports: [], hostname, owner: buildNetworkOwner(bd.id) }, { ...opts, pid, ...(o.signal && { signal: o.signal }) }));
+      state = await servePastaHook(dir, done, (pid) => attachNetwork(id, { mode: 'pasta', ports: [], hostname, owner: buildNetworkOwner(bd.id) }, { ...opts, pid, signal: o.signal }));
     },
     release: async () => {
       await detachNetwork(id, state, opts);

@@ -108,7 +108,7 @@ async function openConfinedDir(base: string, sub: string, create: { mode: number
  */
 export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: number, wr: WorkingRoot, config: { User?: string; WorkingDir?: string }, platform?: Platform): Promise<void> {
   const run = step.run!;
-  const so = ctx.o.signal ? { signal: ctx.o.signal } : {};
+  const so = { signal: ctx.o.signal };
   const bd = await ctx.buildDir();
   const workdir = checkWorkdir(config.WorkingDir);
   if (workdir !== '/') {
@@ -216,7 +216,7 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
  */
 async function seedCache(ctx: BuildCtx, from: string, source: string, stageIndex: number, into: string, lockPath: string): Promise<void> {
   if ((await readdir(into)).length !== 0) return;
-  const so = ctx.o.signal ? { signal: ctx.o.signal } : {};
+  const so = { signal: ctx.o.signal };
   const { root } = await ctx.stageRoot(from, stageIndex);
   const host = await resolveInRoot(root, source);
   const st = await lstat(host).catch(() => undefined);

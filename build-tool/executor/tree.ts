@@ -8,7 +8,7 @@ import type { BigIntStats } from 'node:fs';
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { throwIfAborted } from '../../shared/errors.ts';
+import { throwIfAborted, type Cancellable } from '../../shared/errors.ts';
 import type { IgnoreMatcher } from '../dockerfile/index.ts';
 import type { FileDigests } from '../cache/file-digests.ts';
 import { mapLimit } from './pool.ts';
@@ -63,7 +63,7 @@ function entryOfSync(host: string, rel: string): TreeEntry {
  * and one synchronous lstat costs a third of a promise round trip through the thread pool — yielding to the event
  * loop every WALK_SLICE entries so other stages and the abort signal still get their turn.
  */
-export async function walkTree(root: string, f: WalkFilter, o: { signal?: AbortSignal } = {}): Promise<TreeEntry[]> {
+export async function walkTree(root: string, f: WalkFilter, o: Cancellable = {}): Promise<TreeEntry[]> {
   const out: TreeEntry[] = [await entryOf(root, '')];
   let sinceYield = 0;
   const visit = async (dir: string, rel: string): Promise<void> => {
@@ -92,7 +92,7 @@ export async function walkTree(root: string, f: WalkFilter, o: { signal?: AbortS
 }
 
 /** The digest (hex) of a selection: names, types, modes, ownership, link targets and file bytes; not times. */
-export async function selectionDigest(entries: readonly TreeEntry[], digests: FileDigests, o: { signal?: AbortSignal } = {}): Promise<string> {
+export async function selectionDigest(entries: readonly TreeEntry[], digests: FileDigests, o: Cancellable = {}): Promise<string> {
   const h = createHash('sha256');
   // file digests (memo hits or reads) concurrently, folded in entry order
   // memo hits answered synchronously; only files whose stat changed are read (concurrently)

@@ -37,7 +37,7 @@ export async function download(url: string, file: string, o: { checksum?: string
   let u = new URL(url);
   for (let hop = 0; hop <= 10; hop++) {
     checkUrl(u);
-    const res = await (await loadUndici()).request(u, { method: 'GET', ...(o.signal && { signal: o.signal }), headers: { 'accept-encoding': 'identity' } });
+    const res = await (await loadUndici()).request(u, { method: 'GET', signal: o.signal, headers: { 'accept-encoding': 'identity' } });
     if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
       await res.body.dump();
       u = new URL(String(res.headers.location), u);

@@ -17,6 +17,7 @@ import type { Store } from '../../shared/store/store.ts';
 import type { BuildDir } from './build-dir.ts';
 import { storeTarLayer, type StageLayer } from './layers.ts';
 import { unpackSettings } from '../../shared/runtime/layer-cache.ts';
+import type { Cancellable } from '../../shared/errors.ts';
 
 interface StubRecord {
   /** container paths that did not exist before the step, top-most first; the last is the mount target itself */
@@ -41,7 +42,7 @@ export class WorkingRoot {
   }
 
   /** Mounts `lowers` (bottom→top; none for an empty root) under a fresh upper dir in the build's state dir. */
-  static async open(bd: BuildDir, lowers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<WorkingRoot> {
+  static async open(bd: BuildDir, lowers: readonly string[], o: Cancellable = {}): Promise<WorkingRoot> {
     let ls = lowers;
     if (ls.length === 0) {
       const empty = join(bd.dir, 'empty');
@@ -143,7 +144,7 @@ export class WorkingRoot {
         o.onWarning?.(m);
       },
       onXattrs: (x) => (xattrs = x),
-      ...(o.signal && { signal: o.signal }),
+      signal: o.signal,
     });
     const layer = await storeTarLayer(store, tar, o.signal ? { signal: o.signal } : {});
     // The upper dir is the layer in overlay form: adopt it as the unpacked-cache entry so the next step's overlay
@@ -170,7 +171,7 @@ export class WorkingRoot {
       parent = `sha256:${basename(entry)}` as Digest;
     }
     const chain = parent === undefined ? diffId : chainIDs([parent, diffId])[1]!;
-    return adoptDir(cache, chain, this.bundle.upper, { xattrs, ...(signal && { signal }) });
+    return adoptDir(cache, chain, this.bundle.upper, { xattrs, signal });
   }
 
   /** Unmounts and removes the bundle. Idempotent. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { SkiffError } from '../../shared/errors.ts';
+import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
 import { readTar } from '../../shared/layer/tar-read.ts';
 import { Annotation } from '../../shared/oci/media-types.ts';
@@ -28,7 +28,7 @@ interface ArchiveShape {
   images: { names: string[] }[];
 }
 
-async function sniffArchive(file: string, o: { signal?: AbortSignal }): Promise<ArchiveShape> {
+async function sniffArchive(file: string, o: Cancellable): Promise<ArchiveShape> {
   let manifest: Buffer | undefined;
   let index: Buffer | undefined;
   for await (const { header, body } of readTar(createReadStream(file), o)) {
@@ -63,8 +63,8 @@ function storeNameOf(n: string): string | undefined {
   }
 }
 
-async function loadOne(root: string, src: OpenedSource, names: string[], o: { signal?: AbortSignal }): Promise<string[]> {
-  const so = o.signal ? { signal: o.signal } : {};
+async function loadOne(root: string, src: OpenedSource, names: string[], o: Cancellable): Promise<string[]> {
+  const so = { signal: o.signal };
   const qualified = names.map(storeNameOf).filter((n): n is string => n !== undefined);
   const first = qualified[0];
   const dst = await openStoreTarget(root, first ? { ref: parseReference(first) } : {}, so);
@@ -88,8 +88,8 @@ async function loadOne(root: string, src: OpenedSource, names: string[], o: { si
  * directory) into the store at `root`, as `podman load` does; returns the names loaded (or `sha256:<id>` for
  * an unnamed image). Each image is committed only when all its blobs are stored and verified.
  */
-export async function loadImages(root: string, input: string, o: { signal?: AbortSignal } = {}): Promise<string[]> {
-  const so = o.signal ? { signal: o.signal } : {};
+export async function loadImages(root: string, input: string, o: Cancellable = {}): Promise<string[]> {
+  const so = { signal: o.signal };
   const st = await lstat(input).catch(() => undefined);
   if (!st) throw new SkiffError('ENOTFOUND', `${input}: no such file or directory`);
   const loaded: string[] = [];

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { SkiffError } from '../../shared/errors.ts';
+import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
 import { parseReference, type Reference } from '../../shared/ref/reference.ts';
 import { copyImage } from '../../shared/transport/copy-image.ts';
@@ -26,8 +26,8 @@ const FORMATS: readonly SaveFormat[] = ['docker-archive', 'oci-archive', 'oci-di
  * transport library: archives appear only when complete (temp + rename), blobs are verified while they stream.
  * Archives record the image's name (docker-archive RepoTags, oci-archive ref.name) when it was named by name.
  */
-export async function saveImage(root: string, image: string, output: string, format: SaveFormat, o: { signal?: AbortSignal } = {}): Promise<void> {
-  const so = o.signal ? { signal: o.signal } : {};
+export async function saveImage(root: string, image: string, output: string, format: SaveFormat, o: Cancellable = {}): Promise<void> {
+  const so = { signal: o.signal };
   const hex = image.replace(/^sha256:/, '');
   let what: { ref?: Reference; id?: Digest };
   try {

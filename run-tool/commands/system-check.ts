@@ -82,7 +82,7 @@ async function containerProblems(store: Store, c: LoadedContainer): Promise<stri
  * images containers use, those containers, and damaged containers. Reports what it found and removed.
  */
 export async function systemCheck(root: string, o: SystemCheckOptions = {}): Promise<SystemCheckReport> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const repair = o.repair === true || o.force === true;
   const report: SystemCheckReport = { images: [], removedImages: [], layers: [], removedLayers: [], containers: [], removedContainers: [], temps: [], removedTemps: [], errors: false };
   let store: Store;

@@ -28,7 +28,7 @@ export interface PruneReport {
  * was removed removed.
  */
 export async function systemPrune(root: string, o: { all?: boolean; volumes?: boolean; signal?: AbortSignal } = {}): Promise<PruneReport> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const report: PruneReport = { containers: [], images: [], volumes: [], reclaimedBytes: 0 };
   let store;
   try {

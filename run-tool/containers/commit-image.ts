@@ -49,7 +49,7 @@ function storeManifestSource(store: Store, top: Digest): ImageSource {
   return {
     getManifest: async (d, co) => {
       const digest = d ?? top;
-      const bytes = await store.blobs.readBytes({ digest }, { cap: 4 * 1024 * 1024, ...(co?.signal && { signal: co.signal }) });
+      const bytes = await store.blobs.readBytes({ digest }, { cap: 4 * 1024 * 1024, signal: co?.signal });
       return { bytes, mediaType: '', digest };
     },
     getBlob: (desc, co) => store.blobs.open(desc, co ?? {}),
@@ -121,7 +121,7 @@ function withoutMountTargets(tar: Readable, targets: ReadonlySet<string>): Reada
  * manifest descriptor.
  */
 export async function commitContainer(store: Store, containerId: string, o: CommitOptions = {}): Promise<{ id: Digest; descriptor: Descriptor }> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const format = o.format ?? 'oci';
   // validate the changes before any work
   applyChanges({}, o.changes ?? []);

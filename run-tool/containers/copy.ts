@@ -109,7 +109,7 @@ function withOwner(st: Stats, owner?: { uid: number; gid: number }): Stats {
  */
 export function packForCopy(src: string, name: string, o: PackForCopyOptions = {}): Readable {
   const writer = new TarWriter();
-  const ctx: TreeContext = { writer, links: new Map(), xattrs: new Map(), onWarning: o.onWarning ?? (() => {}), ...(o.signal && { signal: o.signal }) };
+  const ctx: TreeContext = { writer, links: new Map(), xattrs: new Map(), onWarning: o.onWarning ?? (() => {}), signal: o.signal };
   const check = (n: string): void => {
     if (n.startsWith('.wh.')) throw new SkiffError('EINVALID', `cannot copy ${JSON.stringify(n)}: names starting with .wh. are reserved for layer whiteouts`);
   };
@@ -162,8 +162,8 @@ export async function applyCopy(target: CopyTarget, tar: Readable, o: ApplyCopyO
     devices: 'skip',
     preserveOwnership: o.preserveOwnership ?? true,
     ...(o.owner && { mapIds: ownedBy(o.owner) }),
-    ...(o.onWarning && { onWarning: o.onWarning }),
-    ...(o.signal && { signal: o.signal }),
+    onWarning: o.onWarning,
+    signal: o.signal,
   });
 }
 

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { chown, lstat, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import { isSkiffError, SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { hostPlatform, selectManifest } from '../../shared/image/platform.ts';
 import { chainIDs } from '../../shared/layer/unpack-cache.ts';
 import { isDigest, type Digest } from '../../shared/oci/digest.ts';
@@ -79,8 +79,8 @@ export interface RunImage {
 const INIT_PATH = '/run/podman-init';
 
 /** Reads the image `input` names from the store (index → this platform's manifest). ENOTFOUND "image not known". */
-export async function readRunImage(store: Store, input: string, o: { signal?: AbortSignal } = {}): Promise<RunImage> {
-  const so = o.signal ? { signal: o.signal } : {};
+export async function readRunImage(store: Store, input: string, o: Cancellable = {}): Promise<RunImage> {
+  const so = { signal: o.signal };
   const found = await lookupImage(store.layout, input, so).catch((e: unknown) => {
     // marked, so a caller can tell "this image is not stored" from the other failures of creating a container
     if (isSkiffError(e, 'ENOTFOUND') || isSkiffError(e, 'EINVALID')) throw new SkiffError(e.code, e.message, { ...(e.hint && { hint: e.hint }), cause: e, details: { ...e.details, imageLookup: true } });
@@ -113,8 +113,8 @@ export async function readRunImage(store: Store, input: string, o: { signal?: Ab
  * lock: gc cannot remove the image between the read and the lease. The persistent lease `container-<id>`
  * holds every blob and chain ID; the caller removes it if the container is not made.
  */
-export async function readAndLeaseImage(store: Store, input: string, id: string, o: { signal?: AbortSignal } = {}): Promise<{ img: RunImage; leaseId: string }> {
-  const so = o.signal ? { signal: o.signal } : {};
+export async function readAndLeaseImage(store: Store, input: string, id: string, o: Cancellable = {}): Promise<{ img: RunImage; leaseId: string }> {
+  const so = { signal: o.signal };
   const leaseId = `container-${id}`;
   return withLock(store.gcLockPath, { shared: true, ...so }, async () => {
     const img = await readRunImage(store, input, so);
@@ -162,7 +162,7 @@ function checkVolumes(cfg: ContainerConfig): string[] {
  */
 export async function createContainer(store: Store, o: CreateOptions & { keepMounted?: boolean }): Promise<ContainerRecord> {
   const root = store.paths.root;
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const keep = o.userns === 'keep-id' ? await keepIdContext() : undefined;
   const id = newContainerId();
   const { img, leaseId } = await readAndLeaseImage(store, o.image, id, so);
@@ -198,7 +198,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     await mkdir(p.upper, { mode: 0o755 });
     // keep-id: / belongs to the container's root, outer id 1 (the upper dir gives the overlay root its owner)
     if (keep) await chown(p.upper, keepIdToOuter(0, keep.uid), keepIdToOuter(0, keep.gid));
-    const layers = await prepareLayers(store, img, leaseId, { ...so, ...(o.onWarning && { onWarning: o.onWarning }), ...(keep && { keepId: keep }) });
+    const layers = await prepareLayers(store, img, leaseId, { ...so, onWarning: o.onWarning, ...(keep && { keepId: keep }) });
     const stopSignal = parseSignal(o.stopSignal ?? cfg.StopSignal ?? 'SIGTERM');
     const rootless = isRootless();
     if (usernsMarker()?.mode === 'single') {
@@ -207,7 +207,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     }
     const { choice: netChoice, recordMode } = await resolveNetworkChoice(root, o.network, rootless);
     const specNet = specNetwork(id, netChoice);
-    const ports = await resolvePorts(netChoice, o.ports ?? [], o.publishAll === true, Object.keys(cfg.ExposedPorts ?? {}), { ...so, ...(o.onWarning && { onWarning: o.onWarning }) });
+    const ports = await resolvePorts(netChoice, o.ports ?? [], o.publishAll === true, Object.keys(cfg.ExposedPorts ?? {}), { ...so, onWarning: o.onWarning });
     const hostname = o.hostname ?? (netChoice.mode === 'host' ? (await import('node:os')).hostname() : id.slice(0, 12));
     await mountRootfs(root, id, layers.lowers, so);
     const etc = await writeEtcFiles(p.userdata, {
@@ -288,7 +288,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       // rootless: runc (in our user namespace) cannot make cgroups on v1; with no path its rootless manager skips them
       ...(!isRootless() && { cgroupsPath: `/skiff/${id}` }),
       ...(o.seccomp && { seccomp: o.seccomp === 'unconfined' ? ('unconfined' as const) : { path: o.seccomp } }),
-      ...(o.onWarning && { onWarning: o.onWarning }),
+      onWarning: o.onWarning,
       annotations: { 'io.container.manager': 'skiff', 'org.opencontainers.image.stopSignal': stopSignal },
       ...so,
     });

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkiffError } from '../../shared/errors.ts';
+import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { getRunc, selfCommand } from './runc-handle.ts';
 import { procStartTime } from '../../shared/process/proc.ts';
@@ -89,7 +89,7 @@ export function applyHealthResult(prev: ContainerState['health'], cfg: HealthCon
  * container's process settings, killed after Timeout; the result is recorded under the container lock.
  * EINVALID when the container has no health check; exit status 125 when it is not running.
  */
-export async function runHealthcheck(store: Store, nameOrId: string, o: { signal?: AbortSignal } = {}): Promise<HealthResult> {
+export async function runHealthcheck(store: Store, nameOrId: string, o: Cancellable = {}): Promise<HealthResult> {
   const root = store.paths.root;
   const c = await loadContainer(root, nameOrId);
   const cfg = c.record.health;

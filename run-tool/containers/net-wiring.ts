@@ -12,7 +12,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkiffError } from '../../shared/errors.ts';
+import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { attachNetwork, detachNetwork, netnsPathOf } from '../../shared/network/attach.ts';
 import { getNetwork } from '../../shared/network/network-config.ts';
@@ -91,7 +91,7 @@ export async function resolvePorts(choice: NetworkChoice, ports: readonly PortMa
   }
   for (const p of ports) if (p.protocol === 'sctp') throw new SkiffError('EUNSUPPORTED', 'sctp port publishing is not supported');
   const net: NetPort[] = ports.map((p) => ({ ...(p.hostIP && { hostIp: p.hostIP }), hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol as 'tcp' | 'udp' }));
-  const r = await allocatePorts(net, { publishAll, exposedPorts: exposed, ...(o.signal && { signal: o.signal }) });
+  const r = await allocatePorts(net, { publishAll, exposedPorts: exposed, signal: o.signal });
   const out: PortMapping[] = [];
   for (const p of r) for (let i = 0; i < (p.range ?? 1); i++) out.push({ hostIP: p.hostIp ?? '', hostPort: p.hostPort + i, containerPort: p.containerPort + i, protocol: p.protocol });
   return out;
@@ -115,7 +115,7 @@ export async function connectContainer(root: string, userdata: string, record: C
     ...(record.hostConfig.dns.length > 0 && { dns: record.hostConfig.dns }),
     hostname: record.config.hostname,
     containerName: record.name,
-  }, { root, rootless: record.rootless, ...(o.pid !== undefined && { pid: o.pid }), ...(o.signal && { signal: o.signal }) });
+  }, { root, rootless: record.rootless, ...(o.pid !== undefined && { pid: o.pid }), signal: o.signal });
   try {
     await rewriteEtc(userdata, record, state);
   } catch (e) {
@@ -160,6 +160,6 @@ async function rewriteEtc(userdata: string, record: ContainerRecord, net: Networ
  * Serves the pasta hook handshake of container `record` (shared/network/pasta-hook.ts): attaches with the pid the
  * hook reports and rewrites the container's /etc files. Resolves undefined when the hook never ran.
  */
-export function serveContainerPastaHook(root: string, dir: string, userdata: string, record: ContainerRecord, done: () => boolean, o: { signal?: AbortSignal } = {}): Promise<NetworkState | undefined> {
-  return servePastaHook(dir, done, (pid) => connectContainer(root, userdata, record, { pid, ...(o.signal && { signal: o.signal }) }));
+export function serveContainerPastaHook(root: string, dir: string, userdata: string, record: ContainerRecord, done: () => boolean, o: Cancellable = {}): Promise<NetworkState | undefined> {
+  return servePastaHook(dir, done, (pid) => connectContainer(root, userdata, record, { pid, signal: o.signal }));
 }

@@ -5,7 +5,7 @@
  * warning) when the registry cannot be reached.
  */
 import { goBool } from '../../shared/cli/flags.ts';
-import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import { isSkiffError, SkiffError, type Cancellable } from '../../shared/errors.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
 import { lookupImage } from '../../shared/store/lookup.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -13,7 +13,7 @@ import type { Store } from '../../shared/store/store.ts';
 /** A pull policy name. */
 export type PullPolicy = 'always' | 'missing' | 'never' | 'newer';
 
-async function stored(store: Store, image: string, o: { signal?: AbortSignal }): Promise<boolean> {
+async function stored(store: Store, image: string, o: Cancellable): Promise<boolean> {
   try {
     await lookupImage(store.layout, image, o.signal ? { signal: o.signal } : {});
     return true;
@@ -28,7 +28,7 @@ async function stored(store: Store, image: string, o: { signal?: AbortSignal }):
  * stored name a pull committed, else `image`). Progress lines go to `log`.
  */
 export async function ensureImage(store: Store, image: string, policy: PullPolicy, o: { registry?: RegistryOptions; log?: (line: string) => void; onWarning?: (m: string) => void; signal?: AbortSignal } = {}): Promise<string> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const have = policy === 'always' ? false : await stored(store, image, so);
   if (policy === 'never') {
     if (!have) throw new SkiffError('ENOTFOUND', `${image}: image not known`, { hint: 'pull it first, or use --pull missing' });

@@ -93,7 +93,7 @@ export async function withContainerRootfs<T>(
   o: { pause?: boolean | 'try'; signal?: AbortSignal } = {},
 ): Promise<T> {
   const root = store.paths.root;
-  const lock = await lockContainer(root, id, { ...(o.signal && { signal: o.signal }) });
+  const lock = await lockContainer(root, id, { signal: o.signal });
   try {
     const c = await loadById(root, id);
     if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
@@ -103,7 +103,7 @@ export async function withContainerRootfs<T>(
     let paused = false;
     let thaw: (() => void) | undefined;
     if (!running && !(await isMountPoint(p.rootfs))) {
-      await mountRootfs(root, id, lowersOf(store, c.record), { ...(o.signal && { signal: o.signal }) });
+      await mountRootfs(root, id, lowersOf(store, c.record), { signal: o.signal });
       mountedHere = true;
     }
     try {

@@ -5,6 +5,7 @@ import { isMountPoint } from '../../shared/runtime/bundle.ts';
 import { layerCacheDir as sharedLayerCacheDir, unpackSettings } from '../../shared/runtime/layer-cache.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { containerPaths, type ContainerRecord } from './state.ts';
+import type { Cancellable } from '../../shared/errors.ts';
 
 /*
  * A container's root filesystem: its image layers unpacked once into the store's shared cache, and the overlay
@@ -16,22 +17,22 @@ import { containerPaths, type ContainerRecord } from './state.ts';
  * holds its blobs. Returns the lower dirs bottom→top and the chain IDs.
  */
 export async function prepareLayers(store: Store, img: { layers: readonly { diffID: Digest; desc: Descriptor }[] }, leaseId: string, o: { signal?: AbortSignal; onWarning?: (m: string) => void; keepId?: { uid: number; gid: number } } = {}): Promise<{ lowers: string[]; chains: string[]; leaseId: string }> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const chains = chainIDs(img.layers.map((l) => l.diffID));
   const u = unpackSettings(store.paths.overlay, o.keepId);
   const lowers = await ensureUnpacked(u.cacheDir, img.layers.map((l) => ({ diffID: l.diffID, digest: l.desc.digest, open: () => store.blobs.open(l.desc, so) })), {
     ...so,
-    ...(o.onWarning && { onWarning: o.onWarning }),
+    onWarning: o.onWarning,
     ...u.options,
   });
   return { lowers, chains, leaseId };
 }
 
 /** Mounts the container's overlay rootfs (idempotent). */
-export async function mountRootfs(root: string, id: string, lowers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<void> {
+export async function mountRootfs(root: string, id: string, lowers: readonly string[], o: Cancellable = {}): Promise<void> {
   const p = containerPaths(root, id);
   if (await isMountPoint(p.rootfs)) return;
-  await mountOverlay({ lowers, upper: p.upper, work: p.work, target: p.rootfs, ...(o.signal && { signal: o.signal }) });
+  await mountOverlay({ lowers, upper: p.upper, work: p.work, target: p.rootfs, signal: o.signal });
 }
 
 /** Unmounts the container's rootfs (lazily when busy). Idempotent. */

@@ -123,7 +123,7 @@ export async function runForeground(store: Store, record: ContainerRecord, o: { 
     code = startFailureCode(stderrTail) ?? 125;
   }
   // `runc run` (not detached) deleted its own state when it returned: no `runc delete` needed
-  await cleanupContainer(store, id, { exitCode: code, runcGone: true, ...(o.onWarning && { onWarning: o.onWarning }) }).catch((e) => {
+  await cleanupContainer(store, id, { exitCode: code, runcGone: true, onWarning: o.onWarning }).catch((e) => {
     if (!isSkiffError(e, 'ENOTFOUND')) throw e;
   });
   return error === undefined ? { exitCode: code } : { exitCode: code, error };

@@ -47,7 +47,7 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
     await runc.kill(id, 'KILL', { all: true }).catch(() => runc.kill(id, 'KILL')).catch(() => {});
     if (pid > 0) await waitDead(pid, 5000);
   }
-  await cleanupContainer(store, id, { exitCode: 137, fromMonitor: true, ...(o.onWarning && { onWarning: o.onWarning }) });
+  await cleanupContainer(store, id, { exitCode: 137, fromMonitor: true, onWarning: o.onWarning });
 }
 
 /** Sends `signal` (canonical, from parseSignal) to a running container. Marks it stopped by the user for the restart policy. */

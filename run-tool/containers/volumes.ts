@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { chown, lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkiffError } from '../../shared/errors.ts';
+import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { withLock } from '../../shared/store/lock.ts';
 import { storePaths } from '../../shared/store/paths.ts';
@@ -59,7 +59,7 @@ function lockPath(root: string): string {
   return join(storePaths(root).locks, 'volumes.lock');
 }
 
-async function withVolumesLock<T>(root: string, fn: () => Promise<T>, o: { signal?: AbortSignal } = {}): Promise<T> {
+async function withVolumesLock<T>(root: string, fn: () => Promise<T>, o: Cancellable = {}): Promise<T> {
   await mkdir(storePaths(root).locks, { recursive: true, mode: 0o700 });
   return withLock(lockPath(root), o.signal ? { signal: o.signal } : {}, fn);
 }
@@ -255,7 +255,7 @@ export async function resolveVolumeMount(
     else if (['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'].includes(x)) mountOpts.push(x);
     else throw new SkiffError('EINVALID', `invalid volume option ${JSON.stringify(x)} in ${JSON.stringify(spec)}`);
   }
-  const info = await createVolume(root, name, { ignoreExisting: true, ...(o.signal ? { signal: o.signal } : {}) });
+  const info = await createVolume(root, name, { ignoreExisting: true, signal: o.signal });
   const p = volumePaths(root, name);
   await withVolumesLock(
     root,
@@ -267,7 +267,7 @@ export async function resolveVolumeMount(
           const src = await resolveInRoot(o.rootfs, destination);
           const st = await lstat(src).catch(() => undefined);
           if (st?.isDirectory()) {
-            const r = await runProgram('cp', ['-a', '--no-dereference', `${src}/.`, `${p.data}/`], { ...(o.signal && { signal: o.signal }) });
+            const r = await runProgram('cp', ['-a', '--no-dereference', `${src}/.`, `${p.data}/`], { signal: o.signal });
             if (r.code !== 0) throw new SkiffError('EIO', `copying ${destination} of the image into volume ${name} failed: ${r.stderr.trim()}`);
           }
         }
@@ -275,7 +275,7 @@ export async function resolveVolumeMount(
         changed = true;
       }
       if (chownToUser && o.user) {
-        const r = await runProgram('chown', ['-R', '--no-dereference', `${o.user.uid}:${o.user.gid}`, p.data], { ...(o.signal && { signal: o.signal }) });
+        const r = await runProgram('chown', ['-R', '--no-dereference', `${o.user.uid}:${o.user.gid}`, p.data], { signal: o.signal });
         if (r.code !== 0) throw new SkiffError('EIO', `chown of volume ${name} failed: ${r.stderr.trim()}`);
         current.NeedsChown = false;
         changed = true;

@@ -33,7 +33,7 @@ export async function stopContainer(store: Store, nameOrId: string, o: { timeout
     if (o.ignoreMissing) return undefined;
     throw e;
   }
-  await stopById(store, id, { ...(o.timeout !== undefined && { timeout: o.timeout }), ...(o.onWarning && { onWarning: o.onWarning }) });
+  await stopById(store, id, { ...(o.timeout !== undefined && { timeout: o.timeout }), onWarning: o.onWarning });
   return { id };
 }
 
@@ -70,7 +70,7 @@ export interface RemoveContainerOptions {
 export async function removeContainer(store: Store, nameOrId: string, o: RemoveContainerOptions = {}): Promise<{ id: string } | undefined> {
   try {
     const id = (await loadContainer(store.paths.root, nameOrId)).record.id;
-    await removeById(store, id, { force: o.force === true, volumes: o.volumes === true, ...(o.timeout !== undefined ? { timeout: o.timeout } : {}), ...(o.onWarning && { onWarning: o.onWarning }) });
+    await removeById(store, id, { force: o.force === true, volumes: o.volumes === true, ...(o.timeout !== undefined ? { timeout: o.timeout } : {}), onWarning: o.onWarning });
     return { id };
   } catch (e) {
     if (o.ignoreMissing && isSkiffError(e, 'ENOTFOUND')) return undefined;

@@ -29,7 +29,7 @@ export interface CreateContainerOptions extends CreateOptions {
  */
 export async function createContainer(store: Store, o: CreateContainerOptions): Promise<ContainerRecord> {
   const { pull = 'missing', registry, log, ...spec } = o;
-  return withImage(store, spec.image, pull, { ...(registry && { registry }), ...(log && { log }), ...(spec.onWarning && { onWarning: spec.onWarning }) }, (image) =>
+  return withImage(store, spec.image, pull, { ...(registry && { registry }), ...(log && { log }), onWarning: spec.onWarning }, (image) =>
     createFromImage(store, { ...spec, image }));
 }
 

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { isSkiffError } from '../../shared/errors.ts';
+import { isSkiffError, type Cancellable } from '../../shared/errors.ts';
 import type { Descriptor } from '../../shared/oci/types.ts';
 import { chainIDsOfImages, removeUnusedUnpacked } from '../../shared/layer/cache-gc.ts';
 import { layerCacheDir } from '../containers/rootfs-mount.ts';
@@ -25,8 +25,8 @@ export interface StoreGcResult {
  * or container needs. The cache sweep runs under the exclusive gc lock after the blob sweep, with the keep
  * set computed under that lock. A store that does not exist is a no-op.
  */
-export async function collectStoreGarbage(root: string, o: { signal?: AbortSignal } = {}): Promise<StoreGcResult | undefined> {
-  const so = o.signal ? { signal: o.signal } : {};
+export async function collectStoreGarbage(root: string, o: Cancellable = {}): Promise<StoreGcResult | undefined> {
+  const so = { signal: o.signal };
   let store;
   try {
     store = await openStore(root, { write: true, ...so });

@@ -1,4 +1,4 @@
-import { SkiffError, isSkiffError } from '../../shared/errors.ts';
+import { SkiffError, isSkiffError, type Cancellable } from '../../shared/errors.ts';
 import { MediaType } from '../../shared/oci/media-types.ts';
 import type { Platform } from '../../shared/oci/types.ts';
 import { formatReference, normalizePull, parseReference, type Reference } from '../../shared/ref/reference.ts';
@@ -38,7 +38,7 @@ export interface PullOptions {
 /** The trust policy of a pull command: `--insecure-policy`, `--policy FILE` (podman's `--signature-policy`), else the default files. */
 export async function pullPolicyOf(a: { policy?: string; signaturePolicy?: string; insecurePolicy?: boolean }, o: { signal?: AbortSignal; debug?: (line: string) => void } = {}): Promise<Policy> {
   const path = a.policy ?? a.signaturePolicy;
-  return loadPolicy({ ...(path !== undefined ? { path } : {}), insecure: a.insecurePolicy === true, ...(o.debug ? { debug: o.debug } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  return loadPolicy({ ...(path !== undefined ? { path } : {}), insecure: a.insecurePolicy === true, debug: o.debug, signal: o.signal });
 }
 
 /**
@@ -47,9 +47,9 @@ export async function pullPolicyOf(a: { policy?: string; signaturePolicy?: strin
  * is stored. Loads the default policy files when `o.policy` is not given.
  */
 export async function checkPullPolicy(src: OpenedSource, name: ImageName, o: { policy?: Policy; signal?: AbortSignal; debug?: (line: string) => void } = {}): Promise<void> {
-  const so = o.signal ? { signal: o.signal } : {};
-  const policy = o.policy ?? (await loadPolicy({ ...so, ...(o.debug ? { debug: o.debug } : {}) }));
-  await checkSourcePolicy(src, name, policy, { ...so, ...(o.debug ? { debug: o.debug } : {}) });
+  const so = { signal: o.signal };
+  const policy = o.policy ?? (await loadPolicy({ ...so, debug: o.debug }));
+  await checkSourcePolicy(src, name, policy, { ...so, debug: o.debug });
 }
 
 function progressLines(log: (line: string) => void): (e: ProgressEvent) => void {
@@ -70,7 +70,7 @@ function progressLines(log: (line: string) => void): (e: ProgressEvent) => void 
  * when everything is stored. Returns the stored name and image ID.
  */
 export async function pullImage(root: string, image: string, o: PullOptions = {}): Promise<{ name?: string; id: string }> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const parsed = parseImageName(image);
   const ctx = { storeRoot: root, registry: o.registry ?? {}, ...so, ...(o.registriesDirs ? { registriesDirs: o.registriesDirs } : {}) };
   const srcName = parsed.transport === 'plain' ? { transport: 'docker' as const, ref: parsed.ref } : parsed;
@@ -95,7 +95,7 @@ export async function pullImage(root: string, image: string, o: PullOptions = {}
     const name = ref ? formatReference(ref) : undefined;
     // the policy scope is the source as resolved (a short name → the registry that answered)
     const policyName: ImageName = srcName.transport === 'docker' ? parseImageName(src.name) : srcName;
-    await checkPullPolicy(src, policyName, { ...so, ...(o.policy ? { policy: o.policy } : {}), ...(o.debug ? { debug: o.debug } : {}) });
+    await checkPullPolicy(src, policyName, { ...so, ...(o.policy ? { policy: o.policy } : {}), debug: o.debug });
     o.log?.('Getting image source signatures');
     const dst = await openStoreTarget(root, ref ? { ref } : {}, so);
     try {
@@ -122,7 +122,7 @@ export async function pullImage(root: string, image: string, o: PullOptions = {}
  * The names `pull --all-tags IMAGE` pulls: every tag the repository of `image` lists, as `docker://` names. EINVALID
  * for a non-registry name, or one that already carries a tag or digest.
  */
-export async function allTagNames(image: string, registry: RegistryOptions, o: { signal?: AbortSignal } = {}): Promise<string[]> {
+export async function allTagNames(image: string, registry: RegistryOptions, o: Cancellable = {}): Promise<string[]> {
   const parsed = parseImageName(image);
   const r = parsed.transport === 'plain' || parsed.transport === 'docker' ? parsed.ref : undefined;
   if (!r) throw new SkiffError('EINVALID', '--all-tags works with registry images only');

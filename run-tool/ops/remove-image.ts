@@ -1,4 +1,4 @@
-import { SkiffError } from '../../shared/errors.ts';
+import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { Annotation } from '../../shared/oci/media-types.ts';
 import type { Descriptor } from '../../shared/oci/types.ts';
 import { lookupImage } from '../../shared/store/lookup.ts';
@@ -19,7 +19,7 @@ export interface RemoveImageOptions {
   signal?: AbortSignal;
 }
 
-async function entriesOfImage(store: Store, id: string, o: { signal?: AbortSignal }): Promise<Descriptor[]> {
+async function entriesOfImage(store: Store, id: string, o: Cancellable): Promise<Descriptor[]> {
   const out: Descriptor[] = [];
   for (const e of await store.layout.entries(o)) {
     const cid = (await store.layout.configDigest(e, o)) ?? e.digest;
@@ -34,7 +34,7 @@ async function entriesOfImage(store: Store, id: string, o: { signal?: AbortSigna
  * or while a container uses it, it refuses unless `force` (which removes those containers first, rm -f). Blobs stay until gc (collectStoreGarbage). Index edits are atomic (layout.update).
  */
 export async function removeImage(root: string, store: Store, input: string, o: RemoveImageOptions = {}): Promise<RmiLine[]> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const found = await lookupImage(store.layout, input, so);
   const id = found.id ?? found.descriptor.digest;
   const entries = await entriesOfImage(store, id, so);

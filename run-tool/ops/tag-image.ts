@@ -1,4 +1,4 @@
-import { SkiffError } from '../../shared/errors.ts';
+import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { Annotation } from '../../shared/oci/media-types.ts';
 import { formatReference, localTagForm, parseReference } from '../../shared/ref/reference.ts';
 import { loadShortNameConfig } from '../../shared/ref/registries-conf.ts';
@@ -19,7 +19,7 @@ export function tagName(name: string): string {
  * Names the image `image` (name, ID or prefix) also `names` (each in local tag form). Each name moves
  * atomically (store.commitImage: everything referenced must exist; LS-11 last wins). Idempotent.
  */
-export async function tagImage(store: Store, image: string, names: readonly string[], o: { signal?: AbortSignal } = {}): Promise<void> {
+export async function tagImage(store: Store, image: string, names: readonly string[], o: Cancellable = {}): Promise<void> {
   const full = names.map(tagName);
   const found = await lookupImage(store.layout, image, o);
   for (const n of full) await store.commitImage(found.descriptor, { name: n, ...o });
@@ -30,7 +30,7 @@ export async function tagImage(store: Store, image: string, names: readonly stri
  * registries, the docker.io form — the first that names this image) from the image, or every name when `names` is empty. The
  * image stays, dangling when nameless. ENOTFOUND when a name does not name this image.
  */
-export async function untagImage(store: Store, image: string, names: readonly string[], o: { signal?: AbortSignal } = {}): Promise<string[]> {
+export async function untagImage(store: Store, image: string, names: readonly string[], o: Cancellable = {}): Promise<string[]> {
   const shortNames = await loadShortNameConfig(o);
   const found = await lookupImage(store.layout, image, { ...o, shortNames });
   const id = found.id ?? found.descriptor.digest;

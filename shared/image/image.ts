@@ -1,10 +1,10 @@
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import { digestMismatch, digestOf, type Digest } from '../oci/digest.ts';
 import { parseImageConfig, parseManifest, readAllLimited, resolveLimits, type ValidationLimits } from '../oci/validate.ts';
 import type { Descriptor, ImageConfig, Manifest } from '../oci/types.ts';
 import { layerFromSource, type Layer } from './layer.ts';
 import { memoAsync } from './memo.ts';
-import { fetchVerifiedDocument, type CallOptions, type ImageSource, type ManifestBytes } from './source.ts';
+import { fetchVerifiedDocument, type ImageSource, type ManifestBytes } from './source.ts';
 
 /**
  * A single-platform image, go-containerregistry style: every parsed accessor has a raw twin and every digest is
@@ -12,19 +12,19 @@ import { fetchVerifiedDocument, type CallOptions, type ImageSource, type Manifes
  * document is fetched and parsed at most once per view). Views are immutable: mutate.ts returns new views.
  */
 export interface Image {
-  rawManifest(opts?: CallOptions): Promise<Uint8Array>;
-  manifest(opts?: CallOptions): Promise<Manifest>;
-  mediaType(opts?: CallOptions): Promise<string>;
+  rawManifest(opts?: Cancellable): Promise<Uint8Array>;
+  manifest(opts?: Cancellable): Promise<Manifest>;
+  mediaType(opts?: Cancellable): Promise<string>;
   /** sha256 of rawManifest(). */
-  digest(opts?: CallOptions): Promise<Digest>;
+  digest(opts?: Cancellable): Promise<Digest>;
   /** The descriptor an index or tag would use to point at this image. */
-  descriptor(opts?: CallOptions): Promise<Descriptor>;
-  rawConfig(opts?: CallOptions): Promise<Uint8Array>;
-  config(opts?: CallOptions): Promise<ImageConfig>;
+  descriptor(opts?: Cancellable): Promise<Descriptor>;
+  rawConfig(opts?: Cancellable): Promise<Uint8Array>;
+  config(opts?: Cancellable): Promise<ImageConfig>;
   /** sha256 of rawConfig(): the image ID. */
-  configDigest(opts?: CallOptions): Promise<Digest>;
+  configDigest(opts?: Cancellable): Promise<Digest>;
   /** The layers, bottom first; layer i pairs manifest layer i with rootfs.diff_ids[i]. */
-  layers(opts?: CallOptions): Promise<Layer[]>;
+  layers(opts?: Cancellable): Promise<Layer[]>;
 }
 
 /** Options of imageFromSource. */
@@ -47,22 +47,22 @@ export interface ImageFromSourceOptions {
  */
 export function imageFromSource(source: ImageSource, opts: ImageFromSourceOptions = {}): Image {
   const limits = resolveLimits(opts.limits);
-  const loadManifest = memoAsync(async (o?: CallOptions) => {
+  const loadManifest = memoAsync(async (o?: Cancellable) => {
     const { bytes, declared } = await fetchVerifiedDocument(source, opts, 'manifest', o);
     return parseManifest(bytes, { ...(declared === undefined ? {} : { mediaType: declared }), limits });
   });
-  const loadConfig = memoAsync(async (o?: CallOptions) => {
+  const loadConfig = memoAsync(async (o?: Cancellable) => {
     const m = (await loadManifest(o)).manifest;
     const d = m.config;
     if (d.size > limits.maxConfigBytes) {
       throw new SkiffError('ELIMIT', `image config ${d.digest} is ${d.size} bytes, above the limit of ${limits.maxConfigBytes}`);
     }
-    const bytes = await readAllLimited(await source.getBlob(d, o), limits.maxConfigBytes, { ...(o?.signal ? { signal: o.signal } : {}), what: 'image config' });
+    const bytes = await readAllLimited(await source.getBlob(d, o), limits.maxConfigBytes, { signal: o?.signal, what: 'image config' });
     const actual = digestOf(bytes);
     if (actual !== d.digest) throw digestMismatch(d.digest, actual);
     return { bytes, config: parseImageConfig(bytes, { limits }) };
   });
-  const loadLayers = memoAsync(async (o?: CallOptions) => {
+  const loadLayers = memoAsync(async (o?: Cancellable) => {
     const m = (await loadManifest(o)).manifest;
     const c = (await loadConfig(o)).config;
     const ids = c.rootfs.diff_ids;

@@ -1,4 +1,4 @@
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../oci/media-types.ts';
 import type { Descriptor, Index, Platform } from '../oci/types.ts';
@@ -6,7 +6,7 @@ import { parseAnyManifest, parseIndex, resolveLimits, type ValidationLimits } fr
 import { imageFromSource, type Image } from './image.ts';
 import { memoAsync } from './memo.ts';
 import { formatPlatform, hostPlatform, selectManifest } from './platform.ts';
-import { fetchVerifiedDocument, type CallOptions, type ImageSource, type ManifestBytes } from './source.ts';
+import { fetchVerifiedDocument, type ImageSource, type ManifestBytes } from './source.ts';
 
 /**
  * A lazy, memoised view of an image index / Docker manifest list. Child views are built on demand; nested
@@ -14,17 +14,17 @@ import { fetchVerifiedDocument, type CallOptions, type ImageSource, type Manifes
  * cycle (both ELIMIT, LS-16).
  */
 export interface ImageIndex {
-  rawManifest(opts?: CallOptions): Promise<Uint8Array>;
-  manifest(opts?: CallOptions): Promise<Index>;
-  mediaType(opts?: CallOptions): Promise<string>;
-  digest(opts?: CallOptions): Promise<Digest>;
-  descriptor(opts?: CallOptions): Promise<Descriptor>;
+  rawManifest(opts?: Cancellable): Promise<Uint8Array>;
+  manifest(opts?: Cancellable): Promise<Index>;
+  mediaType(opts?: Cancellable): Promise<string>;
+  digest(opts?: Cancellable): Promise<Digest>;
+  descriptor(opts?: Cancellable): Promise<Descriptor>;
   /** The image an entry points to (the entry must be an image manifest). */
   image(desc: Descriptor): Image;
   /** The nested index an entry points to; ELIMIT beyond the depth limit or on a cycle. */
   childIndex(desc: Descriptor): ImageIndex;
   /** The best entry for `platform` (default: the host's), or ENOTFOUND naming the platforms available. */
-  select(platform?: Platform, opts?: CallOptions): Promise<Descriptor>;
+  select(platform?: Platform, opts?: Cancellable): Promise<Descriptor>;
 }
 
 /** Options of indexFromSource. */
@@ -42,7 +42,7 @@ export interface IndexFromSourceOptions {
 export function indexFromSource(source: ImageSource, opts: IndexFromSourceOptions = {}): ImageIndex {
   const limits = resolveLimits(opts.limits);
   const ancestors = opts.ancestors ?? [];
-  const load = memoAsync(async (o?: CallOptions) => {
+  const load = memoAsync(async (o?: Cancellable) => {
     const { bytes, declared } = await fetchVerifiedDocument(source, opts, 'index', o);
     return parseIndex(bytes, { ...(declared === undefined ? {} : { mediaType: declared }), limits });
   });
@@ -96,7 +96,7 @@ export async function resolveImage(
   opts: { digest?: Digest; platform?: Platform; limits?: Partial<ValidationLimits>; signal?: AbortSignal } = {},
 ): Promise<Image> {
   const limits = resolveLimits(opts.limits);
-  const o = opts.signal ? { signal: opts.signal } : {};
+  const o = { signal: opts.signal };
   const mb = await source.getManifest(opts.digest, o);
   const declared = mb.mediaType === '' ? undefined : mb.mediaType;
   const any = parseAnyManifest(mb.bytes, { ...(declared === undefined ? {} : { mediaType: declared }), limits });

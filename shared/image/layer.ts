@@ -4,8 +4,8 @@ import { DigestingStream, digestOf, type Digest } from '../oci/digest.ts';
 import { layerCompression, layerMediaType, type Compression } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
 import { decompressWithDiffID } from '../layer/compression.ts';
-import { SkiffError } from '../errors.ts';
-import type { CallOptions, ImageSource } from './source.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
+import type { ImageSource } from './source.ts';
 
 /**
  * One layer of an image. `digest`/`size`/`mediaType` describe the compressed blob as the manifest lists it;
@@ -19,21 +19,21 @@ export interface Layer {
   mediaType(): Promise<string>;
   /** The manifest descriptor of this layer (mediaType, digest, size, plus urls/annotations when present). */
   descriptor(): Promise<Descriptor>;
-  compressed(opts?: CallOptions): Promise<Readable>;
-  uncompressed(opts?: CallOptions): Promise<Readable>;
+  compressed(opts?: Cancellable): Promise<Readable>;
+  uncompressed(opts?: Cancellable): Promise<Readable>;
 }
 
 /**
  * Decompresses a layer stream (with the layer library's bomb limits) and verifies the diffID at EOF. An
  * unknown layer media type is EUNSUPPORTED.
  */
-async function uncompressedVerified(compressed: Readable, mediaType: string, diffId: Digest, o?: CallOptions): Promise<Readable> {
+async function uncompressedVerified(compressed: Readable, mediaType: string, diffId: Digest, o?: Cancellable): Promise<Readable> {
   const compression = layerCompression(mediaType);
   if (compression === undefined) {
     compressed.destroy();
     throw new SkiffError('EUNSUPPORTED', `unsupported layer media type ${mediaType}`);
   }
-  const { stream } = await decompressWithDiffID(compressed, { compression, expectDiffID: diffId, ...(o?.signal ? { signal: o.signal } : {}) });
+  const { stream } = await decompressWithDiffID(compressed, { compression, expectDiffID: diffId, signal: o?.signal });
   return stream;
 }
 
@@ -53,11 +53,11 @@ export function layerFromSource(source: ImageSource, desc: Descriptor, diffId: D
 export function layerFromOpener(
   desc: Descriptor,
   diffId: Digest,
-  open: (opts?: CallOptions) => Promise<Readable>,
+  open: (opts?: Cancellable) => Promise<Readable>,
   opts: { /** the opener already verifies digest+size at EOF (an ImageSource does): skip the second hash */ verified?: boolean } = {},
 ): Layer {
   const d: Descriptor = { ...desc };
-  const compressed = async (o?: CallOptions): Promise<Readable> => {
+  const compressed = async (o?: Cancellable): Promise<Readable> => {
     const s = await open(o);
     if (opts.verified === true) return s;
     const check = new DigestingStream({ digest: d.digest, size: d.size });

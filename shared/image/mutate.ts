@@ -1,4 +1,4 @@
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import { digestOf, type Digest } from '../oci/digest.ts';
 import { configMediaType, convertLayerMediaType, manifestMediaType, type ManifestFormat } from '../oci/media-types.ts';
 import type { ContainerConfig, Descriptor, History, ImageConfig, Manifest } from '../oci/types.ts';
@@ -7,7 +7,6 @@ import { checkDocumentSize } from '../oci/document-size.ts';
 import type { Image } from './image.ts';
 import { withMediaType, type Layer } from './layer.ts';
 import { memoAsync } from './memo.ts';
-import type { CallOptions } from './source.ts';
 
 /** How a derived image differs from its base; every part is optional and applied lazily. */
 interface Derivation {
@@ -46,15 +45,15 @@ function utf8(s: string): Uint8Array {
  * refused (ELIMIT) when first asked for, so no writer stores a document readers refuse. Nothing is read until asked.
  */
 function derive(base: Image, dv: Derivation): Image {
-  const config = memoAsync(async (o?: CallOptions): Promise<{ bytes: Uint8Array; config: ImageConfig } | undefined> => {
+  const config = memoAsync(async (o?: Cancellable): Promise<{ bytes: Uint8Array; config: ImageConfig } | undefined> => {
     if (dv.config === undefined) return undefined;
     const next = await dv.config(structuredClone(await base.config(o)));
     const bytes = utf8(JSON.stringify(next));
     checkDocumentSize(bytes, 'the image config');
     return { bytes, config: parseImageConfig(bytes) };
   });
-  const layers = memoAsync(async (o?: CallOptions) => (dv.layers === undefined ? base.layers(o) : dv.layers(await base.layers(o))));
-  const manifest = memoAsync(async (o?: CallOptions) => {
+  const layers = memoAsync(async (o?: Cancellable) => (dv.layers === undefined ? base.layers(o) : dv.layers(await base.layers(o))));
+  const manifest = memoAsync(async (o?: Cancellable) => {
     const bm = await base.manifest(o);
     const bmt = await base.mediaType(o);
     dv.check?.(bm, bmt);
@@ -217,7 +216,7 @@ export function convertFormat(base: Image, to: ManifestFormat): Image {
   const configType = configMediaType(to);
   const fromConfig = configMediaType(to === 'docker' ? 'oci' : 'docker');
   let identity: Promise<boolean> | undefined;
-  const isIdentity = (o?: CallOptions) => (identity ??= base.mediaType(o).then((mt) => mt === manifestType));
+  const isIdentity = (o?: Cancellable) => (identity ??= base.mediaType(o).then((mt) => mt === manifestType));
   const converted = derive(base, {
     manifestMediaType: manifestType,
     configMediaType: configType,
@@ -242,7 +241,7 @@ export function convertFormat(base: Image, to: ManifestFormat): Image {
       : {}),
   });
   const pick = <K extends keyof Image>(k: K) =>
-    (async (o?: CallOptions) => ((await isIdentity(o)) ? base : converted)[k](o as never)) as unknown as Image[K];
+    (async (o?: Cancellable) => ((await isIdentity(o)) ? base : converted)[k](o as never)) as unknown as Image[K];
   return {
     rawManifest: pick('rawManifest'),
     manifest: pick('manifest'),

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import { digestMismatch, digestOf, type Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/types.ts';
 
@@ -19,8 +19,8 @@ export interface ManifestBytes {
  * ending when the content differs).
  */
 export interface ImageSource {
-  getManifest(digest?: Digest, opts?: { signal?: AbortSignal }): Promise<ManifestBytes>;
-  getBlob(desc: Descriptor, opts?: { signal?: AbortSignal }): Promise<Readable>;
+  getManifest(digest?: Digest, opts?: Cancellable): Promise<ManifestBytes>;
+  getBlob(desc: Descriptor, opts?: Cancellable): Promise<Readable>;
 }
 
 /**
@@ -29,13 +29,8 @@ export interface ImageSource {
  * `has` (optional) lets writers skip blobs that are already present.
  */
 export interface BlobSink {
-  put(body: Readable | Uint8Array, expect: Pick<Descriptor, 'digest' | 'size'> & { mediaType?: string }, opts?: { signal?: AbortSignal }): Promise<unknown>;
-  has?(desc: Pick<Descriptor, 'digest' | 'size'>, opts?: { signal?: AbortSignal }): Promise<boolean>;
-}
-
-/** The `{ signal }` bag every async view method accepts. */
-export interface CallOptions {
-  signal?: AbortSignal;
+  put(body: Readable | Uint8Array, expect: Pick<Descriptor, 'digest' | 'size'> & { mediaType?: string }, opts?: Cancellable): Promise<unknown>;
+  has?(desc: Pick<Descriptor, 'digest' | 'size'>, opts?: Cancellable): Promise<boolean>;
 }
 
 /** Where a view's document comes from: a digest to fetch (or the top level), or bytes already fetched. */
@@ -52,7 +47,7 @@ export interface DocumentLocator {
  * Fetches a manifest or index (or takes the prefetched bytes) and checks the exact bytes against the wanted
  * digest and size before anything parses them. Returns the bytes and the media type to validate against.
  */
-export async function fetchVerifiedDocument(source: ImageSource, loc: DocumentLocator, what: string, o?: CallOptions): Promise<{ bytes: Uint8Array; declared?: string }> {
+export async function fetchVerifiedDocument(source: ImageSource, loc: DocumentLocator, what: string, o?: Cancellable): Promise<{ bytes: Uint8Array; declared?: string }> {
   const mb = loc.prefetched ?? (await source.getManifest(loc.digest, o));
   const actual = digestOf(mb.bytes);
   const want = loc.digest ?? mb.digest;

@@ -1,7 +1,7 @@
-import { SkiffError, throwIfAborted } from '../errors.ts';
+import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import type { Descriptor } from '../oci/types.ts';
 import type { Image } from './image.ts';
-import type { BlobSink, CallOptions } from './source.ts';
+import type { BlobSink } from './source.ts';
 
 /**
  * Writes every blob of `image` to `sink` in the documented commit order — layers (bottom first), then the config,
@@ -10,8 +10,8 @@ import type { BlobSink, CallOptions } from './source.ts';
  * the sink, which hashes them while they flow; nothing is read twice. Blobs the sink reports present (`has`) are
  * skipped. Idempotent when the sink is.
  */
-export async function writeImage(sink: BlobSink, image: Image, opts: CallOptions = {}): Promise<Descriptor> {
-  const o = opts.signal ? { signal: opts.signal } : {};
+export async function writeImage(sink: BlobSink, image: Image, opts: Cancellable = {}): Promise<Descriptor> {
+  const o = { signal: opts.signal };
   const present = async (d: Pick<Descriptor, 'digest' | 'size'>) => (sink.has === undefined ? false : sink.has(d, o));
   const layers = await image.layers(o);
   for (const layer of layers) {

@@ -515,7 +515,7 @@ export class LayerApplier {
   /** mknod(1) of entry `name` of `dir`, handed the directory's descriptor. */
   async #mknod(dir: DirNode, name: string, args: string[]): Promise<void> {
     const { fd, path } = this.#root.programPath(dir, name);
-    const r = await runProgram('mknod', [path, ...args], { ...(this.#opts.signal && { signal: this.#opts.signal }), fds: [fd] });
+    const r = await runProgram('mknod', [path, ...args], { signal: this.#opts.signal, fds: [fd] });
     if (r.code !== 0) throw new SkiffError('EIO', `mknod ${this.#show(dir, name)} ${args.join(' ')} failed: ${r.stderr.trim()}`);
   }
 
@@ -573,7 +573,7 @@ export class LayerApplier {
     if (this.#overlay) {
       this.#manifest.add(real, undefined, false); // it may have been created just for the marker
       const { fd, path } = this.#root.programPath(node, '.');
-      await setXattr(path, this.#opts.opaqueXattr ?? 'trusted.overlay.opaque', Buffer.from('y'), { ...(this.#opts.signal && { signal: this.#opts.signal }), fd });
+      await setXattr(path, this.#opts.opaqueXattr ?? 'trusted.overlay.opaque', Buffer.from('y'), { signal: this.#opts.signal, fd });
       return;
     }
     this.#clearLower(this.#root.fdOf(node), real);
@@ -672,7 +672,7 @@ export class LayerApplier {
       }
       const { fd, path } = this.#root.programPath(dir, name);
       try {
-        await setXattr(path, k, v, { ...(this.#opts.signal && { signal: this.#opts.signal }), fd });
+        await setXattr(path, k, v, { signal: this.#opts.signal, fd });
       } catch (e) {
         if (!isSkiffError(e, 'EIO')) throw e;
         this.#warn((e as Error).message);

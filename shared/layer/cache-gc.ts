@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { isSkiffError, throwIfAborted } from '../errors.ts';
+import { isSkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { isDigest, type Digest } from '../oci/digest.ts';
 import { INDEX_MEDIA_TYPES } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
@@ -20,7 +20,7 @@ const MAX_DEPTH = 8;
  * diff_ids and so its chain IDs. Missing or unreadable blobs are skipped (their layers cannot be recomputed
  * anyway; keeping nothing for them is safe because a missing image cannot be run). Read-only.
  */
-export async function chainIDsOfImages(layout: Layout, roots: readonly Pick<Descriptor, 'digest' | 'mediaType'>[], o: { signal?: AbortSignal } = {}): Promise<Set<Digest>> {
+export async function chainIDsOfImages(layout: Layout, roots: readonly Pick<Descriptor, 'digest' | 'mediaType'>[], o: Cancellable = {}): Promise<Set<Digest>> {
   const out = new Set<Digest>();
   const seen = new Set<string>();
   const visit = async (d: Pick<Descriptor, 'digest' | 'mediaType'>, depth: number): Promise<void> => {
@@ -64,7 +64,7 @@ export async function chainIDsOfImages(layout: Layout, roots: readonly Pick<Desc
  * lock is busy (being unpacked right now) are skipped. Only 64-hex names are touched. Returns the chain IDs
  * removed. Idempotent. Callers must include the layers of every image and container still in use in `keep`.
  */
-export async function removeUnusedUnpacked(cacheDir: string, keep: ReadonlySet<string>, o: { signal?: AbortSignal } = {}): Promise<Digest[]> {
+export async function removeUnusedUnpacked(cacheDir: string, keep: ReadonlySet<string>, o: Cancellable = {}): Promise<Digest[]> {
   const cache = resolve(cacheDir);
   const names = await readdir(cache).catch(() => [] as string[]);
   const removed: Digest[] = [];

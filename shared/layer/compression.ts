@@ -180,7 +180,7 @@ export async function decompress(source: Readable, opts: DecompressOptions = {})
   else if (compression === 'zstd') {
     codec = zlib.createZstdDecompress({ chunkSize: CHUNK, params: { [zlib.constants.ZSTD_d_windowLogMax]: limits.zstdWindowLogMax } });
   }
-  return { compression, stream: limitDecompression(src, codec, compression, { limits, ...(opts.signal && { signal: opts.signal }) }) };
+  return { compression, stream: limitDecompression(src, codec, compression, { limits, signal: opts.signal }) };
 }
 
 /**

@@ -32,7 +32,7 @@ function startWriter(opts: DiffOptions, body: (ctx: TreeContext) => Promise<void
   const run = async (): Promise<void> => {
     const xattrs = new Map<string, Map<string, Buffer>>();
     for (const d of xattrDirs) for (const [k, v] of await readTreeXattrs(d, opts)) xattrs.set(k, v);
-    const ctx: TreeContext = { writer, links: new Map(), xattrs, onWarning: opts.onWarning ?? (() => {}), ...(opts.signal && { signal: opts.signal }) };
+    const ctx: TreeContext = { writer, links: new Map(), xattrs, onWarning: opts.onWarning ?? (() => {}), signal: opts.signal };
     await body(ctx);
     writer.finish();
   };

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
-import { SkiffError, throwIfAborted } from '../errors.ts';
+import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 
 /** Entry types skiff reads and writes; anything else in a layer is rejected as EUNSUPPORTED. */
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
@@ -99,7 +99,7 @@ function normaliseHeader(h: tar.Header): TarHeader {
  * before asking for the next entry or it is drained automatically. A stream that is not a tar fails with
  * EINVALID; an aborted signal ends the iteration with EABORT. Memory is bounded by one header.
  */
-export async function* readTar(stream: Readable, opts: { signal?: AbortSignal } = {}): AsyncGenerator<TarEntry> {
+export async function* readTar(stream: Readable, opts: Cancellable = {}): AsyncGenerator<TarEntry> {
   const extract = tar.extract();
   // the source may have failed before we were called (e.g. a small layer whose diffID check ran already)
   if (stream.errored) throw stream.errored;
@@ -158,7 +158,7 @@ const noop = (): void => {};
  * touches the caller's files after the rejection. Memory is bounded by one header and one chunk.
  * Cheaper than readTar per entry (no generator, no Node Readable per body).
  */
-export function forEachTarEntry(stream: Readable, onEntry: TarEntryHandler, opts: { signal?: AbortSignal } = {}): Promise<void> {
+export function forEachTarEntry(stream: Readable, onEntry: TarEntryHandler, opts: Cancellable = {}): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (stream.errored) return reject(stream.errored);
     if (stream.destroyed && !stream.readableEnded) return reject(new SkiffError('EIO', 'layer stream was closed before it was read'));

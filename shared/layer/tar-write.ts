@@ -371,7 +371,7 @@ export function packTree(dir: string, opts: PackTreeOptions = {}): Readable {
   const writer = new TarWriter(opts.mtime ? { mtime: opts.mtime } : {});
   const run = async (): Promise<void> => {
     const xattrs = opts.xattrs === false ? new Map() : await readTreeXattrs(dir, opts);
-    const ctx: TreeContext = { writer, links: new Map(), xattrs, onWarning: opts.onWarning ?? (() => {}), ...(opts.signal && { signal: opts.signal }) };
+    const ctx: TreeContext = { writer, links: new Map(), xattrs, onWarning: opts.onWarning ?? (() => {}), signal: opts.signal };
     const items: EmitItem[] = [];
     const walk = async (abs: string, prefix: string): Promise<void> => {
       throwIfAborted(opts.signal);

@@ -148,7 +148,7 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
       const { stream } = await decompressWithDiffID(blob, {
         expectDiffID: layer.diffID,
         ...(opts.decompressLimits && { limits: opts.decompressLimits }),
-        ...(opts.signal && { signal: opts.signal }),
+        signal: opts.signal,
       });
       stream.on('error', () => {}); // kept in stream.errored, rethrown by the apply
       const applier = await LayerApplier.open(diff, {
@@ -160,8 +160,8 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
         ...(opts.preserveOwnership !== undefined && { preserveOwnership: opts.preserveOwnership }),
         ...(opts.mapIds && { mapIds: opts.mapIds }),
         ...(opts.applyLimits && { limits: opts.applyLimits }),
-        ...(opts.onWarning && { onWarning: opts.onWarning }),
-        ...(opts.signal && { signal: opts.signal }),
+        onWarning: opts.onWarning,
+        signal: opts.signal,
       });
       let result: ApplyResult;
       try {
@@ -264,7 +264,7 @@ export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, o
         if (rel === undefined) continue;
         for (const k of x.keys()) {
           if (!(k.startsWith('trusted.overlay.') || k.startsWith('user.overlay.')) || k.endsWith('.opaque')) continue;
-          const r = await runProgram('setfattr', ['-h', '-x', k, '--', rel === '' ? diff : join(diff, rel)], { ...(opts.signal && { signal: opts.signal }) });
+          const r = await runProgram('setfattr', ['-h', '-x', k, '--', rel === '' ? diff : join(diff, rel)], { signal: opts.signal });
           if (r.code !== 0) throw new SkiffError('EIO', `cannot remove xattr ${k} from ${p}: ${r.stderr.trim()}`);
         }
       }
@@ -349,13 +349,13 @@ export async function overlayMountOptions(lowers: readonly string[], upper?: str
 export async function mountOverlay(o: { lowers: readonly string[]; upper?: string; work?: string; target: string; userxattr?: boolean; signal?: AbortSignal }): Promise<void> {
   const { options, cwd } = await overlayMountOptions(o.lowers, o.upper, o.work);
   const userxattr = o.userxattr ?? runningInUserNamespace();
-  const r = await runProgram('mount', ['-t', 'overlay', 'overlay', '-o', userxattr ? `${options},userxattr` : options, resolve(o.target)], { ...(o.signal && { signal: o.signal }), ...(cwd && { cwd }) });
+  const r = await runProgram('mount', ['-t', 'overlay', 'overlay', '-o', userxattr ? `${options},userxattr` : options, resolve(o.target)], { signal: o.signal, ...(cwd && { cwd }) });
   if (r.code !== 0) throw new SkiffError('EIO', `mounting overlay at ${o.target} failed: ${r.stderr.trim()}`, { hint: 'overlay mounts need root or a user namespace' });
 }
 
 /** Unmounts `target` with the system `umount` program (lazy with `lazy: true`). */
 export async function unmount(target: string, opts: { lazy?: boolean; signal?: AbortSignal } = {}): Promise<void> {
-  const r = await runProgram('umount', [...(opts.lazy ? ['-l'] : []), resolve(target)], { ...(opts.signal && { signal: opts.signal }) });
+  const r = await runProgram('umount', [...(opts.lazy ? ['-l'] : []), resolve(target)], { signal: opts.signal });
   if (r.code !== 0) throw new SkiffError('EIO', `unmounting ${target} failed: ${r.stderr.trim()}`);
 }
 

@@ -1,4 +1,4 @@
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import { runProgram as run } from '../process/run.ts';
 
 /**
@@ -57,14 +57,14 @@ function parseDump(text: string): Map<string, Map<string, Buffer>> {
  * All xattrs of every path under `dir` (recursive, physical walk, symlinks not followed), keyed by absolute
  * path. One getfattr process for the whole tree. Paths without xattrs are absent. Read-only.
  */
-export async function readTreeXattrs(dir: string, opts: { signal?: AbortSignal } = {}): Promise<Map<string, Map<string, Buffer>>> {
-  const r = await run('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'base64', '--absolute-names', '--', dir], { ...(opts.signal && { signal: opts.signal }) });
+export async function readTreeXattrs(dir: string, opts: Cancellable = {}): Promise<Map<string, Map<string, Buffer>>> {
+  const r = await run('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'base64', '--absolute-names', '--', dir], { signal: opts.signal });
   return parseDump(r.stdout);
 }
 
 /** The xattrs of one path itself (a symlink's own, never its target's). Read-only. */
-export async function getXattrs(path: string, opts: { signal?: AbortSignal } = {}): Promise<Map<string, Buffer>> {
-  const r = await run('getfattr', ['-h', '-d', '-m', '-', '-e', 'base64', '--absolute-names', '--', path], { ...(opts.signal && { signal: opts.signal }) });
+export async function getXattrs(path: string, opts: Cancellable = {}): Promise<Map<string, Buffer>> {
+  const r = await run('getfattr', ['-h', '-d', '-m', '-', '-e', 'base64', '--absolute-names', '--', path], { signal: opts.signal });
   return parseDump(r.stdout).values().next().value ?? new Map();
 }
 
@@ -74,6 +74,6 @@ export async function getXattrs(path: string, opts: { signal?: AbortSignal } = {
  */
 export async function setXattr(path: string, name: string, value: Uint8Array, opts: { signal?: AbortSignal; fd?: number } = {}): Promise<void> {
   const v = '0s' + Buffer.from(value).toString('base64');
-  const r = await run('setfattr', ['-h', '-n', name, '-v', v, '--', path], { ...(opts.signal && { signal: opts.signal }), ...(opts.fd !== undefined && { fds: [opts.fd] }) });
+  const r = await run('setfattr', ['-h', '-n', name, '-v', v, '--', path], { signal: opts.signal, ...(opts.fd !== undefined && { fds: [opts.fd] }) });
   if (r.code !== 0) throw new SkiffError('EIO', `cannot set xattr ${name} on ${path}: ${r.stderr.trim()}`);
 }

@@ -1,6 +1,6 @@
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkiffError, isSkiffError } from '../errors.ts';
+import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { cidrContains, intToIp, ipToInt, parseCidr } from './ip.ts';
 import { getNetwork, networkPaths, withNetworkLock, type NetworkPaths } from './network-config.ts';
@@ -123,7 +123,7 @@ async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
 
-async function createNetns(containerId: string, o: { signal?: AbortSignal }): Promise<string> {
+async function createNetns(containerId: string, o: Cancellable): Promise<string> {
   const path = netnsPathOf(containerId);
   if (await exists(path)) return path;
   const r = await runProgram(requireProgram('ip'), ['netns', 'add', netnsName(containerId)], o);
@@ -168,7 +168,7 @@ interface NetavarkStatus {
  */
 export async function attachNetwork(containerId: string, plan: NetworkPlan, o: NetworkOptions): Promise<NetworkState> {
   checkId(containerId);
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   if (plan.mode === 'none' || plan.mode === 'host') {
     // as podman: published ports are discarded with the none and host network modes
     return { mode: plan.mode, ips: [], dnsServers: plan.dns ?? [], dnsSearchDomains: [], ports: [], networks: [], ownsNetns: false };

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { acquireLock } from '../store/lock.ts';
 import { cidrContains, cidrsOverlap, ipToInt, parseCidr, intToIp } from './ip.ts';
@@ -40,9 +40,9 @@ export async function ensureNetworkDirs(p: NetworkPaths): Promise<void> {
 }
 
 /** Runs `fn` holding the exclusive networking lock of the store. */
-export async function withNetworkLock<T>(p: NetworkPaths, fn: () => Promise<T>, o: { signal?: AbortSignal } = {}): Promise<T> {
+export async function withNetworkLock<T>(p: NetworkPaths, fn: () => Promise<T>, o: Cancellable = {}): Promise<T> {
   await ensureNetworkDirs(p);
-  const lock = await acquireLock(p.lock, { ...(o.signal && { signal: o.signal }) });
+  const lock = await acquireLock(p.lock, { signal: o.signal });
   try {
     return await fn();
   } finally {
@@ -86,7 +86,7 @@ function validateConfig(c: unknown, file: string): NetworkConfig {
 }
 
 /** All networks of the store, sorted by name, with the default network unless a file overrides it. Reads only. */
-export async function listNetworks(root: string, o: { signal?: AbortSignal } = {}): Promise<NetworkConfig[]> {
+export async function listNetworks(root: string, o: Cancellable = {}): Promise<NetworkConfig[]> {
   const p = networkPaths(root);
   let files: string[] = [];
   try {
@@ -110,7 +110,7 @@ export async function listNetworks(root: string, o: { signal?: AbortSignal } = {
  * The network named `nameOrId`, or whose ID starts with it (unique prefix), as podman resolves it. ENOTFOUND with
  * podman's message otherwise.
  */
-export async function getNetwork(root: string, nameOrId: string, o: { signal?: AbortSignal } = {}): Promise<NetworkConfig> {
+export async function getNetwork(root: string, nameOrId: string, o: Cancellable = {}): Promise<NetworkConfig> {
   const all = await listNetworks(root, o);
   const byName = all.find((n) => n.name === nameOrId);
   if (byName) return byName;

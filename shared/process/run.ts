@@ -54,7 +54,7 @@ export function runProgram(cmd: string, args: readonly string[], o: RunOptions =
     const stdio: StdioOptions = o.stdio ?? [o.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(o.fds ?? [])];
     let child: ChildProcess;
     try {
-      child = spawn(cmd, args, { stdio, ...(o.signal && { signal: o.signal }), ...(o.cwd && { cwd: o.cwd }), ...(o.env && { env: o.env }) });
+      child = spawn(cmd, args, { stdio, signal: o.signal, ...(o.cwd && { cwd: o.cwd }), env: o.env });
     } catch (e) {
       reject(spawnError(cmd, e as Error));
       return;

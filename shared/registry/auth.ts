@@ -197,10 +197,10 @@ export class Authenticator {
       ...(body ? { body } : {}),
       dispatcher: this.ctx.dispatcher,
       registry: this.ctx.scope,
-      ...(signal ? { signal } : {}),
-      ...(this.ctx.headersTimeout !== undefined ? { headersTimeout: this.ctx.headersTimeout } : {}),
-      ...(this.ctx.bodyTimeout !== undefined ? { bodyTimeout: this.ctx.bodyTimeout } : {}),
-      ...(this.ctx.debug ? { debug: this.ctx.debug } : {}),
+      signal,
+      headersTimeout: this.ctx.headersTimeout,
+      bodyTimeout: this.ctx.bodyTimeout,
+      debug: this.ctx.debug,
     });
     if (res.statusCode !== 200) {
       const e = await statusError(res, `getting a token for ${this.ctx.registry} from ${redactUrl(realm.origin)}`, this.ctx.registry, signal);

@@ -98,8 +98,8 @@ export class RegistryClient {
         registry: this.scope,
         headersTimeout: this.s.headersTimeout,
         bodyTimeout: this.s.bodyTimeout,
-        ...(signal ? { signal } : {}),
-        ...(this.s.debug ? { debug: this.s.debug } : {}),
+        signal,
+        debug: this.s.debug,
       });
     } finally {
       release();
@@ -145,7 +145,7 @@ export class RegistryClient {
         userAgent: this.s.userAgent,
         headersTimeout: this.s.headersTimeout,
         bodyTimeout: this.s.bodyTimeout,
-        ...(this.s.debug ? { debug: this.s.debug } : {}),
+        debug: this.s.debug,
       });
       if (res.statusCode === 401) this.#auth.setChallenge(res.headers['www-authenticate']);
       return base;
@@ -199,8 +199,8 @@ export class RegistryClient {
           registry: this.scope,
           headersTimeout: this.s.headersTimeout,
           bodyTimeout: this.s.bodyTimeout,
-          ...(req.signal ? { signal: req.signal } : {}),
-          ...(this.s.debug ? { debug: this.s.debug } : {}),
+          signal: req.signal,
+          debug: this.s.debug,
         });
       } catch (e) {
         release();

@@ -110,7 +110,7 @@ export async function runCredentialHelper(helper: string, server: string, opts: 
   const prog = `docker-credential-${helper}`;
   const env = opts.env ?? process.env;
   return new Promise((resolve, reject) => {
-    const child = spawn(prog, ['get'], { stdio: ['pipe', 'pipe', 'pipe'], env, ...(opts.signal ? { signal: opts.signal } : {}), timeout: opts.helperTimeout ?? 30_000 });
+    const child = spawn(prog, ['get'], { stdio: ['pipe', 'pipe', 'pipe'], env, signal: opts.signal, timeout: opts.helperTimeout ?? 30_000 });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {

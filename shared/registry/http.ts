@@ -140,9 +140,9 @@ export async function requestFollowing(req: RawRequest): Promise<RawResponse> {
         headers,
         ...(body !== undefined ? { body } : {}),
         dispatcher: req.dispatcher,
-        ...(req.signal ? { signal: req.signal } : {}),
-        ...(req.headersTimeout !== undefined ? { headersTimeout: req.headersTimeout } : {}),
-        ...(req.bodyTimeout !== undefined ? { bodyTimeout: req.bodyTimeout } : {}),
+        signal: req.signal,
+        headersTimeout: req.headersTimeout,
+        bodyTimeout: req.bodyTimeout,
       }), req.signal);
     } catch (e) {
       throw networkError(e, method, url, req.signal);
@@ -179,7 +179,7 @@ export async function requestFollowing(req: RawRequest): Promise<RawResponse> {
 /** Reads a small body (token, error, tag page) under `max` bytes; ELIMIT beyond (RC-05). */
 export async function readSmallBody(res: RawResponse, max: number, what: string, signal?: AbortSignal): Promise<Uint8Array> {
   try {
-    return await readAllLimited(res.body, max, { what, ...(signal ? { signal } : {}) });
+    return await readAllLimited(res.body, max, { what, signal });
   } catch (e) {
     throw networkError(e, 'GET', res.url, signal);
   }
@@ -204,7 +204,7 @@ const MAX_DIAGNOSTICS = 16;
 export async function statusError(res: RawResponse, what: string, registry: string, signal?: AbortSignal): Promise<SkiffError> {
   const diagnostics: { code: string; message: string }[] = [];
   try {
-    const bytes = await readAllLimited(res.body, MAX_SMALL_BODY, { what: 'error body', ...(signal ? { signal } : {}) });
+    const bytes = await readAllLimited(res.body, MAX_SMALL_BODY, { what: 'error body', signal });
     const v = JSON.parse(Buffer.from(bytes).toString('utf8')) as { errors?: { code?: unknown; message?: unknown }[] };
     for (const x of Array.isArray(v.errors) ? v.errors.slice(0, MAX_DIAGNOSTICS) : []) {
       const d = { code: typeof x?.code === 'string' ? x.code : '', message: typeof x?.message === 'string' ? x.message : '' };

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { SkiffError, isSkiffError, throwIfAborted } from '../errors.ts';
+import { SkiffError, isSkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { DigestingStream, Digester, digestMismatch, digestOf, isDigest, parseDigest, sizeMismatch, type Digest } from '../oci/digest.ts';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
@@ -17,7 +17,7 @@ import { redactUrl } from './redact.ts';
 import { checkRedirect, sameOrigin } from './redirect-policy.ts';
 import { retryPlan } from './retry.ts';
 import { dispatcherFor, loadTlsSettings } from './tls.ts';
-import type { BlobReadOpts, CallOpts, Credentials, RegistryOptions, RegistryRepository } from './types.ts';
+import type { BlobReadOpts, Credentials, RegistryOptions, RegistryRepository } from './types.ts';
 
 /** Largest manifest read or written (RC-05). */
 export const MAX_MANIFEST_BYTES = DEFAULT_LIMITS.maxManifestBytes;
@@ -91,7 +91,7 @@ async function makeClient(registry: string, repository: string, opts: RegistryOp
     maxConcurrentPerHost: opts.maxConcurrentPerHost ?? DEFAULT_HOST_CONCURRENCY,
     headersTimeout: opts.headersTimeout ?? 60_000,
     bodyTimeout: opts.bodyTimeout ?? 120_000,
-    ...(opts.debug ? { debug: opts.debug } : {}),
+    debug: opts.debug,
     ...(opts.onRetry ? { onRetry: opts.onRetry } : {}),
   });
 }
@@ -206,7 +206,7 @@ class Repository implements RegistryRepository {
     throw new Error('unreachable: no endpoints');
   }
 
-  async ping(o: CallOpts = {}): Promise<void> {
+  async ping(o: Cancellable = {}): Promise<void> {
     const ep = await this.#primary();
     const res = await ep.client.send({ method: 'GET', path: '/v2/', scopes: [pullScope(ep.repository)], ...o });
     if (res.statusCode === 200) return dump(res);
@@ -215,13 +215,13 @@ class Repository implements RegistryRepository {
     throw e;
   }
 
-  async getManifest(reference: string, o: CallOpts = {}): Promise<ManifestBytes> {
+  async getManifest(reference: string, o: Cancellable = {}): Promise<ManifestBytes> {
     const ref = checkReference(reference, this.#name());
     const name = this.#name(ref);
     return this.#read((ep) => this.#getManifestAt(ep, ref, name, o), o.signal);
   }
 
-  async #getManifestAt(ep: Endpoint, ref: string, name: string, o: CallOpts): Promise<ManifestBytes> {
+  async #getManifestAt(ep: Endpoint, ref: string, name: string, o: Cancellable): Promise<ManifestBytes> {
     const res = await ep.client.send({ method: 'GET', path: `/v2/${ep.repository}/manifests/${ref}`, headers: { accept: ACCEPT }, scopes: [pullScope(ep.repository)], ...o });
     if (res.statusCode === 404) {
       await dump(res);
@@ -261,13 +261,13 @@ class Repository implements RegistryRepository {
     return { bytes, mediaType: parsed.mediaType ?? normalizeDeclaredMediaType(ct) ?? '', digest: actual };
   }
 
-  async headManifest(reference: string, o: CallOpts = {}): Promise<Descriptor | undefined> {
+  async headManifest(reference: string, o: Cancellable = {}): Promise<Descriptor | undefined> {
     const ref = checkReference(reference, this.#name());
     const name = this.#name(ref);
     return this.#read((ep) => this.#headManifestAt(ep, ref, name, o), o.signal);
   }
 
-  async #headManifestAt(ep: Endpoint, ref: string, name: string, o: CallOpts): Promise<Descriptor | undefined> {
+  async #headManifestAt(ep: Endpoint, ref: string, name: string, o: Cancellable): Promise<Descriptor | undefined> {
     const res = await ep.client.send({ method: 'HEAD', path: `/v2/${ep.repository}/manifests/${ref}`, headers: { accept: ACCEPT }, scopes: [pullScope(ep.repository)], ...o });
     await dump(res);
     if (res.statusCode === 404) return undefined;
@@ -288,7 +288,7 @@ class Repository implements RegistryRepository {
     return { mediaType: mt, digest, size };
   }
 
-  async putManifest(reference: string, bytes: Uint8Array, mediaType: string, o: CallOpts = {}): Promise<Digest> {
+  async putManifest(reference: string, bytes: Uint8Array, mediaType: string, o: Cancellable = {}): Promise<Digest> {
     const ref = checkReference(reference, this.#name());
     const name = this.#name(ref);
     if (bytes.length > MAX_MANIFEST_BYTES) throw new SkiffError('ELIMIT', `manifest for ${name} is ${bytes.length} bytes, above the limit of ${MAX_MANIFEST_BYTES}`);
@@ -343,7 +343,7 @@ class Repository implements RegistryRepository {
     }
   }
 
-  async deleteManifest(digest: Digest, o: CallOpts = {}): Promise<void> {
+  async deleteManifest(digest: Digest, o: Cancellable = {}): Promise<void> {
     const d = parseDigest(digest);
     const name = this.#name(d);
     const ep = await this.#primary();
@@ -358,12 +358,12 @@ class Repository implements RegistryRepository {
     throw e;
   }
 
-  async headBlob(digest: Digest, o: CallOpts = {}): Promise<number | undefined> {
+  async headBlob(digest: Digest, o: Cancellable = {}): Promise<number | undefined> {
     const d = parseDigest(digest);
     return this.#read((ep) => this.#headBlobAt(ep, d, o), o.signal);
   }
 
-  async #headBlobAt(ep: Endpoint, d: Digest, o: CallOpts): Promise<number | undefined> {
+  async #headBlobAt(ep: Endpoint, d: Digest, o: Cancellable): Promise<number | undefined> {
     const res = await ep.client.send({ method: 'HEAD', path: `/v2/${ep.repository}/blobs/${d}`, scopes: [pullScope(ep.repository)], ...o });
     await dump(res);
     if (res.statusCode === 404) return undefined;
@@ -394,7 +394,7 @@ class Repository implements RegistryRepository {
           path: `/v2/${ep.repository}/blobs/${digest}`,
           headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
           scopes: [pullScope(ep.repository)],
-          ...(signal ? { signal } : {}),
+          signal,
         });
       const first = await open(0, o.signal);
       if (first.statusCode === 404) {
@@ -407,12 +407,12 @@ class Repository implements RegistryRepository {
         first.body.destroy();
         throw sizeMismatch(desc.size, cl, false);
       }
-      return verifiedBlobStream(first, expect, open, { maxResumes, what, hash: o.sinkVerifies !== true, ...(o.signal ? { signal: o.signal } : {}), ...(this.#opts.debug ? { debug: this.#opts.debug } : {}) });
+      return verifiedBlobStream(first, expect, open, { maxResumes, what, hash: o.sinkVerifies !== true, signal: o.signal, debug: this.#opts.debug });
     }, o.signal);
   }
 
   /** RC-14: foreign URLs are fetched with no credentials at all, under the redirect policy, and verified. */
-  async #foreignBlob(urls: string[], expect: { digest: Digest; size: number }, maxResumes: number, o: CallOpts): Promise<Readable | undefined> {
+  async #foreignBlob(urls: string[], expect: { digest: Digest; size: number }, maxResumes: number, o: Cancellable): Promise<Readable | undefined> {
     const ep = await this.#primary();
     const registry = ep.client.scope;
     for (const u of urls) {
@@ -433,7 +433,7 @@ class Repository implements RegistryRepository {
           registry,
           headersTimeout: ep.client.s.headersTimeout,
           bodyTimeout: ep.client.s.bodyTimeout,
-          ...(signal ? { signal } : {}),
+          signal,
         });
       try {
         const res = await open(0, o.signal);
@@ -442,7 +442,7 @@ class Repository implements RegistryRepository {
           this.#opts.debug?.(`foreign URL ${redactUrl(url)} answered ${res.statusCode}`);
           continue;
         }
-        return verifiedBlobStream(res, expect, open, { maxResumes, what: `foreign layer ${expect.digest} from ${redactUrl(url)}`, ...(o.signal ? { signal: o.signal } : {}) });
+        return verifiedBlobStream(res, expect, open, { maxResumes, what: `foreign layer ${expect.digest} from ${redactUrl(url)}`, signal: o.signal });
       } catch (e) {
         if (isSkiffError(e, 'EABORT')) throw e;
         this.#opts.debug?.(`foreign URL failed: ${(e as Error).message}`);
@@ -451,7 +451,7 @@ class Repository implements RegistryRepository {
     return undefined;
   }
 
-  async #startUpload(ep: Endpoint, o: CallOpts): Promise<URL> {
+  async #startUpload(ep: Endpoint, o: Cancellable): Promise<URL> {
     const res = await ep.client.send({ method: 'POST', path: `/v2/${ep.repository}/blobs/uploads/`, headers: { 'content-length': '0' }, scopes: [pushScope(ep.repository)], ...o });
     if (res.statusCode !== 202) throw await statusError(res, `starting an upload to ${ep.registry}/${ep.repository}`, this.registry, o.signal);
     await dump(res);
@@ -471,7 +471,7 @@ class Repository implements RegistryRepository {
     return url;
   }
 
-  async putBlob(desc: Pick<Descriptor, 'digest' | 'size'>, body: Readable, o: CallOpts = {}): Promise<void> {
+  async putBlob(desc: Pick<Descriptor, 'digest' | 'size'>, body: Readable, o: Cancellable = {}): Promise<void> {
     const digest = parseDigest(desc.digest);
     if (!Number.isSafeInteger(desc.size) || desc.size < 0) throw new SkiffError('EINVALID', `invalid size ${desc.size} for blob ${digest}`);
     const ep = await this.#primary();
@@ -521,7 +521,7 @@ class Repository implements RegistryRepository {
   }
 
   /** Chunked upload (PATCH) with recovery from a broken chunk through the upload status (RC-17). */
-  async #putChunked(ep: Endpoint, expect: { digest: Digest; size: number }, body: Readable, chunkSize: number, o: CallOpts): Promise<void> {
+  async #putChunked(ep: Endpoint, expect: { digest: Digest; size: number }, body: Readable, chunkSize: number, o: Cancellable): Promise<void> {
     const what = `pushing blob ${expect.digest} to ${ep.registry}/${ep.repository}`;
     let loc = await this.#startUpload(ep, o);
     const digester = new Digester();
@@ -605,7 +605,7 @@ class Repository implements RegistryRepository {
     throw failure;
   }
 
-  async mountBlob(digest: Digest, fromRepository: string, o: CallOpts = {}): Promise<boolean> {
+  async mountBlob(digest: Digest, fromRepository: string, o: Cancellable = {}): Promise<boolean> {
     const d = parseDigest(digest);
     const from = checkRepository(fromRepository);
     const ep = await this.#primary();
@@ -629,7 +629,7 @@ class Repository implements RegistryRepository {
     throw await statusError(res, `mounting blob ${d} from ${from} into ${this.#name()}`, this.registry, o.signal);
   }
 
-  async listTags(o: CallOpts & { pageSize?: number } = {}): Promise<string[]> {
+  async listTags(o: Cancellable & { pageSize?: number } = {}): Promise<string[]> {
     const ep = await this.#primary();
     const base = await ep.client.base(o.signal);
     let next: URL | undefined = new URL(`/v2/${ep.repository}/tags/list`, base);
@@ -639,7 +639,7 @@ class Repository implements RegistryRepository {
     const have = new Set<string>();
     for (let page = 0; next !== undefined && page < 100_000; page++) {
       seen.add(next.href);
-      const res = await ep.client.send({ method: 'GET', path: next, headers: { accept: 'application/json' }, scopes: [pullScope(ep.repository)], ...(o.signal ? { signal: o.signal } : {}) });
+      const res = await ep.client.send({ method: 'GET', path: next, headers: { accept: 'application/json' }, scopes: [pullScope(ep.repository)], signal: o.signal });
       if (res.statusCode === 404) {
         await dump(res);
         throw new SkiffError('ENOTFOUND', `repository unknown: ${this.#name()}`);
@@ -690,13 +690,13 @@ export function openRepository(registry: string, repository: string, opts: Regis
  * a Bearer token with no scope) and expect `/v2/` to answer 200. Rejects with EPERM on bad credentials.
  * Pass as `verify` to login().
  */
-export async function checkLogin(registry: string, creds: Credentials, opts: RegistryOptions & CallOpts = {}): Promise<void> {
+export async function checkLogin(registry: string, creds: Credentials, opts: RegistryOptions & Cancellable = {}): Promise<void> {
   if (!isValidRegistry(registry.split('/', 1)[0]!)) throw new SkiffError('EINVALID', `invalid registry ${JSON.stringify(registry)}`);
   const host = registry.split('/', 1)[0]!;
   const conf = await loadRegistriesConf({ ...(opts.registriesConf !== undefined ? { path: opts.registriesConf } : {}), env: opts.env ?? process.env });
   const tlsVerify = opts.tlsVerify ?? !(findRegistry(conf, host)?.insecure ?? false);
   const client = await makeClient(host, 'library/x', { ...opts, credentials: creds }, tlsVerify);
-  const res = await client.send({ method: 'GET', path: '/v2/', scopes: [], ...(opts.signal ? { signal: opts.signal } : {}) });
+  const res = await client.send({ method: 'GET', path: '/v2/', scopes: [], signal: opts.signal });
   if (res.statusCode === 200) return dump(res);
   const e = await statusError(res, `logging in to ${host}`, host, opts.signal);
   if (e.code === 'EPERM') throw new SkiffError('EPERM', `logging in to ${host}: invalid username/password`, { details: e.details ?? {} });

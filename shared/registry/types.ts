@@ -3,6 +3,7 @@ import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/types.ts';
 import type { ManifestBytes } from '../image/source.ts';
 import type { RetryNotice } from './retry.ts';
+import type { Cancellable } from '../errors.ts';
 
 /** Username and password (or identity token when username is `<token>`), as skopeo's `--creds user:pass`. */
 export interface Credentials {
@@ -52,13 +53,8 @@ export interface RegistryOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Per-call options. */
-export interface CallOpts {
-  signal?: AbortSignal;
-}
-
 /** Options of a blob read. */
-export interface BlobReadOpts extends CallOpts {
+export interface BlobReadOpts extends Cancellable {
   /**
    * The consumer hashes the bytes against the descriptor itself and fails on a mismatch (a verifying sink):
    * the stream then checks sizes only and skips its own digest (every blob is hashed once, not twice).
@@ -77,20 +73,20 @@ export interface RegistryRepository {
    * Checks the registry answers the v2 API with these credentials (GET /v2/, completing the auth flow, with a
    * pull scope on the repository when one is set). EPERM when the credentials are rejected (used by login).
    */
-  ping(o?: CallOpts): Promise<void>;
+  ping(o?: Cancellable): Promise<void>;
   /**
    * GET a manifest by tag or digest with the Accept list of OCI + Docker types. By digest: the bytes are
    * verified. By tag: Docker-Content-Digest, when sent, must match the bytes. Content-Type vs body checked
    * (LS-15/RC-04), size capped (4 MiB). ENOTFOUND on 404.
    */
-  getManifest(reference: string, o?: CallOpts): Promise<ManifestBytes>;
+  getManifest(reference: string, o?: Cancellable): Promise<ManifestBytes>;
   /** HEAD a manifest: its descriptor, or undefined on 404. */
-  headManifest(reference: string, o?: CallOpts): Promise<Descriptor | undefined>;
+  headManifest(reference: string, o?: Cancellable): Promise<Descriptor | undefined>;
   /** PUT a manifest under a tag or its digest; returns the digest the registry stored (checked against ours). */
-  putManifest(reference: string, bytes: Uint8Array, mediaType: string, o?: CallOpts): Promise<Digest>;
-  deleteManifest(digest: Digest, o?: CallOpts): Promise<void>;
+  putManifest(reference: string, bytes: Uint8Array, mediaType: string, o?: Cancellable): Promise<Digest>;
+  deleteManifest(digest: Digest, o?: Cancellable): Promise<void>;
   /** HEAD a blob: its size, or undefined when absent. */
-  headBlob(digest: Digest, o?: CallOpts): Promise<number | undefined>;
+  headBlob(digest: Digest, o?: Cancellable): Promise<number | undefined>;
   /**
    * GET a blob as a stream verified against desc at EOF; resumes interrupted bodies with Range (RC-06). With
    * `sinkVerifies` the size is still enforced but hashing is left to the consumer, which must check the digest
@@ -98,9 +94,9 @@ export interface RegistryRepository {
    */
   getBlob(desc: Pick<Descriptor, 'digest' | 'size'> & { urls?: string[]; mediaType?: string }, o?: BlobReadOpts): Promise<Readable>;
   /** Upload a blob (POST + PUT monolithic, or chunked PATCHes); the registry verifies the digest. */
-  putBlob(desc: Pick<Descriptor, 'digest' | 'size'>, body: Readable, o?: CallOpts): Promise<void>;
+  putBlob(desc: Pick<Descriptor, 'digest' | 'size'>, body: Readable, o?: Cancellable): Promise<void>;
   /** Cross-repository mount from `fromRepository` on the same registry; false when the registry declined. */
-  mountBlob(digest: Digest, fromRepository: string, o?: CallOpts): Promise<boolean>;
+  mountBlob(digest: Digest, fromRepository: string, o?: Cancellable): Promise<boolean>;
   /** All tags, following Link pagination; invalid tags are dropped (RC-15). */
-  listTags(o?: CallOpts & { pageSize?: number }): Promise<string[]>;
+  listTags(o?: Cancellable & { pageSize?: number }): Promise<string[]>;
 }

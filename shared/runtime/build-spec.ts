@@ -47,7 +47,7 @@ export interface BuildSpecOptions extends RunOptions {
  * devpts' gid=.
  */
 export async function buildSpec(image: ContainerConfig, rootfs: string, o: BuildSpecOptions = {}): Promise<RuntimeSpec> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const user = await resolveUser(rootfs, o.user ?? image.User, {
     ...(o.groupAdd && { groupAdd: o.groupAdd }),
     ...(o.podmanUser && { podman: { home: checkWorkdir(o.workdir ?? image.WorkingDir) } }),

@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import { mountOverlay, unmount } from '../layer/unpack-cache.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { ensurePrivateDir } from './runc.ts';
@@ -42,7 +42,7 @@ export async function isMountPoint(path: string): Promise<boolean> {
  * state file BEFORE mounting, so a process killed at any point leaves a bundle teardownBundle can clean.
  * EEXIST when the bundle exists already.
  */
-export async function createBundle(dir: string, lowers: readonly string[], o: { signal?: AbortSignal } = {}): Promise<Bundle> {
+export async function createBundle(dir: string, lowers: readonly string[], o: Cancellable = {}): Promise<Bundle> {
   const b = bundlePaths(dir);
   await mkdir(resolve(b.dir, '..'), { recursive: true, mode: 0o700 });
   try {
@@ -55,7 +55,7 @@ export async function createBundle(dir: string, lowers: readonly string[], o: { 
   for (const d of [b.rootfs, b.upper, b.work]) await mkdir(d, { mode: 0o700 });
   await writeFileAtomic(b.state, JSON.stringify({ rootfs: b.rootfs, mounted: true }), 0o600);
   try {
-    await mountOverlay({ lowers, upper: b.upper, work: b.work, target: b.rootfs, ...(o.signal && { signal: o.signal }) });
+    await mountOverlay({ lowers, upper: b.upper, work: b.work, target: b.rootfs, signal: o.signal });
   } catch (e) {
     await teardownBundle(b.dir).catch(() => {});
     throw e;
@@ -74,7 +74,7 @@ export async function writeBundleConfig(b: Bundle, spec: RuntimeSpec): Promise<v
  * Idempotent: a missing bundle, a never-mounted or already-unmounted rootfs are fine. Run it after the
  * container is deleted from runc.
  */
-export async function teardownBundle(dir: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+export async function teardownBundle(dir: string, o: Cancellable = {}): Promise<void> {
   const b = bundlePaths(dir);
   const recorded = await readFile(b.state, 'utf8').then(() => true, () => false);
   if (recorded || (await isMountPoint(b.rootfs))) {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import type { SpecRlimit } from './types.ts';
 
 /** runtime-spec rlimit names (POSIX setrlimit resources) runc accepts. */
@@ -40,9 +40,9 @@ export function parseProcLimits(text: string): HostLimits {
 }
 
 /** Reads this process's hard limits from /proc/self/limits (empty when unreadable: nothing is clamped). */
-export async function readHostLimits(o: { signal?: AbortSignal } = {}): Promise<HostLimits> {
+export async function readHostLimits(o: Cancellable = {}): Promise<HostLimits> {
   try {
-    return parseProcLimits(await readFile('/proc/self/limits', { encoding: 'utf8', ...(o.signal && { signal: o.signal }) }));
+    return parseProcLimits(await readFile('/proc/self/limits', { encoding: 'utf8', signal: o.signal }));
   } catch {
     return {};
   }

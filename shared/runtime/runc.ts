@@ -2,7 +2,7 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import { chmod, lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { SkiffError, throwIfAborted } from '../errors.ts';
+import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { hostUid } from './userns-marker.ts';
 import { exitStatus, runProgram, spawnError, type ProgramResult } from '../process/run.ts';
 import { judgeRuncVersion, parseRuncVersion, type RuncVerdict, type RuncVersion } from './runc-version.ts';
@@ -11,7 +11,7 @@ import { judgeRuncVersion, parseRuncVersion, type RuncVerdict, type RuncVersion 
 export type RuncOutput = ProgramResult;
 
 /** Asks a runc binary for its version. ENODEP when it cannot be run or prints no version. */
-export async function runcVersion(path: string, o: { signal?: AbortSignal } = {}): Promise<RuncVersion> {
+export async function runcVersion(path: string, o: Cancellable = {}): Promise<RuncVersion> {
   const r = await runProgram(path, ['--version'], o);
   const v = parseRuncVersion(r.stdout);
   if (r.code !== 0 || !v) throw new SkiffError('ENODEP', `${path} --version failed: ${r.stderr.trim() || r.stdout.trim()}`);
@@ -120,7 +120,7 @@ export class Runc {
     return runProgram(this.path, this.#args(sub), o.stdio ? { stdio: o.stdio } : {});
   }
 
-  async #must(sub: string[], o: { signal?: AbortSignal } = {}): Promise<RuncOutput> {
+  async #must(sub: string[], o: Cancellable = {}): Promise<RuncOutput> {
     const r = await this.#collect(sub, o);
     if (r.code !== 0) throw new SkiffError('EIO', `runc ${sub[0]} failed: ${r.stderr.trim() || `exit ${r.code}`}`, { details: { code: r.code, stderr: r.stderr } });
     return r;
@@ -166,7 +166,7 @@ export class Runc {
   }
 
   /** `runc start`. */
-  async start(id: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+  async start(id: string, o: Cancellable = {}): Promise<void> {
     await this.#must(['start', Runc.checkId(id)], o);
   }
 
@@ -182,7 +182,7 @@ export class Runc {
   }
 
   /** `runc state` as JSON; undefined when runc does not know the container. */
-  async state(id: string, o: { signal?: AbortSignal } = {}): Promise<RuncState | undefined> {
+  async state(id: string, o: Cancellable = {}): Promise<RuncState | undefined> {
     const r = await this.#collect(['state', Runc.checkId(id)], o);
     if (r.code !== 0) {
       if (/does not exist|not found/.test(r.stderr)) return undefined;
@@ -192,7 +192,7 @@ export class Runc {
   }
 
   /** `runc list` ids. */
-  async list(o: { signal?: AbortSignal } = {}): Promise<RuncState[]> {
+  async list(o: Cancellable = {}): Promise<RuncState[]> {
     const r = await this.#must(['list', '--format', 'json'], o);
     return (JSON.parse(r.stdout || 'null') as RuncState[] | null) ?? [];
   }
@@ -203,17 +203,17 @@ export class Runc {
   }
 
   /** `runc pause` (freezes the container through its freezer cgroup). */
-  async pause(id: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+  async pause(id: string, o: Cancellable = {}): Promise<void> {
     await this.#must(['pause', Runc.checkId(id)], o);
   }
 
   /** `runc resume` (thaws a paused container). */
-  async resume(id: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+  async resume(id: string, o: Cancellable = {}): Promise<void> {
     await this.#must(['resume', Runc.checkId(id)], o);
   }
 
   /** `runc ps ID -o FORMAT` (ps(1) output of the container's processes); EIO with runc's message when it fails. */
-  async ps(id: string, format: string, o: { signal?: AbortSignal } = {}): Promise<string> {
+  async ps(id: string, format: string, o: Cancellable = {}): Promise<string> {
     return (await this.#must(['ps', Runc.checkId(id), '-o', format], o)).stdout;
   }
 
@@ -221,7 +221,7 @@ export class Runc {
    * `runc exec -d --process FILE ID`: starts the process detached and returns at once; the result holds runc's
    * stderr (a non-zero code when it could not start the process). Never throws for a non-zero exit.
    */
-  execDetached(id: string, processJson: string, o: { signal?: AbortSignal } = {}): Promise<RuncOutput> {
+  execDetached(id: string, processJson: string, o: Cancellable = {}): Promise<RuncOutput> {
     return this.#collect(['exec', '-d', '--process', processJson, Runc.checkId(id)], { ...o, stdio: ['ignore', 'ignore', 'pipe'] });
   }
 }

@@ -123,7 +123,7 @@ export async function loadSeccomp(choice: SeccompChoice, caps: readonly string[]
   const path = choice === 'default' ? (o.defaultPath ?? DEFAULT_SECCOMP_PATH) : choice.path;
   let text: string;
   try {
-    text = await readFile(path, { encoding: 'utf8', ...(o.signal && { signal: o.signal }) });
+    text = await readFile(path, { encoding: 'utf8', signal: o.signal });
   } catch (e) {
     if (choice === 'default' && (e as NodeJS.ErrnoException).code === 'ENOENT') return convertSeccompProfile(FALLBACK_PROFILE, caps, o.host);
     throw new SkiffError('EINVALID', `cannot read seccomp profile ${path}: ${(e as Error).message}`, { cause: e });

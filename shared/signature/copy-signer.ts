@@ -1,4 +1,4 @@
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { encodeSignatureBlob } from './blob.ts';
 import { loadPrivateKeyFile, readCapped, readPassphraseFile } from './openpgp-keys.ts';
@@ -21,14 +21,14 @@ export interface CopySignFlags {
 }
 
 /** A signer for copyImage's `sign` option: returns signature blobs for the stored manifest. */
-export type CopySigner = (manifestBytes: Uint8Array, digest: Digest, o: { signal?: AbortSignal }) => Promise<Uint8Array[]>;
+export type CopySigner = (manifestBytes: Uint8Array, digest: Digest, o: Cancellable) => Promise<Uint8Array[]>;
 
 /**
  * Builds the `sign` callback of a copy from its flags, loading and unlocking keys up front (a bad key or
  * passphrase fails before anything is copied). The identity is `--sign-identity`, else the destination's docker
  * reference; without either it is EINVALID. undefined when no signing flag is set.
  */
-export async function makeCopySigner(f: CopySignFlags, destinationReference: string | undefined, o: { signal?: AbortSignal } = {}): Promise<CopySigner | undefined> {
+export async function makeCopySigner(f: CopySignFlags, destinationReference: string | undefined, o: Cancellable = {}): Promise<CopySigner | undefined> {
   const simpleCount = (f.signBy !== undefined ? 1 : 0) + (f.signByKey !== undefined ? 1 : 0);
   if (simpleCount > 1) throw new SkiffError('EINVALID', 'only one of --sign-by and --sign-by-key can be used');
   if (simpleCount === 0 && f.signBySigstorePrivateKey === undefined) {
@@ -40,7 +40,7 @@ export async function makeCopySigner(f: CopySignFlags, destinationReference: str
   if (identity === undefined) {
     throw new SkiffError('EINVALID', 'cannot determine the identity to sign for: the destination has no docker reference', { hint: 'pass --sign-identity REGISTRY/REPO:TAG' });
   }
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const passphrase = f.signPassphraseFile !== undefined ? await readPassphraseFile(f.signPassphraseFile, so) : undefined;
   let simple: SimpleSigner | undefined;
   if (f.signByKey !== undefined) simple = { kind: 'key', key: await loadPrivateKeyFile(f.signByKey, passphrase, so) };
@@ -54,7 +54,7 @@ export async function makeCopySigner(f: CopySignFlags, destinationReference: str
       : await loadCosignPrivateKey((await readCapped(f.signBySigstorePrivateKey, 'sigstore private key', 1024 * 1024, so)).toString('utf8'), passphrase ?? '');
   return async (manifestBytes, digest, co) => {
     const out: Uint8Array[] = [];
-    if (simple) out.push(await signSimpleSigning(manifestBytes, identity, simple, { manifestDigest: digest, ...(co.signal ? { signal: co.signal } : {}) }));
+    if (simple) out.push(await signSimpleSigning(manifestBytes, identity, simple, { manifestDigest: digest, signal: co.signal }));
     if (sigstoreKey) out.push(encodeSignatureBlob({ format: 'sigstore', ...signSigstore(digest, identity, sigstoreKey, { creator: SIGNATURE_CREATOR }) }));
     return out;
   };

@@ -16,7 +16,7 @@ async function runGpg(args: string[], input: Uint8Array | undefined, o: GpgOptio
   if (o.homedir !== undefined) env.GNUPGHOME = o.homedir;
   const full = ['--batch', '--no-tty', ...(o.homedir !== undefined ? ['--homedir', o.homedir] : []), ...args];
   return await new Promise<Buffer>((resolve, reject) => {
-    const child = spawn('gpg', full, { env, stdio: ['pipe', 'pipe', 'pipe'], ...(o.signal ? { signal: o.signal } : {}) });
+    const child = spawn('gpg', full, { env, stdio: ['pipe', 'pipe', 'pipe'], signal: o.signal });
     const out: Buffer[] = [];
     let outLen = 0;
     const err: Buffer[] = [];

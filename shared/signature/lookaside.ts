@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { request } from 'undici';
 import { loadUndici } from '../registry/undici-lazy.ts';
-import { SkiffError, throwIfAborted } from '../errors.ts';
+import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { digestHex, parseDigest } from '../oci/digest.ts';
 import { hostUid } from '../runtime/userns-marker.ts';
 import { namedRepository, normalizeNamed } from './docker-identity.ts';
@@ -66,7 +66,7 @@ function entryOf(v: unknown, where: string): LookasideEntry {
  * Reads every `*.yaml` file of the given directories (missing directories are skipped) and merges them; one
  * scope (or default-docker) defined twice is EINVALID, as containers/image does.
  */
-export async function loadRegistriesD(dirs: readonly string[] = defaultRegistriesDirs(), o: { signal?: AbortSignal } = {}): Promise<RegistriesD> {
+export async function loadRegistriesD(dirs: readonly string[] = defaultRegistriesDirs(), o: Cancellable = {}): Promise<RegistriesD> {
   const out: RegistriesD = { docker: {} };
   let defaultFrom: string | undefined;
   const scopeFrom: Record<string, string> = {};
@@ -167,7 +167,7 @@ async function fetchOne(u: URL, signal?: AbortSignal): Promise<Uint8Array | unde
       throw e;
     }
   }
-  const res = await (await loadUndici()).request(u, { method: 'GET', maxRedirections: 0, headersTimeout: 30_000, bodyTimeout: 30_000, ...(signal ? { signal } : {}) } as Parameters<typeof request>[1]);
+  const res = await (await loadUndici()).request(u, { method: 'GET', maxRedirections: 0, headersTimeout: 30_000, bodyTimeout: 30_000, signal } as Parameters<typeof request>[1]);
   if (res.statusCode === 404) {
     await res.body.dump();
     return undefined;
@@ -198,7 +198,7 @@ async function fetchOne(u: URL, signal?: AbortSignal): Promise<Uint8Array | unde
  * Reads `signature-1`, `signature-2`, … from a file:// or http(s):// lookaside until the first missing one (404 /
  * ENOENT, or a file:// path this user may not read: EACCES), with per-signature size and count caps (SG-09). The digest is validated before any URL is built.
  */
-export async function readLookasideSignatures(base: string, dockerReference: string, digest: string, o: { signal?: AbortSignal } = {}): Promise<Uint8Array[]> {
+export async function readLookasideSignatures(base: string, dockerReference: string, digest: string, o: Cancellable = {}): Promise<Uint8Array[]> {
   parseDigest(digest, 'manifest digest');
   const out: Uint8Array[] = [];
   for (let i = 1; ; i++) {

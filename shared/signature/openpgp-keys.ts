@@ -1,13 +1,13 @@
 import type * as openpgp from 'openpgp';
 import { loadOpenpgp } from './openpgp-lazy.ts';
 import { readFile } from 'node:fs/promises';
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 
 /** Largest key file read (a keyring of many keys is still far below this). */
 export const MAX_KEY_FILE_BYTES = 4 * 1024 * 1024;
 
 /** Reads a file with a size cap; ENOENT → ENOTFOUND naming `what`. */
-export async function readCapped(path: string, what: string, cap = MAX_KEY_FILE_BYTES, o: { signal?: AbortSignal } = {}): Promise<Buffer> {
+export async function readCapped(path: string, what: string, cap = MAX_KEY_FILE_BYTES, o: Cancellable = {}): Promise<Buffer> {
   const bytes = await readFile(path, o.signal ? { signal: o.signal } : {}).catch((e: NodeJS.ErrnoException) => {
     throw new SkiffError(e.code === 'ENOENT' ? 'ENOTFOUND' : 'EIO', `reading ${what} ${path}: ${e.message}`, { cause: e });
   });
@@ -37,7 +37,7 @@ export async function parsePublicKeys(bytes: Uint8Array, what = 'public key'): P
 }
 
 /** Loads public keys from files (each armored or binary). */
-export async function loadPublicKeyFiles(paths: readonly string[], o: { signal?: AbortSignal } = {}): Promise<openpgp.PublicKey[]> {
+export async function loadPublicKeyFiles(paths: readonly string[], o: Cancellable = {}): Promise<openpgp.PublicKey[]> {
   const out: openpgp.PublicKey[] = [];
   for (const p of paths) out.push(...(await parsePublicKeys(await readCapped(p, 'public key file', MAX_KEY_FILE_BYTES, o), `public key file ${p}`)));
   return out;
@@ -47,7 +47,7 @@ export async function loadPublicKeyFiles(paths: readonly string[], o: { signal?:
  * Loads an armored (or binary) OpenPGP private key from a file and decrypts it with the passphrase when it is
  * protected. A wrong or missing passphrase is EPERM with a hint.
  */
-export async function loadPrivateKeyFile(path: string, passphrase: string | undefined, o: { signal?: AbortSignal } = {}): Promise<openpgp.PrivateKey> {
+export async function loadPrivateKeyFile(path: string, passphrase: string | undefined, o: Cancellable = {}): Promise<openpgp.PrivateKey> {
   const bytes = await readCapped(path, 'private key file', MAX_KEY_FILE_BYTES, o);
   let key: openpgp.PrivateKey;
   try {
@@ -74,7 +74,7 @@ export function fingerprintOf(k: openpgp.Key | openpgp.Subkey): string {
 }
 
 /** Reads a passphrase file as skopeo does: the first line, without its line ending. */
-export async function readPassphraseFile(path: string, o: { signal?: AbortSignal } = {}): Promise<string> {
+export async function readPassphraseFile(path: string, o: Cancellable = {}): Promise<string> {
   const b = await readCapped(path, 'passphrase file', 64 * 1024, o);
   return b.toString('utf8').split(/\r?\n/)[0] ?? '';
 }

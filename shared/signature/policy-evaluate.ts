@@ -6,7 +6,7 @@
 import { resolve, posix } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type * as openpgp from 'openpgp';
-import { SkiffError, throwIfAborted } from '../errors.ts';
+import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { digestOf } from '../oci/digest.ts';
 import { isValidRegistry } from '../ref/reference.ts';
 import type { ImageName } from '../ref/transport-name.ts';
@@ -174,7 +174,7 @@ async function gpgKeysOf(r: Requirement & { type: 'signedBy' }, signal?: AbortSi
   let p = pgpKeyCache.get(r);
   if (p === undefined) {
     p = (async () => {
-      const o = signal ? { signal } : {};
+      const o = { signal };
       if ('keyData' in r) return parsePublicKeys(Buffer.from(r.keyData, 'base64'), 'keyData');
       const paths = 'keyPaths' in r ? r.keyPaths : [r.keyPath];
       const keys: openpgp.PublicKey[] = [];
@@ -242,7 +242,7 @@ async function checkRequirement(r: Requirement, input: PolicyInput, intended: Na
  * authenticate with the requirement's keys, cover the digest of `manifestBytes` and satisfy signedIdentity.
  * Never throws for a rejection (returns it); throws for I/O problems (missing key file) and cancellation.
  */
-export async function evaluatePolicy(policy: Policy, input: PolicyInput, o: { signal?: AbortSignal } = {}): Promise<PolicyResult> {
+export async function evaluatePolicy(policy: Policy, input: PolicyInput, o: Cancellable = {}): Promise<PolicyResult> {
   const { scope, requirements } = requirementsFor(policy, input.scope);
   const intended = input.dockerReference === undefined ? undefined : normalizeNamed(input.dockerReference);
   for (const r of requirements) {
@@ -253,7 +253,7 @@ export async function evaluatePolicy(policy: Policy, input: PolicyInput, o: { si
 }
 
 /** evaluatePolicy, throwing EPERM "Source image rejected: …" on rejection (what copy/pull call). */
-export async function assertImageAllowed(policy: Policy, input: PolicyInput, o: { signal?: AbortSignal } = {}): Promise<void> {
+export async function assertImageAllowed(policy: Policy, input: PolicyInput, o: Cancellable = {}): Promise<void> {
   const r = await evaluatePolicy(policy, input, o);
   if (!r.allowed) {
     throw new SkiffError('EPERM', `Source image rejected: ${r.reason}`, { hint: `policy ${policy.source ?? '(built-in)'} scope ${r.scope}`, details: { scope: r.scope } });

@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sc
 import { promisify } from 'node:util';
 import { writeFile } from 'node:fs/promises';
 import nacl from 'tweetnacl';
-import { SkiffError, throwIfAborted } from '../errors.ts';
+import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { digestHex, digestOf, parseDigest, type Digest } from '../oci/digest.ts';
 import { MediaType } from '../oci/media-types.ts';
 import type { Descriptor, Manifest } from '../oci/types.ts';
@@ -133,7 +133,7 @@ export function loadSigstorePublicKey(pem: string | Uint8Array): KeyObject {
  * Generates an ECDSA P-256 key pair and writes `<prefix>.private` (encrypted, cosign-compatible, mode 0600) and
  * `<prefix>.pub` (PEM SPKI). Refuses to overwrite existing files (EEXIST).
  */
-export async function generateSigstoreKey(prefix: string, passphrase: string, o: { signal?: AbortSignal } = {}): Promise<{ privatePath: string; publicPath: string }> {
+export async function generateSigstoreKey(prefix: string, passphrase: string, o: Cancellable = {}): Promise<{ privatePath: string; publicPath: string }> {
   throwIfAborted(o.signal);
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
@@ -258,8 +258,8 @@ export function parseSigstoreAttachment(manifestBytes: Uint8Array): { descriptor
  */
 export async function readAttachmentSignatures(
   manifestBytes: Uint8Array,
-  fetch: (d: Descriptor, o: { signal?: AbortSignal }) => Promise<Uint8Array>,
-  o: { signal?: AbortSignal } = {},
+  fetch: (d: Descriptor, o: Cancellable) => Promise<Uint8Array>,
+  o: Cancellable = {},
 ): Promise<SigstoreSignature[]> {
   const layers = parseSigstoreAttachment(manifestBytes);
   const out: SigstoreSignature[] = [];

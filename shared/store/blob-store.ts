@@ -4,7 +4,7 @@ import { chmod, link, lstat, mkdir, open, readdir, rename, rm, unlink } from 'no
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { SkiffError, throwIfAborted } from '../errors.ts';
+import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { DigestingStream, digestHex, isDigest, parseDigest, type Digest } from '../oci/digest.ts';
 import { fsyncDir } from './atomic.ts';
 import { parseBlobRef, type BlobRef } from './descriptor.ts';
@@ -17,12 +17,12 @@ export const JSON_BLOB_CAP = MAX_DOCUMENT_BYTES;
 /** Options of a blob store. */
 export interface BlobStoreOptions {
   /** The calling process's private temp dir, on the same filesystem as the blobs (rename must not cross devices). */
-  tempDir: (o: { signal?: AbortSignal }) => Promise<string>;
+  tempDir: (o: Cancellable) => Promise<string>;
   /**
    * Wraps the commit step of put(): the store passes a function that takes the shared gc lock and records
    * the digest in this process's lease before `commit` runs (see store.ts for the race reasoning).
    */
-  guard?: <T>(digest: Digest, commit: () => Promise<T>, o: { signal?: AbortSignal }) => Promise<T>;
+  guard?: <T>(digest: Digest, commit: () => Promise<T>, o: Cancellable) => Promise<T>;
 }
 
 /** Options of reads. */
@@ -67,7 +67,7 @@ export class BlobStore {
   }
 
   /** Size of the committed blob, or undefined when absent. Not verified (see open / verify). */
-  async stat(d: string, _o: { signal?: AbortSignal } = {}): Promise<{ size: number } | undefined> {
+  async stat(d: string, _o: Cancellable = {}): Promise<{ size: number } | undefined> {
     const p = this.path(d);
     try {
       const st = await lstat(p);
@@ -80,7 +80,7 @@ export class BlobStore {
   }
 
   /** True when a blob with digest `d` is committed (and, with `size`, has that size). */
-  async has(d: string, size?: number, o: { signal?: AbortSignal } = {}): Promise<boolean> {
+  async has(d: string, size?: number, o: Cancellable = {}): Promise<boolean> {
     const st = await this.stat(d, o);
     return st !== undefined && (size === undefined || st.size === size);
   }
@@ -104,7 +104,7 @@ export class BlobStore {
       throw e;
     }
     // 1 MiB reads: a layer streams through in a few hundred thread-pool round trips, not thousands
-    const rs = fh.createReadStream({ highWaterMark: 1 << 20, ...(o.signal ? { signal: o.signal } : {}) });
+    const rs = fh.createReadStream({ highWaterMark: 1 << 20, signal: o.signal });
     if (o.verify === false) return rs;
     const ds = new DigestingStream(size === undefined ? { digest } : { digest, size });
     rs.on('error', (e) => ds.destroy(abortError(o.signal, e) as Error));
@@ -150,7 +150,7 @@ export class BlobStore {
    * expect.digest and be exactly expect.size bytes (EINTEGRITY / EBADSIZE naming expected and actual; more
    * than `size` bytes fail at once). Returns the digest and size computed from the bytes, never the caller's.
    */
-  async put(body: Readable | Uint8Array, expect?: { digest: string; size: number }, o: { signal?: AbortSignal } = {}): Promise<BlobRef> {
+  async put(body: Readable | Uint8Array, expect?: { digest: string; size: number }, o: Cancellable = {}): Promise<BlobRef> {
     // The body may fail while we set up (temp dir, lock): hold its first error until pipeline() owns it, so an
     // early failure is this call's rejection and never an unhandled 'error' event.
     let early: unknown;
@@ -222,14 +222,14 @@ export class BlobStore {
    * Stores JSON (a value is serialised; bytes are stored exactly as given, so their digest is preserved); refuses
    * documents over MAX_DOCUMENT_BYTES (ELIMIT) before writing anything.
    */
-  async putJson(value: unknown, o: { signal?: AbortSignal } = {}): Promise<BlobRef> {
+  async putJson(value: unknown, o: Cancellable = {}): Promise<BlobRef> {
     const bytes = value instanceof Uint8Array ? value : Buffer.from(JSON.stringify(value));
     checkDocumentSize(bytes, 'the JSON document');
     return this.put(bytes, undefined, o);
   }
 
   /** Every committed sha256 blob (names that are not 64 lowercase hex are skipped, never touched). */
-  async list(o: { signal?: AbortSignal } = {}): Promise<Digest[]> {
+  async list(o: Cancellable = {}): Promise<Digest[]> {
     let names: string[];
     try {
       names = await readdir(join(this.dir, 'sha256'));

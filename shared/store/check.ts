@@ -1,4 +1,4 @@
-import { isSkiffError, throwIfAborted } from '../errors.ts';
+import { isSkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { Annotation } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
@@ -28,7 +28,7 @@ type BlobVerdict = { ok: true } | { ok: false; problem: string; bad: boolean };
  * grouped by ID, as `images` shows them; only damaged ones are returned.
  */
 export async function findDamagedImages(layout: Layout, o: { quick?: boolean; signal?: AbortSignal } = {}): Promise<DamagedImage[]> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const verdicts = new Map<string, Promise<BlobVerdict>>();
   const judge = (d: Descriptor, what: string, read: 'json' | 'hash' | 'stat'): Promise<BlobVerdict> => {
     const key = `${d.digest} ${d.size}`;
@@ -90,7 +90,7 @@ export async function findDamagedImages(layout: Layout, o: { quick?: boolean; si
   return [...byImage.values()].filter((r) => r.problems.length > 0);
 }
 
-async function judgeBlob(layout: Layout, d: Descriptor, what: string, read: 'json' | 'hash' | 'stat', so: { signal?: AbortSignal }): Promise<BlobVerdict> {
+async function judgeBlob(layout: Layout, d: Descriptor, what: string, read: 'json' | 'hash' | 'stat', so: Cancellable): Promise<BlobVerdict> {
   let st;
   try {
     st = await layout.blobs.stat(d.digest);

@@ -1,4 +1,4 @@
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import type { Descriptor } from '../oci/types.ts';
 import { parseDescriptor } from '../oci/validate.ts';
 import type { Layout } from './layout.ts';
@@ -10,7 +10,7 @@ import { walkReachable, type Reachability } from './reachability.ts';
  * EBADSIZE for a size that differs from its descriptor, or the read error of a damaged manifest.
  * Returns the walk (its `reachable` keys are every digest the image needs).
  */
-export async function checkImageComplete(layout: Layout, desc: Descriptor, o: { signal?: AbortSignal } = {}): Promise<Reachability> {
+export async function checkImageComplete(layout: Layout, desc: Descriptor, o: Cancellable = {}): Promise<Reachability> {
   const d = parseDescriptor({ ...desc }, 'image descriptor');
   const walk = await walkReachable(layout.blobs, [d], o);
   const missing = walk.missing[0];
@@ -39,7 +39,7 @@ export async function checkImageComplete(layout: Layout, desc: Descriptor, o: { 
  * Without a store (a bare layout) nothing stops a concurrent gc; Store.commitImage adds that protection.
  */
 export async function commitImage(layout: Layout, desc: Descriptor, o: { name?: string; signal?: AbortSignal } = {}): Promise<Descriptor | undefined> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   await checkImageComplete(layout, desc, so);
   if (o.name === undefined) {
     await layout.addUnnamed(desc, so);

@@ -49,7 +49,7 @@ export interface GcContext {
  * unknown and would otherwise be deleted. Depth overflow aborts with ELIMIT.
  */
 export async function collectGarbage(ctx: GcContext, o: { signal?: AbortSignal; dryRun?: boolean; wait?: boolean | number } = {}): Promise<GcResult> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   return withLock(ctx.gcLockPath, { ...so, ...(o.wait !== undefined ? { wait: o.wait } : {}) }, async () => {
     const tempsRemoved = o.dryRun ? [] : await cleanStaleTemps(ctx.paths.tmp, so);
     const tempFilesRemoved: string[] = [];

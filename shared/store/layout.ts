@@ -1,7 +1,7 @@
 import { constants as C } from 'node:fs';
 import { lstat, mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isSkiffError, SkiffError, throwIfAborted } from '../errors.ts';
+import { isSkiffError, SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { isDigest, parseDigest, type Digest } from '../oci/digest.ts';
 import { Annotation, INDEX_MEDIA_TYPES, MediaType } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
@@ -189,12 +189,12 @@ export class Layout {
   }
 
   /** All index.json entries, validated. */
-  async entries(_o: { signal?: AbortSignal } = {}): Promise<Descriptor[]> {
+  async entries(_o: Cancellable = {}): Promise<Descriptor[]> {
     return (await this.#read()).manifests;
   }
 
   /** The entry named exactly `name` (full normalised reference); ENOTFOUND otherwise. */
-  async resolve(name: string, o: { signal?: AbortSignal } = {}): Promise<Descriptor> {
+  async resolve(name: string, o: Cancellable = {}): Promise<Descriptor> {
     parseRefName(name);
     const e = (await this.entries(o)).find((d) => refNameOf(d) === name);
     if (!e) throw new SkiffError('ENOTFOUND', `image ${name} not found in ${this.dir}`);
@@ -206,7 +206,7 @@ export class Layout {
    * return a new one. The result is validated and normalised, then written atomically. Returns fn's value
    * (when fn returns an array, that array is the new entry list and is also returned).
    */
-  async update<T>(fn: (entries: Descriptor[]) => T | Promise<T>, o: { signal?: AbortSignal } = {}): Promise<T> {
+  async update<T>(fn: (entries: Descriptor[]) => T | Promise<T>, o: Cancellable = {}): Promise<T> {
     throwIfAborted(o.signal);
     return withLock(this.lockPath, o.signal ? { signal: o.signal } : {}, async () => {
       const { doc, manifests } = await this.#read();
@@ -231,7 +231,7 @@ export class Layout {
    * without a name, marked dangling (unless another entry still references its digest). Returns that
    * previous descriptor, if the name moved. Idempotent. Does not check that blobs exist: see commitImage.
    */
-  async tag(name: string, desc: Descriptor, o: { signal?: AbortSignal } = {}): Promise<Descriptor | undefined> {
+  async tag(name: string, desc: Descriptor, o: Cancellable = {}): Promise<Descriptor | undefined> {
     parseRefName(name);
     const d = withoutAnnotation(parseDescriptor({ ...desc }, 'descriptor to tag'), Annotation.Dangling);
     return this.update((entries) => {
@@ -248,7 +248,7 @@ export class Layout {
   }
 
   /** Removes a name; the image stays as a dangling entry (unless still named otherwise). ENOTFOUND if absent. */
-  async untag(name: string, o: { signal?: AbortSignal } = {}): Promise<Descriptor> {
+  async untag(name: string, o: Cancellable = {}): Promise<Descriptor> {
     parseRefName(name);
     return this.update((entries) => {
       const i = entries.findIndex((e) => refNameOf(e) === name);
@@ -260,7 +260,7 @@ export class Layout {
   }
 
   /** Records an unnamed (intermediate) image, marked dangling, so gc keeps it and prune can find it. Idempotent. */
-  async addUnnamed(desc: Descriptor, o: { signal?: AbortSignal } = {}): Promise<void> {
+  async addUnnamed(desc: Descriptor, o: Cancellable = {}): Promise<void> {
     const d = parseDescriptor({ ...desc }, 'descriptor');
     await this.update((entries) => {
       if (!entries.some((e) => e.digest === d.digest)) entries.push(markDangling(d));
@@ -268,7 +268,7 @@ export class Layout {
   }
 
   /** Removes every entry with manifest digest `digest`; returns how many were removed. Blobs stay until gc. */
-  async remove(digest: string, o: { signal?: AbortSignal } = {}): Promise<number> {
+  async remove(digest: string, o: Cancellable = {}): Promise<number> {
     const d = parseDigest(digest);
     return this.update((entries) => {
       const n = entries.length;
@@ -279,7 +279,7 @@ export class Layout {
   }
 
   /** The config digest (image ID) of an image-manifest entry; undefined for indexes, artifacts without one, and missing or damaged manifests. Memoised per process (damage is not). */
-  async configDigest(desc: Descriptor, o: { signal?: AbortSignal } = {}): Promise<Digest | undefined> {
+  async configDigest(desc: Descriptor, o: Cancellable = {}): Promise<Digest | undefined> {
     const memo = configMemo.get(desc.digest);
     if (memo !== undefined) return memo ?? undefined;
     if (INDEX_MEDIA_TYPES.has(desc.mediaType)) return undefined;
@@ -303,7 +303,7 @@ export class Layout {
    * characters of a config digest, or a manifest digest (full or prefix). ENOTFOUND when nothing matches,
    * EINVALID "ambiguous" when a prefix matches different images.
    */
-  async findImage(idOrPrefix: string, o: { signal?: AbortSignal } = {}): Promise<FoundImage> {
+  async findImage(idOrPrefix: string, o: Cancellable = {}): Promise<FoundImage> {
     const hex = idOrPrefix.startsWith('sha256:') ? idOrPrefix.slice(7) : idOrPrefix;
     if (!/^[a-f0-9]{3,64}$/.test(hex)) {
       throw new SkiffError('EINVALID', `invalid image ID ${JSON.stringify(idOrPrefix.slice(0, 80))}: expected at least 3 lowercase hex characters`);

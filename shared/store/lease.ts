@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkiffError, throwIfAborted } from '../errors.ts';
+import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { parseDigest, type Digest } from '../oci/digest.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { isSessionAlive, sessionFor } from './session.ts';
@@ -70,7 +70,7 @@ export class Lease {
   }
 
   /** Adds digests durably (atomic rewrite of the lease file). Call under the shared gc lock. Idempotent. */
-  async add(digests: Iterable<string>, o: { signal?: AbortSignal } = {}): Promise<void> {
+  async add(digests: Iterable<string>, o: Cancellable = {}): Promise<void> {
     throwIfAborted(o.signal);
     let changed = false;
     for (const d of digests) {
@@ -195,7 +195,7 @@ export async function listLeases(paths: LeasePaths): Promise<LeaseInfo[]> {
  * Leases of dead processes are deleted (their session lock is free, and a session takes its lock before
  * writing any lease, so a free lock means the owner is gone). Call under the exclusive gc lock.
  */
-export async function collectLeasedDigests(paths: LeasePaths, o: { signal?: AbortSignal } = {}): Promise<{ digests: Set<Digest>; dropped: string[] }> {
+export async function collectLeasedDigests(paths: LeasePaths, o: Cancellable = {}): Promise<{ digests: Set<Digest>; dropped: string[] }> {
   const digests = new Set<Digest>();
   const dropped: string[] = [];
   const alive = new Map<string, boolean>();

@@ -1,4 +1,4 @@
-import { isSkiffError } from '../errors.ts';
+import { isSkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { Annotation, INDEX_MEDIA_TYPES } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
@@ -26,7 +26,7 @@ export interface ImageSummary {
  * Summarises every image in the layout, grouped by image ID (one row per ID with all its names), newest first.
  * Entries whose manifest or config blob is missing or damaged are skipped — `verify` reports those.
  */
-export async function listImages(layout: Layout, o: { signal?: AbortSignal } = {}): Promise<ImageSummary[]> {
+export async function listImages(layout: Layout, o: Cancellable = {}): Promise<ImageSummary[]> {
   const rows = new Map<string, ImageSummary>();
   for (const e of await layout.entries(o)) {
     const row = await summarise(layout, e, o).catch((err) => {
@@ -43,7 +43,7 @@ export async function listImages(layout: Layout, o: { signal?: AbortSignal } = {
   return [...rows.values()].sort((a, b) => (b.created?.getTime() ?? 0) - (a.created?.getTime() ?? 0));
 }
 
-async function summarise(layout: Layout, e: Descriptor, o: { signal?: AbortSignal }): Promise<ImageSummary> {
+async function summarise(layout: Layout, e: Descriptor, o: Cancellable): Promise<ImageSummary> {
   const name = e.annotations?.[Annotation.RefName];
   const base = { digest: e.digest, names: name ? [name] : [], dangling: !name, mediaType: e.mediaType };
   if (INDEX_MEDIA_TYPES.has(e.mediaType)) return { ...base, id: e.digest, size: e.size, labels: {} };

@@ -1,4 +1,4 @@
-import { SkiffError, isSkiffError } from '../errors.ts';
+import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { Annotation } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
@@ -41,7 +41,7 @@ const FULL_ID = /^(sha256:)?[a-f0-9]{64}$/;
  * as podman does; nothing here reaches a registry. Read-only.
  */
 export async function lookupImage(layout: Layout, input: string, o: LookupOptions = {}): Promise<LookedUpImage> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   if (FULL_ID.test(input) || input.startsWith('sha256:')) return byId(layout, input, so);
   let ref: Reference | undefined;
   try {
@@ -95,7 +95,7 @@ function parseStored(name: string): Reference {
   }
 }
 
-async function byId(layout: Layout, input: string, so: { signal?: AbortSignal }): Promise<LookedUpImage> {
+async function byId(layout: Layout, input: string, so: Cancellable): Promise<LookedUpImage> {
   try {
     const found = await layout.findImage(input, so);
     return { descriptor: found.descriptor, ...(found.id ? { id: found.id } : {}) };

@@ -85,7 +85,7 @@ export async function walkReachable(
     if (!mayHaveChildren(d, cap) || st.size > cap) continue;
     let doc: unknown;
     try {
-      doc = await blobs.readJson({ digest: d.digest, size: d.size }, { cap, ...(o.signal ? { signal: o.signal } : {}) });
+      doc = await blobs.readJson({ digest: d.digest, size: d.size }, { cap, signal: o.signal });
     } catch (e) {
       if (isSkiffError(e, 'EINTEGRITY') || isSkiffError(e, 'EBADSIZE')) r.unreadable.push({ digest: d.digest, error: e });
       else if (!isSkiffError(e, 'EINVALID') && !isSkiffError(e, 'ELIMIT')) throw e; // not JSON: a leaf

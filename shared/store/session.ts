@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, unlinkSync } from 'node:fs';
 import { mkdir, readdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkiffError, throwIfAborted } from '../errors.ts';
+import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { acquireLock, type LockHandle } from './lock.ts';
 
 const ID_RE = /^[a-f0-9]{32}$/;
@@ -38,7 +38,7 @@ export class Session {
   }
 
   /** Takes the owner lock and makes the temp dir (once); returns the dir. Idempotent. */
-  dir(o: { signal?: AbortSignal } = {}): Promise<string> {
+  dir(o: Cancellable = {}): Promise<string> {
     if (this.#closed) return Promise.reject(new SkiffError('EINVALID', 'store session already closed'));
     this.#starting ??= this.#start(o).catch((e) => {
       this.#starting = undefined;
@@ -47,7 +47,7 @@ export class Session {
     return this.#starting;
   }
 
-  async #start(o: { signal?: AbortSignal }): Promise<string> {
+  async #start(o: Cancellable): Promise<string> {
     throwIfAborted(o.signal);
     await mkdir(this.tmpRoot, { recursive: true, mode: 0o700 });
     // A cleaner (another process's cleanStaleTemps) can see our fresh lock file and take it for a moment
@@ -57,7 +57,7 @@ export class Session {
     for (let attempt = 0; ; attempt++) {
       let lock: LockHandle | undefined;
       try {
-        lock = await acquireLock(this.lockPath, { wait: false, ...(o.signal ? { signal: o.signal } : {}) });
+        lock = await acquireLock(this.lockPath, { wait: false, signal: o.signal });
       } catch (e) {
         if (!(e instanceof SkiffError && e.code === 'ELOCKED') || attempt >= 8) throw e;
       }

@@ -1,7 +1,7 @@
 import { lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { SkiffError, throwIfAborted } from '../errors.ts';
+import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { parseDigest, type Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/types.ts';
 import type { BlobStore } from './blob-store.ts';
@@ -76,7 +76,7 @@ export class Store {
   }
 
   /** This process's lease on this store (created on first use; released by close()). */
-  lease(o: { signal?: AbortSignal } = {}): Promise<Lease> {
+  lease(o: Cancellable = {}): Promise<Lease> {
     this.#lease ??= createLease(this.paths, [], { owner: `pid ${process.pid}`, ...o }).catch((e) => {
       this.#lease = undefined;
       throw e;
@@ -85,9 +85,9 @@ export class Store {
   }
 
   /** Runs `fn` under the shared gc lock after recording `digests` in this process's lease. */
-  async protect<T>(digests: Iterable<string>, fn: () => Promise<T>, o: { signal?: AbortSignal } = {}): Promise<T> {
+  async protect<T>(digests: Iterable<string>, fn: () => Promise<T>, o: Cancellable = {}): Promise<T> {
     const lease = await this.lease(o);
-    return withLock(this.gcLockPath, { shared: true, ...(o.signal ? { signal: o.signal } : {}) }, async () => {
+    return withLock(this.gcLockPath, { shared: true, signal: o.signal }, async () => {
       await lease.add(digests, o);
       return fn();
     });
@@ -98,13 +98,13 @@ export class Store {
    * size. When true, the blob is safe from gc until this process's lease ends. Size is a cheap check; the
    * bytes are verified on every read.
    */
-  claim(desc: { digest: string; size: number }, o: { signal?: AbortSignal } = {}): Promise<boolean> {
+  claim(desc: { digest: string; size: number }, o: Cancellable = {}): Promise<boolean> {
     const d = parseDigest(desc.digest);
     return this.protect([d], () => this.blobs.has(d, desc.size, o), o);
   }
 
   /** Stores a blob (see BlobStore.put), leased to this process until close(). */
-  putBlob(body: Readable | Uint8Array, expect?: { digest: string; size: number }, o: { signal?: AbortSignal } = {}): Promise<BlobRef> {
+  putBlob(body: Readable | Uint8Array, expect?: { digest: string; size: number }, o: Cancellable = {}): Promise<BlobRef> {
     return this.blobs.put(body, expect, o);
   }
 
@@ -114,7 +114,7 @@ export class Store {
    * Returns the descriptor that previously held the name, if it moved (LS-11).
    */
   async commitImage(desc: Descriptor, o: { name?: string; signal?: AbortSignal } = {}): Promise<Descriptor | undefined> {
-    const so = o.signal ? { signal: o.signal } : {};
+    const so = { signal: o.signal };
     const lease = await this.lease(so);
     return withLock(this.gcLockPath, { shared: true, ...so }, async () => {
       const walk = await checkImageComplete(this.layout, desc, so);
@@ -135,7 +135,7 @@ export class Store {
   }
 
   /** Re-hashes every blob and checks references; reports, never deletes. */
-  verify(o: { signal?: AbortSignal } = {}): Promise<VerifyResult> {
+  verify(o: Cancellable = {}): Promise<VerifyResult> {
     return verifyLayout(this.layout, o);
   }
 
@@ -162,7 +162,7 @@ export async function openStore(root: string, o: OpenStoreOptions = {}): Promise
   throwIfAborted(o.signal);
   const paths = storePaths(root);
   checkStoreRoot(paths.root);
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   if (o.create) {
     for (const d of [paths.root, paths.tmp, paths.leases, paths.locks]) await mkdir(d, { recursive: true, mode: 0o700 });
   } else {

@@ -1,4 +1,4 @@
-import { throwIfAborted } from '../errors.ts';
+import { throwIfAborted, type Cancellable } from '../errors.ts';
 import { Digester, type Digest } from '../oci/digest.ts';
 import type { Layout } from './layout.ts';
 import { walkReachable } from './reachability.ts';
@@ -28,8 +28,8 @@ export interface VerifyResult {
  * to its file name, sizes that differ from the descriptors naming them, referenced blobs that are missing.
  * Read-only: it reports, it never deletes or repairs.
  */
-export async function verifyLayout(layout: Layout, o: { signal?: AbortSignal } = {}): Promise<VerifyResult> {
-  const so = o.signal ? { signal: o.signal } : {};
+export async function verifyLayout(layout: Layout, o: Cancellable = {}): Promise<VerifyResult> {
+  const so = { signal: o.signal };
   const damaged: Damage[] = [];
   let checked = 0;
   let bytes = 0;

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { SkiffError, throwIfAborted } from '../errors.ts';
+import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { digestHex, digestMismatch, digestOf, type Digest } from '../oci/digest.ts';
 import { formatOfMediaType, indexMediaType, layerCompression, layerMediaType, manifestMediaType, type Compression, type ManifestFormat } from '../oci/media-types.ts';
 import type { Descriptor, Index, Manifest, Platform } from '../oci/types.ts';
@@ -49,7 +49,7 @@ export interface CopyOptions {
    * before commit, with its exact bytes and digest; returns signature blobs (see signature/blob.ts) stored after
    * the carried ones. The destination must be able to store signatures (checked before anything is written).
    */
-  sign?: (manifestBytes: Uint8Array, digest: Digest, o: { signal?: AbortSignal }) => Promise<Uint8Array[]>;
+  sign?: (manifestBytes: Uint8Array, digest: Digest, o: Cancellable) => Promise<Uint8Array[]>;
   /** Concurrent blob copies (default 6); ignored when `scheduler` is given. */
   parallel?: number;
   /** A scheduler shared with other copies (sync): bounds and de-duplicates blob copies across them. */
@@ -122,7 +122,7 @@ class Copier {
   readonly dst: ImageTarget;
   readonly o: CopyOptions;
   readonly sched: BlobScheduler;
-  readonly so: { signal?: AbortSignal };
+  readonly so: Cancellable;
   manifests = 0;
   /** The bytes of the top manifest last written (what signing covers). */
   topBytes: Uint8Array | undefined;
@@ -133,7 +133,7 @@ class Copier {
     this.dst = dst;
     this.o = o;
     this.sched = o.scheduler ?? new BlobScheduler(o.parallel ?? 6);
-    this.so = o.signal ? { signal: o.signal } : {};
+    this.so = { signal: o.signal };
   }
 
   emit(e: ProgressEvent): void {
@@ -253,7 +253,7 @@ class Copier {
     return {
       desc: await img.descriptor(this.so),
       bytes: await img.rawManifest(this.so),
-      layers: layers.map(({ desc, layer }) => ({ desc, open: (o: { signal?: AbortSignal }) => layer.compressed(o) })),
+      layers: layers.map(({ desc, layer }) => ({ desc, open: (o: Cancellable) => layer.compressed(o) })),
       config: { desc: cm.config, open: async () => Readable.from([Buffer.from(configBytes)]) },
     };
   }

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import { digestHex, digestOf, parseDigest, type Digest } from '../oci/digest.ts';
 import { fsyncDir } from '../store/atomic.ts';
 import { openNoFollow, readSmallFile, sniffMediaType, verifying, writeFileVerified } from './files.ts';
-import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
+import type { CommitOpts, ImageTarget, OpenedSource } from './types.ts';
 
 /** The `version` file skopeo's dir: transport writes. */
 export const DIR_VERSION = 'Directory Transport Version: 1.1\n';
@@ -22,7 +22,7 @@ async function exists(p: string): Promise<boolean> {
  * `<hex>.manifest.json`, blobs as `<hex>` files, signatures `signature-1…` (instances: `<hex>.signature-N`).
  * Blob streams are verified at EOF; symlinks are never followed; digests are validated before any path use.
  */
-export async function openDirSource(path: string, o: CallOpts = {}): Promise<OpenedSource> {
+export async function openDirSource(path: string, o: Cancellable = {}): Promise<OpenedSource> {
   const dir = resolve(path);
   const versionPath = join(dir, 'version');
   if (await exists(versionPath)) {
@@ -65,7 +65,7 @@ export async function openDirSource(path: string, o: CallOpts = {}): Promise<Ope
  * never a half-written image. An existing non-empty PATH is replaced only when it is a dir: layout (has a
  * `version` file), as skopeo does; otherwise EEXIST. close() without commit removes the private directory.
  */
-export async function openDirTarget(path: string, o: CallOpts = {}): Promise<ImageTarget> {
+export async function openDirTarget(path: string, o: Cancellable = {}): Promise<ImageTarget> {
   const dir = resolve(path);
   const st = await lstat(dir).catch(() => undefined);
   if (st) {
@@ -81,7 +81,7 @@ export async function openDirTarget(path: string, o: CallOpts = {}): Promise<Ima
   const have = new Set<Digest>();
   let top: { bytes: Uint8Array; digest: Digest } | undefined;
   let done = false;
-  const so = (co?: CallOpts) => (co?.signal ? { signal: co.signal } : o.signal ? { signal: o.signal } : {});
+  const so = (co?: Cancellable) => (co?.signal ? { signal: co.signal } : o.signal ? { signal: o.signal } : {});
   return {
     name: `dir:${path}`,
     blobScope: `dir:${work}`,

@@ -3,7 +3,7 @@ import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { isSkiffError, SkiffError } from '../errors.ts';
+import { isSkiffError, SkiffError, type Cancellable } from '../errors.ts';
 import { Digester, digestHex, digestOf, parseDigest, type Digest } from '../oci/digest.ts';
 import { layerCompression, layerMediaType, MediaType } from '../oci/media-types.ts';
 import type { Descriptor, Manifest } from '../oci/types.ts';
@@ -14,7 +14,7 @@ import { ArchiveWriter } from './archive-writer.ts';
 import { archiveMemberName, extractArchive } from './extract.ts';
 import { ArchiveIndex } from './archive-index.ts';
 import { DOCUMENT_CAP, openNoFollow, readSmallFile, verifying, writeFileVerified } from './files.ts';
-import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
+import type { CommitOpts, ImageTarget, OpenedSource } from './types.ts';
 
 /** One entry of a `docker save` manifest.json. */
 export interface DockerArchiveEntry {
@@ -65,7 +65,7 @@ interface MemberReader {
   readSmall(name: string, what: string): Promise<Buffer>;
   /** The size of a regular-file member; EINVALID when it is missing. */
   size(name: string): Promise<number>;
-  open(name: string, what: string, o?: CallOpts): Promise<Readable>;
+  open(name: string, what: string, o?: Cancellable): Promise<Readable>;
   close(): Promise<void>;
 }
 
@@ -87,7 +87,7 @@ function indexedReader(ix: ArchiveIndex): MemberReader {
 }
 
 /** Reads members from a private temp dir the archive was streamed into (input that cannot seek: a pipe). */
-async function extractedReader(file: string, o: CallOpts & { tmpDir?: string }): Promise<MemberReader> {
+async function extractedReader(file: string, o: Cancellable & { tmpDir?: string }): Promise<MemberReader> {
   const tmp = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'skiff-docker-archive-'));
   const at = (name: string) => join(tmp, archiveMemberName(name, file));
   const reader: MemberReader = {
@@ -101,7 +101,7 @@ async function extractedReader(file: string, o: CallOpts & { tmpDir?: string }):
     close: () => rm(tmp, { recursive: true, force: true }),
   };
   try {
-    await extractArchive(file, tmp, { symlinks: 'link', ...(o.signal ? { signal: o.signal } : {}) });
+    await extractArchive(file, tmp, { symlinks: 'link', signal: o.signal });
     return reader;
   } catch (e) {
     await reader.close();
@@ -118,7 +118,7 @@ async function headOf(r: MemberReader, name: string): Promise<Buffer> {
   return Buffer.alloc(0);
 }
 
-async function hashMember(r: MemberReader, name: string, o: CallOpts): Promise<Digest> {
+async function hashMember(r: MemberReader, name: string, o: Cancellable): Promise<Digest> {
   const h = new Digester();
   for await (const c of (await r.open(name, 'layer', o)) as AsyncIterable<Buffer>) h.update(c);
   return h.digest();
@@ -132,7 +132,7 @@ async function hashMember(r: MemberReader, name: string, o: CallOpts): Promise<D
  * layers as the tar members with digest = sha256 of the member (the diffID for uncompressed layers, checked at
  * read time), size = member size.
  */
-export async function openDockerArchiveSource(file: string, sel: DockerArchiveSelector, o: CallOpts & { tmpDir?: string } = {}): Promise<OpenedSource> {
+export async function openDockerArchiveSource(file: string, sel: DockerArchiveSelector, o: Cancellable & { tmpDir?: string } = {}): Promise<OpenedSource> {
   const display = `docker-archive:${file}${sel.ref ? `:${formatReference(sel.ref)}` : sel.sourceIndex !== undefined ? `:@${sel.sourceIndex}` : ''}`;
   const path = resolve(file);
   const ix = await ArchiveIndex.open(path, o.signal ? { signal: o.signal } : {});
@@ -211,7 +211,7 @@ export function repoTagOf(ref: Reference): string {
  * to temp files beside FILE (their uncompressed size is only known afterwards); commit() checks the diffIDs
  * against the config and streams the archive to a temp file that is renamed to FILE. Holds one image (no index).
  */
-export async function openDockerArchiveTarget(file: string, ref: Reference | undefined, o: CallOpts = {}): Promise<ImageTarget> {
+export async function openDockerArchiveTarget(file: string, ref: Reference | undefined, o: Cancellable = {}): Promise<ImageTarget> {
   if (ref?.digest !== undefined) throw new SkiffError('EINVALID', 'a docker-archive reference cannot contain a digest');
   const abs = resolve(file);
   const spool = await mkdtemp(join(dirname(abs), '.skiff-docker-archive-'));
@@ -220,7 +220,7 @@ export async function openDockerArchiveTarget(file: string, ref: Reference | und
   let top: Manifest | undefined;
   let writer: ArchiveWriter | undefined;
   let done = false;
-  const so = (co?: CallOpts) => (co?.signal ? { signal: co.signal } : o.signal ? { signal: o.signal } : {});
+  const so = (co?: Cancellable) => (co?.signal ? { signal: co.signal } : o.signal ? { signal: o.signal } : {});
   return {
     name: `docker-archive:${file}${ref ? `:${formatReference(ref)}` : ''}`,
     blobScope: `docker-archive:${spool}`,

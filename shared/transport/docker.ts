@@ -1,9 +1,9 @@
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { formatReference, normalizePull, type QualifiedReference, type Reference } from '../ref/reference.ts';
 import { openRepository } from '../registry/repository.ts';
 import type { RegistryOptions, RegistryRepository } from '../registry/types.ts';
-import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
+import type { CommitOpts, ImageTarget, OpenedSource } from './types.ts';
 import { readRegistrySignatures, writeRegistrySignatures, type RegistrySignatureConfig } from './registry-signatures.ts';
 
 function sourceOver(repo: RegistryRepository, q: QualifiedReference, top: Digest, sc: RegistrySignatureConfig): OpenedSource {
@@ -25,7 +25,7 @@ function sourceOver(repo: RegistryRepository, q: QualifiedReference, top: Digest
  * The top manifest is pinned by digest once resolved, so a tag moving mid-copy cannot mix two images.
  * `registryRepository` lets a target on the same registry mount blobs instead of uploading them.
  */
-export async function openDockerSource(ref: Reference, reg: RegistryOptions, o: CallOpts & RegistrySignatureConfig = {}): Promise<OpenedSource> {
+export async function openDockerSource(ref: Reference, reg: RegistryOptions, o: Cancellable & RegistrySignatureConfig = {}): Promise<OpenedSource> {
   const sc: RegistrySignatureConfig = o.registriesDirs ? { registriesDirs: o.registriesDirs } : {};
   const q = normalizePull(ref);
   const repo = openRepository(q.registry, q.path, reg);
@@ -45,7 +45,7 @@ export async function openDockerSource(ref: Reference, reg: RegistryOptions, o: 
  * (Docker-Content-Digest, else a HEAD / GET by tag), so nothing is signed for a manifest the registry rewrote or
  * lost. commit() adds the additional tags.
  */
-export async function openDockerTarget(ref: Reference, reg: RegistryOptions, o: CallOpts & RegistrySignatureConfig = {}): Promise<ImageTarget> {
+export async function openDockerTarget(ref: Reference, reg: RegistryOptions, o: Cancellable & RegistrySignatureConfig = {}): Promise<ImageTarget> {
   const sc: RegistrySignatureConfig = o.registriesDirs ? { registriesDirs: o.registriesDirs } : {};
   const q = normalizePull(ref);
   const repo = openRepository(q.registry, q.path, reg);
@@ -80,7 +80,7 @@ export async function openDockerTarget(ref: Reference, reg: RegistryOptions, o: 
     putSignatures: (digest, sigs, co = {}) => writeRegistrySignatures(repo, formatReference(q), digest, sigs, sc, co),
     async commit(co: CommitOpts = {}) {
       if (!top) throw new SkiffError('EINVALID', 'commit called before the top manifest was written');
-      const so = co.signal ? { signal: co.signal } : {};
+      const so = { signal: co.signal };
       for (const t of co.additionalTags ?? []) await repo.putManifest(t, top.bytes, top.mediaType, so);
     },
     async close() {},

@@ -38,7 +38,7 @@ export async function extractArchive(file: string, dest: string, o: ExtractOptio
   const max = o.maxEntries ?? 100_000;
   const links: { name: string; target: string }[] = [];
   const src = createReadStream(file);
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   let n = 0;
   try {
     for await (const { header, body } of readTar(src, so)) {

@@ -3,7 +3,7 @@ import { constants as C } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import { DigestingStream, type Digest } from '../oci/digest.ts';
 import { detectManifestMediaType } from '../oci/validate.ts';
 import { MAX_DOCUMENT_BYTES } from '../oci/document-size.ts';
@@ -65,7 +65,7 @@ export async function writeFileVerified(
 }
 
 /** Opens a regular file for reading without following a symlink at its last component (EUNSAFE if it is one). */
-export async function openNoFollow(path: string, what: string, o: { signal?: AbortSignal } = {}): Promise<Readable> {
+export async function openNoFollow(path: string, what: string, o: Cancellable = {}): Promise<Readable> {
   let fh;
   try {
     fh = await open(path, C.O_RDONLY | C.O_NOFOLLOW);
@@ -84,7 +84,7 @@ export async function openNoFollow(path: string, what: string, o: { signal?: Abo
 }
 
 /** Reads a small regular file (manifest, config, marker) with a size cap (ELIMIT above it); no symlinks. */
-export async function readSmallFile(path: string, what: string, cap = DOCUMENT_CAP, o: { signal?: AbortSignal } = {}): Promise<Buffer> {
+export async function readSmallFile(path: string, what: string, cap = DOCUMENT_CAP, o: Cancellable = {}): Promise<Buffer> {
   const rs = await openNoFollow(path, what, o);
   const chunks: Buffer[] = [];
   let n = 0;

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import { digestHex, parseDigest, type Digest } from '../oci/digest.ts';
 import { Annotation, MediaType } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
@@ -11,18 +11,18 @@ import { ArchiveWriter } from './archive-writer.ts';
 import { extractArchive } from './extract.ts';
 import { verifying } from './files.ts';
 import { openOciLayoutSource } from './oci-layout.ts';
-import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
+import type { CommitOpts, ImageTarget, OpenedSource } from './types.ts';
 
 /**
  * A source over `oci-archive:FILE[:REF]`: the tar is streamed once into a private temp directory (member names
  * confined, only files and directories) and read as an OCI layout from there; close() removes it.
  */
-export async function openOciArchiveSource(file: string, refName: string | undefined, o: CallOpts & { tmpDir?: string } = {}): Promise<OpenedSource> {
+export async function openOciArchiveSource(file: string, refName: string | undefined, o: Cancellable & { tmpDir?: string } = {}): Promise<OpenedSource> {
   const tmp = await mkdtemp(join(o.tmpDir ?? tmpdir(), 'skiff-oci-archive-'));
   try {
     await extractArchive(resolve(file), tmp, o.signal ? { signal: o.signal } : {});
     return await openOciLayoutSource(tmp, refName, {
-      ...(o.signal ? { signal: o.signal } : {}),
+      signal: o.signal,
       display: `oci-archive:${file}${refName === undefined ? '' : `:${refName}`}`,
       onClose: () => rm(tmp, { recursive: true, force: true }),
     });
@@ -38,7 +38,7 @@ export async function openOciArchiveSource(file: string, refName: string | undef
  * oci-layout are written last, and the file appears at FILE only on commit (temp + fsync + rename).
  * close() without commit leaves nothing.
  */
-export async function openOciArchiveTarget(file: string, refName: string | undefined, _o: CallOpts = {}): Promise<ImageTarget> {
+export async function openOciArchiveTarget(file: string, refName: string | undefined, _o: Cancellable = {}): Promise<ImageTarget> {
   const w = await ArchiveWriter.create(resolve(file));
   const written = new Set<Digest>();
   let top: Descriptor | undefined;

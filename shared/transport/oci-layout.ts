@@ -1,4 +1,4 @@
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { Annotation } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
@@ -10,7 +10,7 @@ import { openLayout, type Layout } from '../store/layout.ts';
 import { withLock } from '../store/lock.ts';
 import { dropSession, sessionFor, staleSessionIds } from '../store/session.ts';
 import { DOCUMENT_CAP, sniffMediaType } from './files.ts';
-import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
+import type { CommitOpts, ImageTarget, OpenedSource } from './types.ts';
 
 function refNameOf(d: Descriptor): string | undefined {
   return d.annotations?.[Annotation.RefName];
@@ -20,7 +20,7 @@ function refNameOf(d: Descriptor): string | undefined {
  * The index.json entry an `oci:PATH[:REF]` name points at: the entry whose ref.name annotation is REF, or —
  * without REF — the only entry (EINVALID when there are several, as skopeo; ENOTFOUND when none).
  */
-export async function selectLayoutEntry(layout: Layout, refName: string | undefined, display: string, o: CallOpts = {}): Promise<Descriptor> {
+export async function selectLayoutEntry(layout: Layout, refName: string | undefined, display: string, o: Cancellable = {}): Promise<Descriptor> {
   const entries = await layout.entries(o);
   if (refName !== undefined) {
     const e = entries.find((d) => refNameOf(d) === refName);
@@ -35,7 +35,7 @@ export async function selectLayoutEntry(layout: Layout, refName: string | undefi
 }
 
 /** Manifest bytes of a layout blob, read under the document cap and verified; media type from `declared` or sniffed. */
-async function readManifestBlob(layout: Layout, desc: { digest: Digest; size?: number; mediaType?: string }, o: CallOpts): Promise<ManifestBytes> {
+async function readManifestBlob(layout: Layout, desc: { digest: Digest; size?: number; mediaType?: string }, o: Cancellable): Promise<ManifestBytes> {
   const bytes = await layout.blobs.readBytes(desc, { cap: DOCUMENT_CAP, ...o });
   return { bytes, mediaType: desc.mediaType ?? sniffMediaType(bytes), digest: desc.digest };
 }
@@ -44,7 +44,7 @@ async function readManifestBlob(layout: Layout, desc: { digest: Digest; size?: n
  * A source over an OCI image layout directory. Reads never lock (index.json is replaced atomically);
  * every blob stream is verified at EOF by the layout's BlobStore.
  */
-export async function openOciLayoutSource(dir: string, refName: string | undefined, o: CallOpts & { display?: string; onClose?: () => Promise<void> } = {}): Promise<OpenedSource> {
+export async function openOciLayoutSource(dir: string, refName: string | undefined, o: Cancellable & { display?: string; onClose?: () => Promise<void> } = {}): Promise<OpenedSource> {
   const display = o.display ?? `oci:${dir}${refName === undefined ? '' : `:${refName}`}`;
   const layout = await openLayout(dir, o.signal ? { signal: o.signal } : {});
   const top = await selectLayoutEntry(layout, refName, display, o);
@@ -73,10 +73,10 @@ export async function openOciLayoutSource(dir: string, refName: string | undefin
  * a commit removes the layout when this target created it (the dir, or the layout files in an empty dir that
  * existed) and nobody else wrote into it; a layout that existed before is never removed.
  */
-export async function openOciLayoutTarget(dir: string, refName: string | undefined, o: CallOpts = {}): Promise<ImageTarget> {
+export async function openOciLayoutTarget(dir: string, refName: string | undefined, o: Cancellable = {}): Promise<ImageTarget> {
   const existed = await lstat(dir).then(() => true, () => false);
   const hadLayout = existed && (await lstat(join(dir, 'oci-layout')).then(() => true, () => false));
-  const layout = await openLayout(dir, { create: true, ...(o.signal ? { signal: o.signal } : {}) });
+  const layout = await openLayout(dir, { create: true, signal: o.signal });
   const key = layout.dir;
   openTargets.set(key, (openTargets.get(key) ?? 0) + 1);
   let top: Descriptor | undefined;
@@ -101,7 +101,7 @@ export async function openOciLayoutTarget(dir: string, refName: string | undefin
     },
     async commit(co: CommitOpts = {}) {
       if (!top) throw new SkiffError('EINVALID', 'commit called before the top manifest was written');
-      const so = co.signal ? { signal: co.signal } : {};
+      const so = { signal: co.signal };
       if (!co.incomplete) await checkImageComplete(layout, top, so);
       const d = top;
       if (refName !== undefined) {

@@ -28,7 +28,7 @@ const docker = () => import('./docker.ts');
  * must close() the source.
  */
 export async function openSource(name: ImageName, ctx: TransportContext): Promise<OpenedSource> {
-  const so = ctx.signal ? { signal: ctx.signal } : {};
+  const so = { signal: ctx.signal };
   const tmp = ctx.tmpDir ? { tmpDir: ctx.tmpDir } : {};
   switch (name.transport) {
     case 'docker':
@@ -53,7 +53,7 @@ export async function openSource(name: ImageName, ctx: TransportContext): Promis
  * caller must close() it (which discards an uncommitted write).
  */
 export async function openTarget(name: ImageName, ctx: TransportContext): Promise<ImageTarget> {
-  const so = ctx.signal ? { signal: ctx.signal } : {};
+  const so = { signal: ctx.signal };
   switch (name.transport) {
     case 'docker':
       return (await docker()).openDockerTarget(name.ref, ctx.registry, { ...so, ...rd(ctx) });

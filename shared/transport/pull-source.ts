@@ -1,4 +1,4 @@
-import { SkiffError, isSkiffError } from '../errors.ts';
+import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
 import { formatReference, parseReference, qualify, type Reference } from '../ref/reference.ts';
 import { loadShortNameConfig } from '../ref/registries-conf.ts';
 import { NO_SHORT_NAME_CONFIG, isShortName, resolvePullName, type PullResolution, type ShortNameConfig } from '../ref/short-name.ts';
@@ -24,7 +24,7 @@ export async function openPullSource(
   ctx: TransportContext,
   o: { shortNames?: ShortNameConfig; ignoreStored?: boolean; log?: (line: string) => void } = {},
 ): Promise<OpenedSource> {
-  const so = ctx.signal ? { signal: ctx.signal } : {};
+  const so = { signal: ctx.signal };
   const conf =
     o.shortNames ?? (isShortName(ref) ? await loadShortNameConfig({ ...so, ...(ctx.registry.registriesConf !== undefined ? { path: ctx.registry.registriesConf } : {}) }) : NO_SHORT_NAME_CONFIG);
   const stored = isShortName(ref) && !o.ignoreStored ? await storedName(ctx.storeRoot, ref, conf, so) : undefined;
@@ -44,7 +44,7 @@ export async function openPullSource(
 }
 
 /** The qualified name a short name's stored image is known by, or undefined (not stored, found by digest only, no store). */
-async function storedName(root: string, ref: Reference, conf: ShortNameConfig, so: { signal?: AbortSignal }) {
+async function storedName(root: string, ref: Reference, conf: ShortNameConfig, so: Cancellable) {
   const store = await openStore(root, so).catch((e: unknown) => (isSkiffError(e, 'ENOTFOUND') ? undefined : Promise.reject(e)));
   if (!store) return undefined;
   try {

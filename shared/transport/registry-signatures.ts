@@ -3,14 +3,13 @@ import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { SkiffError, isSkiffError, throwIfAborted } from '../errors.ts';
+import { SkiffError, isSkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { parseDigest, type Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/types.ts';
 import type { RegistryRepository } from '../registry/types.ts';
 import { decodeSignatureBlob, encodeSignatureBlob } from '../signature/blob.ts';
 import { loadRegistriesD, lookasideBases, lookasideLocation, readLookasideSignatures, type RegistriesD } from '../signature/lookaside.ts';
 import { buildSigstoreAttachment, readAttachmentSignatures, sigstoreAttachmentTag, MAX_ATTACHMENT_MANIFEST_BYTES, type SigstoreSignature } from '../signature/sigstore.ts';
-import type { CallOpts } from './types.ts';
 
 /** Where a registry image's signatures live (registries.d), resolved lazily once per opened image. */
 export interface RegistrySignatureConfig {
@@ -20,7 +19,7 @@ export interface RegistrySignatureConfig {
 
 const cache = new Map<string, Promise<RegistriesD>>();
 
-function configOf(c: RegistrySignatureConfig, o: CallOpts): Promise<RegistriesD> {
+function configOf(c: RegistrySignatureConfig, o: Cancellable): Promise<RegistriesD> {
   const key = JSON.stringify(c.registriesDirs ?? null);
   let p = cache.get(key);
   if (p === undefined) {
@@ -31,13 +30,13 @@ function configOf(c: RegistrySignatureConfig, o: CallOpts): Promise<RegistriesD>
   return p;
 }
 
-async function readCappedBlob(repo: RegistryRepository, d: Descriptor, o: CallOpts): Promise<Uint8Array> {
+async function readCappedBlob(repo: RegistryRepository, d: Descriptor, o: Cancellable): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   for await (const c of (await repo.getBlob(d, o)) as AsyncIterable<Buffer>) chunks.push(c);
   return new Uint8Array(Buffer.concat(chunks));
 }
 
-async function attachmentOf(repo: RegistryRepository, digest: Digest, o: CallOpts): Promise<SigstoreSignature[]> {
+async function attachmentOf(repo: RegistryRepository, digest: Digest, o: Cancellable): Promise<SigstoreSignature[]> {
   let m;
   try {
     m = await repo.getManifest(sigstoreAttachmentTag(digest), o);
@@ -55,7 +54,7 @@ async function attachmentOf(repo: RegistryRepository, digest: Digest, o: CallOpt
  * SG-10), then sigstore attachments (`sha256-<hex>.sig`, payload digests verified) when the scope sets
  * `use-sigstore-attachments`. Returns storage blobs (see encodeSignatureBlob).
  */
-export async function readRegistrySignatures(repo: RegistryRepository, dockerReference: string, digest: string, c: RegistrySignatureConfig, o: CallOpts = {}): Promise<Uint8Array[]> {
+export async function readRegistrySignatures(repo: RegistryRepository, dockerReference: string, digest: string, c: RegistrySignatureConfig, o: Cancellable = {}): Promise<Uint8Array[]> {
   const d = parseDigest(digest, 'manifest digest');
   const bases = lookasideBases(await configOf(c, o), dockerReference);
   const out = await readLookasideSignatures(bases.read, dockerReference, d, o);
@@ -69,7 +68,7 @@ export async function readRegistrySignatures(repo: RegistryRepository, dockerRef
  * rename), sigstore ones merged into the `sha256-<hex>.sig` attachment when the scope sets
  * `use-sigstore-attachments` (EUNSUPPORTED otherwise). The digest is validated before any path is built.
  */
-export async function writeRegistrySignatures(repo: RegistryRepository, dockerReference: string, digest: string, blobs: readonly Uint8Array[], c: RegistrySignatureConfig, o: CallOpts = {}): Promise<void> {
+export async function writeRegistrySignatures(repo: RegistryRepository, dockerReference: string, digest: string, blobs: readonly Uint8Array[], c: RegistrySignatureConfig, o: Cancellable = {}): Promise<void> {
   const d = parseDigest(digest, 'manifest digest');
   const bases = lookasideBases(await configOf(c, o), dockerReference);
   const sigs = blobs.map((b) => decodeSignatureBlob(b));

@@ -12,7 +12,7 @@ import type { OpenedSource } from './types.ts';
  * "Source image rejected: …"; I/O failures throw their own error.
  */
 export async function checkSourcePolicy(src: OpenedSource, name: ImageName, policy: Policy, o: { signal?: AbortSignal; debug?: (line: string) => void } = {}): Promise<void> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const scope = policyScopeOf(name);
   const { scope: used, requirements } = requirementsFor(policy, scope);
   o.debug?.(`policy scope for ${src.name}: ${used} (${requirements.map((r) => r.type).join(', ')})`);

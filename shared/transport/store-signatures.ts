@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkiffError } from '../errors.ts';
+import { SkiffError, type Cancellable } from '../errors.ts';
 import { digestHex, parseDigest } from '../oci/digest.ts';
 import { fsyncDir } from '../store/atomic.ts';
 import { readSmallFile } from './files.ts';
-import type { CallOpts } from './types.ts';
 
 /** At most this many signatures are read per image (SG-09). */
 const MAX_STORE_SIGNATURES = 100;
@@ -23,7 +22,7 @@ export function storeSignatureDir(root: string, digest: string): string {
 }
 
 /** Reads `signature-1…` of a manifest until the first missing one; capped in count and size; [] when none. */
-export async function readStoreSignatures(root: string, digest: string, o: CallOpts = {}): Promise<Uint8Array[]> {
+export async function readStoreSignatures(root: string, digest: string, o: Cancellable = {}): Promise<Uint8Array[]> {
   const dir = storeSignatureDir(root, digest);
   const out: Uint8Array[] = [];
   for (let i = 1; ; i++) {
@@ -38,7 +37,7 @@ export async function readStoreSignatures(root: string, digest: string, o: CallO
  * Replaces the signatures of a manifest atomically: written into a private sibling directory, then swapped in
  * with renames, so readers see the old set or the new one. An empty list removes them.
  */
-export async function writeStoreSignatures(root: string, digest: string, blobs: readonly Uint8Array[], o: CallOpts = {}): Promise<void> {
+export async function writeStoreSignatures(root: string, digest: string, blobs: readonly Uint8Array[], o: Cancellable = {}): Promise<void> {
   const dir = storeSignatureDir(root, digest);
   const parent = join(root, 'signatures');
   await mkdir(parent, { recursive: true, mode: 0o755 });

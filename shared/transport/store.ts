@@ -1,11 +1,11 @@
-import { SkiffError, isSkiffError } from '../errors.ts';
+import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/types.ts';
 import { formatReference, localTagForm, type Reference } from '../ref/reference.ts';
 import { lookupImage } from '../store/lookup.ts';
 import { openStore } from '../store/store.ts';
 import { DOCUMENT_CAP, sniffMediaType } from './files.ts';
-import type { CallOpts, CommitOpts, ImageTarget, OpenedSource } from './types.ts';
+import type { CommitOpts, ImageTarget, OpenedSource } from './types.ts';
 import { readStoreSignatures, writeStoreSignatures } from './store-signatures.ts';
 
 /**
@@ -13,8 +13,8 @@ import { readStoreSignatures, writeStoreSignatures } from './store-signatures.ts
  * short-name matching, IDs and unique ID prefixes; `registriesConf` names the registries.conf for short names).
  * Blob reads are verified at EOF by the store.
  */
-export async function openStoreSource(root: string, what: { ref?: Reference; id?: Digest }, o: CallOpts & { registriesConf?: string } = {}): Promise<OpenedSource> {
-  const so = o.signal ? { signal: o.signal } : {};
+export async function openStoreSource(root: string, what: { ref?: Reference; id?: Digest }, o: Cancellable & { registriesConf?: string } = {}): Promise<OpenedSource> {
+  const so = { signal: o.signal };
   const store = await openStore(root, so);
   try {
     const input = what.ref ? formatReference(what.ref) : what.id;
@@ -44,8 +44,8 @@ export async function openStoreSource(root: string, what: { ref?: Reference; id?
  * commit() runs store.commitImage (everything referenced exists → tag), so gc cannot race the copy (LS-13)
  * and concurrent copies lose no tag (LS-09). A target named by ID only records the image unnamed.
  */
-export async function openStoreTarget(root: string, what: { ref?: Reference; id?: Digest }, o: CallOpts = {}): Promise<ImageTarget> {
-  const so = o.signal ? { signal: o.signal } : {};
+export async function openStoreTarget(root: string, what: { ref?: Reference; id?: Digest }, o: Cancellable = {}): Promise<ImageTarget> {
+  const so = { signal: o.signal };
   const store = await openStore(root, { create: true, write: true, ...so });
   const name = what.ref ? formatReference(localTagForm(what.ref)) : undefined;
   if (what.ref?.digest !== undefined && what.ref.tag === undefined) {
@@ -82,7 +82,7 @@ export async function openStoreTarget(root: string, what: { ref?: Reference; id?
     async commit(co: CommitOpts = {}) {
       if (!top) throw new SkiffError('EINVALID', 'commit called before the top manifest was written');
       if (co.incomplete) throw new SkiffError('EUNSUPPORTED', 'the store holds complete images only; copy with --multi-arch all or system');
-      const cs = co.signal ? { signal: co.signal } : {};
+      const cs = { signal: co.signal };
       // signatures first: an image visible under its name never lacks the signatures it was copied with
       if (sigs) await writeStoreSignatures(store.paths.root, sigs.digest, sigs.blobs, cs);
       await store.commitImage(top, { ...(name === undefined ? {} : { name }), ...cs });

@@ -34,7 +34,7 @@ export interface ImportTarballOptions {
  * descriptor and the image ID (config digest).
  */
 export async function importTarball(store: Store, input: string | Readable, o: ImportTarballOptions = {}): Promise<{ descriptor: Descriptor; id: string }> {
-  const so = o.signal ? { signal: o.signal } : {};
+  const so = { signal: o.signal };
   const source = typeof input === 'string' ? createReadStream(input) : input;
   const { stream: plain } = await decompress(source, so);
   const diff = new DigestingStream();

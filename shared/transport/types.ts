@@ -1,14 +1,10 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/types.ts';
 import type { ImageSource } from '../image/source.ts';
-
-/** Per-call options. */
-export interface CallOpts {
-  signal?: AbortSignal;
-}
+import type { Cancellable } from '../errors.ts';
 
 /** Options of ImageTarget.commit. */
-export interface CommitOpts extends CallOpts {
+export interface CommitOpts extends Cancellable {
   /** Further tags to give the image (registry tags, docker-archive RepoTags), as skopeo's --additional-tag. */
   additionalTags?: string[];
   /** The top manifest is an index whose children were deliberately not copied (`--multi-arch index-only`). */
@@ -25,12 +21,12 @@ export interface OpenedSource extends ImageSource {
   /** The repository name a registry source reads from (for cross-repository mounts), when it is one. */
   readonly registryRepository?: { registry: string; repository: string };
   /** Signatures stored beside the image (dir: signature-N, lookaside), when the transport has them. */
-  getSignatures?(manifestDigest: string, o?: CallOpts): Promise<Uint8Array[]>;
+  getSignatures?(manifestDigest: string, o?: Cancellable): Promise<Uint8Array[]>;
   /**
    * As ImageSource.getBlob; with `sinkVerifies` (the consumer checks the digest itself, e.g. a target with
    * `verifiesBlobs`) a source may skip its own hashing — sizes are still enforced.
    */
-  getBlob(desc: Descriptor, o?: CallOpts & { sinkVerifies?: boolean }): Promise<Readable>;
+  getBlob(desc: Descriptor, o?: Cancellable & { sinkVerifies?: boolean }): Promise<Readable>;
   close(): Promise<void>;
 }
 
@@ -62,14 +58,14 @@ export interface ImageTarget {
     verifiesBlobs?: boolean;
   };
   /** The destination already has the manifest with this digest under the wanted name (copy can skip). */
-  hasManifest?(desc: Descriptor, o?: CallOpts): Promise<boolean>;
-  hasBlob(desc: Descriptor, o?: CallOpts): Promise<boolean>;
+  hasManifest?(desc: Descriptor, o?: Cancellable): Promise<boolean>;
+  hasBlob(desc: Descriptor, o?: Cancellable): Promise<boolean>;
   /** Cross-repository mount (registries only); false when not possible. */
-  mountBlob?(desc: Descriptor, from: { registry: string; repository: string }, o?: CallOpts): Promise<boolean>;
-  putBlob(desc: Descriptor, body: Readable, o?: CallOpts): Promise<void>;
+  mountBlob?(desc: Descriptor, from: { registry: string; repository: string }, o?: Cancellable): Promise<boolean>;
+  putBlob(desc: Descriptor, body: Readable, o?: Cancellable): Promise<void>;
   /** Writes a manifest or index. `top` marks the one the name points at (child manifests come first). */
-  putManifest(bytes: Uint8Array, desc: Descriptor, o?: CallOpts & { top: boolean }): Promise<void>;
-  putSignatures?(manifestDigest: string, signatures: Uint8Array[], o?: CallOpts): Promise<void>;
+  putManifest(bytes: Uint8Array, desc: Descriptor, o?: Cancellable & { top: boolean }): Promise<void>;
+  putSignatures?(manifestDigest: string, signatures: Uint8Array[], o?: Cancellable): Promise<void>;
   /** Makes the image visible (tag / index.json / archive rename). */
   commit(o?: CommitOpts): Promise<void>;
   close(): Promise<void>;
