@@ -8,7 +8,6 @@ import { createWriteStream } from 'node:fs';
 import { posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { classifyHost } from '../../shared/registry/host-class.ts';
 import { loadUndici } from '../../shared/registry/undici-lazy.ts';
 import { SkiffError } from '../../shared/errors.ts';
 
@@ -25,7 +24,7 @@ export interface Download {
 }
 
 /** Refuses what ADD never fetches: other schemes, and hosts the one address classifier says are never contacted. */
-function checkUrl(u: URL): void {
+function checkUrl(u: URL, classifyHost: (host: string) => string): void {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new SkiffError('EUNSAFE', `ADD only downloads http and https URLs, not ${u.protocol}`);
   const cls = classifyHost(u.host);
   if (cls === 'unspecified' || cls === 'link-local' || cls === 'reserved') throw new SkiffError('EUNSAFE', `ADD refuses the ${cls} address ${u.hostname}`);
@@ -35,8 +34,10 @@ function checkUrl(u: URL): void {
 export async function download(url: string, file: string, o: { checksum?: string; maxBytes?: number; signal?: AbortSignal } = {}): Promise<Download> {
   const max = o.maxBytes ?? DEFAULT_ADD_MAX_BYTES;
   let u = new URL(url);
+  // loaded here, like the HTTP client, so a build that downloads nothing loads no registry code
+  const { classifyHost } = await import('../../shared/registry/host-class.ts');
   for (let hop = 0; hop <= 10; hop++) {
-    checkUrl(u);
+    checkUrl(u, classifyHost);
     const res = await (await loadUndici()).request(u, { method: 'GET', signal: o.signal, headers: { 'accept-encoding': 'identity' } });
     if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
       await res.body.dump();
