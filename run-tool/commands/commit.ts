@@ -3,7 +3,7 @@ import { addRootOption } from '../../shared/cli/program.ts';
 import { SkiffError } from '../../shared/errors.ts';
 import { formatReference, localTagForm } from '../../shared/ref/reference.ts';
 import { collect } from '../../shared/cli/flags.ts';
-import { withStore } from '../containers/cli-util.ts';
+import { withStore } from './cli-util.ts';
 import { commitContainer } from '../containers/commit-image.ts';
 import { loadContainer } from '../containers/state.ts';
 import { interruptSignal } from '../../shared/cli/interrupt.ts';

@@ -3,7 +3,7 @@ import { isSkiffError } from '../../shared/errors.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { cleanupContainer } from '../containers/cleanup-container.ts';
 import { checkId } from '../containers/state.ts';
-import { withStore } from '../containers/cli-util.ts';
+import { withStore } from './cli-util.ts';
 
 /** Adds the hidden `container-cleanup ID` conmon runs as its exit command: records the exit, unmounts, applies --rm and the restart policy. */
 export function addContainerCleanupCommand(program: Command): void {

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { goBool } from '../../shared/cli/flags.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { SkiffError } from '../../shared/errors.ts';
-import { withStore } from '../containers/cli-util.ts';
+import { withStore } from './cli-util.ts';
 import {
   applyCopy, callerIds, containerOwner, copyTarget, hostSourceInfo, isContentsPath, packForCopy, resolveContainerPath,
 } from '../containers/copy.ts';

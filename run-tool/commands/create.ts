@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from '../containers/options.ts';
-import { withStore } from '../containers/cli-util.ts';
+import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from './create-flags.ts';
+import { withStore } from './cli-util.ts';
 import type { PullPolicy } from '../containers/pull-policy.ts';
 import { createContainer } from '../ops/create-container.ts';
 

@@ -12,7 +12,7 @@ import { cleanRuncMessage } from '../containers/start-container.ts';
 import { getRunc } from '../containers/runc-handle.ts';
 import { startFailureCode } from '../../shared/runtime/runc.ts';
 import { collect } from '../../shared/cli/flags.ts';
-import { withStore } from '../containers/cli-util.ts';
+import { withStore } from './cli-util.ts';
 import { randomBytes } from 'node:crypto';
 import { exitError } from '../containers/exit-status.ts';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { runHealthcheck } from '../containers/health.ts';
-import { withStore } from '../containers/cli-util.ts';
+import { withStore } from './cli-util.ts';
 
 /**
  * Adds `healthcheck run CONTAINER` (podman's): runs the container's health check once and records it; prints the

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { parseGoTemplate } from '../../shared/cli/go-template.ts';
-import { withStore } from '../containers/cli-util.ts';
+import { withStore } from './cli-util.ts';
 import { checkInspectType, inspectObjects } from '../ops/inspect.ts';
 
 /** Adds `inspect [--type container|image|all] [-f FORMAT] NAME…` (podman's): containers first, then images. */

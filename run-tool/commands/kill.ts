@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { killContainer } from '../ops/container-lifecycle.ts';
 import { parseSignal } from '../containers/signals.ts';
-import { forEachContainer, withStore } from '../containers/cli-util.ts';
+import { forEachContainer, withStore } from './cli-util.ts';
 
 /** Adds `kill [-s SIGNAL] CONTAINER…` (podman's; default SIGKILL). */
 export function addKillCommand(program: Command): void {

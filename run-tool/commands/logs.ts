@@ -4,7 +4,7 @@ import { addRootOption } from '../../shared/cli/program.ts';
 import { SkiffError } from '../../shared/errors.ts';
 import { containerPaths, loadById, loadContainer } from '../containers/state.ts';
 import { parseDuration } from '../../shared/cli/units.ts';
-import { withStore } from '../containers/cli-util.ts';
+import { withStore } from './cli-util.ts';
 import { parseK8sLog, type LogEntry } from '../ops/container-logs.ts';
 
 function sinceTime(s: string): number {

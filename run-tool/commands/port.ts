@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { listContainers, loadContainer } from '../containers/state.ts';
-import { withStore } from '../containers/cli-util.ts';
+import { withStore } from './cli-util.ts';
 
 /** Adds `port [-a] CONTAINER [PRIVATE_PORT[/PROTO]]` (podman's): `80/tcp -> 127.0.0.1:8080` lines. */
 export function addPortCommand(program: Command): void {

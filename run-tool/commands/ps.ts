@@ -6,7 +6,7 @@ import { formatTable } from '../../shared/cli/table.ts';
 import { listContainers } from '../ops/list-containers.ts';
 import type { LoadedContainer, PortMapping } from '../containers/state.ts';
 import { collect } from '../../shared/cli/flags.ts';
-import { withStore } from '../containers/cli-util.ts';
+import { withStore } from './cli-util.ts';
 
 /** `-p` bindings as podman prints them: `127.0.0.1:8080->80/tcp`. Pure. */
 export function formatPorts(ports: readonly PortMapping[]): string {

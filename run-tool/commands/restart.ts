@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { restartContainer } from '../ops/container-lifecycle.ts';
-import { forEachContainer, withStore } from '../containers/cli-util.ts';
+import { forEachContainer, withStore } from './cli-util.ts';
 
 /** Adds `restart [-t N] CONTAINER…` (podman's): stop (if running) then start; prints the full ID. */
 export function addRestartCommand(program: Command): void {

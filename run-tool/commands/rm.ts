@@ -3,7 +3,7 @@ import { addRootOption } from '../../shared/cli/program.ts';
 import { SkiffError } from '../../shared/errors.ts';
 import { listContainers } from '../containers/state.ts';
 import { removeContainer } from '../ops/container-lifecycle.ts';
-import { forEachContainer, withStore } from '../containers/cli-util.ts';
+import { forEachContainer, withStore } from './cli-util.ts';
 
 /**
  * Adds `rm [-f] [-t SECONDS] [-v] [-a] CONTAINER…` (podman's): prints each full ID removed; a running container

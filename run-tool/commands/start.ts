@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { startContainer, waitContainer } from '../ops/container-lifecycle.ts';
-import { forEachContainer, withStore } from '../containers/cli-util.ts';
+import { forEachContainer, withStore } from './cli-util.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
 
 /** Adds `start [-a] CONTAINER…` (podman's): starts under the monitor and prints each name as given; `-a` waits and prints the log. */

@@ -7,11 +7,11 @@ import { SkiffError } from '../../shared/errors.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { cgroupVersion } from '../containers/cgroup-stats.ts';
-import { withStore } from '../containers/cli-util.ts';
+import { withStore } from './cli-util.ts';
 import { sampleContainer, zeroStats, type ContainerStats } from '../containers/container-stats.ts';
 import { listReconciled, reconcile } from '../containers/cleanup-container.ts';
 import { loadContainer, type LoadedContainer } from '../containers/state.ts';
-import { STATS_HEADER, statsHeaderFor, statsJson, statsRow, statsTemplateView, statsText } from '../containers/stats-format.ts';
+import { STATS_HEADER, statsHeaderFor, statsJson, statsRow, statsTemplateView, statsText } from './stats-format.ts';
 import { exitError } from '../containers/exit-status.ts';
 
 interface StatsFlags {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { listContainers } from '../containers/state.ts';
 import { stopContainer } from '../ops/container-lifecycle.ts';
-import { forEachContainer, withStore } from '../containers/cli-util.ts';
+import { forEachContainer, withStore } from './cli-util.ts';
 import { SkiffError } from '../../shared/errors.ts';
 
 /** Adds `stop [-t N] [-a] CONTAINER…` (podman's): StopSignal, then SIGKILL after N s (default the container's stop timeout, 10). */

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { getRunc } from '../containers/runc-handle.ts';
 import { loadContainer } from '../containers/state.ts';
-import { withStore } from '../containers/cli-util.ts';
+import { withStore } from './cli-util.ts';
 import { exitError } from '../containers/exit-status.ts';
 
 /** Adds `top CONTAINER [ps options]` (podman's default columns USER PID PPID %CPU ELAPSED TTY TIME COMMAND) via `runc ps`. */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { waitContainer } from '../ops/container-lifecycle.ts';
-import { forEachContainer, withStore } from '../containers/cli-util.ts';
+import { forEachContainer, withStore } from './cli-util.ts';
 
 /** Adds `wait CONTAINER…` (podman's): blocks until each container stops and prints its exit code. */
 export function addWaitCommand(program: Command): void {

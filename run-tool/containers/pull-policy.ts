@@ -4,7 +4,6 @@
  * skipped), `newer` pulls when the registry has something else and falls back to the stored image (with a
  * warning) when the registry cannot be reached.
  */
-import { goBool } from '../../shared/cli/flags.ts';
 import { isSkiffError, SkiffError, type Cancellable } from '../../shared/errors.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
 import { lookupImage } from '../../shared/store/lookup.ts';
@@ -66,12 +65,4 @@ export async function withImage<T>(store: Store, image: string, policy: PullPoli
     }
   }
   return use(await ensureImage(store, image, policy, o));
-}
-
-/** `--tls-verify` of run/create (a Go boolean string) as RegistryOptions. EINVALID for anything else. */
-export function registryFromCreateFlags(f: { tlsVerify?: string }): RegistryOptions {
-  if (f.tlsVerify === undefined) return {};
-  const v = goBool(f.tlsVerify);
-  if (v === undefined) throw new SkiffError('EINVALID', `invalid --tls-verify ${JSON.stringify(f.tlsVerify)}: want true or false`);
-  return { tlsVerify: v };
 }

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRegistryOptions, parseCreateFlags, parseVolume, parseVolumeMountFlag } from '../../../run-tool/containers/options.ts';
+import { createRegistryOptions, parseCreateFlags, parseVolume, parseVolumeMountFlag } from '../../../run-tool/commands/create-flags.ts';
 import { missingWorkdir } from '../../../shared/runtime/build-spec.ts';
 import { addAccountEntries } from '../../../shared/runtime/etc-files.ts';
 import { podmanAccountEntries, resolveUser } from '../../../shared/runtime/user.ts';

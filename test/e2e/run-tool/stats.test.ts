@@ -10,7 +10,7 @@ import {
   cgroupVersion, controllerDir, parseBlkioV1, parseCgroupMounts, parseIoStatV2, parseMemLimit, parseProcCgroup, readCgroupSample,
 } from '../../../run-tool/containers/cgroup-stats.ts';
 import { nextStats, parseNetDev } from '../../../run-tool/containers/container-stats.ts';
-import { goBytesSize, goDuration, goHumanSize, statsHeaderFor } from '../../../run-tool/containers/stats-format.ts';
+import { goBytesSize, goDuration, goHumanSize, statsHeaderFor } from '../../../run-tool/commands/stats-format.ts';
 
 describe('stats formatting (podman units)', () => {
   it('sizes as go-units: decimal with 4 significant digits, binary for MemUsageBytes', () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addAccountEntries } from '../../../shared/runtime/etc-files.ts';
 import { hostAccountOf, keepIdAccountEntries, type HostAccount } from '../../../shared/runtime/user.ts';
-import { parseUserns } from '../../../run-tool/containers/options.ts';
+import { parseUserns } from '../../../run-tool/commands/create-flags.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
 
 const PASSWD = 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';

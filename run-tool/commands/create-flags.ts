@@ -4,15 +4,14 @@ import { SkiffError } from '../../shared/errors.ts';
 import { parseMountFlag, type MountRequest } from '../../shared/runtime/mounts.ts';
 import { parseUlimit } from '../../shared/runtime/rlimits.ts';
 import type { SpecDevice } from '../../shared/runtime/types.ts';
-import type { CreateOptions } from './create.ts';
-import { parsePublishFlags } from './net-wiring.ts';
-import { parseSignal } from './signals.ts';
-import type { HealthConfig, PortMapping, RestartPolicy } from './state.ts';
-import { collect } from '../../shared/cli/flags.ts';
+import type { CreateOptions } from '../containers/create.ts';
+import { parsePublishFlags } from '../containers/net-wiring.ts';
+import { parseSignal } from '../containers/signals.ts';
+import type { HealthConfig, PortMapping, RestartPolicy } from '../containers/state.ts';
+import { collect, goBool } from '../../shared/cli/flags.ts';
 import { parseByteSize, parseDuration } from '../../shared/cli/units.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
-import { registryOptionsOf } from '../commands/registry-options.ts';
-import { registryFromCreateFlags } from './pull-policy.ts';
+import { registryOptionsOf } from './registry-options.ts';
 
 
 /** Adds podman's `create`/`run` flags to `cmd` (positional parsing stops at the image, as podman). */
@@ -313,4 +312,12 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
     publishAll: f.publishAll === true,
     ...(userns && { userns }),
   };
+}
+
+/** `--tls-verify` of run/create (a Go boolean string) as RegistryOptions. EINVALID for anything else. */
+export function registryFromCreateFlags(f: { tlsVerify?: string }): RegistryOptions {
+  if (f.tlsVerify === undefined) return {};
+  const v = goBool(f.tlsVerify);
+  if (v === undefined) throw new SkiffError('EINVALID', `invalid --tls-verify ${JSON.stringify(f.tlsVerify)}: want true or false`);
+  return { tlsVerify: v };
 }

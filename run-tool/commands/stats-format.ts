@@ -5,7 +5,7 @@
  * `usage / limit`, NetIO, BlockIO, PIDS, UpTime, AVGCPU, …) over the raw fields of ContainerStats.
  */
 import { scaledSize } from '../../shared/cli/human.ts';
-import type { ContainerStats } from './container-stats.ts';
+import type { ContainerStats } from '../containers/container-stats.ts';
 
 const DECIMAL = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
 const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
