@@ -28,6 +28,15 @@ export interface ContainerBasicConfig {
   /** Remove the container when it exits (podman's Remove) */
   rm?: boolean;
   preserveFds?: number;
+  /**
+   * Namespaces to share with other containers (podman's NetNS/IPCNS/UtsNS/PidNS `container:` modes): kind → the
+   * target's name or id. A shared network takes the target's /etc/hosts and /etc/resolv.conf and publishes nothing.
+   */
+  shareNamespaces?: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>>;
+  /** The pod the container joins (its full id; the ops layer resolves and checks it) */
+  pod?: string;
+  /** The container is its pod's infra container (podman's IsInfra) */
+  isInfra?: boolean;
 }
 
 /** The container's filesystem: its image, working directory, mounts, volumes, devices and init. */

@@ -114,6 +114,12 @@ export interface ContainerRecord {
   keepId?: { uid: number; gid: number };
   /** opaque network state from attachNetwork (bridge/pasta) */
   network?: unknown;
+  /** namespaces shared with other containers: kind → the full id of the container holding it (ns-join.ts) */
+  namespaces?: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>>;
+  /** the pod this container belongs to (64 hex; pods/state.ts) */
+  pod?: string;
+  /** this container is its pod's infra container */
+  isInfra?: boolean;
 }
 
 /** Status names as podman prints them. */
