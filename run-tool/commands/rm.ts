@@ -21,7 +21,8 @@ export function addRmCommand(program: Command): void {
     if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 0)) throw new SkiffError('EINVALID', `invalid --time ${JSON.stringify(f.time)}: expected a number of seconds`);
     if (timeout !== undefined && !f.force) throw new SkiffError('EINVALID', '--force option must be specified to use the --time option');
     await withStore(cmd, async (store) => {
-      const targets = f.all ? (await listContainers(store.paths.root)).map((c) => c.record.id) : names;
+      // newest first: a container sharing another's namespaces is always newer than it and must go first
+      const targets = f.all ? (await listContainers(store.paths.root)).map((c) => c.record.id).reverse() : names;
       if (!f.all && names.length === 0) throw new SkiffError('EINVALID', 'you must provide at least one name or id');
       await forEachContainer(targets, async (n) => {
         const r = await removeContainer(store, n, { force: f.force === true, volumes: f.volumes === true, ...(timeout !== undefined && { timeout }), ignoreMissing: f.ignore === true, onWarning: (m) => process.stderr.write(`Error: ${m}\n`) });

@@ -311,3 +311,50 @@ export async function prunePods(store: Store, o: { onWarning?: (m: string) => vo
   }
   return out;
 }
+
+/** podman 4.3's `pod inspect` object for pod `nameOrId` (the same keys, in the same order). */
+export async function inspectPod(store: Store, nameOrId: string): Promise<Record<string, unknown>> {
+  const v = await getPod(store, nameOrId);
+  const r = v.record;
+  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of r.ports) (bindings[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIP, HostPort: String(p.hostPort) });
+  const infraNet = v.infra?.record.network as { mode?: string; networks?: string[] } | undefined;
+  const all = [...(v.infra ? [v.infra] : []), ...v.members];
+  return {
+    Id: r.id,
+    Name: r.name,
+    Created: r.created,
+    CreateCommand: r.createCommand,
+    ExitPolicy: r.exitPolicy,
+    State: v.status,
+    Hostname: r.hostname,
+    Labels: r.labels,
+    CreateCgroup: false,
+    CgroupParent: '',
+    CgroupPath: '',
+    CreateInfra: r.infra,
+    ...(r.infraId && { InfraContainerID: r.infraId }),
+    ...(r.infra && {
+      InfraConfig: {
+        PortBindings: bindings,
+        HostNetwork: infraNet?.mode === 'host',
+        StaticIP: '',
+        StaticMAC: '',
+        NoManageResolvConf: false,
+        DNSServer: r.dns.length ? r.dns : null,
+        DNSSearch: null,
+        DNSOption: null,
+        NoManageHosts: false,
+        HostAdd: r.addHosts.length ? r.addHosts : null,
+        Networks: infraNet?.mode === 'bridge' ? [...(infraNet.networks ?? [])] : null,
+        NetworkOptions: null,
+        pid_ns: r.share.includes('pid') ? 'pod' : 'private',
+        userns: 'host',
+        uts_ns: 'private',
+      },
+    }),
+    SharedNamespaces: r.share.length ? [...r.share].sort() : null,
+    NumContainers: all.length,
+    Containers: all.map((c) => ({ Id: c.record.id, Name: c.record.name, State: c.state.status })),
+  };
+}
