@@ -328,7 +328,7 @@ export async function inspectPod(store: Store, nameOrId: string): Promise<Record
     ExitPolicy: r.exitPolicy,
     State: v.status,
     Hostname: r.hostname,
-    Labels: r.labels,
+    ...(Object.keys(r.labels).length > 0 && { Labels: r.labels }), // omitted when empty, as podman's omitempty
     CreateCgroup: false,
     CgroupParent: '',
     CgroupPath: '',

@@ -90,7 +90,7 @@ export function addPodPsCommand(pod: Command): void {
     .option('--ctr-status', 'display the container status')
     .option('-f, --filter <filter>', 'filter output based on conditions given', collect, [])
     .option('--format <format>', 'pretty-print pods to JSON or using a Go template')
-    .option('-q, --quiet', 'print the numeric IDs of the pods only')
+    .option('-q, --quiet', 'print the full IDs of the pods only')
     .option('--no-trunc', 'do not truncate pod and container IDs')
     .option('--sort <field>', 'sort output by created, id, name, number or status', 'created')
     .option('-n, --noheading', 'do not print headers')
@@ -105,7 +105,7 @@ export function addPodPsCommand(pod: Command): void {
       if (f.latest) list = [...list].sort(SORTS.created!).slice(0, 1);
       const out = process.stdout;
       if (f.quiet) {
-        for (const v of list) out.write(`${t12(v.record.id, noTrunc)}\n`);
+        for (const v of list) out.write(`${v.record.id}\n`); // podman prints full ids here, --no-trunc or not
         return;
       }
       if (f.format === 'json') {
