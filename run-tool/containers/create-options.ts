@@ -10,6 +10,8 @@ import type { HealthConfig, PortMapping, RestartPolicy } from './state.ts';
 
 /** The container's identity, process and life: what runs, under which name, how it is stopped and restarted. */
 export interface ContainerBasicConfig {
+  /** A pre-chosen id (64 hex): a pod records its infra container's id before making it, so a killed create is swept */
+  id?: string;
   name?: string;
   /** The command (after the image) */
   args?: string[];

@@ -34,7 +34,7 @@ import { removeVolume, resolveVolumeMount } from './volumes.ts';
 import { mountRootfs, prepareLayers, unmountRootfs } from './rootfs-mount.ts';
 import { exitError } from './exit-status.ts';
 import {
-  containerPaths, generateName, initialState, loadById, newContainerId, releaseName, reserveName, saveRecord, saveState, validateName,
+  checkId, containerPaths, generateName, initialState, loadById, newContainerId, releaseName, reserveName, saveRecord, saveState, validateName,
   type ContainerRecord,
 } from './state.ts';
 
@@ -165,7 +165,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
   const root = store.paths.root;
   const so = { signal: o.signal };
   const keep = o.userns === 'keep-id' ? await keepIdContext() : undefined;
-  const id = newContainerId();
+  const id = o.id !== undefined ? checkId(o.id) : newContainerId();
   const { img, leaseId } = await readAndLeaseImage(store, o.image, id, so);
   const cfg = img.config.config ?? {};
   let name: string;

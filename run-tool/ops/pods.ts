@@ -8,7 +8,7 @@ import { exitError } from '../containers/exit-status.ts';
 import { parseSignal } from '../containers/signals.ts';
 import { startDetached } from '../containers/start-container.ts';
 import { killContainer, removeContainer, stopContainer } from '../containers/stop-container.ts';
-import { generateName, listContainers, type LoadedContainer, type PortMapping } from '../containers/state.ts';
+import { generateName, listContainers, newContainerId, type LoadedContainer, type PortMapping } from '../containers/state.ts';
 import { ensureInfraImage } from '../pods/infra-image.ts';
 import { podView, reconcilePods, removePodFully, type PodView } from '../pods/members.ts';
 import {
@@ -125,9 +125,14 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
     await savePod(root, record);
     if (infra) {
       const image = o.infraImage ?? (await ensureInfraImage(store, { signal: o.signal }));
+      // the infra container's id is recorded before it is made: a killed create leaves debris the sweep can name
+      record.infraId = newContainerId();
+      record.infraName = o.infraName ?? `${id.slice(0, 12)}-infra`;
+      await savePod(root, record);
       const c = await createFromImage(store, {
+        id: record.infraId,
         image,
-        name: o.infraName ?? `${id.slice(0, 12)}-infra`,
+        name: record.infraName,
         ...(o.infraCommand && { entrypoint: o.infraCommand }),
         hostname: o.hostname ?? name,
         ...(o.network !== undefined && { network: o.network }),

@@ -7,7 +7,9 @@ import { isSkiffError } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { reconcile } from '../containers/cleanup-container.ts';
 import { removeContainer, stopContainer } from '../containers/stop-container.ts';
-import { listContainers, loadById, type LoadedContainer } from '../containers/state.ts';
+import { unmountRootfs } from '../containers/rootfs-mount.ts';
+import { listContainers, loadById, releaseName, removeContainerDir, type LoadedContainer } from '../containers/state.ts';
+import { openLease } from '../../shared/store/lease.ts';
 import {
   isAbandoned, listPodRecords, loadPodById, lockPod, releasePodName, removePodDir, savePod, thisProcess, type PodRecord,
 } from './state.ts';
@@ -77,11 +79,23 @@ export async function removePodFully(store: Store, r: PodRecord, o: { timeout?: 
     const warn = o.onWarning ? { onWarning: o.onWarning } : {};
     for (const c of [...view.members].reverse()) await removeMember(store, c.record.id, o.timeout ?? 0, warn);
     if (view.infra) await removeMember(store, view.infra.record.id, o.timeout ?? 0, { ...warn, podRemoval: true });
+    // an infra container whose create was killed has no record: its mount, lease, name and directory go here
+    else if (now.infraId) await removeContainerDebris(store, now.infraId, now.infraName ?? `${now.id.slice(0, 12)}-infra`);
     await releasePodName(root, now.name, now.id);
   } finally {
     await lock.release();
   }
   await removePodDir(root, r.id);
+}
+
+/** Removes what a killed create of container `id` (no record written) may have left: mount, lease, name, directory. */
+async function removeContainerDebris(store: Store, id: string, name: string): Promise<void> {
+  const root = store.paths.root;
+  if (await loadById(root, id)) return;
+  await unmountRootfs(root, id).catch(() => {});
+  await openLease(store.paths, `container-${id}`).then((l) => l.release(), () => {});
+  await releaseName(root, name, id);
+  await removeContainerDir(root, id);
 }
 
 async function removeMember(store: Store, id: string, timeout: number, o: { onWarning?: (m: string) => void; podRemoval?: boolean }): Promise<void> {
