@@ -142,6 +142,8 @@ export interface ContainerState {
   stoppedByUser: boolean;
   /** rootfs overlay currently mounted */
   mounted: boolean;
+  /** frozen by `pause` (status stays running; pause-container.ts) */
+  paused?: boolean;
   error?: string;
   health?: { status: 'starting' | 'healthy' | 'unhealthy'; failingStreak: number; log: { start: string; end: string; exitCode: number; output: string }[] };
   healthPid?: number;

@@ -41,7 +41,11 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
     record = c.record;
     if (c.state.status !== 'running') return;
     pid = c.state.pid;
-    await saveState(root, id, { ...c.state, stoppedByUser: true });
+    // a frozen container cannot act on its stop signal: thawed first, as podman does
+    if (c.state.paused) await runc.resume(id).catch(() => {});
+    const next = { ...c.state, stoppedByUser: true };
+    delete next.paused;
+    await saveState(root, id, next);
   } finally {
     await lock.release();
   }

@@ -363,3 +363,12 @@ export async function inspectPod(store: Store, nameOrId: string): Promise<Record
     Containers: all.map((c) => ({ Id: c.record.id, Name: c.record.name, State: c.state.status })),
   };
 }
+
+/** Pauses (`paused` true) or unpauses every running container of pod `nameOrId` (podman's `pod pause|unpause`). */
+export async function pausePod(store: Store, nameOrId: string, paused: boolean): Promise<PodErrors> {
+  const v = await getPod(store, nameOrId);
+  const { setPaused } = await import('../containers/pause-container.ts');
+  const list = [...(v.infra ? [v.infra] : []), ...v.members].filter((c) => c.state.status === 'running' && c.state.paused !== paused);
+  const errors = await eachContainer(paused ? list : [...list].reverse(), (c) => setPaused(store, c.record.id, paused));
+  return { id: v.record.id, errors };
+}

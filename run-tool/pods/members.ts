@@ -56,7 +56,7 @@ export async function podView(store: Store, r: PodRecord, all?: readonly LoadedC
     return i < 0 ? Number.MAX_SAFE_INTEGER : i;
   };
   const members = out.filter((c) => c !== infra).sort((a, b) => order(a.record.id) - order(b.record.id) || a.record.created.localeCompare(b.record.created));
-  const states = out.map((c) => c.state.status);
+  const states = out.map((c) => (c.state.paused ? 'paused' : c.state.status));
   return { record: r, ...(infra && { infra }), members, status: podStatusOf(states) };
 }
 

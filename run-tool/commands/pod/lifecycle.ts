@@ -6,7 +6,7 @@ import { parseGoTemplate } from '../../../shared/cli/go-template.ts';
 import { isSkiffError, SkiffError } from '../../../shared/errors.ts';
 import type { Store } from '../../../shared/store/store.ts';
 import { exitError } from '../../containers/exit-status.ts';
-import { inspectPod, killPod, listPods, podExists, prunePods, removePod, restartPod, startPod, stopPod, type PodErrors } from '../../ops/pods.ts';
+import { inspectPod, killPod, listPods, pausePod, podExists, prunePods, removePod, restartPod, startPod, stopPod, type PodErrors } from '../../ops/pods.ts';
 import { withStore } from '../cli-util.ts';
 
 /** Runs `fn` per pod as podman does: each failure printed, the last one's exit code kept; a pod's container errors print after its id. */
@@ -45,7 +45,7 @@ function seconds(v: string | undefined, flag: string): number | undefined {
   return n;
 }
 
-/** Adds `pod start|stop|restart|kill|rm|exists|prune|inspect` (podman 4.3's flags, output and exit codes). */
+/** Adds `pod start|stop|restart|kill|pause|unpause|rm|exists|prune|inspect` (podman 4.3's flags, output and exit codes). */
 export function addPodLifecycleCommands(pod: Command): void {
   const start = pod.command('start').description('start one or more pods').argument('[pods...]')
     .option('-a, --all', 'start all pods').option('-l, --latest', 'act on the latest pod');
@@ -95,6 +95,14 @@ export function addPodLifecycleCommands(pod: Command): void {
     await withStore(rm, async (store) => eachPod(store, await targets(store, [...names, ...fromFiles], f.all, f.latest), 'removing', (n) =>
       removePod(store, n, { force: f.force === true, ...(timeout !== undefined && { timeout }), ignoreMissing: f.ignore === true, onWarning: (m) => process.stderr.write(`Error: ${m}\n`) }), { missingExit: 1 }));
   });
+
+  for (const [verb, paused, what] of [['pause', true, 'pausing'], ['unpause', false, 'unpausing']] as const) {
+    const c = pod.command(verb).description(`${verb} one or more pods`).argument('[pods...]')
+      .option('-a, --all', `${verb} all pods`).option('-l, --latest', 'act on the latest pod');
+    addRootOption(c).action(async (names: string[], f: { all?: boolean; latest?: boolean }) => {
+      await withStore(c, async (store) => eachPod(store, await targets(store, names, f.all, f.latest), what, (n) => pausePod(store, n, paused)));
+    });
+  }
 
   const exists = pod.command('exists').description('check if a pod exists in local storage').argument('<pod>');
   addRootOption(exists).action(async (name: string) => {

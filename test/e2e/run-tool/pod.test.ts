@@ -1,7 +1,7 @@
 // Pods as root with real runc, conmon and netavark: namespace sharing (inodes), a member's httpd reached from
 // another member over localhost and from the host through a port published on the pod, the lifecycle order,
 // --exit-policy stop, container:ID joining without a pod, and a pod rm -f that leaves nothing behind.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../shared/network/publish.ts';
@@ -147,6 +147,35 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pods (root, real runc/conmon/netava
     expect(sk(['pod', 'exists', 'gone']).status).toBe(1);
     // the name is free again
     okk(['pod', 'create', '--name', 'gone', '--network', 'none']);
+  }, 60_000);
+
+  it('pod pause/unpause freeze and thaw every container; top, logs, kill, restart and prune act on the whole pod', async () => {
+    const podId = okk(['pod', 'create', '--name', 'ops', '--network', 'none']);
+    okk(['run', '-d', '--pod', 'ops', '--name', 'talker', IMG, 'sh', '-c', 'echo said-hello; exec sleep 300']);
+    expect(okk(['pod', 'pause', 'ops'])).toBe(podId);
+    expect(okk(['pod', 'inspect', 'ops', '--format', '{{.State}}'])).toBe('Paused');
+    expect(okk(['ps', '--filter', 'name=talker', '--format', '{{.Status}}'])).toBe('Paused');
+    const state = readFileSync(`/sys/fs/cgroup/freezer/skiff/${okk(['inspect', 'talker', '--format', '{{.Id}}'])}/freezer.state`, 'utf8').trim();
+    expect(state).toBe('FROZEN');
+    expect(sk(['pod', 'pause', 'ops']).status).toBe(0); // nothing left to pause is no error
+    expect(okk(['pod', 'unpause', 'ops'])).toBe(podId);
+    expect(okk(['pod', 'inspect', 'ops', '--format', '{{.State}}'])).toBe('Running');
+    const top = okk(['pod', 'top', 'ops']).split('\n');
+    expect(top[0]).toMatch(/^USER\s+PID/);
+    expect(top.some((l) => l.endsWith('/catatonit -P'))).toBe(true);
+    expect(top.some((l) => l.endsWith('sleep 300'))).toBe(true);
+    expect(await until(() => sk(['pod', 'logs', 'ops']).stdout.includes('said-hello'))).toBe(true);
+    expect(sk(['pod', 'logs', 'ops']).stdout).toMatch(/^[0-9a-f]{12} said-hello$/m);
+    expect(okk(['pod', 'kill', 'ops'])).toBe(podId);
+    expect(await until(() => okk(['pod', 'inspect', 'ops', '--format', '{{.State}}']) === 'Exited')).toBe(true);
+    expect(sk(['pod', 'kill', 'ops']).status).toBe(125);
+    expect(okk(['pod', 'restart', 'ops'])).toBe(podId);
+    expect(okk(['pod', 'inspect', 'ops', '--format', '{{.State}}'])).toBe('Running');
+    const idle = okk(['pod', 'create', '--name', 'idle', '--network', 'none']);
+    // prune takes the pods none of whose containers runs
+    expect(okk(['pod', 'prune', '-f'])).toBe(idle);
+    expect(sk(['pod', 'exists', 'idle']).status).toBe(1);
+    expect(sk(['pod', 'exists', 'ops']).status).toBe(0);
   }, 60_000);
 
   it('names are DNS-1123 labels: my_pod is refused with one line; a duplicate name exits 125', () => {
