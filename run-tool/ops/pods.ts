@@ -239,6 +239,12 @@ export interface PodErrors {
   errors: { container: string; message: string }[];
 }
 
+/** `fn` on every container of `list` at once (members of one pod depend on the infra only, never on each other). */
+async function allContainers(list: readonly LoadedContainer[], fn: (c: LoadedContainer) => Promise<void>): Promise<{ container: string; message: string }[]> {
+  const rs = await Promise.allSettled(list.map((c) => fn(c)));
+  return rs.flatMap((r, i) => (r.status === 'rejected' ? [{ container: list[i]!.record.id, message: (r.reason as Error).message }] : []));
+}
+
 async function eachContainer(list: readonly LoadedContainer[], fn: (c: LoadedContainer) => Promise<void>): Promise<{ container: string; message: string }[]> {
   const errors: { container: string; message: string }[] = [];
   for (const c of list) {
@@ -259,11 +265,11 @@ export async function startPod(store: Store, nameOrId: string): Promise<PodError
   return { id: v.record.id, errors };
 }
 
-/** Stops pod `nameOrId`: the members (newest first), then the infra container; `timeout` seconds before SIGKILL. */
+/** Stops pod `nameOrId`: the members (all at once, as podman), then the infra container; `timeout` seconds before SIGKILL. */
 export async function stopPod(store: Store, nameOrId: string, o: { timeout?: number; onWarning?: (m: string) => void } = {}): Promise<PodErrors> {
   const v = await getPod(store, nameOrId);
   const so = { ...(o.timeout !== undefined && { timeout: o.timeout }), ...(o.onWarning && { onWarning: o.onWarning }) };
-  const errors = await eachContainer([...v.members].reverse(), (c) => stopContainer(store, c.record.id, so));
+  const errors = await allContainers(v.members, (c) => stopContainer(store, c.record.id, so));
   if (v.infra) errors.push(...(await eachContainer([v.infra], (c) => stopContainer(store, c.record.id, so))));
   return { id: v.record.id, errors };
 }

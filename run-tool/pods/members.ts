@@ -62,7 +62,7 @@ export async function podView(store: Store, r: PodRecord, all?: readonly LoadedC
 
 /**
  * Removes pod `r` with everything it holds: marks it `removing` (so a killed removal is finished by the next
- * command), force-removes members (newest first) and then the infra container, releases the name, deletes the
+ * command), force-removes the members (in parallel) and then the infra container, releases the name, deletes the
  * directory. Idempotent: every step tolerates what an earlier, interrupted run already did.
  */
 export async function removePodFully(store: Store, r: PodRecord, o: { timeout?: number; onWarning?: (m: string) => void } = {}): Promise<void> {
@@ -77,7 +77,8 @@ export async function removePodFully(store: Store, r: PodRecord, o: { timeout?: 
     await savePod(root, { ...now, phase: 'removing', creator: thisProcess() });
     const view = await podView(store, now);
     const warn = o.onWarning ? { onWarning: o.onWarning } : {};
-    for (const c of [...view.members].reverse()) await removeMember(store, c.record.id, o.timeout ?? 0, warn);
+    // members go together (each under its own lock; none depends on another), then the infra container
+    await Promise.all(view.members.map((c) => removeMember(store, c.record.id, o.timeout ?? 0, warn)));
     if (view.infra) await removeMember(store, view.infra.record.id, o.timeout ?? 0, { ...warn, podRemoval: true });
     // an infra container whose create was killed has no record: its mount, lease, name and directory go here
     else if (now.infraId) await removeContainerDebris(store, now.infraId, now.infraName ?? `${now.id.slice(0, 12)}-infra`);
