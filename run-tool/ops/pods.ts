@@ -226,7 +226,9 @@ export async function addPodMember<T extends { id: string }>(store: Store, pod: 
     const r = await findPod(root, pod);
     if (r.phase !== 'ready') throw new SkiffError('ENOTFOUND', `no pod with name or ID ${pod} found: no such pod`);
     const made = await make();
-    await savePod(root, { ...r, members: [...r.members, made.id] });
+    // members removed one by one (`rm`) leave the list here: dropped as the next member is added
+    const live = new Set((await listContainers(root)).map((c) => c.record.id));
+    await savePod(root, { ...r, members: [...r.members.filter((m) => live.has(m)), made.id] });
     return made;
   } finally {
     await lock.release();

@@ -178,6 +178,15 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pods (root, real runc/conmon/netava
     expect(sk(['pod', 'exists', 'ops']).status).toBe(0);
   }, 60_000);
 
+  it('rm -af removes the members, then each infra container with its pod (podman\'s rm --all)', () => {
+    okk(['pod', 'create', '--name', 'rma', '--network', 'none']);
+    const member = okk(['create', '--pod', 'rma', IMG, 'true']);
+    const infra = okk(['pod', 'inspect', 'rma', '--format', '{{.InfraContainerID}}']);
+    expect(okk(['rm', '-af']).split('\n')).toEqual([member, infra]);
+    expect(sk(['pod', 'exists', 'rma']).status).toBe(1);
+    expect(okk(['ps', '-aq'])).toBe('');
+  });
+
   it('names are DNS-1123 labels: my_pod is refused with one line; a duplicate name exits 125', () => {
     const bad = sk(['pod', 'create', '--name', 'my_pod']);
     expect(bad.status).toBe(125);
