@@ -207,6 +207,8 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       o.onWarning?.(plan.warning ?? 'WARNING: using a single-UID user namespace: only your own uid maps into the container');
     }
     const joins = await resolveJoins(root, o.shareNamespaces);
+    // keep-id's nested user namespace would not own the namespaces it joins
+    if (keep && Object.keys(joins).length > 0) throw new SkiffError('EUNSUPPORTED', '--userns=keep-id cannot be combined with shared namespaces (--pod, container:ID)', { hint: 'drop --userns=keep-id for containers in a pod' });
     // a shared network: nothing to attach (the target holds it); the spec joins the target's namespace at start
     const { choice: netChoice, recordMode } = joins.network ? { choice: { mode: 'none' as const }, recordMode: `container:${joins.network}` } : await resolveNetworkChoice(root, o.network, rootless);
     const specNet = joins.network ? { network: 'bridge' as const } : specNetwork(id, netChoice);

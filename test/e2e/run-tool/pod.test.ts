@@ -135,10 +135,16 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pods (root, real runc/conmon/netava
     okk(['run', '-d', '--pod', 'gone', '--name', 'g1', IMG, 'sleep', '300']);
     const infra = okk(['pod', 'inspect', 'gone', '--format', '{{.InfraContainerID}}']);
     const pids = [pidOf(infra), pidOf('g1')];
+    const memberId = okk(['inspect', 'g1', '--format', '{{.Id}}']);
+    expect(existsSync(join('/sys/fs/cgroup/memory/skiff', memberId))).toBe(true);
     expect(netnsOf(infra)).toHaveLength(1);
     expect(firewallRulesWith(String(port)).length).toBeGreaterThan(0);
     expect(okk(['pod', 'rm', '-f', '-t', '0', 'gone'])).toBe(podId);
     for (const p of pids) expect(existsSync(`/proc/${p}`)).toBe(false);
+    // no cgroup of either container is left in any hierarchy
+    const ids = [infra, memberId];
+    const left = readdirSync('/sys/fs/cgroup').flatMap((h) => ids.filter((id) => existsSync(join('/sys/fs/cgroup', h, 'skiff', id))).map((id) => `${h}/skiff/${id}`));
+    expect(left).toEqual([]);
     expect(mountsUnder(root)).toEqual([]);
     expect(netnsOf(infra)).toEqual([]);
     expect(firewallRulesWith(String(port))).toEqual([]);

@@ -53,3 +53,37 @@ describe('namespace joining', () => {
     expect(dependenciesOf({ namespaces: { network: 'a', ipc: 'a', pid: 'b' } } as unknown as ContainerRecord)).toEqual(['a', 'b']);
   });
 });
+
+describe('pod state on disk', () => {
+  it('names are reserved once (O_EXCL), found by name, id and unique prefix, and released only by their owner', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const st = await import('../../../run-tool/pods/state.ts');
+    const root = await mkdtemp(join(tmpdir(), 'skiff-podstate-'));
+    try {
+      const a = st.newPodId();
+      const b = st.newPodId();
+      await st.reservePodName(root, 'alpha', a);
+      await st.makePodDir(root, a);
+      const rec: import('../../../run-tool/pods/state.ts').PodRecord = { id: a, name: 'alpha', created: new Date().toISOString(), createCommand: [], exitPolicy: 'continue', hostname: '', labels: {}, share: ['ipc', 'net', 'uts'], infra: true, ports: [], dns: [], addHosts: [], members: [], phase: 'ready' };
+      await st.savePod(root, rec);
+      await expect(st.reservePodName(root, 'alpha', b)).rejects.toThrow('adding pod to state: name "alpha" is in use: pod already exists');
+      await expect(st.reservePodName(root, 'Alpha', b)).rejects.toThrow(/invalid pod name/);
+      expect((await st.findPod(root, 'alpha')).id).toBe(a);
+      expect((await st.findPod(root, a)).id).toBe(a);
+      expect((await st.findPod(root, a.slice(0, 6))).id).toBe(a);
+      await expect(st.findPod(root, 'beta')).rejects.toThrow('no pod with name or ID beta found: no such pod');
+      await st.releasePodName(root, 'alpha', b); // not the owner: kept
+      await expect(st.reservePodName(root, 'alpha', b)).rejects.toThrow(/in use/);
+      // a reservation whose pod directory is gone is stale and reclaimed
+      await st.removePodDir(root, a);
+      await st.reservePodName(root, 'alpha', b);
+      expect(st.isAbandoned({ ...rec, phase: 'creating', creator: { pid: 2 ** 22 + 1 } })).toBe(true);
+      expect(st.isAbandoned({ ...rec, phase: 'creating', creator: st.thisProcess() })).toBe(false);
+      expect(st.isAbandoned(rec)).toBe(false);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
