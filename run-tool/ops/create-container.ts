@@ -36,7 +36,11 @@ export async function createContainer(store: Store, o: CreateContainerOptions): 
   if (podRef === undefined) return make({});
   const { podForMember, addPodMember } = await import('./pods.ts');
   const m = await podForMember(store, podRef, { ...(spec.ports && { ports: spec.ports }), ...(spec.publishAll && { publishAll: true }), ...(spec.network !== undefined && { network: spec.network }), ...(spec.onWarning && { onWarning: spec.onWarning }) });
-  return addPodMember(store, m.pod, () => make({ pod: m.pod, shareNamespaces: { ...m.shareNamespaces, ...spec.shareNamespaces } }));
+  // the pod's volumes come first; the container's own at the same destination win
+  const own = new Set([...(spec.mounts ?? []), ...(spec.volumes ?? [])].map((x) => x.destination));
+  const mounts = [...m.mounts.filter((x) => !own.has(x.destination)), ...(spec.mounts ?? [])];
+  const volumes = [...m.volumes.filter((x) => !own.has(x.destination)), ...(spec.volumes ?? [])];
+  return addPodMember(store, m.pod, () => make({ pod: m.pod, shareNamespaces: { ...m.shareNamespaces, ...spec.shareNamespaces }, mounts, volumes }));
 }
 
 /** runContainer's options: createContainer's plus whether it runs detached. */

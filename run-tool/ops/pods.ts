@@ -2,6 +2,7 @@
 // prune. Plain options in, plain results out, SkiffError on failure; nothing here parses argv or prints. The
 // machinery is run-tool/pods/ (state, members, infra image) over run-tool/containers/.
 import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { createContainer as createFromImage } from '../containers/create.ts';
 import { exitError } from '../containers/exit-status.ts';
@@ -35,6 +36,9 @@ export interface CreatePodOptions {
   ports?: PortMapping[];
   addHosts?: string[];
   dns?: string[];
+  /** `-v`: mounts and named volumes every member gets */
+  mounts?: MountRequest[];
+  volumes?: { name: string; destination: string; options: string[] }[];
   /** remove a pod of the same name first */
   replace?: boolean;
   /** the command line, for inspect's CreateCommand */
@@ -116,6 +120,8 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
     ...(o.network !== undefined && { network: o.network }),
     dns: o.dns ?? [],
     addHosts: o.addHosts ?? [],
+    ...(o.mounts?.length && { mounts: o.mounts }),
+    ...(o.volumes?.length && { volumes: o.volumes }),
     members: [],
     phase: 'creating',
     creator: thisProcess(),
@@ -190,7 +196,7 @@ export async function listPods(store: Store): Promise<PodView[]> {
  * id and the namespaces a member shares with its infra container. EINVALID (podman's message) for `-p` on a member
  * of a pod that shares its network.
  */
-export async function podForMember(store: Store, ref: string, o: { ports?: readonly PortMapping[]; publishAll?: boolean; network?: string; onWarning?: (m: string) => void }): Promise<{ pod: string; shareNamespaces: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>> }> {
+export async function podForMember(store: Store, ref: string, o: { ports?: readonly PortMapping[]; publishAll?: boolean; network?: string; onWarning?: (m: string) => void }): Promise<{ pod: string; shareNamespaces: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>>; mounts: MountRequest[]; volumes: { name: string; destination: string; options: string[] }[] }> {
   const root = store.paths.root;
   let view: PodView;
   if (ref.startsWith('new:')) {
@@ -212,7 +218,7 @@ export async function podForMember(store: Store, ref: string, o: { ports?: reado
     if (r.share.includes('pid')) joins.pid = r.infraId;
   }
   void root;
-  return { pod: r.id, shareNamespaces: joins };
+  return { pod: r.id, shareNamespaces: joins, mounts: r.mounts ?? [], volumes: r.volumes ?? [] };
 }
 
 /**

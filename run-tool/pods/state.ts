@@ -22,6 +22,7 @@ import { isAlive, procStartTime } from '../../shared/process/proc.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { acquireLock, type LockHandle } from '../../shared/store/lock.ts';
 import { storePaths } from '../../shared/store/paths.ts';
+import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import type { PortMapping } from '../containers/state.ts';
 
 /** The namespaces a pod can share, as podman names them in `--share`. */
@@ -48,6 +49,9 @@ export interface PodRecord {
   network?: string;
   dns: string[];
   addHosts: string[];
+  /** `pod create -v`: bind mounts and named volumes every member gets (podman's pod volumes) */
+  mounts?: MountRequest[];
+  volumes?: { name: string; destination: string; options: string[] }[];
   /** member container ids (infra excluded), in creation order */
   members: string[];
   /** `ready` once made; `creating`/`removing` while a process (creator) is at it */

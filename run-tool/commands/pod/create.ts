@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { addRootOption } from '../../../shared/cli/program.ts';
 import { collect, goBool } from '../../../shared/cli/flags.ts';
 import { SkiffError } from '../../../shared/errors.ts';
+import type { MountRequest } from '../../../shared/runtime/mounts.ts';
 import { parsePublishFlags } from '../../containers/net-wiring.ts';
+import { parseVolume } from '../create-flags.ts';
 import { createPod, parseShare } from '../../ops/pods.ts';
 import { withStore } from '../cli-util.ts';
 
@@ -51,7 +53,7 @@ export function addPodCreateCommand(pod: Command, argv: readonly string[]): void
     .option('--userns <mode>', 'user namespace of the pod (host only)')
     .option('-m, --memory <limit>', 'memory limit of the pod (not supported)')
     .option('--cpus <n>', 'CPUs of the pod (not supported)')
-    .option('-v, --volume <spec>', 'volumes of the pod (not supported)', collect, []);
+    .option('-v, --volume <spec>', 'bind mount a volume into every container of the pod: SRC:DST[:OPTS]', collect, []);
   addRootOption(cmd).action(async (nameArg: string | undefined, f: PodCreateFlags) => {
     if (nameArg !== undefined && f.name !== undefined) throw new SkiffError('EINVALID', 'cannot specify --name and a name argument');
     const infra = goBool(f.infra);
@@ -61,11 +63,20 @@ export function addPodCreateCommand(pod: Command, argv: readonly string[]): void
     for (const [flag, v] of [['--memory', f.memory], ['--cpus', f.cpus], ['--infra-conmon-pidfile', f.infraConmonPidfile]] as const) {
       if (v !== undefined) throw new SkiffError('EUNSUPPORTED', `${flag} is not supported for pods: set it on the containers`);
     }
-    if (f.volume.length > 0) throw new SkiffError('EUNSUPPORTED', '--volume is not supported for pods: give -v to each container');
     if (!infra && (f.infraImage !== undefined || f.infraCommand !== undefined || f.infraName !== undefined)) {
       throw new SkiffError('EINVALID', 'cannot set infra options (--infra-image, --infra-command, --infra-name) without an infra container');
     }
     const share = f.share === undefined ? undefined : parseShare(f.share);
+    const mounts: MountRequest[] = [];
+    const volumes: { name: string; destination: string; options: string[] }[] = [];
+    for (const v of f.volume) {
+      const r = parseVolume(v);
+      if (r.mount) mounts.push(r.mount);
+      if (r.volume) {
+        if (r.volume.name === '') throw new SkiffError('EINVALID', `invalid pod volume ${JSON.stringify(v)}: anonymous volumes cannot be shared; name the volume (NAME:${r.volume.destination})`);
+        volumes.push(r.volume);
+      }
+    }
     const name = nameArg ?? f.name;
     await withStore(cmd, async (store) => {
       const r = await createPod(store, {
@@ -82,6 +93,8 @@ export function addPodCreateCommand(pod: Command, argv: readonly string[]): void
         ports: parsePublishFlags(f.publish),
         addHosts: f.addHost,
         dns: f.dns,
+        mounts,
+        volumes,
         replace: f.replace === true,
         createCommand: [...argv],
         onWarning: (m) => void process.stderr.write(`${m}\n`),

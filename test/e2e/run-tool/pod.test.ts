@@ -1,7 +1,7 @@
 // Pods as root with real runc, conmon and netavark: namespace sharing (inodes), a member's httpd reached from
 // another member over localhost and from the host through a port published on the pod, the lifecycle order,
 // --exit-policy stop, container:ID joining without a pod, and a pod rm -f that leaves nothing behind.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../shared/network/publish.ts';
@@ -182,6 +182,21 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pods (root, real runc/conmon/netava
     expect(okk(['pod', 'prune', '-f'])).toBe(idle);
     expect(sk(['pod', 'exists', 'idle']).status).toBe(1);
     expect(sk(['pod', 'exists', 'ops']).status).toBe(0);
+  }, 60_000);
+
+  it('pod create -v: every member gets the pod\'s bind mount and named volume; its own -v at the same path wins', () => {
+    const host = join(s.dir, 'shared');
+    mkdirSync(host, { recursive: true });
+    writeFileSync(join(host, 'from-host'), 'hi\n');
+    okk(['pod', 'create', '--name', 'vols', '--network', 'none', '-v', `${host}:/shared`, '-v', 'podvol:/data']);
+    okk(['run', '--rm', '--pod', 'vols', IMG, 'sh', '-c', 'echo one > /data/x']);
+    expect(okk(['run', '--rm', '--pod', 'vols', IMG, 'sh', '-c', 'cat /shared/from-host /data/x'])).toBe('hi\none');
+    const own = join(s.dir, 'own');
+    mkdirSync(own, { recursive: true });
+    expect(okk(['run', '--rm', '--pod', 'vols', '-v', `${own}:/shared`, IMG, 'ls', '/shared'])).toBe('');
+    const anon = sk(['pod', 'create', '--name', 'anon', '-v', '/x']);
+    expect(anon.status).toBe(125);
+    expect(anon.stderr).toMatch(/anonymous volumes cannot be shared/);
   }, 60_000);
 
   it('rm -af removes the members, then each infra container with its pod (podman\'s rm --all)', () => {
