@@ -206,7 +206,9 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       const plan = await planUserNamespace({ uid: hostUid(), gid: hostGid() });
       o.onWarning?.(plan.warning ?? 'WARNING: using a single-UID user namespace: only your own uid maps into the container');
     }
-    const joins = await resolveJoins(root, o.shareNamespaces);
+    // `network: 'container:ID'` from any front end means the same as shareNamespaces.network
+    const netTarget = o.network?.startsWith('container:') ? o.network.slice('container:'.length) : undefined;
+    const joins = await resolveJoins(root, { ...o.shareNamespaces, ...(netTarget && { network: netTarget }) });
     // keep-id's nested user namespace would not own the namespaces it joins
     if (keep && Object.keys(joins).length > 0) throw new SkiffError('EUNSUPPORTED', '--userns=keep-id cannot be combined with shared namespaces (--pod, container:ID)', { hint: 'drop --userns=keep-id for containers in a pod' });
     // a shared network: nothing to attach (the target holds it); the spec joins the target's namespace at start
