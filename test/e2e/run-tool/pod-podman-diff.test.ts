@@ -109,6 +109,13 @@ describe.skipIf(!isRoot || !hasPodman || !hasPodPrograms)('differential: pods, r
     expect(fa.stdout.split('\n').map((l) => l.replace(/^[0-9a-f]{12}-/, 'ID-')).sort()).toEqual(fb.stdout.split('\n').map((l) => l.replace(/^[0-9a-f]{12}-/, 'ID-')).sort());
   });
 
+  it('a member\'s inspect names its pod, its infra dependency and the shared modes as podman\'s', () => {
+    const fmt = ['inspect', 'idle', '--format', '{{.Pod}} {{.IsInfra}} {{.Dependencies}} {{.HostConfig.NetworkMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}} {{.HostConfig.PidMode}}'];
+    const [a, b] = both(fmt);
+    expect(a.status).toBe(0);
+    expect(a.stdout.replace(/[0-9a-f]{64}/g, 'ID')).toBe(b.stdout.replace(/[0-9a-f]{64}/g, 'ID'));
+  });
+
   it('exit codes agree: missing pod, duplicate name, -p on a member, rm of the infra container, pod rm without -f', () => {
     const cases: string[][] = [
       ['pod', 'inspect', 'nope'],
