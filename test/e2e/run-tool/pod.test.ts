@@ -208,6 +208,21 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pods (root, real runc/conmon/netava
     expect(okk(['ps', '-aq'])).toBe('');
   });
 
+  it('system prune removes stopped pods with their containers and a running pod\'s exited member, never a running infra', async () => {
+    okk(['pod', 'create', '--name', 'stale', '--network', 'none']);
+    okk(['create', '--pod', 'stale', IMG, 'true']);
+    okk(['pod', 'create', '--name', 'live', '--network', 'none']);
+    okk(['run', '-d', '--pod', 'live', '--name', 'keeper', IMG, 'sleep', '300']);
+    const done = okk(['run', '-d', '--pod', 'live', IMG, 'true']);
+    expect(done).toMatch(/^[0-9a-f]{64}$/);
+    expect(await until(() => okk(['inspect', done, '--format', '{{.State.Status}}']) === 'exited')).toBe(true);
+    const r = sk(['system', 'prune', '-f']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(done);
+    expect(sk(['pod', 'exists', 'stale']).status).toBe(1);
+    expect(okk(['pod', 'inspect', 'live', '--format', '{{.State}} {{.NumContainers}}'])).toBe('Running 2');
+  }, 60_000);
+
   it('names are DNS-1123 labels: my_pod is refused with one line; a duplicate name exits 125', () => {
     const bad = sk(['pod', 'create', '--name', 'my_pod']);
     expect(bad.status).toBe(125);
