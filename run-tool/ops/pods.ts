@@ -197,7 +197,6 @@ export async function listPods(store: Store): Promise<PodView[]> {
  * of a pod that shares its network.
  */
 export async function podForMember(store: Store, ref: string, o: { ports?: readonly PortMapping[]; publishAll?: boolean; network?: string; onWarning?: (m: string) => void }): Promise<{ pod: string; shareNamespaces: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>>; mounts: MountRequest[]; volumes: { name: string; destination: string; options: string[] }[] }> {
-  const root = store.paths.root;
   let view: PodView;
   if (ref.startsWith('new:')) {
     const { id } = await createPod(store, { name: ref.slice(4), ...(o.onWarning && { onWarning: o.onWarning }) });
@@ -217,7 +216,6 @@ export async function podForMember(store: Store, ref: string, o: { ports?: reado
     if (r.share.includes('uts')) joins.uts = r.infraId;
     if (r.share.includes('pid')) joins.pid = r.infraId;
   }
-  void root;
   return { pod: r.id, shareNamespaces: joins, mounts: r.mounts ?? [], volumes: r.volumes ?? [] };
 }
 

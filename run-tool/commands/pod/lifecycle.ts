@@ -10,7 +10,7 @@ import { inspectPod, killPod, listPods, pausePod, podExists, prunePods, removePo
 import { withStore } from '../cli-util.ts';
 
 /** Runs `fn` per pod as podman does: each failure printed, the last one's exit code kept; a pod's container errors print after its id. */
-async function eachPod(store: Store, names: readonly string[], verb: string, fn: (name: string) => Promise<PodErrors | { id: string } | undefined>, o: { missingExit?: number } = {}): Promise<void> {
+async function eachPod(names: readonly string[], verb: string, fn: (name: string) => Promise<PodErrors | { id: string } | undefined>, o: { missingExit?: number } = {}): Promise<void> {
   for (const n of names) {
     try {
       const r = await fn(n);
@@ -26,7 +26,6 @@ async function eachPod(store: Store, names: readonly string[], verb: string, fn:
       process.exitCode = isSkiffError(e, 'ENOTFOUND') && o.missingExit !== undefined ? o.missingExit : exitCodeOf('run-tool', e);
     }
   }
-  void store;
 }
 
 async function targets(store: Store, names: string[], all: boolean | undefined, latest?: boolean): Promise<string[]> {
@@ -50,7 +49,7 @@ export function addPodLifecycleCommands(pod: Command): void {
   const start = pod.command('start').description('start one or more pods').argument('[pods...]')
     .option('-a, --all', 'start all pods').option('-l, --latest', 'act on the latest pod');
   addRootOption(start).action(async (names: string[], f: { all?: boolean; latest?: boolean }) => {
-    await withStore(start, async (store) => eachPod(store, await targets(store, names, f.all, f.latest), 'starting', (n) => startPod(store, n)));
+    await withStore(start, async (store) => eachPod(await targets(store, names, f.all, f.latest), 'starting', (n) => startPod(store, n)));
   });
 
   const stop = pod.command('stop').description('stop one or more pods').argument('[pods...]')
@@ -59,7 +58,7 @@ export function addPodLifecycleCommands(pod: Command): void {
     .option('-t, --time <seconds>', 'seconds to wait for pod stop before killing the container');
   addRootOption(stop).action(async (names: string[], f: { all?: boolean; latest?: boolean; ignore?: boolean; time?: string }) => {
     const timeout = seconds(f.time, '--time');
-    await withStore(stop, async (store) => eachPod(store, await targets(store, names, f.all, f.latest), 'stopping', async (n) => {
+    await withStore(stop, async (store) => eachPod(await targets(store, names, f.all, f.latest), 'stopping', async (n) => {
       try {
         return await stopPod(store, n, { ...(timeout !== undefined && { timeout }), onWarning: (m) => process.stderr.write(`Error: ${m}\n`) });
       } catch (e) {
@@ -72,14 +71,14 @@ export function addPodLifecycleCommands(pod: Command): void {
   const restart = pod.command('restart').description('restart one or more pods').argument('[pods...]')
     .option('-a, --all', 'restart all pods').option('-l, --latest', 'act on the latest pod');
   addRootOption(restart).action(async (names: string[], f: { all?: boolean; latest?: boolean }) => {
-    await withStore(restart, async (store) => eachPod(store, await targets(store, names, f.all, f.latest), 'restarting', (n) => restartPod(store, n)));
+    await withStore(restart, async (store) => eachPod(await targets(store, names, f.all, f.latest), 'restarting', (n) => restartPod(store, n)));
   });
 
   const kill = pod.command('kill').description('send the specified signal or SIGKILL to containers in a pod').argument('[pods...]')
     .option('-a, --all', 'kill all pods').option('-l, --latest', 'act on the latest pod')
     .option('-s, --signal <signal>', 'signal to send to the containers in the pod', 'KILL');
   addRootOption(kill).action(async (names: string[], f: { all?: boolean; latest?: boolean; signal: string }) => {
-    await withStore(kill, async (store) => eachPod(store, await targets(store, names, f.all, f.latest), 'killing', (n) => killPod(store, n, { signal: f.signal })));
+    await withStore(kill, async (store) => eachPod(await targets(store, names, f.all, f.latest), 'killing', (n) => killPod(store, n, { signal: f.signal })));
   });
 
   const rm = pod.command('rm').description('remove one or more stopped pods and containers').argument('[pods...]')
@@ -92,7 +91,7 @@ export function addPodLifecycleCommands(pod: Command): void {
     const timeout = seconds(f.time, '--time');
     const { readFileSync } = await import('node:fs');
     const fromFiles = f.podIdFile.map((p) => readFileSync(p, 'utf8').trim());
-    await withStore(rm, async (store) => eachPod(store, await targets(store, [...names, ...fromFiles], f.all, f.latest), 'removing', (n) =>
+    await withStore(rm, async (store) => eachPod(await targets(store, [...names, ...fromFiles], f.all, f.latest), 'removing', (n) =>
       removePod(store, n, { force: f.force === true, ...(timeout !== undefined && { timeout }), ignoreMissing: f.ignore === true, onWarning: (m) => process.stderr.write(`Error: ${m}\n`) }), { missingExit: 1 }));
   });
 
@@ -100,7 +99,7 @@ export function addPodLifecycleCommands(pod: Command): void {
     const c = pod.command(verb).description(`${verb} one or more pods`).argument('[pods...]')
       .option('-a, --all', `${verb} all pods`).option('-l, --latest', 'act on the latest pod');
     addRootOption(c).action(async (names: string[], f: { all?: boolean; latest?: boolean }) => {
-      await withStore(c, async (store) => eachPod(store, await targets(store, names, f.all, f.latest), what, (n) => pausePod(store, n, paused)));
+      await withStore(c, async (store) => eachPod(await targets(store, names, f.all, f.latest), what, (n) => pausePod(store, n, paused)));
     });
   }
 
