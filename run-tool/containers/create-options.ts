@@ -39,6 +39,8 @@ export interface ContainerBasicConfig {
   pod?: string;
   /** The container is its pod's infra container (podman's IsInfra) */
   isInfra?: boolean;
+  /** A file that receives the monitor's (conmon's) pid at every start (podman's ConmonPidFile) */
+  conmonPidFile?: string;
 }
 
 /** The container's filesystem: its image, working directory, mounts, volumes, devices and init. */

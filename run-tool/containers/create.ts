@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { chown, lstat, mkdir, readFile, rm, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isSkiffError, SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { hostPlatform, selectManifest } from '../../shared/image/platform.ts';
 import { chainIDs } from '../../shared/layer/unpack-cache.ts';
@@ -370,6 +370,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...(Object.keys(joins).length > 0 && { namespaces: joins }),
       ...(o.pod !== undefined && { pod: o.pod }),
       ...(o.isInfra && { isInfra: true }),
+      ...(o.conmonPidFile !== undefined && { conmonPidFile: resolve(o.conmonPidFile) }),
     };
     const state = initialState();
     state.mounted = o.keepMounted === true;

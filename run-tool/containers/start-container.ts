@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFile, unlink } from 'node:fs/promises';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
 import { resetPastaHook } from '../../shared/network/pasta-hook.ts';
@@ -130,6 +130,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     throw exitError(startFailureCode(msg) ?? 125, cleanRuncMessage(msg));
   }
   const monitorPid = Number((await readFile(p.conmonPid, 'utf8').catch(() => '0')).trim()) || 0;
+  if (record.conmonPidFile && monitorPid > 0) await writeFile(record.conmonPidFile, String(monitorPid));
   const state: StateExt = {
     ...c.state,
     status: 'running',

@@ -120,6 +120,8 @@ export interface ContainerRecord {
   pod?: string;
   /** this container is its pod's infra container */
   isInfra?: boolean;
+  /** an absolute path that receives the monitor's pid at every start (`--infra-conmon-pidfile`) */
+  conmonPidFile?: string;
 }
 
 /** Status names as podman prints them. */

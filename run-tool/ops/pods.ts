@@ -30,6 +30,8 @@ export interface CreatePodOptions {
   infraImage?: string;
   infraName?: string;
   infraCommand?: string[];
+  /** a file that receives the infra container's conmon pid at every start */
+  infraConmonPidFile?: string;
   exitPolicy?: 'continue' | 'stop';
   hostname?: string;
   network?: string;
@@ -147,6 +149,7 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
         dns: o.dns ?? [],
         pod: id,
         isInfra: true,
+        ...(o.infraConmonPidFile !== undefined && { conmonPidFile: o.infraConmonPidFile }),
         ...(o.onWarning && { onWarning: o.onWarning }),
         ...(o.signal && { signal: o.signal }),
       });

@@ -60,11 +60,11 @@ export function addPodCreateCommand(pod: Command, argv: readonly string[]): void
     if (infra === undefined) throw new SkiffError('EINVALID', `invalid --infra ${JSON.stringify(f.infra)}: want true or false`);
     if (f.exitPolicy !== 'continue' && f.exitPolicy !== 'stop') throw new SkiffError('EINVALID', `invalid pod exit policy: "${f.exitPolicy}"`);
     if (f.userns !== undefined && f.userns !== '' && f.userns !== 'host') throw new SkiffError('EINVALID', `--userns ${f.userns} is not supported for pods: use host`);
-    for (const [flag, v] of [['--memory', f.memory], ['--cpus', f.cpus], ['--infra-conmon-pidfile', f.infraConmonPidfile]] as const) {
+    for (const [flag, v] of [['--memory', f.memory], ['--cpus', f.cpus]] as const) {
       if (v !== undefined) throw new SkiffError('EUNSUPPORTED', `${flag} is not supported for pods: set it on the containers`);
     }
-    if (!infra && (f.infraImage !== undefined || f.infraCommand !== undefined || f.infraName !== undefined)) {
-      throw new SkiffError('EINVALID', 'cannot set infra options (--infra-image, --infra-command, --infra-name) without an infra container');
+    if (!infra && (f.infraImage !== undefined || f.infraCommand !== undefined || f.infraName !== undefined || f.infraConmonPidfile !== undefined)) {
+      throw new SkiffError('EINVALID', 'cannot set infra options (--infra-image, --infra-command, --infra-name, --infra-conmon-pidfile) without an infra container');
     }
     const share = f.share === undefined ? undefined : parseShare(f.share);
     const mounts: MountRequest[] = [];
@@ -86,6 +86,7 @@ export function addPodCreateCommand(pod: Command, argv: readonly string[]): void
         infra,
         ...(f.infraImage !== undefined && { infraImage: f.infraImage }),
         ...(f.infraName !== undefined && { infraName: f.infraName }),
+        ...(f.infraConmonPidfile !== undefined && { infraConmonPidFile: f.infraConmonPidfile }),
         ...(f.infraCommand !== undefined && { infraCommand: f.infraCommand.trim().startsWith('[') ? (JSON.parse(f.infraCommand) as string[]) : [f.infraCommand] }),
         exitPolicy: f.exitPolicy as 'continue' | 'stop',
         ...(f.hostname !== undefined && { hostname: f.hostname }),

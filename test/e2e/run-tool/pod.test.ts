@@ -199,6 +199,20 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pods (root, real runc/conmon/netava
     expect(anon.stderr).toMatch(/anonymous volumes cannot be shared/);
   }, 60_000);
 
+  it('--infra-conmon-pidfile receives the infra container\'s monitor pid at each start', () => {
+    const f = join(s.dir, 'infra-conmon.pid');
+    okk(['pod', 'create', '--name', 'cpid', '--network', 'none', '--infra-conmon-pidfile', f]);
+    expect(existsSync(f)).toBe(false);
+    okk(['pod', 'start', 'cpid']);
+    const infra = okk(['pod', 'inspect', 'cpid', '--format', '{{.InfraContainerID}}']);
+    const first = readFileSync(f, 'utf8').trim();
+    expect(first).toBe(readFileSync(join(root, 'containers', infra, 'conmon.pid'), 'utf8').trim());
+    expect(readFileSync(`/proc/${first}/comm`, 'utf8').trim()).toBe('conmon');
+    okk(['pod', 'restart', 'cpid']);
+    expect(readFileSync(f, 'utf8').trim()).not.toBe(first);
+    expect(sk(['pod', 'create', '--infra=false', '--infra-conmon-pidfile', f]).status).toBe(125);
+  }, 60_000);
+
   it('rm -af removes the members, then each infra container with its pod (podman\'s rm --all)', () => {
     okk(['pod', 'create', '--name', 'rma', '--network', 'none']);
     const member = okk(['create', '--pod', 'rma', IMG, 'true']);
