@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { arch, hostname, release, type as osType } from 'node:os';
 import type { Command } from 'commander';
 import { addRootOption, storeRootOf, VERSION } from '../../shared/cli/program.ts';
-import { parseGoTemplate } from '../../shared/cli/go-template.ts';
+import { goType, parseGoTemplate } from '../../shared/cli/go-template.ts';
 import { isSkiffError } from '../../shared/errors.ts';
 import { runProgram } from '../../shared/process/run.ts';
 import { doctor, isRootless } from '../../shared/runtime/rootless.ts';
@@ -116,7 +116,7 @@ export function addInfoCommand(program: Command): void {
   addRootOption(cmd).action(async (a: { format?: string }) => {
     const info = await gatherInfo(storeRootOf(cmd));
     if (a.format === 'json') return void process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
-    if (a.format !== undefined) return void process.stdout.write(`${parseGoTemplate(a.format).render(capitalised(info) as Record<string, unknown>)}\n`);
+    if (a.format !== undefined) return void process.stdout.write(`${parseGoTemplate(a.format, { name: 'info' }).render(goType(capitalised(info) as Record<string, unknown>, '*define.Info'))}\n`);
     process.stdout.write(toYaml(info).replace(/^\n/, ''));
   });
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { parseGoTemplate } from '../../shared/cli/go-template.ts';
+import { inspectFormat } from './inspect-format.ts';
 import { withStore } from './cli-util.ts';
 import { checkInspectType, inspectObjects } from '../ops/inspect.ts';
 
@@ -15,8 +15,7 @@ export function addInspectCommand(program: Command): void {
     await withStore(cmd, async (store) => {
       const { objects: out, error: failed } = await inspectObjects(store, names, { type });
       if (f.format !== undefined && f.format !== 'json') {
-        const t = parseGoTemplate(f.format);
-        for (const o of out) process.stdout.write(`${t.render(o)}\n`);
+        process.stdout.write(inspectFormat(f.format, out));
       } else process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
       if (failed) throw failed;
     });

@@ -2,11 +2,12 @@
 import type { Command } from 'commander';
 import { SkiffError, isSkiffError } from '../../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
-import { parseGoTemplate } from '../../shared/cli/go-template.ts';
+import { formatReport, goType, tableHeaders } from '../../shared/cli/go-template.ts';
 import { formatTable } from '../../shared/cli/table.ts';
 import { createNetwork, getNetwork, listNetworks, removeNetwork } from '../../shared/network/network-config.ts';
 import type { NetworkConfig } from '../../shared/network/types.ts';
 import { collect } from '../../shared/cli/flags.ts';
+import { inspectFormat } from './inspect-format.ts';
 
 
 function parseLabels(list: readonly string[]): Record<string, string> {
@@ -132,9 +133,8 @@ export function addNetworkCommand(program: Command): void {
     }
     const noTrunc = opts.trunc === false;
     if (opts.format !== undefined) {
-      const fmt = opts.format.replace(/^table\s*/, '');
-      const t = parseGoTemplate(fmt);
-      for (const n of all) out.write(`${t.render(rowOf(n, noTrunc))}\n`);
+      const view = all.map((n) => goType(rowOf(n, noTrunc), 'network.ListPrintReports'));
+      out.write(formatReport(opts.format, view, { name: 'ls', headers: tableHeaders(rowOf(all[0] ?? ({ id: '', name: '' } as NetworkConfig), false), { ID: 'NETWORK ID' }), noHeading: opts.noheading === true }));
       return;
     }
     const rows = all.map((n) => [noTrunc ? n.id : n.id.slice(0, 12), n.name, n.driver]);
@@ -160,8 +160,7 @@ export function addNetworkCommand(program: Command): void {
       }
     }
     if (opts.format !== undefined && opts.format !== 'json') {
-      const t = parseGoTemplate(opts.format);
-      for (const n of found) process.stdout.write(`${t.render(n)}\n`);
+      process.stdout.write(inspectFormat(opts.format, found));
     } else {
       process.stdout.write(found.length ? inspectJson(found) : '[]\n');
     }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { parseGoTemplate } from '../../shared/cli/go-template.ts';
+import { formatReport, goType, tableHeaders } from '../../shared/cli/go-template.ts';
 import { humanDuration, timeAgo } from '../../shared/cli/human.ts';
 import { formatTable } from '../../shared/cli/table.ts';
 import { listContainers } from '../ops/list-containers.ts';
@@ -52,6 +52,15 @@ export function psJson(c: LoadedContainer): Record<string, unknown> {
   };
 }
 
+/** podman 4.3's `ps --format 'table …'` column headers, by template field. */
+const PS_HEADERS: Record<string, string> = {
+  ID: 'CONTAINER ID', Image: 'IMAGE', ImageID: 'IMAGE ID', Command: 'COMMAND', CreatedAt: 'CREATED AT', Created: 'CREATED',
+  CreatedHuman: 'CREATED', RunningFor: 'RUNNING FOR', Status: 'STATUS', State: 'STATE', Ports: 'PORTS', Names: 'NAMES',
+  Labels: 'LABELS', Pid: 'PID', ExitCode: 'EXIT CODE', Mounts: 'MOUNTS', AutoRemove: 'AUTO REMOVE', Networks: 'NETWORKS',
+  Pod: 'POD ID', PodName: 'PODNAME', IsInfra: 'IS INFRA', Namespaces: 'NAMESPACES', Size: 'SIZE', Exited: 'EXITED',
+  ExitedAt: 'EXITED AT', StartedAt: 'STARTED AT',
+};
+
 /** Adds `ps` (podman's flags, columns and JSON), reconciling each container's state first (RU-12). */
 export function addPsCommand(program: Command): void {
   const cmd = program.command('ps').description('list containers')
@@ -97,8 +106,8 @@ export function addPsCommand(program: Command): void {
         };
       });
       if (f.format !== undefined) {
-        const t = parseGoTemplate(f.format.replace(/^table\s*/, ''));
-        for (const r of rows) out.write(`${t.render(r)}\n`);
+        const view = rows.map((r) => goType(r, 'containers.psReporter'));
+        out.write(formatReport(f.format, view, { name: 'ps', headers: tableHeaders({}, PS_HEADERS), noHeading: f.noheading === true }));
         return;
       }
       const table: string[][] = rows.map((r) => [r.ID, r.Image, r.Command, r.Created, r.Status, r.Ports, r.Names]);

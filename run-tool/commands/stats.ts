@@ -85,11 +85,11 @@ function headerData(): Record<string, string> {
 function parseFormat(format: string | undefined): { t: Template; header?: Template; table: boolean } | undefined {
   if (format === undefined || format === '' || isJsonFormat(format)) return undefined;
   const m = /^\s*table\s*/.exec(format);
-  if (!m) return { t: parseGoTemplate(format), table: false };
+  if (!m) return { t: parseGoTemplate(format, { name: 'stats' }), table: false };
   let body = format.slice(m[0].length);
   if (body === '') return undefined; // `table` alone is the default table
   body = body.replace(/\\t/g, '\t').replace(/\}\}[ ]+\{\{/g, '}}\t{{');
-  const t = parseGoTemplate(body);
+  const t = parseGoTemplate(body, { name: 'stats' });
   return { t, header: t, table: true };
 }
 

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { SkiffError, isSkiffError } from '../../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
-import { parseGoTemplate } from '../../shared/cli/go-template.ts';
+import { formatReport, goType, tableHeaders } from '../../shared/cli/go-template.ts';
+import { inspectFormat } from './inspect-format.ts';
 import { formatTable } from '../../shared/cli/table.ts';
 import { openStore } from '../../shared/store/store.ts';
 import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, volumeUsers, type VolumeInfo } from '../containers/volumes.ts';
@@ -105,8 +106,8 @@ export function addVolumeCommands(program: Command): void {
     if (a.format === 'json') return void out.write(`${JSON.stringify(vols, null, 2)}\n`);
     if (a.quiet) return void out.write(vols.map((v) => `${v.Name}\n`).join(''));
     if (a.format !== undefined) {
-      const t = parseGoTemplate(a.format.replace(/^table\s*/, ''));
-      for (const v of vols) out.write(`${t.render(v as unknown as Record<string, unknown>)}\n`);
+      const view = vols.map((v) => goType({ ...v }, '*entities.VolumeListReport'));
+      out.write(formatReport(a.format, view, { name: 'ls', headers: tableHeaders({ Name: '', Driver: '', Mountpoint: '', Scope: '', Labels: '', Options: '', CreatedAt: '' }, { Name: 'VOLUME NAME' }), noHeading: a.noheading === true }));
       return;
     }
     const rows = vols.map((v) => [v.Driver, v.Name]);
@@ -125,8 +126,7 @@ export function addVolumeCommands(program: Command): void {
     if (!a.all && names.length === 0) throw new SkiffError('EINVALID', 'provide one or more volume names or use --all');
     const vols = a.all ? await listVolumes(root) : await Promise.all(names.map((n) => inspectVolume(root, n)));
     if (a.format !== undefined && a.format !== 'json') {
-      const t = parseGoTemplate(a.format);
-      for (const v of vols) process.stdout.write(`${t.render(v as unknown as Record<string, unknown>)}\n`);
+      process.stdout.write(inspectFormat(a.format, vols));
       return;
     }
     process.stdout.write(`${JSON.stringify(vols, null, 5)}\n`);

@@ -95,16 +95,16 @@ export function splitCamel(s: string): string[] {
 
 /**
  * Renders `rows` with a `--format` string exactly as podman's report formatter does: the text is wrapped in
- * `{{range .}}…{{end}}` and ends with a newline; `table …` turns spaces and `\t` into column breaks, renders a
+ * `{{range .}}…{{end}}` (skopeo's spelling: `rangeAction`) and ends with a newline; `table …` turns spaces and `\t` into column breaks, renders a
  * header row from `headers` (unless `noHeading`) and aligns columns like Go's tabwriter. Errors carry Go's
  * message with the template named `name` (`template: ps:1:13: executing "ps" at <.Nope>: …`); nothing is
  * returned half-rendered.
  */
-export function formatReport(format: string, rows: readonly unknown[], o: { name: string; headers?: Record<string, string>; noHeading?: boolean }): string {
+export function formatReport(format: string, rows: readonly unknown[], o: { name: string; headers?: Record<string, string>; noHeading?: boolean; rangeAction?: string }): string {
   const table = isTableFormat(format);
   let text = table ? format.split('table ').join('').replace(/\\t/g, '\t').replace(/\\n/g, '\n').replace(/ /g, '\t') : unescape(format);
   if (!text.endsWith('\n')) text += '\n';
-  const wrapped = `{{range .}}${text}{{end}}`;
+  const wrapped = `${o.rangeAction ?? '{{range .}}'}${text}{{end}}`;
   const parsed = parseWrapped(o.name, wrapped);
   const body = run(o.name, wrapped, parsed, rows);
   if (!table) return body;

@@ -1,7 +1,7 @@
 import { formatV } from './fmt.ts';
 import { FUNCS, FuncError, type ParamType } from './funcs.ts';
 import { argString, cmdString, type Arg, type Cmd, type Node, type Pipe, type ParsedTemplates } from './parse.ts';
-import { entriesOf, fieldGet, isTrue, kindOf, mapGet, noteField, num, structName, typeName } from './value.ts';
+import { entriesOf, fieldGet, isMapField, isTrue, kindOf, mapGet, noteField, num, structName, typeName } from './value.ts';
 
 /**
  * The executor of Go's text/template over the value model of value.ts: pipelines, variables and their scopes,
@@ -234,7 +234,10 @@ export function execute(name: string, src: string, parsed: ParsedTemplates, data
 
   function evalFieldChain(receiver: unknown, node: Arg, ident: string[], args: Arg[], final: unknown): unknown {
     let r = receiver;
-    for (let i = 0; i < ident.length - 1; i++) r = evalField(ident[i]!, node, [], MISSING, r);
+    for (let i = 0; i < ident.length - 1; i++) {
+      r = evalField(ident[i]!, node, [], MISSING, r);
+      if (r === null && isMapField(ident[i]!)) r = undefined; // a nil map: every key is missing
+    }
     return evalField(ident[ident.length - 1]!, node, args, final, r);
   }
 

@@ -34,6 +34,11 @@ export function goType<T extends object>(o: T, name: string): T {
   return o;
 }
 
+/** True when field `name` holds a Go map in podman's and skopeo's types (a nil one reads as empty). */
+export function isMapField(name: string): boolean {
+  return MAP_FIELDS.has(name);
+}
+
 /** Records that `v` was read from field `name`: an object under a map-typed field is a map from then on. */
 export function noteField(name: string, v: unknown): void {
   if (MAP_FIELDS.has(name) && isPlainObject(v)) maps.add(v);
