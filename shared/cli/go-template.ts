@@ -104,8 +104,18 @@ export function formatReport(format: string, rows: readonly unknown[], o: { name
   const table = isTableFormat(format);
   let text = table ? format.split('table ').join('').replace(/\\t/g, '\t').replace(/\\n/g, '\n').replace(/ /g, '\t') : unescape(format);
   if (!text.endsWith('\n')) text += '\n';
-  const wrapped = `${o.rangeAction ?? '{{range .}}'}${text}{{end}}`;
-  const parsed = parseWrapped(o.name, wrapped);
+  const wrapped = `${o.rangeAction ?? '{{range .}}'}${text}{{end -}}`;
+  let parsed: ParsedTemplates;
+  try {
+    parsed = parseWrapped(o.name, wrapped);
+  } catch (e) {
+    // podman's Go counts an error found at the closing {{end -}} on the line before it (the format's own last line)
+    const lines = wrapped.split('\n').length;
+    if (e instanceof SkiffError && e.message.startsWith(`template: ${o.name}:${lines}: `)) {
+      throw new SkiffError('EINVALID', e.message.replace(`:${lines}: `, `:${lines - 1}: `));
+    }
+    throw e;
+  }
   const body = run(o.name, wrapped, parsed, rows);
   if (!table) return body;
   const header = o.noHeading ? '' : run(o.name, wrapped, parsed, [goMap({ ...(o.headers ?? (rows[0] ? tableHeaders(rows[0]) : {})) })]);
