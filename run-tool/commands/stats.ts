@@ -1,7 +1,7 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { parseGoTemplate, type Template } from '../../shared/cli/go-template.ts';
+import { formatReport, goType } from '../../shared/cli/go-template.ts';
 import { formatTable } from '../../shared/cli/table.ts';
 import { SkiffError } from '../../shared/errors.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
@@ -60,14 +60,12 @@ async function targets(store: Store, names: readonly string[], f: StatsFlags): P
 }
 
 /** Renders one round of data points in the chosen output form (always ends with a newline, or is empty JSON `[]`). */
-function renderRound(stats: readonly ContainerStats[], f: StatsFlags, tmpl: { t: Template; header?: Template; table: boolean } | undefined): string {
+function renderRound(stats: readonly ContainerStats[], f: StatsFlags, tmpl: { format: string } | undefined): string {
   const noTrunc = f.trunc === false;
   if (isJsonFormat(f.format)) return `${JSON.stringify(stats.map((s) => statsJson(statsText(s, noTrunc))), null, 1)}\n`;
   if (tmpl) {
-    const lines = stats.map((s) => tmpl.t.render(statsTemplateView(s, noTrunc)).replace(/\n$/, ''));
-    if (!tmpl.table) return lines.map((l) => `${l}\n`).join('');
-    const header = tmpl.header!.render(headerData()).replace(/\n$/, '');
-    return formatTable([header, ...lines].map((l) => l.split('\t')));
+    const views = stats.map((s) => goType(statsTemplateView(s, noTrunc), 'containers.containerStats'));
+    return formatReport(tmpl.format, views, { name: 'stats', headers: headerData() });
   }
   return formatTable([[...STATS_HEADER], ...stats.map((s) => statsRow(statsText(s, noTrunc)))]);
 }
@@ -81,16 +79,14 @@ function headerData(): Record<string, string> {
   return Object.fromEntries(Object.keys(statsTemplateView(zeroStats({ id: '', name: '' }))).map((k) => [k, statsHeaderFor(k)]));
 }
 
-/** Parses `--format` once: `table …` prints a header and aligns columns (fields separated by blanks or `\t`). */
-function parseFormat(format: string | undefined): { t: Template; header?: Template; table: boolean } | undefined {
-  if (format === undefined || format === '' || isJsonFormat(format)) return undefined;
-  const m = /^\s*table\s*/.exec(format);
-  if (!m) return { t: parseGoTemplate(format, { name: 'stats' }), table: false };
-  let body = format.slice(m[0].length);
-  if (body === '') return undefined; // `table` alone is the default table
-  body = body.replace(/\\t/g, '\t').replace(/\}\}[ ]+\{\{/g, '}}\t{{');
-  const t = parseGoTemplate(body, { name: 'stats' });
-  return { t, header: t, table: true };
+/**
+ * Checks `--format` once, before any output (a syntax error fails with Go's message): a template, or undefined
+ * for the default table (`table` alone too). `table …` prints a header and aligns columns, as podman's formatter.
+ */
+function parseFormat(format: string | undefined): { format: string } | undefined {
+  if (format === undefined || format === '' || isJsonFormat(format) || /^\s*table\s*$/.test(format)) return undefined;
+  formatReport(format, [], { name: 'stats', noHeading: true });
+  return { format };
 }
 
 /** Waits `ms`, or less when `signal` aborts (an interrupted stats loop ends quietly). */
