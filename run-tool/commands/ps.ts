@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { formatReport, goType, tableHeaders } from '../../shared/cli/go-template.ts';
+import { formatReport, goTimeString, goType, tableHeaders } from '../../shared/cli/go-template.ts';
 import { humanDuration, timeAgo } from '../../shared/cli/human.ts';
 import { formatTable } from '../../shared/cli/table.ts';
 import { listContainers } from '../ops/list-containers.ts';
@@ -91,8 +91,9 @@ export function addPsCommand(program: Command): void {
           Image: c.record.image.name,
           ImageID: c.record.image.id.slice(7),
           Command: noTrunc || command.length <= 17 ? command : `${command.slice(0, 17)}…`,
-          CreatedAt: new Date(c.record.created).toISOString(),
-          Created: timeAgo(new Date(c.record.created)),
+          CreatedAt: goTimeString(c.record.created),
+          Created: goTimeString(c.record.created),
+          CreatedHuman: timeAgo(new Date(c.record.created)),
           RunningFor: timeAgo(new Date(c.record.created)),
           Status: statusText(c),
           State: c.state.status,
@@ -110,7 +111,7 @@ export function addPsCommand(program: Command): void {
         out.write(formatReport(f.format, view, { name: 'ps', headers: tableHeaders({}, PS_HEADERS), noHeading: f.noheading === true }));
         return;
       }
-      const table: string[][] = rows.map((r) => [r.ID, r.Image, r.Command, r.Created, r.Status, r.Ports, r.Names]);
+      const table: string[][] = rows.map((r) => [r.ID, r.Image, r.Command, r.CreatedHuman, r.Status, r.Ports, r.Names]);
       if (!f.noheading) table.unshift(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']);
       out.write(formatTable(table));
     });

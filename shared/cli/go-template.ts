@@ -7,6 +7,7 @@ import { tabwrite } from './go-template/tabwriter.ts';
 import { goMap } from './go-template/value.ts';
 
 export { goMap, goType } from './go-template/value.ts';
+export { goTimeString } from './go-template/fmt.ts';
 
 /**
  * Go's text/template for every `--format`: the whole action language (see go-template/parse.ts and exec.ts), Go's

@@ -240,8 +240,20 @@ export function formatV(a: unknown, s: Spec, depth: number): string {
 
 /** A Date as Go's time.Time prints (`2006-01-02 15:04:05.999999999 +0000 UTC`). */
 function goTime(d: Date): string {
-  const iso = d.toISOString(); // 2026-01-02T03:04:05.678Z
-  const frac = iso.slice(20, 23).replace(/0+$/, '');
+  return goTimeString(d.toISOString());
+}
+
+/**
+ * An RFC 3339 timestamp as Go's time.Time prints in UTC (`2026-12-07 00:27:59.479854773 +0000 UTC`): the
+ * fraction keeps the digits the timestamp has (up to nanoseconds), without trailing zeros. Invalid input is returned as is.
+ */
+export function goTimeString(rfc3339: string): string {
+  const ms = Date.parse(rfc3339);
+  if (Number.isNaN(ms)) return rfc3339;
+  const iso = new Date(ms).toISOString();
+  const fracDigits = /T\d\d:\d\d:\d\d\.(\d+)/.exec(rfc3339)?.[1] ?? '';
+  const utcOffsetZero = /(Z|[+-]00:?00)$/.test(rfc3339);
+  const frac = (utcOffsetZero ? fracDigits.slice(0, 9) : iso.slice(20, 23)).replace(/0+$/, '');
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac ? `.${frac}` : ''} +0000 UTC`;
 }
 

@@ -81,6 +81,7 @@ describe.skipIf(!isRoot || !hasPodman || !hasBusybox)('differential: --format th
     'table {{.Names}} {{.Status}} {{.Labels}}',
     'table {{.Names}}  {{.Image}}x{{.Names}}',
     // errors: strict fields, parse errors, bad calls
+    '{{.Status}} {{.CreatedHuman}} {{.RunningFor}}',
     '{{.Nope}}',
     '{{.Names',
     '{{nope .Names}}',
@@ -133,6 +134,13 @@ describe.skipIf(!isRoot || !hasPodman || !hasBusybox)('differential: --format th
     const r = compare(['ps', '-a', '--format', '{{.Names}} {{len 3}}']);
     expect(r.podman.stdout).toBe('c1 ');
     expect(r.skiff).toEqual({ ...r.podman, stdout: '' });
+  });
+
+  it('ps .Created and .CreatedAt are Go time values on both sides', () => {
+    const shape = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \+0000 UTC\|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \+0000 UTC\n$/;
+    const r = compare(['ps', '-a', '--format', '{{.Created}}|{{.CreatedAt}}']);
+    expect(r.podman.stdout).toMatch(shape);
+    expect(r.skiff.stdout).toMatch(shape);
   });
 
   it('a missing field exits 125 with Go\'s message on both', () => {

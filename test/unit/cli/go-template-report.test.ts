@@ -1,6 +1,6 @@
 // podman's report formatter: `{{range .}}` wrapping, the `table` directive's header row and tabwriter columns.
 import { describe, expect, it } from 'vitest';
-import { formatReport, goType, splitCamel, tableHeaders } from '../../../shared/cli/go-template.ts';
+import { formatReport, goTimeString, goType, splitCamel, tableHeaders } from '../../../shared/cli/go-template.ts';
 import { tabwrite } from '../../../shared/cli/go-template/tabwriter.ts';
 
 const rows = [
@@ -66,5 +66,17 @@ describe('splitCamel and tabwrite', () => {
 
   it('column blocks end where a line has fewer cells', () => {
     expect(tabwrite('a\tb\nlonger-than-twelve\tc\nnone\nx\ty\n')).toBe('a                   b\nlonger-than-twelve  c\nnone\nx           y\n');
+  });
+});
+
+describe('goTimeString', () => {
+  it.each([
+    ['2026-12-07T00:27:59.479854773Z', '2026-12-07 00:27:59.479854773 +0000 UTC'],
+    ['2026-12-07T00:27:59.470Z', '2026-12-07 00:27:59.47 +0000 UTC'],
+    ['2026-12-07T00:27:59Z', '2026-12-07 00:27:59 +0000 UTC'],
+    ['2026-12-07T02:27:59.5+02:00', '2026-12-07 00:27:59.5 +0000 UTC'],
+    ['not a time', 'not a time'],
+  ])('%s', (iso, want) => {
+    expect(goTimeString(iso)).toBe(want);
   });
 });
