@@ -362,6 +362,8 @@ export function execute(name: string, src: string, parsed: ParsedTemplates, data
     walk(data, parsed.main, [{ name: '$', value: data }]);
   } catch (e) {
     if (e instanceof Break || e instanceof Continue) return out.join('');
+    // a template that calls itself without end: Go stops at its depth limit, JavaScript's stack ends sooner
+    if (e instanceof RangeError && /call stack/i.test(e.message)) errorf(`exceeded maximum template depth (${MAX_DEPTH})`);
     throw e;
   }
   return out.join('');

@@ -98,6 +98,7 @@ export function sprintf(format: string, args: readonly unknown[]): string {
       if (m) {
         s.width = Number(m[0]);
         i += m[0].length;
+        if (s.width > 1e6) return `${out}%!(NOVERB)`; // fmt refuses widths over a million
       }
     }
     if (i < end && format[i] === '.') {
@@ -114,6 +115,7 @@ export function sprintf(format: string, args: readonly unknown[]): string {
         const m = /^\d+/.exec(format.slice(i));
         s.prec = m ? Number(m[0]) : 0;
         if (m) i += m[0].length;
+        if (s.prec > 1e6) return `${out}%!(NOVERB)`; // and precisions over a million
       }
     }
     if (!reordered) argIndex();

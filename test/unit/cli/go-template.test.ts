@@ -197,3 +197,20 @@ describe('Go template: parse errors (Go messages)', () => {
     expect(() => parseGoTemplate(fmt, { name: 't' })).toThrow(msg);
   });
 });
+
+describe('Go template: hostile formats end with an error, not a crash', () => {
+  it('a template that invokes itself forever stops with Go\'s depth error', () => {
+    expect(() => render('{{define "R"}}{{template "R" .}}{{end}}{{template "R" .}}')).toThrow(/exceeded maximum template depth \(100000\)/);
+  });
+
+  it('a printf width or precision over a million is refused as fmt does (no giant allocation)', () => {
+    expect(render('{{printf "%999999999d" 1}}')).toBe('%!(NOVERB)');
+    expect(render('{{printf "%.999999999f" 1.5}}')).toBe('%!(NOVERB)');
+    expect(render('{{printf "%*d" 99999999 1}}')).toBe('%!(BADWIDTH)1');
+  });
+
+  it('deeply nested parentheses parse or fail cleanly', () => {
+    const deep = `{{${'('.repeat(200)}1${')'.repeat(200)}}}`;
+    expect(render(deep)).toBe('1');
+  });
+});
