@@ -1,7 +1,7 @@
 import { formatV } from './fmt.ts';
 import { FUNCS, FuncError, type ParamType } from './funcs.ts';
 import { argString, cmdString, type Arg, type Cmd, type Node, type Pipe, type ParsedTemplates } from './parse.ts';
-import { entriesOf, fieldGet, isMapField, isTrue, kindOf, mapGet, noteField, num, structName, typeName } from './value.ts';
+import { entriesOf, fieldGet, fieldValue, isTrue, kindOf, mapGet, noteField, num, structName, typeName } from './value.ts';
 
 /**
  * The executor of Go's text/template over the value model of value.ts: pipelines, variables and their scopes,
@@ -234,10 +234,7 @@ export function execute(name: string, src: string, parsed: ParsedTemplates, data
 
   function evalFieldChain(receiver: unknown, node: Arg, ident: string[], args: Arg[], final: unknown): unknown {
     let r = receiver;
-    for (let i = 0; i < ident.length - 1; i++) {
-      r = evalField(ident[i]!, node, [], MISSING, r);
-      if (r === null && isMapField(ident[i]!)) r = undefined; // a nil map: every key is missing
-    }
+    for (let i = 0; i < ident.length - 1; i++) r = evalField(ident[i]!, node, [], MISSING, r);
     return evalField(ident[ident.length - 1]!, node, args, final, r);
   }
 
@@ -252,8 +249,9 @@ export function execute(name: string, src: string, parsed: ParsedTemplates, data
       if (f.found) {
         if (typeof f.value === 'function') return (f.value as (...a: unknown[]) => unknown).call(receiver);
         if (hasArgs) errorf(`${fieldName} has arguments but cannot be invoked as function`);
-        noteField(fieldName, f.value);
-        return f.value;
+        const v = fieldValue(fieldName, f.value);
+        noteField(fieldName, v);
+        return v;
       }
       errorf(`can't evaluate field ${fieldName} in type ${structName(receiver as object)}`);
     }

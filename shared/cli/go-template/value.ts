@@ -34,9 +34,18 @@ export function goType<T extends object>(o: T, name: string): T {
   return o;
 }
 
-/** True when field `name` holds a Go map in podman's and skopeo's types (a nil one reads as empty). */
-export function isMapField(name: string): boolean {
-  return MAP_FIELDS.has(name);
+/** Field names whose values are Go slices of strings in podman's and skopeo's types. */
+const SLICE_FIELDS = new Set(['Cmd', 'Entrypoint', 'RepoTags', 'RepoDigests', 'Layers', 'OnBuild', 'Shell', 'Args', 'Mounts', 'Names', 'Env']);
+
+/**
+ * The value of field `name` as Go holds it: JSON's null under a map-typed field is Go's nil map (prints
+ * `map[]`, every key missing), under a slice-typed field a nil slice (prints `[]`); anything else unchanged.
+ */
+export function fieldValue(name: string, v: unknown): unknown {
+  if (v !== null) return v;
+  if (MAP_FIELDS.has(name) && !SLICE_FIELDS.has(name)) return goMap({});
+  if (SLICE_FIELDS.has(name)) return [];
+  return v;
 }
 
 /** Records that `v` was read from field `name`: an object under a map-typed field is a map from then on. */
