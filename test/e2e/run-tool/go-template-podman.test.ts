@@ -48,6 +48,9 @@ describe.skipIf(!isRoot || !hasPodman || !hasBusybox)('differential: --format th
     ok(bin, root, create);
     const c = pod(create);
     if (c.status !== 0) throw new Error(`podman create failed: ${c.stderr}`);
+    const vol = ['volume', 'create', '--label', 'k=v', 'v1'];
+    ok(bin, root, vol);
+    if (pod(vol).status !== 0) throw new Error('podman volume create failed');
   }, 180_000);
 
   afterAll(async () => {
@@ -55,6 +58,7 @@ describe.skipIf(!isRoot || !hasPodman || !hasBusybox)('differential: --format th
     sk(['rm', '-af']);
     pod(['rm', '-af', '-t', '0']);
     pod(['rmi', '-af']);
+    pod(['volume', 'rm', '-af']);
     const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir)).reverse();
     for (const m of mounts) spawnSync('umount', ['-l', m]);
     await rm(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 });
@@ -134,6 +138,17 @@ describe.skipIf(!isRoot || !hasPodman || !hasBusybox)('differential: --format th
     const r = compare(['ps', '-a', '--format', '{{.Names}} {{len 3}}']);
     expect(r.podman.stdout).toBe('c1 ');
     expect(r.skiff).toEqual({ ...r.podman, stdout: '' });
+  });
+
+  it.each([
+    ['volume', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Labels}} {{.Labels.k}} {{.Labels.nope}}'],
+    ['volume', 'ls', '--format', 'table {{.Name}} {{.Driver}}'],
+    ['volume', 'ls', '--format', '{{.Nope}}'],
+    ['volume', 'inspect', '--format', '{{.Name}} {{.Driver}} {{.Scope}} {{.Labels}} {{index .Labels "k"}}', 'v1'],
+    ['volume', 'inspect', '--format', '{{.Nope}}', 'v1'],
+  ])('%s %s %s %s', (...args) => {
+    const r = compare(args);
+    expect(r.skiff).toEqual(r.podman);
   });
 
   it('ps .Created and .CreatedAt are Go time values on both sides', () => {
