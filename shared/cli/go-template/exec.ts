@@ -128,19 +128,10 @@ export function execute(name: string, src: string, parsed: ParsedTemplates, data
           if (!one(k, x)) break;
         }
         break;
-      case 'int': {
-        if (r.pipe.decl.length > 1) errorf(`can't use ${num(val)} to iterate over more than one variable`);
-        for (let i = 0; i < num(val); i++) {
-          ran = true;
-          if (!one(i, i)) break;
-        }
-        break;
-      }
       case 'invalid':
       case 'nil':
         break;
       default:
-        setAt(r.pos, `{{range ${pipePrint(r.pipe)}}}`);
         errorf(`range can't iterate over ${formatV(val, { minus: false, plus: false, sharp: false, space: false, zero: false, plusV: false, sharpV: false }, 0)}`);
     }
     if (!ran && r.elseList) walk(dot, r.elseList, vars);

@@ -373,14 +373,104 @@ function formatInt(v: bigint, verb: string, s: Spec): string | undefined {
   return pad(sign + body, { ...s, zero: false });
 }
 
-/** The decimal digits and decimal-point position of |x| rounded to `prec` significant digits (shortest when undefined). */
+/**
+ * The decimal digits (no trailing zeros) and decimal-point position of |x|: the shortest that reads back as x
+ * when `prec` is undefined (as Go's and JavaScript's shortest forms agree), else x's exact binary value rounded
+ * to `prec` significant digits, half to even, as strconv does.
+ */
 function decimal(x: number, prec?: number): { d: string; dp: number } {
-  const e = prec === undefined ? x.toExponential() : x.toExponential(Math.max(prec - 1, 0));
-  const [mant, exp] = e.split('e') as [string, string];
-  let d = mant.replace('.', '').replace(/^-/, '');
-  d = d.replace(/0+$/, '');
-  if (d === '') return { d: '0', dp: 1 };
-  return { d, dp: Number(exp) + 1 };
+  if (x === 0) return { d: '0', dp: 1 };
+  if (prec === undefined) {
+    const [mant, exp] = Math.abs(x).toExponential().split('e') as [string, string];
+    return { d: mant.replace('.', '').replace(/0+$/, '') || '0', dp: Number(exp) + 1 };
+  }
+  const { d, dp } = exactDecimal(Math.abs(x));
+  return roundDigits(d, dp, Math.max(prec, 1));
+}
+
+/** The exact decimal expansion of a positive finite double: its digits (no trailing zeros) and decimal point. */
+function exactDecimal(a: number): { d: string; dp: number } {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, a);
+  const bits = view.getBigUint64(0);
+  const expBits = Number((bits >> 52n) & 0x7ffn);
+  let mant = bits & ((1n << 52n) - 1n);
+  let e2: number;
+  if (expBits === 0) e2 = -1074;
+  else {
+    mant |= 1n << 52n;
+    e2 = expBits - 1075;
+  }
+  let s: string;
+  let dp: number;
+  if (e2 >= 0) {
+    s = (mant << BigInt(e2)).toString();
+    dp = s.length;
+  } else {
+    s = (mant * 5n ** BigInt(-e2)).toString(); // a = s / 10^-e2
+    dp = s.length + e2;
+  }
+  const lead = /^0*/.exec(s)![0].length;
+  return { d: s.slice(lead).replace(/0+$/, '') || '0', dp: dp - lead };
+}
+
+/** Rounds digits `d` (decimal point at `dp`) to `n` significant digits, half to even; trailing zeros dropped. */
+function roundDigits(d: string, dp: number, n: number): { d: string; dp: number } {
+  if (n < 0) return { d: '0', dp: 1 };
+  if (d.length <= n) return { d, dp };
+  const next = d.charCodeAt(n) - 48;
+  const rest = /[1-9]/.test(d.slice(n + 1));
+  const prevOdd = n > 0 && (d.charCodeAt(n - 1) - 48) % 2 === 1;
+  const up = next > 5 || (next === 5 && (rest || prevOdd));
+  let kept = d.slice(0, n);
+  if (up) {
+    const digits = kept.split('').map(Number);
+    let i = digits.length - 1;
+    while (i >= 0 && digits[i] === 9) digits[i--] = 0;
+    if (i < 0) {
+      digits.unshift(1);
+      dp++;
+    } else digits[i]!++;
+    kept = digits.join('');
+  }
+  kept = kept.replace(/0+$/, '');
+  return kept === '' ? { d: '0', dp: 1 } : { d: kept, dp };
+}
+
+/** |x| with `prec` digits after the point (%f), from x's exact value rounded half to even. */
+function fixed(a: number, prec: number): string {
+  if (a === 0) return fmtF('0', 1, prec);
+  const { d, dp } = exactDecimal(a);
+  const r = roundDigits(d, dp, dp + prec);
+  return fmtF(r.d, r.dp, prec);
+}
+
+/** %x of a float: Go's hexadecimal mantissa and binary exponent (`0x1.8p+01`), `prec` hex digits when given. */
+function hexFloat(a: number, prec: number | undefined, upper: boolean): string {
+  let out: string;
+  if (a === 0) out = `0x0${prec ? `.${'0'.repeat(prec)}` : ''}p+00`;
+  else {
+    let exp = Math.floor(Math.log2(a));
+    let m = a / 2 ** exp;
+    if (m >= 2) {
+      m /= 2;
+      exp++;
+    } else if (m < 1) {
+      m *= 2;
+      exp--;
+    }
+    let frac = Math.round((m - 1) * 2 ** 52).toString(16).padStart(13, '0');
+    if (prec !== undefined) {
+      const scaled = Math.round((m - 1) * 16 ** prec);
+      if (scaled >= 16 ** prec && prec > 0) {
+        exp++;
+        frac = '0'.repeat(prec);
+      } else frac = prec === 0 ? '' : scaled.toString(16).padStart(prec, '0');
+    } else frac = frac.replace(/0+$/, '');
+    const ea = Math.abs(exp);
+    out = `0x1${frac ? `.${frac}` : ''}p${exp < 0 ? '-' : '+'}${ea < 10 ? `0${ea}` : ea}`;
+  }
+  return upper ? out.toUpperCase() : out;
 }
 
 function fmtE(d: string, dp: number, prec: number, e: string, zero: boolean): string {
@@ -421,16 +511,20 @@ function formatFloat(x: number, verb: string, s: Spec): string | undefined {
         const p = s.prec ?? 6;
         const { d, dp } = decimal(a, p + 1);
         body = fmtE(d, dp, p, verb, a === 0);
+        if (s.sharp && !body.includes('.')) body = body.replace(/[eE]/, '.$&');
         break;
       }
       case 'f':
       case 'F': {
         const p = s.prec ?? 6;
-        body = a < 1e21 ? a.toFixed(p) : fmtF(decimal(a).d, decimal(a).dp, p);
+        body = fixed(a, p);
+        if (s.sharp && !body.includes('.')) body += '.';
         break;
       }
       case 'x':
       case 'X':
+        body = hexFloat(a, s.prec, verb === 'X');
+        break;
       case 'b':
         body = String(a);
         break;

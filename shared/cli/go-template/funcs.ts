@@ -203,9 +203,19 @@ export function goJson(v: unknown): string {
   }
 }
 
+/** Go's strings.ToUpper/ToLower: a rune maps to one rune (ß stays ß), unlike JavaScript's full case mapping. */
+function mapRunes(s: string, f: (c: string) => string): string {
+  let out = '';
+  for (const c of s) {
+    const m = f(c);
+    out += [...m].length === 1 ? m : c;
+  }
+  return out;
+}
+
 /** strings.Title: upper-cases the first letter of each word. */
 function title(s: string): string {
-  return s.replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, sep: string, ch: string) => sep + ch.toUpperCase());
+  return s.replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, sep: string, ch: string) => sep + mapRunes(ch, (c) => c.toUpperCase()));
 }
 
 /** The functions every template may call, by name. */
@@ -230,8 +240,8 @@ export const FUNCS: ReadonlyMap<string, TemplateFunc> = new Map<string, Template
   ['ge', { params: ['value', 'value'], call: ([a, b]) => !lt(a, b) }],
   // podman's (containers/common pkg/report): the same names and argument types
   ['json', { params: ['any'], call: ([a]) => goJson(a) }],
-  ['lower', { params: ['string'], call: ([s]) => (s as string).toLowerCase() }],
-  ['upper', { params: ['string'], call: ([s]) => (s as string).toUpperCase() }],
+  ['lower', { params: ['string'], call: ([s]) => mapRunes(s as string, (c) => c.toLowerCase()) }],
+  ['upper', { params: ['string'], call: ([s]) => mapRunes(s as string, (c) => c.toUpperCase()) }],
   ['title', { params: ['string'], call: ([s]) => title(s as string) }],
   ['split', { params: ['string', 'string'], call: ([s, sep]) => ((sep as string) === '' ? [...(s as string)] : (s as string).split(sep as string)) }],
   ['join', { params: ['strings', 'string'], call: ([l, sep]) => (l as string[]).join(sep as string) }],

@@ -23,6 +23,11 @@ describe('fmt.Sprintf', () => {
     ['%T|%T|%T|%T|%T', ['s', 1, 1.5, true, ['a']], 'string|int|float64|bool|[]string'],
     ['%*d|%-*d|%.*f', [5, 1, 4, 2, 2, 3.14159], '    1|2   |3.14'],
     ['%[2]d %[1]d', [1, 2], '2 1'],
+    // rounding from the exact binary value, half to even, as strconv (checked against podman)
+    ['%.1f %.1f %.1f %.1f', [0.25, 0.35, 2.5, -0.05], '0.2 0.3 2.5 -0.1'],
+    ['%.2f %.0f %.0f %.0f', [1.005, new GoFloat(0.5), new GoFloat(1.5), new GoFloat(2.5)], '1.00 0 2 2'],
+    ['%#.0e|%#.0f|%x|%X|%.1x', [5.5, new GoFloat(2.5), 3.5, 3.5, 3.5], '6.e+00|2.|0x1.cp+01|0X1.CP+01|0x1.cp+01'],
+    ['%.3e|%.2e|%.0e', [2.0005, 1.125, 2.5], '2.001e+00|1.12e+00|2e+00'],
   ])('%s', (f, args, want) => {
     expect(sprintf(f, args)).toBe(want);
   });

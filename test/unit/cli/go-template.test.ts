@@ -76,7 +76,6 @@ describe('Go template: control structures', () => {
     ['{{range .Labels.nope}}x{{else}}nil map{{end}}', 'nil map'],
     ['{{range $k, $v := .Labels}}{{$k}}={{$v}};{{end}}', 'a=b;org.x=y;'],
     ['{{range .Labels}}{{.}}{{end}}', 'by'],
-    ['{{range 3}}{{.}}{{end}}', '012'],
     ['{{range .Nums}}{{if eq . 1}}{{continue}}{{end}}{{.}}{{end}}', '32'],
     ['{{range .Nums}}{{if eq . 1}}{{break}}{{end}}{{.}}{{end}}', '3'],
     ['{{range .RepoTags}}{{$.Size}}{{end}}', '4242'],
@@ -122,7 +121,7 @@ describe("podman's functions", () => {
     ['{{json .Labels}}', '{"a":"b","org.x":"y"}'],
     ['{{json .Config}}', '{"Env":["PATH=/bin","A=1"],"Cmd":null,"User":"","Labels":null,"Other":null}'],
     ['{{json "<&>"}}', '"<&>"'],
-    ['{{upper .Digest}} {{lower "ABC"}}', 'SHA256:ABC abc'],
+    ['{{upper .Digest}} {{lower "ABC"}} {{upper "straße"}}', 'SHA256:ABC abc STRAßE'],
     ['{{title "hello wide world"}}', 'Hello Wide World'],
     ['{{split "a,b,c" ","}}', '[a b c]'],
     ['{{join .RepoTags ","}}', '1,latest'],
@@ -155,14 +154,10 @@ describe('Go template: execution errors (Go messages)', () => {
     ['{{join .Labels ","}}', 'template: t:1:7: executing "t" at <.Labels>: wrong type for value; expected []string; got map[string]string'],
     ['{{upper}}', 'template: t:1:2: executing "t" at <upper>: wrong number of args for upper: want 1 got 0'],
     ['{{template "x"}}', 'template: t:1:11: executing "t" at <{{template "x"}}>: template "x" not defined'],
-    ['{{range .Size}}{{.}}{{end}}x', '012'],
-    ['{{range .Name}}{{end}}', 'template: t:1:2: executing "t" at <{{range .Name}}>: range can\'t iterate over docker.io/library/busybox'],
+    ['{{range .Size}}{{.}}{{end}}', 'template: t:1:8: executing "t" at <.Size>: range can\'t iterate over 42'], // podman 4.3's Go: no range over ints
+    ['{{range .Name}}{{end}}', 'template: t:1:8: executing "t" at <.Name>: range can\'t iterate over docker.io/library/busybox'],
     ['line1\n{{.Nope}}', 'template: t:2:2: executing "t" at <.Nope>: can\'t evaluate field Nope in type images.imageReporter'],
   ])('%s', (fmt, msg) => {
-    if (fmt === '{{range .Size}}{{.}}{{end}}x') {
-      expect(render('{{range 3}}{{.}}{{end}}')).toBe(msg);
-      return;
-    }
     expect(() => render(fmt)).toThrow(msg);
     try {
       render(fmt);
