@@ -187,8 +187,8 @@ export function execute(name: string, src: string, parsed: ParsedTemplates, data
         return evalFieldChain(dot, first, first.ident, cmd.args, final);
       case 'chain': {
         if (first.node.type === 'nil') errorf(`indirection through explicit nil in ${argString(first)}`);
-        const recv = evalArg(dot, 'value', first.node, vars);
         setAt(first.pos, argString(first));
+        const recv = evalArg(dot, 'value', first.node, vars);
         return evalFieldChain(recv, first, first.field, cmd.args, final);
       }
       case 'identifier':
@@ -229,8 +229,7 @@ export function execute(name: string, src: string, parsed: ParsedTemplates, data
     return evalField(ident[ident.length - 1]!, node, args, final, r);
   }
 
-  function evalField(fieldName: string, node: Arg, args: Arg[], final: unknown, receiver: unknown): unknown {
-    setAt(node.pos, argString(node));
+  function evalField(fieldName: string, _node: Arg, args: Arg[], final: unknown, receiver: unknown): unknown {
     if (receiver === undefined) return undefined;
     const hasArgs = args.length > 1 || final !== MISSING;
     const k = kindOf(receiver);
@@ -311,7 +310,7 @@ export function execute(name: string, src: string, parsed: ParsedTemplates, data
       case 'dot':
         return validateType(dot, t);
       case 'nil':
-        if (t === 'value') return null;
+        if (t === 'value') return undefined; // Go's zero reflect.Value
         if (t === 'any' || t === 'strings') return null;
         return errorf(`cannot assign nil to ${t === 'int' ? 'int' : 'string'}`);
       case 'field':

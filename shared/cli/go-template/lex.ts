@@ -186,6 +186,7 @@ export function lex(src: string): Item[] {
       } else if (c === '$') {
         advance(1);
         while (isAlnum(src[pos])) advance(1);
+        if (!atTerminator()) return fail(`bad character ${charName(String.fromCodePoint(src.codePointAt(pos)!))}`);
         emit('variable');
       } else if (c === '.') {
         // a field, or a number like .5, or the dot itself
@@ -196,6 +197,7 @@ export function lex(src: string): Item[] {
         advance(1);
         if (isAlnum(src[pos])) {
           while (isAlnum(src[pos])) advance(1);
+          if (!atTerminator()) return fail(`bad character ${charName(String.fromCodePoint(src.codePointAt(pos)!))}`);
           emit('field');
         } else emit('dot');
       } else if (c === '+' || c === '-' || /[0-9]/.test(c)) {
@@ -214,9 +216,12 @@ export function lex(src: string): Item[] {
         parenDepth++;
       } else if (c === ')') {
         parenDepth--;
-        if (parenDepth < 0) return fail('unexpected right paren');
         advance(1);
         emit('rightParen');
+      } else if (c > ' ' && c <= '~' && !src.startsWith('{{', pos)) {
+        // any other printable ASCII character is an item of its own the parser rejects in context
+        advance(1);
+        emit('char2');
       } else {
         return fail(`bad character ${charName(String.fromCodePoint(src.codePointAt(pos)!))}`);
       }
@@ -230,13 +235,39 @@ export function lex(src: string): Item[] {
     return src.startsWith('}}', pos);
   }
 
+  /** Go's scanNumber: a sign, a base prefix, digits, fraction, exponent; a letter right after is an error. */
   function lexNumber(): boolean {
-    const m = /^[+-]?(0[xX][0-9a-fA-F_]*(\.[0-9a-fA-F_]*)?([pP][+-]?[0-9_]+)?|0[bB][01_]+|0[oO][0-7_]+|([0-9][0-9_]*)?(\.[0-9_]*)?([eE][+-]?[0-9_]+)?)i?/.exec(src.slice(pos));
-    const len = m?.[0].length ?? 0;
-    advance(len);
-    if (len === 0 || /^[+-]?$/.test(src.slice(start, pos)) || isAlnum(src[pos])) {
-      while (isAlnum(src[pos]) || src[pos] === '.') advance(1);
-      return fail(`bad number syntax: "${src.slice(start, pos)}"`);
+    const accept = (set: string): boolean => {
+      if (pos < src.length && set.includes(src[pos]!)) {
+        advance(1);
+        return true;
+      }
+      return false;
+    };
+    const acceptRun = (set: string): void => {
+      while (pos < src.length && set.includes(src[pos]!)) advance(1);
+    };
+    accept('+-');
+    let digits = '0123456789_';
+    if (accept('0')) {
+      if (accept('xX')) digits = '0123456789abcdefABCDEF_';
+      else if (accept('oO')) digits = '01234567_';
+      else if (accept('bB')) digits = '01_';
+    }
+    acceptRun(digits);
+    if (accept('.')) acceptRun(digits);
+    if (digits.length === 11 && accept('eE')) {
+      accept('+-');
+      acceptRun('0123456789_');
+    }
+    if (digits.length === 23 && accept('pP')) {
+      accept('+-');
+      acceptRun('0123456789_');
+    }
+    accept('i');
+    if (isAlnum(src[pos])) {
+      advance(1);
+      return fail(`bad number syntax: ${JSON.stringify(src.slice(start, pos))}`);
     }
     emit('number');
     return true;

@@ -50,7 +50,7 @@ export interface ParsedTemplates {
   defined: Map<string, Node[]>;
 }
 
-type EndNode = { type: 'end' | 'else'; pos: number; elseKeyword?: 'if' | 'with' };
+type EndNode = { type: 'end' | 'else'; pos: number; elseKeyword?: 'if' };
 
 /** Parses `src` as template `name` with the function names `funcs`. */
 export function parseTemplate(name: string, src: string, funcs: ReadonlySet<string>): ParsedTemplates {
@@ -130,7 +130,8 @@ export function parseTemplate(name: string, src: string, funcs: ReadonlySet<stri
         }
         case 'else': {
           const p = peekNonSpace();
-          if (p.type === 'keyword' && (p.val === 'if' || p.val === 'with')) return { type: 'else', pos: t.pos, elseKeyword: p.val };
+          // `{{else if …}}` (podman 4.3's Go has no `{{else with …}}`)
+          if (p.type === 'keyword' && p.val === 'if') return { type: 'else', pos: t.pos, elseKeyword: 'if' };
           expect('rightDelim', 'else');
           return { type: 'else', pos: t.pos };
         }
@@ -160,12 +161,12 @@ export function parseTemplate(name: string, src: string, funcs: ReadonlySet<stri
     if (kind === 'range') rangeDepth--;
     let elseList: Node[] | undefined;
     if (end.type === 'else') {
-      if (end.elseKeyword && kind !== 'range' && end.elseKeyword === (kind === 'with' ? 'with' : 'if')) {
+      if (end.elseKeyword && kind === 'if') {
         // `{{else if …}}`: the rest is a nested if/with that consumes the final {{end}}
         const kw = nextNonSpace();
-        elseList = [control(kw.val as 'if' | 'with', kw.pos)];
+        elseList = [control('if', kw.pos)];
       } else {
-        if (end.elseKeyword) errorf(`unexpected <${end.elseKeyword}> in else`);
+        if (end.elseKeyword) errorf(`unexpected <${end.elseKeyword}> in input`);
         const r = itemList();
         if (r.end.type !== 'end') errorf('expected end; found {{else}}');
         elseList = r.list;
@@ -223,8 +224,7 @@ export function parseTemplate(name: string, src: string, funcs: ReadonlySet<stri
         pipe.isAssign = n.type === 'assign';
         nextNonSpace();
         pipe.decl.push(v.val);
-        if (!pipe.isAssign) vars.push(v.val);
-        else if (!vars.includes(v.val)) errorf(`undefined variable "${v.val}"`);
+        if (!pipe.isAssign) vars.push(v.val); // an assignment to an undeclared variable fails when executed, as in Go
         break;
       }
       if (n.type === 'char2' && n.val === ',') {
@@ -350,28 +350,26 @@ export function parseTemplate(name: string, src: string, funcs: ReadonlySet<stri
       return { type: 'number', pos: t.pos, val: s.codePointAt(0)!, text: t.val, isInt: true };
     }
     const text = t.val.replace(/_/g, '');
-    if (text.endsWith('i')) errorf(`complex numbers are not supported: ${t.val}`);
+    if (text.endsWith('i')) errorf(`complex numbers are not supported: ${JSON.stringify(t.val)}`);
     const neg = text.startsWith('-');
     const body = text.replace(/^[+-]/, '');
-    let val: number | bigint | GoFloat;
-    let isInt = false;
-    if (/^0[xX][0-9a-fA-F]+$/.test(body) || /^0[bB][01]+$/.test(body) || /^0[oO][0-7]+$/.test(body)) {
-      val = BigInt(body.replace(/^0[oO]/, '0o'));
-      isInt = true;
-    } else if (/^0[0-7]+$/.test(body)) {
-      val = BigInt(`0o${body.slice(1)}`);
-      isInt = true;
-    } else if (/^\d+$/.test(body)) {
-      val = BigInt(body);
-      isInt = true;
-    } else {
-      const f = Number(body);
-      if (Number.isNaN(f)) errorf(`illegal number syntax: ${JSON.stringify(t.val)}`);
-      val = Number.isInteger(f) ? new GoFloat(neg ? -f : f) : neg ? -f : f;
-      return { type: 'number', pos: t.pos, val, text: t.val, isInt: false };
+    let int: bigint | undefined;
+    if (/^0[xX][0-9a-fA-F]+$/.test(body) || /^0[bB][01]+$/.test(body) || /^0[oO][0-7]+$/.test(body)) int = BigInt(body.replace(/^0[oO]/, '0o'));
+    else if (/^0[0-7]*$/.test(body)) int = BigInt(`0o0${body.slice(1)}`);
+    else if (/^[1-9]\d*$/.test(body)) int = BigInt(body);
+    if (int !== undefined) {
+      const v = neg ? -int : int;
+      if (v >= -(2n ** 63n) && v < 2n ** 64n) {
+        const val = v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+        return { type: 'number', pos: t.pos, val, text: t.val, isInt: true };
+      }
     }
-    const big = neg ? -(val as bigint) : (val as bigint);
-    return { type: 'number', pos: t.pos, val: big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big, text: t.val, isInt };
+    const f = parseGoFloat(body);
+    if (f === undefined) return errorf(`illegal number syntax: ${JSON.stringify(t.val)}`);
+    // a float that looks like an integer is an integer too large (or malformed, like 08)
+    if (!/[.eEpP]/.test(body) || /^0[xX][^pP]*$/.test(body)) errorf(`integer overflow: ${JSON.stringify(t.val)}`);
+    const x = neg ? -f : f;
+    return { type: 'number', pos: t.pos, val: Number.isInteger(x) ? new GoFloat(x) : x, text: t.val, isInt: false };
   }
 
   // top level: text, actions and {{define}}s
@@ -399,6 +397,17 @@ export function parseTemplate(name: string, src: string, funcs: ReadonlySet<stri
     main.push(n as Node);
   }
   return { main, defined };
+}
+
+/** strconv.ParseFloat of a number literal without sign or underscores (decimal or hexadecimal); undefined if malformed. */
+function parseGoFloat(s: string): number | undefined {
+  if (/^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return Number(s);
+  const hex = /^0[xX]([0-9a-fA-F]*)\.?([0-9a-fA-F]*)[pP]([+-]?\d+)$/.exec(s);
+  if (hex && (hex[1] || hex[2])) {
+    const mant = parseInt(`${hex[1]}${hex[2]}` || '0', 16) / 16 ** hex[2]!.length;
+    return mant * 2 ** Number(hex[3]);
+  }
+  return undefined;
 }
 
 /** Go's strconv.Unquote for "…" and `…` literals. */

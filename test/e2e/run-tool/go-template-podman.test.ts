@@ -102,6 +102,15 @@ describe.skipIf(!isRoot || !hasPodman || !hasBusybox)('differential: --format th
     '{{join .Labels ","}}',
     '{{template "x"}}',
     '{{$x}}',
+    '{{$x = 1}}',
+    '{{ / }} {{.Names}}',
+    '{{.Names-}}',
+    '{{.Names)}}',
+    '{{08}} {{1e}}',
+    '{{1.5.5}}',
+    '{{if 1}}{{else with 2}}{{end}}',
+    '{{(.Names).X}}',
+    '{{len nil}}',
   ];
 
   it.each(psFormats)('ps -a --format %s', (f) => {
