@@ -4,7 +4,7 @@ import { SkiffError, isSkiffError } from '../../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
 import { parseGoTemplate } from '../../shared/cli/go-template.ts';
 import { formatTable } from '../../shared/cli/table.ts';
-import { createNetwork, getNetwork, listNetworks, removeNetwork } from '../../shared/network/network-config.ts';
+import { createNetwork, inspectNetworks, listNetworksMatching, removeNetwork } from '../ops/networks.ts';
 import type { NetworkConfig } from '../../shared/network/types.ts';
 import { collect } from '../../shared/cli/flags.ts';
 
@@ -41,38 +41,6 @@ function rowOf(n: NetworkConfig, noTrunc: boolean): Record<string, unknown> {
 /** podman's indentation of inspect output (Go's MarshalIndent with five spaces). */
 function inspectJson(v: unknown): string {
   return `${JSON.stringify(v, null, 5)}\n`;
-}
-
-/** Applies podman's `network ls --filter` keys we support: name (regex), id (prefix), driver, label. */
-function matches(n: NetworkConfig, filters: readonly string[]): boolean {
-  const byKey = new Map<string, string[]>();
-  for (const f of filters) {
-    const i = f.indexOf('=');
-    if (i < 1) throw new SkiffError('EINVALID', `invalid filter ${JSON.stringify(f)}: expected key=value`);
-    const k = f.slice(0, i);
-    byKey.set(k, [...(byKey.get(k) ?? []), f.slice(i + 1)]);
-  }
-  for (const [k, vals] of byKey) {
-    const ok = vals.some((v) => {
-      switch (k) {
-        case 'name':
-          return new RegExp(v).test(n.name);
-        case 'id':
-          return n.id.startsWith(v);
-        case 'driver':
-          return n.driver === v;
-        case 'label': {
-          const j = v.indexOf('=');
-          const lk = j < 0 ? v : v.slice(0, j);
-          return n.labels?.[lk] !== undefined && (j < 0 || n.labels[lk] === v.slice(j + 1));
-        }
-        default:
-          throw new SkiffError('EINVALID', `invalid filter ${JSON.stringify(k)}`);
-      }
-    });
-    if (!ok) return false;
-  }
-  return true;
 }
 
 /**
@@ -120,7 +88,7 @@ export function addNetworkCommand(program: Command): void {
     .option('--noheading', 'do not print headers')
     .option('-f, --filter <filter>', "filter networks (e.g. 'name=podman')", collect, []);
   addRootOption(ls).action(async (opts: { quiet?: boolean; format?: string; trunc: boolean; noheading?: boolean; filter: string[] }) => {
-    const all = (await listNetworks(storeRootOf(ls))).filter((n) => matches(n, opts.filter));
+    const all = await listNetworksMatching(storeRootOf(ls), opts.filter);
     const out = process.stdout;
     if (opts.format === 'json') {
       out.write(`${JSON.stringify(all, null, 2)}\n`);
@@ -148,17 +116,7 @@ export function addNetworkCommand(program: Command): void {
     .argument('<names...>')
     .option('-f, --format <format>', 'a Go template applied to each network');
   addRootOption(inspect).action(async (names: string[], opts: { format?: string }) => {
-    const root = storeRootOf(inspect);
-    const found: NetworkConfig[] = [];
-    let firstError: unknown;
-    for (const n of names) {
-      try {
-        found.push(await getNetwork(root, n));
-      } catch (e) {
-        if (!isSkiffError(e, 'ENOTFOUND')) throw e;
-        firstError ??= new SkiffError('ENOTFOUND', `inspecting object: network ${n}: ${e.message}`);
-      }
-    }
+    const { found, error: firstError } = await inspectNetworks(storeRootOf(inspect), names);
     if (opts.format !== undefined && opts.format !== 'json') {
       const t = parseGoTemplate(opts.format);
       for (const n of found) process.stdout.write(`${t.render(n)}\n`);
