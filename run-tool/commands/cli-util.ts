@@ -23,6 +23,14 @@ export async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T
 }
 
 /**
+ * Prints what went wrong without stopping the command — a container's network that could not be torn down — as
+ * `stop` and `rm` print it: `Error: MESSAGE` on stderr, the exit code untouched.
+ */
+export function printWarning(message: string): void {
+  process.stderr.write(`Error: ${message}\n`);
+}
+
+/**
  * Runs `fn` for each container argument as podman does: errors are printed per container (`Error: …`) and the
  * last one sets the exit code (exitCodeOf: 125, or the error's own exitStatus — 1 for "no such container" as podman, 2 for a
  * state error); the others still run.

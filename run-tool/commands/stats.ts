@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { parseGoTemplate, type Template } from '../../shared/cli/go-template.ts';
 import { formatTable } from '../../shared/cli/table.ts';
-import { withStore } from './cli-util.ts';
+import { printWarning, withStore } from './cli-util.ts';
 import { zeroStats, type ContainerStats } from '../containers/container-stats.ts';
 import { checkStatsSupported, statsRound } from '../ops/container-stats.ts';
 import { STATS_HEADER, statsHeaderFor, statsJson, statsRow, statsTemplateView, statsText } from './stats-format.ts';
@@ -93,7 +93,7 @@ export function addStatsCommand(program: Command): void {
       const prev = new Map<string, ContainerStats>();
       try {
         for (;;) {
-          const round = await statsRound(store, names, { all: f.all === true, latest: f.latest === true, previous: prev });
+          const round = await statsRound(store, names, { all: f.all === true, latest: f.latest === true, previous: prev, onWarning: printWarning });
           if (ac.signal.aborted) break;
           out.write(`${redraw ? '\x1b[2J\x1b[1;1H' : ''}${renderRound(round, f, tmpl)}`);
           if (!f.stream) return;

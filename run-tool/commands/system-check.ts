@@ -3,6 +3,7 @@ import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
 import { interruptSignal } from '../../shared/cli/interrupt.ts';
 import { SkiffError } from '../../shared/errors.ts';
 import { hexOf, systemCheck, type SystemCheckReport } from '../ops/system-check.ts';
+import { printWarning } from './cli-util.ts';
 
 function printReport(r: SystemCheckReport): void {
   const out = process.stdout;
@@ -35,7 +36,7 @@ export function addSystemCheckCommand(program: Command): void {
     const root = storeRootOf(cmd);
     const { signal, dispose } = interruptSignal();
     try {
-      const r = await systemCheck(root, { quick: a.quick === true, repair: a.repair === true, force: a.force === true, signal });
+      const r = await systemCheck(root, { quick: a.quick === true, repair: a.repair === true, force: a.force === true, signal, onWarning: printWarning });
       printReport(r);
       if (!r.errors) return;
       if (!a.repair && !a.force) throw new SkiffError('EINVALID', 'damage detected in local storage', { hint: 'run `run-tool system check --repair` (with --force to remove damaged images containers use)' });

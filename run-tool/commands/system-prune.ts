@@ -3,6 +3,7 @@ import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
 import { humanSize } from '../../shared/cli/human.ts';
 import { interruptSignal } from '../../shared/cli/interrupt.ts';
 import { systemPrune } from '../ops/system-prune.ts';
+import { printWarning } from './cli-util.ts';
 
 async function confirm(question: string): Promise<boolean> {
   process.stderr.write(question);
@@ -27,7 +28,7 @@ function addPrune(cmd: Command): void {
     }
     const { signal, dispose } = interruptSignal();
     try {
-      const r = await systemPrune(storeRootOf(cmd), { all: a.all === true, volumes: a.volumes === true, signal });
+      const r = await systemPrune(storeRootOf(cmd), { all: a.all === true, volumes: a.volumes === true, signal, onWarning: printWarning });
       const out = process.stdout;
       if (r.containers.length) out.write(`Deleted Containers\n${r.containers.join('\n')}\n`);
       if (r.volumes.length) out.write(`Deleted Volumes\n${r.volumes.join('\n')}\n`);

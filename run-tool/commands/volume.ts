@@ -5,6 +5,7 @@ import { parseGoTemplate } from '../../shared/cli/go-template.ts';
 import { formatTable } from '../../shared/cli/table.ts';
 import { createNamedVolume, inspectVolumes, listVolumesMatching, pruneLabelFilters, pruneUnusedVolumes, removeNamedVolume, volumesToRemove } from '../ops/volumes.ts';
 import { collect } from '../../shared/cli/flags.ts';
+import { printWarning } from './cli-util.ts';
 
 function keyValues(list: string[], what: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -97,7 +98,7 @@ export function addVolumeCommands(program: Command): void {
     const errors: SkiffError[] = [];
     for (const n of targets) {
       try {
-        await removeNamedVolume(root, n, { force: a.force === true });
+        await removeNamedVolume(root, n, { force: a.force === true, onWarning: printWarning });
         process.stdout.write(`${n}\n`);
       } catch (e) {
         if (!isSkiffError(e)) throw e;

@@ -22,7 +22,7 @@ export function checkStatsSupported(): void {
  * fails with podman's message, exit status 125), else the latest created (`latest`), else the running ones —
  * all with `all` — in id order as podman lists them.
  */
-async function targets(store: Store, names: readonly string[], o: { all?: boolean; latest?: boolean }): Promise<LoadedContainer[]> {
+async function targets(store: Store, names: readonly string[], o: StatsRoundOptions): Promise<LoadedContainer[]> {
   if (names.length > 0) {
     const out: LoadedContainer[] = [];
     for (const n of names) {
@@ -33,11 +33,11 @@ async function targets(store: Store, names: readonly string[], o: { all?: boolea
         if (e instanceof SkiffError) throw exitError(125, `unable to get list of containers: unable to look up container ${n}: ${e.message}`);
         throw e;
       }
-      out.push(await reconcile(store, c));
+      out.push(await reconcile(store, c, { onWarning: o.onWarning }));
     }
     return out;
   }
-  const list = await listReconciled(store);
+  const list = await listReconciled(store, { onWarning: o.onWarning });
   if (o.latest) return list.slice(-1);
   return list.filter((c) => o.all || isRunning(c)).sort((a, b) => (a.record.id < b.record.id ? -1 : 1));
 }
@@ -50,6 +50,8 @@ export interface StatsRoundOptions {
   latest?: boolean;
   /** The previous round's samples by container ID (rates are computed against them); this round's replace them. */
   previous?: Map<string, ContainerStats>;
+  /** What reconciling a container whose monitor died could not tear down (its network). */
+  onWarning?: (message: string) => void;
 }
 
 /** One round of data points for containers `names` (or as `o` selects), in targets' order. */

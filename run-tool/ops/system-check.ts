@@ -27,6 +27,8 @@ export interface SystemCheckOptions {
   /** As repair, and also damaged images containers use (with those containers) and damaged containers. */
   force?: boolean;
   signal?: AbortSignal;
+  /** What removing a damaged container could not tear down (its network). */
+  onWarning?: (message: string) => void;
 }
 
 /** What a check found and, with repair, removed. */
@@ -119,7 +121,7 @@ export async function systemCheck(root: string, o: SystemCheckOptions = {}): Pro
       }
       for (const u of users) {
         if (removed.has(u.record.id)) continue;
-        await removeContainer(store, u.record.id, { force: true });
+        await removeContainer(store, u.record.id, { force: true, onWarning: o.onWarning });
         removed.add(u.record.id);
       }
       await store.layout.update((es) => es.filter((e) => !digests.has(e.digest)), so);
@@ -128,7 +130,7 @@ export async function systemCheck(root: string, o: SystemCheckOptions = {}): Pro
     if (o.force) {
       for (const c of report.containers) {
         if (removed.has(c.id)) continue;
-        await removeContainer(store, c.id, { force: true }).catch((e: unknown) => {
+        await removeContainer(store, c.id, { force: true, onWarning: o.onWarning }).catch((e: unknown) => {
           if (!isSkiffError(e, 'ENOTFOUND')) throw e;
         });
         removed.add(c.id);

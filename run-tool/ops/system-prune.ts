@@ -23,9 +23,9 @@ export interface PruneReport {
  * container whose monitor died counts as stopped), then dangling images — with `all`, every image no
  * container uses — (index entries only; blobs follow in gc), then with `volumes` every volume no container
  * uses, then garbage-collects blobs and unpacked layers. Each step is atomic per item; a failure leaves what
- * was removed removed.
+ * was removed removed. What could not be torn down on the way (a container's network) goes to `onWarning`.
  */
-export async function systemPrune(root: string, o: { all?: boolean; volumes?: boolean; signal?: AbortSignal } = {}): Promise<PruneReport> {
+export async function systemPrune(root: string, o: { all?: boolean; volumes?: boolean; signal?: AbortSignal; onWarning?: (message: string) => void } = {}): Promise<PruneReport> {
   const so = { signal: o.signal };
   const report: PruneReport = { containers: [], images: [], volumes: [], reclaimedBytes: 0 };
   let store;
@@ -36,9 +36,9 @@ export async function systemPrune(root: string, o: { all?: boolean; volumes?: bo
   }
   if (store) {
     try {
-      for (const c of await listReconciled(store)) {
+      for (const c of await listReconciled(store, { onWarning: o.onWarning })) {
         if (c.state.status === 'running' || c.state.status === 'stopping') continue;
-        await removeContainer(store, c.record.id, { force: true });
+        await removeContainer(store, c.record.id, { force: true, onWarning: o.onWarning });
         report.containers.push(c.record.id);
       }
       const used = new Set<string>();
