@@ -6,19 +6,8 @@ import { parseGoTemplate } from '../../shared/cli/go-template.ts';
 import { formatTable } from '../../shared/cli/table.ts';
 import { createNetwork, inspectNetworks, listNetworksMatching, removeNetwork } from '../ops/networks.ts';
 import type { NetworkConfig } from '../../shared/network/types.ts';
-import { collect } from '../../shared/cli/flags.ts';
+import { collect, keyValueFlags } from '../../shared/cli/flags.ts';
 
-
-function parseLabels(list: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of list) {
-    const i = l.indexOf('=');
-    const k = i < 0 ? l : l.slice(0, i);
-    if (k === '') throw new SkiffError('EINVALID', `invalid label ${JSON.stringify(l)}: empty key`);
-    out[k] = i < 0 ? '' : l.slice(i + 1);
-  }
-  return out;
-}
 
 /** podman's `network ls --format` fields for one network. */
 function rowOf(n: NetworkConfig, noTrunc: boolean): Record<string, unknown> {
@@ -73,7 +62,7 @@ export function addNetworkCommand(program: Command): void {
       ...(opts.disableDns && { disableDns: true }),
       ...(opts.interfaceName && { interfaceName: opts.interfaceName }),
       ...(opts.ignore && { ignoreExisting: true }),
-      labels: parseLabels(opts.label),
+      labels: keyValueFlags(opts.label, 'label'),
     });
     process.stdout.write(`${cfg.name}\n`);
   });

@@ -61,9 +61,6 @@ function parseFormat(format: string | undefined): { t: Template; header?: Templa
   return { t, header: t, table: true };
 }
 
-/** Waits `ms`, or less when `signal` aborts (an interrupted stats loop ends quietly). */
-const sleep = (ms: number, signal: AbortSignal): Promise<void> => wait(ms, undefined, { signal }).catch(() => {});
-
 /**
  * Adds `stats` (podman 4.3's): CPU, memory, network, block I/O and pids of containers read from their cgroups.
  * Streams a round every `-i` seconds (redrawing the screen on a terminal unless --no-reset, printing blocks
@@ -97,7 +94,7 @@ export function addStatsCommand(program: Command): void {
           if (ac.signal.aborted) break;
           out.write(`${redraw ? '\x1b[2J\x1b[1;1H' : ''}${renderRound(round, f, tmpl)}`);
           if (!f.stream) return;
-          await sleep(interval * 1000, ac.signal);
+          await wait(interval * 1000, undefined, { signal: ac.signal }).catch(() => {}); // an interrupted loop ends quietly
           if (ac.signal.aborted) break;
         }
         process.exitCode = 1; // podman exits 1 when interrupted

@@ -3,17 +3,7 @@ import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
 import { humanSize } from '../../shared/cli/human.ts';
 import { interruptSignal } from '../../shared/cli/interrupt.ts';
 import { systemPrune } from '../ops/system-prune.ts';
-import { printWarning } from './cli-util.ts';
-
-async function confirm(question: string): Promise<boolean> {
-  process.stderr.write(question);
-  let answer = '';
-  for await (const c of process.stdin) {
-    answer += String(c);
-    if (answer.includes('\n')) break;
-  }
-  return /^y(es)?$/i.test(answer.trim());
-}
+import { confirm, printWarning } from './cli-util.ts';
 
 function addPrune(cmd: Command): void {
   cmd

@@ -4,30 +4,8 @@ import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
 import { parseGoTemplate } from '../../shared/cli/go-template.ts';
 import { formatTable } from '../../shared/cli/table.ts';
 import { createNamedVolume, inspectVolumes, listVolumesMatching, pruneLabelFilters, pruneUnusedVolumes, removeNamedVolume, volumesToRemove } from '../ops/volumes.ts';
-import { collect } from '../../shared/cli/flags.ts';
-import { printWarning } from './cli-util.ts';
-
-function keyValues(list: string[], what: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list) {
-    const i = kv.indexOf('=');
-    const k = i < 0 ? kv : kv.slice(0, i);
-    if (k === '') throw new SkiffError('EINVALID', `invalid ${what} ${JSON.stringify(kv)}: expected KEY=VALUE`);
-    out[k] = i < 0 ? '' : kv.slice(i + 1);
-  }
-  return out;
-}
-
-async function confirm(question: string): Promise<boolean> {
-  process.stderr.write(question);
-  if (process.stdin.isTTY === undefined && process.stdin.readableEnded) return false;
-  let answer = '';
-  for await (const c of process.stdin) {
-    answer += String(c);
-    if (answer.includes('\n')) break;
-  }
-  return /^y(es)?$/i.test(answer.trim());
-}
+import { collect, keyValueFlags } from '../../shared/cli/flags.ts';
+import { confirm, printWarning } from './cli-util.ts';
 
 /** Adds podman's `volume create|ls|inspect|rm|prune` with its flags, columns and JSON. */
 export function addVolumeCommands(program: Command): void {
@@ -42,7 +20,7 @@ export function addVolumeCommands(program: Command): void {
     .option('-d, --driver <driver>', 'volume driver (only local)', 'local')
     .option('--ignore', 'do not fail when the volume exists');
   addRootOption(create).action(async (name: string | undefined, a: { label: string[]; opt: string[]; driver: string; ignore?: boolean }) => {
-    const v = await createNamedVolume(storeRootOf(create), name, { labels: keyValues(a.label, 'label'), options: keyValues(a.opt, 'option'), driver: a.driver, ignoreExisting: a.ignore === true });
+    const v = await createNamedVolume(storeRootOf(create), name, { labels: keyValueFlags(a.label, 'label'), options: keyValueFlags(a.opt, 'option'), driver: a.driver, ignoreExisting: a.ignore === true });
     process.stdout.write(`${v.Name}\n`);
   });
 
