@@ -63,7 +63,7 @@ export function addLoginCommands(program: Command, o: { tool?: ToolName } = {}):
           // ping /v2/ with the credentials (no repository scope), as podman login does
           verify: () =>
             checkLogin(registry, creds, {
-              ...(a.tlsVerify !== undefined ? { tlsVerify: a.tlsVerify } : {}),
+              tlsVerify: a.tlsVerify,
               ...(a.certDir ? { certDir: a.certDir } : {}),
               ...(registriesConf ? { registriesConf } : {}),
               signal,

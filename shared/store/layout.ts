@@ -344,7 +344,7 @@ export async function openLayout(dir: string, o: LayoutOptions = {}): Promise<La
   const session = sessionFor(tmpRoot);
   const blobs = new BlobStore(dir, {
     tempDir: (x) => session.dir(x),
-    ...(o.guard ? { guard: o.guard } : {}),
+    guard: o.guard,
   });
   const layout = new Layout(dir, blobs, lockPath);
   const rootSt = await lstatOrUndefined(dir);

@@ -49,7 +49,7 @@ export async function lookupImage(layout: Layout, input: string, o: LookupOption
   } catch (e) {
     if (!ID_LIKE.test(input)) throw e;
   }
-  const conf = ref && isShortName(ref) ? (o.shortNames ?? (await loadShortNameConfig({ ...so, ...(o.registriesConf !== undefined ? { path: o.registriesConf } : {}) }))) : undefined;
+  const conf = ref && isShortName(ref) ? (o.shortNames ?? (await loadShortNameConfig({ ...so, path: o.registriesConf }))) : undefined;
   if (ref) {
     for (const c of localCandidates(ref, conf ?? NO_SHORT_NAME_CONFIG)) {
       if (c.tag === undefined) continue; // digested candidates are found by digest below
