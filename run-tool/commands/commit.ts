@@ -30,13 +30,13 @@ export function addCommitCommand(program: Command): void {
     try {
       await withStore(cmd, async (store) => {
         const { id } = await commitContainerImage(store, container, {
-          ...(image !== undefined && { image }),
-          ...(f.message !== undefined && { message: f.message }),
-          ...(f.author !== undefined && { author: f.author }),
+          image,
+          message: f.message,
+          author: f.author,
           changes: f.change,
           pause: f.pause === true,
           format: f.format as 'oci' | 'docker',
-          ...(f.iidfile !== undefined && { iidFile: f.iidfile }),
+          iidFile: f.iidfile,
           onWarning: (m) => process.stderr.write(`WARN: ${m}\n`),
           signal: interrupt.signal,
         });

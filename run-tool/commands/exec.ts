@@ -23,8 +23,8 @@ export function addExecCommand(program: Command): void {
         detach: f.detach === true,
         env: f.env,
         callerEnv: process.env,
-        ...(f.user !== undefined && { user: f.user }),
-        ...(f.workdir !== undefined && { workdir: f.workdir }),
+        user: f.user,
+        workdir: f.workdir,
         onStderr: (b) => process.stderr.write(b),
       });
       if ('sessionId' in r) process.stdout.write(`${r.sessionId}\n`);

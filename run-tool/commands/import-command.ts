@@ -26,8 +26,8 @@ export function addImportCommand(program: Command): void {
     const interrupt = interruptSignal();
     try {
       const { id } = await importImage(storeRootOf(cmd), tarball === '-' ? process.stdin : tarball, {
-        ...(name !== undefined && { name }),
-        ...(opts.platform && { platform: opts.platform }),
+        name,
+        platform: opts.platform,
         format: opts.format,
         message: opts.message,
         changes: opts.change,

@@ -54,14 +54,14 @@ export function addNetworkCommand(program: Command): void {
     .option('--ignore', "don't fail if the network already exists");
   addRootOption(create).action(async (name: string | undefined, opts: { driver: string; subnet?: string; gateway?: string; internal?: boolean; disableDns?: boolean; label: string[]; interfaceName?: string; ignore?: boolean }) => {
     const cfg = await createNetwork(storeRootOf(create), {
-      ...(name !== undefined && { name }),
+      name,
       driver: opts.driver,
       ...(opts.subnet && { subnet: opts.subnet }),
       ...(opts.gateway && { gateway: opts.gateway }),
-      ...(opts.internal && { internal: true }),
-      ...(opts.disableDns && { disableDns: true }),
+      internal: opts.internal,
+      disableDns: opts.disableDns,
       ...(opts.interfaceName && { interfaceName: opts.interfaceName }),
-      ...(opts.ignore && { ignoreExisting: true }),
+      ignoreExisting: opts.ignore,
       labels: keyValueFlags(opts.label, 'label'),
     });
     process.stdout.write(`${cfg.name}\n`);
@@ -127,7 +127,7 @@ export function addNetworkCommand(program: Command): void {
     let firstError: SkiffError | undefined;
     for (const n of names) {
       try {
-        const removed = await removeNetwork(root, n, { ...(opts.force && { force: true }) });
+        const removed = await removeNetwork(root, n, { force: opts.force });
         process.stdout.write(`${n === removed.name || !removed.id.startsWith(n) ? removed.name : n}\n`);
       } catch (e) {
         if (!isSkiffError(e)) throw e;

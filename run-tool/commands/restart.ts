@@ -10,7 +10,7 @@ export function addRestartCommand(program: Command): void {
   addRootOption(cmd).action(async (names: string[], f: { time?: string }) => {
     await withStore(cmd, async (store) => {
       await forEachContainer(names, async (n) => {
-        const { id } = await restartContainer(store, n, { ...(f.time !== undefined && { timeout: Number(f.time) }), onWarning: printWarning });
+        const { id } = await restartContainer(store, n, { timeout: f.time === undefined ? undefined : Number(f.time), onWarning: printWarning });
         process.stdout.write(`${id}\n`);
       });
     });

@@ -40,13 +40,13 @@ export async function copyIntoContainer(store: Store, nameOrId: string, path: st
       const st = await lstat(resolved).catch(() => undefined);
       if (!st?.isDirectory()) throw new SkiffError('EINVALID', `destination "${path}" must be a directory when copying from stdin`);
       const owner = archive ? await containerOwner(paths.bundle) : undefined;
-      await applyCopy({ dir: resolved, name: '' }, source.tar, { ...(owner && { owner }), confineTo: rootfs, onWarning: warn, ...so });
+      await applyCopy({ dir: resolved, name: '' }, source.tar, { owner, confineTo: rootfs, onWarning: warn, ...so });
       return;
     }
     const { info, abs } = await hostSourceInfo(source);
     const target = await copyTarget(resolved, path, info);
     const owner = archive ? await containerOwner(paths.bundle) : undefined;
-    const tar = packForCopy(abs, target.name, { ...(owner && { owner }), onWarning: warn, ...so });
+    const tar = packForCopy(abs, target.name, { owner, onWarning: warn, ...so });
     await applyCopy(target, tar, { confineTo: rootfs, onWarning: warn, ...so });
   }, { pause: true, ...so });
 }

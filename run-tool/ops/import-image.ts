@@ -33,8 +33,8 @@ export async function importImage(root: string, input: string | Readable, o: Imp
   const store = await openStore(root, { create: true });
   try {
     const { id } = await importTarball(store, input, {
-      ...(name !== undefined ? { name } : {}),
-      ...(platform ? { platform } : {}),
+      name,
+      platform,
       format: o.format ?? 'oci',
       comment: o.message ?? 'imported from tarball',
       config,

@@ -227,5 +227,5 @@ export async function inspectObjects(store: Store, names: readonly string[], o: 
       error = isSkiffError(e, 'ENOTFOUND') ? new SkiffError('ENOTFOUND', `no such object: "${n}"`) : (e as Error);
     }
   }
-  return { objects, ...(error && { error }) };
+  return { objects, error };
 }

@@ -66,7 +66,7 @@ async function loadOne(root: string, src: OpenedSource, names: string[], o: Canc
   const first = qualified[0];
   const dst = await openStoreTarget(root, first ? { ref: parseReference(first) } : {}, so);
   try {
-    const r = await copyImage(src, dst, { ...(qualified.length > 1 ? { additionalTags: qualified.slice(1) } : {}), ...so });
+    const r = await copyImage(src, dst, { additionalTags: qualified.slice(1), ...so });
     if (qualified.length > 0) return qualified;
     const store = await openStore(root, so);
     try {

@@ -100,7 +100,7 @@ export async function systemCheck(root: string, o: SystemCheckOptions = {}): Pro
       const problems = await containerProblems(store, c);
       if (problems.length) report.containers.push({ id: c.record.id, problems });
     }
-    report.images = await findDamagedImages(store.layout, { ...(o.quick ? { quick: true } : {}), ...so });
+    report.images = await findDamagedImages(store.layout, { quick: o.quick, ...so });
     const layers: CacheDamage[] = [];
     for (const d of await cacheDirs(store)) layers.push(...(await checkUnpackedCache(d, so)));
     report.layers = layers;
