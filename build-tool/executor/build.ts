@@ -244,7 +244,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
 
     const runStage = async (idx: number): Promise<StageResult> => {
       const ps = plan.stages.find((s) => s.index === idx)!;
-      const sinfo = { index: plan.stages.indexOf(ps), count: plan.stages.length, ...(ps.name !== undefined && { name: ps.name }) };
+      const sinfo = { index: plan.stages.indexOf(ps), count: plan.stages.length, name: ps.name };
       const pf = formatPlatform(ps.platform);
       let config: ImageConfig;
       let layers: StageLayer[];

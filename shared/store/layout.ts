@@ -315,7 +315,7 @@ export class Layout {
       const hit = (d: Digest | undefined): boolean => d !== undefined && (full ? d.slice(7) === hex : d.slice(7).startsWith(hex));
       if (hit(id) || hit(e.digest)) {
         const prev = matches.get(e.digest);
-        if (!prev || (refNameOf(prev.descriptor) === undefined && refNameOf(e) !== undefined)) matches.set(e.digest, { descriptor: e, ...(id ? { id } : {}) });
+        if (!prev || (refNameOf(prev.descriptor) === undefined && refNameOf(e) !== undefined)) matches.set(e.digest, { descriptor: e, id });
       }
     }
     const found = [...matches.values()];
