@@ -33,7 +33,7 @@ export function addInspectCommand(program: Command): void {
         return;
       }
       const platform = platformOverride(cmd);
-      const img = await resolveImage(src, { ...(platform ? { platform } : {}), signal });
+      const img = await resolveImage(src, { platform, signal });
       if (opts.config) {
         if (opts.raw) out.write(await img.rawConfig({ signal }));
         else write(ociConfigView(await img.config({ signal })), opts.format);
@@ -50,7 +50,7 @@ export function addInspectCommand(program: Command): void {
         displayName = repositoryName(normalizePull(storeResolvedRef(src.name) ?? name.ref));
       }
       else if (name.transport === 'docker-archive' && name.ref) displayName = repositoryName(normalizePull(name.ref));
-      write(inspectOutput({ ...(displayName ? { name: displayName } : {}), digest: digestOf(top.bytes), repoTags, manifest: await img.manifest({ signal }), config: await img.config({ signal }) }), opts.format);
+      write(inspectOutput({ name: displayName, digest: digestOf(top.bytes), repoTags, manifest: await img.manifest({ signal }), config: await img.config({ signal }) }), opts.format);
     } finally {
       dispose();
       await src.close();

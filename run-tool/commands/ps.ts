@@ -6,7 +6,7 @@ import { formatTable } from '../../shared/cli/table.ts';
 import { listContainers } from '../ops/list-containers.ts';
 import type { LoadedContainer, PortMapping } from '../containers/state.ts';
 import { collect } from '../../shared/cli/flags.ts';
-import { withStore } from './cli-util.ts';
+import { printWarning, withStore } from './cli-util.ts';
 
 /** `-p` bindings as podman prints them: `127.0.0.1:8080->80/tcp`. Pure. */
 export function formatPorts(ports: readonly PortMapping[]): string {
@@ -73,7 +73,7 @@ export function addPsCommand(program: Command): void {
     .option('--format <format>', "pretty-print containers to JSON or using a Go template");
   addRootOption(cmd).action(async (f: { all?: boolean; quiet?: boolean; trunc: boolean; noheading?: boolean; latest?: boolean; filter: string[]; format?: string }) => {
     await withStore(cmd, async (store) => {
-      const list = await listContainers(store, { all: f.all === true, filters: f.filter, latest: f.latest === true });
+      const list = await listContainers(store, { all: f.all === true, filters: f.filter, latest: f.latest === true, onWarning: printWarning });
       const noTrunc = f.trunc === false;
       const out = process.stdout;
       if (f.format === 'json') {
