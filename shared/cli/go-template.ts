@@ -104,7 +104,7 @@ export function splitCamel(s: string): string[] {
 export function formatReport(format: string, rows: readonly unknown[], o: { name: string; headers?: Record<string, string>; noHeading?: boolean; rangeAction?: string }): string {
   const table = isTableFormat(format);
   let text = table ? format.split('table ').join('').replace(/\\t/g, '\t').replace(/\\n/g, '\n').replace(/ /g, '\t') : unescape(format);
-  if (!text.endsWith('\n')) text += '\n';
+  if (text.length > 0 && !text.endsWith('\n')) text += '\n';
   const wrapped = `${o.rangeAction ?? '{{range .}}'}${text}{{end -}}`;
   let parsed: ParsedTemplates;
   try {

@@ -33,6 +33,10 @@ describe('formatReport', () => {
     expect(formatReport('table {{.Mounts}} {{.ID}}', rows.slice(0, 1), { name: 'ps', headers })).toBe('MOUNTS      CONTAINER ID\n[]          66139e89afcd\n');
   });
 
+  it('an empty format prints nothing (podman adds no newline to it)', () => {
+    expect(formatReport('', rows, { name: 'ps' })).toBe('');
+  });
+
   it('`table` alone is not the table directive (podman prints it literally)', () => {
     expect(formatReport('table', rows.slice(0, 1), { name: 'ps' })).toBe('table\n');
   });
