@@ -27,9 +27,9 @@ export function addPushCommand(program: Command): void {
     if (target.transport === 'plain') target = parseImageName(`docker://${dest}`);
     const tls = f.tlsVerify === undefined ? undefined : f.tlsVerify === true || f.tlsVerify === 'true';
     const registry = {
-      ...(tls !== undefined && { tlsVerify: tls }),
-      ...(f.creds !== undefined && { credentials: parseCredentials(String(f.creds)) }),
-      ...(f.authfile !== undefined && { authFile: String(f.authfile) }),
+      tlsVerify: tls,
+      credentials: f.creds === undefined ? undefined : parseCredentials(String(f.creds)),
+      authFile: f.authfile === undefined ? undefined : String(f.authfile),
     };
     const format = f.format === undefined ? undefined : f.format === 'oci' ? 'oci' : f.format === 'docker' || f.format === 'v2s2' ? 'docker' : undefined;
     if (f.format !== undefined && format === undefined) throw new SkiffError('EINVALID', `invalid --format ${String(f.format)}`);

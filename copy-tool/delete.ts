@@ -32,7 +32,7 @@ export function addDeleteCommand(program: Command): void {
         const store = await openStore(storeRootOf(cmd), { write: true });
         try {
           const rc = registryOptionsOf(cmd).registriesConf;
-          const found = await lookupImage(store.layout, name.id ?? formatReference(name.ref!), { signal, ...(rc !== undefined ? { registriesConf: rc } : {}) });
+          const found = await lookupImage(store.layout, name.id ?? formatReference(name.ref!), { signal, registriesConf: rc });
           if (found.name) await store.layout.untag(found.name, { signal });
           else await store.layout.remove(found.descriptor.digest, { signal });
         } finally {

@@ -4,7 +4,7 @@ import { parseImageName } from '../shared/ref/transport-name.ts';
 import { resolveImage } from '../shared/image/index-view.ts';
 import { openRepository } from '../shared/registry/repository.ts';
 import { normalizePull, repositoryName } from '../shared/ref/reference.ts';
-import { parseGoTemplate } from '../shared/cli/go-template.ts';
+import { formatReport } from '../shared/cli/go-template.ts';
 import { digestOf } from '../shared/oci/digest.ts';
 import { addImageOptions, commandSignal, registryOptionsOf, transportContext } from './options.ts';
 import { goJson, inspectOutput, ociConfigView } from './inspect-output.ts';
@@ -33,7 +33,7 @@ export function addInspectCommand(program: Command): void {
         return;
       }
       const platform = platformOverride(cmd);
-      const img = await resolveImage(src, { ...(platform ? { platform } : {}), signal });
+      const img = await resolveImage(src, { platform, signal });
       if (opts.config) {
         if (opts.raw) out.write(await img.rawConfig({ signal }));
         else write(ociConfigView(await img.config({ signal })), opts.format);
@@ -50,7 +50,7 @@ export function addInspectCommand(program: Command): void {
         displayName = repositoryName(normalizePull(storeResolvedRef(src.name) ?? name.ref));
       }
       else if (name.transport === 'docker-archive' && name.ref) displayName = repositoryName(normalizePull(name.ref));
-      write(inspectOutput({ ...(displayName ? { name: displayName } : {}), digest: digestOf(top.bytes), repoTags, manifest: await img.manifest({ signal }), config: await img.config({ signal }) }), opts.format);
+      write(inspectOutput({ name: displayName, digest: digestOf(top.bytes), repoTags, manifest: await img.manifest({ signal }), config: await img.config({ signal }) }), opts.format);
     } finally {
       dispose();
       await src.close();
@@ -60,7 +60,7 @@ export function addInspectCommand(program: Command): void {
 
 function write(data: unknown, format: string | undefined): void {
   if (format === undefined || format === 'json') process.stdout.write(goJson(data));
-  else process.stdout.write(`${parseGoTemplate(format).render(data)}\n`);
+  else process.stdout.write(formatReport(format, [data], { name: 'skopeo inspect', rangeAction: '{{range . }}', noHeading: true }));
 }
 
 /** The reference a store: source resolved to (`store:localhost/app:1` → localhost/app:1), if it is a name. */

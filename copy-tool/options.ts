@@ -74,7 +74,7 @@ export function registryOptionsOf(cmd: Command, side?: 'src' | 'dest'): Registry
 export function transportContext(cmd: Command, signal: AbortSignal, side?: 'src' | 'dest'): TransportContext {
   const tmpDir = tmpDirOf(cmd);
   const registriesDirs = registriesDirsOf(cmd);
-  return { storeRoot: storeRootOf(cmd), registry: registryOptionsOf(cmd, side), signal, ...(tmpDir ? { tmpDir } : {}), ...(registriesDirs ? { registriesDirs } : {}) };
+  return { storeRoot: storeRootOf(cmd), registry: registryOptionsOf(cmd, side), signal, tmpDir, registriesDirs };
 }
 
 /** The global `--registries.d DIR` as the list of registries.d directories to read (undefined: the defaults). */

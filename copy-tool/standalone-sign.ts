@@ -31,7 +31,7 @@ export function addStandaloneSignCommand(program: Command): void {
         }
         signer = { kind: 'key', key };
       } else {
-        signer = { kind: 'gpg', fingerprint, ...(process.env.GNUPGHOME ? { homedir: process.env.GNUPGHOME } : {}), ...(opts.passphraseFile !== undefined ? { passphraseFile: opts.passphraseFile } : {}) };
+        signer = { kind: 'gpg', fingerprint, ...(process.env.GNUPGHOME ? { homedir: process.env.GNUPGHOME } : {}), passphraseFile: opts.passphraseFile };
       }
       const sig = await signSimpleSigning(bytes, ref, signer);
       await writeFile(opts.output, sig, { mode: 0o644 }).catch((e: Error) => {

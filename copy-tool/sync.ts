@@ -52,7 +52,7 @@ export function addSyncCommand(program: Command): void {
       const debug = debugOf(cmd);
       const scheduler = new BlobScheduler(base.parallel ?? 6);
       const registriesDirs = registriesDirsOf(cmd);
-      const destCtx = { storeRoot: storeRootOf(cmd), registry: registryOptionsOf(cmd, 'dest'), signal, ...(base.tmpDir ? { tmpDir: base.tmpDir } : {}), ...(registriesDirs ? { registriesDirs } : {}) };
+      const destCtx = { storeRoot: storeRootOf(cmd), registry: registryOptionsOf(cmd, 'dest'), signal, tmpDir: base.tmpDir, registriesDirs };
       let failures = 0;
       let copied = 0;
       let unchanged = 0;
@@ -69,7 +69,7 @@ export function addSyncCommand(program: Command): void {
               await checkSourcePolicy(src, srcName, policy, { signal, debug });
               const dst = await openTarget(dstName, destCtx);
               try {
-                const r = await copyImage(src, dst, { ...base, scheduler, onProgress: progress.onEvent, ...(sign ? { sign } : {}) });
+                const r = await copyImage(src, dst, { ...base, scheduler, onProgress: progress.onEvent, sign });
                 copied++;
                 if (r.skipped) unchanged++;
               } finally {

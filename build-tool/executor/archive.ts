@@ -61,8 +61,8 @@ function programDecompressor(prog: 'bzip2' | 'xz'): Duplex {
 export async function openDecompressed(file: string, kind: ArchiveKind, limits?: DecompressLimits): Promise<Readable> {
   const src = createReadStream(file);
   if (kind === 'tar') return src;
-  if (kind === 'gzip' || kind === 'zstd') return (await decompress(src, { compression: kind, ...(limits && { limits }) })).stream;
-  return limitDecompression(src, programDecompressor(kind), kind, limits ? { limits } : {});
+  if (kind === 'gzip' || kind === 'zstd') return (await decompress(src, { compression: kind, limits })).stream;
+  return limitDecompression(src, programDecompressor(kind), kind, { limits });
 }
 
 /** The archive kind of `file`, or undefined when it is not a (possibly compressed) tar. */

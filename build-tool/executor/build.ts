@@ -90,7 +90,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
   const tags = checkTags(o.tags ?? []);
   const df = parseDockerfile(o.dockerfile.text, { filename: o.dockerfile.path ?? 'Dockerfile' });
   for (const n of df.notices) reporter.warn(n);
-  const plan = planBuild(df, { ...(o.target !== undefined && { target: o.target }), buildArgs: o.buildArgs ?? {}, ...(o.platform && { platform: o.platform }) });
+  const plan = planBuild(df, { target: o.target, buildArgs: o.buildArgs ?? {}, platform: o.platform });
   const contextReal = await realpath(o.contextDir).catch(() => {
     throw new SkiffError('ENOTFOUND', `context directory ${o.contextDir} does not exist`);
   });
@@ -105,7 +105,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
   const useCache = o.layers !== false && !o.noCache;
   const record = o.layers !== false;
   try {
-    const ign = await loadIgnoreFile(contextReal, { ...(o.dockerfile.path !== undefined && { dockerfile: o.dockerfile.path }), ...(o.ignorefile !== undefined && { ignorefile: o.ignorefile }), ...so });
+    const ign = await loadIgnoreFile(contextReal, { dockerfile: o.dockerfile.path, ignorefile: o.ignorefile, ...so });
     for (const s of ign.skipped) reporter.warn(`ignore file ${s} points outside the context and was not read`);
     const digests = await FileDigests.load(join(store.paths.cache, 'file-digests.json'));
     const cache = new BuildCache(store.paths.cache);
@@ -141,7 +141,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       stats,
       reporter,
       now: () => (fixed ?? new Date()).toISOString(),
-      ...(fixed && { mtime: fixed }),
+      mtime: fixed,
       async stageRoot(from, forStage) {
         const r = await stageOrImage(from, forStage);
         return { root: await rootOf(r.layers), key: r.key };
@@ -160,7 +160,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       }
       let img = images.get(from);
       if (img === undefined) {
-        img = loadBaseImage(store, from, plan.targetPlatform, { pull: o.pull ?? 'missing', ...(o.registry && { registry: o.registry }), ...(o.trustPolicy && { trustPolicy: o.trustPolicy }), ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) }).then((b) => ({
+        img = loadBaseImage(store, from, plan.targetPlatform, { pull: o.pull ?? 'missing', registry: o.registry, trustPolicy: o.trustPolicy, ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) }).then((b) => ({
           layers: b.layers,
           key: baseKey({ kind: 'image', manifest: b.manifestDigest }, formatPlatform(plan.targetPlatform)),
         }));
@@ -213,7 +213,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
         stats.cacheHits++;
         const created = fixed ? fixed.toISOString() : hit.created;
         const layer: StageLayer | undefined = hit.layer && { descriptor: { mediaType: hit.layer.mediaType, digest: hit.layer.digest, size: hit.layer.size }, diffId: hit.layer.diffId };
-        return { ...(layer && { layer }), created, cached: true };
+        return { layer, created, cached: true };
       }
       await claimHits();
       const wr = await WorkingRoot.open(await buildDir(), await lowersOf(store, below, { ...so, onWarning: (m) => reporter.warn(m) }), so);
@@ -224,14 +224,14 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
           await new RootWriter(wr.rootfs).dir(d.path, { uid: u.uid, gid: u.gid });
         }
         if (work) await work(wr);
-        layer = await wr.commitLayer(store, { ...(fixed && { mtime: fixed }), ...so, onWarning: (m) => reporter.warn(m) });
+        layer = await wr.commitLayer(store, { mtime: fixed, ...so, onWarning: (m) => reporter.warn(m) });
       } finally {
         await wr.close();
       }
       const created = ctx.now();
       if (layer) stats.layers++;
       if (record) await cache.put(stepKey, { created, ...(layer && { layer: { mediaType: layer.descriptor.mediaType, digest: layer.descriptor.digest, size: layer.descriptor.size, diffId: layer.diffId } }) });
-      return { ...(layer && { layer }), created, cached: false };
+      return { layer, created, cached: false };
     };
 
     /** The target stage and the stages it is built FROM: their configs become the image's config. */
@@ -244,7 +244,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
 
     const runStage = async (idx: number): Promise<StageResult> => {
       const ps = plan.stages.find((s) => s.index === idx)!;
-      const sinfo = { index: plan.stages.indexOf(ps), count: plan.stages.length, ...(ps.name !== undefined && { name: ps.name }) };
+      const sinfo = { index: plan.stages.indexOf(ps), count: plan.stages.length, name: ps.name };
       const pf = formatPlatform(ps.platform);
       let config: ImageConfig;
       let layers: StageLayer[];
@@ -259,7 +259,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
         layers = [...r.layers];
         key = baseKey({ kind: 'stage', key: r.key }, pf);
       } else {
-        const b = await loadBaseImage(store, ps.base.ref, ps.platform, { pull: o.pull ?? 'missing', ...(o.registry && { registry: o.registry }), ...(o.trustPolicy && { trustPolicy: o.trustPolicy }), ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) });
+        const b = await loadBaseImage(store, ps.base.ref, ps.platform, { pull: o.pull ?? 'missing', registry: o.registry, trustPolicy: o.trustPolicy, ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) });
         config = b.config;
         layers = [...b.layers];
         key = baseKey({ kind: 'image', manifest: b.manifestDigest }, pf);
@@ -413,7 +413,7 @@ async function squash(ctx: BuildCtx, r: StageResult): Promise<StageResult> {
       const { stream } = await decompress(await ctx.store.blobs.open(l.descriptor, so), so);
       await applyLayer(wr.rootfs, stream, { mode: 'merged', ...so });
     }
-    layer = await wr.commitLayer(ctx.store, { ...(ctx.mtime && { mtime: ctx.mtime }), ...so });
+    layer = await wr.commitLayer(ctx.store, { mtime: ctx.mtime, ...so });
   } finally {
     await wr.close();
   }

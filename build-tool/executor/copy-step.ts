@@ -54,7 +54,7 @@ async function collect(ctx: BuildCtx, root: string, ignore: IgnoreMatcher | unde
       const st = await lstat(host).catch(() => undefined);
       if (st === undefined) throw notFound(kind, src);
       const prefix = relative(realRoot, host);
-      const entries = await walkTree(host, { ...(ignore && { matcher: ignore }), ...(exclude && { exclude }), ctxPrefix: prefix }, ctx.o.signal ? { signal: ctx.o.signal } : {});
+      const entries = await walkTree(host, { matcher: ignore, exclude, ctxPrefix: prefix }, { signal: ctx.o.signal });
       items.push({ kind: 'tree', src: rel, rel: prefix, entries, fromStage });
     }
   }
@@ -85,7 +85,7 @@ export async function prepareCopy(ctx: BuildCtx, step: ResolvedStep, stageIndex:
   }
   for (const u of urls) {
     const file = (await ctx.buildDir()).path('dl');
-    const d = await download(u, file, { ...(c.options.checksum && { checksum: c.options.checksum }), ...(ctx.o.addUrlMaxBytes !== undefined && { maxBytes: ctx.o.addUrlMaxBytes }), ...so });
+    const d = await download(u, file, { ...(c.options.checksum && { checksum: c.options.checksum }), maxBytes: ctx.o.addUrlMaxBytes, ...so });
     items.push({ kind: 'url', file, name: d.name, ...(d.lastModified && { mtime: d.lastModified }) });
     keyParts.push(['url', u, d.sha256]);
   }
@@ -165,7 +165,7 @@ async function applyCopy(ctx: BuildCtx, step: ResolvedStep, items: Item[], root:
       const ak = await archiveKind(top.host);
       if (ak !== undefined) {
         const into = await w.dir(dest, chown);
-        await extractArchive(top.host, ak, into, { ...(chown && { owner: chown }), ...sig, onWarning: (m) => ctx.reporter.warn(m) });
+        await extractArchive(top.host, ak, into, { owner: chown, ...sig, onWarning: (m) => ctx.reporter.warn(m) });
         continue;
       }
     }

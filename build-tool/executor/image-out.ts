@@ -49,7 +49,7 @@ export async function writeBuiltImage(
         return { descriptor, layer: layerFromOpener(descriptor, l.diffId, (co) => store.blobs.open(l.descriptor, co ?? {})) };
       }),
       format: o.format ?? 'oci',
-      ...(o.annotations && { annotations: o.annotations }),
+      annotations: o.annotations,
     });
   } catch (e) {
     if (o.format === 'docker' && isSkiffError(e, 'EUNSUPPORTED')) throw new SkiffError(e.code, e.message, { hint: 'build with --format oci' });

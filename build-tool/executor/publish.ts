@@ -32,9 +32,9 @@ export async function publishImage(o: BuildOptions, p: PublishInput): Promise<{ 
   const so = { signal: p.signal };
   const { store, target } = p;
   const { descriptor, id } = await writeBuiltImage(store, target, {
-    ...(o.format && { format: o.format }),
-    ...(o.labels && { labels: o.labels }),
-    ...(o.annotations && { annotations: o.annotations }),
+    format: o.format,
+    labels: o.labels,
+    annotations: o.annotations,
     created: p.created,
     ...so,
   });
@@ -52,7 +52,7 @@ export async function publishImage(o: BuildOptions, p: PublishInput): Promise<{ 
     try {
       const dst = await openTarget(parseImageName(t), { storeRoot: store.paths.root, registry: o.registry ?? {}, ...so });
       try {
-        await copyImage(src, dst, { ...(o.format && { format: o.format }), ...so });
+        await copyImage(src, dst, { format: o.format, ...so });
       } finally {
         await dst.close();
       }
@@ -66,7 +66,7 @@ export async function publishImage(o: BuildOptions, p: PublishInput): Promise<{ 
     else {
       const tmp = await p.exportDir();
       await exportRootfs(store, target.layers, tmp, so);
-      await tarTree(tmp, out.dest, { ...(p.fixed && { mtime: p.fixed }), ...so });
+      await tarTree(tmp, out.dest, { mtime: p.fixed, ...so });
     }
   }
   if (o.iidfile) await writeFile(o.iidfile, id);

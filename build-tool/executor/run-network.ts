@@ -147,8 +147,8 @@ export async function openRunNetwork(bd: BuildDir, mode: string, stageIndex: num
       spec: { network: 'bridge', netnsPath: state.netnsPath! },
       etc: {
         network: 'bridge',
-        ...(state.ips[0] !== undefined && { containerIP: state.ips[0] }),
-        ...(state.gateway !== undefined && { hostGatewayIP: state.gateway }),
+        containerIP: state.ips[0],
+        hostGatewayIP: state.gateway,
         ...(state.dnsServers.length > 0 && { dns: state.dnsServers }),
         ...(state.dnsSearchDomains.length > 0 && { dnsSearch: state.dnsSearchDomains }),
       },

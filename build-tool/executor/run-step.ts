@@ -140,14 +140,14 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
       entrypoint: [],
       env,
       network: net.spec.network,
-      ...(net.spec.netnsPath !== undefined && { netnsPath: net.spec.netnsPath }),
+      netnsPath: net.spec.netnsPath,
       etcFiles,
       mounts,
       noNewPrivileges: true,
       // the user is resolved as run-tool resolves it (shared resolveUser), with buildah's supplementary-group rule
       buildahUser: true,
       hostname: net.hostname,
-      ...(run.options.security === 'insecure' && { privileged: true }),
+      privileged: run.options.security === 'insecure',
       onWarning: (m) => ctx.reporter.warn(m),
       ...so,
     });

@@ -138,7 +138,7 @@ export class WorkingRoot {
     let warned = false;
     let xattrs: ReadonlyMap<string, ReadonlyMap<string, Buffer>> | undefined;
     const tar = diffUpper(this.bundle.upper, {
-      ...(o.mtime && { mtime: o.mtime }),
+      mtime: o.mtime,
       onWarning: (m) => {
         warned = true;
         o.onWarning?.(m);

@@ -23,6 +23,29 @@ export async function withStore<T>(cmd: Command, fn: (store: Store) => Promise<T
 }
 
 /**
+ * Asks `question` on stderr and reads one line of stdin: true for `y` or `yes` (any case), false for anything
+ * else or a closed stdin (podman's prune prompts).
+ */
+export async function confirm(question: string): Promise<boolean> {
+  process.stderr.write(question);
+  if (process.stdin.isTTY === undefined && process.stdin.readableEnded) return false;
+  let answer = '';
+  for await (const c of process.stdin) {
+    answer += String(c);
+    if (answer.includes('\n')) break;
+  }
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+/**
+ * Prints what went wrong without stopping the command — a container's network that could not be torn down — as
+ * `stop` and `rm` print it: `Error: MESSAGE` on stderr, the exit code untouched.
+ */
+export function printWarning(message: string): void {
+  process.stderr.write(`Error: ${message}\n`);
+}
+
+/**
  * Runs `fn` for each container argument as podman does: errors are printed per container (`Error: …`) and the
  * last one sets the exit code (exitCodeOf: 125, or the error's own exitStatus — 1 for "no such container" as podman, 2 for a
  * state error); the others still run.

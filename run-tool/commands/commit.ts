@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { SkiffError } from '../../shared/errors.ts';
-import { formatReference, localTagForm } from '../../shared/ref/reference.ts';
 import { collect } from '../../shared/cli/flags.ts';
 import { withStore } from './cli-util.ts';
-import { commitContainer } from '../containers/commit-image.ts';
-import { loadContainer } from '../containers/state.ts';
+import { commitContainerImage } from '../ops/commit-container.ts';
 import { interruptSignal } from '../../shared/cli/interrupt.ts';
 
 /**
@@ -28,19 +26,17 @@ export function addCommitCommand(program: Command): void {
     .option('-q, --quiet', 'suppress output');
   addRootOption(cmd).action(async (container: string, image: string | undefined, f: { author?: string; change: string[]; format: string; iidfile?: string; message?: string; pause?: boolean; quiet?: boolean }) => {
     if (f.format !== 'oci' && f.format !== 'docker') throw new SkiffError('EINVALID', `unrecognized image type "${f.format}": use oci or docker`);
-    const name = image === undefined ? undefined : formatReference(localTagForm(image));
     const interrupt = interruptSignal();
     try {
       await withStore(cmd, async (store) => {
-        const c = await loadContainer(store.paths.root, container);
-        const { id } = await commitContainer(store, c.record.id, {
-          ...(name !== undefined && { name }),
-          ...(f.message !== undefined && { message: f.message }),
-          ...(f.author !== undefined && { author: f.author }),
+        const { id } = await commitContainerImage(store, container, {
+          image,
+          message: f.message,
+          author: f.author,
           changes: f.change,
           pause: f.pause === true,
           format: f.format as 'oci' | 'docker',
-          ...(f.iidfile !== undefined && { iidFile: f.iidfile }),
+          iidFile: f.iidfile,
           onWarning: (m) => process.stderr.write(`WARN: ${m}\n`),
           signal: interrupt.signal,
         });

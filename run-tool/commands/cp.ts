@@ -1,16 +1,9 @@
 import type { Command } from 'commander';
-import { lstat, realpath } from 'node:fs/promises';
-import { posix, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { goBool } from '../../shared/cli/flags.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { SkiffError } from '../../shared/errors.ts';
 import { withStore } from './cli-util.ts';
-import {
-  applyCopy, callerIds, containerOwner, copyTarget, hostSourceInfo, isContentsPath, packForCopy, resolveContainerPath,
-} from '../containers/copy.ts';
-import { withContainerRootfs } from '../containers/rootfs-access.ts';
-import { loadContainer } from '../containers/state.ts';
+import { copyIntoContainer, copyOutOfContainer } from '../ops/copy-container.ts';
 import { interruptSignal } from '../../shared/cli/interrupt.ts';
 
 /** One side of `cp`: a host path, `-` (a tar stream), or CONTAINER:PATH. */
@@ -68,45 +61,11 @@ export function addCpCommand(program: Command): void {
     if (src.container !== undefined && dst.container !== undefined) throw new SkiffError('EINVALID', 'copying from a container to another container is not supported');
     if (src.container === undefined && dst.container === undefined) throw new SkiffError('EINVALID', 'invalid arguments: one of SRC or DEST must be a container path (CONTAINER:PATH)');
     const interrupt = interruptSignal();
-    const so = { signal: interrupt.signal };
-    const warn = (m: string): void => void process.stderr.write(`WARN: ${m}\n`);
+    const o = { archive, onWarning: (m: string): void => void process.stderr.write(`WARN: ${m}\n`), signal: interrupt.signal };
     try {
       await withStore(cmd, async (store) => {
-        const c = await loadContainer(store.paths.root, (src.container ?? dst.container)!);
-        if (dst.container !== undefined) {
-          await withContainerRootfs(store, c.record.id, async ({ rootfs, paths }) => {
-            const resolved = await resolveContainerPath(rootfs, dst.path, true);
-            if (src.path === '-') {
-              const st = await lstat(resolved).catch(() => undefined);
-              if (!st?.isDirectory()) throw new SkiffError('EINVALID', `destination "${dst.path}" must be a directory when copying from stdin`);
-              const owner = archive ? await containerOwner(paths.bundle) : undefined;
-              await applyCopy({ dir: resolved, name: '' }, process.stdin, { ...(owner && { owner }), confineTo: rootfs, onWarning: warn, ...so });
-              return;
-            }
-            const { info, abs } = await hostSourceInfo(src.path);
-            const target = await copyTarget(resolved, dst.path, info);
-            const owner = archive ? await containerOwner(paths.bundle) : undefined;
-            const tar = packForCopy(abs, target.name, { ...(owner && { owner }), onWarning: warn, ...so });
-            await applyCopy(target, tar, { confineTo: rootfs, onWarning: warn, ...so });
-          }, { pause: true, ...so });
-          return;
-        }
-        await withContainerRootfs(store, c.record.id, async ({ rootfs }) => {
-          const from = await resolveContainerPath(rootfs, src.path, false);
-          const st = await lstat(from).catch(() => undefined);
-          if (!st) throw new SkiffError('ENOTFOUND', `"${src.path}" could not be found on container ${c.record.name}: no such file or directory`);
-          const contents = st.isDirectory() && (isContentsPath(src.path) || posix.normalize(`/${src.path}`) === '/');
-          const base = posix.basename(posix.normalize(`/${src.path}`));
-          if (dst.path === '-') {
-            await pipeline(packForCopy(from, contents ? '' : base, { owner: callerIds(), onWarning: warn, ...so }), process.stdout);
-            return;
-          }
-          const resolved = await realpath(dst.path).catch(() => resolve(dst.path));
-          const target = await copyTarget(resolved, dst.path, { isDir: st.isDirectory(), contents, base });
-          const tar = packForCopy(from, target.name, { onWarning: warn, ...so });
-          // the copy belongs to the caller, with or without --archive (podman's)
-          await applyCopy(target, tar, { preserveOwnership: false, onWarning: warn, ...so });
-        }, { pause: true, ...so });
+        if (dst.container !== undefined) await copyIntoContainer(store, dst.container, dst.path, src.path === '-' ? { tar: process.stdin } : src.path, o);
+        else await copyOutOfContainer(store, src.container!, src.path, dst.path === '-' ? { tar: process.stdout } : dst.path, o);
       });
     } finally {
       interrupt.dispose();

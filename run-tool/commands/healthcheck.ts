@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { runHealthcheck } from '../containers/health.ts';
+import { checkContainerHealth } from '../ops/health-check.ts';
 import { withStore } from './cli-util.ts';
 
 /**
@@ -13,7 +13,7 @@ export function addHealthcheckCommand(program: Command): void {
   const cmd = hc.command('run').description('run the health check of a container').argument('<container>');
   addRootOption(cmd).action(async (name: string) => {
     await withStore(cmd, async (store) => {
-      const r = await runHealthcheck(store, name);
+      const r = await checkContainerHealth(store, name);
       if (r.status !== 'healthy') {
         process.stdout.write(`${r.status}\n`);
         process.exitCode = 1;

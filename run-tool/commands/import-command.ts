@@ -1,14 +1,9 @@
 import type { Command } from 'commander';
-import { localTagForm } from '../../shared/ref/reference.ts';
-import { openStore } from '../../shared/store/store.ts';
-import { importTarball } from '../../shared/transport/tarball.ts';
-import { parsePlatform } from '../../shared/image/platform.ts';
 import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
-import { formatReference } from '../../shared/ref/reference.ts';
 import { SkiffError } from '../../shared/errors.ts';
-import { applyChanges } from '../../shared/image/changes.ts';
 import { collect } from '../../shared/cli/flags.ts';
 import { interruptSignal } from '../../shared/cli/interrupt.ts';
+import { importImage } from '../ops/import-image.ts';
 
 /**
  * Adds `import TARBALL [NAME]` (podman's): a root filesystem tarball (plain, gzip or zstd; `-` for stdin)
@@ -28,23 +23,19 @@ export function addImportCommand(program: Command): void {
     .option('-q, --quiet', 'print nothing but the image ID');
   addRootOption(cmd).action(async (tarball: string, name: string | undefined, opts: { change: string[]; message: string; platform?: string; format: string }) => {
     if (opts.format !== 'oci' && opts.format !== 'docker') throw new SkiffError('EINVALID', `unknown --format ${opts.format}: use oci or docker`);
-    const fullName = name === undefined ? undefined : formatReference(localTagForm(name));
     const interrupt = interruptSignal();
-    const store = await openStore(storeRootOf(cmd), { create: true });
     try {
-      const { id } = await importTarball(store, tarball === '-' ? process.stdin : tarball, {
-        ...(fullName ? { name: fullName } : {}),
-        ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
+      const { id } = await importImage(storeRootOf(cmd), tarball === '-' ? process.stdin : tarball, {
+        name,
+        platform: opts.platform,
         format: opts.format,
-        comment: opts.message,
-        config: applyChanges({}, opts.change),
+        message: opts.message,
+        changes: opts.change,
         signal: interrupt.signal,
       });
       process.stdout.write(`${id.slice(7)}\n`);
     } finally {
       interrupt.dispose();
-      await store.close();
     }
   });
 }
-

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { parseGoTemplate } from '../../shared/cli/go-template.ts';
-import { withStore } from './cli-util.ts';
+import { inspectFormat } from './inspect-format.ts';
+import { printWarning, withStore } from './cli-util.ts';
 import { checkInspectType, inspectObjects } from '../ops/inspect.ts';
 
 /** Adds `inspect [--type container|image|all] [-f FORMAT] NAME…` (podman's): containers first, then images. */
@@ -13,10 +13,9 @@ export function addInspectCommand(program: Command): void {
   addRootOption(cmd).action(async (names: string[], f: { format?: string; type: string }) => {
     const type = checkInspectType(f.type);
     await withStore(cmd, async (store) => {
-      const { objects: out, error: failed } = await inspectObjects(store, names, { type });
+      const { objects: out, error: failed } = await inspectObjects(store, names, { type, onWarning: printWarning });
       if (f.format !== undefined && f.format !== 'json') {
-        const t = parseGoTemplate(f.format);
-        for (const o of out) process.stdout.write(`${t.render(o)}\n`);
+        process.stdout.write(inspectFormat(f.format, out));
       } else process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
       if (failed) throw failed;
     });

@@ -2,23 +2,13 @@
 import type { Command } from 'commander';
 import { SkiffError, isSkiffError } from '../../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
-import { parseGoTemplate } from '../../shared/cli/go-template.ts';
+import { formatReport, goType, tableHeaders } from '../../shared/cli/go-template.ts';
 import { formatTable } from '../../shared/cli/table.ts';
-import { createNetwork, getNetwork, listNetworks, removeNetwork } from '../../shared/network/network-config.ts';
+import { createNetwork, inspectNetworks, listNetworksMatching, removeNetwork } from '../ops/networks.ts';
 import type { NetworkConfig } from '../../shared/network/types.ts';
-import { collect } from '../../shared/cli/flags.ts';
+import { collect, keyValueFlags } from '../../shared/cli/flags.ts';
+import { inspectFormat } from './inspect-format.ts';
 
-
-function parseLabels(list: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of list) {
-    const i = l.indexOf('=');
-    const k = i < 0 ? l : l.slice(0, i);
-    if (k === '') throw new SkiffError('EINVALID', `invalid label ${JSON.stringify(l)}: empty key`);
-    out[k] = i < 0 ? '' : l.slice(i + 1);
-  }
-  return out;
-}
 
 /** podman's `network ls --format` fields for one network. */
 function rowOf(n: NetworkConfig, noTrunc: boolean): Record<string, unknown> {
@@ -43,38 +33,6 @@ function inspectJson(v: unknown): string {
   return `${JSON.stringify(v, null, 5)}\n`;
 }
 
-/** Applies podman's `network ls --filter` keys we support: name (regex), id (prefix), driver, label. */
-function matches(n: NetworkConfig, filters: readonly string[]): boolean {
-  const byKey = new Map<string, string[]>();
-  for (const f of filters) {
-    const i = f.indexOf('=');
-    if (i < 1) throw new SkiffError('EINVALID', `invalid filter ${JSON.stringify(f)}: expected key=value`);
-    const k = f.slice(0, i);
-    byKey.set(k, [...(byKey.get(k) ?? []), f.slice(i + 1)]);
-  }
-  for (const [k, vals] of byKey) {
-    const ok = vals.some((v) => {
-      switch (k) {
-        case 'name':
-          return new RegExp(v).test(n.name);
-        case 'id':
-          return n.id.startsWith(v);
-        case 'driver':
-          return n.driver === v;
-        case 'label': {
-          const j = v.indexOf('=');
-          const lk = j < 0 ? v : v.slice(0, j);
-          return n.labels?.[lk] !== undefined && (j < 0 || n.labels[lk] === v.slice(j + 1));
-        }
-        default:
-          throw new SkiffError('EINVALID', `invalid filter ${JSON.stringify(k)}`);
-      }
-    });
-    if (!ok) return false;
-  }
-  return true;
-}
-
 /**
  * Adds `network create|ls|inspect|rm` (podman 4.3: create [--subnet] [--gateway] [--internal] [-d bridge]
  * [--label] [--disable-dns] [--interface-name] NAME; ls [-q] [--format] [--no-trunc] [--noheading] [-f]; inspect
@@ -97,15 +55,15 @@ export function addNetworkCommand(program: Command): void {
     .option('--ignore', "don't fail if the network already exists");
   addRootOption(create).action(async (name: string | undefined, opts: { driver: string; subnet?: string; gateway?: string; internal?: boolean; disableDns?: boolean; label: string[]; interfaceName?: string; ignore?: boolean }) => {
     const cfg = await createNetwork(storeRootOf(create), {
-      ...(name !== undefined && { name }),
+      name,
       driver: opts.driver,
       ...(opts.subnet && { subnet: opts.subnet }),
       ...(opts.gateway && { gateway: opts.gateway }),
-      ...(opts.internal && { internal: true }),
-      ...(opts.disableDns && { disableDns: true }),
+      internal: opts.internal,
+      disableDns: opts.disableDns,
       ...(opts.interfaceName && { interfaceName: opts.interfaceName }),
-      ...(opts.ignore && { ignoreExisting: true }),
-      labels: parseLabels(opts.label),
+      ignoreExisting: opts.ignore,
+      labels: keyValueFlags(opts.label, 'label'),
     });
     process.stdout.write(`${cfg.name}\n`);
   });
@@ -120,7 +78,7 @@ export function addNetworkCommand(program: Command): void {
     .option('--noheading', 'do not print headers')
     .option('-f, --filter <filter>', "filter networks (e.g. 'name=podman')", collect, []);
   addRootOption(ls).action(async (opts: { quiet?: boolean; format?: string; trunc: boolean; noheading?: boolean; filter: string[] }) => {
-    const all = (await listNetworks(storeRootOf(ls))).filter((n) => matches(n, opts.filter));
+    const all = await listNetworksMatching(storeRootOf(ls), opts.filter);
     const out = process.stdout;
     if (opts.format === 'json') {
       out.write(`${JSON.stringify(all, null, 2)}\n`);
@@ -132,9 +90,8 @@ export function addNetworkCommand(program: Command): void {
     }
     const noTrunc = opts.trunc === false;
     if (opts.format !== undefined) {
-      const fmt = opts.format.replace(/^table\s*/, '');
-      const t = parseGoTemplate(fmt);
-      for (const n of all) out.write(`${t.render(rowOf(n, noTrunc))}\n`);
+      const view = all.map((n) => goType(rowOf(n, noTrunc), 'network.ListPrintReports'));
+      out.write(formatReport(opts.format, view, { name: 'ls', headers: tableHeaders(rowOf(all[0] ?? ({ id: '', name: '' } as NetworkConfig), false), { ID: 'NETWORK ID' }), noHeading: opts.noheading === true }));
       return;
     }
     const rows = all.map((n) => [noTrunc ? n.id : n.id.slice(0, 12), n.name, n.driver]);
@@ -148,20 +105,9 @@ export function addNetworkCommand(program: Command): void {
     .argument('<names...>')
     .option('-f, --format <format>', 'a Go template applied to each network');
   addRootOption(inspect).action(async (names: string[], opts: { format?: string }) => {
-    const root = storeRootOf(inspect);
-    const found: NetworkConfig[] = [];
-    let firstError: unknown;
-    for (const n of names) {
-      try {
-        found.push(await getNetwork(root, n));
-      } catch (e) {
-        if (!isSkiffError(e, 'ENOTFOUND')) throw e;
-        firstError ??= new SkiffError('ENOTFOUND', `inspecting object: network ${n}: ${e.message}`);
-      }
-    }
+    const { found, error: firstError } = await inspectNetworks(storeRootOf(inspect), names);
     if (opts.format !== undefined && opts.format !== 'json') {
-      const t = parseGoTemplate(opts.format);
-      for (const n of found) process.stdout.write(`${t.render(n)}\n`);
+      process.stdout.write(inspectFormat(opts.format, found));
     } else {
       process.stdout.write(found.length ? inspectJson(found) : '[]\n');
     }
@@ -180,7 +126,7 @@ export function addNetworkCommand(program: Command): void {
     let firstError: SkiffError | undefined;
     for (const n of names) {
       try {
-        const removed = await removeNetwork(root, n, { ...(opts.force && { force: true }) });
+        const removed = await removeNetwork(root, n, { force: opts.force });
         process.stdout.write(`${n === removed.name || !removed.id.startsWith(n) ? removed.name : n}\n`);
       } catch (e) {
         if (!isSkiffError(e)) throw e;

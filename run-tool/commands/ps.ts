@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { parseGoTemplate } from '../../shared/cli/go-template.ts';
+import { formatReport, goTimeString, goType, tableHeaders } from '../../shared/cli/go-template.ts';
 import { humanDuration, timeAgo } from '../../shared/cli/human.ts';
 import { formatTable } from '../../shared/cli/table.ts';
 import { listContainers } from '../ops/list-containers.ts';
 import type { LoadedContainer, PortMapping } from '../containers/state.ts';
 import { collect } from '../../shared/cli/flags.ts';
-import { withStore } from './cli-util.ts';
+import { printWarning, withStore } from './cli-util.ts';
 
 /** The names of the pods `list` belongs to (id → name). Reads the pod records. */
 async function podNamesOf(root: string, list: readonly LoadedContainer[]): Promise<Map<string, string>> {
@@ -66,6 +66,15 @@ export function psJson(c: LoadedContainer, podName = ''): Record<string, unknown
   };
 }
 
+/** podman 4.3's `ps --format 'table …'` column headers, by template field. */
+const PS_HEADERS: Record<string, string> = {
+  ID: 'CONTAINER ID', Image: 'IMAGE', ImageID: 'IMAGE ID', Command: 'COMMAND', CreatedAt: 'CREATED AT', Created: 'CREATED',
+  CreatedHuman: 'CREATED', RunningFor: 'RUNNING FOR', Status: 'STATUS', State: 'STATE', Ports: 'PORTS', Names: 'NAMES',
+  Labels: 'LABELS', Pid: 'PID', ExitCode: 'EXIT CODE', Mounts: 'MOUNTS', AutoRemove: 'AUTO REMOVE', Networks: 'NETWORKS',
+  Pod: 'POD ID', PodName: 'PODNAME', IsInfra: 'IS INFRA', Namespaces: 'NAMESPACES', Size: 'SIZE', Exited: 'EXITED',
+  ExitedAt: 'EXITED AT', StartedAt: 'STARTED AT',
+};
+
 /** Adds `ps` (podman's flags, columns and JSON), reconciling each container's state first (RU-12). */
 export function addPsCommand(program: Command): void {
   const cmd = program.command('ps').description('list containers')
@@ -79,7 +88,7 @@ export function addPsCommand(program: Command): void {
     .option('--format <format>', "pretty-print containers to JSON or using a Go template");
   addRootOption(cmd).action(async (f: { all?: boolean; quiet?: boolean; trunc: boolean; noheading?: boolean; latest?: boolean; filter: string[]; format?: string; pod?: boolean }) => {
     await withStore(cmd, async (store) => {
-      const list = await listContainers(store, { all: f.all === true, filters: f.filter, latest: f.latest === true });
+      const list = await listContainers(store, { all: f.all === true, filters: f.filter, latest: f.latest === true, onWarning: printWarning });
       // pod names only with --pod, as podman (its JSON leaves PodName empty otherwise)
       const podNames = f.pod ? await podNamesOf(store.paths.root, list) : new Map<string, string>();
       const podName = (c: LoadedContainer) => (c.record.pod ? podNames.get(c.record.pod) ?? '' : '');
@@ -100,8 +109,9 @@ export function addPsCommand(program: Command): void {
           Image: c.record.image.name,
           ImageID: c.record.image.id.slice(7),
           Command: noTrunc || command.length <= 17 ? command : `${command.slice(0, 17)}…`,
-          CreatedAt: new Date(c.record.created).toISOString(),
-          Created: timeAgo(new Date(c.record.created)),
+          CreatedAt: goTimeString(c.record.created),
+          Created: goTimeString(c.record.created),
+          CreatedHuman: timeAgo(new Date(c.record.created)),
           RunningFor: timeAgo(new Date(c.record.created)),
           Status: statusText(c),
           State: c.state.status,
@@ -118,11 +128,11 @@ export function addPsCommand(program: Command): void {
         };
       });
       if (f.format !== undefined) {
-        const t = parseGoTemplate(f.format.replace(/^table\s*/, ''));
-        for (const r of rows) out.write(`${t.render(r)}\n`);
+        const view = rows.map((r) => goType(r, 'containers.psReporter'));
+        out.write(formatReport(f.format, view, { name: 'ps', headers: tableHeaders({}, PS_HEADERS), noHeading: f.noheading === true }));
         return;
       }
-      const table: string[][] = rows.map((r) => [r.ID, r.Image, r.Command, r.Created, r.Status, r.Ports, r.Names, ...(f.pod ? [r.Pod, r.PodName] : [])]);
+      const table: string[][] = rows.map((r) => [r.ID, r.Image, r.Command, r.CreatedHuman, r.Status, r.Ports, r.Names, ...(f.pod ? [r.Pod, r.PodName] : [])]);
       if (!f.noheading) table.unshift(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES', ...(f.pod ? ['POD ID', 'PODNAME'] : [])]);
       out.write(formatTable(table));
     });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { restartContainer } from '../ops/container-lifecycle.ts';
-import { forEachContainer, withStore } from './cli-util.ts';
+import { forEachContainer, printWarning, withStore } from './cli-util.ts';
 
 /** Adds `restart [-t N] CONTAINER…` (podman's): stop (if running) then start; prints the full ID. */
 export function addRestartCommand(program: Command): void {
@@ -10,7 +10,7 @@ export function addRestartCommand(program: Command): void {
   addRootOption(cmd).action(async (names: string[], f: { time?: string }) => {
     await withStore(cmd, async (store) => {
       await forEachContainer(names, async (n) => {
-        const { id } = await restartContainer(store, n, f.time === undefined ? {} : { timeout: Number(f.time) });
+        const { id } = await restartContainer(store, n, { timeout: f.time === undefined ? undefined : Number(f.time), onWarning: printWarning });
         process.stdout.write(`${id}\n`);
       });
     });

@@ -6,6 +6,7 @@ import { openStore, type Store } from '../../shared/store/store.ts';
 import { collectStoreGarbage } from '../ops/image-gc.ts';
 import { removeImage } from '../ops/remove-image.ts';
 import { interruptSignal } from '../../shared/cli/interrupt.ts';
+import { printWarning } from './cli-util.ts';
 
 /**
  * Adds podman's `rmi [-f] [-a] [-i] IMAGE…`: prints `Untagged: NAME` and `Deleted: ID` lines, then
@@ -41,7 +42,7 @@ export function addRmiCommand(program: Command): void {
         const targets = a.all ? (await listImages(store, { signal })).map((i) => i.id as string) : images;
         for (const t of targets) {
           try {
-            for (const l of await removeImage(root, store, t, { force: a.force === true, signal })) process.stdout.write(`${l.kind}: ${l.value}\n`);
+            for (const l of await removeImage(root, store, t, { force: a.force === true, signal, onWarning: printWarning })) process.stdout.write(`${l.kind}: ${l.value}\n`);
           } catch (e) {
             if (a.ignore && isSkiffError(e, 'ENOTFOUND')) continue;
             if (!isSkiffError(e)) throw e;

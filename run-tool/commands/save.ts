@@ -4,73 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { SkiffError, type Cancellable } from '../../shared/errors.ts';
+import { SkiffError } from '../../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
-import { parseReference, type Reference } from '../../shared/ref/reference.ts';
-import { copyImage } from '../../shared/transport/copy-image.ts';
-import { openDirTarget } from '../../shared/transport/dir.ts';
-import { openDockerArchiveTarget } from '../../shared/transport/docker-archive.ts';
-import { openOciArchiveTarget } from '../../shared/transport/oci-archive.ts';
-import { openOciLayoutTarget } from '../../shared/transport/oci-layout.ts';
-import { openStoreSource } from '../../shared/transport/store.ts';
-import type { ImageTarget } from '../../shared/transport/types.ts';
-import { isDigest, type Digest } from '../../shared/oci/digest.ts';
 import { interruptSignal } from '../../shared/cli/interrupt.ts';
-
-/** podman save's formats. */
-export type SaveFormat = 'docker-archive' | 'oci-archive' | 'oci-dir' | 'docker-dir';
-const FORMATS: readonly SaveFormat[] = ['docker-archive', 'oci-archive', 'oci-dir', 'docker-dir'];
-
-/**
- * Writes image `image` (name, ID or prefix) of the store at `root` to `output` in `format`, through the
- * transport library: archives appear only when complete (temp + rename), blobs are verified while they stream.
- * Archives record the image's name (docker-archive RepoTags, oci-archive ref.name) when it was named by name.
- */
-export async function saveImage(root: string, image: string, output: string, format: SaveFormat, o: Cancellable = {}): Promise<void> {
-  const so = { signal: o.signal };
-  const hex = image.replace(/^sha256:/, '');
-  let what: { ref?: Reference; id?: Digest };
-  try {
-    what = { ref: parseReference(image) };
-  } catch (e) {
-    const d = `sha256:${hex}`;
-    if (isDigest(d)) what = { id: d };
-    else throw e;
-  }
-  const src = await openStoreSource(root, what, so);
-  try {
-    const name = src.name.startsWith('store:') ? src.name.slice('store:'.length) : undefined;
-    let ref: Reference | undefined;
-    try {
-      ref = name !== undefined ? parseReference(name) : undefined;
-    } catch {
-      ref = undefined;
-    }
-    if (ref && ref.registry === undefined) ref = undefined; // found by ID (store:sha256:…): no name to record
-    let dst: ImageTarget;
-    switch (format) {
-      case 'docker-archive':
-        dst = await openDockerArchiveTarget(output, ref, so);
-        break;
-      case 'oci-archive':
-        dst = await openOciArchiveTarget(output, name !== undefined && ref ? name : undefined, so);
-        break;
-      case 'oci-dir':
-        dst = await openOciLayoutTarget(output, name !== undefined && ref ? name : undefined, so);
-        break;
-      case 'docker-dir':
-        dst = await openDirTarget(output, so);
-        break;
-    }
-    try {
-      await copyImage(src, dst, { ...(format === 'docker-archive' || format === 'docker-dir' ? { format: 'docker' as const } : { format: 'oci' as const }), ...so });
-    } finally {
-      await dst.close();
-    }
-  } finally {
-    await src.close();
-  }
-}
+import { saveFormat, saveImage } from '../ops/save-image.ts';
 
 /**
  * Adds podman's `save [-o FILE] [--format docker-archive|oci-archive|oci-dir|docker-dir] [-q] IMAGE`: the archive
@@ -86,8 +23,7 @@ export function addSaveCommand(program: Command): void {
     .option('-q, --quiet', 'suppress progress output')
     .option('-m, --multi-image-archive', 'accepted for podman compatibility; one image per archive is supported');
   addRootOption(cmd).action(async (images: string[], a: { output?: string; format: string; quiet?: boolean }) => {
-    if (!FORMATS.includes(a.format as SaveFormat)) throw new SkiffError('EINVALID', `unsupported format ${JSON.stringify(a.format)}: use docker-archive, oci-archive, oci-dir or docker-dir`);
-    const format = a.format as SaveFormat;
+    const format = saveFormat(a.format);
     if (images.length > 1) throw new SkiffError('EUNSUPPORTED', 'saving several images into one archive is not supported; save them one at a time');
     if ((format === 'oci-dir' || format === 'docker-dir') && !a.output) throw new SkiffError('EINVALID', `--format ${format} needs -o DIRECTORY`);
     const root = storeRootOf(cmd);

@@ -1,16 +1,11 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { parseGoTemplate, type Template } from '../../shared/cli/go-template.ts';
+import { formatReport, goType } from '../../shared/cli/go-template.ts';
 import { formatTable } from '../../shared/cli/table.ts';
-import { SkiffError } from '../../shared/errors.ts';
-import { isRootless } from '../../shared/runtime/rootless.ts';
-import type { Store } from '../../shared/store/store.ts';
-import { cgroupVersion } from '../containers/cgroup-stats.ts';
-import { withStore } from './cli-util.ts';
-import { sampleContainer, zeroStats, type ContainerStats } from '../containers/container-stats.ts';
-import { listReconciled, reconcile } from '../containers/cleanup-container.ts';
-import { loadContainer, type LoadedContainer } from '../containers/state.ts';
+import { printWarning, withStore } from './cli-util.ts';
+import { zeroStats, type ContainerStats } from '../containers/container-stats.ts';
+import { checkStatsSupported, statsRound } from '../ops/container-stats.ts';
 import { STATS_HEADER, statsHeaderFor, statsJson, statsRow, statsTemplateView, statsText } from './stats-format.ts';
 import { exitError } from '../containers/exit-status.ts';
 
@@ -24,8 +19,6 @@ interface StatsFlags {
   trunc: boolean;
 }
 
-const isRunning = (c: LoadedContainer): boolean => c.state.status === 'running' || c.state.status === 'stopping';
-
 /** podman's `-i` check: a whole number of seconds, at least 1. */
 function parseInterval(v: string): number {
   if (!/^[+-]?\d+$/.test(v.trim())) throw exitError(125, `invalid argument ${JSON.stringify(v)} for "-i, --interval" flag: strconv.ParseInt: parsing ${JSON.stringify(v)}: invalid syntax`);
@@ -34,40 +27,13 @@ function parseInterval(v: string): number {
   return n;
 }
 
-/**
- * The containers one round reports: the named ones in argument order (any state; a name that does not resolve
- * fails the whole command with podman's message), else the latest created (`-l`), else the running ones — all
- * with `--all` — in id order as podman lists them.
- */
-async function targets(store: Store, names: readonly string[], f: StatsFlags): Promise<LoadedContainer[]> {
-  if (names.length > 0) {
-    const out: LoadedContainer[] = [];
-    for (const n of names) {
-      let c: LoadedContainer;
-      try {
-        c = await loadContainer(store.paths.root, n);
-      } catch (e) {
-        if (e instanceof SkiffError) throw exitError(125, `unable to get list of containers: unable to look up container ${n}: ${e.message}`);
-        throw e;
-      }
-      out.push(await reconcile(store, c));
-    }
-    return out;
-  }
-  const list = await listReconciled(store);
-  if (f.latest) return list.slice(-1);
-  return list.filter((c) => f.all || isRunning(c)).sort((a, b) => (a.record.id < b.record.id ? -1 : 1));
-}
-
 /** Renders one round of data points in the chosen output form (always ends with a newline, or is empty JSON `[]`). */
-function renderRound(stats: readonly ContainerStats[], f: StatsFlags, tmpl: { t: Template; header?: Template; table: boolean } | undefined): string {
+function renderRound(stats: readonly ContainerStats[], f: StatsFlags, tmpl: { format: string } | undefined): string {
   const noTrunc = f.trunc === false;
   if (isJsonFormat(f.format)) return `${JSON.stringify(stats.map((s) => statsJson(statsText(s, noTrunc))), null, 1)}\n`;
   if (tmpl) {
-    const lines = stats.map((s) => tmpl.t.render(statsTemplateView(s, noTrunc)).replace(/\n$/, ''));
-    if (!tmpl.table) return lines.map((l) => `${l}\n`).join('');
-    const header = tmpl.header!.render(headerData()).replace(/\n$/, '');
-    return formatTable([header, ...lines].map((l) => l.split('\t')));
+    const views = stats.map((s) => goType(statsTemplateView(s, noTrunc), 'containers.containerStats'));
+    return formatReport(tmpl.format, views, { name: 'stats', headers: headerData() });
   }
   return formatTable([[...STATS_HEADER], ...stats.map((s) => statsRow(statsText(s, noTrunc)))]);
 }
@@ -81,20 +47,15 @@ function headerData(): Record<string, string> {
   return Object.fromEntries(Object.keys(statsTemplateView(zeroStats({ id: '', name: '' }))).map((k) => [k, statsHeaderFor(k)]));
 }
 
-/** Parses `--format` once: `table …` prints a header and aligns columns (fields separated by blanks or `\t`). */
-function parseFormat(format: string | undefined): { t: Template; header?: Template; table: boolean } | undefined {
-  if (format === undefined || format === '' || isJsonFormat(format)) return undefined;
-  const m = /^\s*table\s*/.exec(format);
-  if (!m) return { t: parseGoTemplate(format), table: false };
-  let body = format.slice(m[0].length);
-  if (body === '') return undefined; // `table` alone is the default table
-  body = body.replace(/\\t/g, '\t').replace(/\}\}[ ]+\{\{/g, '}}\t{{');
-  const t = parseGoTemplate(body);
-  return { t, header: t, table: true };
+/**
+ * Checks `--format` once, before any output (a syntax error fails with Go's message): a template, or undefined
+ * for the default table (`table` alone too). `table …` prints a header and aligns columns, as podman's formatter.
+ */
+function parseFormat(format: string | undefined): { format: string } | undefined {
+  if (format === undefined || format === '' || isJsonFormat(format) || /^\s*table\s*$/.test(format)) return undefined;
+  formatReport(format, [], { name: 'stats', noHeading: true });
+  return { format };
 }
-
-/** Waits `ms`, or less when `signal` aborts (an interrupted stats loop ends quietly). */
-const sleep = (ms: number, signal: AbortSignal): Promise<void> => wait(ms, undefined, { signal }).catch(() => {});
 
 /**
  * Adds `stats` (podman 4.3's): CPU, memory, network, block I/O and pids of containers read from their cgroups.
@@ -115,7 +76,7 @@ export function addStatsCommand(program: Command): void {
     await withStore(cmd, async (store) => {
       const interval = parseInterval(f.interval);
       if (f.latest && names.length > 0) throw exitError(125, '--latest and containers cannot be used together');
-      if (isRootless() && cgroupVersion() === 1) throw exitError(125, 'stats is not supported in rootless mode without cgroups v2');
+      checkStatsSupported();
       const tmpl = parseFormat(f.format);
       const ac = new AbortController();
       const onSig = (): void => ac.abort();
@@ -125,17 +86,11 @@ export function addStatsCommand(program: Command): void {
       const prev = new Map<string, ContainerStats>();
       try {
         for (;;) {
-          const list = await targets(store, names, f);
-          const round: ContainerStats[] = [];
-          for (const c of list) {
-            const s = await sampleContainer(c, prev.get(c.record.id));
-            prev.set(c.record.id, s);
-            round.push(s);
-          }
+          const round = await statsRound(store, names, { all: f.all === true, latest: f.latest === true, previous: prev, onWarning: printWarning });
           if (ac.signal.aborted) break;
           out.write(`${redraw ? '\x1b[2J\x1b[1;1H' : ''}${renderRound(round, f, tmpl)}`);
           if (!f.stream) return;
-          await sleep(interval * 1000, ac.signal);
+          await wait(interval * 1000, undefined, { signal: ac.signal }).catch(() => {}); // an interrupted loop ends quietly
           if (ac.signal.aborted) break;
         }
         process.exitCode = 1; // podman exits 1 when interrupted

@@ -99,10 +99,10 @@ export async function reconcile(store: Store, c: LoadedContainer, o: { onWarning
   return (await loadById(root, c.record.id)) ?? c;
 }
 
-/** listContainers + reconcile of each (what `ps` shows). */
-export async function listReconciled(store: Store): Promise<LoadedContainer[]> {
+/** listContainers + reconcile of each (what `ps` shows); what a cleanup could not tear down goes to `onWarning`. */
+export async function listReconciled(store: Store, o: { onWarning?: (message: string) => void } = {}): Promise<LoadedContainer[]> {
   const out: LoadedContainer[] = [];
-  for (const c of await listContainers(store.paths.root)) out.push(await reconcile(store, c));
+  for (const c of await listContainers(store.paths.root)) out.push(await reconcile(store, c, o));
   return out;
 }
 

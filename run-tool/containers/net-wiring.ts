@@ -161,5 +161,5 @@ async function rewriteEtc(userdata: string, record: ContainerRecord, net: Networ
  * hook reports and rewrites the container's /etc files. Resolves undefined when the hook never ran.
  */
 export function serveContainerPastaHook(root: string, dir: string, userdata: string, record: ContainerRecord, done: () => boolean, o: Cancellable = {}): Promise<NetworkState | undefined> {
-  return servePastaHook(dir, done, (pid) => connectContainer(root, userdata, record, { pid, signal: o.signal }));
+  return servePastaHook(dir, done, (pid) => connectContainer(root, userdata, record, { pid, signal: o.signal }), o);
 }

@@ -1,5 +1,6 @@
 import { readdir, readlink } from 'node:fs/promises';
-import { SkiffError } from '../../shared/errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SkiffError, throwIfAborted, type Cancellable } from '../../shared/errors.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
 import { procStat } from '../../shared/process/proc.ts';
 import { isMountPoint } from '../../shared/runtime/bundle.ts';
@@ -37,9 +38,10 @@ async function pidsInNamespace(initPid: number): Promise<number[]> {
  * Freezes a container without a freezer cgroup (rootless on cgroups v1, where `runc pause` cannot): SIGSTOP to
  * every process of its pid namespace, repeated until a sweep finds no new running process (so a fork racing the
  * sweep is caught) and each is seen stopped. Returns the thaw function, which SIGCONTs exactly the processes it
- * stopped (ones the container had stopped itself stay stopped). Throws EIO when the set does not settle.
+ * stopped (ones the container had stopped itself stay stopped). Throws EIO when the set does not settle, EABORT
+ * (everything thawed) when `o.signal` aborts.
  */
-export async function freezeBySignals(initPid: number): Promise<() => void> {
+export async function freezeBySignals(initPid: number, o: Cancellable = {}): Promise<() => void> {
   const stopped = new Set<number>();
   const thaw = (): void => {
     for (const pid of stopped) {
@@ -65,12 +67,13 @@ export async function freezeBySignals(initPid: number): Promise<() => void> {
       for (let i = 0; i < 100; i++) {
         const states = [...stopped].map((pid) => procStat(pid)?.state);
         if (states.every((x) => x === undefined || x === 'T' || x === 'Z' || x === 'X')) break;
-        await new Promise((r) => setTimeout(r, 2));
+        await sleep(2, undefined, { signal: o.signal });
       }
       if (fresh === 0) return thaw;
     }
   } catch (e) {
     thaw();
+    throwIfAborted(o.signal);
     throw new SkiffError('EIO', `cannot freeze the container's processes: ${(e as Error).message}`, { cause: e });
   }
   thaw();
@@ -114,7 +117,7 @@ export async function withContainerRootfs<T>(
         } catch (e) {
           const pid = isRootless() ? (await (await getRunc()).state(id).catch(() => undefined))?.pid : undefined;
           if (pid) {
-            thaw = await freezeBySignals(pid);
+            thaw = await freezeBySignals(pid, { signal: o.signal });
             paused = true;
           } else if (o.pause !== 'try') {
             throw new SkiffError('EUNSUPPORTED', `cannot pause container ${c.record.name}: ${(e as Error).message}`, { hint: 'stop the container first', cause: e });

@@ -33,7 +33,7 @@ export async function stopContainer(store: Store, nameOrId: string, o: { timeout
     if (o.ignoreMissing) return undefined;
     throw e;
   }
-  await stopById(store, id, { ...(o.timeout !== undefined && { timeout: o.timeout }), onWarning: o.onWarning });
+  await stopById(store, id, { timeout: o.timeout, onWarning: o.onWarning });
   return { id };
 }
 
@@ -45,10 +45,13 @@ export async function killContainer(store: Store, nameOrId: string, o: { signal?
   return { id: c.record.id };
 }
 
-/** Stops the container `nameOrId` if it runs (as stopContainer, `timeout` seconds) and starts it again. */
-export async function restartContainer(store: Store, nameOrId: string, o: { timeout?: number } = {}): Promise<{ id: string }> {
+/**
+ * Stops the container `nameOrId` if it runs (as stopContainer, `timeout` seconds) and starts it again; what the
+ * stop could not tear down (its network) goes to `onWarning`.
+ */
+export async function restartContainer(store: Store, nameOrId: string, o: { timeout?: number; onWarning?: (m: string) => void } = {}): Promise<{ id: string }> {
   const c = await loadContainer(store.paths.root, nameOrId);
-  await stopById(store, c.record.id, o.timeout === undefined ? {} : { timeout: o.timeout });
+  await stopById(store, c.record.id, { timeout: o.timeout, onWarning: o.onWarning });
   await startDetached(store, c.record.id);
   return { id: c.record.id };
 }
@@ -70,7 +73,7 @@ export interface RemoveContainerOptions {
 export async function removeContainer(store: Store, nameOrId: string, o: RemoveContainerOptions = {}): Promise<{ id: string } | undefined> {
   try {
     const id = (await loadContainer(store.paths.root, nameOrId)).record.id;
-    await removeById(store, id, { force: o.force === true, volumes: o.volumes === true, ...(o.timeout !== undefined ? { timeout: o.timeout } : {}), onWarning: o.onWarning });
+    await removeById(store, id, { force: o.force === true, volumes: o.volumes === true, timeout: o.timeout, onWarning: o.onWarning });
     return { id };
   } catch (e) {
     if (o.ignoreMissing && isSkiffError(e, 'ENOTFOUND')) return undefined;

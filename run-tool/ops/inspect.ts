@@ -189,9 +189,12 @@ export async function imageInspect(store: Store, name: string): Promise<Record<s
   };
 }
 
-/** podman-like `inspect` JSON of the container `nameOrId`, its state reconciled with runc first. */
-export async function inspectContainer(store: Store, nameOrId: string): Promise<Record<string, unknown>> {
-  const c = await reconcile(store, await loadContainer(store.paths.root, nameOrId));
+/**
+ * podman-like `inspect` JSON of the container `nameOrId`, its state reconciled with runc first (what that cleanup
+ * could not tear down goes to `onWarning`).
+ */
+export async function inspectContainer(store: Store, nameOrId: string, o: { onWarning?: (message: string) => void } = {}): Promise<Record<string, unknown>> {
+  const c = await reconcile(store, await loadContainer(store.paths.root, nameOrId), o);
   return containerInspect(store.paths.root, c);
 }
 
@@ -208,8 +211,9 @@ export function checkInspectType(type: string): InspectType {
  * The inspect records of `names` in order, as podman's `inspect`: each name is looked up as a container first
  * (unless `type` is image), then as an image (unless `type` is container). A name that fails is left out and the
  * last such failure is returned as `error` (ENOTFOUND becomes `no such object: "NAME"`); the others still count.
+ * What reconciling a container could not tear down goes to `onWarning`.
  */
-export async function inspectObjects(store: Store, names: readonly string[], o: { type?: InspectType } = {}): Promise<{ objects: Record<string, unknown>[]; error?: Error }> {
+export async function inspectObjects(store: Store, names: readonly string[], o: { type?: InspectType; onWarning?: (message: string) => void } = {}): Promise<{ objects: Record<string, unknown>[]; error?: Error }> {
   const type = checkInspectType(o.type ?? 'all');
   const objects: Record<string, unknown>[] = [];
   let error: Error | undefined;
@@ -217,7 +221,7 @@ export async function inspectObjects(store: Store, names: readonly string[], o: 
     try {
       if (type !== 'image') {
         try {
-          objects.push(await inspectContainer(store, n));
+          objects.push(await inspectContainer(store, n, { onWarning: o.onWarning }));
           continue;
         } catch (e) {
           if (!isSkiffError(e, 'ENOTFOUND') || type === 'container') throw e;
@@ -228,5 +232,5 @@ export async function inspectObjects(store: Store, names: readonly string[], o: 
       error = isSkiffError(e, 'ENOTFOUND') ? new SkiffError('ENOTFOUND', `no such object: "${n}"`) : (e as Error);
     }
   }
-  return { objects, ...(error && { error }) };
+  return { objects, error };
 }

@@ -58,12 +58,14 @@ export interface ListContainersOptions {
   filters?: readonly string[];
   /** Only the container created last. */
   latest?: boolean;
+  /** What the reconciling cleanup of a container whose monitor died could not tear down (its network). */
+  onWarning?: (message: string) => void;
 }
 
 /** The containers `o` selects, newest first, each with its state reconciled. */
 export async function listContainers(store: Store, o: ListContainersOptions = {}): Promise<LoadedContainer[]> {
   const filters = await resolvePodFilters(store, o.filters ?? []);
-  let list = (await listReconciled(store)).filter((c) => (o.all || filters.length > 0 || o.latest ? true : c.state.status === 'running') && matchFilter(c, filters));
+  let list = (await listReconciled(store, { onWarning: o.onWarning })).filter((c) => (o.all || filters.length > 0 || o.latest ? true : c.state.status === 'running') && matchFilter(c, filters));
   if (o.latest) list = list.slice(-1);
   return list.reverse(); // newest first, as podman
 }

@@ -17,6 +17,8 @@ export type RmiLine = { kind: 'Untagged' | 'Deleted'; value: string };
 export interface RemoveImageOptions {
   force?: boolean;
   signal?: AbortSignal;
+  /** What removing a container that uses the image (with `force`) could not tear down (its network). */
+  onWarning?: (message: string) => void;
 }
 
 async function entriesOfImage(store: Store, id: string, o: Cancellable): Promise<Descriptor[]> {
@@ -52,7 +54,7 @@ export async function removeImage(root: string, store: Store, input: string, o: 
     if (!o.force) {
       throw new SkiffError('ELOCKED', `image used by ${users[0]!.record.id}: image is in use by a container: consider listing external containers and force-removing image`);
     }
-    for (const c of users) await removeContainer(store, c.record.id, { force: true });
+    for (const c of users) await removeContainer(store, c.record.id, { force: true, onWarning: o.onWarning });
   }
   const ids = new Set(entries.map((e) => e.digest));
   await store.layout.update((es) => es.filter((e) => !ids.has(e.digest)), so);

@@ -25,3 +25,18 @@ export function boolOption(cmd: Command, flag: string, description: string): Com
 export function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
+
+/**
+ * Repeated `KEY=VALUE` flag values (`--label`, `--opt`) as a record; a bare `KEY` maps to '', the last value of a
+ * key wins. EINVALID naming the flag (`what`) for an empty key. Pure.
+ */
+export function keyValueFlags(list: readonly string[], what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list) {
+    const i = kv.indexOf('=');
+    const k = i < 0 ? kv : kv.slice(0, i);
+    if (k === '') throw new SkiffError('EINVALID', `invalid ${what} ${JSON.stringify(kv)}: expected KEY=VALUE`);
+    out[k] = i < 0 ? '' : kv.slice(i + 1);
+  }
+  return out;
+}

@@ -1,189 +1,124 @@
 import { SkiffError } from '../errors.ts';
+import { execute, TemplateExecError } from './go-template/exec.ts';
+import { FUNCS } from './go-template/funcs.ts';
+import { parseTemplate, TemplateParseError, type ParsedTemplates } from './go-template/parse.ts';
+import { tabwrite } from './go-template/tabwriter.ts';
+
+import { goMap } from './go-template/value.ts';
+
+export { goMap, goType } from './go-template/value.ts';
+export { goTimeString } from './go-template/fmt.ts';
 
 /**
- * A Go text/template subset, enough for the `--format` strings podman and skopeo users write:
- * `{{.Field.Sub}}`, `{{.}}`, `{{json .X}}`, `{{index .Map "key"}}`, `{{join .List ","}}`, `{{upper .X}}`,
- * `{{lower .X}}`, `{{len .X}}`, `{{printf "%s-%d" .A .B}}`, `{{range .List}}…{{end}}` (with `.` rebound),
- * `{{if .X}}…{{else}}…{{end}}`, `{{println}}`, `{{- trim markers -}}`. Escapes `\t` and `\n` in the format are
- * turned into tab and newline as podman does. Parsing is done once; rendering never throws on missing fields
- * (Go prints `<no value>`; podman users expect empty output, so missing fields render as "").
+ * Go's text/template for every `--format`: the whole action language (see go-template/parse.ts and exec.ts), Go's
+ * builtins with fmt's verbs for printf, podman's functions (json, lower, upper, title, split, join, truncate, pad),
+ * and Go's errors: a parse error is thrown by `parseGoTemplate`, an execution error (`{{.Nope}}` on a struct:
+ * "can't evaluate field Nope in type …") by `render`, both as SkiffError EINVALID (run-tool exits 125) carrying
+ * Go's message. A map without the key renders `<no value>` as Go does. The escapes `\t` and `\n` typed on a
+ * command line become tab and newline, as podman does.
  */
 export interface Template {
+  /** Executes the template with `data` as dot and `$`; throws SkiffError EINVALID with Go's message. */
   render(data: unknown): string;
 }
 
-type Node =
-  | { kind: 'text'; text: string }
-  | { kind: 'action'; pipe: Arg[] }
-  | { kind: 'range'; pipe: Arg[]; body: Node[]; elseBody: Node[] }
-  | { kind: 'if'; pipe: Arg[]; body: Node[]; elseBody: Node[] };
+const FUNC_NAMES: ReadonlySet<string> = new Set(FUNCS.keys());
 
-type Arg = { kind: 'path'; path: string[] } | { kind: 'str'; value: string } | { kind: 'num'; value: number } | { kind: 'ident'; name: string };
-
-/** Parses a Go-template format string; EINVALID with the position on a syntax error. */
-export function parseGoTemplate(format: string): Template {
-  const src = format.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
-  const tokens = tokenize(src);
-  let i = 0;
-  function parseList(stopAt: string[]): { nodes: Node[]; stop: string } {
-    const nodes: Node[] = [];
-    while (i < tokens.length) {
-      const t = tokens[i++]!;
-      if (t.kind === 'text') {
-        nodes.push({ kind: 'text', text: t.text });
-        continue;
-      }
-      const words = splitArgs(t.text);
-      const head = words[0] ?? '';
-      if (stopAt.includes(head)) return { nodes, stop: head };
-      if (head === 'range' || head === 'if') {
-        const pipe = words.slice(1).map(parseArg);
-        const body = parseList(['else', 'end']);
-        let elseBody: Node[] = [];
-        if (body.stop === 'else') elseBody = parseList(['end']).nodes;
-        nodes.push({ kind: head, pipe, body: body.nodes, elseBody });
-        continue;
-      }
-      if (head === 'end' || head === 'else') throw new SkiffError('EINVALID', `template: unexpected {{${head}}} in ${JSON.stringify(format)}`);
-      nodes.push({ kind: 'action', pipe: words.map(parseArg) });
-    }
-    if (stopAt.length > 0) throw new SkiffError('EINVALID', `template: missing {{end}} in ${JSON.stringify(format)}`);
-    return { nodes, stop: '' };
-  }
-  const { nodes } = parseList([]);
-  return { render: (data) => renderNodes(nodes, data) };
-}
-
-function tokenize(src: string): ({ kind: 'text'; text: string } | { kind: 'action'; text: string })[] {
-  const out: ({ kind: 'text'; text: string } | { kind: 'action'; text: string })[] = [];
-  let pos = 0;
-  while (pos < src.length) {
-    const open = src.indexOf('{{', pos);
-    if (open < 0) {
-      out.push({ kind: 'text', text: src.slice(pos) });
-      break;
-    }
-    let text = src.slice(pos, open);
-    const close = src.indexOf('}}', open + 2);
-    if (close < 0) throw new SkiffError('EINVALID', `template: unclosed action in ${JSON.stringify(src)}`);
-    let inner = src.slice(open + 2, close);
-    if (inner.startsWith('-')) {
-      text = text.trimEnd();
-      inner = inner.slice(1);
-    }
-    let next = close + 2;
-    if (inner.endsWith('-')) {
-      inner = inner.slice(0, -1);
-      while (next < src.length && /\s/.test(src[next]!)) next++;
-    }
-    if (text) out.push({ kind: 'text', text });
-    out.push({ kind: 'action', text: inner.trim() });
-    pos = next;
-  }
-  return out;
-}
-
-function splitArgs(s: string): string[] {
-  const out: string[] = [];
-  const re = /"(?:[^"\\]|\\.)*"|`[^`]*`|[^\s]+/g;
-  for (const m of s.matchAll(re)) out.push(m[0]);
-  return out;
-}
-
-function parseArg(w: string): Arg {
-  if (w.startsWith('"')) return { kind: 'str', value: JSON.parse(w) as string };
-  if (w.startsWith('`')) return { kind: 'str', value: w.slice(1, -1) };
-  if (/^-?\d+(\.\d+)?$/.test(w)) return { kind: 'num', value: Number(w) };
-  if (w === '.') return { kind: 'path', path: [] };
-  if (w.startsWith('.')) return { kind: 'path', path: w.slice(1).split('.') };
-  if (w.startsWith('$.')) return { kind: 'path', path: w.slice(2).split('.') };
-  return { kind: 'ident', name: w };
-}
-
-function lookup(data: unknown, path: string[]): unknown {
-  let v: unknown = data;
-  for (const key of path) {
-    if (v === null || v === undefined || typeof v !== 'object') return undefined;
-    const obj = v as Record<string, unknown>;
-    if (key in obj) v = obj[key];
-    else {
-      // Go field names are case-sensitive, but JSON-tagged views are often lower case: try a case-insensitive match.
-      const found = Object.keys(obj).find((k) => k.toLowerCase() === key.toLowerCase());
-      v = found === undefined ? undefined : obj[found];
-    }
-  }
-  return v;
-}
-
-function value(arg: Arg, dot: unknown): unknown {
-  switch (arg.kind) {
-    case 'path':
-      return lookup(dot, arg.path);
-    case 'str':
-      return arg.value;
-    case 'num':
-      return arg.value;
-    case 'ident':
-      return FUNCS[arg.name] ? FUNCS[arg.name]!([]) : undefined;
+function parseWrapped(name: string, text: string): ParsedTemplates {
+  try {
+    return parseTemplate(name, text, FUNC_NAMES);
+  } catch (e) {
+    if (e instanceof TemplateParseError) throw new SkiffError('EINVALID', e.message);
+    throw e;
   }
 }
 
-const FUNCS: Record<string, (args: unknown[]) => unknown> = {
-  json: ([v]) => JSON.stringify(v ?? null),
-  index: ([m, ...keys]) => keys.reduce<unknown>((acc, k) => (acc && typeof acc === 'object' ? (acc as Record<string, unknown>)[String(k)] : undefined), m),
-  join: ([list, sep]) => (Array.isArray(list) ? list.map(String).join(String(sep ?? '')) : ''),
-  upper: ([v]) => str(v).toUpperCase(),
-  lower: ([v]) => str(v).toLowerCase(),
-  len: ([v]) => (Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0),
-  println: (args) => args.map(str).join(' ') + '\n',
-  print: (args) => args.map(str).join(''),
-  printf: ([fmt, ...args]) => {
-    let k = 0;
-    return String(fmt ?? '').replace(/%([-\d.]*)([sdvq%])/g, (_m, _w: string, c: string) => {
-      if (c === '%') return '%';
-      const v = args[k++];
-      return c === 'q' ? JSON.stringify(str(v)) : str(v);
-    });
-  },
-  truncate: ([v, n]) => str(v).slice(0, Number(n)),
-};
-
-function evalPipe(pipe: Arg[], dot: unknown): unknown {
-  const [head, ...rest] = pipe;
-  if (!head) return undefined;
-  if (head.kind === 'ident') {
-    const fn = FUNCS[head.name];
-    if (!fn) throw new SkiffError('EINVALID', `template: function "${head.name}" not defined`);
-    return fn(rest.map((a) => value(a, dot)));
+function run(name: string, text: string, parsed: ParsedTemplates, data: unknown): string {
+  try {
+    return execute(name, text, parsed, data);
+  } catch (e) {
+    if (e instanceof TemplateExecError) throw new SkiffError('EINVALID', e.message);
+    throw e;
   }
-  return value(head, dot);
 }
 
-function str(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  if (Array.isArray(v)) return `[${v.map(str).join(' ')}]`;
-  if (typeof v === 'object') return `map[${Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => `${k}:${str(x)}`).join(' ')}]`;
-  return String(v);
+const unescape = (f: string): string => f.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+
+/** Parses a Go-template format string (named `name` in messages, as podman names it after its command). */
+export function parseGoTemplate(format: string, o: { name?: string } = {}): Template {
+  const name = o.name ?? '';
+  const text = unescape(format);
+  const parsed = parseWrapped(name, text);
+  return { render: (data) => run(name, text, parsed, data) };
 }
 
-function truthy(v: unknown): boolean {
-  if (Array.isArray(v)) return v.length > 0;
-  if (v && typeof v === 'object') return Object.keys(v).length > 0;
-  return Boolean(v);
+/** True when `format` is podman's table form (`table {{.ID}}…`): a header row and tabwriter-aligned columns. */
+export function isTableFormat(format: string): boolean {
+  return format.startsWith('table ');
 }
 
-function renderNodes(nodes: Node[], dot: unknown): string {
-  let out = '';
-  for (const n of nodes) {
-    if (n.kind === 'text') out += n.text;
-    else if (n.kind === 'action') out += str(evalPipe(n.pipe, dot));
-    else if (n.kind === 'if') out += renderNodes(truthy(evalPipe(n.pipe, dot)) ? n.body : n.elseBody, dot);
-    else {
-      const v = evalPipe(n.pipe, dot);
-      const items = Array.isArray(v) ? v : v && typeof v === 'object' ? Object.values(v) : [];
-      if (items.length === 0) out += renderNodes(n.elseBody, dot);
-      for (const item of items) out += renderNodes(n.body, item);
+/**
+ * The header row data of a `table` format: every field of `sample` under its name split at case changes and
+ * upper-cased (`CreatedAt` → `CREATED AT`), as podman's report.Headers does, then `overrides` (upper-cased; a
+ * null override leaves the field out, so it renders `<no value>` as podman's own header maps do).
+ */
+export function tableHeaders(sample: object, overrides: Record<string, string | null> = {}): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (const k of Object.keys(sample)) h[k] = splitCamel(k).join(' ').toUpperCase();
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === null) delete h[k];
+    else h[k] = v.toUpperCase();
+  }
+  return goMap(h);
+}
+
+/** Splits an identifier at case changes the way podman's camelcase package does: `ImageID` → Image, ID. */
+export function splitCamel(s: string): string[] {
+  const cls = (c: string): number => (/\p{Lu}/u.test(c) ? 1 : /\p{Ll}/u.test(c) ? 2 : /\p{Nd}/u.test(c) ? 3 : 4);
+  const runs: string[] = [];
+  let last = 0;
+  for (const ch of s) {
+    const c = cls(ch);
+    if (runs.length > 0 && c === last) runs[runs.length - 1] += ch;
+    else runs.push(ch);
+    last = c;
+  }
+  // an upper-case run followed by a lower-case run gives its last letter to it: HTTPServer → HTTP Server
+  for (let i = 0; i < runs.length - 1; i++) {
+    const a = [...runs[i]!];
+    if (cls(a[0]!) === 1 && cls([...runs[i + 1]!][0]!) === 2) {
+      runs[i + 1] = a.pop()! + runs[i + 1]!;
+      runs[i] = a.join('');
     }
   }
-  return out;
+  return runs.filter((r) => r !== '');
+}
+
+/**
+ * Renders `rows` with a `--format` string exactly as podman's report formatter does: the text is wrapped in
+ * `{{range .}}…{{end}}` (skopeo's spelling: `rangeAction`) and ends with a newline; `table …` turns spaces and `\t` into column breaks, renders a
+ * header row from `headers` (unless `noHeading`) and aligns columns like Go's tabwriter. Errors carry Go's
+ * message with the template named `name` (`template: ps:1:13: executing "ps" at <.Nope>: …`); nothing is
+ * returned half-rendered.
+ */
+export function formatReport(format: string, rows: readonly unknown[], o: { name: string; headers?: Record<string, string>; noHeading?: boolean; rangeAction?: string }): string {
+  const table = isTableFormat(format);
+  let text = table ? format.split('table ').join('').replace(/\\t/g, '\t').replace(/\\n/g, '\n').replace(/ /g, '\t') : unescape(format);
+  if (text.length > 0 && !text.endsWith('\n')) text += '\n';
+  const wrapped = `${o.rangeAction ?? '{{range .}}'}${text}{{end -}}`;
+  let parsed: ParsedTemplates;
+  try {
+    parsed = parseWrapped(o.name, wrapped);
+  } catch (e) {
+    // podman's Go counts an error found at the closing {{end -}} on the line before it (the format's own last line)
+    const lines = wrapped.split('\n').length;
+    if (e instanceof SkiffError && e.message.startsWith(`template: ${o.name}:${lines}: `)) {
+      throw new SkiffError('EINVALID', e.message.replace(`:${lines}: `, `:${lines - 1}: `));
+    }
+    throw e;
+  }
+  const body = run(o.name, wrapped, parsed, rows);
+  if (!table) return body;
+  const header = o.noHeading ? '' : run(o.name, wrapped, parsed, [goMap({ ...(o.headers ?? (rows[0] ? tableHeaders(rows[0]) : {})) })]);
+  return tabwrite(header + body);
 }

@@ -2,11 +2,17 @@ import type { Command } from 'commander';
 import { openStore } from '../store/store.ts';
 import { listImages, type ImageSummary } from '../store/list-images.ts';
 import { parseReference } from '../ref/reference.ts';
-import { parseGoTemplate } from './go-template.ts';
+import { formatReport, goType, tableHeaders } from './go-template.ts';
 import { humanSize, timeAgo } from './human.ts';
 import { addRootOption, storeRootOf } from './program.ts';
 import { formatTable } from './table.ts';
 import { isSkiffError } from '../errors.ts';
+
+/** podman 4.3's `images --format 'table …'` column headers, by template field (others print `<no value>`, as podman's). */
+const IMAGES_HEADERS: Record<string, string> = {
+  Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', Digest: 'DIGEST', Created: 'CREATED', Size: 'SIZE', VirtualSize: 'VIRTUAL SIZE',
+  SharedSize: 'SHARED SIZE', Containers: 'CONTAINERS', ReadOnly: 'R/O', Labels: 'LABELS', Names: 'NAMES', History: 'HISTORY', Dangling: 'DANGLING',
+};
 
 /** One `images` row per name (or one `<none>` row), with podman's template field names. */
 interface ImageRow {
@@ -110,9 +116,8 @@ export function addImagesCommand(program: Command): void {
     }
     const rows = images.flatMap((i) => rowsOf(i, noTrunc));
     if (opts.format !== undefined) {
-      const fmt = opts.format.replace(/^table\s*/, '');
-      const t = parseGoTemplate(fmt);
-      for (const r of rows) out.write(`${t.render(r)}\n`);
+      const view = rows.map((r) => goType({ ...r }, 'images.imageReporter'));
+      out.write(formatReport(opts.format, view, { name: 'images', headers: tableHeaders({}, IMAGES_HEADERS), noHeading: opts.noheading === true }));
       return;
     }
     const table = rows.map((r) => [r.Repository, r.Tag, r.ID, r.Created, r.Size]);

@@ -59,11 +59,11 @@ export function addLoginCommands(program: Command, o: { tool?: ToolName } = {}):
       const { signal, dispose } = interruptSignal();
       try {
         const file = await login(registry, creds, {
-          ...(a.authfile ? { authFile: a.authfile } : {}),
+          authFile: a.authfile,
           // ping /v2/ with the credentials (no repository scope), as podman login does
           verify: () =>
             checkLogin(registry, creds, {
-              ...(a.tlsVerify !== undefined ? { tlsVerify: a.tlsVerify } : {}),
+              tlsVerify: a.tlsVerify,
               ...(a.certDir ? { certDir: a.certDir } : {}),
               ...(registriesConf ? { registriesConf } : {}),
               signal,

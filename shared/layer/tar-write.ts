@@ -178,7 +178,7 @@ export async function addPathEntry(ctx: TreeContext, abs: string, name: string, 
   const base = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
   const xattrs = archivableXattrs(ctx.xattrs.get(abs));
   if (st.isDirectory()) {
-    await ctx.writer.add({ ...base, type: 'directory', ...(xattrs && { xattrs }) });
+    await ctx.writer.add({ ...base, type: 'directory', xattrs });
     return true;
   }
   if (st.isSocket()) {
@@ -195,27 +195,27 @@ export async function addPathEntry(ctx: TreeContext, abs: string, name: string, 
     ctx.links.set(key, name);
   }
   if (st.isSymbolicLink()) {
-    await ctx.writer.add({ ...base, type: 'symlink', linkname: await readlink(abs), ...(xattrs && { xattrs }) });
+    await ctx.writer.add({ ...base, type: 'symlink', linkname: await readlink(abs), xattrs });
   } else if (st.isFIFO()) {
-    await ctx.writer.add({ ...base, type: 'fifo', ...(xattrs && { xattrs }) });
+    await ctx.writer.add({ ...base, type: 'fifo', xattrs });
   } else if (st.isCharacterDevice() || st.isBlockDevice()) {
     await ctx.writer.add({
       ...base,
       type: st.isCharacterDevice() ? 'character-device' : 'block-device',
       devmajor: Number((BigInt(st.rdev) >> 8n) & 0xfffn),
       devminor: Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & 0xfff00n)),
-      ...(xattrs && { xattrs }),
+      xattrs,
     });
   } else if (st.isFile() && preread !== undefined) {
     const body = await preread;
-    await ctx.writer.add({ ...base, type: 'file', size: st.size, ...(xattrs && { xattrs }) }, body);
+    await ctx.writer.add({ ...base, type: 'file', size: st.size, xattrs }, body);
   } else if (st.isFile()) {
     const fh = await open(abs, C.O_RDONLY | C.O_NOFOLLOW);
     try {
       const fst = await fh.stat();
       if (fst.ino !== st.ino || fst.dev !== st.dev) throw new SkiffError('EIO', `${abs} changed while it was being archived`);
       const body = st.size > 0 ? fh.createReadStream({ start: 0, end: st.size - 1, autoClose: false }) : undefined;
-      await ctx.writer.add({ ...base, type: 'file', size: st.size, ...(xattrs && { xattrs }) }, body);
+      await ctx.writer.add({ ...base, type: 'file', size: st.size, xattrs }, body);
     } finally {
       await fh.close();
     }
@@ -324,7 +324,7 @@ export async function emitEntries(ctx: TreeContext, items: readonly EmitItem[]):
     fill(i);
     const it = items[i]!;
     if (it.kind === 'whiteout') {
-      await ctx.writer.add({ name: it.name, type: 'file', mode: 0, size: 0, ...(it.mtime && { mtime: it.mtime }) });
+      await ctx.writer.add({ name: it.name, type: 'file', mode: 0, size: 0, mtime: it.mtime });
       continue;
     }
     const pre = ahead.get(i);

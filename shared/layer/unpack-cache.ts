@@ -147,7 +147,7 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
       const blob = await layer.open();
       const { stream } = await decompressWithDiffID(blob, {
         expectDiffID: layer.diffID,
-        ...(opts.decompressLimits && { limits: opts.decompressLimits }),
+        limits: opts.decompressLimits,
         signal: opts.signal,
       });
       stream.on('error', () => {}); // kept in stream.errored, rethrown by the apply
@@ -156,10 +156,10 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
         // rootless overlay mounts use `userxattr`, so opaque dirs carry user.overlay.opaque there
         opaqueXattr: runningInUserNamespace() ? 'user.overlay.opaque' : 'trusted.overlay.opaque',
         lowerDirs: [...lowers].reverse(),
-        ...(opts.devices && { devices: opts.devices }),
-        ...(opts.preserveOwnership !== undefined && { preserveOwnership: opts.preserveOwnership }),
-        ...(opts.mapIds && { mapIds: opts.mapIds }),
-        ...(opts.applyLimits && { limits: opts.applyLimits }),
+        devices: opts.devices,
+        preserveOwnership: opts.preserveOwnership,
+        mapIds: opts.mapIds,
+        limits: opts.applyLimits,
         onWarning: opts.onWarning,
         signal: opts.signal,
       });
@@ -349,7 +349,7 @@ export async function overlayMountOptions(lowers: readonly string[], upper?: str
 export async function mountOverlay(o: { lowers: readonly string[]; upper?: string; work?: string; target: string; userxattr?: boolean; signal?: AbortSignal }): Promise<void> {
   const { options, cwd } = await overlayMountOptions(o.lowers, o.upper, o.work);
   const userxattr = o.userxattr ?? runningInUserNamespace();
-  const r = await runProgram('mount', ['-t', 'overlay', 'overlay', '-o', userxattr ? `${options},userxattr` : options, resolve(o.target)], { signal: o.signal, ...(cwd && { cwd }) });
+  const r = await runProgram('mount', ['-t', 'overlay', 'overlay', '-o', userxattr ? `${options},userxattr` : options, resolve(o.target)], { signal: o.signal, cwd });
   if (r.code !== 0) throw new SkiffError('EIO', `mounting overlay at ${o.target} failed: ${r.stderr.trim()}`, { hint: 'overlay mounts need root or a user namespace' });
 }
 

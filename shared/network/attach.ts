@@ -174,7 +174,7 @@ export async function attachNetwork(containerId: string, plan: NetworkPlan, o: N
     return { mode: plan.mode, ips: [], dnsServers: plan.dns ?? [], dnsSearchDomains: [], ports: [], networks: [], ownsNetns: false };
   }
   if (plan.mode === 'slirp4netns') throw new SkiffError('EUNSUPPORTED', 'slirp4netns networking is not supported', { hint: 'use --network pasta (package passt)' });
-  const ports = await allocatePorts(plan.ports, { ...(plan.publishAll && { publishAll: true }), ...(plan.exposedPorts && { exposedPorts: plan.exposedPorts }), ...so });
+  const ports = await allocatePorts(plan.ports, { publishAll: plan.publishAll, exposedPorts: plan.exposedPorts, ...so });
   if (plan.mode === 'pasta') return attachPasta(containerId, plan, ports, o);
   if (o.rootless || process.getuid?.() !== 0) {
     throw new SkiffError('EPERM', 'bridge networking needs root', { hint: 'run as root, or use --network pasta (rootless user-mode networking) or --network none' });

@@ -1,6 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkiffError } from '../errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 
 /** Files of the pasta createRuntime hook handshake, inside the caller's private state dir `dir`. */
@@ -24,15 +25,22 @@ export function pastaHook(dir: string): { path: string; args: string[]; timeout:
  * Serves one pasta hook handshake: waits (polling) until the hook published the container state or `done()` says
  * the runtime finished without running it, calls `attach` with the container's pid, then releases the hook.
  * Resolves with what `attach` returned (undefined when the hook never ran); rejects with the attach error after
- * failing the hook, so runc aborts the start.
+ * failing the hook, so runc aborts the start. When `o.signal` aborts while it waits, the hook is failed too and
+ * the result is EABORT.
  */
-export async function servePastaHook<T>(dir: string, done: () => boolean, attach: (pid: number) => Promise<T>): Promise<T | undefined> {
+export async function servePastaHook<T>(dir: string, done: () => boolean, attach: (pid: number) => Promise<T>, o: Cancellable = {}): Promise<T | undefined> {
   const f = pastaHookFiles(dir);
   let text: string | undefined;
   for (;;) {
     text = await readFile(f.state, 'utf8').catch(() => undefined);
     if (text !== undefined || done()) break;
-    await new Promise((r) => setTimeout(r, 5));
+    try {
+      await sleep(5, undefined, { signal: o.signal });
+    } catch (e) {
+      await writeFileAtomic(f.go, 'fail', 0o600).catch(() => {});
+      throwIfAborted(o.signal);
+      throw e;
+    }
   }
   if (text === undefined) return undefined;
   try {

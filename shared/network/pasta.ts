@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { SkiffError } from '../errors.ts';
+import { SkiffError, throwIfAborted } from '../errors.ts';
 import { isRootless } from '../runtime/rootless.ts';
 import { usernsMarker } from '../runtime/userns-marker.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
@@ -110,11 +111,19 @@ export async function attachPasta(containerId: string, plan: NetworkPlan, ports:
   });
   const tcp = ports.filter((x) => x.protocol === 'tcp');
   const deadline = Date.now() + 2000;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 20));
-    if (exited !== null) break;
-    if (tcp.length === 0 ? Date.now() > deadline - 1900 : !(await Promise.all(tcp.map((x) => portIsFree('tcp', x.hostPort, x.hostIp)))).some(Boolean)) break;
-    if (Date.now() > deadline) break;
+  try {
+    for (;;) {
+      await sleep(20, undefined, { signal: o.signal });
+      if (exited !== null) break;
+      if (tcp.length === 0 ? Date.now() > deadline - 1900 : !(await Promise.all(tcp.map((x) => portIsFree('tcp', x.hostPort, x.hostIp)))).some(Boolean)) break;
+      if (Date.now() > deadline) break;
+    }
+  } catch (e) {
+    // cancelled while waiting: nobody will own this pasta, so it goes now, with its record
+    child.kill('SIGKILL');
+    await rm(join(p.attachments, `${containerId}.json`), { force: true });
+    throwIfAborted(o.signal);
+    throw e;
   }
   child.unref();
   if (exited !== null) {
@@ -127,15 +136,18 @@ export async function attachPasta(containerId: string, plan: NetworkPlan, ports:
   return { mode: 'pasta', ips: addr.ip ? [addr.ip] : [], ...(addr.gateway && { gateway: addr.gateway }), dnsServers: plan.dns ?? [], dnsSearchDomains: [], ports, networks: [], helperPid: spawned, ownsNetns: false };
 }
 
-/** Stops a container's pasta (only if that PID still is a pasta process). Idempotent. */
-export async function detachPasta(_containerId: string, pid: number | undefined, _o: NetworkOptions): Promise<void> {
+/**
+ * Stops a container's pasta (only if that PID still is a pasta process): SIGTERM, then SIGKILL after a second —
+ * at once when `o.signal` aborts meanwhile. Idempotent.
+ */
+export async function detachPasta(_containerId: string, pid: number | undefined, o: NetworkOptions): Promise<void> {
   if (!pid || !isPasta(pid)) return;
   try {
     process.kill(pid, 'SIGTERM');
   } catch {
     // already gone
   }
-  for (let i = 0; i < 50 && isPasta(pid); i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 50 && isPasta(pid) && !o.signal?.aborted; i++) await sleep(20, undefined, { signal: o.signal }).catch(() => {});
   if (isPasta(pid)) {
     try {
       process.kill(pid, 'SIGKILL');

@@ -68,7 +68,7 @@ async function dump(res: RawResponse): Promise<void> {
 
 /** Builds the client of one endpoint from options (TLS material, dispatcher, lazily looked-up credentials). */
 async function makeClient(registry: string, repository: string, opts: RegistryOptions, tlsVerify: boolean): Promise<RegistryClient> {
-  const tls = await loadTlsSettings(registry, { ...(opts.certDir !== undefined ? { certDir: opts.certDir } : {}), tlsVerify });
+  const tls = await loadTlsSettings(registry, { certDir: opts.certDir, tlsVerify });
   const env = opts.env ?? process.env;
   let creds: Promise<Credentials | undefined> | undefined;
   const retryTimes = opts.retryTimes ?? 3;
@@ -80,8 +80,8 @@ async function makeClient(registry: string, repository: string, opts: RegistryOp
     credentials: () =>
       (creds ??= opts.credentials !== undefined
         ? Promise.resolve(opts.credentials)
-        : lookupCredentials(registry, repository, { ...(opts.authFile !== undefined ? { authFile: opts.authFile } : {}), env })),
-    credentialsFor: (host) => lookupCredentials(host, '', { ...(opts.authFile !== undefined ? { authFile: opts.authFile } : {}), env }),
+        : lookupCredentials(registry, repository, { authFile: opts.authFile, env })),
+    credentialsFor: (host) => lookupCredentials(host, '', { authFile: opts.authFile, env }),
     userAgent: opts.userAgent ?? 'skiff/0.1',
     retryTimes,
     retryBaseMs: opts.retryBaseMs ?? 500,
@@ -92,7 +92,7 @@ async function makeClient(registry: string, repository: string, opts: RegistryOp
     headersTimeout: opts.headersTimeout ?? 60_000,
     bodyTimeout: opts.bodyTimeout ?? 120_000,
     debug: opts.debug,
-    ...(opts.onRetry ? { onRetry: opts.onRetry } : {}),
+    onRetry: opts.onRetry,
   });
 }
 
@@ -152,7 +152,7 @@ class Repository implements RegistryRepository {
   async #resolveEndpoints(): Promise<Endpoint[]> {
     const o = this.#opts;
     const env = o.env ?? process.env;
-    const conf = await loadRegistriesConf({ ...(o.registriesConf !== undefined ? { path: o.registriesConf } : {}), env });
+    const conf = await loadRegistriesConf({ path: o.registriesConf, env });
     const full = `${this.registry}/${this.repository}`;
     const entry = findRegistry(conf, full);
     if (entry?.blocked) throw new SkiffError('EPERM', `registry ${this.registry} is blocked in registries.conf`, { hint: `see ${conf.files.join(', ')}` });
@@ -693,7 +693,7 @@ export function openRepository(registry: string, repository: string, opts: Regis
 export async function checkLogin(registry: string, creds: Credentials, opts: RegistryOptions & Cancellable = {}): Promise<void> {
   if (!isValidRegistry(registry.split('/', 1)[0]!)) throw new SkiffError('EINVALID', `invalid registry ${JSON.stringify(registry)}`);
   const host = registry.split('/', 1)[0]!;
-  const conf = await loadRegistriesConf({ ...(opts.registriesConf !== undefined ? { path: opts.registriesConf } : {}), env: opts.env ?? process.env });
+  const conf = await loadRegistriesConf({ path: opts.registriesConf, env: opts.env ?? process.env });
   const tlsVerify = opts.tlsVerify ?? !(findRegistry(conf, host)?.insecure ?? false);
   const client = await makeClient(host, 'library/x', { ...opts, credentials: creds }, tlsVerify);
   const res = await client.send({ method: 'GET', path: '/v2/', scopes: [], signal: opts.signal });

@@ -49,11 +49,11 @@ export interface BuildSpecOptions extends RunOptions {
 export async function buildSpec(image: ContainerConfig, rootfs: string, o: BuildSpecOptions = {}): Promise<RuntimeSpec> {
   const so = { signal: o.signal };
   const user = await resolveUser(rootfs, o.user ?? image.User, {
-    ...(o.groupAdd && { groupAdd: o.groupAdd }),
+    groupAdd: o.groupAdd,
     ...(o.podmanUser && { podman: { home: checkWorkdir(o.workdir ?? image.WorkingDir) } }),
-    ...(o.buildahUser && { buildah: true }),
+    buildah: o.buildahUser,
   });
-  const caps = capabilitySet({ ...(o.capAdd && { add: o.capAdd }), ...(o.capDrop && { drop: o.capDrop }), ...(o.privileged && { privileged: true }) });
+  const caps = capabilitySet({ add: o.capAdd, drop: o.capDrop, privileged: o.privileged });
   const seccomp = o.privileged ? undefined : await loadSeccomp(o.seccomp ?? 'default', caps, { ...so, ...(o.seccompDefaultPath && { defaultPath: o.seccompDefaultPath }) });
   const img = o.defaultEnv?.length ? { ...image, Env: [...o.defaultEnv, ...(image.Env ?? [])] } : image;
   const spec = generateSpec(img, o, { rootfs, user, seccomp, hostLimits: await readHostLimits(so), runtimeInUserNamespace: runningInUserNamespace() });

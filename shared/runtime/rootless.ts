@@ -107,7 +107,7 @@ export async function doctor(o: { uid?: number; gid?: number; user?: string; env
   // inside skiff's namespace files the user owns appear as owned by uid 0 (the user's mapping)
   const viewUid = o.uid ?? process.getuid?.() ?? 0;
   const name = o.user ?? (await userNameOf(uid)) ?? env.USER;
-  const user = { id: uid, ...(name !== undefined && { name }) };
+  const user = { id: uid, name };
   const checks: DoctorCheck[] = [];
   const su = await readSubIds(o.subuidFile ?? '/etc/subuid', user);
   const sg = await readSubIds(o.subgidFile ?? '/etc/subgid', { ...user, id: o.gid ?? hostGid(env) });

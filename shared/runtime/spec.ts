@@ -152,7 +152,7 @@ export function generateSpec(image: ContainerConfig, o: RunOptions, ctx: SpecCon
   let env = mergeEnv([defaults, image.Env ?? [], o.env ?? []]);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${ctx.user.home && ctx.user.home.startsWith('/') ? ctx.user.home : '/'}`);
   env = mergeEnv([env, [`HOSTNAME=${hostname}`]]);
-  const caps = capabilitySet({ ...(o.capAdd && { add: o.capAdd }), ...(o.capDrop && { drop: o.capDrop }), ...(o.privileged && { privileged: true }) });
+  const caps = capabilitySet({ add: o.capAdd, drop: o.capDrop, privileged: o.privileged });
   const mounts = baseMounts(o, userns, ctx.runtimeInUserNamespace === true);
   const user = (o.mounts ?? []).map(validateMount);
   const dests = new Set(user.map((m) => m.destination));

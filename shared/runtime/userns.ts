@@ -58,7 +58,7 @@ export async function planUserNamespace(o: { uid?: number; gid?: number; user?: 
       name = env.USER;
     }
   }
-  const who = { id: uid, ...(name !== undefined && { name }) };
+  const who = { id: uid, name };
   const subuids = await readSubIds(o.subuidFile ?? '/etc/subuid', who);
   const subgids = await readSubIds(o.subgidFile ?? '/etc/subgid', { ...who, id: gid });
   const m = buildMappings({ uid, gid, subuids, subgids, haveNewuidmap: locateProgram('newuidmap', env) !== undefined, haveNewgidmap: locateProgram('newgidmap', env) !== undefined });

@@ -46,7 +46,7 @@ export async function makeCopySigner(f: CopySignFlags, destinationReference: str
   if (f.signByKey !== undefined) simple = { kind: 'key', key: await loadPrivateKeyFile(f.signByKey, passphrase, so) };
   else if (f.signBy !== undefined) {
     const home = f.gpgHome ?? process.env.GNUPGHOME;
-    simple = { kind: 'gpg', fingerprint: f.signBy, ...(home ? { homedir: home } : {}), ...(f.signPassphraseFile !== undefined ? { passphraseFile: f.signPassphraseFile } : {}) };
+    simple = { kind: 'gpg', fingerprint: f.signBy, ...(home ? { homedir: home } : {}), passphraseFile: f.signPassphraseFile };
   }
   const sigstoreKey =
     f.signBySigstorePrivateKey === undefined

@@ -261,7 +261,7 @@ export async function findPolicyFile(o: { explicit?: string; home?: string; etcP
 export async function loadPolicy(o: { path?: string; insecure?: boolean; home?: string; etcPath?: string; debug?: (msg: string) => void; signal?: AbortSignal } = {}): Promise<Policy> {
   throwIfAborted(o.signal);
   if (o.insecure) return DEFAULT_POLICY;
-  const f = await findPolicyFile({ ...(o.path !== undefined ? { explicit: o.path } : {}), ...(o.home !== undefined ? { home: o.home } : {}), ...(o.etcPath !== undefined ? { etcPath: o.etcPath } : {}) });
+  const f = await findPolicyFile({ explicit: o.path, home: o.home, etcPath: o.etcPath });
   if (f === undefined) {
     o.debug?.('no policy.json found ($HOME/.config/containers/policy.json, /etc/containers/policy.json): using the default policy, which accepts any image');
     return DEFAULT_POLICY;

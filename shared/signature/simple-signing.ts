@@ -4,7 +4,7 @@ import { SkiffError, throwIfAborted } from '../errors.ts';
 import { digestOf, type Digest } from '../oci/digest.ts';
 import { buildPayload, MAX_PAYLOAD_BYTES, parsePayload, type SignedClaims } from './payload.ts';
 import { fingerprintOf } from './openpgp-keys.ts';
-import { gpgSign, type GpgOptions } from './gpg.ts';
+import { gpgSign } from './gpg.ts';
 
 /** Largest simple-signing signature accepted (containers/image's iolimits uses 4 MiB). */
 export const MAX_SIMPLE_SIGNATURE_BYTES = 4 * 1024 * 1024;
@@ -34,11 +34,7 @@ export async function signSimpleSigning(
     timestamp: o.timestamp ?? Math.floor(Date.now() / 1000),
   });
   if (signer.kind === 'gpg') {
-    const g: GpgOptions & { passphraseFile?: string } = {};
-    if (signer.homedir !== undefined) g.homedir = signer.homedir;
-    if (signer.passphraseFile !== undefined) g.passphraseFile = signer.passphraseFile;
-    if (o.signal !== undefined) g.signal = o.signal;
-    return gpgSign(payload, signer.fingerprint, g);
+    return gpgSign(payload, signer.fingerprint, { homedir: signer.homedir, passphraseFile: signer.passphraseFile, signal: o.signal });
   }
   const message = await (await loadOpenpgp()).createMessage({ binary: payload, format: 'binary' });
   const sig = await (await loadOpenpgp()).sign({ message, signingKeys: signer.key, format: 'binary' });

@@ -50,7 +50,7 @@ export interface GcContext {
  */
 export async function collectGarbage(ctx: GcContext, o: { signal?: AbortSignal; dryRun?: boolean; wait?: boolean | number } = {}): Promise<GcResult> {
   const so = { signal: o.signal };
-  return withLock(ctx.gcLockPath, { ...so, ...(o.wait !== undefined ? { wait: o.wait } : {}) }, async () => {
+  return withLock(ctx.gcLockPath, { ...so, wait: o.wait }, async () => {
     const tempsRemoved = o.dryRun ? [] : await cleanStaleTemps(ctx.paths.tmp, so);
     const tempFilesRemoved: string[] = [];
     for (const d of [ctx.paths.images, ctx.paths.leases]) tempFilesRemoved.push(...(await removeStaleAtomicTemps(d, o.dryRun ? { dryRun: true } : {})));

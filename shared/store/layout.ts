@@ -315,7 +315,7 @@ export class Layout {
       const hit = (d: Digest | undefined): boolean => d !== undefined && (full ? d.slice(7) === hex : d.slice(7).startsWith(hex));
       if (hit(id) || hit(e.digest)) {
         const prev = matches.get(e.digest);
-        if (!prev || (refNameOf(prev.descriptor) === undefined && refNameOf(e) !== undefined)) matches.set(e.digest, { descriptor: e, ...(id ? { id } : {}) });
+        if (!prev || (refNameOf(prev.descriptor) === undefined && refNameOf(e) !== undefined)) matches.set(e.digest, { descriptor: e, id });
       }
     }
     const found = [...matches.values()];
@@ -344,7 +344,7 @@ export async function openLayout(dir: string, o: LayoutOptions = {}): Promise<La
   const session = sessionFor(tmpRoot);
   const blobs = new BlobStore(dir, {
     tempDir: (x) => session.dir(x),
-    ...(o.guard ? { guard: o.guard } : {}),
+    guard: o.guard,
   });
   const layout = new Layout(dir, blobs, lockPath);
   const rootSt = await lstatOrUndefined(dir);

@@ -49,7 +49,7 @@ export async function lookupImage(layout: Layout, input: string, o: LookupOption
   } catch (e) {
     if (!ID_LIKE.test(input)) throw e;
   }
-  const conf = ref && isShortName(ref) ? (o.shortNames ?? (await loadShortNameConfig({ ...so, ...(o.registriesConf !== undefined ? { path: o.registriesConf } : {}) }))) : undefined;
+  const conf = ref && isShortName(ref) ? (o.shortNames ?? (await loadShortNameConfig({ ...so, path: o.registriesConf }))) : undefined;
   if (ref) {
     for (const c of localCandidates(ref, conf ?? NO_SHORT_NAME_CONFIG)) {
       if (c.tag === undefined) continue; // digested candidates are found by digest below
@@ -57,7 +57,7 @@ export async function lookupImage(layout: Layout, input: string, o: LookupOption
       try {
         const descriptor = await layout.resolve(name, so);
         const id = await layout.configDigest(descriptor, so);
-        return { descriptor, name, ...(id ? { id } : {}) };
+        return { descriptor, name, id };
       } catch (e) {
         if (!isSkiffError(e, 'ENOTFOUND')) throw e;
       }
@@ -74,7 +74,7 @@ export async function lookupImage(layout: Layout, input: string, o: LookupOption
     const e = (await layout.entries(so)).find((d) => d.digest === ref.digest);
     if (e) {
       const id = await layout.configDigest(e, so);
-      return { descriptor: e, ...(id ? { id } : {}) };
+      return { descriptor: e, id };
     }
   } else if (ref && isShortName(ref)) {
     for (const e of await layout.entries(so)) {
@@ -98,7 +98,7 @@ function parseStored(name: string): Reference {
 async function byId(layout: Layout, input: string, so: Cancellable): Promise<LookedUpImage> {
   try {
     const found = await layout.findImage(input, so);
-    return { descriptor: found.descriptor, ...(found.id ? { id: found.id } : {}) };
+    return { descriptor: found.descriptor, id: found.id };
   } catch (e) {
     if (isSkiffError(e, 'ENOTFOUND')) throw notKnown(input);
     throw e;

@@ -350,7 +350,7 @@ export async function copyImage(src: OpenedSource, dst: ImageTarget, o: CopyOpti
     let srcTop: ManifestBytes = topMb;
     let parsed: AnyManifest = topParsed;
     if (topParsed.kind === 'index' && multi === 'system') {
-      const img = await resolveImage(src, { ...(o.platform ? { platform: o.platform } : {}), ...so });
+      const img = await resolveImage(src, { platform: o.platform, ...so });
       srcTop = { bytes: await img.rawManifest(so), mediaType: await img.mediaType(so), digest: await img.digest(so) };
       parsed = parseAnyManifest(srcTop.bytes, { mediaType: srcTop.mediaType });
     }
@@ -371,7 +371,7 @@ export async function copyImage(src: OpenedSource, dst: ImageTarget, o: CopyOpti
       const added = o.sign ? await o.sign(c.topBytes!, digest, so) : [];
       const all = [...sigs, ...added];
       if (all.length > 0) await dst.putSignatures!(digest, all, so);
-      await dst.commit({ ...so, ...(o.additionalTags ? { additionalTags: o.additionalTags } : {}), ...(multi === 'index-only' && topParsed.kind === 'index' ? { incomplete: true } : {}) });
+      await dst.commit({ ...so, additionalTags: o.additionalTags, incomplete: multi === 'index-only' && topParsed.kind === 'index' });
       o.onProgress?.({ kind: 'done', digest });
       return { digest, skipped, manifests: c.manifests };
     };

@@ -199,7 +199,7 @@ export async function openDockerArchiveSource(file: string, sel: DockerArchiveSe
 
 /** `docker save`'s RepoTags form of a reference: familiar name with a tag (`busybox:latest`). */
 export function repoTagOf(ref: Reference): string {
-  const q = normalizePull({ ...ref, ...(ref.tag === undefined ? {} : { tag: ref.tag }) });
+  const q = normalizePull({ ...ref });
   const { digest: _d, ...noDigest } = q;
   return familiarName(noDigest);
 }

@@ -17,8 +17,6 @@ function noTransport(name: ImageName): SkiffError {
   });
 }
 
-const rd = (ctx: TransportContext): { registriesDirs?: string[] } => (ctx.registriesDirs ? { registriesDirs: ctx.registriesDirs } : {});
-
 // The registry client is loaded on first use, so the file transports work without it.
 const docker = () => import('./docker.ts');
 
@@ -29,20 +27,19 @@ const docker = () => import('./docker.ts');
  */
 export async function openSource(name: ImageName, ctx: TransportContext): Promise<OpenedSource> {
   const so = { signal: ctx.signal };
-  const tmp = ctx.tmpDir ? { tmpDir: ctx.tmpDir } : {};
   switch (name.transport) {
     case 'docker':
-      return (await docker()).openDockerSource(name.ref, ctx.registry, { ...so, ...rd(ctx) });
+      return (await docker()).openDockerSource(name.ref, ctx.registry, { ...so, registriesDirs: ctx.registriesDirs });
     case 'oci':
       return openOciLayoutSource(name.path, name.refName, so);
     case 'oci-archive':
-      return openOciArchiveSource(name.path, name.refName, { ...so, ...tmp });
+      return openOciArchiveSource(name.path, name.refName, { ...so, tmpDir: ctx.tmpDir });
     case 'docker-archive':
-      return openDockerArchiveSource(name.path, { ...(name.ref ? { ref: name.ref } : {}), ...(name.sourceIndex !== undefined ? { sourceIndex: name.sourceIndex } : {}) }, { ...so, ...tmp });
+      return openDockerArchiveSource(name.path, { ref: name.ref, sourceIndex: name.sourceIndex }, { ...so, tmpDir: ctx.tmpDir });
     case 'dir':
       return openDirSource(name.path, so);
     case 'store':
-      return openStoreSource(ctx.storeRoot, { ...(name.ref ? { ref: name.ref } : {}), ...(name.id ? { id: name.id } : {}) }, { ...so, ...(ctx.registry.registriesConf !== undefined ? { registriesConf: ctx.registry.registriesConf } : {}) });
+      return openStoreSource(ctx.storeRoot, { ref: name.ref, id: name.id }, { ...so, registriesConf: ctx.registry.registriesConf });
     case 'plain':
       throw noTransport(name);
   }
@@ -56,7 +53,7 @@ export async function openTarget(name: ImageName, ctx: TransportContext): Promis
   const so = { signal: ctx.signal };
   switch (name.transport) {
     case 'docker':
-      return (await docker()).openDockerTarget(name.ref, ctx.registry, { ...so, ...rd(ctx) });
+      return (await docker()).openDockerTarget(name.ref, ctx.registry, { ...so, registriesDirs: ctx.registriesDirs });
     case 'oci':
       return openOciLayoutTarget(name.path, name.refName, so);
     case 'oci-archive':

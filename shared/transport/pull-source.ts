@@ -26,7 +26,7 @@ export async function openPullSource(
 ): Promise<OpenedSource> {
   const so = { signal: ctx.signal };
   const conf =
-    o.shortNames ?? (isShortName(ref) ? await loadShortNameConfig({ ...so, ...(ctx.registry.registriesConf !== undefined ? { path: ctx.registry.registriesConf } : {}) }) : NO_SHORT_NAME_CONFIG);
+    o.shortNames ?? (isShortName(ref) ? await loadShortNameConfig({ ...so, path: ctx.registry.registriesConf }) : NO_SHORT_NAME_CONFIG);
   const stored = isShortName(ref) && !o.ignoreStored ? await storedName(ctx.storeRoot, ref, conf, so) : undefined;
   const resolved: PullResolution = stored ? { candidates: [stored] } : resolvePullName(ref, conf);
   if (resolved.description !== undefined) o.log?.(resolved.description);

@@ -21,5 +21,5 @@ export async function checkSourcePolicy(src: OpenedSource, name: ImageName, poli
   const blobs = requirements.some((r) => r.type === 'signedBy' || r.type === 'sigstoreSigned') ? ((await src.getSignatures?.(top.digest, so)) ?? []) : [];
   const signatures = decodeSignatureBlobs(blobs, (why) => o.debug?.(`skipping a signature: ${why}`));
   const dockerReference = dockerReferenceOf(name);
-  await assertImageAllowed(policy, { scope, ...(dockerReference !== undefined ? { dockerReference } : {}), manifestBytes: top.bytes, signatures }, so);
+  await assertImageAllowed(policy, { scope, dockerReference, manifestBytes: top.bytes, signatures }, so);
 }

@@ -19,7 +19,7 @@ export async function openStoreSource(root: string, what: { ref?: Reference; id?
   try {
     const input = what.ref ? formatReference(what.ref) : what.id;
     if (input === undefined) throw new SkiffError('EINVALID', 'store: needs an image name or ID');
-    const found = await lookupImage(store.layout, input, { ...so, ...(o.registriesConf !== undefined ? { registriesConf: o.registriesConf } : {}) });
+    const found = await lookupImage(store.layout, input, { ...so, registriesConf: o.registriesConf });
     const top = found.descriptor;
     return {
       name: `store:${found.name ?? input}`,
@@ -85,7 +85,7 @@ export async function openStoreTarget(root: string, what: { ref?: Reference; id?
       const cs = { signal: co.signal };
       // signatures first: an image visible under its name never lacks the signatures it was copied with
       if (sigs) await writeStoreSignatures(store.paths.root, sigs.digest, sigs.blobs, cs);
-      await store.commitImage(top, { ...(name === undefined ? {} : { name }), ...cs });
+      await store.commitImage(top, { name, ...cs });
       for (const t of co.additionalTags ?? []) await store.commitImage(top, { name: formatReference(localTagForm(t)), ...cs });
     },
     close: () => store.close(),

@@ -44,14 +44,14 @@ export async function importTarball(store: Store, input: string | Readable, o: I
   const desc: Descriptor = { mediaType: layerMediaType(o.format ?? 'oci', 'gzip'), digest: blob.digest, size: blob.size };
   const layer = layerFromOpener(desc, diff.result, (co) => store.blobs.open(desc, co ?? {}), { verified: true });
   const created = o.created ?? new Date();
-  let image = appendLayers(scratchImage({ ...(o.platform ? { platform: o.platform } : {}), format: o.format ?? 'oci' }), {
+  let image = appendLayers(scratchImage({ platform: o.platform, format: o.format ?? 'oci' }), {
     layer,
     history: { created: created.toISOString(), created_by: '/bin/sh -c #(nop) ADD file in /', comment: o.comment ?? 'imported from tarball' },
   });
   image = setCreated(image, created);
   if (o.config) image = setContainerConfig(image, o.config);
   const descriptor = await writeImage(storeSink(store), image, so);
-  await store.commitImage(descriptor, { ...(o.name !== undefined ? { name: o.name } : {}), ...so });
+  await store.commitImage(descriptor, { name: o.name, ...so });
   return { descriptor, id: await image.configDigest(so) };
 }
 

@@ -123,6 +123,21 @@ describe.skipIf(!hasBusybox || !existsSync(REGISTRY_BIN))('copy-tool inspect', (
     expect(ctJson(['inspect', noTls, '-n', img]).RepoTags).toEqual([]);
   });
 
+  it('--format is Go text/template as skopeo runs it: functions, maps, and a missing field failing with exit 1', () => {
+    const oci = `oci:${dir}/oci:v1`;
+    const f = '{{index .Labels "org.example.x"}} {{.Labels.nope}} {{len .Layers}} {{printf "%.7s|%5.2s" .Digest .Os}} {{range .Env}}[{{.}}]{{end}}';
+    const mine = ct(['inspect', '--format', f, oci]);
+    expect(mine.status).toBe(0);
+    expect(mine.stdout).toBe(skopeo(['inspect', '--format', f, oci]).stdout);
+    // podman's functions too (skopeo 1.9 registers none of them)
+    expect(ct(['inspect', '--format', '{{upper .Architecture}} {{json .Env}}', oci]).stdout).toBe('AMD64 ["A=1","PATH=/bin"]\n');
+    const bad = ct(['inspect', '--format', '{{.Nope}}', oci]);
+    expect(bad.status).toBe(skopeo(['inspect', '--format', '{{.Nope}}', oci]).status);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toContain('template: skopeo inspect:1:14: executing "skopeo inspect" at <.Nope>: can\'t evaluate field Nope in type interface {}');
+  });
+
   it('a missing tag, repository or local image exits 2 with one line naming it', () => {
     for (const ref of [`docker://${reg.host}/skiff/bb:nope`, `docker://${reg.host}/skiff/absent:1`, `oci:${dir}/oci:nope`, `dir:${dir}/nodir`, `oci-archive:${dir}/none.tar`, `docker-archive:${dir}/none.tar`]) {
       const r = ct(['inspect', noTls, ref]);
