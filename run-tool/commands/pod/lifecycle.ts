@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { addRootOption } from '../../../shared/cli/program.ts';
 import { exitCodeOf } from '../../../shared/cli/exit-codes.ts';
-import { parseGoTemplate } from '../../../shared/cli/go-template.ts';
+import { formatReport } from '../../../shared/cli/go-template.ts';
 import { isSkiffError, SkiffError } from '../../../shared/errors.ts';
 import type { Store } from '../../../shared/store/store.ts';
 import { exitError } from '../../containers/exit-status.ts';
@@ -137,7 +137,7 @@ export function addPodLifecycleCommands(pod: Command): void {
         process.stdout.write('[]\n'); // podman 4.3 prints an empty list before the error
         throw exitError(125, `inspecting object: no such pod ${name}`);
       }
-      if (f.format !== undefined && f.format !== 'json') process.stdout.write(`${parseGoTemplate(f.format).render(data)}\n`);
+      if (f.format !== undefined && f.format !== 'json') process.stdout.write(formatReport(f.format, [data], { name: 'inspect' }));
       else process.stdout.write(`${JSON.stringify(data, null, 5)}\n`);
     });
   });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../../shared/cli/program.ts';
 import { collect } from '../../../shared/cli/flags.ts';
-import { parseGoTemplate } from '../../../shared/cli/go-template.ts';
+import { formatReport, goMap, tableHeaders } from '../../../shared/cli/go-template.ts';
 import { timeAgo } from '../../../shared/cli/human.ts';
 import { formatTable } from '../../../shared/cli/table.ts';
 import { SkiffError } from '../../../shared/errors.ts';
@@ -80,6 +80,12 @@ const SORTS: Record<string, (a: PodView, b: PodView) => number> = {
   status: (a, b) => a.status.localeCompare(b.status),
 };
 
+/** podman 4.3's `pod ps` table headers (its ID and Networks columns have none: they print `<no value>`). */
+const POD_PS_HEADERS: Record<string, string | null> = {
+  Name: 'NAME', Status: 'STATUS', Created: 'CREATED', InfraID: 'INFRA ID', NumberOfContainers: '# OF CONTAINERS', ContainerNames: 'NAMES',
+  ContainerIds: 'IDS', ContainerStatuses: 'STATUS', Labels: 'LABELS', Cgroup: 'CGROUP', Namespace: 'NAMESPACE',
+};
+
 interface PodPsFlags { ctrNames?: boolean; ctrIds?: boolean; ctrStatus?: boolean; filter: string[]; format?: string; quiet?: boolean; trunc: boolean; sort: string; noheading?: boolean; latest?: boolean; ns?: boolean }
 
 /** Adds `pod ps` / `pod ls` (podman 4.3's columns, flags, filters, JSON and template fields). */
@@ -131,8 +137,8 @@ export function addPodPsCommand(pod: Command): void {
         };
       });
       if (f.format !== undefined) {
-        const t = parseGoTemplate(f.format.replace(/^table\s*/, ''));
-        for (const r of rows) out.write(`${t.render(r)}\n`);
+        const view = rows.map((r) => ({ ...r, Labels: goMap(r.Labels) }));
+        out.write(formatReport(f.format, view, { name: 'list', headers: tableHeaders({}, POD_PS_HEADERS), noHeading: f.noheading === true }));
         return;
       }
       const head = ['POD ID', 'NAME', 'STATUS', 'CREATED', 'INFRA ID'];

@@ -1,7 +1,7 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { addRootOption } from '../../../shared/cli/program.ts';
-import { parseGoTemplate } from '../../../shared/cli/go-template.ts';
+import { formatReport, tableHeaders } from '../../../shared/cli/go-template.ts';
 import { formatTable } from '../../../shared/cli/table.ts';
 import { SkiffError } from '../../../shared/errors.ts';
 import { sampleContainer, type ContainerStats } from '../../containers/container-stats.ts';
@@ -58,8 +58,8 @@ export function addPodProcessCommands(pod: Command): void {
         const view = rows.map(({ pod: p, s }) => ({ Pod: p, ...statsText(s) }));
         if (f.format === 'json') process.stdout.write(`${JSON.stringify(view.map((r) => ({ pod: r.Pod, cid: r.id, name: r.name, cpu_percent: r.cpuPerc, mem_usage: r.memUsage, mem_percent: r.memPerc, net_io: r.netIO, block_io: r.blockIO, pids: r.pids })), null, 2)}\n`);
         else if (f.format !== undefined) {
-          const t = parseGoTemplate(f.format.replace(/^table\s*/, ''));
-          for (const r of view) process.stdout.write(`${t.render({ Pod: r.Pod, CID: r.id, Name: r.name, CPU: r.cpuPerc, MemUsage: r.memUsage, Mem: r.memPerc, NetIO: r.netIO, BlockIO: r.blockIO, PIDS: r.pids })}\n`);
+          const rowsOut = view.map((r) => ({ Pod: r.Pod, CID: r.id, Name: r.name, CPU: r.cpuPerc, MemUsage: r.memUsage, Mem: r.memPerc, NetIO: r.netIO, BlockIO: r.blockIO, PIDS: r.pids }));
+          process.stdout.write(formatReport(f.format, rowsOut, { name: 'stats', headers: tableHeaders({}, { Pod: 'POD', CID: 'CID', Name: 'NAME', CPU: 'CPU %', MemUsage: 'MEM USAGE/ LIMIT', Mem: 'MEM %', NetIO: 'NET IO', BlockIO: 'BLOCK IO', PIDS: 'PIDS' }) }));
         } else {
           const table = [['POD', 'CID', 'NAME', 'CPU %', 'MEM USAGE/ LIMIT', 'MEM %', 'NET IO', 'BLOCK IO', 'PIDS'], ...view.map((r) => [r.Pod, r.id, r.name, r.cpuPerc, r.memUsage, r.memPerc, r.netIO, r.blockIO, r.pids])];
           process.stdout.write(formatTable(table));

@@ -71,6 +71,9 @@ describe.skipIf(!isRoot || !hasPodman || !hasPodPrograms)('differential: pods, r
     const fmt = ['pod', 'ps', '--sort', 'name', '--format', '{{.Name}} {{.Status}} {{.NumberOfContainers}} {{.Labels}}'];
     const [a, b] = both(fmt);
     expect(a.stdout).toBe(b.stdout);
+    const table = ['pod', 'ps', '--format', 'table {{.ID}} {{.Name}} {{.Status}} {{.InfraID}} {{.NumberOfContainers}} {{.ContainerNames}} {{.Networks}} {{.Labels}}'];
+    const [ta, tb] = both(table);
+    expect(ta.stdout.split('\n')[0]).toBe(tb.stdout.split('\n')[0]);
     const [qa, qb] = both(['pod', 'ps', '-q']);
     expect(qa.stdout.trim().split('\n').map((l) => l.length)).toEqual(qb.stdout.trim().split('\n').map((l) => l.length));
   });
