@@ -62,3 +62,19 @@ export async function forEachContainer(names: string[], fn: (name: string) => Pr
 }
 
 /** Collects repeated option values. */
+
+/**
+ * The container IDs `--cidfile` files name (stop/rm as podman): a file that is missing or empty is skipped with
+ * `ignore`, else ENOTFOUND naming it. Returns file → ID for the files that name one.
+ */
+export async function readCidFiles(files: readonly string[], ignore: boolean): Promise<Map<string, string>> {
+  const { readFile } = await import('node:fs/promises');
+  const { SkiffError } = await import('../../shared/errors.ts');
+  const out = new Map<string, string>();
+  for (const f of files) {
+    const id = (await readFile(f, 'utf8').catch(() => '')).trim();
+    if (id !== '') out.set(f, id);
+    else if (!ignore) throw new SkiffError('ENOTFOUND', `reading CIDFile: ${f}: no such file or empty`, { exitStatus: 125 });
+  }
+  return out;
+}

@@ -5,6 +5,7 @@ import { parseMountFlag, type MountRequest } from '../../shared/runtime/mounts.t
 import { parseUlimit } from '../../shared/runtime/rlimits.ts';
 import type { SpecDevice } from '../../shared/runtime/types.ts';
 import type { CreateOptions } from '../containers/create.ts';
+import type { SdNotifyMode } from '../containers/create-options.ts';
 import { parsePublishFlags } from '../containers/net-wiring.ts';
 import { parseSignal } from '../containers/signals.ts';
 import type { HealthConfig, PortMapping, RestartPolicy } from '../containers/state.ts';
@@ -71,6 +72,11 @@ export function addCreateFlags(cmd: Command): Command {
     .option('--pid <mode>', 'PID namespace to use: private (default) or container:ID')
     .option('--pod <pod>', 'run container in an existing pod (NAME, ID or new:NAME)')
     .option('--pod-id-file <file>', 'read the pod ID from the file')
+    // what systemd units run (generate systemd, systemd-generator)
+    .option('--cidfile <file>', 'write the container ID to the file')
+    .option('--sdnotify <mode>', 'control sd-notify behavior: conmon, container or ignore', 'container')
+    .option('--replace', 'if a container with the same name exists, replace it')
+    .option('--cgroups <mode>', 'control container cgroup configuration: enabled, no-conmon, split or disabled', 'enabled')
     .option('--root <dir>', 'store root (same as the global --root)');
 }
 
@@ -83,6 +89,7 @@ export interface CreateFlags {
   healthStartPeriod: string; stopSignal?: string; stopTimeout?: string; label: string[]; pull: string; device: string[]; groupAdd: string[];
   sysctl: string[]; preserveFds: string; tlsVerify?: string; authfile?: string; creds?: string; rm?: boolean; volume: string[]; mount: string[]; tmpfs: string[]; network?: string;
   publish: string[]; publishAll?: boolean; userns?: string; ipc?: string; uts?: string; pid?: string; pod?: string; podIdFile?: string;
+  cidfile?: string; sdnotify?: string; replace?: boolean; cgroups?: string;
 }
 
 /**
@@ -302,6 +309,8 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
   const cpus = num(f.cpus, '--cpus');
   const preserveFds = num(f.preserveFds, '--preserve-fds') ?? 0;
   const userns = parseUserns(f.userns);
+  const sdNotify = parseSdNotify(f.sdnotify);
+  parseCgroupsMode(f.cgroups);
   return {
     image,
     args,
@@ -346,7 +355,35 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
     publishAll: f.publishAll === true,
     ...(userns && { userns }),
     ...(Object.keys(shareNamespaces).length > 0 && { shareNamespaces }),
+    ...(sdNotify !== 'container' && { sdNotify }),
   };
+}
+
+/**
+ * What `--cidfile` and `--replace` ask of createContainer, plus the command line recorded as the container's
+ * CreateCommand (`generate systemd --new` reuses it). Pure but for reading process.argv.
+ */
+export function systemdCreateOptions(f: Pick<CreateFlags, 'cidfile' | 'replace'>, argv: readonly string[] = process.argv): { cidFile?: string; replace?: boolean; createCommand: string[] } {
+  return { ...(f.cidfile !== undefined && { cidFile: f.cidfile }), ...(f.replace && { replace: true }), createCommand: ['run-tool', ...argv.slice(2)] };
+}
+
+/** `--sdnotify` (podman's modes; EINVALID otherwise). Pure. */
+export function parseSdNotify(v: string | undefined): SdNotifyMode {
+  const m = v ?? 'container';
+  if (m !== 'conmon' && m !== 'container' && m !== 'ignore') throw new SkiffError('EINVALID', `invalid --sdnotify ${JSON.stringify(m)}: want conmon, container or ignore`);
+  return m;
+}
+
+/**
+ * `--cgroups`: `enabled`, `no-conmon` and `split` are accepted and behave alike here (the container gets its own
+ * cgroup; the monitor stays in the caller's, which is what a systemd unit needs). `disabled` needs a runtime that
+ * can run without cgroups (crun): EINVALID with runc, as anything else. Pure.
+ */
+export function parseCgroupsMode(v: string | undefined): 'enabled' | 'no-conmon' | 'split' {
+  const m = v ?? 'enabled';
+  if (m === 'enabled' || m === 'no-conmon' || m === 'split') return m;
+  if (m === 'disabled') throw new SkiffError('EINVALID', '--cgroups=disabled is not supported with runc', { hint: 'use --cgroups=enabled, no-conmon or split' });
+  throw new SkiffError('EINVALID', `invalid --cgroups ${JSON.stringify(m)}: want enabled, no-conmon, split or disabled`);
 }
 
 /** `--tls-verify` of run/create (a Go boolean string) as RegistryOptions. EINVALID for anything else. */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addCreateFlags, createRegistryOptions, parseCreateFlags, podRefOf, type CreateFlags } from './create-flags.ts';
+import { addCreateFlags, createRegistryOptions, parseCreateFlags, podRefOf, systemdCreateOptions, type CreateFlags } from './create-flags.ts';
 import { withStore } from './cli-util.ts';
 import type { PullPolicy } from '../containers/pull-policy.ts';
 import { createContainer } from '../ops/create-container.ts';
@@ -20,7 +20,7 @@ export function addCreateCommand(program: Command): void {
     const podRef = podRefOf(f);
     await withStore(cmd, async (store) => {
       const warn = (m: string) => void process.stderr.write(`${m}\n`);
-      const r = await createContainer(store, { ...o, pull: f.pull as PullPolicy, registry: createRegistryOptions(f), ...(podRef !== undefined && { podRef }), log: warn, onWarning: warn });
+      const r = await createContainer(store, { ...o, pull: f.pull as PullPolicy, registry: createRegistryOptions(f), ...(podRef !== undefined && { podRef }), ...systemdCreateOptions(f), log: warn, onWarning: warn });
       process.stdout.write(`${r.id}\n`);
     });
   });

@@ -1,9 +1,11 @@
+import { unlink } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { collect } from '../../shared/cli/flags.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { SkiffError } from '../../shared/errors.ts';
 import { listContainers } from '../containers/state.ts';
 import { removeContainer } from '../ops/container-lifecycle.ts';
-import { forEachContainer, withStore } from './cli-util.ts';
+import { forEachContainer, readCidFiles, withStore } from './cli-util.ts';
 
 /**
  * Adds `rm [-f] [-t SECONDS] [-v] [-a] CONTAINER…` (podman's): prints each full ID removed; a running container
@@ -15,8 +17,9 @@ export function addRmCommand(program: Command): void {
     .option('-v, --volumes', 'remove anonymous volumes associated with the container')
     .option('-a, --all', 'remove all containers')
     .option('-i, --ignore', 'ignore errors when a specified container is missing')
-    .option('-t, --time <seconds>', 'seconds to wait for stop before killing a running container (with --force)');
-  addRootOption(cmd).action(async (names: string[], f: { force?: boolean; all?: boolean; ignore?: boolean; volumes?: boolean; time?: string }) => {
+    .option('-t, --time <seconds>', 'seconds to wait for stop before killing a running container (with --force)')
+    .option('--cidfile <file>', 'read the container ID from the file (removed with the container)', collect, [] as string[]);
+  addRootOption(cmd).action(async (names: string[], f: { force?: boolean; all?: boolean; ignore?: boolean; volumes?: boolean; time?: string; cidfile: string[] }) => {
     const timeout = f.time === undefined ? undefined : Number(f.time);
     if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 0)) throw new SkiffError('EINVALID', `invalid --time ${JSON.stringify(f.time)}: expected a number of seconds`);
     if (timeout !== undefined && !f.force) throw new SkiffError('EINVALID', '--force option must be specified to use the --time option');
@@ -25,11 +28,14 @@ export function addRmCommand(program: Command): void {
       const all = f.all ? (await listContainers(store.paths.root)).reverse() : [];
       // a pod's infra container goes with its pod (podman's rm --all removes both), after the pod's members
       const infras = all.filter((c) => c.record.isInfra && c.record.pod);
-      const targets = f.all ? all.filter((c) => !infras.includes(c)).map((c) => c.record.id) : names;
-      if (!f.all && names.length === 0) throw new SkiffError('EINVALID', 'you must provide at least one name or id');
+      const cids = await readCidFiles(f.cidfile, f.ignore === true);
+      const targets = f.all ? all.filter((c) => !infras.includes(c)).map((c) => c.record.id) : [...names, ...cids.values()];
+      if (!f.all && names.length === 0 && f.cidfile.length === 0) throw new SkiffError('EINVALID', 'you must provide at least one name or id');
       await forEachContainer(targets, async (n) => {
         const r = await removeContainer(store, n, { force: f.force === true, volumes: f.volumes === true, ...(timeout !== undefined && { timeout }), ignoreMissing: f.ignore === true, onWarning: (m) => process.stderr.write(`Error: ${m}\n`) });
         if (r) process.stdout.write(`${r.id}\n`);
+        // podman removes a cid file with its container, so the unit's next start may write it again
+        for (const [file, id] of cids) if (id === n) await unlink(file).catch(() => {});
       });
       if (infras.length > 0) {
         const { removePod } = await import('../ops/pods.ts');

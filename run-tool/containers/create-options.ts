@@ -41,7 +41,14 @@ export interface ContainerBasicConfig {
   isInfra?: boolean;
   /** A file that receives the monitor's (conmon's) pid at every start (podman's ConmonPidFile) */
   conmonPidFile?: string;
+  /** The command line that made the container (podman's CreateCommand; `generate systemd --new` reuses it) */
+  createCommand?: string[];
+  /** `--sdnotify`: who tells systemd the service is ready (podman's SdNotifyMode; default container) */
+  sdNotify?: SdNotifyMode;
 }
+
+/** podman's `--sdnotify` modes: skiff (conmon), the container itself, or nobody. */
+export type SdNotifyMode = 'conmon' | 'container' | 'ignore';
 
 /** The container's filesystem: its image, working directory, mounts, volumes, devices and init. */
 export interface ContainerStorageConfig {

@@ -371,6 +371,8 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...(o.pod !== undefined && { pod: o.pod }),
       ...(o.isInfra && { isInfra: true }),
       ...(o.conmonPidFile !== undefined && { conmonPidFile: resolve(o.conmonPidFile) }),
+      ...(o.createCommand !== undefined && { createCommand: o.createCommand }),
+      ...(o.sdNotify !== undefined && o.sdNotify !== 'container' && { sdNotify: o.sdNotify }),
     };
     const state = initialState();
     state.mounted = o.keepMounted === true;

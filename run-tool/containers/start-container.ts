@@ -17,6 +17,7 @@ import { getRunc, selfCommand } from './runc-handle.ts';
 import { lowersOf, mountRootfs, unmountRootfs } from './rootfs-mount.ts';
 import { containerPaths, loadById, lockContainer, saveState, type ContainerState, type LoadedContainer } from './state.ts';
 import { exitError } from './exit-status.ts';
+import { takeNotifySocket } from '../systemd/notify.ts';
 
 /** The container state of a run: what state.ts records plus the monitor's and the network's own fields. */
 export interface StateExt extends ContainerState {
@@ -40,6 +41,7 @@ export function networkStateOf(s: ContainerState): NetworkState | undefined {
  */
 export async function startDetached(store: Store, id: string, o: { restart?: boolean } = {}): Promise<void> {
   const root = store.paths.root;
+  takeNotifySocket();
   const lock = await lockContainer(root, id);
   try {
     const c = await loadById(root, id);

@@ -122,6 +122,10 @@ export interface ContainerRecord {
   isInfra?: boolean;
   /** an absolute path that receives the monitor's pid at every start (`--infra-conmon-pidfile`) */
   conmonPidFile?: string;
+  /** the command line that made it (inspect's CreateCommand; `generate systemd --new` reuses it) */
+  createCommand?: string[];
+  /** `--sdnotify` (absent: container) */
+  sdNotify?: 'conmon' | 'container' | 'ignore';
 }
 
 /** Status names as podman prints them. */

@@ -8,6 +8,7 @@ import { killContainer as killById, removeContainer as removeById, stopContainer
 import { startDetached } from '../containers/start-container.ts';
 import { parseSignal } from '../containers/signals.ts';
 import { loadContainer } from '../containers/state.ts';
+import { notifyContainerStarted } from '../systemd/notify.ts';
 
 /** Starts the container `nameOrId` under its monitor; a failure names the container, as podman's does. */
 export async function startContainer(store: Store, nameOrId: string): Promise<{ id: string }> {
@@ -18,6 +19,7 @@ export async function startContainer(store: Store, nameOrId: string): Promise<{ 
     if (isSkiffError(e) && e.exitStatus !== undefined) throw exitError(e.exitStatus, `unable to start container "${c.record.id}": ${e.message}`);
     throw e;
   }
+  await notifyContainerStarted(store, c.record.id);
   return { id: c.record.id };
 }
 

@@ -10,6 +10,11 @@ import { runForeground } from '../containers/run-foreground.ts';
 import { startDetached } from '../containers/start-container.ts';
 import { withImage, type PullPolicy } from '../containers/pull-policy.ts';
 import type { ContainerRecord } from '../containers/state.ts';
+import { existsSync } from 'node:fs';
+import { SkiffError } from '../../shared/errors.ts';
+import { writeFileAtomic } from '../../shared/store/atomic.ts';
+import { notifyContainerStarted } from '../systemd/notify.ts';
+import { removeContainer } from './container-lifecycle.ts';
 
 /** createContainer's options: the container's spec plus how its image is made present. */
 export interface CreateContainerOptions extends CreateOptions {
@@ -23,6 +28,10 @@ export interface CreateContainerOptions extends CreateOptions {
   keepMounted?: boolean;
   /** `--pod NAME|ID|new:NAME`: the container joins that pod (sharing its infra container's namespaces) */
   podRef?: string;
+  /** `--replace`: a container already named `name` is removed first (stopped if it runs) */
+  replace?: boolean;
+  /** `--cidfile`: receives the new container's ID; it must not exist yet (podman's rule) */
+  cidFile?: string;
 }
 
 /**
@@ -30,6 +39,27 @@ export interface CreateContainerOptions extends CreateOptions {
  * searched once). Returns the stored record; a failure leaves no container behind.
  */
 export async function createContainer(store: Store, o: CreateContainerOptions): Promise<ContainerRecord> {
+  const { replace, cidFile, ...rest } = o;
+  if (cidFile !== undefined) assertNoCidFile(cidFile);
+  if (replace && rest.name !== undefined) await removeContainer(store, rest.name, { force: true, ignoreMissing: true });
+  const r = await createFromSpec(store, rest);
+  if (cidFile !== undefined) {
+    try {
+      await writeFileAtomic(cidFile, r.id);
+    } catch (e) {
+      await removeById(store, r.id, { force: true }).catch(() => {});
+      throw new SkiffError('EIO', `writing --cidfile ${cidFile}: ${(e as Error).message}`);
+    }
+  }
+  return r;
+}
+
+/** EEXIST when `path` exists (podman: another container may own it). */
+function assertNoCidFile(path: string): void {
+  if (existsSync(path)) throw new SkiffError('EEXIST', `container id file exists. Ensure another container is not using it or delete ${path}`);
+}
+
+async function createFromSpec(store: Store, o: Omit<CreateContainerOptions, 'replace' | 'cidFile'>): Promise<ContainerRecord> {
   const { pull = 'missing', registry, log, podRef, ...spec } = o;
   const make = (extra: Partial<CreateOptions>) => withImage(store, spec.image, pull, { ...(registry && { registry }), ...(log && { log }), onWarning: spec.onWarning }, (image) =>
     createFromImage(store, { ...spec, ...extra, image }));
@@ -66,6 +96,7 @@ export async function runContainer(store: Store, o: RunContainerOptions): Promis
       if (o.rm) await removeById(store, r.id, { force: true }).catch(() => {});
       throw e;
     }
+    await notifyContainerStarted(store, r.id);
     return { id: r.id };
   }
   const res = await runForeground(store, r, { interactive: o.interactive === true, preserveFds: o.preserveFds ?? 0, ...(onCleanupWarning && { onWarning: onCleanupWarning }) });

@@ -5,7 +5,7 @@ import type { LoadedContainer } from '../containers/state.ts';
 
 // The container listing operation (podman's `ps`): every container's state reconciled with runc first (RU-12).
 
-/** Filters `--filter key=value` as podman: name (regexp), id (prefix), status, label (key or key=value), ancestor, pod (id prefix; listContainers resolves names). */
+/** Filters `--filter key=value` as podman: name (regexp), id (prefix), status, label (key or key=value), ancestor, pod (id prefix; listContainers resolves names), restart-policy. */
 export function matchFilter(c: LoadedContainer, filters: readonly string[]): boolean {
   const by = new Map<string, string[]>();
   for (const f of filters) {
@@ -25,6 +25,7 @@ export function matchFilter(c: LoadedContainer, filters: readonly string[]): boo
         }
         case 'ancestor': return c.record.image.name === v || c.record.image.name.startsWith(`${v}:`) || c.record.image.name.endsWith(`/${v}`) || c.record.image.name.includes(`/${v}:`) || c.record.image.id.slice(7).startsWith(v.replace(/^sha256:/, ''));
         case 'pod': return c.record.pod !== undefined && c.record.pod.startsWith(v);
+        case 'restart-policy': return c.record.hostConfig.restartPolicy.name === v;
         case 'exited': return (c.state.status === 'exited' || c.state.status === 'stopped') && String(c.state.exitCode) === v;
         default: throw new SkiffError('EINVALID', `invalid filter ${JSON.stringify(k)}`);
       }
