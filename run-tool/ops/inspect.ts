@@ -137,6 +137,7 @@ export function containerInspect(root: string, c: LoadedContainer): Record<strin
       Annotations: r.config.annotations,
       StopSignal: r.config.stopSignal,
       StopTimeout: r.config.stopTimeout,
+      ...(r.createCommand && { CreateCommand: r.createCommand }),
       ...(r.health && { Healthcheck: { Test: r.health.test, Interval: r.health.interval * 1e6, Timeout: r.health.timeout * 1e6, Retries: r.health.retries, StartPeriod: r.health.startPeriod * 1e6 } }),
     },
     HostConfig: {

@@ -37,6 +37,18 @@ async function targets(store: Store, names: string[], all: boolean | undefined, 
   return names;
 }
 
+/** The pod IDs `--pod-id-file` files hold; with `ignore` a missing or empty file is skipped (a unit's ExecStop after the pod went). */
+async function podIdsFromFiles(files: readonly string[], ignore: boolean): Promise<string[]> {
+  const { readFile } = await import('node:fs/promises');
+  const out: string[] = [];
+  for (const p of files) {
+    const id = (await readFile(p, 'utf8').catch(() => '')).trim();
+    if (id !== '') out.push(id);
+    else if (!ignore) throw new SkiffError('ENOTFOUND', `reading pod ID file ${p}: no such file or empty`);
+  }
+  return out;
+}
+
 function seconds(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -47,18 +59,23 @@ function seconds(v: string | undefined, flag: string): number | undefined {
 /** Adds `pod start|stop|restart|kill|pause|unpause|rm|exists|prune|inspect` (podman 4.3's flags, output and exit codes). */
 export function addPodLifecycleCommands(pod: Command): void {
   const start = pod.command('start').description('start one or more pods').argument('[pods...]')
-    .option('-a, --all', 'start all pods').option('-l, --latest', 'act on the latest pod');
-  addRootOption(start).action(async (names: string[], f: { all?: boolean; latest?: boolean }) => {
-    await withStore(start, async (store) => eachPod(await targets(store, names, f.all, f.latest), 'starting', (n) => startPod(store, n)));
+    .option('-a, --all', 'start all pods').option('-l, --latest', 'act on the latest pod')
+    .option('--pod-id-file <file>', 'read the pod ID from the file', (v: string, p: string[] = []) => [...p, v], [] as string[]);
+  addRootOption(start).action(async (names: string[], f: { all?: boolean; latest?: boolean; podIdFile: string[] }) => {
+    const fromFiles = await podIdsFromFiles(f.podIdFile, false);
+    await withStore(start, async (store) => eachPod(await targets(store, [...names, ...fromFiles], f.all, f.latest), 'starting', (n) => startPod(store, n)));
   });
 
   const stop = pod.command('stop').description('stop one or more pods').argument('[pods...]')
     .option('-a, --all', 'stop all pods').option('-l, --latest', 'act on the latest pod')
     .option('-i, --ignore', 'ignore errors when a specified pod is missing')
-    .option('-t, --time <seconds>', 'seconds to wait for pod stop before killing the container');
-  addRootOption(stop).action(async (names: string[], f: { all?: boolean; latest?: boolean; ignore?: boolean; time?: string }) => {
+    .option('-t, --time <seconds>', 'seconds to wait for pod stop before killing the container')
+    .option('--pod-id-file <file>', 'read the pod ID from the file', (v: string, p: string[] = []) => [...p, v], [] as string[]);
+  addRootOption(stop).action(async (names: string[], f: { all?: boolean; latest?: boolean; ignore?: boolean; time?: string; podIdFile: string[] }) => {
     const timeout = seconds(f.time, '--time');
-    await withStore(stop, async (store) => eachPod(await targets(store, names, f.all, f.latest), 'stopping', async (n) => {
+    const fromFiles = await podIdsFromFiles(f.podIdFile, f.ignore === true);
+    if (f.podIdFile.length > 0 && fromFiles.length === 0 && names.length === 0) return;
+    await withStore(stop, async (store) => eachPod(await targets(store, [...names, ...fromFiles], f.all, f.latest), 'stopping', async (n) => {
       try {
         return await stopPod(store, n, { ...(timeout !== undefined && { timeout }), onWarning: (m) => process.stderr.write(`Error: ${m}\n`) });
       } catch (e) {
@@ -89,8 +106,8 @@ export function addPodLifecycleCommands(pod: Command): void {
     .option('-t, --time <seconds>', 'seconds to wait for pod stop before killing the container', '10');
   addRootOption(rm).action(async (names: string[], f: { all?: boolean; latest?: boolean; force?: boolean; ignore?: boolean; podIdFile: string[]; time: string }) => {
     const timeout = seconds(f.time, '--time');
-    const { readFileSync } = await import('node:fs');
-    const fromFiles = f.podIdFile.map((p) => readFileSync(p, 'utf8').trim());
+    const fromFiles = await podIdsFromFiles(f.podIdFile, f.ignore === true);
+    if (f.podIdFile.length > 0 && fromFiles.length === 0 && names.length === 0) return;
     await withStore(rm, async (store) => eachPod(await targets(store, [...names, ...fromFiles], f.all, f.latest), 'removing', (n) =>
       removePod(store, n, { force: f.force === true, ...(timeout !== undefined && { timeout }), ignoreMissing: f.ignore === true, onWarning: (m) => process.stderr.write(`Error: ${m}\n`) }), { missingExit: 1 }));
   });

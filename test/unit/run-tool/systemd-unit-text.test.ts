@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { splitCreateCommand } from '../../../run-tool/systemd/create-command.ts';
+import { formatExec, quoteExecArg } from '../../../run-tool/systemd/unit-text.ts';
+
+const valued = new Set(['--name', '-e', '--env', '--network', '-p', '--root', '--cidfile', '--pod', '-v', '--restart']);
+const takes = (f: string) => valued.has(f);
+const drop = new Set(['--cidfile', '--rm', '-d', '--detach', '--root', '--pod', '--restart']);
+
+describe('systemd unit text', () => {
+  it('quotes Exec arguments as systemd reads them: %% and $$, double quotes around spaces and quotes', () => {
+    expect(quoteExecArg('plain')).toBe('plain');
+    expect(quoteExecArg('50%')).toBe('50%%');
+    expect(quoteExecArg('$HOME')).toBe('$$HOME');
+    expect(quoteExecArg('a b')).toBe('"a b"');
+    expect(quoteExecArg('say "hi"')).toBe('"say \\"hi\\""');
+    expect(quoteExecArg('a\\b')).toBe('"a\\\\b"');
+    expect(quoteExecArg('')).toBe('""');
+    expect(quoteExecArg('x;y')).toBe('"x;y"');
+  });
+
+  it('breaks an Exec line before each flag, as podman does', () => {
+    expect(formatExec(['/n', '/s.mjs'], ['--root', '/r', 'stop', '--ignore', '-t', '10', { raw: '--cidfile=%t/%n.ctr-id' }]))
+      .toBe('/n /s.mjs \\\n\t--root /r stop \\\n\t--ignore \\\n\t-t 10 \\\n\t--cidfile=%t/%n.ctr-id');
+  });
+});
+
+describe('splitCreateCommand', () => {
+  it('drops the flags a unit sets, keeps the rest in order, and leaves the image and command alone', () => {
+    const r = splitCreateCommand(['run-tool', '--root', '/old', 'run', '-d', '--rm', '--name', 'web', '--cidfile=/x', '-e', 'A=1', '-p', '127.0.0.1:8080:80', 'busybox', 'sh', '-c', '-d --rm'], ['run'], takes, drop);
+    expect(r).toEqual({ flags: ['--name', 'web', '-e', 'A=1', '-p', '127.0.0.1:8080:80'], positionals: ['busybox', 'sh', '-c', '-d --rm'] });
+  });
+
+  it('splits short groups: -dit loses only d; -eK=V keeps its attached value', () => {
+    expect(splitCreateCommand(['run-tool', 'run', '-dit', '-eK=V', 'img'], ['run'], takes, drop)).toEqual({ flags: ['-it', '-e', 'K=V'], positionals: ['img'] });
+    expect(splitCreateCommand(['run-tool', 'run', '-de', 'K=V', 'img'], ['run'], takes, drop)).toEqual({ flags: ['-e', 'K=V'], positionals: ['img'] });
+  });
+
+  it('reads create as run, --flag=value forms, -- and a pod create command line', () => {
+    expect(splitCreateCommand(['run-tool', 'create', '--restart=always', '--pod', 'p1', '--name=a', '--', 'img', '--x'], ['run'], takes, drop))
+      .toEqual({ flags: ['--name=a'], positionals: ['img', '--x'] });
+    expect(splitCreateCommand(['run-tool', '--root', '/r', 'pod', 'create', '--name', 'p', '--replace', '-p', '1:2'], ['pod', 'create'], takes, new Set(['--replace'])))
+      .toEqual({ flags: ['--name', 'p', '-p', '1:2'], positionals: [] });
+  });
+});
