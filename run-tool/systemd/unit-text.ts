@@ -1,20 +1,23 @@
 // The text of the systemd units `generate systemd` writes, in current podman's shapes (pkg/systemd/generate):
 // the same sections, keys and order, the same line breaks in Exec lines, skiff's own name in the header. Pure.
 
-/** Quotes one Exec argument for systemd: `%` → `%%`, `$` → `$$`, and double quotes around anything with spaces, quotes or backslashes. Pure. */
-export function quoteExecArg(a: string): string {
-  const s = a.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+/**
+ * Quotes one Exec argument for systemd: `%` → `%%` (unless `keepSpecifiers`: a Quadlet file's values may use
+ * `%h`, `%N`…), `$` → `$$`, and double quotes around anything with spaces, quotes or backslashes. Pure.
+ */
+export function quoteExecArg(a: string, keepSpecifiers = false): string {
+  const s = (keepSpecifiers ? a : a.replace(/%/g, '%%')).replace(/\$/g, '$$$$');
   if (s !== '' && !/[\s"'\\;]/.test(s)) return s;
   return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
-/** An argument that is already a systemd specifier expression (`%t/%n.ctr-id`): kept verbatim. */
-export interface RawArg { raw: string }
+/** An argument that is already a systemd specifier expression (`%t/%n.ctr-id`): kept verbatim; `spec` quotes it but keeps its specifiers. */
+export type RawArg = { raw: string } | { spec: string };
 
 /** One Exec line's value: the executable words, then the arguments, a line break before each that starts with `-` (podman's formatOptions). Pure. */
 export function formatExec(exe: readonly string[], args: readonly (string | RawArg)[]): string {
-  const words = args.map((a) => (typeof a === 'string' ? quoteExecArg(a) : a.raw));
-  let out = exe.map(quoteExecArg).join(' ');
+  const words = args.map((a) => (typeof a === 'string' ? quoteExecArg(a) : 'raw' in a ? a.raw : quoteExecArg(a.spec, true)));
+  let out = exe.map((e) => quoteExecArg(e)).join(' ');
   for (const w of words) out += w.startsWith('-') ? ` \\\n\t${w}` : ` ${w}`;
   return out;
 }

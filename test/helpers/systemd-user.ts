@@ -18,6 +18,8 @@ export interface UserManager {
   /** runs `cmd args…` inside the manager's mount namespace with XDG_RUNTIME_DIR set */
   exec(cmd: string, args: readonly string[], o?: { timeout?: number }): SpawnSyncReturns<string>;
   systemctl(args: readonly string[]): SpawnSyncReturns<string>;
+  /** writes an executable generator script into the namespace's /run/systemd/user-generators */
+  installGenerator(name: string, script: string): void;
   stop(): Promise<void>;
 }
 
@@ -53,6 +55,10 @@ export async function startUserManager(dir: string): Promise<UserManager> {
     unitDir: join(runtimeDir, 'systemd', 'user.control'),
     exec,
     systemctl,
+    installGenerator(name, script) {
+      const r = spawnSync('nsenter', ['--target', String(pid), '--mount', '--', 'sh', '-c', 'cat > "$0" && chmod 755 "$0"', `/run/systemd/user-generators/${name}`], { input: script, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`installing generator ${name}: ${r.stderr}`);
+    },
     async stop() {
       process.kill(pid, 'SIGTERM');
       const t = setTimeout(() => { if (child.exitCode === null) process.kill(pid, 'SIGKILL'); }, 10_000);

@@ -1,0 +1,132 @@
+// systemd-generator: Quadlet files become units systemd accepts (systemd-analyze verify, system and --user: exit
+// 0, nothing on stderr); bad files give one `file:line: message` line each, a non-zero exit and no unit, while
+// the good ones are still written; under a real systemd user manager the generator runs on daemon-reload and
+// its container unit starts (active through sd_notify, its volume unit first) and stops (container removed).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
+import { hasSystemd, startUserManager, verifyUnits, type UserManager } from '../../helpers/systemd-user.ts';
+import { isRoot, scratchDir } from '../../helpers/tmp.ts';
+import { buildRunTool, hasConmon } from '../run-tool/core-helpers.ts';
+
+let bundle = '';
+let root = '';
+let dir = '';
+let units = '';
+let cleanup: (() => Promise<void>) | undefined;
+const gen = (args: string[]) => spawnSync(process.execPath, [bundle, '--root', root, 'systemd-generator', ...args], { encoding: 'utf8', env: { ...process.env, QUADLET_UNIT_DIRS: units }, timeout: 60_000 });
+
+const WEB = `[Unit]
+Description=A test web container
+
+[Container]
+Image=busybox
+Exec=sh -c 'echo up 100%; trap "exit 0" TERM; sleep 1000 & wait'
+Environment=A=1 "B=two words"
+Volume=data.volume:/data
+Network=none
+Label=app=web
+
+[Service]
+Restart=on-failure
+
+[Install]
+WantedBy=default.target
+`;
+
+describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd-generator', () => {
+  let mgr: UserManager | undefined;
+  beforeAll(async () => {
+    bundle = await buildRunTool();
+    const sd = await scratchDir('skiff-quadlet-');
+    cleanup = sd.cleanup;
+    dir = sd.dir;
+    root = join(dir, 'root');
+    units = join(dir, 'units');
+    mkdirSync(units);
+    mkdirSync(join(dir, 'xdg-verify'), { mode: 0o700 });
+    await makeBusyboxImage(root, dir);
+    writeFileSync(join(units, 'web.container'), WEB);
+    mkdirSync(join(units, 'web.container.d'));
+    writeFileSync(join(units, 'web.container.d', '10-extra.conf'), '[Container]\nLabel=extra=yes\n');
+    writeFileSync(join(units, 'data.volume'), '[Volume]\nLabel=k=v\n');
+    writeFileSync(join(units, 'lan.network'), '[Network]\nInternal=true\nLabel=k=v\n');
+    writeFileSync(join(units, 'pp.pod'), '[Pod]\nNetwork=none\n');
+    writeFileSync(join(units, 'member.container'), '[Container]\nImage=busybox\nExec=sleep 1000\nPod=pp.pod\n');
+    writeFileSync(join(units, 'app.kube'), '[Kube]\nYaml=app.yaml\n');
+  }, 120_000);
+  afterAll(async () => {
+    if (mgr) {
+      mgr.systemctl(['stop', 'web.service']);
+      mgr.exec(process.execPath, [bundle, '--root', root, 'rm', '-af']);
+      await mgr.stop();
+    }
+    spawnSync(process.execPath, [bundle, '--root', root, 'rm', '-af']);
+    await cleanup?.();
+  });
+
+  it('converts every kind, applies drop-ins, makes the [Install] links, and systemd verifies the units cleanly', () => {
+    const out = join(dir, 'out1');
+    const r = gen([out, join(dir, 'early'), join(dir, 'late')]);
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(readdirSync(out).sort()).toEqual(['app.service', 'data-volume.service', 'default.target.wants', 'lan-network.service', 'member.service', 'pp-pod.service', 'web.service']);
+    expect(readlinkSync(join(out, 'default.target.wants', 'web.service'))).toBe('../web.service');
+    const web = readFileSync(join(out, 'web.service'), 'utf8');
+    for (const l of ['[X-Container]', 'SourcePath=' + join(units, 'web.container'), 'Requires=data-volume.service', 'After=data-volume.service', 'Restart=on-failure', 'Type=notify', 'NotifyAccess=all']) {
+      expect(web.split('\n')).toContain(l);
+    }
+    expect(web).toContain(`--root ${root} run \\\n\t--name=systemd-%N \\\n\t--cidfile=%t/%N.cid`);
+    expect(web).toContain('--env "B=two words"');
+    expect(web).toContain('--volume systemd-data:/data');
+    expect(web).toContain('--label extra=yes');
+    expect(readFileSync(join(out, 'member.service'), 'utf8')).toContain('--pod-id-file %t/pp-pod.pod-id');
+    expect(readFileSync(join(out, 'pp-pod.service'), 'utf8').split('\n')).toEqual(expect.arrayContaining(['Wants=member.service', 'Before=member.service']));
+    expect(readFileSync(join(out, 'app.service'), 'utf8')).toContain(`kube play \\\n\t--replace ${join(units, 'app.yaml')}`);
+    const files = readdirSync(out).filter((n) => n.endsWith('.service')).map((n) => join(out, n));
+    for (const user of [undefined, { runtimeDir: join(dir, 'xdg-verify') }]) {
+      const v = verifyUnits(files, user);
+      expect({ user: user !== undefined, status: v.status, stderr: v.stderr }).toEqual({ user: user !== undefined, status: 0, stderr: '' });
+    }
+    // --dryrun prints the same units and writes nothing
+    const dry = gen(['--dryrun']);
+    expect(dry.status).toBe(0);
+    expect(dry.stdout).toContain(`---web.service---\n${web}`);
+  });
+
+  it('bad files: unknown key, missing Image=, a Pod= with no .pod file — one line each naming file and line, no unit for them, the others written', () => {
+    const bad = join(dir, 'bad-units');
+    mkdirSync(bad);
+    writeFileSync(join(bad, 'good.container'), '[Container]\nImage=busybox\n');
+    writeFileSync(join(bad, 'unknown.container'), '[Container]\nImage=busybox\n\nFrobnicate=yes\n');
+    writeFileSync(join(bad, 'noimage.container'), '[Container]\nExec=true\n');
+    writeFileSync(join(bad, 'nopod.container'), '# a member of nothing\n[Container]\nImage=busybox\nPod=nosuch.pod\n');
+    const out = join(dir, 'out2');
+    const r = spawnSync(process.execPath, [bundle, '--root', root, 'systemd-generator', out], { encoding: 'utf8', env: { ...process.env, QUADLET_UNIT_DIRS: bad } });
+    expect(r.status).toBe(1);
+    expect(r.stderr.split('\n').filter(Boolean)).toEqual([
+      `${join(bad, 'noimage.container')}:1: no Image= key in [Container]`,
+      `${join(bad, 'nopod.container')}:4: Pod=nosuch.pod: no nosuch.pod file found`,
+      `${join(bad, 'unknown.container')}:4: unknown key Frobnicate in [Container]`,
+    ]);
+    expect(readdirSync(out)).toEqual(['good.service']);
+    expect(existsSync(join(out, 'unknown.service'))).toBe(false);
+  });
+
+  it('runs as a user generator on daemon-reload; the unit starts its volume and container and stop removes the container', async () => {
+    mgr = await startUserManager(join(dir, 'mgr'));
+    mgr.installGenerator('skiff-user-generator', `#!/bin/sh\nQUADLET_UNIT_DIRS=${units} exec ${process.execPath} ${bundle} --root ${root} systemd-generator --user "$@"\n`);
+    expect(mgr.systemctl(['daemon-reload']).status).toBe(0);
+    expect(mgr.systemctl(['cat', 'web.service']).stdout).toContain('[X-Container]');
+    const st = mgr.systemctl(['start', 'web.service']);
+    expect(st.stderr).toBe('');
+    expect(mgr.systemctl(['is-active', 'web.service', 'data-volume.service']).stdout).toBe('active\nactive\n');
+    const rtIn = (args: string[]) => mgr!.exec(process.execPath, [bundle, '--root', root, ...args]);
+    expect(rtIn(['ps', '--format', '{{.Names}} {{.Labels}}']).stdout).toMatch(/^systemd-web .*app:web/);
+    expect(rtIn(['volume', 'ls', '-q']).stdout).toContain('systemd-data');
+    expect(mgr.systemctl(['stop', 'web.service']).status).toBe(0);
+    expect(mgr.systemctl(['is-active', 'web.service']).stdout.trim()).toBe('inactive');
+    expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
+  }, 120_000);
+});
