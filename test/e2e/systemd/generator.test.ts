@@ -129,4 +129,30 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd-ge
     expect(mgr.systemctl(['is-active', 'web.service']).stdout.trim()).toBe('inactive');
     expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
   }, 120_000);
+
+  it('the shipped restart-at-boot units (both flavours) verify, and the user one starts and stops restart=always containers', () => {
+    expect(mgr).toBeDefined();
+    const script = join(import.meta.dirname, '../../../scripts/install-systemd.sh');
+    const sys = spawnSync('sh', [script, '--store', root, '--unit-dir', join(dir, 'inst-sys'), '--generator-dir', join(dir, 'inst-sys-gen')], { encoding: 'utf8' });
+    expect([sys.status, sys.stderr]).toEqual([0, '']);
+    const usr = spawnSync('sh', [script, '--user', '--store', root, '--unit-dir', mgr!.unitDir, '--generator-dir', join(dir, 'inst-user-gen')], { encoding: 'utf8' });
+    expect([usr.status, usr.stderr]).toEqual([0, '']);
+    const unitFile = join(mgr!.unitDir, 'skiff-restart.service');
+    for (const [files, user] of [[[join(dir, 'inst-sys', 'skiff-restart.service')], undefined], [[unitFile], { runtimeDir: join(dir, 'xdg-verify') }]] as const) {
+      const v = verifyUnits(files, user);
+      expect({ status: v.status, stderr: v.stderr }).toEqual({ status: 0, stderr: '' });
+    }
+    expect(readFileSync(unitFile, 'utf8')).toContain(`ExecStart=${process.execPath.replace(/\/node_modules\/.*$/, '')}/node_modules/node/bin/node`);
+    const rtIn = (args: string[]) => mgr!.exec(process.execPath, [bundle, '--root', root, ...args]);
+    expect(rtIn(['create', '--network', 'none', '--restart', 'always', '--name', 'boot1', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; sleep 1000 & wait']).status).toBe(0);
+    expect(rtIn(['create', '--network', 'none', '--name', 'manual1', 'busybox', 'sleep', '1000']).status).toBe(0);
+    expect(mgr!.systemctl(['daemon-reload']).status).toBe(0);
+    const st = mgr!.systemctl(['start', 'skiff-restart.service']);
+    expect(st.stderr).toBe('');
+    expect(rtIn(['ps', '--format', '{{.Names}}']).stdout).toBe('boot1\n');
+    expect(mgr!.systemctl(['stop', 'skiff-restart.service']).status).toBe(0);
+    expect(rtIn(['ps', '-q']).stdout).toBe('');
+    expect(rtIn(['inspect', '--format', '{{.State.Status}}', 'boot1']).stdout.trim()).toBe('exited');
+    rtIn(['rm', '-f', 'boot1', 'manual1']);
+  }, 120_000);
 });
