@@ -36,10 +36,10 @@ export function networkStateOf(s: ContainerState): NetworkState | undefined {
 /**
  * Starts a created or exited container detached under conmon (the monitor outlives the CLI, keeps the
  * k8s-file log, writes the exit file and runs `container-cleanup` when the container exits). Takes the
- * container lock. A SkiffError with exit status 126/127 when runc cannot invoke or find the command. Idempotent on a running
+ * container lock. `preserveFds` passes this process's fds 3… on to the container (socket activation). A SkiffError with exit status 126/127 when runc cannot invoke or find the command. Idempotent on a running
  * container.
  */
-export async function startDetached(store: Store, id: string, o: { restart?: boolean } = {}): Promise<void> {
+export async function startDetached(store: Store, id: string, o: { restart?: boolean; preserveFds?: number } = {}): Promise<void> {
   const root = store.paths.root;
   takeNotifySocket();
   const lock = await lockContainer(root, id);
@@ -47,13 +47,13 @@ export async function startDetached(store: Store, id: string, o: { restart?: boo
     const c = await loadById(root, id);
     if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
     if (c.state.status === 'running' && isAlive(c.state.monitorPid, (c.state as StateExt).monitorStart)) return;
-    await launchConmon(store, c, o.restart === true);
+    await launchConmon(store, c, o.restart === true, o.preserveFds ?? 0);
   } finally {
     await lock.release();
   }
 }
 
-async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean): Promise<void> {
+async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean, preserveFds: number): Promise<void> {
   const root = store.paths.root;
   const { record } = c;
   const id = record.id;
@@ -89,6 +89,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     '--api-version', '1', '-c', id, '-u', id, '-r', runc.path, '-b', p.bundle, '-p', p.pidFile, '-n', record.name,
     '--exit-dir', p.exits, '-l', `k8s-file:${p.log}`, '--log-level', 'error', ...runc.globalArgs().flatMap((a) => ['--runtime-arg', a]),
     '-P', p.conmonPid, '--socket-dir-path', p.sockets,
+    ...(preserveFds > 0 ? ['--preserve-fds', String(preserveFds)] : []),
     ...(record.config.tty ? ['-t'] : []),
     ...selfCommand().flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
     ...['--root', root, 'container-cleanup', id].flatMap((a) => ['--exit-command-arg', a]),
@@ -104,9 +105,12 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     : undefined;
   const sync = await new Promise<{ pid: number; message?: string }>((res, rej) => {
     // conmon's own stderr is not kept: the daemonised monitor would hold the pipe (and this CLI) open
-    const child = spawn(conmon, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { ...process.env, _OCI_SYNCPIPE: '3' }, detached: true, cwd: p.dir });
+    // this process's fds 3… (socket activation's listeners) stay at 3… for conmon and runc; the sync pipe follows them
+    const inherited = Array.from({ length: preserveFds }, (_, i) => i + 3);
+    const syncFd = 3 + preserveFds;
+    const child = spawn(conmon, args, { stdio: ['ignore', 'ignore', 'ignore', ...inherited, 'pipe'], env: { ...process.env, _OCI_SYNCPIPE: String(syncFd) }, detached: true, cwd: p.dir });
     let out = '';
-    const pipe = child.stdio[3] as import('node:stream').Readable;
+    const pipe = child.stdio[syncFd] as import('node:stream').Readable;
     pipe.on('data', (b: Buffer) => {
       out += b.toString();
       try {

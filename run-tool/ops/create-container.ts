@@ -77,6 +77,8 @@ async function createFromSpec(store: Store, o: Omit<CreateContainerOptions, 'rep
 export interface RunContainerOptions extends CreateContainerOptions {
   /** Start under the monitor and return at once; otherwise run attached to this process's stdio until it exits. */
   detach?: boolean;
+  /** Detached: socket activation's listening fds (3…) this process holds, passed on to the container */
+  listenFds?: number;
   /** Attached: what went wrong cleaning up after the container exited (the exit code still stands). */
   onCleanupWarning?: (m: string) => void;
 }
@@ -87,11 +89,11 @@ export interface RunContainerOptions extends CreateContainerOptions {
  * skiff errors, 126 cannot invoke, 127 not found).
  */
 export async function runContainer(store: Store, o: RunContainerOptions): Promise<{ id: string; exitCode?: number; error?: string }> {
-  const { detach, onCleanupWarning, ...create } = o;
+  const { detach, onCleanupWarning, listenFds, ...create } = o;
   const r = await createContainer(store, { ...create, keepMounted: true });
   if (detach) {
     try {
-      await startDetached(store, r.id);
+      await startDetached(store, r.id, { ...(listenFds && { preserveFds: listenFds }) });
     } catch (e) {
       if (o.rm) await removeById(store, r.id, { force: true }).catch(() => {});
       throw e;
