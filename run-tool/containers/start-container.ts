@@ -89,7 +89,9 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     '--api-version', '1', '-c', id, '-u', id, '-r', runc.path, '-b', p.bundle, '-p', p.pidFile, '-n', record.name,
     '--exit-dir', p.exits, '-l', `k8s-file:${p.log}`, '--log-level', 'error', ...runc.globalArgs().flatMap((a) => ['--runtime-arg', a]),
     '-P', p.conmonPid, '--socket-dir-path', p.sockets,
-    ...(preserveFds > 0 ? ['--preserve-fds', String(preserveFds)] : []),
+    // conmon 2.1 has no --preserve-fds: with LISTEN_FDS set it hands fds 3… to runc, which passes them to the
+    // container as socket activation (LISTEN_PID rewritten to runc's pid by --replace-listen-pid)
+    ...(preserveFds > 0 ? ['--replace-listen-pid'] : []),
     ...(record.config.tty ? ['-t'] : []),
     ...selfCommand().flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
     ...['--root', root, 'container-cleanup', id].flatMap((a) => ['--exit-command-arg', a]),
@@ -108,7 +110,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     // this process's fds 3… (socket activation's listeners) stay at 3… for conmon and runc; the sync pipe follows them
     const inherited = Array.from({ length: preserveFds }, (_, i) => i + 3);
     const syncFd = 3 + preserveFds;
-    const child = spawn(conmon, args, { stdio: ['ignore', 'ignore', 'ignore', ...inherited, 'pipe'], env: { ...process.env, _OCI_SYNCPIPE: String(syncFd) }, detached: true, cwd: p.dir });
+    const child = spawn(conmon, args, { stdio: ['ignore', 'ignore', 'ignore', ...inherited, 'pipe'], env: { ...process.env, _OCI_SYNCPIPE: String(syncFd), ...(preserveFds > 0 && { LISTEN_FDS: String(preserveFds), LISTEN_PID: String(process.pid) }) }, detached: true, cwd: p.dir });
     let out = '';
     const pipe = child.stdio[syncFd] as import('node:stream').Readable;
     pipe.on('data', (b: Buffer) => {

@@ -3,6 +3,7 @@
 // the good ones are still written; under a real systemd user manager the generator runs on daemon-reload and
 // its container unit starts (active through sd_notify, its volume unit first) and stops (container removed).
 import { spawnSync } from 'node:child_process';
+import { connect, createServer } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,5 +155,38 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd-ge
     expect(rtIn(['ps', '-q']).stdout).toBe('');
     expect(rtIn(['inspect', '--format', '{{.State.Status}}', 'boot1']).stdout.trim()).toBe('exited');
     rtIn(['rm', '-f', 'boot1', 'manual1']);
+  }, 120_000);
+
+  it('socket activation: a .socket unit starts its container on the first connection, which gets the listener as fd 3', async () => {
+    expect(mgr).toBeDefined();
+    const port = await new Promise<number>((res) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => res(p));
+      });
+    });
+    writeFileSync(join(units, 'sock.container'), `[Container]\nImage=busybox\nNetwork=none\nExec=sh -c 'echo LISTEN_FDS=$LISTEN_FDS LISTEN_PID=$LISTEN_PID; readlink /proc/self/fd/3; trap "exit 0" TERM; sleep 1000 & wait'\n`);
+    writeFileSync(join(mgr!.unitDir, 'sock.socket'), `[Socket]\nListenStream=127.0.0.1:${port}\n`);
+    expect(mgr!.systemctl(['daemon-reload']).status).toBe(0);
+    expect(mgr!.systemctl(['start', 'sock.socket']).stderr).toBe('');
+    expect(mgr!.systemctl(['is-active', 'sock.service']).stdout.trim()).toBe('inactive');
+    await new Promise<void>((res, rej) => {
+      const c = connect(port, '127.0.0.1', () => {
+        c.destroy();
+        res();
+      });
+      c.on('error', rej);
+    });
+    let state = '';
+    for (let i = 0; i < 100 && state !== 'active'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      state = mgr!.systemctl(['is-active', 'sock.service']).stdout.trim();
+    }
+    expect(state).toBe('active');
+    const rtIn = (args: string[]) => mgr!.exec(process.execPath, [bundle, '--root', root, ...args]);
+    expect(rtIn(['logs', 'systemd-sock']).stdout).toMatch(/^LISTEN_FDS=1 LISTEN_PID=1\nsocket:\[\d+\]\n/);
+    expect(mgr!.systemctl(['stop', 'sock.service', 'sock.socket']).status).toBe(0);
+    expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
   }, 120_000);
 });

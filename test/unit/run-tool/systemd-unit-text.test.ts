@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { splitCreateCommand } from '../../../run-tool/systemd/create-command.ts';
 import { formatExec, quoteExecArg } from '../../../run-tool/systemd/unit-text.ts';
+import { socketActivationOf } from '../../../run-tool/systemd/socket-activation.ts';
+import { notifyArgs } from '../../../run-tool/systemd/notify.ts';
 
 const valued = new Set(['--name', '-e', '--env', '--network', '-p', '--root', '--cidfile', '--pod', '-v', '--restart']);
 const takes = (f: string) => valued.has(f);
@@ -40,5 +42,21 @@ describe('splitCreateCommand', () => {
       .toEqual({ flags: ['--name=a'], positionals: ['img', '--x'] });
     expect(splitCreateCommand(['run-tool', '--root', '/r', 'pod', 'create', '--name', 'p', '--replace', '-p', '1:2'], ['pod', 'create'], takes, new Set(['--replace'])))
       .toEqual({ flags: ['--name', 'p', '-p', '1:2'], positionals: [] });
+  });
+});
+
+describe('socket activation and sd_notify', () => {
+  it('takes LISTEN_FDS only when LISTEN_PID names this process; the container sees LISTEN_PID=1', () => {
+    expect(socketActivationOf({ LISTEN_FDS: '2', LISTEN_PID: '42', LISTEN_FDNAMES: 'a:b' }, 42)).toEqual({ fds: 2, env: ['LISTEN_FDS=2', 'LISTEN_PID=1', 'LISTEN_FDNAMES=a:b'] });
+    expect(socketActivationOf({ LISTEN_FDS: '2', LISTEN_PID: '41' }, 42)).toBeUndefined();
+    expect(socketActivationOf({ LISTEN_FDS: '0', LISTEN_PID: '42' }, 42)).toBeUndefined();
+    expect(socketActivationOf({}, 42)).toBeUndefined();
+  });
+
+  it('conmon mode sends MAINPID and READY=1, container mode MAINPID only, ignore nothing', () => {
+    expect(notifyArgs('conmon', 7)).toEqual(['--pid=7', '--no-block', 'READY=1']);
+    expect(notifyArgs('container', 7)).toEqual(['--pid=7', '--no-block']);
+    expect(notifyArgs('ignore', 7)).toBeUndefined();
+    expect(notifyArgs('conmon', 0)).toBeUndefined();
   });
 });
