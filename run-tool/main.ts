@@ -43,6 +43,7 @@ const commands: CommandModule[] = [
   { names: ['info'], load: async () => (await import('./commands/info.ts')).addInfoCommand },
   { names: ['pod'], load: async () => (await import('./commands/pod/index.ts')).addPodCommands },
   { names: ['generate'], load: async () => (await import('./commands/generate.ts')).addGenerateCommand },
+  { names: ['auto-update'], load: async () => (await import('./commands/auto-update.ts')).addAutoUpdateCommand },
   { names: ['systemd-generator'], load: async () => (await import('./commands/systemd-generator.ts')).addSystemdGeneratorCommand },
   { names: ['container-cleanup'], load: async () => (await import('./commands/container-cleanup.ts')).addContainerCleanupCommand },
   { names: ['login', 'logout'], load: async () => { const { addLoginCommands } = await import('../shared/cli/login-command.ts'); return (p) => addLoginCommands(p, { tool: 'run-tool' }); } },

@@ -6,6 +6,7 @@ import { parseUlimit } from '../../shared/runtime/rlimits.ts';
 import type { SpecDevice } from '../../shared/runtime/types.ts';
 import type { CreateOptions } from '../containers/create.ts';
 import type { SdNotifyMode } from '../containers/create-options.ts';
+import { unitLabels } from '../systemd/systemctl.ts';
 import { parsePublishFlags } from '../containers/net-wiring.ts';
 import { parseSignal } from '../containers/signals.ts';
 import type { HealthConfig, PortMapping, RestartPolicy } from '../containers/state.ts';
@@ -283,7 +284,8 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
     else if (so.startsWith('label=') || so.startsWith('apparmor=')) continue;
     else throw new SkiffError('EINVALID', `invalid --security-opt ${JSON.stringify(so)}`);
   }
-  const labels: Record<string, string> = {};
+  // inside a systemd unit the container learns its unit and manager (auto-update restarts through them)
+  const labels: Record<string, string> = unitLabels();
   for (const l of f.label) {
     const i = l.indexOf('=');
     labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);

@@ -189,4 +189,40 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd-ge
     expect(mgr!.systemctl(['stop', 'sock.service', 'sock.socket']).status).toBe(0);
     expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
   }, 120_000);
+
+  it('auto-update (local policy): a changed image restarts the unit on it; an image whose command fails is rolled back', async () => {
+    expect(mgr).toBeDefined();
+    const rtIn = (args: string[]) => mgr!.exec(process.execPath, [bundle, '--root', root, ...args]);
+    expect(rtIn(['tag', 'busybox', 'localhost/upd:latest']).status).toBe(0);
+    writeFileSync(join(units, 'upd.container'), `[Container]\nImage=localhost/upd:latest\nNetwork=none\nAutoUpdate=local\nExec=sh -c 'trap "exit 0" TERM; sleep 1000 & wait'\n`);
+    expect(mgr!.systemctl(['daemon-reload']).status).toBe(0);
+    expect(mgr!.systemctl(['start', 'upd.service']).stderr).toBe('');
+    const imageOf = () => rtIn(['inspect', '--format', '{{.Image}}', 'systemd-upd']).stdout.trim();
+    const first = imageOf();
+    expect(rtIn(['inspect', '--format', '{{index .Config.Labels "PODMAN_SYSTEMD_UNIT"}}', 'systemd-upd']).stdout.trim()).toBe('upd.service');
+    const none = rtIn(['auto-update', '--format', '{{.Unit}} {{.Policy}} {{.Updated}}']);
+    expect([none.status, none.stdout]).toEqual([0, 'upd.service local false\n']);
+    // a new image under the same name
+    expect(rtIn(['run', '--name', 'mk', '--network', 'none', 'busybox', 'sh', '-c', 'echo 2 > /version']).status).toBe(0);
+    expect(rtIn(['commit', 'mk', 'localhost/upd:latest']).status).toBe(0);
+    const dry = rtIn(['auto-update', '--dry-run', '--format', '{{.Unit}} {{.Updated}}']);
+    expect(dry.stdout).toBe('upd.service pending\n');
+    expect(imageOf()).toBe(first);
+    const up = rtIn(['auto-update']);
+    expect(up.stderr).toBe('');
+    expect(up.stdout.split('\n')[0]).toMatch(/^UNIT\s+CONTAINER\s+IMAGE\s+POLICY\s+UPDATED$/);
+    expect(up.stdout).toMatch(/upd\.service\s+[0-9a-f]{12} \(systemd-upd\)\s+localhost\/upd:latest\s+local\s+true/);
+    const second = imageOf();
+    expect(second).not.toBe(first);
+    expect(mgr!.systemctl(['is-active', 'upd.service']).stdout.trim()).toBe('active');
+    expect(rtIn(['exec', 'systemd-upd', 'cat', '/version']).stdout).toBe('2\n');
+    // an image whose command cannot start: the unit fails, the old image gets the name back and runs again
+    expect(rtIn(['commit', '--change', 'ENTRYPOINT ["/nonexistent"]', 'mk', 'localhost/upd:latest']).status).toBe(0);
+    const rb = rtIn(['auto-update', '--format', '{{.Unit}} {{.Updated}}']);
+    expect(rb.stdout).toBe('upd.service rolled back\n');
+    expect(mgr!.systemctl(['is-active', 'upd.service']).stdout.trim()).toBe('active');
+    expect(imageOf()).toBe(second);
+    expect(mgr!.systemctl(['stop', 'upd.service']).status).toBe(0);
+    rtIn(['rm', '-f', 'mk']);
+  }, 180_000);
 });
