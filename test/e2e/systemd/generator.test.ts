@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFi
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
+import { startRegistry, type TestRegistry } from '../../helpers/registry.ts';
 import { hasSystemd, startUserManager, verifyUnits, type UserManager } from '../../helpers/systemd-user.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 import { buildRunTool, hasConmon } from '../run-tool/core-helpers.ts';
@@ -39,6 +40,7 @@ WantedBy=default.target
 
 describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd-generator', () => {
   let mgr: UserManager | undefined;
+  let reg: TestRegistry | undefined;
   beforeAll(async () => {
     bundle = await buildRunTool();
     const sd = await scratchDir('skiff-quadlet-');
@@ -65,6 +67,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd-ge
       await mgr.stop();
     }
     spawnSync(process.execPath, [bundle, '--root', root, 'rm', '-af']);
+    await reg?.stop();
     await cleanup?.();
   });
 
@@ -224,5 +227,38 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd-ge
     expect(imageOf()).toBe(second);
     expect(mgr!.systemctl(['stop', 'upd.service']).status).toBe(0);
     rtIn(['rm', '-f', 'mk']);
+  }, 180_000);
+
+  it('auto-update (registry policy): a new image pushed to the test registry is pulled and run; a broken one is rolled back', async () => {
+    expect(mgr).toBeDefined();
+    reg = await startRegistry();
+    const rtIn = (args: string[]) => mgr!.exec(process.execPath, [bundle, '--root', root, ...args]);
+    const push = (local: string) => spawnSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${root}/images:${local}`, `docker://${reg!.host}/upd:latest`], { encoding: 'utf8' });
+    const name = `${reg.host}/upd:latest`;
+    expect(push('localhost/busybox:latest').status).toBe(0);
+    expect(rtIn(['pull', '--tls-verify=false', name]).status).toBe(0);
+    writeFileSync(join(units, 'reg.container'), `[Container]\nImage=${name}\nNetwork=none\nAutoUpdate=registry\nExec=sh -c 'trap "exit 0" TERM; sleep 1000 & wait'\n`);
+    expect(mgr!.systemctl(['daemon-reload']).status).toBe(0);
+    expect(mgr!.systemctl(['start', 'reg.service']).stderr).toBe('');
+    const imageOf = () => rtIn(['inspect', '--format', '{{.Image}}', 'systemd-reg']).stdout.trim();
+    const first = imageOf();
+    const same = rtIn(['auto-update', '--tls-verify=false', '--format', '{{.Unit}} {{.Policy}} {{.Updated}}']);
+    expect(same.stdout).toBe('reg.service registry false\n');
+    expect(rtIn(['run', '--name', 'mk3', '--network', 'none', 'busybox', 'sh', '-c', 'echo 3 > /version']).status).toBe(0);
+    expect(rtIn(['commit', 'mk3', 'localhost/v3:latest']).status).toBe(0);
+    expect(push('localhost/v3:latest').status).toBe(0);
+    const up = rtIn(['auto-update', '--tls-verify=false', '--format', '{{.Unit}} {{.Updated}}']);
+    expect([up.stdout, up.stderr]).toEqual(['reg.service true\n', '']);
+    const second = imageOf();
+    expect(second).not.toBe(first);
+    expect(rtIn(['exec', 'systemd-reg', 'cat', '/version']).stdout).toBe('3\n');
+    expect(rtIn(['commit', '--change', 'ENTRYPOINT ["/nonexistent"]', 'mk3', 'localhost/broken:latest']).status).toBe(0);
+    expect(push('localhost/broken:latest').status).toBe(0);
+    const rb = rtIn(['auto-update', '--tls-verify=false', '--format', '{{.Unit}} {{.Updated}}']);
+    expect(rb.stdout).toBe('reg.service rolled back\n');
+    expect(mgr!.systemctl(['is-active', 'reg.service']).stdout.trim()).toBe('active');
+    expect(imageOf()).toBe(second);
+    expect(mgr!.systemctl(['stop', 'reg.service']).status).toBe(0);
+    rtIn(['rm', '-f', 'mk3']);
   }, 180_000);
 });
