@@ -49,6 +49,8 @@ export interface BuildOptions {
   runc?: string;
   runcRoot?: string;
   addUrlMaxBytes?: number;
+  /** `--cache-from` / `--cache-to` / `--cache-ttl` (build-tool/cache/cache-options.ts) */
+  cache?: import('../cache/cache-options.ts').CacheOptions;
   signal?: AbortSignal;
 }
 

@@ -22,6 +22,13 @@ export interface TestRegistry {
   refreshToken: string;
   /** Token requests seen by the token server (scope strings, method). */
   tokenRequests: { method: string; scopes: string[]; account?: string; authorized: boolean }[];
+  /**
+   * With `accessLog`: the request lines served so far (`GET /v2/…/blobs/sha256:… HTTP/1.1`), oldest first. Sends
+   * one marker request and waits for its log line first, so everything served before the call is in the list.
+   */
+  requests(): Promise<string[]>;
+  /** The registry's filesystem storage root (tests that damage stored content on purpose write here). */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -115,7 +122,7 @@ async function startTokenServer(dir: string, reg: { user: string; password: stri
  * self-signed cert that is also the registry's root bundle). Waits until `/v2/` answers. `stop()` kills the
  * registry by PID and removes its storage.
  */
-export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteEnabled?: boolean } = {}): Promise<TestRegistry> {
+export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteEnabled?: boolean; accessLog?: boolean } = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(join(process.env.SKIFF_TEST_TMP ?? '/dev/shm', 'skiff-registry-'));
   const port = await freePort();
   const user = 'tester';
@@ -128,7 +135,7 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
     'log:',
     '  level: error',
     '  accesslog:',
-    '    disabled: true',
+    `    disabled: ${opts.accessLog ? 'false' : 'true'}`,
     'storage:',
     '  filesystem:',
     `    rootdirectory: ${join(dir, 'data')}`,
@@ -147,7 +154,18 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
   }
   const configPath = join(dir, 'config.yml');
   await writeFile(configPath, lines.join('\n') + '\n');
-  const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', opts.accessLog ? 'pipe' : 'ignore', 'pipe'] });
+  // the access log (combined log format, on stdout): keep the quoted request line of each entry
+  const served: string[] = [];
+  let partial = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    const lines = (partial + d).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) {
+      const m = /"([A-Z]+ \S+ HTTP\/[0-9.]+)"/u.exec(l);
+      if (m) served.push(m[1]!);
+    }
+  });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     if (stderr.length < 64 << 10) stderr += d;
@@ -187,7 +205,17 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { host: `127.0.0.1:${port}`, url, user, password, refreshToken, tokenRequests, stop };
+  return { host: `127.0.0.1:${port}`, url, user, password, refreshToken, tokenRequests, requests: async () => {
+      const mark = `/v2/?skiff-log-mark=${randomBytes(6).toString('hex')}`;
+      await (await fetch(`${url}${mark}`)).arrayBuffer();
+      const until = Date.now() + 10_000;
+      while (!served.some((l) => l.startsWith(`GET ${mark} `))) {
+        if (Date.now() > until) throw new Error('the registry access log did not show the marker request within 10 s (accessLog off?)');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return served.filter((l) => !l.includes('skiff-log-mark='));
+    },
+    dataDir: join(dir, 'data'), stop };
 }
 
 /** sha256 digest string of bytes (test convenience). */

@@ -1,0 +1,136 @@
+// The registry-backed layer cache (issue 18, "Remote cache"): two stores stand for two CI runners sharing one real
+// docker-registry on 127.0.0.1. Runner A builds with --cache-to; runner B starts empty and builds the same
+// context with --cache-from: every step is a hit, B downloads only the final image's layers (counted in the
+// registry's access log), and the image is A's, byte for byte.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
+import { REGISTRY_BIN, startRegistry, type TestRegistry } from '../../helpers/registry.ts';
+import { isRoot, scratchDir } from '../../helpers/tmp.ts';
+
+const repo = resolve(import.meta.dirname, '../../..');
+const env = { ...process.env, REGISTRY_AUTH_FILE: '', CONTAINERS_REGISTRIES_CONF: '' };
+
+function tool(name: string, args: string[]) {
+  return spawnSync(process.execPath, [join(repo, 'bin', `${name}.mjs`), ...args], { encoding: 'utf8', env, timeout: 180_000 });
+}
+
+/** The image's manifest (layers, config) as stored under `name` in the store at `root`. */
+function storedManifest(root: string, name: string): { config: { digest: string }; layers: { digest: string; size: number }[] } {
+  const r = spawnSync('skopeo', ['inspect', '--raw', `oci:${root}/images:${name}`], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as { config: { digest: string }; layers: { digest: string; size: number }[] };
+}
+
+/** Digests of the blobs GET-requested from the registry in `lines`. */
+function blobGets(lines: string[]): string[] {
+  return lines.flatMap((l) => {
+    const m = /^GET \/v2\/\S+\/blobs\/(sha256:[0-9a-f]{64}) /u.exec(l);
+    return m ? [m[1]!] : [];
+  });
+}
+
+/** Steps that ran (build-tool prints `--> 0.123s` after each step it executed, `--> Using cache …` for hits). */
+const ran = (stderr: string) => stderr.split('\n').filter((l) => /^--> \d+\.\d+s$/u.test(l)).length;
+const hits = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('--> Using cache')).length;
+
+describe.skipIf(!isRoot || !hasBusybox || !existsSync(REGISTRY_BIN))('build-tool --cache-to / --cache-from through a registry', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let reg: TestRegistry;
+  let ctx: string;
+  let storeA: string;
+  let idA: string;
+  let stampA: string;
+  const CACHE = () => `${reg.host}/ci/app-cache`;
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = await scratchDir('skiff-build-rcache-'));
+    reg = await startRegistry({ accessLog: true, deleteEnabled: true });
+    const seed = join(dir, 'seed');
+    await makeBusyboxImage(seed, dir, 'localhost/busybox:latest');
+    const c = spawnSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${seed}/images:localhost/busybox:latest`, `docker://${reg.host}/lib/busybox:1`], { encoding: 'utf8' });
+    expect(c.status, c.stderr).toBe(0);
+    ctx = join(dir, 'ctx');
+    mkdirSync(ctx);
+    writeFileSync(join(ctx, 'a.txt'), 'a\n');
+    writeFileSync(join(ctx, 'b.txt'), 'b\n');
+    // a tools stage whose layer the final image does not hold (mode=max exports it; B must not download it)
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      `FROM ${reg.host}/lib/busybox:1 AS tools
+RUN date +%s%N > /built-at && head -c 300000 /dev/urandom > /big
+FROM ${reg.host}/lib/busybox:1
+ENV A=1
+COPY a.txt /a.txt
+COPY --from=tools /built-at /tools-at
+RUN date +%s%N > /stamp && cat /a.txt > /copy
+COPY b.txt /b.txt
+RUN cat /b.txt > /b2 && date +%s%N > /stamp2
+CMD ["cat", "/stamp"]
+`,
+    );
+    storeA = join(dir, 'runner-a');
+    const a = tool('build-tool', ['--root', storeA, 'build', '--tls-verify=false', '--network', 'none', '--cache-to', `type=registry,ref=${CACHE()},mode=max`, '-t', 'app', '-o', `type=local,dest=${join(dir, 'out-a')}`, ctx]);
+    expect(a.status, a.stderr).toBe(0);
+    expect(ran(a.stderr)).toBe(6);
+    idA = a.stdout.trim();
+    stampA = readFileSync(join(dir, 'out-a', 'stamp'), 'utf8');
+  }, 300_000);
+  afterAll(async () => {
+    await reg?.stop();
+    await cleanup?.();
+  });
+
+  it('an empty runner with --cache-from hits every step, downloads only the final image’s layers, and makes A’s image', async () => {
+    const storeB = join(dir, 'runner-b');
+    const before = (await reg.requests()).length;
+    const b = tool('build-tool', ['--root', storeB, 'build', '--tls-verify=false', '--network', 'none', '--cache-from', CACHE(), '-t', 'app', '-o', `type=local,dest=${join(dir, 'out-b')}`, ctx]);
+    expect(b.status, b.stderr).toBe(0);
+    expect(ran(b.stderr)).toBe(0);
+    expect(hits(b.stderr)).toBe(6);
+    expect(b.stderr).not.toMatch(/WARN/u);
+    expect(b.stdout.trim()).toBe(idA);
+    // the RUN that wrote the time kept runner A's value
+    expect(readFileSync(join(dir, 'out-b', 'stamp'), 'utf8')).toBe(stampA);
+    const image = storedManifest(storeB, 'localhost/app:latest');
+    expect(image.config.digest).toBe(`sha256:${idA}`);
+    const gets = blobGets((await reg.requests()).slice(before));
+    // the base image's config (pulled for FROM) and each layer of the final image, once; nothing else — not the
+    // tools stage's 300 kB layer, although the cache holds it
+    const toolsLayer = storedManifest(storeA, 'localhost/app:latest').layers.map((l) => l.digest);
+    expect(gets.filter((d) => !toolsLayer.includes(d))).toHaveLength(1);
+    expect([...gets].sort()).toEqual([...new Set(gets)].sort());
+    expect(gets.filter((d) => toolsLayer.includes(d)).sort()).toEqual(image.layers.map((l) => l.digest).sort());
+  });
+
+  it('after one source file changes, only the steps from its COPY on run; the steps before keep A’s results', () => {
+    const ctx2 = join(dir, 'ctx2');
+    spawnSync('cp', ['-a', ctx, ctx2]);
+    writeFileSync(join(ctx2, 'b.txt'), 'changed\n');
+    const c = tool('build-tool', ['--root', join(dir, 'runner-c'), 'build', '--tls-verify=false', '--network', 'none', '--cache-from', `type=registry,ref=${CACHE()}`, '-o', `type=local,dest=${join(dir, 'out-c')}`, ctx2]);
+    expect(c.status, c.stderr).toBe(0);
+    expect(ran(c.stderr)).toBe(2); // COPY b.txt and the RUN after it
+    expect(hits(c.stderr)).toBe(4);
+    expect(readFileSync(join(dir, 'out-c', 'stamp'), 'utf8')).toBe(stampA);
+    expect(readFileSync(join(dir, 'out-c', 'b2'), 'utf8')).toBe('changed\n');
+  });
+
+  it('a cache entry whose layer was tampered with in the registry is ignored with a warning and its step is built', () => {
+    // the RUN /stamp layer (4th of the final image) gets other bytes of the same size in the registry's storage
+    const stampLayer = storedManifest(storeA, 'localhost/app:latest').layers[3]!;
+    const dataDir = join(reg.dataDir, 'docker/registry/v2/blobs/sha256', stampLayer.digest.slice(7, 9), stampLayer.digest.slice(7));
+    expect(readdirSync(dataDir)).toContain('data');
+    writeFileSync(join(dataDir, 'data'), randomBytes(stampLayer.size));
+    const d = tool('build-tool', ['--root', join(dir, 'runner-d'), 'build', '--tls-verify=false', '--network', 'none', '--cache-from', CACHE(), '-o', `type=local,dest=${join(dir, 'out-d')}`, ctx]);
+    expect(d.status, d.stderr).toBe(0);
+    expect(d.stderr).toMatch(new RegExp(`WARN: cache entry ${CACHE().replace(/[.]/gu, '\\.')}:[0-9a-f]{12} ignored: its layer ${stampLayer.digest} does not verify`, 'u'));
+    expect(d.stdout.trim()).not.toBe(idA);
+    // the step was built again: a new time, the file it copied still right
+    expect(readFileSync(join(dir, 'out-d', 'stamp'), 'utf8')).not.toBe(stampA);
+    expect(readFileSync(join(dir, 'out-d', 'copy'), 'utf8')).toBe('a\n');
+  });
+});
