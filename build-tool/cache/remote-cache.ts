@@ -10,10 +10,15 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { isSkiffError, type Cancellable } from '../../shared/errors.ts';
 import { decompressWithDiffID } from '../../shared/layer/compression.ts';
-import type { Digest } from '../../shared/oci/digest.ts';
+import { isDigest, type Digest } from '../../shared/oci/digest.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
 import type { Store } from '../../shared/store/store.ts';
 import type { CacheLocation, CacheOptions } from './cache-options.ts';
+import { buildahCacheKey, goTimeString, type BuildahChain } from './buildah-key.ts';
+import { MAX_DOCUMENT_BYTES } from '../../shared/oci/document-size.ts';
+import { MediaType } from '../../shared/oci/media-types.ts';
+import type { History, ImageConfig, Manifest } from '../../shared/oci/types.ts';
+import { parseManifest } from '../../shared/oci/validate.ts';
 import { decodeEntry, EMPTY_CONFIG, EMPTY_CONFIG_DESC, encodeEntry, entryTag } from './cache-entry.ts';
 import { openCacheRepo, type CacheRepo } from './cache-repo.ts';
 import type { CachedLayer, CacheEntry } from './cache-store.ts';
@@ -83,6 +88,48 @@ export class RemoteCache {
   }
 
   /**
+   * buildah's entry (`REPO:<buildahKey>`, an intermediate image) for a step over `chain` with `createdBy`,
+   * accepted only when it continues exactly that chain: its config's diff_ids and history are the chain's plus
+   * this one step (a layer when `addsLayer`, else an empty-layer entry with this created_by). Returns it as a hit
+   * under skiff's `key` (its layer fetched and verified like any other when needed) and the chain it ends; an
+   * entry that does not fit is ignored with a warning.
+   */
+  async lookupBuildah(key: Digest, chain: BuildahChain, addsLayer: boolean, createdBy: string, o: Cancellable = {}): Promise<{ hit: RemoteHit; chain: BuildahChain } | undefined> {
+    if (this.#bad.has(key)) return undefined;
+    const bkey = buildahCacheKey(chain, addsLayer, createdBy);
+    if (bkey === undefined) return undefined;
+    for (const source of this.#sources) {
+      if (this.#down.has(source)) continue;
+      let got;
+      let config: ImageConfig;
+      let man: Manifest;
+      try {
+        got = await source.getManifest(bkey, o);
+        if (got === undefined) continue;
+        man = parseManifest(got.bytes).manifest;
+        if (man.config.size > MAX_DOCUMENT_BYTES) throw new Error('its config is too large');
+        config = JSON.parse(Buffer.concat(await (await source.getBlob(man.config, o)).toArray()).toString('utf8')) as ImageConfig;
+      } catch (e) {
+        if (o.signal?.aborted) throw e;
+        this.#warn(`buildah cache entry ${source.name}:${bkey.slice(0, 12)} ignored: ${e instanceof Error ? e.message : String(e)}`);
+        continue;
+      }
+      const why = continuesChain(chain, addsLayer, createdBy, man, config);
+      if (why !== undefined) {
+        this.#warn(`buildah cache entry ${source.name}:${bkey.slice(0, 12)} ignored: ${why}`);
+        continue;
+      }
+      const last = config.history!.at(-1)!;
+      const l = man.layers.at(-1);
+      const created = last.created ?? new Date(0).toISOString();
+      if (this.#ttlMs !== undefined && Date.now() - Date.parse(created) > this.#ttlMs) continue;
+      const entry: CacheEntry = { created, ...(addsLayer && l && { layer: { mediaType: l.mediaType, digest: l.digest, size: l.size, diffId: config.rootfs.diff_ids.at(-1)! } }) };
+      return { hit: { key, entry, source }, chain: { diffIds: config.rootfs.diff_ids, history: config.history!, manifestType: man.mediaType ?? MediaType.OciManifest } };
+    }
+    return undefined;
+  }
+
+  /**
    * Downloads the hit's layer into `store`: the store verifies digest and size as it writes, the diffID is hashed
    * from the same bytes. On any mismatch the entry's key is ignored from then on and a warning names it; returns
    * false then (the blob, if stored, is unreferenced and left to gc).
@@ -101,6 +148,22 @@ export class RemoteCache {
       return false;
     }
   }
+}
+
+const sameHistory = (a: History, b: History): boolean =>
+  goTimeString(a.created) === goTimeString(b.created) && a.created_by === b.created_by && a.author === b.author && a.comment === b.comment && (a.empty_layer === true) === (b.empty_layer === true);
+
+/** Why buildah's intermediate image `man`/`config` is not `chain` plus one step, or undefined when it is. Pure. */
+function continuesChain(chain: BuildahChain, addsLayer: boolean, createdBy: string, man: Manifest, config: ImageConfig): string | undefined {
+  const ids = config.rootfs?.diff_ids;
+  const hist = config.history;
+  if (!Array.isArray(ids) || !Array.isArray(hist) || ids.length !== man.layers.length) return 'its config does not match its manifest';
+  if (ids.length !== chain.diffIds.length + (addsLayer ? 1 : 0) || chain.diffIds.some((d, i) => ids[i] !== d) || (addsLayer && !isDigest(ids.at(-1)))) return 'its layers are not this build’s';
+  if (hist.length !== chain.history.length + 1 || chain.history.some((h, i) => !sameHistory(h, hist[i]!))) return 'its history is not this build’s';
+  const last = hist.at(-1)!;
+  if (last.created_by !== createdBy || (last.empty_layer === true) === addsLayer) return 'its last step is not this one';
+  if (last.created !== undefined && Number.isNaN(Date.parse(last.created))) return 'its created time is malformed';
+  return undefined;
 }
 
 async function downloadVerified(source: CacheRepo, layer: CachedLayer, store: Store, o: Cancellable): Promise<void> {

@@ -26,6 +26,7 @@ import { BuildCache } from '../cache/cache-store.ts';
 import { FileDigests } from '../cache/file-digests.ts';
 import { baseKey, stepKey } from '../cache/key.ts';
 import type { RemoteCache, RemoteHit, ExportStep } from '../cache/remote-cache.ts';
+import type { BuildahChain } from '../cache/buildah-key.ts';
 import { loadBaseImage } from './base-image.ts';
 import { BuildDir, reclaimBuilds } from './build-dir.ts';
 import { prepareCopy } from './copy-step.ts';
@@ -186,7 +187,9 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
 
     /** Every step's key and result, for --cache-to (meta steps too: their history times keep the image ID). */
     const exported: ExportStep[] = [];
-    const createdFor = async (key: Digest, stage: number): Promise<string> => {
+    /** A remote hit found another way when skiff's own key misses (buildah's entries: runStage's `alt`). */
+    type AltLookup = () => Promise<RemoteHit | undefined>;
+    const createdFor = async (key: Digest, stage: number, alt?: AltLookup): Promise<string> => {
       if (fixed) return fixed.toISOString();
       if (useCache) {
         const hit = await cache.get(key);
@@ -194,7 +197,7 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
           exported.push({ key, entry: { created: hit.created }, stage });
           return hit.created;
         }
-        const r = remote && (await remote.lookup(key, so));
+        const r = remote && ((await remote.lookup(key, so)) ?? (await alt?.()));
         if (r && r.entry.layer === undefined) {
           if (record) await cache.put(key, r.entry);
           exported.push({ key, entry: r.entry, stage });
@@ -244,13 +247,13 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
      * is reused (nothing runs); else a working root over `below` gets `workdirs` made (each owned by its USER), then
      * `work` runs, and the root's changes become the step's layer (none when nothing changed). Records the result.
      */
-    const layerStep = async (stage: number, stepKey: Digest, below: StageLayer[], workdirs: { path: string; user: string }[], work?: (wr: WorkingRoot) => Promise<void>): Promise<{ layer?: StageLayer; created: string; cached: boolean }> => {
+    const layerStep = async (stage: number, stepKey: Digest, below: StageLayer[], workdirs: { path: string; user: string }[], work?: (wr: WorkingRoot) => Promise<void>, alt?: AltLookup): Promise<{ layer?: StageLayer; created: string; cached: boolean }> => {
       let hit = useCache ? await cache.get(stepKey) : undefined;
       // a hit's layer is checked without a lock here and claimed (leased under the gc lock) with the build's other
       // hits in one go before anything reads it (claimHits): one lock round trip per build, not one per step
       let local = hit !== undefined && (hit.layer === undefined || (await store.blobs.has(hit.layer.digest, hit.layer.size, so)));
       // not here: a remote entry (--cache-from) is a hit too; its layer is fetched only when claimed as needed
-      const rhit = !local && useCache && remote ? await remote.lookup(stepKey, so) : undefined;
+      const rhit = !local && useCache && remote ? ((await remote.lookup(stepKey, so)) ?? (await alt?.())) : undefined;
       if (rhit) {
         hit = rhit.entry;
         local = hit.layer === undefined || (await store.blobs.has(hit.layer.digest, hit.layer.size, so));
@@ -301,10 +304,14 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
       let config: ImageConfig;
       let layers: StageLayer[];
       let key: Digest;
+      // buildah's cache keys (reading what buildah --cache-to wrote) follow from the stage's base image while every
+      // step so far came from buildah's entries; any other step ends the chain (buildah-key.ts)
+      let bchain: BuildahChain | undefined;
       if (ps.base.kind === 'scratch') {
         config = { architecture: ps.platform.architecture, os: ps.platform.os, ...(ps.platform.variant && { variant: ps.platform.variant }), config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
         layers = [];
         key = baseKey({ kind: 'scratch' }, pf);
+        bchain = { diffIds: [], history: [], manifestType: '' };
       } else if (ps.base.kind === 'stage') {
         const r = await results.get(ps.base.index)!;
         config = structuredClone(r.config);
@@ -315,6 +322,7 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
         config = b.config;
         layers = [...b.layers];
         key = baseKey({ kind: 'image', manifest: b.manifestDigest }, pf);
+        bchain = { diffIds: b.config.rootfs?.diff_ids ?? [], history: b.config.history ?? [], manifestType: b.manifestMediaType };
       }
       // Like BuildKit and buildah: a stage whose base sets no PATH gets the default one in its config, first in Env
       config = withDefaultPath(config);
@@ -351,7 +359,10 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
             pendingDirs.push({ path: checkWorkdir(cc.WorkingDir), user: cc.User ?? '' });
             pendingHistory = history.length;
           }
-          history.push({ created: await createdFor(key, idx), created_by: step.createdBy, empty_layer: true });
+          const alt = buildahAlt(bchain, key, false, step.createdBy);
+          bchain = undefined;
+          history.push({ created: await createdFor(key, idx, alt.lookup), created_by: step.createdBy, empty_layer: true });
+          bchain = alt.next();
           checkSize(ins);
           continue;
         }
@@ -361,6 +372,8 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
         pendingDirs = [];
         key = stepKey(key, [ins.kind, desc, step.buildArgs, cc.User ?? '', cc.WorkingDir ?? '', cc.Shell ?? null, ...(workdirs.length ? [['workdirs', workdirs]] : [])]);
         const createdBy = step.run ? step.createdBy : copyCreatedBy(ins.kind as 'COPY' | 'ADD', prepared!.summary, step.copy!.dest.path);
+        const alt = step.run ? buildahAlt(bchain, key, true, createdBy) : { lookup: undefined, next: () => undefined };
+        bchain = undefined;
         const r = await layerStep(idx, key, layers, workdirs, async (wr) => {
           if (step.run) await executeRun(ctx, step, idx, wr, cc, ps.platform);
           else {
@@ -370,7 +383,8 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
             }
             await prepared!.apply(wr.rootfs);
           }
-        });
+        }, alt.lookup);
+        bchain = alt.next();
         if (r.layer) {
           layers.push(r.layer);
           history.push({ created: r.created, created_by: createdBy });
@@ -391,6 +405,23 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
       }
       const final: ImageConfig = { ...scope.config, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) }, history };
       return { index: idx, config: final, layers, history, key, baseLayerCount, baseHistoryCount };
+    };
+
+    /**
+     * The buildah-entry lookup for one step over `chain` (none when the chain is broken or nothing is looked up
+     * remotely) and, after the step, the chain it continues — set only when the step's result came from it.
+     */
+    const buildahAlt = (chain: BuildahChain | undefined, key: Digest, addsLayer: boolean, createdBy: string): { lookup: AltLookup | undefined; next: () => BuildahChain | undefined } => {
+      if (chain === undefined || remote === undefined) return { lookup: undefined, next: () => undefined };
+      let next: BuildahChain | undefined;
+      return {
+        lookup: async () => {
+          const r = await remote.lookupBuildah(key, chain, addsLayer, createdBy, so);
+          next = r?.chain;
+          return r?.hit;
+        },
+        next: () => next,
+      };
     };
 
     const jobs = Math.max(1, o.jobs ?? 1);
