@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createSign, randomBytes, createHash, X509Certificate } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -154,18 +155,17 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
   }
   const configPath = join(dir, 'config.yml');
   await writeFile(configPath, lines.join('\n') + '\n');
-  const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', opts.accessLog ? 'pipe' : 'ignore', 'pipe'] });
-  // the access log (combined log format, on stdout): keep the quoted request line of each entry
-  const served: string[] = [];
-  let partial = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    const lines = (partial + d).split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) {
+  // the access log (combined log format, on stdout) goes to a file: a pipe would fill while a test blocks in
+  // spawnSync, and the registry would stall on its next log line
+  const accessLog = join(dir, 'access.log');
+  const logFd = opts.accessLog ? openSync(accessLog, 'w') : undefined;
+  const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', logFd ?? 'ignore', 'pipe'] });
+  if (logFd !== undefined) closeSync(logFd);
+  const served = async (): Promise<string[]> =>
+    (await readFile(accessLog, 'utf8')).split('\n').flatMap((l) => {
       const m = /"([A-Z]+ \S+ HTTP\/[0-9.]+)"/u.exec(l);
-      if (m) served.push(m[1]!);
-    }
-  });
+      return m ? [m[1]!] : [];
+    });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     if (stderr.length < 64 << 10) stderr += d;
@@ -209,11 +209,12 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
       const mark = `/v2/?skiff-log-mark=${randomBytes(6).toString('hex')}`;
       await (await fetch(`${url}${mark}`)).arrayBuffer();
       const until = Date.now() + 10_000;
-      while (!served.some((l) => l.startsWith(`GET ${mark} `))) {
+      for (;;) {
+        const lines = await served();
+        if (lines.some((l) => l.startsWith(`GET ${mark} `))) return lines.filter((l) => !l.includes('skiff-log-mark='));
         if (Date.now() > until) throw new Error('the registry access log did not show the marker request within 10 s (accessLog off?)');
         await new Promise((r) => setTimeout(r, 20));
       }
-      return served.filter((l) => !l.includes('skiff-log-mark='));
     },
     dataDir: join(dir, 'data'), stop };
 }

@@ -105,6 +105,73 @@ CMD ["cat", "/stamp"]
     expect(gets.filter((d) => !toolsLayer.includes(d))).toHaveLength(1);
     expect([...gets].sort()).toEqual([...new Set(gets)].sort());
     expect(gets.filter((d) => toolsLayer.includes(d)).sort()).toEqual(image.layers.map((l) => l.digest).sort());
+    // …while the cache does hold a layer the image does not: the tools stage's (mode=max)
+    const cached = await cacheLayers('ci/app-cache');
+    expect(cached.filter((d) => !toolsLayer.includes(d))).toHaveLength(1);
+    expect(gets).not.toContain(cached.find((d) => !toolsLayer.includes(d)));
+  });
+
+  /** The layer digests of every entry in cache repository `name`. */
+  async function cacheLayers(name: string): Promise<string[]> {
+    const { tags } = (await (await fetch(`${reg.url}/v2/${name}/tags/list`)).json()) as { tags: string[] };
+    const out: string[] = [];
+    for (const t of tags) {
+      const m = (await (await fetch(`${reg.url}/v2/${name}/manifests/${t}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as { layers: { digest: string }[] };
+      out.push(...m.layers.map((l) => l.digest));
+    }
+    return out;
+  }
+
+  /** A build of `context` from an empty store with `flags`; its exit status, stderr, image ID and step counts. */
+  function fresh(name: string, flags: string[], context = ctx) {
+    const r = tool('build-tool', ['--root', join(dir, name), 'build', '--tls-verify=false', '--network', 'none', ...flags, context]);
+    expect(r.status, r.stderr).toBe(0);
+    return { stderr: r.stderr, id: r.stdout.trim().split('\n').pop()!, ran: ran(r.stderr), hits: hits(r.stderr) };
+  }
+
+  it('type=local writes an OCI layout another runner reads with type=local,src=', () => {
+    const cacheDir = join(dir, 'local-cache');
+    fresh('local-a', ['--cache-to', `type=local,dest=${cacheDir},mode=max`]);
+    // runner A's store already had every step: exporting from cache hits writes them all the same
+    const a = tool('build-tool', ['--root', storeA, 'build', '--tls-verify=false', '--network', 'none', '--cache-to', `type=local,dest=${join(dir, 'local-cache-2')},mode=max`, ctx]);
+    expect(a.status, a.stderr).toBe(0);
+    expect(existsSync(join(dir, 'local-cache-2', 'index.json'))).toBe(true);
+    const b = fresh('local-b', ['--cache-from', `type=local,src=${join(dir, 'local-cache-2')}`]);
+    expect(b).toMatchObject({ id: idA, ran: 0, hits: 6 });
+    expect(spawnSync('skopeo', ['inspect', '--raw', `oci:${cacheDir}:${JSON.parse(readFileSync(join(cacheDir, 'index.json'), 'utf8')).manifests[0].annotations['org.opencontainers.image.ref.name']}`]).status).toBe(0);
+  });
+
+  it('type=inline writes the entries beside the pushed image; --cache-from that image reads them', () => {
+    const a = tool('build-tool', ['--root', storeA, 'build', '--tls-verify=false', '--network', 'none', '--cache-to', 'type=inline', '-t', `docker://${reg.host}/ci/app:1`, ctx]);
+    expect(a.status, a.stderr).toBe(0);
+    expect(a.stdout.trim()).toBe(idA); // the image is not changed by the option
+    // inline is mode=min, as BuildKit's: the tools stage is not in it and runs again
+    expect(fresh('inline-b', ['--cache-from', `type=registry,ref=${reg.host}/ci/app:1`])).toMatchObject({ id: idA, ran: 1, hits: 5 });
+  });
+
+  it('mode=min exports only the image’s stages: the tools stage runs again, everything else is a hit', () => {
+    const a = tool('build-tool', ['--root', storeA, 'build', '--tls-verify=false', '--network', 'none', '--cache-to', `type=registry,ref=${reg.host}/ci/min`, ctx]);
+    expect(a.status, a.stderr).toBe(0);
+    expect(fresh('min-b', ['--cache-from', `${reg.host}/ci/min`])).toMatchObject({ id: idA, ran: 1, hits: 5 });
+  });
+
+  it('--cache-ttl ignores entries built longer ago; an unreachable cache source is a warning, not a failure', () => {
+    expect(fresh('ttl-b', ['--cache-from', CACHE(), '--cache-ttl', '1ms'])).toMatchObject({ ran: 6, hits: 0 });
+    const r = fresh('down-b', ['--cache-from', '127.0.0.1:1/nothing', '--cache-from', CACHE()]);
+    expect(r).toMatchObject({ id: idA, ran: 0 });
+    expect(r.stderr).toMatch(/WARN: cache source 127\.0\.0\.1:1\/nothing not used/u);
+  });
+
+  it('an entry moved under another step’s tag is ignored with a warning (it names its own key)', async () => {
+    const a = tool('build-tool', ['--root', storeA, 'build', '--tls-verify=false', '--network', 'none', '--cache-to', `${reg.host}/ci/moved`, ctx]);
+    expect(a.status, a.stderr).toBe(0);
+    const { tags } = (await (await fetch(`${reg.url}/v2/ci/moved/tags/list`)).json()) as { tags: string[] };
+    const accept = { accept: 'application/vnd.oci.image.manifest.v1+json' };
+    const bytes = await (await fetch(`${reg.url}/v2/ci/moved/manifests/${tags[0]}`, { headers: accept })).arrayBuffer();
+    const put = await fetch(`${reg.url}/v2/ci/moved/manifests/${tags[1]}`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: bytes });
+    expect(put.status).toBe(201);
+    const r = fresh('moved-b', ['--cache-from', `${reg.host}/ci/moved`]);
+    expect(r.stderr).toMatch(new RegExp(`WARN: cache entry ${reg.host.replace(/[.]/gu, '\\.')}/ci/moved:${tags[1]!.slice(0, 12)} ignored: it records key sha256:${tags[0]}`, 'u'));
   });
 
   it('after one source file changes, only the steps from its COPY on run; the steps before keep A’s results', () => {
