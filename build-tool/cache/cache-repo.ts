@@ -33,6 +33,11 @@ export interface CacheRepo {
   putBlob(desc: Pick<Descriptor, 'digest' | 'size'>, open: () => Promise<Readable | Uint8Array>, o?: Cancellable): Promise<void>;
   /** Makes writes durable (the layout's index.json); a no-op for registries. */
   flush(o?: Cancellable): Promise<void>;
+  /**
+   * Starts connecting (registries.conf, TLS, the v2 ping and its auth) in the background so the first lookup
+   * finds it done; never fails (a real call reports what is wrong).
+   */
+  warm(): void;
 }
 
 /** Opens the repository of a registry or local location (no I/O until the first call). */
@@ -64,6 +69,7 @@ export async function openCacheRepo(loc: Exclude<CacheLocation, { type: 'inline'
       await repo.putBlob(desc, body instanceof Uint8Array ? Readable.from([body]) : body, o);
     },
     flush: async () => {},
+    warm: () => void repo.ping().catch(() => {}),
   };
 }
 
@@ -139,6 +145,8 @@ class LayoutRepo implements CacheRepo {
     if (await this.#blobs.has(desc.digest, desc.size)) return;
     await this.#blobs.put(await open(), desc, o);
   }
+
+  warm() {}
 
   async flush() {
     if (this.#added.size > 0) {

@@ -192,6 +192,8 @@ async function downloadVerified(source: CacheRepo, layer: CachedLayer, store: St
 export async function openRemoteCache(opts: CacheOptions, registry: RegistryOptions, warn: (m: string) => void): Promise<RemoteCache> {
   const sources: CacheRepo[] = [];
   for (const loc of opts.from) if (loc.type !== 'inline') sources.push(await openCacheRepo(loc, registry));
+  // the connection is made while the Dockerfile is parsed and the context hashed, not at the first lookup
+  for (const s of sources) s.warm();
   return new RemoteCache(sources, { ...(opts.ttlMs !== undefined && { ttlMs: opts.ttlMs }), warn });
 }
 

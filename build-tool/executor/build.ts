@@ -450,6 +450,7 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
     for (const w of plan.finish()) (w.startsWith('[Warning] ') ? reporter.peerWarning(w) : reporter.warn(w));
     const created = fixed?.toISOString() ?? target.history.at(-1)?.created ?? ctx.now();
     const { id, descriptor, names } = await publishImage(o, { store, target, tags, created, fixed, exportDir: async () => (await buildDir()).path('export'), signal });
+    if (o.cache?.to.length && !record) reporter.warn('--cache-to is ignored with --layers=false: no step is recorded');
     if (o.cache?.to.length && record) {
       await (await import('./cache-export.ts')).exportBuildCache(o, { store, steps: exported, imageStages: written, remoteTags: tags.remote, warn: (m) => reporter.warn(m), ...so });
     }

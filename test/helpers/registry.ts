@@ -155,21 +155,21 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
   }
   const configPath = join(dir, 'config.yml');
   await writeFile(configPath, lines.join('\n') + '\n');
-  // the access log (combined log format, on stdout) goes to a file: a pipe would fill while a test blocks in
-  // spawnSync, and the registry would stall on its next log line
+  // the access log (combined log format, on stdout) and the error log (stderr: a line per 404) go to files: a
+  // pipe fills while the caller blocks in spawnSync, and the registry then stalls on its next log line
   const accessLog = join(dir, 'access.log');
+  const errorLog = join(dir, 'error.log');
   const logFd = opts.accessLog ? openSync(accessLog, 'w') : undefined;
-  const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', logFd ?? 'ignore', 'pipe'] });
+  const errFd = openSync(errorLog, 'w');
+  const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', logFd ?? 'ignore', errFd] });
   if (logFd !== undefined) closeSync(logFd);
+  closeSync(errFd);
+  const stderrTail = async (): Promise<string> => (await readFile(errorLog, 'utf8').catch(() => '')).slice(-2000);
   const served = async (): Promise<string[]> =>
     (await readFile(accessLog, 'utf8')).split('\n').flatMap((l) => {
       const m = /"([A-Z]+ \S+ HTTP\/[0-9.]+)"/u.exec(l);
       return m ? [m[1]!] : [];
     });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    if (stderr.length < 64 << 10) stderr += d;
-  });
   let exited = false;
   child.on('exit', () => (exited = true));
   const stop = async () => {
@@ -189,8 +189,9 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (exited) {
+      const tail = await stderrTail();
       await stop();
-      throw new Error(`docker-registry exited at start: ${stderr.slice(-2000)}`);
+      throw new Error(`docker-registry exited at start: ${tail}`);
     }
     try {
       const r = await fetch(`${url}/v2/`);
@@ -200,8 +201,9 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
       /* not up yet */
     }
     if (Date.now() > deadline) {
+      const tail = await stderrTail();
       await stop();
-      throw new Error(`docker-registry did not answer on ${url} within 15 s: ${stderr.slice(-2000)}`);
+      throw new Error(`docker-registry did not answer on ${url} within 15 s: ${tail}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

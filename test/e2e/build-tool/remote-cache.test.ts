@@ -98,6 +98,7 @@ CMD ["cat", "/stamp"]
     expect(readFileSync(join(dir, 'out-b', 'stamp'), 'utf8')).toBe(stampA);
     const image = storedManifest(storeB, 'localhost/app:latest');
     expect(image.config.digest).toBe(`sha256:${idA}`);
+    expect(image).toEqual(storedManifest(storeA, 'localhost/app:latest')); // the manifest too: A's image, byte for byte
     const gets = blobGets((await reg.requests()).slice(before));
     // the base image's config (pulled for FROM) and each layer of the final image, once; nothing else — not the
     // tools stage's 300 kB layer, although the cache holds it
