@@ -14,6 +14,8 @@ export type CacheLocation = { type: 'registry'; registry: string; repository: st
 export interface CacheExport {
   location: CacheLocation;
   mode: 'min' | 'max';
+  /** BuildKit's `ignore-error=true`: a failed export is a warning, not a failed build */
+  ignoreError?: boolean;
 }
 
 /** The remote-cache part of a build's options. */
@@ -65,20 +67,23 @@ export function parseCacheFlag(value: string, side: 'to' | 'from'): CacheExport 
   if (compression !== undefined && compression !== 'gzip') {
     throw new SkiffError('EUNSUPPORTED', `${flag} compression=${compression} is not supported: cached layers are exported as built (gzip)`, { hint: 'drop compression= or write compression=gzip' });
   }
+  const ie = m.get('ignore-error');
+  if (ie !== undefined && ie !== 'true' && ie !== 'false') throw new SkiffError('EINVALID', `invalid ${flag} ${JSON.stringify(value)}: ignore-error must be true or false`);
+  const more = ie === 'true' && side === 'to' ? { ignoreError: true } : {};
   const type = m.get('type');
   if (type === 'registry') {
     const ref = m.get('ref');
     if (!ref) throw new SkiffError('EINVALID', `invalid ${flag} ${JSON.stringify(value)}: type=registry needs ref=`, { hint: 'write type=registry,ref=127.0.0.1:5000/app/cache' });
-    return { location: repositoryOf(ref, flag), mode };
+    return { location: repositoryOf(ref, flag), mode, ...more };
   }
   if (type === 'local') {
     const dir = side === 'to' ? m.get('dest') : m.get('src');
     if (!dir) throw new SkiffError('EINVALID', `invalid ${flag} ${JSON.stringify(value)}: type=local needs ${side === 'to' ? 'dest' : 'src'}=DIR`);
-    return { location: { type: 'local', dir }, mode };
+    return { location: { type: 'local', dir }, mode, ...more };
   }
   if (type === 'inline') {
     if (side === 'from') throw new SkiffError('EINVALID', `invalid ${flag} ${JSON.stringify(value)}: read an inline cache with --cache-from type=registry,ref=IMAGE`);
-    return { location: { type: 'inline' }, mode };
+    return { location: { type: 'inline' }, mode, ...more };
   }
   throw new SkiffError('EINVALID', `invalid ${flag} ${JSON.stringify(value)}: unknown type ${JSON.stringify(type)}`, { hint: 'use type=registry, type=local or type=inline' });
 }

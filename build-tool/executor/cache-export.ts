@@ -3,7 +3,8 @@
  * the stages the image is made of; `max`: every stage). `type=inline` writes the entries beside the image, in the
  * repository of each `docker://` `-t` destination (the image itself is not changed, so its ID is the same with or
  * without the option). A step whose layer is neither in the store nor in the destination (a remote hit this build
- * never needed to fetch) is left out. A failed export fails the build, as BuildKit's does without ignore-error.
+ * never needed to fetch) is left out. A failed export fails the build (the image is already written and named), as
+ * BuildKit's does, unless the destination says `ignore-error=true`: then it is a warning.
  */
 import { isSkiffError, type Cancellable } from '../../shared/errors.ts';
 import { parseImageName } from '../../shared/ref/transport-name.ts';
@@ -41,7 +42,12 @@ export async function exportBuildCache(o: BuildOptions, p: CacheExportInput): Pr
       try {
         await exportCache(loc, steps, p.store, o.registry ?? {}, so);
       } catch (e) {
-        if (isSkiffError(e) && !p.signal?.aborted) e.message = `exporting the build cache to ${loc.type === 'local' ? loc.dir : `${loc.registry}/${loc.repository}`}: ${e.message}`;
+        const where = loc.type === 'local' ? loc.dir : `${loc.registry}/${loc.repository}`;
+        if (dest.ignoreError && !p.signal?.aborted) {
+          p.warn(`exporting the build cache to ${where} failed (ignore-error=true): ${e instanceof Error ? e.message : String(e)}`);
+          continue;
+        }
+        if (isSkiffError(e) && !p.signal?.aborted) e.message = `exporting the build cache to ${where}: ${e.message}`;
         throw e;
       }
     }

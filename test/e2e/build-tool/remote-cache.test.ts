@@ -175,6 +175,22 @@ CMD ["cat", "/stamp"]
     expect(r.stderr).toMatch(new RegExp(`WARN: cache entry ${reg.host.replace(/[.]/gu, '\\.')}/ci/moved:${tags[1]!.slice(0, 12)} ignored: it records key sha256:${tags[0]}`, 'u'));
   });
 
+  it('a --cache-to that cannot be written fails the build with one line, unless it says ignore-error=true', () => {
+    const args = (spec: string) => ['--root', storeA, 'build', '--tls-verify=false', '--network', 'none', '--cache-to', spec, ctx];
+    const bad = tool('build-tool', args('127.0.0.1:1/nowhere'));
+    expect(bad.status).toBe(125);
+    expect(bad.stderr).toMatch(/exporting the build cache to 127\.0\.0\.1:1\/nowhere/u);
+    const ok = tool('build-tool', args('type=registry,ref=127.0.0.1:1/nowhere,ignore-error=true'));
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout.trim()).toBe(idA);
+    expect(ok.stderr).toMatch(/WARN: exporting the build cache to 127\.0\.0\.1:1\/nowhere failed \(ignore-error=true\)/u);
+    // a malformed spec stops the build before STEP 1, with one line
+    const malformed = tool('build-tool', args('type=s3,bucket=b'));
+    expect(malformed.status).toBe(125);
+    expect(malformed.stderr).not.toMatch(/STEP 1/u);
+    expect(malformed.stderr.trim().split('\n')[0]).toMatch(/--cache-to "type=s3,bucket=b"/u);
+  });
+
   it('after one source file changes, only the steps from its COPY on run; the steps before keep A’s results', () => {
     const ctx2 = join(dir, 'ctx2');
     spawnSync('cp', ['-a', ctx, ctx2]);

@@ -17,6 +17,8 @@ describe('--cache-to / --cache-from', () => {
     expect(parseCacheFlag('type=local,src=/c', 'from').location).toEqual({ type: 'local', dir: '/c' });
     expect(parseCacheFlag('type=inline', 'to').location).toEqual({ type: 'inline' });
     expect(parseCacheOptions([], ['127.0.0.1:5000/a'], '72h').ttlMs).toBe(72 * 3600_000);
+    expect(parseCacheFlag('type=local,dest=/c,ignore-error=true', 'to')).toMatchObject({ ignoreError: true });
+    expect(() => parseCacheFlag('type=local,dest=/c,ignore-error=maybe', 'to')).toThrow(/ignore-error must be true or false/u);
   });
 
   it('refuses what it cannot honour with one line naming the value', () => {
