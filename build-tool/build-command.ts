@@ -106,6 +106,7 @@ export function addBuildCommand(program: Command): void {
     .option('--cache-to <spec>', 'export the layer cache: REPOSITORY, type=registry,ref=REPO[,mode=min|max], type=local,dest=DIR or type=inline (repeatable)', collect, [])
     .option('--cache-from <spec>', 'use a layer cache: REPOSITORY, type=registry,ref=REPO or type=local,src=DIR (repeatable)', collect, [])
     .option('--cache-ttl <duration>', 'ignore remote cache entries built longer ago than this (e.g. 72h)')
+    .option('--cache-mounts', 'export and import RUN --mount=type=cache contents with --cache-to/--cache-from')
     .option('--tls-verify [bool]', 'verify registry certificates (default true)')
     .option('--authfile <file>', 'registry credentials file')
     .option('--creds <user:password>', 'registry credentials')
@@ -152,7 +153,7 @@ export function addBuildCommand(program: Command): void {
       if (!sock) throw new SkiffError('EINVALID', `--ssh ${s}: no socket (SSH_AUTH_SOCK is not set)`);
       ssh.set(id, sock);
     }
-    const cacheOpts = parseCacheOptions(f.cacheTo as string[], f.cacheFrom as string[], f.cacheTtl === undefined ? undefined : String(f.cacheTtl));
+    const cacheOpts = parseCacheOptions(f.cacheTo as string[], f.cacheFrom as string[], f.cacheTtl === undefined ? undefined : String(f.cacheTtl), f.cacheMounts === true);
     const quiet = f.quiet === true;
     const pmode = String(f.progress);
     const mode = quiet || pmode === 'quiet' ? 'quiet' : pmode === 'json' ? 'json' : 'plain';

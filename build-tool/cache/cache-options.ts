@@ -24,6 +24,8 @@ export interface CacheOptions {
   to: CacheExport[];
   /** entries whose step was built longer ago than this are not used (buildah's --cache-ttl) */
   ttlMs?: number;
+  /** `--cache-mounts`: RUN --mount=type=cache contents are exported and imported too (cache-mounts.ts) */
+  mounts?: boolean;
 }
 
 function csv(s: string): Map<string, string> {
@@ -89,11 +91,12 @@ export function parseCacheFlag(value: string, side: 'to' | 'from'): CacheExport 
 }
 
 /** All three flags at once; `--cache-ttl` is a Go duration (`0` or absent: no limit). */
-export function parseCacheOptions(to: readonly string[], from: readonly string[], ttl?: string): CacheOptions {
+export function parseCacheOptions(to: readonly string[], from: readonly string[], ttl?: string, mounts = false): CacheOptions {
   const ttlMs = ttl === undefined ? 0 : parseDuration(ttl, 'ms');
   return {
     to: to.map((v) => parseCacheFlag(v, 'to')),
     from: from.map((v) => parseCacheFlag(v, 'from').location),
     ...(ttlMs > 0 && { ttlMs }),
+    ...(mounts && { mounts }),
   };
 }

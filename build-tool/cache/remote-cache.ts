@@ -47,6 +47,11 @@ export class RemoteCache {
     this.#warn = o.warn;
   }
 
+  /** Where entries are looked up, in order. */
+  get sources(): readonly CacheRepo[] {
+    return this.#sources;
+  }
+
   /** True when there is somewhere to look. */
   get enabled(): boolean {
     return this.#sources.length > 0;
@@ -166,7 +171,11 @@ function continuesChain(chain: BuildahChain, addsLayer: boolean, createdBy: stri
   return undefined;
 }
 
-async function downloadVerified(source: CacheRepo, layer: CachedLayer, store: Store, o: Cancellable): Promise<void> {
+/**
+ * Downloads `layer` from `source` into `store`: the store verifies digest and size as it writes, the diffID is
+ * hashed from the same bytes; rejects (EINTEGRITY …) on any mismatch, with nothing named in the store.
+ */
+export async function downloadVerified(source: CacheRepo, layer: CachedLayer, store: Store, o: Cancellable): Promise<void> {
   const body = await source.getBlob(layer, { ...o, sinkVerifies: true });
   const toStore = new PassThrough();
   const toHash = new PassThrough();

@@ -158,6 +158,16 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
       reporter,
       now: () => (fixed ?? new Date()).toISOString(),
       ...(fixed && { mtime: fixed }),
+      ...(o.cache?.mounts && {
+        cacheMounts: {
+          used: new Map<string, string>(),
+          async seed(id: string, dir: string) {
+            if (remote === undefined) return;
+            const { importMount } = await import('../cache/cache-mounts.ts');
+            await importMount(remote.sources, id, dir, store, (m) => reporter.warn(m), so);
+          },
+        },
+      }),
       async stageRoot(from, forStage) {
         const r = await stageOrImage(from, forStage);
         return { root: await rootOf(r.layers), key: r.key };
@@ -452,7 +462,7 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
     const { id, descriptor, names } = await publishImage(o, { store, target, tags, created, fixed, exportDir: async () => (await buildDir()).path('export'), signal });
     if (o.cache?.to.length && !record) reporter.warn('--cache-to is ignored with --layers=false: no step is recorded');
     if (o.cache?.to.length && record) {
-      await (await import('./cache-export.ts')).exportBuildCache(o, { store, steps: exported, imageStages: written, remoteTags: tags.remote, warn: (m) => reporter.warn(m), ...so });
+      await (await import('./cache-export.ts')).exportBuildCache(o, { store, steps: exported, imageStages: written, remoteTags: tags.remote, mounts: ctx.cacheMounts?.used ?? new Map(), warn: (m) => reporter.warn(m), ...so });
     }
     stats.filesHashed = digests.hashed;
     await digests.save();

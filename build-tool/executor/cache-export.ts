@@ -21,6 +21,8 @@ export interface CacheExportInput extends Cancellable {
   imageStages: ReadonlySet<number>;
   /** the transport-qualified `-t` values (type=inline writes beside their docker:// ones) */
   remoteTags: readonly string[];
+  /** with --cache-mounts: the cache mounts the build used (id → directory), exported beside the steps */
+  mounts: ReadonlyMap<string, string>;
   warn: (m: string) => void;
 }
 
@@ -41,6 +43,7 @@ export async function exportBuildCache(o: BuildOptions, p: CacheExportInput): Pr
     for (const loc of locs) {
       try {
         await exportCache(loc, steps, p.store, o.registry ?? {}, so);
+        if (p.mounts.size > 0) await (await import('../cache/cache-mounts.ts')).exportMounts(loc, p.mounts, p.store, o.registry ?? {}, so);
       } catch (e) {
         const where = loc.type === 'local' ? loc.dir : `${loc.registry}/${loc.repository}`;
         if (dest.ignoreError && !p.signal?.aborted) {

@@ -90,6 +90,11 @@ export interface BuildCtx {
   stageRoot(from: string, forStage: number): Promise<{ root: string; key: Digest }>;
   /** the state key of that stage or image, without mounting its root */
   stageKey(from: string, forStage: number): Promise<Digest>;
+  /**
+   * With `--cache-mounts`: the cache mounts RUN steps used (id → directory), and how a newly created one is filled
+   * from `--cache-from` before its first use.
+   */
+  cacheMounts?: { used: Map<string, string>; seed(id: string, dir: string): Promise<void> };
   /** a fresh `created` time (or the fixed timestamp) */
   now(): string;
   mtime?: Date;

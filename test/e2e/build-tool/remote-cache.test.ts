@@ -4,7 +4,7 @@
 // registry's access log), and the image is A's, byte for byte.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
@@ -189,6 +189,32 @@ CMD ["cat", "/stamp"]
     expect(malformed.status).toBe(125);
     expect(malformed.stderr).not.toMatch(/STEP 1/u);
     expect(malformed.stderr.trim().split('\n')[0]).toMatch(/--cache-to "type=s3,bucket=b"/u);
+  });
+
+  it('--cache-mounts carries RUN --mount=type=cache contents to another runner (off by default)', () => {
+    const mctx = join(dir, 'mctx');
+    mkdirSync(mctx);
+    writeFileSync(join(mctx, 'Dockerfile'), `FROM ${reg.host}/lib/busybox:1\nARG V\nRUN --mount=type=cache,target=/c,id=downloads sh -c 'echo "$V" >> /c/log; cat /c/log > /seen'\n`);
+    const build = (name: string, v: string, flags: string[]) => {
+      const r = tool('build-tool', ['--root', join(dir, name), 'build', '--tls-verify=false', '--network', 'none', '--build-arg', `V=${v}`, ...flags, '-o', `type=local,dest=${join(dir, `${name}-out`)}`, mctx]);
+      expect(r.status, r.stderr).toBe(0);
+      return readFileSync(join(dir, `${name}-out`, 'seen'), 'utf8');
+    };
+    expect(build('mounts-a', 'a', ['--cache-to', `${reg.host}/ci/mounts`, '--cache-mounts'])).toBe('a\n');
+    // another runner, another build arg (so the RUN runs): its cache mount starts with runner A's contents
+    expect(build('mounts-b', 'b', ['--cache-from', `${reg.host}/ci/mounts`, '--cache-mounts'])).toBe('a\nb\n');
+    expect(build('mounts-c', 'c', ['--cache-from', `${reg.host}/ci/mounts`])).toBe('c\n');
+  });
+
+  it('a tampered cache-mount entry is ignored with a warning: the mount starts empty', async () => {
+    const tag = `mount-${createHash('sha256').update('downloads').digest('hex')}`;
+    const m = (await (await fetch(`${reg.url}/v2/ci/mounts/manifests/${tag}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as { layers: { digest: string; size: number }[] };
+    const l = m.layers[0]!;
+    writeFileSync(join(reg.dataDir, 'docker/registry/v2/blobs/sha256', l.digest.slice(7, 9), l.digest.slice(7), 'data'), randomBytes(l.size));
+    const r = tool('build-tool', ['--root', join(dir, 'mounts-d'), 'build', '--tls-verify=false', '--network', 'none', '--build-arg', 'V=d', '--cache-from', `${reg.host}/ci/mounts`, '--cache-mounts', '-o', `type=local,dest=${join(dir, 'mounts-d-out')}`, join(dir, 'mctx')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/WARN: cache mount "downloads" from \S+ ignored: .*it starts empty/u);
+    expect(readFileSync(join(dir, 'mounts-d-out', 'seen'), 'utf8')).toBe('d\n');
   });
 
   it('after one source file changes, only the steps from its COPY on run; the steps before keep A’s results', () => {
