@@ -5,11 +5,13 @@
 //       fresh --root with the image imported, unpack cache empty; podman: a fresh --root/--runroot and
 //       `podman load`). Podman unpacks at load time, so two rows are printed: (c1) the first `run` alone and
 //       (c2) `load` + first `run` (both tools load the same docker-archive).                target ≤ 0.7×
+//   (d) a pod's life: `pod create --network none` + `run -d --pod` (starts the infra container, then the member,
+//       which exits on TERM) + `pod rm -f` (issue 13; the infra images are built untimed first)  target ≤ 0.8×
 // Each scenario alternates the tools (podman first on even runs), RUNS times; min and median wall times and
 // the median ratio skiff/podman are printed. Everything lives on tmpfs (--dir, default /dev/shm) for both.
 // With --profile, a CPU profile of one skiff `run --rm` is taken (node --cpu-prof) and the top self-time
 // entries are printed, next to the fixed costs: node start, bundle load, `runc run` alone.
-// Usage: npm run bench:run [-- --runs N] [--files N] [--only a,b,c] [--profile] [--dir DIR]
+// Usage: npm run bench:run [-- --runs N] [--files N] [--only a,b,c,d] [--profile] [--dir DIR]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -20,7 +22,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
     files: { type: 'string', default: '30000' },
-    only: { type: 'string', default: 'a,b,c' },
+    only: { type: 'string', default: 'a,b,c,d' },
     profile: { type: 'boolean', default: false },
     dir: { type: 'string', default: '/dev/shm' },
   },
@@ -101,6 +103,22 @@ try {
       f(['rm', id]);
     };
     compare('(b) run -d + stop + rm', 0.5, { run: cycle((a) => skiff(SK_ROOT, a)) }, { run: cycle((a) => podman(a)) });
+  }
+  if (ONLY.has('d')) {
+    const script = ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.05; done'];
+    // each tool builds its infra image on its first pod: done untimed here
+    skiff(SK_ROOT, ['pod', 'create', '--name', 'bench-warm', '--network', 'none']);
+    skiff(SK_ROOT, ['pod', 'rm', 'bench-warm']);
+    podman(['pod', 'create', '--name', 'bench-warm', '--network', 'none']);
+    podman(['pod', 'rm', 'bench-warm']);
+    let n = 0;
+    const podLife = (f: (a: string[]) => string) => () => {
+      const name = `bench-pod-${n++}`;
+      f(['pod', 'create', '--name', name, '--network', 'none']);
+      f(['run', '-d', '--pod', name, IMG, ...script]);
+      f(['pod', 'rm', '-f', name]);
+    };
+    compare('(d) pod create + run -d --pod + pod rm -f', 0.8, { run: podLife((a) => skiff(SK_ROOT, a)) }, { run: podLife((a) => podman(a)) });
   }
   if (ONLY.has('c')) {
     makeRootfs(join(base, 'big-rootfs'), FILES);
@@ -189,6 +207,8 @@ try {
     for (const [k, us] of top) process.stdout.write(`  ${(us / 1000).toFixed(1).padStart(7)} ms  ${k}\n`);
   }
 } finally {
+  spawnSync(NODE, [RUN_TOOL, '--root', SK_ROOT, 'pod', 'rm', '-af', '-t', '0']);
+  spawnSync('podman', [...POD, 'pod', 'rm', '-af', '-t', '0']);
   spawnSync(NODE, [RUN_TOOL, '--root', SK_ROOT, 'rm', '-af']);
   spawnSync('podman', [...POD, 'rm', '-af', '-t', '0']);
   spawnSync('podman', [...POD, 'rmi', '-af']);

@@ -66,6 +66,11 @@ export function addCreateFlags(cmd: Command): Command {
     .option('-p, --publish <spec>', 'publish a container port to the host: [ip:][hostPort:]containerPort[/proto]', collect, [])
     .option('-P, --publish-all', 'publish all exposed ports to random ports on the host')
     .option('--userns <mode>', 'user namespace to use: host (default) or keep-id (rootless)')
+    .option('--ipc <mode>', 'IPC namespace to use: private (default) or container:ID')
+    .option('--uts <mode>', 'UTS namespace to use: private (default) or container:ID')
+    .option('--pid <mode>', 'PID namespace to use: private (default) or container:ID')
+    .option('--pod <pod>', 'run container in an existing pod (NAME, ID or new:NAME)')
+    .option('--pod-id-file <file>', 'read the pod ID from the file')
     .option('--root <dir>', 'store root (same as the global --root)');
 }
 
@@ -77,7 +82,35 @@ export interface CreateFlags {
   ulimit: string[]; init?: boolean; restart: string; healthCmd?: string; healthInterval: string; healthRetries: string; healthTimeout: string;
   healthStartPeriod: string; stopSignal?: string; stopTimeout?: string; label: string[]; pull: string; device: string[]; groupAdd: string[];
   sysctl: string[]; preserveFds: string; tlsVerify?: string; authfile?: string; creds?: string; rm?: boolean; volume: string[]; mount: string[]; tmpfs: string[]; network?: string;
-  publish: string[]; publishAll?: boolean; userns?: string;
+  publish: string[]; publishAll?: boolean; userns?: string; ipc?: string; uts?: string; pid?: string; pod?: string; podIdFile?: string;
+}
+
+/**
+ * Parses `--network/--ipc/--uts/--pid container:ID` (podman's spelling) into the namespaces to share. `private`
+ * and '' mean a namespace of its own; `host` and other modes are EINVALID with a one-line reason. Pure.
+ */
+export function parseShareFlags(f: Pick<CreateFlags, 'network' | 'ipc' | 'uts' | 'pid'>): Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>> {
+  const out: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>> = {};
+  if (f.network?.startsWith('container:')) out.network = f.network.slice('container:'.length);
+  for (const [kind, v] of [['ipc', f.ipc], ['uts', f.uts], ['pid', f.pid]] as const) {
+    if (v === undefined || v === '' || v === 'private') continue;
+    if (!v.startsWith('container:')) throw new SkiffError('EINVALID', `--${kind} ${v} is not supported: use private or container:ID`);
+    out[kind] = v.slice('container:'.length);
+  }
+  for (const [k, v] of Object.entries(out)) if (v === '') throw new SkiffError('EINVALID', `--${k === 'network' ? 'network' : k} container: needs a container name or ID`);
+  return out;
+}
+
+/** The pod `--pod` or `--pod-id-file` names (podman: both given is an error). Reads the file. */
+export function podRefOf(f: Pick<CreateFlags, 'pod' | 'podIdFile'>): string | undefined {
+  if (f.pod !== undefined && f.podIdFile !== undefined) throw new SkiffError('EINVALID', 'cannot specify both --pod and --pod-id-file');
+  if (f.podIdFile !== undefined) {
+    const id = readFileSync(f.podIdFile, 'utf8').trim();
+    if (id === '') throw new SkiffError('EINVALID', `--pod-id-file ${f.podIdFile} is empty`);
+    return id;
+  }
+  if (f.pod === '') throw new SkiffError('EINVALID', '--pod "": want a pod name or ID');
+  return f.pod;
 }
 
 /**
@@ -261,7 +294,8 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
   }
   if (!['always', 'missing', 'never', 'newer'].includes(f.pull)) throw new SkiffError('EINVALID', `invalid --pull ${JSON.stringify(f.pull)}: want always, missing, never or newer`);
   if (f.rm && f.restart !== 'no') throw new SkiffError('EINVALID', 'the --rm option conflicts with --restart, when the restartPolicy is not "" and "no"');
-  const network = f.network;
+  const shareNamespaces = parseShareFlags(f);
+  const network = shareNamespaces.network ? undefined : f.network;
   if (network !== undefined && network.trim() === '') throw new SkiffError('EINVALID', 'invalid --network "": want none, host, bridge, pasta or a network name');
   const pidsLimit = num(f.pidsLimit, '--pids-limit');
   const stopTimeout = num(f.stopTimeout, '--stop-timeout');
@@ -311,6 +345,7 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
     ports: parsePublishFlags(f.publish),
     publishAll: f.publishAll === true,
     ...(userns && { userns }),
+    ...(Object.keys(shareNamespaces).length > 0 && { shareNamespaces }),
   };
 }
 

@@ -8,6 +8,19 @@ import type { LoadedContainer, PortMapping } from '../containers/state.ts';
 import { collect } from '../../shared/cli/flags.ts';
 import { printWarning, withStore } from './cli-util.ts';
 
+/** The names of the pods `list` belongs to (id → name). Reads the pod records. */
+async function podNamesOf(root: string, list: readonly LoadedContainer[]): Promise<Map<string, string>> {
+  const ids = [...new Set(list.map((c) => c.record.pod).filter((p): p is string => p !== undefined))];
+  if (ids.length === 0) return new Map();
+  const { loadPodById } = await import('../pods/state.ts');
+  const out = new Map<string, string>();
+  for (const id of ids) {
+    const r = await loadPodById(root, id);
+    if (r) out.set(id, r.name);
+  }
+  return out;
+}
+
 /** `-p` bindings as podman prints them: `127.0.0.1:8080->80/tcp`. Pure. */
 export function formatPorts(ports: readonly PortMapping[]): string {
   return ports.map((p) => `${p.hostIP || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ');
@@ -16,13 +29,14 @@ export function formatPorts(ports: readonly PortMapping[]): string {
 /** podman's STATUS column: `Up 5 seconds ago` (4.3 wording), `Exited (3) 2 seconds ago`, `Created`. Pure. */
 export function statusText(c: LoadedContainer, now = new Date()): string {
   const s = c.state;
+  if (s.paused) return 'Paused';
   if (s.status === 'running' || s.status === 'stopping') return `Up ${timeAgo(new Date(s.startedAt), now)}${c.state.health ? ` (${c.state.health.status})` : ''}`;
   if (s.status === 'created') return 'Created';
   return `Exited (${s.exitCode}) ${s.finishedAt ? timeAgo(new Date(s.finishedAt), now) : ''}`.trim();
 }
 
 /** The podman `ps --format json` element for a container. Pure. */
-export function psJson(c: LoadedContainer): Record<string, unknown> {
+export function psJson(c: LoadedContainer, podName = ''): Record<string, unknown> {
   const r = c.record;
   const s = c.state;
   return {
@@ -35,14 +49,14 @@ export function psJson(c: LoadedContainer): Record<string, unknown> {
     Id: r.id,
     Image: r.image.name,
     ImageID: r.image.id.slice(7),
-    IsInfra: false,
+    IsInfra: r.isInfra === true,
     Labels: Object.keys(r.config.labels).length ? r.config.labels : null,
     Mounts: r.mounts.map((m) => m.destination),
     Names: [r.name],
     Networks: (r.network as { mode?: string; networks?: string[] } | undefined)?.mode === 'bridge' ? [...((r.network as { networks?: string[] }).networks ?? [])] : [],
     Pid: s.pid,
-    Pod: '',
-    PodName: '',
+    Pod: r.pod ?? '',
+    PodName: podName,
     Ports: r.hostConfig.portBindings.map((p) => ({ host_ip: p.hostIP, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol })),
     Size: null,
     StartedAt: s.startedAt ? Math.floor(Date.parse(s.startedAt) / 1000) : -62135596800,
@@ -70,14 +84,18 @@ export function addPsCommand(program: Command): void {
     .option('-n, --noheading', 'do not print headers')
     .option('-l, --latest', 'show the latest container created')
     .option('-f, --filter <filter>', 'filter output based on conditions given', collect, [])
+    .option('-p, --pod', 'print the ID and name of the pod the containers are associated with')
     .option('--format <format>', "pretty-print containers to JSON or using a Go template");
-  addRootOption(cmd).action(async (f: { all?: boolean; quiet?: boolean; trunc: boolean; noheading?: boolean; latest?: boolean; filter: string[]; format?: string }) => {
+  addRootOption(cmd).action(async (f: { all?: boolean; quiet?: boolean; trunc: boolean; noheading?: boolean; latest?: boolean; filter: string[]; format?: string; pod?: boolean }) => {
     await withStore(cmd, async (store) => {
       const list = await listContainers(store, { all: f.all === true, filters: f.filter, latest: f.latest === true, onWarning: printWarning });
+      // pod names only with --pod, as podman (its JSON leaves PodName empty otherwise)
+      const podNames = f.pod ? await podNamesOf(store.paths.root, list) : new Map<string, string>();
+      const podName = (c: LoadedContainer) => (c.record.pod ? podNames.get(c.record.pod) ?? '' : '');
       const noTrunc = f.trunc === false;
       const out = process.stdout;
       if (f.format === 'json') {
-        out.write(`${JSON.stringify(list.map(psJson), null, 4)}\n`);
+        out.write(`${JSON.stringify(list.map((c) => psJson(c, podName(c))), null, 4)}\n`);
         return;
       }
       if (f.quiet) {
@@ -104,6 +122,9 @@ export function addPsCommand(program: Command): void {
           ExitCode: c.state.exitCode,
           Mounts: c.record.mounts.map((m) => m.destination).join(','),
           AutoRemove: c.record.hostConfig.autoRemove,
+          Pod: c.record.pod ? (noTrunc ? c.record.pod : c.record.pod.slice(0, 12)) : '',
+          PodName: podName(c),
+          IsInfra: c.record.isInfra === true,
         };
       });
       if (f.format !== undefined) {
@@ -111,8 +132,8 @@ export function addPsCommand(program: Command): void {
         out.write(formatReport(f.format, view, { name: 'ps', headers: tableHeaders({}, PS_HEADERS), noHeading: f.noheading === true }));
         return;
       }
-      const table: string[][] = rows.map((r) => [r.ID, r.Image, r.Command, r.CreatedHuman, r.Status, r.Ports, r.Names]);
-      if (!f.noheading) table.unshift(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']);
+      const table: string[][] = rows.map((r) => [r.ID, r.Image, r.Command, r.CreatedHuman, r.Status, r.Ports, r.Names, ...(f.pod ? [r.Pod, r.PodName] : [])]);
+      if (!f.noheading) table.unshift(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES', ...(f.pod ? ['POD ID', 'PODNAME'] : [])]);
       out.write(formatTable(table));
     });
   });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addCreateFlags, createRegistryOptions, parseCreateFlags, type CreateFlags } from './create-flags.ts';
+import { addCreateFlags, createRegistryOptions, parseCreateFlags, podRefOf, type CreateFlags } from './create-flags.ts';
 import { withStore } from './cli-util.ts';
 import type { PullPolicy } from '../containers/pull-policy.ts';
 import { runContainer } from '../ops/create-container.ts';
@@ -19,10 +19,11 @@ export function addRunCommand(program: Command): void {
     .passThroughOptions();
   addCreateFlags(cmd).action(async (image: string, args: string[], f: CreateFlags & { detach?: boolean }) => {
     const o = parseCreateFlags(image, args, f);
+    const podRef = podRefOf(f);
     await withStore(cmd, async (store) => {
       const warn = (m: string) => void process.stderr.write(`${m}\n`);
       const onCleanupWarning = (m: string) => void process.stderr.write(`Error: ${m}\n`);
-      const r = await runContainer(store, { ...o, pull: f.pull as PullPolicy, registry: createRegistryOptions(f), log: warn, onWarning: warn, onCleanupWarning, detach: f.detach === true });
+      const r = await runContainer(store, { ...o, pull: f.pull as PullPolicy, registry: createRegistryOptions(f), ...(podRef !== undefined && { podRef }), log: warn, onWarning: warn, onCleanupWarning, detach: f.detach === true });
       if (r.error !== undefined) process.stderr.write(`Error: ${r.error}\n`);
       if (r.exitCode === undefined) process.stdout.write(`${r.id}\n`);
       else process.exitCode = r.exitCode;

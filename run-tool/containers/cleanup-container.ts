@@ -59,6 +59,7 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
     after = { ...s, status: 'exited', pid: 0, exitCode: code, finishedAt: new Date().toISOString(), mounted: false };
     delete (after as StateExt).network;
     delete after.healthPid;
+    delete after.paused;
     delete (after as StateExt).healthStart;
     if (s.status !== 'running' && s.status !== 'stopping') after.status = s.status;
     await saveState(root, id, after);

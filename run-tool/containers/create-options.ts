@@ -10,6 +10,8 @@ import type { HealthConfig, PortMapping, RestartPolicy } from './state.ts';
 
 /** The container's identity, process and life: what runs, under which name, how it is stopped and restarted. */
 export interface ContainerBasicConfig {
+  /** A pre-chosen id (64 hex): a pod records its infra container's id before making it, so a killed create is swept */
+  id?: string;
   name?: string;
   /** The command (after the image) */
   args?: string[];
@@ -28,6 +30,17 @@ export interface ContainerBasicConfig {
   /** Remove the container when it exits (podman's Remove) */
   rm?: boolean;
   preserveFds?: number;
+  /**
+   * Namespaces to share with other containers (podman's NetNS/IPCNS/UtsNS/PidNS `container:` modes): kind → the
+   * target's name or id. A shared network takes the target's /etc/hosts and /etc/resolv.conf and publishes nothing.
+   */
+  shareNamespaces?: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>>;
+  /** The pod the container joins (its full id; the ops layer resolves and checks it) */
+  pod?: string;
+  /** The container is its pod's infra container (podman's IsInfra) */
+  isInfra?: boolean;
+  /** A file that receives the monitor's (conmon's) pid at every start (podman's ConmonPidFile) */
+  conmonPidFile?: string;
 }
 
 /** The container's filesystem: its image, working directory, mounts, volumes, devices and init. */

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { chown, lstat, mkdir, readFile, rm, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isSkiffError, SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { hostPlatform, selectManifest } from '../../shared/image/platform.ts';
 import { chainIDs } from '../../shared/layer/unpack-cache.ts';
@@ -28,12 +28,13 @@ import { idMapSize, keepIdMappings, keepIdToOuter } from '../../shared/runtime/k
 import { parseSignal } from './signals.ts';
 import type { CreateOptions } from './create-options.ts';
 import { resolveNetworkChoice, resolvePorts, specNetwork } from './net-wiring.ts';
+import { placeholderJoinPaths, resolveJoins } from './ns-join.ts';
 import { pastaHook } from '../../shared/network/pasta-hook.ts';
 import { removeVolume, resolveVolumeMount } from './volumes.ts';
 import { mountRootfs, prepareLayers, unmountRootfs } from './rootfs-mount.ts';
 import { exitError } from './exit-status.ts';
 import {
-  containerPaths, generateName, initialState, newContainerId, releaseName, reserveName, saveRecord, saveState, validateName,
+  checkId, containerPaths, generateName, initialState, loadById, newContainerId, releaseName, reserveName, saveRecord, saveState, validateName,
   type ContainerRecord,
 } from './state.ts';
 
@@ -164,7 +165,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
   const root = store.paths.root;
   const so = { signal: o.signal };
   const keep = o.userns === 'keep-id' ? await keepIdContext() : undefined;
-  const id = newContainerId();
+  const id = o.id !== undefined ? checkId(o.id) : newContainerId();
   const { img, leaseId } = await readAndLeaseImage(store, o.image, id, so);
   const cfg = img.config.config ?? {};
   let name: string;
@@ -205,12 +206,19 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       const plan = await planUserNamespace({ uid: hostUid(), gid: hostGid() });
       o.onWarning?.(plan.warning ?? 'WARNING: using a single-UID user namespace: only your own uid maps into the container');
     }
-    const { choice: netChoice, recordMode } = await resolveNetworkChoice(root, o.network, rootless);
-    const specNet = specNetwork(id, netChoice);
+    // `network: 'container:ID'` from any front end means the same as shareNamespaces.network
+    const netTarget = o.network?.startsWith('container:') ? o.network.slice('container:'.length) : undefined;
+    const joins = await resolveJoins(root, { ...o.shareNamespaces, ...(netTarget && { network: netTarget }) });
+    // keep-id's nested user namespace would not own the namespaces it joins
+    if (keep && Object.keys(joins).length > 0) throw new SkiffError('EUNSUPPORTED', '--userns=keep-id cannot be combined with shared namespaces (--pod, container:ID)', { hint: 'drop --userns=keep-id for containers in a pod' });
+    // a shared network: nothing to attach (the target holds it); the spec joins the target's namespace at start
+    const { choice: netChoice, recordMode } = joins.network ? { choice: { mode: 'none' as const }, recordMode: `container:${joins.network}` } : await resolveNetworkChoice(root, o.network, rootless);
+    const specNet = joins.network ? { network: 'bridge' as const } : specNetwork(id, netChoice);
     const ports = await resolvePorts(netChoice, o.ports ?? [], o.publishAll === true, Object.keys(cfg.ExposedPorts ?? {}), { ...so, onWarning: o.onWarning });
-    const hostname = o.hostname ?? (netChoice.mode === 'host' ? (await import('node:os')).hostname() : id.slice(0, 12));
+    const utsHolder = joins.uts ? await loadById(root, joins.uts) : undefined;
+    const hostname = utsHolder?.record.config.hostname ?? o.hostname ?? (netChoice.mode === 'host' ? (await import('node:os')).hostname() : id.slice(0, 12));
     await mountRootfs(root, id, layers.lowers, so);
-    const etc = await writeEtcFiles(p.userdata, {
+    const etcOwn = await writeEtcFiles(p.userdata, {
       hostname,
       network: specNet.network,
       ...(o.addHosts && { addHosts: o.addHosts }),
@@ -221,6 +229,15 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...(keep && { owner: { uid: keepIdToOuter(0, keep.uid), gid: keepIdToOuter(0, keep.gid) } }),
       ...so,
     });
+    // a shared network uses the holder's hosts and resolv.conf (the files its network set-up rewrites); a shared
+    // uts namespace its hostname file
+    const netHolder = joins.network ? containerPaths(root, joins.network).userdata : undefined;
+    const utsPaths = joins.uts ? containerPaths(root, joins.uts).userdata : undefined;
+    const etc = {
+      ...etcOwn,
+      ...(netHolder && { hosts: join(netHolder, 'hosts'), resolvConf: join(netHolder, 'resolv.conf') }),
+      ...(utsPaths && { hostname: join(utsPaths, 'hostname') }),
+    };
     const mounts: MountRequest[] = [...(o.mounts ?? [])];
     const volumes: RecordVolume[] = [];
     const userDests = new Set([...mounts.map((m) => cleanDest(m.destination)), ...(o.volumes ?? []).map((v) => cleanDest(v.destination))]);
@@ -279,6 +296,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       readOnly: o.readOnly === true,
       network: specNet.network,
       ...(specNet.netnsPath && { netnsPath: specNet.netnsPath }),
+      ...(Object.keys(joins).length > 0 && { joinNamespaces: placeholderJoinPaths(joins) }),
       ...(o.memory !== undefined && !isRootless() && { memory: o.memory }),
       ...(o.cpus !== undefined && !isRootless() && { cpus: o.cpus }),
       ...(o.pidsLimit !== undefined && !isRootless() && { pidsLimit: o.pidsLimit }),
@@ -349,6 +367,10 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...(usernsMarker()?.mode === 'single' && { singleIdMapping: true }),
       ...(keep && { keepId: { uid: keep.uid, gid: keep.gid } }),
       network: netChoice,
+      ...(Object.keys(joins).length > 0 && { namespaces: joins }),
+      ...(o.pod !== undefined && { pod: o.pod }),
+      ...(o.isInfra && { isInfra: true }),
+      ...(o.conmonPidFile !== undefined && { conmonPidFile: resolve(o.conmonPidFile) }),
     };
     const state = initialState();
     state.mounted = o.keepMounted === true;

@@ -10,7 +10,8 @@ import { cleanupContainer } from './cleanup-container.ts';
 import { startHealthTimer } from './health.ts';
 import { connectContainer, serveContainerPastaHook, type NetworkChoice } from './net-wiring.ts';
 import { getRunc } from './runc-handle.ts';
-import { cleanRuncMessage, type StateExt } from './start-container.ts';
+import { bindJoinedNamespaces } from './ns-join.ts';
+import { cleanRuncMessage, startDetached, type StateExt } from './start-container.ts';
 import { containerPaths, saveState, type ContainerRecord } from './state.ts';
 
 /** Writes k8s-file log lines for a stream chunk (complete lines F, a trailing partial line P). */
@@ -60,6 +61,16 @@ export async function runForeground(store: Store, record: ContainerRecord, o: { 
   let runcDone = false;
   let hook: Promise<NetworkState | undefined> | undefined;
   let hookError: unknown;
+  try {
+    // shared namespaces: their holders run first (started when they do not), the config names their pids
+    await bindJoinedNamespaces(root, record, (dep) => startDetached(store, dep));
+  } catch (e) {
+    for (const s of sigs) process.off(s, forward);
+    await log?.close();
+    await cleanupContainer(store, id, { exitCode: 125, runcGone: true, onWarning: o.onWarning }).catch(() => {});
+    if (!isSkiffError(e)) throw e;
+    return { exitCode: 125, error: e.message };
+  }
   try {
     const st: StateExt = { status: 'running', pid: 0, monitorPid: process.pid, monitor: 'cli', exitCode: 0, startedAt: new Date().toISOString(), finishedAt: '', restartCount: 0, stoppedByUser: false, mounted: true };
     const ms = procStartTime(process.pid);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFile, unlink } from 'node:fs/promises';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
 import { resetPastaHook } from '../../shared/network/pasta-hook.ts';
@@ -12,6 +12,7 @@ import { startFailureCode } from '../../shared/runtime/runc.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { startHealthTimer } from './health.ts';
 import { connectContainer, disconnectContainer, serveContainerPastaHook, type NetworkChoice } from './net-wiring.ts';
+import { bindJoinedNamespaces } from './ns-join.ts';
 import { getRunc, selfCommand } from './runc-handle.ts';
 import { lowersOf, mountRootfs, unmountRootfs } from './rootfs-mount.ts';
 import { containerPaths, loadById, lockContainer, saveState, type ContainerState, type LoadedContainer } from './state.ts';
@@ -60,6 +61,8 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
   if (runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
   await unlink(join(p.exits, id)).catch(() => {});
   await unlink(p.pidFile).catch(() => {});
+  // shared namespaces: their holders run first (started when they do not, as podman starts dependencies)
+  await bindJoinedNamespaces(root, record, (dep) => startDetached(store, dep));
   await mountRootfs(root, id, lowersOf(store, record));
   if (record.config.workdirFromFlag) {
     const dests = [...record.mounts.map((m) => m.destination), ...record.volumes.map((v) => v.destination)].map((d) => join('/', d));
@@ -127,6 +130,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     throw exitError(startFailureCode(msg) ?? 125, cleanRuncMessage(msg));
   }
   const monitorPid = Number((await readFile(p.conmonPid, 'utf8').catch(() => '0')).trim()) || 0;
+  if (record.conmonPidFile && monitorPid > 0) await writeFile(record.conmonPidFile, String(monitorPid));
   const state: StateExt = {
     ...c.state,
     status: 'running',

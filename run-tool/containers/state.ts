@@ -114,6 +114,14 @@ export interface ContainerRecord {
   keepId?: { uid: number; gid: number };
   /** opaque network state from attachNetwork (bridge/pasta) */
   network?: unknown;
+  /** namespaces shared with other containers: kind → the full id of the container holding it (ns-join.ts) */
+  namespaces?: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>>;
+  /** the pod this container belongs to (64 hex; pods/state.ts) */
+  pod?: string;
+  /** this container is its pod's infra container */
+  isInfra?: boolean;
+  /** an absolute path that receives the monitor's pid at every start (`--infra-conmon-pidfile`) */
+  conmonPidFile?: string;
 }
 
 /** Status names as podman prints them. */
@@ -136,6 +144,8 @@ export interface ContainerState {
   stoppedByUser: boolean;
   /** rootfs overlay currently mounted */
   mounted: boolean;
+  /** frozen by `pause` (status stays running; pause-container.ts) */
+  paused?: boolean;
   error?: string;
   health?: { status: 'starting' | 'healthy' | 'unhealthy'; failingStreak: number; log: { start: string; end: string; exitCode: number; output: string }[] };
   healthPid?: number;

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SkiffError } from '../../shared/errors.ts';
 import { isAlive } from '../../shared/process/proc.ts';
@@ -7,6 +8,12 @@ import { getRunc } from './runc-handle.ts';
 import { signalNumber } from './signals.ts';
 import { loadById, lockContainer, saveState, type ContainerRecord } from './state.ts';
 import { exitError } from './exit-status.ts';
+import { dependentsOf } from './ns-join.ts';
+import { podPaths } from '../pods/state.ts';
+
+async function podExists(root: string, pod: string): Promise<boolean> {
+  return stat(podPaths(root, pod).record).then(() => true, () => false);
+}
 
 async function waitDead(pid: number, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
@@ -34,7 +41,11 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
     record = c.record;
     if (c.state.status !== 'running') return;
     pid = c.state.pid;
-    await saveState(root, id, { ...c.state, stoppedByUser: true });
+    // a frozen container cannot act on its stop signal: thawed first, as podman does
+    if (c.state.paused) await runc.resume(id).catch(() => {});
+    const next = { ...c.state, stoppedByUser: true };
+    delete next.paused;
+    await saveState(root, id, next);
   } finally {
     await lock.release();
   }
@@ -75,10 +86,17 @@ export async function killContainer(store: Store, id: string, signal: string): P
  * lease (RU-14), name and directory. ENOTFOUND when it does not exist; EINVALID (podman's exit 2) when it
  * runs and `force` is not given.
  */
-export async function removeContainer(store: Store, id: string, o: { force?: boolean; volumes?: boolean; timeout?: number; onWarning?: (message: string) => void } = {}): Promise<void> {
+export async function removeContainer(store: Store, id: string, o: { force?: boolean; volumes?: boolean; timeout?: number; onWarning?: (message: string) => void; podRemoval?: boolean } = {}): Promise<void> {
   const root = store.paths.root;
   let c = await loadById(root, id);
   if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
+  // podman's rules: a pod's infra container goes only with its pod; a container whose namespaces others share
+  // goes only after them
+  if (c.record.isInfra && c.record.pod && !o.podRemoval && (await podExists(root, c.record.pod))) {
+    throw new SkiffError('EINVALID', `container ${id} is the infra container of pod ${c.record.pod} and cannot be removed without removing the pod`);
+  }
+  const deps = await dependentsOf(root, id);
+  if (deps.length > 0) throw new SkiffError('EINVALID', `container ${id} has dependent containers which must be removed before it: ${deps.join(',')}: container already exists`);
   const warn = o.onWarning ? { onWarning: o.onWarning } : {};
   c = await reconcile(store, c, warn);
   if (c.state.status === 'running') {

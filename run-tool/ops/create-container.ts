@@ -21,6 +21,8 @@ export interface CreateContainerOptions extends CreateOptions {
   log?: (line: string) => void;
   /** Keep the rootfs mounted for a start that follows at once (run). */
   keepMounted?: boolean;
+  /** `--pod NAME|ID|new:NAME`: the container joins that pod (sharing its infra container's namespaces) */
+  podRef?: string;
 }
 
 /**
@@ -28,9 +30,17 @@ export interface CreateContainerOptions extends CreateOptions {
  * searched once). Returns the stored record; a failure leaves no container behind.
  */
 export async function createContainer(store: Store, o: CreateContainerOptions): Promise<ContainerRecord> {
-  const { pull = 'missing', registry, log, ...spec } = o;
-  return withImage(store, spec.image, pull, { ...(registry && { registry }), ...(log && { log }), onWarning: spec.onWarning }, (image) =>
-    createFromImage(store, { ...spec, image }));
+  const { pull = 'missing', registry, log, podRef, ...spec } = o;
+  const make = (extra: Partial<CreateOptions>) => withImage(store, spec.image, pull, { ...(registry && { registry }), ...(log && { log }), onWarning: spec.onWarning }, (image) =>
+    createFromImage(store, { ...spec, ...extra, image }));
+  if (podRef === undefined) return make({});
+  const { podForMember, addPodMember } = await import('./pods.ts');
+  const m = await podForMember(store, podRef, { ...(spec.ports && { ports: spec.ports }), ...(spec.publishAll && { publishAll: true }), ...(spec.network !== undefined && { network: spec.network }), ...(spec.onWarning && { onWarning: spec.onWarning }) });
+  // the pod's volumes come first; the container's own at the same destination win
+  const own = new Set([...(spec.mounts ?? []), ...(spec.volumes ?? [])].map((x) => x.destination));
+  const mounts = [...m.mounts.filter((x) => !own.has(x.destination)), ...(spec.mounts ?? [])];
+  const volumes = [...m.volumes.filter((x) => !own.has(x.destination)), ...(spec.volumes ?? [])];
+  return addPodMember(store, m.pod, () => make({ pod: m.pod, shareNamespaces: { ...m.shareNamespaces, ...spec.shareNamespaces }, mounts, volumes }));
 }
 
 /** runContainer's options: createContainer's plus whether it runs detached. */
@@ -59,5 +69,6 @@ export async function runContainer(store: Store, o: RunContainerOptions): Promis
     return { id: r.id };
   }
   const res = await runForeground(store, r, { interactive: o.interactive === true, preserveFds: o.preserveFds ?? 0, ...(onCleanupWarning && { onWarning: onCleanupWarning }) });
+  if (r.pod) await (await import('../pods/members.ts')).applyExitPolicy(store, r.id, r.pod).catch(() => {});
   return { id: r.id, ...res };
 }

@@ -87,6 +87,7 @@ export function containerInspect(root: string, c: LoadedContainer): Record<strin
     ImageDigest: r.image.digest,
     ImageName: r.image.name,
     Rootfs: '',
+    Pod: r.pod ?? '',
     ResolvConfPath: `${p.userdata}/resolv.conf`,
     HostnamePath: `${p.userdata}/hostname`,
     HostsPath: `${p.userdata}/hosts`,
@@ -110,10 +111,11 @@ export function containerInspect(root: string, c: LoadedContainer): Record<strin
         ? { Type: 'volume', Name: vol.name, Source: m.source ?? '', Destination: m.destination, Driver: 'local', Mode: '', Options: (m.options ?? []).filter((x) => x !== 'rbind' && x !== 'ro' && x !== 'rw'), RW: !(m.options ?? []).includes('ro'), Propagation: 'rprivate' }
         : { Type: m.type, Source: m.source ?? '', Destination: m.destination, Driver: '', Mode: '', Options: m.options ?? [], RW: !(m.options ?? []).includes('ro'), Propagation: 'rprivate' };
     }),
-    Dependencies: [],
+    // the containers whose namespaces this one joins (a pod member: its infra container)
+    Dependencies: [...new Set(Object.values(r.namespaces ?? {}))],
     NetworkSettings: networkSettings(c),
     Namespace: '',
-    IsInfra: false,
+    IsInfra: r.isInfra === true,
     Config: {
       Hostname: r.config.hostname,
       Domainname: '',
@@ -142,6 +144,9 @@ export function containerInspect(root: string, c: LoadedContainer): Record<strin
       AutoRemove: r.hostConfig.autoRemove,
       RestartPolicy: { Name: r.hostConfig.restartPolicy.name, MaximumRetryCount: r.hostConfig.restartPolicy.maximumRetryCount },
       NetworkMode: r.hostConfig.networkMode,
+      IpcMode: r.namespaces?.ipc ? `container:${r.namespaces.ipc}` : 'shareable',
+      PidMode: r.namespaces?.pid ? `container:${r.namespaces.pid}` : 'private',
+      UTSMode: r.namespaces?.uts ? `container:${r.namespaces.uts}` : 'private',
       PortBindings: portsMap(r.hostConfig.portBindings),
       PublishAllPorts: r.hostConfig.publishAll,
       ReadonlyRootfs: r.hostConfig.readOnly,

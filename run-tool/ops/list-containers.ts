@@ -5,7 +5,7 @@ import type { LoadedContainer } from '../containers/state.ts';
 
 // The container listing operation (podman's `ps`): every container's state reconciled with runc first (RU-12).
 
-/** Filters `--filter key=value` as podman: name (regexp), id (prefix), status, label (key or key=value), ancestor. */
+/** Filters `--filter key=value` as podman: name (regexp), id (prefix), status, label (key or key=value), ancestor, pod (id prefix; listContainers resolves names). */
 export function matchFilter(c: LoadedContainer, filters: readonly string[]): boolean {
   const by = new Map<string, string[]>();
   for (const f of filters) {
@@ -24,6 +24,7 @@ export function matchFilter(c: LoadedContainer, filters: readonly string[]): boo
           return j < 0 ? v in c.record.config.labels : c.record.config.labels[v.slice(0, j)] === v.slice(j + 1);
         }
         case 'ancestor': return c.record.image.name === v || c.record.image.name.startsWith(`${v}:`) || c.record.image.name.endsWith(`/${v}`) || c.record.image.name.includes(`/${v}:`) || c.record.image.id.slice(7).startsWith(v.replace(/^sha256:/, ''));
+        case 'pod': return c.record.pod !== undefined && c.record.pod.startsWith(v);
         case 'exited': return (c.state.status === 'exited' || c.state.status === 'stopped') && String(c.state.exitCode) === v;
         default: throw new SkiffError('EINVALID', `invalid filter ${JSON.stringify(k)}`);
       }
@@ -31,6 +32,22 @@ export function matchFilter(c: LoadedContainer, filters: readonly string[]): boo
     if (!ok) return false;
   }
   return true;
+}
+
+/** `pod=NAME` filters become `pod=ID` (a value naming no pod stays, matching as an id prefix). */
+async function resolvePodFilters(store: Store, filters: readonly string[]): Promise<string[]> {
+  if (!filters.some((f) => f.startsWith('pod='))) return [...filters];
+  const { findPod } = await import('../pods/state.ts');
+  const out: string[] = [];
+  for (const f of filters) {
+    if (!f.startsWith('pod=')) {
+      out.push(f);
+      continue;
+    }
+    const id = await findPod(store.paths.root, f.slice(4)).then((r) => r.id, () => undefined);
+    out.push(id ? `pod=${id}` : f);
+  }
+  return out;
 }
 
 /** listContainers' options: podman's `ps` selection. */
@@ -47,7 +64,7 @@ export interface ListContainersOptions {
 
 /** The containers `o` selects, newest first, each with its state reconciled. */
 export async function listContainers(store: Store, o: ListContainersOptions = {}): Promise<LoadedContainer[]> {
-  const filters = o.filters ?? [];
+  const filters = await resolvePodFilters(store, o.filters ?? []);
   let list = (await listReconciled(store, { onWarning: o.onWarning })).filter((c) => (o.all || filters.length > 0 || o.latest ? true : c.state.status === 'running') && matchFilter(c, filters));
   if (o.latest) list = list.slice(-1);
   return list.reverse(); // newest first, as podman

@@ -36,8 +36,11 @@ export async function systemPrune(root: string, o: { all?: boolean; volumes?: bo
   }
   if (store) {
     try {
-      for (const c of await listReconciled(store, { onWarning: o.onWarning })) {
-        if (c.state.status === 'running' || c.state.status === 'stopping') continue;
+      // pods none of whose containers runs go first, with their containers (podman prunes pods before containers)
+      await (await import('./pods.ts')).prunePods(store, o.onWarning ? { onWarning: o.onWarning } : {});
+      // newest first: a container sharing another's namespaces goes before it; an infra container goes only with its pod
+      for (const c of (await listReconciled(store, { onWarning: o.onWarning })).reverse()) {
+        if (c.state.status === 'running' || c.state.status === 'stopping' || (c.record.isInfra && c.record.pod)) continue;
         await removeContainer(store, c.record.id, { force: true, onWarning: o.onWarning });
         report.containers.push(c.record.id);
       }

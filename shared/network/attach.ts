@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { cidrContains, intToIp, ipToInt, parseCidr } from './ip.ts';
-import { getNetwork, networkPaths, withNetworkLock, type NetworkPaths } from './network-config.ts';
+import { getNetwork, networkPaths, withFirewallLock, withNetworkLock, type NetworkPaths } from './network-config.ts';
 import { requireProgram } from '../process/system-programs.ts';
 import { runProgram } from '../process/run.ts';
 import { allocatePorts } from './publish.ts';
@@ -211,7 +211,7 @@ export async function attachNetwork(containerId: string, plan: NetworkPlan, o: N
 
   try {
     await createNetns(containerId, so);
-    const r = await runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'setup', netns), { input: JSON.stringify(options), ...so });
+    const r = await withFirewallLock(() => runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'setup', netns), { input: JSON.stringify(options), ...so }), so);
     if (r.code !== 0) throw new SkiffError('EIO', `netavark setup failed: ${lastLine(r.stderr || r.stdout)}`, { details: { stderr: r.stderr } });
     const status = JSON.parse(r.stdout) as Record<string, NetavarkStatus>;
     const networks: AttachedNetwork[] = configs.map((cfg, i) => {
@@ -273,7 +273,7 @@ export async function detachNetwork(containerId: string, state: NetworkState | u
     if (options) {
       const hadNetns = await exists(netnsPathOf(containerId));
       if (!hadNetns) await createNetns(containerId, {});
-      const r = await runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'teardown', netnsPathOf(containerId)), { input: JSON.stringify(options) });
+      const r = await withFirewallLock(() => runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'teardown', netnsPathOf(containerId)), { input: JSON.stringify(options) }));
       if (r.code !== 0 && hadNetns && !/no such|not found|does not exist/i.test(r.stderr)) {
         // keep the record so a later detach can retry; the netns stays too
         throw new SkiffError('EIO', `netavark teardown failed: ${lastLine(r.stderr || r.stdout)}`, { details: { stderr: r.stderr } });

@@ -19,6 +19,9 @@ export const MASKED_PATHS = ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/l
 /** podman's read-only paths. */
 export const READONLY_PATHS = ['/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
+/** The namespace kinds a container can share with another (the runtime spec's names). */
+export type JoinableNamespace = 'network' | 'ipc' | 'uts' | 'pid';
+
 /** What a container runs with, beyond its image config. All optional; podman's defaults otherwise. */
 export interface RunOptions {
   /** replaces the image Cmd when non-empty */
@@ -42,6 +45,11 @@ export interface RunOptions {
   network?: 'none' | 'host' | 'bridge';
   /** a network namespace to join (bridge networking prepared by the caller) */
   netnsPath?: string;
+  /**
+   * namespaces to join by path (`--network/--ipc/--uts/--pid container:ID`, pod members): each listed kind gets
+   * `path` instead of a fresh namespace (network's wins over `netnsPath`); a joined uts namespace takes no hostname
+   */
+  joinNamespaces?: Partial<Record<JoinableNamespace, string>>;
   cgroupsPath?: string;
   /** bytes */
   memory?: number;
@@ -158,8 +166,11 @@ export function generateSpec(image: ContainerConfig, o: RunOptions, ctx: SpecCon
     if (i >= 0) mounts.splice(i, 1); // a user mount at /dev/shm etc. replaces the default
     mounts.push(m);
   }
-  const namespaces: SpecNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
-  if (network !== 'host') namespaces.push(o.netnsPath ? { type: 'network', path: o.netnsPath } : { type: 'network' });
+  const join = o.joinNamespaces ?? {};
+  const ns = (type: JoinableNamespace): SpecNamespace => (join[type] ? { type, path: join[type] } : { type });
+  const namespaces: SpecNamespace[] = [ns('pid'), ns('ipc'), ns('uts'), { type: 'mount' }];
+  if (join.network) namespaces.push(ns('network'));
+  else if (network !== 'host') namespaces.push(o.netnsPath ? { type: 'network', path: o.netnsPath } : { type: 'network' });
   if (userns) namespaces.push({ type: 'user' });
   const sysctl: Record<string, string> = {};
   for (const [k, v] of Object.entries(o.sysctls ?? {})) {
@@ -188,7 +199,7 @@ export function generateSpec(image: ContainerConfig, o: RunOptions, ctx: SpecCon
       noNewPrivileges: o.noNewPrivileges ?? true,
     },
     root: { path: ctx.rootfs, readonly: o.readOnly === true },
-    hostname,
+    ...(!join.uts && { hostname }),
     mounts,
     linux: {
       namespaces,

@@ -167,3 +167,17 @@ describe('validateSpec', () => {
     expect(specProblems(cwdProc)).toEqual(['process.cwd /proc/self/fd/7 is under /proc']);
   });
 });
+
+describe('generateSpec joinNamespaces', () => {
+  it('joined kinds get the path, the others a fresh namespace; a joined uts namespace takes no hostname', () => {
+    const s = gen({ Cmd: ['sh'] }, { hostname: 'box', network: 'bridge', netnsPath: '/run/netns/x', joinNamespaces: { network: '/proc/7/ns/net', ipc: '/proc/7/ns/ipc', uts: '/proc/7/ns/uts' } });
+    const byType = Object.fromEntries(s.linux.namespaces!.map((n) => [n.type, n.path]));
+    expect(byType).toEqual({ pid: undefined, ipc: '/proc/7/ns/ipc', uts: '/proc/7/ns/uts', mount: undefined, network: '/proc/7/ns/net' });
+    expect(s.hostname).toBeUndefined();
+    expect(specProblems(s)).toEqual([]);
+    const own = gen({ Cmd: ['sh'] }, { hostname: 'box', joinNamespaces: { pid: '/proc/7/ns/pid' } });
+    expect(own.hostname).toBe('box');
+    expect(own.linux.namespaces!.find((n) => n.type === 'pid')?.path).toBe('/proc/7/ns/pid');
+    expect(own.linux.namespaces!.find((n) => n.type === 'network')?.path).toBeUndefined();
+  });
+});
