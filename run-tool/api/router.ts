@@ -6,7 +6,7 @@ import * as containers from './containers.ts';
 import * as images from './images.ts';
 import * as nv from './networks-volumes.ts';
 import type { ApiRequest, Handler } from './context.ts';
-import { ApiError, sendError } from './http-util.ts';
+import { ApiError, sendError, statusOf } from './http-util.ts';
 import { MIN_API_VERSION, pingHandler, pingHeaders, infoHandler, versionHandler } from './system.ts';
 
 const P = '([^/]+)';
@@ -77,9 +77,12 @@ export async function handleRequest(ctx: { root: string; version: string }, req:
     const r: ApiRequest = { ...ctx, req, res, params: hit.params, query, signal: ac.signal };
     await hit.handler(r);
   } catch (e) {
+    // a body too large is not drained: the connection closes once the error is out; any other is read to its end
+    if (statusOf(e) === 413) {
+      res.setHeader('Connection', 'close');
+      res.once('finish', () => req.socket.destroy());
+    } else req.resume();
     sendError(res, e);
-    // a body left unread (too large, or refused before reading) is not drained: the connection closes
-    if (!req.complete) res.once('finish', () => req.socket.destroy());
   }
 }
 
