@@ -9,6 +9,7 @@ import { streamLog, type LogEntry } from '../ops/container-logs.ts';
 import { inspectContainer } from '../ops/inspect.ts';
 import { listContainers } from '../ops/list-containers.ts';
 import { topContainer } from '../ops/top-container.ts';
+import { copyArchiveIntoContainer, copyOutOfContainer, statInContainer } from '../ops/copy-container.ts';
 import { createOptionsOf } from './create-body.ts';
 import { withApiStore, type ApiRequest } from './context.ts';
 import { ApiError, dockerFilters, queryBool, readJson, sendJson } from './http-util.ts';
@@ -231,4 +232,38 @@ export async function attachUpgraded(r: Omit<ApiRequest, 'res'>, socket: Duplex)
     }, { follow: true, signal: ac.signal }).catch(() => {});
     socket.end();
   });
+}
+
+async function pathStatHeader(r: ApiRequest, path: string): Promise<string> {
+  const st = await onContainer(r, (store) => statInContainer(store, r.params[0]!, path, { signal: r.signal }));
+  return Buffer.from(JSON.stringify(st)).toString('base64');
+}
+
+function archivePath(q: URLSearchParams): string {
+  const p = q.get('path');
+  if (!p) throw new ApiError(400, 'path is required: name the path in the container');
+  return p;
+}
+
+/** HEAD /containers/{id}/archive?path=: the path's stat in X-Docker-Container-Path-Stat. */
+export async function archiveHeadHandler(r: ApiRequest): Promise<void> {
+  r.res.writeHead(200, { 'X-Docker-Container-Path-Stat': await pathStatHeader(r, archivePath(r.query)) }).end();
+}
+
+/** GET /containers/{id}/archive?path=: a tar of the path (`docker cp CONTAINER:PATH …`). */
+export async function archiveGetHandler(r: ApiRequest): Promise<void> {
+  const path = archivePath(r.query);
+  const stat = await pathStatHeader(r, path);
+  r.res.writeHead(200, { 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': stat });
+  await onContainer(r, (store) => copyOutOfContainer(store, r.params[0]!, path, { tar: r.res }, { signal: r.signal }));
+}
+
+/**
+ * PUT /containers/{id}/archive?path=DIR: the tar body's entries land under DIR, confined to the container's root
+ * filesystem; an entry that would climb out of DIR fails the request with 400 before anything is written.
+ */
+export async function archivePutHandler(r: ApiRequest): Promise<void> {
+  const path = archivePath(r.query);
+  await onContainer(r, (store) => copyArchiveIntoContainer(store, r.params[0]!, path, r.req, { signal: r.signal }));
+  r.res.writeHead(200).end();
 }

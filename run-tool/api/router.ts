@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import * as containers from './containers.ts';
+import * as exec from './exec.ts';
 import * as images from './images.ts';
 import * as nv from './networks-volumes.ts';
 import type { ApiRequest, Handler } from './context.ts';
@@ -26,6 +27,12 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', new RegExp(`^/containers/${P}/logs$`), containers.logsHandler],
   ['GET', new RegExp(`^/containers/${P}/top$`), containers.topHandler],
   ['DELETE', new RegExp(`^/containers/${P}$`), containers.removeHandler],
+  ['POST', new RegExp(`^/containers/${P}/exec$`), exec.execCreateHandler],
+  ['HEAD', new RegExp(`^/containers/${P}/archive$`), containers.archiveHeadHandler],
+  ['GET', new RegExp(`^/containers/${P}/archive$`), containers.archiveGetHandler],
+  ['PUT', new RegExp(`^/containers/${P}/archive$`), containers.archivePutHandler],
+  ['POST', new RegExp(`^/exec/${P}/start$`), exec.execStartHandler],
+  ['GET', new RegExp(`^/exec/${P}/json$`), exec.execInspectHandler],
   ['GET', /^\/images\/json$/, images.listHandler],
   ['POST', /^\/images\/create$/, images.createHandler],
   ['GET', /^\/images\/(.+)\/json$/, images.inspectHandler],
@@ -90,6 +97,11 @@ export async function handleRequest(ctx: { root: string; version: string }, req:
 export async function handleUpgrade(ctx: { root: string; version: string }, req: IncomingMessage, socket: Duplex): Promise<void> {
   try {
     const { path, query } = splitUrl(req.url ?? '/');
+    const x = /^\/exec\/([^/]+)\/start$/.exec(path);
+    if (req.method === 'POST' && x) {
+      req.resume();
+      return await exec.execStartUpgraded(ctx.root, decodeURIComponent(x[1]!), socket);
+    }
     const m = /^\/containers\/([^/]+)\/attach$/.exec(path);
     if (req.method !== 'POST' || !m) throw new ApiError(404, `page not found: ${req.method} ${path}`);
     await containers.attachUpgraded({ ...ctx, req, params: [decodeURIComponent(m[1]!)], query, signal: new AbortController().signal }, socket);

@@ -3,7 +3,7 @@
 // PID at the end; containers run with --network none.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,9 @@ import { buildRunTool, hasConmon, rt } from './core-helpers.ts';
 
 const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const hasDocker = spawnSync(DOCKER, ['--version']).status === 0;
-const hasPyDocker = spawnSync('python3', ['-c', 'import docker']).status === 0;
+// Debian's python3 with python3-docker (another python3 earlier on PATH may lack the module)
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const hasPyDocker = spawnSync(PYTHON, ['-c', 'import docker']).status === 0;
 
 let bundle = '';
 let root = '';
@@ -63,7 +65,7 @@ function call(method: string, path: string, body?: string | Buffer, o: { socket?
 
 const docker = (args: string[], timeout = 60_000) =>
   spawnSync(DOCKER, ['-H', `unix://${sock}`, ...args], { encoding: 'utf8', timeout, env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config') } });
-const py = (script: string) => spawnSync('python3', ['-c', script, sock], { encoding: 'utf8', timeout: 120_000 });
+const py = (script: string) => spawnSync(PYTHON, ['-c', script, sock], { encoding: 'utf8', timeout: 120_000 });
 const names = async (): Promise<string[]> => (JSON.parse((await call('GET', '/containers/json?all=1')).text) as { Names: string[] }[]).map((c) => c.Names[0]!);
 
 describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service (Docker API)', () => {
@@ -105,6 +107,9 @@ import docker, sys
 c = docker.DockerClient(base_url='unix://' + sys.argv[1])
 assert c.ping()
 print(c.version()['ApiVersion'])
+sl = c.containers.run('localhost/busybox', ['sleep', '300'], detach=True, network_mode='none')
+print(sl.exec_run(['sh', '-c', 'echo in; exit 2']), sl.exec_run(['sh', '-c', 'echo a; echo b >&2'], demux=True).output)
+sl.remove(force=True)
 ct = c.containers.run('localhost/busybox', ['sh', '-c', 'echo hello; echo oops >&2; exit 4'], detach=True, network_mode='none', labels={'app': 'py'})
 print(ct.wait()['StatusCode'])
 print(repr(ct.logs(stdout=True, stderr=False)), repr(ct.logs(stdout=False, stderr=True)))
@@ -117,11 +122,11 @@ except docker.errors.ImageNotFound as e:
 print(c.images.get('localhost/busybox').tags)
 `);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe("1.41\n4\nb'hello\\n' b'oops\\n'\n1 0\nImageNotFound\n['localhost/busybox:latest']\n");
+    expect(r.stdout).toBe("1.41\nExecResult(exit_code=2, output=b'in\\n') (b'a\\n', b'b\\n')\n4\nb'hello\\n' b'oops\\n'\n1 0\nImageNotFound\n['localhost/busybox:latest']\n");
     expect(r.status).toBe(0);
   });
 
-  it.skipIf(!hasDocker)('docker CLI: version, run -d, ps, logs, inspect, stop, rm, images', () => {
+  it.skipIf(!hasDocker)('docker CLI: version, run -d, ps, logs, inspect, exec, cp (a traversal archive refused), stop, rm, images', async () => {
     expect(docker(['version', '--format', '{{.Server.APIVersion}}']).stdout).toBe('1.41\n');
     const d = docker(['run', '-d', '--name', 'web', '--network', 'none', 'localhost/busybox', 'sh', '-c', 'echo up; exec sleep 300']);
     expect(d.stderr).toBe('');
@@ -133,6 +138,21 @@ print(c.images.get('localhost/busybox').tags)
     expect(docker(['inspect', '--format', '{{.State.Status}} {{.Name}}', 'web']).stdout).toBe('running /web\n');
     // the container is an ordinary skiff container
     expect(rt(bundle, root, ['ps', '--format', '{{.Names}}']).stdout).toBe('web\n');
+    const ex = docker(['exec', 'web', 'sh', '-c', 'echo in; echo er >&2; exit 5']);
+    expect([ex.stdout, ex.stderr, ex.status]).toEqual(['in\n', 'er\n', 5]);
+    const file = join(dir, 'cp-in.txt');
+    spawnSync('sh', ['-c', `echo copied > ${file}`]);
+    expect(docker(['cp', file, 'web:/tmp/']).status).toBe(0);
+    expect(docker(['exec', 'web', 'cat', '/tmp/cp-in.txt']).stdout).toBe('copied\n');
+    expect(docker(['cp', 'web:/tmp/cp-in.txt', join(dir, 'cp-out.txt')]).status).toBe(0);
+    expect(spawnSync('cat', [join(dir, 'cp-out.txt')], { encoding: 'utf8' }).stdout).toBe('copied\n');
+    // a path-traversal archive: 400, nothing written in the container or beside it
+    const trav = join(dir, 'trav.tar');
+    spawnSync(PYTHON, ['-c', "import tarfile,io,sys\nt=tarfile.open(sys.argv[1],'w')\ni=tarfile.TarInfo('../../../escaped-api');i.size=1\nt.addfile(i,io.BytesIO(b'x'));t.close()", trav]);
+    const put = await call('PUT', '/containers/web/archive?path=/tmp', await readFile(trav), { headers: { 'Content-Type': 'application/x-tar' } });
+    expect(put.status).toBe(400);
+    expect(JSON.parse(put.text).message).toBe('archive entry "../../../escaped-api" would land outside /tmp: nothing was copied');
+    expect(docker(['exec', 'web', 'ls', '/', '/tmp']).stdout).not.toMatch(/escaped-api/);
     expect(docker(['stop', '-t', '1', 'web']).status).toBe(0);
     expect(docker(['ps', '-a', '--format', '{{.Names}} {{.State}}']).stdout).toBe('web exited\n');
     expect(docker(['rm', 'web']).status).toBe(0);
