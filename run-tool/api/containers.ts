@@ -83,7 +83,9 @@ export async function inspectHandler(r: ApiRequest): Promise<void> {
   const j = await onContainer(r, (store) => inspectContainer(store, r.params[0]!));
   const state = j.State as Record<string, unknown>;
   state.Status = dockerStatus(String(state.Status));
-  sendJson(r.res, 200, { ...j, Name: `/${String(j.Name)}`, Image: `sha256:${String(j.Image)}` });
+  // the API serves logs as Docker's json-file driver does: clients (compose) read them only from drivers they know
+  const hostConfig = { ...(j.HostConfig as Record<string, unknown>), LogConfig: { Type: 'json-file', Config: {} } };
+  sendJson(r.res, 200, { ...j, Name: `/${String(j.Name)}`, Image: `sha256:${String(j.Image)}`, HostConfig: hostConfig });
 }
 
 /** POST /containers/{id}/start: 304 when it runs already. */

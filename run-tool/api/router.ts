@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import * as containers from './containers.ts';
 import * as exec from './exec.ts';
+import { eventsHandler } from './events.ts';
 import * as images from './images.ts';
 import * as nv from './networks-volumes.ts';
 import type { ApiRequest, Handler } from './context.ts';
@@ -16,6 +17,7 @@ const routes: [string, RegExp, Handler][] = [
   ['HEAD', /^\/_ping$/, pingHandler],
   ['GET', /^\/version$/, versionHandler],
   ['GET', /^\/info$/, infoHandler],
+  ['GET', /^\/events$/, eventsHandler],
   ['GET', /^\/containers\/json$/, containers.listHandler],
   ['POST', /^\/containers\/create$/, containers.createHandler],
   ['GET', new RegExp(`^/containers/${P}/json$`), containers.inspectHandler],
@@ -75,6 +77,8 @@ function match(method: string, path: string): { handler: Handler; params: string
 export async function handleRequest(ctx: { root: string; version: string }, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const ac = new AbortController();
   res.on('close', () => ac.abort());
+  // SKIFF_API_TRACE=1: one stderr line per request, to see what a client asks for
+  if (process.env.SKIFF_API_TRACE) process.stderr.write(`${req.method} ${req.url}\n`);
   for (const [k, v] of Object.entries(pingHeaders())) res.setHeader(k, v);
   res.setHeader('Server', `skiff/${ctx.version}`);
   try {

@@ -15,6 +15,7 @@ const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const hasDocker = spawnSync(DOCKER, ['--version']).status === 0;
 // Debian's python3 with python3-docker (another python3 earlier on PATH may lack the module)
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const hasCompose = spawnSync('docker-compose', ['version']).status === 0;
 const hasPyDocker = spawnSync(PYTHON, ['-c', 'import docker']).status === 0;
 
 let bundle = '';
@@ -53,7 +54,7 @@ function kill(p: ChildProcess, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
 /** One HTTP request over the socket: status, headers and body text. */
 function call(method: string, path: string, body?: string | Buffer, o: { socket?: string; headers?: Record<string, string | number> } = {}): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
   return new Promise((ok, bad) => {
-    const req = request({ socketPath: o.socket ?? sock, method, path, headers: { 'Content-Type': 'application/json', ...o.headers } }, (res) => {
+    const req = request({ socketPath: o.socket ?? sock, agent: false, method, path, headers: { 'Content-Type': 'application/json', ...o.headers } }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
       res.on('end', () => ok({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(parts).toString() }));
@@ -226,6 +227,53 @@ print(c.images.get('localhost/busybox').tags)
     expect((await call('DELETE', '/networks/apinet')).status).toBe(204);
     expect((await call('GET', '/networks/apinet')).status).toBe(404);
   });
+
+  it.skipIf(!hasCompose)('docker-compose: up -d of two services (ports, env, named volume, bind mount, depends_on), ps, logs, up-to-date, exec, down -v', async () => {
+    const proj = join(dir, 'proj');
+    const port = 21000 + (process.pid % 20000);
+    spawnSync('mkdir', ['-p', join(proj, 'site')]);
+    await writeFile(join(proj, 'site', 'index.html'), 'hello-compose\n');
+    await writeFile(join(proj, 'docker-compose.yml'), [
+      'version: "3.8"',
+      'services:',
+      '  web:',
+      '    image: localhost/busybox',
+      '    command: ["httpd", "-f", "-p", "8080", "-h", "/site"]',
+      `    ports: ["127.0.0.1:${port}:8080"]`,
+      '    environment: { GREETING: hi }',
+      '    volumes: ["./site:/site:ro", "data:/data"]',
+      '    depends_on: [worker]',
+      '  worker:',
+      '    image: localhost/busybox',
+      '    command: ["sh", "-c", "echo worker up; exec sleep 300"]',
+      'volumes:',
+      '  data:',
+      '',
+    ].join('\n'));
+    const compose = (args: string[]) => spawnSync('docker-compose', ['-p', 'apiproj', '--no-ansi', ...args], { cwd: proj, encoding: 'utf8', timeout: 120_000, env: { ...process.env, DOCKER_HOST: `unix://${sock}` } });
+    const up = compose(['up', '-d']);
+    expect(up.status).toBe(0);
+    expect(up.stderr).toMatch(/Creating network "apiproj_default"[^]*Creating volume "apiproj_data"[^]*Creating apiproj_worker_1 \.\.\. done[^]*Creating apiproj_web_1 +\.\.\. done/);
+    let body = '';
+    for (let i = 0; i < 50 && body === ''; i++) {
+      body = await new Promise<string>((ok) => request({ host: '127.0.0.1', port, path: '/index.html' }, (res) => {
+        let t = '';
+        res.on('data', (c: Buffer) => (t += c.toString())).on('end', () => ok(t));
+      }).on('error', () => ok('')).end());
+      if (body === '') await new Promise((ok) => setTimeout(ok, 100));
+    }
+    expect(body).toBe('hello-compose\n');
+    expect(compose(['ps']).stdout).toMatch(/apiproj_web_1 +httpd -f -p 8080 -h \/site +Up +127\.0\.0\.1:\d+->8080\/tcp\n(.*\n)?apiproj_worker_1 .* Up/);
+    expect(compose(['logs', '--no-color', 'worker']).stdout).toMatch(/worker_1 +\| worker up\n/);
+    const again = compose(['up', '-d']);
+    expect(again.stderr).toMatch(/apiproj_worker_1 is up-to-date\napiproj_web_1 is up-to-date\n/);
+    expect(compose(['exec', '-T', 'web', 'sh', '-c', 'echo $GREETING; touch /data/x && echo ok']).stdout).toBe('hi\nok\n');
+    const down = compose(['down', '-v', '-t', '1']);
+    expect(down.status).toBe(0);
+    expect(await names()).toEqual([]);
+    expect(docker(['network', 'ls', '--format', '{{.Name}}']).stdout).not.toMatch(/apiproj/);
+    expect(docker(['volume', 'ls', '-q']).stdout).toBe('');
+  }, 180_000);
 
   it('daemonless: a SIGKILLed service leaves its container running; run-tool ps shows it; a new service lists and stops it', async () => {
     const sock2 = join(dir, 'api2.sock');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createOptionsOf } from '../../../run-tool/api/create-body.ts';
 import { logFrame } from '../../../run-tool/api/containers.ts';
+import { containerEvent, diffContainers } from '../../../run-tool/api/events.ts';
 import { dockerFilters, statusOf } from '../../../run-tool/api/http-util.ts';
 import { splitUrl } from '../../../run-tool/api/router.ts';
 import { defaultSocketPath, listenTarget } from '../../../run-tool/api/service.ts';
@@ -137,5 +138,17 @@ describe('removed-exit record', () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('events: diffContainers', () => {
+  const ctr = (id: string, status: string, startedAt = 's1', finishedAt = '') =>
+    ({ record: { id, name: id, config: { labels: {} }, image: { name: 'img', id: 'sha256:1' } }, state: { status, startedAt, finishedAt, exitCode: 0 } }) as unknown as LoadedContainer;
+  it('reports create, start, die and destroy between two looks', () => {
+    const before = new Map([['a', ctr('a', 'running')], ['b', ctr('b', 'created')], ['gone', ctr('gone', 'exited')]]);
+    const after = new Map([['a', ctr('a', 'exited', 's1', 'f1')], ['b', ctr('b', 'running')], ['n', ctr('n', 'created')]]);
+    expect(diffContainers(before, after).map(([c, a]) => `${c.record.id}:${a}`)).toEqual(['a:die', 'b:start', 'n:create', 'gone:destroy']);
+    expect(diffContainers(after, after)).toEqual([]);
+    expect(containerEvent(ctr('a', 'exited'), 'die', 2000)).toMatchObject({ Type: 'container', Action: 'die', status: 'die', id: 'a', time: 2, Actor: { ID: 'a', Attributes: { name: 'a', image: 'img', exitCode: '0' } } });
   });
 });
