@@ -4,7 +4,7 @@
 // when they hold their zero value and refused otherwise, so nothing is silently dropped.
 import { SkiffError } from '../../shared/errors.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
-import { parsePort, parseRestart, parseVolume } from '../commands/create-flags.ts';
+import { parsePort, parseRestart, parseVolume } from '../ops/create-values.ts';
 import type { CreateContainerOptions } from '../ops/create-container.ts';
 import type { HealthConfig } from '../containers/state.ts';
 import { rejectUnknownFields } from './http-util.ts';
