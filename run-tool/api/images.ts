@@ -1,6 +1,7 @@
 // The Docker API's image endpoints over run-tool/ops: list, inspect, pull (create) with streamed JSON progress,
 // tag and delete.
-import { isSkiffError } from '../../shared/errors.ts';
+import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import type { RegistryOptions } from '../../shared/registry/types.ts';
 import { imageInspect } from '../ops/inspect.ts';
 import { listImages } from '../ops/list-images.ts';
 import { pullImage } from '../ops/pull-image.ts';
@@ -39,6 +40,28 @@ export async function inspectHandler(r: ApiRequest): Promise<void> {
 }
 
 /**
+ * The registry options of a pull of `image`: credentials from X-Registry-Auth (base64url JSON with username and
+ * password), and plain HTTP allowed for a registry on the loopback (127.0.0.0/8, ::1, localhost), which Docker's
+ * engine treats as insecure by default; any other host as registries.conf says. EINVALID for a header that is not
+ * such JSON. Pure.
+ */
+export function pullRegistryOptions(image: string, authHeader: string | undefined): RegistryOptions {
+  const out: RegistryOptions = {};
+  if (authHeader) {
+    let a: { username?: unknown; password?: unknown };
+    try {
+      a = JSON.parse(Buffer.from(authHeader, 'base64url').toString('utf8')) as typeof a;
+    } catch {
+      throw new SkiffError('EINVALID', 'invalid X-Registry-Auth header: want base64url-encoded JSON with username and password');
+    }
+    if (typeof a.username === 'string' && a.username !== '' && typeof a.password === 'string') out.credentials = { username: a.username, password: a.password };
+  }
+  const first = image.split('/')[0] ?? '';
+  if (image.includes('/') && /^(127\.[0-9]+\.[0-9]+\.[0-9]+|\[::1\]|localhost)(:[0-9]+)?$/.test(first)) out.tlsVerify = false;
+  return out;
+}
+
+/**
  * POST /images/create?fromImage=&tag=: pulls, streaming Docker's JSON progress lines; a failed pull after the
  * 200 went out is an `{"error": …}` line, as Docker's.
  */
@@ -47,11 +70,12 @@ export async function createHandler(r: ApiRequest): Promise<void> {
   if (!from) throw new ApiError(400, 'fromImage is required: name the image to pull (fromSrc imports are not supported)');
   const tag = r.query.get('tag');
   const image = tag && !from.includes('@') && !/:[^/]+$/.test(from) ? `${from}${tag.startsWith('sha256:') ? '@' : ':'}${tag}` : from;
+  const registry = pullRegistryOptions(image, r.req.headers['x-registry-auth'] as string | undefined);
   r.res.writeHead(200, { 'Content-Type': 'application/json' });
   const line = (o: unknown): void => void r.res.write(`${JSON.stringify(o)}\r\n`);
   line({ status: `Pulling from ${image}`, id: tag ?? 'latest' });
   try {
-    const got = await pullImage(r.root, image, { signal: r.signal, log: (l) => line({ status: l }) });
+    const got = await pullImage(r.root, image, { registry, signal: r.signal, log: (l) => line({ status: l }) });
     line({ status: `Digest: ${got.id}` });
     line({ status: `Status: Downloaded newer image for ${got.name ?? image}` });
   } catch (e) {

@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
+import { REGISTRY_BIN, startRegistry } from '../../helpers/registry.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 import { buildRunTool, hasConmon, rt } from './core-helpers.ts';
 
@@ -274,6 +275,36 @@ print(c.images.get('localhost/busybox').tags)
     expect(docker(['network', 'ls', '--format', '{{.Name}}']).stdout).not.toMatch(/apiproj/);
     expect(docker(['volume', 'ls', '-q']).stdout).toBe('');
   }, 180_000);
+
+  it.skipIf(!existsSync(REGISTRY_BIN) || !hasPyDocker || !hasDocker)('images: pull from a loopback registry (python3-docker and the docker CLI, streamed progress), tag, delete', async () => {
+    const reg = await startRegistry();
+    try {
+      const c = spawnSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${root}/images:localhost/busybox:latest`, `docker://${reg.host}/lib/busybox:1`], { encoding: 'utf8' });
+      expect(c.stderr).toBe('');
+      const r = py(`
+import docker, sys
+c = docker.DockerClient(base_url='unix://' + sys.argv[1])
+img = c.images.pull('${reg.host}/lib/busybox', tag='1')
+print(sorted(img.tags))
+print(img.tag('${reg.host}/lib/again', tag='x'))
+print(sorted(t for i in c.images.list() for t in i.tags))
+`);
+      expect(r.stderr).toBe('');
+      // the same image as localhost/busybox: one ID, every name
+      expect(r.stdout).toBe(`['${reg.host}/lib/busybox:1', 'localhost/busybox:latest']\nTrue\n['${reg.host}/lib/again:x', '${reg.host}/lib/busybox:1', 'localhost/busybox:latest']\n`);
+      const stream = await call('POST', `/images/create?fromImage=${encodeURIComponent(`${reg.host}/lib/busybox`)}&tag=1`);
+      const lines = stream.text.trim().split('\r\n').map((l) => JSON.parse(l) as { status?: string; error?: string });
+      expect(lines.at(-1)).toEqual({ status: `Status: Downloaded newer image for ${reg.host}/lib/busybox:1` });
+      const miss = docker(['pull', `${reg.host}/lib/nosuch:1`]);
+      expect(miss.status).toBe(1);
+      expect(miss.stderr).toMatch(/nosuch:1 not found/);
+      expect(docker(['rmi', `${reg.host}/lib/again:x`]).stdout).toBe(`Untagged: ${reg.host}/lib/again:x\n`);
+      expect(docker(['rmi', `${reg.host}/lib/busybox:1`]).status).toBe(0);
+      expect(docker(['images', '--format', '{{.Repository}}:{{.Tag}}']).stdout).toBe('localhost/busybox:latest\n');
+    } finally {
+      await reg.stop();
+    }
+  }, 120_000);
 
   it('daemonless: a SIGKILLed service leaves its container running; run-tool ps shows it; a new service lists and stops it', async () => {
     const sock2 = join(dir, 'api2.sock');

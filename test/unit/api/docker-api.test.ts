@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createOptionsOf } from '../../../run-tool/api/create-body.ts';
 import { logFrame } from '../../../run-tool/api/containers.ts';
+import { pullRegistryOptions } from '../../../run-tool/api/images.ts';
 import { containerEvent, diffContainers } from '../../../run-tool/api/events.ts';
 import { dockerFilters, statusOf } from '../../../run-tool/api/http-util.ts';
 import { splitUrl } from '../../../run-tool/api/router.ts';
@@ -150,5 +151,18 @@ describe('events: diffContainers', () => {
     expect(diffContainers(before, after).map(([c, a]) => `${c.record.id}:${a}`)).toEqual(['a:die', 'b:start', 'n:create', 'gone:destroy']);
     expect(diffContainers(after, after)).toEqual([]);
     expect(containerEvent(ctr('a', 'exited'), 'die', 2000)).toMatchObject({ Type: 'container', Action: 'die', status: 'die', id: 'a', time: 2, Actor: { ID: 'a', Attributes: { name: 'a', image: 'img', exitCode: '0' } } });
+  });
+});
+
+describe('pullRegistryOptions', () => {
+  it('allows plain HTTP to a loopback registry only, and reads X-Registry-Auth', () => {
+    expect(pullRegistryOptions('127.0.0.1:5000/lib/x:1', undefined)).toEqual({ tlsVerify: false });
+    expect(pullRegistryOptions('localhost:5000/x', undefined)).toEqual({ tlsVerify: false });
+    expect(pullRegistryOptions('[::1]:5000/x', undefined)).toEqual({ tlsVerify: false });
+    expect(pullRegistryOptions('registry.example/x', undefined)).toEqual({});
+    expect(pullRegistryOptions('busybox', undefined)).toEqual({});
+    const auth = Buffer.from(JSON.stringify({ username: 'u', password: 'p', serveraddress: 'r' })).toString('base64url');
+    expect(pullRegistryOptions('registry.example/x', auth)).toEqual({ credentials: { username: 'u', password: 'p' } });
+    expect(() => pullRegistryOptions('x', '!!notjson')).toThrow(/invalid X-Registry-Auth header/);
   });
 });
