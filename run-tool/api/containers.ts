@@ -2,6 +2,7 @@
 // operation's result out in Docker's shape, logs as Docker's 8-byte multiplexed frames.
 import type { Duplex } from 'node:stream';
 import { isSkiffError } from '../../shared/errors.ts';
+import type { Store } from '../../shared/store/store.ts';
 import type { LoadedContainer } from '../containers/state.ts';
 import { createContainer } from '../ops/create-container.ts';
 import { checkWaitCondition, killContainer, removeContainer, restartContainer, startContainer, stopContainer, waitContainer } from '../ops/container-lifecycle.ts';
@@ -56,6 +57,20 @@ export function containerSummary(c: LoadedContainer): Record<string, unknown> {
   };
 }
 
+/** The Docker status of container `nameOrId` (its inspect's State.Status). */
+async function statusOf(store: Store, nameOrId: string): Promise<string> {
+  return dockerStatus(String(((await inspectContainer(store, nameOrId)).State as { Status?: string }).Status));
+}
+
+/** Runs `fn` on a running container and replies 204; 304 when it does not run (Docker's stop). */
+async function stopOrNotModified(r: ApiRequest, fn: (store: Store) => Promise<unknown>): Promise<void> {
+  await onContainer(r, async (store) => {
+    if (await statusOf(store, r.params[0]!) !== 'running') return void r.res.writeHead(304).end();
+    await fn(store);
+    r.res.writeHead(204).end();
+  });
+}
+
 /** GET /containers/json (all, limit, filters). */
 export async function listHandler(r: ApiRequest): Promise<void> {
   const filters = dockerFilters(r.query);
@@ -91,18 +106,16 @@ export async function inspectHandler(r: ApiRequest): Promise<void> {
 /** POST /containers/{id}/start: 304 when it runs already. */
 export async function startHandler(r: ApiRequest): Promise<void> {
   await onContainer(r, async (store) => {
-    const [c] = await listContainers(store, { filters: [`id=${r.params[0]}`] }).catch(() => []);
-    if (c?.state.status === 'running') return void r.res.writeHead(304).end();
+    if (await statusOf(store, r.params[0]!) === 'running') return void r.res.writeHead(304).end();
     await startContainer(store, r.params[0]!);
     r.res.writeHead(204).end();
   });
 }
 
-/** POST /containers/{id}/stop?t= */
+/** POST /containers/{id}/stop?t=: 304 when it does not run. */
 export async function stopHandler(r: ApiRequest): Promise<void> {
   const t = r.query.get('t');
-  await onContainer(r, (store) => stopContainer(store, r.params[0]!, { ...(t !== null && { timeout: Number(t) }) }));
-  r.res.writeHead(204).end();
+  await stopOrNotModified(r, (store) => stopContainer(store, r.params[0]!, { ...(t !== null && { timeout: Number(t) }) }));
 }
 
 /** POST /containers/{id}/restart?t= */
@@ -222,13 +235,7 @@ export async function attachUpgraded(r: Omit<ApiRequest, 'res'>, socket: Duplex)
     socket.on('error', () => ac.abort());
     if (!queryBool(r.query, 'stream')) return void socket.end();
     // a container attached before its start: wait for the start (or its removal)
-    for (;;) {
-      const [c] = await listContainers(store, { filters: [`id=${name}`] }).catch(() => []);
-      const [byName] = c ? [c] : await listContainers(store, { filters: [`name=^${name}$`] }).catch(() => []);
-      const cur = c ?? byName;
-      if (!cur || cur.state.status !== 'created' || ac.signal.aborted) break;
-      await new Promise((ok) => setTimeout(ok, 20));
-    }
+    while ((await statusOf(store, name).catch(() => undefined)) === 'created' && !ac.signal.aborted) await new Promise((ok) => setTimeout(ok, 20));
     await streamLog(store, name, (entries) => {
       for (const e of entries.filter(keep)) socket.write(tty ? `${e.text}` : logFrame(e, false));
     }, { follow: true, signal: ac.signal }).catch(() => {});

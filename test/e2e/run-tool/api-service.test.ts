@@ -317,7 +317,9 @@ print(sorted(t for i in c.images.list() for t in i.tags))
     const second = await startService(sock2, ['-t', '0']);
     const list = JSON.parse((await call('GET', '/containers/json', undefined, { socket: sock2 })).text) as { Names: string[]; State: string }[];
     expect(list.map((x) => `${x.Names[0]} ${x.State}`)).toEqual(['/survivor running']);
+    expect((await call('POST', '/containers/survivor/start', undefined, { socket: sock2 })).status).toBe(304);
     expect((await call('POST', '/containers/survivor/stop?t=1', undefined, { socket: sock2 })).status).toBe(204);
+    expect((await call('POST', '/containers/survivor/stop?t=1', undefined, { socket: sock2 })).status).toBe(304);
     expect(rt(bundle, root, ['ps', '-a', '--format', '{{.Names}} {{.State}}']).stdout).toMatch(/^survivor exited/);
     expect((await call('DELETE', '/containers/survivor', undefined, { socket: sock2 })).status).toBe(204);
     await kill(second);
