@@ -229,7 +229,7 @@ print(c.images.get('localhost/busybox').tags)
     expect((await call('GET', '/networks/apinet')).status).toBe(404);
   });
 
-  it.skipIf(!hasCompose)('docker-compose: up -d of two services (ports, env, named volume, bind mount, depends_on), ps, logs, up-to-date, exec, down -v', async () => {
+  it.skipIf(!hasCompose)('docker-compose: up -d of two services (ports, env, named volume, bind mount, depends_on), ps, logs, up-to-date, exec, attached up stopped by Ctrl-C, down -v', async () => {
     const proj = join(dir, 'proj');
     const port = 21000 + (process.pid % 20000);
     spawnSync('mkdir', ['-p', join(proj, 'site')]);
@@ -244,9 +244,11 @@ print(c.images.get('localhost/busybox').tags)
       '    environment: { GREETING: hi }',
       '    volumes: ["./site:/site:ro", "data:/data"]',
       '    depends_on: [worker]',
+      '    stop_grace_period: 1s',
       '  worker:',
       '    image: localhost/busybox',
       '    command: ["sh", "-c", "echo worker up; exec sleep 300"]',
+      '    stop_grace_period: 1s',
       'volumes:',
       '  data:',
       '',
@@ -269,6 +271,18 @@ print(c.images.get('localhost/busybox').tags)
     const again = compose(['up', '-d']);
     expect(again.stderr).toMatch(/apiproj_worker_1 is up-to-date\napiproj_web_1 is up-to-date\n/);
     expect(compose(['exec', '-T', 'web', 'sh', '-c', 'echo $GREETING; touch /data/x && echo ok']).stdout).toBe('hi\nok\n');
+    // `up` without -d attaches to the services' output; Ctrl-C (SIGINT) stops them
+    const attached = spawn('docker-compose', ['-p', 'apiproj', '--no-ansi', 'up', '--no-color'], { cwd: proj, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_HOST: `unix://${sock}` } });
+    let out = '';
+    attached.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    attached.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    for (let i = 0; i < 100 && !/Attaching to/.test(out); i++) await new Promise((ok) => setTimeout(ok, 100));
+    expect(out).toMatch(/Attaching to apiproj_worker_1, apiproj_web_1/);
+    attached.kill('SIGINT');
+    const code = await new Promise<number | null>((ok) => attached.once('exit', (c) => ok(c)));
+    expect(out).toMatch(/Gracefully stopping\.\.\./);
+    expect(code).toBe(0);
+    expect(compose(['ps']).stdout).toMatch(/apiproj_web_1 .* Exit 137/);
     const down = compose(['down', '-v', '-t', '1']);
     expect(down.status).toBe(0);
     expect(await names()).toEqual([]);
