@@ -27,7 +27,13 @@ function call(sock: string, agent: Agent, method: string, path: string, body?: u
   return new Promise((ok, bad) => {
     const req = request({ socketPath: sock, agent, method, path, headers: { 'Content-Type': 'application/json' } }, (res) => {
       let t = '';
-      res.on('data', (c: Buffer) => (t += c.toString())).on('end', () => ok({ status: res.statusCode ?? 0, json: t.startsWith('{') ? JSON.parse(t) : t }));
+      res.on('data', (c: Buffer) => (t += c.toString())).on('end', () => {
+        try {
+          ok({ status: res.statusCode ?? 0, json: t.startsWith('{') ? JSON.parse(t) : t });
+        } catch (e) {
+          bad(e);
+        }
+      });
     });
     req.on('error', bad);
     req.end(body === undefined ? undefined : JSON.stringify(body));

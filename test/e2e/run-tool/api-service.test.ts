@@ -128,8 +128,10 @@ print(c.images.get('localhost/busybox').tags)
     expect(r.status).toBe(0);
   });
 
-  it.skipIf(!hasDocker)('docker CLI: version, run -d, ps, logs, inspect, exec, cp (a traversal archive refused), stop, rm, images', async () => {
+  it.skipIf(!hasDocker)('docker CLI: version, info, run -d, ps, logs, inspect, exec, cp (a traversal archive refused), stop, rm, images', async () => {
     expect(docker(['version', '--format', '{{.Server.APIVersion}}']).stdout).toBe('1.41\n');
+    expect(docker(['info', '--format', '{{.Images}} {{.Driver}} {{.DefaultRuntime}}']).stdout).toBe('1 overlay runc\n');
+    expect(docker(['ps', '-a', '-q']).stdout).toBe('');
     const d = docker(['run', '-d', '--name', 'web', '--network', 'none', 'localhost/busybox', 'sh', '-c', 'echo up; exec sleep 300']);
     expect(d.stderr).toBe('');
     const id = d.stdout.trim();
