@@ -17,7 +17,7 @@ import { buildImage } from './executor/build.ts';
 import { parseBuildNetwork } from './executor/run-network.ts';
 import { createReporter } from './executor/report.ts';
 import type { BuildOptions } from './executor/types.ts';
-import { collect } from '../shared/cli/flags.ts';
+import { collect, csvOptions } from '../shared/cli/flags.ts';
 import { memoAsync } from '../shared/image/memo.ts';
 import { interruptSignal } from '../shared/cli/interrupt.ts';
 
@@ -42,18 +42,10 @@ function keyValues(list: readonly string[], what: string): Record<string, string
   return out;
 }
 
-function csv(s: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const part of s.split(',')) {
-    const i = part.indexOf('=');
-    m.set(i < 0 ? part : part.slice(0, i), i < 0 ? '' : part.slice(i + 1));
-  }
-  return m;
-}
 
 /** Parses `--secret id=ID,src=PATH|env=VAR` (also `type=file|env`). */
 export function parseSecretFlag(s: string): [string, { src?: string; env?: string }] {
-  const m = csv(s);
+  const m = csvOptions(s);
   const id = m.get('id');
   if (!id) throw new SkiffError('EINVALID', `invalid --secret ${JSON.stringify(s)}: id= is required`, { hint: 'write --secret id=NAME,src=FILE or id=NAME,env=VAR' });
   const src = m.get('src') ?? m.get('source');
@@ -67,7 +59,7 @@ export function parseSecretFlag(s: string): [string, { src?: string; env?: strin
 /** Parses `-o type=local|tar,dest=D` (a bare path means type=local). */
 export function parseOutputFlag(s: string): { type: 'local' | 'tar'; dest: string } {
   if (!s.includes('=')) return { type: 'local', dest: s };
-  const m = csv(s);
+  const m = csvOptions(s);
   const type = m.get('type') ?? 'local';
   const dest = m.get('dest');
   if ((type !== 'local' && type !== 'tar') || !dest) throw new SkiffError('EINVALID', `invalid --output ${JSON.stringify(s)}`, { hint: 'write -o type=local,dest=DIR or -o type=tar,dest=FILE' });

@@ -6,6 +6,7 @@
 import { SkiffError } from '../../shared/errors.ts';
 import { parseReference } from '../../shared/ref/reference.ts';
 import { parseDuration } from '../../shared/cli/units.ts';
+import { csvOptions } from '../../shared/cli/flags.ts';
 
 /** Where remote cache entries live: a registry repository, or an OCI layout directory. */
 export type CacheLocation = { type: 'registry'; registry: string; repository: string } | { type: 'local'; dir: string } | { type: 'inline' };
@@ -28,14 +29,6 @@ export interface CacheOptions {
   mounts?: boolean;
 }
 
-function csv(s: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const part of s.split(',')) {
-    const i = part.indexOf('=');
-    m.set(i < 0 ? part : part.slice(0, i), i < 0 ? '' : part.slice(i + 1));
-  }
-  return m;
-}
 
 function repositoryOf(ref: string, flag: string): CacheLocation {
   let r;
@@ -60,7 +53,7 @@ export function parseCacheFlag(value: string, side: 'to' | 'from'): CacheExport 
     if (value.includes('=')) throw new SkiffError('EINVALID', `invalid ${flag} ${JSON.stringify(value)}: missing type=`, { hint: 'write type=registry,ref=REPO, type=local,…, type=inline, or a bare repository' });
     return { location: repositoryOf(value, flag), mode: 'max' };
   }
-  const m = csv(value);
+  const m = csvOptions(value);
   const known = new Set(['type', 'ref', 'mode', 'compression', 'dest', 'src', 'ignore-error', 'oci-mediatypes', 'image-manifest', 'force-compression', 'compression-level']);
   for (const k of m.keys()) if (!known.has(k)) throw new SkiffError('EINVALID', `invalid ${flag} ${JSON.stringify(value)}: unknown attribute ${k}`, { hint: 'attributes: type, ref, mode, compression, dest, src' });
   const mode = m.get('mode') ?? 'min';
