@@ -12,11 +12,12 @@ import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
 import { parseCredentials } from '../shared/cli/credentials-flag.ts';
 import { parsePlatform } from '../shared/image/platform.ts';
 import { parseBuildArgFile } from './dockerfile/index.ts';
+import { parseCacheOptions } from './cache/cache-options.ts';
 import { buildImage } from './executor/build.ts';
 import { parseBuildNetwork } from './executor/run-network.ts';
 import { createReporter } from './executor/report.ts';
 import type { BuildOptions } from './executor/types.ts';
-import { collect } from '../shared/cli/flags.ts';
+import { collect, csvOptions } from '../shared/cli/flags.ts';
 import { memoAsync } from '../shared/image/memo.ts';
 import { interruptSignal } from '../shared/cli/interrupt.ts';
 
@@ -41,18 +42,10 @@ function keyValues(list: readonly string[], what: string): Record<string, string
   return out;
 }
 
-function csv(s: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const part of s.split(',')) {
-    const i = part.indexOf('=');
-    m.set(i < 0 ? part : part.slice(0, i), i < 0 ? '' : part.slice(i + 1));
-  }
-  return m;
-}
 
 /** Parses `--secret id=ID,src=PATH|env=VAR` (also `type=file|env`). */
 export function parseSecretFlag(s: string): [string, { src?: string; env?: string }] {
-  const m = csv(s);
+  const m = csvOptions(s);
   const id = m.get('id');
   if (!id) throw new SkiffError('EINVALID', `invalid --secret ${JSON.stringify(s)}: id= is required`, { hint: 'write --secret id=NAME,src=FILE or id=NAME,env=VAR' });
   const src = m.get('src') ?? m.get('source');
@@ -66,7 +59,7 @@ export function parseSecretFlag(s: string): [string, { src?: string; env?: strin
 /** Parses `-o type=local|tar,dest=D` (a bare path means type=local). */
 export function parseOutputFlag(s: string): { type: 'local' | 'tar'; dest: string } {
   if (!s.includes('=')) return { type: 'local', dest: s };
-  const m = csv(s);
+  const m = csvOptions(s);
   const type = m.get('type') ?? 'local';
   const dest = m.get('dest');
   if ((type !== 'local' && type !== 'tar') || !dest) throw new SkiffError('EINVALID', `invalid --output ${JSON.stringify(s)}`, { hint: 'write -o type=local,dest=DIR or -o type=tar,dest=FILE' });
@@ -102,6 +95,10 @@ export function addBuildCommand(program: Command): void {
     .option('--jobs <n>', 'stages built in parallel', '1')
     .option('--ssh <spec>', 'default or id=SOCKET (repeatable)', collect, [])
     .option('--allow <entitlement>', 'network.host, security.insecure or device (repeatable)', collect, [])
+    .option('--cache-to <spec>', 'export the layer cache: REPOSITORY, type=registry,ref=REPO[,mode=min|max], type=local,dest=DIR or type=inline (repeatable)', collect, [])
+    .option('--cache-from <spec>', 'use a layer cache: REPOSITORY, type=registry,ref=REPO or type=local,src=DIR (repeatable)', collect, [])
+    .option('--cache-ttl <duration>', 'ignore remote cache entries built longer ago than this (e.g. 72h)')
+    .option('--cache-mounts', 'export and import RUN --mount=type=cache contents with --cache-to/--cache-from')
     .option('--tls-verify [bool]', 'verify registry certificates (default true)')
     .option('--authfile <file>', 'registry credentials file')
     .option('--creds <user:password>', 'registry credentials')
@@ -148,6 +145,7 @@ export function addBuildCommand(program: Command): void {
       if (!sock) throw new SkiffError('EINVALID', `--ssh ${s}: no socket (SSH_AUTH_SOCK is not set)`);
       ssh.set(id, sock);
     }
+    const cacheOpts = parseCacheOptions(f.cacheTo as string[], f.cacheFrom as string[], f.cacheTtl === undefined ? undefined : String(f.cacheTtl), f.cacheMounts === true);
     const quiet = f.quiet === true;
     const pmode = String(f.progress);
     const mode = quiet || pmode === 'quiet' ? 'quiet' : pmode === 'json' ? 'json' : 'plain';
@@ -183,6 +181,7 @@ export function addBuildCommand(program: Command): void {
         authFile: f.authfile === undefined ? undefined : String(f.authfile),
         credentials: f.creds === undefined ? undefined : parseCredentials(String(f.creds)),
       },
+      ...((cacheOpts.from.length > 0 || cacheOpts.to.length > 0) && { cache: cacheOpts }),
       reporter: createReporter(mode),
       signal: interrupt.signal,
     };

@@ -40,3 +40,16 @@ export function keyValueFlags(list: readonly string[], what: string): Record<str
   }
   return out;
 }
+
+/**
+ * A comma-separated option value as BuildKit and podman spell them (`type=registry,ref=R,mode=max`, `id=x,src=y`):
+ * each part's key up to its first `=`, its value after it ('' for a bare key). A later key wins. Pure.
+ */
+export function csvOptions(s: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const part of s.split(',')) {
+    const i = part.indexOf('=');
+    m.set(i < 0 ? part : part.slice(0, i), i < 0 ? '' : part.slice(i + 1));
+  }
+  return m;
+}

@@ -63,6 +63,20 @@ export function lex(src: string): Item[] {
     for (let i = 0; i < n; i++) if (src[pos + i] === '\n') line++;
     pos += n;
   };
+  /** Scans a quoted literal from its opening `quote` through its closing one; false when a newline or the end comes first. */
+  const scanQuoted = (quote: string): boolean => {
+    advance(1);
+    for (;;) {
+      const ch = src[pos];
+      if (ch === '\\' && pos + 1 < src.length && src[pos + 1] !== '\n') {
+        advance(2);
+        continue;
+      }
+      if (ch === undefined || ch === '\n') return false;
+      advance(1);
+      if (ch === quote) return true;
+    }
+  };
   const ignore = (): void => {
     start = pos;
     startLine = line;
@@ -153,17 +167,7 @@ export function lex(src: string): Item[] {
         advance(1);
         emit('pipe');
       } else if (c === '"') {
-        advance(1);
-        for (;;) {
-          const ch = src[pos];
-          if (ch === '\\' && pos + 1 < src.length && src[pos + 1] !== '\n') {
-            advance(2);
-            continue;
-          }
-          if (ch === undefined || ch === '\n') return fail('unterminated quoted string');
-          advance(1);
-          if (ch === '"') break;
-        }
+        if (!scanQuoted('"')) return fail('unterminated quoted string');
         emit('string');
       } else if (c === '`') {
         const close = src.indexOf('`', pos + 1);
@@ -171,17 +175,7 @@ export function lex(src: string): Item[] {
         advance(close + 1 - pos);
         emit('rawString');
       } else if (c === "'") {
-        advance(1);
-        for (;;) {
-          const ch = src[pos];
-          if (ch === '\\' && pos + 1 < src.length && src[pos + 1] !== '\n') {
-            advance(2);
-            continue;
-          }
-          if (ch === undefined || ch === '\n') return fail('unterminated character constant');
-          advance(1);
-          if (ch === "'") break;
-        }
+        if (!scanQuoted("'")) return fail('unterminated character constant');
         emit('char');
       } else if (c === '$') {
         advance(1);
