@@ -23,10 +23,10 @@ export function takesValueOf(cmd: Command): (flag: string) => boolean {
 
 /** `date`'s default form in UTC (Go's time.UnixDate, podman's header timestamp): `Mon Dec  7 01:34:21 UTC 2026`. Pure. */
 export function unixDate(d: Date): string {
-  const [wd, , , , ] = d.toUTCString().split(' ');
-  const mon = d.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' });
+  // toUTCString: `Mon, 07 Dec 2026 01:34:21 GMT`
+  const [wd, , mon] = d.toUTCString().split(' ');
   const t = d.toISOString().slice(11, 19);
-  return `${wd!.replace(',', '')} ${mon} ${String(d.getUTCDate()).padStart(2, ' ')} ${t} UTC ${d.getUTCFullYear()}`;
+  return `${wd!.slice(0, 3)} ${mon} ${String(d.getUTCDate()).padStart(2, ' ')} ${t} UTC ${d.getUTCFullYear()}`;
 }
 
 function seconds(v: string | undefined, flag: string): number | undefined {

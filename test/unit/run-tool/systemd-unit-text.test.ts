@@ -3,6 +3,7 @@ import { splitCreateCommand } from '../../../run-tool/systemd/create-command.ts'
 import { formatExec, quoteExecArg } from '../../../run-tool/systemd/unit-text.ts';
 import { socketActivationOf } from '../../../run-tool/systemd/socket-activation.ts';
 import { notifyArgs } from '../../../run-tool/systemd/notify.ts';
+import { unixDate } from '../../../run-tool/commands/generate.ts';
 
 const valued = new Set(['--name', '-e', '--env', '--network', '-p', '--root', '--cidfile', '--pod', '-v', '--restart']);
 const takes = (f: string) => valued.has(f);
@@ -58,5 +59,12 @@ describe('socket activation and sd_notify', () => {
     expect(notifyArgs('container', 7)).toEqual(['--pid=7', '--no-block']);
     expect(notifyArgs('ignore', 7)).toBeUndefined();
     expect(notifyArgs('conmon', 0)).toBeUndefined();
+  });
+});
+
+describe('unit header timestamp', () => {
+  it("is Go's time.UnixDate in UTC, as podman's header", () => {
+    expect(unixDate(new Date('2026-12-07T01:34:21Z'))).toBe('Mon Dec  7 01:34:21 UTC 2026');
+    expect(unixDate(new Date('2026-01-17T23:04:05Z'))).toBe('Sat Jan 17 23:04:05 UTC 2026');
   });
 });
