@@ -133,7 +133,7 @@ export async function playKube(store: Store, text: string, o: PlayKubeOptions = 
       await ensureImage(store, image, policy, { ...(o.registry && { registry: o.registry }), ...(o.log && { log: o.log }), ...(o.onWarning && { onWarning: o.onWarning }), ...(o.signal && { signal: o.signal }) });
     } catch (e) {
       if (!isSkiffError(e)) throw e;
-      throw new SkiffError(e.code, `image ${image}: ${e.message}`, { ...(e.hint && { hint: e.hint }), cause: e });
+      throw new SkiffError(e.code, e.message.startsWith(`${image}:`) ? e.message : `image ${image}: ${e.message}`, { ...(e.hint && { hint: e.hint }), cause: e });
     }
   }
   const madeVolumes: string[] = [];

@@ -138,7 +138,7 @@ export function defaultPullPolicy(image: string): 'Always' | 'IfNotPresent' {
 /** skiff's pull policy for a Kubernetes one: `localhost/` images are never pulled (podman). Pure. */
 export function pullPolicyOf(image: string, policy: string | undefined): PlayContainer['pullPolicy'] {
   const p = policy ?? defaultPullPolicy(image);
-  if (image.startsWith('localhost/')) return p === 'Never' ? 'never' : 'missing';
+  if (image.startsWith('localhost/')) return 'never';
   return p === 'Always' ? 'always' : p === 'Never' ? 'never' : 'missing';
 }
 
@@ -463,6 +463,7 @@ export function planPlay(text: string, extra: readonly { file: string; text: str
       }
       case 'ConfigMap':
       case 'Secret':
+      case 'Service': // a Service routes to pods on a cluster: the pods' hostPorts publish here, as podman does
         break;
       default:
         warnings.push(`${d.label}: kind ${JSON.stringify(o.kind)} is not supported and was ignored`);

@@ -82,7 +82,7 @@ metadata: {name: ns}
     expect(p.ports).toEqual([{ hostIP: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
     const c = p.containers[0]!;
     expect(c.env).toEqual(['X_COLOR=blue', 'X_app.conf=x=1', 'A=1', 'C=blue', 'P=hunter2']);
-    expect(c).toMatchObject({ args: ['sleep', '300'], user: '1000:5', capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], readOnly: true, memory: 64 * 1024 * 1024, cpus: 0.5, pullPolicy: 'missing' });
+    expect(c).toMatchObject({ args: ['sleep', '300'], user: '1000:5', capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], readOnly: true, memory: 64 * 1024 * 1024, cpus: 0.5, pullPolicy: 'never' });
     expect(c.entrypoint).toBeUndefined();
     expect(p.initContainers[0]).toMatchObject({ name: 'setup', entrypoint: ['sh', '-c', 'true'], pullPolicy: 'missing' });
     expect(p.volumes.conf).toEqual({ kind: 'files', source: 'configMap', files: { 'app.conf': Buffer.from('x=1') } });
@@ -100,8 +100,8 @@ metadata: {name: ns}
     expect(defaultPullPolicy('127.0.0.1:5000/busybox@sha256:' + 'a'.repeat(64))).toBe('IfNotPresent');
     expect(pullPolicyOf('127.0.0.1:5000/busybox', undefined)).toBe('always');
     expect(pullPolicyOf('127.0.0.1:5000/busybox', 'Never')).toBe('never');
-    expect(pullPolicyOf('localhost/busybox:latest', undefined)).toBe('missing');
-    expect(pullPolicyOf('localhost/busybox:latest', 'Always')).toBe('missing');
+    expect(pullPolicyOf('localhost/busybox:latest', undefined)).toBe('never');
+    expect(pullPolicyOf('localhost/busybox:latest', 'Always')).toBe('never');
   });
 
   it('quantities', () => {
