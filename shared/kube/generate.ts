@@ -85,7 +85,9 @@ function containerDoc(c: GenerateContainer, podName: string, volumes: KubeVolume
   // a command replaces the image's Cmd in Kubernetes: args are written whenever the command is
   if ((entryDiffers && c.cmd.length > 0) || !sameList(c.cmd, img.Cmd)) k.args = [...c.cmd];
   const imageEnv = new Set(img.Env ?? []);
-  const defaults = new Set(c.defaultEnv);
+  // a PATH from skiff's defaults is written when the image has none: not every runtime adds one (podman's kube play does not)
+  const imageHasPath = (img.Env ?? []).some((e) => e.startsWith('PATH='));
+  const defaults = new Set(c.defaultEnv.filter((e) => imageHasPath || !e.startsWith('PATH=')));
   const env = c.env.filter((e) => !imageEnv.has(e) && !defaults.has(e) && !e.startsWith('HOSTNAME='));
   if (env.length > 0) {
     k.env = env.map((e) => {

@@ -143,7 +143,7 @@ export function pullPolicyOf(image: string, policy: string | undefined): PlayCon
 }
 
 const CONTAINER_FIELDS = ['name', 'image', 'command', 'args', 'env', 'envFrom', 'workingDir', 'ports', 'securityContext', 'resources', 'volumeMounts', 'imagePullPolicy', 'tty', 'stdin', 'stdinOnce', 'terminationMessagePath', 'terminationMessagePolicy'];
-const POD_SPEC_FIELDS = ['containers', 'initContainers', 'volumes', 'restartPolicy', 'hostname', 'hostNetwork', 'securityContext', 'dnsPolicy', 'enableServiceLinks'];
+const POD_SPEC_FIELDS = ['containers', 'initContainers', 'volumes', 'restartPolicy', 'hostname', 'hostNetwork', 'securityContext', 'dnsPolicy', 'enableServiceLinks', 'automountServiceAccountToken'];
 const HOSTPATH_TYPES = ['', 'Directory', 'DirectoryOrCreate', 'File', 'FileOrCreate', 'Socket', 'CharDevice', 'BlockDevice'];
 
 interface DataSources {
@@ -269,7 +269,9 @@ function readContainer(d: Doc, raw: unknown, field: string, src: DataSources, po
 function readVolume(d: Doc, raw: unknown, field: string, src: DataSources): [string, PlayVolume] {
   const v = d.obj(raw, field, true)! as Obj & Partial<KubeVolume>;
   const name = d.str(v.name, `${field}.name`, true)!;
-  if (!isDns1123Label(name)) d.fail(`${field}.name`, `${JSON.stringify(name)} is not a valid DNS-1123 label`);
+  // podman writes host paths' letters as they are: played as podman plays them, with a warning
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) d.fail(`${field}.name`, `${JSON.stringify(name)} is not a valid volume name`);
+  if (!isDns1123Label(name)) d.warnings.push(`${d.label}: ${field}.name: ${JSON.stringify(name)} is not a DNS-1123 label (a cluster would reject it)`);
   const kinds = Object.keys(v).filter((k) => k !== 'name');
   if (kinds.length !== 1) d.fail(field, kinds.length === 0 ? 'no volume source: want hostPath, emptyDir, persistentVolumeClaim, configMap or secret' : `more than one volume source (${kinds.join(', ')})`);
   const kind = kinds[0]!;
@@ -475,7 +477,7 @@ export function planPlay(text: string, extra: readonly { file: string; text: str
 
 /**
  * What a YAML stream created (for `kube down`): the pod names of its Pods and Deployments (`<name>-pod-N` per
- * replica) and its PersistentVolumeClaims. Reads names only (a ConfigMap it needs may be absent now); EINVALID for
+ * replica) and its claims (PersistentVolumeClaims, and the claimNames its pods' volumes use). Reads names only (a ConfigMap it needs may be absent now); EINVALID for
  * a stream that is not YAML. Pure.
  */
 export function createdBy(text: string): { pods: string[]; claims: string[] } {
@@ -483,13 +485,25 @@ export function createdBy(text: string): { pods: string[]; claims: string[] } {
   const docs = parseAllDocuments(text);
   for (const [i, y] of (Array.isArray(docs) ? docs : [docs]).entries()) {
     if (y.errors.length > 0) throw new SkiffError('EINVALID', `document ${i + 1}: invalid YAML: ${y.errors[0]!.message.split('\n')[0]}`);
-    const o = y.toJS() as { kind?: unknown; metadata?: { name?: unknown }; spec?: { replicas?: unknown } } | null;
+    type Spec = { volumes?: unknown };
+    const o = y.toJS() as { kind?: unknown; metadata?: { name?: unknown }; spec?: Spec & { replicas?: unknown; template?: { spec?: Spec } } } | null;
     const name = o?.metadata?.name;
     if (typeof name !== 'string') continue;
-    if (o?.kind === 'Pod') out.pods.push(name);
-    else if (o?.kind === 'Deployment') for (let r = 0; r < (typeof o.spec?.replicas === 'number' ? o.spec.replicas : 1); r++) out.pods.push(`${name}-pod-${r}`);
-    else if (o?.kind === 'PersistentVolumeClaim') out.claims.push(name);
+    let spec: Spec | undefined;
+    if (o?.kind === 'Pod') {
+      out.pods.push(name);
+      spec = o.spec;
+    } else if (o?.kind === 'Deployment') {
+      for (let r = 0; r < (typeof o.spec?.replicas === 'number' ? o.spec.replicas : 1); r++) out.pods.push(`${name}-pod-${r}`);
+      spec = o.spec?.template?.spec;
+    } else if (o?.kind === 'PersistentVolumeClaim') out.claims.push(name);
+    // a claim a pod names is made by play when missing: it is the file's too
+    for (const v of Array.isArray(spec?.volumes) ? (spec.volumes as { persistentVolumeClaim?: { claimName?: unknown } }[]) : []) {
+      const c = v?.persistentVolumeClaim?.claimName;
+      if (typeof c === 'string') out.claims.push(c);
+    }
   }
+  out.claims = [...new Set(out.claims)];
   return out;
 }
 

@@ -2,6 +2,7 @@
 // into another gives the same container configuration (checked inside the containers); every generated
 // document deserializes into python3-kubernetes' API models; init containers, ConfigMap/Secret and emptyDir
 // volumes; bad YAML fails with one line and creates nothing.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -155,6 +156,20 @@ spec:
     expect(okB(['ps', '-a', '--format', '{{.Names}}']).split('\n').filter((n) => n.startsWith('ini-'))).toEqual(['ini-main']);
     okB(['kube', 'down', file]);
     expect(okB(['volume', 'ls', '-q'])).toBe('');
+  }, 120_000);
+
+  it('kube down removes a pod whose infra container lost its veth (netavark teardown finds it gone)', async () => {
+    const port = await freePort('tcp', '127.0.0.1');
+    const file = join(s.dir, 'veth.yaml');
+    writeFileSync(file, `apiVersion: v1\nkind: Pod\nmetadata: {name: veth}\nspec:\n  containers:\n  - {name: c, image: ${IMG}, command: [sleep, "300"], ports: [{containerPort: 80, hostPort: ${port}, hostIP: 127.0.0.1}]}\n`);
+    okB(['kube', 'play', file]);
+    const infra = okB(['pod', 'inspect', 'veth', '--format', '{{.InfraContainerID}}']).trim();
+    const del = spawnSync('ip', ['netns', 'exec', `skiff-${infra}`, 'ip', 'link', 'del', 'eth0'], { encoding: 'utf8' });
+    expect(del.status, del.stderr).toBe(0);
+    const down = B(['kube', 'down', file]);
+    expect(down.status, down.stderr).toBe(0);
+    expect(okB(['pod', 'ps', '-q'])).toBe('');
+    expect(okB(['ps', '-aq'])).toBe('');
   }, 120_000);
 
   it('bad YAML: one line naming the document and field, exit 125, nothing created', () => {

@@ -125,6 +125,6 @@ metadata: {name: ns}
   });
 
   it('createdBy names the pods and claims a file made, without needing its ConfigMaps', () => {
-    expect(createdBy(`${POD}---\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 2}\n---\nkind: PersistentVolumeClaim\nmetadata: {name: v}\n`)).toEqual({ pods: ['web', 'd-pod-0', 'd-pod-1'], claims: ['v'] });
+    expect(createdBy(`${POD}  volumes: [{name: x, persistentVolumeClaim: {claimName: w}}]\n---\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 2}\n---\nkind: PersistentVolumeClaim\nmetadata: {name: v}\n`)).toEqual({ pods: ['web', 'd-pod-0', 'd-pod-1'], claims: ['w', 'v'] });
   });
 });
