@@ -181,6 +181,7 @@ spec:
       ['unknown volume type', pod(`  volumes: [{name: v, nfs: {path: /}}]\n  containers: [{name: c, image: ${IMG}}]\n`), /^Error: document 2 \(Pod bad\): spec.volumes\[0\].nfs: unsupported volume type "nfs"/],
       ['duplicate container', pod(`  containers: [{name: c, image: ${IMG}}, {name: c, image: ${IMG}}]\n`), /^Error: document 2 \(Pod bad\): spec.containers\[1\].name: duplicate container name "c"/],
       ['missing hostPath Directory', pod(`  volumes: [{name: v, hostPath: {path: ${join(s.dir, 'missing')}, type: Directory}}]\n  containers: [{name: c, image: ${IMG}, volumeMounts: [{name: v, mountPath: /v}]}]\n`), /^Error: document 2 \(Pod bad\): spec.volumes\[0\].hostPath.path: \S+ does not exist \(type Directory\)/],
+      ['failing init container (made, then removed again)', pod(`  volumes: [{name: w, emptyDir: {}}, {name: c, persistentVolumeClaim: {claimName: claim}}]\n  initContainers: [{name: i, image: ${IMG}, command: ["false"], volumeMounts: [{name: w, mountPath: /w}, {name: c, mountPath: /c}]}]\n  containers: [{name: c, image: ${IMG}}]\n`), /^Error: document 2 \(Pod bad\): init container i exited with code 1/],
       ['image not stored', pod('  containers: [{name: c, image: "localhost/nothing:1"}]\n'), /^Error: localhost\/nothing:1: image not known/],
     ];
     for (const [what, text, want] of cases) {
