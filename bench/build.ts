@@ -7,24 +7,28 @@
 //   (b) fully cached rebuild, nothing changed                                       target ≤ 0.15×
 //   (c) rebuild after changing one source file (its content: the COPY and every later step rebuild)
 //                                                                                  target ≤ 0.5×
+//   (d) a fresh CI runner with the cache of another: each tool built the context once with --cache-to a
+//       docker-registry on 127.0.0.1 (untimed); then, timed, from a fresh store (base image in) with --cache-from
+//       that repository — build-tool's `--cache-to/--cache-from REPO`, buildah's same flags     target ≤ 0.5×
 // Each scenario alternates the tools (buildah first on even runs), RUNS times; min and median wall times and the
 // median ratio skiff/buildah are printed as a table. Everything lives on tmpfs (--dir, default /dev/shm).
 // buildah uses its default overlay storage driver; both run RUN steps in the host network (`--network host`: each
 // tool's default is a private namespace per RUN, whose set-up differs — netavark for both, but buildah's through its
 // own library), so the comparison is of the build itself; `--isolation oci` (runc) for both.
 // With --steps, one more build of each kind prints build-tool's per-step times (where the time goes).
-// Usage: npm run bench:build [-- --runs N] [--files N] [--only a,b,c] [--steps] [--dir DIR]
+// Usage: npm run bench:build [-- --runs N] [--files N] [--only a,b,c,d] [--steps] [--dir DIR]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cleanupMounts, median, min, sh as run, timed } from './lib.ts';
+import { startRegistry, type TestRegistry } from '../test/helpers/registry.ts';
 
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
     files: { type: 'string', default: '2000' },
-    only: { type: 'string', default: 'a,b,c' },
+    only: { type: 'string', default: 'a,b,c,d' },
     steps: { type: 'boolean', default: false },
     dir: { type: 'string', default: '/dev/shm' },
   },
@@ -36,6 +40,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const NODE = join(ROOT, 'node_modules/.bin/node');
 const BUILD_TOOL = join(ROOT, 'bin/build-tool.mjs');
 const RUN_TOOL = join(ROOT, 'bin/run-tool.mjs');
+const COPY_TOOL = join(ROOT, 'bin/copy-tool.mjs');
 const base = mkdtempSync(join(values.dir!, 'skiff-bench-build-'));
 const CTX = join(base, 'ctx');
 const DOCKERFILE = join(base, 'Dockerfile');
@@ -64,7 +69,8 @@ interface Tool {
   name: 'skiff' | 'buildah';
   /** a fresh, empty store with the base image in it (untimed) */
   fresh(): void;
-  build(): string;
+  /** one build; `extra` flags go before the context */
+  build(extra?: string[]): string;
 }
 
 let n = 0;
@@ -80,10 +86,12 @@ const skiff: Tool & { root: string } = {
       rmSync(this.root, { recursive: true, force: true });
     }
     this.root = join(base, `skiff-${n++}`);
-    sh(NODE, [RUN_TOOL, '--root', this.root, 'import', bbTar, BASE_IMAGE]);
+    // the seed's image, as buildah gets it: one base image (an import per store would stamp a new created time,
+    // a new manifest, and so new cache keys — as no registry-pulled base does)
+    sh(NODE, [COPY_TOOL, '--root', this.root, 'copy', `oci:${join(seedStore, 'images')}:${BASE_IMAGE}`, `store:${BASE_IMAGE}`]);
   },
-  build() {
-    return sh(NODE, [BUILD_TOOL, '--root', this.root, 'build', '--progress', 'plain', '--network', 'host', '-t', 'bench', '-f', DOCKERFILE, CTX]);
+  build(extra = []) {
+    return sh(NODE, [BUILD_TOOL, '--root', this.root, 'build', '--progress', 'plain', '--network', 'host', '-t', 'bench', '-f', DOCKERFILE, ...extra, CTX]);
   },
 };
 
@@ -105,8 +113,8 @@ const buildah: Tool & { args: string[] } = {
     this.args = ['--root', root, '--runroot', runroot, '--storage-driver', 'overlay'];
     sh('skopeo', ['copy', '-q', `oci:${join(seedStore, 'images')}:${BASE_IMAGE}`, `containers-storage:[overlay@${root}+${runroot}]${BASE_IMAGE}`]);
   },
-  build() {
-    return sh('buildah', [...this.args, 'build', '--layers', '--isolation', 'oci', '--network', 'host', '--format', 'oci', '-t', 'bench', '-f', DOCKERFILE, CTX]);
+  build(extra = []) {
+    return sh('buildah', [...this.args, 'build', '--layers', '--isolation', 'oci', '--network', 'host', '--format', 'oci', '-t', 'bench', '-f', DOCKERFILE, ...extra, CTX]);
   },
 };
 
@@ -118,14 +126,14 @@ interface Row {
 }
 const rows: Row[] = [];
 
-/** Alternates the two tools RUNS times; `prepare` runs untimed before each measurement. */
-function compare(name: string, target: number, prepare: (t: Tool) => void): void {
+/** Alternates the two tools RUNS times; `prepare` runs untimed before each measurement; `extra` flags per tool. */
+function compare(name: string, target: number, prepare: (t: Tool) => void, extra: (t: Tool) => string[] = () => []): void {
   const row: Row = { name, target, skiff: [], buildah: [] };
   for (let i = 0; i < RUNS; i++) {
     const order = i % 2 === 0 ? [buildah, skiff] : [skiff, buildah];
     for (const t of order) {
       prepare(t);
-      row[t.name].push(timed(() => t.build()));
+      row[t.name].push(timed(() => t.build(extra(t))));
     }
   }
   rows.push(row);
@@ -149,6 +157,7 @@ function stepTimes(out: string): string {
   return res.join('\n');
 }
 
+let reg: TestRegistry | undefined;
 try {
   if (spawnSync('sh', ['-c', 'command -v buildah && command -v skopeo'], { stdio: 'ignore' }).status !== 0) throw new Error('buildah and skopeo are needed');
   sh(NODE, [join(ROOT, 'scripts/build.mjs')]);
@@ -173,6 +182,16 @@ try {
   buildah.build();
   if (ONLY.has('b')) compare('(b) fully cached rebuild, nothing changed', 0.15, () => {});
   if (ONLY.has('c')) compare('(c) rebuild after changing one source file', 0.5, () => touchOne());
+  if (ONLY.has('d')) {
+    reg = await startRegistry();
+    const repo = (t: Tool) => `${reg!.host}/bench/${t.name}-cache`;
+    // another runner fills each tool's cache repository (untimed)
+    for (const t of [skiff, buildah] as Tool[]) {
+      t.fresh();
+      t.build(['--tls-verify=false', '--cache-to', repo(t)]);
+    }
+    compare('(d) fresh runner, layer cache from a registry (--cache-from)', 0.5, (t) => t.fresh(), (t) => ['--tls-verify=false', '--cache-from', repo(t)]);
+  }
 
   const out: string[] = [];
   out.push(`| scenario | skiff min / median (ms) | buildah min / median (ms) | ratio (median) | target |`);
@@ -199,6 +218,7 @@ try {
     process.stdout.write(`build-tool one-file change, ${ms.toFixed(0)} ms:\n${stepTimes(o)}\n`);
   }
 } finally {
+  await reg?.stop();
   if (buildah.args.length) {
     spawnSync('buildah', [...buildah.args, 'rm', '--all'], { stdio: 'ignore' });
     spawnSync('buildah', [...buildah.args, 'rmi', '--all', '--force'], { stdio: 'ignore' });

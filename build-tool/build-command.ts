@@ -12,6 +12,7 @@ import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
 import { parseCredentials } from '../shared/cli/credentials-flag.ts';
 import { parsePlatform } from '../shared/image/platform.ts';
 import { parseBuildArgFile } from './dockerfile/index.ts';
+import { parseCacheOptions } from './cache/cache-options.ts';
 import { buildImage } from './executor/build.ts';
 import { parseBuildNetwork } from './executor/run-network.ts';
 import { createReporter } from './executor/report.ts';
@@ -102,6 +103,10 @@ export function addBuildCommand(program: Command): void {
     .option('--jobs <n>', 'stages built in parallel', '1')
     .option('--ssh <spec>', 'default or id=SOCKET (repeatable)', collect, [])
     .option('--allow <entitlement>', 'network.host, security.insecure or device (repeatable)', collect, [])
+    .option('--cache-to <spec>', 'export the layer cache: REPOSITORY, type=registry,ref=REPO[,mode=min|max], type=local,dest=DIR or type=inline (repeatable)', collect, [])
+    .option('--cache-from <spec>', 'use a layer cache: REPOSITORY, type=registry,ref=REPO or type=local,src=DIR (repeatable)', collect, [])
+    .option('--cache-ttl <duration>', 'ignore remote cache entries built longer ago than this (e.g. 72h)')
+    .option('--cache-mounts', 'export and import RUN --mount=type=cache contents with --cache-to/--cache-from')
     .option('--tls-verify [bool]', 'verify registry certificates (default true)')
     .option('--authfile <file>', 'registry credentials file')
     .option('--creds <user:password>', 'registry credentials')
@@ -148,6 +153,7 @@ export function addBuildCommand(program: Command): void {
       if (!sock) throw new SkiffError('EINVALID', `--ssh ${s}: no socket (SSH_AUTH_SOCK is not set)`);
       ssh.set(id, sock);
     }
+    const cacheOpts = parseCacheOptions(f.cacheTo as string[], f.cacheFrom as string[], f.cacheTtl === undefined ? undefined : String(f.cacheTtl), f.cacheMounts === true);
     const quiet = f.quiet === true;
     const pmode = String(f.progress);
     const mode = quiet || pmode === 'quiet' ? 'quiet' : pmode === 'json' ? 'json' : 'plain';
@@ -183,6 +189,7 @@ export function addBuildCommand(program: Command): void {
         authFile: f.authfile === undefined ? undefined : String(f.authfile),
         credentials: f.creds === undefined ? undefined : parseCredentials(String(f.creds)),
       },
+      ...((cacheOpts.from.length > 0 || cacheOpts.to.length > 0) && { cache: cacheOpts }),
       reporter: createReporter(mode),
       signal: interrupt.signal,
     };

@@ -49,10 +49,11 @@ const commands: CommandModule[] = [
   {
     names: ['system', 'prune'],
     load: async () => {
-      const [prune, check] = await Promise.all([import('./commands/system-prune.ts'), import('./commands/system-check.ts')]);
+      const [prune, check, service] = await Promise.all([import('./commands/system-prune.ts'), import('./commands/system-check.ts'), import('./commands/system-service.ts')]);
       return (p) => {
         prune.addSystemPruneCommand(p);
         check.addSystemCheckCommand(p);
+        service.addSystemServiceCommand(p);
       };
     },
   },

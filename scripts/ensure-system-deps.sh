@@ -23,7 +23,17 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing system packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   log=$(mktemp /tmp/skiff-apt.XXXXXX.log)
-  { apt-get update -qq && apt-get install -y -qq "${missing[@]}"; } >"$log" 2>&1 || {
+  # docker.io is installed for its CLI only (the tests' client of run-tool's API): a policy-rc.d that refuses
+  # every service start keeps its postinst from starting dockerd (invoke-rc.d and deb-systemd-invoke both obey
+  # it, with or without systemd as PID 1); an existing policy is left as it is
+  policy=
+  if printf '%s\n' "${missing[@]}" | grep -qx docker.io && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy=1
+  fi
+  { apt-get update -qq && apt-get install -y -qq "${missing[@]}"; } >"$log" 2>&1
+  rc=$?
+  [ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d
+  [ $rc -eq 0 ] || {
     echo "apt-get install ${missing[*]} failed: $(tail -1 "$log") (full log: $log)" >&2; exit 1; }
   rm -f "$log"
   exit 0

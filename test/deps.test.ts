@@ -67,6 +67,11 @@ describe('module boundaries', () => {
     expect(frontEndUses(join(repo, 'run-tool', 'ops'))).toEqual([]);
   });
 
+  it('run-tool/api/ is front-end free: it translates HTTP onto ops/, never through commander, shared/cli or commands/', () => {
+    expect([...sourceFiles(join(repo, 'run-tool', 'api'))].length).toBeGreaterThan(3);
+    expect(frontEndUses(join(repo, 'run-tool', 'api')).filter((u) => !/uses process\.stderr$/.test(u))).toEqual([]);
+  });
+
   it('run-tool/containers/ takes no flags: no commander, no shared/cli, no commands/', () => {
     // the container machinery is library code: it may write a foreground container's output to the terminal
     // and name its own script for the monitor's exit command, nothing else of the front end

@@ -11,6 +11,9 @@ import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import type { Cancellable } from '../../shared/errors.ts';
 
+/** Files up to this size are read in one call rather than streamed. */
+const SMALL_FILE = 256n << 10n;
+
 type Entry = [dev: string, ino: string, size: string, mtime: string, ctime: string, digest: string];
 
 /** The memo; `hashed` counts files actually read during this build. Not shared between processes (last save wins). */
@@ -49,12 +52,18 @@ export class FileDigests {
     const hit = this.#map.get(path);
     if (hit && hit.slice(0, 5).every((v, i) => v === key[i])) return hit[5];
     const h = createHash('sha256');
-    await new Promise<void>((res, rej) => {
-      const s = createReadStream(path, { flags: 'r', signal: o.signal });
-      s.on('data', (c) => h.update(c));
-      s.on('error', rej);
-      s.on('end', res);
-    });
+    if (st.size <= SMALL_FILE) {
+      // one read for a small file: a stream's set-up costs more than the bytes (a fresh CI runner hashes every
+      // file of the context once)
+      h.update(await readFile(path, { flag: 'r', ...(o.signal && { signal: o.signal }) }));
+    } else {
+      await new Promise<void>((res, rej) => {
+        const s = createReadStream(path, { flags: 'r', signal: o.signal });
+        s.on('data', (c) => h.update(c));
+        s.on('error', rej);
+        s.on('end', res);
+      });
+    }
     this.hashed++;
     key[5] = h.digest('hex');
     this.#map.set(path, key);

@@ -19,6 +19,8 @@ import type { Policy } from '../../shared/signature/policy.ts';
 /** A base image as the executor needs it. */
 export interface BaseImage {
   manifestDigest: string;
+  /** the manifest's media type (OCI or Docker) */
+  manifestMediaType: string;
   config: ImageConfig;
   layers: StageLayer[];
 }
@@ -38,7 +40,7 @@ export async function readStoreImage(store: Store, desc: Descriptor, platform: P
   const config = await store.blobs.readJson<ImageConfig>(man.config, { cap: CAP, ...o });
   const ids = config.rootfs?.diff_ids ?? [];
   if (ids.length !== man.layers.length) throw new SkiffError('EINVALID', `image ${d.digest} has ${man.layers.length} layers but ${ids.length} diff_ids`);
-  return { manifestDigest: d.digest, config, layers: man.layers.map((l, i) => ({ descriptor: l, diffId: ids[i]! })) };
+  return { manifestDigest: d.digest, manifestMediaType: d.mediaType, config, layers: man.layers.map((l, i) => ({ descriptor: l, diffId: ids[i]! })) };
 }
 
 /** Finds (and per policy pulls) base image `ref`. */

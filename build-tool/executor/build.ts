@@ -25,6 +25,8 @@ import { copyCreatedBy, findStage, IgnoreMatcher, loadIgnoreFile, parseDockerfil
 import { BuildCache } from '../cache/cache-store.ts';
 import { FileDigests } from '../cache/file-digests.ts';
 import { baseKey, stepKey } from '../cache/key.ts';
+import type { RemoteCache, RemoteHit, ExportStep } from '../cache/remote-cache.ts';
+import type { BuildahChain } from '../cache/buildah-key.ts';
 import { loadBaseImage } from './base-image.ts';
 import { BuildDir, reclaimBuilds } from './build-dir.ts';
 import { prepareCopy } from './copy-step.ts';
@@ -59,28 +61,42 @@ export async function buildRunc(o: { runc?: string; runcRoot?: string } = {}): P
   return new Runc(o.runc ?? requireProgram('runc'), root);
 }
 
-/** A cached layer vanished (gc) between the cache lookup and its claim; its cache entries are already dropped. */
+/**
+ * A cached layer vanished (gc) between the cache lookup and its claim, or a remote cache entry's layer did not
+ * verify when fetched; its cache entries are already dropped (or ignored from then on).
+ */
 class StaleCacheError extends Error {
-  constructor(readonly digests: Digest[]) {
-    super(`cached layers removed while the build ran: ${digests.join(', ')}`);
+  constructor(
+    readonly digests: Digest[],
+    readonly remote = false,
+  ) {
+    super(`${remote ? 'remote cache entries did not verify' : 'cached layers removed while the build ran'}: ${digests.join(', ')}`);
   }
 }
 
 /**
  * Builds an image from a Dockerfile; see the module comment. Throws SkiffError naming the failing step. When gc
- * removed a cached layer during the build, runs the build once more (those steps are then rebuilt).
+ * removed a cached layer during the build, or a remote cache entry turned out not to verify, runs the build again
+ * (those steps are then rebuilt): once for gc, and once more per remote entry found bad (each is ignored from then
+ * on, so this ends).
  */
 export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
-  try {
-    return await buildOnce(opts);
-  } catch (e) {
-    if (!(e instanceof StaleCacheError)) throw e;
-    (opts.reporter ?? createReporter('plain')).warn(`${e.message}; building again`);
-    return buildOnce(opts);
+  const reporter = opts.reporter ?? createReporter('plain');
+  const remoteOn = opts.cache !== undefined && opts.cache.from.length > 0 && opts.layers !== false && !opts.noCache;
+  const remote = remoteOn ? await (await import('../cache/remote-cache.ts')).openRemoteCache(opts.cache!, opts.registry ?? {}, (m) => reporter.warn(m)) : undefined;
+  for (let attempt = 0, remoteRetries = 0; ; attempt++) {
+    try {
+      return await buildOnce({ ...opts, reporter }, remote);
+    } catch (e) {
+      if (!(e instanceof StaleCacheError)) throw e;
+      const fromRemote = e.remote;
+      if (fromRemote ? ++remoteRetries > 64 : attempt - remoteRetries >= 1) throw e;
+      reporter.warn(`${e.message}; building again`);
+    }
   }
 }
 
-async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
+async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): Promise<BuildResult> {
   const reporter = opts.reporter ?? createReporter('plain');
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
@@ -117,7 +133,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       let p = roots.get(k);
       if (p === undefined) {
         p = (async () => {
-          await claimHits();
+          await claimHits(layers);
           const lowers = await lowersOf(store, layers, so);
           if (lowers.length === 1) return lowers[0]!;
           const target = (await buildDir()).path('m');
@@ -142,6 +158,16 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       reporter,
       now: () => (fixed ?? new Date()).toISOString(),
       mtime: fixed,
+      ...(o.cache?.mounts && {
+        cacheMounts: {
+          used: new Map<string, string>(),
+          async seed(id: string, dir: string) {
+            if (remote === undefined) return;
+            const { importMount } = await import('../cache/cache-mounts.ts');
+            await importMount(remote.sources, id, dir, store, (m) => reporter.warn(m), so);
+          },
+        },
+      }),
       async stageRoot(from, forStage) {
         const r = await stageOrImage(from, forStage);
         return { root: await rootOf(r.layers), key: r.key };
@@ -169,28 +195,56 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       return img;
     };
 
-    const createdFor = async (key: Digest): Promise<string> => {
+    /** Every step's key and result, for --cache-to (meta steps too: their history times keep the image ID). */
+    const exported: ExportStep[] = [];
+    /** A remote hit found another way when skiff's own key misses (buildah's entries: runStage's `alt`). */
+    type AltLookup = () => Promise<RemoteHit | undefined>;
+    const createdFor = async (key: Digest, stage: number, alt?: AltLookup): Promise<string> => {
       if (fixed) return fixed.toISOString();
       if (useCache) {
         const hit = await cache.get(key);
-        if (hit) return hit.created;
+        if (hit) {
+          exported.push({ key, entry: { created: hit.created }, stage });
+          return hit.created;
+        }
+        const r = remote && ((await remote.lookup(key, so)) ?? (await alt?.()));
+        if (r && r.entry.layer === undefined) {
+          if (record) await cache.put(key, r.entry);
+          exported.push({ key, entry: r.entry, stage });
+          return r.entry.created;
+        }
       }
       const created = ctx.now();
       if (record) await cache.put(key, { created });
+      exported.push({ key, entry: { created }, stage });
       return created;
     };
 
-    /** Layers of cache hits not yet claimed: digest → size and the step key that named it. */
-    const unclaimed = new Map<Digest, { size: number; key: Digest }>();
+    /** Layers of cache hits not yet claimed: digest → size, the step key that named it, the remote entry if any. */
+    const unclaimed = new Map<Digest, { size: number; key: Digest; remote?: RemoteHit }>();
     /**
-     * Claims every unclaimed hit layer under one shared gc lock (leased, then checked present). A layer gc removed
-     * since its hit was seen drops that cache entry and fails with StaleCacheError, so buildImage runs the build
-     * again, rebuilding that step. Call before any hit layer is read (unpacked, mounted, exported or committed).
+     * Claims the unclaimed hit layers under one shared gc lock (leased, then checked present): every local one, and
+     * those of remote hits that `needed` lists (all when absent), fetched first (verified; recorded in the local
+     * cache). A remote layer not needed stays unfetched: a fresh runner downloads only what the build reads or the
+     * image holds. A layer gc removed since its hit was seen drops that cache entry, a remote one that does not
+     * verify is ignored from then on; either fails with StaleCacheError, so buildImage runs the build again,
+     * rebuilding that step. Call before any hit layer is read (unpacked, mounted, exported or committed).
      */
-    const claimHits = async (): Promise<void> => {
+    const claimHits = async (needed?: readonly StageLayer[]): Promise<void> => {
       if (unclaimed.size === 0) return;
-      const list = [...unclaimed];
-      unclaimed.clear();
+      const want = needed && new Set(needed.map((l) => l.descriptor.digest));
+      const list = [...unclaimed].filter(([d, v]) => v.remote === undefined || want === undefined || want.has(d));
+      for (const [d] of list) unclaimed.delete(d);
+      const bad: Digest[] = [];
+      await Promise.all(
+        list.map(async ([d, v]) => {
+          if (v.remote === undefined || (await store.blobs.has(d, v.size, so))) return;
+          if (await remote!.fetchLayer(v.remote, store, so)) {
+            if (record) await cache.put(v.key, v.remote.entry);
+          } else bad.push(d);
+        }),
+      );
+      if (bad.length) throw new StaleCacheError(bad, true);
       const present = await store.protect(list.map(([d]) => d), () => Promise.all(list.map(([d, v]) => store.blobs.has(d, v.size, so))), so);
       const gone = list.filter((_, i) => !present[i]);
       if (gone.length === 0) return;
@@ -203,19 +257,28 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
      * is reused (nothing runs); else a working root over `below` gets `workdirs` made (each owned by its USER), then
      * `work` runs, and the root's changes become the step's layer (none when nothing changed). Records the result.
      */
-    const layerStep = async (stepKey: Digest, below: StageLayer[], workdirs: { path: string; user: string }[], work?: (wr: WorkingRoot) => Promise<void>): Promise<{ layer?: StageLayer; created: string; cached: boolean }> => {
-      const hit = useCache ? await cache.get(stepKey) : undefined;
+    const layerStep = async (stage: number, stepKey: Digest, below: StageLayer[], workdirs: { path: string; user: string }[], work?: (wr: WorkingRoot) => Promise<void>, alt?: AltLookup): Promise<{ layer?: StageLayer; created: string; cached: boolean }> => {
+      let hit = useCache ? await cache.get(stepKey) : undefined;
       // a hit's layer is checked without a lock here and claimed (leased under the gc lock) with the build's other
       // hits in one go before anything reads it (claimHits): one lock round trip per build, not one per step
-      if (hit && (hit.layer === undefined || (await store.blobs.has(hit.layer.digest, hit.layer.size, so)))) {
-        if (hit.layer) unclaimed.set(hit.layer.digest, { size: hit.layer.size, key: stepKey });
+      let local = hit !== undefined && (hit.layer === undefined || (await store.blobs.has(hit.layer.digest, hit.layer.size, so)));
+      // not here: a remote entry (--cache-from) is a hit too; its layer is fetched only when claimed as needed
+      const rhit = !local && useCache && remote ? ((await remote.lookup(stepKey, so)) ?? (await alt?.())) : undefined;
+      if (rhit) {
+        hit = rhit.entry;
+        local = hit.layer === undefined || (await store.blobs.has(hit.layer.digest, hit.layer.size, so));
+        if (local && record) await cache.put(stepKey, hit);
+      }
+      if (hit && (local || rhit)) {
+        if (hit.layer) unclaimed.set(hit.layer.digest, { size: hit.layer.size, key: stepKey, ...(!local && rhit && { remote: rhit }) });
+        exported.push({ key: stepKey, entry: hit, stage });
         reporter.cacheHit(digestHex(stepKey).slice(0, 12));
         stats.cacheHits++;
         const created = fixed ? fixed.toISOString() : hit.created;
         const layer: StageLayer | undefined = hit.layer && { descriptor: { mediaType: hit.layer.mediaType, digest: hit.layer.digest, size: hit.layer.size }, diffId: hit.layer.diffId };
         return { layer, created, cached: true };
       }
-      await claimHits();
+      await claimHits(below);
       const wr = await WorkingRoot.open(await buildDir(), await lowersOf(store, below, { ...so, onWarning: (m) => reporter.warn(m) }), so);
       let layer: StageLayer | undefined;
       try {
@@ -230,7 +293,9 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       }
       const created = ctx.now();
       if (layer) stats.layers++;
-      if (record) await cache.put(stepKey, { created, ...(layer && { layer: { mediaType: layer.descriptor.mediaType, digest: layer.descriptor.digest, size: layer.descriptor.size, diffId: layer.diffId } }) });
+      const entry = { created, ...(layer && { layer: { mediaType: layer.descriptor.mediaType, digest: layer.descriptor.digest, size: layer.descriptor.size, diffId: layer.diffId } }) };
+      if (record) await cache.put(stepKey, entry);
+      exported.push({ key: stepKey, entry, stage: stage });
       return { layer, created, cached: false };
     };
 
@@ -249,10 +314,14 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       let config: ImageConfig;
       let layers: StageLayer[];
       let key: Digest;
+      // buildah's cache keys (reading what buildah --cache-to wrote) follow from the stage's base image while every
+      // step so far came from buildah's entries; any other step ends the chain (buildah-key.ts)
+      let bchain: BuildahChain | undefined;
       if (ps.base.kind === 'scratch') {
         config = { architecture: ps.platform.architecture, os: ps.platform.os, ...(ps.platform.variant && { variant: ps.platform.variant }), config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
         layers = [];
         key = baseKey({ kind: 'scratch' }, pf);
+        bchain = { diffIds: [], history: [], manifestType: '' };
       } else if (ps.base.kind === 'stage') {
         const r = await results.get(ps.base.index)!;
         config = structuredClone(r.config);
@@ -263,6 +332,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
         config = b.config;
         layers = [...b.layers];
         key = baseKey({ kind: 'image', manifest: b.manifestDigest }, pf);
+        bchain = { diffIds: b.config.rootfs?.diff_ids ?? [], history: b.config.history ?? [], manifestType: b.manifestMediaType };
       }
       // Like BuildKit and buildah: a stage whose base sets no PATH gets the default one in its config, first in Env
       config = withDefaultPath(config);
@@ -299,7 +369,10 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
             pendingDirs.push({ path: checkWorkdir(cc.WorkingDir), user: cc.User ?? '' });
             pendingHistory = history.length;
           }
-          history.push({ created: await createdFor(key), created_by: step.createdBy, empty_layer: true });
+          const alt = buildahAlt(bchain, key, false, step.createdBy);
+          bchain = undefined;
+          history.push({ created: await createdFor(key, idx, alt.lookup), created_by: step.createdBy, empty_layer: true });
+          bchain = alt.next();
           checkSize(ins);
           continue;
         }
@@ -309,7 +382,9 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
         pendingDirs = [];
         key = stepKey(key, [ins.kind, desc, step.buildArgs, cc.User ?? '', cc.WorkingDir ?? '', cc.Shell ?? null, ...(workdirs.length ? [['workdirs', workdirs]] : [])]);
         const createdBy = step.run ? step.createdBy : copyCreatedBy(ins.kind as 'COPY' | 'ADD', prepared!.summary, step.copy!.dest.path);
-        const r = await layerStep(key, layers, workdirs, async (wr) => {
+        const alt = step.run ? buildahAlt(bchain, key, true, createdBy) : { lookup: undefined, next: () => undefined };
+        bchain = undefined;
+        const r = await layerStep(idx, key, layers, workdirs, async (wr) => {
           if (step.run) await executeRun(ctx, step, idx, wr, cc, ps.platform);
           else {
             if (cc.WorkingDir) {
@@ -318,7 +393,8 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
             }
             await prepared!.apply(wr.rootfs);
           }
-        });
+        }, alt.lookup);
+        bchain = alt.next();
         if (r.layer) {
           layers.push(r.layer);
           history.push({ created: r.created, created_by: createdBy });
@@ -331,7 +407,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
         // has them in the image, so they become one layer here, recorded on the last such WORKDIR's history entry.
         // (buildah 1.28 with --layers leaves them out; without --layers it makes them too.)
         key = stepKey(key, ['workdirs', pendingDirs]);
-        const r = await layerStep(key, layers, pendingDirs);
+        const r = await layerStep(idx, key, layers, pendingDirs);
         if (r.layer) {
           layers.push(r.layer);
           delete history[pendingHistory]!.empty_layer;
@@ -339,6 +415,23 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       }
       const final: ImageConfig = { ...scope.config, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) }, history };
       return { index: idx, config: final, layers, history, key, baseLayerCount, baseHistoryCount };
+    };
+
+    /**
+     * The buildah-entry lookup for one step over `chain` (none when the chain is broken or nothing is looked up
+     * remotely) and, after the step, the chain it continues — set only when the step's result came from it.
+     */
+    const buildahAlt = (chain: BuildahChain | undefined, key: Digest, addsLayer: boolean, createdBy: string): { lookup: AltLookup | undefined; next: () => BuildahChain | undefined } => {
+      if (chain === undefined || remote === undefined) return { lookup: undefined, next: () => undefined };
+      let next: BuildahChain | undefined;
+      return {
+        lookup: async () => {
+          const r = await remote.lookupBuildah(key, chain, addsLayer, createdBy, so);
+          next = r?.chain;
+          return r?.hit;
+        },
+        next: () => next,
+      };
     };
 
     const jobs = Math.max(1, o.jobs ?? 1);
@@ -361,12 +454,16 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       if (failed) throw failed.reason;
     }
     let target = await results.get(plan.target)!;
-    await claimHits();
+    await claimHits(target.layers);
     if (o.squash && target.layers.length > target.baseLayerCount) target = await squash(ctx, target);
     // buildah's own wording (the unconsumed build-args line) is printed as buildah prints it, on stderr
     for (const w of plan.finish()) (w.startsWith('[Warning] ') ? reporter.peerWarning(w) : reporter.warn(w));
     const created = fixed?.toISOString() ?? target.history.at(-1)?.created ?? ctx.now();
     const { id, descriptor, names } = await publishImage(o, { store, target, tags, created, fixed, exportDir: async () => (await buildDir()).path('export'), signal });
+    if (o.cache?.to.length && !record) reporter.warn('--cache-to is ignored with --layers=false: no step is recorded');
+    if (o.cache?.to.length && record) {
+      await (await import('./cache-export.ts')).exportBuildCache(o, { store, steps: exported, imageStages: written, remoteTags: tags.remote, mounts: ctx.cacheMounts?.used ?? new Map(), warn: (m) => reporter.warn(m), ...so });
+    }
     stats.filesHashed = digests.hashed;
     await digests.save();
     return { id, descriptor, names, stats };

@@ -269,7 +269,9 @@ async function addMount(ctx: BuildCtx, m: RunMount, stageIndex: number, mounts: 
       if ((await lstat(dir).catch(() => undefined)) === undefined) {
         await mkdir(dir, { mode: m.mode });
         await chown(dir, m.uid, m.gid);
+        await ctx.cacheMounts?.seed(m.id, dir);
       }
+      ctx.cacheMounts?.used.set(m.id, dir);
       if (m.sharing === 'locked') locks.push(await acquireLock(join(base, `.${name}.lock`), ctx.o.signal ? { signal: ctx.o.signal } : {}));
       const { fh, path } = await openConfinedDir(dir, m.source ?? '/', { mode: m.mode, uid: m.uid, gid: m.gid });
       handles.push(fh);

@@ -49,6 +49,8 @@ export interface BuildOptions {
   runc?: string;
   runcRoot?: string;
   addUrlMaxBytes?: number;
+  /** `--cache-from` / `--cache-to` / `--cache-ttl` (build-tool/cache/cache-options.ts) */
+  cache?: import('../cache/cache-options.ts').CacheOptions;
   signal?: AbortSignal;
 }
 
@@ -88,6 +90,11 @@ export interface BuildCtx {
   stageRoot(from: string, forStage: number): Promise<{ root: string; key: Digest }>;
   /** the state key of that stage or image, without mounting its root */
   stageKey(from: string, forStage: number): Promise<Digest>;
+  /**
+   * With `--cache-mounts`: the cache mounts RUN steps used (id → directory), and how a newly created one is filled
+   * from `--cache-from` before its first use.
+   */
+  cacheMounts?: { used: Map<string, string>; seed(id: string, dir: string): Promise<void> };
   /** a fresh `created` time (or the fixed timestamp) */
   now(): string;
   mtime?: Date;

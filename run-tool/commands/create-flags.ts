@@ -7,11 +7,14 @@ import type { SpecDevice } from '../../shared/runtime/types.ts';
 import type { CreateOptions } from '../containers/create.ts';
 import { parsePublishFlags } from '../containers/net-wiring.ts';
 import { parseSignal } from '../containers/signals.ts';
-import type { HealthConfig, PortMapping, RestartPolicy } from '../containers/state.ts';
+import type { HealthConfig } from '../containers/state.ts';
 import { collect, goBool } from '../../shared/cli/flags.ts';
 import { parseByteSize, parseDuration } from '../../shared/cli/units.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
 import { registryOptionsOf } from './registry-options.ts';
+import { parsePort, parseRestart, parseVolume } from '../ops/create-values.ts';
+
+export { parsePort, parseRestart, parseVolume };
 
 
 /** Adds podman's `create`/`run` flags to `cmd` (positional parsing stops at the image, as podman). */
@@ -134,44 +137,6 @@ export function parseUserns(v: string | undefined): 'keep-id' | undefined {
  */
 export function createRegistryOptions(f: Pick<CreateFlags, 'tlsVerify' | 'authfile' | 'creds'>): RegistryOptions {
   return { ...registryOptionsOf({ ...(f.authfile !== undefined && { authfile: f.authfile }), ...(f.creds !== undefined && { creds: f.creds }) }), ...registryFromCreateFlags(f) };
-}
-
-/** Parses `--restart`. */
-export function parseRestart(s: string): RestartPolicy {
-  const m = /^(no|always|unless-stopped|on-failure)(?::([0-9]+))?$/.exec(s);
-  if (!m || (m[2] !== undefined && m[1] !== 'on-failure')) throw new SkiffError('EINVALID', `invalid restart policy ${JSON.stringify(s)}: want no, on-failure[:max-retries], always or unless-stopped`);
-  return { name: m[1] as RestartPolicy['name'], maximumRetryCount: Number(m[2] ?? 0) };
-}
-
-/** Parses `-p [ip:][hostPort:]containerPort[/proto]` (ranges not supported). */
-export function parsePort(s: string): PortMapping {
-  const m = /^(?:(?:(\[[0-9a-fA-F:.]+\]|[0-9.]+):)?([0-9]*):)?([0-9]+)(?:\/(tcp|udp|sctp))?$/.exec(s);
-  if (!m) throw new SkiffError('EINVALID', `invalid port ${JSON.stringify(s)}: want [ip:][hostPort:]containerPort[/protocol]`);
-  const containerPort = Number(m[3]);
-  const hostPort = m[2] ? Number(m[2]) : 0;
-  if (containerPort < 1 || containerPort > 65535 || hostPort > 65535) throw new SkiffError('EINVALID', `invalid port ${JSON.stringify(s)}: out of range`);
-  return { hostIP: (m[1] ?? '').replace(/^\[|\]$/g, ''), hostPort, containerPort, protocol: (m[4] ?? 'tcp') as PortMapping['protocol'] };
-}
-
-/**
- * Parses `-v SRC:DST[:OPTS]`: absolute SRC is a bind mount; anything else a named volume (volumes hook). A lone
- * absolute `-v /path` is an anonymous volume (podman's): returned as a volume with name '' (createContainer names
- * it and removes it with the container on `rm -v` / `--rm`).
- */
-export function parseVolume(s: string): { mount?: MountRequest; volume?: { name: string; destination: string; options: string[] } } {
-  const parts = s.split(':');
-  if (parts.length === 1 && parts[0]!.startsWith('/')) return { volume: { name: '', destination: parts[0]!, options: [] } };
-  if (parts.length === 1 && parts[0]) throw new SkiffError('EINVALID', `invalid container path ${JSON.stringify(parts[0])}, must be an absolute path`);
-  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new SkiffError('EINVALID', `invalid volume ${JSON.stringify(s)}: want SRC:DST[:OPTIONS]`);
-  if (!parts[1].startsWith('/')) throw new SkiffError('EINVALID', `invalid container path ${JSON.stringify(parts[1])}, must be an absolute path`);
-  const options = parts[2] ? parts[2].split(',') : [];
-  if (parts[0].startsWith('/') || parts[0].startsWith('.')) {
-    const src = parts[0].startsWith('/') ? parts[0] : `${process.cwd()}/${parts[0]}`;
-    if (!statSync(src, { throwIfNoEntry: false })) throw new SkiffError('ENOTFOUND', `statfs ${src}: no such file or directory`);
-    return { mount: { type: 'bind', source: src, destination: parts[1], options: options.filter((o) => o !== 'U') } };
-  }
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(parts[0])) throw new SkiffError('EINVALID', `invalid volume name ${JSON.stringify(parts[0])}`);
-  return { volume: { name: parts[0], destination: parts[1], options } };
 }
 
 /**

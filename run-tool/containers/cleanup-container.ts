@@ -11,6 +11,7 @@ import { unmountRootfs } from './rootfs-mount.ts';
 import { startDetached, type StateExt } from './start-container.ts';
 import type { RecordVolume } from './create.ts';
 import { removeVolume } from './volumes.ts';
+import { recordRemovedExit } from './removed-exits.ts';
 import {
   containerPaths, listContainers, loadById, lockContainer, releaseName, removeContainerDir, saveState,
   type ContainerRecord, type ContainerState, type LoadedContainer,
@@ -65,6 +66,7 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
     await saveState(root, id, after);
     // --rm: remove now, still under this lock (runc's state is gone: deleted above or by `runc run`)
     if (record.hostConfig.autoRemove) {
+      await recordRemovedExit(root, id, code);
       await removeLocked(store, id, { ...c, state: after }, { runcGone: true });
       return;
     }

@@ -8,6 +8,7 @@ import { getRunc } from './runc-handle.ts';
 import { signalNumber } from './signals.ts';
 import { loadById, lockContainer, saveState, type ContainerRecord } from './state.ts';
 import { exitError } from './exit-status.ts';
+import { removedExitCode } from './removed-exits.ts';
 import { dependentsOf } from './ns-join.ts';
 import { podPaths } from '../pods/state.ts';
 
@@ -122,7 +123,11 @@ export async function waitContainer(store: Store, id: string, o: { signal?: Abor
   let n = 0;
   for (;;) {
     let c = await loadById(root, id);
-    if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
+    if (!c) {
+      const code = await removedExitCode(root, id);
+      if (code !== undefined) return code;
+      throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
+    }
     if (++n % 20 === 0) c = await reconcile(store, c);
     if (c.state.status !== 'running' && c.state.status !== 'stopping') return c.state.exitCode;
     if (o.signal?.aborted) throw new SkiffError('EABORT', 'wait cancelled');

@@ -1,13 +1,16 @@
 // The lifecycle operations on an existing container: start, stop, kill, restart, remove, wait. Both front ends call
 // these with a name or ID and plain options and get plain results; a failure is a SkiffError. This module does not
 // load the creation machinery, so `stop`, `kill` or `wait` start up as light as before.
-import { isSkiffError } from '../../shared/errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { exitError } from '../containers/exit-status.ts';
 import { killContainer as killById, removeContainer as removeById, stopContainer as stopById, waitContainer as waitById } from '../containers/stop-container.ts';
 import { startDetached } from '../containers/start-container.ts';
 import { parseSignal } from '../containers/signals.ts';
-import { loadContainer } from '../containers/state.ts';
+import { loadById, loadContainer } from '../containers/state.ts';
+import { reconcile } from '../containers/cleanup-container.ts';
+import { removedExitCode } from '../containers/removed-exits.ts';
 
 /** Starts the container `nameOrId` under its monitor; a failure names the container, as podman's does. */
 export async function startContainer(store: Store, nameOrId: string): Promise<{ id: string }> {
@@ -81,8 +84,39 @@ export async function removeContainer(store: Store, nameOrId: string, o: RemoveC
   }
 }
 
-/** Waits until the container `nameOrId` has stopped; returns its exit code. */
-export async function waitContainer(store: Store, nameOrId: string, o: { signal?: AbortSignal; interval?: number } = {}): Promise<{ id: string; exitCode: number }> {
-  const c = await loadContainer(store.paths.root, nameOrId);
-  return { id: c.record.id, exitCode: await waitById(store, c.record.id, o) };
+/** What waitContainer waits for (Docker's `wait?condition=`). */
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+/** Checks a Docker wait condition (empty is `not-running`); EINVALID otherwise. Pure. */
+export function checkWaitCondition(s: string): WaitCondition {
+  if (s === '') return 'not-running';
+  if (s === 'not-running' || s === 'next-exit' || s === 'removed') return s;
+  throw new SkiffError('EINVALID', `invalid condition ${JSON.stringify(s)}: want not-running, next-exit or removed`);
+}
+
+/**
+ * Waits until the container `nameOrId` meets `condition` and returns its exit code: `not-running` (default) when
+ * it does not run; `next-exit` when it has run and stopped since the call (a created container is waited for
+ * through its start); `removed` when it is gone, with the code it exited with (removed on exit: the code its
+ * cleanup recorded, as podman's exit-code table).
+ */
+export async function waitContainer(store: Store, nameOrId: string, o: { signal?: AbortSignal; interval?: number; condition?: WaitCondition } = {}): Promise<{ id: string; exitCode: number }> {
+  const root = store.paths.root;
+  const c = await loadContainer(root, nameOrId);
+  const id = c.record.id;
+  const cond = o.condition ?? 'not-running';
+  if (cond === 'not-running') return { id, exitCode: await waitById(store, id, o) };
+  const first = c.state;
+  let last = first.exitCode;
+  for (let n = 1; ; n++) {
+    let now = await loadById(root, id);
+    if (!now) return { id, exitCode: (await removedExitCode(root, id)) ?? last };
+    if (n % 20 === 0) now = await reconcile(store, now);
+    const s = now.state;
+    const stopped = s.status !== 'running' && s.status !== 'stopping';
+    if (stopped) last = s.exitCode;
+    if (cond === 'next-exit' && stopped && s.finishedAt !== first.finishedAt) return { id, exitCode: s.exitCode };
+    if (o.signal?.aborted) throw new SkiffError('EABORT', 'wait cancelled');
+    await sleep(o.interval ?? 50);
+  }
 }

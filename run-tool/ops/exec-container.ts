@@ -32,6 +32,8 @@ export interface ExecOptions {
   workdir?: string;
   /** The process's own stderr (runc's error messages are not passed here; they become the error). */
   onStderr?: (chunk: Buffer) => void;
+  /** The process's stdout (without `tty`); unset, it goes to this process's stdout. */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 /**
@@ -71,12 +73,15 @@ export async function execInContainer(store: Store, nameOrId: string, args: read
     }
     let errText = '';
     const code = await runc.exec(c.record.id, file, {
-      stdio: o.tty ? 'inherit' : [o.interactive ? 'inherit' : 'ignore', 'inherit', 'pipe'],
-      onSpawn: (ch) => ch.stderr?.on('data', (b: Buffer) => {
-        const s = b.toString();
-        if (/level=error msg=/.test(s)) errText += s;
-        else o.onStderr?.(b);
-      }),
+      stdio: o.tty ? 'inherit' : [o.interactive ? 'inherit' : 'ignore', o.onStdout ? 'pipe' : 'inherit', 'pipe'],
+      onSpawn: (ch) => {
+        if (o.onStdout) ch.stdout?.on('data', o.onStdout);
+        ch.stderr?.on('data', (b: Buffer) => {
+          const s = b.toString();
+          if (/level=error msg=/.test(s)) errText += s;
+          else o.onStderr?.(b);
+        });
+      },
     });
     if (errText) throw exitError(startFailureCode(errText) ?? 125, cleanRuncMessage(errText));
     return { exitCode: code };

@@ -14,7 +14,8 @@ export function matchFilter(c: LoadedContainer, filters: readonly string[]): boo
     by.set(f.slice(0, i), [...(by.get(f.slice(0, i)) ?? []), f.slice(i + 1)]);
   }
   for (const [k, vs] of by) {
-    const ok = vs.some((v) => {
+    // one key's values are alternatives, but labels must all match (Docker's and podman's `label` semantics)
+    const ok = vs[k === 'label' ? 'every' : 'some']((v) => {
       switch (k) {
         case 'name': return new RegExp(v).test(c.record.name);
         case 'id': return c.record.id.startsWith(v);

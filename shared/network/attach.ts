@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { cidrContains, intToIp, ipToInt, parseCidr } from './ip.ts';
-import { getNetwork, networkPaths, withNetworkLock, type NetworkPaths } from './network-config.ts';
+import { getNetwork, networkPaths, withFirewallLock, withNetworkLock, type NetworkPaths } from './network-config.ts';
 import { requireProgram } from '../process/system-programs.ts';
 import { runProgram } from '../process/run.ts';
 import { allocatePorts } from './publish.ts';
+import { leaseHostAddress, releaseHostAddresses } from './host-addresses.ts';
 import { attachPasta, detachPasta } from './pasta.ts';
 import type { AttachedNetwork, NetworkConfig, NetworkOptions, NetworkPlan, NetworkState, PortMapping } from './types.ts';
 
@@ -73,8 +74,13 @@ export async function listAttachments(root: string): Promise<AttachmentRecord[]>
   return out;
 }
 
-/** host-local style allocation: the next free address after the last one handed out, skipping network/gateway/broadcast. */
-async function allocateIp(p: NetworkPaths, net: NetworkConfig, containerId: string, wanted?: string): Promise<{ ip: string; prefix: number; gateway?: string }> {
+/**
+ * host-local style allocation: the next free address after the last one handed out on the host, skipping the
+ * network, gateway and broadcast addresses, this store's other containers' and — through the host's registry
+ * (host-addresses.ts) — other stores' containers' addresses on the same subnet.
+ */
+async function allocateIp(root: string, net: NetworkConfig, containerId: string, wanted?: string, signal?: AbortSignal): Promise<{ ip: string; prefix: number; gateway?: string }> {
+  const p = networkPaths(root);
   const file = join(p.ipam, `${net.name}.json`);
   const ipam = (await readJson<IpamFile>(file)) ?? { allocations: {} };
   const sub = net.subnets[0];
@@ -82,22 +88,24 @@ async function allocateIp(p: NetworkPaths, net: NetworkConfig, containerId: stri
   if (!sub || !c) throw new SkiffError('EINVALID', `network ${net.name} has no IPv4 subnet`);
   const gw = sub.gateway;
   const reserved = new Set([c.network, c.network + c.size - 1, ...(gw ? [ipToInt(gw)!] : [])]);
-  let ip: string | undefined;
-  if (wanted) {
-    if (!cidrContains(sub.subnet, wanted) || reserved.has(ipToInt(wanted)!)) throw new SkiffError('EINVALID', `requested ip address ${wanted} is not in a usable range of network ${net.name}`);
-    const owner = ipam.allocations[wanted];
-    if (owner && owner !== containerId) throw new SkiffError('EEXIST', `requested ip address ${wanted} is already allocated to container ID ${owner}`);
-    ip = wanted;
-  } else {
-    const start = ipam.last && cidrContains(sub.subnet, ipam.last) ? ipToInt(ipam.last)! : c.network;
-    for (let i = 1; i <= c.size && !ip; i++) {
+  const ownedHere = (s: string) => ipam.allocations[s] !== undefined && ipam.allocations[s] !== containerId;
+  const ip = await leaseHostAddress(sub.subnet, { root, containerId }, (elsewhere, hostLast) => {
+    if (wanted) {
+      if (!cidrContains(sub.subnet, wanted) || reserved.has(ipToInt(wanted)!)) throw new SkiffError('EINVALID', `requested ip address ${wanted} is not in a usable range of network ${net.name}`);
+      if (ownedHere(wanted)) throw new SkiffError('EEXIST', `requested ip address ${wanted} is already allocated to container ID ${ipam.allocations[wanted]}`);
+      if (elsewhere.has(wanted)) throw new SkiffError('EEXIST', `requested ip address ${wanted} is already allocated to a container of another store`);
+      return wanted;
+    }
+    const last = [hostLast, ipam.last].find((a) => a !== undefined && cidrContains(sub.subnet, a));
+    const start = last ? ipToInt(last)! : c.network;
+    for (let i = 1; i <= c.size; i++) {
       const n = c.network + ((start - c.network + i) % c.size);
       const s = intToIp(n);
-      if (!reserved.has(n) && (ipam.allocations[s] === undefined || ipam.allocations[s] === containerId)) ip = s;
+      if (!reserved.has(n) && !ownedHere(s) && !elsewhere.has(s)) return s;
     }
-    if (!ip) throw new SkiffError('ELIMIT', `could not allocate an IP address in network ${net.name}: all addresses are in use`);
-    ipam.last = ip;
-  }
+    throw new SkiffError('ELIMIT', `could not allocate an IP address in network ${net.name}: all addresses are in use`);
+  }, { signal });
+  if (!wanted) ipam.last = ip;
   ipam.allocations[ip] = containerId;
   await writeFileAtomic(file, JSON.stringify(ipam), 0o600);
   return { ip, prefix: c.prefix, ...(gw && { gateway: gw }) };
@@ -199,7 +207,7 @@ export async function attachNetwork(containerId: string, plan: NetworkPlan, o: N
   const ipsByNet: Record<string, string[]> = {};
   await withNetworkLock(p, async () => {
     for (const [i, cfg] of configs.entries()) {
-      const a = await allocateIp(p, cfg, containerId, plan.staticIps?.[cfg.name]?.[0]);
+      const a = await allocateIp(o.root, cfg, containerId, plan.staticIps?.[cfg.name]?.[0], o.signal);
       ipsByNet[cfg.name] = [a.ip];
       const aliases = [...new Set([name, containerId.slice(0, 12), ...(plan.aliases ?? [])])];
       (options.networks as Record<string, unknown>)[cfg.name] = { static_ips: [a.ip], aliases, interface_name: `eth${i}` };
@@ -211,7 +219,7 @@ export async function attachNetwork(containerId: string, plan: NetworkPlan, o: N
 
   try {
     await createNetns(containerId, so);
-    const r = await runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'setup', netns), { input: JSON.stringify(options), ...so });
+    const r = await withFirewallLock(() => runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'setup', netns), { input: JSON.stringify(options), ...so }), so);
     if (r.code !== 0) throw new SkiffError('EIO', `netavark setup failed: ${lastLine(r.stderr || r.stdout)}`, { details: { stderr: r.stderr } });
     const status = JSON.parse(r.stdout) as Record<string, NetavarkStatus>;
     const networks: AttachedNetwork[] = configs.map((cfg, i) => {
@@ -273,10 +281,11 @@ export async function detachNetwork(containerId: string, state: NetworkState | u
     if (options) {
       const hadNetns = await exists(netnsPathOf(containerId));
       if (!hadNetns) await createNetns(containerId, {});
-      const r = await runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'teardown', netnsPathOf(containerId)), { input: JSON.stringify(options) });
+      const r = await withFirewallLock(() => runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'teardown', netnsPathOf(containerId)), { input: JSON.stringify(options) }));
       // netavark reports on stdout as well as stderr; what is already gone (a veth, or the firewall chains another
       // netavark user removed with its last network) leaves nothing to tear down
-      if (r.code !== 0 && hadNetns && !/no such|not found|does not exist|no chain/i.test(`${r.stderr}\n${r.stdout}`)) {
+      if (r.code !== 0 && hadNetns && !/no such|not found|does not exist|no chain/i.test(`${r.stderr}
+${r.stdout}`)) {
         // keep the record so a later detach can retry; the netns stays too
         throw new SkiffError('EIO', `netavark teardown failed: ${lastLine(r.stderr || r.stdout)}`, { details: { stderr: r.stderr } });
       }
@@ -294,4 +303,5 @@ export async function detachNetwork(containerId: string, state: NetworkState | u
     // a store root that vanished (scratch removed) has nothing left to release
     if (isSkiffError(e) || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
+  if (mode === 'bridge') await releaseHostAddresses({ root: o.root, containerId });
 }

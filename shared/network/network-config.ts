@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { networkInterfaces } from 'node:os';
+import { existsSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SkiffError, type Cancellable } from '../errors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
@@ -43,6 +44,24 @@ export async function ensureNetworkDirs(p: NetworkPaths): Promise<void> {
 export async function withNetworkLock<T>(p: NetworkPaths, fn: () => Promise<T>, o: Cancellable = {}): Promise<T> {
   await ensureNetworkDirs(p);
   const lock = await acquireLock(p.lock, { signal: o.signal });
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * The host's firewall lock: netavark's setup and teardown edit the host-wide iptables chains (created by the first
+ * container with published ports, deleted with the last), so two stores' — or two processes' — calls racing
+ * make one fail ("Chain already exists", "No chain/target/match by that name"). Every netavark call runs under
+ * this one flock, whatever the store (podman serialises its own calls the same way).
+ */
+export const FIREWALL_LOCK = existsSync('/run/lock') ? '/run/lock/skiff-netavark.lock' : join(tmpdir(), 'skiff-netavark.lock');
+
+/** Runs `fn` holding the host's firewall lock (FIREWALL_LOCK). */
+export async function withFirewallLock<T>(fn: () => Promise<T>, o: Cancellable = {}): Promise<T> {
+  const lock = await acquireLock(FIREWALL_LOCK, { signal: o.signal });
   try {
     return await fn();
   } finally {

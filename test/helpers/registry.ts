@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createSign, randomBytes, createHash, X509Certificate } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -22,6 +23,13 @@ export interface TestRegistry {
   refreshToken: string;
   /** Token requests seen by the token server (scope strings, method). */
   tokenRequests: { method: string; scopes: string[]; account?: string; authorized: boolean }[];
+  /**
+   * With `accessLog`: the request lines served so far (`GET /v2/…/blobs/sha256:… HTTP/1.1`), oldest first. Sends
+   * one marker request and waits for its log line first, so everything served before the call is in the list.
+   */
+  requests(): Promise<string[]>;
+  /** The registry's filesystem storage root (tests that damage stored content on purpose write here). */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -115,7 +123,7 @@ async function startTokenServer(dir: string, reg: { user: string; password: stri
  * self-signed cert that is also the registry's root bundle). Waits until `/v2/` answers. `stop()` kills the
  * registry by PID and removes its storage.
  */
-export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteEnabled?: boolean } = {}): Promise<TestRegistry> {
+export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteEnabled?: boolean; accessLog?: boolean } = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(join(process.env.SKIFF_TEST_TMP ?? '/dev/shm', 'skiff-registry-'));
   const port = await freePort();
   const user = 'tester';
@@ -128,7 +136,7 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
     'log:',
     '  level: error',
     '  accesslog:',
-    '    disabled: true',
+    `    disabled: ${opts.accessLog ? 'false' : 'true'}`,
     'storage:',
     '  filesystem:',
     `    rootdirectory: ${join(dir, 'data')}`,
@@ -147,11 +155,21 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
   }
   const configPath = join(dir, 'config.yml');
   await writeFile(configPath, lines.join('\n') + '\n');
-  const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    if (stderr.length < 64 << 10) stderr += d;
-  });
+  // the access log (combined log format, on stdout) and the error log (stderr: a line per 404) go to files: a
+  // pipe fills while the caller blocks in spawnSync, and the registry then stalls on its next log line
+  const accessLog = join(dir, 'access.log');
+  const errorLog = join(dir, 'error.log');
+  const logFd = opts.accessLog ? openSync(accessLog, 'w') : undefined;
+  const errFd = openSync(errorLog, 'w');
+  const child: ChildProcess = spawn(REGISTRY_BIN, ['serve', configPath], { stdio: ['ignore', logFd ?? 'ignore', errFd] });
+  if (logFd !== undefined) closeSync(logFd);
+  closeSync(errFd);
+  const stderrTail = async (): Promise<string> => (await readFile(errorLog, 'utf8').catch(() => '')).slice(-2000);
+  const served = async (): Promise<string[]> =>
+    (await readFile(accessLog, 'utf8')).split('\n').flatMap((l) => {
+      const m = /"([A-Z]+ \S+ HTTP\/[0-9.]+)"/u.exec(l);
+      return m ? [m[1]!] : [];
+    });
   let exited = false;
   child.on('exit', () => (exited = true));
   const stop = async () => {
@@ -171,8 +189,9 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (exited) {
+      const tail = await stderrTail();
       await stop();
-      throw new Error(`docker-registry exited at start: ${stderr.slice(-2000)}`);
+      throw new Error(`docker-registry exited at start: ${tail}`);
     }
     try {
       const r = await fetch(`${url}/v2/`);
@@ -182,12 +201,24 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
       /* not up yet */
     }
     if (Date.now() > deadline) {
+      const tail = await stderrTail();
       await stop();
-      throw new Error(`docker-registry did not answer on ${url} within 15 s: ${stderr.slice(-2000)}`);
+      throw new Error(`docker-registry did not answer on ${url} within 15 s: ${tail}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { host: `127.0.0.1:${port}`, url, user, password, refreshToken, tokenRequests, stop };
+  return { host: `127.0.0.1:${port}`, url, user, password, refreshToken, tokenRequests, requests: async () => {
+      const mark = `/v2/?skiff-log-mark=${randomBytes(6).toString('hex')}`;
+      await (await fetch(`${url}${mark}`)).arrayBuffer();
+      const until = Date.now() + 10_000;
+      for (;;) {
+        const lines = await served();
+        if (lines.some((l) => l.startsWith(`GET ${mark} `))) return lines.filter((l) => !l.includes('skiff-log-mark='));
+        if (Date.now() > until) throw new Error('the registry access log did not show the marker request within 10 s (accessLog off?)');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    dataDir: join(dir, 'data'), stop };
 }
 
 /** sha256 digest string of bytes (test convenience). */

@@ -18,6 +18,7 @@ import { requireProgram } from '../../../shared/process/system-programs.ts';
 import { openStore } from '../../../shared/store/store.ts';
 import { attachNetwork, detachNetwork, readAttachment } from '../../../shared/network/attach.ts';
 import { createNetwork, defaultNetworkConfig, networkPaths } from '../../../shared/network/network-config.ts';
+import { HOST_ADDRESSES_DIR } from '../../../shared/network/host-addresses.ts';
 import { freePort, parsePublish } from '../../../shared/network/publish.ts';
 import type { NetworkPlan, NetworkState } from '../../../shared/network/types.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
@@ -208,6 +209,32 @@ describe.skipIf(!isRoot || !hasRunc || !hasBusybox || !has('netavark') || !has('
     expect(natRules()).not.toContain(`--dport ${port}`);
     expect(existsSync(a.netnsPath!)).toBe(false);
     expect(await readAttachment(root, id)).toBeUndefined();
+  });
+
+  it('two stores on one bridge never hand out the same address: the host-wide registry sees both, and detach releases it', async () => {
+    // a second store with the same "podman" network (same bridge, same subnet), as two users of the default network
+    const root2 = join(s.dir, 'store2');
+    const p2 = networkPaths(root2);
+    await mkdir(p2.configs, { recursive: true });
+    await writeFile(join(p2.configs, 'podman.json'), await readFile(join(networkPaths(root).configs, 'podman.json')));
+    const ids = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex'), randomBytes(32).toString('hex')];
+    const [a, b, c] = await Promise.all([
+      attachNetwork(ids[0]!, { mode: 'bridge', ports: [], hostname: 'a' }, { root, rootless: false }),
+      attachNetwork(ids[1]!, { mode: 'bridge', ports: [], hostname: 'b' }, { root: root2, rootless: false }),
+      attachNetwork(ids[2]!, { mode: 'bridge', ports: [], hostname: 'c' }, { root: root2, rootless: false }),
+    ]);
+    try {
+      expect(new Set([a.ips[0], b.ips[0], c.ips[0]]).size).toBe(3);
+      const registry = JSON.parse(await readFile(join(HOST_ADDRESSES_DIR, `${SUBNET.replace('/', '_')}.json`), 'utf8')) as { leases: Record<string, { root: string; containerId: string }> };
+      expect(registry.leases[b.ips[0]!]).toMatchObject({ root: root2, containerId: ids[1] });
+      expect(registry.leases[a.ips[0]!]).toMatchObject({ root, containerId: ids[0] });
+    } finally {
+      await detachNetwork(ids[0]!, undefined, { root, rootless: false });
+      await detachNetwork(ids[1]!, undefined, { root: root2, rootless: false });
+      await detachNetwork(ids[2]!, undefined, { root: root2, rootless: false });
+    }
+    const after = JSON.parse(await readFile(join(HOST_ADDRESSES_DIR, `${SUBNET.replace('/', '_')}.json`), 'utf8')) as { leases: Record<string, { containerId: string }> };
+    expect(Object.values(after.leases).filter((l) => ids.includes(l.containerId))).toEqual([]);
   });
 
   it('a host port in use fails with EEXIST and leaves nothing behind', async () => {

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** The programs the pod suites need (real runc, conmon, catatonit for the infra image, busybox for the base image). */
-export const hasPodPrograms = ['runc', 'conmon', 'catatonit', 'busybox'].every((p) => spawnSync('sh', ['-c', `command -v ${p}`]).status === 0) || existsSync('/usr/libexec/podman/catatonit');
+const has = (p: string) => spawnSync('sh', ['-c', `command -v ${p}`]).status === 0;
+export const hasPodPrograms = ['runc', 'conmon', 'busybox'].every(has) && (has('catatonit') || existsSync('/usr/libexec/podman/catatonit'));
 
 /** The inode of `/proc/<pid>/ns/<kind>` (`net:[4026…]` → the number). */
 export function nsInode(pid: number, kind: 'net' | 'ipc' | 'uts' | 'pid'): string {

@@ -1,0 +1,278 @@
+// The Docker API's container endpoints, each a translation onto run-tool/ops: Docker's query and JSON in, the
+// operation's result out in Docker's shape, logs as Docker's 8-byte multiplexed frames.
+import type { Duplex } from 'node:stream';
+import { isSkiffError } from '../../shared/errors.ts';
+import type { Store } from '../../shared/store/store.ts';
+import type { LoadedContainer } from '../containers/state.ts';
+import { createContainer } from '../ops/create-container.ts';
+import { checkWaitCondition, killContainer, removeContainer, restartContainer, startContainer, stopContainer, waitContainer } from '../ops/container-lifecycle.ts';
+import { streamLog, type LogEntry } from '../ops/container-logs.ts';
+import { inspectContainer } from '../ops/inspect.ts';
+import { listContainers } from '../ops/list-containers.ts';
+import { topContainer } from '../ops/top-container.ts';
+import { copyArchiveIntoContainer, copyOutOfContainer, statInContainer } from '../ops/copy-container.ts';
+import { createOptionsOf } from './create-body.ts';
+import { withApiStore, type ApiRequest } from './context.ts';
+import { ApiError, dockerFilters, queryBool, readJson, sendJson } from './http-util.ts';
+
+const dockerStatus = (s: string): string => (s === 'stopped' ? 'exited' : s === 'stopping' ? 'running' : s);
+
+function notFound(e: unknown, name: string): unknown {
+  return isSkiffError(e, 'ENOTFOUND') && !/image/i.test(e.message) ? new ApiError(404, `No such container: ${name}`) : e;
+}
+
+/** Runs `fn` with the store, turning a missing container into Docker's "No such container: NAME". */
+async function onContainer<T>(r: ApiRequest, fn: Parameters<typeof withApiStore<T>>[1]): Promise<T> {
+  try {
+    return await withApiStore(r.root, fn);
+  } catch (e) {
+    throw notFound(e, r.params[0] ?? '');
+  }
+}
+
+function ago(iso: string): string {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  return s < 60 ? `${s} seconds` : s < 3600 ? `${Math.round(s / 60)} minutes` : `${Math.round(s / 3600)} hours`;
+}
+
+/** Docker's container list entry of `c`. Pure but for the clock (the Status text). */
+export function containerSummary(c: LoadedContainer): Record<string, unknown> {
+  const r = c.record;
+  const s = c.state;
+  const status = dockerStatus(s.status);
+  return {
+    Id: r.id,
+    Names: [`/${r.name}`],
+    Image: r.image.name,
+    ImageID: r.image.id,
+    Command: r.args.join(' '),
+    Created: Math.floor(Date.parse(r.created) / 1000),
+    Ports: r.hostConfig.portBindings.map((p) => ({ IP: p.hostIP || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol })),
+    Labels: r.config.labels,
+    State: status,
+    Status: status === 'running' ? `Up ${ago(s.startedAt)}` : status === 'created' ? 'Created' : `Exited (${s.exitCode}) ${ago(s.finishedAt)} ago`,
+    HostConfig: { NetworkMode: r.hostConfig.networkMode },
+    NetworkSettings: { Networks: {} },
+    Mounts: r.mounts.map((m) => ({ Type: m.type, Source: m.source ?? '', Destination: m.destination, RW: !(m.options ?? []).includes('ro') })),
+  };
+}
+
+/** The Docker status of container `nameOrId` (its inspect's State.Status). */
+async function statusOf(store: Store, nameOrId: string): Promise<string> {
+  return dockerStatus(String(((await inspectContainer(store, nameOrId)).State as { Status?: string }).Status));
+}
+
+/** Runs `fn` on a running container and replies 204; 304 when it does not run (Docker's stop). */
+async function stopOrNotModified(r: ApiRequest, fn: (store: Store) => Promise<unknown>): Promise<void> {
+  await onContainer(r, async (store) => {
+    if (await statusOf(store, r.params[0]!) !== 'running') return void r.res.writeHead(304).end();
+    await fn(store);
+    r.res.writeHead(204).end();
+  });
+}
+
+/** GET /containers/json (all, limit, filters). */
+export async function listHandler(r: ApiRequest): Promise<void> {
+  const filters = dockerFilters(r.query);
+  const list = await withApiStore(r.root, (store) => listContainers(store, { all: queryBool(r.query, 'all'), filters }));
+  const limit = Number(r.query.get('limit') ?? '-1');
+  sendJson(r.res, 200, (limit > 0 ? list.slice(0, limit) : list).map(containerSummary));
+}
+
+/** POST /containers/create?name= */
+export async function createHandler(r: ApiRequest): Promise<void> {
+  const body = await readJson(r.req);
+  const o = createOptionsOf(body, r.query.get('name') ?? undefined);
+  const warnings: string[] = [];
+  try {
+    const rec = await withApiStore(r.root, (store) => createContainer(store, { ...o, pull: 'never', onWarning: (m) => void warnings.push(m), signal: r.signal }));
+    sendJson(r.res, 201, { Id: rec.id, Warnings: warnings });
+  } catch (e) {
+    if (isSkiffError(e, 'ENOTFOUND') && /image/i.test(e.message)) throw new ApiError(404, `No such image: ${o.image}`);
+    throw e;
+  }
+}
+
+/** GET /containers/{id}/json */
+export async function inspectHandler(r: ApiRequest): Promise<void> {
+  const j = await onContainer(r, (store) => inspectContainer(store, r.params[0]!));
+  const state = j.State as Record<string, unknown>;
+  state.Status = dockerStatus(String(state.Status));
+  // the API serves logs as Docker's json-file driver does: clients (compose) read them only from drivers they know
+  const hostConfig = { ...(j.HostConfig as Record<string, unknown>), LogConfig: { Type: 'json-file', Config: {} } };
+  sendJson(r.res, 200, { ...j, Name: `/${String(j.Name)}`, Image: `sha256:${String(j.Image)}`, HostConfig: hostConfig });
+}
+
+/** POST /containers/{id}/start: 304 when it runs already. */
+export async function startHandler(r: ApiRequest): Promise<void> {
+  await onContainer(r, async (store) => {
+    if (await statusOf(store, r.params[0]!) === 'running') return void r.res.writeHead(304).end();
+    await startContainer(store, r.params[0]!);
+    r.res.writeHead(204).end();
+  });
+}
+
+/** POST /containers/{id}/stop?t=: 304 when it does not run. */
+export async function stopHandler(r: ApiRequest): Promise<void> {
+  const t = r.query.get('t');
+  await stopOrNotModified(r, (store) => stopContainer(store, r.params[0]!, { ...(t !== null && { timeout: Number(t) }) }));
+}
+
+/** POST /containers/{id}/restart?t= */
+export async function restartHandler(r: ApiRequest): Promise<void> {
+  const t = r.query.get('t');
+  await onContainer(r, (store) => restartContainer(store, r.params[0]!, { ...(t !== null && { timeout: Number(t) }) }));
+  r.res.writeHead(204).end();
+}
+
+/** POST /containers/{id}/kill?signal= */
+export async function killHandler(r: ApiRequest): Promise<void> {
+  await onContainer(r, (store) => killContainer(store, r.params[0]!, { signal: r.query.get('signal') || 'KILL' }));
+  r.res.writeHead(204).end();
+}
+
+/** DELETE /containers/{id}?force=&v= */
+export async function removeHandler(r: ApiRequest): Promise<void> {
+  await onContainer(r, (store) => removeContainer(store, r.params[0]!, { force: queryBool(r.query, 'force'), volumes: queryBool(r.query, 'v') }));
+  r.res.writeHead(204).end();
+}
+
+/** POST /containers/{id}/wait?condition=: the status line goes out at once, the JSON when the condition is met. */
+export async function waitHandler(r: ApiRequest): Promise<void> {
+  const condition = checkWaitCondition(r.query.get('condition') ?? '');
+  await onContainer(r, async (store) => {
+    // the container must exist before the 200 goes out (a missing one is a 404)
+    const started = waitContainer(store, r.params[0]!, { condition, signal: r.signal });
+    const first = await Promise.race([started.then((v) => ({ v }), (e: unknown) => ({ e })), new Promise<undefined>((ok) => setTimeout(() => ok(undefined), 100))]);
+    if (first && 'e' in first) throw first.e;
+    r.res.writeHead(200, { 'Content-Type': 'application/json' });
+    r.res.flushHeaders();
+    try {
+      const v = first ? first.v : await started;
+      r.res.end(JSON.stringify({ StatusCode: v.exitCode, Error: null }));
+    } catch (e) {
+      r.res.end(JSON.stringify({ StatusCode: -1, Error: { Message: (e as Error).message } }));
+    }
+  });
+}
+
+/** One entry as Docker's multiplexed frame: stream byte (1 stdout, 2 stderr), three zero bytes, big-endian length. */
+export function logFrame(e: LogEntry, timestamps: boolean): Buffer {
+  const text = Buffer.from(`${timestamps ? `${e.time} ` : ''}${e.text}`);
+  const head = Buffer.alloc(8);
+  head[0] = e.stream === 'stderr' ? 2 : 1;
+  head.writeUInt32BE(text.length, 4);
+  return Buffer.concat([head, text]);
+}
+
+function entryFilter(q: URLSearchParams): (e: LogEntry) => boolean {
+  const out = queryBool(q, 'stdout');
+  const err = queryBool(q, 'stderr');
+  const since = Number(q.get('since') ?? '0');
+  return (e) => (e.stream === 'stdout' ? out : err) && (!since || Date.parse(e.time) / 1000 >= since);
+}
+
+/** GET /containers/{id}/logs: frames without a TTY, raw text with one; follow streams until the container stops. */
+export async function logsHandler(r: ApiRequest): Promise<void> {
+  const keep = entryFilter(r.query);
+  const ts = queryBool(r.query, 'timestamps');
+  const tailQ = r.query.get('tail');
+  const tail = tailQ === null || tailQ === 'all' ? -1 : Number(tailQ);
+  await onContainer(r, async (store) => {
+    const j = await inspectContainer(store, r.params[0]!);
+    const tty = (j.Config as { Tty?: boolean }).Tty === true;
+    let sent = false;
+    const send = async (entries: LogEntry[]): Promise<void> => {
+      if (!sent) {
+        r.res.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+        sent = true;
+      }
+      for (const e of entries.filter(keep)) {
+        const chunk = tty ? Buffer.from(`${ts ? `${e.time} ` : ''}${e.text}`) : logFrame(e, ts);
+        if (!r.res.write(chunk)) await new Promise((ok) => r.res.once('drain', ok));
+      }
+    };
+    let chain = Promise.resolve();
+    await streamLog(store, r.params[0]!, (entries) => void (chain = chain.then(() => send(entries))), { tail, follow: queryBool(r.query, 'follow'), signal: r.signal });
+    await chain;
+    if (!sent) r.res.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+    r.res.end();
+  });
+}
+
+/** GET /containers/{id}/top?ps_args= */
+export async function topHandler(r: ApiRequest): Promise<void> {
+  const text = await onContainer(r, (store) => topContainer(store, r.params[0]!));
+  const lines = text.trimEnd().split('\n');
+  const titles = (lines[0] ?? '').trim().split(/\s+/);
+  const rows = lines.slice(1).map((l) => {
+    const cols = l.trim().split(/\s+/);
+    return [...cols.slice(0, titles.length - 1), cols.slice(titles.length - 1).join(' ')];
+  });
+  sendJson(r.res, 200, { Titles: titles, Processes: rows });
+}
+
+/**
+ * POST /containers/{id}/attach on a hijacked connection (`docker run` without -d, compose `up`): the output
+ * streams as frames (raw with a TTY) from the container's start until it stops. Stdin is not forwarded.
+ */
+export async function attachUpgraded(r: Omit<ApiRequest, 'res'>, socket: Duplex): Promise<void> {
+  const name = r.params[0]!;
+  const keep = entryFilter(r.query);
+  await withApiStore(r.root, async (store) => {
+    let tty = false;
+    try {
+      tty = ((await inspectContainer(store, name)).Config as { Tty?: boolean }).Tty === true;
+    } catch (e) {
+      const err = notFound(e, name);
+      const msg = JSON.stringify({ message: (err as Error).message });
+      socket.end(`HTTP/1.1 ${err instanceof ApiError ? 404 : 500} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(msg)}\r\n\r\n${msg}`);
+      return;
+    }
+    socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.${tty ? 'raw' : 'multiplexed'}-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    const ac = new AbortController();
+    socket.on('close', () => ac.abort());
+    socket.on('error', () => ac.abort());
+    if (!queryBool(r.query, 'stream')) return void socket.end();
+    // a container attached before its start: wait for the start (or its removal)
+    while ((await statusOf(store, name).catch(() => undefined)) === 'created' && !ac.signal.aborted) await new Promise((ok) => setTimeout(ok, 20));
+    await streamLog(store, name, (entries) => {
+      for (const e of entries.filter(keep)) socket.write(tty ? `${e.text}` : logFrame(e, false));
+    }, { follow: true, signal: ac.signal }).catch(() => {});
+    socket.end();
+  });
+}
+
+async function pathStatHeader(r: ApiRequest, path: string): Promise<string> {
+  const st = await onContainer(r, (store) => statInContainer(store, r.params[0]!, path, { signal: r.signal }));
+  return Buffer.from(JSON.stringify(st)).toString('base64');
+}
+
+function archivePath(q: URLSearchParams): string {
+  const p = q.get('path');
+  if (!p) throw new ApiError(400, 'path is required: name the path in the container');
+  return p;
+}
+
+/** HEAD /containers/{id}/archive?path=: the path's stat in X-Docker-Container-Path-Stat. */
+export async function archiveHeadHandler(r: ApiRequest): Promise<void> {
+  r.res.writeHead(200, { 'X-Docker-Container-Path-Stat': await pathStatHeader(r, archivePath(r.query)) }).end();
+}
+
+/** GET /containers/{id}/archive?path=: a tar of the path (`docker cp CONTAINER:PATH …`). */
+export async function archiveGetHandler(r: ApiRequest): Promise<void> {
+  const path = archivePath(r.query);
+  const stat = await pathStatHeader(r, path);
+  r.res.writeHead(200, { 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': stat });
+  await onContainer(r, (store) => copyOutOfContainer(store, r.params[0]!, path, { tar: r.res }, { signal: r.signal }));
+}
+
+/**
+ * PUT /containers/{id}/archive?path=DIR: the tar body's entries land under DIR, confined to the container's root
+ * filesystem; an entry that would climb out of DIR fails the request with 400 before anything is written.
+ */
+export async function archivePutHandler(r: ApiRequest): Promise<void> {
+  const path = archivePath(r.query);
+  await onContainer(r, (store) => copyArchiveIntoContainer(store, r.params[0]!, path, r.req, { signal: r.signal }));
+  r.res.writeHead(200).end();
+}
