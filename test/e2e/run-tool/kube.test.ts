@@ -158,6 +158,20 @@ spec:
     expect(okB(['volume', 'ls', '-q'])).toBe('');
   }, 120_000);
 
+  it('a Deployment plays spec.replicas pods; --start=false leaves them created; kube down removes them all', () => {
+    const file = join(s.dir, 'deploy.yaml');
+    writeFileSync(file, `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: dep}\nspec:\n  replicas: 2\n  template:\n    metadata: {labels: {app: dep}}\n    spec:\n      containers: [{name: c, image: ${IMG}, command: [sleep, "300"]}]\n`);
+    const play = B(['play', 'kube', '--start=false', file]);
+    expect(play.status, play.stderr).toBe(0);
+    expect(play.stdout.match(/^Pod:$/gm)).toHaveLength(2);
+    expect(okB(['ps', '-a', '--format', '{{.Names}} {{.Status}}']).split('\n').filter((l) => l.startsWith('dep-')).sort()).toEqual(['dep-pod-0-c Created', 'dep-pod-1-c Created']);
+    okB(['pod', 'start', 'dep-pod-1']);
+    expect(okB(['ps', '--format', '{{.Names}}']).split('\n')).toContain('dep-pod-1-c');
+    const down = okB(['kube', 'down', file]);
+    expect(down.match(/^[0-9a-f]{64}$/gm)).toHaveLength(4);
+    expect(okB(['pod', 'ps', '-q'])).toBe('');
+  }, 120_000);
+
   it('kube down removes a pod whose infra container lost its veth (netavark teardown finds it gone)', async () => {
     const port = await freePort('tcp', '127.0.0.1');
     const file = join(s.dir, 'veth.yaml');
