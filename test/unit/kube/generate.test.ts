@@ -92,3 +92,25 @@ describe('kube generate documents', () => {
     expect(toDns1123Label('a'.repeat(70) + '-b')).toHaveLength(63);
   });
 });
+
+describe('generate then play (pure round trip)', () => {
+  it('what generate writes, planPlay reads back as the same container configuration', async () => {
+    const { planPlay } = await import('../../../shared/kube/play.ts');
+    const c = ctr({
+      name: 'rt-web', entrypoint: ['httpd'], cmd: ['-f'], env: ['PATH=/bin', 'A=1=2', 'container=skiff'], workingDir: '/srv', user: '5:6',
+      capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], readOnly: true, memory: 1 << 26, nanoCpus: 25e7, restart: 'on-failure',
+      mounts: [{ type: 'bind', source: '/srv', destination: '/s', readOnly: true, file: false }, { type: 'volume', name: 'data', destination: '/d', readOnly: false }, { type: 'tmpfs', destination: '/t' }],
+    });
+    const yaml = documentsToYaml(generateDocuments([{ name: 'rt', hostname: 'rt-host', ports: [{ hostIP: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }], containers: [c] }], [], { service: true }));
+    const plan = planPlay(yaml);
+    expect(plan.warnings).toEqual([]);
+    expect(plan.claims).toEqual(['data']);
+    const [p] = plan.pods;
+    expect(p).toMatchObject({ name: 'rt', hostname: 'rt-host', restart: 'on-failure', ports: [{ hostIP: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }] });
+    expect(p!.containers[0]).toMatchObject({
+      name: 'web', entrypoint: ['httpd'], args: ['-f'], env: ['A=1=2'], workdir: '/srv', user: '5:6', capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], readOnly: true, memory: 1 << 26, cpus: 0.25,
+      mounts: [{ volume: 'srv-host-0', destination: '/s', readOnly: true }, { volume: 'data-pvc', destination: '/d', readOnly: false }, { volume: 't-tmpfs-2', destination: '/t', readOnly: false }],
+    });
+    expect(p!.volumes).toEqual({ 'srv-host-0': { kind: 'hostPath', path: '/srv', type: 'Directory', field: 'spec.volumes[0].hostPath' }, 'data-pvc': { kind: 'claim', claim: 'data' }, 't-tmpfs-2': { kind: 'emptyDir', memory: true } });
+  });
+});
