@@ -41,6 +41,7 @@ const commands: CommandModule[] = [
   { names: ['volume'], load: async () => (await import('./commands/volume.ts')).addVolumeCommands },
   { names: ['network'], load: async () => (await import('./commands/network.ts')).addNetworkCommand },
   { names: ['info'], load: async () => (await import('./commands/info.ts')).addInfoCommand },
+  { names: ['kube', 'generate', 'play'], load: async () => (await import('./commands/kube.ts')).addKubeCommands },
   { names: ['pod'], load: async () => (await import('./commands/pod/index.ts')).addPodCommands },
   { names: ['container-cleanup'], load: async () => (await import('./commands/container-cleanup.ts')).addContainerCleanupCommand },
   { names: ['login', 'logout'], load: async () => { const { addLoginCommands } = await import('../shared/cli/login-command.ts'); return (p) => addLoginCommands(p, { tool: 'run-tool' }); } },
