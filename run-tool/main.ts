@@ -41,6 +41,7 @@ const commands: CommandModule[] = [
   { names: ['volume'], load: async () => (await import('./commands/volume.ts')).addVolumeCommands },
   { names: ['network'], load: async () => (await import('./commands/network.ts')).addNetworkCommand },
   { names: ['info'], load: async () => (await import('./commands/info.ts')).addInfoCommand },
+  { names: ['kube', 'generate', 'play'], load: async () => (await import('./commands/kube.ts')).addKubeCommands },
   { names: ['pod'], load: async () => (await import('./commands/pod/index.ts')).addPodCommands },
   { names: ['generate'], load: async () => (await import('./commands/generate.ts')).addGenerateCommand },
   { names: ['auto-update'], load: async () => (await import('./commands/auto-update.ts')).addAutoUpdateCommand },

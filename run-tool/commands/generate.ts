@@ -47,7 +47,8 @@ function envEntries(list: readonly string[]): string[] {
  * prints their paths; `--format json` prints name → unit (or → path).
  */
 export function addGenerateCommand(program: Command): void {
-  const gen = program.command('generate').description('generate structured data based on containers and pods');
+  // `generate kube` lives in kube.ts: whichever module loads first makes the group, the other reuses it
+  const gen = program.commands.find((c) => c.name() === 'generate') ?? program.command('generate').description('generate structured data based on containers and pods');
   const cmd = gen.command('systemd').description('generate systemd units').argument('<container-or-pod>')
     .option('--new', 'create a new container or pod instead of starting an existing one')
     .option('-n, --name', 'use container/pod names instead of IDs')

@@ -27,8 +27,8 @@ export function commandNameOf(args: readonly string[], withValue: ReadonlySet<st
 }
 
 /**
- * Registers the commands of `modules` on `program`, in order. When `args` names a command one module provides,
- * only that module is loaded (start-up reads only what the command needs); otherwise (help, unknown command, no
+ * Registers the commands of `modules` on `program`, in order. When `args` names a command some modules provide,
+ * only those modules are loaded (start-up reads only what the command needs); otherwise (help, unknown command, no
  * command) every module is loaded (none for a bare `--version`), so help lists everything and commander reports unknown commands as usual.
  */
 export async function registerCommands(program: Command, modules: readonly CommandModule[], args: readonly string[]): Promise<void> {
@@ -41,7 +41,8 @@ export async function registerCommands(program: Command, modules: readonly Comma
   const name = commandNameOf(args, withValue);
   // `--version` alone needs no command at all
   if (name === undefined && args.some((a) => a === '-v' || a === '--version')) return;
-  const one = name === undefined || name === 'help' ? undefined : modules.find((m) => m.names.includes(name));
-  const adders = await Promise.all((one ? [one] : modules).map((m) => m.load()));
+  // a command group two modules add to (`generate kube`, `generate systemd`) loads both, in order
+  const some = name === undefined || name === 'help' ? [] : modules.filter((m) => m.names.includes(name));
+  const adders = await Promise.all((some.length > 0 ? some : modules).map((m) => m.load()));
   for (const add of adders) add(program);
 }

@@ -282,7 +282,10 @@ export async function detachNetwork(containerId: string, state: NetworkState | u
       const hadNetns = await exists(netnsPathOf(containerId));
       if (!hadNetns) await createNetns(containerId, {});
       const r = await withFirewallLock(() => runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'teardown', netnsPathOf(containerId)), { input: JSON.stringify(options) }));
-      if (r.code !== 0 && hadNetns && !/no such|not found|does not exist/i.test(r.stderr)) {
+      // netavark reports on stdout as well as stderr; what is already gone (a veth, or the firewall chains another
+      // netavark user removed with its last network) leaves nothing to tear down
+      if (r.code !== 0 && hadNetns && !/no such|not found|does not exist|no chain/i.test(`${r.stderr}
+${r.stdout}`)) {
         // keep the record so a later detach can retry; the netns stays too
         throw new SkiffError('EIO', `netavark teardown failed: ${lastLine(r.stderr || r.stdout)}`, { details: { stderr: r.stderr } });
       }

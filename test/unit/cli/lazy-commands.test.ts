@@ -38,6 +38,21 @@ describe('registerCommands', () => {
     expect(p.commands.map((c) => c.name())).toEqual(['b']);
   });
 
+  it('loads every module that adds to a shared command group (generate kube, generate systemd), in order', async () => {
+    const loaded: string[] = [];
+    const shared = (name: string, sub: string): CommandModule => ({
+      names: ['generate', name],
+      load: async () => {
+        loaded.push(name);
+        return (p) => void (p.commands.find((c) => c.name() === 'generate') ?? p.command('generate')).command(sub);
+      },
+    });
+    const p = new Command();
+    await registerCommands(p, [shared('kube', 'kube'), ...modules([]), shared('systemd', 'systemd')], ['generate', 'systemd', 'x']);
+    expect(loaded).toEqual(['kube', 'systemd']);
+    expect(p.commands.find((c) => c.name() === 'generate')?.commands.map((c) => c.name())).toEqual(['kube', 'systemd']);
+  });
+
   it('loads every module, in order, for help or an unknown command; none for a bare --version', async () => {
     for (const args of [['--help'], ['help', 'a'], ['nosuch'], []]) {
       const loaded: string[] = [];
