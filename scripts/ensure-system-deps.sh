@@ -11,10 +11,17 @@ list=$(node -e '
   for (const [prog, p] of Object.entries(t)) if (p.needs.includes(process.argv[1])) console.log([prog, p.package, ...(p.dirs ?? [])].join(" "));
 ' "$purpose") || { echo "ensure-system-deps: cannot read shared/process/system-programs.json" >&2; exit 1; }
 missing=()
+# On Debian the package itself is asked for: a program of the same name elsewhere on PATH (a hand-installed
+# docker in /usr/local/bin, a pyenv python3 without the kubernetes module) does not stand in for it
+have_dpkg=; command -v dpkg-query >/dev/null 2>&1 && have_dpkg=1
 while read -r prog pkg dirs; do
   found=
-  command -v "$prog" >/dev/null 2>&1 && found=1
-  for d in $dirs /usr/sbin /sbin; do [ -n "$found" ] || [ ! -x "$d/$prog" ] || found=1; done
+  if [ -n "$have_dpkg" ]; then
+    [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] && found=1
+  else
+    command -v "$prog" >/dev/null 2>&1 && found=1
+    for d in $dirs /usr/sbin /sbin; do [ -n "$found" ] || [ ! -x "$d/$prog" ] || found=1; done
+  fi
   [ -n "$found" ] || missing+=("$pkg")
 done <<<"$list"
 [ ${#missing[@]} -eq 0 ] && exit 0
