@@ -22,14 +22,14 @@
  *   removeContainerDir(root, id)                         renames the directory away, then deletes it (race-free)
  *   updateState(root, id, fn)                            read-modify-write under the container lock
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { constants as C } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { acquireLock, type LockHandle } from '../../shared/store/lock.ts';
 import { storePaths } from '../../shared/store/paths.ts';
+import { nameFileOf, releaseName as releaseNameFile, reserveName as reserveNameFile } from '../../shared/store/name-reservation.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
 
 /** Restart policy as podman spells it. */
@@ -237,38 +237,23 @@ export function generateName(): string {
   return `${ADJ[b.readUInt16BE(0) % ADJ.length]}_${NOUN[b.readUInt16BE(2) % NOUN.length]}`;
 }
 
-function nameFile(root: string, name: string): string {
-  return join(storePaths(root).containers, 'names', createHash('sha256').update(validateName(name)).digest('hex'));
+function namesDir(root: string): string {
+  return join(storePaths(root).containers, 'names');
 }
 
 /** Reserves `name` for `id` atomically (O_EXCL); EEXIST naming the owner when taken. */
 export async function reserveName(root: string, name: string, id: string): Promise<void> {
-  const f = nameFile(root, name);
-  await mkdir(join(storePaths(root).containers, 'names'), { recursive: true, mode: 0o700 });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(f, C.O_CREAT | C.O_EXCL | C.O_WRONLY, 0o600);
-      await fh.writeFile(checkId(id));
-      await fh.close();
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = (await readFile(f, 'utf8').catch(() => '')).trim();
-      // a stale reservation (its container directory is gone) is reclaimed once
-      if (ID_RE.test(owner) && (await readFile(containerPaths(root, owner).record).then(() => true, () => false))) {
-        throw new SkiffError('EEXIST', `the container name "${name}" is already in use by ${owner}. You have to remove that container to be able to reuse that name: that name is already in use`);
-      }
-      await unlink(f).catch(() => {});
-    }
-  }
-  throw new SkiffError('EEXIST', `the container name "${name}" is already in use`);
+  await reserveNameFile(namesDir(root), validateName(name), checkId(id), {
+    ownerExists: (owner) => (ID_RE.test(owner) ? readFile(containerPaths(root, owner).record).then(() => true, () => false) : Promise.resolve(false)),
+    inUse: (owner) => new SkiffError('EEXIST', owner
+      ? `the container name "${name}" is already in use by ${owner}. You have to remove that container to be able to reuse that name: that name is already in use`
+      : `the container name "${name}" is already in use`),
+  });
 }
 
 /** Releases `name` if it is held by `id`. Idempotent. */
 export async function releaseName(root: string, name: string, id: string): Promise<void> {
-  const f = nameFile(root, name);
-  const owner = (await readFile(f, 'utf8').catch(() => '')).trim();
-  if (owner === id) await unlink(f).catch(() => {});
+  await releaseNameFile(namesDir(root), validateName(name), id);
 }
 
 async function readJson<T>(path: string): Promise<T | undefined> {
@@ -313,7 +298,7 @@ export async function listContainers(root: string): Promise<LoadedContainer[]> {
 export async function loadContainer(root: string, nameOrId: string): Promise<LoadedContainer> {
   const key = nameOrId.startsWith('/') ? nameOrId.slice(1) : nameOrId;
   if (NAME_RE.test(key) && key.length <= NAME_MAX) {
-    const owner = (await readFile(nameFile(root, key), 'utf8').catch(() => '')).trim();
+    const owner = (await readFile(nameFileOf(namesDir(root), key), 'utf8').catch(() => '')).trim();
     if (ID_RE.test(owner)) {
       const c = await loadById(root, owner);
       if (c && c.record.name === key) return c;

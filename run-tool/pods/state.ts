@@ -13,15 +13,15 @@
  * member's container record names the pod too, so a member made by a killed CLI before the pod's list was
  * updated is still found.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { constants as C } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
 import { isAlive, procStartTime } from '../../shared/process/proc.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { acquireLock, type LockHandle } from '../../shared/store/lock.ts';
 import { storePaths } from '../../shared/store/paths.ts';
+import { nameFileOf, releaseName, reserveName } from '../../shared/store/name-reservation.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import type { PortMapping } from '../containers/state.ts';
 
@@ -94,35 +94,21 @@ export function newPodId(): string {
   return randomBytes(32).toString('hex');
 }
 
-function nameFile(root: string, name: string): string {
-  return join(podsDir(root), 'names', createHash('sha256').update(name).digest('hex'));
+function namesDir(root: string): string {
+  return join(podsDir(root), 'names');
 }
 
 /** Reserves pod `name` for `id` atomically (O_EXCL); EEXIST as podman's "name … is in use: pod already exists". */
 export async function reservePodName(root: string, name: string, id: string): Promise<void> {
-  const f = nameFile(root, validatePodName(name));
-  await mkdir(join(podsDir(root), 'names'), { recursive: true, mode: 0o700 });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(f, C.O_CREAT | C.O_EXCL | C.O_WRONLY, 0o600);
-      await fh.writeFile(id);
-      await fh.close();
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = (await readFile(f, 'utf8').catch(() => '')).trim();
-      // a reservation whose pod directory is gone is stale: reclaimed once
-      if (ID_RE.test(owner) && (await readFile(podPaths(root, owner).record).then(() => true, () => false))) break;
-      await unlink(f).catch(() => {});
-    }
-  }
-  throw new SkiffError('EEXIST', `adding pod to state: name "${name}" is in use: pod already exists`);
+  await reserveName(namesDir(root), validatePodName(name), id, {
+    ownerExists: (owner) => (ID_RE.test(owner) ? readFile(podPaths(root, owner).record).then(() => true, () => false) : Promise.resolve(false)),
+    inUse: () => new SkiffError('EEXIST', `adding pod to state: name "${name}" is in use: pod already exists`),
+  });
 }
 
 /** Releases pod `name` if `id` holds it. Idempotent. */
 export async function releasePodName(root: string, name: string, id: string): Promise<void> {
-  const f = nameFile(root, name);
-  if ((await readFile(f, 'utf8').catch(() => '')).trim() === id) await unlink(f).catch(() => {});
+  await releaseName(namesDir(root), name, id);
 }
 
 /** Pod `id`'s record, or undefined when it does not exist (or is debris without a record). */
@@ -151,7 +137,7 @@ export async function listPodRecords(root: string): Promise<PodRecord[]> {
  */
 export async function findPod(root: string, nameOrId: string): Promise<PodRecord> {
   if (DNS1123.test(nameOrId) && nameOrId.length <= 63) {
-    const owner = (await readFile(nameFile(root, nameOrId), 'utf8').catch(() => '')).trim();
+    const owner = (await readFile(nameFileOf(namesDir(root), nameOrId), 'utf8').catch(() => '')).trim();
     if (ID_RE.test(owner)) {
       const r = await loadPodById(root, owner);
       if (r && r.name === nameOrId) return r;
