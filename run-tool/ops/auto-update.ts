@@ -1,7 +1,7 @@
 // The auto-update operation (podman's): containers labelled io.containers.autoupdate=registry|local whose image
 // changed (in the registry, or under the same name in the store) are restarted through the systemd unit they run
 // in; when the restarted unit fails, the old image gets its name back and the unit is restarted again (rollback).
-import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import { isSkiffError } from '../../shared/errors.ts';
 import { lookupImage } from '../../shared/store/lookup.ts';
 import type { RegistryOptions } from '../../shared/registry/types.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -61,9 +61,10 @@ export async function autoUpdate(store: Store, o: AutoUpdateOptions = {}): Promi
     let current: string;
     try {
       if (policy === 'registry') {
-        if (o.dryRun) throw new SkiffError('EUNSUPPORTED', 'dry run of the registry policy is not supported yet');
-        const { pullImage } = await import('./pull-image.ts');
-        current = (await pullImage(store.paths.root, name, { ...(o.registry && { registry: o.registry }) })).id;
+        // a dry run reads the registry's manifest only; an update pulls the image
+        const { pullImage, sourceImageId } = await import('./pull-image.ts');
+        const po = { ...(o.registry && { registry: o.registry }) };
+        current = o.dryRun ? await sourceImageId(store.paths.root, name, po) : (await pullImage(store.paths.root, name, po)).id;
       } else {
         const found = await lookupImage(store.layout, name);
         current = found.id ?? found.descriptor.digest;

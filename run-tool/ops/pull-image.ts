@@ -1,4 +1,5 @@
 import { SkiffError, isSkiffError, type Cancellable } from '../../shared/errors.ts';
+import { resolveImage } from '../../shared/image/index-view.ts';
 import { MediaType } from '../../shared/oci/media-types.ts';
 import type { Platform } from '../../shared/oci/types.ts';
 import { formatReference, normalizePull, parseReference, type Reference } from '../../shared/ref/reference.ts';
@@ -61,6 +62,34 @@ function progressLines(log: (line: string) => void): (e: ProgressEvent) => void 
   };
 }
 
+/** Opens the source `pullImage(root, image, o)` copies from (see there), with the name it was opened as. */
+async function openPullImageSource(root: string, image: string, o: PullOptions): Promise<{ src: OpenedSource; srcName: ImageName }> {
+  const parsed = parseImageName(image);
+  const ctx = { storeRoot: root, registry: o.registry ?? {}, signal: o.signal, ...(o.registriesDirs ? { registriesDirs: o.registriesDirs } : {}) };
+  const srcName = parsed.transport === 'plain' ? { transport: 'docker' as const, ref: parsed.ref } : parsed;
+  if (srcName.transport === 'store') throw new SkiffError('EINVALID', `cannot pull from the local store: ${image}`);
+  if (parsed.transport === 'plain') {
+    // as libimage: an explicit platform pulls through the short-name resolution even when a stored image matches
+    return { src: await openPullSource(parsed.ref, ctx, { ...(o.shortNames ? { shortNames: o.shortNames } : {}), ...(o.platform ? { ignoreStored: true } : {}), ...(o.log ? { log: o.log } : {}) }), srcName };
+  }
+  if (srcName.transport === 'docker') o.log?.(`Trying to pull ${formatReference(normalizePull(srcName.ref))}...`);
+  return { src: await openSource(srcName, ctx), srcName };
+}
+
+/**
+ * The image ID (config digest) `pullImage(root, image, o)` would store, read from the source without pulling: the
+ * manifest for `o.platform` or this host's, and no blob. What `auto-update --dry-run` compares with a container's image.
+ */
+export async function sourceImageId(root: string, image: string, o: PullOptions = {}): Promise<string> {
+  const { src } = await openPullImageSource(root, image, o);
+  try {
+    const img = await resolveImage(src, { ...(o.platform ? { platform: o.platform } : {}), signal: o.signal });
+    return (await img.manifest({ signal: o.signal })).config.digest;
+  } finally {
+    await src.close();
+  }
+}
+
 /**
  * Pulls `image` (a short or qualified name, optionally `docker://`-prefixed; or a transport-qualified archive/
  * layout name) from a registry into the store at `root`, as `podman pull` does: a short name written without a
@@ -71,18 +100,7 @@ function progressLines(log: (line: string) => void): (e: ProgressEvent) => void 
  */
 export async function pullImage(root: string, image: string, o: PullOptions = {}): Promise<{ name?: string; id: string }> {
   const so = { signal: o.signal };
-  const parsed = parseImageName(image);
-  const ctx = { storeRoot: root, registry: o.registry ?? {}, ...so, ...(o.registriesDirs ? { registriesDirs: o.registriesDirs } : {}) };
-  const srcName = parsed.transport === 'plain' ? { transport: 'docker' as const, ref: parsed.ref } : parsed;
-  if (srcName.transport === 'store') throw new SkiffError('EINVALID', `cannot pull from the local store: ${image}`);
-  let src: OpenedSource;
-  if (parsed.transport === 'plain') {
-    // as libimage: an explicit platform pulls through the short-name resolution even when a stored image matches
-    src = await openPullSource(parsed.ref, ctx, { ...(o.shortNames ? { shortNames: o.shortNames } : {}), ...(o.platform ? { ignoreStored: true } : {}), ...(o.log ? { log: o.log } : {}) });
-  } else {
-    if (srcName.transport === 'docker') o.log?.(`Trying to pull ${formatReference(normalizePull(srcName.ref))}...`);
-    src = await openSource(srcName, ctx);
-  }
+  const { src, srcName } = await openPullImageSource(root, image, o);
   try {
     // the name to store: the qualified name the registry answered for, or the archive's own name
     let ref: Reference | undefined;

@@ -244,9 +244,14 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd-ge
     const first = imageOf();
     const same = rtIn(['auto-update', '--tls-verify=false', '--format', '{{.Unit}} {{.Policy}} {{.Updated}}']);
     expect(same.stdout).toBe('reg.service registry false\n');
+    expect(rtIn(['auto-update', '--dry-run', '--tls-verify=false', '--format', '{{.Unit}} {{.Updated}}']).stdout).toBe('reg.service false\n');
     expect(rtIn(['run', '--name', 'mk3', '--network', 'none', 'busybox', 'sh', '-c', 'echo 3 > /version']).status).toBe(0);
     expect(rtIn(['commit', 'mk3', 'localhost/v3:latest']).status).toBe(0);
     expect(push('localhost/v3:latest').status).toBe(0);
+    // a dry run sees the new image in the registry, pulls nothing and leaves the unit on the old container
+    const dry = rtIn(['auto-update', '--dry-run', '--tls-verify=false', '--format', '{{.Unit}} {{.Updated}}']);
+    expect([dry.stdout, dry.stderr]).toEqual(['reg.service pending\n', '']);
+    expect(imageOf()).toBe(first);
     const up = rtIn(['auto-update', '--tls-verify=false', '--format', '{{.Unit}} {{.Updated}}']);
     expect([up.stdout, up.stderr]).toEqual(['reg.service true\n', '']);
     const second = imageOf();
