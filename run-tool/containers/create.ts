@@ -33,6 +33,7 @@ import { pastaHook } from '../../shared/network/pasta-hook.ts';
 import { removeVolume, resolveVolumeMount } from './volumes.ts';
 import { mountRootfs, prepareLayers, unmountRootfs } from './rootfs-mount.ts';
 import { exitError } from './exit-status.ts';
+import { prepareNotifyProxy } from '../systemd/notify.ts';
 import {
   checkId, containerPaths, generateName, initialState, loadById, newContainerId, releaseName, reserveName, saveRecord, saveState, validateName,
   type ContainerRecord,
@@ -274,10 +275,14 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       if (!catatonit) throw new SkiffError('ENODEP', 'catatonit is not installed', { hint: 'apt-get install catatonit' });
       mounts.push({ type: 'bind', source: catatonit, destination: INIT_PATH, options: ['ro'] });
     }
+    // --sdnotify=container under a unit: conmon's notify proxy socket, bind-mounted at /run/notify
+    const notify = await prepareNotifyProxy(p.bundle, o.sdNotify);
+    if (notify) mounts.push(notify.mount);
+    const env = notify ? [...(o.env ?? []), notify.env] : o.env;
     const spec: RuntimeSpec = await buildSpec(cfg, p.rootfs, {
       ...(o.args && o.args.length > 0 && { args: o.args }),
       ...(entrypoint && { entrypoint }),
-      ...(o.env && { env: o.env }),
+      ...(env && { env }),
       ...(o.workdir !== undefined && { workdir: o.workdir }),
       ...((o.user !== undefined || keep) && { user }),
       // keep-id: the user's own group is always a supplementary group, whatever -u says (podman 4.3)

@@ -17,7 +17,7 @@ import { getRunc, selfCommand } from './runc-handle.ts';
 import { lowersOf, mountRootfs, unmountRootfs } from './rootfs-mount.ts';
 import { containerPaths, loadById, lockContainer, saveState, type ContainerState, type LoadedContainer } from './state.ts';
 import { exitError } from './exit-status.ts';
-import { takeNotifySocket } from '../systemd/notify.ts';
+import { notifyProxyArgs, takeNotifySocket } from '../systemd/notify.ts';
 
 /** The container state of a run: what state.ts records plus the monitor's and the network's own fields. */
 export interface StateExt extends ContainerState {
@@ -92,6 +92,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     // conmon 2.1 has no --preserve-fds: with LISTEN_FDS set it hands fds 3… to runc, which passes them to the
     // container as socket activation (LISTEN_PID rewritten to runc's pid by --replace-listen-pid)
     ...(preserveFds > 0 ? ['--replace-listen-pid'] : []),
+    ...(await notifyProxyArgs(p.bundle, record.sdNotify)),
     ...(record.config.tty ? ['-t'] : []),
     ...selfCommand().flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
     ...['--root', root, 'container-cleanup', id].flatMap((a) => ['--exit-command-arg', a]),

@@ -126,7 +126,7 @@ function containerUnit(store: Store, c: LoadedContainer, pod: PodRecord | undefi
   const exe = o.executable;
   const base = ['--root', root];
   const unitExtra = pod ? [`BindsTo=${podServiceName(pod, o)}.service`, `After=${podServiceName(pod, o)}.service`] : [];
-  const cm = common(store, containerServiceName(c, o), o, stop, restartOf(c, o));
+  const cm = { ...common(store, containerServiceName(c, o), o, stop, restartOf(c, o)), container: true };
   if (!o.new) {
     return renderUnit(cm, unitExtra, {
       execStartPre: [],
@@ -141,11 +141,14 @@ function containerUnit(store: Store, c: LoadedContainer, pod: PodRecord | undefi
   if (!cmd || cmd.length === 0) throw new SkiffError('EINVALID', `container ${c.record.name} has no recorded create command: --new cannot recreate it`, { hint: 'generate without --new, or recreate the container with this run-tool' });
   const split = splitCreateCommand(cmd, ['run'], o.runTakesValue, CTR_DROP);
   const hasName = split.flags.some((f) => f === '--name' || f.startsWith('--name='));
+  // podman keeps a container's own --sdnotify=container (its READY=1 then reaches the unit through conmon's
+  // proxy); conmon otherwise, ignore included (a Type=notify unit would never become ready)
+  const sdNotify = c.record.sdNotify === undefined && cmd.some((w, i) => w === '--sdnotify=container' || (w === '--sdnotify' && cmd[i + 1] === 'container')) ? 'container' : 'conmon';
   const cid = raw('--cidfile=%t/%n.ctr-id');
   const podFile = pod ? [raw('--pod-id-file'), raw(`%t/${podServiceName(pod, o)}.pod-id`)] : [];
   return renderUnit(cm, unitExtra, {
     execStartPre: [formatExec(['/bin/rm'], ['-f', raw('%t/%n.ctr-id')])],
-    execStart: formatExec(exe, [...base, 'run', cid, '--cgroups=no-conmon', '--rm', '--sdnotify=conmon', '-d', ...(hasName ? ['--replace'] : []), ...podFile, ...split.flags, ...split.positionals]),
+    execStart: formatExec(exe, [...base, 'run', cid, '--cgroups=no-conmon', '--rm', `--sdnotify=${sdNotify}`, '-d', ...(hasName ? ['--replace'] : []), ...podFile, ...split.flags, ...split.positionals]),
     execStop: formatExec(exe, [...base, 'stop', '--ignore', '-t', String(stop), cid]),
     execStopPost: formatExec(exe, [...base, 'rm', '-f', '--ignore', '-t', String(stop), cid]),
     type: 'notify',

@@ -4,7 +4,7 @@
 // reported as `file:line: message`; a file with a problem gives no unit. Pure.
 import { basename, extname } from 'node:path';
 import { splitWords, type UnitEntry, type UnitError, type UnitFile } from './unit-file.ts';
-import { formatExec, type RawArg } from './unit-text.ts';
+import { formatExec, stopExitLines, type RawArg } from './unit-text.ts';
 
 /** The kinds of Quadlet files and the service name each gives (`web.container` → `web.service`, `data.volume` → `data-volume.service`). */
 export const QUADLET_KINDS = { '.container': 'Container', '.volume': 'Volume', '.network': 'Network', '.kube': 'Kube', '.pod': 'Pod' } as const;
@@ -202,6 +202,7 @@ export function convertQuadlet(f: UnitFile, ctx: QuadletContext): Converted {
       const cid = { raw: '--cidfile=%t/%N.cid' };
       service = [
         ...env, 'KillMode=mixed', 'Delegate=yes', 'Type=notify', 'NotifyAccess=all', 'SyslogIdentifier=%N',
+        ...stopExitLines(last(f, 'Service', 'Restart')?.value ?? 'no'),
         `ExecStartPre=${formatExec(['/bin/rm'], ['-f', { raw: '%t/%N.cid' }])}`,
         `ExecStart=${formatExec(exe, [...base, 'run', spec(`--name=${cname}`), cid, '--replace', '--rm', '--cgroups=split', `--sdnotify=${own}`, '-d', ...podArgs, ...c.args, spec(image!.value), ...execArgs.map(spec)])}`,
         // the stop signal first, SIGKILL after the stop timeout (run-tool's rm -f kills at once without -t)

@@ -44,6 +44,18 @@ export interface UnitCommon {
   startTimeout?: number;
   /** seconds: TimeoutStopSec is this plus 60 */
   stopTimeout: number;
+  /** a container's unit: its main process (the monitor) exits 137 when a stop ends in SIGKILL (stopExitLines) */
+  container?: boolean;
+}
+
+/**
+ * The lines that let a container's unit stop cleanly when the container ignores its stop signal: the monitor then
+ * exits with the container's 137 (SIGKILL after the stop timeout), which counts as success (the unit ends
+ * `inactive`, not `failed`); with Restart=on-failure a 137 outside a stop (an external kill) still restarts it.
+ * A 137 under Restart=no leaves the unit inactive rather than failed. Pure.
+ */
+export function stopExitLines(restartPolicy: string): string[] {
+  return ['SuccessExitStatus=137', ...(restartPolicy === 'on-failure' ? ['RestartForceExitStatus=137'] : [])];
 }
 
 function header(c: UnitCommon): string[] {
@@ -64,6 +76,7 @@ function serviceHead(c: UnitCommon): string[] {
   const lines = ['', '[Service]', 'Environment=PODMAN_SYSTEMD_UNIT=%n', 'Environment=SKIFF_SYSTEMD_UNIT=%n'];
   if (c.env.length) lines.push(`Environment=${c.env.map(quoteEnv).join(' ')}`);
   lines.push(`Restart=${c.restartPolicy}`);
+  if (c.container) lines.push(...stopExitLines(c.restartPolicy));
   if (c.restartSec !== undefined) lines.push(`RestartSec=${c.restartSec}`);
   if (c.startTimeout !== undefined && c.startTimeout !== 0) lines.push(`TimeoutStartSec=${c.startTimeout}`);
   lines.push(`TimeoutStopSec=${c.stopTimeout + 60}`);

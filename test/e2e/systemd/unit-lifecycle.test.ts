@@ -1,0 +1,128 @@
+// Units under a real systemd user manager, for what a unit's life needs beyond start and stop: a container that
+// reports READY=1 itself (--sdnotify=container, relayed by conmon's proxy), one that ignores SIGTERM (stopped by
+// SIGKILL after its stop timeout, the unit ending inactive, not failed), template units (`%i` instances) and
+// --cgroups=disabled. Every generated unit passes systemd-analyze verify (system and --user) first.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
+import { hasSystemd, startUserManager, verifyUnits, type UserManager } from '../../helpers/systemd-user.ts';
+import { isRoot, scratchDir } from '../../helpers/tmp.ts';
+import { buildRunTool, hasConmon, rt } from '../run-tool/core-helpers.ts';
+
+let bundle = '';
+let root = '';
+let dir = '';
+let mgr: UserManager | undefined;
+let cleanup: (() => Promise<void>) | undefined;
+const run = (args: string[]) => rt(bundle, root, args);
+const rtIn = (args: string[]) => mgr!.exec(process.execPath, [bundle, '--root', root, ...args]);
+
+/** The host's systemd-notify inside a busybox container: /usr and the loader's directories bound read-only (the command then names /bin/sh, busybox's, as /usr/bin comes first on PATH). */
+const WITH_NOTIFY = ['-v', '/usr:/usr:ro', '-v', '/usr/lib:/lib:ro', '-v', '/usr/lib64:/lib64:ro'];
+
+/** `generate systemd --new --name` for `name` (a container or pod), verified by systemd-analyze (system and --user), installed into the manager. */
+function installGenerated(name: string, extra: string[] = []): Map<string, string> {
+  const g = run(['generate', 'systemd', '--new', '--name', '--format', 'json', ...extra, name]);
+  expect(g.stderr).toBe('');
+  const units = new Map(Object.entries(JSON.parse(g.stdout) as Record<string, string>));
+  const out = join(dir, `units-${name}`);
+  mkdirSync(out, { recursive: true });
+  const files: string[] = [];
+  for (const [n, text] of units) {
+    const file = join(out, `${n}${extra.includes('--template') ? '@' : ''}.service`);
+    writeFileSync(file, text);
+    writeFileSync(join(mgr!.unitDir, `${n}${extra.includes('--template') ? '@' : ''}.service`), text);
+    files.push(file);
+  }
+  for (const user of [undefined, { runtimeDir: join(dir, 'xdg-verify') }]) {
+    const v = verifyUnits(files, user);
+    expect({ user: user !== undefined, status: v.status, stderr: v.stderr }).toEqual({ user: user !== undefined, status: 0, stderr: '' });
+  }
+  expect(mgr!.systemctl(['daemon-reload']).status).toBe(0);
+  return units;
+}
+
+function show(unit: string, ...props: string[]): Record<string, string> {
+  const r = mgr!.systemctl(['show', ...props.flatMap((p) => ['-p', p]), unit]);
+  return Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd units: readiness, stop, templates, cgroups', () => {
+  beforeAll(async () => {
+    bundle = await buildRunTool();
+    const sd = await scratchDir('skiff-sdlife-');
+    cleanup = sd.cleanup;
+    dir = sd.dir;
+    root = join(dir, 'root');
+    await makeBusyboxImage(root, dir);
+    mkdirSync(join(dir, 'xdg-verify'), { mode: 0o700 });
+    mgr = await startUserManager(join(dir, 'mgr'));
+  }, 120_000);
+  afterAll(async () => {
+    if (mgr) {
+      for (const u of ['container-ready.service', 'container-silent.service', 'container-stubborn.service', 'container-tpl@a.service', 'container-tpl@b.service', 'container-nocg.service']) mgr.systemctl(['stop', u]);
+      rtIn(['rm', '-af']);
+      await mgr.stop();
+    }
+    if (root) run(['rm', '-a', '-f']);
+    await cleanup?.();
+  });
+
+  it('--sdnotify=container: the unit becomes active when the container itself sends READY=1, through conmon\'s proxy', () => {
+    expect(run(['create', '--network', 'none', '--sdnotify=container', '--name', 'ready', ...WITH_NOTIFY, 'busybox', '/bin/sh', '-c',
+      'echo "socket=$NOTIFY_SOCKET"; sleep 2; /usr/bin/systemd-notify --no-block --status=warming READY=1 || echo notify failed; trap "exit 0" TERM; sleep 1000 & wait']).status).toBe(0);
+    const units = installGenerated('ready');
+    expect(units.get('container-ready')).toContain('--sdnotify=container');
+    run(['rm', '-f', 'ready']);
+    const t0 = Date.now();
+    const st = mgr!.systemctl(['start', 'container-ready.service']);
+    const took = Date.now() - t0;
+    expect(st.stderr).toBe('');
+    // start waited for the container's own READY=1 (sent 2 s in), not for the container to run
+    expect(took).toBeGreaterThanOrEqual(1900);
+    const s = show('container-ready.service', 'ActiveState', 'SubState', 'MainPID');
+    expect([s.ActiveState, s.SubState]).toEqual(['active', 'running']);
+    expect(rtIn(['inspect', '--format', '{{.State.ConmonPid}}', 'ready']).stdout.trim()).toBe(s.MainPID);
+    expect(rtIn(['logs', 'ready']).stdout).toBe('socket=/run/notify/notify.sock\n');
+    expect(mgr!.systemctl(['stop', 'container-ready.service']).status).toBe(0);
+    expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
+  }, 120_000);
+
+  it('--sdnotify=container: a container that never says READY=1 leaves the unit failing its start timeout', () => {
+    expect(run(['create', '--network', 'none', '--sdnotify=container', '--name', 'silent', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; sleep 1000 & wait']).status).toBe(0);
+    installGenerated('silent', ['--start-timeout', '4', '--restart-policy', 'no']);
+    run(['rm', '-f', 'silent']);
+    const st = mgr!.systemctl(['start', 'container-silent.service']);
+    expect(st.status).not.toBe(0);
+    expect(show('container-silent.service', 'Result').Result).toBe('timeout');
+    mgr!.systemctl(['reset-failed', 'container-silent.service']);
+    expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
+  }, 120_000);
+
+  it('a container that ignores SIGTERM is killed after its stop timeout and the unit ends inactive, not failed', () => {
+    expect(run(['create', '--network', 'none', '--stop-timeout', '2', '--name', 'stubborn', 'busybox', 'sh', '-c', 'trap "" TERM; sleep 1000 & wait']).status).toBe(0);
+    installGenerated('stubborn');
+    run(['rm', '-f', 'stubborn']);
+    expect(mgr!.systemctl(['start', 'container-stubborn.service']).stderr).toBe('');
+    expect(show('container-stubborn.service', 'ActiveState').ActiveState).toBe('active');
+    // a SIGKILL from outside a stop still counts as a failure to restart on (Restart=on-failure)
+    expect(rtIn(['kill', 'stubborn']).status).toBe(0);
+    let s0 = show('container-stubborn.service', 'ActiveState', 'NRestarts');
+    for (let i = 0; i < 100 && !(s0.NRestarts === '1' && s0.ActiveState === 'active'); i++) {
+      spawnSync('sleep', ['0.2']);
+      s0 = show('container-stubborn.service', 'ActiveState', 'NRestarts');
+    }
+    expect([s0.ActiveState, s0.NRestarts]).toEqual(['active', '1']);
+    const t0 = Date.now();
+    const stop = mgr!.systemctl(['stop', 'container-stubborn.service']);
+    const took = Date.now() - t0;
+    expect(stop.status).toBe(0);
+    expect(took).toBeGreaterThanOrEqual(1900);
+    expect(took).toBeLessThan(30_000);
+    const s = show('container-stubborn.service', 'ActiveState', 'Result');
+    expect([s.ActiveState, s.Result]).toEqual(['inactive', 'success']);
+    expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
+  }, 120_000);
+});
