@@ -85,6 +85,31 @@ export async function generateSystemd(store: Store, nameOrId: string, o: Generat
   return out;
 }
 
+/** A unit name as other units name it: `<name>@%i.service` for a template's instance, else `<name>.service`. */
+function unitRef(name: string, o: GenerateSystemdOptions): string {
+  return `${name}${o.template ? '@%i' : ''}.service`;
+}
+
+/**
+ * `--template`: each instance's container (or pod) is named after the instance, as podman does — `-%i` appended to
+ * a recorded --name, or `--name=<service name>-%i` added. Names are [a-zA-Z0-9_.-] only, so nothing needs quoting.
+ */
+function templateName(flags: readonly string[], serviceName: string): (string | RawArg)[] {
+  const out: (string | RawArg)[] = [];
+  let named = false;
+  for (let i = 0; i < flags.length; i++) {
+    const f = flags[i]!;
+    if (f === '--name' && i + 1 < flags.length) {
+      out.push(raw(`--name=${flags[++i]!}-%i`));
+      named = true;
+    } else if (f.startsWith('--name=')) {
+      out.push(raw(`${f}-%i`));
+      named = true;
+    } else out.push(f);
+  }
+  return named ? out : [raw(`--name=${serviceName}-%i`), ...out];
+}
+
 function containerServiceName(c: LoadedContainer, o: GenerateSystemdOptions): string {
   return `${o.containerPrefix ?? 'container'}${o.separator ?? '-'}${o.useName ? c.record.name : c.record.id}`;
 }
@@ -125,7 +150,7 @@ function containerUnit(store: Store, c: LoadedContainer, pod: PodRecord | undefi
   const ref = o.useName ? c.record.name : c.record.id;
   const exe = o.executable;
   const base = ['--root', root];
-  const unitExtra = pod ? [`BindsTo=${podServiceName(pod, o)}.service`, `After=${podServiceName(pod, o)}.service`] : [];
+  const unitExtra = pod ? [`BindsTo=${unitRef(podServiceName(pod, o), o)}`, `After=${unitRef(podServiceName(pod, o), o)}`] : [];
   const cm = { ...common(store, containerServiceName(c, o), o, stop, restartOf(c, o)), container: true };
   if (!o.new) {
     return renderUnit(cm, unitExtra, {
@@ -145,10 +170,11 @@ function containerUnit(store: Store, c: LoadedContainer, pod: PodRecord | undefi
   // proxy); conmon otherwise, ignore included (a Type=notify unit would never become ready)
   const sdNotify = c.record.sdNotify === undefined && cmd.some((w, i) => w === '--sdnotify=container' || (w === '--sdnotify' && cmd[i + 1] === 'container')) ? 'container' : 'conmon';
   const cid = raw('--cidfile=%t/%n.ctr-id');
-  const podFile = pod ? [raw('--pod-id-file'), raw(`%t/${podServiceName(pod, o)}.pod-id`)] : [];
+  const podFile = pod ? [raw('--pod-id-file'), raw(`%t/${podServiceName(pod, o)}${o.template ? '@%i' : ''}.pod-id`)] : [];
+  const flags = o.template ? templateName(split.flags, cm.serviceName) : split.flags;
   return renderUnit(cm, unitExtra, {
     execStartPre: [formatExec(['/bin/rm'], ['-f', raw('%t/%n.ctr-id')])],
-    execStart: formatExec(exe, [...base, 'run', cid, '--cgroups=no-conmon', '--rm', `--sdnotify=${sdNotify}`, '-d', ...(hasName ? ['--replace'] : []), ...podFile, ...split.flags, ...split.positionals]),
+    execStart: formatExec(exe, [...base, 'run', cid, '--cgroups=no-conmon', '--rm', `--sdnotify=${sdNotify}`, '-d', ...(hasName || o.template ? ['--replace'] : []), ...podFile, ...flags, ...split.positionals]),
     execStop: formatExec(exe, [...base, 'stop', '--ignore', '-t', String(stop), cid]),
     execStopPost: formatExec(exe, [...base, 'rm', '-f', '--ignore', '-t', String(stop), cid]),
     type: 'notify',
@@ -162,7 +188,7 @@ function podUnit(store: Store, pod: PodRecord, members: readonly LoadedContainer
   const exe = o.executable;
   const base = ['--root', root];
   const name = podServiceName(pod, o);
-  const services = members.map((m) => `${containerServiceName(m, o)}.service`);
+  const services = members.map((m) => unitRef(containerServiceName(m, o), o));
   const unitExtra = services.length ? [`Wants=${services.join(' ')}`, `Before=${services.join(' ')}`] : [];
   const cm = common(store, name, o, stop, o.restartPolicy ?? 'on-failure');
   const infra = o.useName && pod.infraName ? pod.infraName : pod.infraId!;
@@ -178,17 +204,19 @@ function podUnit(store: Store, pod: PodRecord, members: readonly LoadedContainer
   }
   if (pod.createCommand.length === 0) throw new SkiffError('EINVALID', `pod ${pod.name} has no recorded create command: --new cannot recreate it`, { hint: 'generate without --new' });
   const split = splitCreateCommand(pod.createCommand, ['pod', 'create'], o.podCreateTakesValue, POD_DROP);
-  const pid = raw(`%t/${name}.pid`);
-  const podId = raw(`%t/${name}.pod-id`);
+  const inst = `${name}${o.template ? '@%i' : ''}`;
+  const pid = raw(`%t/${inst}.pid`);
+  const podId = raw(`%t/${inst}.pod-id`);
+  const flags = o.template ? templateName(split.flags, name) : split.flags;
   return renderUnit(cm, unitExtra, {
     execStartPre: [
       formatExec(['/bin/rm'], ['-f', pid, podId]),
-      formatExec(exe, [...base, 'pod', 'create', '--infra-conmon-pidfile', pid, '--pod-id-file', podId, '--exit-policy=stop', ...split.flags, ...split.positionals, '--replace']),
+      formatExec(exe, [...base, 'pod', 'create', '--infra-conmon-pidfile', pid, '--pod-id-file', podId, '--exit-policy=stop', ...flags, ...split.positionals, '--replace']),
     ],
     execStart: formatExec(exe, [...base, 'pod', 'start', '--pod-id-file', podId]),
     execStop: formatExec(exe, [...base, 'pod', 'stop', '--ignore', '--pod-id-file', podId, '-t', String(stop)]),
     execStopPost: formatExec(exe, [...base, 'pod', 'rm', '--ignore', '-f', '--pod-id-file', podId]),
-    pidFile: `%t/${name}.pid`,
+    pidFile: `%t/${inst}.pid`,
     type: 'forking',
   });
 }

@@ -3,7 +3,7 @@
 // SIGKILL after its stop timeout, the unit ending inactive, not failed), template units (`%i` instances) and
 // --cgroups=disabled. Every generated unit passes systemd-analyze verify (system and --user) first.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
@@ -36,8 +36,15 @@ function installGenerated(name: string, extra: string[] = []): Map<string, strin
     writeFileSync(join(mgr!.unitDir, `${n}${extra.includes('--template') ? '@' : ''}.service`), text);
     files.push(file);
   }
+  // a template is verified as an instance of it (systemd-analyze refuses to load a bare template file)
+  const verified = files.map((f) => {
+    if (!f.endsWith('@.service')) return f;
+    const inst = f.replace(/@\.service$/, '@v1.service');
+    writeFileSync(inst, readFileSync(f));
+    return inst;
+  });
   for (const user of [undefined, { runtimeDir: join(dir, 'xdg-verify') }]) {
-    const v = verifyUnits(files, user);
+    const v = verifyUnits(verified, user);
     expect({ user: user !== undefined, status: v.status, stderr: v.stderr }).toEqual({ user: user !== undefined, status: 0, stderr: '' });
   }
   expect(mgr!.systemctl(['daemon-reload']).status).toBe(0);
@@ -62,7 +69,8 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd un
   }, 120_000);
   afterAll(async () => {
     if (mgr) {
-      for (const u of ['container-ready.service', 'container-silent.service', 'container-stubborn.service', 'container-tpl@a.service', 'container-tpl@b.service', 'container-nocg.service']) mgr.systemctl(['stop', u]);
+      for (const u of ['container-ready.service', 'container-silent.service', 'container-stubborn.service', 'container-tpl@a.service', 'container-tpl@b.service', 'pod-tp@x.service', 'container-nocg.service']) mgr.systemctl(['stop', u]);
+      rtIn(['pod', 'rm', '-af']);
       rtIn(['rm', '-af']);
       await mgr.stop();
     }
@@ -123,6 +131,51 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd un
     expect(took).toBeLessThan(30_000);
     const s = show('container-stubborn.service', 'ActiveState', 'Result');
     expect([s.ActiveState, s.Result]).toEqual(['inactive', 'success']);
+    expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
+  }, 120_000);
+
+  it('generate systemd --template: one unit file, an instance per %i, each with its own container named after the instance', () => {
+    expect(run(['create', '--network', 'none', '--name', 'tpl', '-e', 'WHO=x', 'busybox', 'sh', '-c', 'echo "$WHO"; trap "exit 0" TERM; sleep 1000 & wait']).status).toBe(0);
+    const units = installGenerated('tpl', ['--template']);
+    const text = units.get('container-tpl')!;
+    expect(text).toMatch(/^# container-tpl@\.service\n/);
+    expect(text).toContain('Description=skiff container-tpl.service for %I');
+    expect(text).toContain('\t--replace \\\n\t--network none \\\n\t--name=tpl-%i \\\n');
+    run(['rm', '-f', 'tpl']);
+    for (const i of ['a', 'b']) expect(mgr!.systemctl(['start', `container-tpl@${i}.service`]).stderr).toBe('');
+    expect(mgr!.systemctl(['is-active', 'container-tpl@a.service', 'container-tpl@b.service']).stdout).toBe('active\nactive\n');
+    const ps = rtIn(['ps', '--format', '{{.Names}} {{index .Labels "PODMAN_SYSTEMD_UNIT"}}']);
+    expect(ps.stderr).toBe('');
+    expect(ps.stdout.split('\n').filter(Boolean).sort()).toEqual(['tpl-a container-tpl@a.service', 'tpl-b container-tpl@b.service']);
+    // stopping one instance leaves the other
+    expect(mgr!.systemctl(['stop', 'container-tpl@a.service']).status).toBe(0);
+    expect(rtIn(['ps', '--format', '{{.Names}}']).stdout).toBe('tpl-b\n');
+    expect(mgr!.systemctl(['stop', 'container-tpl@b.service']).status).toBe(0);
+    expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
+  }, 120_000);
+
+  it('generate systemd --template on a pod: the pod and member units are templates tied instance to instance, and verify', () => {
+    expect(run(['pod', 'create', '--name', 'tp', '--network', 'none']).status).toBe(0);
+    expect(run(['create', '--pod', 'tp', '--name', 'tm', 'busybox', 'sleep', '1000']).status).toBe(0);
+    const units = installGenerated('tp', ['--template']);
+    const pod = units.get('pod-tp')!;
+    expect(pod.split('\n')).toEqual(expect.arrayContaining(['Wants=container-tm@%i.service', 'Before=container-tm@%i.service', 'PIDFile=%t/pod-tp@%i.pid']));
+    expect(pod).toContain('--pod-id-file %t/pod-tp@%i.pod-id \\\n\t--exit-policy=stop \\\n\t--name=tp-%i');
+    const member = units.get('container-tm')!;
+    expect(member.split('\n')).toEqual(expect.arrayContaining(['BindsTo=pod-tp@%i.service', 'After=pod-tp@%i.service']));
+    expect(member).toContain('--pod-id-file %t/pod-tp@%i.pod-id \\\n\t--name=tm-%i');
+    expect(run(['pod', 'rm', '-f', 'tp']).status).toBe(0);
+    expect(mgr!.systemctl(['start', 'pod-tp@x.service']).stderr).toBe('');
+    let a = '';
+    for (let i = 0; i < 100 && a !== 'active'; i++) {
+      spawnSync('sleep', ['0.2']);
+      a = mgr!.systemctl(['is-active', 'container-tm@x.service']).stdout.trim();
+    }
+    expect(a).toBe('active');
+    expect(rtIn(['pod', 'ps', '--format', '{{.Name}}']).stdout).toBe('tp-x\n');
+    expect(rtIn(['ps', '--format', '{{.Names}}']).stdout).toContain('tm-x\n');
+    expect(mgr!.systemctl(['stop', 'pod-tp@x.service']).status).toBe(0);
+    expect(rtIn(['pod', 'ps', '-q']).stdout).toBe('');
     expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
   }, 120_000);
 });
