@@ -32,6 +32,11 @@ const spec = (s: string): RawArg => ({ spec: s });
 
 type KeyHandler = (e: UnitEntry, out: Conversion) => void;
 
+/** A path in a Quadlet file: absolute or a specifier expression as written, else relative to the file (podman's rule). Pure. */
+function besideFile(file: string, path: string): string {
+  return path.startsWith('/') || path.startsWith('%') ? path : `${file.slice(0, file.lastIndexOf('/') + 1)}${path}`;
+}
+
 /** The state of one file's conversion. */
 interface Conversion {
   args: (string | RawArg)[];
@@ -73,17 +78,37 @@ const boolFlag = (name: string): KeyHandler => (e, c) => {
   if (bool(e, c)) c.args.push(name);
 };
 
+/** A documented Quadlet key run-tool has no flag for: an error naming the key and podman's flag. */
+const unsupported = (podmanFlag: string): KeyHandler => (e, c) => {
+  c.errors.push({ file: e.file, line: e.line, message: `${e.key}= (podman's ${podmanFlag}) is not supported by run-tool` });
+};
+/** A boolean key that, when true, adds `name value` (VolatileTmp=, NoNewPrivileges=). */
+const boolValue = (name: string, value: string): KeyHandler => (e, c) => {
+  if (bool(e, c)) c.args.push(name, value);
+};
+
+/** `PodmanArgs=`: the words as they are, after the generated flags. */
+const podmanArgs: KeyHandler = (e, c) => {
+  for (const w of c.words(e) ?? []) c.args.push(spec(w));
+};
+
+/** Keys handled where the whole file is read (Image, Exec, Notify, Pod, Group, ContainerName…). */
+const noop: KeyHandler = () => {};
+
+/** podman-systemd.unit(5)'s [Container] keys (podman 4.4–4.9, plus Entrypoint and StopSignal of later releases). */
 const CONTAINER_KEYS: Record<string, KeyHandler> = {
-  Image: () => {},
-  ContainerName: () => {},
-  Exec: () => {},
-  Notify: () => {},
-  Pod: () => {},
+  Image: noop,
+  ContainerName: noop,
+  Exec: noop,
+  Notify: noop,
+  Pod: noop,
+  Group: noop,
+  StopTimeout: flag('--stop-timeout'),
   Environment: flagWords('--env'),
   EnvironmentFile: flag('--env-file'),
+  EnvironmentHost: boolFlag('--env-host'),
   PublishPort: flag('--publish'),
   User: flag('--user'),
-  Group: () => {},
   Label: flagWords('--label'),
   WorkingDir: flag('--workdir'),
   HostName: flag('--hostname'),
@@ -91,10 +116,28 @@ const CONTAINER_KEYS: Record<string, KeyHandler> = {
   RunInit: boolFlag('--init'),
   AddCapability: flagWords('--cap-add'),
   DropCapability: flagWords('--cap-drop'),
+  AddDevice: flag('--device'),
   Tmpfs: flag('--tmpfs'),
+  VolatileTmp: boolValue('--tmpfs', '/tmp:rw,size=512M,mode=1777'),
   Mount: flag('--mount'),
   DNS: flag('--dns'),
-  StopTimeout: flag('--stop-timeout'),
+  DNSSearch: flag('--dns-search'),
+  DNSOption: flag('--dns-option'),
+  NoNewPrivileges: boolValue('--security-opt', 'no-new-privileges'),
+  SeccompProfile: (e, c) => c.args.push('--security-opt', spec(`seccomp=${e.value}`)),
+  SecurityLabelDisable: boolValue('--security-opt', 'label=disable'),
+  PidsLimit: flag('--pids-limit'),
+  Ulimit: flag('--ulimit'),
+  Sysctl: flagWords('--sysctl'),
+  UserNS: flag('--userns'),
+  Pull: flag('--pull'),
+  Entrypoint: flag('--entrypoint'),
+  StopSignal: flag('--stop-signal'),
+  HealthCmd: flag('--health-cmd'),
+  HealthInterval: flag('--health-interval'),
+  HealthRetries: flag('--health-retries'),
+  HealthStartPeriod: flag('--health-start-period'),
+  HealthTimeout: flag('--health-timeout'),
   AutoUpdate: (e, c) => {
     if (e.value !== 'registry' && e.value !== 'local') c.errors.push({ file: e.file, line: e.line, message: `AutoUpdate=${e.value}: want registry or local` });
     else c.args.push('--label', `io.containers.autoupdate=${e.value}`);
@@ -112,9 +155,101 @@ const CONTAINER_KEYS: Record<string, KeyHandler> = {
     if (e.value.endsWith('.network') && !r) return;
     c.args.push('--network', spec(r ? r.name : e.value));
   },
-  PodmanArgs: (e, c) => {
-    for (const w of c.words(e) ?? []) c.args.push(spec(w));
-  },
+  PodmanArgs: podmanArgs,
+  Annotation: unsupported('--annotation'),
+  ExposeHostPort: unsupported('--expose'),
+  GIDMap: unsupported('--gidmap'),
+  UIDMap: unsupported('--uidmap'),
+  SubUIDMap: unsupported('--subuidname'),
+  SubGIDMap: unsupported('--subgidname'),
+  HealthOnFailure: unsupported('--health-on-failure'),
+  HealthStartupCmd: unsupported('--health-startup-cmd'),
+  HealthStartupInterval: unsupported('--health-startup-interval'),
+  HealthStartupRetries: unsupported('--health-startup-retries'),
+  HealthStartupSuccess: unsupported('--health-startup-success'),
+  HealthStartupTimeout: unsupported('--health-startup-timeout'),
+  IP: unsupported('--ip'),
+  IP6: unsupported('--ip6'),
+  LogDriver: unsupported('--log-driver'),
+  Mask: unsupported('--security-opt mask='),
+  Unmask: unsupported('--security-opt unmask='),
+  ReadOnlyTmpfs: unsupported('--read-only-tmpfs'),
+  Rootfs: unsupported('--rootfs'),
+  Secret: unsupported('--secret'),
+  SecurityLabelFileType: unsupported('--security-opt label=filetype:'),
+  SecurityLabelLevel: unsupported('--security-opt label=level:'),
+  SecurityLabelNested: unsupported('--security-opt label=nested'),
+  SecurityLabelType: unsupported('--security-opt label=type:'),
+  ShmSize: unsupported('--shm-size'),
+  Timezone: unsupported('--tz'),
+  GlobalArgs: unsupported('global arguments'),
+  ContainersConfModule: unsupported('--module'),
+};
+
+/** [Volume] keys (podman 4.x). */
+const VOLUME_KEYS: Record<string, KeyHandler> = {
+  VolumeName: noop,
+  Label: flagWords('--label'),
+  Driver: flag('--driver'),
+  // Options=, User= and Group= become one `--opt o=…` (the local driver's mount options)
+  Options: noop,
+  User: noop,
+  Group: noop,
+  Copy: unsupported('--opt copy / nocopy'),
+  Device: unsupported('--opt device='),
+  Type: unsupported('--opt type='),
+  Image: unsupported('--driver image'),
+  PodmanArgs: podmanArgs,
+  GlobalArgs: unsupported('global arguments'),
+  ContainersConfModule: unsupported('--module'),
+};
+
+/** [Network] keys (podman 4.x). */
+const NETWORK_KEYS: Record<string, KeyHandler> = {
+  NetworkName: noop,
+  Label: flagWords('--label'),
+  Subnet: flag('--subnet'),
+  Gateway: flag('--gateway'),
+  Internal: boolFlag('--internal'),
+  DisableDNS: boolFlag('--disable-dns'),
+  Driver: flag('--driver'),
+  PodmanArgs: podmanArgs,
+  DNS: unsupported('--dns'),
+  IPAMDriver: unsupported('--ipam-driver'),
+  IPRange: unsupported('--ip-range'),
+  IPv6: unsupported('--ipv6'),
+  Options: unsupported('--opt'),
+  GlobalArgs: unsupported('global arguments'),
+  ContainersConfModule: unsupported('--module'),
+};
+
+/** [Kube] keys (podman 4.x). */
+const KUBE_KEYS: Record<string, KeyHandler> = {
+  Yaml: noop,
+  AutoUpdate: noop,
+  Network: (e, c) => CONTAINER_KEYS.Network!(e, c),
+  ConfigMap: (e, c) => c.args.push('--configmap', spec(besideFile(e.file, e.value))),
+  LogDriver: flag('--log-driver'),
+  PodmanArgs: podmanArgs,
+  PublishPort: unsupported('kube play --publish'),
+  UserNS: unsupported('kube play --userns'),
+  ExitCodePropagation: unsupported('--service-exit-code-propagation'),
+  SetWorkingDirectory: unsupported('SetWorkingDirectory'),
+  KubeDownForce: unsupported('kube down --force'),
+  GlobalArgs: unsupported('global arguments'),
+  ContainersConfModule: unsupported('--module'),
+};
+
+/** [Pod] keys (podman 5's; pods came to Quadlet there). */
+const POD_KEYS: Record<string, KeyHandler> = {
+  PodName: noop,
+  PublishPort: flag('--publish'),
+  Network: (e, c) => CONTAINER_KEYS.Network!(e, c),
+  Volume: (e, c) => CONTAINER_KEYS.Volume!(e, c),
+  Label: flagWords('--label'),
+  PodmanArgs: podmanArgs,
+  GlobalArgs: unsupported('global arguments'),
+  ContainersConfModule: unsupported('--module'),
 };
 
 function newConversion(ctx: QuadletContext): Conversion {
@@ -212,33 +347,38 @@ export function convertQuadlet(f: UnitFile, ctx: QuadletContext): Converted {
       break;
     }
     case 'Volume': {
-      applyKeys(f, kind, { VolumeName: () => {}, Label: flagWords('--label') }, c);
+      applyKeys(f, kind, VOLUME_KEYS, c);
+      const o = [last(f, kind, 'Options')?.value, ...(['User', 'Group'] as const).map((k) => {
+        const v = last(f, kind, k)?.value;
+        return v === undefined ? undefined : `${k === 'User' ? 'uid' : 'gid'}=${v}`;
+      })].filter((x): x is string => x !== undefined && x !== '');
+      if (o.length) c.args.push('--opt', spec(`o=${o.join(',')}`));
       if (c.errors.length > 0) return { errors: c.errors };
       const vname = last(f, kind, 'VolumeName')?.value ?? `systemd-${basename(f.path, ext)}`;
       service = [...env, 'Type=oneshot', 'RemainAfterExit=yes', 'SyslogIdentifier=%N', `ExecStart=${formatExec(exe, [...base, 'volume', 'create', '--ignore', ...c.args, spec(vname)])}`];
       break;
     }
     case 'Network': {
-      applyKeys(f, kind, { NetworkName: () => {}, Label: flagWords('--label'), Subnet: flag('--subnet'), Gateway: flag('--gateway'), Internal: boolFlag('--internal'), DisableDNS: boolFlag('--disable-dns'), Driver: flag('--driver') }, c);
+      applyKeys(f, kind, NETWORK_KEYS, c);
       if (c.errors.length > 0) return { errors: c.errors };
       const nname = last(f, kind, 'NetworkName')?.value ?? `systemd-${basename(f.path, ext)}`;
       service = [...env, 'Type=oneshot', 'RemainAfterExit=yes', 'SyslogIdentifier=%N', `ExecStart=${formatExec(exe, [...base, 'network', 'create', '--ignore', ...c.args, spec(nname)])}`];
       break;
     }
     case 'Kube': {
-      applyKeys(f, kind, { Yaml: () => {}, PublishPort: flag('--publish'), Network: CONTAINER_KEYS.Network!, AutoUpdate: () => {}, PodmanArgs: CONTAINER_KEYS.PodmanArgs! }, c);
+      applyKeys(f, kind, KUBE_KEYS, c);
       const yaml = last(f, kind, 'Yaml');
       if (!yaml) c.errors.push({ file: f.path, line: 1, message: 'no Yaml= key in [Kube]' });
       if (c.errors.length > 0) return { errors: c.errors };
       // relative YAML paths are relative to the Quadlet file, as podman's
-      const path = yaml!.value.startsWith('/') || yaml!.value.startsWith('%') ? yaml!.value : `${f.path.slice(0, f.path.lastIndexOf('/') + 1)}${yaml!.value}`;
+      const path = besideFile(f.path, yaml!.value);
       service = [...env, 'Type=oneshot', 'RemainAfterExit=yes', 'SyslogIdentifier=%N',
         `ExecStart=${formatExec(exe, [...base, 'kube', 'play', '--replace', ...c.args, spec(path)])}`,
         `ExecStopPost=${formatExec(exe, [...base, 'kube', 'down', spec(path)])}`];
       break;
     }
     case 'Pod': {
-      applyKeys(f, kind, { PodName: () => {}, PublishPort: flag('--publish'), Network: CONTAINER_KEYS.Network!, Volume: CONTAINER_KEYS.Volume!, Label: flagWords('--label'), PodmanArgs: CONTAINER_KEYS.PodmanArgs! }, c);
+      applyKeys(f, kind, POD_KEYS, c);
       if (c.errors.length > 0) return { errors: c.errors };
       const pname = last(f, kind, 'PodName')?.value ?? `systemd-${basename(f.path, ext)}`;
       const members = ctx.podMembers.get(basename(f.path)) ?? [];

@@ -69,7 +69,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd un
   }, 120_000);
   afterAll(async () => {
     if (mgr) {
-      for (const u of ['container-ready.service', 'container-silent.service', 'container-stubborn.service', 'container-tpl@a.service', 'container-tpl@b.service', 'pod-tp@x.service', 'container-nocg.service']) mgr.systemctl(['stop', u]);
+      for (const u of ['container-ready.service', 'container-silent.service', 'container-stubborn.service', 'container-tpl@a.service', 'container-tpl@b.service', 'pod-tp@x.service', 'container-nocg.service', 'typical.service']) mgr.systemctl(['stop', u]);
       rtIn(['pod', 'rm', '-af']);
       rtIn(['rm', '-af']);
       await mgr.stop();
@@ -176,6 +176,60 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd un
     expect(rtIn(['ps', '--format', '{{.Names}}']).stdout).toContain('tm-x\n');
     expect(mgr!.systemctl(['stop', 'pod-tp@x.service']).status).toBe(0);
     expect(rtIn(['pod', 'ps', '-q']).stdout).toBe('');
+    expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
+  }, 120_000);
+
+  it('the generator: a typical .container (Image, Exec, Environment(File), Volume, Network, Label, User, WorkingDir, PodmanArgs, Notify, HealthCmd, AutoUpdate, ContainerName…) verifies and runs', () => {
+    const units = join(dir, 'quadlet');
+    mkdirSync(units, { recursive: true });
+    writeFileSync(join(dir, 'typical.env'), 'FROM=the file\n');
+    writeFileSync(join(units, 'typical.container'), `[Unit]
+Description=A typical Quadlet container
+
+[Container]
+Image=busybox
+ContainerName=typical
+Exec=/bin/sh -c 'echo "$GREETING $WHO, $FROM, uid $(id -u) in $(pwd) on $(hostname)"; /usr/bin/systemd-notify --no-block READY=1; trap "exit 0" TERM; sleep 1000 & wait'
+Environment=GREETING=hello "WHO=the world"
+EnvironmentFile=${join(dir, 'typical.env')}
+Volume=/usr:/usr:ro
+Volume=/usr/lib:/lib:ro
+Volume=/usr/lib64:/lib64:ro
+Network=none
+Label=app=typical
+User=1000
+Group=1000
+WorkingDir=/tmp
+HostName=typ
+ReadOnly=true
+VolatileTmp=true
+DropCapability=MKNOD
+PodmanArgs=--pids-limit 200
+Notify=true
+HealthCmd=true
+HealthInterval=30s
+AutoUpdate=local
+StopTimeout=3
+
+[Service]
+Restart=on-failure
+TimeoutStartSec=30
+`);
+    const out = join(dir, 'quadlet-out');
+    const g = spawnSync(process.execPath, [bundle, '--root', root, 'systemd-generator', out], { encoding: 'utf8', env: { ...process.env, QUADLET_UNIT_DIRS: units } });
+    expect([g.status, g.stderr]).toEqual([0, '']);
+    for (const user of [undefined, { runtimeDir: join(dir, 'xdg-verify') }]) {
+      const v = verifyUnits([join(out, 'typical.service')], user);
+      expect({ status: v.status, stderr: v.stderr }).toEqual({ status: 0, stderr: '' });
+    }
+    mgr!.installGenerator('skiff-user-generator', `#!/bin/sh\nQUADLET_UNIT_DIRS=${units} exec ${process.execPath} ${bundle} --root ${root} systemd-generator --user "$@"\n`);
+    expect(mgr!.systemctl(['daemon-reload']).status).toBe(0);
+    expect(mgr!.systemctl(['start', 'typical.service']).stderr).toBe('');
+    expect(mgr!.systemctl(['is-active', 'typical.service']).stdout).toBe('active\n');
+    expect(rtIn(['logs', 'typical']).stdout).toBe('hello the world, the file, uid 1000 in /tmp on typ\n');
+    const fmt = '{{index .Config.Labels "app"}} {{index .Config.Labels "io.containers.autoupdate"}} {{index .Config.Labels "PODMAN_SYSTEMD_UNIT"}} {{.HostConfig.ReadonlyRootfs}} {{.Config.StopTimeout}}';
+    expect(rtIn(['inspect', '--format', fmt, 'typical']).stdout).toBe('typical local typical.service true 3\n');
+    expect(mgr!.systemctl(['stop', 'typical.service']).status).toBe(0);
     expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
   }, 120_000);
 });
