@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { SkiffError } from '../../shared/errors.ts';
 import { parseMountFlag, type MountRequest } from '../../shared/runtime/mounts.ts';
 import { parseUlimit } from '../../shared/runtime/rlimits.ts';
+import { isRootless } from '../../shared/runtime/rootless.ts';
 import type { SpecDevice } from '../../shared/runtime/types.ts';
 import type { CreateOptions } from '../containers/create.ts';
 import type { SdNotifyMode } from '../containers/create-options.ts';
@@ -277,7 +278,11 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
   const preserveFds = num(f.preserveFds, '--preserve-fds') ?? 0;
   const userns = parseUserns(f.userns);
   const sdNotify = parseSdNotify(f.sdnotify);
-  parseCgroupsMode(f.cgroups);
+  const cgroups = parseCgroupsMode(f.cgroups, isRootless());
+  if (cgroups === 'disabled') {
+    const limit = ([['--memory', f.memory], ['--cpus', f.cpus], ['--pids-limit', f.pidsLimit]] as const).find(([, v]) => v !== undefined);
+    if (limit) throw new SkiffError('EINVALID', `--cgroups=disabled conflicts with ${limit[0]}: without a cgroup there is nothing to limit`, { hint: `drop ${limit[0]} or use --cgroups=enabled` });
+  }
   return {
     image,
     args,
@@ -343,13 +348,18 @@ export function parseSdNotify(v: string | undefined): SdNotifyMode {
 
 /**
  * `--cgroups`: `enabled`, `no-conmon` and `split` are accepted and behave alike here (the container gets its own
- * cgroup; the monitor stays in the caller's, which is what a systemd unit needs). `disabled` needs a runtime that
- * can run without cgroups (crun): EINVALID with runc, as anything else. Pure.
+ * cgroup; the monitor stays in the caller's, which is what a systemd unit needs). `disabled` (podman's: no cgroup
+ * for the container, the monitor in the caller's cgroup) is what a rootless container on cgroups v1 gets anyway
+ * (runc's rootless manager makes none); as root runc cannot run a container without one, which podman refuses
+ * the same way: EUNSUPPORTED. Anything else is EINVALID. Pure.
  */
-export function parseCgroupsMode(v: string | undefined): 'enabled' | 'no-conmon' | 'split' {
+export function parseCgroupsMode(v: string | undefined, rootless: boolean): 'enabled' | 'no-conmon' | 'split' | 'disabled' {
   const m = v ?? 'enabled';
   if (m === 'enabled' || m === 'no-conmon' || m === 'split') return m;
-  if (m === 'disabled') throw new SkiffError('EINVALID', '--cgroups=disabled is not supported with runc', { hint: 'use --cgroups=enabled, no-conmon or split' });
+  if (m === 'disabled') {
+    if (rootless) return m;
+    throw new SkiffError('EUNSUPPORTED', 'requested OCI runtime runc is not compatible with NoCgroups: --cgroups=disabled needs a rootless container here', { hint: 'run it as an ordinary user, or use --cgroups=no-conmon or split' });
+  }
   throw new SkiffError('EINVALID', `invalid --cgroups ${JSON.stringify(m)}: want enabled, no-conmon, split or disabled`);
 }
 

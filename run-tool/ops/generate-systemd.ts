@@ -168,18 +168,31 @@ function containerUnit(store: Store, c: LoadedContainer, pod: PodRecord | undefi
   const hasName = split.flags.some((f) => f === '--name' || f.startsWith('--name='));
   // podman keeps a container's own --sdnotify=container (its READY=1 then reaches the unit through conmon's
   // proxy); conmon otherwise, ignore included (a Type=notify unit would never become ready)
-  const sdNotify = c.record.sdNotify === undefined && cmd.some((w, i) => w === '--sdnotify=container' || (w === '--sdnotify' && cmd[i + 1] === 'container')) ? 'container' : 'conmon';
+  // a container made without a cgroup keeps that (its monitor is in the unit's cgroup either way)
+  const given = splitCreateCommand(cmd, ['run'], o.runTakesValue, new Set()).flags;
+  const cgroupsMode = flagValue(given, '--cgroups') === 'disabled' ? '--cgroups=disabled' : '--cgroups=no-conmon';
+  const sdNotify = c.record.sdNotify === undefined && flagValue(given, '--sdnotify') === 'container' ? 'container' : 'conmon';
   const cid = raw('--cidfile=%t/%n.ctr-id');
   const podFile = pod ? [raw('--pod-id-file'), raw(`%t/${podServiceName(pod, o)}${o.template ? '@%i' : ''}.pod-id`)] : [];
   const flags = o.template ? templateName(split.flags, cm.serviceName) : split.flags;
   return renderUnit(cm, unitExtra, {
     execStartPre: [formatExec(['/bin/rm'], ['-f', raw('%t/%n.ctr-id')])],
-    execStart: formatExec(exe, [...base, 'run', cid, '--cgroups=no-conmon', '--rm', `--sdnotify=${sdNotify}`, '-d', ...(hasName || o.template ? ['--replace'] : []), ...podFile, ...flags, ...split.positionals]),
+    execStart: formatExec(exe, [...base, 'run', cid, cgroupsMode, '--rm', `--sdnotify=${sdNotify}`, '-d', ...(hasName || o.template ? ['--replace'] : []), ...podFile, ...flags, ...split.positionals]),
     execStop: formatExec(exe, [...base, 'stop', '--ignore', '-t', String(stop), cid]),
     execStopPost: formatExec(exe, [...base, 'rm', '-f', '--ignore', '-t', String(stop), cid]),
     type: 'notify',
     notifyAccess: 'all',
   });
+}
+
+/** The value recorded flags (splitCreateCommand's) last gave the long flag `name` (`--flag=v` or `--flag v`); undefined if none. Pure. */
+function flagValue(flags: readonly string[], name: string): string | undefined {
+  let v: string | undefined;
+  for (let i = 0; i < flags.length; i++) {
+    if (flags[i] === name) v = flags[i + 1];
+    else if (flags[i]!.startsWith(`${name}=`)) v = flags[i]!.slice(name.length + 1);
+  }
+  return v;
 }
 
 function podUnit(store: Store, pod: PodRecord, members: readonly LoadedContainer[], o: GenerateSystemdOptions): string {

@@ -1,7 +1,8 @@
 // Units under a real systemd user manager, for what a unit's life needs beyond start and stop: a container that
 // reports READY=1 itself (--sdnotify=container, relayed by conmon's proxy), one that ignores SIGTERM (stopped by
-// SIGKILL after its stop timeout, the unit ending inactive, not failed), template units (`%i` instances) and
-// --cgroups=disabled. Every generated unit passes systemd-analyze verify (system and --user) first.
+// SIGKILL after its stop timeout, the unit ending inactive, not failed), template units (`%i` instances) and a
+// typical Quadlet .container. Every generated unit passes systemd-analyze verify (system and --user) first.
+// (--cgroups=disabled needs a rootless container: rootless-unit.test.ts.)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -56,7 +57,7 @@ function show(unit: string, ...props: string[]): Record<string, string> {
   return Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
 
-describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd units: readiness, stop, templates, cgroups', () => {
+describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd units: readiness, stop, templates, Quadlet keys', () => {
   beforeAll(async () => {
     bundle = await buildRunTool();
     const sd = await scratchDir('skiff-sdlife-');
@@ -69,7 +70,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd un
   }, 120_000);
   afterAll(async () => {
     if (mgr) {
-      for (const u of ['container-ready.service', 'container-silent.service', 'container-stubborn.service', 'container-tpl@a.service', 'container-tpl@b.service', 'pod-tp@x.service', 'container-nocg.service', 'typical.service']) mgr.systemctl(['stop', u]);
+      for (const u of ['container-ready.service', 'container-silent.service', 'container-stubborn.service', 'container-tpl@a.service', 'container-tpl@b.service', 'pod-tp@x.service', 'typical.service']) mgr.systemctl(['stop', u]);
       rtIn(['pod', 'rm', '-af']);
       rtIn(['rm', '-af']);
       await mgr.stop();
