@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -188,15 +188,16 @@ export async function ensurePauseProcess(plan: UsernsPlan, env: NodeJS.ProcessEn
       }
     }
     const catatonit = locateProgram('catatonit', env);
-    const cmd = catatonit ? [catatonit, '-P'] : ['sleep', 'infinity'];
-    const child = await spawnMapped(plan, cmd, { stdio: ['ignore', 'ignore', 'ignore'], env: { PATH: env.PATH ?? '/usr/bin:/bin' }, detached: true });
+    const pauseCmd = catatonit ? [catatonit, '-P'] : ['sleep', 'infinity'];
+    const scope = pauseScopePrefix(env);
+    const child = await spawnMapped(plan, [...scope, ...pauseCmd], { stdio: ['ignore', 'ignore', 'ignore'], env: { PATH: env.PATH ?? '/usr/bin:/bin', ...(scope.length > 0 && { XDG_RUNTIME_DIR: x }) }, detached: true });
     child.unref();
     const pid = child.pid!;
     // released: wait for the exec of the pause program (its maps are complete then)
     for (let i = 0; i < 2500; i++) {
       if (child.exitCode !== null || child.signalCode !== null) throw new SkiffError('EIO', `the rootless pause process exited (${child.exitCode ?? child.signalCode})`);
       const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
-      if (comm !== '' && comm !== 'sh' && comm !== 'unshare') break;
+      if (comm !== '' && comm !== 'sh' && comm !== 'unshare' && comm !== 'systemd-run') break;
       await sleep(2);
     }
     await writeFileAtomic(p.pidFile, `${pid} ${procStartTime(pid) ?? ''}\n`, 0o600);
@@ -204,6 +205,24 @@ export async function ensurePauseProcess(plan: UsernsPlan, env: NodeJS.ProcessEn
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * Under a systemd unit of the user's own manager (INVOCATION_ID set, the manager's private socket in
+ * XDG_RUNTIME_DIR): `systemd-run --user --scope` words that put the pause process in a scope of its own, as podman
+ * moves its pause process — left in the unit's cgroup, it would be killed when that unit stops, and every other
+ * container of the user would lose the namespace exec and cleanup join. Otherwise none.
+ */
+export function pauseScopePrefix(env: NodeJS.ProcessEnv): string[] {
+  const x = env.XDG_RUNTIME_DIR;
+  const run = locateProgram('systemd-run', env);
+  if (!env.INVOCATION_ID || !x || !run) return [];
+  try {
+    if (!statSync(join(x, 'systemd', 'private')).isSocket()) return [];
+  } catch {
+    return [];
+  }
+  return [run, '--user', '--scope', '--quiet', '--collect', `--unit=skiff-pause-${process.pid}-${Date.now()}.scope`, '--'];
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];

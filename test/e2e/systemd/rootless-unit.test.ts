@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasSystemd, startUserManager, verifyUnits, type UserManager } from '../../helpers/systemd-user.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
 import { hasConmon } from '../run-tool/core-helpers.ts';
-import { asUser, bundle, canRunRootless, makeUserWithBusybox, removeUser, type TestUser } from '../run-tool/rootless-helpers.ts';
+import { asUser, bundle, canRunRootless, makeUserWithBusybox, pausePidOf, removeUser, type TestUser } from '../run-tool/rootless-helpers.ts';
 
 let u: TestUser | undefined;
 let mgr: UserManager | undefined;
@@ -50,7 +50,7 @@ describe.skipIf(!canRunRootless || !hasSystemd || !hasConmon)('rootless: a gener
   }, 120_000);
   afterAll(async () => {
     if (mgr) {
-      for (const n of ['plain', 'nocg', 'ready']) mgr.systemctl(['stop', `container-${n}.service`]);
+      for (const n of ['plain', 'nocg', 'ready', 'ua', 'ub']) mgr.systemctl(['stop', `container-${n}.service`]);
       rtIn(['rm', '-af']);
       await mgr.stop();
     }
@@ -103,6 +103,30 @@ describe.skipIf(!canRunRootless || !hasSystemd || !hasConmon)('rootless: a gener
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     expect(show('container-ready.service', 'ActiveState').ActiveState).toBe('active');
     expect(mgr!.systemctl(['stop', 'container-ready.service']).status).toBe(0);
+    expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
+  }, 120_000);
+
+  it('two units, the user namespace first made inside one of them: stopping that one leaves the other running and stoppable', async () => {
+    for (const n of ['ua', 'ub']) {
+      expect(asUser(u!, ['create', '--network', 'none', '--name', n, 'busybox', 'sh', '-c', 'trap "exit 0" TERM; sleep 1000 & wait']).status).toBe(0);
+    }
+    for (const n of ['ua', 'ub']) install(n);
+    // the user's pause process (its user namespace) was made outside the manager; end it (no container runs) so
+    // the first unit makes it anew, inside its own cgroup
+    const pause = pausePidOf(u!);
+    if (pause) process.kill(pause, 'SIGKILL');
+    expect(mgr!.systemctl(['start', 'container-ua.service']).stderr).toBe('');
+    // the new pause process lives in a scope of its own, not in the unit that made it
+    const newPause = pausePidOf(u!);
+    expect(newPause).not.toBe(pause);
+    expect(readFileSync(`/proc/${newPause}/cgroup`, 'utf8')).toMatch(/\n0::\/.*\/skiff-pause-\d+-\d+\.scope\n/);
+    expect(mgr!.systemctl(['start', 'container-ub.service']).stderr).toBe('');
+    expect(mgr!.systemctl(['stop', 'container-ua.service']).status).toBe(0);
+    expect(show('container-ub.service', 'ActiveState').ActiveState).toBe('active');
+    expect(rtIn(['ps', '--format', '{{.Names}}']).stdout).toBe('ub\n');
+    expect(rtIn(['exec', 'ub', 'echo', 'alive']).stdout).toBe('alive\n');
+    expect(mgr!.systemctl(['stop', 'container-ub.service']).status).toBe(0);
+    expect(show('container-ub.service', 'ActiveState', 'Result')).toEqual({ ActiveState: 'inactive', Result: 'success' });
     expect(rtIn(['ps', '-a', '-q']).stdout).toBe('');
   }, 120_000);
 });
