@@ -157,7 +157,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasSystemd)('systemd un
 
   it('generate systemd --template on a pod: the pod and member units are templates tied instance to instance, and verify', () => {
     expect(run(['pod', 'create', '--name', 'tp', '--network', 'none']).status).toBe(0);
-    expect(run(['create', '--pod', 'tp', '--name', 'tm', 'busybox', 'sleep', '1000']).status).toBe(0);
+    expect(run(['create', '--pod', 'tp', '--name', 'tm', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; sleep 1000 & wait']).status).toBe(0);
     const units = installGenerated('tp', ['--template']);
     const pod = units.get('pod-tp')!;
     expect(pod.split('\n')).toEqual(expect.arrayContaining(['Wants=container-tm@%i.service', 'Before=container-tm@%i.service', 'PIDFile=%t/pod-tp@%i.pid']));
