@@ -85,9 +85,14 @@ export async function generateSystemd(store: Store, nameOrId: string, o: Generat
   return out;
 }
 
-/** A unit name as other units name it: `<name>@%i.service` for a template's instance, else `<name>.service`. */
+/** A unit's instance name in Exec lines and run-time files: `<name>@%i` for a template, else `<name>`. Pure. */
+function instanceOf(name: string, o: GenerateSystemdOptions): string {
+  return `${name}${o.template ? '@%i' : ''}`;
+}
+
+/** A unit name as other units name it: `<name>@%i.service` for a template's instance, else `<name>.service`. Pure. */
 function unitRef(name: string, o: GenerateSystemdOptions): string {
-  return `${name}${o.template ? '@%i' : ''}.service`;
+  return `${instanceOf(name, o)}.service`;
 }
 
 /**
@@ -166,14 +171,14 @@ function containerUnit(store: Store, c: LoadedContainer, pod: PodRecord | undefi
   if (!cmd || cmd.length === 0) throw new SkiffError('EINVALID', `container ${c.record.name} has no recorded create command: --new cannot recreate it`, { hint: 'generate without --new, or recreate the container with this run-tool' });
   const split = splitCreateCommand(cmd, ['run'], o.runTakesValue, CTR_DROP);
   const hasName = split.flags.some((f) => f === '--name' || f.startsWith('--name='));
+  const given = splitCreateCommand(cmd, ['run'], o.runTakesValue, new Set()).flags;
+  // a container made without a cgroup keeps that (its monitor is in the unit's cgroup either way)
+  const cgroupsMode = flagValue(given, '--cgroups') === 'disabled' ? '--cgroups=disabled' : '--cgroups=no-conmon';
   // podman keeps a container's own --sdnotify=container (its READY=1 then reaches the unit through conmon's
   // proxy); conmon otherwise, ignore included (a Type=notify unit would never become ready)
-  // a container made without a cgroup keeps that (its monitor is in the unit's cgroup either way)
-  const given = splitCreateCommand(cmd, ['run'], o.runTakesValue, new Set()).flags;
-  const cgroupsMode = flagValue(given, '--cgroups') === 'disabled' ? '--cgroups=disabled' : '--cgroups=no-conmon';
   const sdNotify = c.record.sdNotify === undefined && flagValue(given, '--sdnotify') === 'container' ? 'container' : 'conmon';
   const cid = raw('--cidfile=%t/%n.ctr-id');
-  const podFile = pod ? [raw('--pod-id-file'), raw(`%t/${podServiceName(pod, o)}${o.template ? '@%i' : ''}.pod-id`)] : [];
+  const podFile = pod ? [raw('--pod-id-file'), raw(`%t/${instanceOf(podServiceName(pod, o), o)}.pod-id`)] : [];
   const flags = o.template ? templateName(split.flags, cm.serviceName) : split.flags;
   return renderUnit(cm, unitExtra, {
     execStartPre: [formatExec(['/bin/rm'], ['-f', raw('%t/%n.ctr-id')])],
@@ -217,7 +222,7 @@ function podUnit(store: Store, pod: PodRecord, members: readonly LoadedContainer
   }
   if (pod.createCommand.length === 0) throw new SkiffError('EINVALID', `pod ${pod.name} has no recorded create command: --new cannot recreate it`, { hint: 'generate without --new' });
   const split = splitCreateCommand(pod.createCommand, ['pod', 'create'], o.podCreateTakesValue, POD_DROP);
-  const inst = `${name}${o.template ? '@%i' : ''}`;
+  const inst = instanceOf(name, o);
   const pid = raw(`%t/${inst}.pid`);
   const podId = raw(`%t/${inst}.pod-id`);
   const flags = o.template ? templateName(split.flags, name) : split.flags;

@@ -1,6 +1,7 @@
 // sd_notify for containers run by a systemd unit (`--sdnotify`): Node has no AF_UNIX datagram sockets, so the
 // message goes through systemd's own `systemd-notify`, which sends it with the credentials of the pid it names
-// (the monitor, which stays in the unit's cgroup) so that `NotifyAccess=all` attributes it to the unit.
+// (the monitor, which stays in the unit's cgroup) so that `NotifyAccess=all` attributes it to the unit. A container
+// that reports readiness itself (`--sdnotify=container`) talks to conmon's relay socket, bind-mounted into it.
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runProgram } from '../../shared/process/run.ts';
