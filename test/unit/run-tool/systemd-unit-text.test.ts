@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { splitCreateCommand } from '../../../run-tool/systemd/create-command.ts';
-import { formatExec, quoteExecArg } from '../../../run-tool/systemd/unit-text.ts';
+import { formatExec, quoteExecArg, stopExitLines } from '../../../run-tool/systemd/unit-text.ts';
+import { parseCgroupsMode } from '../../../run-tool/commands/create-flags.ts';
 import { socketActivationOf } from '../../../run-tool/systemd/socket-activation.ts';
 import { notifyArgs } from '../../../run-tool/systemd/notify.ts';
 import { unixDate } from '../../../run-tool/commands/generate.ts';
@@ -66,5 +67,20 @@ describe('unit header timestamp', () => {
   it("is Go's time.UnixDate in UTC, as podman's header", () => {
     expect(unixDate(new Date('2026-12-07T01:34:21Z'))).toBe('Mon Dec  7 01:34:21 UTC 2026');
     expect(unixDate(new Date('2026-01-17T23:04:05Z'))).toBe('Sat Jan 17 23:04:05 UTC 2026');
+  });
+});
+
+describe('stop exits and --cgroups', () => {
+  it('a container unit counts the monitor\'s 137 as success; on-failure still restarts on it', () => {
+    expect(stopExitLines('on-failure')).toEqual(['SuccessExitStatus=137', 'RestartForceExitStatus=137']);
+    expect(stopExitLines('always')).toEqual(['SuccessExitStatus=137']);
+    expect(stopExitLines('no')).toEqual(['SuccessExitStatus=137']);
+  });
+
+  it('--cgroups=disabled is accepted rootless and refused as root, as podman refuses it with runc', () => {
+    expect(parseCgroupsMode('disabled', true)).toBe('disabled');
+    expect(() => parseCgroupsMode('disabled', false)).toThrow(/requested OCI runtime runc is not compatible with NoCgroups/);
+    expect(parseCgroupsMode(undefined, false)).toBe('enabled');
+    expect(() => parseCgroupsMode('maybe', true)).toThrow(/invalid --cgroups "maybe"/);
   });
 });
