@@ -1,5 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 type GcFn = (o?: { type?: 'minor' | 'major' }) => void;
 let gcFn: GcFn | null | undefined;
@@ -7,8 +5,9 @@ let gcFn: GcFn | null | undefined;
 function gcOrNull(): GcFn | null {
   if (gcFn === undefined) {
     try {
-      setFlagsFromString('--expose-gc');
-      const f = runInNewContext('gc') as unknown;
+      // node:v8 and node:vm load on the first collection, not at start-up (a no-op copy streams nothing)
+      process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc');
+      const f = process.getBuiltinModule('node:vm').runInNewContext('gc') as unknown;
       gcFn = typeof f === 'function' ? (f as GcFn) : null;
     } catch {
       gcFn = null;
