@@ -7,7 +7,7 @@ describe('noteStreamedBytes', () => {
     expect(BUFFER_GC_INTERVAL).toBeLessThanOrEqual(4 << 20);
     const minors: number[] = [];
     const obs = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) minors.push(e.startTime);
+      for (const e of list.getEntries()) if (((e as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) minors.push(e.startTime);
     });
     obs.observe({ entryTypes: ['gc'] });
     try {
