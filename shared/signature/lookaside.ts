@@ -90,8 +90,10 @@ export async function loadRegistriesD(dirs: readonly string[] = defaultRegistrie
       if (text.length > 1024 * 1024) throw new SkiffError('ELIMIT', `${f} is larger than 1 MiB`);
       let doc: unknown;
       try {
-        // the YAML parser loads only when a registries.d file exists (most copies have none)
-        doc = (await import('yaml')).parse(text);
+        // the YAML parser loads only when a registries.d file exists (most copies have none); bundled, the
+        // CommonJS package may arrive as { default: exports }
+        const yaml = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
+        doc = (yaml.parse ?? yaml.default!.parse)(text);
       } catch (e) {
         throw new SkiffError('EINVALID', `invalid registries.d file ${f}: ${(e as Error).message}`, { cause: e });
       }
