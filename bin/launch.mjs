@@ -72,25 +72,31 @@ function privateDir(dir, uid) {
 
 /**
  * The per-user directory for Node's module compile cache: `$XDG_CACHE_HOME/skiff/node-compile-cache` (default
- * `~/.cache`), created 0700. Undefined — run without a cache — when it cannot be made or is not private
- * (owned by someone else, writable by group or others, a symlink), when the cache base belongs to another user
- * (sudo keeping the caller's HOME: root must not plant root-owned files there), or with SKIFF_NO_COMPILE_CACHE=1.
+ * `~/.cache`), created 0700; without a usable HOME (a service, a monitor's exit command started with a bare
+ * environment) `/tmp/skiff-<uid>/node-compile-cache` (the sticky /tmp keeps others from renaming it). Undefined —
+ * run without a cache — when it cannot be made or is not private (owned by someone else, writable by group or
+ * others, a symlink, or its parent is not private either), when the cache base belongs to another user (sudo
+ * keeping the caller's HOME: root must not plant root-owned files there), or with SKIFF_NO_COMPILE_CACHE=1.
  * Node's own NODE_COMPILE_CACHE, when set, wins (Node has enabled it before this runs).
  */
 export function compileCacheDir(env = process.env, uid = process.getuid?.() ?? 0) {
   if (env.SKIFF_NO_COMPILE_CACHE === '1' || env.NODE_DISABLE_COMPILE_CACHE) return undefined;
   const xdg = env.XDG_CACHE_HOME?.startsWith('/') ? env.XDG_CACHE_HOME : undefined;
   const home = env.HOME?.startsWith('/') ? env.HOME : undefined;
-  const base = xdg ?? (home ? `${home}/.cache` : undefined);
-  if (base === undefined) return undefined;
   try {
-    // the directory the cache goes under (its parent when $XDG_CACHE_HOME does not exist yet) must be ours
-    const anchor = xdg === undefined ? home : lstatSync(xdg, { throwIfNoEntry: false }) ? xdg : xdg.slice(0, xdg.lastIndexOf('/')) || '/';
-    if (lstatSync(anchor).uid !== uid) return undefined;
-    const dir = `${base}/skiff/node-compile-cache`;
+    let parent;
+    if (xdg !== undefined || (home !== undefined && lstatSync(home, { throwIfNoEntry: false }))) {
+      // the directory the cache goes under (its parent when $XDG_CACHE_HOME does not exist yet) must be ours
+      const anchor = xdg === undefined ? home : lstatSync(xdg, { throwIfNoEntry: false }) ? xdg : xdg.slice(0, xdg.lastIndexOf('/')) || '/';
+      if (lstatSync(anchor).uid !== uid) return undefined;
+      parent = `${xdg ?? `${home}/.cache`}/skiff`;
+    } else {
+      parent = `/tmp/skiff-${uid}`;
+    }
+    const dir = `${parent}/node-compile-cache`;
     if (!privateDir(dir, uid)) mkdirSync(dir, { recursive: true, mode: 0o700 });
     // the parent too: whoever may write there can swap the cache directory for their own
-    return privateDir(`${base}/skiff`, uid) && privateDir(dir, uid) ? dir : undefined;
+    return privateDir(parent, uid) && privateDir(dir, uid) ? dir : undefined;
   } catch {
     return undefined;
   }

@@ -167,13 +167,21 @@ describe('launcher start-up', () => {
       }
     });
 
+    it('without a home falls back to a private /tmp/skiff-<uid> directory, refused when someone else made it', async () => {
+      const tmpDir = `/tmp/skiff-${uid}/node-compile-cache`;
+      expect(await cacheDir({})).toBe(tmpDir);
+      expect(await cacheDir({ HOME: '/nonexistent-home-for-skiff-test' })).toBe(tmpDir);
+      expect(statSync(tmpDir).mode & 0o777).toBe(0o700);
+      // a directory of that name made by another user (seen here as owned by another uid) is not used
+      expect(await cacheDir({}, uid + 1)).toBeUndefined();
+    });
+
     it('is skipped, not fatal, when it cannot be made or is switched off', async () => {
       const home = mkdtempSync(join(tmpdir(), 'skiff-cache-'));
       try {
         writeFileSync(join(home, '.cache'), 'a file where the directory would go');
         expect(await cacheDir({ HOME: home })).toBeUndefined();
-        expect(await cacheDir({ HOME: join(home, 'missing') })).toBeUndefined();
-        expect(await cacheDir({})).toBeUndefined();
+        expect(await cacheDir({ HOME: join(home, 'x'), XDG_CACHE_HOME: join(home, '.cache/sub') })).toBeUndefined();
         expect(await cacheDir({ HOME: home, XDG_CACHE_HOME: join(home, 'x'), SKIFF_NO_COMPILE_CACHE: '1' })).toBeUndefined();
         // the tool still runs without one
         const r = spawnSync(process.execPath, [resolve(repo, 'bin', 'copy-tool.mjs'), 'inspect', '--help'], { encoding: 'utf8', env: { ...process.env, HOME: home, XDG_CACHE_HOME: '' } });
