@@ -44,6 +44,8 @@ const base = mkdtempSync(join(values.dir!, 'skiff-bench-copy-'));
 interface Sample {
   wall: number;
   rssKiB: number;
+  /** user + system CPU seconds */
+  cpu: number;
 }
 
 /**
@@ -53,7 +55,7 @@ interface Sample {
 async function run(argv: string[], what: string): Promise<Sample> {
   const timeFile = join(base, 'time.out');
   const t0 = performance.now();
-  const child = spawn('/usr/bin/time', ['-f', '%M', '-o', timeFile, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', timeFile, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
     stderr = (stderr + d).slice(-4000);
@@ -65,8 +67,8 @@ async function run(argv: string[], what: string): Promise<Sample> {
     if (!values['keep-going']) throw new Error(msg);
     process.stderr.write(msg + '\n');
   }
-  const rssKiB = Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop());
-  return { wall, rssKiB };
+  const [rssKiB, user, sys] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return { wall, rssKiB: rssKiB!, cpu: user! + sys! };
 }
 
 
@@ -99,7 +101,7 @@ async function scenario(name: string, target: number, prepare: (tool: 'ct' | 'sk
 }
 
 function printTable(): void {
-  const head = ['scenario', 'copy-tool min', 'median', 'skopeo min', 'median', 'ratio min', 'ratio med', 'target', 'ct RSS MB', 'sk RSS MB', 'ok'];
+  const head = ['scenario', 'copy-tool min', 'median', 'skopeo min', 'median', 'ratio min', 'ratio med', 'target', 'ct CPU', 'sk CPU', 'ct RSS MB', 'sk RSS MB', 'ok'];
   const lines = rows.map((r) => {
     const c = stats(r.ct.map((s) => s.wall));
     const k = stats(r.sk.map((s) => s.wall));
@@ -115,6 +117,8 @@ function printTable(): void {
       (c.min / k.min).toFixed(2),
       ratio.toFixed(2),
       `≤ ${r.target}`,
+      `${stats(r.ct.map((s) => s.cpu)).median.toFixed(2)} s`,
+      `${stats(r.sk.map((s) => s.cpu)).median.toFixed(2)} s`,
       rss.toFixed(0),
       srss.toFixed(0),
       ratio <= r.target && rss < 150 ? 'yes' : 'NO',
@@ -211,7 +215,7 @@ try {
   }
 
   console.log(
-    `\ncopy-tool vs ${skv} — ${RUNS} runs each, alternating; big image ${(bigBytes / 2 ** 20).toFixed(0)} MiB (4 gzip layers), sync 20 tags ${(smallBytes / 2 ** 20).toFixed(0)} MiB; loopback docker-registry on ${values.dir}; ratio = copy-tool / skopeo; RSS = peak of any run (MB)\n`,
+    `\ncopy-tool vs ${skv} — ${RUNS} runs each, alternating; big image ${(bigBytes / 2 ** 20).toFixed(0)} MiB (4 gzip layers), sync 20 tags ${(smallBytes / 2 ** 20).toFixed(0)} MiB; loopback docker-registry on ${values.dir}; ratio = copy-tool / skopeo; CPU = median user+sys; RSS = peak of any run (MB)\n`,
   );
   printTable();
   console.log(`\ntotal ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -8,8 +8,8 @@ import { copyImage, type CopyOptions } from '../shared/transport/copy-image.ts';
 import { ProgressReporter, progressMode } from '../shared/cli/progress.ts';
 import { addCopyOptions, boolOption, commandSignal, debugOf, policyOf, tmpDirOf, transportContext } from './options.ts';
 import { checkSourcePolicy } from '../shared/transport/source-policy.ts';
-import { dockerReferenceOf } from '../shared/signature/policy-evaluate.ts';
-import { makeCopySigner, type CopySignFlags } from '../shared/signature/copy-signer.ts';
+import { dockerReferenceOf } from '../shared/signature/policy-scope.ts';
+import type { CopySigner, CopySignFlags } from '../shared/signature/copy-signer.ts';
 import { openNamedSource, platformOverride, requireTransport } from './common.ts';
 import { collect } from '../shared/cli/flags.ts';
 
@@ -63,6 +63,18 @@ export function destinationIdentity(name: ImageName): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The signer the signing flags ask for (makeCopySigner: keys loaded and unlocked up front, flag conflicts
+ * refused), or undefined without any of them. The signing code (OpenPGP, sigstore) loads only when a signing
+ * flag is given: a copy that signs nothing never parses it.
+ */
+export async function copySignerFor(f: CopySignFlags, dst: ImageName, o: { signal?: AbortSignal }): Promise<CopySigner | undefined> {
+  const any = [f.signBy, f.signByKey, f.signBySigstorePrivateKey, f.signIdentity, f.signPassphraseFile].some((v) => v !== undefined);
+  if (!any) return undefined;
+  const { makeCopySigner } = await import('../shared/signature/copy-signer.ts');
+  return makeCopySigner(f, destinationIdentity(dst), o);
 }
 
 /** CopyOptions for copyImage from the shared flags; EINVALID on bad values, before anything is opened. */
@@ -123,7 +135,7 @@ export function addCopyCommand(program: Command): void {
     if (f.additionalTag.length > 0) options.additionalTags = f.additionalTag;
     options.onProgress = progress.onEvent;
     const policy = await policyOf(cmd, signal);
-    const sign = await makeCopySigner(f, destinationIdentity(dstName), { signal });
+    const sign = await copySignerFor(f, dstName, { signal });
     if (sign) options.sign = sign;
     const src = await openNamedSource(srcName, srcArg, transportContext(cmd, signal, 'src'));
     try {

@@ -96,7 +96,8 @@ export async function policyOf(cmd: Command, signal?: AbortSignal): Promise<Poli
   const o = cmd.optsWithGlobals() as Opts;
   const debug = debugOf(cmd);
   const p = await loadPolicy({ ...(typeof o.policy === 'string' ? { path: o.policy } : {}), insecure: o.insecurePolicy === true, debug, signal });
-  debug?.(p.source ? `using policy ${p.source}` : o.insecurePolicy === true ? 'policy checks disabled (--insecure-policy)' : 'no policy file: accepting any image');
+  // loadPolicy itself says which file it read, or that there is none
+  if (o.insecurePolicy === true) debug?.('policy checks disabled (--insecure-policy)');
   return p;
 }
 

@@ -7,9 +7,9 @@ import { copyImage, BlobScheduler } from '../shared/transport/copy-image.ts';
 import { ProgressReporter, progressMode } from '../shared/cli/progress.ts';
 import { storeRootOf } from '../shared/cli/program.ts';
 import { addCopyOptions, commandSignal, debugOf, policyOf, registriesDirsOf, registryOptionsOf } from './options.ts';
-import { addCopyShapeOptions, addSignOptions, copyOptionsOf, destinationIdentity, type CopyFlags } from './copy.ts';
+import { addCopyShapeOptions, addSignOptions, copyOptionsOf, copySignerFor, type CopyFlags } from './copy.ts';
 import { checkSourcePolicy } from '../shared/transport/source-policy.ts';
-import { makeCopySigner, type CopySignFlags } from '../shared/signature/copy-signer.ts';
+import type { CopySignFlags } from '../shared/signature/copy-signer.ts';
 import { dirSource, registrySource, yamlSource, type SyncItem } from './sync-sources.ts';
 
 /**
@@ -63,7 +63,7 @@ export function addSyncCommand(program: Command): void {
           try {
             const srcName = parseImageName(p.source);
             const dstName = parseImageName(p.dest);
-            const sign = await makeCopySigner(f, destinationIdentity(dstName), { signal });
+            const sign = await copySignerFor(f, dstName, { signal });
             const src = await openSource(srcName, { ...destCtx, registry: p.registry });
             try {
               await checkSourcePolicy(src, srcName, policy, { signal, debug });

@@ -2,7 +2,6 @@ import { readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import type { request } from 'undici';
 import { loadUndici } from '../registry/undici-lazy.ts';
 import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
@@ -91,7 +90,10 @@ export async function loadRegistriesD(dirs: readonly string[] = defaultRegistrie
       if (text.length > 1024 * 1024) throw new SkiffError('ELIMIT', `${f} is larger than 1 MiB`);
       let doc: unknown;
       try {
-        doc = parseYaml(text);
+        // the YAML parser loads only when a registries.d file exists (most copies have none); bundled, the
+        // CommonJS package may arrive as { default: exports }
+        const yaml = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
+        doc = (yaml.parse ?? yaml.default!.parse)(text);
       } catch (e) {
         throw new SkiffError('EINVALID', `invalid registries.d file ${f}: ${(e as Error).message}`, { cause: e });
       }

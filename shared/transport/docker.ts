@@ -1,17 +1,19 @@
-import { SkiffError, type Cancellable } from '../errors.ts';
-import type { Digest } from '../oci/digest.ts';
+import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
+import type { ManifestBytes } from '../image/source.ts';
 import { formatReference, normalizePull, type QualifiedReference, type Reference } from '../ref/reference.ts';
 import { openRepository } from '../registry/repository.ts';
 import type { RegistryOptions, RegistryRepository } from '../registry/types.ts';
 import type { CommitOpts, ImageTarget, OpenedSource } from './types.ts';
 import { readRegistrySignatures, writeRegistrySignatures, type RegistrySignatureConfig } from './registry-signatures.ts';
 
-function sourceOver(repo: RegistryRepository, q: QualifiedReference, top: Digest, sc: RegistrySignatureConfig): OpenedSource {
+function sourceOver(repo: RegistryRepository, q: QualifiedReference, top: ManifestBytes, sc: RegistrySignatureConfig): OpenedSource {
   return {
     name: `docker://${formatReference(q)}`,
     registryRepository: { registry: repo.registry, repository: repo.repository },
     async getManifest(digest, co = {}) {
-      return repo.getManifest(digest ?? top, co);
+      // the top manifest was fetched (and verified) when the source opened: serve those bytes
+      if (digest === undefined || digest === top.digest) return { bytes: top.bytes, mediaType: top.mediaType, digest: top.digest };
+      return repo.getManifest(digest, co);
     },
     getBlob: (desc, co = {}) => repo.getBlob(desc, co),
     getSignatures: (digest, co = {}) => readRegistrySignatures(repo, formatReference(q), digest, sc, co),
@@ -22,19 +24,25 @@ function sourceOver(repo: RegistryRepository, q: QualifiedReference, top: Digest
 /**
  * A registry source (`docker://NAME`). A short name means Docker Hub here, as in skopeo (`busybox` →
  * docker.io/library/busybox:latest); short-name resolution through registries.conf is openPullSource's job.
- * The top manifest is pinned by digest once resolved, so a tag moving mid-copy cannot mix two images.
+ * The top manifest is fetched once, when the source opens (one GET, its digest computed from the bytes and checked
+ * against Docker-Content-Digest and a digest in the name), and pinned: a tag moving mid-copy cannot mix two images.
  * `registryRepository` lets a target on the same registry mount blobs instead of uploading them.
  */
 export async function openDockerSource(ref: Reference, reg: RegistryOptions, o: Cancellable & RegistrySignatureConfig = {}): Promise<OpenedSource> {
   const sc: RegistrySignatureConfig = o.registriesDirs ? { registriesDirs: o.registriesDirs } : {};
   const q = normalizePull(ref);
   const repo = openRepository(q.registry, q.path, reg);
-  const head = await repo.headManifest(q.digest ?? q.tag!, o);
-  if (head === undefined) throw new SkiffError('ENOTFOUND', `image ${formatReference(q)} not found`);
-  if (q.digest !== undefined && head.digest !== q.digest) {
-    throw new SkiffError('EINTEGRITY', `registry answered ${head.digest} for ${formatReference(q)}`);
+  let top: ManifestBytes;
+  try {
+    top = await repo.getManifest(q.digest ?? q.tag!, o);
+  } catch (e) {
+    if (isSkiffError(e, 'ENOTFOUND')) throw new SkiffError('ENOTFOUND', `image ${formatReference(q)} not found`, { cause: e });
+    throw e;
   }
-  return sourceOver(repo, q, head.digest, sc);
+  if (q.digest !== undefined && top.digest !== q.digest) {
+    throw new SkiffError('EINTEGRITY', `registry answered ${top.digest} for ${formatReference(q)}`);
+  }
+  return sourceOver(repo, q, top, sc);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { SkiffError, type Cancellable } from '../errors.ts';
-import type { Digest } from '../oci/digest.ts';
+import { digestOf, type Digest } from '../oci/digest.ts';
 import { Annotation } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
 import type { ManifestBytes } from '../image/source.ts';
@@ -96,7 +96,10 @@ export async function openOciLayoutTarget(dir: string, refName: string | undefin
       await layout.blobs.put(body, { digest: desc.digest, size: desc.size }, co);
     },
     async putManifest(bytes, desc, co) {
-      await layout.blobs.put(bytes, { digest: desc.digest, size: desc.size }, co?.signal ? { signal: co.signal } : {});
+      // A manifest already stored under its digest is not written again (no temp file, fsync or session): the
+      // bytes must still hash to that digest, and the stored blob was verified when it was written.
+      const stored = digestOf(bytes) === desc.digest && bytes.length === desc.size && (await layout.blobs.has(desc.digest, desc.size, co ?? {}));
+      if (!stored) await layout.blobs.put(bytes, { digest: desc.digest, size: desc.size }, co?.signal ? { signal: co.signal } : {});
       if (co?.top) top = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
     },
     async commit(co: CommitOpts = {}) {

@@ -1,11 +1,6 @@
 import { SkiffError } from '../errors.ts';
 import type { ImageName } from '../ref/transport-name.ts';
 import type { TransportContext } from './context.ts';
-import { openDirSource, openDirTarget } from './dir.ts';
-import { openDockerArchiveSource, openDockerArchiveTarget } from './docker-archive.ts';
-import { openOciArchiveSource, openOciArchiveTarget } from './oci-archive.ts';
-import { openOciLayoutSource, openOciLayoutTarget } from './oci-layout.ts';
-import { openStoreSource, openStoreTarget } from './store.ts';
 import type { ImageTarget, OpenedSource } from './types.ts';
 
 export type { TransportContext } from './context.ts';
@@ -17,8 +12,14 @@ function noTransport(name: ImageName): SkiffError {
   });
 }
 
-// The registry client is loaded on first use, so the file transports work without it.
+// Each transport loads when a name uses it: the registry client is not parsed for local copies, nor the tar code
+// of the archive transports (or the local store's) for a registry → layout copy.
 const docker = () => import('./docker.ts');
+const ociLayout = () => import('./oci-layout.ts');
+const ociArchive = () => import('./oci-archive.ts');
+const dockerArchive = () => import('./docker-archive.ts');
+const dirTransport = () => import('./dir.ts');
+const store = () => import('./store.ts');
 
 /**
  * Opens an image source for a parsed `transport:reference` name (see parseImageName). A `plain` name is
@@ -31,15 +32,15 @@ export async function openSource(name: ImageName, ctx: TransportContext): Promis
     case 'docker':
       return (await docker()).openDockerSource(name.ref, ctx.registry, { ...so, registriesDirs: ctx.registriesDirs });
     case 'oci':
-      return openOciLayoutSource(name.path, name.refName, so);
+      return (await ociLayout()).openOciLayoutSource(name.path, name.refName, so);
     case 'oci-archive':
-      return openOciArchiveSource(name.path, name.refName, { ...so, tmpDir: ctx.tmpDir });
+      return (await ociArchive()).openOciArchiveSource(name.path, name.refName, { ...so, tmpDir: ctx.tmpDir });
     case 'docker-archive':
-      return openDockerArchiveSource(name.path, { ref: name.ref, sourceIndex: name.sourceIndex }, { ...so, tmpDir: ctx.tmpDir });
+      return (await dockerArchive()).openDockerArchiveSource(name.path, { ref: name.ref, sourceIndex: name.sourceIndex }, { ...so, tmpDir: ctx.tmpDir });
     case 'dir':
-      return openDirSource(name.path, so);
+      return (await dirTransport()).openDirSource(name.path, so);
     case 'store':
-      return openStoreSource(ctx.storeRoot, { ref: name.ref, id: name.id }, { ...so, registriesConf: ctx.registry.registriesConf });
+      return (await store()).openStoreSource(ctx.storeRoot, { ref: name.ref, id: name.id }, { ...so, registriesConf: ctx.registry.registriesConf });
     case 'plain':
       throw noTransport(name);
   }
@@ -55,17 +56,17 @@ export async function openTarget(name: ImageName, ctx: TransportContext): Promis
     case 'docker':
       return (await docker()).openDockerTarget(name.ref, ctx.registry, { ...so, registriesDirs: ctx.registriesDirs });
     case 'oci':
-      return openOciLayoutTarget(name.path, name.refName, so);
+      return (await ociLayout()).openOciLayoutTarget(name.path, name.refName, so);
     case 'oci-archive':
-      return openOciArchiveTarget(name.path, name.refName, so);
+      return (await ociArchive()).openOciArchiveTarget(name.path, name.refName, so);
     case 'docker-archive':
       if (name.sourceIndex !== undefined) throw new SkiffError('EINVALID', 'docker-archive:FILE:@N names a source image; a destination takes :NAME:TAG');
-      return openDockerArchiveTarget(name.path, name.ref, so);
+      return (await dockerArchive()).openDockerArchiveTarget(name.path, name.ref, so);
     case 'dir':
-      return openDirTarget(name.path, so);
+      return (await dirTransport()).openDirTarget(name.path, so);
     case 'store':
       if (!name.ref) throw new SkiffError('EINVALID', 'a store: destination needs a name, not an image ID');
-      return openStoreTarget(ctx.storeRoot, { ref: name.ref }, so);
+      return (await store()).openStoreTarget(ctx.storeRoot, { ref: name.ref }, so);
     case 'plain':
       throw noTransport(name);
   }

@@ -9,7 +9,7 @@ import type { Descriptor } from '../oci/types.ts';
 import type { RegistryRepository } from '../registry/types.ts';
 import { decodeSignatureBlob, encodeSignatureBlob } from '../signature/blob.ts';
 import { loadRegistriesD, lookasideBases, lookasideLocation, readLookasideSignatures, type RegistriesD } from '../signature/lookaside.ts';
-import { buildSigstoreAttachment, readAttachmentSignatures, sigstoreAttachmentTag, MAX_ATTACHMENT_MANIFEST_BYTES, type SigstoreSignature } from '../signature/sigstore.ts';
+import type { SigstoreSignature } from '../signature/sigstore.ts';
 
 /** Where a registry image's signatures live (registries.d), resolved lazily once per opened image. */
 export interface RegistrySignatureConfig {
@@ -36,7 +36,11 @@ async function readCappedBlob(repo: RegistryRepository, d: Descriptor, o: Cancel
   return new Uint8Array(Buffer.concat(chunks));
 }
 
+/** The sigstore code (and its crypto dependency), loaded only for a scope that uses sigstore attachments. */
+const sigstoreCode = () => import('../signature/sigstore.ts');
+
 async function attachmentOf(repo: RegistryRepository, digest: Digest, o: Cancellable): Promise<SigstoreSignature[]> {
+  const { MAX_ATTACHMENT_MANIFEST_BYTES, readAttachmentSignatures, sigstoreAttachmentTag } = await sigstoreCode();
   let m;
   try {
     m = await repo.getManifest(sigstoreAttachmentTag(digest), o);
@@ -102,6 +106,7 @@ export async function writeRegistrySignatures(repo: RegistryRepository, dockerRe
     const key = (s: SigstoreSignature): string => `${Buffer.from(s.payload).toString('base64')}\n${s.signature}`;
     const seen = new Set(existing.map(key));
     const all = [...existing, ...sigstore.filter((s) => !seen.has(key(s)))];
+    const { buildSigstoreAttachment, sigstoreAttachmentTag } = await sigstoreCode();
     const att = buildSigstoreAttachment(all);
     for (const b of att.blobs) {
       if ((await repo.headBlob(b.descriptor.digest, o)) === b.descriptor.size) continue;

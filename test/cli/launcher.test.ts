@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -99,6 +99,97 @@ describe('launchers', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("unknown option '--no-such-flag'");
     expect(r.stdout).toBe('');
+  });
+});
+
+describe('launcher start-up', () => {
+  it('a bare --version is answered without loading the bundle', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skiff-launch-'));
+    try {
+      mkdirSync(join(dir, 'bin'));
+      for (const f of ['launch.mjs', 'copy-tool.mjs']) copyFileSync(resolve(repo, 'bin', f), join(dir, 'bin', f));
+      copyFileSync(resolve(repo, 'package.json'), join(dir, 'package.json'));
+      // no dist/ at all: only the launcher can answer
+      const r = spawnSync(process.execPath, [join(dir, 'bin', 'copy-tool.mjs'), '--version'], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const pkg = JSON.parse(readFileSync(resolve(repo, 'package.json'), 'utf8')) as { version: string };
+      expect(r.stdout).toBe(`copy-tool version ${pkg.version}\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--version after other arguments still goes through the tool (same output)', () => {
+    const r = spawnSync(process.execPath, [resolve(repo, 'bin', 'copy-tool.mjs'), '--debug', '--version'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^copy-tool version \d+\.\d+\.\d+\n$/);
+  });
+
+  describe('compile cache directory', () => {
+    const uid = process.getuid!();
+    async function cacheDir(env: Record<string, string | undefined>, asUid = uid): Promise<string | undefined> {
+      const { compileCacheDir } = (await import(resolve(repo, 'bin/launch.mjs'))) as { compileCacheDir: (e: object, u: number) => string | undefined };
+      return compileCacheDir(env, asUid);
+    }
+
+    it('is made 0700 under $XDG_CACHE_HOME (or ~/.cache) of the user running the tool', async () => {
+      const home = mkdtempSync(join(tmpdir(), 'skiff-cache-'));
+      try {
+        const d = await cacheDir({ HOME: home });
+        expect(d).toBe(join(home, '.cache/skiff/node-compile-cache'));
+        expect(statSync(d!).mode & 0o777).toBe(0o700);
+        expect(await cacheDir({ HOME: home, XDG_CACHE_HOME: join(home, 'xdg') })).toBe(join(home, 'xdg/skiff/node-compile-cache'));
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+      }
+    });
+
+    it('is not used when others may write to it, when it is a symlink, or when the home is another user\'s', async () => {
+      const home = mkdtempSync(join(tmpdir(), 'skiff-cache-'));
+      try {
+        const d = (await cacheDir({ HOME: home }))!;
+        chmodSync(d, 0o777);
+        expect(await cacheDir({ HOME: home })).toBeUndefined();
+        chmodSync(d, 0o700);
+        chmodSync(dirname(d), 0o777);
+        expect(await cacheDir({ HOME: home })).toBeUndefined();
+        chmodSync(dirname(d), 0o700);
+        rmSync(d, { recursive: true });
+        const elsewhere = mkdtempSync(join(tmpdir(), 'skiff-cache-other-'));
+        symlinkSync(elsewhere, d);
+        expect(await cacheDir({ HOME: home })).toBeUndefined();
+        rmSync(elsewhere, { recursive: true, force: true });
+        // sudo keeping the caller's HOME: root must not create root-owned files in it
+        expect(await cacheDir({ HOME: home }, uid + 1)).toBeUndefined();
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+      }
+    });
+
+    it('without a home falls back to a private /tmp/skiff-<uid> directory, refused when someone else made it', async () => {
+      const tmpDir = `/tmp/skiff-${uid}/node-compile-cache`;
+      expect(await cacheDir({})).toBe(tmpDir);
+      expect(await cacheDir({ HOME: '/nonexistent-home-for-skiff-test' })).toBe(tmpDir);
+      expect(statSync(tmpDir).mode & 0o777).toBe(0o700);
+      // a directory of that name made by another user (seen here as owned by another uid) is not used
+      expect(await cacheDir({}, uid + 1)).toBeUndefined();
+    });
+
+    it('is skipped, not fatal, when it cannot be made or is switched off', async () => {
+      const home = mkdtempSync(join(tmpdir(), 'skiff-cache-'));
+      try {
+        writeFileSync(join(home, '.cache'), 'a file where the directory would go');
+        expect(await cacheDir({ HOME: home })).toBeUndefined();
+        expect(await cacheDir({ HOME: join(home, 'x'), XDG_CACHE_HOME: join(home, '.cache/sub') })).toBeUndefined();
+        expect(await cacheDir({ HOME: home, XDG_CACHE_HOME: join(home, 'x'), SKIFF_NO_COMPILE_CACHE: '1' })).toBeUndefined();
+        // the tool still runs without one
+        const r = spawnSync(process.execPath, [resolve(repo, 'bin', 'copy-tool.mjs'), 'inspect', '--help'], { encoding: 'utf8', env: { ...process.env, HOME: home, XDG_CACHE_HOME: '' } });
+        expect(r.status, r.stderr).toBe(0);
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+      }
+    });
   });
 });
 

@@ -80,6 +80,11 @@ describe('start-up of one command', () => {
     expect(carrying(loadedFiles('run-tool', 'run'), /\/\/ (shared\/(registry|transport|signature)\/|shared\/layer\/tar-read|node_modules\/tar-stream\/)/m)).toEqual([]);
   });
 
+  it('copy-tool copy loads no signing, archive, tar, YAML or other transport code before a copy needs it', () => {
+    const files = loadedFiles('copy-tool', 'copy');
+    expect(carrying(files, /\/\/ (shared\/signature\/(sigstore|simple-signing|copy-signer|policy-evaluate|lookaside)|shared\/transport\/(docker|dir|store|oci-archive|docker-archive|oci-layout)\.ts|shared\/layer\/tar-|node_modules\/(tar-stream|tweetnacl|yaml|openpgp|undici)\/)/m)).toEqual([]);
+  });
+
   it('build-tool build loads no transport, registry client or signing code unless it pulls or pushes', () => {
     expect(carrying(loadedFiles('build-tool', 'build'), /\/\/ (shared\/(transport|signature)\/|shared\/registry\/(?!undici-lazy))/m)).toEqual([]);
   });

@@ -1,0 +1,92 @@
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseImageName } from '../../../shared/ref/transport-name.ts';
+import { copyImage, type CopyResult } from '../../../shared/transport/copy-image.ts';
+import { openSource, openTarget, type TransportContext } from '../../../shared/transport/open.ts';
+import { REGISTRY_BIN, startRegistry, type TestRegistry } from '../../helpers/registry.ts';
+import { scratchDir } from '../../helpers/tmp.ts';
+import { makeImage, putImage } from '../../unit/transport/fixtures.ts';
+
+// The copy whose destination already has everything (issue 19): one manifest GET at the source, stats at the
+// destination, and nothing rewritten there.
+describe.skipIf(!existsSync(REGISTRY_BIN))('a copy into a layout that has every blob', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let reg: TestRegistry;
+  let ctx: TransportContext;
+  let ref: string;
+  let digest: string;
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = await scratchDir('skiff-noop-copy-'));
+    reg = await startRegistry({ accessLog: true });
+    ctx = { storeRoot: join(dir, 'store'), registry: { tlsVerify: false }, tmpDir: dir };
+    const src = join(dir, 'src');
+    digest = (await putImage(src, await makeImage('noop'), 'v1')).desc.digest;
+    ref = `docker://${reg.host}/skiff/noop:1`;
+    await copy(`oci:${src}:v1`, ref);
+  });
+  afterAll(async () => {
+    await reg?.stop();
+    await cleanup?.();
+  });
+
+  async function copy(from: string, to: string): Promise<CopyResult> {
+    const s = await openSource(parseImageName(from), ctx);
+    try {
+      const t = await openTarget(parseImageName(to), ctx);
+      try {
+        return await copyImage(s, t);
+      } finally {
+        await t.close();
+      }
+    } finally {
+      await s.close();
+    }
+  }
+
+  it('reads the source manifest with one GET by tag (no HEAD first) and no blob', async () => {
+    const out = join(dir, 'out');
+    await copy(ref, `oci:${out}:x`);
+    const before = (await reg.requests()).length;
+    const r = await copy(ref, `oci:${out}:x`);
+    expect(r).toMatchObject({ digest, skipped: true });
+    const seen = (await reg.requests()).slice(before).filter((l) => l.includes('/skiff/noop/'));
+    expect(seen.filter((l) => l.includes('/manifests/'))).toEqual([expect.stringMatching(/^GET \/v2\/skiff\/noop\/manifests\/1 /)]);
+    expect(seen.filter((l) => l.includes('/blobs/'))).toEqual([]);
+  });
+
+  it('rewrites neither the manifest blob nor index.json', async () => {
+    const out = join(dir, 'out2');
+    await copy(ref, `oci:${out}:x`);
+    const manifest = join(out, 'blobs/sha256', digest.slice(7));
+    const mtimes = [statSync(manifest).mtimeMs, statSync(join(out, 'index.json')).mtimeMs];
+    const ino = statSync(manifest).ino;
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await copy(ref, `oci:${out}:x`)).skipped).toBe(true);
+    expect([statSync(manifest).mtimeMs, statSync(join(out, 'index.json')).mtimeMs]).toEqual(mtimes);
+    expect(statSync(manifest).ino).toBe(ino);
+  });
+
+  it('writes no temporary file: the copy succeeds where no temporary could be made', async () => {
+    const out = join(dir, 'out4');
+    await copy(ref, `oci:${out}:x`);
+    // a file where the temporaries' directory goes: any write through it fails (ENOTDIR)
+    rmSync(join(out, '.skiff-tmp'), { recursive: true, force: true });
+    writeFileSync(join(out, '.skiff-tmp'), '');
+    try {
+      expect((await copy(ref, `oci:${out}:x`)).skipped).toBe(true);
+    } finally {
+      rmSync(join(out, '.skiff-tmp'), { force: true });
+    }
+  });
+
+  it('still stores a manifest the layout lacks, verified (the skip is only for a blob already there)', async () => {
+    const out = join(dir, 'out3');
+    await copy(ref, `oci:${out}:x`);
+    rmSync(join(out, 'blobs/sha256', digest.slice(7)));
+    await expect(copy(ref, `oci:${out}:x`)).resolves.toMatchObject({ digest });
+    expect(existsSync(join(out, 'blobs/sha256', digest.slice(7)))).toBe(true);
+  });
+});
