@@ -1,0 +1,128 @@
+import type { Dirent, Stats } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SkiffError, isSkiffError, throwIfAborted, type Cancellable } from '../../shared/errors.ts';
+import { readTreeXattrs } from '../../shared/layer/xattr.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { mountTargets } from '../containers/mount-targets.ts';
+import { lowersOf } from '../containers/rootfs-mount.ts';
+import { containerPaths, loadContainer } from '../containers/state.ts';
+
+// The diff operation (podman's `diff`): what a container changed against its image, read from its overlay upper
+// dir and the image's unpacked lower dirs. Nothing is mounted and nothing is followed: every path is lstat'ed.
+
+/** One change: `A` added, `C` changed, `D` deleted, and the absolute path in the container. */
+export interface FsChange {
+  kind: 'A' | 'C' | 'D';
+  path: string;
+}
+
+/** Paths the runtime creates in every container (podman's list): never reported as changes. */
+const RUNTIME_PATHS = new Set(['/dev', '/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/proc', '/run', '/run/notify', '/run/.containerenv', '/run/secrets', '/run/podman-init', '/sys', '/etc/mtab']);
+
+function isWhiteout(st: Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+function isOpaque(x: ReadonlyMap<string, Buffer> | undefined): boolean {
+  const v = x?.get('trusted.overlay.opaque') ?? x?.get('user.overlay.opaque');
+  return v?.toString() === 'y';
+}
+
+/**
+ * lstat of `rel` under the tree `base` without following any symlink on the way: undefined when a parent
+ * component is missing or not a real directory, or the path itself is missing (a lower's symlinked parent
+ * never leads the check out of the tree).
+ */
+async function lstatInTree(base: string, rel: readonly string[]): Promise<Stats | undefined> {
+  let cur = base;
+  for (let i = 0; i < rel.length; i++) {
+    cur = join(cur, rel[i]!);
+    const st = await lstat(cur).catch(() => undefined);
+    if (st === undefined) return undefined;
+    if (i < rel.length - 1 && !st.isDirectory()) return undefined;
+  }
+  return lstat(cur).catch(() => undefined);
+}
+
+/** Whether `rel` exists in the stack of lower dirs (top first), honouring whiteouts and opaque dirs of the lowers. */
+async function inLowers(lowersTopFirst: readonly string[], rel: readonly string[]): Promise<boolean> {
+  for (const l of lowersTopFirst) {
+    const st = await lstatInTree(l, rel);
+    if (st === undefined) continue;
+    return !isWhiteout(st);
+  }
+  return false;
+}
+
+/** The names in directory `rel` across the lower dirs (top first). */
+async function lowerNames(lowersTopFirst: readonly string[], rel: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const l of lowersTopFirst) {
+    const st = await lstatInTree(l, rel);
+    if (!st?.isDirectory()) continue;
+    for (const n of await readdir(join(l, ...rel)).catch(() => [] as string[])) out.add(n);
+  }
+  return out;
+}
+
+/**
+ * The changes of container `nameOrId` against its image, sorted by path (byte order) as podman prints them:
+ * a whiteout is `D`; a path in the upper dir that the image has is `C`, one it lacks is `A` (a directory's
+ * contents are walked); an opaque directory also reports the image's entries under it as `D`. Paths the
+ * runtime creates (podman's list, and the runtime config's mount targets) are left out. Read-only: works on a
+ * running, stopped or created container alike and never follows a symlink (LA-20). ENOTFOUND for an unknown
+ * container.
+ */
+export async function diffContainer(store: Store, nameOrId: string, o: Cancellable = {}): Promise<FsChange[]> {
+  const c = await loadContainer(store.paths.root, nameOrId).catch((e: unknown) => {
+    if (isSkiffError(e, 'ENOTFOUND')) throw new SkiffError('ENOTFOUND', `${nameOrId} not found: layer not known`, { cause: e });
+    throw e;
+  });
+  const p = containerPaths(store.paths.root, c.record.id);
+  const lowers = lowersOf(store, c.record).reverse();
+  const skip = new Set([...RUNTIME_PATHS, ...[...(await mountTargets(p.bundle))].map((t) => `/${t}`)]);
+  const xattrs = await readTreeXattrs(p.upper, o).catch(() => new Map<string, Map<string, Buffer>>());
+  const out: FsChange[] = [];
+  const walk = async (dir: string, rel: string[]): Promise<void> => {
+    throwIfAborted(o.signal);
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    for (const e of entries) {
+      const abs = join(dir, e.name);
+      const r = [...rel, e.name];
+      const path = `/${r.join('/')}`;
+      const st = await lstat(abs);
+      if (skip.has(path)) {
+        if (st.isDirectory()) await walk(abs, r);
+        continue;
+      }
+      if (isWhiteout(st)) {
+        if (await inLowers(lowers, r)) out.push({ kind: 'D', path });
+        continue;
+      }
+      const existed = await inLowers(lowers, r);
+      out.push({ kind: existed ? 'C' : 'A', path });
+      if (!st.isDirectory()) continue;
+      if (existed && isOpaque(xattrs.get(abs))) {
+        const kept = new Set(await readdir(abs));
+        for (const n of await lowerNames(lowers, r)) if (!kept.has(n)) out.push({ kind: 'D', path: `${path}/${n}` });
+      }
+      await walk(abs, r);
+    }
+  };
+  await walk(p.upper, []);
+  return out.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+}
+
+/** podman's `diff --format json` document: the paths by kind, each key present only when it has paths. */
+export function changesJson(changes: readonly FsChange[]): { changed?: string[]; added?: string[]; deleted?: string[] } {
+  const pick = (k: FsChange['kind']): string[] => changes.filter((c) => c.kind === k).map((c) => c.path);
+  const [changed, added, deleted] = [pick('C'), pick('A'), pick('D')];
+  return { ...(changed.length > 0 && { changed }), ...(added.length > 0 && { added }), ...(deleted.length > 0 && { deleted }) };
+}

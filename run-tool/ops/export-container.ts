@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { SkiffError, type Cancellable } from '../../shared/errors.ts';
+import { packTree } from '../../shared/layer/tar-write.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { withContainerRootfs } from '../containers/rootfs-access.ts';
+import { loadContainer } from '../containers/state.ts';
+
+// The export operation (podman's `export`): a container's whole file system as one tar stream.
+
+/** Where exportContainer writes: a file (written to a temp file beside it and renamed) or an open stream. */
+export type ExportTarget = { file: string } | { stream: Writable };
+
+/**
+ * Writes the merged root file system of container `nameOrId` as a tar archive (packTree: byte-ordered, owners
+ * and modes kept, symlinks archived as links and never followed, sockets skipped) to `target`. The container
+ * lock is held throughout and a stopped container's overlay is mounted only for the export. A file target
+ * appears complete or not at all (temp file + rename; removed on any error or abort). ENOTFOUND for an unknown
+ * container; EIO naming the file when it cannot be created.
+ */
+export async function exportContainer(store: Store, nameOrId: string, target: ExportTarget, o: Cancellable & { onWarning?: (m: string) => void } = {}): Promise<void> {
+  const c = await loadContainer(store.paths.root, nameOrId);
+  await withContainerRootfs(
+    store,
+    c.record.id,
+    async ({ rootfs }) => {
+      const tar = packTree(rootfs, { signal: o.signal, ...(o.onWarning && { onWarning: o.onWarning }) });
+      if ('stream' in target) {
+        await pipeline(tar, target.stream, { signal: o.signal, end: false });
+        return;
+      }
+      const tmp = join(dirname(target.file), `.${basename(target.file)}.${randomBytes(6).toString('hex')}.tmp`);
+      try {
+        const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
+        await pipeline(tar, out, { signal: o.signal });
+        await rename(tmp, target.file);
+      } catch (e) {
+        tar.destroy();
+        await rm(tmp, { force: true });
+        const err = e as NodeJS.ErrnoException;
+        if (err.syscall === 'open') throw new SkiffError('EIO', `creating file "${target.file}": ${/^\w+: ([^,]*)/.exec(err.message)?.[1] ?? err.message}`, { cause: e });
+        throw e;
+      }
+    },
+    { signal: o.signal },
+  );
+}
