@@ -51,6 +51,9 @@ const commands: CommandModule[] = [
   { names: ['diff'], load: async () => (await import('./commands/diff.ts')).addDiffCommand },
   { names: ['export'], load: async () => (await import('./commands/export.ts')).addExportCommand },
   { names: ['history'], load: async () => (await import('./commands/history.ts')).addHistoryCommand },
+  { names: ['volume'], load: async () => (await import('./commands/volume-archive.ts')).addVolumeArchiveCommands },
+  { names: ['network'], load: async () => (await import('./commands/network-prune.ts')).addNetworkPruneCommands },
+  { names: ['container', 'image'], load: async () => (await import('./commands/exists.ts')).addExistsCommands },
   // last: it reuses a `system` command if one exists
   {
     names: ['system', 'prune'],

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { packTree } from '../../shared/layer/tar-write.ts';
@@ -14,6 +14,28 @@ import { loadContainer } from '../containers/state.ts';
 
 /** Where exportContainer writes: a file (written to a temp file beside it and renamed) or an open stream. */
 export type ExportTarget = { file: string } | { stream: Writable };
+
+/**
+ * Writes the tar stream `tar` to `target`: a stream is left open; a file appears complete or not at all (temp file
+ * beside it + rename; removed on any error or abort). EIO naming the file when it cannot be created.
+ */
+export async function writeTarTo(tar: Readable, target: ExportTarget, o: Cancellable = {}): Promise<void> {
+  if ('stream' in target) {
+    await pipeline(tar, target.stream, { signal: o.signal, end: false });
+    return;
+  }
+  const tmp = join(dirname(target.file), `.${basename(target.file)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await pipeline(tar, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal: o.signal });
+    await rename(tmp, target.file);
+  } catch (e) {
+    tar.destroy();
+    await rm(tmp, { force: true });
+    const err = e as NodeJS.ErrnoException;
+    if (err.syscall === 'open') throw new SkiffError('EIO', `creating file "${target.file}": ${/^\w+: ([^,]*)/.exec(err.message)?.[1] ?? err.message}`, { cause: e });
+    throw e;
+  }
+}
 
 /**
  * Writes the merged root file system of container `nameOrId` as a tar archive (packTree: byte-ordered, owners
@@ -28,23 +50,7 @@ export async function exportContainer(store: Store, nameOrId: string, target: Ex
     store,
     c.record.id,
     async ({ rootfs }) => {
-      const tar = packTree(rootfs, { signal: o.signal, ...(o.onWarning && { onWarning: o.onWarning }) });
-      if ('stream' in target) {
-        await pipeline(tar, target.stream, { signal: o.signal, end: false });
-        return;
-      }
-      const tmp = join(dirname(target.file), `.${basename(target.file)}.${randomBytes(6).toString('hex')}.tmp`);
-      try {
-        const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
-        await pipeline(tar, out, { signal: o.signal });
-        await rename(tmp, target.file);
-      } catch (e) {
-        tar.destroy();
-        await rm(tmp, { force: true });
-        const err = e as NodeJS.ErrnoException;
-        if (err.syscall === 'open') throw new SkiffError('EIO', `creating file "${target.file}": ${/^\w+: ([^,]*)/.exec(err.message)?.[1] ?? err.message}`, { cause: e });
-        throw e;
-      }
+      await writeTarTo(packTree(rootfs, { signal: o.signal, ...(o.onWarning && { onWarning: o.onWarning }) }), target, o);
     },
     { signal: o.signal },
   );
