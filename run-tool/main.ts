@@ -54,6 +54,7 @@ const commands: CommandModule[] = [
   { names: ['volume'], load: async () => (await import('./commands/volume-archive.ts')).addVolumeArchiveCommands },
   { names: ['network'], load: async () => (await import('./commands/network-prune.ts')).addNetworkPruneCommands },
   { names: ['container', 'image'], load: async () => (await import('./commands/exists.ts')).addExistsCommands },
+  { names: ['secret'], load: async () => (await import('./commands/secret.ts')).addSecretCommands },
   // last: it reuses a `system` command if one exists
   {
     names: ['system', 'prune'],

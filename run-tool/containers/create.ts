@@ -1,3 +1,4 @@
+import { materialiseSecret, readSecretData } from './secrets.ts';
 import { statSync } from 'node:fs';
 import { chown, lstat, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -256,6 +257,12 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
         createdVolumes.push(v);
       }
     }
+    // --secret: mount secrets are private copies bind-mounted read-only; env secrets reach only the runtime config
+    const secretEnv: string[] = [];
+    for (const [i, use] of (o.secrets ?? []).entries()) {
+      if (use.type === 'env') secretEnv.push(`${use.target}=${(await readSecretData(root, use.name)).data.toString('utf8')}`);
+      else mounts.push({ type: 'bind', source: await materialiseSecret(root, p.userdata, use, i), destination: use.target, options: ['ro'] });
+    }
     await linkMtab(p.rootfs);
     // podman's /etc/passwd and /etc/group entries for a user the image lacks (read-only rootfs: bind-mounted copies)
     const cwd = checkWorkdir(o.workdir ?? cfg.WorkingDir);
@@ -317,6 +324,8 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     if (isRootless() && (o.memory !== undefined || o.cpus !== undefined || o.pidsLimit !== undefined)) {
       o.onWarning?.('WARNING: resource limits are ignored for rootless containers on cgroups v1');
     }
+    const recordEnv = [...spec.process.env];
+    spec.process.env.push(...secretEnv);
     await writeFileAtomic(join(p.bundle, 'config.json'), `${JSON.stringify(spec)}\n`, 0o600);
     const record: ContainerRecord = {
       id,
@@ -325,7 +334,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       image: { name: img.name, id: img.id, digest: img.digest },
       args: spec.process.args,
       config: {
-        env: spec.process.env,
+        env: recordEnv,
         cmd: o.args && o.args.length > 0 ? o.args : o.entrypoint !== undefined ? [] : [...(cfg.Cmd ?? [])],
         entrypoint: o.entrypoint ?? [...(cfg.Entrypoint ?? [])],
         workingDir: spec.process.cwd,
