@@ -55,6 +55,7 @@ const commands: CommandModule[] = [
   { names: ['network'], load: async () => (await import('./commands/network-prune.ts')).addNetworkPruneCommands },
   { names: ['container', 'image'], load: async () => (await import('./commands/exists.ts')).addExistsCommands },
   { names: ['secret'], load: async () => (await import('./commands/secret.ts')).addSecretCommands },
+  { names: ['mount', 'unmount', 'umount'], load: async () => (await import('./commands/mount.ts')).addMountCommands },
   // last: it reuses a `system` command if one exists
   {
     names: ['system', 'prune'],
