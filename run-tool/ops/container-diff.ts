@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { SkiffError, isSkiffError, throwIfAborted, type Cancellable } from '../../shared/errors.ts';
 import { readTreeXattrs } from '../../shared/layer/xattr.ts';
 import type { Store } from '../../shared/store/store.ts';
+import { decompress } from '../../shared/layer/compression.ts';
+import { forEachTarEntry } from '../../shared/layer/tar-read.ts';
+import { readRunImage, type RunImage } from '../containers/create.ts';
 import { mountTargets } from '../containers/mount-targets.ts';
 import { lowersOf } from '../containers/rootfs-mount.ts';
 import { containerPaths, loadContainer } from '../containers/state.ts';
@@ -72,13 +75,10 @@ async function lowerNames(lowersTopFirst: readonly string[], rel: readonly strin
  * contents are walked); an opaque directory also reports the image's entries under it as `D`. Paths the
  * runtime creates (podman's list, and the runtime config's mount targets) are left out. Read-only: works on a
  * running, stopped or created container alike and never follows a symlink (LA-20). ENOTFOUND for an unknown
- * container.
+ * container (loadContainer's message).
  */
 export async function diffContainer(store: Store, nameOrId: string, o: Cancellable = {}): Promise<FsChange[]> {
-  const c = await loadContainer(store.paths.root, nameOrId).catch((e: unknown) => {
-    if (isSkiffError(e, 'ENOTFOUND')) throw new SkiffError('ENOTFOUND', `${nameOrId} not found: layer not known`, { cause: e });
-    throw e;
-  });
+  const c = await loadContainer(store.paths.root, nameOrId);
   const p = containerPaths(store.paths.root, c.record.id);
   const lowers = lowersOf(store, c.record).reverse();
   const skip = new Set([...RUNTIME_PATHS, ...[...(await mountTargets(p.bundle))].map((t) => `/${t}`)]);
@@ -118,6 +118,77 @@ export async function diffContainer(store: Store, nameOrId: string, o: Cancellab
   };
   await walk(p.upper, []);
   return out.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+}
+
+/** The cleaned absolute path of an archive name (`./a/b/` → `/a/b`). Pure. */
+function entryPath(name: string): string {
+  return `/${name.split('/').filter((c) => c !== '' && c !== '.').join('/')}`;
+}
+
+/** The paths one layer's tar holds after its whiteouts, applied over `paths` (mutated). */
+async function applyLayerPaths(store: Store, img: RunImage, i: number, paths: Set<string>, o: Cancellable, onEntry?: (path: string, whiteout: boolean) => void): Promise<void> {
+  const { stream } = await decompress(await store.blobs.open(img.layers[i]!.desc, o), { signal: o.signal });
+  const removeUnder = (dir: string): void => {
+    for (const p of paths) if (p.startsWith(`${dir}/`)) paths.delete(p);
+  };
+  await forEachTarEntry(
+    stream,
+    (h) => {
+      const path = entryPath(h.name);
+      const base = path.slice(path.lastIndexOf('/') + 1);
+      const parent = path.slice(0, path.lastIndexOf('/'));
+      if (base === '.wh..wh..opq') return void removeUnder(parent);
+      if (base.startsWith('.wh.')) {
+        const gone = `${parent}/${base.slice(4)}`;
+        onEntry?.(gone, true);
+        paths.delete(gone);
+        removeUnder(gone);
+        return;
+      }
+      onEntry?.(path, false);
+      paths.add(path);
+    },
+    { signal: o.signal },
+  );
+}
+
+/**
+ * The changes of image `input`'s top layer against the layers below it, as podman's `diff IMAGE` prints them: an
+ * entry the lower layers lack is `A`, one they have is `C`, a whiteout of an existing path is `D`; sorted by path;
+ * the runtime's paths (podman's list) are left out here too.
+ * Layers are streamed (names only), never unpacked. ENOTFOUND when no such image exists.
+ */
+export async function diffImage(store: Store, input: string, o: Cancellable = {}): Promise<FsChange[]> {
+  const img = await readRunImage(store, input, o);
+  if (img.layers.length === 0) return [];
+  const lower = new Set<string>();
+  for (let i = 0; i < img.layers.length - 1; i++) await applyLayerPaths(store, img, i, lower, o);
+  const out = new Map<string, FsChange>();
+  await applyLayerPaths(store, img, img.layers.length - 1, new Set(), o, (path, whiteout) => {
+    if (path === '/' || RUNTIME_PATHS.has(path)) return;
+    if (whiteout) {
+      if (lower.has(path)) out.set(path, { kind: 'D', path });
+    } else out.set(path, { kind: lower.has(path) ? 'C' : 'A', path });
+  });
+  return [...out.values()].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+}
+
+/**
+ * `diff NAME` as podman resolves it: a container first, else an image. ENOTFOUND "NAME not found: layer not known"
+ * when neither exists.
+ */
+export async function diffContainerOrImage(store: Store, name: string, o: Cancellable = {}): Promise<FsChange[]> {
+  try {
+    return await diffContainer(store, name, o);
+  } catch (e) {
+    if (!isSkiffError(e, 'ENOTFOUND')) throw e;
+  }
+  try {
+    return await diffImage(store, name, o);
+  } catch (e) {
+    if (isSkiffError(e, 'ENOTFOUND') || isSkiffError(e, 'EINVALID')) throw new SkiffError('ENOTFOUND', `${name} not found: layer not known`, { cause: e });
+    throw e;
+  }
 }
 
 /** podman's `diff --format json` document: the paths by kind, each key present only when it has paths. */

@@ -73,6 +73,8 @@ describe.skipIf(!isRoot || !hasBusybox || !hasRunc)('run-tool diff, export, hist
     });
     rt(['run', '--name', 'c2', '--network', 'none', 'localhost/busybox', 'true']);
     expect(rt(['diff', 'c2'])).toBe('C /etc\n'); // the /etc/hosts placeholder's parent, as podman shows it
+    expect(rt(['diff', 'localhost/busybox'])).toMatch(/^A \/bin\nA \/bin\/arch\n/); // an image: its top layer against its parents
+    expect(rt(['diff', 'localhost/busybox'])).not.toMatch(/^A \/(dev|proc|sys)$/m);
     expect(bad(['diff', 'nosuch']).stderr).toBe('Error: nosuch not found: layer not known\n');
     expect(bad(['diff', '--format', 'yaml', 'c1']).status).toBe(125);
   });
@@ -88,6 +90,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasRunc)('run-tool diff, export, hist
     try {
       expect(rt(['diff', 'c1'])).toBe(p(['diff', 'pc1']).stdout);
       expect(JSON.parse(rt(['diff', '--format', 'json', 'c1']))).toEqual(JSON.parse(p(['diff', '--format', 'json', 'pc1']).stdout));
+      expect(rt(['diff', 'localhost/busybox'])).toBe(p(['diff', 'localhost/busybox']).stdout); // an image: its top layer
       const pn = p(['diff', 'nosuch']);
       const sn = run(bin, root, ['diff', 'nosuch']);
       expect([sn.status, sn.stderr]).toEqual([pn.status, pn.stderr.split('\n').filter((l) => l.startsWith('Error')).join('\n') + '\n']);
