@@ -1,7 +1,8 @@
-import type { Dirent, Stats } from 'node:fs';
+import { closeSync, constants as C, openSync, type Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError, isSkiffError, throwIfAborted, type Cancellable } from '../../shared/errors.ts';
+import { fdPath } from '../../shared/layer/confined-root.ts';
 import { readTreeXattrs } from '../../shared/layer/xattr.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { decompress } from '../../shared/layer/compression.ts';
@@ -84,39 +85,53 @@ export async function diffContainer(store: Store, nameOrId: string, o: Cancellab
   const skip = new Set([...RUNTIME_PATHS, ...[...(await mountTargets(p.bundle))].map((t) => `/${t}`)]);
   const xattrs = await readTreeXattrs(p.upper, o).catch(() => new Map<string, Map<string, Buffer>>());
   const out: FsChange[] = [];
-  const walk = async (dir: string, rel: string[]): Promise<void> => {
-    throwIfAborted(o.signal);
-    let entries: Dirent[];
+  // The walk holds each directory open (O_NOFOLLOW) and reaches its entries through /proc/self/fd/N: a running
+  // container swapping a directory for a symlink meanwhile cannot lead the walk out of its upper dir.
+  const openDir = (path: string): number | undefined => {
     try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
+      return openSync(path, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+    } catch {
+      return undefined; // gone, or no longer a directory
     }
-    for (const e of entries) {
-      const abs = join(dir, e.name);
-      const r = [...rel, e.name];
+  };
+  const walk = async (fd: number, rel: string[]): Promise<void> => {
+    throwIfAborted(o.signal);
+    const here = fdPath(fd);
+    const names = await readdir(here).catch(() => [] as string[]);
+    for (const name of names) {
+      const r = [...rel, name];
       const path = `/${r.join('/')}`;
-      const st = await lstat(abs);
-      if (skip.has(path)) {
-        if (st.isDirectory()) await walk(abs, r);
-        continue;
-      }
-      if (isWhiteout(st)) {
+      const st = await lstat(join(here, name)).catch(() => undefined);
+      if (st === undefined) continue;
+      const report = !skip.has(path);
+      if (report && isWhiteout(st)) {
         if (await inLowers(lowers, r)) out.push({ kind: 'D', path });
         continue;
       }
-      const existed = await inLowers(lowers, r);
-      out.push({ kind: existed ? 'C' : 'A', path });
+      const existed = report && (await inLowers(lowers, r));
+      if (report) out.push({ kind: existed ? 'C' : 'A', path });
       if (!st.isDirectory()) continue;
-      if (existed && isOpaque(xattrs.get(abs))) {
-        const kept = new Set(await readdir(abs));
-        for (const n of await lowerNames(lowers, r)) if (!kept.has(n)) out.push({ kind: 'D', path: `${path}/${n}` });
+      const child = openDir(join(here, name));
+      if (child === undefined) continue;
+      try {
+        if (existed && isOpaque(xattrs.get(join(p.upper, ...r)))) {
+          const kept = new Set(await readdir(fdPath(child)));
+          for (const n of await lowerNames(lowers, r)) if (!kept.has(n)) out.push({ kind: 'D', path: `${path}/${n}` });
+        }
+        await walk(child, r);
+      } finally {
+        closeSync(child);
       }
-      await walk(abs, r);
     }
   };
-  await walk(p.upper, []);
+  const top = openDir(p.upper);
+  if (top !== undefined) {
+    try {
+      await walk(top, []);
+    } finally {
+      closeSync(top);
+    }
+  }
   return out.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
 }
 

@@ -40,7 +40,8 @@ export async function writeTarTo(tar: Readable, target: ExportTarget, o: Cancell
 /**
  * Writes the merged root file system of container `nameOrId` as a tar archive (packTree: byte-ordered, owners
  * and modes kept, symlinks archived as links and never followed, sockets skipped) to `target`. The container
- * lock is held throughout and a stopped container's overlay is mounted only for the export. A file target
+ * lock is held throughout; a running container is frozen meanwhile (runc pause, or SIGSTOP rootless) so its
+ * processes cannot swap paths under the walk; a stopped container's overlay is mounted only for the export. A file target
  * appears complete or not at all (temp file + rename; removed on any error or abort). ENOTFOUND for an unknown
  * container; EIO naming the file when it cannot be created.
  */
@@ -52,6 +53,7 @@ export async function exportContainer(store: Store, nameOrId: string, target: Ex
     async ({ rootfs }) => {
       await writeTarTo(packTree(rootfs, { signal: o.signal, ...(o.onWarning && { onWarning: o.onWarning }) }), target, o);
     },
-    { signal: o.signal },
+    // a running container is frozen for the walk: nothing can swap a directory for a symlink under packTree
+    { pause: true, signal: o.signal },
   );
 }

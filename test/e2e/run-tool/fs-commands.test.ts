@@ -124,6 +124,29 @@ describe.skipIf(!isRoot || !hasBusybox || !hasRunc)('run-tool diff, export, hist
     expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('diff and export of a running container that swaps a directory for a symlink to / never list host paths', () => {
+    // /x flips between a directory (holding /x/in) and a symlink to /: followed from the host, the link would list
+    // the host's root (where /work lives); the container has no /work
+    expect(existsSync('/work')).toBe(true);
+    rt(['run', '-d', '--name', 'up', '--network', 'none', 'localhost/busybox', 'sh', '-c', 'mkdir -p /x; touch /x/in; while :; do mv /x /x.d; ln -s / /x; rm /x; mv /x.d /x; done']);
+    try {
+      for (let i = 0; i < 8; i++) {
+        const d = run(bin, root, ['diff', 'up']);
+        expect(d.status, d.stderr).toBe(0);
+        expect(d.stdout).not.toMatch(/^A \/x(\.d)?\/work$/m);
+      }
+      for (let i = 0; i < 3; i++) {
+        const list = execFileSync('sh', ['-c', `"${process.execPath}" "${bin}" --root "${root}" export up | tar -t`], { encoding: 'utf8' });
+        expect(list).not.toMatch(/^x(\.d)?\/work/m);
+        expect(list).toMatch(/^x(\.d)?\/?/m);
+      }
+      // the freeze for export was undone: the container still runs
+      expect(rt(['inspect', '--format', '{{.State.Status}}', 'up'])).toBe('running\n');
+    } finally {
+      rt(['rm', '-f', '-t', '0', 'up']);
+    }
+  }, 120_000);
+
   it('history shows podman 4.3 columns, IDs, sizes, -q, --no-trunc, -H=false and JSON keys', () => {
     rt(['commit', '-q', 'c1', 'localhost/c1img']);
     const lines = rt(['history', 'localhost/c1img']).split('\n');
