@@ -27,7 +27,7 @@ export function addMountCommands(program: Command): void {
           done.push(await mountContainer(store, n));
         });
         if (f.format === 'json') process.stdout.write(`${JSON.stringify(done.map((m) => ({ id: m.id, Names: [m.name], mountpoint: m.mountpoint })), null, 1)}\n`);
-        else process.stdout.write(done.map((m) => (f.all ? `${m.id.slice(0, 12)} ${m.mountpoint}\n` : `${m.mountpoint}\n`)).join(''));
+        else process.stdout.write(done.map((m) => `${m.mountpoint}\n`).join(''));
         return;
       }
       const list = await mountedContainers(store);

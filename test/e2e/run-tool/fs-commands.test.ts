@@ -55,6 +55,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasRunc)('run-tool diff, export, hist
     await makeBusyboxImage(root, dir);
     // c1: adds, changes, deletes, a symlink to a host file, a fifo; then exits
     rt(['run', '--name', 'c1', '--network', 'none', 'localhost/busybox', 'sh', '-c', 'echo hi > /etc/newf; rm /bin/ls; mkdir -p /tmp/d/e; echo x>/tmp/d/e/f; ln -s /etc/shadow /leak; ln -s ../../../../../../outside /rel; echo >> /etc/passwd; mkfifo /fifo']);
+    rt(['run', '--name', 'c2', '--network', 'none', 'localhost/busybox', 'true']);
   }, 180_000);
 
   afterAll(async () => {
@@ -71,7 +72,6 @@ describe.skipIf(!isRoot || !hasBusybox || !hasRunc)('run-tool diff, export, hist
       added: ['/etc/newf', '/fifo', '/leak', '/rel', '/tmp/d', '/tmp/d/e', '/tmp/d/e/f'],
       deleted: ['/bin/ls'],
     });
-    rt(['run', '--name', 'c2', '--network', 'none', 'localhost/busybox', 'true']);
     expect(rt(['diff', 'c2'])).toBe('C /etc\n'); // the /etc/hosts placeholder's parent, as podman shows it
     expect(rt(['diff', 'localhost/busybox'])).toMatch(/^A \/bin\nA \/bin\/arch\n/); // an image: its top layer against its parents
     expect(rt(['diff', 'localhost/busybox'])).not.toMatch(/^A \/(dev|proc|sys)$/m);
@@ -188,6 +188,11 @@ describe.skipIf(!isRoot || !hasBusybox || !hasRunc)('run-tool diff, export, hist
     rt(['mount', 'c2']);
     rt(['unmount', '-f', 'c2']);
     expect(mounted()).toBe(false);
+    // --all, as podman: mount -a prints each path, unmount -a each full ID
+    const all = (JSON.parse(rt(['ps', '-a', '--format', 'json'])) as { Id: string }[]).map((c) => c.Id);
+    expect(rt(['mount', '-a']).trim().split('\n').sort()).toEqual(all.map((i) => join(root, 'containers', i, 'rootfs')).sort());
+    expect(rt(['unmount', '-a']).trim().split('\n').sort()).toEqual([...all].sort());
+    expect(rt(['mount'])).toBe('');
   });
 
   it('container exists and image exists: 0 when there, 1 when not, nothing printed', () => {
