@@ -259,9 +259,12 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     }
     // --secret: mount secrets are private copies bind-mounted read-only; env secrets reach only the runtime config
     const secretEnv: string[] = [];
+    const recordSecrets: NonNullable<ContainerRecord['secrets']> = [];
     for (const [i, use] of (o.secrets ?? []).entries()) {
-      if (use.type === 'env') secretEnv.push(`${use.target}=${(await readSecretData(root, use.name)).data.toString('utf8')}`);
-      else mounts.push({ type: 'bind', source: await materialiseSecret(root, p.userdata, use, i), destination: use.target, options: ['ro'] });
+      const { info, data } = await readSecretData(root, use.name);
+      if (use.type === 'env') secretEnv.push(`${use.target}=${data.toString('utf8')}`);
+      else mounts.push({ type: 'bind', source: await materialiseSecret(p.userdata, use, i, data), destination: use.target, options: ['ro'] });
+      recordSecrets.push({ Name: info.Spec.Name, ID: info.ID, UID: use.uid, GID: use.gid, Mode: use.mode });
     }
     await linkMtab(p.rootfs);
     // podman's /etc/passwd and /etc/group entries for a user the image lacks (read-only rootfs: bind-mounted copies)
@@ -382,6 +385,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...(o.conmonPidFile !== undefined && { conmonPidFile: resolve(o.conmonPidFile) }),
       ...(o.createCommand !== undefined && { createCommand: o.createCommand }),
       ...(o.sdNotify !== undefined && o.sdNotify !== 'container' && { sdNotify: o.sdNotify }),
+      ...(recordSecrets.length > 0 && { secrets: recordSecrets }),
     };
     const state = initialState();
     state.mounted = o.keepMounted === true;

@@ -185,13 +185,12 @@ export function parseSecretFlag(spec: string): SecretUse {
 }
 
 /**
- * Copies the data of a mount-type secret into the container's private `userdata/secrets/` (the container dir is
+ * Copies `data` (readSecretData's) of a mount-type secret into the container's private `userdata/secrets/` (the container dir is
  * 0700, so the copy is reachable only by the store's owner on the host) with the requested owner and mode, and
  * returns the file to bind-mount read-only at `use.target`. The file is written 0600 and gets its final mode only
  * once complete.
  */
-export async function materialiseSecret(root: string, userdata: string, use: SecretUse, index: number): Promise<string> {
-  const { data } = await readSecretData(root, use.name);
+export async function materialiseSecret(userdata: string, use: SecretUse, index: number, data: Uint8Array): Promise<string> {
   const dir = join(userdata, 'secrets');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `${index}-${validateSecretName(use.name)}`);

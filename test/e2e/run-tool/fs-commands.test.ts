@@ -282,6 +282,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasRunc)('run-tool diff, export, hist
     rt(['create', '--name', 'sec-env', '--network', 'none', '--secret', 's1,type=env,target=MYS', 'localhost/busybox', 'sh', '-c', 'echo $MYS']);
     expect(rt(['start', '-a', 'sec-env'])).toBe('s3cret-value\n');
     expect(rt(['inspect', 'sec-env'])).not.toContain('s3cret');
+    expect(JSON.parse(rt(['inspect', '--format', '{{json .Config.Secrets}}', 'sec-env']))).toEqual([{ Name: 's1', ID: id, UID: 0, GID: 0, Mode: 292 }]);
     const ctrId = (JSON.parse(rt(['inspect', 'sec-env'])) as { Id: string }[])[0]!.Id;
     expect(readFileSync(join(root, 'containers', ctrId, 'record.json'), 'utf8')).not.toContain('s3cret');
     rt(['commit', '-q', 'sec-env', 'localhost/sec-img']);
