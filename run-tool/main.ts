@@ -48,6 +48,14 @@ const commands: CommandModule[] = [
   { names: ['systemd-generator'], load: async () => (await import('./commands/systemd-generator.ts')).addSystemdGeneratorCommand },
   { names: ['container-cleanup'], load: async () => (await import('./commands/container-cleanup.ts')).addContainerCleanupCommand },
   { names: ['login', 'logout'], load: async () => { const { addLoginCommands } = await import('../shared/cli/login-command.ts'); return (p) => addLoginCommands(p, { tool: 'run-tool' }); } },
+  { names: ['diff'], load: async () => (await import('./commands/diff.ts')).addDiffCommand },
+  { names: ['export'], load: async () => (await import('./commands/export.ts')).addExportCommand },
+  { names: ['history'], load: async () => (await import('./commands/history.ts')).addHistoryCommand },
+  { names: ['volume'], load: async () => (await import('./commands/volume-archive.ts')).addVolumeArchiveCommands },
+  { names: ['network'], load: async () => (await import('./commands/network-prune.ts')).addNetworkPruneCommands },
+  { names: ['container', 'image'], load: async () => (await import('./commands/exists.ts')).addExistsCommands },
+  { names: ['secret'], load: async () => (await import('./commands/secret.ts')).addSecretCommands },
+  { names: ['mount', 'unmount', 'umount'], load: async () => (await import('./commands/mount.ts')).addMountCommands },
   // last: it reuses a `system` command if one exists
   {
     names: ['system', 'prune'],

@@ -1,3 +1,4 @@
+import { parseSecretFlag } from '../containers/secrets.ts';
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SkiffError } from '../../shared/errors.ts';
@@ -59,6 +60,7 @@ export function addCreateFlags(cmd: Command): Command {
     .option('--pull <policy>', 'pull image policy: always, missing, never, newer', 'missing')
     .option('--device <dev>', 'add a host device to the container', collect, [])
     .option('--group-add <group>', 'add additional groups', collect, [])
+    .option('--secret <secret>', 'add secret to container: NAME[,type=mount|env][,target=…][,uid=,gid=,mode=]', collect, [])
     .option('--sysctl <k=v>', 'sysctl options', collect, [])
     .option('--preserve-fds <n>', 'pass a number of additional file descriptors into the container', '0')
     .option('--tls-verify <bool>', 'require HTTPS and verify certificates when pulling')
@@ -91,7 +93,7 @@ export interface CreateFlags {
   entrypoint?: string; hostname?: string; addHost: string[]; dns: string[]; dnsSearch: string[]; dnsOption: string[]; readOnly?: boolean;
   capAdd: string[]; capDrop: string[]; privileged?: boolean; securityOpt: string[]; memory?: string; cpus?: string; pidsLimit?: string;
   ulimit: string[]; init?: boolean; restart: string; healthCmd?: string; healthInterval: string; healthRetries: string; healthTimeout: string;
-  healthStartPeriod: string; stopSignal?: string; stopTimeout?: string; label: string[]; pull: string; device: string[]; groupAdd: string[];
+  healthStartPeriod: string; stopSignal?: string; stopTimeout?: string; label: string[]; pull: string; device: string[]; groupAdd: string[]; secret?: string[];
   sysctl: string[]; preserveFds: string; tlsVerify?: string; authfile?: string; creds?: string; rm?: boolean; volume: string[]; mount: string[]; tmpfs: string[]; network?: string;
   publish: string[]; publishAll?: boolean; userns?: string; ipc?: string; uts?: string; pid?: string; pod?: string; podIdFile?: string;
   cidfile?: string; sdnotify?: string; replace?: boolean; cgroups?: string;
@@ -314,6 +316,7 @@ export function parseCreateFlags(image: string, args: string[], f: CreateFlags):
     ...(stopTimeout !== undefined && { stopTimeout }),
     labels,
     devices: f.device.map(parseDevice),
+    ...((f.secret ?? []).length > 0 && { secrets: (f.secret ?? []).map(parseSecretFlag) }),
     groupAdd: f.groupAdd,
     sysctls,
     preserveFds,

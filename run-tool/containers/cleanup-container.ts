@@ -116,7 +116,7 @@ export async function removeLocked(store: Store, id: string, now: LoadedContaine
     if (now.state.healthPid) stopHealthTimer(now.state.healthPid, (now.state as StateExt).healthStart);
     const runc = await getRunc();
     if (!o.runcGone && runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
-    await unmountRootfs(root, id);
+    await unmountRootfs(root, id, { force: true });
     // from the on-disk attachment record: also right after a killed CLI or monitor
     await disconnectContainer(root, now.record, (now.state as StateExt).network);
     const p = containerPaths(root, id);

@@ -1,5 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { finished } from 'node:stream/promises';
@@ -19,6 +18,7 @@ import type { ContainerConfig, Descriptor } from '../../shared/oci/types.ts';
 import { storeSink } from '../../shared/store/sink.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { withContainerRootfs } from './rootfs-access.ts';
+import { mountTargets } from './mount-targets.ts';
 import type { ContainerRecord } from './state.ts';
 
 /** Options of commitContainer. */
@@ -69,16 +69,6 @@ function containerConfigOf(base: ContainerConfig, r: ContainerRecord): Container
   if (Object.keys(r.config.labels).length > 0) cfg.Labels = { ...r.config.labels };
   if (r.config.stopSignal && r.config.stopSignal !== 'SIGTERM') cfg.StopSignal = r.config.stopSignal;
   return cfg;
-}
-
-/** Archive names (no leading `/`) of the runtime config's mount destinations. */
-async function mountTargets(bundle: string): Promise<Set<string>> {
-  try {
-    const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as { mounts?: { destination?: string }[] };
-    return new Set((spec.mounts ?? []).map((m) => (m.destination ?? '').replace(/^\/+/, '')).filter((d) => d !== ''));
-  } catch {
-    return new Set();
-  }
 }
 
 /**

@@ -7,6 +7,7 @@
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import type { SpecDevice, SpecRlimit } from '../../shared/runtime/types.ts';
 import type { HealthConfig, PortMapping, RestartPolicy } from './state.ts';
+import type { SecretUse } from './secrets.ts';
 
 /** The container's identity, process and life: what runs, under which name, how it is stopped and restarted. */
 export interface ContainerBasicConfig {
@@ -59,6 +60,8 @@ export interface ContainerStorageConfig {
   devices?: (SpecDevice & { access?: string })[];
   /** Run an init (catatonit) as PID 1 */
   init?: boolean;
+  /** `--secret`: secrets mounted as files or given as environment variables (podman's Secrets) */
+  secrets?: SecretUse[];
 }
 
 /** Who the process is and what it may do: user and groups, capabilities, seccomp, a read-only root, the user namespace. */

@@ -1,3 +1,4 @@
+import { materialiseSecret, readSecretData } from './secrets.ts';
 import { statSync } from 'node:fs';
 import { chown, lstat, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -257,6 +258,15 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
         createdVolumes.push(v);
       }
     }
+    // --secret: mount secrets are private copies bind-mounted read-only; env secrets reach only the runtime config
+    const secretEnv: string[] = [];
+    const recordSecrets: NonNullable<ContainerRecord['secrets']> = [];
+    for (const [i, use] of (o.secrets ?? []).entries()) {
+      const { info, data } = await readSecretData(root, use.name);
+      if (use.type === 'env') secretEnv.push(`${use.target}=${data.toString('utf8')}`);
+      else mounts.push({ type: 'bind', source: await materialiseSecret(p.userdata, use, i, data), destination: use.target, options: ['ro'] });
+      recordSecrets.push({ Name: info.Spec.Name, ID: info.ID, UID: use.uid, GID: use.gid, Mode: use.mode });
+    }
     await linkMtab(p.rootfs);
     // podman's /etc/passwd and /etc/group entries for a user the image lacks (read-only rootfs: bind-mounted copies)
     const cwd = checkWorkdir(o.workdir ?? cfg.WorkingDir);
@@ -322,6 +332,8 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     if (isRootless() && (o.memory !== undefined || o.cpus !== undefined || o.pidsLimit !== undefined)) {
       o.onWarning?.('WARNING: resource limits are ignored for rootless containers on cgroups v1');
     }
+    const recordEnv = [...spec.process.env];
+    spec.process.env.push(...secretEnv);
     await writeFileAtomic(join(p.bundle, 'config.json'), `${JSON.stringify(spec)}\n`, 0o600);
     const record: ContainerRecord = {
       id,
@@ -330,7 +342,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       image: { name: img.name, id: img.id, digest: img.digest },
       args: spec.process.args,
       config: {
-        env: spec.process.env,
+        env: recordEnv,
         cmd: o.args && o.args.length > 0 ? o.args : o.entrypoint !== undefined ? [] : [...(cfg.Cmd ?? [])],
         entrypoint: o.entrypoint ?? [...(cfg.Entrypoint ?? [])],
         workingDir: spec.process.cwd,
@@ -378,6 +390,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...(o.conmonPidFile !== undefined && { conmonPidFile: resolve(o.conmonPidFile) }),
       ...(o.createCommand !== undefined && { createCommand: o.createCommand }),
       ...(o.sdNotify !== undefined && o.sdNotify !== 'container' && { sdNotify: o.sdNotify }),
+      ...(recordSecrets.length > 0 && { secrets: recordSecrets }),
     };
     const state = initialState();
     state.mounted = o.keepMounted === true;

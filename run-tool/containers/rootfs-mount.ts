@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { chainIDs, diffDir, ensureUnpacked, mountOverlay, unmount } from '../../shared/layer/unpack-cache.ts';
 import type { Digest } from '../../shared/oci/digest.ts';
 import type { Descriptor } from '../../shared/oci/types.ts';
@@ -35,9 +37,24 @@ export async function mountRootfs(root: string, id: string, lowers: readonly str
   await mountOverlay({ lowers, upper: p.upper, work: p.work, target: p.rootfs, signal: o.signal });
 }
 
-/** Unmounts the container's rootfs (lazily when busy). Idempotent. */
-export async function unmountRootfs(root: string, id: string): Promise<void> {
+/** The file counting the user's `mount` calls that no `unmount` has balanced yet (absent: none). */
+export function userMountFile(root: string, id: string): string {
+  return join(containerPaths(root, id).dir, 'user-mounts');
+}
+
+/** How many `mount` calls of the user are not yet balanced by `unmount` (0 when the file is absent or damaged). */
+export async function userMountCount(root: string, id: string): Promise<number> {
+  const n = Number((await readFile(userMountFile(root, id), 'utf8').catch(() => '0')).trim());
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
+/**
+ * Unmounts the container's rootfs (lazily when busy). Idempotent. While the user holds it mounted (`mount` not yet
+ * balanced by `unmount`) it stays mounted, unless `force` (removal).
+ */
+export async function unmountRootfs(root: string, id: string, o: { force?: boolean } = {}): Promise<void> {
   const p = containerPaths(root, id);
+  if (!o.force && (await userMountCount(root, id)) > 0) return;
   for (let i = 0; i < 4 && (await isMountPoint(p.rootfs)); i++) {
     await unmount(p.rootfs).catch(() => unmount(p.rootfs, { lazy: true }).catch(() => {}));
   }

@@ -126,6 +126,8 @@ export interface ContainerRecord {
   createCommand?: string[];
   /** `--sdnotify` (absent: container) */
   sdNotify?: 'conmon' | 'container' | 'ignore';
+  /** `--secret`: which secrets the container uses (inspect's Config.Secrets; never their data) */
+  secrets?: { Name: string; ID: string; UID: number; GID: number; Mode: number }[];
 }
 
 /** Status names as podman prints them. */

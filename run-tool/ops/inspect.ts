@@ -138,6 +138,7 @@ export function containerInspect(root: string, c: LoadedContainer): Record<strin
       StopSignal: r.config.stopSignal,
       StopTimeout: r.config.stopTimeout,
       ...(r.createCommand && { CreateCommand: r.createCommand }),
+      ...(r.secrets && { Secrets: r.secrets }),
       ...(r.health && { Healthcheck: { Test: r.health.test, Interval: r.health.interval * 1e6, Timeout: r.health.timeout * 1e6, Retries: r.health.retries, StartPeriod: r.health.startPeriod * 1e6 } }),
     },
     HostConfig: {
