@@ -48,6 +48,10 @@ const commands: CommandModule[] = [
   { names: ['systemd-generator'], load: async () => (await import('./commands/systemd-generator.ts')).addSystemdGeneratorCommand },
   { names: ['container-cleanup'], load: async () => (await import('./commands/container-cleanup.ts')).addContainerCleanupCommand },
   { names: ['login', 'logout'], load: async () => { const { addLoginCommands } = await import('../shared/cli/login-command.ts'); return (p) => addLoginCommands(p, { tool: 'run-tool' }); } },
+  { names: ['version'], load: async () => (await import('./commands/version.ts')).addVersionCommand },
+  { names: ['events'], load: async () => (await import('./commands/events.ts')).addEventsCommand },
+  { names: ['pause', 'unpause'], load: async () => (await import('./commands/pause.ts')).addPauseCommands },
+  { names: ['init'], load: async () => (await import('./commands/init.ts')).addInitCommand },
   // last: it reuses a `system` command if one exists
   {
     names: ['system', 'prune'],

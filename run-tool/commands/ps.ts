@@ -30,6 +30,7 @@ export function formatPorts(ports: readonly PortMapping[]): string {
 export function statusText(c: LoadedContainer, now = new Date()): string {
   const s = c.state;
   if (s.paused) return 'Paused';
+  if (s.initialized) return 'Initialized';
   if (s.status === 'running' || s.status === 'stopping') return `Up ${timeAgo(new Date(s.startedAt), now)}${c.state.health ? ` (${c.state.health.status})` : ''}`;
   if (s.status === 'created') return 'Created';
   return `Exited (${s.exitCode}) ${s.finishedAt ? timeAgo(new Date(s.finishedAt), now) : ''}`.trim();

@@ -150,6 +150,8 @@ export interface ContainerState {
   mounted: boolean;
   /** frozen by `pause` (status stays running; pause-container.ts) */
   paused?: boolean;
+  /** made by `init`: created in runc under its monitor, its process not started yet (status stays running) */
+  initialized?: boolean;
   error?: string;
   health?: { status: 'starting' | 'healthy' | 'unhealthy'; failingStreak: number; log: { start: string; end: string; exitCode: number; output: string }[] };
   healthPid?: number;
