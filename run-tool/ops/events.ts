@@ -71,17 +71,23 @@ export interface EventQuery {
   signal?: AbortSignal;
 }
 
+/** Parses and checks `q`'s filters and times (EINVALID on bad input): what a front end calls before it prints anything. */
+export function checkEventQuery(q: EventQuery): { filters: EventFilters; since?: number; until?: number } {
+  const filters = parseEventFilters(q.filters ?? []);
+  for (const v of filters.get('since') ?? []) parseTimestamp(v, 'since filter');
+  for (const v of filters.get('until') ?? []) parseTimestamp(v, 'until filter');
+  const since = q.since !== undefined ? parseTimestamp(q.since, '--since') : undefined;
+  const until = q.until !== undefined ? parseTimestamp(q.until, '--until') : undefined;
+  return { filters, ...(since !== undefined && { since }), ...(until !== undefined && { until }) };
+}
+
 /**
  * Calls `onEvent` for each logged event matching `q`, oldest first; with `stream`, then for each new one as it is
  * appended, until `signal` aborts or the `until` time passes. Filters and times are checked before anything is
  * read, so bad input fails before any output.
  */
 export async function listEvents(root: string, q: EventQuery, onEvent: (e: StoreEvent) => void): Promise<void> {
-  const filters = parseEventFilters(q.filters ?? []);
-  for (const v of filters.get('since') ?? []) parseTimestamp(v, 'since filter');
-  for (const v of filters.get('until') ?? []) parseTimestamp(v, 'until filter');
-  const since = q.since !== undefined ? parseTimestamp(q.since, '--since') : undefined;
-  const until = q.until !== undefined ? parseTimestamp(q.until, '--until') : undefined;
+  const { filters, since, until } = checkEventQuery(q);
   const keep = (e: StoreEvent): boolean => {
     const t = Date.parse(e.Time);
     if (since !== undefined && t < since) return false;

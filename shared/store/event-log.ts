@@ -108,7 +108,8 @@ export async function readEvents(root: string): Promise<Record<string, unknown>[
 /**
  * Follows the log from its current end, calling `onEvent` for each event appended afterwards, until `signal`
  * aborts. Polls every `intervalMs`; a rotation is noticed by the log's inode changing, and the rest of the old
- * file (now events.log.1) is read before the new one. A partial last line waits for its newline.
+ * file (now events.log.1) is read before the new one; a follower that falls more than one rotation behind between
+ * two looks misses the lines of the files in between. A partial last line waits for its newline.
  */
 export async function followEvents(root: string, onEvent: (e: Record<string, unknown>) => void, o: { signal?: AbortSignal; intervalMs?: number; fromStart?: boolean } = {}): Promise<void> {
   const p = eventLogPaths(root);
