@@ -52,6 +52,14 @@ const commands: CommandModule[] = [
   { names: ['events'], load: async () => (await import('./commands/events.ts')).addEventsCommand },
   { names: ['pause', 'unpause'], load: async () => (await import('./commands/pause.ts')).addPauseCommands },
   { names: ['init'], load: async () => (await import('./commands/init.ts')).addInitCommand },
+  { names: ['image-prune'], load: async () => (await import('./commands/image-prune.ts')).addImagePruneCommand },
+  {
+    names: ['container', 'image'],
+    load: async () => {
+      const [{ addGroupCommands }, { RUN_TOOL_GROUPS }] = await Promise.all([import('../shared/cli/command-groups.ts'), import('./commands/groups.ts')]);
+      return (p) => addGroupCommands(p, 'run-tool', RUN_TOOL_GROUPS, new Set(commands.flatMap((c) => c.names)));
+    },
+  },
   // last: it reuses a `system` command if one exists
   {
     names: ['system', 'prune'],
@@ -65,6 +73,10 @@ const commands: CommandModule[] = [
     },
   },
 ];
-await registerCommands(program, commands, process.argv.slice(2));
+// `container ls`, `image rm`…: podman's groups run the top-level command they stand for (commands/groups.ts)
+const { rewriteGroupArgs } = await import('../shared/cli/command-groups.ts');
+const { RUN_TOOL_GROUPS } = await import('./commands/groups.ts');
+const args = rewriteGroupArgs(process.argv.slice(2), RUN_TOOL_GROUPS, new Set(commands.flatMap((c) => c.names)));
+await registerCommands(program, commands, args);
 
-await runProgram('run-tool', program);
+await runProgram('run-tool', program, [...process.argv.slice(0, 2), ...args]);
