@@ -64,11 +64,13 @@ const commands: CommandModule[] = [
   {
     names: ['system', 'prune'],
     load: async () => {
-      const [prune, check, service] = await Promise.all([import('./commands/system-prune.ts'), import('./commands/system-check.ts'), import('./commands/system-service.ts')]);
+      const [prune, check, service, df, reset] = await Promise.all([import('./commands/system-prune.ts'), import('./commands/system-check.ts'), import('./commands/system-service.ts'), import('./commands/system-df.ts'), import('./commands/system-reset.ts')]);
       return (p) => {
         prune.addSystemPruneCommand(p);
         check.addSystemCheckCommand(p);
         service.addSystemServiceCommand(p);
+        df.addSystemDfCommand(p);
+        reset.addSystemResetCommand(p);
       };
     },
   },
