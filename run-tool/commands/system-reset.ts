@@ -17,6 +17,6 @@ export function addSystemResetCommand(program: Command): void {
       if (!(await confirm(`WARNING! This will remove:\n${what.map((w) => `        - ${w}\n`).join('')}Are you sure you want to continue? [y/N] `))) return;
     }
     const r = await resetStore(root, { onWarning: printWarning });
-    if (r.left.length > 0) printWarning(`left in ${root}, not part of the store: ${r.left.join(', ')}`);
+    if (r.left.length > 0) process.stderr.write(`Warning: left in ${root}, not part of the store: ${r.left.join(', ')}\n`);
   });
 }

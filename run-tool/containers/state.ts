@@ -157,6 +157,13 @@ export interface ContainerState {
   healthPid?: number;
 }
 
+/** The state as podman names it (`ps` .State, `system df -v` STATUS): `paused` and `initialized` over the recorded status. Pure. */
+export function stateName(s: ContainerState): string {
+  if (s.paused) return 'paused';
+  if (s.initialized) return 'initialized';
+  return s.status;
+}
+
 /** One container: record + state. */
 export interface LoadedContainer {
   record: ContainerRecord;

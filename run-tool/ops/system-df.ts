@@ -4,7 +4,7 @@ import type { Cancellable } from '../../shared/errors.ts';
 import { listImages } from '../../shared/store/list-images.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { treeSize } from '../../shared/store/tree-size.ts';
-import { containerPaths, listContainers } from '../containers/state.ts';
+import { containerPaths, listContainers, stateName } from '../containers/state.ts';
 import { listVolumes, volumePaths, volumeUsers } from '../containers/volumes.ts';
 
 /** One image's usage (podman's `system df -v` image row). */
@@ -35,7 +35,7 @@ export async function diskUsage(store: Store, o: Cancellable = {}): Promise<Disk
   for (const c of cs) {
     containers.push({
       id: c.record.id, imageId: hex(c.record.image.id), command: c.record.args, localVolumes: c.record.volumes.length,
-      size: await treeSize(containerPaths(root, c.record.id).upper), created: c.record.created, status: c.state.status, name: c.record.name,
+      size: await treeSize(containerPaths(root, c.record.id).upper), created: c.record.created, status: stateName(c.state), name: c.record.name,
       running: c.state.status === 'running' || c.state.status === 'stopping',
     });
   }
