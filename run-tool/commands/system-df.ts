@@ -1,16 +1,13 @@
 import type { Command } from 'commander';
 import { formatReport, goType, isTableFormat, tableHeaders } from '../../shared/cli/go-template.ts';
-import { humanDuration, scaledSize } from '../../shared/cli/human.ts';
+import { humanDuration, unitsHumanSize } from '../../shared/cli/human.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { formatTable } from '../../shared/cli/table.ts';
 import { SkiffError } from '../../shared/errors.ts';
 import { diskUsage, summarizeUsage, type DiskSummary, type DiskUsage } from '../ops/system-df.ts';
 import { withStore } from './cli-util.ts';
 
-/** go-units' HumanSize (what podman's df prints): 4 significant digits, decimal units, no space: `2.141MB`, `14B`. Pure. */
-export function dfSize(bytes: number): string {
-  return scaledSize(bytes, 1000, ['B', 'kB', 'MB', 'GB', 'TB', 'PB'], 4, '');
-}
+const dfSize = unitsHumanSize;
 
 /** A summary row as podman's template sees it (Size and Reclaimable formatted, the raw numbers beside them). Pure. */
 export function dfRow(s: DiskSummary): Record<string, unknown> {
