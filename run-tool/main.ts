@@ -52,6 +52,7 @@ const commands: CommandModule[] = [
   { names: ['events'], load: async () => (await import('./commands/events.ts')).addEventsCommand },
   { names: ['pause', 'unpause'], load: async () => (await import('./commands/pause.ts')).addPauseCommands },
   { names: ['init'], load: async () => (await import('./commands/init.ts')).addInitCommand },
+  { names: ['attach'], load: async () => (await import('./commands/attach.ts')).addAttachCommand },
   { names: ['image-prune'], load: async () => (await import('./commands/image-prune.ts')).addImagePruneCommand },
   {
     names: ['container', 'image'],

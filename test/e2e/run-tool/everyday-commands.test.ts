@@ -226,6 +226,63 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('everyday commands: events
     ok(['volume', 'rm', 'dfv']);
   }, 60_000);
 
+  it('attach: the output from now on until the container stops; signals go to the container; detach keys checked first', async () => {
+    ok(['run', '-d', '--network', 'none', '--name', 'at1', IMG, 'sh', '-c', 'trap "echo got-term; exit 7" TERM; echo before; sleep 4; echo out; echo err >&2; while :; do sleep 0.1; done']);
+    await new Promise((res) => setTimeout(res, 400));
+    const p = spawn(process.execPath, [bundle, '--root', root, 'attach', 'at1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(p);
+    let out = '';
+    let err = '';
+    p.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    for (let i = 0; i < 100 && !err.includes('err'); i++) await new Promise((res) => setTimeout(res, 100));
+    p.kill('SIGTERM'); // proxied: the container's trap answers, then attach ends with it
+    const code = await new Promise<number | null>((res) => p.once('exit', (c) => res(c)));
+    expect(code).toBe(0);
+    expect(out).toBe('out\ngot-term\n');
+    expect(err).toBe('err\n');
+    expect(ok(['inspect', '--format', '{{.State.ExitCode}}', 'at1'])).toBe('7\n');
+    failsCleanly(['attach', 'at1'], 125, /^Error: you can only attach to running containers/);
+    failsCleanly(['attach', '--detach-keys', 'ctrl-1', 'at1'], 125, /invalid detach keys "ctrl-1"/);
+    failsCleanly(['attach', 'nosuch'], 125, /no container with name or ID "nosuch" found/);
+    ok(['rm', 'at1']);
+  }, 60_000);
+
+  it('ps --sort, --size, --last and images --filter, --sort, --digests', () => {
+    ok(['rm', '-af', '-t', '0']);
+    ok(['create', '--network', 'none', '--name', 'b-second', IMG, 'true']);
+    ok(['create', '--network', 'none', '--name', 'a-first', IMG, 'sh', '-c', 'true']);
+    ok(['run', '--network', 'none', '--name', 'c-big', IMG, 'sh', '-c', 'head -c 50000 /dev/zero > /big']);
+    expect(ok(['ps', '-a', '--format', '{{.Names}}'])).toBe('c-big\na-first\nb-second\n');
+    expect(ok(['ps', '-a', '--sort', 'names', '--format', '{{.Names}}'])).toBe('a-first\nb-second\nc-big\n');
+    expect(ok(['ps', '-a', '--sort', 'size', '--format', '{{.Names}}']).trim().split('\n').at(-1)).toBe('c-big');
+    expect(ok(['ps', '--last', '2', '--format', '{{.Names}}'])).toBe('c-big\na-first\n');
+    const sized = ok(['ps', '-a', '--size', '--filter', 'name=c-big']).split('\n');
+    expect(sized[0]).toMatch(/NAMES +SIZE$/);
+    expect(sized[1]).toMatch(/c-big +50(\.\d+)?kB \(virtual [0-9.]+MB\)$/);
+    const j = JSON.parse(ok(['ps', '-a', '-s', '--format', 'json', '--filter', 'name=c-big'])) as { Size: { rootFsSize: number; rwSize: number } }[];
+    expect(j[0]!.Size.rwSize).toBeGreaterThanOrEqual(50000);
+    expect(j[0]!.Size.rootFsSize).toBeGreaterThan(500_000);
+    failsCleanly(['ps', '--sort', 'bogus'], 125, /"bogus" is not a valid value/);
+    failsCleanly(['ps', '--last', 'x'], 125, /invalid argument "x" for "--last" flag/);
+    ok(['rm', '-a']);
+    ok(['import', join(dir, 'busybox-rootfs.tar'), 'localhost/aaa:2']);
+    expect(ok(['images', '--format', '{{.Repository}}'])).toBe('localhost/aaa\nlocalhost/busybox\n');
+    expect(ok(['images', '--sort', 'repository', '--format', '{{.Repository}}'])).toBe('localhost/aaa\nlocalhost/busybox\n');
+    expect(ok(['images', '--sort', 'tag', '--format', '{{.Tag}}'])).toBe('2\nlatest\n');
+    expect(ok(['images', '--filter', 'reference=*/busy*', '--format', '{{.Repository}}'])).toBe('localhost/busybox\n');
+    expect(ok(['images', '--filter', 'reference=aaa', '--format', '{{.Repository}}'])).toBe('localhost/aaa\n');
+    expect(ok(['images', '--filter', 'before=localhost/aaa:2', '--format', '{{.Repository}}'])).toBe('localhost/busybox\n');
+    expect(ok(['images', '--filter', 'since=localhost/busybox', '--format', '{{.Repository}}'])).toBe('localhost/aaa\n');
+    expect(ok(['images', '--filter', 'dangling=true', '-q'])).toBe('');
+    expect(ok(['images', '--digests']).split('\n')[0]).toMatch(/^REPOSITORY +TAG +DIGEST +IMAGE ID +CREATED +SIZE$/);
+    expect(ok(['images', '--digests', '--filter', 'reference=localhost/busybox'])).toMatch(/latest +sha256:[0-9a-f]{64} +[0-9a-f]{12} /);
+    failsCleanly(['images', '--sort', 'bogus'], 125, /"bogus" is not a valid field for sorting. Choose from: id, repository, size, tag, created/);
+    failsCleanly(['images', '--filter', 'bogus=1'], 125, /unsupported image filter "bogus"/);
+    failsCleanly(['images', '--filter', 'dangling=maybe'], 125, /non-boolean value "maybe" for dangling filter/);
+    ok(['rmi', 'localhost/aaa:2']);
+  }, 120_000);
+
   it('system reset removes everything in the store and nothing else; refuses a directory that is not a store', async () => {
     const other = join(dir, 'reset-store');
     await makeBusyboxImage(other, dir);
