@@ -1,21 +1,40 @@
 import type { Command } from 'commander';
 import { boolOption, collect } from '../../shared/cli/flags.ts';
-import { formatReport, goMap, goType, isTableFormat, parseGoTemplate, tableHeaders } from '../../shared/cli/go-template.ts';
+import { formatReport, goMap, goTimeString, goType, isTableFormat, parseGoTemplate, tableHeaders } from '../../shared/cli/go-template.ts';
+import { parseTimestamp } from '../../shared/cli/units.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
-import { humanEvent, listEvents, templateEvent, type StoreEvent } from '../ops/events.ts';
+import { listEvents, type StoreEvent } from '../ops/events.ts';
 import { withStore } from './cli-util.ts';
+
+/** podman 4.3's default line for an event (`{{.Time}} {{.Type}} {{.Status}} …`). Pure. */
+export function humanEvent(e: StoreEvent): string {
+  const time = goTimeString(e.Time);
+  const id = e.ID ?? '';
+  switch (e.Type) {
+    case 'container':
+    case 'pod': {
+      const attrs = Object.entries(e.Attributes ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `, ${k}=${v}`).join('');
+      return `${time} ${e.Type} ${e.Status} ${id} (image=${e.Image ?? ''}, name=${e.Name}${attrs})`;
+    }
+    case 'image': return `${time} ${e.Type} ${e.Status} ${id} ${e.Name}`;
+    case 'network': return `${time} ${e.Type} ${e.Status} ${id} (name=${e.Name})`;
+    case 'volume': return `${time} ${e.Type} ${e.Status} ${e.Name}`;
+    default: return `${time} ${e.Type} ${e.Status}`;
+  }
+}
+
+/** The event as podman's `--format` templates see it: a Go struct (`*events.Event`) with every key (Go's zero values), Time as Go prints it. Pure. */
+function view(e: StoreEvent): Record<string, unknown> {
+  return goType({
+    ContainerExitCode: e.ContainerExitCode ?? 0, ID: e.ID ?? '', Image: e.Image ?? '', Name: e.Name, Network: '', Status: e.Status,
+    Time: goTimeString(e.Time), Type: e.Type, Attributes: goMap({ ...(e.Attributes ?? {}) }),
+  }, '*events.Event');
+}
 
 /** podman's JSON line of an event (its file logger's format, keys in podman's order). Pure. */
 function jsonEvent(e: StoreEvent): string {
   const { ContainerExitCode, ID, Image, Name, Status, Time, Type, Attributes } = e;
   return JSON.stringify({ ContainerExitCode, ID, Image, Name, Status, Time, Type, Attributes });
-}
-
-/** The template view of an event: a Go struct (`*events.Event`) with a map of attributes. */
-function view(e: StoreEvent): Record<string, unknown> {
-  const v = templateEvent(e);
-  v.Attributes = goMap({ ...(v.Attributes as Record<string, string>) });
-  return goType(v, '*events.Event');
 }
 
 /**
@@ -47,7 +66,7 @@ export function addEventsCommand(program: Command): void {
     };
     await withStore(cmd, async (store) => {
       if (table && stream) process.stdout.write(formatReport(format, [], { name: 'events', headers: tableHeaders(view(sampleEvent)) }));
-      await listEvents(store.paths.root, { filters: f.filter, ...(f.since !== undefined && { since: f.since }), ...(f.until !== undefined && { until: f.until }), stream }, out);
+      await listEvents(store.paths.root, { filters: f.filter, ...(f.since !== undefined && { since: f.since }), ...(f.until !== undefined && { until: f.until }), stream, parseTime: parseTimestamp }, out);
       if (table && !stream) process.stdout.write(formatReport(format, collected.map(view), { name: 'events', headers: tableHeaders(view(sampleEvent)) }));
     });
   });

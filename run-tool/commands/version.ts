@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { goType, parseGoTemplate } from '../../shared/cli/go-template.ts';
-import { addRootOption } from '../../shared/cli/program.ts';
+import { addRootOption, VERSION } from '../../shared/cli/program.ts';
 import { SkiffError, isSkiffError } from '../../shared/errors.ts';
 import { versionFacts } from '../ops/version.ts';
 
@@ -14,7 +14,7 @@ export function addVersionCommand(program: Command): void {
     .option('-f, --format <format>', 'change the output format to JSON or a Go template');
   addRootOption(cmd).action(async (f: { format?: string }, c: Command) => {
     if (c.args.length > 0) throw new SkiffError('EINVALID', '`run-tool version` takes no arguments', { hint: 'run `run-tool version` or `run-tool version --format json`' });
-    const client = versionFacts();
+    const client = versionFacts(VERSION);
     if (f.format === 'json' || f.format === '{{json .}}') {
       process.stdout.write(`${JSON.stringify({ Client: client })}\n`);
       return;

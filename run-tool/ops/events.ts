@@ -1,7 +1,5 @@
 // The events operation (podman's `events`, the API's /events): the store's event log read back, filtered by
 // podman's filter keys and a time window, optionally followed as it grows.
-import { goTimeString } from '../../shared/cli/go-template.ts';
-import { parseTimestamp } from '../../shared/cli/units.ts';
 import { SkiffError } from '../../shared/errors.ts';
 import { followEvents, readEvents } from '../../shared/store/event-log.ts';
 import type { StoreEvent } from '../containers/record-event.ts';
@@ -13,6 +11,17 @@ const FILTER_KEYS = new Set(['container', 'event', 'image', 'label', 'pod', 'typ
 const TYPES = new Set(['container', 'image', 'pod', 'volume', 'network', 'system']);
 /** Docker's spelling of podman's statuses. */
 const ALIASES: Record<string, string> = { die: 'died', destroy: 'remove', delete: 'remove' };
+
+/** Turns a `since`/`until` text into ms since the epoch (EINVALID naming `what` otherwise). */
+export type TimeParser = (s: string, what: string) => number;
+
+/** The plain time forms: Unix seconds (with a fraction) or an RFC 3339 date. */
+export const parseEventTime: TimeParser = (s, what) => {
+  if (/^[0-9]+(\.[0-9]+)?$/.test(s)) return Number(s) * 1000;
+  const t = /^\d{4}-\d\d-\d\d/.test(s) ? Date.parse(s) : Number.NaN;
+  if (Number.isNaN(t)) throw new SkiffError('EINVALID', `invalid ${what} ${JSON.stringify(s)}`, { hint: 'give a Unix time or an RFC 3339 time such as 2026-01-02T15:04:05Z' });
+  return t;
+};
 
 /** A parsed set of event filters: values of one key are OR'ed, different keys AND'ed (docker's rule). */
 export type EventFilters = Map<string, string[]>;
@@ -33,8 +42,8 @@ export function parseEventFilters(list: readonly string[]): EventFilters {
   return out;
 }
 
-/** True when `e` passes every filter key. Pure. */
-export function matchEvent(e: StoreEvent, filters: EventFilters): boolean {
+/** True when `e` passes every filter key (`since`/`until` values read by `parseTime`). Pure. */
+export function matchEvent(e: StoreEvent, filters: EventFilters, parseTime: TimeParser = parseEventTime): boolean {
   for (const [key, values] of filters) {
     const ok = values.some((v) => {
       switch (key) {
@@ -50,8 +59,8 @@ export function matchEvent(e: StoreEvent, filters: EventFilters): boolean {
         case 'type': return e.Type === v;
         case 'volume': return e.Type === 'volume' && e.Name === v;
         case 'network': return e.Type === 'network' && (e.Name === v || (e.ID ?? '').startsWith(v));
-        case 'since': return Date.parse(e.Time) >= parseTimestamp(v, 'since filter');
-        case 'until': return Date.parse(e.Time) <= parseTimestamp(v, 'until filter');
+        case 'since': return Date.parse(e.Time) >= parseTime(v, 'since filter');
+        case 'until': return Date.parse(e.Time) <= parseTime(v, 'until filter');
         default: return false;
       }
     });
@@ -63,9 +72,11 @@ export function matchEvent(e: StoreEvent, filters: EventFilters): boolean {
 /** What listEvents reads. */
 export interface EventQuery {
   filters?: readonly string[];
-  /** podman's --since/--until (Unix time, duration, RFC 3339) */
+  /** podman's --since/--until, read by `parseTime` */
   since?: string;
   until?: string;
+  /** how times are read (default parseEventTime; the CLI adds durations) */
+  parseTime?: TimeParser;
   /** keep following the log after the past events (until `signal` aborts or `until` passes) */
   stream?: boolean;
   signal?: AbortSignal;
@@ -73,11 +84,12 @@ export interface EventQuery {
 
 /** Parses and checks `q`'s filters and times (EINVALID on bad input): what a front end calls before it prints anything. */
 export function checkEventQuery(q: EventQuery): { filters: EventFilters; since?: number; until?: number } {
+  const parseTime = q.parseTime ?? parseEventTime;
   const filters = parseEventFilters(q.filters ?? []);
-  for (const v of filters.get('since') ?? []) parseTimestamp(v, 'since filter');
-  for (const v of filters.get('until') ?? []) parseTimestamp(v, 'until filter');
-  const since = q.since !== undefined ? parseTimestamp(q.since, '--since') : undefined;
-  const until = q.until !== undefined ? parseTimestamp(q.until, '--until') : undefined;
+  for (const v of filters.get('since') ?? []) parseTime(v, 'since filter');
+  for (const v of filters.get('until') ?? []) parseTime(v, 'until filter');
+  const since = q.since !== undefined ? parseTime(q.since, '--since') : undefined;
+  const until = q.until !== undefined ? parseTime(q.until, '--until') : undefined;
   return { filters, ...(since !== undefined && { since }), ...(until !== undefined && { until }) };
 }
 
@@ -92,7 +104,7 @@ export async function listEvents(root: string, q: EventQuery, onEvent: (e: Store
     const t = Date.parse(e.Time);
     if (since !== undefined && t < since) return false;
     if (until !== undefined && t > until) return false;
-    return matchEvent(e, filters);
+    return matchEvent(e, filters, q.parseTime);
   };
   const valid = (e: Record<string, unknown>): e is StoreEvent & Record<string, unknown> => typeof e.Status === 'string' && typeof e.Time === 'string' && typeof e.Type === 'string';
   // past events only when asked for (podman: a plain `events` streams from now, --since replays)
@@ -112,29 +124,4 @@ export async function listEvents(root: string, q: EventQuery, onEvent: (e: Store
     if (timer) clearTimeout(timer);
     q.signal?.removeEventListener('abort', stop);
   }
-}
-
-/** podman 4.3's default line for an event (`{{.Time}} {{.Type}} {{.Status}} …`). Pure. */
-export function humanEvent(e: StoreEvent): string {
-  const time = goTimeString(e.Time);
-  const id = e.ID ?? '';
-  switch (e.Type) {
-    case 'container':
-    case 'pod': {
-      const attrs = Object.entries(e.Attributes ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `, ${k}=${v}`).join('');
-      return `${time} ${e.Type} ${e.Status} ${id} (image=${e.Image ?? ''}, name=${e.Name}${attrs})`;
-    }
-    case 'image': return `${time} ${e.Type} ${e.Status} ${id} ${e.Name}`;
-    case 'network': return `${time} ${e.Type} ${e.Status} ${id} (name=${e.Name})`;
-    case 'volume': return `${time} ${e.Type} ${e.Status} ${e.Name}`;
-    default: return `${time} ${e.Type} ${e.Status}`;
-  }
-}
-
-/** The event as podman's `--format` templates see it: every key present (Go's zero values), Time as Go prints it. Pure. */
-export function templateEvent(e: StoreEvent): Record<string, unknown> {
-  return {
-    ContainerExitCode: e.ContainerExitCode ?? 0, ID: e.ID ?? '', Image: e.Image ?? '', Name: e.Name, Network: '', Status: e.Status,
-    Time: goTimeString(e.Time), Type: e.Type, Attributes: e.Attributes ?? {},
-  };
 }

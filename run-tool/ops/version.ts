@@ -1,5 +1,4 @@
 // The version operation: what `run-tool version` reports, in podman's field names (define.Version).
-import { VERSION } from '../../shared/cli/program.ts';
 import { formatPlatform, hostPlatform } from '../../shared/image/platform.ts';
 
 /** podman's define.Version fields, with skiff's values (GoVersion names the Node.js runtime, as the API's /version does). */
@@ -14,8 +13,8 @@ export interface VersionFacts {
   Os: string;
 }
 
-/** The running run-tool's version facts. The bundle records no build time: Built is 0, printed as Go's epoch date as Debian's podman does. */
-export function versionFacts(): VersionFacts {
+/** The running run-tool's version facts (`version`: the bundle's). No build time is recorded: Built is 0, printed as Go's epoch date as Debian's podman does. */
+export function versionFacts(version: string): VersionFacts {
   const p = hostPlatform();
-  return { APIVersion: VERSION, Version: VERSION, GoVersion: `node ${process.version}`, GitCommit: '', BuiltTime: 'Thu Jan  1 00:00:00 1970', Built: 0, OsArch: formatPlatform({ os: p.os, architecture: p.architecture }), Os: p.os };
+  return { APIVersion: version, Version: version, GoVersion: `node ${process.version}`, GitCommit: '', BuiltTime: 'Thu Jan  1 00:00:00 1970', Built: 0, OsArch: formatPlatform({ os: p.os, architecture: p.architecture }), Os: p.os };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseTimestamp } from '../../../shared/cli/units.ts';
-import { humanEvent, matchEvent, parseEventFilters, type StoreEvent } from '../../../run-tool/ops/events.ts';
+import { humanEvent } from '../../../run-tool/commands/events.ts';
+import { matchEvent, parseEventFilters, parseEventTime, type StoreEvent } from '../../../run-tool/ops/events.ts';
 
 const id = 'a'.repeat(64);
 const died: StoreEvent = { ContainerExitCode: 3, ID: id, Image: 'localhost/busybox:latest', Name: 'c1', Status: 'died', Time: '2026-12-07T03:27:09.852334441Z', Type: 'container', Attributes: { b: '2', a: '1' } };
@@ -45,5 +46,9 @@ describe('parseTimestamp', () => {
     expect(parseTimestamp('10m', '--since', 1_000_000)).toBe(400_000);
     expect(parseTimestamp('2026-12-07T03:27:09Z', '--since')).toBe(Date.parse('2026-12-07T03:27:09Z'));
     expect(() => parseTimestamp('bogus', '--since')).toThrow('invalid --since "bogus"');
+  });
+  it('the API\'s plain forms: Unix seconds and RFC 3339 only', () => {
+    expect(parseEventTime('1700000000.5', 'since')).toBe(1_700_000_000_500);
+    expect(() => parseEventTime('10m', 'since')).toThrow('invalid since "10m"');
   });
 });
