@@ -224,6 +224,10 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('everyday commands: events
     failsCleanly(['system', 'df', '--format', '{{.Nope}}'], 125, /can't evaluate field Nope/);
     ok(['rm', '-f', '-t', '0', 'df1']);
     ok(['volume', 'rm', 'dfv']);
+    expect(events('--filter', 'volume=dfv').map((e) => `${e.Type} ${e.Status} ${e.Name}`)).toEqual(['volume create dfv', 'volume remove dfv']);
+    ok(['pod', 'create', '--infra=false', '--name', 'evpod']);
+    ok(['pod', 'rm', 'evpod']);
+    expect(events('--filter', 'pod=evpod').map((e) => `${e.Type} ${e.Status} ${e.Name}`)).toEqual(['pod create evpod', 'pod remove evpod']);
   }, 60_000);
 
   it('attach: the output from now on until the container stops; signals go to the container; detach keys checked first', async () => {
