@@ -30,7 +30,8 @@ export function rewriteGroupArgs(args: readonly string[], groups: Readonly<Recor
   const name = commandNameOf(args, withValue);
   const group = name === undefined ? undefined : groups[name];
   if (!group) return [...args];
-  const at = args.indexOf(name!);
+  // the command word's own position (an option value before it may spell the same word)
+  const at = args.findIndex((a, i) => a === name && commandNameOf(args.slice(0, i + 1), withValue) === name);
   const sub = args[at + 1];
   const target = sub === undefined ? undefined : groupTarget(group, sub, known);
   if (!target) return [...args];

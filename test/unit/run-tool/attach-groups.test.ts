@@ -28,6 +28,7 @@ describe('command groups', () => {
     expect(rewriteGroupArgs(['image', 'rm', 'x'], RUN_TOOL_GROUPS, known)).toEqual(['rmi', 'x']);
     expect(rewriteGroupArgs(['image', 'inspect', 'x'], RUN_TOOL_GROUPS, known)).toEqual(['inspect', '--type', 'image', 'x']);
     expect(rewriteGroupArgs(['image', 'prune', '-f'], RUN_TOOL_GROUPS, known)).toEqual(['image-prune', '-f']);
+    expect(rewriteGroupArgs(['--root', 'container', 'container', 'ls'], RUN_TOOL_GROUPS, known)).toEqual(['--root', 'container', 'ps']);
   });
   it('leaves other commands, unknown members and members the tool lacks alone', () => {
     expect(rewriteGroupArgs(['ps', 'container'], RUN_TOOL_GROUPS, known)).toEqual(['ps', 'container']);
