@@ -56,19 +56,38 @@ const commands: CommandModule[] = [
   { names: ['container', 'image'], load: async () => (await import('./commands/exists.ts')).addExistsCommands },
   { names: ['secret'], load: async () => (await import('./commands/secret.ts')).addSecretCommands },
   { names: ['mount', 'unmount', 'umount'], load: async () => (await import('./commands/mount.ts')).addMountCommands },
+  { names: ['version'], load: async () => (await import('./commands/version.ts')).addVersionCommand },
+  { names: ['events'], load: async () => (await import('./commands/events.ts')).addEventsCommand },
+  { names: ['pause', 'unpause'], load: async () => (await import('./commands/pause.ts')).addPauseCommands },
+  { names: ['init'], load: async () => (await import('./commands/init.ts')).addInitCommand },
+  { names: ['attach'], load: async () => (await import('./commands/attach.ts')).addAttachCommand },
+  { names: ['image-prune'], load: async () => (await import('./commands/image-prune.ts')).addImagePruneCommand },
+  {
+    names: ['container', 'image'],
+    load: async () => {
+      const [{ addGroupCommands }, { RUN_TOOL_GROUPS }] = await Promise.all([import('../shared/cli/command-groups.ts'), import('./commands/groups.ts')]);
+      return (p) => addGroupCommands(p, 'run-tool', RUN_TOOL_GROUPS, new Set(commands.flatMap((c) => c.names)));
+    },
+  },
   // last: it reuses a `system` command if one exists
   {
     names: ['system', 'prune'],
     load: async () => {
-      const [prune, check, service] = await Promise.all([import('./commands/system-prune.ts'), import('./commands/system-check.ts'), import('./commands/system-service.ts')]);
+      const [prune, check, service, df, reset] = await Promise.all([import('./commands/system-prune.ts'), import('./commands/system-check.ts'), import('./commands/system-service.ts'), import('./commands/system-df.ts'), import('./commands/system-reset.ts')]);
       return (p) => {
         prune.addSystemPruneCommand(p);
         check.addSystemCheckCommand(p);
         service.addSystemServiceCommand(p);
+        df.addSystemDfCommand(p);
+        reset.addSystemResetCommand(p);
       };
     },
   },
 ];
-await registerCommands(program, commands, process.argv.slice(2));
+// `container ls`, `image rm`…: podman's groups run the top-level command they stand for (commands/groups.ts)
+const { rewriteGroupArgs } = await import('../shared/cli/command-groups.ts');
+const { RUN_TOOL_GROUPS } = await import('./commands/groups.ts');
+const args = rewriteGroupArgs(process.argv.slice(2), RUN_TOOL_GROUPS, new Set(commands.flatMap((c) => c.names)));
+await registerCommands(program, commands, args);
 
-await runProgram('run-tool', program);
+await runProgram('run-tool', program, [...process.argv.slice(0, 2), ...args]);

@@ -1,57 +1,54 @@
-// The Docker API's `/events` stream for containers. The service keeps no event log (it holds no state the store
-// does not hold), so it reports what it sees change in the store while the client listens: create, start, die,
-// destroy — enough for docker-compose's `up`/`logs` and `docker events`. Past events (`since`) are not replayed.
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { LoadedContainer } from '../containers/state.ts';
-import { listContainers, matchFilter } from '../ops/list-containers.ts';
-import { withApiStore, type ApiRequest } from './context.ts';
-import { dockerFilters } from './http-util.ts';
+// The Docker API's `/events`: the store's event log (ops/events.ts) in Docker's shape. `since` replays logged
+// events from that time, then the stream follows the log until the client leaves or `until` passes; with `until`
+// in the past it ends after the replay. Every operation of every front end writes the log, so the stream shows
+// what the CLI does too, with the exit code a container died with.
+import { isSkiffError } from '../../shared/errors.ts';
+import { checkEventQuery, listEvents, type StoreEvent } from '../ops/events.ts';
+import type { ApiRequest } from './context.ts';
+import { dockerFilters, sendError } from './http-util.ts';
 
-/** How often the store is looked at for changes. */
-const POLL_MS = 250;
+/** podman's statuses as Docker names the actions. */
+const DOCKER_ACTION: Record<string, string> = { died: 'die', remove: 'destroy' };
+/** The filter keys both Docker and the event log know. */
+const FILTER_KEYS = new Set(['container', 'event', 'image', 'label', 'type', 'volume', 'network', 'pod']);
 
-/** Docker's event JSON of `action` on container `c` at `now` (ms). Pure. */
-export function containerEvent(c: LoadedContainer, action: string, now: number): Record<string, unknown> {
-  const attrs = { ...c.record.config.labels, image: c.record.image.name, name: c.record.name, ...(action === 'die' && { exitCode: String(c.state.exitCode) }) };
-  return { status: action, id: c.record.id, from: c.record.image.name, Type: 'container', Action: action, Actor: { ID: c.record.id, Attributes: attrs }, scope: 'local', time: Math.floor(now / 1000), timeNano: now * 1e6 };
+/** Docker's event JSON for a logged event. Pure. */
+export function dockerEvent(e: StoreEvent): Record<string, unknown> {
+  const action = DOCKER_ACTION[e.Status] ?? e.Status;
+  const ns = BigInt(Date.parse(e.Time)) * 1_000_000n + BigInt(Number((/\.\d{3}(\d{0,6})/.exec(e.Time)?.[1] ?? '').padEnd(6, '0')));
+  const attrs: Record<string, string> = e.Type === 'container'
+    ? { ...e.Attributes, image: e.Image ?? '', name: e.Name, ...(e.ContainerExitCode !== undefined && { exitCode: String(e.ContainerExitCode) }) }
+    : { name: e.Name };
+  const id = e.ID ?? e.Name;
+  return {
+    ...(e.Type === 'container' && { status: action, id, from: e.Image ?? '' }),
+    Type: e.Type, Action: action, Actor: { ID: id, Attributes: attrs }, scope: 'local',
+    time: Math.floor(Date.parse(e.Time) / 1000), timeNano: Number(ns),
+  };
 }
 
-/** The events between two looks at the containers (by ID). Pure. */
-export function diffContainers(before: Map<string, LoadedContainer>, after: Map<string, LoadedContainer>): [LoadedContainer, string][] {
-  const out: [LoadedContainer, string][] = [];
-  const running = (c: LoadedContainer): boolean => c.state.status === 'running' || c.state.status === 'stopping';
-  for (const [id, c] of after) {
-    const was = before.get(id);
-    if (!was) out.push([c, 'create']);
-    if (running(c) && (!was || !running(was) || was.state.startedAt !== c.state.startedAt)) out.push([c, 'start']);
-    if (was && !running(c) && (running(was) || was.state.finishedAt !== c.state.finishedAt)) out.push([c, 'die']);
-  }
-  for (const [id, c] of before) if (!after.has(id)) out.push([c, 'destroy']);
-  return out;
-}
-
-/** GET /events (filters: label, container, event, type; until): streams until the client leaves or `until`. */
+/** GET /events (filters: container, event, image, label, type, volume, network; since; until). */
 export async function eventsHandler(r: ApiRequest): Promise<void> {
-  const filters = dockerFilters(r.query);
-  const labelAndName = filters.filter((f) => f.startsWith('label=') || f.startsWith('name='));
-  const containers = filters.filter((f) => f.startsWith('container=')).map((f) => f.slice('container='.length));
-  const actions = filters.filter((f) => f.startsWith('event=')).map((f) => f.slice('event='.length));
-  const types = filters.filter((f) => f.startsWith('type=')).map((f) => f.slice('type='.length));
-  const until = Number(r.query.get('until') ?? '0') * 1000;
-  const keep = (c: LoadedContainer, action: string): boolean =>
-    (types.length === 0 || types.includes('container')) && (actions.length === 0 || actions.includes(action)) &&
-    (containers.length === 0 || containers.some((x) => c.record.id.startsWith(x) || c.record.name === x)) && matchFilter(c, labelAndName);
-  const look = async (): Promise<Map<string, LoadedContainer>> =>
-    new Map((await withApiStore(r.root, (store) => listContainers(store, { all: true }))).map((c) => [c.record.id, c]));
-  let before = await look();
-  r.res.writeHead(200, { 'Content-Type': 'application/json' });
-  r.res.flushHeaders();
-  while (!r.signal.aborted && (!until || Date.now() < until)) {
-    await sleep(POLL_MS, undefined, { signal: r.signal }).catch(() => {});
-    if (r.signal.aborted) break;
-    const after = await look();
-    for (const [c, action] of diffContainers(before, after)) if (keep(c, action)) r.res.write(`${JSON.stringify(containerEvent(c, action, Date.now()))}\n`);
-    before = after;
+  const filters = dockerFilters(r.query).filter((f) => FILTER_KEYS.has(f.slice(0, f.indexOf('='))));
+  const since = r.query.get('since') || undefined;
+  const until = r.query.get('until') || undefined;
+  let started = false;
+  const begin = (): void => {
+    if (started) return;
+    started = true;
+    r.res.writeHead(200, { 'Content-Type': 'application/json' });
+    r.res.flushHeaders();
+  };
+  try {
+    const q = { filters, ...(since !== undefined && { since }), ...(until !== undefined && { until }), stream: true, signal: r.signal };
+    checkEventQuery(q); // bad filters or times fail before the 200 goes out
+    begin();
+    await listEvents(r.root, q, (e) => {
+      if (!r.res.writableEnded) r.res.write(`${JSON.stringify(dockerEvent(e))}\n`);
+    });
+  } catch (e) {
+    if (!started && isSkiffError(e)) return sendError(r.res, e);
+    throw e;
   }
   r.res.end();
 }

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { formatReport, goTimeString, goType, tableHeaders } from '../../shared/cli/go-template.ts';
-import { humanDuration, timeAgo } from '../../shared/cli/human.ts';
+import { humanDuration, timeAgo, unitsHumanSize } from '../../shared/cli/human.ts';
 import { formatTable } from '../../shared/cli/table.ts';
-import { listContainers } from '../ops/list-containers.ts';
+import { checkPsSort, containerSize, listContainers, PS_SORT_KEYS, sortContainers, type ContainerSize, type PsSortKey } from '../ops/list-containers.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SkiffError } from '../../shared/errors.ts';
 import type { LoadedContainer, PortMapping } from '../containers/state.ts';
 import { collect } from '../../shared/cli/flags.ts';
 import { printWarning, withStore } from './cli-util.ts';
@@ -30,6 +32,7 @@ export function formatPorts(ports: readonly PortMapping[]): string {
 export function statusText(c: LoadedContainer, now = new Date()): string {
   const s = c.state;
   if (s.paused) return 'Paused';
+  if (s.initialized) return 'Initialized';
   if (s.status === 'running' || s.status === 'stopping') return `Up ${timeAgo(new Date(s.startedAt), now)}${c.state.health ? ` (${c.state.health.status})` : ''}`;
   if (s.status === 'created') return 'Created';
   return `Exited (${s.exitCode}) ${s.finishedAt ? timeAgo(new Date(s.finishedAt), now) : ''}`.trim();
@@ -85,17 +88,49 @@ export function addPsCommand(program: Command): void {
     .option('-l, --latest', 'show the latest container created')
     .option('-f, --filter <filter>', 'filter output based on conditions given', collect, [])
     .option('-p, --pod', 'print the ID and name of the pod the containers are associated with')
-    .option('--format <format>', "pretty-print containers to JSON or using a Go template");
-  addRootOption(cmd).action(async (f: { all?: boolean; quiet?: boolean; trunc: boolean; noheading?: boolean; latest?: boolean; filter: string[]; format?: string; pod?: boolean }) => {
+    .option('--format <format>', "pretty-print containers to JSON or using a Go template")
+    .option('--sort <key>', `sort output by ${PS_SORT_KEYS.join(', ')}`, 'created')
+    .option('-s, --size', 'display the total file sizes')
+    .option('--last <n>', 'print the n last created containers (all states)', '-1')
+    .option('-w, --watch <seconds>', 'watch the ps output on an interval in seconds');
+  addRootOption(cmd).action(async (f: { all?: boolean; quiet?: boolean; trunc: boolean; noheading?: boolean; latest?: boolean; filter: string[]; format?: string; pod?: boolean; sort: string; size?: boolean; last: string; watch?: string }) => {
+    const sortKey = checkPsSort(f.sort);
+    const last = Number(f.last);
+    if (!Number.isInteger(last)) throw new SkiffError('EINVALID', `invalid argument "${f.last}" for "--last" flag: strconv.ParseInt: parsing "${f.last}": invalid syntax`);
+    const watch = f.watch === undefined ? undefined : Number(f.watch);
+    if (watch !== undefined && !(Number.isInteger(watch) && watch > 0)) throw new SkiffError('EINVALID', `invalid argument "${f.watch}" for "-w, --watch" flag: want a whole number of seconds above 0`);
+    if (watch !== undefined && f.format === 'json') throw new SkiffError('EINVALID', '--watch cannot be used with --format json');
+    if (f.format !== undefined && f.format !== 'json') formatReport(f.format, [], { name: 'ps' }); // a bad template fails before any output
+    if (watch === undefined) return printPs(cmd, f, sortKey, last);
+    for (;;) {
+      process.stdout.write('\x1b[H\x1b[2J');
+      await printPs(cmd, f, sortKey, last);
+      if (process.exitCode) return;
+      await sleep(watch * 1000);
+    }
+  });
+}
+
+/** One listing of `ps` (the whole output, written at once). */
+async function printPs(cmd: Command, f: { all?: boolean; quiet?: boolean; trunc: boolean; noheading?: boolean; latest?: boolean; filter: string[]; format?: string; pod?: boolean; size?: boolean }, sortKey: PsSortKey, last: number): Promise<void> {
+  {
     await withStore(cmd, async (store) => {
-      const list = await listContainers(store, { all: f.all === true, filters: f.filter, latest: f.latest === true, onWarning: printWarning });
+      let list = await listContainers(store, { all: f.all === true || last > 0, filters: f.filter, latest: f.latest === true, onWarning: printWarning });
+      if (last > 0) list = list.slice(0, last);
+      const sizes = new Map<string, ContainerSize>();
+      if (f.size || sortKey === 'size') for (const c of list) sizes.set(c.record.id, await containerSize(store, c));
+      if (sortKey !== 'created') list = sortContainers(list, sortKey, sizes);
+      const sizeText = (c: LoadedContainer): string => {
+        const z = sizes.get(c.record.id);
+        return f.size && z ? `${unitsHumanSize(z.rwSize, 3)} (virtual ${unitsHumanSize(z.rootFsSize, 3)})` : '';
+      };
       // pod names only with --pod, as podman (its JSON leaves PodName empty otherwise)
       const podNames = f.pod ? await podNamesOf(store.paths.root, list) : new Map<string, string>();
       const podName = (c: LoadedContainer) => (c.record.pod ? podNames.get(c.record.pod) ?? '' : '');
       const noTrunc = f.trunc === false;
       const out = process.stdout;
       if (f.format === 'json') {
-        out.write(`${JSON.stringify(list.map((c) => psJson(c, podName(c))), null, 4)}\n`);
+        out.write(`${JSON.stringify(list.map((c) => ({ ...psJson(c, podName(c)), ...(f.size && { Size: sizes.get(c.record.id) ?? null }) })), null, 4)}\n`);
         return;
       }
       if (f.quiet) {
@@ -125,6 +160,7 @@ export function addPsCommand(program: Command): void {
           Pod: c.record.pod ? (noTrunc ? c.record.pod : c.record.pod.slice(0, 12)) : '',
           PodName: podName(c),
           IsInfra: c.record.isInfra === true,
+          Size: sizeText(c),
         };
       });
       if (f.format !== undefined) {
@@ -132,9 +168,9 @@ export function addPsCommand(program: Command): void {
         out.write(formatReport(f.format, view, { name: 'ps', headers: tableHeaders({}, PS_HEADERS), noHeading: f.noheading === true }));
         return;
       }
-      const table: string[][] = rows.map((r) => [r.ID, r.Image, r.Command, r.CreatedHuman, r.Status, r.Ports, r.Names, ...(f.pod ? [r.Pod, r.PodName] : [])]);
-      if (!f.noheading) table.unshift(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES', ...(f.pod ? ['POD ID', 'PODNAME'] : [])]);
+      const table: string[][] = rows.map((r) => [r.ID, r.Image, r.Command, r.CreatedHuman, r.Status, r.Ports, r.Names, ...(f.pod ? [r.Pod, r.PodName] : []), ...(f.size ? [r.Size] : [])]);
+      if (!f.noheading) table.unshift(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES', ...(f.pod ? ['POD ID', 'PODNAME'] : []), ...(f.size ? ['SIZE'] : [])]);
       out.write(formatTable(table));
     });
-  });
+  }
 }

@@ -16,6 +16,7 @@ import {
   containerPaths, listContainers, loadById, lockContainer, releaseName, removeContainerDir, saveState,
   type ContainerRecord, type ContainerState, type LoadedContainer,
 } from './state.ts';
+import { recordContainerEvent } from './record-event.ts';
 
 async function readExitFile(root: string, id: string): Promise<number | undefined> {
   const t = await readFile(join(containerPaths(root, id).exits, id), 'utf8').catch(() => undefined);
@@ -61,9 +62,12 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
     delete (after as StateExt).network;
     delete after.healthPid;
     delete after.paused;
+    delete after.initialized;
     delete (after as StateExt).healthStart;
     if (s.status !== 'running' && s.status !== 'stopping') after.status = s.status;
     await saveState(root, id, after);
+    if (s.status === 'running' || s.status === 'stopping') recordContainerEvent(root, record, 'died', { exitCode: code });
+    recordContainerEvent(root, record, 'cleanup');
     // --rm: remove now, still under this lock (runc's state is gone: deleted above or by `runc run`)
     if (record.hostConfig.autoRemove) {
       await recordRemovedExit(root, id, code);
@@ -127,6 +131,7 @@ export async function removeLocked(store: Store, id: string, now: LoadedContaine
     await openLease(store.paths, now.record.leaseId).then((l) => l.release(), () => {});
     await releaseName(root, now.record.name, id);
     await removeContainerDir(root, id);
+    recordContainerEvent(root, now.record, 'remove');
   }
 }
 

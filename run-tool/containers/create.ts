@@ -39,6 +39,7 @@ import {
   checkId, containerPaths, generateName, initialState, loadById, newContainerId, releaseName, reserveName, saveRecord, saveState, validateName,
   type ContainerRecord,
 } from './state.ts';
+import { recordContainerEvent } from './record-event.ts';
 
 /** Everything `create`/`run` accept (the sections are in create-options.ts). */
 export type { CreateOptions };
@@ -398,6 +399,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     if (!o.keepMounted) await unmountRootfs(root, id);
     await saveState(root, id, state);
     await saveRecord(root, record); // the record is the commit point: before it, the dir is debris
+    recordContainerEvent(root, record, 'create');
     return record;
   } catch (e) {
     await unmountRootfs(root, id).catch(() => {});

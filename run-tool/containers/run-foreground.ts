@@ -13,6 +13,7 @@ import { getRunc } from './runc-handle.ts';
 import { bindJoinedNamespaces } from './ns-join.ts';
 import { cleanRuncMessage, startDetached, type StateExt } from './start-container.ts';
 import { containerPaths, saveState, type ContainerRecord } from './state.ts';
+import { recordContainerEvent } from './record-event.ts';
 
 /** Writes k8s-file log lines for a stream chunk (complete lines F, a trailing partial line P). */
 class K8sLogWriter {
@@ -99,6 +100,7 @@ export async function runForeground(store: Store, record: ContainerRecord, o: { 
       st.healthStart = t.start;
       await saveState(root, id, st);
     }
+    recordContainerEvent(root, record, 'start');
     code = await runc.run(id, p.bundle, {
       stdio: tty ? 'inherit' : [stdinMode, 'pipe', 'pipe', ...extra],
       ...(o.preserveFds && { preserveFds: o.preserveFds }),

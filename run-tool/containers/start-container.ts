@@ -15,9 +15,10 @@ import { connectContainer, disconnectContainer, serveContainerPastaHook, type Ne
 import { bindJoinedNamespaces } from './ns-join.ts';
 import { getRunc, selfCommand } from './runc-handle.ts';
 import { lowersOf, mountRootfs, unmountRootfs } from './rootfs-mount.ts';
-import { containerPaths, loadById, lockContainer, saveState, type ContainerState, type LoadedContainer } from './state.ts';
+import { containerPaths, loadById, lockContainer, saveState, type ContainerRecord, type ContainerState, type LoadedContainer } from './state.ts';
 import { exitError } from './exit-status.ts';
 import { notifyProxyArgs, takeNotifySocket } from '../systemd/notify.ts';
+import { recordContainerEvent } from './record-event.ts';
 
 /** The container state of a run: what state.ts records plus the monitor's and the network's own fields. */
 export interface StateExt extends ContainerState {
@@ -39,21 +40,34 @@ export function networkStateOf(s: ContainerState): NetworkState | undefined {
  * container lock. `preserveFds` passes this process's fds 3… on to the container (socket activation). A SkiffError with exit status 126/127 when runc cannot invoke or find the command. Idempotent on a running
  * container.
  */
-export async function startDetached(store: Store, id: string, o: { restart?: boolean; preserveFds?: number } = {}): Promise<void> {
+export async function startDetached(store: Store, id: string, o: { restart?: boolean; preserveFds?: number; initOnly?: boolean } = {}): Promise<void> {
   const root = store.paths.root;
   takeNotifySocket();
   const lock = await lockContainer(root, id);
   try {
     const c = await loadById(root, id);
     if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
-    if (c.state.status === 'running' && isAlive(c.state.monitorPid, (c.state as StateExt).monitorStart)) return;
-    await launchConmon(store, c, o.restart === true, o.preserveFds ?? 0);
+    const live = c.state.status === 'running' && isAlive(c.state.monitorPid, (c.state as StateExt).monitorStart);
+    if (live && o.initOnly) throw new SkiffError('EINVALID', `container ${id} has already been created in runtime: container state improper`);
+    if (live && c.state.initialized) return await startInitialized(store, c);
+    if (live) return;
+    await launchConmon(store, c, o.restart === true, o.preserveFds ?? 0, o.initOnly === true);
   } finally {
     await lock.release();
   }
 }
 
-async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean, preserveFds: number): Promise<void> {
+/** Starts the process of a container `init` left created in runc (the caller holds the container lock). */
+async function startInitialized(store: Store, c: LoadedContainer): Promise<void> {
+  const root = store.paths.root;
+  const id = c.record.id;
+  const state: StateExt = { ...(c.state as StateExt), startedAt: new Date().toISOString() };
+  delete state.initialized;
+  await saveState(root, id, state);
+  await runStarted(store, c.record, state);
+}
+
+async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean, preserveFds: number, initOnly: boolean): Promise<void> {
   const root = store.paths.root;
   const { record } = c;
   const id = record.id;
@@ -160,7 +174,19 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
   if (!net) delete state.network;
   delete state.healthPid;
   delete state.healthStart;
+  if (initOnly) state.initialized = true;
   await saveState(root, id, state);
+  recordContainerEvent(root, record, 'init');
+  if (initOnly) return;
+  await runStarted(store, record, state, isRestart);
+}
+
+/** `runc start` of a container whose monitor holds it created, then its health timer; a failure is recorded as its exit. */
+async function runStarted(store: Store, record: ContainerRecord, state: StateExt, isRestart = false): Promise<void> {
+  const root = store.paths.root;
+  const id = record.id;
+  const runc = await getRunc();
+  const net = state.network;
   try {
     await runc.start(id);
   } catch (e) {
@@ -171,6 +197,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     await saveState(root, id, { ...state, status: 'exited', pid: 0, exitCode: startFailureCode(stderr) ?? 125, finishedAt: new Date().toISOString(), mounted: false, error: cleanRuncMessage(stderr) });
     throw exitError(startFailureCode(stderr) ?? 125, cleanRuncMessage(stderr));
   }
+  recordContainerEvent(root, record, isRestart ? 'restart' : 'start');
   if (record.health) {
     // the caller holds the container lock: record the timer directly
     const t = startHealthTimer(root, id, record.health.interval);

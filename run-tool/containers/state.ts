@@ -152,9 +152,18 @@ export interface ContainerState {
   mounted: boolean;
   /** frozen by `pause` (status stays running; pause-container.ts) */
   paused?: boolean;
+  /** made by `init`: created in runc under its monitor, its process not started yet (status stays running) */
+  initialized?: boolean;
   error?: string;
   health?: { status: 'starting' | 'healthy' | 'unhealthy'; failingStreak: number; log: { start: string; end: string; exitCode: number; output: string }[] };
   healthPid?: number;
+}
+
+/** The state as podman names it (`ps` .State, `system df -v` STATUS): `paused` and `initialized` over the recorded status. Pure. */
+export function stateName(s: ContainerState): string {
+  if (s.paused) return 'paused';
+  if (s.initialized) return 'initialized';
+  return s.status;
 }
 
 /** One container: record + state. */

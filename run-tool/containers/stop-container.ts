@@ -11,6 +11,7 @@ import { exitError } from './exit-status.ts';
 import { removedExitCode } from './removed-exits.ts';
 import { dependentsOf } from './ns-join.ts';
 import { podPaths } from '../pods/state.ts';
+import { recordContainerEvent } from './record-event.ts';
 
 async function podExists(root: string, pod: string): Promise<boolean> {
   return stat(podPaths(root, pod).record).then(() => true, () => false);
@@ -60,6 +61,7 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
     if (pid > 0) await waitDead(pid, 5000);
   }
   await cleanupContainer(store, id, { exitCode: 137, fromMonitor: true, onWarning: o.onWarning });
+  recordContainerEvent(root, record, 'stop');
 }
 
 /** Sends `signal` (canonical, from parseSignal) to a running container. Marks it stopped by the user for the restart policy. */
@@ -79,6 +81,7 @@ export async function killContainer(store: Store, id: string, signal: string): P
   });
   const runc = await getRunc();
   await runc.kill(id, signal);
+  recordContainerEvent(root, c.record, 'kill');
 }
 
 /**

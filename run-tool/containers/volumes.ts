@@ -16,6 +16,7 @@ import { runProgram } from '../../shared/process/run.ts';
 import { resolveInRoot } from '../../shared/runtime/in-root.ts';
 import { cleanContainerPath, type MountRequest } from '../../shared/runtime/mounts.ts';
 import { listContainers } from './state.ts';
+import { recordEvent } from './record-event.ts';
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const NAME_MAX = 253;
@@ -132,6 +133,7 @@ export async function createVolume(
         };
         await writeFileAtomic(join(tmp, 'volume.json'), JSON.stringify(info), 0o600);
         await rename(tmp, p.dir);
+        recordEvent(root, 'volume', 'create', name);
         return info;
       } catch (e) {
         await rm(tmp, { recursive: true, force: true });
@@ -195,6 +197,7 @@ export async function removeVolume(root: string, name: string, o: { removeContai
         throw e;
       }
       await rm(gone, { recursive: true, force: true });
+      recordEvent(root, 'volume', 'remove', name);
     },
     o,
   );

@@ -8,10 +8,11 @@ import { exitError } from '../containers/exit-status.ts';
 import { killContainer as killById, removeContainer as removeById, stopContainer as stopById, waitContainer as waitById } from '../containers/stop-container.ts';
 import { startDetached } from '../containers/start-container.ts';
 import { parseSignal } from '../containers/signals.ts';
-import { loadById, loadContainer } from '../containers/state.ts';
+import { listContainers, loadById, loadContainer } from '../containers/state.ts';
 import { reconcile } from '../containers/cleanup-container.ts';
 import { removedExitCode } from '../containers/removed-exits.ts';
 import { notifyContainerStarted } from '../systemd/notify.ts';
+import { setPaused } from '../containers/pause-container.ts';
 
 /** Starts the container `nameOrId` under its monitor; a failure names the container, as podman's does. */
 export async function startContainer(store: Store, nameOrId: string): Promise<{ id: string }> {
@@ -121,4 +122,34 @@ export async function waitContainer(store: Store, nameOrId: string, o: { signal?
     if (o.signal?.aborted) throw new SkiffError('EABORT', 'wait cancelled');
     await sleep(o.interval ?? 50);
   }
+}
+
+/**
+ * Freezes (`paused`) or thaws the running container `nameOrId` (cgroup freezer, pause-container.ts). EINVALID
+ * with podman's message when it is not running, already paused, or not paused.
+ */
+export async function pauseContainer(store: Store, nameOrId: string, paused: boolean): Promise<{ id: string }> {
+  const c = await loadContainer(store.paths.root, nameOrId);
+  await setPaused(store, c.record.id, paused);
+  return { id: c.record.id };
+}
+
+/** The IDs of the containers `pause --all` (running, not paused) or `unpause --all` (paused) acts on. */
+export async function pausableContainers(store: Store, paused: boolean): Promise<string[]> {
+  return (await listContainers(store.paths.root)).filter((c) => c.state.status === 'running' && (c.state.paused === true) !== paused).map((c) => c.record.id);
+}
+
+/**
+ * Initialises the container `nameOrId` as podman's `init` does: its monitor and runc's container are made (namespaces,
+ * mounts, network), its process is not started; a later start only runs it. EINVALID when it already runs or was initialised.
+ */
+export async function initContainer(store: Store, nameOrId: string): Promise<{ id: string }> {
+  const c = await loadContainer(store.paths.root, nameOrId);
+  await startDetached(store, c.record.id, { initOnly: true });
+  return { id: c.record.id };
+}
+
+/** The IDs of the containers `init --all` acts on: those not running. */
+export async function initableContainers(store: Store): Promise<string[]> {
+  return (await listContainers(store.paths.root)).filter((c) => c.state.status !== 'running' && c.state.status !== 'stopping').map((c) => c.record.id);
 }

@@ -1,7 +1,8 @@
 import { SkiffError } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { listReconciled } from '../containers/cleanup-container.ts';
-import type { LoadedContainer } from '../containers/state.ts';
+import { containerPaths, type LoadedContainer } from '../containers/state.ts';
+import { treeSize } from '../../shared/store/tree-size.ts';
 
 // The container listing operation (podman's `ps`): every container's state reconciled with runc first (RU-12).
 
@@ -70,4 +71,55 @@ export async function listContainers(store: Store, o: ListContainersOptions = {}
   let list = (await listReconciled(store, { onWarning: o.onWarning })).filter((c) => (o.all || filters.length > 0 || o.latest ? true : c.state.status === 'running') && matchFilter(c, filters));
   if (o.latest) list = list.slice(-1);
   return list.reverse(); // newest first, as podman
+}
+
+/** A container's disk use as `ps --size` reports it (podman's keys and order): the image layers it stacks, and its writable layer. */
+export interface ContainerSize {
+  rootFsSize: number;
+  rwSize: number;
+}
+
+/** Measures `c`'s writable layer (overlay upper dir) and its unpacked image layers. Reads only. */
+export async function containerSize(store: Store, c: LoadedContainer): Promise<ContainerSize> {
+  const rwSize = await treeSize(containerPaths(store.paths.root, c.record.id).upper);
+  let image = 0;
+  const { lowersOf } = await import('../containers/rootfs-mount.ts'); // the mount machinery only for --size
+  for (const dir of lowersOf(store, c.record)) image += await treeSize(dir);
+  return { rootFsSize: image, rwSize };
+}
+
+/** podman's `ps --sort` keys. */
+export const PS_SORT_KEYS = ['command', 'created', 'id', 'image', 'names', 'runningfor', 'size', 'status'] as const;
+export type PsSortKey = (typeof PS_SORT_KEYS)[number];
+
+/** Checks a `--sort` value (EINVALID with podman's list otherwise). Pure. */
+export function checkPsSort(s: string): PsSortKey {
+  if ((PS_SORT_KEYS as readonly string[]).includes(s)) return s as PsSortKey;
+  throw new SkiffError('EINVALID', `invalid argument "${s}" for "--sort" flag: "${s}" is not a valid value.  Choose from: "${PS_SORT_KEYS.join(', ')}"`);
+}
+
+/**
+ * `list` ordered as podman's `ps --sort KEY`: created and runningfor newest first, size by writable layer (smallest
+ * first; `sizes` by ID), the others by their text. Stable; returns a new array. Pure.
+ */
+export function sortContainers(list: readonly LoadedContainer[], key: PsSortKey, sizes: ReadonlyMap<string, ContainerSize> = new Map()): LoadedContainer[] {
+  const text = (c: LoadedContainer): string => {
+    switch (key) {
+      case 'command': return c.record.args.join(' ');
+      case 'id': return c.record.id;
+      case 'image': return c.record.image.name;
+      case 'names': return c.record.name;
+      case 'status': return c.state.status;
+      default: return '';
+    }
+  };
+  const cmp = (a: LoadedContainer, b: LoadedContainer): number => {
+    if (key === 'created') return Date.parse(b.record.created) - Date.parse(a.record.created);
+    if (key === 'runningfor') return Date.parse(b.state.startedAt || b.record.created) - Date.parse(a.state.startedAt || a.record.created);
+    if (key === 'size') return (sizes.get(a.record.id)?.rwSize ?? 0) - (sizes.get(b.record.id)?.rwSize ?? 0);
+    const x = text(a);
+    const y = text(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  return [...list].sort(cmp);
 }

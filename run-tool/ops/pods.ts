@@ -12,6 +12,7 @@ import { killContainer, removeContainer, stopContainer } from '../containers/sto
 import { generateName, listContainers, newContainerId, type LoadedContainer, type PortMapping } from '../containers/state.ts';
 import { ensureInfraImage } from '../pods/infra-image.ts';
 import { podView, reconcilePods, removePodFully, type PodView } from '../pods/members.ts';
+import { recordEvent } from '../containers/record-event.ts';
 import {
   findPod, lockPod, makePodDir, newPodId, releasePodName, removePodDir, reservePodName, savePod, thisProcess, validatePodName,
   type PodNamespace, type PodRecord,
@@ -159,6 +160,7 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
     record.phase = 'ready';
     delete record.creator;
     await savePod(root, record);
+    recordEvent(root, 'pod', 'create', record.name, id);
     return { id };
   } catch (e) {
     if (record.infraId) await removeContainer(store, record.infraId, { force: true, podRemoval: true }).catch(() => {});
@@ -318,6 +320,7 @@ export async function removePod(store: Store, nameOrId: string, o: { force?: boo
     throw new SkiffError('EINVALID', `pod ${v.record.id} has containers that are not ready to be removed: cannot remove container ${running[0]!.record.id} as it is running - running or paused containers cannot be removed without force: container state improper`);
   }
   await removePodFully(store, v.record, { timeout: o.timeout ?? 10, ...(o.onWarning && { onWarning: o.onWarning }) });
+  recordEvent(store.paths.root, 'pod', 'remove', v.record.name, v.record.id);
   return { id: v.record.id };
 }
 

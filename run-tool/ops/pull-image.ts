@@ -17,6 +17,7 @@ import { openPullSource } from '../../shared/transport/pull-source.ts';
 import { checkSourcePolicy } from '../../shared/transport/source-policy.ts';
 import { openStoreTarget } from '../../shared/transport/store.ts';
 import type { OpenedSource } from '../../shared/transport/types.ts';
+import { recordImageEvent } from '../containers/record-event.ts';
 
 // The pull operation (podman's `pull`, and `run`/`create --pull`): plain options in, the stored name and ID out.
 
@@ -124,6 +125,7 @@ export async function pullImage(root: string, image: string, o: PullOptions = {}
         let id: string | undefined;
         if (name) id = (await lookupImage(store.layout, name, so).catch((e) => (isSkiffError(e, 'ENOTFOUND') ? undefined : Promise.reject(e))))?.id;
         id ??= (await store.layout.findImage(r.digest, so)).id ?? r.digest;
+        recordImageEvent(root, 'pull', name ?? image, id);
         return { ...(name ? { name } : {}), id };
       } finally {
         await store.close();

@@ -5,6 +5,7 @@ import { lookupImage } from '../../shared/store/lookup.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { listContainers } from '../containers/state.ts';
 import { removeContainer } from '../containers/stop-container.ts';
+import { recordImageEvent } from '../containers/record-event.ts';
 
 // The image removal operation (podman's `rmi`): plain options in, the report lines out.
 
@@ -44,6 +45,7 @@ export async function removeImage(root: string, store: Store, input: string, o: 
   const lines: RmiLine[] = [];
   if (found.name !== undefined && names.length > 1) {
     await store.layout.untag(found.name, so);
+    recordImageEvent(root, 'untag', found.name, id);
     return [{ kind: 'Untagged', value: found.name }];
   }
   if (found.name === undefined && names.length > 1 && !o.force) {
@@ -58,7 +60,11 @@ export async function removeImage(root: string, store: Store, input: string, o: 
   }
   const ids = new Set(entries.map((e) => e.digest));
   await store.layout.update((es) => es.filter((e) => !ids.has(e.digest)), so);
-  for (const n of names) lines.push({ kind: 'Untagged', value: n });
+  for (const n of names) {
+    lines.push({ kind: 'Untagged', value: n });
+    recordImageEvent(root, 'untag', n, id);
+  }
   lines.push({ kind: 'Deleted', value: hexOf(id) });
+  recordImageEvent(root, 'remove', names[0] ?? hexOf(id), id);
   return lines;
 }

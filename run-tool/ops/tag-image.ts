@@ -5,6 +5,7 @@ import { loadShortNameConfig } from '../../shared/ref/registries-conf.ts';
 import { localCandidates } from '../../shared/ref/short-name.ts';
 import { lookupImage } from '../../shared/store/lookup.ts';
 import type { Store } from '../../shared/store/store.ts';
+import { recordImageEvent } from '../containers/record-event.ts';
 
 // The naming operations (podman's `tag` and `untag`): an image gains or loses names; the image itself stays.
 
@@ -22,7 +23,10 @@ export function tagName(name: string): string {
 export async function tagImage(store: Store, image: string, names: readonly string[], o: Cancellable = {}): Promise<void> {
   const full = names.map(tagName);
   const found = await lookupImage(store.layout, image, o);
-  for (const n of full) await store.commitImage(found.descriptor, { name: n, ...o });
+  for (const n of full) {
+    await store.commitImage(found.descriptor, { name: n, ...o });
+    recordImageEvent(store.paths.root, 'tag', n, found.id ?? found.descriptor.digest);
+  }
 }
 
 /**
@@ -48,6 +52,9 @@ export async function untagImage(store: Store, image: string, names: readonly st
     if (!hit) throw new SkiffError('ENOTFOUND', `${n}: tag not known`);
     remove.push(hit);
   }
-  for (const n of remove) await store.layout.untag(n, o);
+  for (const n of remove) {
+    await store.layout.untag(n, o);
+    recordImageEvent(store.paths.root, 'untag', n, id);
+  }
   return remove;
 }

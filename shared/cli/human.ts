@@ -40,6 +40,11 @@ export function scaledSize(bytes: number, base: number, units: readonly string[]
   return `${Number(v.toPrecision(digits))}${sep}${units[i]}`;
 }
 
+/** go-units' HumanSizeWithPrecision (podman's `system df` uses 4 digits, `ps --size` 3): decimal units, no space: `2.141MB`, `14B`. Pure. */
+export function unitsHumanSize(bytes: number, digits = 4): string {
+  return scaledSize(bytes, 1000, UNITS.slice(0, 6), digits, '');
+}
+
 /** Decimal size with 3 significant digits: 0 → `0 B`, 4521984 → `4.52 MB`. */
 export function humanSize(bytes: number): string {
   return scaledSize(bytes, 1000, UNITS, 3, ' ');

@@ -7,6 +7,9 @@ import { humanSize, timeAgo } from './human.ts';
 import { addRootOption, storeRootOf } from './program.ts';
 import { formatTable } from './table.ts';
 import { isSkiffError } from '../errors.ts';
+import { collect } from './flags.ts';
+import { checkImageSort, filterImages, IMAGE_SORT_KEYS, parseImageFilters } from './image-filters.ts';
+import { parseTimestamp } from './units.ts';
 
 /** podman 4.3's `images --format 'table …'` column headers, by template field (others print `<no value>`, as podman's). */
 const IMAGES_HEADERS: Record<string, string> = {
@@ -54,6 +57,22 @@ function rowsOf(img: ImageSummary, noTrunc: boolean): ImageRow[] {
   });
 }
 
+/** Rows in podman's `--sort` order: created newest first (stable), the others ascending. Pure. */
+function sortRows(rows: ImageRow[], key: (typeof IMAGE_SORT_KEYS)[number]): ImageRow[] {
+  const by = (f: (r: ImageRow) => string | number) => (a: ImageRow, b: ImageRow): number => {
+    const x = f(a);
+    const y = f(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  switch (key) {
+    case 'id': return [...rows].sort(by((r) => r.Id));
+    case 'repository': return [...rows].sort(by((r) => r.Repository));
+    case 'size': return [...rows].sort(by((r) => r.VirtualSize));
+    case 'tag': return [...rows].sort(by((r) => r.Tag));
+    default: return [...rows].sort(by((r) => -(Date.parse(r.CreatedAt) || 0)));
+  }
+}
+
 /** podman's `images --format json` element. */
 function jsonOf(img: ImageSummary): Record<string, unknown> {
   return {
@@ -86,8 +105,14 @@ export function addImagesCommand(program: Command): void {
     .option('-q, --quiet', 'print only image IDs')
     .option('--no-trunc', 'do not truncate image IDs')
     .option('-n, --noheading', 'do not print the column headings')
-    .option('--format <format>', "'json' or a Go template, e.g. '{{.Repository}}:{{.Tag}}'");
-  addRootOption(cmd).action(async (opts: { quiet?: boolean; trunc: boolean; noheading?: boolean; format?: string }) => {
+    .option('--format <format>', "'json' or a Go template, e.g. '{{.Repository}}:{{.Tag}}'")
+    .option('-f, --filter <filter>', 'filter output based on conditions provided (before, since, dangling, label, reference, id, until)', collect, [] as string[])
+    .option('--sort <field>', `sort by ${IMAGE_SORT_KEYS.join(', ')}`, 'created')
+    .option('--digests', 'show digests');
+  addRootOption(cmd).action(async (opts: { quiet?: boolean; trunc: boolean; noheading?: boolean; format?: string; filter: string[]; sort: string; digests?: boolean }) => {
+    const filters = parseImageFilters(opts.filter);
+    const sortKey = checkImageSort(opts.sort);
+    for (const f of filters) if (f.key === 'until') parseTimestamp(f.value, 'until filter');
     let images: ImageSummary[] = [];
     try {
       const store = await openStore(storeRootOf(cmd));
@@ -99,6 +124,7 @@ export function addImagesCommand(program: Command): void {
     } catch (e) {
       if (!isSkiffError(e, 'ENOTFOUND')) throw e;
     }
+    images = filterImages(images, filters, (s) => parseTimestamp(s, 'until filter'));
     const noTrunc = opts.trunc === false;
     const out = process.stdout;
     if (opts.format === 'json') {
@@ -114,14 +140,14 @@ export function addImagesCommand(program: Command): void {
       }
       return;
     }
-    const rows = images.flatMap((i) => rowsOf(i, noTrunc));
+    const rows = sortRows(images.flatMap((i) => rowsOf(i, noTrunc)), sortKey);
     if (opts.format !== undefined) {
       const view = rows.map((r) => goType({ ...r }, 'images.imageReporter'));
       out.write(formatReport(opts.format, view, { name: 'images', headers: tableHeaders({}, IMAGES_HEADERS), noHeading: opts.noheading === true }));
       return;
     }
-    const table = rows.map((r) => [r.Repository, r.Tag, r.ID, r.Created, r.Size]);
-    if (!opts.noheading) table.unshift(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']);
+    const table = rows.map((r) => [r.Repository, r.Tag, ...(opts.digests ? [r.Digest] : []), r.ID, r.Created, r.Size]);
+    if (!opts.noheading) table.unshift(['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE']);
     out.write(formatTable(table));
   });
 }

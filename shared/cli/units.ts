@@ -40,3 +40,17 @@ export function parseByteSize(s: string, what = 'size'): number {
   if (!m) throw new SkiffError('EINVALID', `invalid ${what} ${JSON.stringify(s)}`, { hint: 'write a size like 512m, 1g or 1024' });
   return Math.round(Number(m[1]) * SIZE_MULT[(m[2] ?? 'b').toLowerCase()]!);
 }
+
+/**
+ * Parses a point in time as podman's `--since`/`--until` flags take it: Unix seconds (`1700000000`, with an
+ * optional fraction), a Go duration meaning that long before `now` (`10m`, `1h30m`), or an RFC 3339 / ISO date
+ * (`2026-12-07T03:27:09Z`, `2026-12-07`). Returns milliseconds since the epoch; anything else is EINVALID naming
+ * `flag`. Pure given `now`.
+ */
+export function parseTimestamp(s: string, flag: string, now = Date.now()): number {
+  if (/^[0-9]+(\.[0-9]+)?$/u.test(s)) return Number(s) * 1000;
+  if (/^(\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/u.test(s)) return now - parseDuration(s, 'ms');
+  const t = /^\d{4}-\d\d-\d\d/u.test(s) ? Date.parse(s) : Number.NaN;
+  if (Number.isNaN(t)) throw new SkiffError('EINVALID', `invalid ${flag} ${JSON.stringify(s)}`, { hint: 'give a Unix time, a duration such as 10m, or an RFC 3339 time such as 2026-01-02T15:04:05Z' });
+  return t;
+}

@@ -36,6 +36,14 @@ export async function isMountPoint(path: string): Promise<boolean> {
   return info.split('\n').some((l) => unescapeMountinfo(l.split(' ')[4] ?? '') === p);
 }
 
+/** Every mount point at or under `path` in this mount namespace, deepest first (from /proc/self/mountinfo). */
+export async function mountsUnder(path: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const p = resolve(path);
+  const out = info.split('\n').map((l) => unescapeMountinfo(l.split(' ')[4] ?? '')).filter((m) => m !== '' && (m === p || m.startsWith(`${p}/`)));
+  return [...new Set(out)].sort((a, b) => b.length - a.length);
+}
+
 /**
  * Makes a bundle at `dir` (0700, RU-16): the rootfs is an overlay of `lowers` (bottom→top, e.g. from
  * ensureUnpacked) with a per-bundle upper and work dir, so nothing is copied. The mount is recorded in the

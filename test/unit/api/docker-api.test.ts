@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createOptionsOf } from '../../../run-tool/api/create-body.ts';
 import { logFrame } from '../../../run-tool/api/containers.ts';
 import { pullRegistryOptions } from '../../../run-tool/api/images.ts';
-import { containerEvent, diffContainers } from '../../../run-tool/api/events.ts';
+import { dockerEvent } from '../../../run-tool/api/events.ts';
 import { dockerFilters, statusOf } from '../../../run-tool/api/http-util.ts';
 import { splitUrl } from '../../../run-tool/api/router.ts';
 import { defaultSocketPath, listenTarget } from '../../../run-tool/api/service.ts';
@@ -142,15 +142,17 @@ describe('removed-exit record', () => {
   });
 });
 
-describe('events: diffContainers', () => {
-  const ctr = (id: string, status: string, startedAt = 's1', finishedAt = '') =>
-    ({ record: { id, name: id, config: { labels: {} }, image: { name: 'img', id: 'sha256:1' } }, state: { status, startedAt, finishedAt, exitCode: 0 } }) as unknown as LoadedContainer;
-  it('reports create, start, die and destroy between two looks', () => {
-    const before = new Map([['a', ctr('a', 'running')], ['b', ctr('b', 'created')], ['gone', ctr('gone', 'exited')]]);
-    const after = new Map([['a', ctr('a', 'exited', 's1', 'f1')], ['b', ctr('b', 'running')], ['n', ctr('n', 'created')]]);
-    expect(diffContainers(before, after).map(([c, a]) => `${c.record.id}:${a}`)).toEqual(['a:die', 'b:start', 'n:create', 'gone:destroy']);
-    expect(diffContainers(after, after)).toEqual([]);
-    expect(containerEvent(ctr('a', 'exited'), 'die', 2000)).toMatchObject({ Type: 'container', Action: 'die', status: 'die', id: 'a', time: 2, Actor: { ID: 'a', Attributes: { name: 'a', image: 'img', exitCode: '0' } } });
+describe('events: dockerEvent', () => {
+  it('turns a logged event into Docker\'s shape: die/destroy actions, exit code and labels as attributes, time in s and ns', () => {
+    const id = 'a'.repeat(64);
+    const e = dockerEvent({ ContainerExitCode: 3, ID: id, Image: 'localhost/busybox:latest', Name: 'c1', Status: 'died', Time: '2026-12-07T03:27:09.852334441Z', Type: 'container', Attributes: { app: 'x' } });
+    expect(e).toEqual({
+      status: 'die', id, from: 'localhost/busybox:latest', Type: 'container', Action: 'die', scope: 'local',
+      Actor: { ID: id, Attributes: { app: 'x', image: 'localhost/busybox:latest', name: 'c1', exitCode: '3' } },
+      time: 1796614029, timeNano: 1796614029852334441,
+    });
+    expect(dockerEvent({ ID: id, Image: 'i', Name: 'c1', Status: 'remove', Time: '2026-12-07T03:27:09Z', Type: 'container', Attributes: {} }).Action).toBe('destroy');
+    expect(dockerEvent({ ID: 'b'.repeat(64), Name: 'localhost/x:1', Status: 'tag', Time: '2026-12-07T03:27:09Z', Type: 'image', Attributes: null })).toMatchObject({ Type: 'image', Action: 'tag', Actor: { ID: 'b'.repeat(64), Attributes: { name: 'localhost/x:1' } } });
   });
 });
 
