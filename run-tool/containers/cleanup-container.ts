@@ -54,8 +54,8 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
     }
     code ??= o.exitCode ?? (s.status === 'running' ? 137 : s.exitCode);
     if (s.healthPid) stopHealthTimer(s.healthPid, s.healthStart);
-    if (!o.runcGone && runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
-    await unmountRootfs(root, id);
+    // runc's state and the host's rootfs mount are independent: dropped side by side
+    await Promise.all([!o.runcGone && runc.hasState(id) ? runc.delete(id, { force: true }).catch(() => {}) : undefined, unmountRootfs(root, id)]);
     await disconnectContainer(root, record, s.network).catch((e: unknown) => o.onWarning?.((e as Error).message));
     after = { ...s, status: 'exited', pid: 0, exitCode: code, finishedAt: new Date().toISOString(), mounted: false };
     delete (after as StateExt).network;
@@ -115,8 +115,7 @@ export async function removeLocked(store: Store, id: string, now: LoadedContaine
   {
     if (now.state.healthPid) stopHealthTimer(now.state.healthPid, (now.state as StateExt).healthStart);
     const runc = await getRunc();
-    if (!o.runcGone && runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
-    await unmountRootfs(root, id);
+    await Promise.all([!o.runcGone && runc.hasState(id) ? runc.delete(id, { force: true }).catch(() => {}) : undefined, unmountRootfs(root, id)]);
     // from the on-disk attachment record: also right after a killed CLI or monitor
     await disconnectContainer(root, now.record, (now.state as StateExt).network);
     const p = containerPaths(root, id);

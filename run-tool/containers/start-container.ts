@@ -63,6 +63,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
   if (runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
   await unlink(join(p.exits, id)).catch(() => {});
   await unlink(p.pidFile).catch(() => {});
+  await unlink(p.cleanupClaim).catch(() => {}); // a claim of an earlier stop: this run's exit is cleaned by its exit command
   // shared namespaces: their holders run first (started when they do not, as podman starts dependencies)
   await bindJoinedNamespaces(root, record, (dep) => startDetached(store, dep));
   await mountRootfs(root, id, lowersOf(store, record));
@@ -93,8 +94,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     // container as socket activation (LISTEN_PID rewritten to runc's pid by --replace-listen-pid)
     ...(preserveFds > 0 ? ['--replace-listen-pid'] : []),
     ...(record.config.tty ? ['-t'] : []),
-    ...selfCommand().flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
-    ...['--root', root, 'container-cleanup', id].flatMap((a) => ['--exit-command-arg', a]),
+    ...exitCommand(p.cleanupClaim, [...selfCommand(), '--root', root, 'container-cleanup', id]).flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
   ];
   const conmon = requireProgram('conmon');
   let syncDone = false;
@@ -175,6 +175,16 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     const t = startHealthTimer(root, id, record.health.interval);
     await saveState(root, id, { ...state, healthPid: t.pid, ...(t.start !== undefined && { healthStart: t.start }) } as StateExt);
   }
+}
+
+/**
+ * conmon's exit command: `cleanup` (run-tool's `container-cleanup`), behind a shell test that skips it when a
+ * CLI stopping the container has claimed the cleanup (`claim` exists): that CLI cleans up itself, so no second
+ * Node process starts to race it for the lock. A claimant killed before cleaning up leaves a container whose
+ * monitor is gone: the next command's reconcile cleans it (RU-12). Pure.
+ */
+export function exitCommand(claim: string, cleanup: readonly string[]): string[] {
+  return ['/bin/sh', '-c', 'test -e "$0" && exit 0; exec "$@"', claim, ...cleanup];
 }
 
 /** runc's `time=… level=error msg="…"` lines as one podman-like message. */

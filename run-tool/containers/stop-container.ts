@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SkiffError } from '../../shared/errors.ts';
 import { isAlive } from '../../shared/process/proc.ts';
@@ -6,14 +6,24 @@ import type { Store } from '../../shared/store/store.ts';
 import { cleanupContainer, reconcile, removeLocked } from './cleanup-container.ts';
 import { getRunc } from './runc-handle.ts';
 import { signalNumber } from './signals.ts';
-import { loadById, lockContainer, saveState, type ContainerRecord } from './state.ts';
+import { containerPaths, loadById, lockContainer, saveState, type ContainerRecord } from './state.ts';
 import { exitError } from './exit-status.ts';
 import { removedExitCode } from './removed-exits.ts';
 import { dependentsOf } from './ns-join.ts';
-import { podPaths } from '../pods/state.ts';
+import { loadPodById, podPaths } from '../pods/state.ts';
 
 async function podExists(root: string, pod: string): Promise<boolean> {
   return stat(podPaths(root, pod).record).then(() => true, () => false);
+}
+
+/**
+ * True when the CLI stopping container `c` may clean it up itself instead of its monitor's exit command: always,
+ * except for a member of a ready pod with the exit policy `stop`, whose exit command also stops the pod's infra.
+ */
+async function mayClaimCleanup(root: string, r: ContainerRecord): Promise<boolean> {
+  if (!r.pod || r.isInfra) return true;
+  const pod = await loadPodById(root, r.pod);
+  return !pod || pod.exitPolicy !== 'stop' || pod.phase !== 'ready';
 }
 
 async function waitDead(pid: number, ms: number): Promise<boolean> {
@@ -28,7 +38,8 @@ async function waitDead(pid: number, ms: number): Promise<boolean> {
 /**
  * Stops a container (RU-10): sends its StopSignal (or `signal`), waits up to `timeout` s for it to exit,
  * then SIGKILLs the whole container; records the exit and cleans up before returning. The lock is not held
- * while waiting. A container that is not running is left as is.
+ * while waiting. A container that is not running is left as is. Before signalling, it claims the cleanup (see
+ * exitCommand), so the monitor's exit command does not start a second run-tool to do the same work.
  */
 export async function stopContainer(store: Store, id: string, o: { timeout?: number; signal?: string; onWarning?: (message: string) => void } = {}): Promise<void> {
   const root = store.paths.root;
@@ -47,6 +58,7 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
     const next = { ...c.state, stoppedByUser: true };
     delete next.paused;
     await saveState(root, id, next);
+    if (c.state.monitor === 'conmon' && (await mayClaimCleanup(root, c.record))) await writeFile(containerPaths(root, id).cleanupClaim, '', { mode: 0o600 });
   } finally {
     await lock.release();
   }
