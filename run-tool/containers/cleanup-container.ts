@@ -8,9 +8,8 @@ import { stopHealthTimer } from './health.ts';
 import { disconnectContainer } from './net-wiring.ts';
 import { getRunc } from './runc-handle.ts';
 import { unmountRootfs } from './rootfs-mount.ts';
-import { startDetached, type StateExt } from './start-container.ts';
+import type { StateExt } from './start-container.ts';
 import type { RecordVolume } from './create.ts';
-import { removeVolume } from './volumes.ts';
 import { recordRemovedExit } from './removed-exits.ts';
 import {
   containerPaths, listContainers, loadById, lockContainer, releaseName, removeContainerDir, saveState,
@@ -77,7 +76,8 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
   const pol = record.hostConfig.restartPolicy;
   const restart = !after.stoppedByUser && after.monitor === 'conmon' &&
     (pol.name === 'always' || pol.name === 'unless-stopped' || (pol.name === 'on-failure' && after.exitCode !== 0 && (pol.maximumRetryCount === 0 || after.restartCount < pol.maximumRetryCount)));
-  if (restart) await startDetached(store, id, { restart: true }).catch(() => {});
+  // the start machinery loads only for a restart: stop and rm never need it
+  if (restart) await (await import('./start-container.ts')).startDetached(store, id, { restart: true }).catch(() => {});
 }
 
 /**
@@ -121,7 +121,11 @@ export async function removeLocked(store: Store, id: string, now: LoadedContaine
     const p = containerPaths(root, id);
     await rm(p.record, { force: true }); // from here on the container no longer exists for anyone
     if (o.volumes || now.record.hostConfig.autoRemove) {
-      for (const v of now.record.volumes as RecordVolume[]) if (v.anonymous) await removeVolume(root, v.name).catch(() => {});
+      const anonymous = (now.record.volumes as RecordVolume[]).filter((v) => v.anonymous);
+      if (anonymous.length > 0) {
+        const { removeVolume } = await import('./volumes.ts');
+        for (const v of anonymous) await removeVolume(root, v.name).catch(() => {});
+      }
     }
     await openLease(store.paths, now.record.leaseId).then((l) => l.release(), () => {});
     await releaseName(root, now.record.name, id);

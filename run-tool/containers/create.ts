@@ -213,7 +213,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     if (keep && Object.keys(joins).length > 0) throw new SkiffError('EUNSUPPORTED', '--userns=keep-id cannot be combined with shared namespaces (--pod, container:ID)', { hint: 'drop --userns=keep-id for containers in a pod' });
     // a shared network: nothing to attach (the target holds it); the spec joins the target's namespace at start
     const { choice: netChoice, recordMode } = joins.network ? { choice: { mode: 'none' as const }, recordMode: `container:${joins.network}` } : await resolveNetworkChoice(root, o.network, rootless);
-    const specNet = joins.network ? { network: 'bridge' as const } : specNetwork(id, netChoice);
+    const specNet = joins.network ? { network: 'bridge' as const } : await specNetwork(id, netChoice);
     const ports = await resolvePorts(netChoice, o.ports ?? [], o.publishAll === true, Object.keys(cfg.ExposedPorts ?? {}), { ...so, onWarning: o.onWarning });
     const utsHolder = joins.uts ? await loadById(root, joins.uts) : undefined;
     const hostname = utsHolder?.record.config.hostname ?? o.hostname ?? (netChoice.mode === 'host' ? (await import('node:os')).hostname() : id.slice(0, 12));

@@ -66,7 +66,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
   await unlink(p.cleanupClaim).catch(() => {}); // a claim of an earlier stop: this run's exit is cleaned by its exit command
   // shared namespaces: their holders run first (started when they do not, as podman starts dependencies)
   await bindJoinedNamespaces(root, record, (dep) => startDetached(store, dep));
-  await mountRootfs(root, id, lowersOf(store, record));
+  await mountRootfs(root, id, await lowersOf(store, record));
   if (record.config.workdirFromFlag) {
     const dests = [...record.mounts.map((m) => m.destination), ...record.volumes.map((v) => v.destination)].map((d) => join('/', d));
     const missing = await missingWorkdir(p.rootfs, record.config.workingDir, dests, id);
