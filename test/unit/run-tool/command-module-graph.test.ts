@@ -45,4 +45,10 @@ describe('start-up module graph of the container commands', () => {
       expect(loaded).not.toContain('shared/network/pasta.ts');
     }
   });
+
+  it('the pod commands load no tar writer or importer (the infra image is built once, then found by name)', () => {
+    const loaded = staticClosure('run-tool/commands/pod/index.ts');
+    expect(loaded).not.toContain('shared/layer/tar-write.ts');
+    expect(loaded).not.toContain('shared/transport/tarball.ts');
+  });
 });
