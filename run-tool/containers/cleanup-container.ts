@@ -26,10 +26,12 @@ async function readExitFile(root: string, id: string): Promise<number | undefine
  * Records a container's exit and releases what it held (idempotent; the conmon exit command and any CLI
  * that notices the exit may all call it): exit code from conmon's exit file (else `exitCode`, else 137),
  * `runc delete` (skipped with `runcGone`: the caller knows runc's state is already gone), unmount, then `--rm`
- * removal (under the same container lock) or the restart policy. Never waits with the lock held. A network
- * that cannot be torn down does not stop the cleanup: its message goes to `onWarning`.
+ * removal (under the same container lock) or the restart policy. With `remove` (a forced `rm` of a running
+ * container) the container is removed too, under the same lock. Never waits with the lock held. A network
+ * that cannot be torn down does not stop the cleanup: its message goes to `onWarning`. True when this call
+ * removed the container.
  */
-export async function cleanupContainer(store: Store, id: string, o: { exitCode?: number; fromMonitor?: boolean; runcGone?: boolean; onWarning?: (message: string) => void } = {}): Promise<void> {
+export async function cleanupContainer(store: Store, id: string, o: { exitCode?: number; fromMonitor?: boolean; runcGone?: boolean; onWarning?: (message: string) => void; remove?: { volumes?: boolean } } = {}): Promise<boolean> {
   const root = store.paths.root;
   const runc = await getRunc();
   let after: ContainerState | undefined;
@@ -37,14 +39,14 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
   const lock = await lockContainer(root, id);
   try {
     const c = await loadById(root, id);
-    if (!c) return;
+    if (!c) return false;
     record = c.record;
     const s = c.state as StateExt;
-    if (s.status !== 'running' && s.status !== 'stopping' && !s.mounted) return;
+    if (s.status !== 'running' && s.status !== 'stopping' && !s.mounted) return false;
     if (s.status === 'running' && !o.fromMonitor && o.exitCode === undefined) {
       // only clean a running container once its processes are gone
       const rs = await runc.state(id).catch(() => undefined);
-      if (rs && rs.status !== 'stopped' && isAlive(rs.pid)) return;
+      if (rs && rs.status !== 'stopped' && isAlive(rs.pid)) return false;
     }
     let code = await readExitFile(root, id);
     for (let i = 0; code === undefined && s.monitor === 'conmon' && isAlive(s.monitorPid, s.monitorStart) && i < 200; i++) {
@@ -67,17 +69,23 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
     if (record.hostConfig.autoRemove) {
       await recordRemovedExit(root, id, code);
       await removeLocked(store, id, { ...c, state: after }, { runcGone: true });
-      return;
+      return true;
+    }
+    // rm -f: removed now, under the lock this cleanup holds (no second lock round trip)
+    if (o.remove) {
+      await removeLocked(store, id, { ...c, state: after }, { runcGone: true, ...(o.remove.volumes && { volumes: true }) });
+      return true;
     }
   } finally {
     await lock.release();
   }
-  if (!after || !record) return;
+  if (!after || !record) return false;
   const pol = record.hostConfig.restartPolicy;
   const restart = !after.stoppedByUser && after.monitor === 'conmon' &&
     (pol.name === 'always' || pol.name === 'unless-stopped' || (pol.name === 'on-failure' && after.exitCode !== 0 && (pol.maximumRetryCount === 0 || after.restartCount < pol.maximumRetryCount)));
   // the start machinery loads only for a restart: stop and rm never need it
   if (restart) await (await import('./start-container.ts')).startDetached(store, id, { restart: true }).catch(() => {});
+  return false;
 }
 
 /**

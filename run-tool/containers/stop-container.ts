@@ -37,11 +37,12 @@ async function waitDead(pid: number, ms: number): Promise<boolean> {
 
 /**
  * Stops a container (RU-10): sends its StopSignal (or `signal`), waits up to `timeout` s for it to exit,
- * then SIGKILLs the whole container; records the exit and cleans up before returning. The lock is not held
- * while waiting. A container that is not running is left as is. Before signalling, it claims the cleanup (see
+ * then SIGKILLs the whole container; records the exit and cleans up before returning (and, with `remove`,
+ * removes it in the same locked step). The lock is not held while waiting. A container that is not running is
+ * left as is. True when it removed the container (`remove`). Before signalling, it claims the cleanup (see
  * exitCommand), so the monitor's exit command does not start a second run-tool to do the same work.
  */
-export async function stopContainer(store: Store, id: string, o: { timeout?: number; signal?: string; onWarning?: (message: string) => void } = {}): Promise<void> {
+export async function stopContainer(store: Store, id: string, o: { timeout?: number; signal?: string; onWarning?: (message: string) => void; remove?: { volumes?: boolean } } = {}): Promise<boolean> {
   const root = store.paths.root;
   const runc = await getRunc();
   let pid = 0;
@@ -51,7 +52,7 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
     const c = await loadById(root, id);
     if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
     record = c.record;
-    if (c.state.status !== 'running') return;
+    if (c.state.status !== 'running') return false;
     pid = c.state.pid;
     // a frozen container cannot act on its stop signal: thawed first, as podman does
     if (c.state.paused) await runc.resume(id).catch(() => {});
@@ -71,7 +72,7 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
     await runc.kill(id, 'KILL', { all: true }).catch(() => runc.kill(id, 'KILL')).catch(() => {});
     if (pid > 0) await waitDead(pid, 5000);
   }
-  await cleanupContainer(store, id, { exitCode: 137, fromMonitor: true, onWarning: o.onWarning });
+  return cleanupContainer(store, id, { exitCode: 137, fromMonitor: true, onWarning: o.onWarning, ...(o.remove && { remove: o.remove }) });
 }
 
 /** Sends `signal` (canonical, from parseSignal) to a running container. Marks it stopped by the user for the restart policy. */
@@ -114,7 +115,8 @@ export async function removeContainer(store: Store, id: string, o: { force?: boo
   c = await reconcile(store, c, warn);
   if (c.state.status === 'running') {
     if (!o.force) throw exitError(2, `cannot remove container ${id} as it is running - running or paused containers cannot be removed without force: container state improper`);
-    await stopContainer(store, id, { timeout: o.timeout ?? 0, ...warn });
+    // the stop's cleanup removes it too, under the lock it takes anyway
+    if (await stopContainer(store, id, { timeout: o.timeout ?? 0, ...warn, remove: { ...(o.volumes && { volumes: true }) } })) return;
   }
   const lock = await lockContainer(root, id);
   try {

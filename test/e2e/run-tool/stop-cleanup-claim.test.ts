@@ -1,7 +1,8 @@
 // `stop` cleans up the container it stops itself and claims that cleanup before signalling: conmon's exit command
 // then starts no second run-tool (`container-cleanup`) to race it for the lock and the CPU. A container that exits
 // on its own is still cleaned by its exit command, also after an earlier stop claimed a cleanup.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,8 @@ const repo = resolve(import.meta.dirname, '../../..');
 let store: Store | undefined;
 let cleanup: (() => Promise<void>) | undefined;
 let calls = '';
+let shimDir = '';
+let flockLog = '';
 const savedScript = process.env.SKIFF_RUN_TOOL_SCRIPT;
 
 /** The container-cleanup calls the wrapper logged for `id`. */
@@ -37,6 +40,12 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('stop claims the cleanup o
     const wrapper = join(sd.dir, 'run-tool-logged.mjs');
     writeFileSync(wrapper, `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(calls)}, process.argv.slice(2).join(' ') + '\\n');\nprocess.argv[1] = ${JSON.stringify(join(repo, 'bin', 'run-tool.mjs'))};\nawait import(${JSON.stringify(join(repo, 'bin', 'run-tool.mjs'))});\n`);
     process.env.SKIFF_RUN_TOOL_SCRIPT = wrapper;
+    // a flock(1) first on PATH that logs each lock taken, then runs the real one
+    shimDir = join(sd.dir, 'shim');
+    flockLog = join(sd.dir, 'flock.log');
+    mkdirSync(shimDir);
+    writeFileSync(join(shimDir, 'flock'), `#!/bin/sh\necho "$*" >> ${flockLog}\nexec /usr/bin/flock "$@"\n`);
+    chmodSync(join(shimDir, 'flock'), 0o755);
     store = await openStore(root, { create: true });
   }, 120_000);
   afterAll(async () => {
@@ -71,5 +80,19 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('stop claims the cleanup o
     for (let i = 0; i < 100 && (await loadById(s.paths.root, r.id))?.state.mounted; i++) await sleep(100);
     expect(cleanupCalls(r.id)).toBe(1);
     expect((await loadById(s.paths.root, r.id))?.state).toMatchObject({ status: 'exited', exitCode: 5, mounted: false });
+  }, 60_000);
+
+  it('rm -f of a running container removes it within the cleanup its stop makes: two container locks, not three', async () => {
+    const s = store!;
+    const r = await createContainer(s, { image: 'busybox', args: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.05; done'], network: 'none', pull: 'never' });
+    await startContainer(s, r.id);
+    writeFileSync(flockLog, '');
+    const out = spawnSync(process.execPath, [join(repo, 'bin', 'run-tool.mjs'), '--root', s.paths.root, 'rm', '-f', '-t', '5', r.id], { encoding: 'utf8', env: { ...process.env, PATH: `${shimDir}:${process.env.PATH}` }, timeout: 60_000 });
+    expect(out.status, out.stderr).toBe(0);
+    expect(out.stdout.trim()).toBe(r.id);
+    expect(await loadById(s.paths.root, r.id)).toBeUndefined();
+    expect(existsSync(containerPaths(s.paths.root, r.id).dir)).toBe(false);
+    const locks = readFileSync(flockLog, 'utf8').split('\n').filter(Boolean);
+    expect(locks.length).toBe(2);
   }, 60_000);
 });
