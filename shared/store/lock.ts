@@ -20,7 +20,7 @@ export interface LockOptions {
 const BUSY = 1;
 
 /**
- * Takes a kernel flock(2) on `path` (created 0600 if missing; never renamed or deleted by skiff).
+ * Takes a kernel flock(2) on `path` (created 0600 if missing).
  *
  * Node has no flock, so a short-lived `flock(1)` child takes it for us on an open file description this process
  * owns: we open `path` and hand the descriptor to `flock N` as its fd 3 (a dup of the same open file
@@ -29,40 +29,53 @@ const BUSY = 1;
  * process dies, even by SIGKILL, the kernel closes the descriptor and drops the lock: a dead holder never leaves a
  * stale lock (LS-10). Each call opens its own description, so two holders in one process exclude each other too.
  * The descriptor is close-on-exec (libuv's default): containers, monitors and helpers spawned later never inherit
- * it. Nothing keeps the process alive while a lock is held. ENOENT when the directory of `path` does not exist, and
- * ENOTFOUND when `path` was removed (its directory renamed away) while the lock was being taken: a removed
- * directory is never recreated, and a lock on an unlinked file is given back at once.
+ * it. Nothing keeps the process alive while a lock is held. ENOENT when the directory of `path` does not exist.
+ * When `path` is unlinked while we wait (a lock on the old inode would exclude nobody), the lock is taken again
+ * on what `path` names now; ENOTFOUND when its directory was removed (renamed away) meanwhile: a removed
+ * directory is never recreated.
  */
 export async function acquireLock(path: string, opts: LockOptions = {}): Promise<LockHandle> {
-  if (opts.signal?.aborted) throw new SkiffError('EABORT', `cancelled while waiting for lock ${path}`);
-  const fd = openSync(path, C.O_CREAT | C.O_RDONLY, 0o600); // libuv sets O_CLOEXEC itself
-  let status: number | null;
-  try {
-    status = await flockFd(path, fd, opts);
-  } catch (e) {
-    closeSync(fd);
-    throw e;
+  for (let attempt = 0; ; attempt++) {
+    if (opts.signal?.aborted) throw new SkiffError('EABORT', `cancelled while waiting for lock ${path}`);
+    let fd: number;
+    try {
+      fd = openSync(path, C.O_CREAT | C.O_RDONLY, 0o600); // libuv sets O_CLOEXEC itself
+    } catch (e) {
+      // the first open reports a missing directory as it is (ENOENT); on a retry it was removed meanwhile
+      if (attempt > 0 && (e as NodeJS.ErrnoException).code === 'ENOENT') throw new SkiffError('ENOTFOUND', `${path} was removed while taking its lock`, { cause: e });
+      throw e;
+    }
+    let status: number | null;
+    try {
+      status = await flockFd(path, fd, opts);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    if (status !== 0) {
+      closeSync(fd);
+      if (status === BUSY) throw new SkiffError('ELOCKED', `${path} is locked by another process`, { hint: 'wait for the other skiff command to finish and try again' });
+      throw new SkiffError('ENODEP', `flock failed to lock ${path} (exit status ${status})`, { hint: 'install util-linux' });
+    }
+    if (!samePath(path, fd)) {
+      // unlinked (or replaced) while we waited: a lock on that inode excludes nobody who opens `path` now; take
+      // the lock on what `path` names now (a removed directory is never recreated: that open fails ENOTFOUND)
+      closeSync(fd);
+      if (attempt >= 8) throw new SkiffError('ENOTFOUND', `${path} was removed while taking its lock`);
+      continue;
+    }
+    let open = true;
+    return {
+      path,
+      release(): Promise<void> {
+        if (open) {
+          open = false;
+          closeSync(fd); // the last reference to the open file description: the kernel drops the lock now
+        }
+        return Promise.resolve();
+      },
+    };
   }
-  if (status !== 0) {
-    closeSync(fd);
-    if (status === BUSY) throw new SkiffError('ELOCKED', `${path} is locked by another process`, { hint: 'wait for the other skiff command to finish and try again' });
-    throw new SkiffError('ENODEP', `flock failed to lock ${path} (exit status ${status})`, { hint: 'install util-linux' });
-  }
-  if (!samePath(path, fd)) {
-    closeSync(fd);
-    throw new SkiffError('ENOTFOUND', `${path} was removed while taking its lock`);
-  }
-  let open = true;
-  return {
-    path,
-    release(): Promise<void> {
-      if (open) {
-        open = false;
-        closeSync(fd); // the last reference to the open file description: the kernel drops the lock now
-      }
-      return Promise.resolve();
-    },
-  };
 }
 
 /** Runs `flock -x|-s [-n|-w S] 3` on `fd` (the child's fd 3); resolves its exit status (null when killed). */

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, renameSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { acquireLock, isLockFree, withLock } from '../../../shared/store/lock.ts';
@@ -101,5 +101,21 @@ describe('acquireLock (no helper process lives on)', () => {
     child.kill('SIGKILL');
     await gone;
     expect(await isLockFree(p)).toBe(true);
+  });
+
+  it('a waiter whose lock file is unlinked while it waits locks the file the path names now: exclusion holds', async () => {
+    const p = join((await scratchDir()).dir, 'u.lock');
+    const a = await acquireLock(p);
+    let bGot = false;
+    const b = acquireLock(p).then((l) => ((bGot = true), l));
+    await new Promise((res) => setTimeout(res, 100));
+    unlinkSync(p); // as a cleaner does with a dead session's lock
+    const c = await acquireLock(p, { wait: false }); // a new file at the path: a new holder
+    await a.release(); // b gets the old, unlinked inode: that must not count as the lock
+    await new Promise((res) => setTimeout(res, 200));
+    expect(bGot).toBe(false);
+    await c.release();
+    await (await b).release();
+    expect(bGot).toBe(true);
   });
 });
