@@ -8,9 +8,8 @@ import { stopHealthTimer } from './health.ts';
 import { disconnectContainer } from './net-wiring.ts';
 import { getRunc } from './runc-handle.ts';
 import { unmountRootfs } from './rootfs-mount.ts';
-import { startDetached, type StateExt } from './start-container.ts';
+import type { StateExt } from './start-container.ts';
 import type { RecordVolume } from './create.ts';
-import { removeVolume } from './volumes.ts';
 import { recordRemovedExit } from './removed-exits.ts';
 import {
   containerPaths, listContainers, loadById, lockContainer, releaseName, removeContainerDir, saveState,
@@ -28,10 +27,12 @@ async function readExitFile(root: string, id: string): Promise<number | undefine
  * Records a container's exit and releases what it held (idempotent; the conmon exit command and any CLI
  * that notices the exit may all call it): exit code from conmon's exit file (else `exitCode`, else 137),
  * `runc delete` (skipped with `runcGone`: the caller knows runc's state is already gone), unmount, then `--rm`
- * removal (under the same container lock) or the restart policy. Never waits with the lock held. A network
- * that cannot be torn down does not stop the cleanup: its message goes to `onWarning`.
+ * removal (under the same container lock) or the restart policy. With `remove` (a forced `rm` of a running
+ * container) the container is removed too, under the same lock. Never waits with the lock held. A network
+ * that cannot be torn down does not stop the cleanup: its message goes to `onWarning`. True when this call
+ * removed the container.
  */
-export async function cleanupContainer(store: Store, id: string, o: { exitCode?: number; fromMonitor?: boolean; runcGone?: boolean; onWarning?: (message: string) => void } = {}): Promise<void> {
+export async function cleanupContainer(store: Store, id: string, o: { exitCode?: number; fromMonitor?: boolean; runcGone?: boolean; onWarning?: (message: string) => void; remove?: { volumes?: boolean } } = {}): Promise<boolean> {
   const root = store.paths.root;
   const runc = await getRunc();
   let after: ContainerState | undefined;
@@ -39,14 +40,14 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
   const lock = await lockContainer(root, id);
   try {
     const c = await loadById(root, id);
-    if (!c) return;
+    if (!c) return false;
     record = c.record;
     const s = c.state as StateExt;
-    if (s.status !== 'running' && s.status !== 'stopping' && !s.mounted) return;
+    if (s.status !== 'running' && s.status !== 'stopping' && !s.mounted) return false;
     if (s.status === 'running' && !o.fromMonitor && o.exitCode === undefined) {
       // only clean a running container once its processes are gone
       const rs = await runc.state(id).catch(() => undefined);
-      if (rs && rs.status !== 'stopped' && isAlive(rs.pid)) return;
+      if (rs && rs.status !== 'stopped' && isAlive(rs.pid)) return false;
     }
     let code = await readExitFile(root, id);
     for (let i = 0; code === undefined && s.monitor === 'conmon' && isAlive(s.monitorPid, s.monitorStart) && i < 200; i++) {
@@ -55,8 +56,8 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
     }
     code ??= o.exitCode ?? (s.status === 'running' ? 137 : s.exitCode);
     if (s.healthPid) stopHealthTimer(s.healthPid, s.healthStart);
-    if (!o.runcGone && runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
-    await unmountRootfs(root, id);
+    // runc's state and the host's rootfs mount are independent: dropped side by side
+    await Promise.all([!o.runcGone && runc.hasState(id) ? runc.delete(id, { force: true }).catch(() => {}) : undefined, unmountRootfs(root, id)]);
     await disconnectContainer(root, record, s.network).catch((e: unknown) => o.onWarning?.((e as Error).message));
     after = { ...s, status: 'exited', pid: 0, exitCode: code, finishedAt: new Date().toISOString(), mounted: false };
     delete (after as StateExt).network;
@@ -72,16 +73,23 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
     if (record.hostConfig.autoRemove) {
       await recordRemovedExit(root, id, code);
       await removeLocked(store, id, { ...c, state: after }, { runcGone: true });
-      return;
+      return true;
+    }
+    // rm -f: removed now, under the lock this cleanup holds (no second lock round trip)
+    if (o.remove) {
+      await removeLocked(store, id, { ...c, state: after }, { runcGone: true, ...(o.remove.volumes && { volumes: true }) });
+      return true;
     }
   } finally {
     await lock.release();
   }
-  if (!after || !record) return;
+  if (!after || !record) return false;
   const pol = record.hostConfig.restartPolicy;
   const restart = !after.stoppedByUser && after.monitor === 'conmon' &&
     (pol.name === 'always' || pol.name === 'unless-stopped' || (pol.name === 'on-failure' && after.exitCode !== 0 && (pol.maximumRetryCount === 0 || after.restartCount < pol.maximumRetryCount)));
-  if (restart) await startDetached(store, id, { restart: true }).catch(() => {});
+  // the start machinery loads only for a restart: stop and rm never need it
+  if (restart) await (await import('./start-container.ts')).startDetached(store, id, { restart: true }).catch(() => {});
+  return false;
 }
 
 /**
@@ -119,14 +127,17 @@ export async function removeLocked(store: Store, id: string, now: LoadedContaine
   {
     if (now.state.healthPid) stopHealthTimer(now.state.healthPid, (now.state as StateExt).healthStart);
     const runc = await getRunc();
-    if (!o.runcGone && runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
-    await unmountRootfs(root, id, { force: true });
+    await Promise.all([!o.runcGone && runc.hasState(id) ? runc.delete(id, { force: true }).catch(() => {}) : undefined, unmountRootfs(root, id, { force: true })]);
     // from the on-disk attachment record: also right after a killed CLI or monitor
     await disconnectContainer(root, now.record, (now.state as StateExt).network);
     const p = containerPaths(root, id);
     await rm(p.record, { force: true }); // from here on the container no longer exists for anyone
     if (o.volumes || now.record.hostConfig.autoRemove) {
-      for (const v of now.record.volumes as RecordVolume[]) if (v.anonymous) await removeVolume(root, v.name).catch(() => {});
+      const anonymous = (now.record.volumes as RecordVolume[]).filter((v) => v.anonymous);
+      if (anonymous.length > 0) {
+        const { removeVolume } = await import('./volumes.ts');
+        for (const v of anonymous) await removeVolume(root, v.name).catch(() => {});
+      }
     }
     await openLease(store.paths, now.record.leaseId).then((l) => l.release(), () => {});
     await releaseName(root, now.record.name, id);

@@ -216,12 +216,13 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     if (keep && Object.keys(joins).length > 0) throw new SkiffError('EUNSUPPORTED', '--userns=keep-id cannot be combined with shared namespaces (--pod, container:ID)', { hint: 'drop --userns=keep-id for containers in a pod' });
     // a shared network: nothing to attach (the target holds it); the spec joins the target's namespace at start
     const { choice: netChoice, recordMode } = joins.network ? { choice: { mode: 'none' as const }, recordMode: `container:${joins.network}` } : await resolveNetworkChoice(root, o.network, rootless);
-    const specNet = joins.network ? { network: 'bridge' as const } : specNetwork(id, netChoice);
+    const specNet = joins.network ? { network: 'bridge' as const } : await specNetwork(id, netChoice);
     const ports = await resolvePorts(netChoice, o.ports ?? [], o.publishAll === true, Object.keys(cfg.ExposedPorts ?? {}), { ...so, onWarning: o.onWarning });
     const utsHolder = joins.uts ? await loadById(root, joins.uts) : undefined;
     const hostname = utsHolder?.record.config.hostname ?? o.hostname ?? (netChoice.mode === 'host' ? (await import('node:os')).hostname() : id.slice(0, 12));
-    await mountRootfs(root, id, layers.lowers, so);
-    const etcOwn = await writeEtcFiles(p.userdata, {
+    // the overlay mount (a `mount` child process) and the /etc files (written to userdata, outside the rootfs) are
+    // independent: made side by side; both settle before anything else happens, so a failure cleans up after both
+    const [mounted, etcFiles] = await Promise.allSettled([mountRootfs(root, id, layers.lowers, so), writeEtcFiles(p.userdata, {
       hostname,
       network: specNet.network,
       ...(o.addHosts && { addHosts: o.addHosts }),
@@ -231,7 +232,10 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       containerEnv: { name, id, image: img.name, imageId: img.id.slice(7), rootless },
       ...(keep && { owner: { uid: keepIdToOuter(0, keep.uid), gid: keepIdToOuter(0, keep.gid) } }),
       ...so,
-    });
+    })]);
+    if (mounted.status === 'rejected') throw mounted.reason;
+    if (etcFiles.status === 'rejected') throw etcFiles.reason;
+    const etcOwn = etcFiles.value;
     // a shared network uses the holder's hosts and resolv.conf (the files its network set-up rewrites); a shared
     // uts namespace its hostname file
     const netHolder = joins.network ? containerPaths(root, joins.network).userdata : undefined;

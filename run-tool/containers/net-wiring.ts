@@ -8,18 +8,20 @@
  *   `runc create`, with the container's pid, through the createRuntime hook `pastaHook` (shared/network/pasta-hook.ts) adds), then rewrites the
  *   container's /etc/hosts (its IP) and /etc/resolv.conf (the network's DNS servers).
  * - exit / rm: `disconnectContainer` detaches from the on-disk attachment record, so it also works after a killed
- *   CLI. `none` and `host` never call a network helper.
+ *   CLI. `none` and `host` never call a network helper, and never load the networking library (attach, network
+ *   configs, pasta, netavark): it is imported only where a bridge or pasta network is used.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
-import { attachNetwork, detachNetwork, netnsPathOf } from '../../shared/network/attach.ts';
-import { getNetwork } from '../../shared/network/network-config.ts';
 import { allocatePorts, parsePublish } from '../../shared/network/publish.ts';
 import type { NetworkMode, NetworkState, PortMapping as NetPort } from '../../shared/network/types.ts';
 import { servePastaHook } from '../../shared/network/pasta-hook.ts';
 import type { ContainerRecord, PortMapping } from './state.ts';
+
+/** The networking library's attach module, loaded on first use (none/host containers never load it). */
+const attachLib = () => import('../../shared/network/attach.ts');
 
 /** What `--network` resolved to; persisted as `record.network`. */
 export interface NetworkChoice {
@@ -49,6 +51,7 @@ export async function resolveNetworkChoice(root: string, flag: string | undefine
   const names = f.split(',').map((n) => n.split(':')[0]!).filter(Boolean);
   if (rootless) throw new SkiffError('EPERM', `network ${f}: bridge networking needs root`, { hint: 'use --network pasta or none' });
   const out: string[] = [];
+  const { getNetwork } = await import('../../shared/network/network-config.ts');
   for (const n of names) out.push((await getNetwork(root, n)).name);
   return { choice: { mode: 'bridge', networks: out }, recordMode: 'bridge' };
 }
@@ -59,9 +62,9 @@ export function needsAttach(choice: NetworkChoice | undefined): boolean {
 }
 
 /** The spec's network namespace: the named netns for bridge (made at start), a fresh one for pasta/none. */
-export function specNetwork(id: string, choice: NetworkChoice): { network: 'none' | 'host' | 'bridge'; netnsPath?: string } {
+export async function specNetwork(id: string, choice: NetworkChoice): Promise<{ network: 'none' | 'host' | 'bridge'; netnsPath?: string }> {
   if (choice.mode === 'host') return { network: 'host' };
-  if (choice.mode === 'bridge') return { network: 'bridge', netnsPath: netnsPathOf(id) };
+  if (choice.mode === 'bridge') return { network: 'bridge', netnsPath: (await attachLib()).netnsPathOf(id) };
   if (choice.mode === 'pasta') return { network: 'bridge' };
   return { network: 'none' };
 }
@@ -108,6 +111,7 @@ function toNetPorts(ports: readonly PortMapping[]): NetPort[] {
 export async function connectContainer(root: string, userdata: string, record: ContainerRecord, o: { pid?: number; signal?: AbortSignal } = {}): Promise<NetworkState | undefined> {
   const choice = record.network as NetworkChoice | undefined;
   if (!choice || !needsAttach(choice)) return undefined;
+  const { attachNetwork, detachNetwork } = await attachLib();
   const state = await attachNetwork(record.id, {
     mode: choice.mode,
     ...(choice.networks && { networks: choice.networks }),
@@ -128,6 +132,7 @@ export async function connectContainer(root: string, userdata: string, record: C
 /** Detaches a container (from the on-disk attachment record when `state` is unknown). Idempotent; a no-op for none/host. */
 export async function disconnectContainer(root: string, record: ContainerRecord, state: NetworkState | undefined): Promise<void> {
   if (!needsAttach(record.network as NetworkChoice | undefined)) return;
+  const { detachNetwork } = await attachLib();
   await detachNetwork(record.id, state, { root, rootless: record.rootless });
 }
 

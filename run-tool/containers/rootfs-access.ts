@@ -106,7 +106,7 @@ export async function withContainerRootfs<T>(
     let paused = false;
     let thaw: (() => void) | undefined;
     if (!running && !(await isMountPoint(p.rootfs))) {
-      await mountRootfs(root, id, lowersOf(store, c.record), { signal: o.signal });
+      await mountRootfs(root, id, await lowersOf(store, c.record), { signal: o.signal });
       mountedHere = true;
     }
     try {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chainIDs, diffDir, ensureUnpacked, mountOverlay, unmount } from '../../shared/layer/unpack-cache.ts';
+import { mountOverlay, unmount } from '../../shared/layer/overlay-mount.ts';
 import type { Digest } from '../../shared/oci/digest.ts';
 import type { Descriptor } from '../../shared/oci/types.ts';
 import { isMountPoint } from '../../shared/runtime/bundle.ts';
@@ -11,7 +11,8 @@ import type { Cancellable } from '../../shared/errors.ts';
 
 /*
  * A container's root filesystem: its image layers unpacked once into the store's shared cache, and the overlay
- * mount of those lower dirs with the container's own upper dir at its rootfs dir.
+ * mount of those lower dirs with the container's own upper dir at its rootfs dir. The unpack cache's code loads
+ * only where layers are unpacked or located (create, start): stop and rm only unmount.
  */
 
 /**
@@ -20,6 +21,7 @@ import type { Cancellable } from '../../shared/errors.ts';
  */
 export async function prepareLayers(store: Store, img: { layers: readonly { diffID: Digest; desc: Descriptor }[] }, leaseId: string, o: { signal?: AbortSignal; onWarning?: (m: string) => void; keepId?: { uid: number; gid: number } } = {}): Promise<{ lowers: string[]; chains: string[]; leaseId: string }> {
   const so = { signal: o.signal };
+  const { chainIDs, ensureUnpacked } = await import('../../shared/layer/unpack-cache.ts');
   const chains = chainIDs(img.layers.map((l) => l.diffID));
   const u = unpackSettings(store.paths.overlay, o.keepId);
   const lowers = await ensureUnpacked(u.cacheDir, img.layers.map((l) => ({ diffID: l.diffID, digest: l.desc.digest, open: () => store.blobs.open(l.desc, so) })), {
@@ -61,7 +63,8 @@ export async function unmountRootfs(root: string, id: string, o: { force?: boole
 }
 
 /** The lower dirs for a record's chain IDs (already unpacked at create). */
-export function lowersOf(store: Store, record: ContainerRecord): string[] {
+export async function lowersOf(store: Store, record: ContainerRecord): Promise<string[]> {
+  const { diffDir } = await import('../../shared/layer/unpack-cache.ts');
   return record.chainIDs.map((c) => diffDir(layerCacheDir(store, record.singleIdMapping === true, record.keepId), c as Digest)); // diffDir validates each recorded ID before it becomes a path
 }
 

@@ -77,9 +77,10 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
   if (runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
   await unlink(join(p.exits, id)).catch(() => {});
   await unlink(p.pidFile).catch(() => {});
+  await unlink(p.cleanupClaim).catch(() => {}); // a claim of an earlier stop: this run's exit is cleaned by its exit command
   // shared namespaces: their holders run first (started when they do not, as podman starts dependencies)
   await bindJoinedNamespaces(root, record, (dep) => startDetached(store, dep));
-  await mountRootfs(root, id, lowersOf(store, record));
+  await mountRootfs(root, id, await lowersOf(store, record));
   if (record.config.workdirFromFlag) {
     const dests = [...record.mounts.map((m) => m.destination), ...record.volumes.map((v) => v.destination)].map((d) => join('/', d));
     const missing = await missingWorkdir(p.rootfs, record.config.workingDir, dests, id);
@@ -108,8 +109,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     ...(preserveFds > 0 ? ['--replace-listen-pid'] : []),
     ...(await notifyProxyArgs(p.bundle, record.sdNotify)),
     ...(record.config.tty ? ['-t'] : []),
-    ...selfCommand().flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
-    ...['--root', root, 'container-cleanup', id].flatMap((a) => ['--exit-command-arg', a]),
+    ...exitCommand(p.cleanupClaim, [...selfCommand(), '--root', root, 'container-cleanup', id]).flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
   ];
   const conmon = requireProgram('conmon');
   let syncDone = false;
@@ -203,6 +203,16 @@ async function runStarted(store: Store, record: ContainerRecord, state: StateExt
     const t = startHealthTimer(root, id, record.health.interval);
     await saveState(root, id, { ...state, healthPid: t.pid, ...(t.start !== undefined && { healthStart: t.start }) } as StateExt);
   }
+}
+
+/**
+ * conmon's exit command: `cleanup` (run-tool's `container-cleanup`), behind a shell test that skips it when a
+ * CLI stopping the container has claimed the cleanup (`claim` exists): that CLI cleans up itself, so no second
+ * Node process starts to race it for the lock. A claimant killed before cleaning up leaves a container whose
+ * monitor is gone: the next command's reconcile cleans it (RU-12). Pure.
+ */
+export function exitCommand(claim: string, cleanup: readonly string[]): string[] {
+  return ['/bin/sh', '-c', 'test -e "$0" && exit 0; exec "$@"', claim, ...cleanup];
 }
 
 /** runc's `time=… level=error msg="…"` lines as one podman-like message. */

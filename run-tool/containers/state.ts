@@ -188,6 +188,8 @@ export interface ContainerPaths {
   conmonPid: string;
   pidFile: string;
   sockets: string;
+  /** present while a CLI that stops the container has taken its cleanup on itself (the exit command then skips) */
+  cleanupClaim: string;
 }
 
 const ID_RE = /^[0-9a-f]{64}$/;
@@ -219,6 +221,7 @@ export function containerPaths(root: string, id: string): ContainerPaths {
     conmonPid: join(dir, 'conmon.pid'),
     pidFile: join(dir, 'pidfile'),
     sockets: join(dir, 'sockets'),
+    cleanupClaim: join(dir, 'cleanup-claimed'),
   };
 }
 

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SkiffError } from '../../shared/errors.ts';
 import { isAlive } from '../../shared/process/proc.ts';
@@ -6,15 +6,25 @@ import type { Store } from '../../shared/store/store.ts';
 import { cleanupContainer, reconcile, removeLocked } from './cleanup-container.ts';
 import { getRunc } from './runc-handle.ts';
 import { signalNumber } from './signals.ts';
-import { loadById, lockContainer, saveState, type ContainerRecord } from './state.ts';
+import { containerPaths, loadById, lockContainer, saveState, type ContainerRecord } from './state.ts';
 import { exitError } from './exit-status.ts';
 import { removedExitCode } from './removed-exits.ts';
 import { dependentsOf } from './ns-join.ts';
-import { podPaths } from '../pods/state.ts';
+import { loadPodById, podPaths } from '../pods/state.ts';
 import { recordContainerEvent } from './record-event.ts';
 
 async function podExists(root: string, pod: string): Promise<boolean> {
   return stat(podPaths(root, pod).record).then(() => true, () => false);
+}
+
+/**
+ * True when the CLI stopping container `c` may clean it up itself instead of its monitor's exit command: always,
+ * except for a member of a ready pod with the exit policy `stop`, whose exit command also stops the pod's infra.
+ */
+async function mayClaimCleanup(root: string, r: ContainerRecord): Promise<boolean> {
+  if (!r.pod || r.isInfra) return true;
+  const pod = await loadPodById(root, r.pod);
+  return !pod || pod.exitPolicy !== 'stop' || pod.phase !== 'ready';
 }
 
 async function waitDead(pid: number, ms: number): Promise<boolean> {
@@ -28,10 +38,12 @@ async function waitDead(pid: number, ms: number): Promise<boolean> {
 
 /**
  * Stops a container (RU-10): sends its StopSignal (or `signal`), waits up to `timeout` s for it to exit,
- * then SIGKILLs the whole container; records the exit and cleans up before returning. The lock is not held
- * while waiting. A container that is not running is left as is.
+ * then SIGKILLs the whole container; records the exit and cleans up before returning (and, with `remove`,
+ * removes it in the same locked step). The lock is not held while waiting. A container that is not running is
+ * left as is. True when it removed the container (`remove`). Before signalling, it claims the cleanup (see
+ * exitCommand), so the monitor's exit command does not start a second run-tool to do the same work.
  */
-export async function stopContainer(store: Store, id: string, o: { timeout?: number; signal?: string; onWarning?: (message: string) => void } = {}): Promise<void> {
+export async function stopContainer(store: Store, id: string, o: { timeout?: number; signal?: string; onWarning?: (message: string) => void; remove?: { volumes?: boolean } } = {}): Promise<boolean> {
   const root = store.paths.root;
   const runc = await getRunc();
   let pid = 0;
@@ -41,13 +53,14 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
     const c = await loadById(root, id);
     if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
     record = c.record;
-    if (c.state.status !== 'running') return;
+    if (c.state.status !== 'running') return false;
     pid = c.state.pid;
     // a frozen container cannot act on its stop signal: thawed first, as podman does
     if (c.state.paused) await runc.resume(id).catch(() => {});
     const next = { ...c.state, stoppedByUser: true };
     delete next.paused;
     await saveState(root, id, next);
+    if (c.state.monitor === 'conmon' && (await mayClaimCleanup(root, c.record))) await writeFile(containerPaths(root, id).cleanupClaim, '', { mode: 0o600 });
   } finally {
     await lock.release();
   }
@@ -60,8 +73,9 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
     await runc.kill(id, 'KILL', { all: true }).catch(() => runc.kill(id, 'KILL')).catch(() => {});
     if (pid > 0) await waitDead(pid, 5000);
   }
-  await cleanupContainer(store, id, { exitCode: 137, fromMonitor: true, onWarning: o.onWarning });
+  const removed = await cleanupContainer(store, id, { exitCode: 137, fromMonitor: true, onWarning: o.onWarning, ...(o.remove && { remove: o.remove }) });
   recordContainerEvent(root, record, 'stop');
+  return removed;
 }
 
 /** Sends `signal` (canonical, from parseSignal) to a running container. Marks it stopped by the user for the restart policy. */
@@ -105,7 +119,8 @@ export async function removeContainer(store: Store, id: string, o: { force?: boo
   c = await reconcile(store, c, warn);
   if (c.state.status === 'running') {
     if (!o.force) throw exitError(2, `cannot remove container ${id} as it is running - running or paused containers cannot be removed without force: container state improper`);
-    await stopContainer(store, id, { timeout: o.timeout ?? 0, ...warn });
+    // the stop's cleanup removes it too, under the lock it takes anyway
+    if (await stopContainer(store, id, { timeout: o.timeout ?? 0, ...warn, remove: { ...(o.volumes && { volumes: true }) } })) return;
   }
   const lock = await lockContainer(root, id);
   try {

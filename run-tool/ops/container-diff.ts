@@ -81,7 +81,7 @@ async function lowerNames(lowersTopFirst: readonly string[], rel: readonly strin
 export async function diffContainer(store: Store, nameOrId: string, o: Cancellable = {}): Promise<FsChange[]> {
   const c = await loadContainer(store.paths.root, nameOrId);
   const p = containerPaths(store.paths.root, c.record.id);
-  const lowers = lowersOf(store, c.record).reverse();
+  const lowers = (await lowersOf(store, c.record)).reverse();
   const skip = new Set([...RUNTIME_PATHS, ...[...(await mountTargets(p.bundle))].map((t) => `/${t}`)]);
   const xattrs = await readTreeXattrs(p.upper, o).catch(() => new Map<string, Map<string, Buffer>>());
   const out: FsChange[] = [];

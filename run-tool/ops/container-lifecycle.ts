@@ -1,12 +1,12 @@
 // The lifecycle operations on an existing container: start, stop, kill, restart, remove, wait. Both front ends call
 // these with a name or ID and plain options and get plain results; a failure is a SkiffError. This module does not
-// load the creation machinery, so `stop`, `kill` or `wait` start up as light as before.
+// load the creation machinery, nor the start machinery (networking, mounts, conmon) until a start needs it, so
+// `stop`, `rm`, `kill` or `wait` start up light.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { exitError } from '../containers/exit-status.ts';
 import { killContainer as killById, removeContainer as removeById, stopContainer as stopById, waitContainer as waitById } from '../containers/stop-container.ts';
-import { startDetached } from '../containers/start-container.ts';
 import { parseSignal } from '../containers/signals.ts';
 import { listContainers, loadById, loadContainer } from '../containers/state.ts';
 import { reconcile } from '../containers/cleanup-container.ts';
@@ -17,6 +17,7 @@ import { setPaused } from '../containers/pause-container.ts';
 /** Starts the container `nameOrId` under its monitor; a failure names the container, as podman's does. */
 export async function startContainer(store: Store, nameOrId: string): Promise<{ id: string }> {
   const c = await loadContainer(store.paths.root, nameOrId);
+  const { startDetached } = await import('../containers/start-container.ts');
   try {
     await startDetached(store, c.record.id);
   } catch (e) {
@@ -58,7 +59,7 @@ export async function killContainer(store: Store, nameOrId: string, o: { signal?
 export async function restartContainer(store: Store, nameOrId: string, o: { timeout?: number; onWarning?: (m: string) => void } = {}): Promise<{ id: string }> {
   const c = await loadContainer(store.paths.root, nameOrId);
   await stopById(store, c.record.id, { timeout: o.timeout, onWarning: o.onWarning });
-  await startDetached(store, c.record.id);
+  await (await import('../containers/start-container.ts')).startDetached(store, c.record.id);
   return { id: c.record.id };
 }
 
@@ -145,7 +146,7 @@ export async function pausableContainers(store: Store, paused: boolean): Promise
  */
 export async function initContainer(store: Store, nameOrId: string): Promise<{ id: string }> {
   const c = await loadContainer(store.paths.root, nameOrId);
-  await startDetached(store, c.record.id, { initOnly: true });
+  await (await import('../containers/start-container.ts')).startDetached(store, c.record.id, { initOnly: true });
   return { id: c.record.id };
 }
 

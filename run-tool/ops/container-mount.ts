@@ -33,7 +33,7 @@ export async function mountContainer(store: Store, nameOrId: string, o: Cancella
   const c = await loadContainer(root, nameOrId);
   return withLocked(store, c, async () => {
     const p = containerPaths(root, c.record.id);
-    await mountRootfs(root, c.record.id, lowersOf(store, c.record), { signal: o.signal });
+    await mountRootfs(root, c.record.id, await lowersOf(store, c.record), { signal: o.signal });
     await writeFileAtomic(userMountFile(root, c.record.id), `${(await userMountCount(root, c.record.id)) + 1}\n`, 0o600);
     return { id: c.record.id, name: c.record.name, mountpoint: p.rootfs };
   }, o);

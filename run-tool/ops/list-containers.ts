@@ -84,7 +84,7 @@ export async function containerSize(store: Store, c: LoadedContainer): Promise<C
   const rwSize = await treeSize(containerPaths(store.paths.root, c.record.id).upper);
   let image = 0;
   const { lowersOf } = await import('../containers/rootfs-mount.ts'); // the mount machinery only for --size
-  for (const dir of lowersOf(store, c.record)) image += await treeSize(dir);
+  for (const dir of await lowersOf(store, c.record)) image += await treeSize(dir);
   return { rootFsSize: image, rwSize };
 }
 

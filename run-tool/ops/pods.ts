@@ -280,8 +280,8 @@ export async function startPod(store: Store, nameOrId: string): Promise<PodError
 export async function stopPod(store: Store, nameOrId: string, o: { timeout?: number; onWarning?: (m: string) => void } = {}): Promise<PodErrors> {
   const v = await getPod(store, nameOrId);
   const so = { ...(o.timeout !== undefined && { timeout: o.timeout }), ...(o.onWarning && { onWarning: o.onWarning }) };
-  const errors = await allContainers(v.members, (c) => stopContainer(store, c.record.id, so));
-  if (v.infra) errors.push(...(await eachContainer([v.infra], (c) => stopContainer(store, c.record.id, so))));
+  const errors = await allContainers(v.members, async (c) => void (await stopContainer(store, c.record.id, so)));
+  if (v.infra) errors.push(...(await eachContainer([v.infra], async (c) => void (await stopContainer(store, c.record.id, so)))));
   return { id: v.record.id, errors };
 }
 

@@ -3,15 +3,14 @@
  * one file, `/catatonit` (the host's static catatonit binary, Debian's package), and runs `catatonit -P`, which
  * does nothing but hold the pod's namespaces and reap. The image is tagged `localhost/skiff-infra:<12 hex of the
  * binary's sha256>`: built once per catatonit build, then found by name and reused; a fixed creation time makes
- * the same binary give the same image ID everywhere.
+ * the same binary give the same image ID everywhere. The tar writer and the importer load only for that one build:
+ * every later pod finds the image by name without them.
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { isSkiffError, SkiffError, type Cancellable } from '../../shared/errors.ts';
-import { TarWriter } from '../../shared/layer/tar-write.ts';
 import { lookupImage } from '../../shared/store/lookup.ts';
 import type { Store } from '../../shared/store/store.ts';
-import { importTarball } from '../../shared/transport/tarball.ts';
 
 /** Where catatonit is looked for (podman's libexec path first). */
 export const CATATONIT_PATHS = ['/usr/libexec/podman/catatonit', '/usr/bin/catatonit'];
@@ -37,6 +36,7 @@ export async function ensureInfraImage(store: Store, o: Cancellable = {}): Promi
   } catch (e) {
     if (!isSkiffError(e, 'ENOTFOUND')) throw e;
   }
+  const [{ TarWriter }, { importTarball }] = await Promise.all([import('../../shared/layer/tar-write.ts'), import('../../shared/transport/tarball.ts')]);
   const tar = new TarWriter({ mtime: CREATED });
   const done = (async () => {
     await tar.add({ name: 'catatonit', type: 'file', mode: 0o755, size: bytes.length }, bytes);

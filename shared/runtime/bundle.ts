@@ -2,7 +2,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { SkiffError, type Cancellable } from '../errors.ts';
-import { mountOverlay, unmount } from '../layer/unpack-cache.ts';
+import { mountOverlay, unmount } from '../layer/overlay-mount.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { ensurePrivateDir } from './runc.ts';
 import type { RuntimeSpec } from './types.ts';

@@ -44,7 +44,7 @@ const openCount = new Map<string, number>();
  * 3. commitImage(): under the shared lock, every referenced digest is added to the lease, checked, and the
  *    image tagged. The lease is released later (close) — after the tag. gc reads leases BEFORE index.json,
  *    so a lease gone by the time gc looks means the tag is already in the index gc reads next.
- * 4. A process that dies: its flock children die with it, so its session lock is free; gc drops its leases
+ * 4. A process that dies: the kernel closes its lock descriptors, so its session lock is free; gc drops its leases
  *    and removes its temp dir. Nothing it had committed but not tagged survives (LS-13, after the writer dies).
  * Shared locks do not exclude each other, so writers never wait for each other here — only for gc.
  */

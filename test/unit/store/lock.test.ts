@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { acquireLock, isLockFree, withLock } from '../../../shared/store/lock.ts';
@@ -15,7 +16,7 @@ afterAll(async () => {
   for (const c of made) await c();
 });
 
-describe('acquireLock (one helper per process)', () => {
+describe('acquireLock (no helper process lives on)', () => {
   it('two holders in one process exclude each other; release frees at once', async () => {
     const p = join((await scratchDir()).dir, 'a.lock');
     const a = await acquireLock(p);
@@ -65,5 +66,56 @@ describe('acquireLock (one helper per process)', () => {
     expect(Date.now() - t).toBeLessThan(5000);
     for (let i = 0; i < 50 && !(await isLockFree(p)); i++) await new Promise((res) => setTimeout(res, 10));
     expect(await isLockFree(p)).toBe(true);
+  });
+  it('a held lock keeps no child process alive, and release frees it synchronously for the next taker', async () => {
+    const p = join((await scratchDir()).dir, 'nochild.lock');
+    const children = (): string[] => readdirSync(`/proc/${process.pid}/task`).flatMap((t) => readFileSync(`/proc/${process.pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
+    const before = children().length;
+    const a = await acquireLock(p);
+    const b = await acquireLock(`${p}.2`, { shared: true });
+    expect(children().length).toBe(before);
+    await a.release();
+    await b.release();
+    expect(await isLockFree(p)).toBe(true);
+  });
+
+  it('a waiter whose lock file is removed (its directory renamed away) while it waits fails ENOTFOUND', async () => {
+    const { dir } = await scratchDir();
+    const p = join(dir, 'c', 'lock');
+    await import('node:fs/promises').then((f) => f.mkdir(join(dir, 'c')));
+    const held = await acquireLock(p);
+    const waiter = acquireLock(p).then(async (l) => (await l.release(), 'got'), (e: { code?: string }) => e.code);
+    await new Promise((res) => setTimeout(res, 100));
+    renameSync(join(dir, 'c'), join(dir, 'trash'));
+    await held.release();
+    expect(await waiter).toBe('ENOTFOUND');
+  });
+
+  it('a holder killed by SIGKILL leaves no stale lock (LS-10)', async () => {
+    const p = join((await scratchDir()).dir, 'kill.lock');
+    const script = `import { acquireLock } from ${JSON.stringify(join(process.cwd(), 'shared/store/lock.ts'))}; await acquireLock(${JSON.stringify(p)}); console.log('held'); setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((res) => child.stdout.on('data', (b: Buffer) => b.toString().includes('held') && res()));
+    expect(await isLockFree(p)).toBe(false);
+    const gone = new Promise((res) => child.on('exit', res));
+    child.kill('SIGKILL');
+    await gone;
+    expect(await isLockFree(p)).toBe(true);
+  });
+
+  it('a waiter whose lock file is unlinked while it waits locks the file the path names now: exclusion holds', async () => {
+    const p = join((await scratchDir()).dir, 'u.lock');
+    const a = await acquireLock(p);
+    let bGot = false;
+    const b = acquireLock(p).then((l) => ((bGot = true), l));
+    await new Promise((res) => setTimeout(res, 100));
+    unlinkSync(p); // as a cleaner does with a dead session's lock
+    const c = await acquireLock(p, { wait: false }); // a new file at the path: a new holder
+    await a.release(); // b gets the old, unlinked inode: that must not count as the lock
+    await new Promise((res) => setTimeout(res, 200));
+    expect(bGot).toBe(false);
+    await c.release();
+    await (await b).release();
+    expect(bGot).toBe(true);
   });
 });
