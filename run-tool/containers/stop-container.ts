@@ -28,9 +28,10 @@ async function waitDead(pid: number, ms: number): Promise<boolean> {
 /**
  * Stops a container (RU-10): sends its StopSignal (or `signal`), waits up to `timeout` s for it to exit,
  * then SIGKILLs the whole container; records the exit and cleans up before returning. The lock is not held
- * while waiting. A container that is not running is left as is.
+ * while waiting. A container that is not running is left as is. `onTimeout` hears podman's warning line when the
+ * signal did not end it in time and SIGKILL follows.
  */
-export async function stopContainer(store: Store, id: string, o: { timeout?: number; signal?: string; onWarning?: (message: string) => void } = {}): Promise<void> {
+export async function stopContainer(store: Store, id: string, o: { timeout?: number; signal?: string; onWarning?: (message: string) => void; onTimeout?: (message: string) => void } = {}): Promise<void> {
   const root = store.paths.root;
   const runc = await getRunc();
   let pid = 0;
@@ -52,8 +53,9 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
   }
   const timeout = o.timeout ?? record.config.stopTimeout;
   if (timeout > 0) {
-    await runc.kill(id, o.signal ?? record.config.stopSignal).catch(() => {});
-    if (pid > 0) await waitDead(pid, timeout * 1000);
+    const signal = o.signal ?? record.config.stopSignal;
+    await runc.kill(id, signal).catch(() => {});
+    if (pid > 0 && !(await waitDead(pid, timeout * 1000))) o.onTimeout?.(`StopSignal ${signal} failed to stop container ${record.name} in ${timeout} seconds, resorting to SIGKILL`);
   }
   if (pid === 0 || isAlive(pid)) {
     await runc.kill(id, 'KILL', { all: true }).catch(() => runc.kill(id, 'KILL')).catch(() => {});

@@ -29,8 +29,9 @@ export async function startContainer(store: Store, nameOrId: string): Promise<{ 
 /**
  * Stops the container `nameOrId`: its stop signal, then SIGKILL after `timeout` seconds (default the container's
  * stop timeout). With `ignoreMissing`, a container that cannot be loaded is no error and the result is undefined.
+ * `onTimeout` hears podman's warning when the stop signal timed out and SIGKILL was sent.
  */
-export async function stopContainer(store: Store, nameOrId: string, o: { timeout?: number; ignoreMissing?: boolean; onWarning?: (m: string) => void } = {}): Promise<{ id: string } | undefined> {
+export async function stopContainer(store: Store, nameOrId: string, o: { timeout?: number; ignoreMissing?: boolean; onWarning?: (m: string) => void; onTimeout?: (m: string) => void } = {}): Promise<{ id: string } | undefined> {
   let id: string;
   try {
     id = (await loadContainer(store.paths.root, nameOrId)).record.id;
@@ -38,7 +39,7 @@ export async function stopContainer(store: Store, nameOrId: string, o: { timeout
     if (o.ignoreMissing) return undefined;
     throw e;
   }
-  await stopById(store, id, { timeout: o.timeout, onWarning: o.onWarning });
+  await stopById(store, id, { timeout: o.timeout, onWarning: o.onWarning, onTimeout: o.onTimeout });
   return { id };
 }
 
