@@ -217,10 +217,16 @@ export function checkInspectType(type: string): InspectType {
   return type;
 }
 
+/** podman's words for a name `inspect --type TYPE` does not find. Pure. */
+function notFound(type: InspectType, name: string): string {
+  return type === 'container' ? `no such container ${name}` : type === 'image' ? `${name}: image not known` : `no such object: "${name}"`;
+}
+
 /**
  * The inspect records of `names` in order, as podman's `inspect`: each name is looked up as a container first
  * (unless `type` is image), then as an image (unless `type` is container). A name that fails is left out and the
- * last such failure is returned as `error` (ENOTFOUND becomes `no such object: "NAME"`); the others still count.
+ * last such failure is returned as `error` (ENOTFOUND in podman's words for the type: `no such object: "NAME"`,
+ * `no such container NAME`, `NAME: image not known`); the others still count.
  * What reconciling a container could not tear down goes to `onWarning`.
  */
 export async function inspectObjects(store: Store, names: readonly string[], o: { type?: InspectType; onWarning?: (message: string) => void } = {}): Promise<{ objects: Record<string, unknown>[]; error?: Error }> {
@@ -239,7 +245,7 @@ export async function inspectObjects(store: Store, names: readonly string[], o: 
       }
       objects.push(await imageInspect(store, n));
     } catch (e) {
-      error = isSkiffError(e, 'ENOTFOUND') ? new SkiffError('ENOTFOUND', `no such object: "${n}"`) : (e as Error);
+      error = isSkiffError(e, 'ENOTFOUND') ? new SkiffError('ENOTFOUND', notFound(type, n)) : (e as Error);
     }
   }
   return { objects, error };

@@ -73,7 +73,9 @@ function jsonOf(img: ImageSummary, containers: number): Record<string, unknown> 
     Containers: containers,
     Names: img.names,
     Digest: img.digest,
-    Dangling: img.dangling,
+    // podman omits Dangling when false; History is the names the image has had (here: has)
+    ...(img.dangling && { Dangling: true }),
+    History: img.names,
     Created: img.created ? Math.floor(img.created.getTime() / 1000) : 0,
     CreatedAt: img.created?.toISOString() ?? '',
   };
