@@ -3,7 +3,7 @@ import { addRootOption } from '../../shared/cli/program.ts';
 import { topContainer } from '../ops/top-container.ts';
 import { withStore } from './cli-util.ts';
 
-/** Adds `top CONTAINER [ps options]` (podman's default columns USER PID PPID %CPU ELAPSED TTY TIME COMMAND) via `runc ps`. */
+/** Adds `top CONTAINER [descriptors]` (podman's default columns USER PID PPID %CPU ELAPSED TTY TIME COMMAND; topContainer). */
 export function addTopCommand(program: Command): void {
   const cmd = program.command('top').description('display the running processes of a container').argument('<container>').argument('[descriptors...]');
   addRootOption(cmd).action(async (name: string, desc: string[]) => {
