@@ -1,10 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { goDuration } from '../../shared/cli/human.ts';
 import { parseIdMap } from '../../shared/process/proc.ts';
-import { tabwrite } from '../../shared/cli/go-template/tabwriter.ts';
 
 // podman's `top` without a ps(1) of its own: the columns psgo computes from /proc, seen from inside the container
-// (its PID namespace, its user names), laid out as podman's tabwriter does.
+// (its PID namespace, its user names). The front end lays them out as podman's tabwriter does.
 
 /** The descriptors this module renders, with podman's (psgo's) column headers. */
 const HEADERS: Readonly<Record<string, string>> = {
@@ -93,11 +91,11 @@ function ttyName(nr: number): string {
 }
 
 /**
- * podman's `top` table for the container processes `hostPids` (as `runc ps` lists them) with `descriptors`
- * (psgo's names, podman's defaults when empty): PIDs and users as the container sees them, %CPU and times as psgo
- * computes them, columns through podman's tabwriter (min width 12, padding 2). Reads /proc; `now` for tests.
+ * podman's `top` rows for the container processes `hostPids` (as `runc ps` lists them) with `descriptors` (psgo's
+ * names): the header row, then one row per process by PID, PIDs and users as the container sees them, %CPU and
+ * times as psgo computes them. A process gone meanwhile is left out. Reads /proc; `now` (ms since the epoch) for tests.
  */
-export function renderTop(hostPids: readonly number[], descriptors: readonly string[], now = performance.timeOrigin + performance.now()): string {
+export function topRows(hostPids: readonly number[], descriptors: readonly string[], now = performance.timeOrigin + performance.now()): string[][] {
   const procs = hostPids.map(readProc).filter((p): p is Proc => p !== undefined);
   const byHost = new Map(procs.map((p) => [p.hostPid, p.pid]));
   const first = procs[0]?.hostPid;
@@ -139,6 +137,31 @@ export function renderTop(hostPids: readonly number[], descriptors: readonly str
       default: return '';
     }
   };
-  const rows = [descriptors.map((d) => HEADERS[d] ?? d.toUpperCase()), ...procs.sort((a, b) => a.pid - b.pid).map((p) => descriptors.map((d) => cell(p, d)))];
-  return tabwrite(`${rows.map((r) => r.join('\t')).join('\n')}\n`);
+  return [descriptors.map((d) => HEADERS[d] ?? d.toUpperCase()), ...procs.sort((a, b) => a.pid - b.pid).map((p) => descriptors.map((d) => cell(p, d)))];
+}
+
+/**
+ * Go's time.Duration.String for `ns` nanoseconds: `0s`, `250ms`, `1.5µs`, `1.866802218s`, `2m0s`, `1h2m3.5s` (the
+ * fraction without trailing zeros), as podman prints top's ELAPSED and TIME. Negative values get `-`. Pure.
+ */
+export function goDuration(ns: bigint): string {
+  if (ns === 0n) return '0s';
+  const neg = ns < 0n;
+  let u = neg ? -ns : ns;
+  const sign = neg ? '-' : '';
+  const frac = (v: bigint, digits: number): string => {
+    const t = v.toString().padStart(digits, '0').replace(/0+$/, '');
+    return t ? `.${t}` : '';
+  };
+  if (u < 1000n) return `${sign}${u}ns`;
+  if (u < 1_000_000n) return `${sign}${u / 1000n}${frac(u % 1000n, 3)}µs`;
+  if (u < 1_000_000_000n) return `${sign}${u / 1_000_000n}${frac(u % 1_000_000n, 6)}ms`;
+  const nanos = u % 1_000_000_000n;
+  u /= 1_000_000_000n;
+  const secs = `${u % 60n}${frac(nanos, 9)}s`;
+  u /= 60n;
+  if (u === 0n) return `${sign}${secs}`;
+  const mins = `${u % 60n}m`;
+  u /= 60n;
+  return `${sign}${u > 0n ? `${u}h` : ''}${mins}${secs}`;
 }

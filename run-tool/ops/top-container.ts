@@ -3,7 +3,7 @@ import type { Store } from '../../shared/store/store.ts';
 import { exitError } from '../containers/exit-status.ts';
 import { getRunc } from '../containers/runc-handle.ts';
 import { loadContainer } from '../containers/state.ts';
-import { psgoDescriptors, renderTop } from '../containers/proc-top.ts';
+import { psgoDescriptors, topRows } from '../containers/proc-top.ts';
 
 // The process listing operation (podman's `top`), through `runc ps`.
 
@@ -11,11 +11,12 @@ import { psgoDescriptors, renderTop } from '../containers/proc-top.ts';
 export const TOP_DEFAULT_DESCRIPTORS = 'user,pid,ppid,pcpu,etime,tty,time,args';
 
 /**
- * The table of the processes of running container `nameOrId` with columns `descriptors` (podman's default columns
- * when empty). psgo's descriptors are rendered as podman does, from /proc as the container sees it (renderTop);
- * other descriptors go to ps(1) through `runc ps`. Exit status 125 when the container is not running or runc fails.
+ * The processes of running container `nameOrId` with columns `descriptors` (podman's default columns when empty):
+ * the header row, then one row per process. psgo's descriptors are computed as podman does, from /proc as the
+ * container sees it (topRows); other descriptors go to ps(1) through `runc ps`, its columns split at blanks (the
+ * last one keeps its own). Exit status 125 when the container is not running or runc fails.
  */
-export async function topContainer(store: Store, nameOrId: string, descriptors: readonly string[] = []): Promise<string> {
+export async function topContainer(store: Store, nameOrId: string, descriptors: readonly string[] = []): Promise<string[][]> {
   const c = await loadContainer(store.paths.root, nameOrId);
   if (c.state.status !== 'running') throw exitError(125, `top can only be used on running containers: container state improper`);
   const runc = await getRunc();
@@ -25,8 +26,12 @@ export async function topContainer(store: Store, nameOrId: string, descriptors: 
   const psgo = psgoDescriptors(descriptors);
   if (psgo) {
     const pids = (await ps('pid')).split('\n').map((l) => Number(l.trim())).filter((n) => Number.isSafeInteger(n) && n > 0);
-    return renderTop(pids, psgo);
+    return topRows(pids, psgo);
   }
-  const lines = (await ps(descriptors.join(','))).split('\n');
-  return lines.join('\n');
+  const lines = (await ps(descriptors.join(','))).split('\n').filter((l) => l.trim() !== '');
+  const titles = (lines[0] ?? '').trim().split(/\s+/);
+  return [titles, ...lines.slice(1).map((l) => {
+    const cols = l.trim().split(/\s+/);
+    return [...cols.slice(0, titles.length - 1), cols.slice(titles.length - 1).join(' ')];
+  })];
 }

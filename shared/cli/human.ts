@@ -44,29 +44,3 @@ export function scaledSize(bytes: number, base: number, units: readonly string[]
 export function humanSize(bytes: number): string {
   return scaledSize(bytes, 1000, UNITS, 3, ' ');
 }
-
-/**
- * Go's time.Duration.String for `ns` nanoseconds: `0s`, `250ms`, `1.5µs`, `1.866802218s`, `2m0s`, `1h2m3.5s` (the
- * fraction without trailing zeros), as podman prints durations (top's ELAPSED and TIME). Negative values get `-`. Pure.
- */
-export function goDuration(ns: bigint): string {
-  if (ns === 0n) return '0s';
-  const neg = ns < 0n;
-  let u = neg ? -ns : ns;
-  const sign = neg ? '-' : '';
-  const frac = (v: bigint, digits: number): string => {
-    const s = v.toString().padStart(digits, '0').replace(/0+$/, '');
-    return s ? `.${s}` : '';
-  };
-  if (u < 1000n) return `${sign}${u}ns`;
-  if (u < 1_000_000n) return `${sign}${u / 1000n}${frac(u % 1000n, 3)}µs`;
-  if (u < 1_000_000_000n) return `${sign}${u / 1_000_000n}${frac(u % 1_000_000n, 6)}ms`;
-  const nanos = u % 1_000_000_000n;
-  u /= 1_000_000_000n;
-  const secs = `${u % 60n}${frac(nanos, 9)}s`;
-  u /= 60n;
-  if (u === 0n) return `${sign}${secs}`;
-  const mins = `${u % 60n}m`;
-  u /= 60n;
-  return `${sign}${u > 0n ? `${u}h` : ''}${mins}${secs}`;
-}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { goDuration } from '../../../shared/cli/human.ts';
-import { psgoDescriptors, renderTop } from '../../../run-tool/containers/proc-top.ts';
+import { goDuration, psgoDescriptors, topRows } from '../../../run-tool/containers/proc-top.ts';
+import { tabwrite } from '../../../shared/cli/go-template/tabwriter.ts';
 
 describe('top as podman prints it', () => {
   it('durations in Go\'s Duration.String form', () => {
@@ -20,11 +20,11 @@ describe('top as podman prints it', () => {
     expect(psgoDescriptors(['pid', 'rss'])).toBeUndefined();
   });
 
-  it('renders a process from /proc under podman\'s headers, columns at least 12 wide with 2 spaces of padding', () => {
-    const out = renderTop([process.pid], ['pid', 'comm', 'time', 'args']);
+  it('reads a process from /proc under podman\'s headers; laid out, columns are at least 12 wide with 2 spaces of padding', () => {
+    const out = tabwrite(`${topRows([process.pid], ['pid', 'comm', 'time', 'args']).map((r) => r.join('\t')).join('\n')}\n`);
     const [head, row] = out.split('\n');
     expect(head).toBe('PID         COMMAND     TIME        COMMAND');
     expect(row).toMatch(new RegExp(`^${process.pid} +\\S+ +(0s|[\\d.]+(ms|s)|\\d+m[\\d.]+s) +.*node`));
-    expect(renderTop([2 ** 30], ['pid'])).toBe('PID\n');
+    expect(topRows([2 ** 30], ['pid'])).toEqual([['PID']]);
   });
 });
