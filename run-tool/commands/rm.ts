@@ -2,6 +2,7 @@ import { unlink } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { collect } from '../../shared/cli/flags.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
+import { printWarningLine } from '../../shared/cli/warning-line.ts';
 import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import { listContainers, loadContainer } from '../containers/state.ts';
 import { removeContainer } from '../ops/container-lifecycle.ts';
@@ -40,7 +41,7 @@ export function addRmCommand(program: Command): void {
       const errors: unknown[] = [];
       for (const n of targets) {
         try {
-          const r = await removeContainer(store, n, { force: f.force === true, volumes: f.volumes === true, ...(timeout !== undefined && { timeout }), ignoreMissing, onWarning: (m) => process.stderr.write(`Error: ${m}\n`) });
+          const r = await removeContainer(store, n, { force: f.force === true, volumes: f.volumes === true, ...(timeout !== undefined && { timeout }), ignoreMissing, onWarning: (m) => process.stderr.write(`Error: ${m}\n`), onTimeout: printWarningLine });
           if (r) process.stdout.write(`${n}\n`);
         } catch (e) {
           process.stderr.write(`Error: ${(e as Error).message}\n`);

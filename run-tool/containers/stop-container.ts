@@ -89,7 +89,7 @@ export async function killContainer(store: Store, id: string, signal: string): P
  * lease (RU-14), name and directory. ENOTFOUND when it does not exist; EINVALID (podman's exit 2) when it
  * runs and `force` is not given.
  */
-export async function removeContainer(store: Store, id: string, o: { force?: boolean; volumes?: boolean; timeout?: number; onWarning?: (message: string) => void; podRemoval?: boolean } = {}): Promise<void> {
+export async function removeContainer(store: Store, id: string, o: { force?: boolean; volumes?: boolean; timeout?: number; onWarning?: (message: string) => void; onTimeout?: (message: string) => void; podRemoval?: boolean } = {}): Promise<void> {
   const root = store.paths.root;
   let c = await loadById(root, id);
   if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
@@ -104,7 +104,7 @@ export async function removeContainer(store: Store, id: string, o: { force?: boo
   c = await reconcile(store, c, warn);
   if (c.state.status === 'running') {
     if (!o.force) throw exitError(2, `cannot remove container ${id} as it is running - running or paused containers cannot be removed without force: container state improper`);
-    await stopContainer(store, id, { timeout: o.timeout ?? 0, ...warn });
+    await stopContainer(store, id, { timeout: o.timeout ?? 0, ...warn, ...(o.onTimeout && { onTimeout: o.onTimeout }) });
   }
   const lock = await lockContainer(root, id);
   try {

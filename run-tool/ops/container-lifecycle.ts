@@ -53,11 +53,11 @@ export async function killContainer(store: Store, nameOrId: string, o: { signal?
 
 /**
  * Stops the container `nameOrId` if it runs (as stopContainer, `timeout` seconds) and starts it again; what the
- * stop could not tear down (its network) goes to `onWarning`.
+ * stop could not tear down (its network) goes to `onWarning`, podman's SIGKILL warning to `onTimeout`.
  */
-export async function restartContainer(store: Store, nameOrId: string, o: { timeout?: number; onWarning?: (m: string) => void } = {}): Promise<{ id: string }> {
+export async function restartContainer(store: Store, nameOrId: string, o: { timeout?: number; onWarning?: (m: string) => void; onTimeout?: (m: string) => void } = {}): Promise<{ id: string }> {
   const c = await loadContainer(store.paths.root, nameOrId);
-  await stopById(store, c.record.id, { timeout: o.timeout, onWarning: o.onWarning });
+  await stopById(store, c.record.id, { timeout: o.timeout, onWarning: o.onWarning, onTimeout: o.onTimeout });
   await startDetached(store, c.record.id);
   return { id: c.record.id };
 }
@@ -73,13 +73,15 @@ export interface RemoveContainerOptions {
   ignoreMissing?: boolean;
   /** What went wrong on the way that did not stop the removal. */
   onWarning?: (m: string) => void;
+  /** podman's warning when the stop signal of a forced removal timed out and SIGKILL was sent. */
+  onTimeout?: (m: string) => void;
 }
 
 /** Removes the container `nameOrId` (a running one only with `force`). */
 export async function removeContainer(store: Store, nameOrId: string, o: RemoveContainerOptions = {}): Promise<{ id: string } | undefined> {
   try {
     const id = (await loadContainer(store.paths.root, nameOrId)).record.id;
-    await removeById(store, id, { force: o.force === true, volumes: o.volumes === true, timeout: o.timeout, onWarning: o.onWarning });
+    await removeById(store, id, { force: o.force === true, volumes: o.volumes === true, timeout: o.timeout, onWarning: o.onWarning, onTimeout: o.onTimeout });
     return { id };
   } catch (e) {
     if (o.ignoreMissing && isSkiffError(e, 'ENOTFOUND')) return undefined;
