@@ -60,7 +60,14 @@ export async function runProgram(tool: ToolName, program: Command, argv = proces
         return 0;
       }
       const args = argv.slice(2);
-      const r = usageReport(program, args, e, () => commandChain(program, args).at(-1)!.helpInformation());
+      const chain = commandChain(program, args);
+      // buildah alone prints its help and succeeds; podman and skopeo call a missing command an error
+      if (e.code === 'commander.help' && tool === 'build-tool' && chain.length === 1) {
+        process.stdout.write(program.helpInformation());
+        process.exitCode = 0;
+        return 0;
+      }
+      const r = usageReport(program, args, e, () => chain.at(-1)!.helpInformation());
       if (r.stdout) process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       const code = reportUsage(tool);
