@@ -202,13 +202,7 @@ export async function logsHandler(r: ApiRequest): Promise<void> {
 
 /** GET /containers/{id}/top?ps_args= */
 export async function topHandler(r: ApiRequest): Promise<void> {
-  const text = await onContainer(r, (store) => topContainer(store, r.params[0]!));
-  const lines = text.trimEnd().split('\n');
-  const titles = (lines[0] ?? '').trim().split(/\s+/);
-  const rows = lines.slice(1).map((l) => {
-    const cols = l.trim().split(/\s+/);
-    return [...cols.slice(0, titles.length - 1), cols.slice(titles.length - 1).join(' ')];
-  });
+  const [titles = [], ...rows] = await onContainer(r, (store) => topContainer(store, r.params[0]!));
   sendJson(r.res, 200, { Titles: titles, Processes: rows });
 }
 

@@ -61,7 +61,17 @@ export async function forEachContainer(names: string[], fn: (name: string) => Pr
   }
 }
 
-/** Collects repeated option values. */
+/**
+ * The exit status of `rm`/`rmi` after `errors` (podman's rule): 1 when every failure was a name that does not
+ * exist, 2 when the others were things in use (a running container, an image a container uses: exitStatus 2 or
+ * ELOCKED), 125 when anything else failed; 0 for no errors. Pure.
+ */
+export function removalExitStatus(errors: readonly unknown[]): number {
+  if (errors.length === 0) return 0;
+  const inUse = (e: unknown) => isSkiffError(e, 'ELOCKED') || (isSkiffError(e) && e.exitStatus === 2);
+  if (errors.some((e) => !isSkiffError(e, 'ENOTFOUND') && !inUse(e))) return 125;
+  return errors.some(inUse) ? 2 : 1;
+}
 
 /**
  * The container IDs `--cidfile` files name (stop/rm as podman): a file that is missing or empty is skipped with

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
+import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import { inspectFormat } from './inspect-format.ts';
 import { printWarning, withStore } from './cli-util.ts';
 import { checkInspectType, inspectObjects } from '../ops/inspect.ts';
@@ -17,7 +18,8 @@ export function addInspectCommand(program: Command): void {
       if (f.format !== undefined && f.format !== 'json') {
         process.stdout.write(inspectFormat(f.format, out));
       } else process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
-      if (failed) throw failed;
+      // podman names the step that failed: `Error: inspecting object: no such object: "x"`
+      if (failed) throw isSkiffError(failed) ? new SkiffError(failed.code, `inspecting object: ${failed.message}`, { ...(failed.exitStatus !== undefined && { exitStatus: failed.exitStatus }) }) : failed;
     });
   });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { formatReport, goTimeString, goType, tableHeaders } from '../../shared/cli/go-template.ts';
-import { humanDuration, timeAgo, unitsHumanSize } from '../../shared/cli/human.ts';
+import { timeAgo, unitsHumanSize } from '../../shared/cli/human.ts';
 import { formatTable } from '../../shared/cli/table.ts';
 import { checkPsSort, containerSize, listContainers, PS_SORT_KEYS, sortContainers, type ContainerSize, type PsSortKey } from '../ops/list-containers.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,6 +38,18 @@ export function statusText(c: LoadedContainer, now = new Date()): string {
   return `Exited (${s.exitCode}) ${s.finishedAt ? timeAgo(new Date(s.finishedAt), now) : ''}`.trim();
 }
 
+/** The networks a container joined (bridge mode), in podman's order; none for host, none or pasta. Pure. */
+function networksOf(c: LoadedContainer): string[] {
+  const n = c.record.network as { mode?: string; networks?: string[] } | undefined;
+  return n?.mode === 'bridge' ? [...(n.networks ?? [])] : [];
+}
+
+/**
+ * podman's ListContainerNamespaces as `ps` shows it without `--namespace`: every field empty (`{      }` in a
+ * template, `{}` in JSON where the fields are omitted).
+ */
+const NO_NAMESPACES = { Cgroup: '', IPC: '', MNT: '', NET: '', PIDNS: '', UTS: '', User: '' } as const;
+
 /** The podman `ps --format json` element for a container. Pure. */
 export function psJson(c: LoadedContainer, podName = ''): Record<string, unknown> {
   const r = c.record;
@@ -56,15 +68,17 @@ export function psJson(c: LoadedContainer, podName = ''): Record<string, unknown
     Labels: Object.keys(r.config.labels).length ? r.config.labels : null,
     Mounts: r.mounts.map((m) => m.destination),
     Names: [r.name],
-    Networks: (r.network as { mode?: string; networks?: string[] } | undefined)?.mode === 'bridge' ? [...((r.network as { networks?: string[] }).networks ?? [])] : [],
+    Namespaces: {},
+    Networks: networksOf(c),
     Pid: s.pid,
     Pod: r.pod ?? '',
     PodName: podName,
-    Ports: r.hostConfig.portBindings.map((p) => ({ host_ip: p.hostIP, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol })),
+    // podman's JSON has null, not [], for a container without published ports
+    Ports: r.hostConfig.portBindings.length === 0 ? null : r.hostConfig.portBindings.map((p) => ({ host_ip: p.hostIP, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol })),
     Size: null,
     StartedAt: s.startedAt ? Math.floor(Date.parse(s.startedAt) / 1000) : -62135596800,
     State: s.status,
-    Status: s.status === 'running' ? `Up ${humanDuration((Date.now() - Date.parse(s.startedAt)) / 1000)}` : statusText(c),
+    Status: statusText(c),
     Created: Math.floor(Date.parse(r.created) / 1000),
   };
 }
@@ -155,7 +169,9 @@ async function printPs(cmd: Command, f: { all?: boolean; quiet?: boolean; trunc:
           Labels: c.record.config.labels,
           Pid: c.state.pid,
           ExitCode: c.state.exitCode,
-          Mounts: c.record.mounts.map((m) => m.destination).join(','),
+          Mounts: c.record.mounts.map((m) => m.destination),
+          Networks: networksOf(c).join(','),
+          Namespaces: goType({ ...NO_NAMESPACES }, 'entities.ListContainerNamespaces'),
           AutoRemove: c.record.hostConfig.autoRemove,
           Pod: c.record.pod ? (noTrunc ? c.record.pod : c.record.pod.slice(0, 12)) : '',
           PodName: podName(c),

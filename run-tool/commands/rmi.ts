@@ -1,17 +1,18 @@
 import type { Command } from 'commander';
-import { SkiffError, isSkiffError } from '../../shared/errors.ts';
+import { clipMessage, SkiffError, isSkiffError } from '../../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
 import { listImages } from '../ops/list-images.ts';
 import { openStore, type Store } from '../../shared/store/store.ts';
 import { collectStoreGarbage } from '../ops/image-gc.ts';
 import { removeImage } from '../ops/remove-image.ts';
 import { interruptSignal } from '../../shared/cli/interrupt.ts';
-import { printWarning } from './cli-util.ts';
+import { printWarning, removalExitStatus } from './cli-util.ts';
 
 /**
  * Adds podman's `rmi [-f] [-a] [-i] IMAGE…`: prints `Untagged: NAME` and `Deleted: ID` lines, then
  * garbage-collects blobs and unpacked layers no image or container needs. Every image is attempted; errors
- * are printed one line each and the command exits 125 when any failed.
+ * are printed one line each and the exit status is podman's (removalExitStatus: 1 for an image that does not
+ * exist, 2 for one a container uses, 125 for the rest). With -f or -i an image that does not exist is no error.
  */
 export function addRmiCommand(program: Command): void {
   const cmd = program
@@ -33,8 +34,8 @@ export function addRmiCommand(program: Command): void {
         store = await openStore(root, { write: true, signal });
       } catch (e) {
         if (isSkiffError(e, 'ENOTFOUND')) {
-          if (a.all || a.ignore) return;
-          throw new SkiffError('ENOTFOUND', `${images[0]}: image not known`);
+          if (a.all || a.ignore || a.force) return;
+          throw new SkiffError('ENOTFOUND', `${images[0]}: image not known`, { exitStatus: 1 });
         }
         throw e;
       }
@@ -44,7 +45,7 @@ export function addRmiCommand(program: Command): void {
           try {
             for (const l of await removeImage(root, store, t, { force: a.force === true, signal, onWarning: printWarning })) process.stdout.write(`${l.kind}: ${l.value}\n`);
           } catch (e) {
-            if (a.ignore && isSkiffError(e, 'ENOTFOUND')) continue;
+            if ((a.ignore || a.force) && isSkiffError(e, 'ENOTFOUND')) continue;
             if (!isSkiffError(e)) throw e;
             errors.push(e);
           }
@@ -62,10 +63,8 @@ export function addRmiCommand(program: Command): void {
     } finally {
       dispose();
     }
-    if (errors.length === 1) throw errors[0];
-    if (errors.length > 1) {
-      for (const e of errors.slice(0, -1)) process.stderr.write(`Error: ${(e as Error).message}\n`);
-      throw errors[errors.length - 1];
-    }
+    if (errors.length === 0) return;
+    for (const e of errors) process.stderr.write(`Error: ${clipMessage((e as Error).message)}\n`);
+    process.exitCode = removalExitStatus(errors);
   });
 }

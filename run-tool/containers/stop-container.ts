@@ -41,9 +41,10 @@ async function waitDead(pid: number, ms: number): Promise<boolean> {
  * then SIGKILLs the whole container; records the exit and cleans up before returning (and, with `remove`,
  * removes it in the same locked step). The lock is not held while waiting. A container that is not running is
  * left as is. True when it removed the container (`remove`). Before signalling, it claims the cleanup (see
- * exitCommand), so the monitor's exit command does not start a second run-tool to do the same work.
+ * exitCommand), so the monitor's exit command does not start a second run-tool to do the same work. `onTimeout`
+ * hears podman's warning line when the signal did not end it in time and SIGKILL follows.
  */
-export async function stopContainer(store: Store, id: string, o: { timeout?: number; signal?: string; onWarning?: (message: string) => void; remove?: { volumes?: boolean } } = {}): Promise<boolean> {
+export async function stopContainer(store: Store, id: string, o: { timeout?: number; signal?: string; onWarning?: (message: string) => void; onTimeout?: (message: string) => void; remove?: { volumes?: boolean } } = {}): Promise<boolean> {
   const root = store.paths.root;
   const runc = await getRunc();
   let pid = 0;
@@ -66,8 +67,9 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
   }
   const timeout = o.timeout ?? record.config.stopTimeout;
   if (timeout > 0) {
-    await runc.kill(id, o.signal ?? record.config.stopSignal).catch(() => {});
-    if (pid > 0) await waitDead(pid, timeout * 1000);
+    const signal = o.signal ?? record.config.stopSignal;
+    await runc.kill(id, signal).catch(() => {});
+    if (pid > 0 && !(await waitDead(pid, timeout * 1000))) o.onTimeout?.(`StopSignal ${signal} failed to stop container ${record.name} in ${timeout} seconds, resorting to SIGKILL`);
   }
   if (pid === 0 || isAlive(pid)) {
     await runc.kill(id, 'KILL', { all: true }).catch(() => runc.kill(id, 'KILL')).catch(() => {});
@@ -104,7 +106,7 @@ export async function killContainer(store: Store, id: string, signal: string): P
  * lease (RU-14), name and directory. ENOTFOUND when it does not exist; EINVALID (podman's exit 2) when it
  * runs and `force` is not given.
  */
-export async function removeContainer(store: Store, id: string, o: { force?: boolean; volumes?: boolean; timeout?: number; onWarning?: (message: string) => void; podRemoval?: boolean } = {}): Promise<void> {
+export async function removeContainer(store: Store, id: string, o: { force?: boolean; volumes?: boolean; timeout?: number; onWarning?: (message: string) => void; onTimeout?: (message: string) => void; podRemoval?: boolean } = {}): Promise<void> {
   const root = store.paths.root;
   let c = await loadById(root, id);
   if (!c) throw new SkiffError('ENOTFOUND', `no container with ID ${id} found: no such container`);
@@ -120,7 +122,7 @@ export async function removeContainer(store: Store, id: string, o: { force?: boo
   if (c.state.status === 'running') {
     if (!o.force) throw exitError(2, `cannot remove container ${id} as it is running - running or paused containers cannot be removed without force: container state improper`);
     // the stop's cleanup removes it too, under the lock it takes anyway
-    if (await stopContainer(store, id, { timeout: o.timeout ?? 0, ...warn, remove: { ...(o.volumes && { volumes: true }) } })) return;
+    if (await stopContainer(store, id, { timeout: o.timeout ?? 0, ...warn, ...(o.onTimeout && { onTimeout: o.onTimeout }), remove: { ...(o.volumes && { volumes: true }) } })) return;
   }
   const lock = await lockContainer(root, id);
   try {

@@ -31,8 +31,9 @@ export async function startContainer(store: Store, nameOrId: string): Promise<{ 
 /**
  * Stops the container `nameOrId`: its stop signal, then SIGKILL after `timeout` seconds (default the container's
  * stop timeout). With `ignoreMissing`, a container that cannot be loaded is no error and the result is undefined.
+ * `onTimeout` hears podman's warning when the stop signal timed out and SIGKILL was sent.
  */
-export async function stopContainer(store: Store, nameOrId: string, o: { timeout?: number; ignoreMissing?: boolean; onWarning?: (m: string) => void } = {}): Promise<{ id: string } | undefined> {
+export async function stopContainer(store: Store, nameOrId: string, o: { timeout?: number; ignoreMissing?: boolean; onWarning?: (m: string) => void; onTimeout?: (m: string) => void } = {}): Promise<{ id: string } | undefined> {
   let id: string;
   try {
     id = (await loadContainer(store.paths.root, nameOrId)).record.id;
@@ -40,7 +41,7 @@ export async function stopContainer(store: Store, nameOrId: string, o: { timeout
     if (o.ignoreMissing) return undefined;
     throw e;
   }
-  await stopById(store, id, { timeout: o.timeout, onWarning: o.onWarning });
+  await stopById(store, id, { timeout: o.timeout, onWarning: o.onWarning, onTimeout: o.onTimeout });
   return { id };
 }
 
@@ -54,11 +55,11 @@ export async function killContainer(store: Store, nameOrId: string, o: { signal?
 
 /**
  * Stops the container `nameOrId` if it runs (as stopContainer, `timeout` seconds) and starts it again; what the
- * stop could not tear down (its network) goes to `onWarning`.
+ * stop could not tear down (its network) goes to `onWarning`, podman's SIGKILL warning to `onTimeout`.
  */
-export async function restartContainer(store: Store, nameOrId: string, o: { timeout?: number; onWarning?: (m: string) => void } = {}): Promise<{ id: string }> {
+export async function restartContainer(store: Store, nameOrId: string, o: { timeout?: number; onWarning?: (m: string) => void; onTimeout?: (m: string) => void } = {}): Promise<{ id: string }> {
   const c = await loadContainer(store.paths.root, nameOrId);
-  await stopById(store, c.record.id, { timeout: o.timeout, onWarning: o.onWarning });
+  await stopById(store, c.record.id, { timeout: o.timeout, onWarning: o.onWarning, onTimeout: o.onTimeout });
   await (await import('../containers/start-container.ts')).startDetached(store, c.record.id);
   return { id: c.record.id };
 }
@@ -74,13 +75,15 @@ export interface RemoveContainerOptions {
   ignoreMissing?: boolean;
   /** What went wrong on the way that did not stop the removal. */
   onWarning?: (m: string) => void;
+  /** podman's warning when the stop signal of a forced removal timed out and SIGKILL was sent. */
+  onTimeout?: (m: string) => void;
 }
 
 /** Removes the container `nameOrId` (a running one only with `force`). */
 export async function removeContainer(store: Store, nameOrId: string, o: RemoveContainerOptions = {}): Promise<{ id: string } | undefined> {
   try {
     const id = (await loadContainer(store.paths.root, nameOrId)).record.id;
-    await removeById(store, id, { force: o.force === true, volumes: o.volumes === true, timeout: o.timeout, onWarning: o.onWarning });
+    await removeById(store, id, { force: o.force === true, volumes: o.volumes === true, timeout: o.timeout, onWarning: o.onWarning, onTimeout: o.onTimeout });
     return { id };
   } catch (e) {
     if (o.ignoreMissing && isSkiffError(e, 'ENOTFOUND')) return undefined;

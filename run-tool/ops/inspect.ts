@@ -1,6 +1,9 @@
 import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { readRunImage } from '../containers/create.ts';
+import { join } from 'node:path';
+import { LayerSizes } from '../../shared/store/layer-sizes.ts';
+import { listImages, repoDigests } from '../../shared/store/list-images.ts';
 import { networkStateOf } from '../containers/start-container.ts';
 import { reconcile } from '../containers/cleanup-container.ts';
 import { containerPaths, loadContainer, type LoadedContainer, type PortMapping } from '../containers/state.ts';
@@ -167,16 +170,22 @@ export function containerInspect(root: string, c: LoadedContainer): Record<strin
   };
 }
 
-/** podman-like `inspect` JSON of the image `name` (name, ID or prefix). */
+/**
+ * podman-like `inspect` JSON of the image `name` (name, ID or prefix): RepoTags every name of the image, RepoDigests
+ * each `repo@manifest digest`, Size and VirtualSize what `images` shows (layers counted uncompressed).
+ */
 export async function imageInspect(store: Store, name: string): Promise<Record<string, unknown>> {
   const img = await readRunImage(store, name);
   const cfg = img.config;
-  const size = img.layers.reduce((a, l) => a + l.desc.size, 0);
+  // the listing's row for this image: every name it has and podman's Size (uncompressed layers, manifest, config)
+  const row = (await listImages(store.layout, { sizes: new LayerSizes(join(store.paths.cache, 'layer-sizes'), store.layout.blobs) })).find((i) => i.id === img.id);
+  const size = row?.size ?? img.layers.reduce((a, l) => a + l.desc.size, 0);
+  const names = row?.names ?? [img.name].filter((n) => !n.startsWith('sha256:') && !/^[0-9a-f]{3,64}$/.test(n));
   return {
     Id: img.id.slice(7),
     Digest: img.digest,
-    RepoTags: [img.name].filter((n) => !n.startsWith('sha256:') && !/^[0-9a-f]{3,64}$/.test(n)),
-    RepoDigests: [],
+    RepoTags: names,
+    RepoDigests: repoDigests(names, img.digest),
     Created: cfg.created ?? ZERO_TIME,
     Config: cfg.config ?? {},
     Version: '',
@@ -209,10 +218,16 @@ export function checkInspectType(type: string): InspectType {
   return type;
 }
 
+/** podman's words for a name `inspect --type TYPE` does not find. Pure. */
+function notFound(type: InspectType, name: string): string {
+  return type === 'container' ? `no such container ${name}` : type === 'image' ? `${name}: image not known` : `no such object: "${name}"`;
+}
+
 /**
  * The inspect records of `names` in order, as podman's `inspect`: each name is looked up as a container first
  * (unless `type` is image), then as an image (unless `type` is container). A name that fails is left out and the
- * last such failure is returned as `error` (ENOTFOUND becomes `no such object: "NAME"`); the others still count.
+ * last such failure is returned as `error` (ENOTFOUND in podman's words for the type: `no such object: "NAME"`,
+ * `no such container NAME`, `NAME: image not known`); the others still count.
  * What reconciling a container could not tear down goes to `onWarning`.
  */
 export async function inspectObjects(store: Store, names: readonly string[], o: { type?: InspectType; onWarning?: (message: string) => void } = {}): Promise<{ objects: Record<string, unknown>[]; error?: Error }> {
@@ -231,7 +246,7 @@ export async function inspectObjects(store: Store, names: readonly string[], o: 
       }
       objects.push(await imageInspect(store, n));
     } catch (e) {
-      error = isSkiffError(e, 'ENOTFOUND') ? new SkiffError('ENOTFOUND', `no such object: "${n}"`) : (e as Error);
+      error = isSkiffError(e, 'ENOTFOUND') ? new SkiffError('ENOTFOUND', notFound(type, n)) : (e as Error);
     }
   }
   return { objects, error };

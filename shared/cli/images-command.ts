@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { openStore } from '../store/store.ts';
-import { listImages, type ImageSummary } from '../store/list-images.ts';
+import { listImages, repoDigests, type ImageSummary } from '../store/list-images.ts';
 import { parseReference } from '../ref/reference.ts';
 import { formatReport, goType, tableHeaders } from './go-template.ts';
 import { humanSize, timeAgo } from './human.ts';
@@ -10,6 +10,9 @@ import { isSkiffError } from '../errors.ts';
 import { collect } from './flags.ts';
 import { checkImageSort, filterImages, IMAGE_SORT_KEYS, parseImageFilters } from './image-filters.ts';
 import { parseTimestamp } from './units.ts';
+import { join } from 'node:path';
+import { LayerSizes } from '../store/layer-sizes.ts';
+import { listLeases, type LeasePaths } from '../store/lease.ts';
 
 /** podman 4.3's `images --format 'table …'` column headers, by template field (others print `<no value>`, as podman's). */
 const IMAGES_HEADERS: Record<string, string> = {
@@ -29,12 +32,13 @@ interface ImageRow {
   CreatedSince: string;
   Size: string;
   VirtualSize: number;
+  Containers: number;
   Names: string[];
   Labels: Record<string, string>;
   Dangling: boolean;
 }
 
-function rowsOf(img: ImageSummary, noTrunc: boolean): ImageRow[] {
+function rowsOf(img: ImageSummary, noTrunc: boolean, containers: number): ImageRow[] {
   const idHex = img.id.slice(7);
   const created = img.created;
   const common = {
@@ -46,6 +50,7 @@ function rowsOf(img: ImageSummary, noTrunc: boolean): ImageRow[] {
     CreatedAt: created ? created.toISOString() : '',
     Size: humanSize(img.size),
     VirtualSize: img.size,
+    Containers: containers,
     Names: img.names,
     Labels: img.labels,
     Dangling: img.dangling,
@@ -74,23 +79,38 @@ function sortRows(rows: ImageRow[], key: (typeof IMAGE_SORT_KEYS)[number]): Imag
 }
 
 /** podman's `images --format json` element. */
-function jsonOf(img: ImageSummary): Record<string, unknown> {
+function jsonOf(img: ImageSummary, containers: number): Record<string, unknown> {
   return {
     Id: img.id.slice(7),
     ParentId: '',
     RepoTags: img.names,
-    RepoDigests: img.names.map((n) => `${n.replace(/:[^:/]+$/, '')}@${img.digest}`),
+    RepoDigests: repoDigests(img.names, img.digest),
     Size: img.size,
     SharedSize: 0,
     VirtualSize: img.size,
     Labels: img.labels,
-    Containers: 0,
+    Containers: containers,
     Names: img.names,
     Digest: img.digest,
-    Dangling: img.dangling,
+    // podman omits Dangling when false; History is the names the image has had (here: has)
+    ...(img.dangling && { Dangling: true }),
+    History: img.names,
     Created: img.created ? Math.floor(img.created.getTime() / 1000) : 0,
     CreatedAt: img.created?.toISOString() ?? '',
   };
+}
+
+/**
+ * How many containers use each image (by image ID): a container holds a persistent store lease named
+ * `container-<id>` on its image's blobs, config included, for as long as it exists (RU-14).
+ */
+async function containersByImage(paths: LeasePaths): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const l of await listLeases(paths)) {
+    if (!l.persistent || !l.id.startsWith('container-')) continue;
+    for (const d of new Set(l.digests)) out.set(d, (out.get(d) ?? 0) + 1);
+  }
+  return out;
 }
 
 /**
@@ -114,10 +134,12 @@ export function addImagesCommand(program: Command): void {
     const sortKey = checkImageSort(opts.sort);
     for (const f of filters) if (f.key === 'until') parseTimestamp(f.value, 'until filter');
     let images: ImageSummary[] = [];
+    let users = new Map<string, number>();
     try {
       const store = await openStore(storeRootOf(cmd));
       try {
-        images = await listImages(store.layout);
+        images = await listImages(store.layout, { sizes: new LayerSizes(join(store.paths.cache, 'layer-sizes'), store.layout.blobs) });
+        users = await containersByImage(store.paths);
       } finally {
         await store.close();
       }
@@ -128,7 +150,7 @@ export function addImagesCommand(program: Command): void {
     const noTrunc = opts.trunc === false;
     const out = process.stdout;
     if (opts.format === 'json') {
-      out.write(`${JSON.stringify(images.map(jsonOf), null, 4)}\n`);
+      out.write(`${JSON.stringify(images.map((i) => jsonOf(i, users.get(i.id) ?? 0)), null, 4)}\n`);
       return;
     }
     if (opts.quiet) {
@@ -140,7 +162,7 @@ export function addImagesCommand(program: Command): void {
       }
       return;
     }
-    const rows = sortRows(images.flatMap((i) => rowsOf(i, noTrunc)), sortKey);
+    const rows = sortRows(images.flatMap((i) => rowsOf(i, noTrunc, users.get(i.id) ?? 0)), sortKey);
     if (opts.format !== undefined) {
       const view = rows.map((r) => goType({ ...r }, 'images.imageReporter'));
       out.write(formatReport(opts.format, view, { name: 'images', headers: tableHeaders({}, IMAGES_HEADERS), noHeading: opts.noheading === true }));

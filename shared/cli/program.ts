@@ -3,6 +3,7 @@ import { isSkiffError } from '../errors.ts';
 import { checkStoreRoot, defaultStoreRoot } from '../store/paths.ts';
 import { reportError } from './report-error.ts';
 import { endQuietlyOnClosedStdout } from './closed-stdout.ts';
+import { commandChain, usageReport } from './usage-error.ts';
 import type { ToolName } from './exit-codes.ts';
 
 declare const SKIFF_VERSION: string;
@@ -20,9 +21,9 @@ export function createProgram(tool: ToolName, description: string): Command {
     .version(`${tool} version ${VERSION}`, '-v, --version', 'print the version')
     .option('--root <dir>', 'store root (default: $SKIFF_ROOT, /var/lib/skiff as root, ~/.local/share/skiff otherwise)')
     .enablePositionalOptions()
-    .showHelpAfterError()
     .exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // usage errors are printed by runProgram (usageReport), in podman's two lines: commander's own text is dropped
+  program.configureOutput({ writeErr: () => {}, outputError: () => {} });
   return program;
 }
 
@@ -53,8 +54,23 @@ export async function runProgram(tool: ToolName, program: Command, argv = proces
     return (process.exitCode as number | undefined) ?? 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      // help and version exit 0; usage errors exit with the tool's error code (already printed by commander)
-      const code = e.exitCode === 0 ? 0 : reportUsage(tool);
+      // help and version exit 0; usage errors print podman's two lines and exit with the tool's usage code
+      if (e.exitCode === 0) {
+        process.exitCode = 0;
+        return 0;
+      }
+      const args = argv.slice(2);
+      const chain = commandChain(program, args);
+      // buildah alone prints its help and succeeds; podman and skopeo call a missing command an error
+      if (e.code === 'commander.help' && tool === 'build-tool' && chain.length === 1) {
+        process.stdout.write(program.helpInformation());
+        process.exitCode = 0;
+        return 0;
+      }
+      const r = usageReport(program, args, e, () => chain.at(-1)!.helpInformation());
+      if (r.stdout) process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+      const code = reportUsage(tool);
       process.exitCode = code;
       return code;
     }
@@ -67,6 +83,7 @@ export async function runProgram(tool: ToolName, program: Command, argv = proces
   }
 }
 
+/** The exit status of a usage error: 125 as podman and buildah, 1 as skopeo. */
 function reportUsage(tool: ToolName): number {
-  return tool === 'run-tool' ? 125 : tool === 'copy-tool' ? 1 : 125;
+  return tool === 'copy-tool' ? 1 : 125;
 }

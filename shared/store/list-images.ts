@@ -4,6 +4,7 @@ import { Annotation, INDEX_MEDIA_TYPES } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
 import { parseImageConfig, parseManifest } from '../oci/validate.ts';
 import type { Layout } from './layout.ts';
+import type { LayerSizes } from './layer-sizes.ts';
 
 /** One row of `images`: what podman shows, from index.json, the manifest and the config. */
 export interface ImageSummary {
@@ -15,18 +16,27 @@ export interface ImageSummary {
   names: string[];
   /** Creation time from the config, when set. */
   created?: Date;
-  /** Config + manifest + compressed layer bytes, as podman's SIZE column approximates. */
+  /**
+   * Manifest + config + layer bytes: uncompressed layer sizes when listImages was given `sizes` (podman's SIZE,
+   * what containers/storage counts), else the compressed blob sizes.
+   */
   size: number;
   dangling: boolean;
   mediaType: string;
   labels: Record<string, string>;
 }
 
+/** listImages' options. */
+export interface ListImagesOptions extends Cancellable {
+  /** Count layers by their uncompressed size (podman's image Size). */
+  sizes?: LayerSizes;
+}
+
 /**
  * Summarises every image in the layout, grouped by image ID (one row per ID with all its names), newest first.
  * Entries whose manifest or config blob is missing or damaged are skipped — `verify` reports those.
  */
-export async function listImages(layout: Layout, o: Cancellable = {}): Promise<ImageSummary[]> {
+export async function listImages(layout: Layout, o: ListImagesOptions = {}): Promise<ImageSummary[]> {
   const rows = new Map<string, ImageSummary>();
   for (const e of await layout.entries(o)) {
     const row = await summarise(layout, e, o).catch((err) => {
@@ -43,7 +53,7 @@ export async function listImages(layout: Layout, o: Cancellable = {}): Promise<I
   return [...rows.values()].sort((a, b) => (b.created?.getTime() ?? 0) - (a.created?.getTime() ?? 0));
 }
 
-async function summarise(layout: Layout, e: Descriptor, o: Cancellable): Promise<ImageSummary> {
+async function summarise(layout: Layout, e: Descriptor, o: ListImagesOptions): Promise<ImageSummary> {
   const name = e.annotations?.[Annotation.RefName];
   const base = { digest: e.digest, names: name ? [name] : [], dangling: !name, mediaType: e.mediaType };
   if (INDEX_MEDIA_TYPES.has(e.mediaType)) return { ...base, id: e.digest, size: e.size, labels: {} };
@@ -54,7 +64,19 @@ async function summarise(layout: Layout, e: Descriptor, o: Cancellable): Promise
     ...base,
     id: m.config.digest,
     ...(created && !Number.isNaN(created.getTime()) ? { created } : {}),
-    size: e.size + m.config.size + m.layers.reduce((n, l) => n + l.size, 0),
+    size: e.size + m.config.size + (await layerBytes(m.layers, o)),
     labels: cfg.config?.Labels ?? {},
   };
+}
+
+async function layerBytes(layers: readonly Descriptor[], o: ListImagesOptions): Promise<number> {
+  let n = 0;
+  // a layer that cannot be read (absent, damaged) counts its blob size: the listing still shows the image
+  for (const l of layers) n += o.sizes ? await o.sizes.uncompressed(l, { signal: o.signal }).catch((e: unknown) => (isSkiffError(e, 'EABORT') ? Promise.reject(e) : l.size)) : l.size;
+  return n;
+}
+
+/** podman's RepoDigests of an image: each of its names without the tag, `@` its manifest digest, once each. Pure. */
+export function repoDigests(names: readonly string[], digest: Digest): string[] {
+  return [...new Set(names.map((n) => `${n.replace(/:[^:/]+$/, '')}@${digest}`))];
 }

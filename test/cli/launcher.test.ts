@@ -94,11 +94,26 @@ describe('launchers', () => {
     }
   });
 
-  it('an unknown option exits non-zero with a usage message on stderr', () => {
+  it('an unknown option exits non-zero with two lines on stderr (the error and where help is), not the whole help', () => {
     const r = spawnSync(process.execPath, [resolve(repo, 'bin', 'copy-tool.mjs'), '--no-such-flag'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("unknown option '--no-such-flag'");
+    expect(r.stderr).toBe("Error: unknown flag: --no-such-flag\nSee 'copy-tool --help'\n");
     expect(r.stdout).toBe('');
+  });
+
+  it('run-tool: a bad flag of a command prints podman\'s two lines and exits 125, also when stdout is a closed pipe', () => {
+    const r = spawnSync('bash', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(resolve(repo, 'bin', 'run-tool.mjs'))} ps --bogus | head -1; exit \${PIPESTATUS[0]}`], { encoding: 'utf8' });
+    expect(r.status).toBe(125);
+    expect(r.stderr).toBe("Error: unknown flag: --bogus\nSee 'run-tool ps --help'\n");
+    expect(r.stdout).toBe('');
+  });
+
+  it('run-tool with no command: "Error: missing command" on stderr, the usage on stdout, 125', () => {
+    const r = spawnSync(process.execPath, [resolve(repo, 'bin', 'run-tool.mjs')], { encoding: 'utf8' });
+    expect(r.status).toBe(125);
+    expect(r.stderr).toBe("Error: missing command 'run-tool COMMAND'\n");
+    expect(r.stdout).toMatch(/^Usage: run-tool \[options\] \[command\]/);
+    expect(r.stdout).toContain('Commands:');
   });
 });
 
