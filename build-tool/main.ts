@@ -14,8 +14,8 @@ const program = createProgram('build-tool', 'Build container images from Dockerf
 
 // Each command's module loads only when that command runs (help loads them all).
 const commands: CommandModule[] = [
-  { names: ['build', 'bud'], load: async () => (await import('./build-command.ts')).addBuildCommand },
-  { names: ['push'], load: async () => (await import('./push-command.ts')).addPushCommand },
+  { names: ['build', 'bud'], load: async () => (await import('../shared/cli/build-command.ts')).addBuildCommand },
+  { names: ['push'], load: async () => (await import('../shared/cli/push-command.ts')).addPushCommand },
   { names: ['images'], load: async () => (await import('../shared/cli/images-command.ts')).addImagesCommand },
   { names: ['tag'], load: async () => (await import('./tag-command.ts')).addTagCommand },
   { names: ['rmi'], load: async () => (await import('./rmi-command.ts')).addRmiCommand },

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
 import { Annotation } from '../shared/oci/media-types.ts';
 import { openStore } from '../shared/store/store.ts';
-import { BuildCache } from './cache/cache-store.ts';
-import { reclaimBuilds } from './executor/build-dir.ts';
-import { buildRunc } from './executor/build.ts';
+import { BuildCache } from '../shared/build/cache/cache-store.ts';
+import { reclaimBuilds } from '../shared/build/executor/build-dir.ts';
+import { buildRunc } from '../shared/build/executor/build.ts';
 
 /** Prunes the store at `root`; returns counts. */
 export async function pruneStore(root: string, o: { runcRoot?: string } = {}): Promise<{ cacheEntries: number; images: number; blobs: number }> {

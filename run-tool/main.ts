@@ -48,6 +48,8 @@ const commands: CommandModule[] = [
   { names: ['systemd-generator'], load: async () => (await import('./commands/systemd-generator.ts')).addSystemdGeneratorCommand },
   { names: ['container-cleanup'], load: async () => (await import('./commands/container-cleanup.ts')).addContainerCleanupCommand },
   { names: ['login', 'logout'], load: async () => { const { addLoginCommands } = await import('../shared/cli/login-command.ts'); return (p) => addLoginCommands(p, { tool: 'run-tool' }); } },
+  { names: ['build'], load: async () => (await import('../shared/cli/build-command.ts')).addBuildCommand },
+  { names: ['push'], load: async () => (await import('../shared/cli/push-command.ts')).addPushCommand },
   // last: it reuses a `system` command if one exists
   {
     names: ['system', 'prune'],
