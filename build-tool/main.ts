@@ -20,6 +20,8 @@ const commands: CommandModule[] = [
   { names: ['tag'], load: async () => (await import('./tag-command.ts')).addTagCommand },
   { names: ['rmi'], load: async () => (await import('./rmi-command.ts')).addRmiCommand },
   { names: ['prune'], load: async () => (await import('./prune-command.ts')).addPruneCommand },
+  { names: ['manifest'], load: async () => { const { addManifestCommands } = await import('../shared/cli/manifest-command.ts'); return (p) => addManifestCommands(p, { tool: 'build-tool' }); } },
+  { names: ['login', 'logout'], load: async () => { const { addLoginCommands } = await import('../shared/cli/login-command.ts'); return (p) => addLoginCommands(p, { tool: 'build-tool' }); } },
 ];
 await registerCommands(program, commands, process.argv.slice(2));
 

@@ -50,6 +50,7 @@ const commands: CommandModule[] = [
   { names: ['login', 'logout'], load: async () => { const { addLoginCommands } = await import('../shared/cli/login-command.ts'); return (p) => addLoginCommands(p, { tool: 'run-tool' }); } },
   { names: ['build'], load: async () => (await import('../shared/cli/build-command.ts')).addBuildCommand },
   { names: ['push'], load: async () => (await import('../shared/cli/push-command.ts')).addPushCommand },
+  { names: ['manifest'], load: async () => { const { addManifestCommands } = await import('../shared/cli/manifest-command.ts'); return (p) => addManifestCommands(p, { tool: 'run-tool' }); } },
   // last: it reuses a `system` command if one exists
   {
     names: ['system', 'prune'],
