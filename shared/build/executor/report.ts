@@ -22,7 +22,8 @@ export interface BuildReporter {
   step(stage: { index: number; count: number; name?: string }, n: number, total: number, text: string): void;
   cacheHit(id: string): void;
   stepDone(seconds: number): void;
-  output(chunk: Buffer): void;
+  /** A RUN's output; `stream` says which of its streams it came from (default stdout). */
+  output(chunk: Buffer, stream?: 'stdout' | 'stderr'): void;
   warn(msg: string): void;
   /** A warning worded exactly as buildah words it (e.g. `[Warning] one or more build args were not consumed: [X]`):
    * printed as is, with no `WARN:` prefix; a `warning` event in json mode; nothing in quiet mode (buildah -q). */

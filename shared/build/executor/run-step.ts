@@ -168,7 +168,7 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
           child.stdout?.on('data', (c: Buffer) => ctx.reporter.output(c));
           child.stderr?.on('data', (c: Buffer) => {
             errTail = (errTail + c.toString('latin1')).slice(-4096);
-            ctx.reporter.output(c);
+            ctx.reporter.output(c, 'stderr');
           });
         },
         ...so,
