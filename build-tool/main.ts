@@ -22,7 +22,7 @@ const commands: CommandModule[] = [
   { names: ['prune'], load: async () => (await import('./prune-command.ts')).addPruneCommand },
   { names: ['manifest'], load: async () => { const { addManifestCommands } = await import('../shared/cli/manifest-command.ts'); return (p) => addManifestCommands(p, { tool: 'build-tool' }); } },
   { names: ['login', 'logout'], load: async () => { const { addLoginCommands } = await import('../shared/cli/login-command.ts'); return (p) => addLoginCommands(p, { tool: 'build-tool' }); } },
-  { names: ['from', 'run', 'copy', 'add', 'config', 'commit', 'containers', 'rm', 'inspect'], load: async () => (await import('./working-commands.ts')).addWorkingCommands },
+  { names: ['from', 'run', 'copy', 'add', 'config', 'commit', 'containers', 'rm', 'inspect', 'mount', 'umount', 'unmount'], load: async () => (await import('./working-commands.ts')).addWorkingCommands },
   { names: ['pull', 'info', 'version'], load: async () => (await import('./host-commands.ts')).addHostCommands },
 ];
 await registerCommands(program, commands, process.argv.slice(2));

@@ -255,6 +255,36 @@ export function addWorkingCommands(program: Command): void {
     }),
   );
 
+  const mount = addRootOption(program.command('mount').description("mount a working container's root filesystem").argument('[containers...]').option('--json', 'output in JSON format'));
+  mount.action(async (names: string[], f: Flags) =>
+    interruptible(async (signal) => {
+      const root = storeRootOf(mount);
+      const { isMounted, mountContainer, mountDirs } = await import('../shared/build/working/mount.ts');
+      if (names.length === 0) {
+        const rows: { container: string; mountPoint: string }[] = [];
+        for (const c of await listContainers(root)) if (await isMounted(root, c)) rows.push({ container: c.name, mountPoint: mountDirs(root, c.id).merged });
+        process.stdout.write(f.json === true ? `${JSON.stringify(rows, null, 4)}\n` : rows.map((r) => `${r.container} ${r.mountPoint}\n`).join(''));
+        return;
+      }
+      const rows: { container: string; mountPoint: string }[] = [];
+      for (const n of names) rows.push({ container: n, mountPoint: await mountContainer(root, n, { signal }) });
+      if (f.json === true) process.stdout.write(`${JSON.stringify(rows, null, 4)}\n`);
+      else if (rows.length === 1) process.stdout.write(`${rows[0]!.mountPoint}\n`);
+      else process.stdout.write(rows.map((r) => `${r.container} ${r.mountPoint}\n`).join(''));
+    }),
+  );
+
+  const umount = addRootOption(program.command('umount').alias('unmount').description("unmount a working container's root filesystem, keeping what was written").argument('[containers...]').option('-a, --all', 'unmount all working containers'));
+  umount.action(async (names: string[], f: Flags) =>
+    interruptible(async (signal) => {
+      const root = storeRootOf(umount);
+      const { isMounted, unmountContainer } = await import('../shared/build/working/mount.ts');
+      if (f.all !== true && names.length === 0) throw new SkiffError('EINVALID', 'at least one container name or ID must be specified', { hint: 'or pass --all' });
+      const targets = f.all === true ? (await Promise.all((await listContainers(root)).map(async (c) => ((await isMounted(root, c)) ? c.id : undefined)))).filter((x): x is string => x !== undefined) : names;
+      for (const n of targets) process.stdout.write(`${(await unmountContainer(root, n, { signal })).id}\n`);
+    }),
+  );
+
   const inspect = addRootOption(
     program
       .command('inspect')

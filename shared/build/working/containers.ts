@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { SkiffError, type Cancellable } from '../../errors.ts';
 import { writeFileAtomic } from '../../store/atomic.ts';
 import { withLock } from '../../store/lock.ts';
+import { Annotation } from '../../oci/media-types.ts';
+import { openStore } from '../../store/store.ts';
 
 /** One working container's record. */
 export interface WorkingContainer {
@@ -115,4 +117,23 @@ export async function updateContainer(storeRoot: string, id: string, update: (c:
 /** Deletes a record. Idempotent. */
 export async function deleteContainer(storeRoot: string, id: string): Promise<void> {
   await rm(recordPath(storeRoot, id), { force: true });
+}
+
+/**
+ * Drops the index.json entry of step image `id` the container `c` has moved past, unless it is the container's base
+ * image or was committed from it, or carries a name (its blobs go at the next gc unless still referenced).
+ */
+export async function dropStepImage(storeRoot: string, c: WorkingContainer, id: string, o: Cancellable = {}): Promise<void> {
+  if (id === '' || id === c.fromImageId || c.committed.includes(id)) return;
+  const store = await openStore(storeRoot, { create: true, write: true, signal: o.signal });
+  try {
+    const entries = await store.layout.entries(o);
+    const named = new Set(entries.filter((e) => e.annotations?.[Annotation.RefName] !== undefined).map((e) => e.digest));
+    for (const e of entries) {
+      if (named.has(e.digest)) continue;
+      if ((await store.layout.configDigest(e, o)) === id) await store.layout.remove(e.digest, o);
+    }
+  } finally {
+    await store.close();
+  }
 }

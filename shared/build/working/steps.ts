@@ -19,7 +19,8 @@ import { hostPlatform } from '../../image/platform.ts';
 import { buildImage } from '../executor/build.ts';
 import { loadBaseImage } from '../executor/base-image.ts';
 import type { BuildReporter } from '../executor/report.ts';
-import { createContainer, deleteContainer, findContainer, updateContainer, type WorkingContainer } from './containers.ts';
+import { createContainer, deleteContainer, dropStepImage, findContainer, updateContainer, type WorkingContainer } from './containers.ts';
+import { discardMount, withFoldedMount } from './mount.ts';
 
 /** How a step talks back: the RUN's own output and warnings. */
 export interface StepIo {
@@ -77,7 +78,11 @@ interface StepOptions extends Cancellable {
  * Builds `lines` (Dockerfile instructions) on the container's current image and moves the container to the result.
  * The previous step image is dropped from the store's index unless it is the base image or was committed.
  */
-async function step(storeRoot: string, c: WorkingContainer, lines: string, o: StepOptions): Promise<WorkingContainer> {
+async function step(storeRoot: string, container: WorkingContainer, lines: string, o: StepOptions): Promise<WorkingContainer> {
+  return withFoldedMount(storeRoot, container, o, (c) => stepOn(storeRoot, c, lines, o));
+}
+
+async function stepOn(storeRoot: string, c: WorkingContainer, lines: string, o: StepOptions): Promise<WorkingContainer> {
   const scratch = await mkdtemp(join(tmpdir(), 'skiff-step-'));
   try {
     const ignore = join(scratch, 'ignore');
@@ -97,23 +102,12 @@ async function step(storeRoot: string, c: WorkingContainer, lines: string, o: St
       reporter: reporterOf(o.io),
       ...(o.signal && { signal: o.signal }),
     });
-    const prev = c.image;
     const next = await updateContainer(storeRoot, c.id, (cur) => ({ ...cur, image: r.id }), o);
-    if (prev !== '' && prev !== c.fromImageId && !c.committed.includes(prev)) await dropStepImage(storeRoot, prev, o);
+    await dropStepImage(storeRoot, c, c.image, o);
     return next;
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
-}
-
-/** Removes an unnamed step image's index.json entry (its blobs go at the next gc unless still referenced). */
-async function dropStepImage(storeRoot: string, id: string, o: Cancellable): Promise<void> {
-  await withOpenStore(storeRoot, o, async (store) => {
-    for (const e of await store.layout.entries(o)) {
-      if (e.annotations?.['org.opencontainers.image.ref.name'] !== undefined) continue;
-      if ((await store.layout.configDigest(e, o)) === id) await store.layout.remove(e.digest, o);
-    }
-  });
 }
 
 /** `run CONTAINER -- CMD…`: runs CMD in the container (runc, as a build's RUN); its output goes to `io`. */
@@ -291,6 +285,7 @@ export async function configure(storeRoot: string, nameOrId: string, edits: Conf
 export async function commitContainer(storeRoot: string, nameOrId: string, image: string | undefined, o: Cancellable & { format?: 'oci' | 'docker'; rm?: boolean; io: StepIo }): Promise<Digest> {
   const name = image === undefined ? undefined : formatReference(localTagForm(parseReference(image.replace(/^containers-storage:/u, ''))));
   let c = await findContainer(storeRoot, nameOrId);
+  c = await withFoldedMount(storeRoot, c, o, async (x) => x);
   if (c.image === '') c = await step(storeRoot, c, '', { io: o.io, ...(o.signal && { signal: o.signal }) });
   let id = c.image as Digest;
   if (o.format === 'docker') {
@@ -314,8 +309,9 @@ export async function removeContainers(storeRoot: string, namesOrIds: readonly s
       if (isSkiffError(e, 'ENOTFOUND')) throw new SkiffError('ENOTFOUND', `removing container ${JSON.stringify(n)}: container not known`);
       throw e;
     });
+    await discardMount(storeRoot, c);
     await deleteContainer(storeRoot, c.id);
-    if (c.image !== '' && c.image !== c.fromImageId && !c.committed.includes(c.image)) await dropStepImage(storeRoot, c.image, o);
+    await dropStepImage(storeRoot, c, c.image, o);
     out.push(c.id);
   }
   return out;
