@@ -14,6 +14,10 @@ import type { ImageConfig, Manifest } from '../../oci/types.ts';
 import type { RegistryOptions } from '../../registry/types.ts';
 import { formatReference, localTagForm, parseReference } from '../../ref/reference.ts';
 import { lookupImage } from '../../store/lookup.ts';
+import { formatOfMediaType } from '../../oci/media-types.ts';
+import { parseDigest } from '../../oci/digest.ts';
+import { copyImage } from '../../transport/copy-image.ts';
+import { openStoreSource, openStoreTarget } from '../../transport/store.ts';
 import { openStore, type Store } from '../../store/store.ts';
 import { hostPlatform } from '../../image/platform.ts';
 import { buildImage } from '../executor/build.ts';
@@ -288,13 +292,25 @@ export async function commitContainer(storeRoot: string, nameOrId: string, image
   c = await withFoldedMount(storeRoot, c, o, async (x) => x);
   if (c.image === '') c = await step(storeRoot, c, '', { io: o.io, ...(o.signal && { signal: o.signal }) });
   let id = c.image as Digest;
-  if (o.format === 'docker') {
-    c = await step(storeRoot, c, '', { io: o.io, format: 'docker', ...(o.signal && { signal: o.signal }) });
-    id = c.image as Digest;
-  }
   await withOpenStore(storeRoot, o, async (store) => {
     const found = await lookupImage(store.layout, id, o);
-    await store.commitImage(found.descriptor, { ...(name !== undefined && { name }), signal: o.signal });
+    if (o.format === undefined || formatOfMediaType(found.descriptor.mediaType) === o.format) {
+      await store.commitImage(found.descriptor, { ...(name !== undefined && { name }), signal: o.signal });
+      return;
+    }
+    // another manifest format: the image is converted by the one copy path (layers and config unchanged)
+    const src = await openStoreSource(storeRoot, { id: parseDigest(found.descriptor.digest) }, o);
+    try {
+      const dst = await openStoreTarget(storeRoot, name === undefined ? {} : { ref: parseReference(name) }, o);
+      try {
+        const r = await copyImage(src, dst, { format: o.format, ...(o.signal && { signal: o.signal }) });
+        id = (await lookupImage(store.layout, r.digest, o)).id!;
+      } finally {
+        await dst.close();
+      }
+    } finally {
+      await src.close();
+    }
   });
   if (o.rm) await removeContainers(storeRoot, [c.id], o);
   else await updateContainer(storeRoot, c.id, (cur) => ({ ...cur, committed: [...cur.committed, id] }), o);
