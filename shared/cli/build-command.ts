@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { SkiffError } from '../errors.ts';
+import { SkiffError, isSkiffError } from '../errors.ts';
 import { addRootOption, storeRootOf } from './program.ts';
 import { parseCredentials } from './credentials-flag.ts';
 import { parsePlatform } from '../image/platform.ts';
@@ -186,13 +186,26 @@ export function addBuildCommand(program: Command): void {
       signal: interrupt.signal,
     };
     try {
-      const r = await buildImage(o);
+      const r = await buildImage(o).catch((e: unknown) => {
+        throw withRunStatus(e);
+      });
       if (!quiet) for (const n of r.names) process.stderr.write(`COMMIT ${n}\n`);
       process.stdout.write(`${r.id.slice(7)}\n`);
     } finally {
       interrupt.dispose();
     }
   });
+}
+
+/**
+ * A build error carrying the failed RUN's status (details.exitCode) exits with that status in every tool that
+ * registers `build`, as buildah and podman build do (podman 4.3: `RUN exit 3` → 3); other errors are unchanged.
+ */
+export function withRunStatus(e: unknown): unknown {
+  if (!isSkiffError(e) || e.exitStatus !== undefined) return e;
+  const code = e.details?.exitCode;
+  if (typeof code !== 'number' || !Number.isInteger(code) || code < 1 || code > 255) return e;
+  return new SkiffError(e.code, e.message, { ...(e.hint !== undefined && { hint: e.hint }), ...(e.details && { details: e.details }), exitStatus: code, cause: e });
 }
 
 function badBool(v: unknown): never {

@@ -61,6 +61,17 @@ describe.skipIf(!existsSync(REGISTRY_BIN) || !hasBusybox)('run-tool build/push a
     expect(JSON.parse(raw.stdout).mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
   });
 
+  it("run-tool build exits with a failed RUN's own status, as podman build does", async () => {
+    const failing = join(dir, 'failing');
+    await mkdir(failing);
+    await writeFile(join(failing, 'Containerfile'), 'FROM localhost/busybox\nRUN exit 3\n');
+    const before = index();
+    const r = rt(['--root', root, 'build', '--network', 'none', '-t', 'never', failing]);
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/^Error: building at STEP "RUN exit 3"/m);
+    expect(index()).toBe(before);
+  });
+
   it('bad push and build flags: one line, exit 125, nothing pushed or stored', () => {
     const before = index();
     fails125(rt(['--root', root, 'push', '--tls-verify=false', '--compression-format', 'lz4', 'app', `docker://${reg.host}/app:bad`]), /invalid --compression-format "lz4"/);
