@@ -159,6 +159,27 @@ describe.skipIf(!existsSync(REGISTRY_BIN) || !hasBusybox)('run-tool build/push a
     expect(bt([...broot, 'manifest', 'rm', 'btlist']).status).toBe(0);
   });
 
+  it('build-tool login/logout (the shared login module), pull from the registry, and commit --manifest', () => {
+    const auth = join(dir, 'auth.json');
+    const li = bt(['login', '--tls-verify=false', '--authfile', auth, '-u', 'ci', '-p', 'secret', reg.host]);
+    expect(li.status, li.stderr).toBe(0);
+    expect(li.stdout).toBe('Login Succeeded!\n');
+    expect(JSON.parse(readFileSync(auth, 'utf8')).auths[reg.host]).toBeDefined();
+    const lo = bt(['logout', '--authfile', auth, reg.host]);
+    expect(lo.status, lo.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(auth, 'utf8')).auths?.[reg.host]).toBeUndefined();
+    const proot = join(dir, 'bt-pull');
+    const p = bt(['--root', proot, 'pull', '--tls-verify=false', `${reg.host}/app:1`]);
+    expect(p.status, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/^[a-f0-9]{64}\n$/);
+    expect(p.stderr).toContain(`Trying to pull ${reg.host}/app:1...`);
+    const ctr = bt(['--root', proot, 'from', `${reg.host}/app:1`]);
+    expect(ctr.stdout).toBe('app-working-container\n');
+    const c = bt(['--root', proot, 'commit', '-q', '--rm', '--manifest', 'fromcommit', 'app-working-container', 'committed']);
+    expect(c.status, c.stderr).toBe(0);
+    expect(JSON.parse(bt(['--root', proot, 'manifest', 'inspect', 'fromcommit']).stdout).manifests).toHaveLength(1);
+  });
+
   it.skipIf(!hasPodman)('podman pulls and runs what run-tool pushed', () => {
     const proot = join(dir, 'podman');
     const P = ['--root', join(proot, 'root'), '--runroot', join(proot, 'run'), '--storage-driver', 'vfs'];
