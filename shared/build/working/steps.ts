@@ -14,6 +14,7 @@ import type { ImageConfig, Manifest } from '../../oci/types.ts';
 import type { RegistryOptions } from '../../registry/types.ts';
 import { formatReference, localTagForm, parseReference } from '../../ref/reference.ts';
 import { lookupImage } from '../../store/lookup.ts';
+import { withLock } from '../../store/lock.ts';
 import { formatOfMediaType } from '../../oci/media-types.ts';
 import { parseDigest } from '../../oci/digest.ts';
 import { copyImage } from '../../transport/copy-image.ts';
@@ -23,7 +24,7 @@ import { hostPlatform } from '../../image/platform.ts';
 import { buildImage } from '../executor/build.ts';
 import { loadBaseImage } from '../executor/base-image.ts';
 import type { BuildReporter } from '../executor/report.ts';
-import { createContainer, deleteContainer, dropStepImage, findContainer, updateContainer, type WorkingContainer } from './containers.ts';
+import { containersDir, createContainer, deleteContainer, dropStepImage, findContainer, updateContainer, type WorkingContainer } from './containers.ts';
 import { discardMount, withFoldedMount } from './mount.ts';
 
 /** How a step talks back: the RUN's own output and warnings. */
@@ -83,7 +84,11 @@ interface StepOptions extends Cancellable {
  * The previous step image is dropped from the store's index unless it is the base image or was committed.
  */
 async function step(storeRoot: string, container: WorkingContainer, lines: string, o: StepOptions): Promise<WorkingContainer> {
-  return withFoldedMount(storeRoot, container, o, (c) => stepOn(storeRoot, c, lines, o));
+  // one step at a time per container: a second `run` waits instead of building on the same image and losing one
+  return withLock(join(containersDir(storeRoot), `.${container.id}.lock`), { signal: o.signal }, async () => {
+    const cur = await findContainer(storeRoot, container.id);
+    return withFoldedMount(storeRoot, cur, o, (c) => stepOn(storeRoot, c, lines, o));
+  });
 }
 
 async function stepOn(storeRoot: string, c: WorkingContainer, lines: string, o: StepOptions): Promise<WorkingContainer> {

@@ -1,7 +1,7 @@
 // buildah's scripting verbs in build-tool (from, run, copy/add, config, commit, containers, rm, inspect,
 // mount/umount, pull, info, version): a scripted pipeline whose image podman runs, side by side with buildah 1.28
 // on a private --root/--runroot, and bad input that leaves the container and the store as they were.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -63,6 +63,10 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool scripting verbs (buildah fro
     // copy: a directory's contents, a file, --chown; the digest of what was added on stdout
     expect(ok(bt(['copy', '--chown', '1000:1000', ctr, join(files, 'app'), '/app']))).toMatch(/^[a-f0-9]{64}\n$/);
     ok(bt(['copy', ctr, join(files, 'note.txt'), '/etc/']));
+    // add extracts a local archive (copy would not)
+    spawnSync('tar', ['-C', join(files, 'app'), '-cf', join(dir, 'bundle.tar'), 'sub']);
+    ok(bt(['add', '-q', ctr, join(dir, 'bundle.tar'), '/unpacked/']));
+    expect(ok(bt(['run', ctr, '--', 'cat', '/unpacked/sub/data.txt']))).toBe('data\n');
     expect(ok(bt(['run', ctr, '--', 'sh', '-c', 'stat -c "%u:%g %n" /app/main.sh /app/sub/data.txt; cat /etc/note.txt']))).toBe('1000:1000 /app/main.sh\n1000:1000 /app/sub/data.txt\nnote\n');
     ok(bt(['config', '--env', 'GREETING=the pipeline', '--cmd', '/app/main.sh', '--label', 'stage=scripted', '--workingdir', '/app', '--port', '8080/tcp', '--author', 'ci', ctr]));
     // run does not leak its --env into the image; config's env is there
@@ -124,6 +128,18 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool scripting verbs (buildah fro
     fails(bt(['rm', 'nosuch']), 125, /^Error: removing container "nosuch": container not known$/);
     expect({ index: index(), records: recordText() }).toEqual(before);
     expect(ok(bt(['run', ctr, '--', 'sh', '-c', 'cat /kept; test ! -e /half && echo no-half']))).toBe('kept\nno-half\n');
+    ok(bt(['rm', ctr]));
+  });
+
+  it('two runs on one container at once: the second waits, neither change is lost', async () => {
+    const ctr = ok(bt(['from', '--name', 'racy', 'localhost/busybox'])).trim();
+    const runAsync = (line: string) =>
+      new Promise<number>((res) => {
+        const p = spawn(process.execPath, [BUILD_TOOL, '--root', root, 'run', ctr, '--', 'sh', '-c', `echo ${line} >> /log`], { stdio: 'ignore', env: { ...process.env, XDG_RUNTIME_DIR: dir } });
+        p.on('exit', (code) => res(code ?? -1));
+      });
+    expect(await Promise.all([runAsync('one'), runAsync('two')])).toEqual([0, 0]);
+    expect(ok(bt(['run', ctr, '--', 'sort', '/log']))).toBe('one\ntwo\n');
     ok(bt(['rm', ctr]));
   });
 
