@@ -26,6 +26,7 @@ import { loadBaseImage } from '../executor/base-image.ts';
 import type { BuildReporter } from '../executor/report.ts';
 import { containersDir, createContainer, deleteContainer, dropStepImage, findContainer, updateContainer, type WorkingContainer } from './containers.ts';
 import { discardMount, withFoldedMount } from './mount.ts';
+import { squashSinceBase } from './squash.ts';
 
 /** How a step talks back: the RUN's own output and warnings. */
 export interface StepIo {
@@ -293,9 +294,21 @@ export async function configure(storeRoot: string, nameOrId: string, edits: Conf
  */
 export async function commitContainer(storeRoot: string, nameOrId: string, image: string | undefined, o: Cancellable & { format?: 'oci' | 'docker'; rm?: boolean; io: StepIo }): Promise<Digest> {
   const name = image === undefined ? undefined : formatReference(localTagForm(parseReference(image.replace(/^containers-storage:/u, ''))));
-  let c = await findContainer(storeRoot, nameOrId);
+  const found = await findContainer(storeRoot, nameOrId);
+  return withLock(join(containersDir(storeRoot), `.${found.id}.lock`), { signal: o.signal }, () => commitLocked(storeRoot, found.id, name, o));
+}
+
+async function commitLocked(storeRoot: string, containerId: string, name: string | undefined, o: Cancellable & { format?: 'oci' | 'docker'; rm?: boolean; io: StepIo }): Promise<Digest> {
+  let c = await findContainer(storeRoot, containerId);
   c = await withFoldedMount(storeRoot, c, o, async (x) => x);
-  if (c.image === '') c = await step(storeRoot, c, '', { io: o.io, ...(o.signal && { signal: o.signal }) });
+  if (c.image === '') c = await stepOn(storeRoot, c, '', { io: o.io, ...(o.signal && { signal: o.signal }) });
+  // buildah's shape: what the container changed since `from` is one layer on the base image's layers
+  const before = c;
+  const squashed = await withOpenStore(storeRoot, o, (store) => squashSinceBase(store, before, o));
+  if (squashed !== before.image) {
+    c = await updateContainer(storeRoot, c.id, (cur) => ({ ...cur, image: squashed }), o);
+    await dropStepImage(storeRoot, before, before.image, o);
+  }
   let id = c.image as Digest;
   await withOpenStore(storeRoot, o, async (store) => {
     const found = await lookupImage(store.layout, id, o);

@@ -31,6 +31,10 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool scripting verbs (buildah fro
     expect(errs[0]).toMatch(re);
   };
   const index = () => readFileSync(join(root, 'images', 'index.json'), 'utf8');
+  const layerCount = (name: string): number => {
+    const e = (JSON.parse(index()).manifests as { digest: string; annotations?: Record<string, string> }[]).find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name)!;
+    return JSON.parse(readFileSync(join(root, 'images', 'blobs', 'sha256', e.digest.slice(7)), 'utf8')).layers.length;
+  };
   const records = () => readdirSync(join(root, 'working-containers')).filter((n) => n.endsWith('.json')).sort();
   const recordText = () => records().map((n) => readFileSync(join(root, 'working-containers', n), 'utf8')).join('\n');
 
@@ -89,6 +93,8 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool scripting verbs (buildah fro
     expect(c.stdout).toMatch(/^[a-f0-9]{64}\n$/);
     expect(readFileSync(iid, 'utf8')).toBe(`sha256:${c.stdout.trim()}`);
     expect(c.stderr).toContain('Writing manifest to image destination');
+    // buildah's shape: the base image's layers plus one layer for everything the container changed
+    expect(layerCount('localhost/piped:latest')).toBe(layerCount('localhost/busybox:latest') + 1);
     const run = spawnSync(process.execPath, [join(repo, 'bin', 'run-tool.mjs'), '--root', root, 'run', '--rm', '--network', 'none', 'piped'], { encoding: 'utf8', timeout: 60_000 });
     expect(run.stdout, run.stderr).toBe('hello from the pipeline\n');
     if (has('podman')) {

@@ -54,6 +54,9 @@ describe.skipIf(!canRunRootless)('rootless scripting verbs (from, run, copy, con
     expect(c.status, c.stderr).toBe(0);
     const r = asUser(u, ['run', '--rm', '--network', 'none', 'rl-scripted']);
     expect(r.stdout, r.stderr).toBe('rootless user\n');
+    // the squashed commit layer keeps the owners the steps gave (subordinate ids inside the user namespace)
+    const owners = asUser(u, ['run', '--rm', '--network', 'none', 'rl-scripted', 'stat', '-c', '%u:%g', '/made', '/app.sh']);
+    expect(owners.stdout, owners.stderr).toBe('1000:1000\n1000:1000\n');
     expect(bt(['containers', '-q']).stdout).toBe('');
   });
 });
