@@ -137,7 +137,11 @@ export function addWorkingCommands(program: Command): void {
       .option('--stop-signal <signal>', 'stop signal')
       .option('-a, --author <author>', 'image author')
       .option('--shell <shell>', 'shell for shell-form commands')
-      .option('--onbuild <instruction>', 'ONBUILD trigger (repeatable)', collect, []),
+      .option('--onbuild <instruction>', 'ONBUILD trigger (repeatable)', collect, [])
+      .option('--arch <architecture>', 'set the architecture of the image')
+      .option('--os <os>', 'set the operating system of the image')
+      .option('--variant <variant>', 'set the architecture variant of the image')
+      .option('--os-version <version>', 'set the OS version of the image'),
   );
   config.action(async (container: string, f: Flags) =>
     interruptible(async (signal) => {
@@ -157,6 +161,10 @@ export function addWorkingCommands(program: Command): void {
           ...(f.stopSignal !== undefined && { stopSignal: String(f.stopSignal) }),
           ...(f.author !== undefined && { author: String(f.author) }),
           ...(f.shell !== undefined && { shell: String(f.shell) }),
+          ...(f.arch !== undefined && { arch: String(f.arch) }),
+          ...(f.os !== undefined && { os: String(f.os) }),
+          ...(f.variant !== undefined && { variant: String(f.variant) }),
+          ...(f.osVersion !== undefined && { osVersion: String(f.osVersion) }),
         },
         { io, signal },
       );

@@ -21,6 +21,10 @@ import { copyImage } from '../../transport/copy-image.ts';
 import { openStoreSource, openStoreTarget } from '../../transport/store.ts';
 import { openStore, type Store } from '../../store/store.ts';
 import { hostPlatform } from '../../image/platform.ts';
+import { imageFromSource } from '../../image/image.ts';
+import { editConfig } from '../../image/mutate.ts';
+import { writeImage } from '../../image/write-image.ts';
+import { storeSink } from '../../store/sink.ts';
 import { buildImage } from '../executor/build.ts';
 import { loadBaseImage } from '../executor/base-image.ts';
 import type { BuildReporter } from '../executor/report.ts';
@@ -85,11 +89,35 @@ interface StepOptions extends Cancellable {
  * The previous step image is dropped from the store's index unless it is the base image or was committed.
  */
 async function step(storeRoot: string, container: WorkingContainer, lines: string, o: StepOptions): Promise<WorkingContainer> {
+  return lockedStep(storeRoot, container, o, (c) => stepOn(storeRoot, c, lines, o));
+}
+
+/** Runs `fn` on the container's latest record, its mount folded, holding the container's lock. */
+async function lockedStep(storeRoot: string, container: WorkingContainer, o: Cancellable, fn: (c: WorkingContainer) => Promise<WorkingContainer>): Promise<WorkingContainer> {
   // one step at a time per container: a second `run` waits instead of building on the same image and losing one
   return withLock(join(containersDir(storeRoot), `.${container.id}.lock`), { signal: o.signal }, async () => {
     const cur = await findContainer(storeRoot, container.id);
-    return withFoldedMount(storeRoot, cur, o, (c) => stepOn(storeRoot, c, lines, o));
+    return withFoldedMount(storeRoot, cur, o, fn);
   });
+}
+
+/** A new image with the container image's config edited by `edit` (no layer); the container moves to it. */
+async function editImage(storeRoot: string, c: WorkingContainer, edit: (cfg: ImageConfig) => void, o: Cancellable): Promise<WorkingContainer> {
+  const id = await withOpenStore(storeRoot, o, async (store) => {
+    const found = await lookupImage(store.layout, c.image, o);
+    const digest = parseDigest(found.descriptor.digest);
+    const src = await openStoreSource(storeRoot, { id: digest }, o);
+    try {
+      const img = editConfig(imageFromSource(src, { digest }), edit);
+      await store.commitImage(await writeImage(storeSink(store), img, o), o);
+      return img.configDigest(o);
+    } finally {
+      await src.close();
+    }
+  });
+  const next = await updateContainer(storeRoot, c.id, (cur) => ({ ...cur, image: id }), o);
+  await dropStepImage(storeRoot, c, c.image, o);
+  return next;
 }
 
 async function stepOn(storeRoot: string, c: WorkingContainer, lines: string, o: StepOptions): Promise<WorkingContainer> {
@@ -200,6 +228,10 @@ export interface ConfigEdits {
   author?: string;
   shell?: string;
   onbuild?: string[];
+  arch?: string;
+  os?: string;
+  variant?: string;
+  osVersion?: string;
 }
 
 /** Splits a command line into words as shellwords does (quotes, backslash escapes; no expansion). */
@@ -282,10 +314,36 @@ export function configLines(e: ConfigEdits): string[] {
 
 /** `config CONTAINER [flags]`: edits the container's image config (no layer). */
 export async function configure(storeRoot: string, nameOrId: string, edits: ConfigEdits, o: StepOptions): Promise<WorkingContainer> {
-  const lines = configLines(edits);
+  const unset = (edits.env ?? []).filter((e) => /^[A-Za-z_][A-Za-z0-9_]*-$/u.test(e)).map((e) => e.slice(0, -1));
+  const lines = configLines({ ...edits, env: (edits.env ?? []).filter((e) => !/^[A-Za-z_][A-Za-z0-9_]*-$/u.test(e)) });
+  const platform = platformEdits(edits);
   const c = await findContainer(storeRoot, nameOrId);
-  if (lines.length === 0) return c;
-  return step(storeRoot, c, lines.join('\n'), o);
+  if (lines.length === 0 && unset.length === 0 && Object.keys(platform).length === 0) return c;
+  return lockedStep(storeRoot, c, o, async (cur) => {
+    let x = cur;
+    if (lines.length > 0 || x.image === '') x = await stepOn(storeRoot, x, lines.join('\n'), o);
+    if (unset.length > 0 || Object.keys(platform).length > 0) {
+      x = await editImage(storeRoot, x, (cfg) => {
+        Object.assign(cfg, platform);
+        if (unset.length > 0 && cfg.config?.Env) cfg.config.Env = cfg.config.Env.filter((e) => !unset.includes(e.slice(0, e.indexOf('=') < 0 ? e.length : e.indexOf('='))));
+      }, o);
+    }
+    return x;
+  });
+}
+
+/** The config's platform fields `--arch`, `--os`, `--variant`, `--os-version` set (validated: one word each). Pure. */
+export function platformEdits(e: ConfigEdits): Partial<Pick<ImageConfig, 'architecture' | 'os' | 'variant' | 'os.version'>> {
+  const out: Partial<Pick<ImageConfig, 'architecture' | 'os' | 'variant' | 'os.version'>> = {};
+  const check = (flag: string, v: string) => {
+    if (!/^[A-Za-z0-9._-]+$/u.test(v)) throw new SkiffError('EINVALID', `invalid --${flag} ${JSON.stringify(v)}`, { hint: 'give one word, e.g. arm64' });
+    return v;
+  };
+  if (e.arch !== undefined) out.architecture = check('arch', e.arch);
+  if (e.os !== undefined) out.os = check('os', e.os);
+  if (e.variant !== undefined) out.variant = check('variant', e.variant);
+  if (e.osVersion !== undefined) out['os.version'] = check('os-version', e.osVersion);
+  return out;
 }
 
 /**

@@ -149,6 +149,24 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool scripting verbs (buildah fro
     ok(bt(['rm', ctr]));
   });
 
+  it('from scratch … copy … config --arch/--variant/--env KEY- … commit --manifest: a list entry for another platform', () => {
+    const ctr = ok(bt(['from', 'scratch'])).trim();
+    expect(ctr).toBe('working-container');
+    ok(bt(['copy', ctr, join(files, 'note.txt'), '/note.txt']));
+    ok(bt(['config', '--arch', 'arm64', '--variant', 'v8', '--env', 'KEEP=1', '--env', 'DROP=1', ctr]));
+    ok(bt(['config', '--env', 'DROP-', ctr]));
+    const before = { index: index(), records: recordText() };
+    fails(bt(['config', '--arch', 'arm 64', ctr]), 125, /invalid --arch "arm 64"/);
+    expect({ index: index(), records: recordText() }).toEqual(before);
+    const oci = JSON.parse(ok(bt(['inspect', ctr]))).OCIv1;
+    expect([oci.architecture, oci.variant]).toEqual(['arm64', 'v8']);
+    expect(oci.config.Env.filter((e: string) => !e.startsWith('PATH='))).toEqual(['KEEP=1']);
+    ok(bt(['commit', '-q', '--rm', '--manifest', 'multiarch', ctr, 'notes-arm64']));
+    const list = JSON.parse(ok(bt(['manifest', 'inspect', 'multiarch'])));
+    expect(list.manifests.map((m: { platform: object }) => m.platform)).toEqual([{ architecture: 'arm64', os: 'linux', variant: 'v8' }]);
+    expect(layerCount('localhost/notes-arm64:latest')).toBe(1);
+  });
+
   it('mount/umount: files written through the mount are in the next step and the committed image', () => {
     const ctr = ok(bt(['from', '--name', 'mounted', 'localhost/busybox'])).trim();
     const mnt = ok(bt(['mount', ctr])).trim();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configLines, shellWords } from '../../../shared/build/working/steps.ts';
+import { configLines, platformEdits, shellWords } from '../../../shared/build/working/steps.ts';
 import { defaultName } from '../../../shared/build/working/containers.ts';
 
 describe('scripting-verb helpers', () => {
@@ -35,5 +35,11 @@ describe('scripting-verb helpers', () => {
     expect(() => configLines({ env: ['NOVALUE'] })).toThrow(/invalid --env "NOVALUE"/);
     expect(() => configLines({ ports: ['http'] })).toThrow(/invalid --port "http"/);
     expect(() => configLines({ user: 'a\nRUN rm -rf /' })).toThrow(/line break/);
+  });
+
+  it('takes --arch/--os/--variant/--os-version as one word each', () => {
+    expect(platformEdits({ arch: 'arm64', variant: 'v8', os: 'linux', osVersion: '10.0.1' })).toEqual({ architecture: 'arm64', variant: 'v8', os: 'linux', 'os.version': '10.0.1' });
+    expect(platformEdits({})).toEqual({});
+    expect(() => platformEdits({ arch: 'arm 64' })).toThrow(/invalid --arch "arm 64"/);
   });
 });
