@@ -86,12 +86,14 @@ export function addWorkingCommands(program: Command): void {
       .argument('[command...]')
       .option('-e, --env <NAME=VALUE>', 'add an environment variable for this command only (repeatable)', collect, [])
       .option('--network <mode>', "'private' (default), 'none', 'host' or a network name")
+      .option('--user <user[:group]>', 'run the command as this user (this command only)')
+      .option('--workingdir <dir>', 'run the command in this directory (this command only)')
       .passThroughOptions(),
   );
   run.action(async (container: string, command: string[], f: Flags) =>
     interruptible(async (signal) => {
       const argv = command[0] === '--' ? command.slice(1) : command;
-      await runIn(storeRootOf(run), container, argv, { io, env: f.env as string[], ...(f.network !== undefined && { network: parseBuildNetwork(String(f.network)) }), signal });
+      await runIn(storeRootOf(run), container, argv, { io, env: f.env as string[], ...(f.user !== undefined && { user: String(f.user) }), ...(f.workingdir !== undefined && { workingDir: String(f.workingdir) }), ...(f.network !== undefined && { network: parseBuildNetwork(String(f.network)) }), signal });
     }),
   );
 

@@ -101,10 +101,10 @@ async function lockedStep(storeRoot: string, container: WorkingContainer, o: Can
   });
 }
 
-/** A new image with the container image's config edited by `edit` (no layer); the container moves to it. */
-async function editImage(storeRoot: string, c: WorkingContainer, edit: (cfg: ImageConfig) => void, o: Cancellable): Promise<WorkingContainer> {
-  const id = await withOpenStore(storeRoot, o, async (store) => {
-    const found = await lookupImage(store.layout, c.image, o);
+/** The ID of a new image: image `id` with its config edited by `edit` (no layer), stored unnamed. */
+async function editImageId(storeRoot: string, id: string, edit: (cfg: ImageConfig) => void, o: Cancellable): Promise<string> {
+  return withOpenStore(storeRoot, o, async (store) => {
+    const found = await lookupImage(store.layout, id, o);
     const digest = parseDigest(found.descriptor.digest);
     const src = await openStoreSource(storeRoot, { id: digest }, o);
     try {
@@ -115,6 +115,11 @@ async function editImage(storeRoot: string, c: WorkingContainer, edit: (cfg: Ima
       await src.close();
     }
   });
+}
+
+/** The container's image config edited by `edit` (no layer); the container moves to the new image. */
+async function editImage(storeRoot: string, c: WorkingContainer, edit: (cfg: ImageConfig) => void, o: Cancellable): Promise<WorkingContainer> {
+  const id = await editImageId(storeRoot, c.image, edit, o);
   const next = await updateContainer(storeRoot, c.id, (cur) => ({ ...cur, image: id }), o);
   await dropStepImage(storeRoot, c, c.image, o);
   return next;
@@ -149,7 +154,7 @@ async function stepOn(storeRoot: string, c: WorkingContainer, lines: string, o: 
 }
 
 /** `run CONTAINER -- CMD…`: runs CMD in the container (runc, as a build's RUN); its output goes to `io`. */
-export async function runIn(storeRoot: string, nameOrId: string, argv: readonly string[], o: StepOptions & { env?: string[] }): Promise<WorkingContainer> {
+export async function runIn(storeRoot: string, nameOrId: string, argv: readonly string[], o: StepOptions & { env?: string[]; user?: string; workingDir?: string }): Promise<WorkingContainer> {
   if (argv.length === 0) throw new SkiffError('EINVALID', 'command must be specified', { hint: 'write `run CONTAINER -- COMMAND [ARG…]`' });
   const c = await findContainer(storeRoot, nameOrId);
   const args: Record<string, string> = {};
@@ -161,8 +166,40 @@ export async function runIn(storeRoot: string, nameOrId: string, argv: readonly 
     args[kv.slice(0, i)] = kv.slice(i + 1);
     argLines.push(`ARG ${kv.slice(0, i)}`);
   }
+  if (o.user !== undefined && !/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/u.test(o.user)) throw new SkiffError('EINVALID', `invalid --user ${JSON.stringify(o.user)}`, { hint: 'write USER[:GROUP]' });
+  if (o.workingDir !== undefined && !o.workingDir.startsWith('/')) throw new SkiffError('EINVALID', `invalid --workingdir ${JSON.stringify(o.workingDir)}: want an absolute path`);
+  const lines = [...argLines, `RUN ${JSON.stringify(argv)}`].join('\n');
+  const so = { ...o, buildArgs: args };
   try {
-    return await step(storeRoot, c, [...argLines, `RUN ${JSON.stringify(argv)}`].join('\n'), { ...o, buildArgs: args });
+    if (o.user === undefined && o.workingDir === undefined) return await step(storeRoot, c, lines, so);
+    // --user/--workingdir hold for this command only: the RUN builds on a copy of the image with them set, and the
+    // result gets the image's own User and WorkingDir back; the container moves only when all of it succeeded
+    return await lockedStep(storeRoot, c, o, async (cur) => {
+      if (cur.image === '') throw new SkiffError('EINVALID', 'cannot run a command in an empty scratch container', { hint: 'copy files in first' });
+      const orig = (await imageConfig(storeRoot, cur.image, o)).config ?? {};
+      const temp = await editImageId(storeRoot, cur.image, (cfg) => {
+        cfg.config = { ...cfg.config, ...(o.user !== undefined && { User: o.user }), ...(o.workingDir !== undefined && { WorkingDir: o.workingDir }) };
+      }, o);
+      let ran: WorkingContainer;
+      try {
+        ran = await stepOn(storeRoot, { ...cur, image: temp }, lines, so);
+      } catch (e) {
+        await dropStepImage(storeRoot, cur, temp, o);
+        throw e;
+      }
+      const restored = await editImageId(storeRoot, ran.image, (cfg) => {
+        const next = { ...cfg.config };
+        for (const k of ['User', 'WorkingDir'] as const) {
+          if (orig[k] === undefined) delete next[k];
+          else next[k] = orig[k];
+        }
+        cfg.config = next;
+      }, o);
+      const done = await updateContainer(storeRoot, cur.id, (x) => ({ ...x, image: restored }), o);
+      await dropStepImage(storeRoot, cur, ran.image, o);
+      await dropStepImage(storeRoot, cur, cur.image, o);
+      return done;
+    });
   } catch (e) {
     // buildah's words for a failed command; the exit status stays the command's
     const code = isSkiffError(e) ? e.details?.exitCode : undefined;

@@ -73,7 +73,10 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool scripting verbs (buildah fro
     expect(ok(bt(['run', ctr, '--', 'cat', '/unpacked/sub/data.txt']))).toBe('data\n');
     expect(ok(bt(['run', ctr, '--', 'sh', '-c', 'stat -c "%u:%g %n" /app/main.sh /app/sub/data.txt; cat /etc/note.txt']))).toBe('1000:1000 /app/main.sh\n1000:1000 /app/sub/data.txt\nnote\n');
     ok(bt(['config', '--env', 'GREETING=the pipeline', '--cmd', '/app/main.sh', '--label', 'stage=scripted', '--workingdir', '/app', '--port', '8080/tcp', '--author', 'ci', ctr]));
-    // run does not leak its --env into the image; config's env is there
+    // run --user/--workingdir hold for that command only
+    expect(ok(bt(['run', '--user', '1000:1000', '--workingdir', '/tmp', ctr, '--', 'sh', '-c', 'id -u; pwd']))).toBe('1000\n/tmp\n');
+    expect(ok(bt(['run', ctr, '--', 'sh', '-c', 'id -u; pwd']))).toBe('0\n/app\n');
+    // run does not leak its --env, --user or --workingdir into the image; config's env is there
     const info = JSON.parse(ok(bt(['inspect', ctr])));
     expect(info.Type).toBe('buildah 0.0.1');
     expect(info.Container).toBe(ctr);
@@ -84,6 +87,7 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool scripting verbs (buildah fro
     expect(info.OCIv1.config.Labels).toEqual({ stage: 'scripted' });
     expect(info.OCIv1.config.ExposedPorts).toEqual({ '8080/tcp': {} });
     expect(info.OCIv1.config.WorkingDir).toBe('/app');
+    expect(info.OCIv1.config.User).toBeUndefined();
     expect(info.OCIv1.author).toBe('ci');
     expect(ok(bt(['inspect', '--format', '{{.FromImage}} {{.Container}}', ctr]))).toBe(`localhost/busybox:latest ${ctr}\n`);
 
@@ -122,6 +126,8 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool scripting verbs (buildah fro
     const before = { index: index(), records: recordText() };
     fails(bt(['run', ctr, '--', 'sh', '-c', 'echo half > /half; exit 3']), 3, /^Error: while running runtime: exit status 3$/);
     fails(bt(['run', ctr]), 125, /command must be specified/);
+    fails(bt(['run', '--user', '1000', ctr, '--', 'sh', '-c', 'echo half > /tmp/half; exit 4']), 4, /^Error: while running runtime: exit status 4$/);
+    fails(bt(['run', '--workingdir', 'relative', ctr, '--', 'true']), 125, /invalid --workingdir "relative"/);
     fails(bt(['run', 'nosuch', '--', 'true']), 125, /"nosuch": container not known/);
     fails(bt(['config', '--port', 'eighty', ctr]), 125, /invalid --port "eighty"/);
     fails(bt(['config', '--env', 'NOVALUE', ctr]), 125, /invalid --env "NOVALUE"/);
@@ -133,7 +139,7 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool scripting verbs (buildah fro
     fails(bt(['from', '--pull', 'never', 'localhost/nosuch']), 125, /image not known/);
     fails(bt(['rm', 'nosuch']), 125, /^Error: removing container "nosuch": container not known$/);
     expect({ index: index(), records: recordText() }).toEqual(before);
-    expect(ok(bt(['run', ctr, '--', 'sh', '-c', 'cat /kept; test ! -e /half && echo no-half']))).toBe('kept\nno-half\n');
+    expect(ok(bt(['run', ctr, '--', 'sh', '-c', 'cat /kept; test ! -e /half && test ! -e /tmp/half && echo no-half']))).toBe('kept\nno-half\n');
     ok(bt(['rm', ctr]));
   });
 
