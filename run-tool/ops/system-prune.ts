@@ -46,6 +46,7 @@ export async function systemPrune(root: string, o: { all?: boolean; volumes?: bo
       }
       const used = new Set<string>();
       for (const c of await listContainers(root)) used.add(c.record.image.id.replace(/^sha256:/, ''));
+      for (const id of await (await import('../../shared/build/working/containers.ts')).workingImageIds(root)) used.add(id);
       const doomed = new Set<string>();
       for (const img of await listImages(store.layout, so)) {
         const hex = img.id.replace(/^sha256:/, '');

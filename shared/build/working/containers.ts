@@ -137,3 +137,15 @@ export async function dropStepImage(storeRoot: string, c: WorkingContainer, id: 
     await store.close();
   }
 }
+
+/**
+ * The image IDs (64 hex, no `sha256:`) working containers hold: each one's current image and base image. Prunes keep
+ * these, as podman's prune keeps images buildah's containers use.
+ */
+export async function workingImageIds(storeRoot: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const c of await listContainers(storeRoot)) {
+    for (const id of [c.image, c.fromImageId]) if (id !== '') out.add(id.replace(/^sha256:/u, ''));
+  }
+  return out;
+}

@@ -173,6 +173,17 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool scripting verbs (buildah fro
     expect(layerCount('localhost/notes-arm64:latest')).toBe(1);
   });
 
+  it("prunes keep a working container's uncommitted image (build-tool prune, run-tool system prune)", () => {
+    const ctr = ok(bt(['from', '--name', 'kept-by-prune', 'localhost/busybox'])).trim();
+    ok(bt(['run', '--network', 'none', ctr, '--', 'sh', '-c', 'echo still-here > /x']));
+    const p = bt(['prune']);
+    expect(p.status, p.stderr).toBe(0);
+    const sp = spawnSync(process.execPath, [join(repo, 'bin', 'run-tool.mjs'), '--root', root, 'system', 'prune', '-f'], { encoding: 'utf8', timeout: 60_000 });
+    expect(sp.status, sp.stderr).toBe(0);
+    expect(ok(bt(['run', '--network', 'none', ctr, '--', 'cat', '/x']))).toBe('still-here\n');
+    ok(bt(['rm', ctr]));
+  });
+
   it('mount/umount: files written through the mount are in the next step and the committed image', () => {
     const ctr = ok(bt(['from', '--name', 'mounted', 'localhost/busybox'])).trim();
     const mnt = ok(bt(['mount', ctr])).trim();
