@@ -14,12 +14,16 @@ const program = createProgram('build-tool', 'Build container images from Dockerf
 
 // Each command's module loads only when that command runs (help loads them all).
 const commands: CommandModule[] = [
-  { names: ['build', 'bud'], load: async () => (await import('./build-command.ts')).addBuildCommand },
-  { names: ['push'], load: async () => (await import('./push-command.ts')).addPushCommand },
+  { names: ['build', 'bud'], load: async () => (await import('../shared/cli/build-command.ts')).addBuildCommand },
+  { names: ['push'], load: async () => (await import('../shared/cli/push-command.ts')).addPushCommand },
   { names: ['images'], load: async () => (await import('../shared/cli/images-command.ts')).addImagesCommand },
   { names: ['tag'], load: async () => (await import('./tag-command.ts')).addTagCommand },
   { names: ['rmi'], load: async () => (await import('./rmi-command.ts')).addRmiCommand },
   { names: ['prune'], load: async () => (await import('./prune-command.ts')).addPruneCommand },
+  { names: ['manifest'], load: async () => { const { addManifestCommands } = await import('../shared/cli/manifest-command.ts'); return (p) => addManifestCommands(p, { tool: 'build-tool' }); } },
+  { names: ['login', 'logout'], load: async () => { const { addLoginCommands } = await import('../shared/cli/login-command.ts'); return (p) => addLoginCommands(p, { tool: 'build-tool' }); } },
+  { names: ['from', 'run', 'copy', 'add', 'config', 'commit', 'containers', 'rm', 'inspect', 'mount', 'umount', 'unmount'], load: async () => (await import('./working-commands.ts')).addWorkingCommands },
+  { names: ['pull', 'info', 'version'], load: async () => (await import('./host-commands.ts')).addHostCommands },
 ];
 await registerCommands(program, commands, process.argv.slice(2));
 

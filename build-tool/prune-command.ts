@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { addRootOption, storeRootOf } from '../shared/cli/program.ts';
 import { Annotation } from '../shared/oci/media-types.ts';
 import { openStore } from '../shared/store/store.ts';
-import { BuildCache } from './cache/cache-store.ts';
-import { reclaimBuilds } from './executor/build-dir.ts';
-import { buildRunc } from './executor/build.ts';
+import { BuildCache } from '../shared/build/cache/cache-store.ts';
+import { reclaimBuilds } from '../shared/build/executor/build-dir.ts';
+import { buildRunc } from '../shared/build/executor/build.ts';
+import { workingImageIds } from '../shared/build/working/containers.ts';
 
 /** Prunes the store at `root`; returns counts. */
 export async function pruneStore(root: string, o: { runcRoot?: string } = {}): Promise<{ cacheEntries: number; images: number; blobs: number }> {
@@ -21,8 +22,11 @@ export async function pruneStore(root: string, o: { runcRoot?: string } = {}): P
     await rm(join(store.paths.cache, 'mounts'), { recursive: true, force: true });
     await rm(join(store.paths.cache, 'file-digests.json'), { force: true });
     let images = 0;
+    const held = await workingImageIds(store.paths.root); // a working container's uncommitted image is not dangling
     for (const e of await store.layout.entries()) {
-      if (e.annotations?.[Annotation.RefName] === undefined) images += await store.layout.remove(e.digest);
+      if (e.annotations?.[Annotation.RefName] !== undefined) continue;
+      if (held.has(((await store.layout.configDigest(e)) ?? e.digest).replace(/^sha256:/u, ''))) continue;
+      images += await store.layout.remove(e.digest);
     }
     const g = await store.gc();
     return { cacheEntries, images, blobs: g.removed.length };

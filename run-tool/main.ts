@@ -69,6 +69,9 @@ const commands: CommandModule[] = [
       return (p) => addGroupCommands(p, 'run-tool', RUN_TOOL_GROUPS, new Set(commands.flatMap((c) => c.names)));
     },
   },
+  { names: ['build'], load: async () => (await import('../shared/cli/build-command.ts')).addBuildCommand },
+  { names: ['push'], load: async () => (await import('../shared/cli/push-command.ts')).addPushCommand },
+  { names: ['manifest'], load: async () => { const { addManifestCommands } = await import('../shared/cli/manifest-command.ts'); return (p) => addManifestCommands(p, { tool: 'run-tool' }); } },
   // last: it reuses a `system` command if one exists
   {
     names: ['system', 'prune'],

@@ -161,15 +161,15 @@ const CHILD_PROCESS_ALLOWED: Readonly<Record<string, string>> = {
   'shared/store/lock.ts': 'flock(1) gets our open lock file as its fd 3 (an extra stdio slot) and takes the lock on it; it may be killed mid-wait on abort',
   'shared/registry/credentials.ts': 'credential helpers: a spawn-and-collect with a timeout (a candidate for runProgram)',
   'shared/signature/gpg.ts': 'gpg with binary input: a spawn-and-collect (a candidate for runProgram)',
-  'build-tool/executor/archive.ts': 'xz/bzip2 decode a stream: stdin and stdout are streams, not collected text',
-  'build-tool/executor/build-dir.ts': 'the build watchdog shell is started detached and outlives the build to delete its runc containers',
+  'shared/build/executor/archive.ts': 'xz/bzip2 decode a stream: stdin and stdout are streams, not collected text',
+  'shared/build/executor/build-dir.ts': 'the build watchdog shell is started detached and outlives the build to delete its runc containers',
   'run-tool/containers/health.ts': 'the health-check timer is a detached shell loop in its own process group that outlives the CLI',
   'run-tool/containers/start-container.ts': "conmon is started detached, reporting the container's pid on a sync pipe (fd 3)",
 };
 
 /** Files that may name runc's state dir outside the Runc class, and why. */
 const RUNC_ARGV_ALLOWED: Readonly<Record<string, string>> = {
-  'build-tool/executor/build-dir.ts': 'the build watchdog is a shell script that runs `runc --root ROOT delete` after the build process is gone',
+  'shared/build/executor/build-dir.ts': 'the build watchdog is a shell script that runs `runc --root ROOT delete` after the build process is gone',
 };
 
 describe('no circles, no back doors', () => {

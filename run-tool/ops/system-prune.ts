@@ -65,6 +65,8 @@ export async function pruneImages(store: Store, o: { all?: boolean; signal?: Abo
   const root = store.paths.root;
   const used = new Set<string>();
   for (const c of await listContainers(root)) used.add(c.record.image.id.replace(/^sha256:/, ''));
+  // a working container's image (build-tool from/run/commit) is in use too
+  for (const id of await (await import('../../shared/build/working/containers.ts')).workingImageIds(root)) used.add(id);
   const doomed = new Set<string>();
   for (const img of await listImages(store.layout, so)) {
     const hex = img.id.replace(/^sha256:/, '');

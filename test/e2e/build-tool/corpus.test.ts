@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox } from '../../helpers/busybox.ts';
 import { isRoot } from '../../helpers/tmp.ts';
 import { MediaType } from '../../../shared/oci/media-types.ts';
-import { addBuildCommand } from '../../../build-tool/build-command.ts';
+import { addBuildCommand } from '../../../shared/cli/build-command.ts';
 import { makeWorld, type World } from './harness.ts';
 
 const fixtures = resolve(import.meta.dirname, '../../fixtures/dockerfiles');

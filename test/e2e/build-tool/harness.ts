@@ -3,12 +3,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeBusyboxImage } from '../../helpers/busybox.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
-import { buildImage, type BuildOptions, type BuildResult } from '../../../build-tool/executor/build.ts';
-import { createReporter } from '../../../build-tool/executor/report.ts';
+import { buildImage, type BuildOptions, type BuildResult } from '../../../shared/build/executor/build.ts';
+import { createReporter } from '../../../shared/build/executor/report.ts';
 import { openStore } from '../../../shared/store/store.ts';
 import { lookupImage } from '../../../shared/store/lookup.ts';
 import type { ImageConfig, Manifest } from '../../../shared/oci/types.ts';
-import { exportRootfs } from '../../../build-tool/executor/image-out.ts';
+import { exportRootfs } from '../../../shared/build/executor/image-out.ts';
 
 /** A scratch world for build tests: a store with localhost/busybox, a context dir, a private runc root. */
 export interface World {

@@ -1,8 +1,8 @@
 // The remote cache's pure parts: both flag spellings, the entry wire form (what a reader refuses), buildah's key.
 import { describe, expect, it } from 'vitest';
-import { parseCacheFlag, parseCacheOptions } from '../../../build-tool/cache/cache-options.ts';
-import { decodeEntry, encodeEntry, entryTag } from '../../../build-tool/cache/cache-entry.ts';
-import { buildahCacheKey, goTimeString } from '../../../build-tool/cache/buildah-key.ts';
+import { parseCacheFlag, parseCacheOptions } from '../../../shared/build/cache/cache-options.ts';
+import { decodeEntry, encodeEntry, entryTag } from '../../../shared/build/cache/cache-entry.ts';
+import { buildahCacheKey, goTimeString } from '../../../shared/build/cache/buildah-key.ts';
 import { digestOf, type Digest } from '../../../shared/oci/digest.ts';
 
 const K = digestOf('step');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseByteSize, parseDuration } from '../../../shared/cli/units.ts';
-import { healthcheckConfig } from '../../../build-tool/dockerfile/config-edits.ts';
-import { parseMount } from '../../../build-tool/dockerfile/run-flags.ts';
+import { healthcheckConfig } from '../../../shared/build/dockerfile/config-edits.ts';
+import { parseMount } from '../../../shared/build/dockerfile/run-flags.ts';
 
 describe('one duration parser with an explicit unit', () => {
   it('parses Go durations into nanoseconds or milliseconds', () => {

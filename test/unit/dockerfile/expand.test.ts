@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expand, expandWord, expandWords } from '../../../build-tool/dockerfile/expand.ts';
+import { expand, expandWord, expandWords } from '../../../shared/build/dockerfile/expand.ts';
 
 const env = new Map([
   ['PWD', '/home'],

@@ -1,7 +1,7 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IgnoreMatcher, loadIgnoreFile, readIgnorePatterns } from '../../../build-tool/dockerfile/ignore.ts';
+import { IgnoreMatcher, loadIgnoreFile, readIgnorePatterns } from '../../../shared/build/dockerfile/ignore.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
 
 describe('.dockerignore patterns (moby semantics)', () => {

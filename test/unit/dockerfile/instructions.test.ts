@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { normalizePorts, validateStopSignal } from '../../../build-tool/dockerfile/config-edits.ts';
-import { parseChmod, parseCopyOptions } from '../../../build-tool/dockerfile/copy-flags.ts';
+import { normalizePorts, validateStopSignal } from '../../../shared/build/dockerfile/config-edits.ts';
+import { parseChmod, parseCopyOptions } from '../../../shared/build/dockerfile/copy-flags.ts';
 
 describe('instruction helpers', () => {
   it('--chmod octal and symbolic', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseDockerfile } from '../../../build-tool/dockerfile/parse.ts';
-import type { Instruction, InstructionOf } from '../../../build-tool/dockerfile/parse.ts';
+import { parseDockerfile } from '../../../shared/build/dockerfile/parse.ts';
+import type { Instruction, InstructionOf } from '../../../shared/build/dockerfile/parse.ts';
 
 const one = (text: string): Instruction => parseDockerfile(`FROM scratch\n${text}\n`).stages[0]!.instructions[0]!;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseDockerfile } from '../../../build-tool/dockerfile/parse.ts';
-import { planBuild } from '../../../build-tool/dockerfile/plan.ts';
+import { parseDockerfile } from '../../../shared/build/dockerfile/parse.ts';
+import { planBuild } from '../../../shared/build/dockerfile/plan.ts';
 import type { ImageConfig } from '../../../shared/oci/types.ts';
 
 const empty = (cfg: ImageConfig['config'] = {}): ImageConfig => ({ architecture: 'amd64', os: 'linux', config: cfg, rootfs: { type: 'layers', diff_ids: [] } });
@@ -162,7 +162,7 @@ describe('security cases', () => {
   });
 
   it('BU-11 --network=host, --security=insecure and --device need an explicit entitlement', async () => {
-    const { checkEntitlements } = await import('../../../build-tool/dockerfile/run-flags.ts');
+    const { checkEntitlements } = await import('../../../shared/build/dockerfile/run-flags.ts');
     const { steps } = runStage('FROM x\nRUN --network=host true\nRUN --security=insecure true\nRUN --device=/dev/fuse true\nRUN --network=none true\n');
     expect(() => checkEntitlements(steps[0]!.run!.options, [])).toThrow(/"network.host" entitlement/);
     expect(() => checkEntitlements(steps[1]!.run!.options, ['network.host'])).toThrow(/"security.insecure"/);

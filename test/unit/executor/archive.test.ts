@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { archiveKind, extractArchive } from '../../../build-tool/executor/archive.ts';
+import { archiveKind, extractArchive } from '../../../shared/build/executor/archive.ts';
 import { compress } from '../../../shared/layer/compression.ts';
 import { Readable } from 'node:stream';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigSizeMeter } from '../../../build-tool/executor/config-size.ts';
-import { checkTags } from '../../../build-tool/executor/build.ts';
-import { stepText, STEP_TEXT_MAX } from '../../../build-tool/executor/report.ts';
+import { ConfigSizeMeter } from '../../../shared/build/executor/config-size.ts';
+import { checkTags } from '../../../shared/build/executor/build.ts';
+import { stepText, STEP_TEXT_MAX } from '../../../shared/build/executor/report.ts';
 import type { History, ImageConfig } from '../../../shared/oci/types.ts';
 import { clipMessage, MESSAGE_MAX } from '../../../shared/errors.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapLimit, TaskPool } from '../../../build-tool/executor/pool.ts';
+import { mapLimit, TaskPool } from '../../../shared/build/executor/pool.ts';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

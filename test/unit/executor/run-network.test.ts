@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BUILD_NETWORK, parseBuildNetwork, runNetworkMode } from '../../../build-tool/executor/run-network.ts';
+import { DEFAULT_BUILD_NETWORK, parseBuildNetwork, runNetworkMode } from '../../../shared/build/executor/run-network.ts';
 
 describe('RUN network modes', () => {
   it('build --network takes buildah\'s modes; private is the default', () => {

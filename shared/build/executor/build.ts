@@ -1,0 +1,528 @@
+/**
+ * The build executor: parse → plan → stages level by level (independent stages of one level in parallel up to
+ * `jobs`) → each instruction: metadata edits add history only; RUN/COPY/ADD compute their cache key first (parent
+ * key + expanded instruction + build args + source content), reuse the cached layer on a hit (nothing run, copied or
+ * hashed beyond the context check), else run in a working root and store the upper dir as one layer. Then the target
+ * stage is published by publish.ts (layers → config → manifest → names: BU-18; pushes, outputs, `--iidfile`). The
+ * build's state dir, watchdog and the next build's reclaim make a killed build leave nothing behind (BU-17).
+ */
+import { mkdir, realpath } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SkiffError, throwIfAborted } from '../../errors.ts';
+import { digestHex, type Digest } from '../../oci/digest.ts';
+import type { History, ImageConfig } from '../../oci/types.ts';
+import { formatPlatform } from '../../image/platform.ts';
+import { decompress } from '../../layer/compression.ts';
+import { applyLayer } from '../../layer/apply.ts';
+import { mountOverlay } from '../../layer/unpack-cache.ts';
+import { formatReference, localTagForm } from '../../ref/reference.ts';
+import { parseImageName } from '../../ref/transport-name.ts';
+import { ensurePrivateDir, Runc, runcRootFor } from '../../runtime/runc.ts';
+import { requireProgram } from '../../process/system-programs.ts';
+import { DEFAULT_PATH } from '../../runtime/spec.ts';
+import { openStore } from '../../store/store.ts';
+import { copyCreatedBy, findStage, IgnoreMatcher, loadIgnoreFile, parseDockerfile, planBuild } from '../dockerfile/index.ts';
+import { BuildCache } from '../cache/cache-store.ts';
+import { FileDigests } from '../cache/file-digests.ts';
+import { baseKey, stepKey } from '../cache/key.ts';
+import type { RemoteCache, RemoteHit, ExportStep } from '../cache/remote-cache.ts';
+import type { BuildahChain } from '../cache/buildah-key.ts';
+import { loadBaseImage } from './base-image.ts';
+import { BuildDir, reclaimBuilds } from './build-dir.ts';
+import { prepareCopy } from './copy-step.ts';
+import { publishImage } from './publish.ts';
+import { lowersOf, type StageLayer } from './layers.ts';
+import { createReporter, stepText } from './report.ts';
+import { executeRun, runKeyDescription } from './run-step.ts';
+import type { BuildCtx, BuildOptions, BuildStats, StageResult } from './types.ts';
+import { WorkingRoot } from './working-root.ts';
+import { ConfigSizeMeter } from './config-size.ts';
+import { checkDocumentSize } from '../../oci/document-size.ts';
+import { RootWriter } from './root-writer.ts';
+import { resolveUser } from '../../runtime/user.ts';
+import { checkWorkdir } from '../../runtime/spec.ts';
+
+export type { BuildOptions, BuildStats } from './types.ts';
+
+/** What a build produced. */
+export interface BuildResult {
+  /** the image ID (config digest) */
+  id: Digest;
+  descriptor: { mediaType: string; digest: Digest; size: number };
+  /** local names given (full form) and other destinations written */
+  names: string[];
+  stats: BuildStats;
+}
+
+/** The runc handle builds use (skiff's runc root; a private dir). */
+export async function buildRunc(o: { runc?: string; runcRoot?: string } = {}): Promise<Runc> {
+  const root = o.runcRoot ?? runcRootFor();
+  await ensurePrivateDir(root);
+  return new Runc(o.runc ?? requireProgram('runc'), root);
+}
+
+/**
+ * A cached layer vanished (gc) between the cache lookup and its claim, or a remote cache entry's layer did not
+ * verify when fetched; its cache entries are already dropped (or ignored from then on).
+ */
+class StaleCacheError extends Error {
+  constructor(
+    readonly digests: Digest[],
+    readonly remote = false,
+  ) {
+    super(`${remote ? 'remote cache entries did not verify' : 'cached layers removed while the build ran'}: ${digests.join(', ')}`);
+  }
+}
+
+/**
+ * Builds an image from a Dockerfile; see the module comment. Throws SkiffError naming the failing step. When gc
+ * removed a cached layer during the build, or a remote cache entry turned out not to verify, runs the build again
+ * (those steps are then rebuilt): once for gc, and once more per remote entry found bad (each is ignored from then
+ * on, so this ends).
+ */
+export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
+  const reporter = opts.reporter ?? createReporter('plain');
+  const remoteOn = opts.cache !== undefined && opts.cache.from.length > 0 && opts.layers !== false && !opts.noCache;
+  const remote = remoteOn ? await (await import('../cache/remote-cache.ts')).openRemoteCache(opts.cache!, opts.registry ?? {}, (m) => reporter.warn(m)) : undefined;
+  for (let attempt = 0, remoteRetries = 0; ; attempt++) {
+    try {
+      return await buildOnce({ ...opts, reporter }, remote);
+    } catch (e) {
+      if (!(e instanceof StaleCacheError)) throw e;
+      const fromRemote = e.remote;
+      if (fromRemote ? ++remoteRetries > 64 : attempt - remoteRetries >= 1) throw e;
+      reporter.warn(`${e.message}; building again`);
+    }
+  }
+}
+
+async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): Promise<BuildResult> {
+  const reporter = opts.reporter ?? createReporter('plain');
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  const o: BuildOptions = { ...opts, signal };
+  const so = { signal };
+  // every -t is checked before anything is parsed, pulled or run (buildah refuses a bad tag before STEP 1)
+  const tags = checkTags(o.tags ?? []);
+  const df = parseDockerfile(o.dockerfile.text, { filename: o.dockerfile.path ?? 'Dockerfile' });
+  for (const n of df.notices) reporter.warn(n);
+  const plan = planBuild(df, { target: o.target, buildArgs: o.buildArgs ?? {}, platform: o.platform });
+  const contextReal = await realpath(o.contextDir).catch(() => {
+    throw new SkiffError('ENOTFOUND', `context directory ${o.contextDir} does not exist`);
+  });
+  const store = await openStore(o.storeRoot, { create: true, write: true, ...so });
+  const runc = await buildRunc(o);
+  await reclaimBuilds(store.paths.root, runc);
+  // the build's state dir (lock, watchdog) is made when a step first needs it: a fully cached build never does
+  let bdPromise: Promise<BuildDir> | undefined;
+  const buildDir = (): Promise<BuildDir> => (bdPromise ??= BuildDir.create(store.paths.root, runc));
+  const fixed = o.timestamp !== undefined ? new Date(o.timestamp * 1000) : undefined;
+  const stats: BuildStats = { runs: 0, copies: 0, cacheHits: 0, layers: 0, filesHashed: 0 };
+  const useCache = o.layers !== false && !o.noCache;
+  const record = o.layers !== false;
+  try {
+    const ign = await loadIgnoreFile(contextReal, { dockerfile: o.dockerfile.path, ignorefile: o.ignorefile, ...so });
+    for (const s of ign.skipped) reporter.warn(`ignore file ${s} points outside the context and was not read`);
+    const digests = await FileDigests.load(join(store.paths.cache, 'file-digests.json'));
+    const cache = new BuildCache(store.paths.cache);
+    const results = new Map<number, Promise<StageResult>>();
+    const roots = new Map<string, Promise<string>>();
+    const images = new Map<string, Promise<{ layers: StageLayer[]; key: Digest }>>();
+    const rootOf = (layers: StageLayer[]): Promise<string> => {
+      const k = layers.map((l) => l.diffId).join(',');
+      let p = roots.get(k);
+      if (p === undefined) {
+        p = (async () => {
+          await claimHits(layers);
+          const lowers = await lowersOf(store, layers, so);
+          if (lowers.length === 1) return lowers[0]!;
+          const target = (await buildDir()).path('m');
+          await mkdir(target, { recursive: true, mode: 0o700 });
+          if (lowers.length === 0) return target;
+          await mountOverlay({ lowers, target, ...so });
+          return target;
+        })();
+        roots.set(k, p);
+      }
+      return p;
+    };
+    const ctx: BuildCtx = {
+      o,
+      store,
+      buildDir,
+      cache,
+      digests,
+      ignore: new IgnoreMatcher(ign.patterns),
+      contextReal,
+      stats,
+      reporter,
+      now: () => (fixed ?? new Date()).toISOString(),
+      mtime: fixed,
+      ...(o.cache?.mounts && {
+        cacheMounts: {
+          used: new Map<string, string>(),
+          async seed(id: string, dir: string) {
+            if (remote === undefined) return;
+            const { importMount } = await import('../cache/cache-mounts.ts');
+            await importMount(remote.sources, id, dir, store, (m) => reporter.warn(m), so);
+          },
+        },
+      }),
+      async stageRoot(from, forStage) {
+        const r = await stageOrImage(from, forStage);
+        return { root: await rootOf(r.layers), key: r.key };
+      },
+      async stageKey(from, forStage) {
+        return (await stageOrImage(from, forStage)).key;
+      },
+    };
+    /** The layers and state key of an earlier stage, or of an image (loaded once per build). */
+    const stageOrImage = async (from: string, forStage: number): Promise<{ layers: StageLayer[]; key: Digest }> => {
+      const s = findStage(df.stages, from);
+      if (s !== undefined && s.index < forStage) {
+        const r = await results.get(s.index);
+        if (r === undefined) throw new SkiffError('EINVALID', `stage ${from} was not built`);
+        return r;
+      }
+      let img = images.get(from);
+      if (img === undefined) {
+        img = loadBaseImage(store, from, plan.targetPlatform, { pull: o.pull ?? 'missing', registry: o.registry, trustPolicy: o.trustPolicy, ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) }).then((b) => ({
+          layers: b.layers,
+          key: baseKey({ kind: 'image', manifest: b.manifestDigest }, formatPlatform(plan.targetPlatform)),
+        }));
+        images.set(from, img);
+      }
+      return img;
+    };
+
+    /** Every step's key and result, for --cache-to (meta steps too: their history times keep the image ID). */
+    const exported: ExportStep[] = [];
+    /** A remote hit found another way when skiff's own key misses (buildah's entries: runStage's `alt`). */
+    type AltLookup = () => Promise<RemoteHit | undefined>;
+    const createdFor = async (key: Digest, stage: number, alt?: AltLookup): Promise<string> => {
+      if (fixed) return fixed.toISOString();
+      if (useCache) {
+        const hit = await cache.get(key);
+        if (hit) {
+          exported.push({ key, entry: { created: hit.created }, stage });
+          return hit.created;
+        }
+        const r = remote && ((await remote.lookup(key, so)) ?? (await alt?.()));
+        if (r && r.entry.layer === undefined) {
+          if (record) await cache.put(key, r.entry);
+          exported.push({ key, entry: r.entry, stage });
+          return r.entry.created;
+        }
+      }
+      const created = ctx.now();
+      if (record) await cache.put(key, { created });
+      exported.push({ key, entry: { created }, stage });
+      return created;
+    };
+
+    /** Layers of cache hits not yet claimed: digest → size, the step key that named it, the remote entry if any. */
+    const unclaimed = new Map<Digest, { size: number; key: Digest; remote?: RemoteHit }>();
+    /**
+     * Claims the unclaimed hit layers under one shared gc lock (leased, then checked present): every local one, and
+     * those of remote hits that `needed` lists (all when absent), fetched first (verified; recorded in the local
+     * cache). A remote layer not needed stays unfetched: a fresh runner downloads only what the build reads or the
+     * image holds. A layer gc removed since its hit was seen drops that cache entry, a remote one that does not
+     * verify is ignored from then on; either fails with StaleCacheError, so buildImage runs the build again,
+     * rebuilding that step. Call before any hit layer is read (unpacked, mounted, exported or committed).
+     */
+    const claimHits = async (needed?: readonly StageLayer[]): Promise<void> => {
+      if (unclaimed.size === 0) return;
+      const want = needed && new Set(needed.map((l) => l.descriptor.digest));
+      const list = [...unclaimed].filter(([d, v]) => v.remote === undefined || want === undefined || want.has(d));
+      for (const [d] of list) unclaimed.delete(d);
+      const bad: Digest[] = [];
+      await Promise.all(
+        list.map(async ([d, v]) => {
+          if (v.remote === undefined || (await store.blobs.has(d, v.size, so))) return;
+          if (await remote!.fetchLayer(v.remote, store, so)) {
+            if (record) await cache.put(v.key, v.remote.entry);
+          } else bad.push(d);
+        }),
+      );
+      if (bad.length) throw new StaleCacheError(bad, true);
+      const present = await store.protect(list.map(([d]) => d), () => Promise.all(list.map(([d, v]) => store.blobs.has(d, v.size, so))), so);
+      const gone = list.filter((_, i) => !present[i]);
+      if (gone.length === 0) return;
+      for (const [, v] of gone) await cache.delete(v.key);
+      throw new StaleCacheError(gone.map(([d]) => d));
+    };
+
+    /**
+     * One RUN/COPY/ADD-like step with cache key `stepKey` over `below`: a cache hit whose layer is still in the store
+     * is reused (nothing runs); else a working root over `below` gets `workdirs` made (each owned by its USER), then
+     * `work` runs, and the root's changes become the step's layer (none when nothing changed). Records the result.
+     */
+    const layerStep = async (stage: number, stepKey: Digest, below: StageLayer[], workdirs: { path: string; user: string }[], work?: (wr: WorkingRoot) => Promise<void>, alt?: AltLookup): Promise<{ layer?: StageLayer; created: string; cached: boolean }> => {
+      let hit = useCache ? await cache.get(stepKey) : undefined;
+      // a hit's layer is checked without a lock here and claimed (leased under the gc lock) with the build's other
+      // hits in one go before anything reads it (claimHits): one lock round trip per build, not one per step
+      let local = hit !== undefined && (hit.layer === undefined || (await store.blobs.has(hit.layer.digest, hit.layer.size, so)));
+      // not here: a remote entry (--cache-from) is a hit too; its layer is fetched only when claimed as needed
+      const rhit = !local && useCache && remote ? ((await remote.lookup(stepKey, so)) ?? (await alt?.())) : undefined;
+      if (rhit) {
+        hit = rhit.entry;
+        local = hit.layer === undefined || (await store.blobs.has(hit.layer.digest, hit.layer.size, so));
+        if (local && record) await cache.put(stepKey, hit);
+      }
+      if (hit && (local || rhit)) {
+        if (hit.layer) unclaimed.set(hit.layer.digest, { size: hit.layer.size, key: stepKey, ...(!local && rhit && { remote: rhit }) });
+        exported.push({ key: stepKey, entry: hit, stage });
+        reporter.cacheHit(digestHex(stepKey).slice(0, 12));
+        stats.cacheHits++;
+        const created = fixed ? fixed.toISOString() : hit.created;
+        const layer: StageLayer | undefined = hit.layer && { descriptor: { mediaType: hit.layer.mediaType, digest: hit.layer.digest, size: hit.layer.size }, diffId: hit.layer.diffId };
+        return { layer, created, cached: true };
+      }
+      await claimHits(below);
+      const wr = await WorkingRoot.open(await buildDir(), await lowersOf(store, below, { ...so, onWarning: (m) => reporter.warn(m) }), so);
+      let layer: StageLayer | undefined;
+      try {
+        for (const d of workdirs) {
+          const u = await resolveUser(wr.rootfs, d.user || undefined);
+          await new RootWriter(wr.rootfs).dir(d.path, { uid: u.uid, gid: u.gid });
+        }
+        if (work) await work(wr);
+        layer = await wr.commitLayer(store, { mtime: fixed, ...so, onWarning: (m) => reporter.warn(m) });
+      } finally {
+        await wr.close();
+      }
+      const created = ctx.now();
+      if (layer) stats.layers++;
+      const entry = { created, ...(layer && { layer: { mediaType: layer.descriptor.mediaType, digest: layer.descriptor.digest, size: layer.descriptor.size, diffId: layer.diffId } }) };
+      if (record) await cache.put(stepKey, entry);
+      exported.push({ key: stepKey, entry, stage: stage });
+      return { layer, created, cached: false };
+    };
+
+    /** The target stage and the stages it is built FROM: their configs become the image's config. */
+    const written = new Set<number>();
+    for (let i: number | undefined = plan.target; i !== undefined && !written.has(i); ) {
+      written.add(i);
+      const base = plan.stages.find((s) => s.index === i)?.base;
+      i = base?.kind === 'stage' ? base.index : undefined;
+    }
+
+    const runStage = async (idx: number): Promise<StageResult> => {
+      const ps = plan.stages.find((s) => s.index === idx)!;
+      const sinfo = { index: plan.stages.indexOf(ps), count: plan.stages.length, name: ps.name };
+      const pf = formatPlatform(ps.platform);
+      let config: ImageConfig;
+      let layers: StageLayer[];
+      let key: Digest;
+      // buildah's cache keys (reading what buildah --cache-to wrote) follow from the stage's base image while every
+      // step so far came from buildah's entries; any other step ends the chain (buildah-key.ts)
+      let bchain: BuildahChain | undefined;
+      if (ps.base.kind === 'scratch') {
+        config = { architecture: ps.platform.architecture, os: ps.platform.os, ...(ps.platform.variant && { variant: ps.platform.variant }), config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+        layers = [];
+        key = baseKey({ kind: 'scratch' }, pf);
+        bchain = { diffIds: [], history: [], manifestType: '' };
+      } else if (ps.base.kind === 'stage') {
+        const r = await results.get(ps.base.index)!;
+        config = structuredClone(r.config);
+        layers = [...r.layers];
+        key = baseKey({ kind: 'stage', key: r.key }, pf);
+      } else {
+        const b = await loadBaseImage(store, ps.base.ref, ps.platform, { pull: o.pull ?? 'missing', registry: o.registry, trustPolicy: o.trustPolicy, ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) });
+        config = b.config;
+        layers = [...b.layers];
+        key = baseKey({ kind: 'image', manifest: b.manifestDigest }, pf);
+        bchain = { diffIds: b.config.rootfs?.diff_ids ?? [], history: b.config.history ?? [], manifestType: b.manifestMediaType };
+      }
+      // Like BuildKit and buildah: a stage whose base sets no PATH gets the default one in its config, first in Env
+      config = withDefaultPath(config);
+      const history: History[] = [...(config.history ?? [])];
+      const baseLayerCount = layers.length;
+      const baseHistoryCount = history.length;
+      const scope = plan.beginStage(idx, config);
+      const total = scope.instructions.length + 1;
+      reporter.step(sinfo, 1, total, stepText('FROM', ps.stage.from.text));
+      let n = 1;
+      // Directories WORKDIR named, each with the USER current at that WORKDIR, not yet made: BuildKit makes them at
+      // the WORKDIR (owned by that USER); WORKDIR adds no layer here, so the next RUN/COPY/ADD makes them, in order.
+      let pendingDirs: { path: string; user: string }[] = [];
+      let pendingHistory = -1;
+      // a stage whose config becomes the image's (the target and the stages it is FROM) fails at the instruction
+      // whose config crosses the document limit
+      const meter = written.has(idx) ? new ConfigSizeMeter() : undefined;
+      const checkSize = (ins: { kind: string; text: string; loc: { line: number } }): void => {
+        if (meter === undefined) return;
+        const size = meter.measure(scope.config, layers.map((l) => l.diffId), history);
+        checkDocumentSize(size, `building at STEP "${stepText(ins.kind, ins.text)}" (line ${ins.loc.line}): the image config`, {
+          hint: 'image readers (skiff, podman, skopeo) refuse configs this large: use fewer or shorter ENV, LABEL and other instructions',
+        });
+      };
+      for (const ins of scope.instructions) {
+        throwIfAborted(signal);
+        const t0 = performance.now();
+        reporter.step(sinfo, ++n, total, stepText(ins.kind, ins.text));
+        const step = scope.step(ins);
+        const cc = scope.config.config ?? {};
+        if (step.run === undefined && step.copy === undefined) {
+          key = stepKey(key, ['meta', step.createdBy, step.edit ?? null, step.buildArgs]);
+          if (ins.kind === 'WORKDIR' && cc.WorkingDir) {
+            pendingDirs.push({ path: checkWorkdir(cc.WorkingDir), user: cc.User ?? '' });
+            pendingHistory = history.length;
+          }
+          const alt = buildahAlt(bchain, key, false, step.createdBy);
+          bchain = undefined;
+          history.push({ created: await createdFor(key, idx, alt.lookup), created_by: step.createdBy, empty_layer: true });
+          bchain = alt.next();
+          checkSize(ins);
+          continue;
+        }
+        const prepared = step.copy ? await prepareCopy(ctx, step, idx) : undefined;
+        const desc = step.run ? await runKeyDescription(ctx, step, idx) : prepared!.description;
+        const workdirs = pendingDirs;
+        pendingDirs = [];
+        key = stepKey(key, [ins.kind, desc, step.buildArgs, cc.User ?? '', cc.WorkingDir ?? '', cc.Shell ?? null, ...(workdirs.length ? [['workdirs', workdirs]] : [])]);
+        const createdBy = step.run ? step.createdBy : copyCreatedBy(ins.kind as 'COPY' | 'ADD', prepared!.summary, step.copy!.dest.path);
+        const alt = step.run ? buildahAlt(bchain, key, true, createdBy) : { lookup: undefined, next: () => undefined };
+        bchain = undefined;
+        const r = await layerStep(idx, key, layers, workdirs, async (wr) => {
+          if (step.run) await executeRun(ctx, step, idx, wr, cc, ps.platform);
+          else {
+            if (cc.WorkingDir) {
+              const u = await resolveUser(wr.rootfs, cc.User);
+              await new RootWriter(wr.rootfs).dir(checkWorkdir(cc.WorkingDir), { uid: u.uid, gid: u.gid });
+            }
+            await prepared!.apply(wr.rootfs);
+          }
+        }, alt.lookup);
+        bchain = alt.next();
+        if (r.layer) {
+          layers.push(r.layer);
+          history.push({ created: r.created, created_by: createdBy });
+        } else history.push({ created: r.created, created_by: createdBy, empty_layer: true });
+        checkSize(ins);
+        if (!r.cached) reporter.stepDone((performance.now() - t0) / 1000);
+      }
+      if (pendingDirs.length) {
+        // WORKDIRs no later RUN/COPY/ADD of the stage made (e.g. the stage's last filesystem instruction): BuildKit
+        // has them in the image, so they become one layer here, recorded on the last such WORKDIR's history entry.
+        // (buildah 1.28 with --layers leaves them out; without --layers it makes them too.)
+        key = stepKey(key, ['workdirs', pendingDirs]);
+        const r = await layerStep(idx, key, layers, pendingDirs);
+        if (r.layer) {
+          layers.push(r.layer);
+          delete history[pendingHistory]!.empty_layer;
+        }
+      }
+      const final: ImageConfig = { ...scope.config, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) }, history };
+      return { index: idx, config: final, layers, history, key, baseLayerCount, baseHistoryCount };
+    };
+
+    /**
+     * The buildah-entry lookup for one step over `chain` (none when the chain is broken or nothing is looked up
+     * remotely) and, after the step, the chain it continues — set only when the step's result came from it.
+     */
+    const buildahAlt = (chain: BuildahChain | undefined, key: Digest, addsLayer: boolean, createdBy: string): { lookup: AltLookup | undefined; next: () => BuildahChain | undefined } => {
+      if (chain === undefined || remote === undefined) return { lookup: undefined, next: () => undefined };
+      let next: BuildahChain | undefined;
+      return {
+        lookup: async () => {
+          const r = await remote.lookupBuildah(key, chain, addsLayer, createdBy, so);
+          next = r?.chain;
+          return r?.hit;
+        },
+        next: () => next,
+      };
+    };
+
+    const jobs = Math.max(1, o.jobs ?? 1);
+    for (const level of plan.levels) {
+      const queue = [...level];
+      const workers = Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+        for (let idx = queue.shift(); idx !== undefined; idx = queue.shift()) {
+          const p = runStage(idx);
+          results.set(idx, p);
+          try {
+            await p;
+          } catch (e) {
+            stop.abort(e);
+            throw e;
+          }
+        }
+      });
+      const settled = await Promise.allSettled(workers);
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+    }
+    let target = await results.get(plan.target)!;
+    await claimHits(target.layers);
+    if (o.squash && target.layers.length > target.baseLayerCount) target = await squash(ctx, target);
+    // buildah's own wording (the unconsumed build-args line) is printed as buildah prints it, on stderr
+    for (const w of plan.finish()) (w.startsWith('[Warning] ') ? reporter.peerWarning(w) : reporter.warn(w));
+    const created = fixed?.toISOString() ?? target.history.at(-1)?.created ?? ctx.now();
+    const { id, descriptor, names } = await publishImage(o, { store, target, tags, created, fixed, exportDir: async () => (await buildDir()).path('export'), signal });
+    if (o.cache?.to.length && !record) reporter.warn('--cache-to is ignored with --layers=false: no step is recorded');
+    if (o.cache?.to.length && record) {
+      await (await import('./cache-export.ts')).exportBuildCache(o, { store, steps: exported, imageStages: written, remoteTags: tags.remote, mounts: ctx.cacheMounts?.used ?? new Map(), warn: (m) => reporter.warn(m), ...so });
+    }
+    stats.filesHashed = digests.hashed;
+    await digests.save();
+    return { id, descriptor, names, stats };
+  } finally {
+    await bdPromise?.then((b) => b.close()).catch(() => {});
+    await store.close();
+  }
+}
+
+/**
+ * Validates every `-t` value: plain and `store:` names become the local names to commit (full form), other
+ * transport-qualified names (`docker://…`, `oci:…`, …) are destinations written after the build. Pure; throws
+ * EINVALID naming the first bad tag (one line).
+ */
+export function checkTags(tags: readonly string[]): { local: string[]; remote: string[] } {
+  const local: string[] = [];
+  const remote: string[] = [];
+  for (const t of tags) {
+    let n: ReturnType<typeof parseImageName>;
+    try {
+      n = parseImageName(t);
+    } catch (e) {
+      const plain = !/^(docker:\/\/|oci:|oci-archive:|docker-archive:|dir:|store:)/u.test(t);
+      throw new SkiffError('EINVALID', `invalid -t/--tag value: ${e instanceof Error ? e.message : String(e)}`, {
+        hint: plain ? 'name images as [REGISTRY/]REPOSITORY[:TAG] in lowercase, e.g. localhost/app:1.0' : 'write TRANSPORT:DESTINATION, e.g. docker://127.0.0.1:5000/app:1.0 or oci:DIR:app',
+      });
+    }
+    if (n.transport === 'plain' || n.transport === 'store') {
+      if (n.ref === undefined) throw new SkiffError('EINVALID', `invalid -t/--tag value ${JSON.stringify(t)}: an image ID cannot be a tag`, { hint: 'name images as [REGISTRY/]REPOSITORY[:TAG]' });
+      local.push(formatReference(localTagForm(n.ref)));
+    } else remote.push(t);
+  }
+  return { local, remote };
+}
+
+/** `--squash`: the stage's new layers become one layer on top of the base layers; history keeps every entry. */
+async function squash(ctx: BuildCtx, r: StageResult): Promise<StageResult> {
+  const so = { signal: ctx.o.signal };
+  const base = r.layers.slice(0, r.baseLayerCount);
+  const wr = await WorkingRoot.open(await ctx.buildDir(), await lowersOf(ctx.store, base, so), so);
+  let layer: StageLayer | undefined;
+  try {
+    for (const l of r.layers.slice(r.baseLayerCount)) {
+      const { stream } = await decompress(await ctx.store.blobs.open(l.descriptor, so), so);
+      await applyLayer(wr.rootfs, stream, { mode: 'merged', ...so });
+    }
+    layer = await wr.commitLayer(ctx.store, { mtime: ctx.mtime, ...so });
+  } finally {
+    await wr.close();
+  }
+  const history = r.history.map((h, i) => (i < r.baseHistoryCount ? h : { ...h, empty_layer: true }));
+  if (layer) delete history[history.length - 1]!.empty_layer;
+  const layers = layer ? [...base, layer] : base;
+  return { ...r, layers, history, config: { ...r.config, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) }, history } };
+}
+
+/** `config` with `PATH=<the default>` first in Env when Env has no PATH (idempotent; returns a copy when changed). */
+function withDefaultPath(config: ImageConfig): ImageConfig {
+  const env = config.config?.Env ?? [];
+  if (env.some((e) => e.startsWith('PATH='))) return config;
+  return { ...config, config: { ...config.config, Env: [`PATH=${DEFAULT_PATH}`, ...env] } };
+}

@@ -1,0 +1,291 @@
+/**
+ * Manifest lists (OCI image indexes / Docker manifest lists) kept in the local store under a name, as podman's and
+ * buildah's `manifest` commands keep them: create, add, annotate, remove an entry, inspect, push. Every image a list
+ * names is complete in the store (an added remote image is copied in first), so `push --all` and any OCI tool reading
+ * the store find every child. Each change writes a new index blob and then moves the name (store.commitImage: all
+ * children present → tag), under one lock for read-modify-write, so concurrent adds lose nothing and a failed
+ * change leaves the old list in place.
+ */
+import { join } from 'node:path';
+import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
+import type { Digest } from '../oci/digest.ts';
+import { Annotation, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from '../oci/media-types.ts';
+import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../oci/types.ts';
+import { formatReference, localTagForm, parseReference } from '../ref/reference.ts';
+import { parseImageName, type ImageName } from '../ref/transport-name.ts';
+import { hostPlatform, normalizePlatform, selectManifest } from '../image/platform.ts';
+import { withLock } from '../store/lock.ts';
+import { lookupImage } from '../store/lookup.ts';
+import { openStore, type Store } from '../store/store.ts';
+import { copyImage } from './copy-image.ts';
+import type { TransportContext } from './context.ts';
+import { sniffMediaType } from './files.ts';
+import { openSource, openTarget } from './open.ts';
+import { openStoreTarget } from './store.ts';
+
+/** Per-image overrides of `manifest add` / `manifest annotate` (podman's --arch, --os, … flags). */
+export interface EntryEdits {
+  arch?: string;
+  os?: string;
+  variant?: string;
+  osVersion?: string;
+  osFeatures?: string[];
+  features?: string[];
+  annotations?: Record<string, string>;
+}
+
+/** A list found in the store. */
+export interface StoredList {
+  name: string;
+  descriptor: Descriptor;
+  index: Index;
+}
+
+/** The name a list is stored under (`localhost/`-qualified, `:latest` added), as podman names local images. */
+export function listName(input: string): string {
+  return formatReference(localTagForm(parseReference(input)));
+}
+
+/** The list named `input` (ENOTFOUND "image not known"; EINVALID when the name holds an image, not a list). */
+export async function readList(store: Store, input: string, o: Cancellable = {}): Promise<StoredList> {
+  const found = await lookupImage(store.layout, input, o);
+  if (!INDEX_MEDIA_TYPES.has(found.descriptor.mediaType)) {
+    throw new SkiffError('EINVALID', `${input} is not a manifest list`, { hint: 'create one with `manifest create NAME`' });
+  }
+  const index = await store.blobs.readJson<Index>(found.descriptor, o);
+  return { name: found.name ?? input, descriptor: found.descriptor, index };
+}
+
+/** The list's ID as podman prints it: the hex of its index digest. */
+export function listId(d: Descriptor): string {
+  return d.digest.slice('sha256:'.length);
+}
+
+/** Drops the index.json entry of a list version no name holds any more (a list's old versions are not images). */
+async function dropUnnamed(store: Store, old: Descriptor | undefined, o: Cancellable): Promise<void> {
+  if (!old || !INDEX_MEDIA_TYPES.has(old.mediaType)) return;
+  const still = (await store.layout.entries(o)).some((e) => e.digest === old.digest && e.annotations?.[Annotation.RefName] !== undefined);
+  if (!still) await store.layout.remove(old.digest, o);
+}
+
+/** One list entry with its keys in the order podman prints them (mediaType, size, digest, platform, annotations). */
+export function orderedEntry(d: Descriptor): Descriptor {
+  const out = { mediaType: d.mediaType, size: d.size, digest: d.digest } as Descriptor;
+  if (d.platform) {
+    const p = d.platform;
+    out.platform = { architecture: p.architecture, os: p.os } as Platform;
+    if (p['os.version'] !== undefined) out.platform['os.version'] = p['os.version'];
+    if (p['os.features'] !== undefined) out.platform['os.features'] = p['os.features'];
+    if (p.variant !== undefined) out.platform.variant = p.variant;
+    if (p.features !== undefined) out.platform.features = p.features;
+  }
+  for (const [k, v] of Object.entries(d)) if (!(k in out) && v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+async function writeList(store: Store, name: string, index: Index, o: Cancellable): Promise<Descriptor> {
+  const doc: Index = { schemaVersion: 2, mediaType: index.mediaType ?? MediaType.OciIndex, manifests: index.manifests.map(orderedEntry) };
+  if (index.annotations) doc.annotations = index.annotations;
+  const ref = await store.blobs.putJson(doc, o);
+  const desc: Descriptor = { mediaType: doc.mediaType!, digest: ref.digest, size: ref.size };
+  const old = await store.commitImage(desc, { name, signal: o.signal });
+  await dropUnnamed(store, old, o);
+  return desc;
+}
+
+/** Runs a read-modify-write of lists under the store's manifest-list lock. */
+async function locked<T>(store: Store, o: Cancellable, fn: () => Promise<T>): Promise<T> {
+  return withLock(join(store.paths.locks, 'manifest-lists.lock'), { signal: o.signal }, fn);
+}
+
+/** Opens the store (for writing, made when absent, unless `readOnly`), runs `fn`, closes it. */
+export async function withStore<T>(root: string, o: Cancellable & { readOnly?: boolean }, fn: (s: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(root, o.readOnly ? { signal: o.signal } : { create: true, write: true, signal: o.signal });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * `manifest create NAME`: an empty OCI index under NAME. EEXIST when the name is taken, unless `amend` and it
+ * holds a list (then that list is returned unchanged).
+ */
+export async function createList(store: Store, input: string, o: Cancellable & { amend?: boolean } = {}): Promise<Descriptor> {
+  const name = listName(input);
+  return locked(store, o, async () => {
+    try {
+      const existing = await store.layout.resolve(name, o);
+      if (o.amend && INDEX_MEDIA_TYPES.has(existing.mediaType)) return existing;
+      throw new SkiffError('EEXIST', `creating image to hold manifest list: image name "${name}" is already in use`, {
+        hint: o.amend ? 'that name holds an image, not a list: pick another name' : 'pass --amend to add to the existing list, or pick another name',
+      });
+    } catch (e) {
+      if (!isSkiffError(e, 'ENOTFOUND')) throw e;
+    }
+    return writeList(store, name, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] }, o);
+  });
+}
+
+/** How `manifest add` should read an image name: a transport-qualified name, else the local store, else a registry. */
+export function parseAddSource(s: string): ImageName {
+  if (s.startsWith('containers-storage:')) return parseImageName(`store:${s.slice('containers-storage:'.length)}`);
+  return parseImageName(s);
+}
+
+/** Applies podman's overrides to one descriptor (a new object; the input is not changed). */
+export function editEntry(d: Descriptor, e: EntryEdits): Descriptor {
+  const p: Platform = { ...(d.platform ?? { architecture: '', os: '' }) };
+  if (e.arch !== undefined) p.architecture = e.arch;
+  if (e.os !== undefined) p.os = e.os;
+  if (e.variant !== undefined) p.variant = e.variant;
+  if (e.osVersion !== undefined) p['os.version'] = e.osVersion;
+  if (e.osFeatures !== undefined) p['os.features'] = e.osFeatures;
+  if (e.features !== undefined) p.features = e.features;
+  const out: Descriptor = { ...d, platform: p };
+  if (e.annotations !== undefined && Object.keys(e.annotations).length > 0) out.annotations = { ...d.annotations, ...e.annotations };
+  return out;
+}
+
+/** Adds `entries` to `index` (an entry with the same digest is replaced in place, as podman does). Pure. */
+export function withEntries(index: Index, entries: readonly Descriptor[]): Index {
+  const manifests = [...index.manifests];
+  for (const e of entries) {
+    const i = manifests.findIndex((m) => m.digest === e.digest);
+    if (i >= 0) manifests[i] = e;
+    else manifests.push(e);
+  }
+  return { ...index, manifests };
+}
+
+async function descriptorOf(store: Store, digest: Digest, o: Cancellable): Promise<{ desc: Descriptor; bytes: Buffer }> {
+  const bytes = await store.blobs.readBytes({ digest }, o);
+  return { desc: { mediaType: sniffMediaType(bytes), digest, size: bytes.length }, bytes };
+}
+
+/** The descriptor of one stored image manifest, its platform read from its config. */
+async function imageEntry(store: Store, desc: Descriptor, o: Cancellable): Promise<Descriptor> {
+  const m = await store.blobs.readJson<Manifest>(desc, o);
+  const c = await store.blobs.readJson<ImageConfig>(m.config, o);
+  const platform: Platform = normalizePlatform({
+    architecture: c.architecture ?? hostPlatform().architecture,
+    os: c.os ?? 'linux',
+    ...(c.variant !== undefined && { variant: c.variant }),
+    ...(c['os.version'] !== undefined && { 'os.version': c['os.version'] }),
+  });
+  return { mediaType: desc.mediaType, digest: desc.digest, size: desc.size, platform };
+}
+
+/**
+ * The entries an image name contributes: its manifest (with the platform of its config), or for a list the
+ * host's image, or with `all` every image of the list (their platforms as the list gives them). Images outside
+ * the store are copied in first (unnamed: the list keeps them).
+ */
+async function entriesFor(store: Store, src: string, ctx: TransportContext, o: Cancellable & { all?: boolean }): Promise<Descriptor[]> {
+  let name = parseAddSource(src);
+  let top: Descriptor | undefined;
+  if (name.transport === 'plain' || name.transport === 'store') {
+    const input = name.transport === 'store' ? (name.ref ? formatReference(name.ref) : name.id) : formatReference(name.ref);
+    try {
+      top = (await lookupImage(store.layout, input!, o)).descriptor;
+    } catch (e) {
+      if (!isSkiffError(e, 'ENOTFOUND') || name.transport === 'store') throw e;
+      name = { transport: 'docker', ref: name.ref };
+    }
+  }
+  if (top === undefined) {
+    const source = await openSource(name, ctx);
+    try {
+      const target = await openStoreTarget(store.paths.root, {}, o);
+      try {
+        const r = await copyImage(source, target, { multiArch: o.all ? 'all' : 'system', ...(o.signal && { signal: o.signal }) });
+        top = (await descriptorOf(store, r.digest, o)).desc;
+      } finally {
+        await target.close();
+      }
+    } finally {
+      await source.close();
+    }
+  }
+  if (MANIFEST_MEDIA_TYPES.has(top.mediaType)) return [await imageEntry(store, top, o)];
+  if (!INDEX_MEDIA_TYPES.has(top.mediaType)) throw new SkiffError('EUNSUPPORTED', `${src}: unsupported manifest type ${top.mediaType}`);
+  const idx = await store.blobs.readJson<Index>(top, o);
+  if (o.all) return idx.manifests.map((m) => ({ ...m }));
+  const pick = selectManifest(idx.manifests, hostPlatform());
+  if (!pick) throw new SkiffError('ENOTFOUND', `${src}: no image in the list for ${hostPlatform().os}/${hostPlatform().architecture}`, { hint: 'pass --all to add every image of the list' });
+  return [{ ...pick }];
+}
+
+/** `manifest add LIST IMAGE…`: adds images (edited by `edits`) to the list; returns the new list descriptor. */
+export async function addToList(store: Store, list: string, images: readonly string[], ctx: TransportContext, o: Cancellable & { all?: boolean; edits?: EntryEdits } = {}): Promise<Descriptor> {
+  await readList(store, list, o); // a missing list fails before anything is copied
+  const added: Descriptor[] = [];
+  for (const img of images) for (const e of await entriesFor(store, img, ctx, o)) added.push(o.edits ? editEntry(e, o.edits) : e);
+  return locked(store, o, async () => {
+    const cur = await readList(store, list, o);
+    return writeList(store, cur.name, withEntries(cur.index, added), o);
+  });
+}
+
+function findEntry(l: StoredList, digest: string): number {
+  const i = l.index.manifests.findIndex((m) => m.digest === digest);
+  if (i < 0) throw new SkiffError('ENOTFOUND', `no image instance matching digest ${JSON.stringify(digest)} was found in the list ${l.name}`, { hint: '`manifest inspect LIST` shows the digests' });
+  return i;
+}
+
+/** `manifest annotate LIST DIGEST`: edits one entry's platform and annotations. */
+export async function annotateList(store: Store, list: string, digest: string, edits: EntryEdits, o: Cancellable = {}): Promise<Descriptor> {
+  return locked(store, o, async () => {
+    const cur = await readList(store, list, o);
+    const i = findEntry(cur, digest);
+    const manifests = [...cur.index.manifests];
+    manifests[i] = editEntry(manifests[i]!, edits);
+    return writeList(store, cur.name, { ...cur.index, manifests }, o);
+  });
+}
+
+/** `manifest remove LIST DIGEST`: drops one entry (the image stays in the store until gc). */
+export async function removeFromList(store: Store, list: string, digest: string, o: Cancellable = {}): Promise<Descriptor> {
+  return locked(store, o, async () => {
+    const cur = await readList(store, list, o);
+    findEntry(cur, digest);
+    return writeList(store, cur.name, { ...cur.index, manifests: cur.index.manifests.filter((m) => m.digest !== digest) }, o);
+  });
+}
+
+/** `manifest rm LIST`: removes the list's name; returns the name and ID removed. EINVALID for an image. */
+export async function deleteList(store: Store, list: string, o: Cancellable = {}): Promise<{ name: string; id: string }> {
+  return locked(store, o, async () => {
+    const cur = await readList(store, list, o);
+    await dropUnnamed(store, await store.layout.untag(cur.name, o), o);
+    return { name: cur.name, id: listId(cur.descriptor) };
+  });
+}
+
+/**
+ * `manifest push LIST DEST`: copies the list (with `all`, every image in it; without, the index alone — its images
+ * must be at the destination already) and returns the pushed digest.
+ */
+export async function pushList(store: Store, list: string, dest: string, ctx: TransportContext, o: Cancellable & { all?: boolean; format?: 'oci' | 'docker'; removeSignatures?: boolean } = {}): Promise<Digest> {
+  const cur = await readList(store, list, o);
+  let target = parseImageName(dest);
+  if (target.transport === 'plain') target = { transport: 'docker', ref: target.ref };
+  const source = await openSource({ transport: 'store', ref: parseReference(cur.name) }, ctx);
+  try {
+    const dst = await openTarget(target, ctx);
+    try {
+      const r = await copyImage(source, dst, {
+        multiArch: o.all === false ? 'index-only' : 'all',
+        ...(o.format && { format: o.format }),
+        ...(o.removeSignatures && { removeSignatures: true }),
+        ...(o.signal && { signal: o.signal }),
+      });
+      return r.digest;
+    } finally {
+      await dst.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
