@@ -48,6 +48,7 @@ const commands: CommandModule[] = [
   { names: ['systemd-generator'], load: async () => (await import('./commands/systemd-generator.ts')).addSystemdGeneratorCommand },
   { names: ['container-cleanup'], load: async () => (await import('./commands/container-cleanup.ts')).addContainerCleanupCommand },
   { names: ['login', 'logout'], load: async () => { const { addLoginCommands } = await import('../shared/cli/login-command.ts'); return (p) => addLoginCommands(p, { tool: 'run-tool' }); } },
+  { names: ['rename'], load: async () => (await import('./commands/rename.ts')).addRenameCommand },
   // last: it reuses a `system` command if one exists
   {
     names: ['system', 'prune'],

@@ -9,6 +9,7 @@ import { checkWaitCondition, killContainer, removeContainer, restartContainer, s
 import { streamLog, type LogEntry } from '../ops/container-logs.ts';
 import { inspectContainer } from '../ops/inspect.ts';
 import { listContainers } from '../ops/list-containers.ts';
+import { renameContainer } from '../ops/rename-container.ts';
 import { topContainer } from '../ops/top-container.ts';
 import { copyArchiveIntoContainer, copyOutOfContainer, statInContainer } from '../ops/copy-container.ts';
 import { createOptionsOf } from './create-body.ts';
@@ -275,4 +276,12 @@ export async function archivePutHandler(r: ApiRequest): Promise<void> {
   const path = archivePath(r.query);
   await onContainer(r, (store) => copyArchiveIntoContainer(store, r.params[0]!, path, r.req, { signal: r.signal }));
   r.res.writeHead(200).end();
+}
+
+/** POST /containers/{id}/rename?name=: 409 when another container holds the name. */
+export async function renameHandler(r: ApiRequest): Promise<void> {
+  const name = r.query.get('name');
+  if (!name) throw new ApiError(400, 'name is required: give the new name of the container');
+  await onContainer(r, (store) => renameContainer(store, r.params[0]!, name));
+  r.res.writeHead(204).end();
 }

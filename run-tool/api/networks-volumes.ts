@@ -2,7 +2,7 @@
 import { isSkiffError } from '../../shared/errors.ts';
 import type { NetworkConfig } from '../../shared/network/types.ts';
 import { createNetwork, inspectNetworks, listNetworksMatching, removeNetwork } from '../ops/networks.ts';
-import { createNamedVolume, inspectVolumes, listVolumesMatching, pruneUnusedVolumes, removeNamedVolume } from '../ops/volumes.ts';
+import { createNamedVolume, inspectVolumes, listVolumesMatching, pruneLabelFilters, pruneUnusedVolumes, removeNamedVolume } from '../ops/volumes.ts';
 import type { ApiRequest } from './context.ts';
 import { ApiError, dockerFilters, queryBool, readJson, rejectUnknownFields, sendJson } from './http-util.ts';
 
@@ -81,7 +81,8 @@ export async function volumeRemoveHandler(r: ApiRequest): Promise<void> {
   r.res.writeHead(204).end();
 }
 
-/** POST /volumes/prune */
+/** POST /volumes/prune?filters= (label=KEY[=VALUE]) → VolumesDeleted, SpaceReclaimed. */
 export async function volumePruneHandler(r: ApiRequest): Promise<void> {
-  sendJson(r.res, 200, { VolumesDeleted: await pruneUnusedVolumes(r.root), SpaceReclaimed: 0 });
+  const deleted = await pruneUnusedVolumes(r.root, pruneLabelFilters(dockerFilters(r.query)));
+  sendJson(r.res, 200, { VolumesDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 });
 }

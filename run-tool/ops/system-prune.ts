@@ -1,12 +1,8 @@
 import { isSkiffError } from '../../shared/errors.ts';
-import { Annotation } from '../../shared/oci/media-types.ts';
-import { listImages } from '../../shared/store/list-images.ts';
 import { openStore } from '../../shared/store/store.ts';
-import { listReconciled } from '../containers/cleanup-container.ts';
-import { removeContainer } from '../containers/stop-container.ts';
-import { listContainers } from '../containers/state.ts';
 import { pruneVolumes } from '../containers/volumes.ts';
 import { collectStoreGarbage } from './image-gc.ts';
+import { pruneContainers, pruneImages } from './prune.ts';
 
 // The prune operation (podman's `system prune`): stopped containers, unused images and volumes, then garbage.
 
@@ -38,30 +34,8 @@ export async function systemPrune(root: string, o: { all?: boolean; volumes?: bo
     try {
       // pods none of whose containers runs go first, with their containers (podman prunes pods before containers)
       await (await import('./pods.ts')).prunePods(store, o.onWarning ? { onWarning: o.onWarning } : {});
-      // newest first: a container sharing another's namespaces goes before it; an infra container goes only with its pod
-      for (const c of (await listReconciled(store, { onWarning: o.onWarning })).reverse()) {
-        if (c.state.status === 'running' || c.state.status === 'stopping' || (c.record.isInfra && c.record.pod)) continue;
-        await removeContainer(store, c.record.id, { force: true, onWarning: o.onWarning });
-        report.containers.push(c.record.id);
-      }
-      const used = new Set<string>();
-      for (const c of await listContainers(root)) used.add(c.record.image.id.replace(/^sha256:/, ''));
-      const doomed = new Set<string>();
-      for (const img of await listImages(store.layout, so)) {
-        const hex = img.id.replace(/^sha256:/, '');
-        if (used.has(hex)) continue;
-        if (img.dangling || o.all) doomed.add(img.id);
-      }
-      if (doomed.size > 0) {
-        const entries = await store.layout.entries(so);
-        const drop = new Set<string>();
-        for (const e of entries) {
-          const id = (await store.layout.configDigest(e, so)) ?? e.digest;
-          if (doomed.has(id) && (o.all || e.annotations?.[Annotation.RefName] === undefined)) drop.add(e.digest);
-        }
-        await store.layout.update((es) => es.filter((e) => !drop.has(e.digest)), so);
-        report.images.push(...[...doomed].map((d) => d.replace(/^sha256:/, '')));
-      }
+      report.containers.push(...(await pruneContainers(store, undefined, { onWarning: o.onWarning })));
+      report.images.push(...(await pruneImages(store, undefined, { all: o.all, ...so })).deleted);
     } finally {
       await store.close();
     }
