@@ -57,6 +57,8 @@ const routes: [string, RegExp, Handler][] = [
   ['POST', /^\/networks\/prune$/, prune.networkPruneHandler],
   ['POST', /^\/networks\/create$/, nv.networkCreateHandler],
   ['GET', new RegExp(`^/networks/${P}$`), nv.networkInspectHandler],
+  ['POST', new RegExp(`^/networks/${P}/connect$`), nv.networkConnectHandler],
+  ['POST', new RegExp(`^/networks/${P}/disconnect$`), nv.networkDisconnectHandler],
   ['DELETE', new RegExp(`^/networks/${P}$`), nv.networkRemoveHandler],
   ['GET', /^\/volumes$/, nv.volumeListHandler],
   ['POST', /^\/volumes\/create$/, nv.volumeCreateHandler],

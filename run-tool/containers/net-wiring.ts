@@ -26,6 +26,10 @@ export interface NetworkChoice {
   mode: NetworkMode;
   /** bridge networks joined (default ["podman"]) */
   networks?: string[];
+  /** extra DNS names per network (`network connect --alias`) */
+  aliases?: Record<string, string[]>;
+  /** a fixed address per network (`network connect --ip`) */
+  ips?: Record<string, string>;
 }
 
 /**
@@ -111,6 +115,8 @@ export async function connectContainer(root: string, userdata: string, record: C
   const state = await attachNetwork(record.id, {
     mode: choice.mode,
     ...(choice.networks && { networks: choice.networks }),
+    ...(choice.aliases && { networkAliases: choice.aliases }),
+    ...(choice.ips && { staticIps: Object.fromEntries(Object.entries(choice.ips).map(([n, ip]) => [n, [ip]])) }),
     ports: toNetPorts(record.hostConfig.portBindings),
     ...(record.hostConfig.dns.length > 0 && { dns: record.hostConfig.dns }),
     hostname: record.config.hostname,
