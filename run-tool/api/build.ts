@@ -96,8 +96,12 @@ export async function buildHandler(r: ApiRequest): Promise<void> {
       line({ errorDetail: { message: msg }, error: msg });
     } else {
       line({ aux: { ID: `sha256:${id}` } });
-      line({ stream: `Successfully built ${id.slice(0, 12)}\n` });
-      for (const t of r.query.getAll('t')) line({ stream: `Successfully tagged ${/:[^/]+$/.test(t) ? t : `${t}:latest`}\n` });
+      // quiet (`docker build -q`): the ID alone, as Docker's
+      if (quiet) line({ stream: `sha256:${id}\n` });
+      else {
+        line({ stream: `Successfully built ${id.slice(0, 12)}\n` });
+        for (const t of r.query.getAll('t')) line({ stream: `Successfully tagged ${/:[^/]+$/.test(t) ? t : `${t}:latest`}\n` });
+      }
     }
     r.res.end();
   } finally {

@@ -11,6 +11,7 @@ import * as transfer from './image-transfer.ts';
 import * as prune from './prune.ts';
 import { statsHandler } from './stats.ts';
 import { buildHandler } from './build.ts';
+import { authHandler } from './auth.ts';
 import type { ApiRequest, Handler } from './context.ts';
 import { ApiError, sendError, statusOf } from './http-util.ts';
 import { MIN_API_VERSION, pingHandler, pingHeaders, infoHandler, versionHandler } from './system.ts';
@@ -43,6 +44,7 @@ const routes: [string, RegExp, Handler][] = [
   ['POST', new RegExp(`^/exec/${P}/start$`), exec.execStartHandler],
   ['GET', new RegExp(`^/exec/${P}/json$`), exec.execInspectHandler],
   ['POST', /^\/build$/, buildHandler],
+  ['POST', /^\/auth$/, authHandler],
   ['GET', /^\/images\/json$/, images.listHandler],
   ['POST', /^\/images\/prune$/, prune.imagePruneHandler],
   ['GET', /^\/images\/get$/, transfer.getHandler],
