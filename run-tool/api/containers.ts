@@ -100,8 +100,9 @@ export async function inspectHandler(r: ApiRequest): Promise<void> {
   const state = j.State as Record<string, unknown>;
   state.Status = dockerStatus(String(state.Status));
   // the API serves logs as Docker's json-file driver does: clients (compose) read them only from drivers they know
+  // (LogPath stays empty: the file is skiff's k8s-file log, not the json-file one a client could read itself)
   const hostConfig = { ...(j.HostConfig as Record<string, unknown>), LogConfig: { Type: 'json-file', Config: {} } };
-  sendJson(r.res, 200, { ...j, Name: `/${String(j.Name)}`, Image: `sha256:${String(j.Image)}`, HostConfig: hostConfig });
+  sendJson(r.res, 200, { ...j, Name: `/${String(j.Name)}`, Image: `sha256:${String(j.Image)}`, HostConfig: hostConfig, LogPath: '', Platform: 'linux' });
 }
 
 /** POST /containers/{id}/start: 304 when it runs already. */
