@@ -17,6 +17,7 @@ const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const hasDocker = spawnSync(DOCKER, ['--version']).status === 0;
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const hasPyDocker = spawnSync(PYTHON, ['-c', 'import docker']).status === 0;
+const hasCompose = spawnSync('docker-compose', ['version']).status === 0;
 const hasNetavark = existsSync('/usr/lib/podman/netavark') || spawnSync('sh', ['-c', 'command -v netavark']).status === 0;
 
 let bundle = '';
@@ -89,6 +90,27 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: 
     const bad = docker(['build', '--network', 'none', '-f', join(ctx, 'Bad.Dockerfile'), ctx]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/exit (status|code):? 7|exited? .*7/i);
+  }, 180_000);
+
+  it.skipIf(!hasCompose)("docker-compose: build: of a local Dockerfile with args, up -d runs the built image, down --rmi local removes it", async () => {
+    const proj = join(dir, 'cproj');
+    await mkdir(join(proj, 'app'), { recursive: true });
+    await writeFile(join(proj, 'app', 'Dockerfile'), 'FROM localhost/busybox\nARG MSG=none\nRUN echo "msg=$MSG" > /msg\nCMD ["sh", "-c", "cat /msg; exec sleep 300"]\n');
+    await writeFile(join(proj, 'docker-compose.yml'), 'version: "3.8"\nservices:\n  app:\n    build: { context: ./app, args: { MSG: from-compose }, network: none }\n    network_mode: none\n    stop_grace_period: 1s\n');
+    const compose = (args: string[]) => spawnSync('docker-compose', ['-p', 'gapsproj', '--ansi', 'never', ...args], { cwd: proj, encoding: 'utf8', timeout: 120_000, env: { ...process.env, DOCKER_HOST: `unix://${sock}` } });
+    const b = compose(['build']);
+    expect(b.status, b.stderr).toBe(0);
+    expect(b.stdout + b.stderr).toMatch(/Successfully tagged gapsproj_app:latest/);
+    expect(compose(['up', '-d']).status).toBe(0);
+    let logs = '';
+    for (let i = 0; i < 50 && !/msg=/.test(logs); i++) {
+      logs = compose(['logs', '--no-color', 'app']).stdout;
+      if (!/msg=/.test(logs)) await new Promise((ok) => setTimeout(ok, 100));
+    }
+    expect(logs).toMatch(/app_1 +\| msg=from-compose\n/);
+    const down = compose(['down', '--rmi', 'local', '-t', '1']);
+    expect(down.status, down.stderr).toBe(0);
+    expect(docker(['images', '--format', '{{.Repository}}']).stdout).not.toMatch(/gapsproj_app/);
   }, 180_000);
 
   it('POST /build refuses what it cannot build before starting: a Dockerfile outside the context, a remote context, a non-tar body', async () => {
