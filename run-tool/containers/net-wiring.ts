@@ -57,6 +57,19 @@ export async function resolveNetworkChoice(root: string, flag: string | undefine
   return { choice: { mode: 'bridge', networks: out }, recordMode: 'bridge' };
 }
 
+/** `choice` with the aliases and fixed addresses given for the bridge networks it joins (others dropped). Pure. */
+export function withEndpointSettings(choice: NetworkChoice, aliases: Record<string, string[]> | undefined, ips: Record<string, string> | undefined): NetworkChoice {
+  if (choice.mode !== 'bridge') return choice;
+  const nets = new Set(choice.networks ?? ['podman']);
+  const pick = <T>(m: Record<string, T> | undefined): Record<string, T> | undefined => {
+    const kept = Object.entries(m ?? {}).filter(([n]) => nets.has(n));
+    return kept.length > 0 ? Object.fromEntries(kept) : undefined;
+  };
+  const a = pick(aliases);
+  const i = pick(ips);
+  return { ...choice, ...(a && { aliases: a }), ...(i && { ips: i }) };
+}
+
 /** Whether the mode needs a network helper (bridge or pasta). */
 export function needsAttach(choice: NetworkChoice | undefined): boolean {
   return choice?.mode === 'bridge' || choice?.mode === 'pasta';

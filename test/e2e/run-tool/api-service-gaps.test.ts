@@ -113,6 +113,49 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: 
     expect(docker(['images', '--format', '{{.Repository}}']).stdout).not.toMatch(/gapsproj_app/);
   }, 180_000);
 
+  it.skipIf(!hasCompose || !hasNetavark)('docker-compose: services reach each other by service name and alias (EndpointsConfig aliases); a second network joins through connect', async () => {
+    const proj = join(dir, 'dnsproj');
+    await mkdir(join(proj, 'site'), { recursive: true });
+    await writeFile(join(proj, 'site', 'index.html'), 'hi-dns\n');
+    await writeFile(join(proj, 'docker-compose.yml'), [
+      'version: "3.8"',
+      'services:',
+      '  web:',
+      '    image: localhost/busybox',
+      '    command: ["httpd", "-f", "-p", "8080", "-h", "/site"]',
+      '    volumes: ["./site:/site:ro"]',
+      '    stop_grace_period: 1s',
+      '    networks: { default: { aliases: [www] } }',
+      '  client:',
+      '    image: localhost/busybox',
+      '    command: ["sleep", "300"]',
+      '    stop_grace_period: 1s',
+      '    networks: [default, other]',
+      'networks:',
+      '  other: {}',
+      '',
+    ].join('\n'));
+    const compose = (args: string[]) => spawnSync('docker-compose', ['-p', 'gapsdns', '--ansi', 'never', ...args], { cwd: proj, encoding: 'utf8', timeout: 120_000, env: { ...process.env, DOCKER_HOST: `unix://${sock}` } });
+    try {
+      const up = compose(['up', '-d']);
+      expect(up.status, up.stderr).toBe(0);
+      const get = (host: string) => docker(['exec', 'gapsdns_client_1', 'sh', '-c', `printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} 8080 | tail -1`]).stdout;
+      let body = '';
+      for (let i = 0; i < 30 && body !== 'hi-dns\n'; i++) {
+        body = get('web');
+        if (body !== 'hi-dns\n') await new Promise((ok) => setTimeout(ok, 100));
+      }
+      expect(body).toBe('hi-dns\n');
+      expect(get('www')).toBe('hi-dns\n');
+      const nets = JSON.parse(docker(['inspect', '--format', '{{json .NetworkSettings.Networks}}', 'gapsdns_client_1']).stdout) as Record<string, unknown>;
+      expect(Object.keys(nets).sort()).toEqual(['gapsdns_default', 'gapsdns_other']);
+      expect(docker(['exec', 'gapsdns_client_1', 'ip', '-4', '-o', 'addr']).stdout.match(/ eth\d /g)?.length).toBe(2);
+    } finally {
+      const down = compose(['down', '-t', '1']);
+      expect(down.status, down.stderr).toBe(0);
+    }
+  }, 180_000);
+
   it('POST /build refuses what it cannot build before starting: a Dockerfile outside the context, a remote context, a non-tar body', async () => {
     const out = await call('POST', '/build?dockerfile=../../etc/passwd', Buffer.alloc(1024));
     expect(out.status).toBe(400);

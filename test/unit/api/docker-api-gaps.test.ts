@@ -2,6 +2,8 @@
 // host CPU time stats report, and the stats JSON shape.
 import { describe, expect, it } from 'vitest';
 import { buildArgs } from '../../../run-tool/api/build.ts';
+import { createOptionsOf } from '../../../run-tool/api/create-body.ts';
+import { withEndpointSettings } from '../../../run-tool/containers/net-wiring.ts';
 import { dockerStats, hostCpuNano } from '../../../run-tool/api/stats.ts';
 import { ApiError } from '../../../run-tool/api/http-util.ts';
 import { zeroStats } from '../../../run-tool/containers/container-stats.ts';
@@ -60,5 +62,16 @@ describe('stats', () => {
     expect([j.name, j.pids_stats.current, j.cpu_stats.cpu_usage.usage_in_usermode, j.precpu_stats.system_cpu_usage, j.preread]).toEqual(['/web', 3, 30, 0, '0001-01-01T00:00:00Z']);
     const k = dockerStats({ s, system: 2000, at: 't2' }, { s, system: 1000, at: 't1' }) as Record<string, any>;
     expect([k.precpu_stats.system_cpu_usage, k.preread]).toEqual([1000, 't1']);
+  });
+});
+
+describe('endpoint settings', () => {
+  it("create keeps EndpointsConfig's aliases and IPv4 address per network", () => {
+    const o = createOptionsOf({ Image: 'i', NetworkingConfig: { EndpointsConfig: { p_default: { Aliases: ['web', 'www'], IPAMConfig: { IPv4Address: '10.1.2.3' } }, other: null } } }, 'n');
+    expect([o.network, o.networkAliases, o.networkIps]).toEqual(['p_default', { p_default: ['web', 'www'] }, { p_default: '10.1.2.3' }]);
+  });
+  it('the record keeps them only for bridge networks it joins', () => {
+    expect(withEndpointSettings({ mode: 'bridge', networks: ['a'] }, { a: ['x'], b: ['y'] }, { b: '10.0.0.2' })).toEqual({ mode: 'bridge', networks: ['a'], aliases: { a: ['x'] } });
+    expect(withEndpointSettings({ mode: 'none' }, { a: ['x'] }, undefined)).toEqual({ mode: 'none' });
   });
 });
