@@ -283,6 +283,7 @@ export async function archivePutHandler(r: ApiRequest): Promise<void> {
 export async function renameHandler(r: ApiRequest): Promise<void> {
   const name = r.query.get('name');
   if (!name) throw new ApiError(400, 'name is required: give the new name of the container');
-  await onContainer(r, (store) => renameContainer(store, r.params[0]!, name));
+  const { changed } = await onContainer(r, (store) => renameContainer(store, r.params[0]!, name));
+  if (!changed) throw new ApiError(400, 'Renaming a container with the same name as its current name');
   r.res.writeHead(204).end();
 }

@@ -6,10 +6,11 @@ import type { Store } from '../../shared/store/store.ts';
 import { loadById, loadContainer, lockContainer, releaseName, reserveName, saveRecord, validateName } from '../containers/state.ts';
 
 /**
- * Gives container `nameOrId` the name `newName`. EINVALID for an invalid name or the container's current name,
- * EEXIST when another container holds it, ENOTFOUND for a missing container. Returns the id and the old name.
+ * Gives container `nameOrId` the name `newName`. EINVALID for an invalid name, EEXIST when another container holds
+ * it, ENOTFOUND for a missing container. Returns the id, the old name and whether it changed (its current name
+ * again changes nothing).
  */
-export async function renameContainer(store: Store, nameOrId: string, newName: string): Promise<{ id: string; oldName: string }> {
+export async function renameContainer(store: Store, nameOrId: string, newName: string): Promise<{ id: string; oldName: string; changed: boolean }> {
   const root = store.paths.root;
   const name = validateName(newName);
   const { id } = (await loadContainer(root, nameOrId)).record;
@@ -18,7 +19,8 @@ export async function renameContainer(store: Store, nameOrId: string, newName: s
     const c = await loadById(root, id);
     if (!c) throw new SkiffError('ENOTFOUND', `no container with name or ID "${nameOrId}" found: no such container`);
     const oldName = c.record.name;
-    if (oldName === name) throw new SkiffError('EINVALID', `renaming a container with the same name as its current name: container ${id} is already named "${name}"`);
+    // podman: its own name again is no change and no error (Docker's API refuses it: the caller decides)
+    if (oldName === name) return { id, oldName, changed: false };
     if (c.record.isInfra) throw new SkiffError('EINVALID', `container ${id} is the infra container of a pod and cannot be renamed: rename the pod's other containers instead`);
     await reserveName(root, name, id);
     try {
@@ -28,7 +30,7 @@ export async function renameContainer(store: Store, nameOrId: string, newName: s
       throw e;
     }
     await releaseName(root, oldName, id);
-    return { id, oldName };
+    return { id, oldName, changed: true };
   } finally {
     await lock.release();
   }

@@ -290,12 +290,15 @@ except docker.errors.NotFound as e:
     // the CLI: podman's `rename`, silent; the freed name can be taken by a new container
     const cli = rt(bundle, root, ['rename', 'gaps-b', 'gaps-a']);
     expect([cli.status, cli.stdout, cli.stderr]).toEqual([0, '', '']);
+    // podman: its own name again is silently nothing; Docker's API: a 400
     const same = rt(bundle, root, ['rename', 'gaps-a', 'gaps-a']);
-    expect(same.status).toBe(125);
-    expect(same.stderr).toMatch(/^Error: renaming a container with the same name as its current name/);
+    expect([same.status, same.stderr]).toEqual([0, '']);
+    expect((await call('POST', '/containers/gaps-a/rename?name=gaps-a')).status).toBe(400);
+    const missing = rt(bundle, root, ['rename', 'gaps-nosuch', 'x']);
+    expect([missing.status, missing.stderr]).toEqual([125, 'Error: no container with name or ID "gaps-nosuch" found: no such container\n']);
     const bad = rt(bundle, root, ['rename', 'gaps-a', 'bad/name']);
     expect(bad.status).toBe(125);
-    expect(bad.stderr).toMatch(/^Error: .*name/);
+    expect(bad.stderr).toMatch(/^Error: .*names must match \[a-zA-Z0-9\]\[a-zA-Z0-9_.-\]\*/);
     expect(docker(['create', '--name', 'gaps-b', '--network', 'none', 'localhost/busybox', 'true']).status).toBe(0);
     expect(rt(bundle, root, ['ps', '-a', '--format', '{{.Names}}']).stdout.split('\n').filter(Boolean).sort()).toEqual(['gaps-a', 'gaps-b', 'gaps-c']);
     expect(docker(['rm', '-f', 'gaps-a', 'gaps-b', 'gaps-c']).status).toBe(0);
