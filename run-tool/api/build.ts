@@ -3,11 +3,10 @@
 // imports another), its progress lines relayed as `{"stream": …}`, then the aux ID and "Successfully built/tagged"
 // lines docker's CLI, docker-compose and python3-docker read the result from. A failure after the 200 is an
 // `{"error": …}` line, as Docker's; the client going away kills the build.
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { applyLayer } from '../../shared/layer/apply.ts';
+import { runProgram } from '../../shared/process/run.ts';
 import { decompress } from '../../shared/layer/compression.ts';
 import { storePaths } from '../../shared/store/paths.ts';
 import { selfCommand } from '../containers/runc-handle.ts';
@@ -75,21 +74,23 @@ export async function buildHandler(r: ApiRequest): Promise<void> {
     r.res.writeHead(200, { 'Content-Type': 'application/json' });
     const line = (o: unknown): void => void r.res.write(`${JSON.stringify(o)}\r\n`);
     const quiet = queryBool(r.query, 'q');
-    const child = spawn(process.execPath, [buildToolScript(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const stop = (): void => void (child.exitCode === null && child.pid !== undefined && process.kill(child.pid, 'SIGTERM'));
-    r.signal.addEventListener('abort', stop, { once: true });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => void (out += c.toString()));
     let lastErr = '';
-    const relay = (async () => {
-      for await (const l of createInterface({ input: child.stderr })) {
-        if (/^Error: /.test(l)) lastErr = l.slice('Error: '.length);
-        else if (!quiet) line({ stream: `${l}\n` });
-      }
-    })();
-    const code = await new Promise<number>((ok) => child.on('close', (c) => ok(c ?? 1)));
-    await relay;
-    r.signal.removeEventListener('abort', stop);
+    let code: number;
+    let out: string;
+    try {
+      // the build's progress lines are relayed as they come; the client going away aborts (kills) the build
+      ({ code, stdout: out } = await runProgram(process.execPath, [buildToolScript(), ...args], {
+        signal: r.signal,
+        onStderrLine: (l) => {
+          if (l.startsWith('Error: ')) lastErr = l.slice('Error: '.length);
+          else if (!quiet) line({ stream: `${l}\n` });
+        },
+      }));
+    } catch (e) {
+      // after the 200 a failure is an error line, as Docker's
+      if (!r.signal.aborted) line({ errorDetail: { message: (e as Error).message }, error: (e as Error).message });
+      return void r.res.end();
+    }
     const id = out.trim().split('\n').pop() ?? '';
     if (code !== 0 || !/^[0-9a-f]{64}$/.test(id)) {
       const msg = lastErr || `the build failed (exit status ${code})`;

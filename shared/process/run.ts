@@ -23,6 +23,8 @@ export interface RunOptions {
   stdio?: StdioOptions;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** each complete stderr line as it arrives (without its newline), e.g. to relay progress; still collected too */
+  onStderrLine?: (line: string) => void;
 }
 
 /** The shell convention for how a child ended: its code, else 128 + the number of the signal that killed it. */
@@ -62,12 +64,22 @@ export function runProgram(cmd: string, args: readonly string[], o: RunOptions =
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr?.on('data', (b: Buffer) => err.push(b));
+    let partial = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      err.push(b);
+      if (!o.onStderrLine) return;
+      const lines = (partial + b.toString('utf8')).split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) o.onStderrLine(l);
+    });
     if (o.input !== undefined && child.stdin) {
       child.stdin.on('error', () => {});
       child.stdin.end(o.input);
     }
     child.on('error', (e) => reject(spawnError(cmd, e)));
-    child.on('close', (code, sig) => resolve({ code: exitStatus(code, sig), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.on('close', (code, sig) => {
+      if (partial !== '') o.onStderrLine?.(partial);
+      resolve({ code: exitStatus(code, sig), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
   });
 }
