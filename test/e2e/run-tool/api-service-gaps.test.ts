@@ -3,7 +3,7 @@
 // `rename` and `network connect|disconnect`. The service listens on a socket in this file's temp dir and is killed
 // by PID at the end.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -53,6 +53,8 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: 
     root = join(dir, 'root');
     sock = join(dir, 'api.sock');
     await makeBusyboxImage(root, dir);
+    await mkdir(join(dir, 'slow'), { recursive: true });
+    await writeFile(join(dir, 'slow', 'Dockerfile'), 'FROM localhost/busybox\nRUN sleep 60\n');
     service = spawn(process.execPath, [bundle, '--root', root, 'system', 'service', '-t', '0', `unix://${sock}`], { stdio: ['ignore', 'ignore', 'inherit'] });
     for (let i = 0; i < 200; i++) {
       if (await call('GET', '/_ping').then((r) => r.status === 200, () => false)) break;
@@ -168,6 +170,31 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: 
     expect(JSON.parse(junk.text).message).toMatch(/^invalid build context: /);
     expect((await call('GET', '/_ping')).status).toBe(200);
   });
+
+  it('a client going away mid-build kills the build and removes its context', async () => {
+    const tar = spawnSync('tar', ['-c', '-f', '-', '-C', join(dir, 'slow'), '.'], { encoding: 'buffer' });
+    expect(readdirSync(join(root, 'tmp')).filter((n) => n.startsWith('api-build-'))).toEqual([]);
+    const body = await new Promise<string>((ok, bad) => {
+      let seen = '';
+      const req = request({ socketPath: sock, agent: false, method: 'POST', path: '/build?networkmode=none', headers: { 'Content-Type': 'application/x-tar' } }, (res) => {
+        res.on('data', (c: Buffer) => {
+          seen += c.toString();
+          // the RUN has started: hang up
+          if (/STEP 2\/2: RUN sleep 60/.test(seen)) req.destroy();
+        });
+        res.on('close', () => ok(seen));
+      });
+      req.on('error', () => ok(seen));
+      req.on('timeout', () => bad(new Error('no progress')));
+      req.end(tar.stdout);
+    });
+    expect(body).toMatch(/STEP 2\/2: RUN sleep 60/);
+    const builds = () => spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(join(root, 'tmp', 'api-build-')));
+    for (let i = 0; i < 100 && builds().length > 0; i++) await new Promise((ok) => setTimeout(ok, 100));
+    expect(builds()).toEqual([]);
+    expect(readdirSync(join(root, 'tmp')).filter((n) => n.startsWith('api-build-'))).toEqual([]);
+    expect((await call('GET', '/_ping')).status).toBe(200);
+  }, 60_000);
 
   it.skipIf(!hasPyDocker)('python3-docker: api.build of a tar context; images.get().save() and images.load() round-trip; a bad archive is a 400', () => {
     const r = py(`
