@@ -27,6 +27,7 @@ const routes: [string, RegExp, Handler][] = [
   ['POST', /^\/containers\/prune$/, prune.containerPruneHandler],
   ['GET', new RegExp(`^/containers/${P}/stats$`), statsHandler],
   ['POST', new RegExp(`^/containers/${P}/rename$`), containers.renameHandler],
+  ['POST', new RegExp(`^/containers/${P}/resize$`), containers.resizeHandler],
   ['POST', /^\/containers\/create$/, containers.createHandler],
   ['GET', new RegExp(`^/containers/${P}/json$`), containers.inspectHandler],
   ['POST', new RegExp(`^/containers/${P}/start$`), containers.startHandler],

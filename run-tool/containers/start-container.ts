@@ -93,6 +93,8 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     // container as socket activation (LISTEN_PID rewritten to runc's pid by --replace-listen-pid)
     ...(preserveFds > 0 ? ['--replace-listen-pid'] : []),
     ...(record.config.tty ? ['-t'] : []),
+    // an open stdin (`-i`): conmon holds it and feeds it from its attach socket (the API's attach with stdin)
+    ...(record.config.openStdin ? ['-i'] : []),
     ...selfCommand().flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
     ...['--root', root, 'container-cleanup', id].flatMap((a) => ['--exit-command-arg', a]),
   ];

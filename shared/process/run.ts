@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
 import { SkiffError, throwIfAborted } from '../errors.ts';
 import { notInstalled } from './system-programs.ts';
 
@@ -13,8 +14,8 @@ export interface ProgramResult {
 
 /** How runProgram runs a program. */
 export interface RunOptions {
-  /** written to its stdin, which is then closed; without it stdin is /dev/null */
-  input?: string;
+  /** written to its stdin, which is then closed (a stream: piped in as it comes, closed at its end); without it stdin is /dev/null */
+  input?: string | Readable;
   /** on abort the program is killed (SIGTERM) and the promise rejects with EABORT */
   signal?: AbortSignal;
   /** passed to the program as its descriptors 3, 4, … (e.g. a directory it names as `/proc/self/fd/3/<name>`) */
@@ -74,7 +75,8 @@ export function runProgram(cmd: string, args: readonly string[], o: RunOptions =
     });
     if (o.input !== undefined && child.stdin) {
       child.stdin.on('error', () => {});
-      child.stdin.end(o.input);
+      if (typeof o.input === 'string') child.stdin.end(o.input);
+      else o.input.pipe(child.stdin);
     }
     child.on('error', (e) => reject(spawnError(cmd, e)));
     child.on('close', (code, sig) => {

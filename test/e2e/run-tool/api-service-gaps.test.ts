@@ -18,6 +18,8 @@ const hasDocker = spawnSync(DOCKER, ['--version']).status === 0;
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const hasPyDocker = spawnSync(PYTHON, ['-c', 'import docker']).status === 0;
 const hasCompose = spawnSync('docker-compose', ['version']).status === 0;
+const hasSocat = spawnSync('sh', ['-c', 'command -v socat']).status === 0;
+const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0;
 const hasNetavark = existsSync('/usr/lib/podman/netavark') || spawnSync('sh', ['-c', 'command -v netavark']).status === 0;
 
 let bundle = '';
@@ -414,5 +416,43 @@ except docker.errors.NotFound as e:
     expect(docker(['rm', '-f', 'gaps-net', 'gaps-none']).status).toBe(0);
     // nothing left attached: both networks can go without force
     expect(rt(bundle, root, ['network', 'rm', 'gapsnet1', 'gapsnet2']).status).toBe(0);
+  }, 120_000);
+
+  it.skipIf(!hasDocker || !hasSocat)('attach with stdin: docker run -i feeds piped input and its end closes the stdin; a container without -i takes none', () => {
+    const r = spawnSync(DOCKER, ['-H', `unix://${sock}`, 'run', '-i', '--rm', '--network', 'none', 'localhost/busybox', 'sh', '-c', 'while read l; do echo "got $l"; done; echo eof; exit 6'], { input: 'one\ntwo\n', encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config') } });
+    expect([r.stdout, r.stderr, r.status]).toEqual(['got one\ngot two\neof\n', '', 6]);
+    // without -i the container's stdin stays empty: the input is not read
+    const n = spawnSync(DOCKER, ['-H', `unix://${sock}`, 'run', '--rm', '--network', 'none', 'localhost/busybox', 'sh', '-c', 'cat; echo done'], { input: 'ignored\n', encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config') } });
+    expect([n.stdout, n.status]).toEqual(['done\n', 0]);
+  }, 120_000);
+
+  it.skipIf(!hasPyDocker || !hasSocat)('attach with stdin and a TTY: python3-docker attach_socket drives a shell; resize goes to the monitor; bad sizes are a 400', async () => {
+    const r = py(`
+import docker, sys
+c = docker.APIClient(base_url='unix://' + sys.argv[1])
+ct = c.create_container('localhost/busybox', ['sh'], tty=True, stdin_open=True, name='gaps-tty', host_config=c.create_host_config(network_mode='none'))
+s = c.attach_socket(ct, params={'stdin': 1, 'stream': 1, 'stdout': 1, 'stderr': 1})
+c.start(ct)
+c.resize(ct, 33, 101)
+s._sock.sendall(b'stty size; echo hi-$((40+2)); exit 5\\n')
+out = b''
+while True:
+    d = s._sock.recv(4096)
+    if not d: break
+    out += d
+print(b'33 101' in out, b'hi-42' in out, c.wait(ct)['StatusCode'])
+c.remove_container(ct, force=True)
+`);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('True True 5\n');
+    expect((await call('POST', '/containers/gaps-nosuch/resize?h=10&w=10')).status).toBe(404);
+    expect((await call('POST', '/containers/gaps-nosuch/resize?h=0&w=x')).status).toBe(400);
+  }, 120_000);
+
+  it.skipIf(!hasDocker || !hasSocat || !hasScript)('docker run -it in a terminal: a shell answers what is typed and its exit code comes back', () => {
+    const cmd = `${DOCKER} -H unix://${sock} run -it --rm --network none localhost/busybox sh`;
+    const r = spawnSync('sh', ['-c', `(sleep 2; printf 'echo it-$((6*7))\\n'; sleep 1; printf 'exit 4\\n'; sleep 2) | script -qec "${cmd}" /dev/null`], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config') } });
+    expect(r.stdout.replace(/\r/g, '')).toMatch(/\nit-42\n/);
+    expect(r.status).toBe(4);
   }, 120_000);
 });
