@@ -243,6 +243,7 @@ export async function attachUpgraded(r: Omit<ApiRequest, 'res'>, socket: Duplex)
     // stdin=1 on a container with an open stdin: what the client sends goes to the container (buffered until it runs)
     const input = queryBool(r.query, 'stdin') && openStdin ? new PassThrough() : undefined;
     if (input) socket.pipe(input);
+    else socket.resume(); // nothing to read: let the client's end be seen
     if (!queryBool(r.query, 'stream') && !input) return void socket.end();
     // a container attached before its start: wait for the start (or its removal)
     while ((await statusOf(store, name).catch(() => undefined)) === 'created' && !ac.signal.aborted) await new Promise((ok) => setTimeout(ok, 20));

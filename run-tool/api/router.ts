@@ -123,6 +123,7 @@ export async function handleUpgrade(ctx: { root: string; version: string }, req:
     const x = /^\/exec\/([^/]+)\/start$/.exec(path);
     if (req.method === 'POST' && x) {
       req.resume();
+      socket.resume();
       return await exec.execStartUpgraded(ctx.root, decodeURIComponent(x[1]!), socket);
     }
     const m = /^\/containers\/([^/]+)\/attach$/.exec(path);

@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
@@ -42,8 +43,9 @@ function call(method: string, path: string, body?: string | Buffer): Promise<{ s
   });
 }
 
+// SIGKILL on timeout: an attached docker CLI proxies SIGTERM to the container instead of exiting
 const docker = (args: string[], timeout = 120_000) =>
-  spawnSync(DOCKER, ['-H', `unix://${sock}`, ...args], { encoding: 'utf8', timeout, env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config'), DOCKER_BUILDKIT: '0' } });
+  spawnSync(DOCKER, ['-H', `unix://${sock}`, ...args], { encoding: 'utf8', timeout, killSignal: 'SIGKILL', env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config'), DOCKER_BUILDKIT: '0' } });
 const py = (script: string, ...args: string[]) => spawnSync(PYTHON, ['-c', script, sock, ...args], { encoding: 'utf8', timeout: 120_000 });
 
 describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: build, push, save/load, stats, rename, prunes, network connect', () => {
@@ -419,12 +421,30 @@ except docker.errors.NotFound as e:
   }, 120_000);
 
   it.skipIf(!hasDocker || !hasSocat)('attach with stdin: docker run -i feeds piped input and its end closes the stdin; a container without -i takes none', () => {
-    const r = spawnSync(DOCKER, ['-H', `unix://${sock}`, 'run', '-i', '--rm', '--network', 'none', 'localhost/busybox', 'sh', '-c', 'while read l; do echo "got $l"; done; echo eof; exit 6'], { input: 'one\ntwo\n', encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config') } });
+    const r = spawnSync(DOCKER, ['-H', `unix://${sock}`, 'run', '-i', '--rm', '--network', 'none', 'localhost/busybox', 'sh', '-c', 'while read l; do echo "got $l"; done; echo eof; exit 6'], { input: 'one\ntwo\n', encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL', env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config') } });
     expect([r.stdout, r.stderr, r.status]).toEqual(['got one\ngot two\neof\n', '', 6]);
     // without -i the container's stdin stays empty: the input is not read
-    const n = spawnSync(DOCKER, ['-H', `unix://${sock}`, 'run', '--rm', '--network', 'none', 'localhost/busybox', 'sh', '-c', 'cat; echo done'], { input: 'ignored\n', encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config') } });
+    const n = spawnSync(DOCKER, ['-H', `unix://${sock}`, 'run', '--rm', '--network', 'none', 'localhost/busybox', 'sh', '-c', 'cat; echo done'], { input: 'ignored\n', encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL', env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config') } });
     expect([n.stdout, n.status]).toEqual(['done\n', 0]);
   }, 120_000);
+
+  it.skipIf(!hasSocat)('attach with stdin: input sent with the request head and a half-close before the start are neither dropped nor missed', async () => {
+    const c = await call('POST', '/containers/create?name=gaps-early', JSON.stringify({ Image: 'localhost/busybox', Cmd: ['sh', '-c', 'while read l; do echo "got $l"; done; echo eof'], OpenStdin: true, StdinOnce: true, HostConfig: { NetworkMode: 'none' } }));
+    expect(c.status).toBe(201);
+    const out = await new Promise<string>((ok, bad) => {
+      const s = connect(sock);
+      let got = '';
+      s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      s.on('end', () => ok(got));
+      s.on('error', bad);
+      // the head, the stdin and the end in one go, before the container starts
+      s.end('POST /v1.41/containers/gaps-early/attach?stdin=1&stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\nearly\n');
+      setTimeout(() => void call('POST', '/containers/gaps-early/start'), 300);
+      setTimeout(() => bad(new Error(`no end; got ${JSON.stringify(got)}`)), 30_000);
+    });
+    expect(out).toMatch(/^HTTP\/1\.1 101 [^]*got early\n[^]*eof\n$/);
+    expect((await call('DELETE', '/containers/gaps-early?force=1')).status).toBe(204);
+  }, 60_000);
 
   it.skipIf(!hasPyDocker || !hasSocat)('attach with stdin and a TTY: python3-docker attach_socket drives a shell; resize goes to the monitor; bad sizes are a 400', async () => {
     const r = py(`
@@ -451,7 +471,7 @@ c.remove_container(ct, force=True)
 
   it.skipIf(!hasDocker || !hasSocat || !hasScript)('docker run -it in a terminal: a shell answers what is typed and its exit code comes back', () => {
     const cmd = `${DOCKER} -H unix://${sock} run -it --rm --network none localhost/busybox sh`;
-    const r = spawnSync('sh', ['-c', `(sleep 2; printf 'echo it-$((6*7))\\n'; sleep 1; printf 'exit 4\\n'; sleep 2) | script -qec "${cmd}" /dev/null`], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config') } });
+    const r = spawnSync('sh', ['-c', `(sleep 2; printf 'echo it-$((6*7))\\n'; sleep 1; printf 'exit 4\\n'; sleep 2) | script -qec "${cmd}" /dev/null`], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL', env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config') } });
     expect(r.stdout.replace(/\r/g, '')).toMatch(/\nit-42\n/);
     expect(r.status).toBe(4);
   }, 120_000);
