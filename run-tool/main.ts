@@ -72,6 +72,7 @@ const commands: CommandModule[] = [
   { names: ['build'], load: async () => (await import('../shared/cli/build-command.ts')).addBuildCommand },
   { names: ['push'], load: async () => (await import('../shared/cli/push-command.ts')).addPushCommand },
   { names: ['manifest'], load: async () => { const { addManifestCommands } = await import('../shared/cli/manifest-command.ts'); return (p) => addManifestCommands(p, { tool: 'run-tool' }); } },
+  { names: ['rename'], load: async () => (await import('./commands/rename.ts')).addRenameCommand },
   // last: it reuses a `system` command if one exists
   {
     names: ['system', 'prune'],

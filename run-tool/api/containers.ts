@@ -1,6 +1,6 @@
 // The Docker API's container endpoints, each a translation onto run-tool/ops: Docker's query and JSON in, the
 // operation's result out in Docker's shape, logs as Docker's 8-byte multiplexed frames.
-import type { Duplex } from 'node:stream';
+import { PassThrough, type Duplex } from 'node:stream';
 import { isSkiffError } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
 import type { LoadedContainer } from '../containers/state.ts';
@@ -9,6 +9,8 @@ import { checkWaitCondition, killContainer, removeContainer, restartContainer, s
 import { streamLog, type LogEntry } from '../ops/container-logs.ts';
 import { inspectContainer } from '../ops/inspect.ts';
 import { listContainers } from '../ops/list-containers.ts';
+import { renameContainer } from '../ops/rename-container.ts';
+import { feedContainerStdin, resizeContainerTty } from '../ops/attach-stdin.ts';
 import { topContainer } from '../ops/top-container.ts';
 import { copyArchiveIntoContainer, copyOutOfContainer, statInContainer } from '../ops/copy-container.ts';
 import { createOptionsOf } from './create-body.ts';
@@ -99,8 +101,9 @@ export async function inspectHandler(r: ApiRequest): Promise<void> {
   const state = j.State as Record<string, unknown>;
   state.Status = dockerStatus(String(state.Status));
   // the API serves logs as Docker's json-file driver does: clients (compose) read them only from drivers they know
+  // (LogPath stays empty: the file is skiff's k8s-file log, not the json-file one a client could read itself)
   const hostConfig = { ...(j.HostConfig as Record<string, unknown>), LogConfig: { Type: 'json-file', Config: {} } };
-  sendJson(r.res, 200, { ...j, Name: `/${String(j.Name)}`, Image: `sha256:${String(j.Image)}`, HostConfig: hostConfig });
+  sendJson(r.res, 200, { ...j, Name: `/${String(j.Name)}`, Image: `sha256:${String(j.Image)}`, HostConfig: hostConfig, LogPath: '', Platform: 'linux' });
 }
 
 /** POST /containers/{id}/start: 304 when it runs already. */
@@ -208,15 +211,19 @@ export async function topHandler(r: ApiRequest): Promise<void> {
 
 /**
  * POST /containers/{id}/attach on a hijacked connection (`docker run` without -d, compose `up`): the output
- * streams as frames (raw with a TTY) from the container's start until it stops. Stdin is not forwarded.
+ * streams as frames (raw with a TTY) from the container's start until it stops; with stdin=1 what the client sends
+ * goes to the container's stdin (a container created with OpenStdin; ops/attach-stdin.ts), its end closing it.
  */
 export async function attachUpgraded(r: Omit<ApiRequest, 'res'>, socket: Duplex): Promise<void> {
   const name = r.params[0]!;
   const keep = entryFilter(r.query);
   await withApiStore(r.root, async (store) => {
     let tty = false;
+    let openStdin = false;
     try {
-      tty = ((await inspectContainer(store, name)).Config as { Tty?: boolean }).Tty === true;
+      const config = (await inspectContainer(store, name)).Config as { Tty?: boolean; OpenStdin?: boolean };
+      tty = config.Tty === true;
+      openStdin = config.OpenStdin === true;
     } catch (e) {
       const err = notFound(e, name);
       const msg = JSON.stringify({ message: (err as Error).message });
@@ -227,9 +234,15 @@ export async function attachUpgraded(r: Omit<ApiRequest, 'res'>, socket: Duplex)
     const ac = new AbortController();
     socket.on('close', () => ac.abort());
     socket.on('error', () => ac.abort());
-    if (!queryBool(r.query, 'stream')) return void socket.end();
+    // stdin=1 on a container with an open stdin: what the client sends goes to the container (buffered until it runs)
+    const input = queryBool(r.query, 'stdin') && openStdin ? new PassThrough() : undefined;
+    if (input) socket.pipe(input);
+    else socket.resume(); // nothing to read: let the client's end be seen
+    if (!queryBool(r.query, 'stream') && !input) return void socket.end();
     // a container attached before its start: wait for the start (or its removal)
     while ((await statusOf(store, name).catch(() => undefined)) === 'created' && !ac.signal.aborted) await new Promise((ok) => setTimeout(ok, 20));
+    if (input) void feedContainerStdin(r.root, name, input, { signal: ac.signal }).catch(() => {});
+    if (!queryBool(r.query, 'stream')) return;
     await streamLog(store, name, (entries) => {
       for (const e of entries.filter(keep)) socket.write(tty ? `${e.text}` : logFrame(e, false));
     }, { follow: true, signal: ac.signal }).catch(() => {});
@@ -268,5 +281,23 @@ export async function archiveGetHandler(r: ApiRequest): Promise<void> {
 export async function archivePutHandler(r: ApiRequest): Promise<void> {
   const path = archivePath(r.query);
   await onContainer(r, (store) => copyArchiveIntoContainer(store, r.params[0]!, path, r.req, { signal: r.signal }));
+  r.res.writeHead(200).end();
+}
+
+/** POST /containers/{id}/rename?name=: 409 when another container holds the name. */
+export async function renameHandler(r: ApiRequest): Promise<void> {
+  const name = r.query.get('name');
+  if (!name) throw new ApiError(400, 'name is required: give the new name of the container');
+  const { changed } = await onContainer(r, (store) => renameContainer(store, r.params[0]!, name));
+  if (!changed) throw new ApiError(400, 'Renaming a container with the same name as its current name');
+  r.res.writeHead(204).end();
+}
+
+/** POST /containers/{id}/resize?h=&w=: a TTY container's terminal size, through its monitor's control fifo. */
+export async function resizeHandler(r: ApiRequest): Promise<void> {
+  const h = Number(r.query.get('h'));
+  const w = Number(r.query.get('w'));
+  if (!Number.isInteger(h) || !Number.isInteger(w) || h <= 0 || w <= 0) throw new ApiError(400, 'h and w must be positive integers: give the terminal height and width');
+  await onContainer(r, (store) => resizeContainerTty(store, r.params[0]!, h, w));
   r.res.writeHead(200).end();
 }

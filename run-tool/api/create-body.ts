@@ -83,8 +83,17 @@ export function createOptionsOf(body: Record<string, unknown>, name: string | un
   const rp = hc.RestartPolicy as { Name?: string; MaximumRetryCount?: number } | undefined;
   const restart = rp?.Name ? parseRestart(rp.Name === 'on-failure' && rp.MaximumRetryCount ? `on-failure:${rp.MaximumRetryCount}` : rp.Name) : undefined;
   let network = typeof hc.NetworkMode === 'string' && hc.NetworkMode !== '' && hc.NetworkMode !== 'default' ? hc.NetworkMode : undefined;
-  const endpoints = Object.keys(((body.NetworkingConfig as Record<string, unknown> | undefined)?.EndpointsConfig ?? {}) as object);
+  const endpointsConfig = ((body.NetworkingConfig as Record<string, unknown> | undefined)?.EndpointsConfig ?? {}) as Record<string, { Aliases?: unknown; IPAMConfig?: { IPv4Address?: unknown } | null } | null>;
+  const endpoints = Object.keys(endpointsConfig);
   if (network === undefined && endpoints.length > 0) network = endpoints[0];
+  // the aliases (compose: the service name) and fixed addresses of the networks joined, by network name
+  const networkAliases: Record<string, string[]> = {};
+  const networkIps: Record<string, string> = {};
+  for (const [net, ep] of Object.entries(endpointsConfig)) {
+    if (Array.isArray(ep?.Aliases) && ep.Aliases.length > 0) networkAliases[net] = ep.Aliases.map(String);
+    const ip = ep?.IPAMConfig?.IPv4Address;
+    if (typeof ip === 'string' && ip !== '') networkIps[net] = ip;
+  }
   const hcheck = body.Healthcheck && typeof body.Healthcheck === 'object' ? health(body.Healthcheck as Record<string, unknown>) : undefined;
   const entrypoint = strings(body.Entrypoint, 'Entrypoint');
   const cmd = strings(body.Cmd, 'Cmd');
@@ -106,6 +115,8 @@ export function createOptionsOf(body: Record<string, unknown>, name: string | un
     rm: hc.AutoRemove === true,
     restart,
     network,
+    ...(Object.keys(networkAliases).length > 0 && { networkAliases }),
+    ...(Object.keys(networkIps).length > 0 && { networkIps }),
     ports,
     publishAll: hc.PublishAllPorts === true,
     mounts,

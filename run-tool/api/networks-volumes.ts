@@ -1,9 +1,11 @@
-// The Docker API's network and volume endpoints over run-tool/ops.
+// The Docker API's network and volume endpoints over run-tool/ops (connect/disconnect: ops/network-connect.ts).
 import { isSkiffError } from '../../shared/errors.ts';
 import type { NetworkConfig } from '../../shared/network/types.ts';
 import { createNetwork, inspectNetworks, listNetworksMatching, removeNetwork } from '../ops/networks.ts';
-import { createNamedVolume, inspectVolumes, listVolumesMatching, pruneUnusedVolumes, removeNamedVolume } from '../ops/volumes.ts';
-import type { ApiRequest } from './context.ts';
+import { createNamedVolume, inspectVolumes, listVolumesMatching, pruneLabelFilters, pruneUnusedVolumes, removeNamedVolume } from '../ops/volumes.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { connectContainerNetwork, disconnectContainerNetwork } from '../ops/network-connect.ts';
+import { withApiStore, type ApiRequest } from './context.ts';
 import { ApiError, dockerFilters, queryBool, readJson, rejectUnknownFields, sendJson } from './http-util.ts';
 
 /** Docker's network JSON of a skiff network. Pure. */
@@ -81,7 +83,44 @@ export async function volumeRemoveHandler(r: ApiRequest): Promise<void> {
   r.res.writeHead(204).end();
 }
 
-/** POST /volumes/prune */
+/** POST /volumes/prune?filters= (label=KEY[=VALUE]) → VolumesDeleted, SpaceReclaimed. */
 export async function volumePruneHandler(r: ApiRequest): Promise<void> {
-  sendJson(r.res, 200, { VolumesDeleted: await pruneUnusedVolumes(r.root), SpaceReclaimed: 0 });
+  const deleted = await pruneUnusedVolumes(r.root, pruneLabelFilters(dockerFilters(r.query)));
+  sendJson(r.res, 200, { VolumesDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 });
+}
+
+const CONNECT_FIELDS = new Set(['Container', 'EndpointConfig', 'Force']);
+
+/** The container and endpoint of a connect/disconnect body; 400 without a Container. */
+async function connectBody(r: ApiRequest): Promise<{ container: string; aliases: string[]; ip?: string }> {
+  const b = await readJson(r.req);
+  rejectUnknownFields(b, CONNECT_FIELDS, 'the network connect body');
+  if (typeof b.Container !== 'string' || b.Container === '') throw new ApiError(400, 'Container is required: name the container to connect');
+  const ep = (b.EndpointConfig ?? {}) as { Aliases?: unknown; IPAMConfig?: { IPv4Address?: unknown } };
+  const aliases = Array.isArray(ep.Aliases) ? ep.Aliases.map(String) : [];
+  const ip = typeof ep.IPAMConfig?.IPv4Address === 'string' && ep.IPAMConfig.IPv4Address !== '' ? ep.IPAMConfig.IPv4Address : undefined;
+  return { container: b.Container, aliases, ...(ip && { ip }) };
+}
+
+/** Runs a connect/disconnect with Docker's 404 wording for a missing container or network. */
+async function onEndpoint(r: ApiRequest, container: string, fn: (store: Store) => Promise<void>): Promise<void> {
+  try {
+    await withApiStore(r.root, fn);
+  } catch (e) {
+    if (isSkiffError(e, 'ENOTFOUND')) throw /network/i.test(e.message) ? missingNetwork(e, r.params[0]!) : new ApiError(404, `No such container: ${container}`);
+    throw e;
+  }
+  r.res.writeHead(200).end();
+}
+
+/** POST /networks/{id}/connect {Container, EndpointConfig: {Aliases, IPAMConfig: {IPv4Address}}} */
+export async function networkConnectHandler(r: ApiRequest): Promise<void> {
+  const b = await connectBody(r);
+  await onEndpoint(r, b.container, (store) => connectContainerNetwork(store, b.container, r.params[0]!, { aliases: b.aliases, ...(b.ip && { ip: b.ip }) }));
+}
+
+/** POST /networks/{id}/disconnect {Container, Force} */
+export async function networkDisconnectHandler(r: ApiRequest): Promise<void> {
+  const b = await connectBody(r);
+  await onEndpoint(r, b.container, (store) => disconnectContainerNetwork(store, b.container, r.params[0]!));
 }

@@ -7,6 +7,11 @@ import * as exec from './exec.ts';
 import { eventsHandler } from './events.ts';
 import * as images from './images.ts';
 import * as nv from './networks-volumes.ts';
+import * as transfer from './image-transfer.ts';
+import * as prune from './prune.ts';
+import { statsHandler } from './stats.ts';
+import { buildHandler } from './build.ts';
+import { authHandler } from './auth.ts';
 import type { ApiRequest, Handler } from './context.ts';
 import { ApiError, sendError, statusOf } from './http-util.ts';
 import { MIN_API_VERSION, pingHandler, pingHeaders, infoHandler, versionHandler } from './system.ts';
@@ -19,6 +24,10 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', /^\/info$/, infoHandler],
   ['GET', /^\/events$/, eventsHandler],
   ['GET', /^\/containers\/json$/, containers.listHandler],
+  ['POST', /^\/containers\/prune$/, prune.containerPruneHandler],
+  ['GET', new RegExp(`^/containers/${P}/stats$`), statsHandler],
+  ['POST', new RegExp(`^/containers/${P}/rename$`), containers.renameHandler],
+  ['POST', new RegExp(`^/containers/${P}/resize$`), containers.resizeHandler],
   ['POST', /^\/containers\/create$/, containers.createHandler],
   ['GET', new RegExp(`^/containers/${P}/json$`), containers.inspectHandler],
   ['POST', new RegExp(`^/containers/${P}/start$`), containers.startHandler],
@@ -35,14 +44,24 @@ const routes: [string, RegExp, Handler][] = [
   ['PUT', new RegExp(`^/containers/${P}/archive$`), containers.archivePutHandler],
   ['POST', new RegExp(`^/exec/${P}/start$`), exec.execStartHandler],
   ['GET', new RegExp(`^/exec/${P}/json$`), exec.execInspectHandler],
+  ['POST', /^\/build$/, buildHandler],
+  ['POST', /^\/auth$/, authHandler],
   ['GET', /^\/images\/json$/, images.listHandler],
+  ['POST', /^\/images\/prune$/, prune.imagePruneHandler],
+  ['GET', /^\/images\/get$/, transfer.getHandler],
+  ['POST', /^\/images\/load$/, transfer.loadHandler],
+  ['GET', /^\/images\/(.+)\/get$/, transfer.getHandler],
+  ['POST', /^\/images\/(.+)\/push$/, transfer.pushHandler],
   ['POST', /^\/images\/create$/, images.createHandler],
   ['GET', /^\/images\/(.+)\/json$/, images.inspectHandler],
   ['POST', /^\/images\/(.+)\/tag$/, images.tagHandler],
   ['DELETE', /^\/images\/(.+)$/, images.removeHandler],
   ['GET', /^\/networks$/, nv.networkListHandler],
+  ['POST', /^\/networks\/prune$/, prune.networkPruneHandler],
   ['POST', /^\/networks\/create$/, nv.networkCreateHandler],
   ['GET', new RegExp(`^/networks/${P}$`), nv.networkInspectHandler],
+  ['POST', new RegExp(`^/networks/${P}/connect$`), nv.networkConnectHandler],
+  ['POST', new RegExp(`^/networks/${P}/disconnect$`), nv.networkDisconnectHandler],
   ['DELETE', new RegExp(`^/networks/${P}$`), nv.networkRemoveHandler],
   ['GET', /^\/volumes$/, nv.volumeListHandler],
   ['POST', /^\/volumes\/create$/, nv.volumeCreateHandler],
@@ -104,6 +123,7 @@ export async function handleUpgrade(ctx: { root: string; version: string }, req:
     const x = /^\/exec\/([^/]+)\/start$/.exec(path);
     if (req.method === 'POST' && x) {
       req.resume();
+      socket.resume();
       return await exec.execStartUpgraded(ctx.root, decodeURIComponent(x[1]!), socket);
     }
     const m = /^\/containers\/([^/]+)\/attach$/.exec(path);

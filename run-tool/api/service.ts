@@ -77,7 +77,11 @@ export async function serveApi(o: ServeOptions): Promise<void> {
   let done!: () => void;
   const finished = new Promise<void>((ok) => (done = ok));
   const server = createServer((req, res) => void handleRequest(ctx, req, res));
-  server.on('upgrade', (req, socket) => void handleUpgrade(ctx, req, socket));
+  server.on('upgrade', (req, socket, head: Buffer) => {
+    // what came right behind the request head (attach's first stdin bytes) belongs to the raw stream
+    if (head.length > 0) socket.unshift(head);
+    void handleUpgrade(ctx, req, socket);
+  });
   const arm = (): void => {
     clearTimeout(timer);
     timer = open === 0 && o.idleSeconds > 0 ? setTimeout(() => server.close(() => done()), o.idleSeconds * 1000) : undefined;

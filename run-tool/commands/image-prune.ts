@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
-import { pruneImages } from '../ops/system-prune.ts';
+import { pruneImages } from '../ops/prune.ts';
 import { confirm, withStore } from './cli-util.ts';
 import { collectStoreGarbage } from '../ops/image-gc.ts';
 
@@ -14,7 +14,7 @@ export function addImagePruneCommand(program: Command): void {
       const what = a.all ? 'all images without at least one container associated with them' : 'all dangling images';
       if (!(await confirm(`WARNING! This command removes ${what}.\nAre you sure you want to continue? [y/N] `))) return;
     }
-    const ids = await withStore(cmd, async (store) => pruneImages(store, { all: a.all === true }));
+    const ids = await withStore(cmd, async (store) => (await pruneImages(store, undefined, { all: a.all === true })).deleted);
     // blobs and unpacked layers no image holds any more go too (after the store is closed)
     if (ids && ids.length > 0) await collectStoreGarbage(storeRootOf(cmd));
     for (const id of ids ?? []) process.stdout.write(`${id}\n`);

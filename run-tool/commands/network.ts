@@ -1,4 +1,4 @@
-// `network create|ls|inspect|rm` with podman 4.3's flags, output and exit codes.
+// `network create|ls|inspect|rm|connect|disconnect` with podman 4.3's flags, output and exit codes.
 import type { Command } from 'commander';
 import { SkiffError, isSkiffError } from '../../shared/errors.ts';
 import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
@@ -8,6 +8,8 @@ import { createNetwork, inspectNetworks, listNetworksMatching, removeNetwork } f
 import type { NetworkConfig } from '../../shared/network/types.ts';
 import { collect, keyValueFlags } from '../../shared/cli/flags.ts';
 import { inspectFormat } from './inspect-format.ts';
+import { withStore } from './cli-util.ts';
+import { connectContainerNetwork, disconnectContainerNetwork } from '../ops/network-connect.ts';
 
 
 /** podman's `network ls --format` fields for one network. */
@@ -143,5 +145,25 @@ export function addNetworkCommand(program: Command): void {
       }
       throw firstError;
     }
+  });
+  const connect = net
+    .command('connect')
+    .description('connect a container to a network (a running one gets the interface at once)')
+    .argument('<network>')
+    .argument('<container>')
+    .option('--alias <name>', 'network-scoped DNS name for the container (repeatable)', collect, [])
+    .option('--ip <address>', 'IPv4 address for the container on this network');
+  addRootOption(connect).action(async (network: string, container: string, opts: { alias: string[]; ip?: string }) => {
+    await withStore(connect, (store) => connectContainerNetwork(store, container, network, { aliases: opts.alias, ...(opts.ip && { ip: opts.ip }) }));
+  });
+
+  const disconnect = net
+    .command('disconnect')
+    .description('disconnect a container from a network (a running one loses the interface at once)')
+    .argument('<network>')
+    .argument('<container>')
+    .option('-f, --force', 'accepted for podman compatibility');
+  addRootOption(disconnect).action(async (network: string, container: string) => {
+    await withStore(disconnect, (store) => disconnectContainerNetwork(store, container, network));
   });
 }

@@ -85,6 +85,10 @@ export interface ContainerSecurityConfig {
 /** The network namespace, published ports, /etc/hosts and resolver settings. */
 export interface ContainerNetworkConfig {
   network?: string;
+  /** Extra DNS names per bridge network joined (Docker's EndpointsConfig Aliases) */
+  networkAliases?: Record<string, string[]>;
+  /** A fixed IPv4 address per bridge network joined (Docker's EndpointsConfig IPAMConfig.IPv4Address) */
+  networkIps?: Record<string, string>;
   ports?: PortMapping[];
   /** Publish every exposed port (podman's PublishExposedPorts) */
   publishAll?: boolean;

@@ -28,7 +28,7 @@ import { hostAccountOf, resolveUser } from '../../shared/runtime/user.ts';
 import { idMapSize, keepIdMappings, keepIdToOuter } from '../../shared/runtime/keep-id.ts';
 import { parseSignal } from './signals.ts';
 import type { CreateOptions } from './create-options.ts';
-import { resolveNetworkChoice, resolvePorts, specNetwork } from './net-wiring.ts';
+import { resolveNetworkChoice, resolvePorts, specNetwork, withEndpointSettings } from './net-wiring.ts';
 import { placeholderJoinPaths, resolveJoins } from './ns-join.ts';
 import { pastaHook } from '../../shared/network/pasta-hook.ts';
 import { removeVolume, resolveVolumeMount } from './volumes.ts';
@@ -388,7 +388,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       rootless,
       ...(usernsMarker()?.mode === 'single' && { singleIdMapping: true }),
       ...(keep && { keepId: { uid: keep.uid, gid: keep.gid } }),
-      network: netChoice,
+      network: withEndpointSettings(netChoice, o.networkAliases, o.networkIps),
       ...(Object.keys(joins).length > 0 && { namespaces: joins }),
       ...(o.pod !== undefined && { pod: o.pod }),
       ...(o.isInfra && { isInfra: true }),

@@ -28,6 +28,10 @@ export interface NetworkChoice {
   mode: NetworkMode;
   /** bridge networks joined (default ["podman"]) */
   networks?: string[];
+  /** extra DNS names per network (`network connect --alias`) */
+  aliases?: Record<string, string[]>;
+  /** a fixed address per network (`network connect --ip`) */
+  ips?: Record<string, string>;
 }
 
 /**
@@ -54,6 +58,19 @@ export async function resolveNetworkChoice(root: string, flag: string | undefine
   const { getNetwork } = await import('../../shared/network/network-config.ts');
   for (const n of names) out.push((await getNetwork(root, n)).name);
   return { choice: { mode: 'bridge', networks: out }, recordMode: 'bridge' };
+}
+
+/** `choice` with the aliases and fixed addresses given for the bridge networks it joins (others dropped). Pure. */
+export function withEndpointSettings(choice: NetworkChoice, aliases: Record<string, string[]> | undefined, ips: Record<string, string> | undefined): NetworkChoice {
+  if (choice.mode !== 'bridge') return choice;
+  const nets = new Set(choice.networks ?? ['podman']);
+  const pick = <T>(m: Record<string, T> | undefined): Record<string, T> | undefined => {
+    const kept = Object.entries(m ?? {}).filter(([n]) => nets.has(n));
+    return kept.length > 0 ? Object.fromEntries(kept) : undefined;
+  };
+  const a = pick(aliases);
+  const i = pick(ips);
+  return { ...choice, ...(a && { aliases: a }), ...(i && { ips: i }) };
 }
 
 /** Whether the mode needs a network helper (bridge or pasta). */
@@ -115,6 +132,8 @@ export async function connectContainer(root: string, userdata: string, record: C
   const state = await attachNetwork(record.id, {
     mode: choice.mode,
     ...(choice.networks && { networks: choice.networks }),
+    ...(choice.aliases && { networkAliases: choice.aliases }),
+    ...(choice.ips && { staticIps: Object.fromEntries(Object.entries(choice.ips).map(([n, ip]) => [n, [ip]])) }),
     ports: toNetPorts(record.hostConfig.portBindings),
     ...(record.hostConfig.dns.length > 0 && { dns: record.hostConfig.dns }),
     hostname: record.config.hostname,

@@ -109,6 +109,8 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     ...(preserveFds > 0 ? ['--replace-listen-pid'] : []),
     ...(await notifyProxyArgs(p.bundle, record.sdNotify)),
     ...(record.config.tty ? ['-t'] : []),
+    // an open stdin (`-i`): conmon holds it and feeds it from its attach socket (the API's attach with stdin)
+    ...(record.config.openStdin ? ['-i'] : []),
     ...exitCommand(p.cleanupClaim, [...selfCommand(), '--root', root, 'container-cleanup', id]).flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
   ];
   const conmon = requireProgram('conmon');

@@ -39,12 +39,12 @@ export function networkSettings(c: LoadedContainer): Record<string, unknown> {
     GlobalIPv6PrefixLen: 0,
     MacAddress: n?.macAddress ?? '',
   });
-  const choice = r.network as { mode?: string; networks?: string[] } | undefined;
+  const choice = r.network as { mode?: string; networks?: string[]; aliases?: Record<string, string[]> } | undefined;
   const networks: Record<string, unknown> = {};
   if (choice?.mode === 'bridge') {
     for (const name of choice.networks ?? []) {
       const n = net?.networks.find((x) => x.name === name);
-      networks[name] = { ...endpoint(n), NetworkID: name, DriverOpts: null, IPAMConfig: null, Links: null, Aliases: [r.id.slice(0, 12)] };
+      networks[name] = { ...endpoint(n), NetworkID: name, DriverOpts: null, IPAMConfig: null, Links: null, Aliases: [...(choice.aliases?.[name] ?? []), r.id.slice(0, 12)] };
     }
   }
   return {

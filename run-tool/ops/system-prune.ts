@@ -1,13 +1,8 @@
 import { isSkiffError } from '../../shared/errors.ts';
-import { Annotation } from '../../shared/oci/media-types.ts';
-import { listImages } from '../../shared/store/list-images.ts';
-import { openStore, type Store } from '../../shared/store/store.ts';
-import { listReconciled } from '../containers/cleanup-container.ts';
-import { removeContainer } from '../containers/stop-container.ts';
-import { listContainers } from '../containers/state.ts';
+import { openStore } from '../../shared/store/store.ts';
 import { pruneVolumes } from '../containers/volumes.ts';
 import { collectStoreGarbage } from './image-gc.ts';
-import { recordImageEvent } from '../containers/record-event.ts';
+import { pruneContainers, pruneImages } from './prune.ts';
 
 // The prune operation (podman's `system prune`): stopped containers, unused images and volumes, then garbage.
 
@@ -39,13 +34,8 @@ export async function systemPrune(root: string, o: { all?: boolean; volumes?: bo
     try {
       // pods none of whose containers runs go first, with their containers (podman prunes pods before containers)
       await (await import('./pods.ts')).prunePods(store, o.onWarning ? { onWarning: o.onWarning } : {});
-      // newest first: a container sharing another's namespaces goes before it; an infra container goes only with its pod
-      for (const c of (await listReconciled(store, { onWarning: o.onWarning })).reverse()) {
-        if (c.state.status === 'running' || c.state.status === 'stopping' || (c.record.isInfra && c.record.pod)) continue;
-        await removeContainer(store, c.record.id, { force: true, onWarning: o.onWarning });
-        report.containers.push(c.record.id);
-      }
-      report.images.push(...(await pruneImages(store, { all: o.all === true, ...so })));
+      report.containers.push(...(await pruneContainers(store, undefined, { onWarning: o.onWarning })));
+      report.images.push(...(await pruneImages(store, undefined, { all: o.all, ...so })).deleted);
     } finally {
       await store.close();
     }
@@ -56,38 +46,3 @@ export async function systemPrune(root: string, o: { all?: boolean; volumes?: bo
   return report;
 }
 
-/**
- * podman's `image prune`: removes dangling images — with `all`, every image no container uses — as index entries
- * (one atomic index update; blobs follow in gc). Returns the removed image IDs (hex). Emits an untag/remove event each.
- */
-export async function pruneImages(store: Store, o: { all?: boolean; signal?: AbortSignal } = {}): Promise<string[]> {
-  const so = { signal: o.signal };
-  const root = store.paths.root;
-  const used = new Set<string>();
-  for (const c of await listContainers(root)) used.add(c.record.image.id.replace(/^sha256:/, ''));
-  // a working container's image (build-tool from/run/commit) is in use too
-  for (const id of await (await import('../../shared/build/working/containers.ts')).workingImageIds(root)) used.add(id);
-  const doomed = new Set<string>();
-  for (const img of await listImages(store.layout, so)) {
-    const hex = img.id.replace(/^sha256:/, '');
-    if (used.has(hex)) continue;
-    if (img.dangling || o.all) doomed.add(img.id);
-  }
-  if (doomed.size === 0) return [];
-  const entries = await store.layout.entries(so);
-  const drop = new Set<string>();
-  const names: [string, string][] = [];
-  for (const e of entries) {
-    const id = (await store.layout.configDigest(e, so)) ?? e.digest;
-    const name = e.annotations?.[Annotation.RefName];
-    if (doomed.has(id) && (o.all || name === undefined)) {
-      drop.add(e.digest);
-      if (name !== undefined) names.push([name, id]);
-    }
-  }
-  await store.layout.update((es) => es.filter((e) => !drop.has(e.digest)), so);
-  for (const [n, id] of names) recordImageEvent(root, 'untag', n, id);
-  const ids = [...doomed].map((d) => d.replace(/^sha256:/, ''));
-  for (const id of ids) recordImageEvent(root, 'remove', id, id);
-  return ids;
-}

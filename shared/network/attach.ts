@@ -75,11 +75,11 @@ export async function listAttachments(root: string): Promise<AttachmentRecord[]>
 }
 
 /**
- * host-local style allocation: the next free address after the last one handed out on the host, skipping the
+ * Call under the network lock. host-local style allocation: the next free address after the last one handed out on the host, skipping the
  * network, gateway and broadcast addresses, this store's other containers' and — through the host's registry
  * (host-addresses.ts) — other stores' containers' addresses on the same subnet.
  */
-async function allocateIp(root: string, net: NetworkConfig, containerId: string, wanted?: string, signal?: AbortSignal): Promise<{ ip: string; prefix: number; gateway?: string }> {
+export async function allocateIp(root: string, net: NetworkConfig, containerId: string, wanted?: string, signal?: AbortSignal): Promise<{ ip: string; prefix: number; gateway?: string }> {
   const p = networkPaths(root);
   const file = join(p.ipam, `${net.name}.json`);
   const ipam = (await readJson<IpamFile>(file)) ?? { allocations: {} };
@@ -111,7 +111,8 @@ async function allocateIp(root: string, net: NetworkConfig, containerId: string,
   return { ip, prefix: c.prefix, ...(gw && { gateway: gw }) };
 }
 
-async function releaseIps(p: NetworkPaths, containerId: string, networks: readonly string[]): Promise<void> {
+/** Frees every address `containerId` holds in the IPAM files of `networks`. Call under the network lock. */
+export async function releaseIps(p: NetworkPaths, containerId: string, networks: readonly string[]): Promise<void> {
   for (const name of networks) {
     const file = join(p.ipam, `${name}.json`);
     const ipam = await readJson<IpamFile>(file).catch(() => undefined);
@@ -149,7 +150,8 @@ function portsForNetavark(ports: readonly PortMapping[]): Array<Record<string, u
   return ports.map((p) => ({ host_ip: p.hostIp ?? '', container_port: p.containerPort, host_port: p.hostPort, range: p.range ?? 1, protocol: p.protocol }));
 }
 
-function netavarkArgs(root: string, sub: 'setup' | 'teardown', netns: string): string[] {
+/** netavark's arguments for `sub` on namespace `netns` with this store's aardvark config. Pure but for the PATH lookup. */
+export function netavarkArgs(root: string, sub: 'setup' | 'teardown', netns: string): string[] {
   const args = ['--config', networkPaths(root).aardvark, '--rootless', 'false'];
   try {
     args.push('--aardvark-binary', requireProgram('aardvark-dns'));
@@ -209,7 +211,7 @@ export async function attachNetwork(containerId: string, plan: NetworkPlan, o: N
     for (const [i, cfg] of configs.entries()) {
       const a = await allocateIp(o.root, cfg, containerId, plan.staticIps?.[cfg.name]?.[0], o.signal);
       ipsByNet[cfg.name] = [a.ip];
-      const aliases = [...new Set([name, containerId.slice(0, 12), ...(plan.aliases ?? [])])];
+      const aliases = [...new Set([name, containerId.slice(0, 12), ...(plan.aliases ?? []), ...(plan.networkAliases?.[cfg.name] ?? [])])];
       (options.networks as Record<string, unknown>)[cfg.name] = { static_ips: [a.ip], aliases, interface_name: `eth${i}` };
       (options.network_info as Record<string, unknown>)[cfg.name] = cfg;
     }

@@ -11,7 +11,7 @@
  * moment between an allocation and the attachment record the allocating process writes right after it.
  */
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { networkPaths, withFirewallLock } from './network-config.ts';
 
@@ -85,10 +85,14 @@ export async function leaseHostAddress(
   }, { signal: o.signal });
 }
 
-/** Drops every lease of (root, containerId), whatever the subnet. A no-op for a container that leased nothing. */
-export async function releaseHostAddresses(holder: { root: string; containerId: string }, o: { dir?: string } = {}): Promise<void> {
+/**
+ * Drops every lease of (root, containerId), whatever the subnet (only those of `subnets` when given: a network
+ * disconnected while the container stays on others). A no-op for a container that leased nothing.
+ */
+export async function releaseHostAddresses(holder: { root: string; containerId: string }, o: { dir?: string; subnets?: readonly string[] } = {}): Promise<void> {
   const dir = o.dir ?? HOST_ADDRESSES_DIR;
-  const names = await readdir(dir).catch(() => [] as string[]);
+  const only = o.subnets && new Set(o.subnets.map((s) => basename(fileOf(dir, s))));
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => !only || only.has(n));
   if (names.length === 0) return;
   await withFirewallLock(async () => {
     for (const name of names.filter((n) => n.endsWith('.json'))) {

@@ -32,6 +32,8 @@ export interface NetworkPlan {
   hostname: string;
   /** Extra DNS names for this container on user networks (aardvark-dns); the name is always added. */
   aliases?: string[];
+  /** Extra DNS names per network name (`network connect --alias`), on top of `aliases`. */
+  networkAliases?: Record<string, string[]>;
   /** Container name used for DNS; defaults to hostname. */
   containerName?: string;
   /** Static IPs per network name (`--ip`). */

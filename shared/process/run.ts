@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
 import { SkiffError, throwIfAborted } from '../errors.ts';
 import { notInstalled } from './system-programs.ts';
 
@@ -13,8 +14,8 @@ export interface ProgramResult {
 
 /** How runProgram runs a program. */
 export interface RunOptions {
-  /** written to its stdin, which is then closed; without it stdin is /dev/null */
-  input?: string;
+  /** written to its stdin, which is then closed (a stream: piped in as it comes, closed at its end); without it stdin is /dev/null */
+  input?: string | Readable;
   /** on abort the program is killed (SIGTERM) and the promise rejects with EABORT */
   signal?: AbortSignal;
   /** passed to the program as its descriptors 3, 4, … (e.g. a directory it names as `/proc/self/fd/3/<name>`) */
@@ -23,6 +24,8 @@ export interface RunOptions {
   stdio?: StdioOptions;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** each complete stderr line as it arrives (without its newline), e.g. to relay progress; still collected too */
+  onStderrLine?: (line: string) => void;
 }
 
 /** The shell convention for how a child ended: its code, else 128 + the number of the signal that killed it. */
@@ -62,12 +65,23 @@ export function runProgram(cmd: string, args: readonly string[], o: RunOptions =
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr?.on('data', (b: Buffer) => err.push(b));
+    let partial = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      err.push(b);
+      if (!o.onStderrLine) return;
+      const lines = (partial + b.toString('utf8')).split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) o.onStderrLine(l);
+    });
     if (o.input !== undefined && child.stdin) {
       child.stdin.on('error', () => {});
-      child.stdin.end(o.input);
+      if (typeof o.input === 'string') child.stdin.end(o.input);
+      else o.input.pipe(child.stdin);
     }
     child.on('error', (e) => reject(spawnError(cmd, e)));
-    child.on('close', (code, sig) => resolve({ code: exitStatus(code, sig), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.on('close', (code, sig) => {
+      if (partial !== '') o.onStderrLine?.(partial);
+      resolve({ code: exitStatus(code, sig), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
   });
 }

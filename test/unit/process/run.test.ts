@@ -13,6 +13,13 @@ describe('runProgram', () => {
     expect(r).toEqual({ code: 3, stdout: 'hello', stderr: 'oops\n' });
   });
 
+  it('hands each stderr line over as it arrives (a last line without newline too) and still collects it', async () => {
+    const seen: string[] = [];
+    const r = await runProgram('/bin/sh', ['-c', 'printf "a\\nb" >&2; sleep 0.05; printf "c\\nlast" >&2'], { onStderrLine: (l) => seen.push(l) });
+    expect(seen).toEqual(['a', 'bc', 'last']);
+    expect(r.stderr).toBe('a\nbc\nlast');
+  });
+
   it('without input, stdin is empty', async () => {
     expect((await runProgram('/bin/sh', ['-c', 'wc -c'])).stdout.trim()).toBe('0');
   });

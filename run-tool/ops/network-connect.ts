@@ -1,0 +1,90 @@
+// podman's `network connect` / `disconnect` (and Docker's POST /networks/{id}/connect|disconnect): the container's
+// record gains or loses the network (with its aliases and fixed address) so every later start joins it, and a
+// running container gets or loses the interface at once (shared/network/connect.ts). Both under the container lock.
+import { SkiffError } from '../../shared/errors.ts';
+import { connectNetworkLive, disconnectNetworkLive } from '../../shared/network/connect.ts';
+import { getNetwork } from '../../shared/network/network-config.ts';
+import type { NetworkState } from '../../shared/network/types.ts';
+import type { Store } from '../../shared/store/store.ts';
+import type { NetworkChoice } from '../containers/net-wiring.ts';
+import { networkStateOf } from '../containers/start-container.ts';
+import { loadById, loadContainer, lockContainer, saveRecord, saveState, type LoadedContainer } from '../containers/state.ts';
+
+/** Options of connectContainerNetwork (podman's --alias and --ip). */
+export interface ConnectOptions {
+  aliases?: string[];
+  ip?: string;
+}
+
+const isUp = (c: LoadedContainer): boolean => c.state.status === 'running' || c.state.status === 'stopping';
+
+async function underLock<T>(store: Store, nameOrId: string, fn: (c: LoadedContainer, choice: NetworkChoice) => Promise<T>): Promise<T> {
+  const root = store.paths.root;
+  const { id } = (await loadContainer(root, nameOrId)).record;
+  const lock = await lockContainer(root, id);
+  try {
+    const c = await loadById(root, id);
+    if (!c) throw new SkiffError('ENOTFOUND', `no container with name or ID "${nameOrId}" found: no such container`);
+    const choice = c.record.network as NetworkChoice | undefined;
+    if (choice?.mode !== 'bridge') throw new SkiffError('EINVALID', `container ${c.record.name} uses network mode ${choice?.mode ?? c.record.hostConfig.networkMode}: only a container on bridge networks can be connected to or disconnected from one`);
+    return await fn(c, choice);
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Connects container `nameOrId` to network `network`. EEXIST when it is connected already, ENOTFOUND for a
+ * missing container or network, EINVALID for a container not in bridge mode or an address outside the subnet.
+ */
+export async function connectContainerNetwork(store: Store, nameOrId: string, network: string, o: ConnectOptions = {}): Promise<void> {
+  const root = store.paths.root;
+  const cfg = await getNetwork(root, network);
+  await underLock(store, nameOrId, async (c, choice) => {
+    const nets = choice.networks ?? ['podman'];
+    if (nets.includes(cfg.name)) throw new SkiffError('EEXIST', `container ${c.record.id} is already connected to network "${cfg.name}"`);
+    const net = isUp(c) ? networkStateOf(c.state) : undefined;
+    let joined;
+    if (net) joined = await connectNetworkLive(c.record.id, cfg.name, { root, ...(o.aliases && { aliases: o.aliases }), ...(o.ip && { ip: o.ip }) });
+    const next: NetworkChoice = {
+      ...choice, networks: [...nets, cfg.name],
+      ...(o.aliases?.length && { aliases: { ...choice.aliases, [cfg.name]: o.aliases } }),
+      ...(o.ip && { ips: { ...choice.ips, [cfg.name]: o.ip } }),
+    };
+    await saveRecord(root, { ...c.record, network: next });
+    if (net && joined) {
+      const state: NetworkState = { ...net, ips: [...net.ips, ...joined.ips], networks: [...net.networks, joined], netavarkNetworks: [...(net.netavarkNetworks ?? []), cfg.name] };
+      await saveState(root, c.record.id, { ...c.state, network: state } as typeof c.state);
+    }
+  });
+}
+
+/**
+ * Disconnects container `nameOrId` from network `network`. EINVALID when it is not connected to it or it is its
+ * last network; ENOTFOUND for a missing container.
+ */
+export async function disconnectContainerNetwork(store: Store, nameOrId: string, network: string): Promise<void> {
+  const root = store.paths.root;
+  const name = await getNetwork(root, network).then((n) => n.name, () => network);
+  await underLock(store, nameOrId, async (c, choice) => {
+    const nets = choice.networks ?? ['podman'];
+    if (!nets.includes(name)) throw new SkiffError('EINVALID', `container ${c.record.id} is not connected to network "${network}"`);
+    if (nets.length === 1) throw new SkiffError('EINVALID', `network "${name}" is the last network of container ${c.record.name}: connect it to another network first`);
+    const net = isUp(c) ? networkStateOf(c.state) : undefined;
+    if (net) await disconnectNetworkLive(c.record.id, name, { root });
+    const drop = <T>(m: Record<string, T> | undefined): Record<string, T> | undefined => (m ? Object.fromEntries(Object.entries(m).filter(([k]) => k !== name)) : undefined);
+    const next: NetworkChoice = { ...choice, networks: nets.filter((n) => n !== name) };
+    const aliases = drop(choice.aliases);
+    const ips = drop(choice.ips);
+    if (aliases) next.aliases = aliases;
+    else delete next.aliases;
+    if (ips) next.ips = ips;
+    else delete next.ips;
+    await saveRecord(root, { ...c.record, network: next });
+    if (net) {
+      const gone = net.networks.find((n) => n.name === name);
+      const state: NetworkState = { ...net, ips: net.ips.filter((ip) => !gone?.ips.includes(ip)), networks: net.networks.filter((n) => n.name !== name), netavarkNetworks: (net.netavarkNetworks ?? []).filter((n) => n !== name) };
+      await saveState(root, c.record.id, { ...c.state, network: state } as typeof c.state);
+    }
+  });
+}
