@@ -2,6 +2,7 @@
 // command line (or API body) sets wins; the configuration fills in the rest.
 import type { ContainersConf } from '../../shared/config/containers-conf.ts';
 import { DEFAULT_CAPS, normalizeCap } from '../../shared/runtime/capabilities.ts';
+import { parseByteSize } from '../../shared/cli/units.ts';
 import { parseUlimit } from '../../shared/runtime/rlimits.ts';
 import { parseVolume } from '../ops/create-values.ts';
 import type { CreateOptions } from './create-options.ts';
@@ -12,7 +13,7 @@ import type { CreateOptions } from './create-options.ts';
  * is given, `default_sysctls` and `default_ulimits` add the names the container does not set (net.* sysctls
  * not for a host network), `pids_limit` applies when --pids-limit is absent (root only: rootless containers get
  * no cgroup limits here), `default_network` picks the network when none is given (`podman`, the built-in
- * bridge's name, changes nothing), and `default_capabilities` replaces the default capability set (expressed
+ * bridge's name, changes nothing), `init_path` and `shm_size` fill the init binary and /dev/shm size, and `default_capabilities` replaces the default capability set (expressed
  * as additions and removals so --cap-add/--cap-drop still apply on top). Pure but for stat-ing bind sources.
  */
 export function withConfDefaults<T extends CreateOptions>(o: T, c: ContainersConf, rootless: boolean): T {
@@ -52,6 +53,8 @@ export function withConfDefaults<T extends CreateOptions>(o: T, c: ContainersCon
     const have = new Set((o.ulimits ?? []).map((u) => u.type));
     out.ulimits = [...(o.ulimits ?? []), ...c.defaultUlimits.map(parseUlimit).filter((u) => !have.has(u.type))];
   }
+  if (c.initPath && o.initPath === undefined) out.initPath = c.initPath;
+  if (c.shmSize !== undefined && o.shmSize === undefined) out.shmSize = parseByteSize(c.shmSize, 'containers.conf shm_size');
   if (c.pidsLimit !== undefined && c.pidsLimit > 0 && o.pidsLimit === undefined && !rootless) out.pidsLimit = c.pidsLimit;
   if (c.defaultCapabilities && !o.privileged) {
     const want = new Set(c.defaultCapabilities.map(normalizeCap));

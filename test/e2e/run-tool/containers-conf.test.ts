@@ -35,10 +35,11 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('containers.conf in a real
       'default_capabilities = ["CHOWN", "NET_RAW"]',
       'dns_servers = ["127.0.0.53"]',
       'unknown_key_podman_ignores = true',
+      'shm_size = "8m"',
       '[engine]',
       'events_logger = "file"',
     ].join('\n'));
-    const script = 'echo "env=$FROM_CONF/$OVERRIDDEN"; grep CapEff /proc/self/status; grep nameserver /etc/resolv.conf';
+    const script = 'echo "env=$FROM_CONF/$OVERRIDDEN"; grep CapEff /proc/self/status; grep nameserver /etc/resolv.conf; grep " /dev/shm " /proc/mounts';
     const r = run(['run', '--rm', '--network', 'none', '-e', 'OVERRIDDEN=flag', 'busybox', 'sh', '-c', script], { CONTAINERS_CONF: conf });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -46,6 +47,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('containers.conf in a real
     // CAP_CHOWN (bit 0) and CAP_NET_RAW (bit 13) only
     expect(r.stdout).toMatch(/CapEff:\s+0000000000002001/);
     expect(r.stdout).toContain('nameserver 127.0.0.53');
+    expect(r.stdout).toMatch(/ \/dev\/shm tmpfs \S*size=8192k/);
     const f = run(['run', '--rm', '--network', 'none', '--dns', '127.0.0.54', '--cap-drop', 'net_raw', 'busybox', 'sh', '-c', script], { CONTAINERS_CONF: conf });
     expect(f.status).toBe(0);
     expect(f.stdout).toMatch(/CapEff:\s+0000000000000001/);

@@ -98,5 +98,7 @@ describe('containers.conf', () => {
     expect(withConfDefaults({ image: 'x', pidsLimit: 7, capDrop: ['net_raw'] }, c, true)).toMatchObject({ pidsLimit: 7, capAdd: [] });
     expect(withConfDefaults({ image: 'x' }, c, true).pidsLimit).toBeUndefined();
     expect(withConfDefaults({ image: 'x' }, { files: [], defaultNetwork: 'mynet' }, false).network).toBe('mynet');
+    expect(withConfDefaults({ image: 'x' }, { files: [], shmSize: '1m', initPath: '/opt/init' }, false)).toMatchObject({ shmSize: 1048576, initPath: '/opt/init' });
+    expect(() => withConfDefaults({ image: 'x' }, { files: [], shmSize: 'lots' }, false)).toThrow(/shm_size/);
   });
 });
