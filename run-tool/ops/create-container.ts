@@ -17,7 +17,7 @@ import { notifyContainerStarted } from '../systemd/notify.ts';
 import { removeContainer } from './container-lifecycle.ts';
 import { containersConf } from '../../shared/config/containers-conf.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
-import { withConfDefaults } from '../containers/conf-defaults.ts';
+import { withConfDefaults } from './conf-defaults.ts';
 
 /** createContainer's options: the container's spec plus how its image is made present. */
 export interface CreateContainerOptions extends CreateOptions {

@@ -2,6 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SkiffError } from '../errors.ts';
+import { parseByteSize } from '../cli/units.ts';
+import { hostUid } from '../runtime/userns-marker.ts';
 import { keyLine, parseTomlFile, tableOf, type TomlTable } from './toml.ts';
 
 /**
@@ -18,7 +20,8 @@ export interface ContainersConf {
   dnsSearches?: string[];
   dnsOptions?: string[];
   pidsLimit?: number;
-  shmSize?: string;
+  /** `shm_size` in bytes (the file spells it `64m`, `1g`, …). */
+  shmSize?: number;
   initPath?: string;
   runtime?: string;
   networkBackend?: string;
@@ -71,6 +74,14 @@ export function parseContainersConf(text: string, file: string): Omit<Containers
     if (v === undefined) continue;
     const ok = kind === 'strings' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : kind === 'string' ? typeof v === 'string' : typeof v === 'bigint' || Number.isInteger(v);
     if (!ok) throw invalid(file, keyLine(text, key), `${key} must be ${kind === 'strings' ? 'an array of strings' : kind === 'string' ? 'a string' : 'an integer'}`);
+    if (field === 'shmSize') {
+      try {
+        out[field] = parseByteSize(v as string, 'shm_size');
+      } catch (e) {
+        throw invalid(file, keyLine(text, key), (e as Error).message);
+      }
+      continue;
+    }
     out[field] = typeof v === 'bigint' ? Number(v) : v;
   }
   return out as Omit<ContainersConf, 'files'>;
@@ -79,6 +90,7 @@ export function parseContainersConf(text: string, file: string): Omit<Containers
 /** Where loadContainersConf looks; every field has podman's default. */
 export interface ContainersConfSources {
   env?: NodeJS.ProcessEnv;
+  /** The invoking user's host uid (default hostUid: the user's, also inside skiff's namespace). */
   uid?: number;
   /** The vendor directory (default /usr/share/containers). */
   usrDir?: string;
@@ -114,8 +126,9 @@ function dropIns(dir: string): string[] {
  */
 export function containersConfFiles(o: ContainersConfSources = {}): { path: string; required: boolean }[] {
   const env = o.env ?? process.env;
-  const uid = o.uid ?? process.getuid?.() ?? 0;
-  const rootless = uid !== 0 || (env.SKIFF_USERNS ?? '') !== '';
+  // inside skiff's rootless namespace the process is uid 0; the files are the invoking user's
+  const uid = o.uid ?? hostUid(env);
+  const rootless = uid !== 0;
   const out: { path: string; required: boolean }[] = [];
   const withDropIns = (base: string, extra: string[] = []) => {
     out.push({ path: base, required: false });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containersConfFiles, loadContainersConf, parseContainersConf } from '../../../shared/config/containers-conf.ts';
 import { storageConfRoot } from '../../../shared/config/storage-conf.ts';
-import { withConfDefaults as withDefaults } from '../../../run-tool/containers/conf-defaults.ts';
+import { withConfDefaults as withDefaults } from '../../../run-tool/ops/conf-defaults.ts';
 import type { CreateOptions } from '../../../run-tool/containers/create-options.ts';
 
 const withConfDefaults = (o: CreateOptions, c: Parameters<typeof withDefaults>[1], rootless: boolean): CreateOptions => withDefaults(o, c, rootless);
@@ -29,13 +29,14 @@ describe('containers.conf', () => {
       '[containers]\nenv = ["A=1"]\npids_limit = 100\nshm_size = "1g"\nfuture_key = { x = 1 }\n[network]\ndefault_network = "n1"\n[engine]\nruntime = "runc"\ncompression_format = "zstd"\n[machine]\ncpus = 2\n',
       'f.conf',
     );
-    expect(c).toEqual({ env: ['A=1'], pidsLimit: 100, shmSize: '1g', defaultNetwork: 'n1', runtime: 'runc', compressionFormat: 'zstd' });
+    expect(c).toEqual({ env: ['A=1'], pidsLimit: 100, shmSize: 1073741824, defaultNetwork: 'n1', runtime: 'runc', compressionFormat: 'zstd' });
   });
 
   it('a syntax error or a wrong type names file:line', () => {
     expect(() => parseContainersConf('[containers]\nenv = ["A"\n', '/x/c.conf')).toThrow(/^invalid containers\.conf \/x\/c\.conf:\d+: /);
     expect(() => parseContainersConf('[containers]\n\npids_limit = "many"\n', 'c.conf')).toThrow('invalid containers.conf c.conf:3: pids_limit must be an integer');
     expect(() => parseContainersConf('[containers]\nenv = "A=1"\n', 'c.conf')).toThrow(/c\.conf:2: env must be an array of strings/);
+    expect(() => parseContainersConf('[containers]\nshm_size = "lots"\n', 'c.conf')).toThrow(/c\.conf:2: .*shm_size/);
   });
 
   it('precedence: vendor < admin < rootless < user, each followed by its drop-ins; CONTAINERS_CONF_OVERRIDE last', () => {
@@ -46,7 +47,7 @@ describe('containers.conf', () => {
     put(join(usr, 'containers.conf.d/10-a.conf'), '[containers]\npids_limit = 2\n');
     put(join(etc, 'containers.conf'), '[containers]\nshm_size = "2m"\n');
     put(join(etc, 'containers.conf.d/20-b.conf'), '[containers]\nshm_size = "3m"\n');
-    put(join(etc, 'containers.conf.d/10-a.conf'), '[containers]\nshm_size = "should lose to 20-b"\n');
+    put(join(etc, 'containers.conf.d/10-a.conf'), '[containers]\nshm_size = "9m"\n');
     put(join(etc, 'containers.conf.d/ignored.txt'), 'not toml [');
     put(join(etc, 'containers.rootless.conf'), '[engine]\nevents_logger = "file"\n');
     put(join(etc, 'containers.rootless.conf.d/1000/x.conf'), '[engine]\ncgroup_manager = "cgroupfs"\n');
@@ -56,7 +57,7 @@ describe('containers.conf', () => {
     put(override, '[containers]\npids_limit = 9\n');
     const env = { HOME: home };
     const rootless = loadContainersConf({ env, uid: 1000, usrDir: usr, etcDir: etc });
-    expect(rootless).toMatchObject({ env: ['V=usr'], pidsLimit: 2, shmSize: '3m', initPath: '/home/init', eventsLogger: 'file', cgroupManager: 'cgroupfs' });
+    expect(rootless).toMatchObject({ env: ['V=usr'], pidsLimit: 2, shmSize: 3 * 1048576, initPath: '/home/init', eventsLogger: 'file', cgroupManager: 'cgroupfs' });
     const rootful = loadContainersConf({ env, uid: 0, usrDir: usr, etcDir: etc });
     expect(rootful).toMatchObject({ initPath: '/usr/init', eventsLogger: 'journald' });
     expect(rootful.cgroupManager).toBeUndefined();
@@ -98,7 +99,6 @@ describe('containers.conf', () => {
     expect(withConfDefaults({ image: 'x', pidsLimit: 7, capDrop: ['net_raw'] }, c, true)).toMatchObject({ pidsLimit: 7, capAdd: [] });
     expect(withConfDefaults({ image: 'x' }, c, true).pidsLimit).toBeUndefined();
     expect(withConfDefaults({ image: 'x' }, { files: [], defaultNetwork: 'mynet' }, false).network).toBe('mynet');
-    expect(withConfDefaults({ image: 'x' }, { files: [], shmSize: '1m', initPath: '/opt/init' }, false)).toMatchObject({ shmSize: 1048576, initPath: '/opt/init' });
-    expect(() => withConfDefaults({ image: 'x' }, { files: [], shmSize: 'lots' }, false)).toThrow(/shm_size/);
+    expect(withConfDefaults({ image: 'x' }, { files: [], shmSize: 1048576, initPath: '/opt/init' }, false)).toMatchObject({ shmSize: 1048576, initPath: '/opt/init' });
   });
 });

@@ -2,10 +2,9 @@
 // command line (or API body) sets wins; the configuration fills in the rest.
 import type { ContainersConf } from '../../shared/config/containers-conf.ts';
 import { DEFAULT_CAPS, normalizeCap } from '../../shared/runtime/capabilities.ts';
-import { parseByteSize } from '../../shared/cli/units.ts';
 import { parseUlimit } from '../../shared/runtime/rlimits.ts';
-import { parseVolume } from '../ops/create-values.ts';
-import type { CreateOptions } from './create-options.ts';
+import { parseVolume } from './create-values.ts';
+import type { CreateOptions } from '../containers/create-options.ts';
 
 /**
  * `o` with containers.conf's defaults filled in: `env` goes before the container's own (later entries win),
@@ -54,7 +53,7 @@ export function withConfDefaults<T extends CreateOptions>(o: T, c: ContainersCon
     out.ulimits = [...(o.ulimits ?? []), ...c.defaultUlimits.map(parseUlimit).filter((u) => !have.has(u.type))];
   }
   if (c.initPath && o.initPath === undefined) out.initPath = c.initPath;
-  if (c.shmSize !== undefined && o.shmSize === undefined) out.shmSize = parseByteSize(c.shmSize, 'containers.conf shm_size');
+  if (c.shmSize !== undefined && o.shmSize === undefined) out.shmSize = c.shmSize;
   if (c.pidsLimit !== undefined && c.pidsLimit > 0 && o.pidsLimit === undefined && !rootless) out.pidsLimit = c.pidsLimit;
   if (c.defaultCapabilities && !o.privileged) {
     const want = new Set(c.defaultCapabilities.map(normalizeCap));
