@@ -26,3 +26,13 @@ await build({
   // Bundled CommonJS dependencies call require() for builtins; give the ESM bundle one.
   banner: { js: "import { createRequire as __skiffCreateRequire } from 'node:module'; const require = __skiffCreateRequire(import.meta.url);" },
 });
+
+// Man pages, one per command, from the command tables the bundles just built register (dist/man/*.1).
+// A tool that cannot run here (no user namespace for an ordinary user, say) gets no pages and a warning.
+const { spawnSync } = await import('node:child_process');
+const { rmSync } = await import('node:fs');
+rmSync('dist/man', { recursive: true, force: true });
+for (const t of tools) {
+  const r = spawnSync(process.execPath, [`dist/${t}.mjs`, 'generate-man-pages', 'dist/man'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) process.stderr.write(`warning: no man pages for ${t}: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}\n`);
+}

@@ -62,6 +62,10 @@ export interface ContainerStorageConfig {
   init?: boolean;
   /** `--secret`: secrets mounted as files or given as environment variables (podman's Secrets) */
   secrets?: SecretUse[];
+  /** The init binary `init` bind-mounts (containers.conf init_path; default: catatonit where podman installs it) */
+  initPath?: string;
+  /** Size of /dev/shm in bytes (containers.conf shm_size; default 64 MiB) */
+  shmSize?: number;
 }
 
 /** Who the process is and what it may do: user and groups, capabilities, seccomp, a read-only root, the user namespace. */

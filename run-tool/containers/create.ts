@@ -286,8 +286,8 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     if (missing) throw exitError(126, missing);
     const entrypoint = o.entrypoint;
     if (o.init) {
-      const catatonit = ['/usr/libexec/podman/catatonit', '/usr/bin/catatonit'].find((c) => statSync(c, { throwIfNoEntry: false })?.isFile() === true);
-      if (!catatonit) throw new SkiffError('ENODEP', 'catatonit is not installed', { hint: 'apt-get install catatonit' });
+      const catatonit = (o.initPath !== undefined ? [o.initPath] : ['/usr/libexec/podman/catatonit', '/usr/bin/catatonit']).find((c) => statSync(c, { throwIfNoEntry: false })?.isFile() === true);
+      if (!catatonit) throw new SkiffError('ENODEP', o.initPath !== undefined ? `init_path ${o.initPath} is not a file` : 'catatonit is not installed', { hint: o.initPath !== undefined ? 'fix init_path in containers.conf' : 'apt-get install catatonit' });
       mounts.push({ type: 'bind', source: catatonit, destination: INIT_PATH, options: ['ro'] });
     }
     // --sdnotify=container under a unit: conmon's notify proxy socket, bind-mounted at /run/notify
@@ -295,6 +295,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     if (notify) mounts.push(notify.mount);
     const env = notify ? [...(o.env ?? []), notify.env] : o.env;
     const spec: RuntimeSpec = await buildSpec(cfg, p.rootfs, {
+      ...(o.shmSize !== undefined && { shmSize: o.shmSize }),
       ...(o.args && o.args.length > 0 && { args: o.args }),
       ...(entrypoint && { entrypoint }),
       ...(env && { env }),

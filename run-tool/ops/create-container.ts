@@ -15,6 +15,9 @@ import { SkiffError } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { notifyContainerStarted } from '../systemd/notify.ts';
 import { removeContainer } from './container-lifecycle.ts';
+import { containersConf } from '../../shared/config/containers-conf.ts';
+import { isRootless } from '../../shared/runtime/rootless.ts';
+import { withConfDefaults } from './conf-defaults.ts';
 
 /** createContainer's options: the container's spec plus how its image is made present. */
 export interface CreateContainerOptions extends CreateOptions {
@@ -39,7 +42,9 @@ export interface CreateContainerOptions extends CreateOptions {
  * searched once). Returns the stored record; a failure leaves no container behind.
  */
 export async function createContainer(store: Store, o: CreateContainerOptions): Promise<ContainerRecord> {
-  const { replace, cidFile, ...rest } = o;
+  const { replace, cidFile, ...given } = o;
+  // containers.conf fills in what the caller left unset (read here, so only container creation pays for it)
+  const rest = withConfDefaults(given, containersConf(), isRootless());
   if (cidFile !== undefined) assertNoCidFile(cidFile);
   if (replace && rest.name !== undefined) await removeContainer(store, rest.name, { force: true, ignoreMissing: true });
   const r = await createFromSpec(store, rest);

@@ -29,7 +29,8 @@ export function commandNameOf(args: readonly string[], withValue: ReadonlySet<st
 /**
  * Registers the commands of `modules` on `program`, in order. When `args` names a command some modules provide,
  * only those modules are loaded (start-up reads only what the command needs); otherwise (help, unknown command, no
- * command) every module is loaded (none for a bare `--version`), so help lists everything and commander reports unknown commands as usual.
+ * command) every module is loaded (none for a bare `--version`), so help lists everything and commander reports unknown commands as usual;
+ * then `completion` and the hidden `generate-man-pages` are added, which read the table of everything loaded.
  */
 export async function registerCommands(program: Command, modules: readonly CommandModule[], args: readonly string[]): Promise<void> {
   const withValue = new Set<string>();
@@ -45,4 +46,6 @@ export async function registerCommands(program: Command, modules: readonly Comma
   const some = name === undefined || name === 'help' ? [] : modules.filter((m) => m.names.includes(name));
   const adders = await Promise.all((some.length > 0 ? some : modules).map((m) => m.load()));
   for (const add of adders) add(program);
+  // `completion` and the man page generator read the whole table, so they come when every module is loaded
+  if (some.length === 0) (await import('./completion-command.ts')).addShellCommands(program, program.name());
 }

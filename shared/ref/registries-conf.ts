@@ -1,6 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError, throwIfAborted } from '../errors.ts';
+import { keyLine, parseTomlFile, tableOf } from '../config/toml.ts';
 import { parseShortNameMode, type ShortNameAlias, type ShortNameConfig } from './short-name.ts';
 
 /** One `[[registry.mirror]]` entry. */
@@ -33,222 +34,75 @@ export interface RegistriesConf {
   files: string[];
 }
 
-type TomlValue = string | number | boolean | TomlValue[];
-
 function syntax(file: string, line: number, msg: string): SkiffError {
-  return new SkiffError('EINVALID', `invalid registries.conf ${file}:${line}: ${msg}`, {
-    hint: 'see containers-registries.conf(5); skiff reads a TOML subset: strings, booleans, integers, arrays, [table] and [[array-of-tables]]',
-  });
+  return new SkiffError('EINVALID', `invalid registries.conf ${file}:${line}: ${msg}`, { hint: 'see containers-registries.conf(5)' });
 }
 
-/**
- * A small TOML reader for the subset registries.conf uses: comments, `key = value` with basic/literal strings,
- * booleans, integers and (multi-line) arrays, `[table]` and `[[array.of.tables]]` headers, quoted keys.
- * Returns a list of (table path, key, value) assignments in file order. Unsupported syntax is EINVALID.
- */
-function tomlAssignments(text: string, file: string): { table: string; arrayIndex: number; key: string; value: TomlValue; line: number }[] {
-  const out: { table: string; arrayIndex: number; key: string; value: TomlValue; line: number }[] = [];
-  let table = '';
-  let arrayIndex = -1;
-  let i = 0;
-  let line = 1;
-  const n = text.length;
-  const counts = new Map<string, number>();
-
-  const skipWs = (newlines: boolean) => {
-    for (;;) {
-      const c = text[i];
-      if (c === ' ' || c === '\t' || c === '\r') i++;
-      else if (newlines && c === '\n') {
-        i++;
-        line++;
-      } else if (c === '#' && newlines) {
-        while (i < n && text[i] !== '\n') i++;
-      } else break;
-    }
-  };
-  const endOfLine = () => {
-    skipWs(false);
-    if (text[i] === '#') while (i < n && text[i] !== '\n') i++;
-    if (i < n && text[i] !== '\n') throw syntax(file, line, `unexpected ${JSON.stringify(text[i])}`);
-  };
-  const parseString = (): string => {
-    const q = text[i]!;
-    if (text.startsWith(q.repeat(3), i)) throw syntax(file, line, 'multi-line strings are not supported');
-    i++;
-    let s = '';
-    while (i < n && text[i] !== q) {
-      const c = text[i]!;
-      if (c === '\n') throw syntax(file, line, 'unterminated string');
-      if (q === '"' && c === '\\') {
-        const e = text[i + 1];
-        const map: Record<string, string> = { n: '\n', t: '\t', r: '\r', '"': '"', '\\': '\\', b: '\b', f: '\f' };
-        if (e !== undefined && e in map) {
-          s += map[e];
-          i += 2;
-        } else if (e === 'u' || e === 'U') {
-          const len = e === 'u' ? 4 : 8;
-          const hex = text.slice(i + 2, i + 2 + len);
-          if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== len) throw syntax(file, line, 'bad unicode escape');
-          s += String.fromCodePoint(parseInt(hex, 16));
-          i += 2 + len;
-        } else throw syntax(file, line, `bad escape \\${e ?? ''}`);
-      } else {
-        s += c;
-        i++;
-      }
-    }
-    if (i >= n) throw syntax(file, line, 'unterminated string');
-    i++;
-    return s;
-  };
-  const parseKey = (): string => {
-    const c = text[i];
-    if (c === '"' || c === "'") return parseString();
-    const m = /^[A-Za-z0-9_-]+/.exec(text.slice(i, i + 256));
-    if (!m) throw syntax(file, line, 'expected a key');
-    i += m[0].length;
-    return m[0];
-  };
-  const parseDottedKey = (): string => {
-    const parts = [parseKey()];
-    for (;;) {
-      skipWs(false);
-      if (text[i] !== '.') break;
-      i++;
-      skipWs(false);
-      parts.push(parseKey());
-    }
-    return parts.join('.');
-  };
-  const parseValue = (depth: number): TomlValue => {
-    if (depth > 8) throw syntax(file, line, 'arrays nested too deeply');
-    const c = text[i];
-    if (c === '"' || c === "'") return parseString();
-    if (c === '[') {
-      i++;
-      const arr: TomlValue[] = [];
-      for (;;) {
-        skipWs(true);
-        if (text[i] === ']') {
-          i++;
-          return arr;
-        }
-        arr.push(parseValue(depth + 1));
-        skipWs(true);
-        if (text[i] === ',') i++;
-        else if (text[i] !== ']') throw syntax(file, line, 'expected "," or "]" in array');
-      }
-    }
-    if (c === '{') throw syntax(file, line, 'inline tables are not supported');
-    const m = /^(true|false|[+-]?[0-9][0-9_]*)(?=[\s,\]#]|$)/.exec(text.slice(i, i + 64));
-    if (!m) throw syntax(file, line, 'expected a string, boolean, integer or array');
-    i += m[0].length;
-    if (m[0] === 'true') return true;
-    if (m[0] === 'false') return false;
-    return Number(m[0].replace(/_/g, ''));
-  };
-
-  for (;;) {
-    skipWs(true);
-    if (i >= n) break;
-    if (text[i] === '[') {
-      const double = text[i + 1] === '[';
-      i += double ? 2 : 1;
-      skipWs(false);
-      table = parseDottedKey();
-      skipWs(false);
-      if (!text.startsWith(double ? ']]' : ']', i)) throw syntax(file, line, 'unterminated table header');
-      i += double ? 2 : 1;
-      if (double) {
-        const k = (counts.get(table) ?? 0) + 1;
-        counts.set(table, k);
-        arrayIndex = k - 1;
-      } else arrayIndex = -1;
-      endOfLine();
-      continue;
-    }
-    const key = parseDottedKey();
-    skipWs(false);
-    if (text[i] !== '=') throw syntax(file, line, `expected "=" after key ${JSON.stringify(key)}`);
-    i++;
-    skipWs(false);
-    const at = line;
-    const value = parseValue(0);
-    endOfLine();
-    out.push({ table, arrayIndex, key, value, line: at });
-  }
-  return out;
-}
-
-function str(v: TomlValue, file: string, line: number, key: string): string {
-  if (typeof v !== 'string') throw syntax(file, line, `${key} must be a string`);
-  return v;
-}
-function bool(v: TomlValue, file: string, line: number, key: string): boolean {
-  if (typeof v !== 'boolean') throw syntax(file, line, `${key} must be a boolean`);
-  return v;
-}
-function strArray(v: TomlValue, file: string, line: number, key: string): string[] {
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw syntax(file, line, `${key} must be an array of strings`);
-  return v as string[];
+/** The 1-based line of the `n`-th (0-based) `[[registry]]` header of `text`, or 1. Pure. */
+function registryHeaderLine(text: string, n: number): number {
+  const lines = text.split('\n');
+  let seen = -1;
+  for (let i = 0; i < lines.length; i++) if (/^\s*\[\[\s*registry\s*\]\]/.test(lines[i]!) && ++seen === n) return i + 1;
+  return 1;
 }
 
 /**
  * Parses one registries.conf text (version 2 format; the version 1 `[registries.search|insecure|block]` tables are
- * mapped too). Unknown keys and tables are ignored (forward compatible);
- * wrong value types are EINVALID. `prefix` defaults to `location`; a registry with neither is EINVALID.
- * Pure: no I/O.
+ * mapped too) with a real TOML parser (parseTomlFile). Unknown keys and tables are ignored (forward compatible);
+ * a syntax error or a wrong value type is EINVALID naming `file:line`. `prefix` defaults to `location`; a registry
+ * with neither is EINVALID. Pure: no I/O.
  */
 export function parseRegistriesConf(text: string, file = 'registries.conf'): RegistriesConf {
+  const doc = parseTomlFile(text, file, 'registries.conf');
   const conf: RegistriesConf = { unqualifiedSearchRegistries: [], registries: [], aliases: {}, aliasOrigins: {}, searchRegistriesOrigin: file, files: [file] };
-  const regs: (Partial<RegistryEntry> & { mirrors: RegistryMirror[]; line: number })[] = [];
-  const mirrorsSeen: Partial<RegistryMirror>[][] = [];
-  let mirrorBase = 0;
-  let lastRegIndex = -1;
-  for (const a of tomlAssignments(text, file)) {
-    if (a.table === '') {
-      if (a.key === 'unqualified-search-registries') conf.unqualifiedSearchRegistries = strArray(a.value, file, a.line, a.key);
-      else if (a.key === 'short-name-mode') conf.shortNameMode = str(a.value, file, a.line, a.key);
-    } else if (a.table === 'registries.search' && a.key === 'registries') {
-      // version 1 format
-      conf.unqualifiedSearchRegistries = strArray(a.value, file, a.line, a.key);
-    } else if ((a.table === 'registries.insecure' || a.table === 'registries.block') && a.key === 'registries') {
-      for (const loc of strArray(a.value, file, a.line, a.key)) {
-        regs.push({ location: loc, ...(a.table === 'registries.insecure' ? { insecure: true } : { blocked: true }), mirrors: [], line: a.line });
+  const str = (v: unknown, key: string, line: number): string => {
+    if (typeof v !== 'string') throw syntax(file, line, `${key} must be a string`);
+    return v;
+  };
+  const bool = (v: unknown, key: string, line: number): boolean | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') throw syntax(file, line, `${key} must be a boolean`);
+    return v;
+  };
+  const strArray = (v: unknown, key: string, line: number): string[] => {
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw syntax(file, line, `${key} must be an array of strings`);
+    return v as string[];
+  };
+  if (doc['unqualified-search-registries'] !== undefined) {
+    conf.unqualifiedSearchRegistries = strArray(doc['unqualified-search-registries'], 'unqualified-search-registries', keyLine(text, 'unqualified-search-registries'));
+  }
+  if (doc['short-name-mode'] !== undefined) conf.shortNameMode = str(doc['short-name-mode'], 'short-name-mode', keyLine(text, 'short-name-mode'));
+  // version 1 format
+  const v1 = tableOf(doc, 'registries');
+  if (v1) {
+    const search = tableOf(v1, 'search');
+    if (search?.registries !== undefined) conf.unqualifiedSearchRegistries = strArray(search.registries, 'registries', keyLine(text, 'registries'));
+    for (const kind of ['insecure', 'block'] as const) {
+      const t = tableOf(v1, kind);
+      if (t?.registries === undefined) continue;
+      for (const loc of strArray(t.registries, 'registries', keyLine(text, 'registries'))) {
+        conf.registries.push({ prefix: loc, location: loc, insecure: kind === 'insecure', blocked: kind === 'block', mirrors: [] });
       }
-    } else if (a.table === 'aliases') {
-      conf.aliases[a.key] = str(a.value, file, a.line, a.key);
-      conf.aliasOrigins![a.key] = file;
-    } else if (a.table === 'registry' && a.arrayIndex >= 0) {
-      while (regs.length <= a.arrayIndex) regs.push({ mirrors: [], line: a.line });
-      lastRegIndex = a.arrayIndex;
-      const r = regs[a.arrayIndex]!;
-      if (a.key === 'prefix') r.prefix = str(a.value, file, a.line, a.key);
-      else if (a.key === 'location') r.location = str(a.value, file, a.line, a.key);
-      else if (a.key === 'insecure') r.insecure = bool(a.value, file, a.line, a.key);
-      else if (a.key === 'blocked') r.blocked = bool(a.value, file, a.line, a.key);
-    } else if (a.table === 'registry.mirror' && a.arrayIndex >= 0) {
-      // [[registry.mirror]] belongs to the latest [[registry]]; its arrayIndex counts globally.
-      if (lastRegIndex < 0) throw syntax(file, a.line, '[[registry.mirror]] before any [[registry]]');
-      const list = (mirrorsSeen[lastRegIndex] ??= []);
-      if (list.length === 0) mirrorBase = a.arrayIndex;
-      const idx = a.arrayIndex - mirrorBase;
-      while (list.length <= idx) list.push({});
-      const m = list[idx]!;
-      if (a.key === 'location') m.location = str(a.value, file, a.line, a.key);
-      else if (a.key === 'insecure') m.insecure = bool(a.value, file, a.line, a.key);
     }
   }
-  regs.forEach((r, i) => {
-    const location = r.location ?? '';
-    const prefix = r.prefix ?? location;
-    if (prefix === '' && location === '') throw syntax(file, r.line, '[[registry]] needs a prefix or a location');
-    const mirrors = (mirrorsSeen[i] ?? []).map((m) => {
-      if (m.location === undefined || m.location === '') throw syntax(file, r.line, '[[registry.mirror]] needs a location');
-      return { location: m.location, insecure: m.insecure ?? false };
+  for (const [k, v] of Object.entries(tableOf(doc, 'aliases') ?? {})) {
+    conf.aliases[k] = str(v, k, keyLine(text, k));
+    conf.aliasOrigins![k] = file;
+  }
+  const regs = Array.isArray(doc.registry) ? (doc.registry as unknown[]) : [];
+  regs.forEach((raw, i) => {
+    const at = registryHeaderLine(text, i);
+    const r = (raw ?? {}) as Record<string, unknown>;
+    const location = r.location === undefined ? '' : str(r.location, 'location', keyLine(text, 'location', at));
+    const prefix = r.prefix === undefined ? location : str(r.prefix, 'prefix', keyLine(text, 'prefix', at));
+    const insecure = bool(r.insecure, 'insecure', keyLine(text, 'insecure', at)) ?? false;
+    const blocked = bool(r.blocked, 'blocked', keyLine(text, 'blocked', at)) ?? false;
+    if (prefix === '' && location === '') throw syntax(file, at, '[[registry]] needs a prefix or a location');
+    const mirrors = (Array.isArray(r.mirror) ? (r.mirror as Record<string, unknown>[]) : []).map((m) => {
+      if (typeof m.location !== 'string' || m.location === '') throw syntax(file, at, '[[registry.mirror]] needs a location');
+      return { location: m.location, insecure: bool(m.insecure, 'insecure', keyLine(text, 'insecure', at)) ?? false };
     });
-    conf.registries.push({ prefix, location, insecure: r.insecure ?? false, blocked: r.blocked ?? false, mirrors });
+    conf.registries.push({ prefix, location, insecure, blocked, mirrors });
   });
   return conf;
 }

@@ -1,3 +1,4 @@
+import { storageConfRoot } from '../config/storage-conf.ts';
 import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { SkiffError } from '../errors.ts';
@@ -36,12 +37,15 @@ export function storePaths(root: string): StorePaths {
 }
 
 /**
- * The default store root, as podman picks its storage: `--root` wins, then `SKIFF_ROOT`, then
+ * The default store root, as podman picks its storage: `--root` wins, then `SKIFF_ROOT`, then storage.conf's
+ * `graphroot` (storageConfRoot: `<graphroot>/skiff`), then
  * `/var/lib/skiff` for root and `$XDG_DATA_HOME/skiff` (default `~/.local/share/skiff`) for other users.
  */
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0, flag?: string): string {
   if (flag) return resolve(flag);
   if (env.SKIFF_ROOT) return resolve(env.SKIFF_ROOT);
+  const configured = storageConfRoot(env, uid);
+  if (configured !== undefined) return configured;
   if (uid === 0) return '/var/lib/skiff';
   const dataHome = env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith('/') ? env.XDG_DATA_HOME : join(env.HOME || homedir(), '.local', 'share');
   return join(dataHome, 'skiff');

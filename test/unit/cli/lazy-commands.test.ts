@@ -58,7 +58,8 @@ describe('registerCommands', () => {
       const loaded: string[] = [];
       const p = new Command();
       await registerCommands(p, modules(loaded), args);
-      expect(p.commands.map((c) => c.name())).toEqual(['a', 'b', 'c']);
+      // then the shell commands, which read the table of everything loaded
+      expect(p.commands.map((c) => c.name())).toEqual(['a', 'b', 'c', 'completion', 'generate-man-pages']);
     }
     const loaded: string[] = [];
     await registerCommands(new Command(), modules(loaded), ['--version']);

@@ -1,0 +1,97 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commandTable } from '../../shared/cli/command-table.ts';
+import { bashCompletion, fishCompletion } from '../../shared/cli/completion.ts';
+import { manPages } from '../../shared/cli/man-pages.ts';
+
+const repo = resolve(import.meta.dirname, '../..');
+const tool = (t: string, args: string[]) => spawnSync(process.execPath, [join(repo, 'bin', `${t}.mjs`), ...args], { encoding: 'utf8' });
+let dir = '';
+
+/** Sources `script` in a non-interactive bash and asks the completion function about `words` (the last is being typed). */
+function complete(script: string, fn: string, words: string[]): string[] {
+  const file = join(dir, `${fn}.bash`);
+  writeFileSync(file, script);
+  const arr = words.map((w) => `'${w}'`).join(' ');
+  const r = spawnSync('bash', ['--norc', '--noprofile', '-c', `source ${file}; COMP_WORDS=(${arr}); COMP_CWORD=${words.length - 1}; ${fn}; printf '%s\\n' "\${COMPREPLY[@]}"`], { encoding: 'utf8', cwd: dir });
+  expect(r.stderr).toBe('');
+  return r.stdout.split('\n').filter((x) => x !== '').sort();
+}
+
+describe('completion and man pages from the command tables', () => {
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'skiff-compl-'));
+    writeFileSync(join(dir, 'afile.txt'), '');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('run-tool completion bash completes commands, subcommands and flags as bash sees them', () => {
+    const r = tool('run-tool', ['completion', 'bash']);
+    expect(r.status).toBe(0);
+    const s = r.stdout;
+    expect(complete(s, '_skiff_run_tool', ['run-tool', 'po'])).toEqual(['pod', 'port']);
+    expect(complete(s, '_skiff_run_tool', ['run-tool', '--root', '/tmp/x', 'pod', 'cr'])).toEqual(['create']);
+    expect(complete(s, '_skiff_run_tool', ['run-tool', 'run', '--na'])).toEqual(['--name']);
+    expect(complete(s, '_skiff_run_tool', ['run-tool', 'run', '--ro'])).toEqual(['--root']);
+    // an option's value: files, not commands
+    expect(complete(s, '_skiff_run_tool', ['run-tool', 'run', '--env-file', 'af'])).toEqual(['afile.txt']);
+    // after the image, arguments are files again
+    expect(complete(s, '_skiff_run_tool', ['run-tool', 'network', 'ls', 'x'])).toEqual([]);
+    expect(complete(s, '_skiff_run_tool', ['run-tool', 'comp'])).toEqual(['completion']);
+  });
+
+  it('copy-tool and build-tool scripts complete their own tables', () => {
+    const c = tool('copy-tool', ['completion', 'bash']).stdout;
+    expect(complete(c, '_skiff_copy_tool', ['copy-tool', 'cop'])).toEqual(['copy']);
+    expect(complete(c, '_skiff_copy_tool', ['copy-tool', 'copy', '--all', '--dest-c'])).toContain('--dest-creds');
+    const b = tool('build-tool', ['completion', 'bash']).stdout;
+    expect(complete(b, '_skiff_build_tool', ['build-tool', 'build', '--fil'])).toContain('--file');
+  });
+
+  it('zsh and fish scripts are generated; an unknown shell is one line and exit 125', () => {
+    expect(tool('run-tool', ['completion', 'zsh']).stdout).toMatch(/^#compdef run-tool\n[^]*bashcompinit[^]*complete -o default -F _skiff_run_tool run-tool/);
+    const fish = tool('build-tool', ['completion', 'fish']);
+    expect(fish.stdout).toContain("complete -c build-tool -n '__fish_use_subcommand' -a 'build'");
+    expect(fish.stdout).toMatch(/complete -c build-tool -n '__fish_seen_subcommand_from build' -s 'f' -l 'file' -r -F/);
+    const bad = tool('copy-tool', ['completion', 'tcsh']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('unknown shell "tcsh"');
+  });
+
+  it('a command added to a program later is in its completion and man pages without other edits', () => {
+    const p = new Command('demo-tool').option('--root <dir>', 'store root');
+    p.command('alpha').description('first').option('-q, --quiet', 'quiet');
+    const table = () => commandTable(p);
+    expect(bashCompletion('demo-tool', table())).not.toContain('beta');
+    const g = p.command('beta').description('second, added later');
+    g.command('inner').description('nested').option('--deep <v>', 'a value');
+    const t = table();
+    expect(t.map((e) => e.path.join(' '))).toEqual(['', 'alpha', 'beta', 'beta inner', 'help'].filter((x) => x !== 'help'));
+    expect(bashCompletion('demo-tool', t)).toContain("['_ beta inner']=' --deep '");
+    expect(fishCompletion('demo-tool', t)).toContain("-n '__fish_seen_subcommand_from beta' -a 'inner' -d 'nested'");
+    expect([...manPages('demo-tool', '1.0', t).keys()]).toEqual(['demo-tool.1', 'demo-tool-alpha.1', 'demo-tool-beta.1', 'demo-tool-beta-inner.1']);
+  });
+
+  it('the build writes one man page per command into dist/man and man -l renders them', () => {
+    const pages = readdirSync(join(repo, 'dist/man'));
+    for (const t of ['run-tool', 'copy-tool', 'build-tool']) {
+      const table = tool(t, ['completion', 'bash']).stdout;
+      expect(pages).toContain(`${t}.1`);
+      expect(table.length).toBeGreaterThan(0);
+    }
+    expect(pages).toContain('run-tool-pod-create.1');
+    expect(pages).toContain('copy-tool-copy.1');
+    expect(pages).toContain('build-tool-build.1');
+    const r = spawnSync('man', ['-l', join(repo, 'dist/man/run-tool-run.1')], { encoding: 'utf8', env: { ...process.env, MANPAGER: 'cat', PAGER: 'cat', MANWIDTH: '100' } });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/RUN-TOOL-RUN\(1\)/);
+    expect(r.stdout).toMatch(/NAME\s+run-tool-run - run a command in a new container/);
+    expect(r.stdout).toMatch(/-e, --env <env>\s+set environment variables/);
+    expect(r.stderr).toBe('');
+  });
+});
