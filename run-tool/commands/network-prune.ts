@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { addRootOption, storeRootOf } from '../../shared/cli/program.ts';
 import { collect } from '../../shared/cli/flags.ts';
 import { networkExists } from '../ops/exists.ts';
-import { pruneNetworks } from '../ops/network-prune.ts';
+import { parsePruneFilters, pruneNetworks } from '../ops/prune.ts';
 import { confirm } from './cli-util.ts';
 
 /**
@@ -21,9 +21,10 @@ export function addNetworkPruneCommands(program: Command): void {
     .command('prune')
     .description('prune unused networks')
     .option('-f, --force', 'do not prompt for confirmation')
-    .option('--filter <filter>', "provide filter values (e.g. 'label=<key>=<value>')", collect, []);
+    .option('--filter <filter>', "provide filter values (label=<key>[=<value>], label!=…, until=<time>)", collect, []);
   addRootOption(prune).action(async (f: { force?: boolean; filter: string[] }) => {
+    const filters = parsePruneFilters(f.filter); // a bad filter fails before the prompt
     if (!f.force && !(await confirm('WARNING! This will remove all networks not used by at least one container.\nAre you sure you want to continue? [y/N] '))) return;
-    for (const n of await pruneNetworks(storeRootOf(prune), f.filter)) process.stdout.write(`${n}\n`);
+    for (const n of await pruneNetworks(storeRootOf(prune), filters)) process.stdout.write(`${n}\n`);
   });
 }

@@ -1,7 +1,7 @@
 // The per-kind prunes (Docker's POST /containers|images|networks/prune, and the steps of `system prune`): each
 // removes what nothing uses and that passes the filters (`label=K[=V]`, `label!=K[=V]`, `until=TIME`), item by item,
 // so a failure leaves what was removed removed.
-import { SkiffError } from '../../shared/errors.ts';
+import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import { Annotation } from '../../shared/oci/media-types.ts';
 import { attachmentsOf, DEFAULT_NETWORK, listNetworks, networkPaths, removeNetwork } from '../../shared/network/network-config.ts';
 import { listImages } from '../../shared/store/list-images.ts';
@@ -113,17 +113,26 @@ export async function pruneImages(store: Store, f: PruneFilters = { labels: [] }
   return { deleted, untagged: untagged.map(([n]) => n) };
 }
 
-/** Removes every network but the default one that no container (running or not) uses and passes `f`; returns their names. */
-export async function pruneNetworks(root: string, f: PruneFilters = { labels: [] }): Promise<string[]> {
+/**
+ * Removes every network but the default one that no container (running or not) uses and passes `f`, as podman's
+ * `network prune` and Docker's `/networks/prune`; a network a container joined meanwhile is kept (removeNetwork
+ * rechecks its attachments under the network lock). Returns the names removed, in name order.
+ */
+export async function pruneNetworks(root: string, f: PruneFilters = { labels: [] }, o: { signal?: AbortSignal } = {}): Promise<string[]> {
   const removed: string[] = [];
   const p = networkPaths(root);
   // a stopped container's networks count as used: its next start joins them
   const used = new Set((await listContainers(root)).flatMap((c) => (c.record.network as { networks?: string[] } | undefined)?.networks ?? []));
-  for (const n of await listNetworks(root)) {
+  for (const n of (await listNetworks(root, o)).sort((a, b) => a.name.localeCompare(b.name))) {
     if (n.name === DEFAULT_NETWORK || used.has(n.name) || (await attachmentsOf(p, n.name)).length > 0) continue;
     if (!passesPruneFilters(f, n.labels, Date.parse(n.created))) continue;
-    await removeNetwork(root, n.name);
-    removed.push(n.name);
+    try {
+      await removeNetwork(root, n.name, o);
+      removed.push(n.name);
+    } catch (e) {
+      if (isSkiffError(e, 'EEXIST') || isSkiffError(e, 'ENOTFOUND')) continue;
+      throw e;
+    }
   }
   return removed;
 }
