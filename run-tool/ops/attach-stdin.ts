@@ -31,6 +31,11 @@ export async function feedContainerStdin(root: string, nameOrId: string, input: 
   await runProgram(socat, ['-u', 'STDIN', 'UNIX-CONNECT:attach,type=5'], { cwd: bundle, input, ...(o.signal && { signal: o.signal }) }).catch((e: unknown) => {
     if (!o.signal?.aborted) throw e;
   });
+  if (o.signal?.aborted) return;
+  // conmon 2.1 can miss a hang-up that arrives right behind the data (the container then never reads EOF): a
+  // second, empty connection hangs up again. Harmless when the stdin is closed already, or the container gone.
+  await sleep(100);
+  await runProgram(socat, ['-u', 'OPEN:/dev/null', 'UNIX-CONNECT:attach,type=5'], { cwd: bundle }).catch(() => {});
 }
 
 /**
