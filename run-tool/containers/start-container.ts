@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
@@ -27,6 +28,11 @@ export interface StateExt extends ContainerState {
   network?: NetworkState;
   /** start time of healthPid (pid reuse guard) */
   healthStart?: string;
+  /**
+   * The token of the current conmon run: its exit command passes it to `container-cleanup --run`, so the exit
+   * command of an earlier run that lands after a new start (restart) finds another token and does nothing.
+   */
+  runId?: string;
 }
 
 /** The network state a container's current run holds (bridge/pasta), for inspect/ps. */
@@ -100,6 +106,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
       throw e;
     }
   }
+  const runId = randomBytes(8).toString('hex');
   const args = [
     '--api-version', '1', '-c', id, '-u', id, '-r', runc.path, '-b', p.bundle, '-p', p.pidFile, '-n', record.name,
     '--exit-dir', p.exits, '-l', `k8s-file:${p.log}`, '--log-level', 'error', ...runc.globalArgs().flatMap((a) => ['--runtime-arg', a]),
@@ -111,7 +118,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     ...(record.config.tty ? ['-t'] : []),
     // an open stdin (`-i`): conmon holds it and feeds it from its attach socket (the API's attach with stdin)
     ...(record.config.openStdin ? ['-i'] : []),
-    ...exitCommand(p.cleanupClaim, [...selfCommand(), '--root', root, 'container-cleanup', id]).flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
+    ...exitCommand(p.cleanupClaim, [...selfCommand(), '--root', root, 'container-cleanup', '--run', runId, id]).flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
   ];
   const conmon = requireProgram('conmon');
   let syncDone = false;
@@ -168,6 +175,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     stoppedByUser: false,
     mounted: true,
     restartCount: isRestart ? c.state.restartCount + 1 : c.state.restartCount,
+    runId,
     ...(procStartTime(monitorPid) !== undefined && { monitorStart: procStartTime(monitorPid) }),
     ...(net && { network: net }),
     ...(record.health && { health: { status: 'starting' as const, failingStreak: 0, log: c.state.health?.log ?? [] } }),
