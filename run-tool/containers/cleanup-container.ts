@@ -30,9 +30,10 @@ async function readExitFile(root: string, id: string): Promise<number | undefine
  * removal (under the same container lock) or the restart policy. With `remove` (a forced `rm` of a running
  * container) the container is removed too, under the same lock. Never waits with the lock held. A network
  * that cannot be torn down does not stop the cleanup: its message goes to `onWarning`. True when this call
- * removed the container.
+ * removed the container. With `run` (the exit command's token of the conmon run it belongs to) a cleanup whose run is
+ * no longer the container's current one (a restart started another meanwhile) does nothing and calls `onStale`.
  */
-export async function cleanupContainer(store: Store, id: string, o: { exitCode?: number; fromMonitor?: boolean; runcGone?: boolean; onWarning?: (message: string) => void; remove?: { volumes?: boolean } } = {}): Promise<boolean> {
+export async function cleanupContainer(store: Store, id: string, o: { exitCode?: number; fromMonitor?: boolean; runcGone?: boolean; run?: string; onStale?: () => void; onWarning?: (message: string) => void; remove?: { volumes?: boolean } } = {}): Promise<boolean> {
   const root = store.paths.root;
   const runc = await getRunc();
   let after: ContainerState | undefined;
@@ -43,6 +44,11 @@ export async function cleanupContainer(store: Store, id: string, o: { exitCode?:
     if (!c) return false;
     record = c.record;
     const s = c.state as StateExt;
+    // a late exit command of an earlier run: the exit it reports was recorded by the stop that ended that run
+    if (o.run !== undefined && s.runId !== undefined && s.runId !== o.run) {
+      o.onStale?.();
+      return false;
+    }
     if (s.status !== 'running' && s.status !== 'stopping' && !s.mounted) return false;
     if (s.status === 'running' && !o.fromMonitor && o.exitCode === undefined) {
       // only clean a running container once its processes are gone

@@ -19,7 +19,7 @@ export async function getRunc(): Promise<Runc> {
   return runcCache;
 }
 
-/** How the exit command reaches this program: `node <script> --root ROOT container-cleanup ID`. */
+/** How the exit command reaches this program: `node <script> --root ROOT container-cleanup --run TOKEN ID`. */
 export function selfCommand(): string[] {
   const script = process.env.SKIFF_RUN_TOOL_SCRIPT ?? process.argv[1];
   if (!script) throw new SkiffError('EIO', 'cannot locate run-tool for the exit command');

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
@@ -27,6 +28,11 @@ export interface StateExt extends ContainerState {
   network?: NetworkState;
   /** start time of healthPid (pid reuse guard) */
   healthStart?: string;
+  /**
+   * The token of the current conmon run: its exit command passes it to `container-cleanup --run`, so the exit
+   * command of an earlier run that lands after a new start (restart) finds another token and does nothing.
+   */
+  runId?: string;
 }
 
 /** The network state a container's current run holds (bridge/pasta), for inspect/ps. */
@@ -77,7 +83,6 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
   if (runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
   await unlink(join(p.exits, id)).catch(() => {});
   await unlink(p.pidFile).catch(() => {});
-  await unlink(p.cleanupClaim).catch(() => {}); // a claim of an earlier stop: this run's exit is cleaned by its exit command
   // shared namespaces: their holders run first (started when they do not, as podman starts dependencies)
   await bindJoinedNamespaces(root, record, (dep) => startDetached(store, dep));
   await mountRootfs(root, id, await lowersOf(store, record));
@@ -100,6 +105,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
       throw e;
     }
   }
+  const runId = randomBytes(8).toString('hex');
   const args = [
     '--api-version', '1', '-c', id, '-u', id, '-r', runc.path, '-b', p.bundle, '-p', p.pidFile, '-n', record.name,
     '--exit-dir', p.exits, '-l', `k8s-file:${p.log}`, '--log-level', 'error', ...runc.globalArgs().flatMap((a) => ['--runtime-arg', a]),
@@ -111,7 +117,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     ...(record.config.tty ? ['-t'] : []),
     // an open stdin (`-i`): conmon holds it and feeds it from its attach socket (the API's attach with stdin)
     ...(record.config.openStdin ? ['-i'] : []),
-    ...exitCommand(p.cleanupClaim, [...selfCommand(), '--root', root, 'container-cleanup', id]).flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
+    ...exitCommand(p.cleanupClaim, runId, [...selfCommand(), '--root', root, 'container-cleanup', '--run', runId, id]).flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
   ];
   const conmon = requireProgram('conmon');
   let syncDone = false;
@@ -168,6 +174,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     stoppedByUser: false,
     mounted: true,
     restartCount: isRestart ? c.state.restartCount + 1 : c.state.restartCount,
+    runId,
     ...(procStartTime(monitorPid) !== undefined && { monitorStart: procStartTime(monitorPid) }),
     ...(net && { network: net }),
     ...(record.health && { health: { status: 'starting' as const, failingStreak: 0, log: c.state.health?.log ?? [] } }),
@@ -209,12 +216,14 @@ async function runStarted(store: Store, record: ContainerRecord, state: StateExt
 
 /**
  * conmon's exit command: `cleanup` (run-tool's `container-cleanup`), behind a shell test that skips it when a
- * CLI stopping the container has claimed the cleanup (`claim` exists): that CLI cleans up itself, so no second
- * Node process starts to race it for the lock. A claimant killed before cleaning up leaves a container whose
- * monitor is gone: the next command's reconcile cleans it (RU-12). Pure.
+ * CLI stopping the container has claimed the cleanup of this run (`claim` holds `runId`): that CLI cleans up
+ * itself, so no second Node process starts to race it for the lock. A claim names its run, so the claim of an
+ * earlier run's stop neither skips this run's cleanup nor needs removing when a restart starts a new run (whose
+ * removal would let the old run's exit command through). A claimant killed before cleaning up leaves a container
+ * whose monitor is gone: the next command's reconcile cleans it (RU-12). Pure.
  */
-export function exitCommand(claim: string, cleanup: readonly string[]): string[] {
-  return ['/bin/sh', '-c', 'test -e "$0" && exit 0; exec "$@"', claim, ...cleanup];
+export function exitCommand(claim: string, runId: string, cleanup: readonly string[]): string[] {
+  return ['/bin/sh', '-c', '{ IFS= read -r t; } 2>/dev/null <"$0"; [ "$t" = "$1" ] && exit 0; shift; exec "$@"', claim, runId, ...cleanup];
 }
 
 /** runc's `time=… level=error msg="…"` lines as one podman-like message. */

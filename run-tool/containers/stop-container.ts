@@ -5,6 +5,7 @@ import { isAlive } from '../../shared/process/proc.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { cleanupContainer, reconcile, removeLocked } from './cleanup-container.ts';
 import { getRunc } from './runc-handle.ts';
+import type { StateExt } from './start-container.ts';
 import { signalNumber } from './signals.ts';
 import { containerPaths, loadById, lockContainer, saveState, type ContainerRecord } from './state.ts';
 import { exitError } from './exit-status.ts';
@@ -61,7 +62,7 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
     const next = { ...c.state, stoppedByUser: true };
     delete next.paused;
     await saveState(root, id, next);
-    if (c.state.monitor === 'conmon' && (await mayClaimCleanup(root, c.record))) await writeFile(containerPaths(root, id).cleanupClaim, '', { mode: 0o600 });
+    if (c.state.monitor === 'conmon' && (await mayClaimCleanup(root, c.record))) await writeFile(containerPaths(root, id).cleanupClaim, `${(c.state as StateExt).runId ?? ''}\n`, { mode: 0o600 });
   } finally {
     await lock.release();
   }

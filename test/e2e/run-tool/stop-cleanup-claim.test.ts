@@ -66,9 +66,12 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('stop claims the cleanup o
     await sleep(1500); // the exit command would have started by now
     expect(cleanupCalls(r.id)).toBe(0);
 
-    // started again, the container's own exit is cleaned by its exit command: the old claim is gone
+    // started again, the container's own exit is cleaned by its exit command: the old claim names the old run only
+    const claimed = readFileSync(containerPaths(s.paths.root, r.id).cleanupClaim, 'utf8').trim();
     await startContainer(s, r.id);
-    expect(existsSync(containerPaths(s.paths.root, r.id).cleanupClaim)).toBe(false);
+    const runId = ((await loadById(s.paths.root, r.id))?.state as { runId?: string }).runId;
+    expect(runId).toMatch(/^[0-9a-f]{16}$/);
+    expect(claimed).not.toBe(runId);
     await stopContainer(s, r.id, { timeout: 10 });
   }, 60_000);
 
