@@ -57,6 +57,21 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: 
     await cleanup?.();
   });
 
+  it('answers on the unversioned path as on the versioned one', async () => {
+    const get = (path: string): Promise<{ status: number; body: Record<string, unknown[]> }> => new Promise((ok, bad) => {
+      const req = request({ socketPath: sock, agent: false, method: 'GET', path }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString()) }));
+      });
+      req.on('error', bad);
+      req.end();
+    });
+    const [plain, versioned] = [await get('/system/df'), await get('/v1.41/system/df')];
+    expect([plain.status, versioned.status]).toEqual([200, 200]);
+    for (const b of [plain.body, versioned.body]) expect([b.Images!.length, b.Containers!.length, b.Volumes!.length]).toEqual([1, 1, 1]);
+  }, 60_000);
+
   it.skipIf(!hasDocker)('docker system df prints its TYPE rows: one image and one volume in use, one stopped container, no build cache', () => {
     const r = spawnSync(DOCKER, ['-H', `unix://${sock}`, 'system', 'df'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config') } });
     expect(r.stderr).toBe('');
