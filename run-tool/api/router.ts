@@ -10,6 +10,7 @@ import * as nv from './networks-volumes.ts';
 import * as transfer from './image-transfer.ts';
 import * as prune from './prune.ts';
 import { statsHandler } from './stats.ts';
+import { systemDfHandler } from './system-df.ts';
 import { buildHandler } from './build.ts';
 import { authHandler } from './auth.ts';
 import type { ApiRequest, Handler } from './context.ts';
@@ -23,6 +24,7 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', /^\/version$/, versionHandler],
   ['GET', /^\/info$/, infoHandler],
   ['GET', /^\/events$/, eventsHandler],
+  ['GET', /^\/system\/df$/, systemDfHandler],
   ['GET', /^\/containers\/json$/, containers.listHandler],
   ['POST', /^\/containers\/prune$/, prune.containerPruneHandler],
   ['GET', new RegExp(`^/containers/${P}/stats$`), statsHandler],
