@@ -20,6 +20,10 @@ import type { BuildOptions } from '../build/executor/types.ts';
 import { collect, csvOptions } from './flags.ts';
 import { memoAsync } from '../image/memo.ts';
 import { interruptSignal } from './interrupt.ts';
+import { parseBuildContextFlag } from '../build/context/named-contexts.ts';
+import { fetchRemoteContext, isRemoteContext } from '../build/context/remote-context.ts';
+import { parseSshFlag } from '../build/context/ssh-sources.ts';
+import { resolveInRoot } from '../runtime/in-root.ts';
 
 
 function keyValues(list: readonly string[], what: string): Record<string, string> {
@@ -72,7 +76,7 @@ export function addBuildCommand(program: Command): void {
     .command('build')
     .alias('bud')
     .description('build an image from a Dockerfile')
-    .argument('[context]', 'context directory', '.')
+    .argument('[context]', 'context directory, git URL or tarball URL', '.')
     .option('-f, --file <file>', "Dockerfile ('-' reads stdin; default CONTEXT/Dockerfile or Containerfile)")
     .option('-t, --tag <name>', 'name the image (repeatable; transport-qualified names are written there)', collect, [])
     .option('--build-arg <k=v>', 'build argument (repeatable)', collect, [])
@@ -93,7 +97,8 @@ export function addBuildCommand(program: Command): void {
     .option('-o, --output <spec>', 'type=local,dest=DIR or type=tar,dest=FILE (repeatable)', collect, [])
     .option('--ignorefile <file>', 'ignore file instead of .containerignore/.dockerignore')
     .option('--jobs <n>', 'stages built in parallel', '1')
-    .option('--ssh <spec>', 'default or id=SOCKET (repeatable)', collect, [])
+    .option('--ssh <spec>', 'default, ID=SOCKET or ID=KEYFILE (repeatable)', collect, [])
+    .option('--build-context <name=value>', 'named context: NAME=DIR, docker-image://REF, oci-layout://PATH@DIGEST or a git/tarball URL (repeatable)', collect, [])
     .option('--allow <entitlement>', 'network.host, security.insecure or device (repeatable)', collect, [])
     .option('--cache-to <spec>', 'export the layer cache: REPOSITORY, type=registry,ref=REPO[,mode=min|max], type=local,dest=DIR or type=inline (repeatable)', collect, [])
     .option('--cache-from <spec>', 'use a layer cache: REPOSITORY, type=registry,ref=REPO or type=local,src=DIR (repeatable)', collect, [])
@@ -108,13 +113,34 @@ export function addBuildCommand(program: Command): void {
     .option('--progress <mode>', 'auto, plain, json or quiet', 'auto')
     .option('-q, --quiet', 'print only the image ID');
   addRootOption(cmd).action(async (context: string, f: Record<string, unknown>) => {
-    const ctxDir = resolve(context);
+    // every flag is checked before a remote context is fetched
+    const buildContexts = new Map((f.buildContext as string[]).map(parseBuildContextFlag));
+    const ssh = new Map((f.ssh as string[]).map((s) => parseSshFlag(s)));
+    const interrupt = interruptSignal();
+    // a git or tarball URL context is fetched into a private temp dir, removed however the build ends
+    const fetched = isRemoteContext(context) ? await fetchRemoteContext(context, { signal: interrupt.signal, onWarning: (m) => process.stderr.write(`WARNING: ${m}\n`) }).catch((e: unknown) => {
+      interrupt.dispose();
+      throw e;
+    }) : undefined;
+    try {
+      await buildAction(cmd, fetched?.dir ?? resolve(context), fetched !== undefined, f, { buildContexts, ssh, signal: interrupt.signal });
+    } finally {
+      await fetched?.dispose();
+      interrupt.dispose();
+    }
+  });
+}
+
+async function buildAction(cmd: Command, ctxDir: string, remote: boolean, f: Record<string, unknown>, p: { buildContexts: BuildOptions['buildContexts']; ssh: NonNullable<BuildOptions['ssh']>; signal: AbortSignal }): Promise<void> {
+  {
     let text: string;
     let path: string | undefined;
     const file = f.file as string | undefined;
     if (file === '-') text = await readStdin();
     else {
-      const candidates = file !== undefined ? [isAbsolute(file) ? file : resolve(file)] : [join(ctxDir, 'Containerfile'), join(ctxDir, 'Dockerfile')];
+      // with a remote context, -f names a file inside it (as docker and buildah read it), resolved confined
+      const named = file === undefined ? undefined : remote && !isAbsolute(file) ? await resolveInRoot(ctxDir, file) : isAbsolute(file) ? file : resolve(file);
+      const candidates = named !== undefined ? [named] : [join(ctxDir, 'Containerfile'), join(ctxDir, 'Dockerfile')];
       let found: string | undefined;
       for (const c of candidates) {
         const t = await readFile(c, 'utf8').catch(() => undefined);
@@ -139,17 +165,10 @@ export function addBuildCommand(program: Command): void {
     const network = f.network === undefined ? undefined : parseBuildNetwork(String(f.network));
     const ts = (f.timestamp as string | undefined) ?? process.env.SOURCE_DATE_EPOCH;
     if (ts !== undefined && !/^\d+$/u.test(ts)) throw new SkiffError('EINVALID', `invalid --timestamp ${ts}: want seconds since the epoch`);
-    const ssh = new Map<string, string>();
-    for (const s of f.ssh as string[]) {
-      const [id, sock] = s.includes('=') ? [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)] : [s, process.env.SSH_AUTH_SOCK ?? ''];
-      if (!sock) throw new SkiffError('EINVALID', `--ssh ${s}: no socket (SSH_AUTH_SOCK is not set)`);
-      ssh.set(id, sock);
-    }
     const cacheOpts = parseCacheOptions(f.cacheTo as string[], f.cacheFrom as string[], f.cacheTtl === undefined ? undefined : String(f.cacheTtl), f.cacheMounts === true);
     const quiet = f.quiet === true;
     const pmode = String(f.progress);
     const mode = quiet || pmode === 'quiet' ? 'quiet' : pmode === 'json' ? 'json' : 'plain';
-    const interrupt = interruptSignal();
     const o: BuildOptions = {
       storeRoot: storeRootOf(cmd),
       contextDir: ctxDir,
@@ -174,7 +193,9 @@ export function addBuildCommand(program: Command): void {
       outputs: (f.output as string[]).map(parseOutputFlag),
       ignorefile: f.ignorefile === undefined ? undefined : String(f.ignorefile),
       jobs: Number.parseInt(String(f.jobs), 10) || 1,
-      ssh,
+      ssh: p.ssh,
+      ...(p.buildContexts?.size && { buildContexts: p.buildContexts }),
+      ...(remote && { contextTransient: true }),
       allow: f.allow as string[],
       registry: {
         tlsVerify: f.tlsVerify === undefined ? undefined : bool(f.tlsVerify, true),
@@ -183,18 +204,14 @@ export function addBuildCommand(program: Command): void {
       },
       ...((cacheOpts.from.length > 0 || cacheOpts.to.length > 0) && { cache: cacheOpts }),
       reporter: createReporter(mode),
-      signal: interrupt.signal,
+      signal: p.signal,
     };
-    try {
-      const r = await buildImage(o).catch((e: unknown) => {
-        throw withRunStatus(e);
-      });
-      if (!quiet) for (const n of r.names) process.stderr.write(`COMMIT ${n}\n`);
-      process.stdout.write(`${r.id.slice(7)}\n`);
-    } finally {
-      interrupt.dispose();
-    }
-  });
+    const r = await buildImage(o).catch((e: unknown) => {
+      throw withRunStatus(e);
+    });
+    if (!quiet) for (const n of r.names) process.stderr.write(`COMMIT ${n}\n`);
+    process.stdout.write(`${r.id.slice(7)}\n`);
+  }
 }
 
 /**

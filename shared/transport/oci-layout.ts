@@ -44,10 +44,11 @@ async function readManifestBlob(layout: Layout, desc: { digest: Digest; size?: n
  * A source over an OCI image layout directory. Reads never lock (index.json is replaced atomically);
  * every blob stream is verified at EOF by the layout's BlobStore.
  */
-export async function openOciLayoutSource(dir: string, refName: string | undefined, o: Cancellable & { display?: string; onClose?: () => Promise<void> } = {}): Promise<OpenedSource> {
+export async function openOciLayoutSource(dir: string, refName: string | undefined, o: Cancellable & { display?: string; onClose?: () => Promise<void>; digest?: Digest } = {}): Promise<OpenedSource> {
   const display = o.display ?? `oci:${dir}${refName === undefined ? '' : `:${refName}`}`;
   const layout = await openLayout(dir, o.signal ? { signal: o.signal } : {});
-  const top = await selectLayoutEntry(layout, refName, display, o);
+  // `digest` (BuildKit's oci-layout://PATH@DIGEST): that manifest or index blob, named in index.json or not
+  const top: { digest: Digest; size?: number; mediaType?: string } = o.digest !== undefined ? { digest: o.digest } : await selectLayoutEntry(layout, refName, display, o);
   let closed = false;
   return {
     name: display,

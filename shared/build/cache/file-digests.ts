@@ -20,6 +20,7 @@ type Entry = [dev: string, ino: string, size: string, mtime: string, ctime: stri
 export class FileDigests {
   #map = new Map<string, Entry>();
   #dirty = false;
+  #transient: string[] = [];
   hashed = 0;
   readonly file: string;
 
@@ -66,9 +67,15 @@ export class FileDigests {
     }
     this.hashed++;
     key[5] = h.digest('hex');
+    if (this.#transient.some((d) => path.startsWith(d))) return key[5];
     this.#map.set(path, key);
     this.#dirty = true;
     return key[5];
+  }
+
+  /** Files under directory `dir` (a fetched context, removed after the build) are hashed but never memoised. */
+  transient(dir: string): void {
+    this.#transient.push(dir.endsWith('/') ? dir : `${dir}/`);
   }
 
   /** Writes the memo atomically when it changed. */

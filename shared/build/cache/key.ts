@@ -11,7 +11,7 @@ import { digestOf, type Digest } from '../../oci/digest.ts';
 export const KEY_VERSION = 'skiff-build-cache-v1';
 
 /** The key of a stage's starting point. */
-export function baseKey(base: { kind: 'scratch' } | { kind: 'image'; manifest: string } | { kind: 'stage'; key: Digest }, platform: string): Digest {
+export function baseKey(base: { kind: 'scratch' } | { kind: 'image'; manifest: string } | { kind: 'stage'; key: Digest } | { kind: 'context'; digest: string }, platform: string): Digest {
   return digestOf(JSON.stringify([KEY_VERSION, 'base', base, platform]));
 }
 

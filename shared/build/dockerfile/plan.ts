@@ -27,10 +27,12 @@ export interface PlanOptions {
   platform?: Platform;
   /** Build platform (default: the host's). */
   buildPlatform?: Platform;
+  /** `--build-context` names (lower case): they override a stage or image of that name in FROM and --from. */
+  namedContexts?: ReadonlySet<string>;
 }
 
 /** What a stage starts from. */
-export type StageBase = { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; ref: string };
+export type StageBase = { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; ref: string } | { kind: 'context'; name: string };
 
 /** One stage to build. `deps` are indexes of stages that must be built first. */
 export interface PlannedStage {
@@ -261,7 +263,8 @@ export class StageScope {
   }
 }
 
-function stageRef(df: Dockerfile, ref: string, current: number, ins: Instruction, what: string): number | undefined {
+function stageRef(df: Dockerfile, ref: string, current: number, ins: Instruction, what: string, named?: ReadonlySet<string>): number | undefined {
+  if (named?.has(ref.toLowerCase())) return undefined;
   const s = findStage(df.stages, ref);
   if (s === undefined) {
     if (/^\d+$/u.test(ref)) throw dockerfileError(ins.loc, `${what} refers to stage index ${ref}, but there are only ${df.stages.length} stages`, 'use the index or name of an earlier stage');
@@ -307,7 +310,8 @@ export function planBuild(df: Dockerfile, o: PlanOptions = {}): BuildPlan & { be
       const platform = pf === undefined ? targetPlatform : parsePlatform(expandWord(pf, env, { escape: df.escape }));
       let base: StageBase;
       const prev = df.stages.slice(0, stage.index).find((s) => s.name === image.toLowerCase());
-      if (prev) base = { kind: 'stage', index: prev.index };
+      if (o.namedContexts?.has(image.toLowerCase())) base = { kind: 'context', name: image.toLowerCase() };
+      else if (prev) base = { kind: 'stage', index: prev.index };
       else if (image.toLowerCase() === 'scratch') base = { kind: 'scratch' };
       else base = { kind: 'image', ref: image };
       const p: PlannedStage = { index: stage.index, stage, base, platform, deps: base.kind === 'stage' ? [base.index] : [], imageDeps: [], level: 0 };
@@ -331,7 +335,7 @@ export function planBuild(df: Dockerfile, o: PlanOptions = {}): BuildPlan & { be
       if (step.copy?.from !== undefined) refs.push([step.copy.from, `${ins.kind} --from`]);
       for (const m of step.run?.options.mounts ?? []) if ('from' in m && m.from !== undefined) refs.push([m.from, 'RUN --mount from=']);
       for (const [ref, what] of refs) {
-        const idx = stageRef(df, ref, p.index, ins, what);
+        const idx = stageRef(df, ref, p.index, ins, what, o.namedContexts);
         if (idx === undefined) p.imageDeps.push(ref);
         else if (!p.deps.includes(idx)) p.deps.push(idx);
       }

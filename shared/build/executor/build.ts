@@ -10,7 +10,7 @@ import { mkdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError, throwIfAborted } from '../../errors.ts';
 import { digestHex, type Digest } from '../../oci/digest.ts';
-import type { History, ImageConfig } from '../../oci/types.ts';
+import type { History, ImageConfig, Platform } from '../../oci/types.ts';
 import { formatPlatform } from '../../image/platform.ts';
 import { decompress } from '../../layer/compression.ts';
 import { applyLayer } from '../../layer/apply.ts';
@@ -27,7 +27,9 @@ import { FileDigests } from '../cache/file-digests.ts';
 import { baseKey, stepKey } from '../cache/key.ts';
 import type { RemoteCache, RemoteHit, ExportStep } from '../cache/remote-cache.ts';
 import type { BuildahChain } from '../cache/buildah-key.ts';
-import { loadBaseImage } from './base-image.ts';
+import { loadBaseImage, type BaseImage } from './base-image.ts';
+import { loadContextImage } from './context-image.ts';
+import type { NamedContext } from '../context/named-contexts.ts';
 import { BuildDir, reclaimBuilds } from './build-dir.ts';
 import { prepareCopy } from './copy-step.ts';
 import { publishImage } from './publish.ts';
@@ -84,19 +86,34 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const reporter = opts.reporter ?? createReporter('plain');
   const remoteOn = opts.cache !== undefined && opts.cache.from.length > 0 && opts.layers !== false && !opts.noCache;
   const remote = remoteOn ? await (await import('../cache/remote-cache.ts')).openRemoteCache(opts.cache!, opts.registry ?? {}, (m) => reporter.warn(m)) : undefined;
-  for (let attempt = 0, remoteRetries = 0; ; attempt++) {
-    try {
-      return await buildOnce({ ...opts, reporter }, remote);
-    } catch (e) {
-      if (!(e instanceof StaleCacheError)) throw e;
-      const fromRemote = e.remote;
-      if (fromRemote ? ++remoteRetries > 64 : attempt - remoteRetries >= 1) throw e;
-      reporter.warn(`${e.message}; building again`);
+  // named contexts are fetched and ssh key files loaded once per build (not per attempt); removed in any case
+  const named = opts.buildContexts?.size
+    ? await (await import('../context/named-contexts.ts')).resolveNamedContexts(opts.buildContexts, { maxBytes: opts.contextMaxBytes, signal: opts.signal, onWarning: (m) => reporter.warn(m) })
+    : undefined;
+  let ssh: import('../context/ssh-sources.ts').SshSources | undefined;
+  try {
+    if (opts.ssh?.size) {
+      const specs = new Map([...opts.ssh].map(([id, p]) => [id, typeof p === 'string' ? [p] : [...p]]));
+      ssh = await (await import('../context/ssh-sources.ts')).openSshSources(specs, { signal: opts.signal });
     }
+    const o: BuildOptions = { ...opts, reporter, ...(ssh && { ssh: ssh.sockets }) };
+    for (let attempt = 0, remoteRetries = 0; ; attempt++) {
+      try {
+        return await buildOnce(o, remote, named?.contexts ?? new Map());
+      } catch (e) {
+        if (!(e instanceof StaleCacheError)) throw e;
+        const fromRemote = e.remote;
+        if (fromRemote ? ++remoteRetries > 64 : attempt - remoteRetries >= 1) throw e;
+        reporter.warn(`${e.message}; building again`);
+      }
+    }
+  } finally {
+    await ssh?.dispose();
+    await named?.dispose();
   }
 }
 
-async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): Promise<BuildResult> {
+async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined, named: ReadonlyMap<string, NamedContext>): Promise<BuildResult> {
   const reporter = opts.reporter ?? createReporter('plain');
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
@@ -106,7 +123,7 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
   const tags = checkTags(o.tags ?? []);
   const df = parseDockerfile(o.dockerfile.text, { filename: o.dockerfile.path ?? 'Dockerfile' });
   for (const n of df.notices) reporter.warn(n);
-  const plan = planBuild(df, { target: o.target, buildArgs: o.buildArgs ?? {}, platform: o.platform });
+  const plan = planBuild(df, { target: o.target, buildArgs: o.buildArgs ?? {}, platform: o.platform, namedContexts: new Set(named.keys()) });
   const contextReal = await realpath(o.contextDir).catch(() => {
     throw new SkiffError('ENOTFOUND', `context directory ${o.contextDir} does not exist`);
   });
@@ -124,6 +141,16 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
     const ign = await loadIgnoreFile(contextReal, { dockerfile: o.dockerfile.path, ignorefile: o.ignorefile, ...so });
     for (const s of ign.skipped) reporter.warn(`ignore file ${s} points outside the context and was not read`);
     const digests = await FileDigests.load(join(store.paths.cache, 'file-digests.json'));
+    if (o.contextTransient) digests.transient(contextReal);
+    // each directory context is read like the main one: its own .containerignore/.dockerignore applies
+    const namedDirs = new Map<string, { dir: string; ignore: IgnoreMatcher }>();
+    for (const [name, c] of named) {
+      if (c.kind !== 'dir') continue;
+      if (c.transient) digests.transient(c.dir);
+      const ni = await loadIgnoreFile(c.dir, so);
+      for (const sk of ni.skipped) reporter.warn(`ignore file ${sk} points outside build context ${name} and was not read`);
+      namedDirs.set(name, { dir: c.dir, ignore: new IgnoreMatcher(ni.patterns) });
+    }
     const cache = new BuildCache(store.paths.cache);
     const results = new Map<number, Promise<StageResult>>();
     const roots = new Map<string, Promise<string>>();
@@ -154,6 +181,7 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
       digests,
       ignore: new IgnoreMatcher(ign.patterns),
       contextReal,
+      namedDirs,
       stats,
       reporter,
       now: () => (fixed ?? new Date()).toISOString(),
@@ -169,22 +197,47 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
         },
       }),
       async stageRoot(from, forStage) {
+        const nd = namedDirs.get(from.toLowerCase());
+        if (nd !== undefined) return { root: nd.dir, key: await namedDirKey(from.toLowerCase()) };
         const r = await stageOrImage(from, forStage);
         return { root: await rootOf(r.layers), key: r.key };
       },
       async stageKey(from, forStage) {
+        if (namedDirs.has(from.toLowerCase())) return namedDirKey(from.toLowerCase());
         return (await stageOrImage(from, forStage)).key;
       },
     };
+    /** A directory context's state key: its selection's content (memoised per build). */
+    const dirKeys = new Map<string, Promise<Digest>>();
+    const namedDirKey = (name: string): Promise<Digest> => {
+      let p = dirKeys.get(name);
+      if (p === undefined) {
+        p = (async () => {
+          const { prepareContextRoot } = await import('./copy-step.ts');
+          const nd = namedDirs.get(name)!;
+          const r = await prepareContextRoot(ctx, nd.dir, nd.ignore);
+          return baseKey({ kind: 'context', digest: r.digest }, formatPlatform(plan.targetPlatform));
+        })();
+        dirKeys.set(name, p);
+      }
+      return p;
+    };
+    /** The base image of a named image context (docker-image:// or oci-layout://), loaded once per build. */
+    const contextImage = (name: string, platform: Platform): Promise<BaseImage> =>
+      loadContextImage(store, name, named.get(name)!, platform, o, { onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) });
     /** The layers and state key of an earlier stage, or of an image (loaded once per build). */
     const stageOrImage = async (from: string, forStage: number): Promise<{ layers: StageLayer[]; key: Digest }> => {
-      const s = findStage(df.stages, from);
+      const s = named.has(from.toLowerCase()) ? undefined : findStage(df.stages, from);
       if (s !== undefined && s.index < forStage) {
         const r = await results.get(s.index);
         if (r === undefined) throw new SkiffError('EINVALID', `stage ${from} was not built`);
         return r;
       }
       let img = images.get(from);
+      if (img === undefined && named.has(from.toLowerCase())) {
+        img = contextImage(from.toLowerCase(), plan.targetPlatform).then((b) => ({ layers: b.layers, key: baseKey({ kind: 'image', manifest: b.manifestDigest }, formatPlatform(plan.targetPlatform)) }));
+        images.set(from, img);
+      }
       if (img === undefined) {
         img = loadBaseImage(store, from, plan.targetPlatform, { pull: o.pull ?? 'missing', registry: o.registry, trustPolicy: o.trustPolicy, ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) }).then((b) => ({
           layers: b.layers,
@@ -327,8 +380,21 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
         config = structuredClone(r.config);
         layers = [...r.layers];
         key = baseKey({ kind: 'stage', key: r.key }, pf);
+      } else if (ps.base.kind === 'context' && namedDirs.has(ps.base.name)) {
+        // FROM a directory context: the directory is the stage's root filesystem (one layer), as in BuildKit
+        config = { architecture: ps.platform.architecture, os: ps.platform.os, ...(ps.platform.variant && { variant: ps.platform.variant }), config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+        const { prepareContextRoot } = await import('./copy-step.ts');
+        const nd = namedDirs.get(ps.base.name)!;
+        const pr = await prepareContextRoot(ctx, nd.dir, nd.ignore);
+        key = baseKey({ kind: 'context', digest: pr.digest }, pf);
+        const r = await layerStep(idx, key, [], [], (wr) => pr.apply(wr.rootfs));
+        layers = r.layer ? [r.layer] : [];
+        config.rootfs.diff_ids = layers.map((l) => l.diffId);
+        config.history = [{ created: r.created, created_by: `FROM ${ps.base.name} (build context)`, ...(r.layer === undefined && { empty_layer: true }) }];
       } else {
-        const b = await loadBaseImage(store, ps.base.ref, ps.platform, { pull: o.pull ?? 'missing', registry: o.registry, trustPolicy: o.trustPolicy, ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) });
+        const b = ps.base.kind === 'context'
+          ? await contextImage(ps.base.name, ps.platform)
+          : await loadBaseImage(store, ps.base.ref, ps.platform, { pull: o.pull ?? 'missing', registry: o.registry, trustPolicy: o.trustPolicy, ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) });
         config = b.config;
         layers = [...b.layers];
         key = baseKey({ kind: 'image', manifest: b.manifestDigest }, pf);

@@ -74,7 +74,13 @@ export async function prepareCopy(ctx: BuildCtx, step: ResolvedStep, stageIndex:
   let items: Item[];
   let fromKey: string | undefined;
   const keyParts: unknown[] = [];
-  if (c.from !== undefined) {
+  // a `--build-context` directory is read like the main context: its own ignore file, content in the key
+  const named = c.from !== undefined ? ctx.namedDirs.get(c.from.toLowerCase()) : undefined;
+  if (named !== undefined) {
+    items = await collect(ctx, named.dir, named.ignore, exclude, locals, kind, false);
+    fromKey = `context:${c.from!.toLowerCase()}`;
+    for (const it of items) if (it.kind === 'tree') keyParts.push([it.src, await selectionDigest(it.entries, ctx.digests, so)]);
+  } else if (c.from !== undefined) {
     // the key needs only the source stage's key: its root is mounted and walked when the step runs (a miss)
     fromKey = await ctx.stageKey(c.from, stageIndex);
     items = [];
@@ -104,7 +110,7 @@ export async function prepareCopy(ctx: BuildCtx, step: ResolvedStep, stageIndex:
   };
   const summary = keyParts.length === 1 && Array.isArray(keyParts[0]) && typeof (keyParts[0] as unknown[])[1] === 'string' ? `file:${String((keyParts[0] as unknown[])[1]).slice(0, 64)}` : `multi:${items.length}`;
   const from = c.from;
-  if (from === undefined) return { description, summary, apply: (root) => applyCopy(ctx, step, items, root, false) };
+  if (from === undefined || named !== undefined) return { description, summary, apply: (root) => applyCopy(ctx, step, items, root, false) };
   return {
     description,
     summary,
@@ -181,3 +187,26 @@ async function place(w: RootWriter, cp: string, e: TreeEntry, owner: Owner, mode
   else if (e.type === 'symlink') await w.symlink(cp, e.link ?? '', owner, e.st.mtime, parentOwner);
 }
 
+
+/**
+ * `FROM NAME` of a `--build-context` directory (BuildKit: the directory is the stage's root filesystem): the
+ * directory's selection (its ignore rules applied) digested by content for the key, and the copy of every entry
+ * (owned by root, as COPY from a context) into an empty root.
+ */
+export async function prepareContextRoot(ctx: BuildCtx, dir: string, ignore: IgnoreMatcher): Promise<{ digest: string; apply(root: string): Promise<void> }> {
+  const so = { signal: ctx.o.signal };
+  const entries = await walkTree(await realpath(dir), { matcher: ignore, ctxPrefix: '' }, so);
+  const digest = await selectionDigest(entries, ctx.digests, so);
+  return {
+    digest,
+    async apply(root) {
+      const w = new RootWriter(root);
+      const owner = { uid: 0, gid: 0 };
+      for (const e of entries.slice(1)) {
+        throwIfAborted(ctx.o.signal);
+        await place(w, e.rel, e, owner, Number(e.st.mode & 0o7777n));
+      }
+      ctx.stats.copies++;
+    },
+  };
+}

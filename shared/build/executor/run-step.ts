@@ -314,7 +314,9 @@ async function addMount(ctx: BuildCtx, m: RunMount, stageIndex: number, mounts: 
       return;
     }
     case 'ssh': {
-      const sock = ctx.o.ssh?.get(m.id);
+      // buildImage has turned every --ssh source into one agent socket (ssh-sources.ts)
+      const src = ctx.o.ssh?.get(m.id);
+      const sock = typeof src === 'string' ? src : src?.[0];
       if (sock === undefined) {
         if (m.required) throw new SkiffError('ENOTFOUND', `ssh agent ${m.id} is required but --ssh ${m.id} was not given`);
         return;

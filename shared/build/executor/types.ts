@@ -40,8 +40,14 @@ export interface BuildOptions {
   outputs?: { type: 'local' | 'tar'; dest: string }[];
   ignorefile?: string;
   jobs?: number;
-  /** `--ssh id=socket` (id `default` from $SSH_AUTH_SOCK) */
-  ssh?: Map<string, string>;
+  /** `--ssh ID=PATH`: an agent socket or a private key file (id `default` from $SSH_AUTH_SOCK) — ssh-sources.ts */
+  ssh?: Map<string, string | readonly string[]>;
+  /** `--build-context NAME=VALUE` (parsed; named-contexts.ts) */
+  buildContexts?: Map<string, import('../context/named-contexts.ts').NamedContextSpec>;
+  /** the context dir is a fetched remote context (removed after the build): its file digests are not memoised */
+  contextTransient?: boolean;
+  /** cap on a downloaded tarball context (default DEFAULT_CONTEXT_MAX_BYTES) */
+  contextMaxBytes?: number;
   allow?: string[];
   registry?: RegistryOptions;
   reporter?: BuildReporter;
@@ -84,6 +90,8 @@ export interface BuildCtx {
   digests: FileDigests;
   ignore: import('../dockerfile/index.ts').IgnoreMatcher;
   contextReal: string;
+  /** `--build-context` directories by (lower-case) name, each with the ignore rules of its own ignore file */
+  namedDirs: Map<string, { dir: string; ignore: IgnoreMatcher }>;
   stats: BuildStats;
   reporter: BuildReporter;
   /** a read-only root of a stage (by index) or image (by ref), mounted once per build */
