@@ -142,12 +142,13 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined, na
     for (const s of ign.skipped) reporter.warn(`ignore file ${s} points outside the context and was not read`);
     const digests = await FileDigests.load(join(store.paths.cache, 'file-digests.json'));
     if (o.contextTransient) digests.transient(contextReal);
-    // each directory context is read like the main one: its own .containerignore/.dockerignore applies
+    // each local directory context is read like the main one: its own .containerignore/.dockerignore applies
     const namedDirs = new Map<string, { dir: string; ignore: IgnoreMatcher }>();
     for (const [name, c] of named) {
       if (c.kind !== 'dir') continue;
       if (c.transient) digests.transient(c.dir);
-      const ni = await loadIgnoreFile(c.dir, so);
+      // as BuildKit: an ignore file applies to a local directory, not to a fetched git or tarball context
+      const ni = c.transient ? { patterns: [], skipped: [] } : await loadIgnoreFile(c.dir, so);
       for (const sk of ni.skipped) reporter.warn(`ignore file ${sk} points outside build context ${name} and was not read`);
       namedDirs.set(name, { dir: c.dir, ignore: new IgnoreMatcher(ni.patterns) });
     }
