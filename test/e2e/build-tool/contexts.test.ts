@@ -152,6 +152,13 @@ describe.skipIf(!isRoot || !hasBusybox)('build: named contexts, remote contexts,
     expect(await readFile(join(fromDir.rootfs, 'sub/b.txt'), 'utf8')).toBe('lib-b\n');
     expect(fromDir.manifest.layers).toHaveLength(1);
     await expect(lstat(join(fromDir.rootfs, 'skip.log'))).rejects.toThrow();
+    // RUN --mount from=NAME binds the directory; its content is in the key
+    const mdf = 'FROM localhost/busybox\nRUN --mount=from=lib,target=/m cat /m/a.txt > /mounted\n';
+    await w.build(mdf, { tags: ['nc-mount'], buildContexts: contexts });
+    expect(await readFile(join((await w.image('nc-mount')).rootfs, 'mounted'), 'utf8')).toBe('lib-a2\n');
+    expect((await w.build(mdf, { tags: ['nc-mount'], buildContexts: contexts })).stats.runs).toBe(0);
+    await writeFile(join(lib, 'a.txt'), 'lib-a3\n');
+    expect((await w.build(mdf, { tags: ['nc-mount'], buildContexts: contexts })).stats.runs).toBe(1);
   });
 
   it('a named context overrides a stage and an image of that name; docker-image:// is used like a FROM base', async () => {
