@@ -163,6 +163,7 @@ const CHILD_PROCESS_ALLOWED: Readonly<Record<string, string>> = {
   'shared/signature/gpg.ts': 'gpg with binary input: a spawn-and-collect (a candidate for runProgram)',
   'shared/build/executor/archive.ts': 'xz/bzip2 decode a stream: stdin and stdout are streams, not collected text',
   'shared/build/executor/build-dir.ts': 'the build watchdog shell is started detached and outlives the build to delete its runc containers',
+  'shared/build/context/ssh-sources.ts': '`ssh-agent -D` serving --ssh key files runs as long as the build and is stopped by its PID (not a spawn-and-collect)',
   'run-tool/containers/health.ts': 'the health-check timer is a detached shell loop in its own process group that outlives the CLI',
   'run-tool/containers/start-container.ts': "conmon is started detached, reporting the container's pid on a sync pipe (fd 3)",
 };
