@@ -1,7 +1,8 @@
 /**
  * A git URL or an http(s) tarball URL as a build context (the main one or a `--build-context` value), fetched into a
  * private temporary directory (mode 0700) that `dispose()` removes — the caller disposes in `finally`, so a failed
- * or interrupted build (Ctrl-C aborts the signal) leaves nothing behind. Confinement:
+ * or interrupted build (Ctrl-C aborts the signal) leaves nothing behind; one killed outright is swept by the next
+ * fetch (owned-temp.ts). Confinement:
  *   tarball  downloaded under a size cap (ELIMIT with the cap in the message), then extracted by the layer
  *            library's confined apply (ADD's extraction: `..`, absolute names and links out of the directory stay
  *            inside); a download that is not an archive becomes the context's Dockerfile, as docker and buildah do;
@@ -10,8 +11,7 @@
  *            start with `/`, is resolved inside the checkout (a symlink never leads out of it) and must be a
  *            directory; `.git` is removed (BuildKit's default), so `COPY . .` never copies the repository's history.
  */
-import { lstat, mkdir, mkdtemp, realpath, rename, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, mkdir, realpath, rename, rm } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { SkiffError, throwIfAborted } from '../../errors.ts';
 import { requireProgram } from '../../process/system-programs.ts';
@@ -19,6 +19,7 @@ import { runProgram } from '../../process/run.ts';
 import { resolveInRoot } from '../../runtime/in-root.ts';
 import { archiveKind, extractArchive } from '../executor/archive.ts';
 import { download } from '../executor/url.ts';
+import { ownedTempDir } from './owned-temp.ts';
 
 /** Default cap on a downloaded tarball context: 1 GiB. */
 export const DEFAULT_CONTEXT_MAX_BYTES = 1024 ** 3;
@@ -75,7 +76,8 @@ export interface FetchOptions {
 /** Fetches the remote context `spec` (see the module comment); throws one-line errors, leaving nothing behind. */
 export async function fetchRemoteContext(spec: string, o: FetchOptions = {}): Promise<FetchedContext> {
   throwIfAborted(o.signal);
-  const tmp = await mkdtemp(join(tmpdir(), 'skiff-context-'));
+  // a context a killed build left behind is removed here (owned-temp.ts)
+  const tmp = await ownedTempDir('skiff-context-');
   const dispose = (): Promise<void> => rm(tmp, { recursive: true, force: true });
   try {
     const src = join(tmp, 'src');

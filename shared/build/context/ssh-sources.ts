@@ -6,13 +6,13 @@
  * `dispose()` stops each started agent by its PID and removes its dir; the key bytes never leave the agent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstat, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SkiffError, throwIfAborted } from '../../errors.ts';
 import { requireProgram } from '../../process/system-programs.ts';
 import { runProgram } from '../../process/run.ts';
+import { noteHelper, ownedTempDir } from './owned-temp.ts';
 
 /** Agent sockets by ssh id, and how to stop the agents started for key files. */
 export interface SshSources {
@@ -63,7 +63,8 @@ export async function openSshSources(specs: ReadonlyMap<string, readonly string[
 }
 
 async function startAgent(signal?: AbortSignal): Promise<{ socket: string; stop(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'skiff-ssh-'));
+  // an agent a killed build left running is stopped (by its recorded PID) and its dir removed here
+  const dir = await ownedTempDir('skiff-ssh-');
   const socket = join(dir, 'agent.sock');
   let child: ChildProcess | undefined;
   const stop = async (): Promise<void> => {
@@ -83,6 +84,7 @@ async function startAgent(signal?: AbortSignal): Promise<{ socket: string; stop(
       child!.once('spawn', () => res());
     });
     await spawned;
+    await noteHelper(dir, child.pid!);
     for (let i = 0; i < 200; i++) {
       throwIfAborted(signal);
       if ((await lstat(socket).catch(() => undefined))?.isSocket()) return { socket, stop };

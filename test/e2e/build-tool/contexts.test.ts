@@ -366,6 +366,28 @@ describe.skipIf(!isRoot || !hasBusybox)('build: named contexts, remote contexts,
       }
     });
 
+    it.skipIf(!built)('a build killed outright leaves its fetched context and key agent; the next one removes them and stops that agent by PID', async () => {
+      const tmp = join(w.dir, 'tmp-kill');
+      await mkdir(tmp);
+      served.set('/kill.tar.gz', await tarball([{ name: 'Dockerfile', body: 'FROM localhost/busybox\nRUN --mount=type=ssh sleep 30\n' }]));
+      const child = spawn(process.execPath, [BUILD_TOOL, '--root', w.root, 'build', '--ssh', `default=${key}`, `${base}/kill.tar.gz`], { env: { ...process.env, XDG_RUNTIME_DIR: w.dir, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+      const deadline = Date.now() + 30_000;
+      while (!err.includes('sleep 30') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('exit', r));
+      const left = (await readdir(tmp)).sort();
+      expect(left.map((n) => n.replace(/-[^-]+$/u, ''))).toEqual(['skiff-context', 'skiff-ssh']);
+      const agentPid = Number((await readFile(join(tmp, left[1]!, '.helper'), 'utf8')).split(' ')[0]);
+      expect(() => process.kill(agentPid, 0)).not.toThrow();
+      served.set('/quick.tar.gz', await tarball([{ name: 'Dockerfile', body: 'FROM localhost/busybox\nRUN --mount=type=ssh true\n' }]));
+      const r = await cli(['--ssh', `default=${key}`, `${base}/quick.tar.gz`], tmp);
+      expect(r.status, r.stderr).toBe(0);
+      expect(await readdir(tmp)).toEqual([]);
+      expect(() => process.kill(agentPid, 0)).toThrow();
+    });
+
     it('--ssh with a missing path, or an agent the Dockerfile requires but was not given, fails with one line', async () => {
       await expect(w.build('FROM localhost/busybox\nRUN --mount=type=ssh true\n', { ssh: new Map([['default', join(w.dir, 'nope')]]) })).rejects.toThrow(/--ssh default: .*nope does not exist/);
       await expect(w.build('FROM localhost/busybox\nRUN --mount=type=ssh,required=true true\n', {})).rejects.toThrow(/ssh agent default is required/);
