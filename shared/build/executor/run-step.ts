@@ -321,6 +321,8 @@ async function addMount(ctx: BuildCtx, m: RunMount, stageIndex: number, mounts: 
         if (m.required) throw new SkiffError('ENOTFOUND', `ssh agent ${m.id} is required but --ssh ${m.id} was not given`);
         return;
       }
+      // the agent's own socket is bound (no proxy): its owner and mode are the agent's
+      if (m.uid !== 0 || m.gid !== 0 || m.mode !== 0o600) ctx.reporter.warn(`RUN --mount=type=ssh: uid, gid and mode are not applied; the socket keeps the agent's owner and mode`);
       mounts.push({ type: 'bind', source: sock, destination: m.target, options: ['bind', 'rw'] });
       env.push(`SSH_AUTH_SOCK=${m.target}`);
       return;

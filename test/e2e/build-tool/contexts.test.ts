@@ -391,6 +391,10 @@ describe.skipIf(!isRoot || !hasBusybox)('build: named contexts, remote contexts,
     it('--ssh with a missing path, or an agent the Dockerfile requires but was not given, fails with one line', async () => {
       await expect(w.build('FROM localhost/busybox\nRUN --mount=type=ssh true\n', { ssh: new Map([['default', join(w.dir, 'nope')]]) })).rejects.toThrow(/--ssh default: .*nope does not exist/);
       await expect(w.build('FROM localhost/busybox\nRUN --mount=type=ssh,required=true true\n', {})).rejects.toThrow(/ssh agent default is required/);
+      // uid/gid/mode are not applied to the bound agent socket: said, not silently dropped
+      w.log.length = 0;
+      await w.build('FROM localhost/busybox\nRUN --mount=type=ssh,uid=1000 test -S "$SSH_AUTH_SOCK"\n', { noCache: true, ssh: new Map([['default', sock]]) });
+      expect(w.log.join('')).toMatch(/RUN --mount=type=ssh: uid, gid and mode are not applied/);
     });
   });
 
