@@ -364,6 +364,9 @@ describe.skipIf(!isRoot || !hasBusybox)('build: named contexts, remote contexts,
         for (const line of keyBody) expect(texts.includes(line), form).toBe(false);
         expect(JSON.stringify(img.config.history)).not.toContain(sock);
       }
+      // nor any file of the store (cache entries, file-digest memo, configs)
+      const found = spawnSync('grep', ['-rlF', keyBody[1]!, w.root], { encoding: 'utf8' });
+      expect(found.stdout).toBe('');
     });
 
     it.skipIf(!built)('a build killed outright leaves its fetched context and key agent; the next one removes them and stops that agent by PID', async () => {
