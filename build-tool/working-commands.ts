@@ -13,6 +13,7 @@ import { interruptSignal } from '../shared/cli/interrupt.ts';
 import { addRegistryOptions, registryOptionsOf } from '../shared/cli/registry-options.ts';
 import { parseGoTemplate } from '../shared/cli/go-template.ts';
 import { parseBuildNetwork } from '../shared/build/executor/run-network.ts';
+import { addRunSettingsOptions, runSettings } from '../shared/cli/run-settings.ts';
 import { listContainers, findContainer, type WorkingContainer } from '../shared/build/working/containers.ts';
 import { commitContainer, configure, copyInto, fromImage, removeContainers, runIn, type StepIo } from '../shared/build/working/steps.ts';
 import { inspectImage, inspectContainer } from '../shared/build/working/inspect.ts';
@@ -78,22 +79,20 @@ export function addWorkingCommands(program: Command): void {
     }),
   );
 
-  const run = addRootOption(
-    program
-      .command('run')
-      .description('run a command inside of the working container')
-      .argument('<container>')
-      .argument('[command...]')
-      .option('-e, --env <NAME=VALUE>', 'add an environment variable for this command only (repeatable)', collect, [])
-      .option('--network <mode>', "'private' (default), 'none', 'host' or a network name")
-      .option('--user <user[:group]>', 'run the command as this user (this command only)')
-      .option('--workingdir <dir>', 'run the command in this directory (this command only)')
-      .passThroughOptions(),
-  );
+  const runCmd = program
+    .command('run')
+    .description('run a command inside of the working container')
+    .argument('<container>')
+    .argument('[command...]')
+    .option('-e, --env <NAME=VALUE>', 'add an environment variable for this command only (repeatable)', collect, [])
+    .option('--network <mode>', "'private' (default), 'none', 'host' or a network name")
+    .option('--user <user[:group]>', 'run the command as this user (this command only)')
+    .option('--workingdir <dir>', 'run the command in this directory (this command only)');
+  const run = addRootOption(addRunSettingsOptions(runCmd, { withMount: true }).passThroughOptions());
   run.action(async (container: string, command: string[], f: Flags) =>
     interruptible(async (signal) => {
       const argv = command[0] === '--' ? command.slice(1) : command;
-      await runIn(storeRootOf(run), container, argv, { io, env: f.env as string[], ...(f.user !== undefined && { user: String(f.user) }), ...(f.workingdir !== undefined && { workingDir: String(f.workingdir) }), ...(f.network !== undefined && { network: parseBuildNetwork(String(f.network)) }), signal });
+      await runIn(storeRootOf(run), container, argv, { io, env: f.env as string[], ...(f.user !== undefined && { user: String(f.user) }), ...(f.workingdir !== undefined && { workingDir: String(f.workingdir) }), ...(f.network !== undefined && { network: parseBuildNetwork(String(f.network)) }), run: runSettings(f), signal });
     }),
   );
 

@@ -15,6 +15,7 @@ import { parseBuildArgFile } from '../build/dockerfile/index.ts';
 import { parseCacheOptions } from '../build/cache/cache-options.ts';
 import { buildImage } from '../build/executor/build.ts';
 import { parseBuildNetwork } from '../build/executor/run-network.ts';
+import { addRunSettingsOptions, runSettings } from './run-settings.ts';
 import { createReporter } from '../build/executor/report.ts';
 import type { BuildOptions } from '../build/executor/types.ts';
 import { collect, csvOptions } from './flags.ts';
@@ -107,7 +108,7 @@ export function addBuildCommand(program: Command): void {
     .option('--insecure-policy', 'pull FROM images without any trust-policy check')
     .option('--progress <mode>', 'auto, plain, json or quiet', 'auto')
     .option('-q, --quiet', 'print only the image ID');
-  addRootOption(cmd).action(async (context: string, f: Record<string, unknown>) => {
+  addRootOption(addRunSettingsOptions(cmd)).action(async (context: string, f: Record<string, unknown>) => {
     const ctxDir = resolve(context);
     let text: string;
     let path: string | undefined;
@@ -170,6 +171,7 @@ export function addBuildCommand(program: Command): void {
       timestamp: ts === undefined ? undefined : Number(ts),
       secrets: new Map((f.secret as string[]).map(parseSecretFlag)),
       network,
+      ...runSettings(f),
       iidfile: f.iidfile === undefined ? undefined : String(f.iidfile),
       outputs: (f.output as string[]).map(parseOutputFlag),
       ignorefile: f.ignorefile === undefined ? undefined : String(f.ignorefile),

@@ -40,6 +40,11 @@ export interface BuildOptions {
   outputs?: { type: 'local' | 'tar'; dest: string }[];
   ignorefile?: string;
   jobs?: number;
+  /** `--cap-add` / `--cap-drop`: capabilities of every RUN, on top of the build defaults (names with or without CAP_, or ALL) */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** `-v HOST:CTR[:OPTS]` (buildah's build --volume) and `run --mount`: mounted into every RUN, never into a layer */
+  runMounts?: import('../../runtime/mounts.ts').MountRequest[];
   /** `--ssh id=socket` (id `default` from $SSH_AUTH_SOCK) */
   ssh?: Map<string, string>;
   allow?: string[];

@@ -28,6 +28,7 @@ import { storeSink } from '../../store/sink.ts';
 import { buildImage } from '../executor/build.ts';
 import { loadBaseImage } from '../executor/base-image.ts';
 import type { BuildReporter } from '../executor/report.ts';
+import type { BuildOptions } from '../executor/types.ts';
 import { containersDir, createContainer, deleteContainer, dropStepImage, findContainer, updateContainer, type WorkingContainer } from './containers.ts';
 import { discardMount, withFoldedMount } from './mount.ts';
 import { squashSinceBase } from './squash.ts';
@@ -82,6 +83,8 @@ interface StepOptions extends Cancellable {
   buildArgs?: Record<string, string>;
   network?: string;
   format?: 'oci' | 'docker';
+  /** capabilities and mounts of the RUN (`run --cap-add/--cap-drop/-v/--mount`) */
+  run?: Pick<BuildOptions, 'capAdd' | 'capDrop' | 'runMounts'>;
 }
 
 /**
@@ -142,6 +145,7 @@ async function stepOn(storeRoot: string, c: WorkingContainer, lines: string, o: 
       ...(o.buildArgs && { buildArgs: o.buildArgs }),
       ...(o.network !== undefined && { network: o.network }),
       ...(o.format && { format: o.format }),
+      ...o.run,
       reporter: reporterOf(o.io),
       ...(o.signal && { signal: o.signal }),
     });
