@@ -182,6 +182,7 @@ export function addWorkingCommands(program: Command): void {
       .option('--iidfile <file>', 'write the image ID to the file')
       .option('--manifest <list>', 'add the image to this manifest list (created when missing)')
       .option('--rm', 'remove the container after committing')
+      .option('--squash', 'produce an image with only one layer (the base image\'s layers included)')
       .option('-q, --quiet', "don't output progress information"),
   );
   commit.action(async (container: string, image: string | undefined, f: Flags) =>
@@ -189,7 +190,7 @@ export function addWorkingCommands(program: Command): void {
       const format = imageFormat(f.format);
       const root = storeRootOf(commit);
       if (!f.quiet) process.stderr.write('Getting image source signatures\n');
-      const id = await commitContainer(root, container, image, { io, rm: f.rm === true, ...(format && { format }), signal });
+      const id = await commitContainer(root, container, image, { io, rm: f.rm === true, squash: f.squash === true, ...(format && { format }), signal });
       if (f.manifest !== undefined) {
         const { withStore, createList, addToList } = await import('../shared/transport/manifest-list.ts');
         await withStore(root, { signal }, async (s) => {
