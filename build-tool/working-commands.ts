@@ -92,7 +92,7 @@ export function addWorkingCommands(program: Command): void {
   run.action(async (container: string, command: string[], f: Flags) =>
     interruptible(async (signal) => {
       const argv = command[0] === '--' ? command.slice(1) : command;
-      await runIn(storeRootOf(run), container, argv, { io, env: f.env as string[], ...(f.user !== undefined && { user: String(f.user) }), ...(f.workingdir !== undefined && { workingDir: String(f.workingdir) }), ...(f.network !== undefined && { network: parseBuildNetwork(String(f.network)) }), run: runSettings(f), signal });
+      await runIn(storeRootOf(run), container, argv, { io, env: f.env as string[], ...(f.user !== undefined && { user: String(f.user) }), ...(f.workingdir !== undefined && { workingDir: String(f.workingdir) }), ...(f.network !== undefined && { network: parseBuildNetwork(String(f.network)) }), run: { ...runSettings(f), runStdin: true }, signal });
     }),
   );
 

@@ -171,7 +171,7 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
     served.catch(() => {}); // handled below, after runc ends
     try {
       code = await bd.runc.run(id, wr.bundle.dir, {
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: [ctx.o.runStdin ? 'inherit' : 'ignore', 'pipe', 'pipe'],
         onSpawn: (child) => {
           child.stdout?.on('data', (c: Buffer) => ctx.reporter.output(c));
           child.stderr?.on('data', (c: Buffer) => {

@@ -83,8 +83,8 @@ interface StepOptions extends Cancellable {
   buildArgs?: Record<string, string>;
   network?: string;
   format?: 'oci' | 'docker';
-  /** capabilities and mounts of the RUN (`run --cap-add/--cap-drop/-v/--mount`) */
-  run?: Pick<BuildOptions, 'capAdd' | 'capDrop' | 'runMounts'>;
+  /** capabilities, mounts and stdin of the RUN (`run --cap-add/--cap-drop/-v/--mount`, stdin connected) */
+  run?: Pick<BuildOptions, 'capAdd' | 'capDrop' | 'runMounts' | 'runStdin'>;
 }
 
 /**

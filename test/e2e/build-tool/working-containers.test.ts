@@ -64,6 +64,8 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool scripting verbs (buildah fro
     expect(r.stdout).toBe('to-out\n');
     expect(r.stderr).toContain('to-err\n');
     expect(ok(bt(['run', '-e', 'ONLY_NOW=yes', ctr, 'sh', '-c', 'cat /srv/ran; echo $ONLY_NOW']))).toBe('ran\nyes\n');
+    // stdin reaches the command, as buildah's run
+    expect(ok(bt(['run', ctr, '--', 'sh', '-c', 'cat > /srv/fed; wc -l < /srv/fed'], { input: 'a\nb\n' }))).toBe('2\n');
     // copy: a directory's contents, a file, --chown; the digest of what was added on stdout
     expect(ok(bt(['copy', '--chown', '1000:1000', ctr, join(files, 'app'), '/app']))).toMatch(/^[a-f0-9]{64}\n$/);
     ok(bt(['copy', ctr, join(files, 'note.txt'), '/etc/']));
