@@ -13,6 +13,7 @@ import { interruptSignal } from '../shared/cli/interrupt.ts';
 import { addRegistryOptions, registryOptionsOf } from '../shared/cli/registry-options.ts';
 import { parseGoTemplate } from '../shared/cli/go-template.ts';
 import { parseBuildNetwork } from '../shared/build/executor/run-network.ts';
+import { addRunSettingsOptions, runSettings } from '../shared/cli/run-settings.ts';
 import { listContainers, findContainer, type WorkingContainer } from '../shared/build/working/containers.ts';
 import { commitContainer, configure, copyInto, fromImage, removeContainers, runIn, type StepIo } from '../shared/build/working/steps.ts';
 import { inspectImage, inspectContainer } from '../shared/build/working/inspect.ts';
@@ -78,22 +79,20 @@ export function addWorkingCommands(program: Command): void {
     }),
   );
 
-  const run = addRootOption(
-    program
-      .command('run')
-      .description('run a command inside of the working container')
-      .argument('<container>')
-      .argument('[command...]')
-      .option('-e, --env <NAME=VALUE>', 'add an environment variable for this command only (repeatable)', collect, [])
-      .option('--network <mode>', "'private' (default), 'none', 'host' or a network name")
-      .option('--user <user[:group]>', 'run the command as this user (this command only)')
-      .option('--workingdir <dir>', 'run the command in this directory (this command only)')
-      .passThroughOptions(),
-  );
+  const runCmd = program
+    .command('run')
+    .description('run a command inside of the working container')
+    .argument('<container>')
+    .argument('[command...]')
+    .option('-e, --env <NAME=VALUE>', 'add an environment variable for this command only (repeatable)', collect, [])
+    .option('--network <mode>', "'private' (default), 'none', 'host' or a network name")
+    .option('--user <user[:group]>', 'run the command as this user (this command only)')
+    .option('--workingdir <dir>', 'run the command in this directory (this command only)');
+  const run = addRootOption(addRunSettingsOptions(runCmd, { withMount: true }).passThroughOptions());
   run.action(async (container: string, command: string[], f: Flags) =>
     interruptible(async (signal) => {
       const argv = command[0] === '--' ? command.slice(1) : command;
-      await runIn(storeRootOf(run), container, argv, { io, env: f.env as string[], ...(f.user !== undefined && { user: String(f.user) }), ...(f.workingdir !== undefined && { workingDir: String(f.workingdir) }), ...(f.network !== undefined && { network: parseBuildNetwork(String(f.network)) }), signal });
+      await runIn(storeRootOf(run), container, argv, { io, env: f.env as string[], ...(f.user !== undefined && { user: String(f.user) }), ...(f.workingdir !== undefined && { workingDir: String(f.workingdir) }), ...(f.network !== undefined && { network: parseBuildNetwork(String(f.network)) }), run: { ...runSettings(f), runStdin: true }, signal });
     }),
   );
 
@@ -183,6 +182,7 @@ export function addWorkingCommands(program: Command): void {
       .option('--iidfile <file>', 'write the image ID to the file')
       .option('--manifest <list>', 'add the image to this manifest list (created when missing)')
       .option('--rm', 'remove the container after committing')
+      .option('--squash', 'produce an image with only one layer (the base image\'s layers included)')
       .option('-q, --quiet', "don't output progress information"),
   );
   commit.action(async (container: string, image: string | undefined, f: Flags) =>
@@ -190,7 +190,7 @@ export function addWorkingCommands(program: Command): void {
       const format = imageFormat(f.format);
       const root = storeRootOf(commit);
       if (!f.quiet) process.stderr.write('Getting image source signatures\n');
-      const id = await commitContainer(root, container, image, { io, rm: f.rm === true, ...(format && { format }), signal });
+      const id = await commitContainer(root, container, image, { io, rm: f.rm === true, squash: f.squash === true, ...(format && { format }), signal });
       if (f.manifest !== undefined) {
         const { withStore, createList, addToList } = await import('../shared/transport/manifest-list.ts');
         await withStore(root, { signal }, async (s) => {

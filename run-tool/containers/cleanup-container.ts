@@ -127,7 +127,6 @@ export async function listReconciled(store: Store, o: { onWarning?: (message: st
 }
 
 /** The removal of a container (runc state, mount, network, record, volumes, lease, name, dir); the caller holds the container lock and has checked it is not running. */
-/** The removal itself; the caller holds the container lock and has checked it is not running. */
 export async function removeLocked(store: Store, id: string, now: LoadedContainer, o: { volumes?: boolean; runcGone?: boolean }): Promise<void> {
   const root = store.paths.root;
   {

@@ -1,9 +1,8 @@
 // The value strings of create's options as both front ends write them — the CLI's `--restart`, `-p`, `-v` and the
 // Docker API's RestartPolicy name, PortBindings and Binds entries — parsed one way. Pure but for parseVolume's
 // check that a bind source exists.
-import { statSync } from 'node:fs';
 import { SkiffError } from '../../shared/errors.ts';
-import type { MountRequest } from '../../shared/runtime/mounts.ts';
+import { parseHostBind, type MountRequest } from '../../shared/runtime/mounts.ts';
 import type { PortMapping, RestartPolicy } from '../containers/state.ts';
 
 /** Parses `--restart`. */
@@ -35,11 +34,7 @@ export function parseVolume(s: string): { mount?: MountRequest; volume?: { name:
   if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new SkiffError('EINVALID', `invalid volume ${JSON.stringify(s)}: want SRC:DST[:OPTIONS]`);
   if (!parts[1].startsWith('/')) throw new SkiffError('EINVALID', `invalid container path ${JSON.stringify(parts[1])}, must be an absolute path`);
   const options = parts[2] ? parts[2].split(',') : [];
-  if (parts[0].startsWith('/') || parts[0].startsWith('.')) {
-    const src = parts[0].startsWith('/') ? parts[0] : `${process.cwd()}/${parts[0]}`;
-    if (!statSync(src, { throwIfNoEntry: false })) throw new SkiffError('ENOTFOUND', `statfs ${src}: no such file or directory`);
-    return { mount: { type: 'bind', source: src, destination: parts[1], options: options.filter((o) => o !== 'U') } };
-  }
+  if (parts[0].startsWith('/') || parts[0].startsWith('.')) return { mount: parseHostBind(s) };
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(parts[0])) throw new SkiffError('EINVALID', `invalid volume name ${JSON.stringify(parts[0])}`);
   return { volume: { name: parts[0], destination: parts[1], options } };
 }

@@ -15,6 +15,7 @@ import { parseBuildArgFile } from '../build/dockerfile/index.ts';
 import { parseCacheOptions } from '../build/cache/cache-options.ts';
 import { buildImage } from '../build/executor/build.ts';
 import { parseBuildNetwork } from '../build/executor/run-network.ts';
+import { addRunSettingsOptions, runSettings } from './run-settings.ts';
 import { createReporter } from '../build/executor/report.ts';
 import type { BuildOptions } from '../build/executor/types.ts';
 import { collect, csvOptions } from './flags.ts';
@@ -112,7 +113,7 @@ export function addBuildCommand(program: Command): void {
     .option('--insecure-policy', 'pull FROM images without any trust-policy check')
     .option('--progress <mode>', 'auto, plain, json or quiet', 'auto')
     .option('-q, --quiet', 'print only the image ID');
-  addRootOption(cmd).action(async (context: string, f: Record<string, unknown>) => {
+  addRootOption(addRunSettingsOptions(cmd)).action(async (context: string, f: Record<string, unknown>) => {
     // every flag is checked before a remote context is fetched
     const buildContexts = new Map((f.buildContext as string[]).map(parseBuildContextFlag));
     const ssh = new Map((f.ssh as string[]).map((s) => parseSshFlag(s)));
@@ -189,6 +190,7 @@ async function buildAction(cmd: Command, ctxDir: string, remote: boolean, f: Rec
       timestamp: ts === undefined ? undefined : Number(ts),
       secrets: new Map((f.secret as string[]).map(parseSecretFlag)),
       network,
+      ...runSettings(f),
       iidfile: f.iidfile === undefined ? undefined : String(f.iidfile),
       outputs: (f.output as string[]).map(parseOutputFlag),
       ignorefile: f.ignorefile === undefined ? undefined : String(f.ignorefile),

@@ -1,4 +1,5 @@
-import { posix } from 'node:path';
+import { statSync } from 'node:fs';
+import { posix, resolve } from 'node:path';
 import { SkiffError } from '../errors.ts';
 import type { SpecMount } from './types.ts';
 
@@ -113,6 +114,25 @@ export function parseMountFlag(text: string): MountRequest {
   if (type !== 'bind' && type !== 'tmpfs') throw new SkiffError('EINVALID', `invalid mount type ${JSON.stringify(type ?? '')}: want bind or tmpfs`);
   if (!target) throw new SkiffError('EINVALID', 'invalid mount: no target');
   const req: MountRequest = { type, destination: target, options, ...(source !== undefined && { source }) };
+  validateMount(req);
+  return req;
+}
+
+/**
+ * Parses the host-directory form of `-v`: `SRC:DST[:OPTIONS]` where SRC is an absolute path or starts with `.`
+ * (resolved against `cwd`). SRC must exist (podman's `statfs SRC: no such file or directory` otherwise); the `U`
+ * option (chown to the container user) is dropped. Returns a validated bind MountRequest; the caller decides
+ * what a SRC that is not a path means (run-tool: a named volume).
+ */
+export function parseHostBind(text: string, cwd: string = process.cwd()): MountRequest {
+  const parts = text.split(':');
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new SkiffError('EINVALID', `invalid volume ${JSON.stringify(text)}: want SRC:DST[:OPTIONS]`);
+  if (!parts[0].startsWith('/') && !parts[0].startsWith('.')) throw new SkiffError('EINVALID', `invalid volume ${JSON.stringify(text)}: the source must be a host path (absolute or starting with .)`);
+  if (!parts[1].startsWith('/')) throw new SkiffError('EINVALID', `invalid container path ${JSON.stringify(parts[1])}, must be an absolute path`);
+  const src = resolve(cwd, parts[0]);
+  if (!statSync(src, { throwIfNoEntry: false })) throw new SkiffError('ENOTFOUND', `statfs ${src}: no such file or directory`);
+  const options = (parts[2] ? parts[2].split(',') : []).filter((o) => o !== 'U');
+  const req: MountRequest = { type: 'bind', source: src, destination: parts[1], options };
   validateMount(req);
   return req;
 }

@@ -64,6 +64,10 @@ export async function runKeyDescription(ctx: BuildCtx, step: ResolvedStep, stage
     network: runNetworkMode(run.options.network, ctx.o.network),
     security: run.options.security,
     binds,
+    // build-wide RUN settings enter the key only when given, so keys of builds without them stay as they were
+    ...(ctx.o.capAdd?.length && { capAdd: ctx.o.capAdd }),
+    ...(ctx.o.capDrop?.length && { capDrop: ctx.o.capDrop }),
+    ...(ctx.o.runMounts?.length && { runMounts: ctx.o.runMounts.map((v) => [v.source, v.destination, v.options ?? []]) }),
   };
 }
 
@@ -121,6 +125,8 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
   const locks: LockHandle[] = [];
   let net: RunNetwork | undefined;
   try {
+    // `-v` host directories first: a RUN --mount at the same target is mounted over them
+    for (const v of ctx.o.runMounts ?? []) mounts.push(v);
     for (const m of run.options.mounts) await addMount(ctx, m, stageIndex, mounts, env, handles, locks);
     let argv = run.argv;
     if (run.script !== undefined) {
@@ -144,6 +150,8 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
       etcFiles,
       mounts,
       noNewPrivileges: true,
+      ...(ctx.o.capAdd?.length && { capAdd: ctx.o.capAdd }),
+      ...(ctx.o.capDrop?.length && { capDrop: ctx.o.capDrop }),
       // the user is resolved as run-tool resolves it (shared resolveUser), with buildah's supplementary-group rule
       buildahUser: true,
       hostname: net.hostname,
@@ -163,7 +171,7 @@ export async function executeRun(ctx: BuildCtx, step: ResolvedStep, stageIndex: 
     served.catch(() => {}); // handled below, after runc ends
     try {
       code = await bd.runc.run(id, wr.bundle.dir, {
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: [ctx.o.runStdin ? 'inherit' : 'ignore', 'pipe', 'pipe'],
         onSpawn: (child) => {
           child.stdout?.on('data', (c: Buffer) => ctx.reporter.output(c));
           child.stderr?.on('data', (c: Buffer) => {

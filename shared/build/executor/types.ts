@@ -48,6 +48,13 @@ export interface BuildOptions {
   contextTransient?: boolean;
   /** cap on a downloaded tarball context (default DEFAULT_CONTEXT_MAX_BYTES) */
   contextMaxBytes?: number;
+  /** `--cap-add` / `--cap-drop`: capabilities of every RUN, on top of the build defaults (names with or without CAP_, or ALL) */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** give each RUN this process's standard input (the scripting verb `run`, as buildah's); a build's RUN reads nothing */
+  runStdin?: boolean;
+  /** `-v HOST:CTR[:OPTS]` (buildah's build --volume) and `run --mount`: mounted into every RUN, never into a layer */
+  runMounts?: import('../../runtime/mounts.ts').MountRequest[];
   allow?: string[];
   registry?: RegistryOptions;
   reporter?: BuildReporter;

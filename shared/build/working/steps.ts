@@ -28,9 +28,10 @@ import { storeSink } from '../../store/sink.ts';
 import { buildImage } from '../executor/build.ts';
 import { loadBaseImage } from '../executor/base-image.ts';
 import type { BuildReporter } from '../executor/report.ts';
+import type { BuildOptions } from '../executor/types.ts';
 import { containersDir, createContainer, deleteContainer, dropStepImage, findContainer, updateContainer, type WorkingContainer } from './containers.ts';
 import { discardMount, withFoldedMount } from './mount.ts';
-import { squashSinceBase } from './squash.ts';
+import { squashAll, squashSinceBase } from './squash.ts';
 
 /** How a step talks back: the RUN's own output and warnings. */
 export interface StepIo {
@@ -82,6 +83,8 @@ interface StepOptions extends Cancellable {
   buildArgs?: Record<string, string>;
   network?: string;
   format?: 'oci' | 'docker';
+  /** capabilities, mounts and stdin of the RUN (`run --cap-add/--cap-drop/-v/--mount`, stdin connected) */
+  run?: Pick<BuildOptions, 'capAdd' | 'capDrop' | 'runMounts' | 'runStdin'>;
 }
 
 /**
@@ -142,6 +145,7 @@ async function stepOn(storeRoot: string, c: WorkingContainer, lines: string, o: 
       ...(o.buildArgs && { buildArgs: o.buildArgs }),
       ...(o.network !== undefined && { network: o.network }),
       ...(o.format && { format: o.format }),
+      ...o.run,
       reporter: reporterOf(o.io),
       ...(o.signal && { signal: o.signal }),
     });
@@ -383,17 +387,25 @@ export function platformEdits(e: ConfigEdits): Partial<Pick<ImageConfig, 'archit
   return out;
 }
 
+/** commitContainer's options: the image format, `rm` (remove the container after), `squash` (everything into one layer). */
+export interface CommitOptions {
+  format?: 'oci' | 'docker';
+  rm?: boolean;
+  squash?: boolean;
+  io: StepIo;
+}
+
 /**
  * `commit CONTAINER [IMAGE]`: names the container's current image IMAGE (localhost/-qualified, `:latest` added; or
  * leaves it unnamed), converting to Docker format with `format: 'docker'`. Returns the image ID.
  */
-export async function commitContainer(storeRoot: string, nameOrId: string, image: string | undefined, o: Cancellable & { format?: 'oci' | 'docker'; rm?: boolean; io: StepIo }): Promise<Digest> {
+export async function commitContainer(storeRoot: string, nameOrId: string, image: string | undefined, o: Cancellable & CommitOptions): Promise<Digest> {
   const name = image === undefined ? undefined : formatReference(localTagForm(parseReference(image.replace(/^containers-storage:/u, ''))));
   const found = await findContainer(storeRoot, nameOrId);
   return withLock(join(containersDir(storeRoot), `.${found.id}.lock`), { signal: o.signal }, () => commitLocked(storeRoot, found.id, name, o));
 }
 
-async function commitLocked(storeRoot: string, containerId: string, name: string | undefined, o: Cancellable & { format?: 'oci' | 'docker'; rm?: boolean; io: StepIo }): Promise<Digest> {
+async function commitLocked(storeRoot: string, containerId: string, name: string | undefined, o: Cancellable & CommitOptions): Promise<Digest> {
   let c = await findContainer(storeRoot, containerId);
   c = await withFoldedMount(storeRoot, c, o, async (x) => x);
   if (c.image === '') c = await stepOn(storeRoot, c, '', { io: o.io, ...(o.signal && { signal: o.signal }) });
@@ -404,7 +416,9 @@ async function commitLocked(storeRoot: string, containerId: string, name: string
     c = await updateContainer(storeRoot, c.id, (cur) => ({ ...cur, image: squashed }), o);
     await dropStepImage(storeRoot, before, before.image, o);
   }
-  let id = c.image as Digest;
+  // --squash: the whole filesystem as one layer, in a new image; the container stays on its own
+  const flat = c;
+  let id = (o.squash ? await withOpenStore(storeRoot, o, (store) => squashAll(store, flat, o)) : c.image) as Digest;
   await withOpenStore(storeRoot, o, async (store) => {
     const found = await lookupImage(store.layout, id, o);
     if (o.format === undefined || formatOfMediaType(found.descriptor.mediaType) === o.format) {

@@ -64,6 +64,8 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool scripting verbs (buildah fro
     expect(r.stdout).toBe('to-out\n');
     expect(r.stderr).toContain('to-err\n');
     expect(ok(bt(['run', '-e', 'ONLY_NOW=yes', ctr, 'sh', '-c', 'cat /srv/ran; echo $ONLY_NOW']))).toBe('ran\nyes\n');
+    // stdin reaches the command, as buildah's run
+    expect(ok(bt(['run', ctr, '--', 'sh', '-c', 'cat > /srv/fed; wc -l < /srv/fed'], { input: 'a\nb\n' }))).toBe('2\n');
     // copy: a directory's contents, a file, --chown; the digest of what was added on stdout
     expect(ok(bt(['copy', '--chown', '1000:1000', ctr, join(files, 'app'), '/app']))).toMatch(/^[a-f0-9]{64}\n$/);
     ok(bt(['copy', ctr, join(files, 'note.txt'), '/etc/']));
@@ -245,5 +247,23 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool scripting verbs (buildah fro
     bh(['rm', '--all']);
     spawnSync('sh', ['-c', `buildah ${B.join(' ')} rmi -af >/dev/null 2>&1`]);
     ok(bt(['rm', '--all']));
+  });
+
+  it('commit --squash: one layer holding the base and every step (a deleted file stays gone), one history entry; the container stays as it was', () => {
+    const ctr = ok(bt(['from', '--name', 'sq', 'localhost/busybox'])).trim();
+    ok(bt(['run', '--network', 'none', ctr, '--', 'sh', '-c', 'echo one > /one; echo gone > /gone']));
+    ok(bt(['run', '--network', 'none', ctr, '--', 'sh', '-c', 'echo two > /two; rm /gone']));
+    const c = bt(['commit', '-q', '--squash', ctr, 'squashed']);
+    expect(c.status, c.stderr).toBe(0);
+    expect(layerCount('localhost/squashed:latest')).toBe(1);
+    const img = JSON.parse(ok(bt(['inspect', '--type', 'image', 'squashed'])));
+    expect(img.OCIv1.history).toHaveLength(1);
+    expect(img.OCIv1.history[0].comment).toBe('FROM localhost/busybox:latest');
+    const out = spawnSync(process.execPath, [join(repo, 'bin', 'run-tool.mjs'), '--root', root, 'run', '--rm', '--network', 'none', 'squashed', 'sh', '-c', 'cat /one /two; ls /gone 2>&1; echo busybox: $(ls /bin | wc -l)'], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.stdout, out.stderr).toMatch(/^one\ntwo\nls: \/gone: No such file or directory\nbusybox: [1-9][0-9]*\n$/u);
+    // without --squash the same container still commits buildah's shape: the base layers plus one
+    ok(bt(['commit', '-q', ctr, 'unsquashed']));
+    expect(layerCount('localhost/unsquashed:latest')).toBe(layerCount('localhost/busybox:latest') + 1);
+    ok(bt(['rm', ctr]));
   });
 });

@@ -59,4 +59,15 @@ describe.skipIf(!canRunRootless)('rootless scripting verbs (from, run, copy, con
     expect(owners.stdout, owners.stderr).toBe('1000:1000\n1000:1000\n');
     expect(bt(['containers', '-q']).stdout).toBe('');
   });
+
+  it('run -v binds a host directory and --cap-drop takes a capability away, as an ordinary user', () => {
+    const ctr = bt(['from', '--name', 'rl-settings', 'busybox']).stdout.trim();
+    expect(ctr).toBe('rl-settings');
+    const r = bt(['run', '--network', 'none', '-v', `${hostDir}:/h:ro`, '--cap-drop', 'CHOWN', ctr, '--', 'sh', '-c', 'cat /h/app.sh | head -1; touch /f; chown 1:1 /f 2>/dev/null && echo chowned || echo refused']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe('#!/bin/sh\nrefused\n');
+    const fed = asUserTool(u, 'build-tool', ['run', '--network', 'none', ctr, '--', 'sh', '-c', 'cat | wc -c'], { timeout: 180_000, input: 'twelve bytes' });
+    expect(fed.stdout.trim(), fed.stderr).toBe('12');
+    expect(bt(['rm', ctr]).status).toBe(0);
+  });
 });

@@ -38,7 +38,7 @@ describe.skipIf(!isRoot || !hasPodman || !hasBusybox)('differential: --format th
   beforeAll(async () => {
     dir = (await scratchDir('skiff-gotmpl-')).dir;
     root = join(dir, 'store');
-    podmanArgs = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--storage-driver', 'overlay'];
+    podmanArgs = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--tmpdir', join(dir, 'podman-tmp'), '--storage-driver', 'overlay'];
     bin = await buildCommitCpTool(dir);
     await makeBusyboxImage(root, dir);
     ok(bin, root, ['save', '-o', join(dir, 'busybox.tar'), 'localhost/busybox']);

@@ -71,7 +71,7 @@ describe.skipIf(!isRoot || !hasPodman || !hasPodPrograms)('kube YAML between run
     const conf = join(s.dir, 'containers.conf');
     writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n[network]\nnetwork_backend = "netavark"\n');
     env = { ...process.env, CONTAINERS_CONF: conf };
-    podmanArgs = ['--root', join(s.dir, 'podman-root'), '--runroot', join(s.dir, 'podman-run'), '--storage-driver', 'overlay'];
+    podmanArgs = ['--root', join(s.dir, 'podman-root'), '--runroot', join(s.dir, 'podman-run'), '--tmpdir', join(s.dir, 'podman-tmp'), '--storage-driver', 'overlay'];
     await makeBusyboxImage(root, s.dir);
     const archive = join(s.dir, 'busybox.tar');
     const c = ct(['--root', root, 'copy', `store:${IMG}`, `docker-archive:${archive}:${IMG}`]);

@@ -32,7 +32,7 @@ describe.skipIf(!isRoot || !hasPodman || !hasPodPrograms)('differential: pods, r
   beforeAll(async () => {
     dir = (await scratchDir('skiff-poddiff-')).dir;
     root = join(dir, 'store');
-    podmanArgs = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--storage-driver', 'overlay'];
+    podmanArgs = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--tmpdir', join(dir, 'podman-tmp'), '--storage-driver', 'overlay'];
     await makeBusyboxImage(root, dir);
     ok(bin, root, ['save', '-o', join(dir, 'busybox.tar'), 'localhost/busybox']);
     const l = pd(['load', '-i', join(dir, 'busybox.tar')]);

@@ -45,7 +45,7 @@ describe.skipIf(!isRoot || !hasPodman || !hasBusybox || !hasRunc)('differential:
   beforeAll(async () => {
     dir = (await scratchDir('skiff-pdiff-')).dir;
     root = join(dir, 'store');
-    podmanArgs = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--storage-driver', 'overlay'];
+    podmanArgs = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--tmpdir', join(dir, 'podman-tmp'), '--storage-driver', 'overlay'];
     bin = await buildCommitCpTool(dir);
     await makeBusyboxImage(root, dir);
     // (`save … localhost/busybox:latest` writes RepoTags [] today — reported; the short form keeps the tag)

@@ -26,7 +26,7 @@ describe.skipIf(!isRoot || !hasPodman || !hasBusybox)('short names: run-tool pic
   beforeAll(async () => {
     s = await scratchDir('skiff-sn-podman-');
     root = join(s.dir, 'store');
-    podmanArgs = ['--root', join(s.dir, 'podman-root'), '--runroot', join(s.dir, 'podman-run'), '--storage-driver', 'vfs'];
+    podmanArgs = ['--root', join(s.dir, 'podman-root'), '--runroot', join(s.dir, 'podman-run'), '--tmpdir', join(s.dir, 'podman-tmp'), '--storage-driver', 'vfs'];
     const conf = join(s.dir, 'registries.conf');
     await writeFile(conf, 'unqualified-search-registries = []\n');
     env = { ...process.env, CONTAINERS_REGISTRIES_CONF: conf };
