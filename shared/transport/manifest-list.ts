@@ -13,7 +13,7 @@ import { Annotation, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from '
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../oci/types.ts';
 import { formatReference, localTagForm, parseReference } from '../ref/reference.ts';
 import { parseImageName, type ImageName } from '../ref/transport-name.ts';
-import { hostPlatform, normalizePlatform, selectManifest } from '../image/platform.ts';
+import { formatPlatform, hostPlatform, normalizePlatform, selectManifest } from '../image/platform.ts';
 import { withLock } from '../store/lock.ts';
 import { lookupImage } from '../store/lookup.ts';
 import { openStore, type Store } from '../store/store.ts';
@@ -288,4 +288,29 @@ export async function pushList(store: Store, list: string, dest: string, ctx: Tr
   } finally {
     await source.close();
   }
+}
+
+/**
+ * Names a list of stored images a build just made (`images`: manifest descriptors, each platform read from its
+ * config). With `amend` (buildah's `build --manifest NAME`) they go into the list NAME holds — made when absent,
+ * an entry of the same platform replaced, others kept; without, NAME holds a new list of exactly these images
+ * (`build --platform a,b -t NAME`), whatever it held before. One lock for the read-modify-write; the name moves
+ * only after the new index is written, so a failure leaves the old list. Returns the new list's descriptor.
+ */
+export async function listBuiltImages(store: Store, input: string, images: readonly Descriptor[], o: Cancellable & { amend?: boolean } = {}): Promise<Descriptor> {
+  const entries = await Promise.all(images.map((d) => imageEntry(store, d, o)));
+  const name = listName(input);
+  return locked(store, o, async () => {
+    let base: Index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
+    if (o.amend) {
+      try {
+        base = (await readList(store, name, o)).index;
+      } catch (e) {
+        if (!isSkiffError(e, 'ENOTFOUND')) throw e;
+      }
+      const same = (a: Descriptor, b: Descriptor): boolean => a.platform !== undefined && b.platform !== undefined && formatPlatform(a.platform) === formatPlatform(b.platform);
+      base = { ...base, manifests: base.manifests.filter((m) => !entries.some((e) => same(e, m))) };
+    }
+    return writeList(store, name, withEntries(base, entries), o);
+  });
 }
