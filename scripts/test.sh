@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-system-deps.sh test
+# foreign-platform builds: qemu-user-static's formats in binfmt_misc (root only: machine-wide) and an arm64 busybox
+if [ "$(id -u)" = 0 ]; then bash scripts/register-binfmt.sh; fi
+bash scripts/ensure-foreign-busybox.sh arm64
 node scripts/build.mjs
 tsc --noEmit -p .
 exec vitest run "$@"
