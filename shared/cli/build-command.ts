@@ -191,7 +191,13 @@ export function addBuildCommand(program: Command): void {
     };
     try {
       const multi = (platforms !== undefined && platforms.length > 1) || manifest !== undefined;
-      const build = multi ? (await import('../build/executor/multi-platform.ts')).buildPlatforms(o, { platforms: platforms ?? [hostPlatform()], ...(manifest !== undefined && { manifest }) }) : buildImage(o);
+      const build = multi
+        ? (await import('../build/executor/multi-platform.ts')).buildPlatforms(o, {
+            platforms: platforms ?? [hostPlatform()],
+            ...(manifest !== undefined && { manifest }),
+            reporterFor: (pf) => createReporter(mode, process.stderr, { label: pf }),
+          })
+        : buildImage(o);
       const r = await build.catch((e: unknown) => {
         throw withRunStatus(e);
       });

@@ -16,7 +16,7 @@ import { listBuiltImages, pushList, withStore } from '../../transport/manifest-l
 import { buildImage, checkTags, type BuildResult } from './build.ts';
 import { requireEmulationForBuild } from './emulation-check.ts';
 import { mapLimit } from './pool.ts';
-import { createReporter } from './report.ts';
+import { createReporter, type BuildReporter } from './report.ts';
 import type { BuildOptions, BuildStats } from './types.ts';
 
 /** What a multi-platform build adds to the build options. */
@@ -25,6 +25,8 @@ export interface PlatformsOptions {
   platforms: Platform[];
   /** buildah's `--manifest NAME`: the list the built images are added to */
   manifest?: string;
+  /** the progress reporter of one platform's build when several build (default: the build's own reporter) */
+  reporterFor?: (platform: string) => BuildReporter;
 }
 
 /** How many platforms run at once and how many stages each may run, from `--jobs N` (total stages ≈ N). */
@@ -57,9 +59,9 @@ export async function buildPlatforms(o: BuildOptions, m: PlatformsOptions): Prom
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
   const c = platformConcurrency(o.jobs, m.platforms.length);
   const results = await mapLimit(m.platforms, c.platforms, async (p) => {
-    reporter.info(`[${formatPlatform(p)}] building`);
+    const pf = formatPlatform(p);
     try {
-      return await buildImage({ ...o, platform: p, tags: [], outputs: [], iidfile: undefined, jobs: c.stages, reporter, signal });
+      return await buildImage({ ...o, platform: p, tags: [], outputs: [], iidfile: undefined, jobs: c.stages, reporter: m.reporterFor?.(pf) ?? reporter, signal });
     } catch (e) {
       stop.abort(e);
       throw e;

@@ -69,6 +69,9 @@ describe.skipIf(!onAmd64 || !hasBusybox || !arm64Busybox || !emulated || !exists
     expect(b.stderr).toContain('linux/arm64 built on linux/amd64 runs aarch64\n');
     expect(b.stderr).toContain('linux/amd64 built on linux/amd64 runs x86_64\n');
     expect(b.stderr).toContain('COMMIT localhost/multi:latest\n');
+    // with several platforms each progress line names its platform
+    expect(b.stderr).toMatch(/^\[linux\/arm64\] STEP 4\/5: RUN echo /m);
+    expect(b.stderr).toMatch(/^\[linux\/amd64\] STEP 5\/5: COPY f.txt \/f.txt$/m);
     const idx = inspect('multi');
     expect(b.stdout.trim()).toMatch(/^[a-f0-9]{64}$/);
     expect(idx.manifests.map((m) => m.platform)).toEqual([
@@ -130,6 +133,10 @@ describe.skipIf(!onAmd64 || !hasBusybox || !arm64Busybox || !emulated || !exists
     expect(b.status, b.stderr).toBe(0);
     // the tools stage ran natively (x86_64), once per target platform with that platform's TARGETARCH
     expect(b.stderr).not.toContain('aarch64');
+    // and a COPY-only build for arm64 alone
+    await writeFile(join(c3, 'Containerfile.copy'), 'FROM localhost/bb\nCOPY f.txt /f.txt\n');
+    const c = bt(['build', '--platform', 'linux/arm64', '-f', join(c3, 'Containerfile.copy'), '-t', 'copy-only', c3], { SKIFF_BINFMT_DIR: noEmulators });
+    expect(c.status, c.stderr).toBe(0);
     const arm = inspect('cross').manifests.find((m) => m.platform.architecture === 'arm64')!;
     const m = blob(arm.digest) as Manifest;
     const config = blob(m.config.digest) as ImageConfig;
