@@ -27,7 +27,7 @@ import { FileDigests } from '../cache/file-digests.ts';
 import { baseKey, stepKey } from '../cache/key.ts';
 import type { RemoteCache, RemoteHit, ExportStep } from '../cache/remote-cache.ts';
 import type { BuildahChain } from '../cache/buildah-key.ts';
-import { loadBaseImage } from './base-image.ts';
+import { loadBaseImage, storedImagePlatform } from './base-image.ts';
 import { requireEmulationFor } from './emulation-check.ts';
 import { BuildDir, reclaimBuilds } from './build-dir.ts';
 import { prepareCopy } from './copy-step.ts';
@@ -108,12 +108,17 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined): P
   const df = parseDockerfile(o.dockerfile.text, { filename: o.dockerfile.path ?? 'Dockerfile' });
   for (const n of df.notices) reporter.warn(n);
   const plan = planBuild(df, { target: o.target, buildArgs: o.buildArgs ?? {}, platform: o.platform });
-  // a RUN for a platform this machine cannot run (no emulator) fails here, before anything is pulled, run or stored
-  await requireEmulationFor(plan);
   const contextReal = await realpath(o.contextDir).catch(() => {
     throw new SkiffError('ENOTFOUND', `context directory ${o.contextDir} does not exist`);
   });
   const store = await openStore(o.storeRoot, { create: true, write: true, ...so });
+  try {
+    // a RUN for a platform this machine cannot run (no emulator) fails here, before anything is pulled, run or stored
+    await requireEmulationFor(plan, (ref, want) => storedImagePlatform(store, ref, want, so));
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   const runc = await buildRunc(o);
   await reclaimBuilds(store.paths.root, runc);
   // the build's state dir (lock, watchdog) is made when a step first needs it: a fully cached build never does

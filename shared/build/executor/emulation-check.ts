@@ -12,8 +12,8 @@ import type { BuildPlan, PlannedStage } from '../dockerfile/plan.ts';
 import type { BuildOptions } from './types.ts';
 import { stepText } from './report.ts';
 
-/** The platform whose executables a stage's RUN steps execute: the platform of the stage its chain starts from. */
-export function runPlatformOf(plan: Pick<BuildPlan, 'stages'>, ps: PlannedStage): Platform {
+/** The stage a stage's chain of `FROM <earlier stage>` starts from (itself when its base is scratch or an image). */
+export function rootStageOf(plan: Pick<BuildPlan, 'stages'>, ps: PlannedStage): PlannedStage {
   let cur = ps;
   for (let guard = 0; cur.base.kind === 'stage' && guard < plan.stages.length; guard++) {
     const idx = cur.base.index;
@@ -21,23 +21,40 @@ export function runPlatformOf(plan: Pick<BuildPlan, 'stages'>, ps: PlannedStage)
     if (next === undefined) break;
     cur = next;
   }
-  return cur.platform;
+  return cur;
 }
 
-/** Throws (EUNSUPPORTED, one line) when a stage of `plan` has a RUN whose platform this machine cannot run. */
-export async function requireEmulationFor(plan: Pick<BuildPlan, 'stages'>): Promise<void> {
+/** The platform whose executables a stage's RUN steps execute as planned: that of the stage its chain starts from. */
+export function runPlatformOf(plan: Pick<BuildPlan, 'stages'>, ps: PlannedStage): Platform {
+  return rootStageOf(plan, ps).platform;
+}
+
+/**
+ * The platform a base image gives a build that wants `want`, when known before the build (a stored image: an
+ * index gives `want`, a single-platform image its config's own platform, used as it is); undefined when unknown.
+ */
+export type ImagePlatformLookup = (ref: string, want: Platform) => Promise<Platform | undefined>;
+
+/**
+ * Throws (EUNSUPPORTED, one line) when a stage of `plan` has a RUN whose platform this machine cannot run. A
+ * chain starting from an image takes the image's platform from `imagePlatform` when it knows it (a stored
+ * amd64-only base of an arm64 build runs natively), else the planned one.
+ */
+export async function requireEmulationFor(plan: Pick<BuildPlan, 'stages'>, imagePlatform?: ImagePlatformLookup): Promise<void> {
   for (const ps of plan.stages) {
     const run = ps.stage.instructions.find((i) => i.kind === 'RUN');
     if (run === undefined) continue;
-    await requireRunnable(runPlatformOf(plan, ps), `building at STEP "${stepText('RUN', run.text)}" (line ${run.loc.line})`);
+    const root = rootStageOf(plan, ps);
+    const p = (root.base.kind === 'image' && imagePlatform ? await imagePlatform(root.base.ref, root.platform) : undefined) ?? root.platform;
+    await requireRunnable(p, `building at STEP "${stepText('RUN', run.text)}" (line ${run.loc.line})`);
   }
 }
 
 /**
  * requireEmulationFor over the plan of `o`'s Dockerfile for `platform` (parsed and planned here, nothing read from
- * the context or the store): lets a multi-platform build refuse before any of its platforms runs a step.
+ * the context): lets a multi-platform build refuse before any of its platforms runs a step.
  */
-export async function requireEmulationForBuild(o: Pick<BuildOptions, 'dockerfile' | 'target' | 'buildArgs'>, platform: Platform): Promise<void> {
+export async function requireEmulationForBuild(o: Pick<BuildOptions, 'dockerfile' | 'target' | 'buildArgs'>, platform: Platform, imagePlatform?: ImagePlatformLookup): Promise<void> {
   const df = parseDockerfile(o.dockerfile.text, { filename: o.dockerfile.path ?? 'Dockerfile' });
-  await requireEmulationFor(planBuild(df, { target: o.target, buildArgs: o.buildArgs ?? {}, platform }));
+  await requireEmulationFor(planBuild(df, { target: o.target, buildArgs: o.buildArgs ?? {}, platform }), imagePlatform);
 }

@@ -15,6 +15,7 @@ import type { Descriptor, Platform } from '../../oci/types.ts';
 import { listBuiltImages, pushList, withStore } from '../../transport/manifest-list.ts';
 import { buildImage, checkTags, type BuildResult } from './build.ts';
 import { requireEmulationForBuild } from './emulation-check.ts';
+import { storedImagePlatform } from './base-image.ts';
 import { mapLimit } from './pool.ts';
 import { createReporter, type BuildReporter } from './report.ts';
 import type { BuildOptions, BuildStats } from './types.ts';
@@ -54,7 +55,9 @@ export async function buildPlatforms(o: BuildOptions, m: PlatformsOptions): Prom
   if (tags.remote.length > 0 && tags.local.length === 0 && m.manifest === undefined) {
     throw new SkiffError('EINVALID', `-t ${tags.remote[0]} with several platforms needs a local name for the list`, { hint: 'add --manifest NAME (or a local -t NAME) next to the destination' });
   }
-  for (const p of m.platforms) await requireEmulationForBuild(o, p);
+  await withStore(o.storeRoot, { signal: o.signal }, async (s) => {
+    for (const p of m.platforms) await requireEmulationForBuild(o, p, (ref, want) => storedImagePlatform(s, ref, want, { signal: o.signal }));
+  });
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
   const c = platformConcurrency(o.jobs, m.platforms.length);
