@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
-import { Annotation, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from '../oci/media-types.ts';
+import { Annotation, formatOfMediaType, indexMediaType, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from '../oci/media-types.ts';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../oci/types.ts';
 import { formatReference, localTagForm, parseReference } from '../ref/reference.ts';
 import { parseImageName, type ImageName } from '../ref/transport-name.ts';
@@ -301,7 +301,9 @@ export async function listBuiltImages(store: Store, input: string, images: reado
   const entries = await Promise.all(images.map((d) => imageEntry(store, d, o)));
   const name = listName(input);
   return locked(store, o, async () => {
-    let base: Index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
+    // a new list of Docker-format images (build --format docker) is a Docker manifest list, else an OCI index
+    const docker = entries.length > 0 && entries.every((e) => formatOfMediaType(e.mediaType) === 'docker');
+    let base: Index = { schemaVersion: 2, mediaType: indexMediaType(docker ? 'docker' : 'oci'), manifests: [] };
     if (o.amend) {
       try {
         base = (await readList(store, name, o)).index;

@@ -109,6 +109,17 @@ describe.skipIf(!onAmd64 || !hasBusybox || !arm64Busybox || !emulated || !exists
     }
   });
 
+  it('--format docker: the images are Docker v2s2 and -t names a Docker manifest list of them', () => {
+    const b = bt(['build', '--network', 'none', '--format', 'docker', '--platform', 'linux/amd64,linux/arm64', '--jobs', '2', '-t', 'dockerlist', ctx]);
+    expect(b.status, b.stderr).toBe(0);
+    const raw = JSON.parse(readFileSync(join(root, 'images', 'blobs', 'sha256', b.stdout.trim()), 'utf8')) as { mediaType: string; manifests: { mediaType: string; platform: { architecture: string } }[] };
+    expect(raw.mediaType).toBe('application/vnd.docker.distribution.manifest.list.v2+json');
+    expect(raw.manifests.map((m) => [m.mediaType, m.platform.architecture])).toEqual([
+      ['application/vnd.docker.distribution.manifest.v2+json', 'amd64'],
+      ['application/vnd.docker.distribution.manifest.v2+json', 'arm64'],
+    ]);
+  });
+
   it('--manifest adds to an existing list, replacing the entry of a rebuilt platform', async () => {
     const c2 = join(dir, 'ctx-add');
     await mkdir(c2);
