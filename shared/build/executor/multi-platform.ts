@@ -15,6 +15,7 @@ import type { Descriptor, Platform } from '../../oci/types.ts';
 import { listBuiltImages, pushList, withStore } from '../../transport/manifest-list.ts';
 import { buildImage, checkTags, type BuildResult } from './build.ts';
 import { requireEmulationForBuild } from './emulation-check.ts';
+import { inlineLocations } from './cache-export.ts';
 import { storedImagePlatform } from './base-image.ts';
 import { mapLimit } from './pool.ts';
 import { createReporter, type BuildReporter } from './report.ts';
@@ -58,13 +59,16 @@ export async function buildPlatforms(o: BuildOptions, m: PlatformsOptions): Prom
   await withStore(o.storeRoot, { signal: o.signal }, async (s) => {
     for (const p of m.platforms) await requireEmulationForBuild(o, p, (ref, want) => storedImagePlatform(s, ref, want, { signal: o.signal }));
   });
+  // the per-platform builds push nothing themselves: `--cache-to type=inline` goes beside the index's destinations
+  const inline = inlineLocations(tags.remote);
+  const cache = o.cache && inline.length > 0 ? { ...o.cache, to: o.cache.to.flatMap((d) => (d.location.type === 'inline' ? inline.map((location) => ({ ...d, location })) : [d])) } : o.cache;
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
   const c = platformConcurrency(o.jobs, m.platforms.length);
   const results = await mapLimit(m.platforms, c.platforms, async (p) => {
     const pf = formatPlatform(p);
     try {
-      return await buildImage({ ...o, platform: p, tags: [], outputs: [], iidfile: undefined, jobs: c.stages, reporter: m.reporterFor?.(pf) ?? reporter, signal });
+      return await buildImage({ ...o, platform: p, tags: [], outputs: [], iidfile: undefined, jobs: c.stages, reporter: m.reporterFor?.(pf) ?? reporter, signal, ...(cache && { cache }) });
     } catch (e) {
       stop.abort(e);
       throw e;

@@ -3,6 +3,7 @@
 // registered by scripts/register-binfmt.sh from the test set-up); checked with skopeo and podman after a push to a
 // real registry on 127.0.0.1. The base images are local busybox-static images for amd64 and arm64.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -85,8 +86,9 @@ describe.skipIf(!onAmd64 || !hasBusybox || !arm64Busybox || !emulated || !exists
   });
 
   it('--manifest NAME with a registry -t: skopeo reads the pushed index (raw and --override-arch arm64), podman runs the amd64 image', () => {
-    const b = bt(['build', '--network', 'none', '--tls-verify=false', '--platform', 'linux/arm64,linux/amd64', '--manifest', 'pushed', '-t', `docker://${reg.host}/multi:1`, ctx]);
+    const b = bt(['build', '--network', 'none', '--tls-verify=false', '--platform', 'linux/arm64,linux/amd64', '--manifest', 'pushed', '--cache-to', 'type=inline', '-t', `docker://${reg.host}/multi:1`, ctx]);
     expect(b.status, b.stderr).toBe(0);
+    expect(b.stderr).not.toContain('nothing exported');
     const raw = skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/multi:1`]);
     expect(raw.status, raw.stderr).toBe(0);
     const doc = JSON.parse(raw.stdout) as { mediaType: string; manifests: { platform: { architecture: string; os: string } }[] };
@@ -107,6 +109,20 @@ describe.skipIf(!onAmd64 || !hasBusybox || !arm64Busybox || !emulated || !exists
     } finally {
       spawnSync('podman', [...P, 'system', 'reset', '-f'], { stdio: 'ignore', timeout: 120_000 });
     }
+  });
+
+  it('a fresh runner (empty store) with --cache-from the inline cache: every step of both platforms is a hit, same index', async () => {
+    const fresh = join(dir, 'fresh');
+    await makeBusyboxImage(fresh, dir, 'localhost/busybox:amd64');
+    await makeBusyboxImage(fresh, dir, 'localhost/busybox:arm64', 'arm64');
+    const f = (args: string[]) => tool('build-tool', ['--root', fresh, ...args]);
+    expect(f(['manifest', 'create', 'localhost/bb', 'localhost/busybox:amd64', 'localhost/busybox:arm64']).status).toBe(0);
+    const b = f(['build', '--network', 'none', '--tls-verify=false', '--platform', 'linux/arm64,linux/amd64', '--cache-from', `type=registry,ref=${reg.host}/multi`, '-t', 'again', ctx]);
+    expect(b.status, b.stderr).toBe(0);
+    expect(b.stderr).not.toMatch(/--> \d+\.\d+s$/mu); // nothing ran
+    expect(b.stderr.match(/--> Using cache/gmu)).toHaveLength(4);
+    const raw = skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/multi:1`]);
+    expect(b.stdout.trim()).toBe(createHash('sha256').update(raw.stdout).digest('hex'));
   });
 
   it('--format docker: the images are Docker v2s2 and -t names a Docker manifest list of them', () => {
