@@ -3,6 +3,7 @@ import { parseDockerfile } from '../../../shared/build/dockerfile/parse.ts';
 import { planBuild } from '../../../shared/build/dockerfile/plan.ts';
 import { runPlatformOf } from '../../../shared/build/executor/emulation-check.ts';
 import { platformConcurrency } from '../../../shared/build/executor/multi-platform.ts';
+import { createReporter } from '../../../shared/build/executor/report.ts';
 import type { ImageConfig, Platform } from '../../../shared/oci/types.ts';
 
 const amd64: Platform = { os: 'linux', architecture: 'amd64' };
@@ -44,5 +45,21 @@ describe('multi-platform builds: per-platform args and the platform each RUN exe
     expect(platformConcurrency(2, 2)).toEqual({ platforms: 2, stages: 1 });
     expect(platformConcurrency(8, 2)).toEqual({ platforms: 2, stages: 4 });
     expect(platformConcurrency(0, 2)).toEqual({ platforms: 1, stages: 1 });
+  });
+
+  it("a platform's reporter starts its progress lines with [os/arch] (json: a platform field); RUN output passes unchanged", () => {
+    const lines: string[] = [];
+    const out = { write: (c: string | Buffer) => (lines.push(c.toString()), true) } as unknown as NodeJS.WritableStream;
+    const r = createReporter('plain', out, { label: 'linux/arm64' });
+    r.step({ index: 0, count: 2 }, 1, 3, 'FROM x');
+    r.cacheHit('abc');
+    r.output(Buffer.from('aarch64\n'));
+    r.warn('w');
+    const j = createReporter('json', out, { label: 'linux/arm64' });
+    j.cacheHit('abc');
+    expect(lines).toEqual(['[linux/arm64] [1/2] STEP 1/3: FROM x\n', '[linux/arm64] --> Using cache abc\n', 'aarch64\n', '[linux/arm64] WARN: w\n', '{"event":"cache","id":"abc","platform":"linux/arm64"}\n']);
+    lines.length = 0;
+    createReporter('plain', out).step({ index: 0, count: 1 }, 1, 1, 'FROM x');
+    expect(lines).toEqual(['STEP 1/1: FROM x\n']);
   });
 });
