@@ -40,8 +40,8 @@ export function platformConcurrency(jobs: number | undefined, platforms: number)
 
 /**
  * Builds for every platform of `m` and names the index (see the module comment). One platform without
- * `--manifest` is an ordinary build. Returns the index's digest as the ID (a single-platform `--manifest` build
- * returns its image's), the names given, and the summed counters.
+ * `--manifest` is an ordinary build. Returns the index's digest as the ID (a single-platform `--manifest` build, or
+ * several platforms with no name at all, return the last image's ID), the names given, and the summed counters.
  */
 export async function buildPlatforms(o: BuildOptions, m: PlatformsOptions): Promise<BuildResult> {
   const reporter = o.reporter ?? createReporter('plain');
@@ -95,7 +95,9 @@ export async function buildPlatforms(o: BuildOptions, m: PlatformsOptions): Prom
   });
   const stats: BuildStats = { runs: 0, copies: 0, cacheHits: 0, layers: 0, filesHashed: 0 };
   for (const r of results) for (const k of Object.keys(stats) as (keyof BuildStats)[]) stats[k] += r.stats[k];
-  const top = list ?? results.at(-1)!.descriptor;
-  if (o.iidfile) await writeFile(o.iidfile, top.digest);
-  return { id: top.digest, descriptor: top, names, stats };
+  const last = results.at(-1)!;
+  if (list === undefined) reporter.warn('several platforms built without -t or --manifest: their images are stored without a name and no list holds them');
+  const id = list?.digest ?? last.id;
+  if (o.iidfile) await writeFile(o.iidfile, id);
+  return { id, descriptor: list ?? last.descriptor, names, stats };
 }

@@ -193,7 +193,7 @@ describe.skipIf(!onAmd64 || !hasBusybox || !arm64Busybox || !emulated || !exists
     }
   });
 
-  it('bad --platform lists and flags that cannot go with several platforms: one line, exit 125', () => {
+  it('bad --platform lists and flags that cannot go with several platforms: one line, exit 125; no name: a warning', () => {
     const before = index();
     const r1 = bt(['build', '--platform', 'linux/amd64,', '-t', 'never', ctx]);
     expect(r1.status).toBe(125);
@@ -202,6 +202,14 @@ describe.skipIf(!onAmd64 || !hasBusybox || !arm64Busybox || !emulated || !exists
     expect(r2.status).toBe(125);
     expect(r2.stderr).toMatch(/^Error: --output cannot be used with several platforms; [^\n]*\n$/);
     expect(index()).toBe(before);
+    // several platforms and no name at all: built, with a warning that nothing names them
+    const c4 = join(dir, 'ctx-noname');
+    mkdirSync(c4);
+    writeFileSync(join(c4, 'Dockerfile'), 'FROM localhost/bb\nLABEL x=1\n');
+    const r3 = bt(['build', '--platform', 'linux/amd64,linux/arm64', c4]);
+    expect(r3.status, r3.stderr).toBe(0);
+    expect(r3.stderr).toContain('WARN: several platforms built without -t or --manifest: their images are stored without a name and no list holds them\n');
+    expect(r3.stdout).toMatch(/^[a-f0-9]{64}\n$/);
   });
 
   it('run-tool info reports the emulated architectures under host', () => {
