@@ -5,6 +5,7 @@ import { runProgram } from '../../shared/process/run.ts';
 import { doctor, isRootless } from '../../shared/runtime/rootless.ts';
 import { locateProgram, requireProgram } from '../../shared/process/system-programs.ts';
 import { gateRunc } from '../../shared/runtime/runc.ts';
+import { emulatedArchitectures } from '../../shared/runtime/emulation.ts';
 import { parseIdMap } from '../../shared/process/proc.ts';
 import { listImages } from '../../shared/store/list-images.ts';
 import { openStore } from '../../shared/store/store.ts';
@@ -27,7 +28,7 @@ async function firstLine(cmd: string, args: string[]): Promise<string> {
 
 /**
  * The host/store/runtime summary `info` prints: a subset of podman's (host.os/arch/kernel/hostname,
- * ociRuntime name/path/version and skiff's version-gate verdict, conmon, rootless and — rootless — the user
+ * ociRuntime name/path/version and skiff's version-gate verdict, conmon, emulatedArchitectures (binfmt_misc), rootless and — rootless — the user
  * namespace's idMappings as podman prints them, store root and counts) plus a
  * `doctor` section listing what rootless use needs and what is missing; `version` is the tool's own. Reads only;
  * a missing store counts 0.
@@ -70,6 +71,8 @@ export async function gatherInfo(root: string, o: { version: string }): Promise<
       ociRuntime: runtime,
       conmon,
       cgroupVersion: (await readFile('/sys/fs/cgroup/cgroup.controllers').then(() => 'v2', () => 'v1')),
+      // podman 4.x's field: foreign platforms runnable through binfmt_misc (F-flag entries), e.g. ["linux/arm64"]
+      emulatedArchitectures: await emulatedArchitectures(),
       rootless: isRootless(),
       security: { rootless: isRootless() },
       ...(isRootless() && { idMappings: { uidmap: await idMappings('/proc/self/uid_map'), gidmap: await idMappings('/proc/self/gid_map') } }),

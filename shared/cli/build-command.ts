@@ -10,10 +10,10 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { SkiffError, isSkiffError } from '../errors.ts';
 import { addRootOption, storeRootOf } from './program.ts';
 import { parseCredentials } from './credentials-flag.ts';
-import { parsePlatform } from '../image/platform.ts';
+import { hostPlatform, parsePlatformList } from '../image/platform.ts';
 import { parseBuildArgFile } from '../build/dockerfile/index.ts';
 import { parseCacheOptions } from '../build/cache/cache-options.ts';
-import { buildImage } from '../build/executor/build.ts';
+import { buildImage, checkTags } from '../build/executor/build.ts';
 import { parseBuildNetwork } from '../build/executor/run-network.ts';
 import { addRunSettingsOptions, runSettings } from './run-settings.ts';
 import { createReporter } from '../build/executor/report.ts';
@@ -86,7 +86,8 @@ export function addBuildCommand(program: Command): void {
     .option('--no-cache', 'do not use cached layers')
     .option('--layers [bool]', 'cache intermediate layers (default true)')
     .option('--pull [policy]', 'pull policy: always, missing (default), never, newer')
-    .option('--platform <os/arch>', 'target platform')
+    .option('--platform <os/arch[,os/arch…]>', 'target platforms: several (comma-separated or repeated) build an image index', collect, [])
+    .option('--manifest <name>', 'add the built images to this manifest list (created when absent)')
     .option('--format <format>', 'image format: oci (default) or docker', 'oci')
     .option('--label <k=v>', 'image label (repeatable)', collect, [])
     .option('--annotation <k=v>', 'manifest annotation (repeatable)', collect, [])
@@ -97,7 +98,7 @@ export function addBuildCommand(program: Command): void {
     .option('--iidfile <file>', 'write the image ID to this file')
     .option('-o, --output <spec>', 'type=local,dest=DIR or type=tar,dest=FILE (repeatable)', collect, [])
     .option('--ignorefile <file>', 'ignore file instead of .containerignore/.dockerignore')
-    .option('--jobs <n>', 'stages built in parallel', '1')
+    .option('--jobs <n>', 'stages (and, with several platforms, platforms) built in parallel', '1')
     .option('--ssh <spec>', 'default, ID=SOCKET or ID=KEYFILE (repeatable)', collect, [])
     .option('--build-context <name=value>', 'named context: NAME=DIR, docker-image://REF, oci-layout://PATH@DIGEST or a git/tarball URL (repeatable)', collect, [])
     .option('--allow <entitlement>', 'network.host, security.insecure or device (repeatable)', collect, [])
@@ -167,6 +168,9 @@ async function buildAction(cmd: Command, ctxDir: string, remote: boolean, f: Rec
     const ts = (f.timestamp as string | undefined) ?? process.env.SOURCE_DATE_EPOCH;
     if (ts !== undefined && !/^\d+$/u.test(ts)) throw new SkiffError('EINVALID', `invalid --timestamp ${ts}: want seconds since the epoch`);
     const cacheOpts = parseCacheOptions(f.cacheTo as string[], f.cacheFrom as string[], f.cacheTtl === undefined ? undefined : String(f.cacheTtl), f.cacheMounts === true);
+    const platforms = (f.platform as string[]).length > 0 ? parsePlatformList(f.platform as string[]) : undefined;
+    const manifest = f.manifest === undefined ? undefined : String(f.manifest);
+    if (manifest !== undefined) checkTags([manifest]); // a bad list name fails before anything runs
     const quiet = f.quiet === true;
     const pmode = String(f.progress);
     const mode = quiet || pmode === 'quiet' ? 'quiet' : pmode === 'json' ? 'json' : 'plain';
@@ -182,7 +186,7 @@ async function buildAction(cmd: Command, ctxDir: string, remote: boolean, f: Rec
       pull: pull as BuildOptions['pull'],
       // read when a FROM image is pulled, as the peers do: a build from stored images never loads the signing code
       trustPolicy: memoAsync(async () => (await import('../signature/policy.ts')).loadPolicy({ path: (f.policy ?? f.signaturePolicy) === undefined ? undefined : String(f.policy ?? f.signaturePolicy), insecure: f.insecurePolicy === true })),
-      platform: f.platform === undefined ? undefined : parsePlatform(String(f.platform)),
+      platform: platforms?.[0],
       format,
       labels: keyValues(f.label as string[], 'label'),
       annotations: keyValues(f.annotation as string[], 'annotation'),
@@ -208,7 +212,15 @@ async function buildAction(cmd: Command, ctxDir: string, remote: boolean, f: Rec
       reporter: createReporter(mode),
       signal: p.signal,
     };
-    const r = await buildImage(o).catch((e: unknown) => {
+    const multi = (platforms !== undefined && platforms.length > 1) || manifest !== undefined;
+    const build = multi
+      ? (await import('../build/executor/multi-platform.ts')).buildPlatforms(o, {
+          platforms: platforms ?? [hostPlatform()],
+          ...(manifest !== undefined && { manifest }),
+          reporterFor: (pf) => createReporter(mode, process.stderr, { label: pf }),
+        })
+      : buildImage(o);
+    const r = await build.catch((e: unknown) => {
       throw withRunStatus(e);
     });
     if (!quiet) for (const n of r.names) process.stderr.write(`COMMIT ${n}\n`);

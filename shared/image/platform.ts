@@ -157,3 +157,25 @@ export function selectManifest(entries: readonly Descriptor[], want: Platform): 
   }
   return best;
 }
+
+/**
+ * Parses `--platform` values: each may hold several comma-separated platforms (`linux/amd64,linux/arm64`, as buildah
+ * and docker buildx take them); every one is parsed and normalised, duplicates (after normalisation) are dropped
+ * keeping the first, order is kept. Throws EINVALID for an empty list or a bad entry.
+ */
+export function parsePlatformList(values: readonly string[]): Platform[] {
+  const out: Platform[] = [];
+  const seen = new Set<string>();
+  for (const v of values) {
+    for (const part of v.split(',')) {
+      if (part.trim() === '') throw new SkiffError('EINVALID', `invalid --platform ${JSON.stringify(v)}: empty entry`, { hint: 'separate platforms with commas, e.g. linux/amd64,linux/arm64' });
+      const p = parsePlatform(part);
+      const k = formatPlatform(p);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push(p);
+    }
+  }
+  if (out.length === 0) throw new SkiffError('EINVALID', 'invalid --platform: no platform given', { hint: 'e.g. --platform linux/amd64,linux/arm64' });
+  return out;
+}

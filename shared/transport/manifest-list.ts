@@ -9,11 +9,11 @@
 import { join } from 'node:path';
 import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
-import { Annotation, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from '../oci/media-types.ts';
+import { Annotation, formatOfMediaType, indexMediaType, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from '../oci/media-types.ts';
 import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../oci/types.ts';
 import { formatReference, localTagForm, parseReference } from '../ref/reference.ts';
 import { parseImageName, type ImageName } from '../ref/transport-name.ts';
-import { hostPlatform, normalizePlatform, selectManifest } from '../image/platform.ts';
+import { formatPlatform, hostPlatform, normalizePlatform, selectManifest } from '../image/platform.ts';
 import { withLock } from '../store/lock.ts';
 import { lookupImage } from '../store/lookup.ts';
 import { openStore, type Store } from '../store/store.ts';
@@ -288,4 +288,31 @@ export async function pushList(store: Store, list: string, dest: string, ctx: Tr
   } finally {
     await source.close();
   }
+}
+
+/**
+ * Names a list of stored images a build just made (`images`: manifest descriptors, each platform read from its
+ * config). With `amend` (buildah's `build --manifest NAME`) they go into the list NAME holds — made when absent,
+ * an entry of the same platform replaced, others kept; without, NAME holds a new list of exactly these images
+ * (`build --platform a,b -t NAME`), whatever it held before. One lock for the read-modify-write; the name moves
+ * only after the new index is written, so a failure leaves the old list. Returns the new list's descriptor.
+ */
+export async function listBuiltImages(store: Store, input: string, images: readonly Descriptor[], o: Cancellable & { amend?: boolean } = {}): Promise<Descriptor> {
+  const entries = await Promise.all(images.map((d) => imageEntry(store, d, o)));
+  const name = listName(input);
+  return locked(store, o, async () => {
+    // a new list of Docker-format images (build --format docker) is a Docker manifest list, else an OCI index
+    const docker = entries.length > 0 && entries.every((e) => formatOfMediaType(e.mediaType) === 'docker');
+    let base: Index = { schemaVersion: 2, mediaType: indexMediaType(docker ? 'docker' : 'oci'), manifests: [] };
+    if (o.amend) {
+      try {
+        base = (await readList(store, name, o)).index;
+      } catch (e) {
+        if (!isSkiffError(e, 'ENOTFOUND')) throw e;
+      }
+      const same = (a: Descriptor, b: Descriptor): boolean => a.platform !== undefined && b.platform !== undefined && formatPlatform(a.platform) === formatPlatform(b.platform);
+      base = { ...base, manifests: base.manifests.filter((m) => !entries.some((e) => same(e, m))) };
+    }
+    return writeList(store, name, withEntries(base, entries), o);
+  });
 }

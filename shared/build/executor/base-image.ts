@@ -83,3 +83,20 @@ export async function loadBaseImage(
   if (have.os && have.architecture && !platformMatches(platform, have)) o.onWarning?.(`image platform (${formatPlatform(have)}) does not match the expected platform (${formatPlatform(platform)})`);
   return img;
 }
+
+/**
+ * The platform stored image `ref` gives a build for `want` without pulling anything: an index (or an image of a
+ * matching platform) gives `want`, a single-platform image of another platform its own (it is used as it is).
+ * Undefined when `ref` is not in the store or cannot be read (the build then finds out for itself).
+ */
+export async function storedImagePlatform(store: Store, ref: string, want: Platform, o: Cancellable = {}): Promise<Platform | undefined> {
+  try {
+    const found = await lookupImage(store.layout, ref, o);
+    const c = (await readStoreImage(store, found.descriptor, want, o)).config;
+    if (!c.os || !c.architecture) return want;
+    const have: Platform = { os: c.os, architecture: c.architecture, ...(c.variant && { variant: c.variant }) };
+    return platformMatches(want, have) ? want : have;
+  } catch {
+    return undefined;
+  }
+}

@@ -27,7 +27,8 @@ import { FileDigests } from '../cache/file-digests.ts';
 import { baseKey, stepKey } from '../cache/key.ts';
 import type { RemoteCache, RemoteHit, ExportStep } from '../cache/remote-cache.ts';
 import type { BuildahChain } from '../cache/buildah-key.ts';
-import { loadBaseImage, type BaseImage } from './base-image.ts';
+import { loadBaseImage, storedImagePlatform, type BaseImage } from './base-image.ts';
+import { requireEmulationFor } from './emulation-check.ts';
 import { loadContextImage } from './context-image.ts';
 import type { NamedContext } from '../context/named-contexts.ts';
 import { BuildDir, reclaimBuilds } from './build-dir.ts';
@@ -128,6 +129,13 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined, na
     throw new SkiffError('ENOTFOUND', `context directory ${o.contextDir} does not exist`);
   });
   const store = await openStore(o.storeRoot, { create: true, write: true, ...so });
+  try {
+    // a RUN for a platform this machine cannot run (no emulator) fails here, before anything is pulled, run or stored
+    await requireEmulationFor(plan, (ref, want) => storedImagePlatform(store, ref, want, so));
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   const runc = await buildRunc(o);
   await reclaimBuilds(store.paths.root, runc);
   // the build's state dir (lock, watchdog) is made when a step first needs it: a fully cached build never does

@@ -26,6 +26,16 @@ export interface CacheExportInput extends Cancellable {
   warn: (m: string) => void;
 }
 
+/** Where `type=inline` writes: the repository of each `docker://` destination among `remoteTags`, in order. Pure. */
+export function inlineLocations(remoteTags: readonly string[]): Exclude<CacheLocation, { type: 'inline' }>[] {
+  const locs: Exclude<CacheLocation, { type: 'inline' }>[] = [];
+  for (const t of remoteTags) {
+    const n = parseImageName(t);
+    if (n.transport === 'docker' && n.ref.registry !== undefined) locs.push({ type: 'registry', registry: n.ref.registry, repository: n.ref.path });
+  }
+  return locs;
+}
+
 /** Writes the build's cache entries to every `--cache-to` destination of `o`; see the module comment. */
 export async function exportBuildCache(o: BuildOptions, p: CacheExportInput): Promise<void> {
   const so = p.signal ? { signal: p.signal } : {};
@@ -33,11 +43,7 @@ export async function exportBuildCache(o: BuildOptions, p: CacheExportInput): Pr
     const steps = dest.mode === 'max' ? p.steps : p.steps.filter((s) => p.imageStages.has(s.stage));
     let locs: Exclude<CacheLocation, { type: 'inline' }>[];
     if (dest.location.type === 'inline') {
-      locs = [];
-      for (const t of p.remoteTags) {
-        const n = parseImageName(t);
-        if (n.transport === 'docker' && n.ref.registry !== undefined) locs.push({ type: 'registry', registry: n.ref.registry, repository: n.ref.path });
-      }
+      locs = inlineLocations(p.remoteTags);
       if (locs.length === 0) p.warn('--cache-to type=inline: no -t docker://… destination to write the cache beside; nothing exported');
     } else locs = [dest.location];
     for (const loc of locs) {

@@ -31,11 +31,15 @@ export interface BuildReporter {
   info(msg: string): void;
 }
 
-/** A reporter for a mode: plain text, JSON lines, or nothing (quiet). */
-export function createReporter(mode: 'plain' | 'json' | 'quiet', out: NodeJS.WritableStream = process.stderr): BuildReporter {
+/**
+ * A reporter for a mode: plain text, JSON lines, or nothing (quiet). `label` (a multi-platform build's platform)
+ * starts every plain progress line with `[label] ` and adds `platform` to every JSON event; a RUN's own output is
+ * passed through unchanged.
+ */
+export function createReporter(mode: 'plain' | 'json' | 'quiet', out: NodeJS.WritableStream = process.stderr, o: { label?: string } = {}): BuildReporter {
   if (mode === 'quiet') return { step() {}, cacheHit() {}, stepDone() {}, output() {}, warn: (m) => out.write(`WARN: ${m}\n`), peerWarning() {}, info() {} };
   if (mode === 'json') {
-    const j = (o: object) => out.write(`${JSON.stringify(o)}\n`);
+    const j = (ev: object) => out.write(`${JSON.stringify(o.label === undefined ? ev : { ...ev, platform: o.label })}\n`);
     return {
       step: (s, n, total, text) => j({ event: 'step', stage: s.index, stages: s.count, step: n, steps: total, instruction: text }),
       cacheHit: (id) => j({ event: 'cache', id }),
@@ -46,13 +50,14 @@ export function createReporter(mode: 'plain' | 'json' | 'quiet', out: NodeJS.Wri
       info: (m) => j({ event: 'info', message: m }),
     };
   }
+  const p = o.label === undefined ? '' : `[${o.label}] `;
   return {
-    step: (s, n, total, text) => out.write(`${s.count > 1 ? `[${s.index + 1}/${s.count}] ` : ''}STEP ${n}/${total}: ${text}\n`),
-    cacheHit: (id) => out.write(`--> Using cache ${id}\n`),
-    stepDone: (seconds) => out.write(`--> ${seconds.toFixed(3)}s\n`),
+    step: (s, n, total, text) => out.write(`${p}${s.count > 1 ? `[${s.index + 1}/${s.count}] ` : ''}STEP ${n}/${total}: ${text}\n`),
+    cacheHit: (id) => out.write(`${p}--> Using cache ${id}\n`),
+    stepDone: (seconds) => out.write(`${p}--> ${seconds.toFixed(3)}s\n`),
     output: (c) => out.write(c),
-    warn: (m) => out.write(`WARN: ${m}\n`),
+    warn: (m) => out.write(`${p}WARN: ${m}\n`),
     peerWarning: (m) => out.write(`${m}\n`),
-    info: (m) => out.write(`${m}\n`),
+    info: (m) => out.write(`${p}${m}\n`),
   };
 }

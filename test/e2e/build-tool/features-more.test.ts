@@ -145,38 +145,58 @@ describe.skipIf(!isRoot || !hasBusybox)('build: BuildKit behaviour where buildah
     expect((await readdir(join(w.root, 'cache/mounts'))).filter((n) => !n.startsWith('.')).sort()).toEqual(['bad', 'seeded', 'up']);
   });
 
-  it('--platform linux/arm64: scratch/COPY builds record the platform; a RUN that cannot execute fails naming the step and emulation', async () => {
+  it('--platform linux/arm64: scratch/COPY builds record the platform; a RUN for it with no emulator registered fails before running, naming the step and what to install', async () => {
     const arm = { os: 'linux', architecture: 'arm64', variant: 'v8' };
-    await w.files({ 'p.txt': 'p\n' });
-    await writeFile(join(w.ctx, 'foreign'), aarch64Elf(), { mode: 0o755 });
-    const r = await w.build('FROM scratch\nARG TARGETPLATFORM\nCOPY p.txt /p\nLABEL tp=$TARGETPLATFORM\n', { tags: ['armcopy'], platform: arm });
-    const img = await w.image('armcopy');
-    expect(img.config).toMatchObject({ os: 'linux', architecture: 'arm64', variant: 'v8' });
-    expect(img.config.config?.Labels?.tp).toBe('linux/arm64/v8');
-    expect(r.stats.layers).toBe(1);
-    // a RUN whose binary the kernel refuses: one line naming the step, the platform and the missing emulation
-    const err = (await w.build('FROM scratch\nCOPY foreign /bin/sh\nRUN echo hi\n', { platform: arm }).then(() => undefined, (e: unknown) => e)) as Error;
-    expect(err).toBeInstanceOf(Error);
-    expect(err.message).toMatch(/^building at STEP "RUN echo hi" \(line 3\): .*linux\/arm64\/v8.*emulation .*not available/);
-    expect(err.message).not.toContain('\n');
-    // unless the binary happens to run (a static x86-64 busybox in an image that says arm64)
-    const bb = execFileSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).trim();
-    execFileSync('cp', [bb, join(w.ctx, 'bb')]);
-    await w.build('FROM scratch\nCOPY bb /bin/sh\nRUN ["/bin/sh", "-c", "echo ran > /ran"]\n', { tags: ['armrun'], platform: arm });
-    expect(await readFile(join((await w.image('armrun')).rootfs, 'ran'), 'utf8')).toBe('ran\n');
-    // a local single-platform base of another platform: used as it is, with podman's warning
-    const log0 = w.log.length;
-    await w.build('FROM localhost/busybox\nRUN true\n', { tags: ['armbase'], platform: arm });
-    expect(w.log.slice(log0).join('')).toContain('WARN: image platform (linux/amd64) does not match the expected platform (linux/arm64/v8)');
-    expect((await w.image('armbase')).config.architecture).toBe('amd64');
-    // the CLI: exit 1, the one-line error on stderr
-    const cli = spawnSync(process.execPath, [BUILD_TOOL, '--root', w.root, 'build', '--platform', 'linux/arm64', '-f', '-', w.ctx], {
-      input: 'FROM scratch\nCOPY foreign /bin/sh\nRUN echo hi\n',
-      encoding: 'utf8',
-      env: { ...process.env, XDG_RUNTIME_DIR: w.dir },
-    });
-    expect(cli.status).toBe(1);
-    expect(cli.stderr).toMatch(/building at STEP "RUN echo hi" \(line 3\): .*emulation/);
+    // skiff's view of binfmt_misc (SKIFF_BINFMT_DIR): nothing registered, or Debian's qemu-aarch64 (the kernel's own
+    // registrations, which parallel tests use, are not touched)
+    const none = join(w.dir, 'binfmt-none');
+    const withArm = join(w.dir, 'binfmt-arm');
+    for (const d of [none, withArm]) {
+      await mkdir(d, { recursive: true });
+      await writeFile(join(d, 'status'), 'enabled\n');
+    }
+    await writeFile(join(withArm, 'qemu-aarch64'), 'enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: POCF\noffset 0\nmagic 7f454c460201010000000000000000000200b700\nmask ffffffffffffff00fffffffffffffffffeffffff\n');
+    const saved = process.env.SKIFF_BINFMT_DIR;
+    try {
+      process.env.SKIFF_BINFMT_DIR = none;
+      await w.files({ 'p.txt': 'p\n' });
+      await writeFile(join(w.ctx, 'foreign'), aarch64Elf(), { mode: 0o755 });
+      const r = await w.build('FROM scratch\nARG TARGETPLATFORM\nCOPY p.txt /p\nLABEL tp=$TARGETPLATFORM\n', { tags: ['armcopy'], platform: arm });
+      const img = await w.image('armcopy');
+      expect(img.config).toMatchObject({ os: 'linux', architecture: 'arm64', variant: 'v8' });
+      expect(img.config.config?.Labels?.tp).toBe('linux/arm64/v8');
+      expect(r.stats.layers).toBe(1);
+      // a RUN for arm64 with no emulator: one line naming the step, the platform and what to do, before any step
+      const log0 = w.log.length;
+      const err = (await w.build('FROM scratch\nCOPY foreign /bin/sh\nRUN echo hi\n', { platform: arm }).then(() => undefined, (e: unknown) => e)) as Error & { hint?: string };
+      expect(err).toBeInstanceOf(Error);
+      expect(err.message).toBe('building at STEP "RUN echo hi" (line 3): no emulator for linux/arm64/v8 is registered in binfmt_misc on this linux/amd64 machine');
+      expect(err.hint).toMatch(/^install qemu-user-static and register qemu-aarch64 with the F flag/);
+      expect(w.log.slice(log0).join('')).not.toContain('STEP 1/3');
+      // a local single-platform base of another platform: used as it is, with podman's warning — its RUN runs natively
+      const log1 = w.log.length;
+      await w.build('FROM localhost/busybox\nRUN true\n', { tags: ['armbase'], platform: arm });
+      expect(w.log.slice(log1).join('')).toContain('WARN: image platform (linux/amd64) does not match the expected platform (linux/arm64/v8)');
+      expect((await w.image('armbase')).config.architecture).toBe('amd64');
+      // the CLI: exit 125 (a build error, as buildah), the one-line error on stderr
+      const cli = spawnSync(process.execPath, [BUILD_TOOL, '--root', w.root, 'build', '--platform', 'linux/arm64', '-f', '-', w.ctx], {
+        input: 'FROM scratch\nCOPY foreign /bin/sh\nRUN echo hi\n',
+        encoding: 'utf8',
+        env: { ...process.env, XDG_RUNTIME_DIR: w.dir },
+      });
+      expect(cli.status).toBe(125);
+      expect(cli.stderr).toMatch(/^Error: building at STEP "RUN echo hi" \(line 3\): no emulator for linux\/arm64 is registered in binfmt_misc on this linux\/amd64 machine; install qemu-user-static[^\n]*\n$/);
+      // with an emulator registered the RUN is let through; a binary that happens to run natively (a static x86-64
+      // busybox in an image that says arm64) runs
+      process.env.SKIFF_BINFMT_DIR = withArm;
+      const bb = execFileSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).trim();
+      execFileSync('cp', [bb, join(w.ctx, 'bb')]);
+      await w.build('FROM scratch\nCOPY bb /bin/sh\nRUN ["/bin/sh", "-c", "echo ran > /ran"]\n', { tags: ['armrun'], platform: arm });
+      expect(await readFile(join((await w.image('armrun')).rootfs, 'ran'), 'utf8')).toBe('ran\n');
+    } finally {
+      if (saved === undefined) delete process.env.SKIFF_BINFMT_DIR;
+      else process.env.SKIFF_BINFMT_DIR = saved;
+    }
   });
 
   it('--build-arg that no stage declares: buildah\'s exact warning line on stderr (ARGs of skipped stages count as consumed)', async () => {
