@@ -2,13 +2,14 @@
 // prunes, network connect/disconnect — driven by real clients (the docker CLI, python3-docker), plus run-tool's
 // `rename` and `network connect|disconnect`. The service listens on a socket in this file's temp dir and is killed
 // by PID at the end.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCall, startApiService, type ApiService } from '../../helpers/api-service.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { REGISTRY_BIN, startRegistry } from '../../helpers/registry.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
@@ -28,20 +29,10 @@ let root = '';
 let dir = '';
 let sock = '';
 let cleanup: (() => Promise<void>) | undefined;
-let service: ChildProcess | undefined;
+let service: ApiService | undefined;
 
-/** One HTTP request over the socket: status and body text. */
-function call(method: string, path: string, body?: string | Buffer): Promise<{ status: number; text: string }> {
-  return new Promise((ok, bad) => {
-    const req = request({ socketPath: sock, agent: false, method, path, headers: { 'Content-Type': 'application/json' } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString() }));
-    });
-    req.on('error', bad);
-    req.end(body);
-  });
-}
+/** One HTTP request over the file's socket: status and body text. */
+const call = (method: string, path: string, body?: string | Buffer) => apiCall(sock, method, path, body);
 
 // SIGKILL on timeout: an attached docker CLI proxies SIGTERM to the container instead of exiting
 const docker = (args: string[], timeout = 120_000) =>
@@ -59,18 +50,10 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: 
     await makeBusyboxImage(root, dir);
     await mkdir(join(dir, 'slow'), { recursive: true });
     await writeFile(join(dir, 'slow', 'Dockerfile'), 'FROM localhost/busybox\nRUN sleep 60\n');
-    service = spawn(process.execPath, [bundle, '--root', root, 'system', 'service', '-t', '0', `unix://${sock}`], { stdio: ['ignore', 'ignore', 'inherit'] });
-    for (let i = 0; i < 200; i++) {
-      if (await call('GET', '/_ping').then((r) => r.status === 200, () => false)) break;
-      await new Promise((ok) => setTimeout(ok, 25));
-    }
+    service = await startApiService({ bundle, root, sock });
   }, 120_000);
   afterAll(async () => {
-    if (service && service.exitCode === null) {
-      const gone = new Promise((ok) => service!.once('exit', ok));
-      process.kill(service.pid!, 'SIGKILL');
-      await gone;
-    }
+    await service?.stop();
     if (root) {
       rt(bundle, root, ['rm', '-a', '-f']);
       for (const n of ['gapsnet1', 'gapsnet2']) rt(bundle, root, ['network', 'rm', '-f', n]);
