@@ -133,7 +133,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasPodman || !hasCompos
     root = join(s.dir, 'root');
     await makeBusyboxImage(root, s.dir);
     const conf = join(s.dir, 'containers.conf');
-    writeFileSync(conf, '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n[network]\nnetwork_backend = "netavark"\n');
+    writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n[network]\nnetwork_backend = "netavark"\n');
     env = { ...process.env, CONTAINERS_CONF: conf };
     podmanArgs = ['--root', join(s.dir, 'podman-root'), '--runroot', join(s.dir, 'podman-run'), '--tmpdir', join(s.dir, 'podman-tmp'), '--storage-driver', 'overlay', '--network-config-dir', join(s.dir, 'podman-net')];
     const archive = join(s.dir, 'busybox.tar');
@@ -163,7 +163,6 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasPodman || !hasCompos
     // one project at a time: both would otherwise pick the same first free subnet for cdiff_default
     const theirs = await runProject(join(s.dir, 'p'), podman!.sock, base);
     const ours = await runProject(join(s.dir, 's'), skiff!.sock, base + 1);
-    if (process.env.SKIFF_DEBUG_COMPOSE) console.log(JSON.stringify({ theirs, ours }, null, 1));
     expect(theirs.web).toBe('hello-compose\n');
     expect(ours.web).toBe('hello-compose\n');
     expect(ours.up).toEqual(theirs.up);
