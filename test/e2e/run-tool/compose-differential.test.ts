@@ -60,6 +60,24 @@ function httpGet(port: number, path: string): Promise<string> {
   });
 }
 
+/** `text` with each run of compose's progress lines of one verb sorted: it stops and removes containers in parallel, so they finish in any order. */
+function parallelSorted(text: string): string {
+  const out: string[] = [];
+  let run: string[] = [];
+  let verb = '';
+  for (const line of text.split('\n')) {
+    const v = /^(Creating|Starting|Stopping|Removing) \S+ +\.\.\./.exec(line)?.[1] ?? '';
+    if (v !== verb || v === '') {
+      out.push(...run.sort());
+      run = [];
+    }
+    verb = v;
+    if (v === '') out.push(line);
+    else run.push(line);
+  }
+  return [...out, ...run.sort()].join('\n');
+}
+
 async function state(sock: string): Promise<State> {
   const json = async (path: string) => JSON.parse((await apiCall(sock, 'GET', path)).text) as unknown;
   const containers = (await json('/containers/json?all=1')) as { Names: string[]; State: string }[];
@@ -82,7 +100,7 @@ async function runProject(dir: string, sock: string, port: number): Promise<Run>
   const compose = (args: string[]) => {
     const r = spawnSync('docker-compose', ['-p', PROJECT, '--ansi', 'never', ...args], { cwd: proj, encoding: 'utf8', timeout: 120_000, killSignal: 'SIGKILL', env: { ...process.env, DOCKER_HOST: `unix://${sock}`, WEB_PORT: String(port) } });
     // podman 4.3 reports an empty Health object for a container without a health check, which compose prints as "Up ()"
-    const norm = (t: string | null) => (t ?? '').replaceAll(String(port), 'PORT').replaceAll(' Up () ', ' Up ').replace(/ {2,}/g, '  ').replace(/-{5,}/g, '-----');
+    const norm = (t: string | null) => parallelSorted((t ?? '').replaceAll(String(port), 'PORT').replaceAll(' Up () ', ' Up ').replace(/ {2,}/g, '  ').replace(/-{5,}/g, '-----'));
     steps.push([args.join(' '), r.status, norm(r.stdout), norm(r.stderr)]);
     return r;
   };
