@@ -3,7 +3,7 @@
 // `rename` and `network connect|disconnect`. The service listens on a socket in this file's temp dir and is killed
 // by PID at the end.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
@@ -227,6 +227,50 @@ except docker.errors.ImageNotFound:
     expect(miss.stderr).toMatch(/No such image: gaps\/nosuch:1/);
     expect(existsSync(join(dir, 'no.tar'))).toBe(false);
   });
+
+  it("POST /images/load: an archive past --max-load-size is a 413 in Docker's shape (declared or streamed); a cut upload stores nothing", async () => {
+    const small = await startApiService({ bundle, root, sock: join(dir, 'small.sock'), extra: ['-t', '0', '--max-load-size', '64k'] });
+    const spools = () => (existsSync(join(root, 'tmp')) ? readdirSync(join(root, 'tmp')).filter((n) => n.startsWith('api-archive-')) : []);
+    const tags = async () => (JSON.parse((await apiCall(small.sock, 'GET', '/images/json')).text) as { RepoTags: string[] | null }[]).flatMap((i) => i.RepoTags ?? []);
+    try {
+      const declared = await apiCall(small.sock, 'POST', '/images/load', Buffer.alloc(128 * 1024), { 'Content-Type': 'application/x-tar' });
+      expect(declared.status).toBe(413);
+      expect(JSON.parse(declared.text)).toEqual({ message: 'request body of 131072 bytes is larger than the 65536 bytes this service accepts: send a smaller archive or start the service with a larger --max-load-size' });
+      // chunked: no length up front, so the limit is met while reading
+      const streamed = await new Promise<{ status: number; text: string }>((ok, bad) => {
+        const req = request({ socketPath: small.sock, agent: false, method: 'POST', path: '/images/load', headers: { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' } }, (res) => {
+          let t = '';
+          res.on('data', (c: Buffer) => (t += c.toString())).on('end', () => ok({ status: res.statusCode ?? 0, text: t }));
+        });
+        req.on('error', bad);
+        for (let i = 0; i < 8; i++) req.write(Buffer.alloc(16 * 1024));
+        req.end();
+      });
+      expect(streamed.status).toBe(413);
+      expect(JSON.parse(streamed.text).message).toMatch(/^request body of \d+ bytes is larger than the 65536 bytes this service accepts/);
+      // a real archive cut half-way: the client goes away, nothing is loaded, the spool is gone
+      const other = join(dir, 'cut-store');
+      await makeBusyboxImage(other, dir, 'localhost/gaps/cut:1');
+      const archive = join(dir, 'cut.tar');
+      expect(rt(bundle, other, ['save', '-o', archive, 'localhost/gaps/cut:1']).status).toBe(0);
+      const body = readFileSync(archive);
+      await new Promise<void>((ok) => {
+        const c = connect(service!.sock, () => {
+          c.write(`POST /images/load HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: ${body.length}\r\n\r\n`);
+          c.write(body.subarray(0, body.length >> 1), () => setTimeout(() => (c.destroy(), ok()), 200));
+        });
+      });
+      for (let i = 0; i < 50 && spools().length > 0; i++) await new Promise((ok) => setTimeout(ok, 100));
+      expect(spools()).toEqual([]);
+      expect(await tags()).not.toContain('localhost/gaps/cut:1');
+      // the same archive whole loads (so the cut one was a valid archive cut short)
+      const whole = await apiCall(service!.sock, 'POST', '/images/load', body, { 'Content-Type': 'application/x-tar' });
+      expect(whole.status, whole.text).toBe(200);
+      expect(await tags()).toContain('localhost/gaps/cut:1');
+    } finally {
+      await small.stop();
+    }
+  }, 120_000);
 
   it.skipIf(!existsSync(REGISTRY_BIN) || !hasPyDocker || !hasDocker)('push to a loopback registry with X-Registry-Auth (python3-docker and docker push); bad credentials are an error line', async () => {
     const reg = await startRegistry({ auth: 'htpasswd' });
