@@ -407,15 +407,25 @@ except docker.errors.NotFound as e:
     expect(badUntil.status).toBe(400);
   }, 60_000);
 
-  it.skipIf(!hasNetavark || !hasDocker)('network connect/disconnect: a running container gets and loses the interface live (docker CLI and run-tool), with --alias and --ip; errors are clear', async () => {
+  it.skipIf(!hasNetavark || !hasDocker)('network connect/disconnect: a running container gets and loses the interface and its /etc/hosts line live (docker CLI and run-tool), with --alias and --ip; errors are clear', async () => {
     expect(rt(bundle, root, ['network', 'create', '--subnet', '10.231.71.0/24', 'gapsnet1']).status).toBe(0);
     expect(rt(bundle, root, ['network', 'create', '--subnet', '10.231.72.0/24', 'gapsnet2']).status).toBe(0);
     expect(docker(['run', '-d', '--name', 'gaps-net', '--network', 'gapsnet1', 'localhost/busybox', 'sleep', '300']).status).toBe(0);
     const addrs = () => docker(['exec', 'gaps-net', 'ip', '-4', '-o', 'addr']).stdout.split('\n').filter((l) => / eth\d/.test(l)).map((l) => l.split(/\s+/).slice(1, 4).join(' ')).join('; ');
     expect(addrs()).toMatch(/^eth0 inet 10\.231\.71\.\d+\/24$/);
+    // podman 4.3: the connected container's own /etc/hosts gains a line for the new address, and loses it on
+    // disconnect; another container on that network is not touched (it resolves the name through DNS)
+    expect(docker(['run', '-d', '--name', 'gaps-peer', '--network', 'gapsnet2', 'localhost/busybox', 'sleep', '300']).status).toBe(0);
+    const hosts = (name: string) => docker(['exec', name, 'cat', '/etc/hosts']).stdout;
+    const peerHosts = hosts('gaps-peer');
+    const first = hosts('gaps-net');
+    const firstIp = /^(10\.231\.71\.\d+)\t\S+ gaps-net$/m.exec(first)?.[1];
+    expect(firstIp, first).toBeDefined();
     const c = docker(['network', 'connect', '--alias', 'extra', '--ip', '10.231.72.9', 'gapsnet2', 'gaps-net']);
     expect([c.status, c.stderr]).toEqual([0, '']);
     expect(addrs()).toMatch(/^eth0 inet 10\.231\.71\.\d+\/24; eth1 inet 10\.231\.72\.9\/24$/);
+    expect(hosts('gaps-net')).toBe(first.replace(/\n$/, `\n10.231.72.9\t${/^\S+\t(\S+) gaps-net$/m.exec(first)![1]} gaps-net\n`));
+    expect(hosts('gaps-peer')).toBe(peerHosts);
     const nets = JSON.parse(docker(['inspect', '--format', '{{json .NetworkSettings.Networks}}', 'gaps-net']).stdout) as Record<string, { IPAddress: string; Aliases: string[] }>;
     expect(Object.keys(nets).sort()).toEqual(['gapsnet1', 'gapsnet2']);
     expect(nets.gapsnet2!.IPAddress).toBe('10.231.72.9');
@@ -429,6 +439,8 @@ except docker.errors.NotFound as e:
     const d = rt(bundle, root, ['network', 'disconnect', 'gapsnet1', 'gaps-net']);
     expect([d.status, d.stdout, d.stderr]).toEqual([0, '', '']);
     expect(addrs()).toBe('eth1 inet 10.231.72.9/24');
+    expect(hosts('gaps-net')).not.toContain(`${firstIp}\t`);
+    expect(hosts('gaps-net')).toMatch(/^10\.231\.72\.9\t\S+ gaps-net$/m);
     const last = rt(bundle, root, ['network', 'disconnect', 'gapsnet2', 'gaps-net']);
     expect(last.status).toBe(125);
     expect(last.stderr).toMatch(/^Error: network "gapsnet2" is the last network of container gaps-net: connect it to another network first\n$/);
@@ -442,7 +454,7 @@ except docker.errors.NotFound as e:
     const nc = rt(bundle, root, ['network', 'connect', 'gapsnet1', 'gaps-none']);
     expect(nc.status).toBe(125);
     expect(nc.stderr).toMatch(/^Error: container gaps-none uses network mode none: only a container on bridge networks/);
-    expect(docker(['rm', '-f', 'gaps-net', 'gaps-none']).status).toBe(0);
+    expect(docker(['rm', '-f', 'gaps-net', 'gaps-none', 'gaps-peer']).status).toBe(0);
     // nothing left attached: both networks can go without force
     expect(rt(bundle, root, ['network', 'rm', 'gapsnet1', 'gapsnet2']).status).toBe(0);
   }, 120_000);
