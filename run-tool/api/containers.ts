@@ -73,10 +73,10 @@ async function stopOrNotModified(r: ApiRequest, fn: (store: Store) => Promise<un
   });
 }
 
-/** GET /containers/json (all, limit, filters). */
+/** GET /containers/json (all, limit, filters): only running containers unless all=1, filtered or not (as Docker and podman's service). */
 export async function listHandler(r: ApiRequest): Promise<void> {
   const filters = dockerFilters(r.query);
-  const list = await withApiStore(r.root, (store) => listContainers(store, { all: queryBool(r.query, 'all'), filters }));
+  const list = await withApiStore(r.root, (store) => listContainers(store, { all: queryBool(r.query, 'all'), filtersImplyAll: false, filters }));
   const limit = Number(r.query.get('limit') ?? '-1');
   sendJson(r.res, 200, (limit > 0 ? list.slice(0, limit) : list).map(containerSummary));
 }

@@ -3,10 +3,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openStore, type Store } from '../../shared/store/store.ts';
 
-/** One request as a handler sees it. */
-export interface ApiRequest {
+/** What the service passes to every request: the store, its version, and its limits. */
+export interface ServiceContext {
   root: string;
   version: string;
+  /** The largest archive POST /images/load accepts, in bytes (larger is a 413 before or while it is read). */
+  maxLoadBytes: number;
+}
+
+/** One request as a handler sees it. */
+export interface ApiRequest extends ServiceContext {
   req: IncomingMessage;
   res: ServerResponse;
   /** The path parameters of the matched route, in order (URL-decoded). */

@@ -1,10 +1,16 @@
 // Request and response plumbing of the Docker-compatible API: bounded JSON bodies, JSON replies, and SkiffErrors
 // turned into Docker's `{"message": …}` with the status codes Docker clients key on.
+import { createWriteStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 
 /** The largest JSON request body the service reads (Docker's create bodies are a few KiB). */
 export const MAX_JSON_BODY = 1024 * 1024;
+
+/** The default largest POST /images/load archive: 8 GiB (`system service --max-load-size` changes it). */
+export const DEFAULT_MAX_LOAD_BYTES = 8 * 1024 ** 3;
 
 /** Writes `body` as JSON with `status`; an ended response is left alone. */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -43,6 +49,29 @@ export function sendError(res: ServerResponse, e: unknown): void {
   const status = statusOf(e);
   const message = e instanceof Error ? e.message : String(e);
   sendJson(res, status, { message: status === 500 && !isSkiffError(e) && !(e instanceof ApiError) ? `internal error: ${message}` : message });
+}
+
+/**
+ * Streams a request body of at most `limit` bytes into a new file `file` (0600): ELIMIT before reading when the
+ * declared Content-Length is larger, or as soon as the bytes read pass it; rejects when the client goes away before
+ * the body ended. On any rejection the caller's file is incomplete and must be discarded.
+ */
+export async function spoolBody(req: IncomingMessage, file: string, limit: number, signal?: AbortSignal): Promise<void> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  const tooLarge = (n: number): SkiffError => new SkiffError('ELIMIT', `request body of ${n} bytes is larger than the ${limit} bytes this service accepts: send a smaller archive or start the service with a larger --max-load-size`);
+  if (declared > limit) throw tooLarge(declared);
+  let n = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      n += chunk.length;
+      done(n > limit ? tooLarge(n) : null, chunk);
+    },
+  });
+  // piped, not in the pipeline: a body too large leaves the request open so that the 413 still reaches the client
+  req.once('error', (e) => count.destroy(e));
+  req.pipe(count);
+  await pipeline(count, createWriteStream(file, { mode: 0o600, flags: 'wx' }), ...(signal ? [{ signal }] as const : []));
+  if (!req.complete) throw new SkiffError('EIO', 'the upload was cut before its end: nothing was stored');
 }
 
 /** Reads a request body of at most `limit` bytes (ELIMIT past it, before reading more than the limit). */

@@ -2,7 +2,7 @@
 // docker save/load archives (GET /images/get, GET /images/{name}/get, POST /images/load) over run-tool/ops'
 // save and load. An archive is spooled in a private temp dir under the store (removed after), so what a client
 // receives or what the store commits is always a whole, verified archive.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -12,7 +12,7 @@ import { loadImages } from '../ops/load-images.ts';
 import { pushImage } from '../ops/push-image.ts';
 import { saveImage } from '../ops/save-image.ts';
 import type { ApiRequest } from './context.ts';
-import { ApiError } from './http-util.ts';
+import { ApiError, spoolBody } from './http-util.ts';
 import { pullRegistryOptions } from './images.ts';
 
 
@@ -77,12 +77,13 @@ export async function getHandler(r: ApiRequest): Promise<void> {
 }
 
 /**
- * POST /images/load: a docker-archive or oci-archive body, committed image by image once each is stored and
+ * POST /images/load: a docker-archive or oci-archive body of at most `maxLoadBytes` (413 past it; a cut upload stores
+ * nothing: the spool is read whole before anything is loaded), committed image by image once each is stored and
  * verified; replies Docker's `{"stream": "Loaded image: NAME\n"}` lines (a bad archive is a 400 before any).
  */
 export async function loadHandler(r: ApiRequest): Promise<void> {
   const loaded = await withSpool(r.root, async (file) => {
-    await pipeline(r.req, createWriteStream(file, { mode: 0o600 }), { signal: r.signal });
+    await spoolBody(r.req, file, r.maxLoadBytes, r.signal);
     try {
       return await loadImages(r.root, file, { signal: r.signal });
     } catch (e) {

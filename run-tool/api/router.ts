@@ -13,7 +13,7 @@ import { statsHandler } from './stats.ts';
 import { systemDfHandler } from './system-df.ts';
 import { buildHandler } from './build.ts';
 import { authHandler } from './auth.ts';
-import type { ApiRequest, Handler } from './context.ts';
+import type { ApiRequest, Handler, ServiceContext } from './context.ts';
 import { ApiError, sendError, statusOf } from './http-util.ts';
 import { MIN_API_VERSION, pingHandler, pingHeaders, infoHandler, versionHandler } from './system.ts';
 
@@ -95,7 +95,7 @@ function match(method: string, path: string): { handler: Handler; params: string
 }
 
 /** Serves one request: routes it, runs its handler, and turns any failure into Docker's error JSON. */
-export async function handleRequest(ctx: { root: string; version: string }, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleRequest(ctx: ServiceContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const ac = new AbortController();
   res.on('close', () => ac.abort());
   // SKIFF_API_TRACE=1: one stderr line per request, to see what a client asks for
@@ -119,7 +119,7 @@ export async function handleRequest(ctx: { root: string; version: string }, req:
 }
 
 /** Serves an `Upgrade: tcp` request (attach): the connection is handed over raw. */
-export async function handleUpgrade(ctx: { root: string; version: string }, req: IncomingMessage, socket: Duplex): Promise<void> {
+export async function handleUpgrade(ctx: ServiceContext, req: IncomingMessage, socket: Duplex): Promise<void> {
   try {
     const { path, query } = splitUrl(req.url ?? '/');
     const x = /^\/exec\/([^/]+)\/start$/.exec(path);

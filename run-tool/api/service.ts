@@ -6,6 +6,8 @@ import { createServer, type Server } from 'node:http';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
+import type { ServiceContext } from './context.ts';
+import { DEFAULT_MAX_LOAD_BYTES } from './http-util.ts';
 import { handleRequest, handleUpgrade } from './router.ts';
 
 /** Where the service listens. */
@@ -43,6 +45,8 @@ export interface ServeOptions {
   target: ListenTarget;
   /** Exit after this many seconds idle; 0 never. */
   idleSeconds: number;
+  /** The largest archive POST /images/load accepts (DEFAULT_MAX_LOAD_BYTES when unset). */
+  maxLoadBytes?: number;
   onWarning?: (message: string) => void;
   /** Stops the service (SIGTERM/SIGINT). */
   signal?: AbortSignal;
@@ -71,7 +75,7 @@ async function listen(server: Server, t: ListenTarget): Promise<() => Promise<vo
 
 /** Serves the API until idle for `idleSeconds` or `signal` aborts; resolves once the listener is closed. */
 export async function serveApi(o: ServeOptions): Promise<void> {
-  const ctx = { root: o.root, version: o.version };
+  const ctx: ServiceContext = { root: o.root, version: o.version, maxLoadBytes: o.maxLoadBytes ?? DEFAULT_MAX_LOAD_BYTES };
   let open = 0;
   let timer: NodeJS.Timeout | undefined;
   let done!: () => void;

@@ -181,6 +181,23 @@ async function rewriteEtc(userdata: string, record: ContainerRecord, net: Networ
 }
 
 /**
+ * Adds a running container's /etc/hosts line for each address in `add` and drops the lines of each address in
+ * `remove` (a network joined or left live), as podman 4.3 does: `IP<TAB>hostname name`, the container's own names
+ * only (other containers find it through the network's DNS). Rewritten in place, as the file is bind-mounted into the
+ * container; a container without a generated hosts file is left alone.
+ */
+export async function updateHostsEntries(userdata: string, record: ContainerRecord, o: { add?: readonly string[]; remove?: readonly string[] }): Promise<void> {
+  const hostsFile = join(userdata, 'hosts');
+  const text = await readFile(hostsFile, 'utf8').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+  if (text === undefined) return;
+  const gone = new Set(o.remove ?? []);
+  const lines = text.split('\n').filter((l) => l !== '' && !gone.has(l.split(/\s/)[0]!));
+  const names = [...new Set([record.config.hostname, record.name])].join(' ');
+  for (const ip of o.add ?? []) if (!lines.some((l) => l.split(/\s/)[0] === ip)) lines.push(`${ip}\t${names}`);
+  await writeFile(hostsFile, `${lines.join('\n')}\n`, { mode: 0o644 });
+}
+
+/**
  * Serves the pasta hook handshake of container `record` (shared/network/pasta-hook.ts): attaches with the pid the
  * hook reports and rewrites the container's /etc files. Resolves undefined when the hook never ran.
  */

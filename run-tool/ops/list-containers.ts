@@ -55,8 +55,10 @@ async function resolvePodFilters(store: Store, filters: readonly string[]): Prom
 
 /** listContainers' options: podman's `ps` selection. */
 export interface ListContainersOptions {
-  /** Every container, not only the running ones (implied by `filters` and `latest`). */
+  /** Every container, not only the running ones (implied by `latest`, and by `filters` unless `filtersImplyAll` is false). */
   all?: boolean;
+  /** podman's CLI lists every container when filtered (the default); the Docker API keeps `all` apart from `filters`. */
+  filtersImplyAll?: boolean;
   /** `KEY=VALUE` filters, matchFilter's. */
   filters?: readonly string[];
   /** Only the container created last. */
@@ -68,7 +70,7 @@ export interface ListContainersOptions {
 /** The containers `o` selects, newest first, each with its state reconciled. */
 export async function listContainers(store: Store, o: ListContainersOptions = {}): Promise<LoadedContainer[]> {
   const filters = await resolvePodFilters(store, o.filters ?? []);
-  let list = (await listReconciled(store, { onWarning: o.onWarning })).filter((c) => (o.all || filters.length > 0 || o.latest ? true : c.state.status === 'running') && matchFilter(c, filters));
+  let list = (await listReconciled(store, { onWarning: o.onWarning })).filter((c) => (o.all || (filters.length > 0 && o.filtersImplyAll !== false) || o.latest ? true : c.state.status === 'running') && matchFilter(c, filters));
   if (o.latest) list = list.slice(-1);
   return list.reverse(); // newest first, as podman
 }

@@ -1,14 +1,16 @@
 // podman's `network connect` / `disconnect` (and Docker's POST /networks/{id}/connect|disconnect): the container's
 // record gains or loses the network (with its aliases and fixed address) so every later start joins it, and a
-// running container gets or loses the interface at once (shared/network/connect.ts). Both under the container lock.
+// running container gets or loses the interface at once (shared/network/connect.ts) and its /etc/hosts line for that
+// address, as podman 4.3 (other containers' /etc/hosts stay as they are: they resolve it through DNS). Both under the
+// container lock.
 import { SkiffError } from '../../shared/errors.ts';
 import { connectNetworkLive, disconnectNetworkLive } from '../../shared/network/connect.ts';
 import { getNetwork } from '../../shared/network/network-config.ts';
 import type { NetworkState } from '../../shared/network/types.ts';
 import type { Store } from '../../shared/store/store.ts';
-import type { NetworkChoice } from '../containers/net-wiring.ts';
+import { updateHostsEntries, type NetworkChoice } from '../containers/net-wiring.ts';
 import { networkStateOf } from '../containers/start-container.ts';
-import { loadById, loadContainer, lockContainer, saveRecord, saveState, type LoadedContainer } from '../containers/state.ts';
+import { containerPaths, loadById, loadContainer, lockContainer, saveRecord, saveState, type LoadedContainer } from '../containers/state.ts';
 
 /** Options of connectContainerNetwork (podman's --alias and --ip). */
 export interface ConnectOptions {
@@ -53,6 +55,7 @@ export async function connectContainerNetwork(store: Store, nameOrId: string, ne
     };
     await saveRecord(root, { ...c.record, network: next });
     if (net && joined) {
+      await updateHostsEntries(containerPaths(root, c.record.id).userdata, c.record, { add: joined.ips });
       const state: NetworkState = { ...net, ips: [...net.ips, ...joined.ips], networks: [...net.networks, joined], netavarkNetworks: [...(net.netavarkNetworks ?? []), cfg.name] };
       await saveState(root, c.record.id, { ...c.state, network: state } as typeof c.state);
     }
@@ -83,6 +86,7 @@ export async function disconnectContainerNetwork(store: Store, nameOrId: string,
     await saveRecord(root, { ...c.record, network: next });
     if (net) {
       const gone = net.networks.find((n) => n.name === name);
+      await updateHostsEntries(containerPaths(root, c.record.id).userdata, c.record, { remove: gone?.ips ?? [] });
       const state: NetworkState = { ...net, ips: net.ips.filter((ip) => !gone?.ips.includes(ip)), networks: net.networks.filter((n) => n.name !== name), netavarkNetworks: (net.netavarkNetworks ?? []).filter((n) => n !== name) };
       await saveState(root, c.record.id, { ...c.state, network: state } as typeof c.state);
     }

@@ -155,6 +155,11 @@ export interface CreateNetworkOptions {
   signal?: AbortSignal;
 }
 
+/** Names of this network namespace's interfaces (up or down, with or without an address): another store's bridges among them. */
+async function hostInterfaceNames(): Promise<string[]> {
+  return readdir('/sys/class/net').catch(() => Object.keys(networkInterfaces()));
+}
+
 function hostCidrs(): string[] {
   const out: string[] = [];
   for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && a.cidr && !a.internal) out.push(a.cidr);
@@ -163,7 +168,8 @@ function hostCidrs(): string[] {
 
 /**
  * Creates a bridge network like `podman network create`: validated name (podman's message), a fresh random ID,
- * the next free `podmanN` bridge, the first free 10.89.N.0/24 subnet not used by another network or a host
+ * the next `podmanN` bridge that neither another network of this store nor a host interface (another store's bridge)
+ * uses, the first free 10.89.N.0/24 subnet not used by another network or a host
  * interface unless `subnet` is given, the subnet's first address as gateway, DNS enabled (aardvark-dns) unless
  * internal-only DNS is disabled. The config file is written atomically under the networking lock. EEXIST when the
  * name is taken (returns the existing one with ignoreExisting).
@@ -193,6 +199,7 @@ export async function createNetwork(root: string, opts: CreateNetworkOptions = {
     const used = new Set(all.map((n) => n.network_interface));
     let iface = opts.interfaceName;
     if (iface === undefined) {
+      for (const n of await hostInterfaceNames()) used.add(n);
       for (let i = 0; ; i++) {
         if (!used.has(`podman${i}`)) {
           iface = `podman${i}`;

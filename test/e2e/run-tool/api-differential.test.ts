@@ -3,11 +3,11 @@
 // --root/--runroot, network config dir and containers.conf), both started here and killed by PID. Status codes must
 // match and every key podman's reply has must be in skiff's — but for the listed places where podman 4.3 departs
 // from Docker's API and skiff follows Docker.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiService, startPodmanService, type ApiService } from '../../helpers/api-service.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 import { buildRunTool, hasConmon, rt } from './core-helpers.ts';
@@ -33,31 +33,6 @@ const PODMAN_ONLY = new Set([
 
 type Line = [string, number, string[] | string];
 
-function ping(sock: string): Promise<boolean> {
-  return new Promise((ok) => {
-    request({ socketPath: sock, path: '/_ping', agent: false }, (res) => {
-      res.resume();
-      ok(res.statusCode === 200);
-    }).on('error', () => ok(false)).end();
-  });
-}
-
-async function waitUp(sock: string, p: ChildProcess): Promise<void> {
-  for (let i = 0; i < 400 && p.exitCode === null; i++) {
-    if (await ping(sock)) return;
-    await new Promise((ok) => setTimeout(ok, 50));
-  }
-  throw new Error(`no service answered on ${sock}`);
-}
-
-function stop(p: ChildProcess | undefined): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((ok) => {
-    p.once('exit', () => ok());
-    process.kill(p.pid!, 'SIGKILL');
-  });
-}
-
 const differential = (sock: string, prefix: string): Line[] => {
   const r = spawnSync(PYTHON, [SCRIPT, sock, prefix], { encoding: 'utf8', timeout: 240_000 });
   if (r.status !== 0) throw new Error(`differential.py against ${sock}: ${r.stderr}`);
@@ -68,8 +43,8 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasPodman || !hasPyDock
   let s: { dir: string; cleanup: () => Promise<void> };
   let bundle = '';
   let root = '';
-  let skiff: ChildProcess | undefined;
-  let podman: ChildProcess | undefined;
+  let skiff: ApiService | undefined;
+  let podman: ApiService | undefined;
   let podmanArgs: string[] = [];
   let env: NodeJS.ProcessEnv = {};
 
@@ -81,20 +56,18 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasPodman || !hasPyDock
     const conf = join(s.dir, 'containers.conf');
     writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n[network]\nnetwork_backend = "netavark"\n');
     env = { ...process.env, CONTAINERS_CONF: conf };
-    podmanArgs = ['--root', join(s.dir, 'podman-root'), '--runroot', join(s.dir, 'podman-run'), '--storage-driver', 'overlay', '--network-config-dir', join(s.dir, 'podman-net')];
+    podmanArgs = ['--root', join(s.dir, 'podman-root'), '--runroot', join(s.dir, 'podman-run'), '--tmpdir', join(s.dir, 'podman-tmp'), '--storage-driver', 'overlay', '--network-config-dir', join(s.dir, 'podman-net')];
     const archive = join(s.dir, 'busybox.tar');
     expect(rt(bundle, root, ['save', '-o', archive, 'localhost/busybox']).status).toBe(0);
     const load = spawnSync('podman', [...podmanArgs, 'load', '-i', archive], { encoding: 'utf8', env, timeout: 120_000 });
     expect(load.status, load.stderr).toBe(0);
-    skiff = spawn(process.execPath, [bundle, '--root', root, 'system', 'service', '-t', '0', `unix://${join(s.dir, 'skiff.sock')}`], { stdio: ['ignore', 'ignore', 'ignore'] });
-    podman = spawn('podman', [...podmanArgs, 'system', 'service', '-t', '0', `unix://${join(s.dir, 'podman.sock')}`], { stdio: ['ignore', 'ignore', 'ignore'], env });
-    await waitUp(join(s.dir, 'skiff.sock'), skiff);
-    await waitUp(join(s.dir, 'podman.sock'), podman);
+    skiff = await startApiService({ bundle, root, sock: join(s.dir, 'skiff.sock'), stdio: 'ignore' });
+    podman = await startPodmanService({ podmanArgs, sock: join(s.dir, 'podman.sock'), env });
   }, 240_000);
 
   afterAll(async () => {
-    await stop(skiff);
-    await stop(podman);
+    await skiff?.stop();
+    await podman?.stop();
     if (!s) return;
     rt(bundle, root, ['rm', '-a', '-f']);
     spawnSync('podman', [...podmanArgs, 'rm', '-af', '-t', '0'], { env });

@@ -2,13 +2,14 @@
 // prunes, network connect/disconnect — driven by real clients (the docker CLI, python3-docker), plus run-tool's
 // `rename` and `network connect|disconnect`. The service listens on a socket in this file's temp dir and is killed
 // by PID at the end.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCall, startApiService, type ApiService } from '../../helpers/api-service.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { REGISTRY_BIN, startRegistry } from '../../helpers/registry.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
@@ -28,20 +29,10 @@ let root = '';
 let dir = '';
 let sock = '';
 let cleanup: (() => Promise<void>) | undefined;
-let service: ChildProcess | undefined;
+let service: ApiService | undefined;
 
-/** One HTTP request over the socket: status and body text. */
-function call(method: string, path: string, body?: string | Buffer): Promise<{ status: number; text: string }> {
-  return new Promise((ok, bad) => {
-    const req = request({ socketPath: sock, agent: false, method, path, headers: { 'Content-Type': 'application/json' } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString() }));
-    });
-    req.on('error', bad);
-    req.end(body);
-  });
-}
+/** One HTTP request over the file's socket: status and body text. */
+const call = (method: string, path: string, body?: string | Buffer) => apiCall(sock, method, path, body);
 
 // SIGKILL on timeout: an attached docker CLI proxies SIGTERM to the container instead of exiting
 const docker = (args: string[], timeout = 120_000) =>
@@ -59,18 +50,10 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: 
     await makeBusyboxImage(root, dir);
     await mkdir(join(dir, 'slow'), { recursive: true });
     await writeFile(join(dir, 'slow', 'Dockerfile'), 'FROM localhost/busybox\nRUN sleep 60\n');
-    service = spawn(process.execPath, [bundle, '--root', root, 'system', 'service', '-t', '0', `unix://${sock}`], { stdio: ['ignore', 'ignore', 'inherit'] });
-    for (let i = 0; i < 200; i++) {
-      if (await call('GET', '/_ping').then((r) => r.status === 200, () => false)) break;
-      await new Promise((ok) => setTimeout(ok, 25));
-    }
+    service = await startApiService({ bundle, root, sock });
   }, 120_000);
   afterAll(async () => {
-    if (service && service.exitCode === null) {
-      const gone = new Promise((ok) => service!.once('exit', ok));
-      process.kill(service.pid!, 'SIGKILL');
-      await gone;
-    }
+    await service?.stop();
     if (root) {
       rt(bundle, root, ['rm', '-a', '-f']);
       for (const n of ['gapsnet1', 'gapsnet2']) rt(bundle, root, ['network', 'rm', '-f', n]);
@@ -245,6 +228,50 @@ except docker.errors.ImageNotFound:
     expect(existsSync(join(dir, 'no.tar'))).toBe(false);
   });
 
+  it("POST /images/load: an archive past --max-load-size is a 413 in Docker's shape (declared or streamed); a cut upload stores nothing", async () => {
+    const small = await startApiService({ bundle, root, sock: join(dir, 'small.sock'), extra: ['-t', '0', '--max-load-size', '64k'] });
+    const spools = () => (existsSync(join(root, 'tmp')) ? readdirSync(join(root, 'tmp')).filter((n) => n.startsWith('api-archive-')) : []);
+    const tags = async () => (JSON.parse((await apiCall(small.sock, 'GET', '/images/json')).text) as { RepoTags: string[] | null }[]).flatMap((i) => i.RepoTags ?? []);
+    try {
+      const declared = await apiCall(small.sock, 'POST', '/images/load', Buffer.alloc(128 * 1024), { 'Content-Type': 'application/x-tar' });
+      expect(declared.status).toBe(413);
+      expect(JSON.parse(declared.text)).toEqual({ message: 'request body of 131072 bytes is larger than the 65536 bytes this service accepts: send a smaller archive or start the service with a larger --max-load-size' });
+      // chunked: no length up front, so the limit is met while reading
+      const streamed = await new Promise<{ status: number; text: string }>((ok, bad) => {
+        const req = request({ socketPath: small.sock, agent: false, method: 'POST', path: '/images/load', headers: { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' } }, (res) => {
+          let t = '';
+          res.on('data', (c: Buffer) => (t += c.toString())).on('end', () => ok({ status: res.statusCode ?? 0, text: t }));
+        });
+        req.on('error', bad);
+        for (let i = 0; i < 8; i++) req.write(Buffer.alloc(16 * 1024));
+        req.end();
+      });
+      expect(streamed.status).toBe(413);
+      expect(JSON.parse(streamed.text).message).toMatch(/^request body of \d+ bytes is larger than the 65536 bytes this service accepts/);
+      // a real archive cut half-way: the client goes away, nothing is loaded, the spool is gone
+      const other = join(dir, 'cut-store');
+      await makeBusyboxImage(other, dir, 'localhost/gaps/cut:1');
+      const archive = join(dir, 'cut.tar');
+      expect(rt(bundle, other, ['save', '-o', archive, 'localhost/gaps/cut:1']).status).toBe(0);
+      const body = readFileSync(archive);
+      await new Promise<void>((ok) => {
+        const c = connect(service!.sock, () => {
+          c.write(`POST /images/load HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: ${body.length}\r\n\r\n`);
+          c.write(body.subarray(0, body.length >> 1), () => setTimeout(() => (c.destroy(), ok()), 200));
+        });
+      });
+      for (let i = 0; i < 50 && spools().length > 0; i++) await new Promise((ok) => setTimeout(ok, 100));
+      expect(spools()).toEqual([]);
+      expect(await tags()).not.toContain('localhost/gaps/cut:1');
+      // the same archive whole loads (so the cut one was a valid archive cut short)
+      const whole = await apiCall(service!.sock, 'POST', '/images/load', body, { 'Content-Type': 'application/x-tar' });
+      expect(whole.status, whole.text).toBe(200);
+      expect(await tags()).toContain('localhost/gaps/cut:1');
+    } finally {
+      await small.stop();
+    }
+  }, 120_000);
+
   it.skipIf(!existsSync(REGISTRY_BIN) || !hasPyDocker || !hasDocker)('push to a loopback registry with X-Registry-Auth (python3-docker and docker push); bad credentials are an error line', async () => {
     const reg = await startRegistry({ auth: 'htpasswd' });
     try {
@@ -380,15 +407,25 @@ except docker.errors.NotFound as e:
     expect(badUntil.status).toBe(400);
   }, 60_000);
 
-  it.skipIf(!hasNetavark || !hasDocker)('network connect/disconnect: a running container gets and loses the interface live (docker CLI and run-tool), with --alias and --ip; errors are clear', async () => {
+  it.skipIf(!hasNetavark || !hasDocker)('network connect/disconnect: a running container gets and loses the interface and its /etc/hosts line live (docker CLI and run-tool), with --alias and --ip; errors are clear', async () => {
     expect(rt(bundle, root, ['network', 'create', '--subnet', '10.231.71.0/24', 'gapsnet1']).status).toBe(0);
     expect(rt(bundle, root, ['network', 'create', '--subnet', '10.231.72.0/24', 'gapsnet2']).status).toBe(0);
     expect(docker(['run', '-d', '--name', 'gaps-net', '--network', 'gapsnet1', 'localhost/busybox', 'sleep', '300']).status).toBe(0);
     const addrs = () => docker(['exec', 'gaps-net', 'ip', '-4', '-o', 'addr']).stdout.split('\n').filter((l) => / eth\d/.test(l)).map((l) => l.split(/\s+/).slice(1, 4).join(' ')).join('; ');
     expect(addrs()).toMatch(/^eth0 inet 10\.231\.71\.\d+\/24$/);
+    // podman 4.3: the connected container's own /etc/hosts gains a line for the new address, and loses it on
+    // disconnect; another container on that network is not touched (it resolves the name through DNS)
+    expect(docker(['run', '-d', '--name', 'gaps-peer', '--network', 'gapsnet2', 'localhost/busybox', 'sleep', '300']).status).toBe(0);
+    const hosts = (name: string) => docker(['exec', name, 'cat', '/etc/hosts']).stdout;
+    const peerHosts = hosts('gaps-peer');
+    const first = hosts('gaps-net');
+    const firstIp = /^(10\.231\.71\.\d+)\t\S+ gaps-net$/m.exec(first)?.[1];
+    expect(firstIp, first).toBeDefined();
     const c = docker(['network', 'connect', '--alias', 'extra', '--ip', '10.231.72.9', 'gapsnet2', 'gaps-net']);
     expect([c.status, c.stderr]).toEqual([0, '']);
     expect(addrs()).toMatch(/^eth0 inet 10\.231\.71\.\d+\/24; eth1 inet 10\.231\.72\.9\/24$/);
+    expect(hosts('gaps-net')).toBe(first.replace(/\n$/, `\n10.231.72.9\t${/^\S+\t(\S+) gaps-net$/m.exec(first)![1]} gaps-net\n`));
+    expect(hosts('gaps-peer')).toBe(peerHosts);
     const nets = JSON.parse(docker(['inspect', '--format', '{{json .NetworkSettings.Networks}}', 'gaps-net']).stdout) as Record<string, { IPAddress: string; Aliases: string[] }>;
     expect(Object.keys(nets).sort()).toEqual(['gapsnet1', 'gapsnet2']);
     expect(nets.gapsnet2!.IPAddress).toBe('10.231.72.9');
@@ -402,6 +439,8 @@ except docker.errors.NotFound as e:
     const d = rt(bundle, root, ['network', 'disconnect', 'gapsnet1', 'gaps-net']);
     expect([d.status, d.stdout, d.stderr]).toEqual([0, '', '']);
     expect(addrs()).toBe('eth1 inet 10.231.72.9/24');
+    expect(hosts('gaps-net')).not.toContain(`${firstIp}\t`);
+    expect(hosts('gaps-net')).toMatch(/^10\.231\.72\.9\t\S+ gaps-net$/m);
     const last = rt(bundle, root, ['network', 'disconnect', 'gapsnet2', 'gaps-net']);
     expect(last.status).toBe(125);
     expect(last.stderr).toMatch(/^Error: network "gapsnet2" is the last network of container gaps-net: connect it to another network first\n$/);
@@ -415,7 +454,7 @@ except docker.errors.NotFound as e:
     const nc = rt(bundle, root, ['network', 'connect', 'gapsnet1', 'gaps-none']);
     expect(nc.status).toBe(125);
     expect(nc.stderr).toMatch(/^Error: container gaps-none uses network mode none: only a container on bridge networks/);
-    expect(docker(['rm', '-f', 'gaps-net', 'gaps-none']).status).toBe(0);
+    expect(docker(['rm', '-f', 'gaps-net', 'gaps-none', 'gaps-peer']).status).toBe(0);
     // nothing left attached: both networks can go without force
     expect(rt(bundle, root, ['network', 'rm', 'gapsnet1', 'gapsnet2']).status).toBe(0);
   }, 120_000);

@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCall, startApiService, stopProcess, waitForApi } from '../../helpers/api-service.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { REGISTRY_BIN, startRegistry } from '../../helpers/registry.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
@@ -26,44 +27,18 @@ let sock = '';
 let cleanup: (() => Promise<void>) | undefined;
 const services: ChildProcess[] = [];
 
-/** Starts `system service` on `socket` and resolves once it answers. */
+/** Starts `system service` on `socket` and resolves once it answers; the process is SIGKILLed after the file. */
 async function startService(socket: string, extra: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [bundle, '--root', root, 'system', 'service', ...extra, `unix://${socket}`], { stdio: ['ignore', 'ignore', 'pipe'], env });
-  services.push(p);
-  await pingUntilUp(socket);
-  return p;
+  const svc = await startApiService({ bundle, root, sock: socket, extra, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  services.push(svc.proc);
+  return svc.proc;
 }
 
-/** Waits until the service on `socket` answers /_ping (a socket file left by a killed service does not count). */
-async function pingUntilUp(socket: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const up = await call('GET', '/_ping', undefined, { socket }).then((r) => r.status === 200, () => false);
-    if (up) return;
-    await new Promise((ok) => setTimeout(ok, 25));
-  }
-  throw new Error(`no service answered on ${socket}`);
-}
+const kill = (p: ChildProcess, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> => stopProcess(p, sig);
 
-function kill(p: ChildProcess, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((ok) => {
-    p.once('exit', () => ok());
-    p.kill(sig);
-  });
-}
-
-/** One HTTP request over the socket: status, headers and body text. */
-function call(method: string, path: string, body?: string | Buffer, o: { socket?: string; headers?: Record<string, string | number> } = {}): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
-  return new Promise((ok, bad) => {
-    const req = request({ socketPath: o.socket ?? sock, agent: false, method, path, headers: { 'Content-Type': 'application/json', ...o.headers } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(parts).toString() }));
-    });
-    req.on('error', bad);
-    req.end(body);
-  });
-}
+/** One HTTP request over the file's socket (or `o.socket`): status, headers and body text. */
+const call = (method: string, path: string, body?: string | Buffer, o: { socket?: string; headers?: Record<string, string | number> } = {}) =>
+  apiCall(o.socket ?? sock, method, path, body, o.headers);
 
 const docker = (args: string[], timeout = 60_000) =>
   spawnSync(DOCKER, ['-H', `unix://${sock}`, ...args], { encoding: 'utf8', timeout, env: { ...process.env, DOCKER_CONFIG: join(dir, 'docker-config') } });
@@ -370,7 +345,7 @@ print(sorted(t for i in c.images.list() for t in i.tags))
     ].join('\n'));
     const p = spawn('python3', [launcher, s, process.execPath, bundle, '--root', root, 'system', 'service', '-t', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
     services.push(p);
-    await pingUntilUp(s);
+    await waitForApi(s, p);
     expect(await call('GET', '/_ping', undefined, { socket: s })).toMatchObject({ status: 200, text: 'OK' });
     await kill(p);
   });

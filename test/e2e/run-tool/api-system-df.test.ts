@@ -1,11 +1,12 @@
 // GET /system/df driven by real clients: `docker system df` and python3-docker's `client.df()` over a store with one
 // image, one container and one volume. The service listens on a socket in this file's temp dir and is killed by PID
 // at the end.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiService, type ApiService } from '../../helpers/api-service.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 import { buildRunTool, hasConmon, rt } from './core-helpers.ts';
@@ -20,16 +21,7 @@ let root = '';
 let dir = '';
 let sock = '';
 let cleanup: (() => Promise<void>) | undefined;
-let service: ChildProcess | undefined;
-
-const ping = (): Promise<boolean> => new Promise((ok) => {
-  const req = request({ socketPath: sock, agent: false, method: 'GET', path: '/_ping' }, (res) => {
-    res.resume();
-    ok(res.statusCode === 200);
-  });
-  req.on('error', () => ok(false));
-  req.end();
-});
+let service: ApiService | undefined;
 
 describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: GET /system/df', () => {
   beforeAll(async () => {
@@ -44,15 +36,10 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: 
     expect(vol.status, vol.stderr).toBe(0);
     const c = rt(bundle, root, ['create', '--name', 'dfctr', '--network', 'none', '-v', 'dfvol:/data', 'localhost/busybox', 'true']);
     expect(c.status, c.stderr).toBe(0);
-    service = spawn(process.execPath, [bundle, '--root', root, 'system', 'service', '-t', '0', `unix://${sock}`], { stdio: ['ignore', 'ignore', 'inherit'] });
-    for (let i = 0; i < 200 && !(await ping()); i++) await new Promise((ok) => setTimeout(ok, 25));
+    service = await startApiService({ bundle, root, sock });
   }, 120_000);
   afterAll(async () => {
-    if (service && service.exitCode === null) {
-      const gone = new Promise((ok) => service!.once('exit', ok));
-      process.kill(service.pid!, 'SIGKILL');
-      await gone;
-    }
+    await service?.stop();
     if (root) rt(bundle, root, ['rm', '-a', '-f']);
     await cleanup?.();
   });

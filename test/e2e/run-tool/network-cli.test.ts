@@ -1,11 +1,19 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scratchDir } from '../../helpers/tmp.ts';
+import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 
 const hasPodman = spawnSync('sh', ['-c', 'command -v podman'], { stdio: 'ignore' }).status === 0;
+
+/** The first `count` podmanN bridge names (N ≥ 1) no interface of this host has: other stores' bridges are skipped. */
+function freeBridges(count: number): string[] {
+  const host = new Set(readdirSync('/sys/class/net'));
+  const out: string[] = [];
+  for (let i = 1; out.length < count; i++) if (!host.has(`podman${i}`)) out.push(`podman${i}`);
+  return out;
+}
 
 describe('run-tool network create|ls|inspect|rm', () => {
   let s: { dir: string; cleanup: () => Promise<void> };
@@ -23,7 +31,17 @@ describe('run-tool network create|ls|inspect|rm', () => {
     await s?.cleanup();
   });
 
+  it.skipIf(!isRoot)("a new network's bridge skips a name a host interface has (another store's bridge)", () => {
+    // in a network namespace of its own, with sysfs remounted there, where a bridge podman1 stands for another store's bridge
+    const r = spawnSync('unshare', ['-n', '-m', 'sh', '-c', 'mount -t sysfs sysfs /sys && ip link add podman1 type bridge && "$@"', 'sh', process.execPath, bin, '--root', join(s.dir, 'hoststore'), 'network', 'create', 'clash'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const made = JSON.parse(spawnSync(process.execPath, [bin, '--root', join(s.dir, 'hoststore'), 'network', 'inspect', 'clash'], { encoding: 'utf8' }).stdout) as { network_interface: string }[];
+    expect(made[0]!.network_interface).toBe('podman2');
+  });
+
   it('round trip: create, ls (table, -q, --format, --no-trunc, --filter), inspect, rm', () => {
+    const [b1, b2] = freeBridges(2);
     let r = rt(['network', 'ls']);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('NETWORK ID    NAME        DRIVER\n2f259bab93aa  podman      bridge\n');
@@ -35,15 +53,15 @@ describe('run-tool network create|ls|inspect|rm', () => {
     expect(existsSync(cfg)).toBe(true);
     expect(statSync(join(root, 'networks')).mode & 0o777).toBe(0o700);
     expect(rt(['network', 'ls', '-q']).stdout).toBe('bar\nfoo\npodman\n');
-    expect(rt(['network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Internal}} {{.NetworkInterface}}']).stdout).toBe('bar bridge true podman1\nfoo bridge false podman2\npodman bridge false podman0\n');
+    expect(rt(['network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Internal}} {{.NetworkInterface}}']).stdout).toBe(`bar bridge true ${b1}\nfoo bridge false ${b2}\npodman bridge false podman0\n`);
     expect(rt(['network', 'ls', '--filter', 'name=^fo', '--noheading', '--no-trunc']).stdout).toMatch(/^[0-9a-f]{64} {2}foo {9}bridge\n$/);
     const [bar] = JSON.parse(rt(['network', 'inspect', 'bar']).stdout) as Array<Record<string, unknown>>;
-    expect(bar).toMatchObject({ name: 'bar', driver: 'bridge', network_interface: 'podman1', subnets: [{ subnet: '10.233.7.0/24', gateway: '10.233.7.1' }], ipv6_enabled: false, internal: true, dns_enabled: true, labels: { a: 'b' }, ipam_options: { driver: 'host-local' } });
+    expect(bar).toMatchObject({ name: 'bar', driver: 'bridge', network_interface: b1, subnets: [{ subnet: '10.233.7.0/24', gateway: '10.233.7.1' }], ipv6_enabled: false, internal: true, dns_enabled: true, labels: { a: 'b' }, ipam_options: { driver: 'host-local' } });
     const foo = (JSON.parse(rt(['network', 'inspect', 'foo']).stdout) as Array<{ subnets: unknown; id: string }>)[0]!;
     expect(foo.subnets).toEqual([{ subnet: '10.89.0.0/24', gateway: '10.89.0.1' }]);
     // by ID prefix
     expect(JSON.parse(rt(['network', 'inspect', foo.id.slice(0, 10)]).stdout)[0].name).toBe('foo');
-    expect(rt(['network', 'inspect', '--format', '{{.name}}:{{.network_interface}}', 'foo', 'podman']).stdout).toBe('foo:podman2\npodman:podman0\n');
+    expect(rt(['network', 'inspect', '--format', '{{.name}}:{{.network_interface}}', 'foo', 'podman']).stdout).toBe(`foo:${b2}\npodman:podman0\n`);
     // errors: podman's messages and exit codes
     r = rt(['network', 'create', 'foo']);
     expect(r.status).toBe(125);
