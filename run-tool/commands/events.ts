@@ -3,6 +3,7 @@ import { boolOption, collect } from '../../shared/cli/flags.ts';
 import { formatReport, goMap, goTimeString, goType, isTableFormat, parseGoTemplate, tableHeaders } from '../../shared/cli/go-template.ts';
 import { parseTimestamp } from '../../shared/cli/units.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
+import { printWarningLine } from '../../shared/cli/warning-line.ts';
 import { listEvents, type StoreEvent } from '../ops/events.ts';
 import { withStore } from './cli-util.ts';
 
@@ -66,7 +67,7 @@ export function addEventsCommand(program: Command): void {
     };
     await withStore(cmd, async (store) => {
       if (table && stream) process.stdout.write(formatReport(format, [], { name: 'events', headers: tableHeaders(view(sampleEvent)) }));
-      await listEvents(store.paths.root, { filters: f.filter, ...(f.since !== undefined && { since: f.since }), ...(f.until !== undefined && { until: f.until }), stream, parseTime: parseTimestamp }, out);
+      await listEvents(store.paths.root, { filters: f.filter, ...(f.since !== undefined && { since: f.since }), ...(f.until !== undefined && { until: f.until }), stream, parseTime: parseTimestamp, onWarning: printWarningLine }, out);
       if (table && !stream) process.stdout.write(formatReport(format, collected.map(view), { name: 'events', headers: tableHeaders(view(sampleEvent)) }));
     });
   });

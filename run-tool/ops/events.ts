@@ -2,6 +2,8 @@
 // podman's filter keys and a time window, optionally followed as it grows.
 import { SkiffError } from '../../shared/errors.ts';
 import { followEvents, readEvents } from '../../shared/store/event-log.ts';
+import { containersConf } from '../../shared/config/containers-conf.ts';
+import { eventsBackend } from '../../shared/config/events-logger.ts';
 import type { StoreEvent } from '../containers/record-event.ts';
 
 export type { StoreEvent } from '../containers/record-event.ts';
@@ -80,6 +82,8 @@ export interface EventQuery {
   /** keep following the log after the past events (until `signal` aborts or `until` passes) */
   stream?: boolean;
   signal?: AbortSignal;
+  /** told why the file log is read although containers.conf asks for journald */
+  onWarning?: (message: string) => void;
 }
 
 /** Parses and checks `q`'s filters and times (EINVALID on bad input): what a front end calls before it prints anything. */
@@ -96,10 +100,14 @@ export function checkEventQuery(q: EventQuery): { filters: EventFilters; since?:
 /**
  * Calls `onEvent` for each logged event matching `q`, oldest first; with `stream`, then for each new one as it is
  * appended, until `signal` aborts or the `until` time passes. Filters and times are checked before anything is
- * read, so bad input fails before any output.
+ * read, so bad input fails before any output; so is containers.conf's events_logger (`none`: EINVALID, podman's
+ * message; `journald`: the file log, with a warning).
  */
 export async function listEvents(root: string, q: EventQuery, onEvent: (e: StoreEvent) => void): Promise<void> {
   const { filters, since, until } = checkEventQuery(q);
+  const backend = eventsBackend(containersConf());
+  if (backend.backend === 'none') throw new SkiffError('EINVALID', 'cannot read events with the "none" backend', { hint: 'set events_logger = "file" in the [engine] table of containers.conf' });
+  if (backend.warning) q.onWarning?.(backend.warning);
   const keep = (e: StoreEvent): boolean => {
     const t = Date.parse(e.Time);
     if (since !== undefined && t < since) return false;
