@@ -2,6 +2,7 @@
 // podman's filter keys and a time window, optionally followed as it grows.
 import { SkiffError } from '../../shared/errors.ts';
 import { followEvents, readEvents } from '../../shared/store/event-log.ts';
+import { parseInputTime } from '../../shared/time/input-time.ts';
 import { containersConf } from '../../shared/config/containers-conf.ts';
 import { eventsBackend } from '../../shared/config/events-logger.ts';
 import type { StoreEvent } from '../containers/record-event.ts';
@@ -17,13 +18,8 @@ const ALIASES: Record<string, string> = { die: 'died', destroy: 'remove', delete
 /** Turns a `since`/`until` text into ms since the epoch (EINVALID naming `what` otherwise). */
 export type TimeParser = (s: string, what: string) => number;
 
-/** The plain time forms: Unix seconds (with a fraction) or an RFC 3339 date. */
-export const parseEventTime: TimeParser = (s, what) => {
-  if (/^[0-9]+(\.[0-9]+)?$/.test(s)) return Number(s) * 1000;
-  const t = /^\d{4}-\d\d-\d\d/.test(s) ? Date.parse(s) : Number.NaN;
-  if (Number.isNaN(t)) throw new SkiffError('EINVALID', `invalid ${what} ${JSON.stringify(s)}`, { hint: 'give a Unix time or an RFC 3339 time such as 2026-01-02T15:04:05Z' });
-  return t;
-};
+/** The Docker API's time forms: Unix seconds (with a fraction) or an RFC 3339 date, no durations (parseInputTime). */
+export const parseEventTime: TimeParser = (s, what) => parseInputTime(s, what, { durations: false });
 
 /** A parsed set of event filters: values of one key are OR'ed, different keys AND'ed (docker's rule). */
 export type EventFilters = Map<string, string[]>;
