@@ -137,6 +137,11 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('everyday commands: events
     ok(['run', '-d', '--network', 'none', '--name', 'pz', IMG, 'sleep', '60']);
     expect(ok(['pause', 'pz'])).toBe('pz\n');
     expect(ok(['ps', '--filter', 'name=pz', '--format', '{{.Status}}'])).toBe('Paused\n');
+    // podman 4.3's JSON State is `paused`; --filter status= matches it, and a paused container is not `running`
+    expect(ok(['ps', '--filter', 'name=pz', '--format', '{{.State}}'])).toBe('paused\n');
+    expect((JSON.parse(ok(['ps', '--filter', 'name=pz', '--format', 'json'])) as { State: string }[])[0]!.State).toBe('paused');
+    expect(ok(['ps', '--filter', 'status=paused', '--format', '{{.Names}}'])).toBe('pz\n');
+    expect(ok(['ps', '--filter', 'name=pz', '--filter', 'status=running', '--format', '{{.Names}}'])).toBe('');
     const pid = Number(ok(['inspect', '--format', '{{.State.Pid}}', 'pz']).trim());
     expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/State:\s+[SD]/); // frozen tasks sleep in the freezer
     const cg = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /:freezer:/.test(l))?.split(':')[2];
@@ -157,6 +162,9 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('everyday commands: events
     ok(['create', '--network', 'none', '--name', 'in1', IMG, 'sh', '-c', 'echo started; exit 4']);
     expect(ok(['init', 'in1'])).toBe('in1\n');
     expect(ok(['ps', '-a', '--filter', 'name=in1', '--format', '{{.Status}}'])).toBe('Initialized\n');
+    expect(ok(['ps', '-a', '--filter', 'name=in1', '--format', '{{.State}}'])).toBe('initialized\n');
+    expect((JSON.parse(ok(['ps', '-a', '--filter', 'name=in1', '--format', 'json'])) as { State: string; Status: string }[])[0]).toMatchObject({ State: 'initialized', Status: 'Initialized' });
+    expect(ok(['ps', '-a', '--filter', 'status=initialized', '--format', '{{.Names}}'])).toBe('in1\n');
     expect(ok(['logs', 'in1'])).toBe('');
     failsCleanly(['init', 'in1'], 125, /has already been created in runtime: container state improper/);
     ok(['start', 'in1']);
