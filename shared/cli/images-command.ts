@@ -10,8 +10,7 @@ import { isSkiffError } from '../errors.ts';
 import { collect } from './flags.ts';
 import { checkImageSort, filterImages, IMAGE_SORT_KEYS, parseImageFilters } from './image-filters.ts';
 import { parseInputTime } from '../time/input-time.ts';
-import { join } from 'node:path';
-import { LayerSizes } from '../store/layer-sizes.ts';
+import { LayerSizes, layerSizesDir } from '../store/layer-sizes.ts';
 import { listLeases, type LeasePaths } from '../store/lease.ts';
 
 /** podman 4.3's `images --format 'table …'` column headers, by template field (others print `<no value>`, as podman's). */
@@ -138,7 +137,7 @@ export function addImagesCommand(program: Command): void {
     try {
       const store = await openStore(storeRootOf(cmd));
       try {
-        images = await listImages(store.layout, { sizes: new LayerSizes(join(store.paths.cache, 'layer-sizes'), store.layout.blobs) });
+        images = await listImages(store.layout, { sizes: new LayerSizes(layerSizesDir(store.paths.cache), store.layout.blobs) });
         users = await containersByImage(store.paths);
       } finally {
         await store.close();

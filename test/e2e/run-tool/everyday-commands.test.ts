@@ -246,6 +246,35 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('everyday commands: events
     expect(events('--filter', 'pod=evpod').map((e) => `${e.Type} ${e.Status} ${e.Name}`)).toEqual(['pod create evpod', 'pod remove evpod']);
   }, 60_000);
 
+  it('system df sizes are `images`\' uncompressed sizes; SHARED/UNIQUE by podman\'s parent rule; commit notes its layer size', () => {
+    ok(['rm', '-af', '-t', '0']);
+    ok(['run', '--network', 'none', '--name', 'dfc', IMG, 'sh', '-c', 'head -c 300000 /dev/urandom > /blob']);
+    const notes = join(root, 'cache', 'layer-sizes');
+    const before = new Set(existsSync(notes) ? readdirSync(notes) : []);
+    ok(['commit', '-q', 'dfc', 'localhost/dfchild:1']);
+    // the committed layer's uncompressed size was counted as it streamed: a note, before anything listed sizes
+    const added = readdirSync(notes).filter((n) => !before.has(n));
+    expect(added).toHaveLength(1);
+    expect(Number(readFileSync(join(notes, added[0]!), 'utf8'))).toBeGreaterThan(300_000);
+    ok(['rm', '-f', 'dfc']);
+    const imgs = JSON.parse(ok(['images', '--format', 'json'])) as { Names: string[]; Size: number }[];
+    const size = (n: string) => imgs.find((i) => i.Names.some((x) => x.startsWith(n)))!.Size;
+    const sum = JSON.parse(ok(['system', 'df', '--format', 'json'])) as { Type: string; RawSize: number; RawReclaimable: number }[];
+    expect(sum[0]!.RawSize).toBe(imgs.reduce((n, i) => n + i.Size, 0));
+    expect(sum[0]!.RawReclaimable).toBe(sum[0]!.RawSize);
+    const rows = ok(['system', 'df', '-v']).split('\n');
+    const row = (repo: string) => rows.find((l) => l.startsWith(`${repo} `))!.split(/ {2,}/);
+    const base = row('localhost/busybox');
+    const child = row('localhost/dfchild');
+    // podman 4.3: an image another is built on shares all of it; the child shares its parent's size
+    expect(base[5]).toBe(base[4]);
+    expect(base[6]).toBe('0B');
+    expect(child[5]).toBe(base[4]);
+    expect(size('localhost/dfchild') - size('localhost/busybox')).toBeGreaterThan(300_000);
+    expect(child[6]).toMatch(/^3\d\d(\.\d)?kB$/);
+    ok(['rmi', 'localhost/dfchild:1']);
+  }, 60_000);
+
   it('attach: the output from now on until the container stops; signals go to the container; detach keys checked first', async () => {
     ok(['run', '-d', '--network', 'none', '--name', 'at1', IMG, 'sh', '-c', 'trap "echo got-term; exit 7" TERM; echo before; sleep 4; echo out; echo err >&2; while :; do sleep 0.1; done']);
     await new Promise((res) => setTimeout(res, 400));
