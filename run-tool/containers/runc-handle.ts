@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
-import { containersConf } from '../../shared/config/containers-conf.ts';
+import { containersConf, type ContainersConf } from '../../shared/config/containers-conf.ts';
 import { ociRuntime } from '../../shared/runtime/oci-runtime.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
 import { ensurePrivateDir, Runc, runcRootFor } from '../../shared/runtime/runc.ts';
@@ -20,7 +20,14 @@ export async function getRunc(): Promise<Runc> {
   if (runcCache) return runcCache;
   const root = process.env.SKIFF_RUNC_ROOT ?? runcRootFor();
   await ensurePrivateDir(root);
-  const conf = containersConf();
+  // creation checked the configuration (checkEngineConf); a file gone or broken since must not keep a later stop or
+  // the monitor's cleanup from reaching the container, so those fall back to the defaults
+  let conf: ContainersConf = { files: [] };
+  try {
+    conf = containersConf();
+  } catch {
+    /* defaults */
+  }
   runcCache = new Runc(ociRuntime(conf).path, root, { systemdCgroup: !isRootless() && conf.cgroupManager === 'systemd' });
   return runcCache;
 }
