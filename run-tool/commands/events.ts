@@ -1,10 +1,14 @@
 import type { Command } from 'commander';
 import { boolOption, collect } from '../../shared/cli/flags.ts';
 import { formatReport, goMap, goTimeString, goType, isTableFormat, parseGoTemplate, tableHeaders } from '../../shared/cli/go-template.ts';
-import { parseTimestamp } from '../../shared/cli/units.ts';
+import { parseInputTime } from '../../shared/time/input-time.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
+import { printWarningLine } from '../../shared/cli/warning-line.ts';
 import { listEvents, type StoreEvent } from '../ops/events.ts';
 import { withStore } from './cli-util.ts';
+
+/** podman's reading of a --since/--until or since=/until= filter time: a duration counts back from now for since, forward for until. */
+const cliTime = (s: string, what: string): number => parseInputTime(s, what, { direction: what.includes('until') ? 'future' : 'past' });
 
 /** podman 4.3's default line for an event (`{{.Time}} {{.Type}} {{.Status}} …`). Pure. */
 export function humanEvent(e: StoreEvent): string {
@@ -66,7 +70,7 @@ export function addEventsCommand(program: Command): void {
     };
     await withStore(cmd, async (store) => {
       if (table && stream) process.stdout.write(formatReport(format, [], { name: 'events', headers: tableHeaders(view(sampleEvent)) }));
-      await listEvents(store.paths.root, { filters: f.filter, ...(f.since !== undefined && { since: f.since }), ...(f.until !== undefined && { until: f.until }), stream, parseTime: parseTimestamp }, out);
+      await listEvents(store.paths.root, { filters: f.filter, ...(f.since !== undefined && { since: f.since }), ...(f.until !== undefined && { until: f.until }), stream, parseTime: cliTime, onWarning: printWarningLine }, out);
       if (table && !stream) process.stdout.write(formatReport(format, collected.map(view), { name: 'events', headers: tableHeaders(view(sampleEvent)) }));
     });
   });

@@ -1,17 +1,10 @@
 import type { Command } from 'commander';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { SkiffError } from '../../shared/errors.ts';
-import { parseDuration } from '../../shared/cli/units.ts';
+import { parseInputTime } from '../../shared/time/input-time.ts';
 import { withStore } from './cli-util.ts';
 import { streamLog, type LogEntry } from '../ops/container-logs.ts';
 import { loadContainer } from '../containers/state.ts';
-
-function sinceTime(s: string): number {
-  const t = Date.parse(s);
-  if (!Number.isNaN(t)) return t;
-  if (/^[0-9]+(\.[0-9]+)?$/.test(s)) return Number(s) * 1000;
-  return Date.now() - parseDuration(s, 'ms');
-}
 
 /**
  * A k8s-file log time (`2026-01-02T03:04:05.120000000+00:00`, as conmon writes it) as podman prints it with `-t`:
@@ -40,8 +33,8 @@ export function addLogsCommand(program: Command): void {
   addRootOption(cmd).action(async (names: string[], f: { follow?: boolean; tail: string; since?: string; until?: string; timestamps?: boolean; names?: boolean }) => {
     const tail = Number(f.tail);
     if (!Number.isInteger(tail)) throw new SkiffError('EINVALID', `invalid --tail ${f.tail}`);
-    const since = f.since ? sinceTime(f.since) : undefined;
-    const until = f.until ? sinceTime(f.until) : undefined;
+    const since = f.since ? parseInputTime(f.since, '--since') : undefined;
+    const until = f.until ? parseInputTime(f.until, '--until', { direction: 'future' }) : undefined;
     const emitter = (prefix: string) => (es: LogEntry[]): void => {
       for (const e of es) {
         const t = Date.parse(e.time.replace(/(\.\d{3})\d*/, '$1'));

@@ -6,7 +6,7 @@ import { formatTable } from '../../shared/cli/table.ts';
 import { checkPsSort, containerSize, listContainers, PS_SORT_KEYS, sortContainers, type ContainerSize, type PsSortKey } from '../ops/list-containers.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SkiffError } from '../../shared/errors.ts';
-import type { LoadedContainer, PortMapping } from '../containers/state.ts';
+import { stateName, type LoadedContainer, type PortMapping } from '../containers/state.ts';
 import { collect } from '../../shared/cli/flags.ts';
 import { printWarning, withStore } from './cli-util.ts';
 
@@ -77,7 +77,7 @@ export function psJson(c: LoadedContainer, podName = ''): Record<string, unknown
     Ports: r.hostConfig.portBindings.length === 0 ? null : r.hostConfig.portBindings.map((p) => ({ host_ip: p.hostIP, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol })),
     Size: null,
     StartedAt: s.startedAt ? Math.floor(Date.parse(s.startedAt) / 1000) : -62135596800,
-    State: s.status,
+    State: stateName(s),
     Status: statusText(c),
     Created: Math.floor(Date.parse(r.created) / 1000),
   };
@@ -163,7 +163,7 @@ async function printPs(cmd: Command, f: { all?: boolean; quiet?: boolean; trunc:
           CreatedHuman: timeAgo(new Date(c.record.created)),
           RunningFor: timeAgo(new Date(c.record.created)),
           Status: statusText(c),
-          State: c.state.status,
+          State: stateName(c.state),
           Ports: formatPorts(c.record.hostConfig.portBindings),
           Names: c.record.name,
           Labels: c.record.config.labels,

@@ -20,6 +20,7 @@ import type { Store } from '../../shared/store/store.ts';
 import { withContainerRootfs } from './rootfs-access.ts';
 import { mountTargets } from './mount-targets.ts';
 import type { ContainerRecord } from './state.ts';
+import { layerSizesDir, recordLayerSize } from '../../shared/store/layer-sizes.ts';
 
 /** Options of commitContainer. */
 export interface CommitOptions {
@@ -130,6 +131,7 @@ export async function commitContainer(store: Store, containerId: string, o: Comm
       tar.on('error', (e) => diff.destroy(e));
       const gz = compress(tar.pipe(diff), 'gzip');
       const [blob] = await Promise.all([store.putBlob(gz, undefined, so), finished(diff)]);
+      await recordLayerSize(layerSizesDir(store.paths.cache), blob.digest, diff.size);
       const desc: Descriptor = { mediaType: layerMediaType(format, 'gzip'), digest: blob.digest, size: blob.size };
       const layer = layerFromOpener(desc, diff.result, (co) => store.blobs.open(desc, co ?? {}), { verified: true });
       const created = (o.created ?? new Date()).toISOString();

@@ -14,6 +14,8 @@ import { checkWorkdir } from '../../shared/runtime/spec.ts';
 import { resolveInRoot } from '../../shared/runtime/in-root.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
+import { cgroupManager, cgroupsPathFor } from '../../shared/runtime/cgroup-manager.ts';
+import { containersConf } from '../../shared/config/containers-conf.ts';
 import { planUserNamespace } from '../../shared/runtime/userns.ts';
 import { hostGid, hostUid, usernsMarker } from '../../shared/runtime/userns-marker.ts';
 import { readIdMap } from '../../shared/process/proc.ts';
@@ -325,7 +327,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...(o.sysctls && { sysctls: o.sysctls }),
       etcFiles: etc,
       // rootless: runc (in our user namespace) cannot make cgroups on v1; with no path its rootless manager skips them
-      ...(!isRootless() && { cgroupsPath: `/skiff/${id}` }),
+      ...(!isRootless() && { cgroupsPath: cgroupsPathFor(id, cgroupManager(containersConf())) }),
       ...(o.seccomp && { seccomp: o.seccomp === 'unconfined' ? ('unconfined' as const) : { path: o.seccomp } }),
       onWarning: o.onWarning,
       annotations: { 'io.container.manager': 'skiff', 'org.opencontainers.image.stopSignal': stopSignal },

@@ -1,6 +1,9 @@
 // What run-tool's operations write to the store's event log (shared/store/event-log.ts), in podman's own file
-// format (events_logger = "file"): one JSON object per event with podman's keys in podman's order.
+// format (events_logger = "file"): one JSON object per event with podman's keys in podman's order. With
+// events_logger = "none" nothing is written.
 import { appendEvent } from '../../shared/store/event-log.ts';
+import { containersConf } from '../../shared/config/containers-conf.ts';
+import { eventsBackend } from '../../shared/config/events-logger.ts';
 import type { ContainerRecord } from './state.ts';
 
 /** The kinds of object events are about (podman's event types). */
@@ -18,6 +21,24 @@ export interface StoreEvent {
   Type: EventType;
   /** container events: the container's labels (`{}` when none); others null */
   Attributes: Record<string, string> | null;
+}
+
+let logging: boolean | undefined;
+
+/** Whether this process writes events: not with containers.conf's `events_logger = "none"` (read once; an unreadable configuration keeps the log). */
+function eventsOn(): boolean {
+  if (logging === undefined) {
+    try {
+      logging = eventsBackend(containersConf()).backend !== 'none';
+    } catch {
+      logging = true;
+    }
+  }
+  return logging;
+}
+
+function append(root: string, e: StoreEvent): void {
+  if (eventsOn()) appendEvent(root, e);
 }
 
 /** The current time as RFC 3339 with nanosecond digits (sub-millisecond from the high-resolution clock). */
@@ -42,17 +63,17 @@ export function recordContainerEvent(root: string, record: ContainerRecord, stat
     Type: 'container',
     Attributes: { ...record.config.labels },
   };
-  appendEvent(root, e);
+  append(root, e);
 }
 
 /** Appends image event `status` (pull, tag, untag, remove, save, load, …) about the image `id` (64 hex or empty) named `name`. Never throws. */
 export function recordImageEvent(root: string, status: string, name: string, id = ''): void {
   const e: StoreEvent = { ...(id && { ID: id.replace(/^sha256:/, '') }), Name: name, Status: status, Time: eventTime(), Type: 'image', Attributes: null };
-  appendEvent(root, e);
+  append(root, e);
 }
 
 /** Appends a `type` event (volume, network, pod, system) `status` about `name`. Never throws. */
 export function recordEvent(root: string, type: Exclude<EventType, 'container' | 'image'>, status: string, name: string, id = ''): void {
   const e: StoreEvent = { ...(id && { ID: id }), Name: name, Status: status, Time: eventTime(), Type: type, Attributes: null };
-  appendEvent(root, e);
+  append(root, e);
 }

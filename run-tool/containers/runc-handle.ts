@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
-import { requireProgram } from '../../shared/process/system-programs.ts';
+import { containersConf, type ContainersConf } from '../../shared/config/containers-conf.ts';
+import { ociRuntime } from '../../shared/runtime/oci-runtime.ts';
+import { isRootless } from '../../shared/runtime/rootless.ts';
 import { ensurePrivateDir, Runc, runcRootFor } from '../../shared/runtime/runc.ts';
 
 /*
@@ -10,12 +12,23 @@ import { ensurePrivateDir, Runc, runcRootFor } from '../../shared/runtime/runc.t
 
 let runcCache: Runc | undefined;
 
-/** The runc binary and its per-user state dir (RU-16: 0700, owned by the caller). */
+/**
+ * The OCI runtime (containers.conf's `runtime`, runc by default: ociRuntime) and its per-user state dir (RU-16:
+ * 0700, owned by the caller), with runc's `--systemd-cgroup` when a root container's cgroup manager is systemd.
+ */
 export async function getRunc(): Promise<Runc> {
   if (runcCache) return runcCache;
   const root = process.env.SKIFF_RUNC_ROOT ?? runcRootFor();
   await ensurePrivateDir(root);
-  runcCache = new Runc(requireProgram('runc'), root);
+  // creation checked the configuration (checkEngineConf); a file gone or broken since must not keep a later stop or
+  // the monitor's cleanup from reaching the container, so those fall back to the defaults
+  let conf: ContainersConf = { files: [] };
+  try {
+    conf = containersConf();
+  } catch {
+    /* defaults */
+  }
+  runcCache = new Runc(ociRuntime(conf).path, root, { systemdCgroup: !isRootless() && conf.cgroupManager === 'systemd' });
   return runcCache;
 }
 

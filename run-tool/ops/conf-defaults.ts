@@ -5,6 +5,20 @@ import { DEFAULT_CAPS, normalizeCap } from '../../shared/runtime/capabilities.ts
 import { parseUlimit } from '../../shared/runtime/rlimits.ts';
 import { parseVolume } from './create-values.ts';
 import type { CreateOptions } from '../containers/create-options.ts';
+import { cgroupManager } from '../../shared/runtime/cgroup-manager.ts';
+import { ociRuntime } from '../../shared/runtime/oci-runtime.ts';
+
+/**
+ * containers.conf's [engine]/[network] choices checked before a container is made, so a bad one fails with one
+ * line and leaves nothing behind: the OCI runtime must exist (ociRuntime), `cgroup_manager = "systemd"` needs
+ * systemd as init (root only: rootless containers get no cgroups here), and `network_backend = "cni"` is told
+ * through `onWarning` that skiff's networks are netavark's. Reads file modes only.
+ */
+export function checkEngineConf(c: ContainersConf, rootless: boolean, onWarning?: (message: string) => void): void {
+  ociRuntime(c);
+  if (!rootless) cgroupManager(c);
+  if (c.networkBackend === 'cni') onWarning?.('network_backend "cni" is not supported: skiff sets up container networks with netavark');
+}
 
 /**
  * `o` with containers.conf's defaults filled in: `env` goes before the container's own (later entries win),

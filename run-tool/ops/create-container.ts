@@ -17,7 +17,7 @@ import { notifyContainerStarted } from '../systemd/notify.ts';
 import { removeContainer } from './container-lifecycle.ts';
 import { containersConf } from '../../shared/config/containers-conf.ts';
 import { isRootless } from '../../shared/runtime/rootless.ts';
-import { withConfDefaults } from './conf-defaults.ts';
+import { checkEngineConf, withConfDefaults } from './conf-defaults.ts';
 
 /** createContainer's options: the container's spec plus how its image is made present. */
 export interface CreateContainerOptions extends CreateOptions {
@@ -44,7 +44,9 @@ export interface CreateContainerOptions extends CreateOptions {
 export async function createContainer(store: Store, o: CreateContainerOptions): Promise<ContainerRecord> {
   const { replace, cidFile, ...given } = o;
   // containers.conf fills in what the caller left unset (read here, so only container creation pays for it)
-  const rest = withConfDefaults(given, containersConf(), isRootless());
+  const conf = containersConf();
+  checkEngineConf(conf, isRootless(), given.onWarning);
+  const rest = withConfDefaults(given, conf, isRootless());
   if (cidFile !== undefined) assertNoCidFile(cidFile);
   if (replace && rest.name !== undefined) await removeContainer(store, rest.name, { force: true, ignoreMissing: true });
   const r = await createFromSpec(store, rest);

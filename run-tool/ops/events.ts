@@ -2,6 +2,9 @@
 // podman's filter keys and a time window, optionally followed as it grows.
 import { SkiffError } from '../../shared/errors.ts';
 import { followEvents, readEvents } from '../../shared/store/event-log.ts';
+import { parseInputTime } from '../../shared/time/input-time.ts';
+import { containersConf } from '../../shared/config/containers-conf.ts';
+import { eventsBackend } from '../../shared/config/events-logger.ts';
 import type { StoreEvent } from '../containers/record-event.ts';
 
 export type { StoreEvent } from '../containers/record-event.ts';
@@ -15,13 +18,8 @@ const ALIASES: Record<string, string> = { die: 'died', destroy: 'remove', delete
 /** Turns a `since`/`until` text into ms since the epoch (EINVALID naming `what` otherwise). */
 export type TimeParser = (s: string, what: string) => number;
 
-/** The plain time forms: Unix seconds (with a fraction) or an RFC 3339 date. */
-export const parseEventTime: TimeParser = (s, what) => {
-  if (/^[0-9]+(\.[0-9]+)?$/.test(s)) return Number(s) * 1000;
-  const t = /^\d{4}-\d\d-\d\d/.test(s) ? Date.parse(s) : Number.NaN;
-  if (Number.isNaN(t)) throw new SkiffError('EINVALID', `invalid ${what} ${JSON.stringify(s)}`, { hint: 'give a Unix time or an RFC 3339 time such as 2026-01-02T15:04:05Z' });
-  return t;
-};
+/** The Docker API's time forms: Unix seconds (with a fraction) or an RFC 3339 date, no durations (parseInputTime). */
+export const parseEventTime: TimeParser = (s, what) => parseInputTime(s, what, { durations: false });
 
 /** A parsed set of event filters: values of one key are OR'ed, different keys AND'ed (docker's rule). */
 export type EventFilters = Map<string, string[]>;
@@ -80,6 +78,8 @@ export interface EventQuery {
   /** keep following the log after the past events (until `signal` aborts or `until` passes) */
   stream?: boolean;
   signal?: AbortSignal;
+  /** told why the file log is read although containers.conf asks for journald */
+  onWarning?: (message: string) => void;
 }
 
 /** Parses and checks `q`'s filters and times (EINVALID on bad input): what a front end calls before it prints anything. */
@@ -96,10 +96,14 @@ export function checkEventQuery(q: EventQuery): { filters: EventFilters; since?:
 /**
  * Calls `onEvent` for each logged event matching `q`, oldest first; with `stream`, then for each new one as it is
  * appended, until `signal` aborts or the `until` time passes. Filters and times are checked before anything is
- * read, so bad input fails before any output.
+ * read, so bad input fails before any output; so is containers.conf's events_logger (`none`: EINVALID, podman's
+ * message; `journald`: the file log, with a warning).
  */
 export async function listEvents(root: string, q: EventQuery, onEvent: (e: StoreEvent) => void): Promise<void> {
   const { filters, since, until } = checkEventQuery(q);
+  const backend = eventsBackend(containersConf());
+  if (backend.backend === 'none') throw new SkiffError('EINVALID', 'cannot read events with the "none" backend', { hint: 'set events_logger = "file" in the [engine] table of containers.conf' });
+  if (backend.warning) q.onWarning?.(backend.warning);
   const keep = (e: StoreEvent): boolean => {
     const t = Date.parse(e.Time);
     if (since !== undefined && t < since) return false;

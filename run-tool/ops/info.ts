@@ -3,7 +3,10 @@ import { arch, hostname, release, type as osType } from 'node:os';
 import { isSkiffError } from '../../shared/errors.ts';
 import { runProgram } from '../../shared/process/run.ts';
 import { doctor, isRootless } from '../../shared/runtime/rootless.ts';
-import { locateProgram, requireProgram } from '../../shared/process/system-programs.ts';
+import { locateProgram } from '../../shared/process/system-programs.ts';
+import { ociRuntime } from '../../shared/runtime/oci-runtime.ts';
+import { containersConf } from '../../shared/config/containers-conf.ts';
+import { eventsBackend } from '../../shared/config/events-logger.ts';
 import { gateRunc } from '../../shared/runtime/runc.ts';
 import { emulatedArchitectures } from '../../shared/runtime/emulation.ts';
 import { parseIdMap } from '../../shared/process/proc.ts';
@@ -37,12 +40,14 @@ export async function gatherInfo(root: string, o: { version: string }): Promise<
   const paths = storePaths(root);
   let runtime: Record<string, unknown> = { name: 'runc', path: '', version: '' };
   try {
-    const path = requireProgram('runc');
+    const { name, path } = ociRuntime();
+    runtime = { name, path, version: '' };
     const g = await gateRunc(path);
-    runtime = { name: 'runc', path, version: `runc version ${g.version.version}`, gate: g.status, ...(g.missing.length ? { missingFixes: g.missing } : {}) };
+    runtime = { name, path, version: `${name === 'runc' ? 'runc' : name} version ${g.version.version}`, gate: g.status, ...(g.missing.length ? { missingFixes: g.missing } : {}) };
   } catch (e) {
-    runtime = { name: 'runc', path: '', version: '', error: (e as Error).message };
+    runtime = { ...runtime, error: (e as Error).message };
   }
+  const engine = engineSettings();
   const conmonPath = locateProgram('conmon') ?? '';
   const conmon = { path: conmonPath, version: conmonPath ? await firstLine(conmonPath, ['--version']) : '' };
   let images = 0;
@@ -70,9 +75,12 @@ export async function gatherInfo(root: string, o: { version: string }): Promise<
       distribution: { distribution: distro.ID ?? '', version: distro.VERSION_ID ?? '', codename: distro.VERSION_CODENAME ?? '' },
       ociRuntime: runtime,
       conmon,
+      cgroupManager: engine.cgroupManager,
       cgroupVersion: (await readFile('/sys/fs/cgroup/cgroup.controllers').then(() => 'v2', () => 'v1')),
       // podman 4.x's field: foreign platforms runnable through binfmt_misc (F-flag entries), e.g. ["linux/arm64"]
       emulatedArchitectures: await emulatedArchitectures(),
+      eventLogger: engine.eventLogger,
+      networkBackend: 'netavark',
       rootless: isRootless(),
       security: { rootless: isRootless() },
       ...(isRootless() && { idMappings: { uidmap: await idMappings('/proc/self/uid_map'), gidmap: await idMappings('/proc/self/gid_map') } }),
@@ -91,6 +99,16 @@ export async function gatherInfo(root: string, o: { version: string }): Promise<
       checks: checks.map((c) => ({ name: c.name, ok: c.ok, detail: c.detail })),
     },
   };
+}
+
+/** containers.conf's engine choices as info reports them (podman's names; an unreadable configuration shows the defaults). */
+function engineSettings(): { cgroupManager: string; eventLogger: string } {
+  try {
+    const c = containersConf();
+    return { cgroupManager: c.cgroupManager ?? 'cgroupfs', eventLogger: eventsBackend(c).backend };
+  } catch {
+    return { cgroupManager: 'cgroupfs', eventLogger: 'file' };
+  }
 }
 
 /** The user namespace's id mappings in podman's `info` form (container_id, host_id, size). */

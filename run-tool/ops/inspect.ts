@@ -1,8 +1,7 @@
 import { isSkiffError, SkiffError } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { readRunImage } from '../containers/create.ts';
-import { join } from 'node:path';
-import { LayerSizes } from '../../shared/store/layer-sizes.ts';
+import { LayerSizes, layerSizesDir } from '../../shared/store/layer-sizes.ts';
 import { listImages, repoDigests } from '../../shared/store/list-images.ts';
 import { networkStateOf } from '../containers/start-container.ts';
 import { reconcile } from '../containers/cleanup-container.ts';
@@ -178,7 +177,7 @@ export async function imageInspect(store: Store, name: string): Promise<Record<s
   const img = await readRunImage(store, name);
   const cfg = img.config;
   // the listing's row for this image: every name it has and podman's Size (uncompressed layers, manifest, config)
-  const row = (await listImages(store.layout, { sizes: new LayerSizes(join(store.paths.cache, 'layer-sizes'), store.layout.blobs) })).find((i) => i.id === img.id);
+  const row = (await listImages(store.layout, { sizes: new LayerSizes(layerSizesDir(store.paths.cache), store.layout.blobs) })).find((i) => i.id === img.id);
   const size = row?.size ?? img.layers.reduce((a, l) => a + l.desc.size, 0);
   const names = row?.names ?? [img.name].filter((n) => !n.startsWith('sha256:') && !/^[0-9a-f]{3,64}$/.test(n));
   return {

@@ -1,7 +1,7 @@
 import { SkiffError } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { listReconciled } from '../containers/cleanup-container.ts';
-import { containerPaths, type LoadedContainer } from '../containers/state.ts';
+import { containerPaths, stateName, type LoadedContainer } from '../containers/state.ts';
 import { treeSize } from '../../shared/store/tree-size.ts';
 
 // The container listing operation (podman's `ps`): every container's state reconciled with runc first (RU-12).
@@ -20,7 +20,7 @@ export function matchFilter(c: LoadedContainer, filters: readonly string[]): boo
       switch (k) {
         case 'name': return new RegExp(v).test(c.record.name);
         case 'id': return c.record.id.startsWith(v);
-        case 'status': return c.state.status === v || (v === 'exited' && c.state.status === 'stopped');
+        case 'status': return stateName(c.state) === v || (v === 'exited' && c.state.status === 'stopped');
         case 'label': {
           const j = v.indexOf('=');
           return j < 0 ? v in c.record.config.labels : c.record.config.labels[v.slice(0, j)] === v.slice(j + 1);
@@ -111,7 +111,7 @@ export function sortContainers(list: readonly LoadedContainer[], key: PsSortKey,
       case 'id': return c.record.id;
       case 'image': return c.record.image.name;
       case 'names': return c.record.name;
-      case 'status': return c.state.status;
+      case 'status': return stateName(c.state);
       default: return '';
     }
   };

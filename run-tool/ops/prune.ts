@@ -10,6 +10,7 @@ import { listReconciled } from '../containers/cleanup-container.ts';
 import { removeContainer } from '../containers/stop-container.ts';
 import { listContainers } from '../containers/state.ts';
 import { recordImageEvent } from '../containers/record-event.ts';
+import { parseInputTime } from '../../shared/time/input-time.ts';
 
 /** Parsed prune filters: every label test must hold, and the item must be created before `until` (ms). */
 export interface PruneFilters {
@@ -19,16 +20,6 @@ export interface PruneFilters {
   dangling?: boolean;
 }
 
-/** Docker's duration or timestamp for `until`: `10m`, `2h30m`, unix seconds, or an RFC 3339 date, as ms since the epoch. */
-function untilMs(v: string, now: number): number {
-  if (/^[0-9]+(\.[0-9]+)?$/.test(v)) return Number(v) * 1000;
-  const d = /^(?:[0-9]+(?:\.[0-9]+)?(?:h|m|s|ms))+$/.test(v) ? [...v.matchAll(/([0-9.]+)(h|ms|m|s)/g)].reduce((n, m) => n + Number(m[1]) * { h: 3_600_000, m: 60_000, s: 1000, ms: 1 }[m[2] as 'h'], 0) : undefined;
-  if (d !== undefined) return now - d;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new SkiffError('EINVALID', `invalid until filter ${JSON.stringify(v)}: use a duration (10m), unix seconds or an RFC 3339 time`);
-  return t;
-}
-
 /** `KEY=VALUE` filter strings (label, label!, until, dangling) as PruneFilters; EINVALID for any other key. Pure but for the clock. */
 export function parsePruneFilters(filters: readonly string[], o: { dangling?: boolean } = {}): PruneFilters {
   const out: PruneFilters = { labels: [] };
@@ -36,7 +27,7 @@ export function parsePruneFilters(filters: readonly string[], o: { dangling?: bo
     const m = /^(label!?|until|dangling)=(.*)$/s.exec(f);
     if (!m) throw new SkiffError('EINVALID', `invalid prune filter ${JSON.stringify(f)}: use label=KEY[=VALUE], label!=KEY[=VALUE] or until=TIME${o.dangling ? ' or dangling=BOOL' : ''}`);
     const [, k, v] = m as unknown as [string, string, string];
-    if (k === 'until') out.until = untilMs(v, Date.now());
+    if (k === 'until') out.until = parseInputTime(v, 'until filter');
     else if (k === 'dangling') {
       if (!o.dangling) throw new SkiffError('EINVALID', `invalid prune filter ${JSON.stringify(f)}: dangling applies to images only`);
       if (!/^(true|false|1|0)$/i.test(v)) throw new SkiffError('EINVALID', `invalid dangling filter ${JSON.stringify(v)}: use true or false`);

@@ -6,6 +6,7 @@ import type { Store } from '../../shared/store/store.ts';
 import { listContainers } from '../containers/state.ts';
 import { removeContainer } from '../containers/stop-container.ts';
 import { recordImageEvent } from '../containers/record-event.ts';
+import { listContainers as listWorkingContainers } from '../../shared/build/working/containers.ts';
 
 // The image removal operation (podman's `rmi`): plain options in, the report lines out.
 
@@ -34,7 +35,8 @@ async function entriesOfImage(store: Store, id: string, o: Cancellable): Promise
 /**
  * Removes (or untags) one image as `podman rmi` does: by a name that is not the image's last one it only
  * untags; by its last name, or by ID, it removes every index entry of the image. By ID with several names,
- * or while a container uses it, it refuses unless `force` (which removes those containers first, rm -f). Blobs stay until gc (collectStoreGarbage). Index edits are atomic (layout.update).
+ * or while a container uses it — run-tool's, or a build-tool working container (podman's external ones) made from it
+ * or holding it as its current image — it refuses unless `force` (which removes those containers first, rm -f). Blobs stay until gc (collectStoreGarbage). Index edits are atomic (layout.update).
  */
 export async function removeImage(root: string, store: Store, input: string, o: RemoveImageOptions = {}): Promise<RmiLine[]> {
   const so = { signal: o.signal };
@@ -52,11 +54,14 @@ export async function removeImage(root: string, store: Store, input: string, o: 
     throw new SkiffError('EINVALID', `unable to delete image "${hexOf(id)}" by ID with more than one tag ([${names.join(' ')}]): please force removal`);
   }
   const users = (await listContainers(root)).filter((c) => hexOf(c.record.image.id) === hexOf(id) || c.record.image.digest === found.descriptor.digest);
-  if (users.length > 0) {
+  // build-tool's working containers are podman's "external" (buildah) containers: they hold the image too
+  const working = (await listWorkingContainers(root)).filter((c) => [c.fromImageId, c.image].some((x) => x !== '' && hexOf(x) === hexOf(id)));
+  if (users.length > 0 || working.length > 0) {
     if (!o.force) {
-      throw new SkiffError('ELOCKED', `image used by ${users[0]!.record.id}: image is in use by a container: consider listing external containers and force-removing image`);
+      throw new SkiffError('ELOCKED', `image used by ${users[0]?.record.id ?? working[0]!.id}: image is in use by a container: consider listing external containers and force-removing image`);
     }
     for (const c of users) await removeContainer(store, c.record.id, { force: true, onWarning: o.onWarning });
+    if (working.length > 0) await (await import('../../shared/build/working/steps.ts')).removeContainers(root, working.map((c) => c.id), so);
   }
   const ids = new Set(entries.map((e) => e.digest));
   await store.layout.update((es) => es.filter((e) => !ids.has(e.digest)), so);

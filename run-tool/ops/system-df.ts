@@ -1,7 +1,9 @@
 // The disk-usage operation (podman's `system df`): images, containers and volumes of one store, with what a prune
 // could reclaim. Plain numbers out; the front end formats them.
 import type { Cancellable } from '../../shared/errors.ts';
-import { listImages } from '../../shared/store/list-images.ts';
+import { listImages, type ImageSummary } from '../../shared/store/list-images.ts';
+import { LayerSizes, layerSizesDir } from '../../shared/store/layer-sizes.ts';
+import type { History } from '../../shared/oci/types.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { treeSize } from '../../shared/store/tree-size.ts';
 import { containerPaths, listContainers, stateName } from '../containers/state.ts';
@@ -20,7 +22,8 @@ export interface DiskUsage { images: ImageUsage[]; containers: ContainerUsage[];
 const hex = (d: string): string => d.replace(/^sha256:/, '');
 
 /**
- * Measures the store: each image's size and how many containers use it, each container's writable layer (its
+ * Measures the store: each image's uncompressed size (as `images` shows it; layer sizes from the store's
+ * layer-size cache), its shared part (sharedSizes) and how many containers use it, each container's writable layer (its
  * overlay upper dir), each volume's data and how many containers use it. Reads only; nothing is locked.
  */
 export async function diskUsage(store: Store, o: Cancellable = {}): Promise<DiskUsage> {
@@ -28,8 +31,10 @@ export async function diskUsage(store: Store, o: Cancellable = {}): Promise<Disk
   const cs = await listContainers(root);
   const uses = new Map<string, number>();
   for (const c of cs) uses.set(hex(c.record.image.id), (uses.get(hex(c.record.image.id)) ?? 0) + 1);
-  const images = (await listImages(store.layout, o)).map((i) => ({
-    id: hex(i.id), names: i.names, ...(i.created && { created: i.created }), size: i.size, sharedSize: 0, uniqueSize: i.size, containers: uses.get(hex(i.id)) ?? 0,
+  const listed = await listImages(store.layout, { ...o, sizes: new LayerSizes(layerSizesDir(store.paths.cache), store.layout.blobs) });
+  const shares = sharedSizes(listed);
+  const images = listed.map((i, n) => ({
+    id: hex(i.id), names: i.names, ...(i.created && { created: i.created }), size: i.size, sharedSize: shares[n]!, uniqueSize: i.size - shares[n]!, containers: uses.get(hex(i.id)) ?? 0,
   }));
   const containers: ContainerUsage[] = [];
   for (const c of cs) {
@@ -43,6 +48,34 @@ export async function diskUsage(store: Store, o: Cancellable = {}): Promise<Disk
   const volumes: VolumeUsage[] = [];
   for (const v of await listVolumes(root)) volumes.push({ name: v.Name, links: users.get(v.Name)?.length ?? 0, size: await treeSize(volumePaths(root, v.Name).data) });
   return { images, containers, volumes };
+}
+
+type Lineage = Pick<ImageSummary, 'id' | 'size' | 'diffIds' | 'history'>;
+
+const sameHistory = (a: History, b: History): boolean =>
+  (a.created ?? '') === (b.created ?? '') && (a.created_by ?? '') === (b.created_by ?? '') && (a.author ?? '') === (b.author ?? '') && (a.comment ?? '') === (b.comment ?? '') && (a.empty_layer ?? false) === (b.empty_layer ?? false);
+
+/**
+ * podman's (libimage's) parent test: `c` is built on `p` when `p`'s layers and history are prefixes of `c`'s and
+ * `c`'s top layer is `p`'s or one above it (the layer tree's same or child node). Images without layers have none. Pure.
+ */
+function isParentOf(p: Lineage, c: Lineage): boolean {
+  if (p.id === c.id || p.diffIds.length === 0) return false;
+  if (c.diffIds.length !== p.diffIds.length && c.diffIds.length !== p.diffIds.length + 1) return false;
+  if (c.history.length < p.history.length || p.diffIds.some((d, i) => c.diffIds[i] !== d)) return false;
+  return p.history.every((h, i) => sameHistory(h, c.history[i]!));
+}
+
+/**
+ * Each image's SHARED SIZE as podman 4.3's `system df -v` computes it: an image another is built on shares all of
+ * its size; else an image built on a parent shares the parent's size; else nothing. Same order as `images`. Pure.
+ */
+export function sharedSizes(images: readonly Lineage[]): number[] {
+  return images.map((i) => {
+    if (images.some((c) => isParentOf(i, c))) return i.size;
+    const parent = images.find((p) => isParentOf(p, i));
+    return parent ? Math.min(parent.size, i.size) : 0;
+  });
 }
 
 /** One row of `system df`'s summary (podman's template fields). */

@@ -9,9 +9,8 @@ import { formatTable } from './table.ts';
 import { isSkiffError } from '../errors.ts';
 import { collect } from './flags.ts';
 import { checkImageSort, filterImages, IMAGE_SORT_KEYS, parseImageFilters } from './image-filters.ts';
-import { parseTimestamp } from './units.ts';
-import { join } from 'node:path';
-import { LayerSizes } from '../store/layer-sizes.ts';
+import { parseInputTime } from '../time/input-time.ts';
+import { LayerSizes, layerSizesDir } from '../store/layer-sizes.ts';
 import { listLeases, type LeasePaths } from '../store/lease.ts';
 
 /** podman 4.3's `images --format 'table …'` column headers, by template field (others print `<no value>`, as podman's). */
@@ -132,13 +131,13 @@ export function addImagesCommand(program: Command): void {
   addRootOption(cmd).action(async (opts: { quiet?: boolean; trunc: boolean; noheading?: boolean; format?: string; filter: string[]; sort: string; digests?: boolean }) => {
     const filters = parseImageFilters(opts.filter);
     const sortKey = checkImageSort(opts.sort);
-    for (const f of filters) if (f.key === 'until') parseTimestamp(f.value, 'until filter');
+    for (const f of filters) if (f.key === 'until') parseInputTime(f.value, 'until filter');
     let images: ImageSummary[] = [];
     let users = new Map<string, number>();
     try {
       const store = await openStore(storeRootOf(cmd));
       try {
-        images = await listImages(store.layout, { sizes: new LayerSizes(join(store.paths.cache, 'layer-sizes'), store.layout.blobs) });
+        images = await listImages(store.layout, { sizes: new LayerSizes(layerSizesDir(store.paths.cache), store.layout.blobs) });
         users = await containersByImage(store.paths);
       } finally {
         await store.close();
@@ -146,7 +145,7 @@ export function addImagesCommand(program: Command): void {
     } catch (e) {
       if (!isSkiffError(e, 'ENOTFOUND')) throw e;
     }
-    images = filterImages(images, filters, (s) => parseTimestamp(s, 'until filter'));
+    images = filterImages(images, filters, (s) => parseInputTime(s, 'until filter'));
     const noTrunc = opts.trunc === false;
     const out = process.stdout;
     if (opts.format === 'json') {

@@ -1,19 +1,22 @@
 /**
  * `push [--tls-verify] [--creds] [--authfile] [--format] [--digestfile] [--compression-format] NAME [DEST]`: copies a
  * local image to a registry (or any transport). One implementation for build-tool (buildah push) and run-tool (podman
- * push): both tools register it, so the two cannot drift.
+ * push): both tools register it, so the two cannot drift. containers.conf's `image_default_transport` (default
+ * `docker://`) qualifies a destination given without a transport, and its `compression_format` is the default of
+ * `--compression-format`.
  */
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { SkiffError } from '../errors.ts';
 import { addRootOption, storeRootOf } from './program.ts';
 import { parseCredentials } from './credentials-flag.ts';
-import { parseImageName } from '../ref/transport-name.ts';
+import { hasTransportPrefix, parseImageName } from '../ref/transport-name.ts';
 import { parseReference } from '../ref/reference.ts';
 import { openTarget } from '../transport/open.ts';
 import { openStoreSource } from '../transport/store.ts';
 import { copyImage } from '../transport/copy-image.ts';
 import { parseBool } from './flags.ts';
+import { containersConf } from '../config/containers-conf.ts';
 
 /** podman's/buildah's `--compression-format` values, checked before anything is read or written. */
 export function parseCompressionFormat(v: unknown): 'gzip' | 'zstd' | undefined {
@@ -50,15 +53,17 @@ export function addPushCommand(program: Command): void {
     .option('-q, --quiet', 'no progress output');
   addRootOption(cmd).action(async (name: string, dest: string | undefined, f: Record<string, unknown>) => {
     const root = storeRootOf(cmd);
-    let target = parseImageName(dest ?? `docker://${name}`);
-    if (target.transport === 'plain') target = parseImageName(`docker://${dest}`);
+    // containers.conf is read only when a default is needed: a transport or a compression the command line leaves out
+    const conf = dest !== undefined && hasTransportPrefix(dest) && f.compressionFormat !== undefined ? undefined : containersConf();
+    const transport = conf?.imageDefaultTransport ?? 'docker://';
+    const target = parseImageName(dest === undefined ? `${transport}${name}` : hasTransportPrefix(dest) ? dest : `${transport}${dest}`);
     const registry = {
       tlsVerify: f.tlsVerify === undefined ? undefined : f.tlsVerify === true || parseBool(String(f.tlsVerify)),
       credentials: f.creds === undefined ? undefined : parseCredentials(String(f.creds)),
       authFile: f.authfile === undefined ? undefined : String(f.authfile),
     };
     const format = parsePushFormat(f.format);
-    const compressFormat = parseCompressionFormat(f.compressionFormat);
+    const compressFormat = parseCompressionFormat(f.compressionFormat ?? conf?.compressionFormat);
     const level = f.compressionLevel === undefined ? undefined : Number.parseInt(String(f.compressionLevel), 10);
     if (level !== undefined && !Number.isFinite(level)) throw new SkiffError('EINVALID', `invalid --compression-level ${String(f.compressionLevel)}`, { hint: 'give a whole number' });
     let ref;

@@ -57,13 +57,23 @@ const KEYS: readonly (readonly [string, string, Exclude<keyof ContainersConf, 'f
   ['engine', 'compression_format', 'compressionFormat', 'string'],
 ];
 
+/** The values podman accepts for the engine keys that choose a mechanism (checked at load, as podman fails at start). */
+const ALLOWED: Partial<Record<keyof ContainersConf, { values: readonly string[] }>> = {
+  eventsLogger: { values: ['file', 'journald', 'none'] },
+  cgroupManager: { values: ['cgroupfs', 'systemd'] },
+  networkBackend: { values: ['netavark', 'cni', ''] },
+  compressionFormat: { values: ['gzip', 'zstd', 'zstd:chunked'] },
+};
+
 function invalid(file: string, line: number, msg: string): SkiffError {
   return new SkiffError('EINVALID', `invalid containers.conf ${file}:${line}: ${msg}`, { hint: 'see containers.conf(5)' });
 }
 
 /**
- * Parses one containers.conf text into the keys skiff honours (only those the file sets). A TOML syntax error or
- * a wrong value type is EINVALID naming `file:line`; unknown keys and tables are ignored. Pure.
+ * Parses one containers.conf text into the keys skiff honours (only those the file sets). A TOML syntax error,
+ * a wrong value type or a value outside a key's choices (events_logger, cgroup_manager, network_backend,
+ * compression_format, image_default_transport's form) is EINVALID naming `file:line`; unknown keys and tables
+ * are ignored. Pure.
  */
 export function parseContainersConf(text: string, file: string): Omit<ContainersConf, 'files'> {
   const doc = parseTomlFile(text, file, 'containers.conf');
@@ -82,6 +92,9 @@ export function parseContainersConf(text: string, file: string): Omit<Containers
       }
       continue;
     }
+    const allowed = ALLOWED[field];
+    if (allowed && !allowed.values.includes(v as string)) throw invalid(file, keyLine(text, key), `${key} ${JSON.stringify(v)} is not one of ${allowed.values.join(', ')}`);
+    if (field === 'imageDefaultTransport' && !/^[a-z][a-z0-9-]*:(\/\/)?$/.test(v as string)) throw invalid(file, keyLine(text, key), `image_default_transport ${JSON.stringify(v)} is not a transport prefix such as "docker://" or "oci:"`);
     out[field] = typeof v === 'bigint' ? Number(v) : v;
   }
   return out as Omit<ContainersConf, 'files'>;

@@ -47,6 +47,11 @@ export function splitOciPath(s: string, rest: string): { path: string; refName?:
   return { path, refName: wrap(s, () => parseRefName(refName, 'OCI reference name')) };
 }
 
+/** Whether `s` starts with a transport prefix parseImageName knows (or the `docker:` misspelling it refuses). Pure. */
+export function hasTransportPrefix(s: string): boolean {
+  return /^(docker:|oci:|oci-archive:|docker-archive:|dir:|store:)/.test(s);
+}
+
 /**
  * Parses a transport-qualified image name. ONLY the known prefixes `docker://`, `oci:`, `oci-archive:`,
  * `docker-archive:`, `dir:`, `store:` are transports, so `localhost:5000/x` and `busybox:1` are plain names.

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { hostUid } from './userns-marker.ts';
+import { storageConfRunRoot } from '../config/storage-conf.ts';
 import { exitStatus, runProgram, spawnError, type ProgramResult } from '../process/run.ts';
 import { judgeRuncVersion, parseRuncVersion, type RuncVerdict, type RuncVersion } from './runc-version.ts';
 
@@ -34,11 +35,14 @@ export async function gateRunc(path: string, o: { strict?: boolean; onWarning?: 
 }
 
 /**
- * The runc `--root` state directory for a user (RU-16): root → /run/skiff/runc; others →
- * $XDG_RUNTIME_DIR/skiff/runc (also inside skiff's rootless namespace, where the process is uid 0). EPERM when a rootless user has no XDG_RUNTIME_DIR.
+ * The runc `--root` state directory for a user (RU-16): `<runroot>/skiff/runc` when storage.conf sets a run root
+ * for this user (storageConfRunRoot); else root → /run/skiff/runc; others → $XDG_RUNTIME_DIR/skiff/runc (also
+ * inside skiff's rootless namespace, where the process is uid 0). EPERM when a rootless user has neither.
  */
 export function runcRootFor(uidArg?: number, env: NodeJS.ProcessEnv = process.env): string {
   const uid = uidArg ?? hostUid(env);
+  const configured = storageConfRunRoot(env, uid);
+  if (configured !== undefined) return join(configured, 'runc');
   if (uid === 0) return '/run/skiff/runc';
   const x = env.XDG_RUNTIME_DIR;
   if (!x || !x.startsWith('/')) throw new SkiffError('EPERM', 'XDG_RUNTIME_DIR is not set', { hint: 'log in through a session manager or export XDG_RUNTIME_DIR=/run/user/$(id -u) (a directory you own, 0700)' });
@@ -85,16 +89,19 @@ export interface RuncRunOptions {
 export class Runc {
   readonly path: string;
   readonly root: string;
+  /** runc's `--systemd-cgroup`: cgroupsPath is `slice:prefix:name` and systemd makes the scope */
+  readonly systemdCgroup: boolean;
 
   /** `root` must already be a private dir (ensurePrivateDir). */
-  constructor(path: string, root: string) {
+  constructor(path: string, root: string, o: { systemdCgroup?: boolean } = {}) {
     this.path = path;
     this.root = root;
+    this.systemdCgroup = o.systemdCgroup === true;
   }
 
-  /** The global flags every command of this runc takes (its state dir), for a program that runs it for us (conmon's `--runtime-arg`). */
+  /** The global flags every command of this runc takes (its state dir, the cgroup driver), for a program that runs it for us (conmon's `--runtime-arg`). */
   globalArgs(): string[] {
-    return ['--root', this.root];
+    return ['--root', this.root, ...(this.systemdCgroup ? ['--systemd-cgroup'] : [])];
   }
 
   #args(sub: string[]): string[] {

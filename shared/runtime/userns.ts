@@ -11,6 +11,7 @@ import { runProgram } from '../process/run.ts';
 import { procStartTime, readIdMap } from '../process/proc.ts';
 import { locateProgram } from '../process/system-programs.ts';
 import { USERNS_ENV } from './userns-marker.ts';
+import { runcRootFor } from './runc.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { acquireLock } from '../store/lock.ts';
 import { buildMappings, readSubIds, userNameOf, type UsernsMappings } from './rootless.ts';
@@ -231,7 +232,7 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
  * For an ordinary user outside skiff's namespace: runs this same program (`process.execPath` + argv) again
  * inside the user's rootless namespace — joined through nsenter when the pause process holds it
  * (ensurePauseProcess), else a fresh one (spawnMapped) — with the marker, SKIFF_ROOT defaulted to the user's
- * store ($XDG_DATA_HOME/skiff) and SKIFF_RUNC_ROOT to $XDG_RUNTIME_DIR/skiff/runc; forwards signals and resolves
+ * store ($XDG_DATA_HOME/skiff) and SKIFF_RUNC_ROOT to runcRootFor's ($XDG_RUNTIME_DIR/skiff/runc unless storage.conf sets a runroot); forwards signals and resolves
  * with the child's exit code (128+signal). Resolves undefined — nothing done — for root or when already inside
  * the namespace (or SKIFF_NO_USERNS=1). A failure to enter the namespace is a SkiffError with exit status 125;
  * a changed namespace is reported through `onWarning`.
@@ -243,8 +244,13 @@ export async function reexecInUserNamespace(o: { argv?: readonly string[]; env?:
   const plan = await planUserNamespace({ env });
   const childEnv: NodeJS.ProcessEnv = { ...env, [USERNS_ENV]: `${plan.uid}:${plan.gid}:${plan.singleId ? 'single' : 'full'}` };
   if (!childEnv.SKIFF_ROOT) childEnv.SKIFF_ROOT = o.defaultStoreRoot(env, uid);
-  const x = env.XDG_RUNTIME_DIR;
-  if (!childEnv.SKIFF_RUNC_ROOT && x && x.startsWith('/')) childEnv.SKIFF_RUNC_ROOT = join(x, 'skiff', 'runc');
+  if (!childEnv.SKIFF_RUNC_ROOT) {
+    try {
+      childEnv.SKIFF_RUNC_ROOT = runcRootFor(uid, env);
+    } catch {
+      /* no XDG_RUNTIME_DIR and no run root: the child says so when it needs runc */
+    }
+  }
   const argv = o.argv ?? process.argv;
   const cmd = [process.execPath, ...process.execArgv, resolve(argv[1] ?? ''), ...argv.slice(2)];
   let child: ChildProcess;

@@ -8,6 +8,21 @@ import type { Descriptor } from '../oci/types.ts';
 import { writeFileAtomic } from './atomic.ts';
 import type { BlobStore } from './blob-store.ts';
 
+/** Where a store at `cacheDir` (its `paths.cache`) keeps the layer-size notes. Pure. */
+export function layerSizesDir(cacheDir: string): string {
+  return join(cacheDir, 'layer-sizes');
+}
+
+/**
+ * Notes that layer blob `digest` holds `size` uncompressed bytes, for a writer that counted them as they streamed
+ * (commit, a build step) so no reader decompresses the blob again to learn it. Atomic; best effort (a store that
+ * cannot take the note costs only a later decompression). `dir` is layerSizesDir(cache).
+ */
+export async function recordLayerSize(dir: string, digest: Digest, size: number): Promise<void> {
+  if (!Number.isSafeInteger(size) || size <= 0) return;
+  await mkdir(dir, { recursive: true, mode: 0o700 }).then(() => writeFileAtomic(join(dir, digestHex(digest)), `${size}\n`)).catch(() => {});
+}
+
 /**
  * The uncompressed sizes of layer blobs, as podman's image Size counts them (containers/storage sums each layer's
  * uncompressed size). An uncompressed layer's size is its descriptor's; a compressed one is decompressed once and its
@@ -39,7 +54,7 @@ export class LayerSizes {
     let n = 0;
     for await (const chunk of stream) n += (chunk as Buffer).length;
     this.#known.set(desc.digest, n);
-    await mkdir(this.#dir, { recursive: true, mode: 0o700 }).then(() => writeFileAtomic(note, `${n}\n`)).catch(() => {});
+    await recordLayerSize(this.#dir, desc.digest, n);
     return n;
   }
 }

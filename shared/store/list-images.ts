@@ -1,7 +1,7 @@
 import { isSkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { Annotation, INDEX_MEDIA_TYPES } from '../oci/media-types.ts';
-import type { Descriptor } from '../oci/types.ts';
+import type { Descriptor, History } from '../oci/types.ts';
 import { parseImageConfig, parseManifest } from '../oci/validate.ts';
 import type { Layout } from './layout.ts';
 import type { LayerSizes } from './layer-sizes.ts';
@@ -24,6 +24,9 @@ export interface ImageSummary {
   dangling: boolean;
   mediaType: string;
   labels: Record<string, string>;
+  /** The config's rootfs diff_ids and history (empty for an index): what podman's parent/child test compares. */
+  diffIds: string[];
+  history: History[];
 }
 
 /** listImages' options. */
@@ -56,7 +59,7 @@ export async function listImages(layout: Layout, o: ListImagesOptions = {}): Pro
 async function summarise(layout: Layout, e: Descriptor, o: ListImagesOptions): Promise<ImageSummary> {
   const name = e.annotations?.[Annotation.RefName];
   const base = { digest: e.digest, names: name ? [name] : [], dangling: !name, mediaType: e.mediaType };
-  if (INDEX_MEDIA_TYPES.has(e.mediaType)) return { ...base, id: e.digest, size: e.size, labels: {} };
+  if (INDEX_MEDIA_TYPES.has(e.mediaType)) return { ...base, id: e.digest, size: e.size, labels: {}, diffIds: [], history: [] };
   const m = parseManifest(await layout.blobs.readBytes(e, o), { mediaType: e.mediaType }).manifest;
   const cfg = parseImageConfig(await layout.blobs.readBytes(m.config, o));
   const created = cfg.created ? new Date(cfg.created) : undefined;
@@ -66,6 +69,8 @@ async function summarise(layout: Layout, e: Descriptor, o: ListImagesOptions): P
     ...(created && !Number.isNaN(created.getTime()) ? { created } : {}),
     size: e.size + m.config.size + (await layerBytes(m.layers, o)),
     labels: cfg.config?.Labels ?? {},
+    diffIds: [...cfg.rootfs.diff_ids],
+    history: [...(cfg.history ?? [])],
   };
 }
 

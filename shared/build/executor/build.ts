@@ -18,7 +18,7 @@ import { mountOverlay } from '../../layer/unpack-cache.ts';
 import { formatReference, localTagForm } from '../../ref/reference.ts';
 import { parseImageName } from '../../ref/transport-name.ts';
 import { ensurePrivateDir, Runc, runcRootFor } from '../../runtime/runc.ts';
-import { requireProgram } from '../../process/system-programs.ts';
+import { ociRuntime } from '../../runtime/oci-runtime.ts';
 import { DEFAULT_PATH } from '../../runtime/spec.ts';
 import { openStore } from '../../store/store.ts';
 import { copyCreatedBy, findStage, IgnoreMatcher, loadIgnoreFile, parseDockerfile, planBuild } from '../dockerfile/index.ts';
@@ -57,11 +57,11 @@ export interface BuildResult {
   stats: BuildStats;
 }
 
-/** The runc handle builds use (skiff's runc root; a private dir). */
+/** The runc handle builds use: containers.conf's runtime (ociRuntime; runc by default) with skiff's runc root (a private dir). */
 export async function buildRunc(o: { runc?: string; runcRoot?: string } = {}): Promise<Runc> {
   const root = o.runcRoot ?? runcRootFor();
   await ensurePrivateDir(root);
-  return new Runc(o.runc ?? requireProgram('runc'), root);
+  return new Runc(o.runc ?? ociRuntime().path, root);
 }
 
 /**

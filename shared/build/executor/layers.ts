@@ -11,6 +11,7 @@ import { compress } from '../../layer/compression.ts';
 import { ensureUnpacked } from '../../layer/unpack-cache.ts';
 import { unpackSettings } from '../../runtime/layer-cache.ts';
 import type { Store } from '../../store/store.ts';
+import { layerSizesDir, recordLayerSize } from '../../store/layer-sizes.ts';
 
 /** A layer of a stage: its manifest descriptor (blob in the store) and diffID. */
 export interface StageLayer {
@@ -20,7 +21,8 @@ export interface StageLayer {
 
 /**
  * Compresses `tar` with gzip into the store. The blob is committed (verified, leased to this process) before this
- * resolves; the diffID is the digest of the uncompressed bytes that went in.
+ * resolves; the diffID is the digest of the uncompressed bytes that went in, and their count is noted in the
+ * store's layer-size cache (recordLayerSize).
  */
 export async function storeTarLayer(store: Store, tar: Readable, o: { signal?: AbortSignal; level?: number } = {}): Promise<StageLayer> {
   const dig = new DigestingStream();
@@ -28,6 +30,7 @@ export async function storeTarLayer(store: Store, tar: Readable, o: { signal?: A
   tar.pipe(dig);
   const gz = compress(dig, 'gzip', o.level);
   const ref = await store.putBlob(gz, undefined, o.signal ? { signal: o.signal } : {});
+  await recordLayerSize(layerSizesDir(store.paths.cache), ref.digest, dig.size);
   return { descriptor: { mediaType: MediaType.OciLayerGzip, digest: ref.digest, size: ref.size }, diffId: dig.result };
 }
 

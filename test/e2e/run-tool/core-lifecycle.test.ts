@@ -75,6 +75,10 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool core lifecycle',
     for (let i = 0; i < 50 && !run(['logs', 'web1']).stdout.includes('started'); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
     expect(run(['logs', 'web1']).stdout).toBe('started\n');
     expect(run(['logs', '-t', 'web1']).stdout).toMatch(/^\d{4}-\d\d-\d\dT\S+ started\n$/);
+    // podman's time forms: `10` is Unix seconds (1970, so every line), not a date in 2001; a future time hides it
+    expect(run(['logs', '--since', '10', 'web1']).stdout).toBe('started\n');
+    expect(run(['logs', '--since', String(Math.floor(Date.now() / 1000) + 3600), 'web1']).stdout).toBe('');
+    expect(run(['logs', '--since', '1h', '--until', '1m', 'web1']).stdout).toBe('started\n');
     expect(run(['top', 'web1']).stdout).toMatch(/sleep 1000/);
     const rmRunning = run(['rm', 'web1']);
     expect(rmRunning.status).toBe(2);

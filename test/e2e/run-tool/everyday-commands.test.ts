@@ -137,6 +137,11 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('everyday commands: events
     ok(['run', '-d', '--network', 'none', '--name', 'pz', IMG, 'sleep', '60']);
     expect(ok(['pause', 'pz'])).toBe('pz\n');
     expect(ok(['ps', '--filter', 'name=pz', '--format', '{{.Status}}'])).toBe('Paused\n');
+    // podman 4.3's JSON State is `paused`; --filter status= matches it, and a paused container is not `running`
+    expect(ok(['ps', '--filter', 'name=pz', '--format', '{{.State}}'])).toBe('paused\n');
+    expect((JSON.parse(ok(['ps', '--filter', 'name=pz', '--format', 'json'])) as { State: string }[])[0]!.State).toBe('paused');
+    expect(ok(['ps', '--filter', 'status=paused', '--format', '{{.Names}}'])).toBe('pz\n');
+    expect(ok(['ps', '--filter', 'name=pz', '--filter', 'status=running', '--format', '{{.Names}}'])).toBe('');
     const pid = Number(ok(['inspect', '--format', '{{.State.Pid}}', 'pz']).trim());
     expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/State:\s+[SD]/); // frozen tasks sleep in the freezer
     const cg = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /:freezer:/.test(l))?.split(':')[2];
@@ -157,6 +162,9 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('everyday commands: events
     ok(['create', '--network', 'none', '--name', 'in1', IMG, 'sh', '-c', 'echo started; exit 4']);
     expect(ok(['init', 'in1'])).toBe('in1\n');
     expect(ok(['ps', '-a', '--filter', 'name=in1', '--format', '{{.Status}}'])).toBe('Initialized\n');
+    expect(ok(['ps', '-a', '--filter', 'name=in1', '--format', '{{.State}}'])).toBe('initialized\n');
+    expect((JSON.parse(ok(['ps', '-a', '--filter', 'name=in1', '--format', 'json'])) as { State: string; Status: string }[])[0]).toMatchObject({ State: 'initialized', Status: 'Initialized' });
+    expect(ok(['ps', '-a', '--filter', 'status=initialized', '--format', '{{.Names}}'])).toBe('in1\n');
     expect(ok(['logs', 'in1'])).toBe('');
     failsCleanly(['init', 'in1'], 125, /has already been created in runtime: container state improper/);
     ok(['start', 'in1']);
@@ -236,6 +244,35 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('everyday commands: events
     ok(['pod', 'create', '--infra=false', '--name', 'evpod']);
     ok(['pod', 'rm', 'evpod']);
     expect(events('--filter', 'pod=evpod').map((e) => `${e.Type} ${e.Status} ${e.Name}`)).toEqual(['pod create evpod', 'pod remove evpod']);
+  }, 60_000);
+
+  it('system df sizes are `images`\' uncompressed sizes; SHARED/UNIQUE by podman\'s parent rule; commit notes its layer size', () => {
+    ok(['rm', '-af', '-t', '0']);
+    ok(['run', '--network', 'none', '--name', 'dfc', IMG, 'sh', '-c', 'head -c 300000 /dev/urandom > /blob']);
+    const notes = join(root, 'cache', 'layer-sizes');
+    const before = new Set(existsSync(notes) ? readdirSync(notes) : []);
+    ok(['commit', '-q', 'dfc', 'localhost/dfchild:1']);
+    // the committed layer's uncompressed size was counted as it streamed: a note, before anything listed sizes
+    const added = readdirSync(notes).filter((n) => !before.has(n));
+    expect(added).toHaveLength(1);
+    expect(Number(readFileSync(join(notes, added[0]!), 'utf8'))).toBeGreaterThan(300_000);
+    ok(['rm', '-f', 'dfc']);
+    const imgs = JSON.parse(ok(['images', '--format', 'json'])) as { Names: string[]; Size: number }[];
+    const size = (n: string) => imgs.find((i) => i.Names.some((x) => x.startsWith(n)))!.Size;
+    const sum = JSON.parse(ok(['system', 'df', '--format', 'json'])) as { Type: string; RawSize: number; RawReclaimable: number }[];
+    expect(sum[0]!.RawSize).toBe(imgs.reduce((n, i) => n + i.Size, 0));
+    expect(sum[0]!.RawReclaimable).toBe(sum[0]!.RawSize);
+    const rows = ok(['system', 'df', '-v']).split('\n');
+    const row = (repo: string) => rows.find((l) => l.startsWith(`${repo} `))!.split(/ {2,}/);
+    const base = row('localhost/busybox');
+    const child = row('localhost/dfchild');
+    // podman 4.3: an image another is built on shares all of it; the child shares its parent's size
+    expect(base[5]).toBe(base[4]);
+    expect(base[6]).toBe('0B');
+    expect(child[5]).toBe(base[4]);
+    expect(size('localhost/dfchild') - size('localhost/busybox')).toBeGreaterThan(300_000);
+    expect(child[6]).toMatch(/^3\d\d(\.\d)?kB$/);
+    ok(['rmi', 'localhost/dfchild:1']);
   }, 60_000);
 
   it('attach: the output from now on until the container stops; signals go to the container; detach keys checked first', async () => {

@@ -125,4 +125,21 @@ describe.skipIf(!hasBusybox)('run-tool tag, untag, rmi, save, load', () => {
       }
     });
   });
+  it('rmi of an image a build-tool working container uses: exit 2 in podman\'s words; -f removes the working container too', async () => {
+    const wroot = join(dir, 'working-root');
+    const wid = (await makeBusyboxImage(wroot, dir, 'localhost/wbb:latest')).id.replace(/^sha256:/, '');
+    const bt = (args: string[]) => spawnSync(process.execPath, [join(import.meta.dirname, '../../../bin/build-tool.mjs'), '--root', wroot, ...args], { encoding: 'utf8', input: '', timeout: 60_000 });
+    const from = bt(['from', '--pull', 'never', 'localhost/wbb']);
+    expect(from.stderr).toBe('');
+    expect(from.stdout.trim()).toBe('wbb-working-container');
+    const refused = rt(['--root', wroot, 'rmi', 'wbb']);
+    expect(refused.status).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^Error: image used by [0-9a-f]{64}: image is in use by a container: consider listing external containers and force-removing image\n/);
+    expect(ok(rt(['--root', wroot, 'images', '-q', '--no-trunc'])).trim()).toBe(`sha256:${wid}`);
+    expect(bt(['containers', '-q']).stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
+    expect(ok(rt(['--root', wroot, 'rmi', '-f', 'wbb']))).toBe(`Untagged: localhost/wbb:latest\nDeleted: ${wid}\n`);
+    expect(bt(['containers', '-q']).stdout.trim()).toBe('');
+    expect(ok(rt(['--root', wroot, 'images', '-q']))).toBe('');
+  });
 });
