@@ -133,99 +133,98 @@ export function addBuildCommand(program: Command): void {
   });
 }
 
+/** The build itself, once the context is a local directory (`remote`: fetched, so `-f` resolves inside it). */
 async function buildAction(cmd: Command, ctxDir: string, remote: boolean, f: Record<string, unknown>, p: { buildContexts: BuildOptions['buildContexts']; ssh: NonNullable<BuildOptions['ssh']>; signal: AbortSignal }): Promise<void> {
-  {
-    let text: string;
-    let path: string | undefined;
-    const file = f.file as string | undefined;
-    if (file === '-') text = await readStdin();
-    else {
-      // with a remote context, -f names a file inside it (as docker and buildah read it), resolved confined
-      const named = file === undefined ? undefined : remote && !isAbsolute(file) ? await resolveInRoot(ctxDir, file) : isAbsolute(file) ? file : resolve(file);
-      const candidates = named !== undefined ? [named] : [join(ctxDir, 'Containerfile'), join(ctxDir, 'Dockerfile')];
-      let found: string | undefined;
-      for (const c of candidates) {
-        const t = await readFile(c, 'utf8').catch(() => undefined);
-        if (t !== undefined) {
-          found = c;
-          text = t;
-          break;
-        }
+  let text: string;
+  let path: string | undefined;
+  const file = f.file as string | undefined;
+  if (file === '-') text = await readStdin();
+  else {
+    // with a remote context, -f names a file inside it (as docker and buildah read it), resolved confined
+    const named = file === undefined ? undefined : remote && !isAbsolute(file) ? await resolveInRoot(ctxDir, file) : isAbsolute(file) ? file : resolve(file);
+    const candidates = named !== undefined ? [named] : [join(ctxDir, 'Containerfile'), join(ctxDir, 'Dockerfile')];
+    let found: string | undefined;
+    for (const c of candidates) {
+      const t = await readFile(c, 'utf8').catch(() => undefined);
+      if (t !== undefined) {
+        found = c;
+        text = t;
+        break;
       }
-      if (found === undefined) throw new SkiffError('ENOTFOUND', `no Containerfile or Dockerfile found (${candidates.join(', ')})`, { hint: 'pass -f FILE' });
-      path = found;
-      text = text!;
     }
-    const args: Record<string, string> = {};
-    for (const af of f.buildArgFile as string[]) Object.assign(args, parseBuildArgFile(await readFile(af, 'utf8')));
-    Object.assign(args, keyValues(f.buildArg as string[], 'build-arg'));
-    const bool = (v: unknown, dflt: boolean): boolean => (v === undefined ? dflt : v === true || v === 'true' ? true : v === 'false' ? false : badBool(v));
-    const pull = f.pull === undefined ? 'missing' : f.pull === true || f.pull === 'true' ? 'always' : f.pull === 'false' ? 'missing' : String(f.pull);
-    if (!['always', 'missing', 'never', 'newer'].includes(pull)) throw new SkiffError('EINVALID', `invalid --pull ${pull}`, { hint: 'use always, missing, never or newer' });
-    const format = String(f.format);
-    if (format !== 'oci' && format !== 'docker') throw new SkiffError('EINVALID', `invalid --format ${format}`, { hint: 'use oci or docker' });
-    const network = f.network === undefined ? undefined : parseBuildNetwork(String(f.network));
-    const ts = (f.timestamp as string | undefined) ?? process.env.SOURCE_DATE_EPOCH;
-    if (ts !== undefined && !/^\d+$/u.test(ts)) throw new SkiffError('EINVALID', `invalid --timestamp ${ts}: want seconds since the epoch`);
-    const cacheOpts = parseCacheOptions(f.cacheTo as string[], f.cacheFrom as string[], f.cacheTtl === undefined ? undefined : String(f.cacheTtl), f.cacheMounts === true);
-    const platforms = (f.platform as string[]).length > 0 ? parsePlatformList(f.platform as string[]) : undefined;
-    const manifest = f.manifest === undefined ? undefined : String(f.manifest);
-    if (manifest !== undefined) checkTags([manifest]); // a bad list name fails before anything runs
-    const quiet = f.quiet === true;
-    const pmode = String(f.progress);
-    const mode = quiet || pmode === 'quiet' ? 'quiet' : pmode === 'json' ? 'json' : 'plain';
-    const o: BuildOptions = {
-      storeRoot: storeRootOf(cmd),
-      contextDir: ctxDir,
-      dockerfile: { text, path },
-      tags: f.tag as string[],
-      buildArgs: args,
-      target: f.target === undefined ? undefined : String(f.target),
-      noCache: f.cache === false,
-      layers: bool(f.layers, true),
-      pull: pull as BuildOptions['pull'],
-      // read when a FROM image is pulled, as the peers do: a build from stored images never loads the signing code
-      trustPolicy: memoAsync(async () => (await import('../signature/policy.ts')).loadPolicy({ path: (f.policy ?? f.signaturePolicy) === undefined ? undefined : String(f.policy ?? f.signaturePolicy), insecure: f.insecurePolicy === true })),
-      platform: platforms?.[0],
-      format,
-      labels: keyValues(f.label as string[], 'label'),
-      annotations: keyValues(f.annotation as string[], 'annotation'),
-      squash: f.squash === true,
-      timestamp: ts === undefined ? undefined : Number(ts),
-      secrets: new Map((f.secret as string[]).map(parseSecretFlag)),
-      network,
-      ...runSettings(f),
-      iidfile: f.iidfile === undefined ? undefined : String(f.iidfile),
-      outputs: (f.output as string[]).map(parseOutputFlag),
-      ignorefile: f.ignorefile === undefined ? undefined : String(f.ignorefile),
-      jobs: Number.parseInt(String(f.jobs), 10) || 1,
-      ssh: p.ssh,
-      ...(p.buildContexts?.size && { buildContexts: p.buildContexts }),
-      ...(remote && { contextTransient: true }),
-      allow: f.allow as string[],
-      registry: {
-        tlsVerify: f.tlsVerify === undefined ? undefined : bool(f.tlsVerify, true),
-        authFile: f.authfile === undefined ? undefined : String(f.authfile),
-        credentials: f.creds === undefined ? undefined : parseCredentials(String(f.creds)),
-      },
-      ...((cacheOpts.from.length > 0 || cacheOpts.to.length > 0) && { cache: cacheOpts }),
-      reporter: createReporter(mode),
-      signal: p.signal,
-    };
-    const multi = (platforms !== undefined && platforms.length > 1) || manifest !== undefined;
-    const build = multi
-      ? (await import('../build/executor/multi-platform.ts')).buildPlatforms(o, {
-          platforms: platforms ?? [hostPlatform()],
-          ...(manifest !== undefined && { manifest }),
-          reporterFor: (pf) => createReporter(mode, process.stderr, { label: pf }),
-        })
-      : buildImage(o);
-    const r = await build.catch((e: unknown) => {
-      throw withRunStatus(e);
-    });
-    if (!quiet) for (const n of r.names) process.stderr.write(`COMMIT ${n}\n`);
-    process.stdout.write(`${r.id.slice(7)}\n`);
+    if (found === undefined) throw new SkiffError('ENOTFOUND', `no Containerfile or Dockerfile found (${candidates.join(', ')})`, { hint: 'pass -f FILE' });
+    path = found;
+    text = text!;
   }
+  const args: Record<string, string> = {};
+  for (const af of f.buildArgFile as string[]) Object.assign(args, parseBuildArgFile(await readFile(af, 'utf8')));
+  Object.assign(args, keyValues(f.buildArg as string[], 'build-arg'));
+  const bool = (v: unknown, dflt: boolean): boolean => (v === undefined ? dflt : v === true || v === 'true' ? true : v === 'false' ? false : badBool(v));
+  const pull = f.pull === undefined ? 'missing' : f.pull === true || f.pull === 'true' ? 'always' : f.pull === 'false' ? 'missing' : String(f.pull);
+  if (!['always', 'missing', 'never', 'newer'].includes(pull)) throw new SkiffError('EINVALID', `invalid --pull ${pull}`, { hint: 'use always, missing, never or newer' });
+  const format = String(f.format);
+  if (format !== 'oci' && format !== 'docker') throw new SkiffError('EINVALID', `invalid --format ${format}`, { hint: 'use oci or docker' });
+  const network = f.network === undefined ? undefined : parseBuildNetwork(String(f.network));
+  const ts = (f.timestamp as string | undefined) ?? process.env.SOURCE_DATE_EPOCH;
+  if (ts !== undefined && !/^\d+$/u.test(ts)) throw new SkiffError('EINVALID', `invalid --timestamp ${ts}: want seconds since the epoch`);
+  const cacheOpts = parseCacheOptions(f.cacheTo as string[], f.cacheFrom as string[], f.cacheTtl === undefined ? undefined : String(f.cacheTtl), f.cacheMounts === true);
+  const platforms = (f.platform as string[]).length > 0 ? parsePlatformList(f.platform as string[]) : undefined;
+  const manifest = f.manifest === undefined ? undefined : String(f.manifest);
+  if (manifest !== undefined) checkTags([manifest]); // a bad list name fails before anything runs
+  const quiet = f.quiet === true;
+  const pmode = String(f.progress);
+  const mode = quiet || pmode === 'quiet' ? 'quiet' : pmode === 'json' ? 'json' : 'plain';
+  const o: BuildOptions = {
+    storeRoot: storeRootOf(cmd),
+    contextDir: ctxDir,
+    dockerfile: { text, path },
+    tags: f.tag as string[],
+    buildArgs: args,
+    target: f.target === undefined ? undefined : String(f.target),
+    noCache: f.cache === false,
+    layers: bool(f.layers, true),
+    pull: pull as BuildOptions['pull'],
+    // read when a FROM image is pulled, as the peers do: a build from stored images never loads the signing code
+    trustPolicy: memoAsync(async () => (await import('../signature/policy.ts')).loadPolicy({ path: (f.policy ?? f.signaturePolicy) === undefined ? undefined : String(f.policy ?? f.signaturePolicy), insecure: f.insecurePolicy === true })),
+    platform: platforms?.[0],
+    format,
+    labels: keyValues(f.label as string[], 'label'),
+    annotations: keyValues(f.annotation as string[], 'annotation'),
+    squash: f.squash === true,
+    timestamp: ts === undefined ? undefined : Number(ts),
+    secrets: new Map((f.secret as string[]).map(parseSecretFlag)),
+    network,
+    ...runSettings(f),
+    iidfile: f.iidfile === undefined ? undefined : String(f.iidfile),
+    outputs: (f.output as string[]).map(parseOutputFlag),
+    ignorefile: f.ignorefile === undefined ? undefined : String(f.ignorefile),
+    jobs: Number.parseInt(String(f.jobs), 10) || 1,
+    ssh: p.ssh,
+    ...(p.buildContexts?.size && { buildContexts: p.buildContexts }),
+    ...(remote && { contextTransient: true }),
+    allow: f.allow as string[],
+    registry: {
+      tlsVerify: f.tlsVerify === undefined ? undefined : bool(f.tlsVerify, true),
+      authFile: f.authfile === undefined ? undefined : String(f.authfile),
+      credentials: f.creds === undefined ? undefined : parseCredentials(String(f.creds)),
+    },
+    ...((cacheOpts.from.length > 0 || cacheOpts.to.length > 0) && { cache: cacheOpts }),
+    reporter: createReporter(mode),
+    signal: p.signal,
+  };
+  const multi = (platforms !== undefined && platforms.length > 1) || manifest !== undefined;
+  const build = multi
+    ? (await import('../build/executor/multi-platform.ts')).buildPlatforms(o, {
+        platforms: platforms ?? [hostPlatform()],
+        ...(manifest !== undefined && { manifest }),
+        reporterFor: (pf) => createReporter(mode, process.stderr, { label: pf }),
+      })
+    : buildImage(o);
+  const r = await build.catch((e: unknown) => {
+    throw withRunStatus(e);
+  });
+  if (!quiet) for (const n of r.names) process.stderr.write(`COMMIT ${n}\n`);
+  process.stdout.write(`${r.id.slice(7)}\n`);
 }
 
 /**
