@@ -32,6 +32,15 @@ describe('launchers', () => {
     expect(existsSync(resolve(repo, 'dist', `${tool}.mjs`))).toBe(true);
   });
 
+  it.each(TOOLS)('%s --version loads no builtin it does not use (node:fs without an ES module facade, whose fs.promises getter loads fs/promises and readline)', (tool) => {
+    const hook = `data:text/javascript,${encodeURIComponent("process.on('exit', () => process.stderr.write('BUILTINS ' + process.moduleLoadList.join(',') + '\\n'))")}`;
+    const r = spawnSync(process.execPath, ['--import', hook, resolve(repo, 'bin', `${tool}.mjs`), '--version'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const loaded = r.stderr.split('\n').find((l) => l.startsWith('BUILTINS '))!.split(',');
+    expect(loaded.some((m) => m.includes('internal/fs/utils'))).toBe(true); // the list is there (node:fs itself)
+    expect(loaded.filter((m) => /internal\/fs\/promises|readline/.test(m))).toEqual([]);
+  });
+
   it.skipIf(!systemNode || !pinned).each(TOOLS)('%s under an old system Node re-executes with the pinned Node', (tool) => {
     const r = spawnSync(systemNode!, [resolve(repo, 'bin', `${tool}.mjs`), '--version'], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
