@@ -83,7 +83,7 @@ describe('start-up of one command', () => {
 
   it('copy-tool copy loads no signing, archive, tar, YAML or other transport code before a copy needs it', () => {
     const files = loadedFiles('copy-tool', 'copy');
-    expect(carrying(files, /\/\/ (shared\/signature\/(sigstore|simple-signing|copy-signer|policy-evaluate|lookaside)|shared\/transport\/(docker|dir|store|oci-archive|docker-archive|oci-layout)\.ts|shared\/layer\/tar-|node_modules\/(tar-stream|tweetnacl|yaml|openpgp|undici)\/)/m)).toEqual([]);
+    expect(carrying(files, /\/\/ (shared\/signature\/(sigstore|simple-signing|copy-signer|policy-evaluate|lookaside)\.ts|shared\/transport\/(docker|dir|store|oci-archive|docker-archive|oci-layout)\.ts|shared\/layer\/tar-|node_modules\/(tar-stream|tweetnacl|yaml|openpgp|undici)\/)/m)).toEqual([]);
   });
 
   it.each([
