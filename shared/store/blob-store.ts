@@ -176,7 +176,7 @@ export class BlobStore {
       if (early !== undefined) throw early;
       const src = body instanceof Uint8Array ? Readable.from([body]) : body;
       // flush: fsync before the stream closes the handle (a committed blob must survive a crash).
-      const ws = fh.createWriteStream({ flush: true, highWaterMark: 1 << 18 });
+      const ws = fh.createWriteStream({ flush: true, highWaterMark: 1 << 19 });
       try {
         await pipeline(src, ds, ws, o.signal ? { signal: o.signal } : {});
       } catch (e) {
