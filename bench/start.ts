@@ -2,7 +2,7 @@
 //   `node -e 0` (the floor: Node's own start) vs `<tool> --version`;
 //   the no-op copy (registry → oci: when the layout has every blob) vs skopeo's;
 // each skiff row with Node's module compile cache (the default, a private per-user dir) and without it
-// (SKIFF_NO_COMPILE_CACHE=1). Commands run RUNS times, alternating; medians and minimums of wall time and the
+// (SKIFF_NO_COMPILE_CACHE=1), and with the hot command's own bundle or the all-commands one (SKIFF_ALL_COMMANDS_BUNDLE=1). Commands run RUNS times, alternating; medians and minimums of wall time and the
 // median CPU time (user + sys) are printed, with the ratio of medians to the row's reference.
 // Usage: npm run bench:start [-- --runs N]
 import { spawnSync } from 'node:child_process';
@@ -56,6 +56,7 @@ function table(title: string, cmds: Cmd[]): void {
 }
 
 const NO_CACHE = { SKIFF_NO_COMPILE_CACHE: '1' };
+const ALL = { SKIFF_ALL_COMMANDS_BUNDLE: '1' };
 const reg = await startRegistry();
 try {
   spawnSync(NODE, [join(ROOT, 'scripts/build.mjs')], { cwd: ROOT, stdio: 'inherit' });
@@ -79,6 +80,8 @@ try {
     cmd('skopeo copy (no-op)', ['skopeo', ...flags, ref, dst]),
     cmd('copy-tool copy (no-op)', [...tool('copy-tool'), ...flags, ref, dst]),
     cmd('copy-tool copy (no-op), no compile cache', [...tool('copy-tool'), ...flags, ref, dst], NO_CACHE),
+    cmd('copy-tool copy (no-op), all-commands bundle', [...tool('copy-tool'), ...flags, ref, dst], ALL),
+    cmd('copy-tool copy (no-op), all-commands bundle, no compile cache', [...tool('copy-tool'), ...flags, ref, dst], { ...ALL, ...NO_CACHE }),
     cmd('`node -e 0`', [NODE, '-e', '0']),
   ];
   measure(noop);
@@ -86,6 +89,15 @@ try {
   const nc: Cmd[] = [cmd('`copy-tool inspect --help`', [...tool('copy-tool'), 'inspect', '--help']), cmd('`copy-tool inspect --help`, no compile cache', [...tool('copy-tool'), 'inspect', '--help'], NO_CACHE)];
   measure(nc);
   table('the compile cache on a command that loads commander and one command module', nc);
+  // a hot command's own bundle (dist/hot/…) against the all-commands bundle with its shared chunks
+  const root = join(base, 'root');
+  const ps: Cmd[] = [];
+  for (const [what, env] of [['', {}], [', no compile cache', NO_CACHE], [', all-commands bundle', ALL], [', all-commands bundle, no compile cache', { ...ALL, ...NO_CACHE }]] as const) {
+    ps.push(cmd(`\`run-tool ps\`${what}`, [...tool('run-tool'), '--root', root, 'ps'], env));
+  }
+  for (const [what, env] of [['', {}], [', all-commands bundle', ALL]] as const) ps.push(cmd(`\`run-tool run --help\`${what}`, [...tool('run-tool'), 'run', '--help'], env));
+  measure(ps);
+  table('per-command bundles: a command loaded from its own bundle or from the all-commands bundle', ps);
 } finally {
   await reg.stop();
   rmSync(base, { recursive: true, force: true });

@@ -7,8 +7,11 @@
 // Start-up is on every command's path, so this file loads only what the common case needs: builtins for
 // re-executing are imported when that happens, a bare `--version` is answered here without loading the bundle,
 // and the bundle's compiled code is cached per user (compileCacheDir).
-import module from 'node:module';
-import { lstatSync, mkdirSync, readFileSync } from 'node:fs';
+// Builtins come through process.getBuiltinModule where there is one (Node 20.16, 22.3): an `import` of node:fs
+// builds an ES module facade that reads every export, running lazy getters such as fs.promises, which loads
+// fs/promises, readline and more — ~10 ms before any command code, measured, and all of a bare `--version`.
+const module = process.getBuiltinModule?.('node:module') ?? (await import('node:module')).default;
+const { existsSync, lstatSync, mkdirSync, readFileSync } = process.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
 
 const MIN_MAJOR = 22;
 const MIN_MINOR = 15;
@@ -108,6 +111,22 @@ function printVersion(tool) {
   process.stdout.write(`${tool} version ${version}\n`);
 }
 
+/**
+ * The bundle to load for `args`: a hot command's own bundle, dist/hot/<tool>-<command>/main.mjs (scripts/build.mjs),
+ * when the command is the first argument or follows only `--root DIR` / `--root=DIR`, and that bundle exists;
+ * otherwise (any other option first, help, no command, SKIFF_ALL_COMMANDS_BUNDLE=1) dist/<tool>.mjs with every command.
+ * A hot bundle holds only its command, so it must never see another one: the command word is matched exactly.
+ */
+export function bundleFor(tool, args, env = process.env) {
+  const all = new URL(`../dist/${tool}.mjs`, import.meta.url);
+  if (env.SKIFF_ALL_COMMANDS_BUNDLE === '1') return all;
+  const at = args[0] === '--root' ? 2 : args[0]?.startsWith('--root=') ? 1 : 0;
+  const name = args[at];
+  if (name === undefined || !/^[a-z][a-z-]*$/.test(name)) return all;
+  const hot = new URL(`../dist/hot/${tool}-${name}/main.mjs`, import.meta.url);
+  return existsSync(hot) ? hot : all;
+}
+
 /** Checks the running Node.js (re-executing with the pinned one when it is too old), then loads dist/<tool>.mjs. */
 export async function launch(tool) {
   if (tooOld(process.versions.node)) {
@@ -128,5 +147,5 @@ export async function launch(tool) {
     const dir = compileCacheDir();
     if (dir !== undefined) module.enableCompileCache(dir);
   }
-  await import(new URL(`../dist/${tool}.mjs`, import.meta.url).href);
+  await import(bundleFor(tool, args).href);
 }

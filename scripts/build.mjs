@@ -1,20 +1,22 @@
-// Bundles each tool into dist/<tool>.mjs with esbuild: one file per tool, dependencies inlined,
-// so start-up reads one module. Run by `npm run build` and by npm's `prepare` after install.
+// Bundles each tool with esbuild into dist/<tool>.mjs plus the chunks its commands load lazily (dist/chunks), and,
+// for each hot command (the ones on the everyday and benchmarked paths), a bundle of its own in
+// dist/hot/<tool>-<command>/ that holds that command's whole start-up graph in one file (command-bundles.mjs).
+// Files a previous build wrote and this one did not are removed. Run by `npm run build` and by npm's `prepare`.
+// Usage: node scripts/build.mjs [--outdir DIR]   (default dist; the launchers load dist)
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { HOT_COMMANDS, onlyCommandPlugin, removeStaleOutputs } from './command-bundles.mjs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const tools = ['build-tool', 'copy-tool', 'run-tool'];
+const out = parseArgs({ options: { outdir: { type: 'string', default: 'dist' } } }).values.outdir;
 
-await build({
-  entryPoints: Object.fromEntries(tools.map((t) => [t, `${t}/main.ts`])),
-  outdir: 'dist',
+/** What every build shares. */
+const common = {
   outExtension: { '.js': '.mjs' },
   bundle: true,
-  // Shared code and lazily imported modules (registry client, OpenPGP, …) go into chunks that load only when a
-  // command needs them, so start-up reads little.
   splitting: true,
-  chunkNames: 'chunks/[name]-[hash]',
   platform: 'node',
   format: 'esm',
   target: 'node22',
@@ -22,17 +24,38 @@ await build({
   minify: false,
   legalComments: 'none',
   logLevel: 'warning',
+  metafile: true,
   define: { SKIFF_VERSION: JSON.stringify(pkg.version) },
   // Bundled CommonJS dependencies call require() for builtins; give the ESM bundle one.
   banner: { js: "import { createRequire as __skiffCreateRequire } from 'node:module'; const require = __skiffCreateRequire(import.meta.url);" },
-});
+};
+
+const results = await Promise.all([
+  // Every command: shared code and lazily imported modules (registry client, OpenPGP, …) go into chunks that load
+  // only when a command needs them.
+  build({ ...common, entryPoints: Object.fromEntries(tools.map((t) => [t, `${t}/main.ts`])), outdir: out, chunkNames: 'chunks/[name]-[hash]' }),
+  // One hot command each: its main.ts with the other commands left out, so what the command loads at start-up is
+  // one file; what it imports lazily still comes in chunks of its own.
+  ...Object.entries(HOT_COMMANDS).flatMap(([tool, commands]) =>
+    commands.map((command) =>
+      build({
+        ...common,
+        entryPoints: { main: `${tool}/main.ts` },
+        outdir: `${out}/hot/${tool}-${command}`,
+        chunkNames: '[name]-[hash]',
+        plugins: [onlyCommandPlugin(tool, command)],
+      }),
+    ),
+  ),
+]);
+removeStaleOutputs(out, results.flatMap((r) => Object.keys(r.metafile.outputs)));
 
 // Man pages, one per command, from the command tables the bundles just built register (dist/man/*.1).
 // A tool that cannot run here (no user namespace for an ordinary user, say) gets no pages and a warning.
 const { spawnSync } = await import('node:child_process');
 const { rmSync } = await import('node:fs');
-rmSync('dist/man', { recursive: true, force: true });
+rmSync(`${out}/man`, { recursive: true, force: true });
 for (const t of tools) {
-  const r = spawnSync(process.execPath, [`dist/${t}.mjs`, 'generate-man-pages', 'dist/man'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync(process.execPath, [`${out}/${t}.mjs`, 'generate-man-pages', `${out}/man`], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
   if (r.status !== 0) process.stderr.write(`warning: no man pages for ${t}: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}\n`);
 }

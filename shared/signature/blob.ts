@@ -1,6 +1,6 @@
 import { SkiffError } from '../errors.ts';
 import type { ImageSignature } from './policy.ts';
-import { MAX_SIGSTORE_PAYLOAD_BYTES } from './sigstore.ts';
+import { MAX_SIGSTORE_PAYLOAD_BYTES } from './sigstore-limits.ts';
 
 /** Format tag of sigstore signatures in a stored blob (containers/image `internal/signature`). */
 export const SIGSTORE_BLOB_FORMAT = 'sigstore-json';

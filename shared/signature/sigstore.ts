@@ -7,6 +7,7 @@ import { digestHex, digestOf, parseDigest, type Digest } from '../oci/digest.ts'
 import { MediaType } from '../oci/media-types.ts';
 import type { Descriptor, Manifest } from '../oci/types.ts';
 import { buildPayload, parsePayload, type SignedClaims } from './payload.ts';
+import { MAX_SIGSTORE_PAYLOAD_BYTES } from './sigstore-limits.ts';
 
 const scrypt = promisify(scryptCb) as (pw: string | Buffer, salt: Buffer, keylen: number, opts: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 
@@ -19,7 +20,7 @@ export const COSIGN_PRIVATE_KEY_LABEL = 'ENCRYPTED COSIGN PRIVATE KEY';
 export const SIGSTORE_PRIVATE_KEY_LABEL = 'ENCRYPTED SIGSTORE PRIVATE KEY';
 /** Caps (SG-09): signatures per attachment manifest, bytes per payload, attachment manifest bytes. */
 export const MAX_SIGSTORE_SIGNATURES = 100;
-export const MAX_SIGSTORE_PAYLOAD_BYTES = 4 * 1024 * 1024;
+export { MAX_SIGSTORE_PAYLOAD_BYTES };
 export const MAX_ATTACHMENT_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** cosign's scrypt parameters for new keys. */
 export const COSIGN_SCRYPT = { N: 32768, r: 8, p: 1 } as const;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -30,6 +30,15 @@ describe('launchers', () => {
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toMatch(new RegExp(`^${tool} version \\d+\\.\\d+\\.\\d+`));
     expect(existsSync(resolve(repo, 'dist', `${tool}.mjs`))).toBe(true);
+  });
+
+  it.each(TOOLS)('%s --version loads no builtin it does not use (node:fs without an ES module facade, whose fs.promises getter loads fs/promises and readline)', (tool) => {
+    const hook = `data:text/javascript,${encodeURIComponent("process.on('exit', () => process.stderr.write('BUILTINS ' + process.moduleLoadList.join(',') + '\\n'))")}`;
+    const r = spawnSync(process.execPath, ['--import', hook, resolve(repo, 'bin', `${tool}.mjs`), '--version'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const loaded = r.stderr.split('\n').find((l) => l.startsWith('BUILTINS '))!.split(',');
+    expect(loaded.some((m) => m.includes('internal/fs/utils'))).toBe(true); // the list is there (node:fs itself)
+    expect(loaded.filter((m) => /internal\/fs\/promises|readline/.test(m))).toEqual([]);
   });
 
   it.skipIf(!systemNode || !pinned).each(TOOLS)('%s under an old system Node re-executes with the pinned Node', (tool) => {
@@ -206,6 +215,61 @@ describe('launcher start-up', () => {
       }
     });
   });
+});
+
+describe('per-command bundles', () => {
+  type BundleFor = (tool: string, args: string[], env?: object) => URL;
+  const bundleFor = async () => ((await import(resolve(repo, 'bin/launch.mjs'))) as { bundleFor: BundleFor }).bundleFor;
+  const rel = (u: URL) => u.pathname.replace(`${repo}/`, '');
+
+  it('a hot command named first (or after --root DIR) loads its own bundle; anything else the all-commands one', async () => {
+    const pick = await bundleFor();
+    expect(rel(pick('run-tool', ['run', '--rm', 'img']))).toBe('dist/hot/run-tool-run/main.mjs');
+    expect(rel(pick('run-tool', ['--root', '/x', 'ps']))).toBe('dist/hot/run-tool-ps/main.mjs');
+    expect(rel(pick('run-tool', ['--root=/x', 'rm', 'c']))).toBe('dist/hot/run-tool-rm/main.mjs');
+    expect(rel(pick('copy-tool', ['copy', 'a', 'b']))).toBe('dist/hot/copy-tool-copy/main.mjs');
+    for (const args of [[], ['--help'], ['help', 'run'], ['--debug', 'copy'], ['logs', 'c'], ['../hot/run-tool-run', 'x'], ['container', 'ps'], ['RUN']]) {
+      expect(rel(pick('run-tool', args)), args.join(' ')).toBe('dist/run-tool.mjs');
+    }
+    expect(rel(pick('run-tool', ['run'], { SKIFF_ALL_COMMANDS_BUNDLE: '1' }))).toBe('dist/run-tool.mjs');
+  });
+
+  it.each([
+    ['run-tool', 'run'],
+    ['run-tool', 'ps'],
+    ['run-tool', 'container-cleanup'],
+    ['copy-tool', 'copy'],
+    ['copy-tool', 'inspect'],
+  ])('%s %s --help is the same from its own bundle and from the all-commands bundle', (tool, command) => {
+    const run = (env: object) => spawnSync(process.execPath, [resolve(repo, 'bin', `${tool}.mjs`), command, '--help'], { encoding: 'utf8', env: { ...process.env, ...env } });
+    const hot = run({});
+    const all = run({ SKIFF_ALL_COMMANDS_BUNDLE: '1' });
+    expect(hot.status, hot.stderr).toBe(0);
+    expect(hot.stdout).toBe(all.stdout);
+    expect(hot.stdout).toContain(command);
+  });
+
+  it('a rebuild removes the chunks and bundles an earlier build left, and keeps what it wrote', () => {
+    const out = mkdtempSync(join(tmpdir(), 'skiff-build-'));
+    try {
+      const build = () => spawnSync(process.execPath, [resolve(repo, 'scripts/build.mjs'), '--outdir', out], { cwd: repo, encoding: 'utf8' });
+      expect(build().status).toBe(0);
+      const stale = ['chunks/chunk-OLD00000.mjs', 'hot/run-tool-run/chunk-OLD00000.mjs', 'hot/run-tool-gone/main.mjs', 'gone-tool.mjs'];
+      for (const f of stale) {
+        mkdirSync(dirname(join(out, f)), { recursive: true });
+        writeFileSync(join(out, f), 'export {};\n');
+      }
+      const r = build();
+      expect(r.status, r.stderr).toBe(0);
+      expect(stale.filter((f) => existsSync(join(out, f)))).toEqual([]);
+      expect(existsSync(join(out, 'hot/run-tool-gone'))).toBe(false);
+      for (const t of TOOLS) expect(existsSync(join(out, `${t}.mjs`))).toBe(true);
+      expect(existsSync(join(out, 'hot/run-tool-run/main.mjs'))).toBe(true);
+      expect(readdirSync(join(out, 'man')).length).toBeGreaterThan(10);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('start-up stays light', () => {

@@ -1,5 +1,7 @@
-import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseImageName } from '../../../shared/ref/transport-name.ts';
 import { copyImage, type CopyResult } from '../../../shared/transport/copy-image.ts';
@@ -80,6 +82,19 @@ describe.skipIf(!existsSync(REGISTRY_BIN))('a copy into a layout that has every 
     } finally {
       rmSync(join(out, '.skiff-tmp'), { force: true });
     }
+  });
+
+  it('through copy-tool, loads only its own bundle and no signing, policy-evaluation, YAML, tar or archive code', async () => {
+    const out = join(dir, 'out5');
+    await copy(ref, `oci:${out}:x`);
+    const repo = resolve(import.meta.dirname, '../../..');
+    const r = spawnSync(process.execPath, ['--import', join(repo, 'test/helpers/log-loads.mjs'), join(repo, 'bin/copy-tool.mjs'), 'copy', '-q', '--src-tls-verify=false', ref, `oci:${out}:x`], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const files = r.stderr.split('\n').filter((l) => l.startsWith('LOADED ')).map((l) => fileURLToPath(l.slice(7))).filter((f) => f.includes('/dist/'));
+    expect(files.length).toBeGreaterThan(1); // the hook saw the bundle (it can fail)
+    expect(files.filter((f) => !f.includes('/dist/hot/copy-tool-copy/')).map((f) => f.replace(repo, ''))).toEqual([]);
+    const unwanted = /\/\/ (shared\/signature\/(sigstore|simple-signing|copy-signer|policy-evaluate)\.ts|shared\/transport\/(dir|store|oci-archive|docker-archive|archive-\w+|tarball)\.ts|shared\/layer\/tar-|node_modules\/(tar-stream|tweetnacl|yaml|openpgp|smol-toml\/dist\/stringify)\/)/m;
+    expect(files.filter((f) => unwanted.test(readFileSync(f, 'utf8'))).map((f) => f.replace(repo, ''))).toEqual([]);
   });
 
   it('still stores a manifest the layout lacks, verified (the skip is only for a blob already there)', async () => {
