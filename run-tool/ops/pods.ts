@@ -150,6 +150,8 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
         dns: o.dns ?? [],
         pod: id,
         isInfra: true,
+        // the pod's first member starts it: its rootfs stays mounted for that start (a pod rm unmounts it)
+        keepMounted: true,
         ...(o.infraConmonPidFile !== undefined && { conmonPidFile: o.infraConmonPidFile }),
         ...(o.onWarning && { onWarning: o.onWarning }),
         ...(o.signal && { signal: o.signal }),

@@ -183,6 +183,10 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pods (root, real runc/conmon/netava
     const infra2 = okk(['pod', 'inspect', 'early2', '--format', '{{.InfraContainerID}}']);
     expect(sk(['run', '-d', '--pull', 'never', '--pod', 'early2', 'localhost/no-such-image:1', 'true']).status).not.toBe(0);
     expect(okk(['inspect', infra2, '--format', '{{.State.Status}}'])).toBe('created');
+    // the infra's rootfs stays mounted from pod create for that first start; a pod rm unmounts it even unstarted
+    expect(mountsUnder(root).some((m) => m.includes(infra2))).toBe(true);
+    expect(okk(['pod', 'rm', 'early2'])).toMatch(/^[0-9a-f]{64}$/);
+    expect(mountsUnder(root).some((m) => m.includes(infra2))).toBe(false);
   }, 60_000);
 
   it('pod pause/unpause freeze and thaw every container; top, logs, kill, restart and prune act on the whole pod', async () => {
