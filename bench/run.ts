@@ -76,7 +76,24 @@ function makeRootfs(dir: string, files: number): void {
   }
 }
 
+// podman 4.3 gives a pod's infra container nofile and nproc limits of 1048576, which a caller whose hard limits
+// are lower cannot raise (runc fails "error setting rlimits"): then both tools get the caller's limits from one
+// containers.conf (CONTAINERS_CONF replaces the system file for both alike)
+function capLimits(): void {
+  const hard = (flag: string) => sh('bash', ['-c', `ulimit -H${flag}`]).trim();
+  const low = (v: string) => v !== 'unlimited' && Number(v) < 1048576;
+  const nofile = hard('n');
+  if (!low(nofile) && !low(hard('u'))) return;
+  // nproc: a value the runtime can set under conmon on such machines (runc refused 65536 on the project's VM)
+  const nproc = String(Math.min(Number(hard('u')) || 32768, 32768));
+  const conf = join(base, 'containers.conf');
+  writeFileSync(conf, `[containers]\ndefault_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]\n`);
+  process.env.CONTAINERS_CONF = conf;
+  process.stderr.write(`hard limits nofile ${nofile}, nproc ${nproc}: both tools run with ${conf}\n`);
+}
+
 try {
+  capLimits();
   if (!existsSync(join(ROOT, 'dist/run-tool.mjs'))) sh(NODE, [join(ROOT, 'scripts/build.mjs')]);
   process.stderr.write(`setting up in ${base}\n`);
   // the images, made offline: busybox, and busybox + FILES small files

@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
 import { SkiffError } from '../../shared/errors.ts';
+import { procStartTime } from '../../shared/process/proc.ts';
 
 const BY_NAME = constants.signals as Record<string, number>;
 const SIGRTMIN = 34;
@@ -36,4 +37,20 @@ export function signalNumber(sig: string): number {
   const n = BY_NAME[sig];
   if (n === undefined) throw new SkiffError('EINVALID', `invalid signal ${sig}`);
   return n;
+}
+
+/**
+ * Sends canonical `signal` to a container's init process `pid` without a `runc kill` child, only when that pid
+ * still is the process recorded at start (`pidStart`, its /proc start time: the same pid-reuse guard runc applies
+ * with its init_process_start). False when it cannot vouch for the pid (nothing recorded, a zombie or another
+ * process under that pid, no permission): the caller then asks runc, which reports the container's real state.
+ */
+export function signalInit(pid: number, pidStart: string | undefined, signal: string): boolean {
+  if (pid <= 0 || pidStart === undefined || procStartTime(pid) !== pidStart) return false;
+  try {
+    process.kill(pid, signalNumber(signal));
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -26,6 +26,8 @@ export interface StateExt extends ContainerState {
   monitorStart?: string;
   /** what attachNetwork returned for the current run (bridge/pasta) */
   network?: NetworkState;
+  /** start time of the container's init process `pid` (pid reuse guard for signals sent without runc) */
+  pidStart?: string;
   /** start time of healthPid (pid reuse guard) */
   healthStart?: string;
   /**
@@ -176,6 +178,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     restartCount: isRestart ? c.state.restartCount + 1 : c.state.restartCount,
     runId,
     ...(procStartTime(monitorPid) !== undefined && { monitorStart: procStartTime(monitorPid) }),
+    ...(procStartTime(sync.pid) !== undefined && { pidStart: procStartTime(sync.pid) }),
     ...(net && { network: net }),
     ...(record.health && { health: { status: 'starting' as const, failingStreak: 0, log: c.state.health?.log ?? [] } }),
   };

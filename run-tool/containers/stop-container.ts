@@ -6,7 +6,7 @@ import type { Store } from '../../shared/store/store.ts';
 import { cleanupContainer, reconcile, removeLocked } from './cleanup-container.ts';
 import { getRunc } from './runc-handle.ts';
 import type { StateExt } from './start-container.ts';
-import { signalNumber } from './signals.ts';
+import { signalInit, signalNumber } from './signals.ts';
 import { containerPaths, loadById, lockContainer, saveState, type ContainerRecord } from './state.ts';
 import { exitError } from './exit-status.ts';
 import { removedExitCode } from './removed-exits.ts';
@@ -49,6 +49,7 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
   const root = store.paths.root;
   const runc = await getRunc();
   let pid = 0;
+  let pidStart: string | undefined;
   let record: ContainerRecord | undefined;
   const lock = await lockContainer(root, id);
   try {
@@ -57,6 +58,7 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
     record = c.record;
     if (c.state.status !== 'running') return false;
     pid = c.state.pid;
+    pidStart = (c.state as StateExt).pidStart;
     // a frozen container cannot act on its stop signal: thawed first, as podman does
     if (c.state.paused) await runc.resume(id).catch(() => {});
     const next = { ...c.state, stoppedByUser: true };
@@ -69,7 +71,8 @@ export async function stopContainer(store: Store, id: string, o: { timeout?: num
   const timeout = o.timeout ?? record.config.stopTimeout;
   if (timeout > 0) {
     const signal = o.signal ?? record.config.stopSignal;
-    await runc.kill(id, signal).catch(() => {});
+    // straight to the recorded init process when it still is that process; runc otherwise
+    if (!signalInit(pid, pidStart, signal)) await runc.kill(id, signal).catch(() => {});
     if (pid > 0 && !(await waitDead(pid, timeout * 1000))) o.onTimeout?.(`StopSignal ${signal} failed to stop container ${record.name} in ${timeout} seconds, resorting to SIGKILL`);
   }
   if (pid === 0 || isAlive(pid)) {

@@ -29,6 +29,11 @@ export interface CreateContainerOptions extends CreateOptions {
   log?: (line: string) => void;
   /** Keep the rootfs mounted for a start that follows at once (run). */
   keepMounted?: boolean;
+  /**
+   * A start follows at once (run): a pod's infra container whose namespaces the new member joins (which that
+   * start would bring up first anyway) is started while the member is being made, once its image is present.
+   */
+  startInfraEarly?: boolean;
   /** `--pod NAME|ID|new:NAME`: the container joins that pod (sharing its infra container's namespaces) */
   podRef?: string;
   /** `--replace`: a container already named `name` is removed first (stopped if it runs) */
@@ -67,9 +72,11 @@ function assertNoCidFile(path: string): void {
 }
 
 async function createFromSpec(store: Store, o: Omit<CreateContainerOptions, 'replace' | 'cidFile'>): Promise<ContainerRecord> {
-  const { pull = 'missing', registry, log, podRef, ...spec } = o;
-  const make = (extra: Partial<CreateOptions>) => withImage(store, spec.image, pull, { ...(registry && { registry }), ...(log && { log }), onWarning: spec.onWarning }, (image) =>
-    createFromImage(store, { ...spec, ...extra, image }));
+  const { pull = 'missing', registry, log, podRef, startInfraEarly, ...spec } = o;
+  const make = (extra: Partial<CreateOptions>, imageReady?: () => void) => withImage(store, spec.image, pull, { ...(registry && { registry }), ...(log && { log }), onWarning: spec.onWarning }, (image) => {
+    imageReady?.();
+    return createFromImage(store, { ...spec, ...extra, image });
+  });
   if (podRef === undefined) return make({});
   const { podForMember, addPodMember } = await import('./pods.ts');
   const m = await podForMember(store, podRef, { ...(spec.ports && { ports: spec.ports }), ...(spec.publishAll && { publishAll: true }), ...(spec.network !== undefined && { network: spec.network }), ...(spec.onWarning && { onWarning: spec.onWarning }) });
@@ -77,7 +84,19 @@ async function createFromSpec(store: Store, o: Omit<CreateContainerOptions, 'rep
   const own = new Set([...(spec.mounts ?? []), ...(spec.volumes ?? [])].map((x) => x.destination));
   const mounts = [...m.mounts.filter((x) => !own.has(x.destination)), ...(spec.mounts ?? [])];
   const volumes = [...m.volumes.filter((x) => !own.has(x.destination)), ...(spec.volumes ?? [])];
-  return addPodMember(store, m.pod, () => make({ pod: m.pod, shareNamespaces: { ...m.shareNamespaces, ...spec.shareNamespaces }, mounts, volumes }));
+  const shareNamespaces = { ...m.shareNamespaces, ...spec.shareNamespaces };
+  // the infra start (conmon, runc) overlaps the member's create; a failure here is left to the member's own start,
+  // which starts its dependencies again and reports it
+  const infra = m.infra;
+  let infraStarted: Promise<void> | undefined;
+  const early = startInfraEarly && infra !== undefined && Object.values(shareNamespaces).includes(infra)
+    ? () => void (infraStarted = startDetached(store, infra).catch(() => {}))
+    : undefined;
+  try {
+    return await addPodMember(store, m.pod, () => make({ pod: m.pod, shareNamespaces, mounts, volumes }, early));
+  } finally {
+    await infraStarted;
+  }
 }
 
 /** runContainer's options: createContainer's plus whether it runs detached. */
@@ -97,7 +116,7 @@ export interface RunContainerOptions extends CreateContainerOptions {
  */
 export async function runContainer(store: Store, o: RunContainerOptions): Promise<{ id: string; exitCode?: number; error?: string }> {
   const { detach, onCleanupWarning, listenFds, ...create } = o;
-  const r = await createContainer(store, { ...create, keepMounted: true });
+  const r = await createContainer(store, { ...create, keepMounted: true, startInfraEarly: true });
   if (detach) {
     try {
       await startDetached(store, r.id, { ...(listenFds && { preserveFds: listenFds }) });

@@ -150,6 +150,8 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
         dns: o.dns ?? [],
         pod: id,
         isInfra: true,
+        // the pod's first member starts it: its rootfs stays mounted for that start (a pod rm unmounts it)
+        keepMounted: true,
         ...(o.infraConmonPidFile !== undefined && { conmonPidFile: o.infraConmonPidFile }),
         ...(o.onWarning && { onWarning: o.onWarning }),
         ...(o.signal && { signal: o.signal }),
@@ -198,10 +200,10 @@ export async function listPods(store: Store): Promise<PodView[]> {
 
 /**
  * Resolves the `--pod` of a container create (`NAME|ID`, or `new:NAME` which creates the pod first): the pod's
- * id and the namespaces a member shares with its infra container. EINVALID (podman's message) for `-p` on a member
+ * id, its infra container's id and the namespaces a member shares with it. EINVALID (podman's message) for `-p` on a member
  * of a pod that shares its network.
  */
-export async function podForMember(store: Store, ref: string, o: { ports?: readonly PortMapping[]; publishAll?: boolean; network?: string; onWarning?: (m: string) => void }): Promise<{ pod: string; shareNamespaces: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>>; mounts: MountRequest[]; volumes: { name: string; destination: string; options: string[] }[] }> {
+export async function podForMember(store: Store, ref: string, o: { ports?: readonly PortMapping[]; publishAll?: boolean; network?: string; onWarning?: (m: string) => void }): Promise<{ pod: string; infra?: string; shareNamespaces: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>>; mounts: MountRequest[]; volumes: { name: string; destination: string; options: string[] }[] }> {
   let view: PodView;
   if (ref.startsWith('new:')) {
     const { id } = await createPod(store, { name: ref.slice(4), ...(o.onWarning && { onWarning: o.onWarning }) });
@@ -221,7 +223,7 @@ export async function podForMember(store: Store, ref: string, o: { ports?: reado
     if (r.share.includes('uts')) joins.uts = r.infraId;
     if (r.share.includes('pid')) joins.pid = r.infraId;
   }
-  return { pod: r.id, shareNamespaces: joins, mounts: r.mounts ?? [], volumes: r.volumes ?? [] };
+  return { pod: r.id, ...(r.infraId && { infra: r.infraId }), shareNamespaces: joins, mounts: r.mounts ?? [], volumes: r.volumes ?? [] };
 }
 
 /**

@@ -155,6 +155,40 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pods (root, real runc/conmon/netava
     okk(['pod', 'create', '--name', 'gone', '--network', 'none']);
   }, 60_000);
 
+  it('pod rm -f of a pod with 3 members that ignore SIGTERM stops them all within one grace period', () => {
+    const podId = okk(['pod', 'create', '--name', 'grace', '--network', 'none']);
+    const ids = ['s1', 's2', 's3'].map((n) => okk(['run', '-d', '--pod', 'grace', '--name', n, IMG, 'sh', '-c', 'trap "" TERM; while :; do sleep 0.1; done']));
+    const pids = ids.map((id) => pidOf(id));
+    const t0 = Date.now();
+    const r = sk(['pod', 'rm', '-f', '-t', '3', 'grace']);
+    const took = Date.now() - t0;
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(podId);
+    for (const p of pids) expect(existsSync(`/proc/${p}`)).toBe(false);
+    // one grace period (3 s) for all three, not one each (9 s and more)
+    expect(took).toBeGreaterThanOrEqual(3000);
+    expect(took).toBeLessThan(6500);
+    expect(okk(['ps', '-a', '--format', '{{.Names}}'])).toBe('');
+  }, 60_000);
+
+  it('run -d --pod starts the infra container with the member: both run, the member in the infra\'s namespaces', () => {
+    okk(['pod', 'create', '--name', 'early', '--network', 'none']);
+    const infra = okk(['pod', 'inspect', 'early', '--format', '{{.InfraContainerID}}']);
+    expect(okk(['inspect', infra, '--format', '{{.State.Status}}'])).toBe('created');
+    okk(['run', '-d', '--pod', 'early', '--name', 'e1', IMG, 'sleep', '300']);
+    expect(okk(['inspect', infra, '--format', '{{.State.Status}}'])).toBe('running');
+    for (const kind of ['net', 'ipc', 'uts'] as const) expect(nsInode(pidOf('e1'), kind), kind).toBe(nsInode(pidOf(infra), kind));
+    // a member whose image is missing leaves the infra as it was: not started
+    okk(['pod', 'create', '--name', 'early2', '--network', 'none']);
+    const infra2 = okk(['pod', 'inspect', 'early2', '--format', '{{.InfraContainerID}}']);
+    expect(sk(['run', '-d', '--pull', 'never', '--pod', 'early2', 'localhost/no-such-image:1', 'true']).status).not.toBe(0);
+    expect(okk(['inspect', infra2, '--format', '{{.State.Status}}'])).toBe('created');
+    // the infra's rootfs stays mounted from pod create for that first start; a pod rm unmounts it even unstarted
+    expect(mountsUnder(root).some((m) => m.includes(infra2))).toBe(true);
+    expect(okk(['pod', 'rm', 'early2'])).toMatch(/^[0-9a-f]{64}$/);
+    expect(mountsUnder(root).some((m) => m.includes(infra2))).toBe(false);
+  }, 60_000);
+
   it('pod pause/unpause freeze and thaw every container; top, logs, kill, restart and prune act on the whole pod', async () => {
     const podId = okk(['pod', 'create', '--name', 'ops', '--network', 'none']);
     okk(['run', '-d', '--pod', 'ops', '--name', 'talker', IMG, 'sh', '-c', 'echo said-hello; exec sleep 300']);

@@ -98,4 +98,34 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('stop claims the cleanup o
     const locks = readFileSync(flockLog, 'utf8').split('\n').filter(Boolean);
     expect(locks.length).toBe(2);
   }, 60_000);
+
+  it('stop sends the stop signal to the recorded init process itself (no runc kill); a pid whose start time no longer matches goes through runc', async () => {
+    const s = store!;
+    const runcLog = join(shimDir, '..', 'runc.log');
+    const runcShim = join(shimDir, '..', 'runc-logged');
+    writeFileSync(runcShim, `#!/bin/sh\necho "$*" >> ${runcLog}\nexec ${process.env.SKIFF_RUNC ?? '/usr/sbin/runc'} "$@"\n`);
+    chmodSync(runcShim, 0o755);
+    const stopCli = (id: string) => spawnSync(process.execPath, [join(repo, 'bin', 'run-tool.mjs'), '--root', s.paths.root, 'stop', '-t', '10', id], { encoding: 'utf8', env: { ...process.env, SKIFF_RUNC: runcShim }, timeout: 60_000 });
+    const kills = () => (existsSync(runcLog) ? readFileSync(runcLog, 'utf8').split('\n').filter((l) => / kill /.test(l)) : []);
+    const r = await createContainer(s, { image: 'busybox', args: ['sh', '-c', 'trap "exit 4" TERM; while :; do sleep 0.05; done'], network: 'none', pull: 'never' });
+    await startContainer(s, r.id);
+    const st = (await loadById(s.paths.root, r.id))!.state as { pid: number; pidStart?: string };
+    expect(st.pidStart).toMatch(/^[0-9]+$/);
+    writeFileSync(runcLog, '');
+    const a = stopCli(r.id);
+    expect(a.status, a.stderr).toBe(0);
+    expect((await loadById(s.paths.root, r.id))?.state).toMatchObject({ status: 'exited', exitCode: 4 });
+    expect(kills()).toEqual([]);
+
+    // a recorded start time that is not the live process's: the pid is not trusted, runc signals the container
+    await startContainer(s, r.id);
+    const sf = join(containerPaths(s.paths.root, r.id).dir, 'state.json');
+    writeFileSync(sf, JSON.stringify({ ...JSON.parse(readFileSync(sf, 'utf8')), pidStart: '1' }));
+    writeFileSync(runcLog, '');
+    const b = stopCli(r.id);
+    expect(b.status, b.stderr).toBe(0);
+    expect((await loadById(s.paths.root, r.id))?.state).toMatchObject({ status: 'exited', exitCode: 4 });
+    expect(kills()).toHaveLength(1);
+    expect(kills()[0]).toMatch(new RegExp(`kill ${r.id} (SIG)?TERM$`));
+  }, 60_000);
 });
