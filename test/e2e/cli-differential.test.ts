@@ -38,6 +38,9 @@ const KNOWN: Record<string, { exit?: true; extraKeys?: string[]; unordered?: tru
   'copy inspect oci:<dir>/layout:latest': { extraKeys: ['LayersData'] },
   // podman 4.3 lists the oldest container first, run-tool the newest (as docker and podman 5); `ps --sort` is elsewhere
   'run ps -a --format {{.Names}} {{.Status}}': { unordered: true },
+  // podman removes the containers in parallel and prints each name as its removal ends (a stopped one first, as a
+  // rule); run-tool prints them in the order given
+  'run rm -f -t 0 dr dc': { unordered: true },
 };
 
 /** podman's logger lines as their message; its machine-specific notices dropped. */
