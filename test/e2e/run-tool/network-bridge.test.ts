@@ -85,6 +85,8 @@ describe.skipIf(!isRoot || !hasRunc || !hasBusybox || !has('netavark') || !has('
   let image: ImageConfig;
   let runc: Runc;
   const live: Array<{ id: string; dir: string; state?: NetworkState }> = [];
+  /** networks attached without a container yet: detached in afterAll (detach is idempotent) */
+  const attached: { id: string; state: NetworkState }[] = [];
 
   beforeAll(async () => {
     s = await scratchDir('skiff-net-');
@@ -111,6 +113,7 @@ describe.skipIf(!isRoot || !hasRunc || !hasBusybox || !has('netavark') || !has('
   });
 
   afterAll(async () => {
+    for (const a of attached) await detachNetwork(a.id, a.state, { root, rootless: false }).catch(() => {});
     for (const c of live) {
       await runc?.delete(c.id, { force: true }).catch(() => {});
       await detachNetwork(c.id, c.state, { root, rootless: false }).catch(() => {});
@@ -164,6 +167,7 @@ describe.skipIf(!isRoot || !hasRunc || !hasBusybox || !has('netavark') || !has('
     const port = await freePort('tcp', '127.0.0.1');
     const plan: NetworkPlan = { mode: 'bridge', ports: parsePublish(`127.0.0.1:${port}:80`), hostname: 'web' };
     const state = await attachNetwork(id, plan, { root, rootless: false });
+    attached.push({ id, state }); // a failed assertion below must not leave the namespace and its rules behind
     expect(state.mode).toBe('bridge');
     expect(state.netnsPath).toBe(`/run/netns/skiff-${id}`);
     expect(existsSync(state.netnsPath!)).toBe(true);
