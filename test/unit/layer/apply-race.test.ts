@@ -221,7 +221,9 @@ describe.skipIf(!isRoot)('unpack cache under a concurrent writer (root)', () => 
     return { layer: { diffID: digestOf(t.bytes), open: async () => t.stream }, release: t.release };
   }
   const tmpDiff = async (cache: string): Promise<string> => {
-    const tmp = (await readdir(cache)).find((n) => n.startsWith('.tmp-'));
+    // the cache directory itself appears only once ensureUnpacked has started
+    const names = await readdir(cache).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? [] : Promise.reject(e)));
+    const tmp = names.find((n) => n.startsWith('.tmp-'));
     return tmp === undefined ? '' : join(cache, tmp, 'diff');
   };
 
