@@ -1,5 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { requireProgram } from '../../shared/process/system-programs.ts';
 
 /**
  * A fresh scratch directory on tmpfs (/dev/shm) when available; removed by the returned cleanup, which retries
@@ -13,3 +14,13 @@ export async function scratchDir(prefix = 'skiff-test-'): Promise<{ dir: string;
 
 /** True when the tests run as root (tests that need it skip otherwise). */
 export const isRoot = process.getuid?.() === 0;
+
+/** True when every one of `names` is a program the project can run (what shared/process's requireProgram finds). */
+export function hasPrograms(...names: string[]): boolean {
+  try {
+    for (const n of names) requireProgram(n);
+    return true;
+  } catch {
+    return false;
+  }
+}

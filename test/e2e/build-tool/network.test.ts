@@ -8,20 +8,12 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox } from '../../helpers/busybox.ts';
-import { isRoot } from '../../helpers/tmp.ts';
+import { hasPrograms, isRoot } from '../../helpers/tmp.ts';
 import { exitCodeFor } from '../../../shared/cli/exit-codes.ts';
-import { requireProgram } from '../../../shared/process/system-programs.ts';
 import { makeWorld, type World } from './harness.ts';
 
 const repo = resolve(import.meta.dirname, '../../..');
-const hasNetavark = (() => {
-  try {
-    requireProgram('netavark');
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasNetavark = hasPrograms('netavark');
 
 const MARK = 'HOST-LOOPBACK-SERVICE';
 

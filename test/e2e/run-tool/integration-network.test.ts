@@ -6,22 +6,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultNetworkConfig, networkPaths } from '../../../shared/network/network-config.ts';
-import { requireProgram } from '../../../shared/process/system-programs.ts';
 import { openStore } from '../../../shared/store/store.ts';
 import { importTarball } from '../../../shared/transport/tarball.ts';
 import { busyboxTarball, hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
+import { hasPrograms, isRoot, scratchDir } from '../../helpers/tmp.ts';
 import { freeLocalPort, hasConmon, httpGet, httpGetRetry, rtSync } from './integration-helpers.ts';
 
-const hasNetavark = (() => {
-  try {
-    requireProgram('netavark');
-    requireProgram('ip');
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasNetavark = hasPrograms('netavark', 'ip');
 
 // a private bridge and subnet per run (the store's own "podman" network), so nothing collides with other runs
 const tag = (process.pid % 200) + 20;

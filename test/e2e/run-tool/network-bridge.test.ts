@@ -20,31 +20,11 @@ import { attachNetwork, detachNetwork, readAttachment } from '../../../shared/ne
 import { createNetwork, defaultNetworkConfig, networkPaths } from '../../../shared/network/network-config.ts';
 import { HOST_ADDRESSES_DIR } from '../../../shared/network/host-addresses.ts';
 import { freePort, parsePublish } from '../../../shared/network/publish.ts';
+import { text } from 'node:stream/consumers';
 import type { NetworkPlan, NetworkState } from '../../../shared/network/types.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
+import { hasPrograms, isRoot, scratchDir } from '../../helpers/tmp.ts';
 
-function has(name: 'netavark' | 'aardvark-dns' | 'pasta' | 'ip'): boolean {
-  try {
-    requireProgram(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-let hasRunc = false;
-try {
-  requireProgram('runc');
-  hasRunc = true;
-} catch {
-  /* skipped below */
-}
-
-async function text(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** GET http://127.0.0.1:port/ — only loopback, bounded retries. */
 async function get(port: number, tries = 50): Promise<{ status: number; body: string }> {
@@ -78,7 +58,7 @@ const tag = (process.pid % 200) + 20;
 const SUBNET = `10.231.${tag}.0/24`;
 const BRIDGE = `skt${process.pid % 100000}`;
 
-describe.skipIf(!isRoot || !hasRunc || !hasBusybox || !has('netavark') || !has('ip'))('rootful networking through netavark (real runc)', () => {
+describe.skipIf(!isRoot || !hasBusybox || !hasPrograms('runc', 'netavark', 'ip'))('rootful networking through netavark (real runc)', () => {
   let s: { dir: string; cleanup: () => Promise<void> };
   let root: string;
   let lowers: string[];
@@ -260,7 +240,7 @@ describe.skipIf(!isRoot || !hasRunc || !hasBusybox || !has('netavark') || !has('
     }
   });
 
-  it.skipIf(!has('aardvark-dns'))('two containers on a user network resolve each other by name through aardvark-dns', async () => {
+  it.skipIf(!hasPrograms('aardvark-dns'))('two containers on a user network resolve each other by name through aardvark-dns', async () => {
     const net = await createNetwork(root, { name: `skt-dns-${process.pid}`, subnet: `10.232.${tag}.0/24`, interfaceName: `skd${process.pid % 100000}` });
     expect(net.dns_enabled).toBe(true);
     const idA = randomBytes(32).toString('hex');

@@ -8,19 +8,12 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSkiffError } from '../../../shared/errors.ts';
 import { attachNetwork } from '../../../shared/network/attach.ts';
-import { requireProgram } from '../../../shared/process/system-programs.ts';
 import { freePort, parsePublish } from '../../../shared/network/publish.ts';
 import { pastaArgs } from '../../../shared/network/pasta.ts';
 import { hasBusybox } from '../../helpers/busybox.ts';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
+import { hasPrograms, isRoot, scratchDir } from '../../helpers/tmp.ts';
 
-let hasPasta = false;
-try {
-  requireProgram('pasta');
-  hasPasta = true;
-} catch {
-  /* skipped */
-}
+const hasPasta = hasPrograms('pasta');
 const UID = 54321; // an ordinary uid without a passwd entry: setpriv needs none
 const node = process.execPath;
 

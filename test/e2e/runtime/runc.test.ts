@@ -12,23 +12,12 @@ import { writeEtcFiles } from '../../../shared/runtime/etc-files.ts';
 import { ensurePrivateDir, gateRunc, Runc, startFailureCode } from '../../../shared/runtime/runc.ts';
 import { requireProgram } from '../../../shared/process/system-programs.ts';
 import { acquireLock } from '../../../shared/store/lock.ts';
+import { text } from 'node:stream/consumers';
 import { openStore } from '../../../shared/store/store.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
+import { hasPrograms, isRoot, scratchDir } from '../../helpers/tmp.ts';
 
-let hasRunc = false;
-try {
-  requireProgram('runc');
-  hasRunc = true;
-} catch {
-  /* skip */
-}
-
-async function text(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+const hasRunc = hasPrograms('runc');
 
 describe.skipIf(!isRoot || !hasRunc || !hasBusybox)('runtime e2e (real runc)', () => {
   let s: { dir: string; cleanup: () => Promise<void> };
