@@ -20,7 +20,8 @@ export async function pruneStore(root: string, o: { runcRoot?: string } = {}): P
     await reclaimBuilds(store.paths.root, await buildRunc(o));
     const cacheEntries = await new BuildCache(store.paths.cache).clear();
     await rm(join(store.paths.cache, 'mounts'), { recursive: true, force: true });
-    await rm(join(store.paths.cache, 'file-digests.json'), { force: true });
+    await rm(join(store.paths.cache, 'file-digests'), { recursive: true, force: true });
+    await rm(join(store.paths.cache, 'file-digests.json'), { force: true }); // the memo's earlier, store-wide form
     let images = 0;
     const held = await workingImageIds(store.paths.root); // a working container's uncommitted image is not dangling
     for (const e of await store.layout.entries()) {

@@ -202,6 +202,16 @@ export class Layout {
   }
 
   /**
+   * Whether index.json names `desc` (same digest, media type and size) by every name in `names` (full normalised
+   * references; false for an empty list). One read, no lock: index.json is only ever replaced whole.
+   */
+  async names(names: readonly string[], desc: Descriptor, o: Cancellable = {}): Promise<boolean> {
+    if (names.length === 0) return false;
+    const entries = await this.entries(o);
+    return names.every((n) => entries.some((e) => refNameOf(e) === n && e.digest === desc.digest && e.mediaType === desc.mediaType && e.size === desc.size));
+  }
+
+  /**
    * Read-modify-write of index.json under the layout's index lock; `fn` may edit the array in place or
    * return a new one. The result is validated and normalised, then written atomically. Returns fn's value
    * (when fn returns an array, that array is the new entry list and is also returned).

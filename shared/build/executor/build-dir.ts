@@ -85,15 +85,16 @@ export async function cleanBuildDir(dir: string, runc: Runc, storeRoot: string):
 
 /**
  * Removes the state dirs of builds whose process is gone (lock free), and detaches the RUN networks of builds
- * whose state dir is already gone (the watchdog removed it). Returns the ids of the state dirs reclaimed.
+ * whose state dir is already gone (the watchdog removed it). Returns the ids of the state dirs reclaimed. `runc` may
+ * be a factory, called only when there is a state dir to clean.
  */
-export async function reclaimBuilds(storeRoot: string, runc: Runc): Promise<string[]> {
+export async function reclaimBuilds(storeRoot: string, runc: Runc | (() => Promise<Runc>)): Promise<string[]> {
   const root = buildsRoot(storeRoot);
   const out: string[] = [];
   for (const id of await readdir(root).catch(() => [] as string[])) {
     const dir = join(root, id);
     if (!(await isLockFree(join(dir, 'lock')).catch(() => true))) continue;
-    await cleanBuildDir(dir, runc, storeRoot);
+    await cleanBuildDir(dir, typeof runc === 'function' ? await runc() : runc, storeRoot);
     out.push(id);
   }
   const live = new Set(await readdir(root).catch(() => [] as string[]));

@@ -7,7 +7,6 @@
  * build's state dir, watchdog and the next build's reclaim make a killed build leave nothing behind (BU-17).
  */
 import { mkdir, realpath } from 'node:fs/promises';
-import { join } from 'node:path';
 import { SkiffError, throwIfAborted } from '../../errors.ts';
 import { digestHex, type Digest } from '../../oci/digest.ts';
 import type { History, ImageConfig, Platform } from '../../oci/types.ts';
@@ -23,7 +22,7 @@ import { DEFAULT_PATH } from '../../runtime/spec.ts';
 import { openStore } from '../../store/store.ts';
 import { copyCreatedBy, findStage, IgnoreMatcher, loadIgnoreFile, parseDockerfile, planBuild } from '../dockerfile/index.ts';
 import { BuildCache } from '../cache/cache-store.ts';
-import { FileDigests } from '../cache/file-digests.ts';
+import { FileDigests, memoFileFor } from '../cache/file-digests.ts';
 import { baseKey, stepKey } from '../cache/key.ts';
 import type { RemoteCache, RemoteHit, ExportStep } from '../cache/remote-cache.ts';
 import type { BuildahChain } from '../cache/buildah-key.ts';
@@ -136,11 +135,13 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined, na
     await store.close();
     throw e;
   }
-  const runc = await buildRunc(o);
+  // the runtime (containers.conf read, runc's root made) only when a RUN runs or a killed build's state is reclaimed
+  let runcPromise: Promise<Runc> | undefined;
+  const runc = (): Promise<Runc> => (runcPromise ??= buildRunc(o));
   await reclaimBuilds(store.paths.root, runc);
   // the build's state dir (lock, watchdog) is made when a step first needs it: a fully cached build never does
   let bdPromise: Promise<BuildDir> | undefined;
-  const buildDir = (): Promise<BuildDir> => (bdPromise ??= BuildDir.create(store.paths.root, runc));
+  const buildDir = (): Promise<BuildDir> => (bdPromise ??= runc().then((r) => BuildDir.create(store.paths.root, r)));
   const fixed = o.timestamp !== undefined ? new Date(o.timestamp * 1000) : undefined;
   const stats: BuildStats = { runs: 0, copies: 0, cacheHits: 0, layers: 0, filesHashed: 0 };
   const useCache = o.layers !== false && !o.noCache;
@@ -148,7 +149,7 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined, na
   try {
     const ign = await loadIgnoreFile(contextReal, { dockerfile: o.dockerfile.path, ignorefile: o.ignorefile, ...so });
     for (const s of ign.skipped) reporter.warn(`ignore file ${s} points outside the context and was not read`);
-    const digests = await FileDigests.load(join(store.paths.cache, 'file-digests.json'));
+    const digests = await FileDigests.load(memoFileFor(store.paths.cache, contextReal));
     if (o.contextTransient) digests.transient(contextReal);
     // each local directory context is read like the main one: its own .containerignore/.dockerignore applies
     const namedDirs = new Map<string, { dir: string; ignore: IgnoreMatcher }>();
@@ -529,14 +530,19 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined, na
       if (failed) throw failed.reason;
     }
     let target = await results.get(plan.target)!;
-    await claimHits(target.layers);
-    if (o.squash && target.layers.length > target.baseLayerCount) target = await squash(ctx, target);
+    // the target's hit layers are claimed when something reads or references them anew (squash, the image's
+    // documents, --cache-to); not when the image is already named as built (publishImage)
+    if (o.squash && target.layers.length > target.baseLayerCount) {
+      await claimHits(target.layers);
+      target = await squash(ctx, target);
+    }
     // buildah's own wording (the unconsumed build-args line) is printed as buildah prints it, on stderr
     for (const w of plan.finish()) (w.startsWith('[Warning] ') ? reporter.peerWarning(w) : reporter.warn(w));
     const created = fixed?.toISOString() ?? target.history.at(-1)?.created ?? ctx.now();
-    const { id, descriptor, names } = await publishImage(o, { store, target, tags, created, fixed, exportDir: async () => (await buildDir()).path('export'), signal });
+    const { id, descriptor, names } = await publishImage(o, { store, target, tags, created, fixed, exportDir: async () => (await buildDir()).path('export'), claim: () => claimHits(target.layers), signal });
     if (o.cache?.to.length && !record) reporter.warn('--cache-to is ignored with --layers=false: no step is recorded');
     if (o.cache?.to.length && record) {
+      await claimHits(target.layers);
       await (await import('./cache-export.ts')).exportBuildCache(o, { store, steps: exported, imageStages: written, remoteTags: tags.remote, mounts: ctx.cacheMounts?.used ?? new Map(), warn: (m) => reporter.warn(m), ...so });
     }
     stats.filesHashed = digests.hashed;

@@ -23,18 +23,28 @@ import { decompress } from '../../layer/compression.ts';
 import { packTree } from '../../layer/tar-write.ts';
 import type { StageLayer } from './layers.ts';
 
+/** What the built image's documents are made from. */
+export interface BuiltImageInput {
+  config: ImageConfig;
+  layers: StageLayer[];
+  history: History[];
+}
+
+/** How the built image's documents are written. */
+export interface BuiltImageOptions {
+  format?: 'oci' | 'docker';
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  created: string;
+  signal?: AbortSignal;
+}
+
 /**
- * Writes config and manifest blobs for `layers` + `config` through the one image writer (shared/image's
- * composeImage + writeImage: both documents checked against the document limit before anything is stored, then
- * blobs → config → manifest with verified puts; the layers are in the store already and are skipped).
- * Returns the manifest descriptor and image ID. Not tagged.
+ * The built image's config and manifest for `layers` + `config` (shared/image's composeImage: both documents
+ * checked against the document limit), in memory: nothing is read or written. Its descriptor is the manifest
+ * writeBuiltImage stores.
  */
-export async function writeBuiltImage(
-  store: Store,
-  r: { config: ImageConfig; layers: StageLayer[]; history: History[] },
-  o: { format?: 'oci' | 'docker'; labels?: Record<string, string>; annotations?: Record<string, string>; created: string; signal?: AbortSignal },
-): Promise<{ descriptor: Descriptor; id: Digest }> {
-  const so = { signal: o.signal };
+export function composeBuiltImage(store: Store, r: BuiltImageInput, o: BuiltImageOptions): Image {
   const cfg: ImageConfig = structuredClone(r.config);
   cfg.created = o.created;
   cfg.rootfs = { type: 'layers', diff_ids: r.layers.map((l) => l.diffId) };
@@ -55,6 +65,16 @@ export async function writeBuiltImage(
     if (o.format === 'docker' && isSkiffError(e, 'EUNSUPPORTED')) throw new SkiffError(e.code, e.message, { hint: 'build with --format oci' });
     throw e;
   }
+  return image;
+}
+
+/**
+ * Writes config and manifest blobs of the composed image (composeBuiltImage) through the one image writer
+ * (shared/image's writeImage: blobs → config → manifest with verified puts; the layers are in the store already
+ * and are skipped). Returns the manifest descriptor and image ID. Not tagged.
+ */
+export async function writeBuiltImage(store: Store, r: BuiltImageInput, o: BuiltImageOptions, image = composeBuiltImage(store, r, o)): Promise<{ descriptor: Descriptor; id: Digest }> {
+  const so = { signal: o.signal };
   // the layers were stored (or claimed, on a cache hit) by the steps: the writer skips them without a second lease
   // round-trip per layer, and commitImage checks that everything is present before any name is written
   const inStore = new Set<string>(r.layers.map((l) => l.descriptor.digest));

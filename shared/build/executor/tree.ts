@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { join, normalize, posix } from 'node:path';
 import { throwIfAborted, type Cancellable } from '../../errors.ts';
 import type { IgnoreMatcher } from '../dockerfile/index.ts';
 import type { FileDigests } from '../cache/file-digests.ts';
@@ -73,8 +73,11 @@ export async function walkTree(root: string, f: WalkFilter, o: Cancellable = {})
       await new Promise<void>((r) => setImmediate(r));
     }
     throwIfAborted(o.signal);
+    // plain concatenation: `dir` is already normal (the root normalised once, then names from readdir), and join()'s
+    // normalisation of every path was a tenth of a cached rebuild's context check
+    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
     for (const n of names) {
-      const e = entryOfSync(join(dir, n), rel === '' ? n : `${rel}/${n}`);
+      const e = entryOfSync(prefix + n, rel === '' ? n : `${rel}/${n}`);
       const r = e.rel;
       const host = e.host;
       const ctxRel = f.ctxPrefix === '' ? r : `${f.ctxPrefix}/${r}`;
@@ -87,7 +90,7 @@ export async function walkTree(root: string, f: WalkFilter, o: Cancellable = {})
       if (e.type === 'dir') await visit(host, r);
     }
   };
-  if (out[0]!.type === 'dir') await visit(root, '');
+  if (out[0]!.type === 'dir') await visit(normalize(root), '');
   return out;
 }
 
@@ -100,12 +103,19 @@ export async function selectionDigest(entries: readonly TreeEntry[], digests: Fi
   const misses = entries.flatMap((e, i) => (sums[i] === undefined ? [i] : []));
   const read = await mapLimit(misses, FS_CONCURRENCY, (i) => digests.digest(entries[i]!.host, entries[i]!.st, o));
   misses.forEach((i, j) => (sums[i] = read[j]!));
+  // one update per slice of entries rather than per entry (the same bytes are hashed)
+  let buf = '';
   for (const [i, e] of entries.entries()) {
     let content = '';
     if (e.type === 'file') content = sums[i]!;
     else if (e.type === 'symlink') content = e.link ?? '';
-    h.update(`${e.rel}\0${e.type}\0${Number(e.st.mode & 0o7777n).toString(8)}\0${e.st.uid}:${e.st.gid}\0${content}\n`);
+    buf += `${e.rel}\0${e.type}\0${Number(e.st.mode & 0o7777n).toString(8)}\0${e.st.uid}:${e.st.gid}\0${content}\n`;
+    if (buf.length >= 1 << 16) {
+      h.update(buf);
+      buf = '';
+    }
   }
+  h.update(buf);
   return h.digest('hex');
 }
 

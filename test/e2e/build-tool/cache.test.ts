@@ -1,9 +1,10 @@
-import { chmod, rename, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, lstat, readdir, rename, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox } from '../../helpers/busybox.ts';
 import { isRoot } from '../../helpers/tmp.ts';
 import { makeWorld, type World } from './harness.ts';
+import { acquireLock } from '../../../shared/store/lock.ts';
 
 describe.skipIf(!isRoot || !hasBusybox)('build cache correctness (BU-18)', () => {
   let w: World;
@@ -25,6 +26,48 @@ describe.skipIf(!isRoot || !hasBusybox)('build cache correctness (BU-18)', () =>
     await writeFile(join(w.ctx, 'foo1'), 'changed');
     const r3 = await w.build(copyDf());
     expect(r3.stats.copies).toBe(1);
+  });
+
+  it('racy file: a same-size rewrite right after the build, mtime put back, still rebuilds', async () => {
+    await w.files({ foo1: 'r1', foo2: 'b' });
+    const r1 = await w.build(copyDf(), { tags: ['racy'] });
+    expect(r1.stats.copies).toBe(1);
+    // foo1 was read within its timestamps' granularity of its last change: its stat alone cannot vouch for it
+    const before = await stat(join(w.ctx, 'foo1'));
+    await writeFile(join(w.ctx, 'foo1'), 'r2');
+    await utimes(join(w.ctx, 'foo1'), before.atime, before.mtime);
+    const r2 = await w.build(copyDf(), { tags: ['racy'] });
+    expect(r2.stats.copies).toBe(1);
+    const { readFile } = await import('node:fs/promises');
+    expect(await readFile(join((await w.image('racy')).rootfs, 'dst/foo1'), 'utf8')).toBe('r2');
+  });
+
+  it('a fully cached rebuild of the image its name holds writes nothing; a new name is still given', async () => {
+    await w.files({ foo1: 'n1', foo2: 'n2' });
+    const r1 = await w.build(copyDf(), { tags: ['same'] });
+    const index = join(w.root, 'images/index.json');
+    const i1 = await lstat(index, { bigint: true });
+    const r2 = await w.build(copyDf(), { tags: ['same'] });
+    expect(r2.id).toBe(r1.id);
+    expect(r2.descriptor.digest).toBe(r1.descriptor.digest);
+    expect(r2.stats).toMatchObject({ copies: 0, runs: 0, layers: 0 });
+    const i2 = await lstat(index, { bigint: true });
+    expect([i2.ino, i2.mtimeNs]).toEqual([i1.ino, i1.mtimeNs]); // index.json not rewritten
+    expect(await readdir(join(w.root, 'leases'))).toEqual([]);
+    // it takes no lock: it finishes while a gc holds the store's gc lock exclusively
+    const gcLock = await acquireLock(join(w.root, 'locks/gc.lock'));
+    try {
+      const held = await Promise.race([w.build(copyDf(), { tags: ['same'] }), new Promise<'blocked'>((r) => setTimeout(() => r('blocked'), 20_000))]);
+      expect(held).not.toBe('blocked');
+    } finally {
+      await gcLock.release();
+    }
+    // the same steps under another name: every step a hit, the name is written
+    const r3 = await w.build(copyDf(), { tags: ['same', 'other'] });
+    expect(r3.stats.copies).toBe(0);
+    expect((await w.image('other')).config).toEqual((await w.image('same')).config);
+    const i3 = await lstat(index, { bigint: true });
+    expect(i3.mtimeNs).not.toBe(i1.mtimeNs);
   });
 
   it('COPY foo* ignores unrelated files; rename busts it', async () => {
