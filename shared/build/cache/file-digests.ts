@@ -11,11 +11,11 @@
  * next build, which by then sees either a new stat or an old enough one.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, type BigIntStats } from 'node:fs';
+import { createReadStream, readFileSync, type BigIntStats } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../store/atomic.ts';
-import type { Cancellable } from '../../errors.ts';
+import { throwIfAborted, type Cancellable } from '../../errors.ts';
 
 /** Files up to this size are read in one call rather than streamed. */
 const SMALL_FILE = 256n << 10n;
@@ -101,9 +101,10 @@ export class FileDigests {
     const readAt = nowNs();
     const h = createHash('sha256');
     if (st.size <= SMALL_FILE) {
-      // one read for a small file: a stream's set-up costs more than the bytes (a fresh CI runner hashes every
-      // file of the context once)
-      h.update(await readFile(path, { flag: 'r', ...(o.signal && { signal: o.signal }) }));
+      // one synchronous read for a small file: a stream's set-up, or four thread-pool round trips of an async
+      // readFile, cost more than the bytes (a fresh CI runner hashes every file of the context once)
+      throwIfAborted(o.signal);
+      h.update(readFileSync(path, { flag: 'r' }));
     } else {
       await new Promise<void>((res, rej) => {
         const s = createReadStream(path, { flags: 'r', signal: o.signal });

@@ -183,7 +183,7 @@ async function applyCopy(ctx: BuildCtx, step: ResolvedStep, items: Item[], root:
 
 async function place(w: RootWriter, cp: string, e: TreeEntry, owner: Owner, mode: number, parentOwner?: Owner): Promise<void> {
   if (e.type === 'dir') await w.mkdir(cp, mode, owner, true, parentOwner);
-  else if (e.type === 'file') await w.file(cp, e.host, mode, owner, e.st.mtime, parentOwner);
+  else if (e.type === 'file') await w.file(cp, e.host, mode, owner, e.st.mtime, parentOwner, e.st);
   else if (e.type === 'symlink') await w.symlink(cp, e.link ?? '', owner, e.st.mtime, parentOwner);
 }
 

@@ -4,11 +4,14 @@
  * out), files are created with O_EXCL after removing what was there (a planted symlink is replaced, never written
  * through), and symlinks are created as given, never followed.
  */
-import { constants } from 'node:fs';
+import { chmodSync, constants, copyFileSync, lchownSync, utimesSync } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, lutimes, mkdir, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, posix, relative } from 'node:path';
 import { SkiffError } from '../../errors.ts';
 import { resolveInRoot } from '../../runtime/in-root.ts';
+
+/** Regular files up to this size are copied with synchronous calls (see RootWriter.file). */
+const SYNC_COPY_MAX = 64 << 10;
 
 /** Owner of written entries. */
 export interface Owner {
@@ -74,9 +77,29 @@ export class RootWriter {
     return false;
   }
 
-  /** Copies regular file `src` to container path `cp` with `mode` and `owner`; mtime preserved when given. */
-  async file(cp: string, src: string, mode: number, owner: Owner, mtime?: Date, parentOwner?: Owner): Promise<void> {
+  /**
+   * Copies regular file `src` to container path `cp` with `mode` and `owner`; mtime preserved when given.
+   * `src` is the source's lstat when the caller has it: a small file is then copied with synchronous calls, and the
+   * mode is set only when the copy's own (the source's, which copyFile applies) is not already `mode`.
+   */
+  async file(cp: string, src: string, mode: number, owner: Owner, mtime?: Date, parentOwner?: Owner, srcStat?: { mode: number | bigint; size: number | bigint }): Promise<void> {
     const target = join(await this.dir(posix.dirname(cp), parentOwner), posix.basename(cp));
+    // copyFile gives the copy the source's mode; chown then clears set-id bits, so those are always set again
+    const modeSet = srcStat !== undefined && (Number(srcStat.mode) & 0o7777) === mode && (mode & 0o6000) === 0;
+    if (srcStat !== undefined && Number(srcStat.size) <= SYNC_COPY_MAX) {
+      // a handful of syscalls on a small file take microseconds, far less than as many thread-pool round trips
+      try {
+        copyFileSync(src, target, constants.COPYFILE_EXCL);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        await this.#clear(target, false);
+        copyFileSync(src, target, constants.COPYFILE_EXCL);
+      }
+      lchownSync(target, owner.uid, owner.gid);
+      if (!modeSet) chmodSync(target, mode);
+      if (mtime) utimesSync(target, mtime, mtime);
+      return;
+    }
     // O_EXCL first (the common case: nothing there); whatever exists — a planted symlink too — is removed, then retried
     await copyFile(src, target, constants.COPYFILE_EXCL).catch(async (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;
@@ -84,7 +107,7 @@ export class RootWriter {
       await copyFile(src, target, constants.COPYFILE_EXCL);
     });
     await lchown(target, owner.uid, owner.gid);
-    await chmod(target, mode);
+    if (!modeSet) await chmod(target, mode);
     if (mtime) await utimes(target, mtime, mtime);
   }
 
