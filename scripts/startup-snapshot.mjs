@@ -125,11 +125,12 @@ export async function buildStartupSnapshot({ node, tool, command, dir, version, 
 }
 
 /**
- * Records which Node.js built the blobs of `root` (dist/snapshot): its absolute path and version, one line, which
- * bin/<tool>.mjs reads with the shell's `read` to find the blob directory and the binary to start.
+ * Records which Node.js built the blobs of `root` (dist/snapshot): its version and absolute path, one line (the
+ * path last, so that `read -r v n` keeps one with spaces whole), which bin/<tool>.mjs reads to find the blob
+ * directory and the binary to start. Written after every blob, so a bin never starts a blob still being written.
  */
 export function writeSnapshotNode(root, node, version) {
-  writeFileSync(join(root, SNAPSHOT_NODE_FILE), `${node} ${version}\n`);
+  writeFileSync(join(root, SNAPSHOT_NODE_FILE), `${version} ${node}\n`);
 }
 
 /** The version string of the Node.js binary at `node` (`v24.11.0`). */

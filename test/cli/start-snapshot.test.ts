@@ -12,7 +12,9 @@ import { busyboxTarball, hasBusybox } from '../helpers/busybox.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
 const snapshotNode = join(repo, 'dist/snapshot/node');
-const [builtBy, version] = existsSync(snapshotNode) ? readFileSync(snapshotNode, 'utf8').trim().split(' ') : [];
+const line = existsSync(snapshotNode) ? readFileSync(snapshotNode, 'utf8').trim() : '';
+const version = line ? line.slice(0, line.indexOf(' ')) : undefined;
+const builtBy = line ? line.slice(line.indexOf(' ') + 1) : undefined;
 const blob = (tool: string, command: string) => join(repo, 'dist/snapshot', version ?? 'none', `${tool}-${command}.blob`);
 const hasSnapshots = builtBy !== undefined && existsSync(blob('run-tool', 'ps'));
 
@@ -107,7 +109,7 @@ describe.skipIf(!hasSnapshots)('start-up snapshots', () => {
     const future = new Date(Date.now() + 3600_000);
 
     // current: the blob is newer than its bundle and its Node.js → used
-    writeFileSync(pointer, `${builtBy} ${version}\n`);
+    writeFileSync(pointer, `${version} ${builtBy}\n`);
     utimesSync(bundle, past, past);
     expect(run()).toMatchObject({ status: 0, stdout: '[]\n' });
     // the bundle rebuilt after the blob → stale, the fallback runs (the stub node: 99)
@@ -119,13 +121,13 @@ describe.skipIf(!hasSnapshots)('start-up snapshots', () => {
     writeFileSync(newerNode, '#!/bin/sh\necho "the replaced node ran" >&2\nexit 98\n');
     chmodSync(newerNode, 0o755);
     utimesSync(newerNode, future, future);
-    writeFileSync(pointer, `${newerNode} ${version}\n`);
+    writeFileSync(pointer, `${version} ${newerNode}\n`);
     expect(run().status).toBe(99);
     // built by another Node version: no blob in that version's directory → not used
-    writeFileSync(pointer, `${builtBy} v0.0.1\n`);
+    writeFileSync(pointer, `v0.0.1 ${builtBy}\n`);
     expect(run().status).toBe(99);
     // SKIFF_NO_SNAPSHOT=1 and the all-commands bundle switch skip it too
-    writeFileSync(pointer, `${builtBy} ${version}\n`);
+    writeFileSync(pointer, `${version} ${builtBy}\n`);
     for (const off of ['SKIFF_NO_SNAPSHOT', 'SKIFF_ALL_COMMANDS_BUNDLE']) {
       expect(spawnSync(bin, ['--root', root, 'ps'], { encoding: 'utf8', env: { ...process.env, PATH: stubPath, [off]: '1' } }).status).toBe(99);
     }
