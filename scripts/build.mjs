@@ -8,7 +8,7 @@ import { build } from 'esbuild';
 import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { HOT_COMMANDS, onlyCommandPlugin, removeStaleOutputs } from './command-bundles.mjs';
-import { buildStartupSnapshot, writeSnapshotNode } from './startup-snapshot.mjs';
+import { WITHOUT_SNAPSHOT, buildStartupSnapshot, writeSnapshotNode } from './startup-snapshot.mjs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const tools = ['build-tool', 'copy-tool', 'run-tool'];
@@ -54,7 +54,8 @@ removeStaleOutputs(out, results.flatMap((r) => Object.keys(r.metafile.outputs)))
 
 // V8 start-up snapshots of the hot commands (startup-snapshot.mjs), for the Node.js running this build: the old
 // ones go first, so a failed step leaves no blob older than the bundles. A command whose start-up modules V8
-// cannot serialize (or that read process state while loading) gets no blob and a warning; its bin falls back.
+// cannot serialize (or that read process state while loading) gets no blob and a warning (none for those listed
+// in WITHOUT_SNAPSHOT); its bin falls back.
 // SKIFF_NO_SNAPSHOT=1 builds none.
 rmSync(`${out}/snapshot`, { recursive: true, force: true });
 if (process.env.SKIFF_NO_SNAPSHOT !== '1') {
@@ -62,7 +63,9 @@ if (process.env.SKIFF_NO_SNAPSHOT !== '1') {
   const nodeVersion = process.version;
   const dir = `${out}/snapshot/${nodeVersion}`;
   const built = await Promise.allSettled(
-    Object.entries(HOT_COMMANDS).flatMap(([tool, commands]) => commands.map((command) => buildStartupSnapshot({ node, tool, command, dir, version: pkg.version }))),
+    Object.entries(HOT_COMMANDS).flatMap(([tool, commands]) =>
+      commands.filter((command) => !WITHOUT_SNAPSHOT.has(`${tool} ${command}`)).map((command) => buildStartupSnapshot({ node, tool, command, dir, version: pkg.version })),
+    ),
   );
   for (const r of built) if (r.status === 'rejected') process.stderr.write(`warning: ${r.reason.message}\n`);
   if (built.some((r) => r.status === 'fulfilled')) writeSnapshotNode(`${out}/snapshot`, node, nodeVersion);

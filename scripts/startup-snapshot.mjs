@@ -10,6 +10,12 @@ import { isBuiltin } from 'node:module';
 import { join, resolve } from 'node:path';
 import { onlyCommandPlugin } from './command-bundles.mjs';
 
+/**
+ * Hot commands built without a snapshot, and why: `node --build-snapshot` fails on them (the build would warn
+ * on every run). Such a command starts from its ES-module bundle as before.
+ */
+export const WITHOUT_SNAPSHOT = new Map([['copy-tool inspect', 'its start-up modules hold a native reference V8 cannot serialize ("Unknown external reference")']]);
+
 /** The file (under dist/snapshot) that names the Node.js binary the blobs were built with and its version. */
 export const SNAPSHOT_NODE_FILE = 'node';
 
