@@ -32,11 +32,25 @@ export function commandTable(source) {
 }
 
 /**
+ * `source` (a main.ts) with everything after its leading imports and comments moved into
+ * `export async function __skiffMain() { … }`: evaluating the module then runs no command and reads no argv or
+ * environment, so its module graph can be evaluated ahead of time (a V8 start-up snapshot, bench/start.ts) and
+ * the command started later by calling __skiffMain.
+ */
+export function deferMain(source) {
+  const lines = source.split('\n');
+  const at = lines.findIndex((l) => !/^import .*;$/.test(l) && !/^\s*(\/\/.*)?$/.test(l));
+  if (at < 0) throw new Error('main.ts: no statements after the imports');
+  return [...lines.slice(0, at), 'export async function __skiffMain() {', ...lines.slice(at), '}', ''].join('\n');
+}
+
+/**
  * An esbuild plugin for the bundle of one command: the dynamic imports in `<tool>/main.ts`'s command table that
  * belong only to other commands resolve to a module that throws if it is ever loaded (the launcher loads this
  * bundle only for `command`, and registerCommands loads only the modules naming it), so they add nothing.
+ * With `deferred`, main.ts's statements run only when its `__skiffMain` export is called (deferMain).
  */
-export function onlyCommandPlugin(tool, command) {
+export function onlyCommandPlugin(tool, command, { deferred = false } = {}) {
   const main = resolve(`${tool}/main.ts`);
   const { entries, outside } = commandTable(readFileSync(main, 'utf8'));
   const mine = entries.filter((e) => e.names.includes(command));
@@ -55,7 +69,8 @@ export function onlyCommandPlugin(tool, command) {
           const at = statics.indexOf(spec) < 0 ? statics.push(spec) - 1 : statics.indexOf(spec);
           return `Promise.resolve(__skiffStartup${at})`;
         });
-        return { contents: statics.map((s, i) => `import * as __skiffStartup${i} from '${s}';\n`).join('') + contents, loader: 'ts', resolveDir: resolve(tool) };
+        const body = statics.map((s, i) => `import * as __skiffStartup${i} from '${s}';\n`).join('') + contents;
+        return { contents: deferred ? deferMain(body) : body, loader: 'ts', resolveDir: resolve(tool) };
       });
       b.onResolve({ filter: /^\./ }, (args) =>
         args.kind === 'dynamic-import' && args.importer === main && other.has(args.path) ? { path: args.path, namespace: 'skiff-other-command' } : undefined,

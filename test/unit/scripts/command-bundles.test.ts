@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 // @ts-expect-error: a build script in plain JavaScript, no declarations
-import { HOT_COMMANDS, commandTable, removeStaleOutputs } from '../../../scripts/command-bundles.mjs';
+import { HOT_COMMANDS, commandTable, deferMain, removeStaleOutputs } from '../../../scripts/command-bundles.mjs';
 
 const repo = resolve(import.meta.dirname, '../../..');
 
@@ -51,5 +51,17 @@ describe('commandTable', () => {
       const { entries } = commandTable(readFileSync(join(repo, tool, 'main.ts'), 'utf8'));
       for (const c of commands) expect(entries.some((e: { names: string[] }) => e.names.includes(c)), `${tool} ${c}`).toBe(true);
     }
+  });
+});
+
+describe('deferMain', () => {
+  it('keeps the leading imports and comments at top level and moves every statement into __skiffMain', () => {
+    const src = ['// a tool', "import { a } from './a.ts';", '', "import { b, type B } from './b.ts';", 'await a();', "const args = process.argv.slice(2);", 'await b(args);'].join('\n');
+    const out: string = deferMain(src);
+    expect(out.split('\n')).toEqual(['// a tool', "import { a } from './a.ts';", '', "import { b, type B } from './b.ts';", 'export async function __skiffMain() {', 'await a();', 'const args = process.argv.slice(2);', 'await b(args);', '}', '']);
+  });
+
+  it('every tool main.ts has statements after its imports to defer', () => {
+    for (const tool of ['run-tool', 'copy-tool', 'build-tool']) expect(deferMain(readFileSync(join(repo, tool, 'main.ts'), 'utf8'))).toContain('export async function __skiffMain() {\n');
   });
 });
