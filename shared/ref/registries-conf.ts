@@ -129,6 +129,33 @@ export function mergeRegistriesConf(base: RegistriesConf, over: RegistriesConf, 
   return out;
 }
 
+/** Parsed files by path and exact text (a few entries): a process opening many repositories parses each file once. */
+const parsed = new Map<string, RegistriesConf>();
+const PARSED_MAX = 16;
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/**
+ * parseRegistriesConf, memoised on the file's path and its exact text (the file is still read every time, so an
+ * edit is seen at once). The result is frozen: callers share it.
+ */
+function parseCached(text: string, file: string): RegistriesConf {
+  const key = `${file}\0${text}`;
+  let conf = parsed.get(key);
+  if (conf === undefined) {
+    conf = deepFreeze(parseRegistriesConf(text, file));
+    if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!);
+    parsed.set(key, conf);
+  }
+  return conf;
+}
+
 async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
@@ -143,7 +170,8 @@ async function readIfExists(path: string): Promise<string | undefined> {
  * Loads registries.conf: `opts.path` (or $CONTAINERS_REGISTRIES_CONF) when given — it must exist; else
  * `$HOME/.config/containers/registries.conf` when it exists, else `/etc/containers/registries.conf`; then the
  * `*.conf` drop-ins of the `registries.conf.d` directory beside the chosen file, in lexical order. A missing
- * default file yields an empty configuration. Read-only; never writes.
+ * default file yields an empty configuration. Read-only; never writes. Files are read on every call and parsed
+ * once per distinct text; the result may be shared (frozen parts), so callers must not modify it.
  */
 export async function loadRegistriesConf(
   opts: { path?: string; env?: NodeJS.ProcessEnv; systemDir?: string; signal?: AbortSignal } = {},
@@ -170,7 +198,7 @@ export async function loadRegistriesConf(
       }
     }
   }
-  let conf: RegistriesConf = text === undefined || file === undefined ? { unqualifiedSearchRegistries: [], registries: [], aliases: {}, files: [] } : parseRegistriesConf(text, file);
+  let conf: RegistriesConf = text === undefined || file === undefined ? { unqualifiedSearchRegistries: [], registries: [], aliases: {}, files: [] } : parseCached(text, file);
   if (file !== undefined && (explicit === undefined || explicit === '')) {
     const dropDir = `${file}.d`;
     let names: string[] = [];
@@ -184,7 +212,7 @@ export async function loadRegistriesConf(
       const p = join(dropDir, name);
       const t = await readIfExists(p);
       if (t === undefined) continue;
-      const d = parseRegistriesConf(t, p);
+      const d = parseCached(t, p);
       conf = mergeRegistriesConf(conf, d, /^\s*unqualified-search-registries\s*=/m.test(t));
     }
   }

@@ -1,5 +1,6 @@
 import { lstat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensurePrivateDir } from '../runtime/runc.ts';
 
 /**
  * Where this user's plain-HTTP memory lives: `$XDG_RUNTIME_DIR/skiff/plain-http` (an absolute XDG_RUNTIME_DIR),
@@ -51,7 +52,6 @@ export class PlainHttpMemory {
   async remember(apiHost: string): Promise<void> {
     if (this.dir === undefined) return;
     try {
-      const { ensurePrivateDir } = await import('../runtime/runc.ts');
       await ensurePrivateDir(this.dir);
       await writeFile(entryPath(this.dir, apiHost), `${apiHost}\n`, { mode: 0o600 });
     } catch {
