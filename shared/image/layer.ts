@@ -3,7 +3,6 @@ import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { DigestingStream, digestOf, type Digest } from '../oci/digest.ts';
 import { layerCompression, layerMediaType, type Compression } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
-import { decompressWithDiffID } from '../layer/compression.ts';
 import { SkiffError, type Cancellable } from '../errors.ts';
 import type { ImageSource } from './source.ts';
 
@@ -33,6 +32,8 @@ async function uncompressedVerified(compressed: Readable, mediaType: string, dif
     compressed.destroy();
     throw new SkiffError('EUNSUPPORTED', `unsupported layer media type ${mediaType}`);
   }
+  // node:zlib loads only when a layer is read uncompressed (a copy that moves compressed bytes never needs it)
+  const { decompressWithDiffID } = await import('../layer/compression.ts');
   const { stream } = await decompressWithDiffID(compressed, { compression, expectDiffID: diffId, signal: o?.signal });
   return stream;
 }

@@ -50,57 +50,59 @@ function registryHeaderLine(text: string, n: number): number {
  * Parses one registries.conf text (version 2 format; the version 1 `[registries.search|insecure|block]` tables are
  * mapped too) with a real TOML parser (parseTomlFile). Unknown keys and tables are ignored (forward compatible);
  * a syntax error or a wrong value type is EINVALID naming `file:line`. `prefix` defaults to `location`; a registry
- * with neither is EINVALID. Pure: no I/O.
+ * with neither is EINVALID. Pure: no I/O. Line numbers are looked up only for an error (a drop-in with many
+ * aliases parses in linear time).
  */
 export function parseRegistriesConf(text: string, file = 'registries.conf'): RegistriesConf {
   const doc = parseTomlFile(text, file, 'registries.conf');
   const conf: RegistriesConf = { unqualifiedSearchRegistries: [], registries: [], aliases: {}, aliasOrigins: {}, searchRegistriesOrigin: file, files: [file] };
-  const str = (v: unknown, key: string, line: number): string => {
-    if (typeof v !== 'string') throw syntax(file, line, `${key} must be a string`);
+  const str = (v: unknown, key: string, line: () => number): string => {
+    if (typeof v !== 'string') throw syntax(file, line(), `${key} must be a string`);
     return v;
   };
-  const bool = (v: unknown, key: string, line: number): boolean | undefined => {
+  const bool = (v: unknown, key: string, line: () => number): boolean | undefined => {
     if (v === undefined) return undefined;
-    if (typeof v !== 'boolean') throw syntax(file, line, `${key} must be a boolean`);
+    if (typeof v !== 'boolean') throw syntax(file, line(), `${key} must be a boolean`);
     return v;
   };
-  const strArray = (v: unknown, key: string, line: number): string[] => {
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw syntax(file, line, `${key} must be an array of strings`);
+  const strArray = (v: unknown, key: string, line: () => number): string[] => {
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw syntax(file, line(), `${key} must be an array of strings`);
     return v as string[];
   };
   if (doc['unqualified-search-registries'] !== undefined) {
-    conf.unqualifiedSearchRegistries = strArray(doc['unqualified-search-registries'], 'unqualified-search-registries', keyLine(text, 'unqualified-search-registries'));
+    conf.unqualifiedSearchRegistries = strArray(doc['unqualified-search-registries'], 'unqualified-search-registries', () => keyLine(text, 'unqualified-search-registries'));
   }
-  if (doc['short-name-mode'] !== undefined) conf.shortNameMode = str(doc['short-name-mode'], 'short-name-mode', keyLine(text, 'short-name-mode'));
+  if (doc['short-name-mode'] !== undefined) conf.shortNameMode = str(doc['short-name-mode'], 'short-name-mode', () => keyLine(text, 'short-name-mode'));
   // version 1 format
   const v1 = tableOf(doc, 'registries');
   if (v1) {
     const search = tableOf(v1, 'search');
-    if (search?.registries !== undefined) conf.unqualifiedSearchRegistries = strArray(search.registries, 'registries', keyLine(text, 'registries'));
+    if (search?.registries !== undefined) conf.unqualifiedSearchRegistries = strArray(search.registries, 'registries', () => keyLine(text, 'registries'));
     for (const kind of ['insecure', 'block'] as const) {
       const t = tableOf(v1, kind);
       if (t?.registries === undefined) continue;
-      for (const loc of strArray(t.registries, 'registries', keyLine(text, 'registries'))) {
+      for (const loc of strArray(t.registries, 'registries', () => keyLine(text, 'registries'))) {
         conf.registries.push({ prefix: loc, location: loc, insecure: kind === 'insecure', blocked: kind === 'block', mirrors: [] });
       }
     }
   }
   for (const [k, v] of Object.entries(tableOf(doc, 'aliases') ?? {})) {
-    conf.aliases[k] = str(v, k, keyLine(text, k));
+    conf.aliases[k] = str(v, k, () => keyLine(text, k));
     conf.aliasOrigins![k] = file;
   }
   const regs = Array.isArray(doc.registry) ? (doc.registry as unknown[]) : [];
   regs.forEach((raw, i) => {
-    const at = registryHeaderLine(text, i);
+    let line: number | undefined;
+    const at = (): number => (line ??= registryHeaderLine(text, i));
     const r = (raw ?? {}) as Record<string, unknown>;
-    const location = r.location === undefined ? '' : str(r.location, 'location', keyLine(text, 'location', at));
-    const prefix = r.prefix === undefined ? location : str(r.prefix, 'prefix', keyLine(text, 'prefix', at));
-    const insecure = bool(r.insecure, 'insecure', keyLine(text, 'insecure', at)) ?? false;
-    const blocked = bool(r.blocked, 'blocked', keyLine(text, 'blocked', at)) ?? false;
-    if (prefix === '' && location === '') throw syntax(file, at, '[[registry]] needs a prefix or a location');
+    const location = r.location === undefined ? '' : str(r.location, 'location', () => keyLine(text, 'location', at()));
+    const prefix = r.prefix === undefined ? location : str(r.prefix, 'prefix', () => keyLine(text, 'prefix', at()));
+    const insecure = bool(r.insecure, 'insecure', () => keyLine(text, 'insecure', at())) ?? false;
+    const blocked = bool(r.blocked, 'blocked', () => keyLine(text, 'blocked', at())) ?? false;
+    if (prefix === '' && location === '') throw syntax(file, at(), '[[registry]] needs a prefix or a location');
     const mirrors = (Array.isArray(r.mirror) ? (r.mirror as Record<string, unknown>[]) : []).map((m) => {
-      if (typeof m.location !== 'string' || m.location === '') throw syntax(file, at, '[[registry.mirror]] needs a location');
-      return { location: m.location, insecure: bool(m.insecure, 'insecure', keyLine(text, 'insecure', at)) ?? false };
+      if (typeof m.location !== 'string' || m.location === '') throw syntax(file, at(), '[[registry.mirror]] needs a location');
+      return { location: m.location, insecure: bool(m.insecure, 'insecure', () => keyLine(text, 'insecure', at())) ?? false };
     });
     conf.registries.push({ prefix, location, insecure, blocked, mirrors });
   });
@@ -127,6 +129,33 @@ export function mergeRegistriesConf(base: RegistriesConf, over: RegistriesConf, 
   return out;
 }
 
+/** Parsed files by path and exact text (a few entries): a process opening many repositories parses each file once. */
+const parsed = new Map<string, RegistriesConf>();
+const PARSED_MAX = 16;
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+/**
+ * parseRegistriesConf, memoised on the file's path and its exact text (the file is still read every time, so an
+ * edit is seen at once). The result is frozen: callers share it.
+ */
+function parseCached(text: string, file: string): RegistriesConf {
+  const key = `${file}\0${text}`;
+  let conf = parsed.get(key);
+  if (conf === undefined) {
+    conf = deepFreeze(parseRegistriesConf(text, file));
+    if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!);
+    parsed.set(key, conf);
+  }
+  return conf;
+}
+
 async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
@@ -141,7 +170,8 @@ async function readIfExists(path: string): Promise<string | undefined> {
  * Loads registries.conf: `opts.path` (or $CONTAINERS_REGISTRIES_CONF) when given — it must exist; else
  * `$HOME/.config/containers/registries.conf` when it exists, else `/etc/containers/registries.conf`; then the
  * `*.conf` drop-ins of the `registries.conf.d` directory beside the chosen file, in lexical order. A missing
- * default file yields an empty configuration. Read-only; never writes.
+ * default file yields an empty configuration. Read-only; never writes. Files are read on every call and parsed
+ * once per distinct text; the result may be shared (frozen parts), so callers must not modify it.
  */
 export async function loadRegistriesConf(
   opts: { path?: string; env?: NodeJS.ProcessEnv; systemDir?: string; signal?: AbortSignal } = {},
@@ -168,7 +198,7 @@ export async function loadRegistriesConf(
       }
     }
   }
-  let conf: RegistriesConf = text === undefined || file === undefined ? { unqualifiedSearchRegistries: [], registries: [], aliases: {}, files: [] } : parseRegistriesConf(text, file);
+  let conf: RegistriesConf = text === undefined || file === undefined ? { unqualifiedSearchRegistries: [], registries: [], aliases: {}, files: [] } : parseCached(text, file);
   if (file !== undefined && (explicit === undefined || explicit === '')) {
     const dropDir = `${file}.d`;
     let names: string[] = [];
@@ -182,7 +212,7 @@ export async function loadRegistriesConf(
       const p = join(dropDir, name);
       const t = await readIfExists(p);
       if (t === undefined) continue;
-      const d = parseRegistriesConf(t, p);
+      const d = parseCached(t, p);
       conf = mergeRegistriesConf(conf, d, /^\s*unqualified-search-registries\s*=/m.test(t));
     }
   }

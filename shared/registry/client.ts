@@ -6,6 +6,7 @@ import { Authenticator } from './auth.ts';
 import { headerValue, isTransientError, requestFollowing, retryKindOf, type RawRequest, type RawResponse } from './http.ts';
 import { hostLimiter, type HostLimiter } from './host-limiter.ts';
 import { redactUrl } from './redact.ts';
+import type { PlainHttpMemory } from './plain-http-memory.ts';
 import { registryScope, sameOrigin, type RegistryScope } from './redirect-policy.ts';
 import { backoffDelay, parseRetryAfter, retryPlan, type RetryNotice } from './retry.ts';
 import type { Credentials } from './types.ts';
@@ -18,6 +19,11 @@ export interface ClientSettings {
   dispatcher: Dispatcher;
   /** Plain HTTP allowed after https fails (tlsVerify false / insecure registry). */
   allowHttp: boolean;
+  /**
+   * Which hosts answered over plain HTTP before (consulted only when `allowHttp`): such a host is pinged over
+   * http first, once, and forgotten when that fails.
+   */
+  plainHttpMemory?: PlainHttpMemory;
   credentials: () => Promise<Credentials | undefined>;
   /** Credentials the user configured for another host (a token realm outside the registry's authority). */
   credentialsFor?: (host: string) => Promise<Credentials | undefined>;
@@ -49,13 +55,18 @@ export interface SendRequest {
 
 const RETRY_METHODS = new Set(['GET', 'HEAD']);
 
+/** A `/v2/` answer that identifies a registry (containers/image accepts only these from a ping). */
+function isRegistryPing(status: number): boolean {
+  return status === 200 || status === 401;
+}
+
 function isReplayable(body: SendRequest['body']): boolean {
   return body === undefined || body instanceof Uint8Array;
 }
 
 /**
  * The HTTP side of one registry: decides https vs http once (ping of `/v2/`, https first, http only when
- * allowed), authenticates (Basic / Bearer with one re-auth or scope-upgrade retry per request), bounds
+ * allowed — a host the plain-HTTP memory names, http first), authenticates (Basic / Bearer with one re-auth or scope-upgrade retry per request), bounds
  * concurrency per host and shares the host's backoff, retries GET/HEAD on 429/5xx/transient errors with capped
  * exponential backoff + jitter honouring Retry-After (RC-09/RC-10/RC-20). Other methods are retried only on
  * 429 and only with a replayable body. The returned body must be consumed or destroyed by the caller.
@@ -107,8 +118,15 @@ export class RegistryClient {
   }
 
   async #ping(signal?: AbortSignal): Promise<URL> {
+    const memory = this.s.allowHttp ? this.s.plainHttpMemory : undefined;
+    if (memory && (await memory.has(this.s.apiHost))) {
+      const base = await this.#pingRemembered(signal);
+      if (base) return base;
+      await memory.forget(this.s.apiHost);
+    }
     const schemes = this.s.allowHttp ? ['https', 'http'] : ['https'];
     let lastErr: unknown;
+    let httpsFailed = false;
     for (const scheme of schemes) {
       const base = new URL(`${scheme}://${this.s.apiHost}/`);
       let res: RawResponse | undefined;
@@ -133,22 +151,12 @@ export class RegistryClient {
           await this.#wait(plan.delayMs, signal);
         }
       }
-      if (res === undefined) continue;
-      await res.body.dump({ limit: 1 << 20 }).catch(() => {});
-      this.#auth = new Authenticator({
-        registry: this.s.registry,
-        dispatcher: this.s.dispatcher,
-        scope: this.scope,
-        base,
-        credentials: this.s.credentials,
-        ...(this.s.credentialsFor ? { credentialsFor: this.s.credentialsFor } : {}),
-        userAgent: this.s.userAgent,
-        headersTimeout: this.s.headersTimeout,
-        bodyTimeout: this.s.bodyTimeout,
-        debug: this.s.debug,
-      });
-      if (res.statusCode === 401) this.#auth.setChallenge(res.headers['www-authenticate']);
-      return base;
+      if (res === undefined) {
+        httpsFailed = scheme === 'https';
+        continue;
+      }
+      if (memory && scheme === 'http' && httpsFailed && isRegistryPing(res.statusCode)) await memory.remember(this.s.apiHost);
+      return this.#accept(base, res);
     }
     if (isSkiffError(lastErr)) {
       throw new SkiffError('EIO', `cannot reach registry ${this.s.registry}: ${lastErr.message}`, {
@@ -163,6 +171,48 @@ export class RegistryClient {
       });
     }
     throw lastErr;
+  }
+
+  /**
+   * The one plain-HTTP ping of a host the memory says speaks http: its base when the registry answers as one
+   * (200 or 401, as containers/image requires of a ping), else undefined (no retries; the caller forgets the
+   * host and probes https first).
+   */
+  async #pingRemembered(signal?: AbortSignal): Promise<URL | undefined> {
+    const base = new URL(`http://${this.s.apiHost}/`);
+    let res: RawResponse;
+    try {
+      res = await this.#pingOne(new URL('/v2/', base), signal);
+    } catch (e) {
+      if (isSkiffError(e, 'EIO') || isSkiffError(e, 'EUNSAFE')) {
+        this.s.debug?.(`plain http remembered for ${this.s.apiHost} but the ping failed (${(e as Error).message}); probing https first`);
+        return undefined;
+      }
+      throw e;
+    }
+    if (isRegistryPing(res.statusCode)) return this.#accept(base, res);
+    await res.body.dump({ limit: 1 << 20 }).catch(() => {});
+    this.s.debug?.(`plain http remembered for ${this.s.apiHost} but the ping answered ${res.statusCode}; probing https first`);
+    return undefined;
+  }
+
+  /** Takes `base` as the registry's: reads the ping's body away and sets up authentication from its challenge. */
+  async #accept(base: URL, res: RawResponse): Promise<URL> {
+    await res.body.dump({ limit: 1 << 20 }).catch(() => {});
+    this.#auth = new Authenticator({
+      registry: this.s.registry,
+      dispatcher: this.s.dispatcher,
+      scope: this.scope,
+      base,
+      credentials: this.s.credentials,
+      ...(this.s.credentialsFor ? { credentialsFor: this.s.credentialsFor } : {}),
+      userAgent: this.s.userAgent,
+      headersTimeout: this.s.headersTimeout,
+      bodyTimeout: this.s.bodyTimeout,
+      debug: this.s.debug,
+    });
+    if (res.statusCode === 401) this.#auth.setChallenge(res.headers['www-authenticate']);
+    return base;
   }
 
   /**

@@ -17,6 +17,7 @@ import { redactUrl } from './redact.ts';
 import { checkRedirect, sameOrigin } from './redirect-policy.ts';
 import { retryPlan } from './retry.ts';
 import { dispatcherFor, loadTlsSettings } from './tls.ts';
+import { defaultPlainHttpMemory } from './plain-http-memory.ts';
 import type { BlobReadOpts, Credentials, RegistryOptions, RegistryRepository } from './types.ts';
 
 /** Largest manifest read or written (RC-05). */
@@ -77,6 +78,7 @@ async function makeClient(registry: string, repository: string, opts: RegistryOp
     apiHost: apiHostOf(registry),
     dispatcher: await dispatcherFor(tls, env),
     allowHttp: !tlsVerify,
+    ...(!tlsVerify ? { plainHttpMemory: defaultPlainHttpMemory(env) } : {}),
     credentials: () =>
       (creds ??= opts.credentials !== undefined
         ? Promise.resolve(opts.credentials)

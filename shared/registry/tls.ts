@@ -1,5 +1,4 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { rootCertificates } from 'node:tls';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { loadUndici } from './undici-lazy.ts';
@@ -45,7 +44,8 @@ export async function loadTlsSettings(registry: string, opts: { certDir?: string
         if (!names.includes(certName)) throw new SkiffError('EINVALID', `client key ${join(dir, n)} has no matching ${certName}`);
       }
     }
-    if (cas.length > 0) out.ca = [...rootCertificates, ...cas];
+    // node:tls loads only here: a plain-HTTP registry never needs it (undici loads it for https connects)
+    if (cas.length > 0) out.ca = [...(await import('node:tls')).rootCertificates, ...cas];
     break;
   }
   return out;

@@ -201,6 +201,19 @@ export class Layout {
     return e;
   }
 
+  /** Runs `fn` on a copy of `manifests` and returns its value, the validated, normalised result and whether it differs. */
+  async #edit<T>(manifests: Descriptor[], fn: (entries: Descriptor[]) => T | Promise<T>): Promise<{ r: T; next: Descriptor[]; changed: boolean }> {
+    const before = JSON.stringify(manifests);
+    const work = manifests.slice();
+    const r = await fn(work);
+    const next = normalise((Array.isArray(r) ? (r as Descriptor[]) : work).map((d, i) => parseDescriptor(d, `new index.json entry ${i}`)));
+    for (const d of next) {
+      const n = refNameOf(d);
+      if (n !== undefined) parseRefName(n);
+    }
+    return { r, next, changed: JSON.stringify(next) !== before };
+  }
+
   /**
    * Whether index.json names `desc` (same digest, media type and size) by every name in `names` (full normalised
    * references; false for an empty list). One read, no lock: index.json is only ever replaced whole.
@@ -215,20 +228,23 @@ export class Layout {
    * Read-modify-write of index.json under the layout's index lock; `fn` may edit the array in place or
    * return a new one. The result is validated and normalised, then written atomically. Returns fn's value
    * (when fn returns an array, that array is the new entry list and is also returned).
+   *
+   * With `unchangedWithoutLock` (only for a pure `fn`), `fn` first runs on a snapshot read without the lock; when
+   * it changes nothing there, that is the result and no lock is taken. This is safe because index.json is only
+   * ever replaced whole by rename, so the snapshot is a state the file really had: the update is ordered at
+   * that read, where a locked update would have found nothing to change either, and any writer after it is
+   * simply later (last commit wins). A snapshot that needs a change goes through the locked path, which reads again.
    */
-  async update<T>(fn: (entries: Descriptor[]) => T | Promise<T>, o: Cancellable = {}): Promise<T> {
+  async update<T>(fn: (entries: Descriptor[]) => T | Promise<T>, o: Cancellable & { unchangedWithoutLock?: boolean } = {}): Promise<T> {
     throwIfAborted(o.signal);
+    if (o.unchangedWithoutLock) {
+      const snap = await this.#edit((await this.#read()).manifests, fn);
+      if (!snap.changed) return snap.r;
+    }
     return withLock(this.lockPath, o.signal ? { signal: o.signal } : {}, async () => {
       const { doc, manifests } = await this.#read();
-      const before = JSON.stringify(manifests);
-      const work = manifests.slice();
-      const r = await fn(work);
-      const next = normalise((Array.isArray(r) ? (r as Descriptor[]) : work).map((d, i) => parseDescriptor(d, `new index.json entry ${i}`)));
-      for (const d of next) {
-        const n = refNameOf(d);
-        if (n !== undefined) parseRefName(n);
-      }
-      if (JSON.stringify(next) !== before) {
+      const { r, next, changed } = await this.#edit(manifests, fn);
+      if (changed) {
         throwIfAborted(o.signal);
         await writeFileAtomic(join(this.dir, 'index.json'), JSON.stringify({ ...doc, schemaVersion: 2, manifests: next }), 0o644);
       }
@@ -254,7 +270,7 @@ export class Layout {
       }
       entries.push({ ...d, annotations: { ...d.annotations, [Annotation.RefName]: name } });
       return previous;
-    }, o);
+    }, { ...o, unchangedWithoutLock: true });
   }
 
   /** Removes a name; the image stays as a dangling entry (unless still named otherwise). ENOTFOUND if absent. */

@@ -14,7 +14,6 @@ import { layerFromOpener, type Layer } from '../image/layer.ts';
 import { convertFormat, replaceLayers } from '../image/mutate.ts';
 import { rewriteIndex } from '../image/compose.ts';
 import { fetchVerifiedDocument, type ManifestBytes } from '../image/source.ts';
-import { compress, decompressWithDiffID } from '../layer/compression.ts';
 import { verifying, writeFileVerified } from './files.ts';
 import { BlobScheduler } from './scheduler.ts';
 import { noteStreamedBytes } from './buffer-gc.ts';
@@ -230,6 +229,7 @@ class Copier {
       const diffIds = (await converted.config(this.so)).rootfs.diff_ids;
       if (diffIds.length !== listed.length) throw new SkiffError('EINVALID', `image has ${listed.length} layers but its config lists ${diffIds.length} diff_ids`);
       const spool = await this.spoolDir();
+      const { compress, decompressWithDiffID } = await import('../layer/compression.ts'); // zlib only when recompressing
       layers = await Promise.all(
         layers.map(async (kept, i) => {
           if (!redo.has(i)) return kept;

@@ -115,7 +115,7 @@ export async function openOciLayoutTarget(dir: string, refName: string | undefin
       }
       await layout.update((entries) => {
         if (!entries.some((e) => e.digest === d.digest && refNameOf(e) === undefined)) entries.push({ ...d });
-      }, so);
+      }, { ...so, unchangedWithoutLock: true });
       committed = true;
     },
     async close() {

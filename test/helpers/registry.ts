@@ -3,6 +3,7 @@ import { createSign, randomBytes, createHash, X509Certificate } from 'node:crypt
 import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -120,10 +121,11 @@ async function startTokenServer(dir: string, reg: { user: string; password: stri
 /**
  * Starts Debian's docker-registry (distribution 2.8) on a free 127.0.0.1 port with filesystem storage on
  * /dev/shm; `auth: 'htpasswd'` (bcrypt) or `'token'` (a node:http token server signing RS256 JWTs with a
- * self-signed cert that is also the registry's root bundle). Waits until `/v2/` answers. `stop()` kills the
+ * self-signed cert that is also the registry's root bundle); `tls` serves https with a self-signed certificate
+ * (`url` is then https; `requests()` needs plain http). Waits until `/v2/` answers. `stop()` kills the
  * registry by PID and removes its storage.
  */
-export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteEnabled?: boolean; accessLog?: boolean } = {}): Promise<TestRegistry> {
+export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteEnabled?: boolean; accessLog?: boolean; tls?: boolean } = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(join(process.env.SKIFF_TEST_TMP ?? '/dev/shm', 'skiff-registry-'));
   const port = await freePort();
   const user = 'tester';
@@ -145,6 +147,12 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
     `  addr: 127.0.0.1:${port}`,
     `  secret: ${randomBytes(16).toString('hex')}`,
   ];
+  if (opts.tls) {
+    // a self-signed certificate for 127.0.0.1: clients reach it with verification off (--tls-verify=false)
+    const [certPath, keyPath] = [join(dir, 'tls.crt'), join(dir, 'tls.key')];
+    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    lines.push('  tls:', `    certificate: ${certPath}`, `    key: ${keyPath}`);
+  }
   if (opts.auth === 'htpasswd') {
     await writeFile(join(dir, 'htpasswd'), `${user}:${await bcryptHash(password)}\n`);
     lines.push('auth:', '  htpasswd:', '    realm: skiff-test', `    path: ${join(dir, 'htpasswd')}`);
@@ -185,7 +193,20 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
     }
     await rm(dir, { recursive: true, force: true });
   };
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const ping = async (): Promise<number> => {
+    if (!opts.tls) {
+      const r = await fetch(`${url}/v2/`);
+      await r.arrayBuffer();
+      return r.status;
+    }
+    return new Promise<number>((resolve, reject) => {
+      httpsGet(`${url}/v2/`, { rejectUnauthorized: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+  };
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (exited) {
@@ -194,9 +215,8 @@ export async function startRegistry(opts: { auth?: 'htpasswd' | 'token'; deleteE
       throw new Error(`docker-registry exited at start: ${tail}`);
     }
     try {
-      const r = await fetch(`${url}/v2/`);
-      await r.arrayBuffer();
-      if (r.status === 200 || r.status === 401) break;
+      const status = await ping();
+      if (status === 200 || status === 401) break;
     } catch {
       /* not up yet */
     }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseImageName } from '../../../shared/ref/transport-name.ts';
 import { copyImage, type CopyResult } from '../../../shared/transport/copy-image.ts';
 import { openSource, openTarget, type TransportContext } from '../../../shared/transport/open.ts';
+import { acquireLock } from '../../../shared/store/lock.ts';
 import { REGISTRY_BIN, startRegistry, type TestRegistry } from '../../helpers/registry.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
 import { makeImage, putImage } from '../../unit/transport/fixtures.ts';
@@ -84,7 +85,7 @@ describe.skipIf(!existsSync(REGISTRY_BIN))('a copy into a layout that has every 
     }
   });
 
-  it('through copy-tool, loads only its own bundle and no signing, policy-evaluation, YAML, tar or archive code', async () => {
+  it('through copy-tool, loads only its own bundle and no signing, policy-evaluation, YAML, tar, compression (zlib) or archive code', async () => {
     const out = join(dir, 'out5');
     await copy(ref, `oci:${out}:x`);
     const repo = resolve(import.meta.dirname, '../../..');
@@ -93,8 +94,38 @@ describe.skipIf(!existsSync(REGISTRY_BIN))('a copy into a layout that has every 
     const files = r.stderr.split('\n').filter((l) => l.startsWith('LOADED ')).map((l) => fileURLToPath(l.slice(7))).filter((f) => f.includes('/dist/'));
     expect(files.length).toBeGreaterThan(1); // the hook saw the bundle (it can fail)
     expect(files.filter((f) => !f.includes('/dist/hot/copy-tool-copy/')).map((f) => f.replace(repo, ''))).toEqual([]);
-    const unwanted = /\/\/ (shared\/signature\/(sigstore|simple-signing|copy-signer|policy-evaluate)\.ts|shared\/transport\/(dir|store|oci-archive|docker-archive|archive-\w+|tarball)\.ts|shared\/layer\/tar-|node_modules\/(tar-stream|tweetnacl|yaml|openpgp|smol-toml\/dist\/stringify)\/)/m;
+    const unwanted = /\/\/ (shared\/signature\/(sigstore|simple-signing|copy-signer|policy-evaluate)\.ts|shared\/transport\/(dir|store|oci-archive|docker-archive|archive-\w+|tarball)\.ts|shared\/layer\/(tar-|compression\.ts)|node_modules\/(tar-stream|tweetnacl|yaml|openpgp|smol-toml\/dist\/stringify)\/)/m;
     expect(files.filter((f) => unwanted.test(readFileSync(f, 'utf8'))).map((f) => f.replace(repo, ''))).toEqual([]);
+  });
+
+  it('takes no index lock when the layout already names the image: it completes while another writer holds the lock', async () => {
+    const out = join(dir, 'out6');
+    await copy(ref, `oci:${out}:x`);
+    const held = await acquireLock(join(out, '.skiff-index.lock'));
+    try {
+      const done = copy(ref, `oci:${out}:x`);
+      const r = await Promise.race([done, new Promise<'blocked'>((res) => setTimeout(() => res('blocked'), 5000))]);
+      expect(r).toMatchObject({ digest, skipped: true });
+    } finally {
+      await held.release();
+    }
+  });
+
+  it('still waits for the index lock when the name must change', async () => {
+    const out = join(dir, 'out7');
+    await copy(ref, `oci:${out}:x`);
+    const held = await acquireLock(join(out, '.skiff-index.lock'));
+    let finished = false;
+    const done = copy(ref, `oci:${out}:y`).then((r) => ((finished = true), r));
+    try {
+      await new Promise((res) => setTimeout(res, 500));
+      expect(finished).toBe(false);
+    } finally {
+      await held.release();
+    }
+    await expect(done).resolves.toMatchObject({ digest });
+    const names = (JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { manifests: { annotations?: Record<string, string> }[] }).manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name']);
+    expect(names.sort()).toEqual(['x', 'y']);
   });
 
   it('still stores a manifest the layout lacks, verified (the skip is only for a blob already there)', async () => {

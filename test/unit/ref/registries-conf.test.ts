@@ -91,6 +91,21 @@ describe('registries.conf', () => {
     expect(parseRegistriesConf('[engine]\nfoo = 1\nbar = [1, [2, 3]]\n').registries).toEqual([]);
   });
 
+  it('parses a file once per distinct text (shared and frozen), and sees an edit at once', async () => {
+    const s = await scratchDir();
+    cleanup = s.cleanup;
+    const f = join(s.dir, 'registries.conf');
+    await writeFile(f, '[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = true\n');
+    const a = await loadRegistriesConf({ path: f });
+    const b = await loadRegistriesConf({ path: f });
+    expect(b.registries).toBe(a.registries);
+    expect(Object.isFrozen(a.registries[0])).toBe(true);
+    await writeFile(f, '[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = false\n');
+    expect((await loadRegistriesConf({ path: f })).registries[0]!.insecure).toBe(false);
+    // line numbers of errors are still exact (they are looked up only for the error)
+    expect(() => parseRegistriesConf('[aliases]\n"a" = "127.0.0.1:5000/a"\n"b" = 1\n', 'f.conf')).toThrow(/f\.conf:3: b must be a string/);
+  });
+
   it('loads an explicit path, else $HOME then the system file, with registries.conf.d drop-ins', async () => {
     const s = await scratchDir();
     cleanup = s.cleanup;
