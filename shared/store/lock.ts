@@ -136,10 +136,11 @@ function loadSqlite(): typeof import('node:sqlite') {
     (emit as (...a: unknown[]) => void).call(process, warning, ...rest);
   } as typeof process.emitWarning;
   try {
-    sqlite = process.getBuiltinModule('node:sqlite');
+    sqlite = process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite') | undefined;
   } finally {
     process.emitWarning = emit;
   }
+  if (!sqlite) throw new SkiffError('ENODEP', 'this Node.js has no node:sqlite, which skiff takes its locks with', { hint: 'use Node.js 22.15 or later' });
   return sqlite;
 }
 
