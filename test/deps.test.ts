@@ -158,7 +158,6 @@ const CHILD_PROCESS_ALLOWED: Readonly<Record<string, string>> = {
   'shared/runtime/runc.ts': 'the Runc class: `runc run`/`runc exec` in the foreground with inherited stdio, extra fds and the child handed to the caller to proxy signals',
   'shared/runtime/userns.ts': 'unshare with a sync pipe on fd 3 held until the id maps are installed, the detached pause process, nsenter re-exec with inherited stdio',
   'shared/network/pasta.ts': 'pasta is started detached and outlives the CLI',
-  'shared/store/lock.ts': 'flock(1) gets our open lock file as its fd 3 (an extra stdio slot) and takes the lock on it; it may be killed mid-wait on abort',
   'shared/registry/credentials.ts': 'credential helpers: a spawn-and-collect with a timeout (a candidate for runProgram)',
   'shared/signature/gpg.ts': 'gpg with binary input: a spawn-and-collect (a candidate for runProgram)',
   'shared/build/executor/archive.ts': 'xz/bzip2 decode a stream: stdin and stdout are streams, not collected text',

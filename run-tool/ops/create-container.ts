@@ -5,7 +5,7 @@ import type { RegistryOptions } from '../../shared/registry/types.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { createContainer as createFromImage } from '../containers/create.ts';
 import type { CreateOptions } from '../containers/create-options.ts';
-import { removeContainer as removeById } from '../containers/stop-container.ts';
+import { removeContainer as removeById, stopContainer as stopById } from '../containers/stop-container.ts';
 import { runForeground } from '../containers/run-foreground.ts';
 import { startDetached } from '../containers/start-container.ts';
 import { withImage, type PullPolicy } from '../containers/pull-policy.ts';
@@ -79,7 +79,7 @@ async function createFromSpec(store: Store, o: Omit<CreateContainerOptions, 'rep
   });
   if (podRef === undefined) return make({});
   const { podForMember, addPodMember } = await import('./pods.ts');
-  const m = await podForMember(store, podRef, { ...(spec.ports && { ports: spec.ports }), ...(spec.publishAll && { publishAll: true }), ...(spec.network !== undefined && { network: spec.network }), ...(spec.onWarning && { onWarning: spec.onWarning }) });
+  const m = await podForMember(store, podRef, { ...(spec.ports && { ports: spec.ports }), ...(spec.publishAll && { publishAll: true }), ...(spec.network !== undefined && { network: spec.network }), ...(spec.onWarning && { onWarning: spec.onWarning }), ...(startInfraEarly && { startsNow: true }) });
   // the pod's volumes come first; the container's own at the same destination win
   const own = new Set([...(spec.mounts ?? []), ...(spec.volumes ?? [])].map((x) => x.destination));
   const mounts = [...m.mounts.filter((x) => !own.has(x.destination)), ...(spec.mounts ?? [])];
@@ -94,6 +94,13 @@ async function createFromSpec(store: Store, o: Omit<CreateContainerOptions, 'rep
     : undefined;
   try {
     return await addPodMember(store, m.pod, () => make({ pod: m.pod, shareNamespaces, mounts, volumes }, early));
+  } catch (e) {
+    // a pod this call made whose member was not made: its infra, started early, does not run on alone
+    if (infraStarted && m.created && infra !== undefined) {
+      await infraStarted;
+      await stopById(store, infra).catch(() => {});
+    }
+    throw e;
   } finally {
     await infraStarted;
   }

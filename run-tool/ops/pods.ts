@@ -33,6 +33,8 @@ export interface CreatePodOptions {
   infraCommand?: string[];
   /** a file that receives the infra container's conmon pid at every start */
   infraConmonPidFile?: string;
+  /** the infra container starts at once (`run --pod new:`): its rootfs stays mounted from the create for that start */
+  startsNow?: boolean;
   exitPolicy?: 'continue' | 'stop';
   hostname?: string;
   network?: string;
@@ -150,8 +152,9 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
         dns: o.dns ?? [],
         pod: id,
         isInfra: true,
-        // the pod's first member starts it: its rootfs stays mounted for that start (a pod rm unmounts it)
-        keepMounted: true,
+        // mounted again at its start: a pod that is never started holds no overlay mount (`run --pod new:`, whose
+        // start follows at once, keeps it)
+        ...(o.startsNow && { keepMounted: true }),
         ...(o.infraConmonPidFile !== undefined && { conmonPidFile: o.infraConmonPidFile }),
         ...(o.onWarning && { onWarning: o.onWarning }),
         ...(o.signal && { signal: o.signal }),
@@ -199,14 +202,15 @@ export async function listPods(store: Store): Promise<PodView[]> {
 }
 
 /**
- * Resolves the `--pod` of a container create (`NAME|ID`, or `new:NAME` which creates the pod first): the pod's
- * id, its infra container's id and the namespaces a member shares with it. EINVALID (podman's message) for `-p` on a member
+ * Resolves the `--pod` of a container create (`NAME|ID`, or `new:NAME` which creates the pod first: `created`): the
+ * pod's id, its infra container's id and the namespaces a member shares with it. EINVALID (podman's message) for `-p` on a member
  * of a pod that shares its network.
  */
-export async function podForMember(store: Store, ref: string, o: { ports?: readonly PortMapping[]; publishAll?: boolean; network?: string; onWarning?: (m: string) => void }): Promise<{ pod: string; infra?: string; shareNamespaces: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>>; mounts: MountRequest[]; volumes: { name: string; destination: string; options: string[] }[] }> {
+export async function podForMember(store: Store, ref: string, o: { ports?: readonly PortMapping[]; publishAll?: boolean; network?: string; onWarning?: (m: string) => void; startsNow?: boolean }): Promise<{ pod: string; infra?: string; created: boolean; shareNamespaces: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>>; mounts: MountRequest[]; volumes: { name: string; destination: string; options: string[] }[] }> {
   let view: PodView;
-  if (ref.startsWith('new:')) {
-    const { id } = await createPod(store, { name: ref.slice(4), ...(o.onWarning && { onWarning: o.onWarning }) });
+  const created = ref.startsWith('new:');
+  if (created) {
+    const { id } = await createPod(store, { name: ref.slice(4), ...(o.onWarning && { onWarning: o.onWarning }), ...(o.startsNow && { startsNow: true }) });
     view = await getPod(store, id);
   } else {
     view = await getPod(store, ref);
@@ -223,7 +227,7 @@ export async function podForMember(store: Store, ref: string, o: { ports?: reado
     if (r.share.includes('uts')) joins.uts = r.infraId;
     if (r.share.includes('pid')) joins.pid = r.infraId;
   }
-  return { pod: r.id, ...(r.infraId && { infra: r.infraId }), shareNamespaces: joins, mounts: r.mounts ?? [], volumes: r.volumes ?? [] };
+  return { pod: r.id, ...(r.infraId && { infra: r.infraId }), created, shareNamespaces: joins, mounts: r.mounts ?? [], volumes: r.volumes ?? [] };
 }
 
 /**

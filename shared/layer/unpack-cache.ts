@@ -7,8 +7,7 @@ import { digestHex, digestOf, parseDigest, type Digest } from '../oci/digest.ts'
 import { acquireLock } from '../store/lock.ts';
 import { fsyncDir } from '../store/atomic.ts';
 import type { ApplyLimits, ApplyResult } from './apply.ts';
-import { decompressWithDiffID, type DecompressLimits } from './compression.ts';
-import { removePath } from './confined-root.ts';
+import type { DecompressLimits } from './compression.ts';
 import { runProgram } from '../process/run.ts';
 import { runningInUserNamespace } from '../process/proc.ts';
 
@@ -136,6 +135,8 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
   const lock = await acquireLock(join(cache, '.locks', hex), opts.signal ? { signal: opts.signal } : {});
   try {
     if (await isUnpacked(cache, chain)) return; // another process committed it while we waited
+    // gzip/zstd and the confined removal load only when a layer is unpacked: a warm cache never needs them
+    const [{ decompressWithDiffID }, { removePath }] = await Promise.all([import('./compression.ts'), import('./confined-root.ts')]);
     // debris of dead unpacks of this entry: we hold its lock, so nobody is writing them
     for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) removePath(join(cache, n));
     if (await exists(final)) removePath(final); // incomplete (no link file)
@@ -189,7 +190,7 @@ async function unpackOne(cache: string, chain: Digest, layer: CacheLayer, lowers
       await commitEntry(cache, hex, tmp, final);
       opts.onUnpacked?.(chain, result);
     } catch (e) {
-      removeTemp(tmp);
+      removeTemp(removePath, tmp);
       throw await trueCause(layer, e, opts.signal);
     }
   } finally {
@@ -248,6 +249,7 @@ export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, o
   const lock = await acquireLock(join(cache, '.locks', hex), opts.signal ? { signal: opts.signal } : {});
   try {
     if (await isUnpacked(cache, chain)) return false;
+    const { removePath } = await import('./confined-root.ts');
     for (const n of await readdir(cache)) if (n.startsWith(`.tmp-${hex}-`)) removePath(join(cache, n));
     if (await exists(final)) removePath(final); // incomplete (no link file)
     const tmp = join(cache, `.tmp-${hex}-${randomBytes(6).toString('hex')}`);
@@ -256,7 +258,7 @@ export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, o
     try {
       await rename(resolve(dir), diff);
     } catch (e) {
-      removeTemp(tmp);
+      removeTemp(removePath, tmp);
       if ((e as NodeJS.ErrnoException).code === 'EXDEV') return false;
       throw e;
     }
@@ -278,7 +280,7 @@ export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, o
       await commitEntry(cache, hex, tmp, final);
       return true;
     } catch (e) {
-      removeTemp(tmp);
+      removeTemp(removePath, tmp);
       throw e;
     }
   } finally {
@@ -291,7 +293,7 @@ export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, o
  * directories for a symlink must not lead the removal out of it). A failure to remove is left for the next
  * unpack of the entry, which removes stale temps under the lock, so the original error is what the caller sees.
  */
-function removeTemp(tmp: string): void {
+function removeTemp(removePath: (path: string) => void, tmp: string): void {
   try {
     removePath(tmp);
   } catch {

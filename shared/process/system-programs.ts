@@ -20,7 +20,7 @@ export interface SystemProgram {
  * the code spawns is on it (a test checks the code against it); scripts/ensure-system-deps.sh installs from it.
  *
  * Why each is spawned rather than done in Node: Node has no API for extended attributes (getfattr/setfattr),
- * flock(2) (flock), mknod(2) (mknod), or namespaces and mounts (unshare, nsenter, mount); xz and bzip2 archives
+ * mknod(2) (mknod), or namespaces and mounts (unshare, nsenter, mount); xz and bzip2 archives
  * for ADD have no decoder in node:zlib and are rare enough not to justify a bundled one; runc, conmon, netavark,
  * aardvark-dns, pasta, catatonit and newuidmap are the runtime's parts, shared with podman.
  */

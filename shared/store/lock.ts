@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, statSync, constants as C } from 'node:fs';
+import { appendFileSync, closeSync, openSync, statSync, constants as C } from 'node:fs';
+import type { DatabaseSync } from 'node:sqlite';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SkiffError } from '../errors.ts';
 
 /** A held advisory lock; release() is idempotent. */
@@ -16,61 +17,69 @@ export interface LockOptions {
   signal?: AbortSignal;
 }
 
-/** flock(1)'s exit status when the lock is busy (-n) or the wait (-w) ran out. */
-const BUSY = 1;
+/** SQLite's result code for a lock another connection holds. */
+const SQLITE_BUSY = 5;
 
 /**
- * Takes a kernel flock(2) on `path` (created 0600 if missing).
+ * Takes a kernel advisory lock on `path` (created 0600, empty, if missing), shared or exclusive, in this process:
+ * no child process is started.
  *
- * Node has no flock, so a short-lived `flock(1)` child takes it for us on an open file description this process
- * owns: we open `path` and hand the descriptor to `flock N` as its fd 3 (a dup of the same open file
- * description). flock locks belong to the open file description, so when the child exits with status 0 the lock
- * stays held through our descriptor — no helper process lives on, and release() is one close(2). When this
- * process dies, even by SIGKILL, the kernel closes the descriptor and drops the lock: a dead holder never leaves a
- * stale lock (LS-10). Each call opens its own description, so two holders in one process exclude each other too.
- * The descriptor is close-on-exec (libuv's default): containers, monitors and helpers spawned later never inherit
- * it. Nothing keeps the process alive while a lock is held. ENOENT when the directory of `path` does not exist.
- * When `path` is unlinked while we wait (a lock on the old inode would exclude nobody), the lock is taken again
- * on what `path` names now; ENOTFOUND when its directory was removed (renamed away) meanwhile: a removed
- * directory is never recreated.
+ * Node has no flock(2) or fcntl(2), but its built-in SQLite (`node:sqlite`) takes fcntl(2) byte-range locks on the
+ * file it opens: a read transaction holds SQLite's SHARED lock, `BEGIN EXCLUSIVE` its EXCLUSIVE lock, with the
+ * semantics a reader/writer lock needs (any number of shared holders, or one exclusive holder). The lock file stays
+ * an empty file: nothing is ever written to it, and the rollback journal is kept in memory, so no `-journal` file
+ * appears beside it. The properties callers rely on:
+ *   - a dead holder never leaves a stale lock: the kernel drops a process's fcntl locks when it exits, even by
+ *     SIGKILL (LS-10); release() closes the connection and frees the lock at once;
+ *   - two holders in one process exclude each other too: SQLite tracks the locks of every connection to one file
+ *     inside the process (fcntl locks alone are per process) and keeps the descriptors of a closed connection open
+ *     while another connection of this process still locks the file, so one release never drops another's lock;
+ *   - the descriptor is close-on-exec (SQLite opens with O_CLOEXEC): containers, monitors and helpers spawned
+ *     later never inherit it; nothing keeps the process alive while a lock is held;
+ *   - a wait polls a non-blocking attempt (the event loop is never blocked; first every 1 ms, backing off to 10 ms,
+ *     then 50 ms after a second) until the lock is free, `wait` ms have passed (ELOCKED) or `signal` aborts (EABORT).
+ * This process must never open and close a lock file by other means while holding its lock: closing any descriptor
+ * of a file drops the process's fcntl locks on it. Locks taken here do not exclude flock(2) holders (an older
+ * skiff): run one version at a time on a store.
+ * ENOENT when the directory of `path` does not exist. When `path` is unlinked or replaced while we wait (a lock on
+ * the old inode would exclude nobody), the lock is taken again on what `path` names now; ENOTFOUND when its
+ * directory was removed (renamed away) meanwhile: a removed directory is never recreated.
  */
 export async function acquireLock(path: string, opts: LockOptions = {}): Promise<LockHandle> {
+  const deadline = typeof opts.wait === 'number' ? Date.now() + Math.max(opts.wait, 1) : opts.wait === false ? 0 : Infinity;
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
-    if (opts.signal?.aborted) throw new SkiffError('EABORT', `cancelled while waiting for lock ${path}`);
-    let fd: number;
+    aborted(path, opts.signal);
+    const before = ensureFile(path, attempt);
+    const db = openDb(path);
+    let held = false;
     try {
-      fd = openSync(path, C.O_CREAT | C.O_RDONLY, 0o600); // libuv sets O_CLOEXEC itself
-    } catch (e) {
-      // the first open reports a missing directory as it is (ENOENT); on a retry it was removed meanwhile
-      if (attempt > 0 && (e as NodeJS.ErrnoException).code === 'ENOENT') throw new SkiffError('ENOTFOUND', `${path} was removed while taking its lock`, { cause: e });
-      throw e;
+      for (let poll = 0; ; poll++) {
+        if (tryTake(db, path, opts.shared === true)) break;
+        if (Date.now() >= deadline) throw new SkiffError('ELOCKED', `${path} is locked by another process`, { hint: 'wait for the other skiff command to finish and try again' });
+        const pause = Math.min(2 ** poll, Date.now() - started > 1000 ? 50 : 10, deadline - Date.now());
+        await sleep(Math.max(pause, 1), undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => aborted(path, opts.signal));
+        aborted(path, opts.signal);
+      }
+      held = true;
+    } finally {
+      if (!held) db.close();
     }
-    let status: number | null;
-    try {
-      status = await flockFd(path, fd, opts);
-    } catch (e) {
-      closeSync(fd);
-      throw e;
-    }
-    if (status !== 0) {
-      closeSync(fd);
-      if (status === BUSY) throw new SkiffError('ELOCKED', `${path} is locked by another process`, { hint: 'wait for the other skiff command to finish and try again' });
-      throw new SkiffError('ENODEP', `flock failed to lock ${path} (exit status ${status})`, { hint: 'install util-linux' });
-    }
-    if (!samePath(path, fd)) {
+    if (!sameFile(path, before)) {
       // unlinked (or replaced) while we waited: a lock on that inode excludes nobody who opens `path` now; take
       // the lock on what `path` names now (a removed directory is never recreated: that open fails ENOTFOUND)
-      closeSync(fd);
+      db.close();
       if (attempt >= 8) throw new SkiffError('ENOTFOUND', `${path} was removed while taking its lock`);
       continue;
     }
+    traceLock(path, opts.shared === true);
     let open = true;
     return {
       path,
       release(): Promise<void> {
         if (open) {
           open = false;
-          closeSync(fd); // the last reference to the open file description: the kernel drops the lock now
+          db.close(); // ends the transaction: the lock is free for the next taker now
         }
         return Promise.resolve();
       },
@@ -78,39 +87,98 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
   }
 }
 
-/** Runs `flock -x|-s [-n|-w S] 3` on `fd` (the child's fd 3); resolves its exit status (null when killed). */
-function flockFd(path: string, fd: number, opts: LockOptions): Promise<number | null> {
-  const args = [opts.shared ? '-s' : '-x'];
-  if (opts.wait === false) args.push('-n');
-  else if (typeof opts.wait === 'number') args.push('-w', String(Math.max(opts.wait, 1) / 1000));
-  args.push('3');
-  return new Promise<number | null>((resolve, reject) => {
-    const child = spawn('flock', args, { stdio: ['ignore', 'ignore', 'ignore', fd] });
-    const onAbort = (): void => {
-      child.kill('SIGKILL'); // a lock it took just before dying goes with our descriptor, closed by the caller
-      reject(new SkiffError('EABORT', `cancelled while waiting for lock ${path}`));
-    };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    child.on('error', (e) => {
-      opts.signal?.removeEventListener('abort', onAbort);
-      reject(new SkiffError('ENODEP', `cannot run flock to lock ${path}: ${(e as Error).message}`, { hint: 'install util-linux' }));
-    });
-    child.on('exit', (code) => {
-      opts.signal?.removeEventListener('abort', onAbort);
-      resolve(code);
-    });
-  });
+/** Throws EABORT once `signal` is aborted. */
+function aborted(path: string, signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new SkiffError('EABORT', `cancelled while waiting for lock ${path}`);
 }
 
-/** True when `path` still names the file `fd` is open on (not unlinked, not replaced). */
-function samePath(path: string, fd: number): boolean {
-  const a = fstatSync(fd);
+/**
+ * Creates `path` (0600, empty) when missing and returns the identity of the file it names. A file created here is
+ * a new inode nobody locks yet, so closing our descriptor of it drops no lock; an existing file is never opened here.
+ */
+function ensureFile(path: string, attempt: number): { ino: number; dev: number } {
   try {
-    const b = statSync(path);
-    return a.ino === b.ino && a.dev === b.dev;
+    closeSync(openSync(path, C.O_CREAT | C.O_EXCL | C.O_WRONLY, 0o600));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // the first open reports a missing directory as it is (ENOENT); on a retry it was removed meanwhile
+    if (code === 'ENOENT' && attempt > 0) throw new SkiffError('ENOTFOUND', `${path} was removed while taking its lock`, { cause: e });
+    if (code !== 'EEXIST') throw e;
+  }
+  try {
+    const st = statSync(path);
+    return { ino: st.ino, dev: st.dev };
+  } catch (e) {
+    // removed between the create and the stat: the next attempt creates it again or finds its directory gone
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { ino: -1, dev: -1 };
+    throw e;
+  }
+}
+
+/** True when `path` names the file `before` identified (not unlinked, not replaced). */
+function sameFile(path: string, before: { ino: number; dev: number }): boolean {
+  try {
+    const st = statSync(path);
+    return st.ino === before.ino && st.dev === before.dev;
   } catch {
     return false;
   }
+}
+
+let sqlite: typeof import('node:sqlite') | undefined;
+
+/** node:sqlite, loaded on the first lock (about 1 ms); the experimental-feature warning some Node 22/24 releases print is not the user's concern. */
+function loadSqlite(): typeof import('node:sqlite') {
+  if (sqlite) return sqlite;
+  const emit = process.emitWarning;
+  process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]): void {
+    if (/SQLite/.test(typeof warning === 'string' ? warning : warning.message)) return;
+    (emit as (...a: unknown[]) => void).call(process, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    sqlite = process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite') | undefined;
+  } finally {
+    process.emitWarning = emit;
+  }
+  if (!sqlite) throw new SkiffError('ENODEP', 'this Node.js has no node:sqlite, which skiff takes its locks with', { hint: 'use Node.js 22.15 or later' });
+  return sqlite;
+}
+
+/** A connection to the lock file (no lock yet): ENOENT-like failures surface as they are. */
+function openDb(path: string): DatabaseSync {
+  try {
+    return new (loadSqlite().DatabaseSync)(path);
+  } catch (e) {
+    throw new SkiffError('EIO', `cannot open lock file ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** One non-blocking attempt: true when the lock is now held by `db`, false when another holder has it. */
+function tryTake(db: DatabaseSync, path: string, shared: boolean): boolean {
+  try {
+    if (shared) {
+      db.exec('BEGIN');
+      db.exec('SELECT 1 FROM sqlite_master LIMIT 1'); // the first read takes the SHARED lock
+    } else {
+      db.exec('PRAGMA journal_mode=MEMORY'); // no -journal file beside the lock (not persistent; asked each time)
+      db.exec('BEGIN EXCLUSIVE');
+    }
+    return true;
+  } catch (e) {
+    try {
+      db.exec('ROLLBACK'); // a read transaction begun before its read was refused
+    } catch {
+      // no transaction was open
+    }
+    if ((e as { errcode?: number }).errcode === SQLITE_BUSY || /database is locked/.test((e as Error).message)) return false;
+    throw new SkiffError('EIO', `cannot lock ${path}: ${(e as Error).message}`, { cause: e, hint: 'a lock file must be empty: remove it when no skiff command runs' });
+  }
+}
+
+/** With SKIFF_LOCK_TRACE=FILE, one line per lock taken (`x|s PATH`): tests count a command's locks with it. */
+function traceLock(path: string, shared: boolean): void {
+  const f = process.env.SKIFF_LOCK_TRACE;
+  if (f) appendFileSync(f, `${shared ? 's' : 'x'} ${path}\n`);
 }
 
 /** Runs `fn` while holding the lock on `path`; always releases. */

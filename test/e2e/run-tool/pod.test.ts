@@ -2,7 +2,9 @@
 // another member over localhost and from the host through a port published on the pod, the lifecycle order,
 // --exit-policy stop, container:ID joining without a pod, and a pod rm -f that leaves nothing behind.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../shared/network/publish.ts';
 import { makeBusyboxImage } from '../../helpers/busybox.ts';
@@ -183,10 +185,33 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pods (root, real runc/conmon/netava
     const infra2 = okk(['pod', 'inspect', 'early2', '--format', '{{.InfraContainerID}}']);
     expect(sk(['run', '-d', '--pull', 'never', '--pod', 'early2', 'localhost/no-such-image:1', 'true']).status).not.toBe(0);
     expect(okk(['inspect', infra2, '--format', '{{.State.Status}}'])).toBe('created');
-    // the infra's rootfs stays mounted from pod create for that first start; a pod rm unmounts it even unstarted
-    expect(mountsUnder(root).some((m) => m.includes(infra2))).toBe(true);
+    // a pod that is created and never started holds no overlay mount: the infra's rootfs is mounted at its start
+    expect(mountsUnder(root).some((m) => m.includes(infra2))).toBe(false);
     expect(okk(['pod', 'rm', 'early2'])).toMatch(/^[0-9a-f]{64}$/);
     expect(mountsUnder(root).some((m) => m.includes(infra2))).toBe(false);
+  }, 60_000);
+
+  it('run --pod new: whose member create fails after its image was found leaves the new pod\'s infra not running', () => {
+    // -w of a directory the image lacks: run refuses it while creating the member (exit 126), after the image
+    // was found and the infra started early
+    const r = sk(['run', '-d', '--pod', 'new:wfail', '-w', '/no/such/dir', IMG, 'true']);
+    expect(r.status).toBe(126);
+    const infra = okk(['pod', 'inspect', 'wfail', '--format', '{{.InfraContainerID}}']);
+    expect(okk(['inspect', infra, '--format', '{{.State.Status}}'])).not.toBe('running');
+    expect(mountsUnder(root).some((m) => m.includes(infra))).toBe(false);
+    // the pod stays, as podman's does, and its next member starts it again
+    okk(['run', '-d', '--pod', 'wfail', '--name', 'w2', IMG, 'sleep', '300']);
+    expect(okk(['inspect', infra, '--format', '{{.State.Status}}'])).toBe('running');
+  }, 60_000);
+
+  it('pod create loads no gzip/zstd, tar or layer-unpacking code (the infra image is unpacked already)', () => {
+    okk(['pod', 'create', '--name', 'warm', '--network', 'none']);
+    const r = spawnSync(process.execPath, ['--import', join(import.meta.dirname, '../../helpers/log-loads.mjs'), bin, '--root', root, 'pod', 'create', '--name', 'light', '--network', 'none'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const files = r.stderr.split('\n').filter((l) => l.startsWith('LOADED ')).map((l) => fileURLToPath(l.slice(7)));
+    expect(files.some((f) => f.includes('/dist/'))).toBe(true); // the hook saw the bundle's files (it can fail)
+    const heavy = files.filter((f) => /\/\/ (shared\/layer\/(compression|apply|tar-[a-z]+|confined-root)\.ts|node_modules\/tar-stream\/)|from "node:zlib"/m.test(readFileSync(f, 'utf8')));
+    expect(heavy).toEqual([]);
   }, 60_000);
 
   it('pod pause/unpause freeze and thaw every container; top, logs, kill, restart and prune act on the whole pod', async () => {

@@ -40,12 +40,10 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('stop claims the cleanup o
     const wrapper = join(sd.dir, 'run-tool-logged.mjs');
     writeFileSync(wrapper, `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(calls)}, process.argv.slice(2).join(' ') + '\\n');\nprocess.argv[1] = ${JSON.stringify(join(repo, 'bin', 'run-tool.mjs'))};\nawait import(${JSON.stringify(join(repo, 'bin', 'run-tool.mjs'))});\n`);
     process.env.SKIFF_RUN_TOOL_SCRIPT = wrapper;
-    // a flock(1) first on PATH that logs each lock taken, then runs the real one
+    // the CLI logs each lock it takes there (SKIFF_LOCK_TRACE)
     shimDir = join(sd.dir, 'shim');
-    flockLog = join(sd.dir, 'flock.log');
+    flockLog = join(sd.dir, 'locks.log');
     mkdirSync(shimDir);
-    writeFileSync(join(shimDir, 'flock'), `#!/bin/sh\necho "$*" >> ${flockLog}\nexec /usr/bin/flock "$@"\n`);
-    chmodSync(join(shimDir, 'flock'), 0o755);
     store = await openStore(root, { create: true });
   }, 120_000);
   afterAll(async () => {
@@ -90,7 +88,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('stop claims the cleanup o
     const r = await createContainer(s, { image: 'busybox', args: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.05; done'], network: 'none', pull: 'never' });
     await startContainer(s, r.id);
     writeFileSync(flockLog, '');
-    const out = spawnSync(process.execPath, [join(repo, 'bin', 'run-tool.mjs'), '--root', s.paths.root, 'rm', '-f', '-t', '5', r.id], { encoding: 'utf8', env: { ...process.env, PATH: `${shimDir}:${process.env.PATH}` }, timeout: 60_000 });
+    const out = spawnSync(process.execPath, [join(repo, 'bin', 'run-tool.mjs'), '--root', s.paths.root, 'rm', '-f', '-t', '5', r.id], { encoding: 'utf8', env: { ...process.env, SKIFF_LOCK_TRACE: flockLog }, timeout: 60_000 });
     expect(out.status, out.stderr).toBe(0);
     expect(out.stdout.trim()).toBe(r.id);
     expect(await loadById(s.paths.root, r.id)).toBeUndefined();

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { acquireLock, isLockFree, withLock } from '../../../shared/store/lock.ts';
@@ -117,5 +117,85 @@ describe('acquireLock (no helper process lives on)', () => {
     await c.release();
     await (await b).release();
     expect(bGot).toBe(true);
+  });
+});
+
+/** A second process that takes the lock on `p` (mode 'x' or 's', waiting `wait` ms, -1: forever), prints `held` or the error code, and holds until its stdin closes. */
+function holder(p: string, mode: 'x' | 's', wait = -1): { child: ReturnType<typeof spawn>; said: Promise<string> } {
+  const lockTs = JSON.stringify(join(process.cwd(), 'shared/store/lock.ts'));
+  const opts = `{ shared: ${mode === 's'}${wait >= 0 ? `, wait: ${wait}` : ''} }`;
+  const script = `import { acquireLock } from ${lockTs}; try { await acquireLock(${JSON.stringify(p)}, ${opts}); console.log('held'); process.stdin.resume(); } catch (e) { console.log(e.code); }`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const said = new Promise<string>((res) => {
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('\n')) res(out.trim());
+    });
+    child.on('exit', () => res(out.trim()));
+  });
+  return { child, said };
+}
+
+describe('acquireLock across processes (in-process fcntl locks through node:sqlite)', () => {
+  it('an exclusive holder in another process keeps us out until it exits; shared holders of two processes coexist', async () => {
+    const p = join((await scratchDir()).dir, 'two.lock');
+    const a = holder(p, 'x');
+    expect(await a.said).toBe('held');
+    expect(await isLockFree(p)).toBe(false);
+    await expect(acquireLock(p, { shared: true, wait: false })).rejects.toMatchObject({ code: 'ELOCKED' });
+    const waiting = acquireLock(p, { wait: 10_000 });
+    await new Promise((res) => setTimeout(res, 100));
+    a.child.stdin!.end(); // the other process exits: the kernel frees its lock and our waiter gets it
+    const got = await waiting;
+    const b = holder(p, 'x', 0);
+    expect(await b.said).toBe('ELOCKED');
+    await got.release();
+
+    const mine = await acquireLock(p, { shared: true });
+    const s = holder(p, 's', 0);
+    expect(await s.said).toBe('held');
+    const x = holder(p, 'x', 0);
+    expect(await x.said).toBe('ELOCKED');
+    await mine.release();
+    await expect(acquireLock(p, { wait: false })).rejects.toMatchObject({ code: 'ELOCKED' }); // the other's shared lock stays
+    s.child.stdin!.end();
+    await new Promise((res) => s.child.on('exit', res));
+    await (await acquireLock(p, { wait: 5000 })).release();
+  });
+
+  it('releasing one of two shared holders in this process keeps the other one locked for other processes', async () => {
+    const p = join((await scratchDir()).dir, 'pair.lock');
+    const a = await acquireLock(p, { shared: true });
+    const b = await acquireLock(p, { shared: true });
+    await a.release();
+    const x = holder(p, 'x', 0);
+    expect(await x.said).toBe('ELOCKED');
+    await b.release();
+    const y = holder(p, 'x', 0);
+    expect(await y.said).toBe('held');
+    y.child.stdin!.end();
+    await new Promise((res) => y.child.on('exit', res));
+  });
+
+  it('the lock file is created 0600, stays empty, nothing appears beside it, and a child process inherits no descriptor of it', async () => {
+    const { dir } = await scratchDir();
+    const p = join(dir, 'quiet.lock');
+    const l = await acquireLock(p);
+    const s = await acquireLock(`${p}2`, { shared: true });
+    expect(readdirSync(dir).sort()).toEqual(['quiet.lock', 'quiet.lock2']);
+    expect(statSync(p).mode & 0o777).toBe(0o600);
+    const r = spawnSync('sh', ['-c', 'for f in /proc/self/fd/*; do readlink "$f"; done'], { encoding: 'utf8' });
+    expect(r.stdout).not.toContain('quiet.lock');
+    await l.release();
+    await s.release();
+    expect(statSync(p).size).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['quiet.lock', 'quiet.lock2']);
+  });
+
+  it('a lock file with content is refused with one line saying what to do, not taken', async () => {
+    const p = join((await scratchDir()).dir, 'junk.lock');
+    writeFileSync(p, 'not a lock file, not a database either; long enough to be read as a header. '.repeat(2));
+    await expect(acquireLock(p, { wait: false })).rejects.toMatchObject({ code: 'EIO', hint: expect.stringMatching(/remove it/) });
   });
 });
