@@ -17,7 +17,7 @@ export interface ImageSummary {
   /** Creation time from the config, when set. */
   created?: Date;
   /**
-   * Manifest + config + layer bytes: uncompressed layer sizes when listImages was given `sizes` (podman's SIZE,
+   * Manifest (twice, as podman counts it) + config + layer bytes: uncompressed layer sizes when listImages was given `sizes` (podman's SIZE,
    * what containers/storage counts), else the compressed blob sizes.
    */
   size: number;
@@ -67,7 +67,8 @@ async function summarise(layout: Layout, e: Descriptor, o: ListImagesOptions): P
     ...base,
     id: m.config.digest,
     ...(created && !Number.isNaN(created.getTime()) ? { created } : {}),
-    size: e.size + m.config.size + (await layerBytes(m.layers, o)),
+    // containers/storage keeps the manifest twice (under `manifest-<digest>` and `manifest`) and counts both
+    size: 2 * e.size + m.config.size + (await layerBytes(m.layers, o)),
     labels: cfg.config?.Labels ?? {},
     diffIds: [...cfg.rootfs.diff_ids],
     history: [...(cfg.history ?? [])],

@@ -2,6 +2,7 @@ import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/types.ts';
 import { formatReference, localTagForm, type Reference } from '../ref/reference.ts';
+import { layerSizesDir, putCountingLayer } from '../store/layer-sizes.ts';
 import { lookupImage } from '../store/lookup.ts';
 import { openStore } from '../store/store.ts';
 import { DOCUMENT_CAP, sniffMediaType } from './files.ts';
@@ -70,7 +71,8 @@ export async function openStoreTarget(root: string, what: { ref?: Reference; id?
     },
     hasBlob: (desc, co = {}) => store.claim(desc, co),
     async putBlob(desc, body, co = {}) {
-      await store.putBlob(body, { digest: desc.digest, size: desc.size }, co);
+      // a layer's uncompressed size is counted as it streams in, so `images` never decompresses a pulled layer
+      await putCountingLayer(layerSizesDir(store.paths.cache), desc.mediaType, body, (b) => store.putBlob(b, { digest: desc.digest, size: desc.size }, co));
     },
     async putManifest(bytes, desc, co) {
       await store.putBlob(bytes, { digest: desc.digest, size: desc.size }, co?.signal ? { signal: co.signal } : {});
