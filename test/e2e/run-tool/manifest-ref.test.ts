@@ -11,6 +11,7 @@ import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { REGISTRY_BIN, startRegistry, type TestRegistry } from '../../helpers/registry.ts';
 import { openStore } from '../../../shared/store/store.ts';
 import { importTarball } from '../../../shared/transport/tarball.ts';
+import { COPY_TOOL } from '../../helpers/copy-tool.ts';
 import { ok, rt } from './images-helpers.ts';
 
 const BUILD_TOOL = join(resolve(import.meta.dirname, '../../..'), 'bin', 'build-tool.mjs');
@@ -199,6 +200,19 @@ describe.skipIf(!existsSync(REGISTRY_BIN) || !hasBusybox)('manifest lists by ref
     expect(raw(`${reg2.host}/lib/mixed:1`).manifests!.map((m) => m.digest)).toEqual([armDigest, amdDigest]);
     const v = skopeo(['copy', '-q', '--all', '--src-tls-verify=false', `docker://${reg2.host}/lib/mixed:1`, `oci:${join(dir, 'verify-mixed')}:x`]);
     expect(v.status, v.stderr).toBe(0);
+    // copy-tool reads the list the same way: the referenced layers come from their registry
+    const out = join(dir, 'copied-mixed');
+    const cc = spawnSync(process.execPath, [COPY_TOOL, 'copy', '--root', root, '--all', '--src-tls-verify=false', 'store:localhost/mixed:latest', `oci:${out}:x`], { encoding: 'utf8', timeout: 120_000 });
+    expect(cc.status, cc.stderr).toBe(0);
+    const copied = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')).manifests[0];
+    for (const l of amd.layers!) expect(existsSync(join(out, 'blobs', 'sha256', l.digest.slice(7)))).toBe(true);
+    expect(copied.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+    // rmi by the list's ID removes it
+    const row = ok(rt(['--root', root, 'images', '--no-trunc', '--format', '{{.Repository}} {{.ID}}'])).split('\n').find((l) => l.startsWith('localhost/mixed '));
+    const id = row!.split(' ')[1]!.replace(/^sha256:/, '');
+    expect(id).toMatch(/^[a-f0-9]{64}$/);
+    expect(ok(rt(['--root', root, 'rmi', id.slice(0, 12)]))).toContain(`Deleted: ${id}`);
+    expect(rt(['--root', root, 'manifest', 'exists', 'mixed']).status).toBe(1);
   });
 
   it.skipIf(!hasBuildah)('side by side with buildah 1.28: the same add and push steps give the same index entries, and buildah stores no layer either', () => {
