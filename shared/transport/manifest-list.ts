@@ -217,14 +217,22 @@ interface Added {
   sources: Record<Digest, string>;
 }
 
+/** The entry of an index `src` names that `manifest add` without --all picks: the host's image (ENOTFOUND when none). */
+function hostEntry(entries: readonly Descriptor[], src: string): Descriptor {
+  const pick = selectManifest(entries, hostPlatform());
+  if (!pick) throw new SkiffError('ENOTFOUND', `${src}: no image in the list for ${hostPlatform().os}/${hostPlatform().architecture}`, { hint: 'pass --all to add every image of the list' });
+  return pick;
+}
+
 /**
  * Stores an image's manifest (`bytes`, verified against `desc`) and its config, read from `source` — never its
  * layers: the list holds the image by reference.
  */
 async function storeReference(store: Store, source: OpenedSource, desc: Descriptor, bytes: Uint8Array, o: Cancellable): Promise<void> {
+  const so = { signal: o.signal };
   const m = parseManifest(bytes, { mediaType: desc.mediaType }).manifest;
-  if (!(await store.claim(desc, o))) await store.putBlob(bytes, { digest: desc.digest, size: desc.size }, o);
-  if (!(await store.claim(m.config, o))) await store.putBlob(await source.getBlob(m.config, { ...o, sinkVerifies: true }), { digest: m.config.digest, size: m.config.size }, o);
+  if (!(await store.claim(desc, so))) await store.putBlob(bytes, { digest: desc.digest, size: desc.size }, so);
+  if (!(await store.claim(m.config, so))) await store.putBlob(await source.getBlob(m.config, { ...so, sinkVerifies: true }), { digest: m.config.digest, size: m.config.size }, so);
 }
 
 /**
@@ -247,9 +255,7 @@ async function referenceEntries(store: Store, name: ImageName, ctx: TransportCon
     if (parsed.kind !== 'index') throw new SkiffError('EUNSUPPORTED', `${source.name}: unsupported manifest type ${parsed.mediaType ?? top.mediaType}`);
     let picks = parsed.index.manifests;
     if (!o.all) {
-      const pick = selectManifest(picks, hostPlatform());
-      if (!pick) throw new SkiffError('ENOTFOUND', `${source.name}: no image in the list for ${hostPlatform().os}/${hostPlatform().architecture}`, { hint: 'pass --all to add every image of the list' });
-      picks = [pick];
+      picks = [hostEntry(picks, source.name)];
     }
     const sources: Record<Digest, string> = {};
     for (const c of picks) {
@@ -304,8 +310,7 @@ async function entriesFor(store: Store, src: string, ctx: TransportContext, o: C
   const inherited = listSourcesOf(top);
   const pickSources = (ds: Descriptor[]) => Object.fromEntries(ds.filter((d) => inherited[d.digest] !== undefined).map((d) => [d.digest, inherited[d.digest]!]));
   if (o.all) return { entries: idx.manifests.map((m) => ({ ...m })), sources: pickSources(idx.manifests) };
-  const pick = selectManifest(idx.manifests, hostPlatform());
-  if (!pick) throw new SkiffError('ENOTFOUND', `${src}: no image in the list for ${hostPlatform().os}/${hostPlatform().architecture}`, { hint: 'pass --all to add every image of the list' });
+  const pick = hostEntry(idx.manifests, src);
   return { entries: [{ ...pick }], sources: pickSources([pick]) };
 }
 
