@@ -25,13 +25,19 @@ export async function recordLayerSize(dir: string, digest: Digest, size: number)
   await mkdir(dir, { recursive: true, mode: 0o700 }).then(() => writeFileAtomic(join(dir, digestHex(digest)), `${size}\n`)).catch(() => {});
 }
 
+/** Compressed bytes the counter may hold before the write it taps waits for it. */
+const QUEUED = 8 << 20;
+/** Output chunk of the counting decompressor: large, as only the byte count is kept. */
+const OUT_CHUNK = 1 << 20;
+
 /**
  * A tap on a compressed layer's bytes as they stream into the store: passes every chunk on unchanged and, beside
  * it, decompresses a copy only to count the uncompressed bytes (the output is dropped as it comes; a count past the
  * layer limit of layer/compression.ts, or a zstd window past its limit, stops counting). `size` resolves once the
  * tap ends: the count, or undefined when the copy could not be decompressed (the blob's digest is what the store
- * checks; a bad stream only costs the note). Each chunk is passed on once the decompressor took it (backpressure);
- * destroying the tap stops the decompressor.
+ * checks; a bad stream only costs the note). Chunks pass on at once while the decompressor (zlib, off the main
+ * thread) keeps up; with more than QUEUED bytes waiting for it the tap waits (backpressure). Destroying the tap stops
+ * the decompressor.
  */
 export class UncompressedCounter extends Transform {
   readonly size: Promise<number | undefined>;
@@ -45,8 +51,8 @@ export class UncompressedCounter extends Transform {
     const limits = DEFAULT_DECOMPRESS_LIMITS;
     this.#codec =
       compression === 'gzip'
-        ? zlib.createGunzip()
-        : zlib.createZstdDecompress({ params: { [zlib.constants.ZSTD_d_windowLogMax]: limits.zstdWindowLogMax } });
+        ? zlib.createGunzip({ chunkSize: OUT_CHUNK })
+        : zlib.createZstdDecompress({ chunkSize: OUT_CHUNK, params: { [zlib.constants.ZSTD_d_windowLogMax]: limits.zstdWindowLogMax } });
     let n = 0;
     this.size = new Promise((resolve) => {
       const codec = this.#codec;
@@ -69,8 +75,10 @@ export class UncompressedCounter extends Transform {
 
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
     if (this.#dead) return cb(null, chunk);
+    // the decompressor runs beside the write (zlib works off the main thread); only a backlog past QUEUED waits
+    if (this.#codec.write(chunk) || this.#codec.writableLength < QUEUED) return cb(null, chunk);
     this.#pending = () => cb(null, chunk);
-    this.#codec.write(chunk, () => this.#release());
+    this.#codec.once('drain', () => this.#release());
   }
 
   #release(): void {
@@ -85,9 +93,12 @@ export class UncompressedCounter extends Transform {
   }
 
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
-    this.#dead = true;
     this.#pending = undefined;
-    this.#codec.destroy();
+    // a tap that ended normally is destroyed (autoDestroy) while the decompressor may still be counting its backlog
+    if (err || !this.writableFinished) {
+      this.#dead = true;
+      this.#codec.destroy();
+    }
     cb(err);
   }
 }
