@@ -89,7 +89,7 @@ export async function pruneImages(store: Store, f: PruneFilters = { labels: [] }
     const entries = await store.layout.entries(so);
     const drop = new Set<string>();
     for (const e of entries) {
-      const id = (await store.layout.configDigest(e, so)) ?? e.digest;
+      const id = (await store.layout.imageId(e, so)) ?? e.digest;
       const name = e.annotations?.[Annotation.RefName];
       if (doomed.has(id) && (all || name === undefined)) {
         drop.add(e.digest);

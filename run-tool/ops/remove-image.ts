@@ -26,7 +26,7 @@ export interface RemoveImageOptions {
 async function entriesOfImage(store: Store, id: string, o: Cancellable): Promise<Descriptor[]> {
   const out: Descriptor[] = [];
   for (const e of await store.layout.entries(o)) {
-    const cid = (await store.layout.configDigest(e, o)) ?? e.digest;
+    const cid = (await store.layout.imageId(e, o)) ?? e.digest;
     if (cid === id) out.push(e);
   }
   return out;

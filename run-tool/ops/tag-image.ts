@@ -41,7 +41,7 @@ export async function untagImage(store: Store, image: string, names: readonly st
   const mine: string[] = [];
   for (const e of await store.layout.entries(o)) {
     const n = e.annotations?.[Annotation.RefName];
-    if (n !== undefined && ((await store.layout.configDigest(e, o)) ?? e.digest) === id) mine.push(n);
+    if (n !== undefined && ((await store.layout.imageId(e, o)) ?? e.digest) === id) mine.push(n);
   }
   const remove: string[] = [];
   if (names.length === 0) remove.push(...mine);

@@ -32,6 +32,17 @@ export const Annotation = {
   Created: 'org.opencontainers.image.created',
   /** skiff's mark on index.json entries that lost their name (a retagged or intermediate image). */
   Dangling: 'io.skiff.dangling',
+  /**
+   * skiff's mark on the index.json entry of a manifest list: the list's image ID (`sha256:` + 64 hex), made when the
+   * list is created and carried to every edited version, so the ID stays while the index digest changes (podman's).
+   */
+  ListId: 'io.skiff.list.id',
+  /**
+   * skiff's mark on the index.json entry of a manifest list: its entries added by reference (podman's `manifest add
+   * docker://…`), as JSON `{"<manifest digest>": "<registry>/<repository>"}`. Their manifest and config are stored,
+   * their layers stay at that repository until `manifest push` copies them.
+   */
+  ListSources: 'io.skiff.list.sources',
 } as const;
 
 /** Layer compression as detected from content or media type. */

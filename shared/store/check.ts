@@ -5,6 +5,7 @@ import type { Descriptor } from '../oci/types.ts';
 import { parseAnyManifest } from '../oci/validate.ts';
 import { JSON_BLOB_CAP } from './blob-store.ts';
 import type { Layout } from './layout.ts';
+import { listSourcesOf } from './list-refs.ts';
 
 /** One damaged image: every index entry of it, its names, what is wrong, and the blobs that cannot be trusted. */
 export interface DamagedImage {
@@ -49,6 +50,7 @@ export async function findDamagedImages(layout: Layout, o: { quick?: boolean; si
       problems.push(v.problem);
       if (v.bad) bad.add(d.digest);
     };
+    const byReference = listSourcesOf(e);
     const walk = async (d: Descriptor, depth: number): Promise<void> => {
       const v = await judge(d, depth === 0 ? 'manifest' : 'child manifest', 'json');
       note(v, d);
@@ -73,11 +75,13 @@ export async function findDamagedImages(layout: Layout, o: { quick?: boolean; si
       note(await judge(m.manifest.config, 'config', 'json'), m.manifest.config);
       for (const l of m.manifest.layers) {
         if (l.urls && !(await layout.blobs.has(l.digest).catch(() => true))) continue; // foreign layer not stored here
+        // a list's entry added by reference keeps its layers at the registry until `manifest push`
+        if (byReference[d.digest] !== undefined && !(await layout.blobs.has(l.digest).catch(() => true))) continue;
         note(await judge(l, 'layer', o.quick ? 'stat' : 'hash'), l);
       }
     };
     await walk(e, 0);
-    const id = (await layout.configDigest(e, so)) ?? e.digest;
+    const id = (await layout.imageId(e, so)) ?? e.digest;
     if (problems.length === 0 && !byImage.has(id)) continue;
     const name = e.annotations?.[Annotation.RefName];
     const row = byImage.get(id) ?? { id, entries: [], names: [], problems: [], badBlobs: [] };

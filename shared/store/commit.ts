@@ -6,18 +6,19 @@ import { walkReachable, type Reachability } from './reachability.ts';
 
 /**
  * Checks that `desc` and everything it references (config, layers, child manifests, subject…) are committed
- * with the declared sizes and readable, verified JSON. Throws ENOTFOUND naming the first missing blob,
+ * with the declared sizes and readable, verified JSON — except the blobs in `mayLack` (the layers a manifest list
+ * holds by reference only: list-refs.ts), which may be absent. Throws ENOTFOUND naming the first missing blob,
  * EBADSIZE for a size that differs from its descriptor, or the read error of a damaged manifest.
  * Returns the walk (its `reachable` keys are every digest the image needs).
  */
-export async function checkImageComplete(layout: Layout, desc: Descriptor, o: Cancellable = {}): Promise<Reachability> {
+export async function checkImageComplete(layout: Layout, desc: Descriptor, o: Cancellable & { mayLack?: ReadonlySet<string> } = {}): Promise<Reachability> {
   const d = parseDescriptor({ ...desc }, 'image descriptor');
-  const walk = await walkReachable(layout.blobs, [d], o);
-  const missing = walk.missing[0];
+  const walk = await walkReachable(layout.blobs, [d], { signal: o.signal });
+  const missing = walk.missing.find((m) => !o.mayLack?.has(m.digest));
   if (missing) {
     throw new SkiffError('ENOTFOUND', `cannot commit image ${d.digest}: blob ${missing.digest} (${missing.mediaType}) is not in the store`, {
       hint: 'write every blob, then the config and manifest, before naming the image',
-      details: { missing: walk.missing.map((m) => m.digest) },
+      details: { missing: walk.missing.filter((m) => !o.mayLack?.has(m.digest)).map((m) => m.digest) },
     });
   }
   const bad = walk.unreadable[0];

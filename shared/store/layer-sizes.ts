@@ -1,7 +1,9 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import * as zlib from 'node:zlib';
 import type { Cancellable } from '../errors.ts';
-import { decompress } from '../layer/compression.ts';
+import { DEFAULT_DECOMPRESS_LIMITS, decompress } from '../layer/compression.ts';
 import { digestHex, type Digest } from '../oci/digest.ts';
 import { layerCompression } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
@@ -21,6 +23,106 @@ export function layerSizesDir(cacheDir: string): string {
 export async function recordLayerSize(dir: string, digest: Digest, size: number): Promise<void> {
   if (!Number.isSafeInteger(size) || size <= 0) return;
   await mkdir(dir, { recursive: true, mode: 0o700 }).then(() => writeFileAtomic(join(dir, digestHex(digest)), `${size}\n`)).catch(() => {});
+}
+
+/** Compressed bytes the counter may hold before the write it taps waits for it. */
+const QUEUED = 8 << 20;
+/** Output chunk of the counting decompressor: large, as only the byte count is kept. */
+const OUT_CHUNK = 1 << 20;
+
+/**
+ * A tap on a compressed layer's bytes as they stream into the store: passes every chunk on unchanged and, beside
+ * it, decompresses a copy only to count the uncompressed bytes (the output is dropped as it comes; a count past the
+ * layer limit of layer/compression.ts, or a zstd window past its limit, stops counting). `size` resolves once the
+ * tap ends: the count, or undefined when the copy could not be decompressed (the blob's digest is what the store
+ * checks; a bad stream only costs the note). Chunks pass on at once while the decompressor (zlib, off the main
+ * thread) keeps up; with more than QUEUED bytes waiting for it the tap waits (backpressure). Destroying the tap stops
+ * the decompressor.
+ */
+export class UncompressedCounter extends Transform {
+  readonly size: Promise<number | undefined>;
+  readonly #codec: zlib.Gunzip | zlib.ZstdDecompress;
+  #dead = false;
+  /** The pass-on of the chunk the decompressor holds (run once it took it, or when counting stops). */
+  #pending: (() => void) | undefined;
+
+  constructor(compression: 'gzip' | 'zstd') {
+    super();
+    const limits = DEFAULT_DECOMPRESS_LIMITS;
+    this.#codec =
+      compression === 'gzip'
+        ? zlib.createGunzip({ chunkSize: OUT_CHUNK })
+        : zlib.createZstdDecompress({ chunkSize: OUT_CHUNK, params: { [zlib.constants.ZSTD_d_windowLogMax]: limits.zstdWindowLogMax } });
+    let n = 0;
+    this.size = new Promise((resolve) => {
+      const codec = this.#codec;
+      let failed = false;
+      const giveUp = (): void => {
+        failed = true;
+        this.#dead = true;
+        codec.destroy();
+        this.#release();
+      };
+      codec.on('data', (chunk: Buffer) => {
+        n += chunk.length;
+        if (n > limits.maxBytes) giveUp();
+      });
+      codec.on('error', giveUp);
+      // zlib has pushed every byte before its writable side finishes (its final flush); 'close' follows both
+      codec.on('close', () => resolve(!failed && codec.writableFinished ? n : undefined));
+    });
+  }
+
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    if (this.#dead) return cb(null, chunk);
+    // the decompressor runs beside the write (zlib works off the main thread); only a backlog past QUEUED waits
+    if (this.#codec.write(chunk) || this.#codec.writableLength < QUEUED) return cb(null, chunk);
+    this.#pending = () => cb(null, chunk);
+    this.#codec.once('drain', () => this.#release());
+  }
+
+  #release(): void {
+    const p = this.#pending;
+    this.#pending = undefined;
+    p?.();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (!this.#dead) this.#codec.end();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    this.#pending = undefined;
+    // a tap that ended normally is destroyed (autoDestroy) while the decompressor may still be counting its backlog
+    if (err || !this.writableFinished) {
+      this.#dead = true;
+      this.#codec.destroy();
+    }
+    cb(err);
+  }
+}
+
+/**
+ * Runs `put` over `body` (a layer blob of `mediaType` streaming into the store) and, for a compressed layer, notes
+ * its uncompressed size in `dir` (layerSizesDir) from an UncompressedCounter on the way — so listing the image
+ * never decompresses it. An uncompressed layer needs no note (its size is its descriptor's).
+ */
+export async function putCountingLayer<T extends { digest: Digest }>(dir: string, mediaType: string, body: Readable, put: (body: Readable) => Promise<T>): Promise<T> {
+  const c = layerCompression(mediaType);
+  if (c !== 'gzip' && c !== 'zstd') return put(body);
+  const counter = new UncompressedCounter(c);
+  body.on('error', (e) => counter.destroy(e));
+  let ref: T;
+  try {
+    ref = await put(body.pipe(counter));
+  } catch (e) {
+    counter.destroy();
+    throw e;
+  }
+  const n = await counter.size;
+  if (n !== undefined) await recordLayerSize(dir, ref.digest, n);
+  return ref;
 }
 
 /**

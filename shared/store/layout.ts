@@ -90,6 +90,12 @@ async function readRegular(dir: string, name: string, cap: number): Promise<stri
   }
 }
 
+/** A manifest list's stable ID from its index.json entry (Annotation.ListId), when it is an index carrying a valid one. Pure. */
+export function listIdOf(d: Descriptor): Digest | undefined {
+  const v = d.annotations?.[Annotation.ListId];
+  return INDEX_MEDIA_TYPES.has(d.mediaType) && v !== undefined && isDigest(v) ? v : undefined;
+}
+
 function refNameOf(d: Descriptor): string | undefined {
   return d.annotations?.[Annotation.RefName];
 }
@@ -325,6 +331,14 @@ export class Layout {
   }
 
   /**
+   * The image ID of an entry: its config digest, or for a manifest list the stable ID its entry carries
+   * (listIdOf); undefined for an index without one and for missing or damaged manifests.
+   */
+  async imageId(desc: Descriptor, o: Cancellable = {}): Promise<Digest | undefined> {
+    return listIdOf(desc) ?? (await this.configDigest(desc, o));
+  }
+
+  /**
    * Finds an image by ID: a full config digest (`sha256:<hex>` or 64 hex), a unique hex prefix of ≥ 3
    * characters of a config digest, or a manifest digest (full or prefix). ENOTFOUND when nothing matches,
    * EINVALID "ambiguous" when a prefix matches different images.
@@ -337,7 +351,7 @@ export class Layout {
     const full = hex.length === 64;
     const matches = new Map<Digest, FoundImage>();
     for (const e of await this.entries(o)) {
-      const id = await this.configDigest(e, o);
+      const id = await this.imageId(e, o);
       const hit = (d: Digest | undefined): boolean => d !== undefined && (full ? d.slice(7) === hex : d.slice(7).startsWith(hex));
       if (hit(id) || hit(e.digest)) {
         const prev = matches.get(e.digest);

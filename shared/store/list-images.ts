@@ -3,12 +3,12 @@ import type { Digest } from '../oci/digest.ts';
 import { Annotation, INDEX_MEDIA_TYPES } from '../oci/media-types.ts';
 import type { Descriptor, History } from '../oci/types.ts';
 import { parseImageConfig, parseManifest } from '../oci/validate.ts';
-import type { Layout } from './layout.ts';
+import { listIdOf, type Layout } from './layout.ts';
 import type { LayerSizes } from './layer-sizes.ts';
 
 /** One row of `images`: what podman shows, from index.json, the manifest and the config. */
 export interface ImageSummary {
-  /** Image ID: the config digest (the manifest digest for an index entry). */
+  /** Image ID: the config digest (for an index entry, a manifest list's stable ID, else its digest). */
   id: Digest;
   /** Manifest digest. */
   digest: Digest;
@@ -17,7 +17,7 @@ export interface ImageSummary {
   /** Creation time from the config, when set. */
   created?: Date;
   /**
-   * Manifest + config + layer bytes: uncompressed layer sizes when listImages was given `sizes` (podman's SIZE,
+   * Manifest (twice, as podman counts it) + config + layer bytes: uncompressed layer sizes when listImages was given `sizes` (podman's SIZE,
    * what containers/storage counts), else the compressed blob sizes.
    */
   size: number;
@@ -59,7 +59,7 @@ export async function listImages(layout: Layout, o: ListImagesOptions = {}): Pro
 async function summarise(layout: Layout, e: Descriptor, o: ListImagesOptions): Promise<ImageSummary> {
   const name = e.annotations?.[Annotation.RefName];
   const base = { digest: e.digest, names: name ? [name] : [], dangling: !name, mediaType: e.mediaType };
-  if (INDEX_MEDIA_TYPES.has(e.mediaType)) return { ...base, id: e.digest, size: e.size, labels: {}, diffIds: [], history: [] };
+  if (INDEX_MEDIA_TYPES.has(e.mediaType)) return { ...base, id: listIdOf(e) ?? e.digest, size: e.size, labels: {}, diffIds: [], history: [] };
   const m = parseManifest(await layout.blobs.readBytes(e, o), { mediaType: e.mediaType }).manifest;
   const cfg = parseImageConfig(await layout.blobs.readBytes(m.config, o));
   const created = cfg.created ? new Date(cfg.created) : undefined;
@@ -67,7 +67,8 @@ async function summarise(layout: Layout, e: Descriptor, o: ListImagesOptions): P
     ...base,
     id: m.config.digest,
     ...(created && !Number.isNaN(created.getTime()) ? { created } : {}),
-    size: e.size + m.config.size + (await layerBytes(m.layers, o)),
+    // containers/storage keeps the manifest twice (under `manifest-<digest>` and `manifest`) and counts both
+    size: 2 * e.size + m.config.size + (await layerBytes(m.layers, o)),
     labels: cfg.config?.Labels ?? {},
     diffIds: [...cfg.rootfs.diff_ids],
     history: [...(cfg.history ?? [])],

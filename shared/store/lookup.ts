@@ -10,7 +10,7 @@ import type { Layout } from './layout.ts';
 /** An image found in the store for what a user typed. */
 export interface LookedUpImage {
   descriptor: Descriptor;
-  /** The image ID (config digest); undefined for an index entry. */
+  /** The image ID (config digest, or a manifest list's stable ID); undefined for an index without one. */
   id?: Digest;
   /** The full name it was found under; undefined when found by ID or digest. */
   name?: string;
@@ -56,7 +56,7 @@ export async function lookupImage(layout: Layout, input: string, o: LookupOption
       const name = formatReference(c);
       try {
         const descriptor = await layout.resolve(name, so);
-        const id = await layout.configDigest(descriptor, so);
+        const id = await layout.imageId(descriptor, so);
         return { descriptor, name, id };
       } catch (e) {
         if (!isSkiffError(e, 'ENOTFOUND')) throw e;
@@ -73,14 +73,14 @@ export async function lookupImage(layout: Layout, input: string, o: LookupOption
   if (ref?.digest !== undefined) {
     const e = (await layout.entries(so)).find((d) => d.digest === ref.digest);
     if (e) {
-      const id = await layout.configDigest(e, so);
+      const id = await layout.imageId(e, so);
       return { descriptor: e, id };
     }
   } else if (ref && isShortName(ref)) {
     for (const e of await layout.entries(so)) {
       const name = e.annotations?.[Annotation.RefName];
       if (name === undefined || !matchesShortName(parseStored(name), ref)) continue;
-      const id = await layout.configDigest(e, so);
+      const id = await layout.imageId(e, so);
       return { descriptor: e, name, ...(id ? { id } : {}) };
     }
   }

@@ -110,17 +110,19 @@ export class Store {
 
   /**
    * Makes an image visible: under the shared gc lock, leases everything `desc` references, checks it all
-   * exists (checkImageComplete: LS-19), then tags it `name` — or records it as dangling without a name.
-   * Returns the descriptor that previously held the name, if it moved (LS-11).
+   * exists (checkImageComplete: LS-19; `mayLack`: the by-reference layers of a manifest list), then tags it
+   * `name` — or records it as dangling without a name. Returns the descriptor that previously held the name, if it
+   * moved (LS-11).
    */
-  async commitImage(desc: Descriptor, o: { name?: string; signal?: AbortSignal } = {}): Promise<Descriptor | undefined> {
+  async commitImage(desc: Descriptor, o: { name?: string; signal?: AbortSignal; mayLack?: ReadonlySet<string> } = {}): Promise<Descriptor | undefined> {
     const so = { signal: o.signal };
+    const co = { ...so, ...(o.mayLack && { mayLack: o.mayLack }) };
     const lease = await this.lease(so);
     return withLock(this.gcLockPath, { shared: true, ...so }, async () => {
-      const walk = await checkImageComplete(this.layout, desc, so);
+      const walk = await checkImageComplete(this.layout, desc, co);
       await lease.add(walk.reachable.keys(), so);
       // Re-check after leasing: gc cannot run now (we hold the shared lock), so this answer stays true.
-      await checkImageComplete(this.layout, desc, so);
+      await checkImageComplete(this.layout, desc, co);
       if (o.name === undefined) {
         await this.layout.addUnnamed(desc, so);
         return undefined;

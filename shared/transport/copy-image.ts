@@ -156,7 +156,7 @@ class Copier {
       key,
       async (): Promise<'exists' | 'mounted' | 'copied'> => {
         if (await this.dst.hasBlob(desc, this.so)) return 'exists';
-        const from = this.src.registryRepository;
+        const from = (await this.src.blobOrigin?.(desc, this.so)) ?? this.src.registryRepository;
         if (from && this.dst.mountBlob && (await this.dst.mountBlob(desc, from, this.so))) return 'mounted';
         this.emit({ kind: 'blob-start', digest: desc.digest, size: desc.size, mediaType: desc.mediaType });
         // One hash per blob: when the target verifies what it writes, the source only checks sizes.

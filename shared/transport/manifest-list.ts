@@ -1,11 +1,15 @@
 /**
  * Manifest lists (OCI image indexes / Docker manifest lists) kept in the local store under a name, as podman's and
- * buildah's `manifest` commands keep them: create, add, annotate, remove an entry, inspect, push. Every image a list
- * names is complete in the store (an added remote image is copied in first), so `push --all` and any OCI tool reading
- * the store find every child. Each change writes a new index blob and then moves the name (store.commitImage: all
- * children present → tag), under one lock for read-modify-write, so concurrent adds lose nothing and a failed
- * change leaves the old list in place.
+ * buildah's `manifest` commands keep them: create, add, annotate, remove an entry, inspect, push. A list names
+ * images of the store, or — added from a registry, as podman 4.3 adds them — images by reference: only their manifest
+ * and config are stored, the list's index.json entry records the repository (store/list-refs.ts), and `push --all`
+ * copies their layers from there (mounted when the destination is the same registry). A list's ID is made at create
+ * and kept by every edit (store Annotation.ListId), as podman keeps a list image's ID while its digest changes.
+ * Each change writes a new index blob and then moves the name (store.commitImage: all children present, except the
+ * layers held by reference → tag), under one lock for read-modify-write, so concurrent adds lose nothing and a
+ * failed change leaves the old list in place.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
@@ -14,12 +18,17 @@ import type { Descriptor, ImageConfig, Index, Manifest, Platform } from '../oci/
 import { formatReference, localTagForm, parseReference } from '../ref/reference.ts';
 import { parseImageName, type ImageName } from '../ref/transport-name.ts';
 import { formatPlatform, hostPlatform, normalizePlatform, selectManifest } from '../image/platform.ts';
+import { fetchVerifiedDocument } from '../image/source.ts';
+import { parseAnyManifest, parseManifest } from '../oci/validate.ts';
+import { listIdOf } from '../store/layout.ts';
+import { listSourcesOf, referencedBlobs, sourcesAnnotations, type ListSources } from '../store/list-refs.ts';
 import { withLock } from '../store/lock.ts';
 import { lookupImage } from '../store/lookup.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { copyImage } from './copy-image.ts';
 import type { TransportContext } from './context.ts';
 import { sniffMediaType } from './files.ts';
+import type { OpenedSource } from './types.ts';
 import { openSource, openTarget } from './open.ts';
 import { openStoreTarget } from './store.ts';
 
@@ -56,9 +65,17 @@ export async function readList(store: Store, input: string, o: Cancellable = {})
   return { name: found.name ?? input, descriptor: found.descriptor, index };
 }
 
-/** The list's ID as podman prints it: the hex of its index digest. */
+/**
+ * The list's ID as podman prints it: the hex of the stable ID its entry carries (made at create, kept by every edit,
+ * as podman keeps a list image's ID while its manifest digest changes); a list stored without one shows its digest.
+ */
 export function listId(d: Descriptor): string {
-  return d.digest.slice('sha256:'.length);
+  return (listIdOf(d) ?? d.digest).slice('sha256:'.length);
+}
+
+/** The stable ID of a stored list, for the next version of it to carry (a list stored without one keeps its digest). */
+function keptId(l: StoredList): Digest {
+  return listIdOf(l.descriptor) ?? l.descriptor.digest;
 }
 
 /** Drops the index.json entry of a list version no name holds any more (a list's old versions are not images). */
@@ -83,13 +100,29 @@ export function orderedEntry(d: Descriptor): Descriptor {
   return out;
 }
 
-async function writeList(store: Store, name: string, index: Index, o: Cancellable): Promise<Descriptor> {
+/** How writeList names a list version: its stable ID and its by-reference entries. */
+interface ListWrite extends Cancellable {
+  /** The list's ID (a new list without one: the digest of this first version). */
+  id?: Digest;
+  /** Entries added by reference (those the index no longer holds are dropped). */
+  sources?: ListSources;
+}
+
+/**
+ * Writes `index` and names it `name`, its index.json entry carrying the list ID and the by-reference entries (whose
+ * layers the store may lack). The version the name held before is dropped from index.json.
+ */
+async function writeList(store: Store, name: string, index: Index, o: ListWrite): Promise<Descriptor> {
   const doc: Index = { schemaVersion: 2, mediaType: index.mediaType ?? MediaType.OciIndex, manifests: index.manifests.map(orderedEntry) };
   if (index.annotations) doc.annotations = index.annotations;
-  const ref = await store.blobs.putJson(doc, o);
-  const desc: Descriptor = { mediaType: doc.mediaType!, digest: ref.digest, size: ref.size };
-  const old = await store.commitImage(desc, { name, signal: o.signal });
-  await dropUnnamed(store, old, o);
+  const so = { signal: o.signal };
+  const ref = await store.blobs.putJson(doc, so);
+  const sources = o.sources ?? {};
+  const annotations = { [Annotation.ListId]: o.id ?? ref.digest, ...sourcesAnnotations(doc, sources) };
+  const desc: Descriptor = { mediaType: doc.mediaType!, digest: ref.digest, size: ref.size, annotations };
+  const mayLack = new Set((await referencedBlobs(store.blobs, doc, sources, so)).keys());
+  const old = await store.commitImage(desc, { name, signal: o.signal, ...(mayLack.size > 0 && { mayLack }) });
+  await dropUnnamed(store, old, so);
   return desc;
 }
 
@@ -124,7 +157,8 @@ export async function createList(store: Store, input: string, o: Cancellable & {
     } catch (e) {
       if (!isSkiffError(e, 'ENOTFOUND')) throw e;
     }
-    return writeList(store, name, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] }, o);
+    // a random ID, as podman's: two empty lists are two images, not one with two names
+    return writeList(store, name, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] }, { signal: o.signal, id: `sha256:${randomBytes(32).toString('hex')}` as Digest });
   });
 }
 
@@ -177,12 +211,72 @@ async function imageEntry(store: Store, desc: Descriptor, o: Cancellable): Promi
   return { mediaType: desc.mediaType, digest: desc.digest, size: desc.size, platform };
 }
 
+/** What one image name adds to a list: entries, and the repository of those added by reference. */
+interface Added {
+  entries: Descriptor[];
+  sources: Record<Digest, string>;
+}
+
+/** The entry of an index `src` names that `manifest add` without --all picks: the host's image (ENOTFOUND when none). */
+function hostEntry(entries: readonly Descriptor[], src: string): Descriptor {
+  const pick = selectManifest(entries, hostPlatform());
+  if (!pick) throw new SkiffError('ENOTFOUND', `${src}: no image in the list for ${hostPlatform().os}/${hostPlatform().architecture}`, { hint: 'pass --all to add every image of the list' });
+  return pick;
+}
+
 /**
- * The entries an image name contributes: its manifest (with the platform of its config), or for a list the
- * host's image, or with `all` every image of the list (their platforms as the list gives them). Images outside
- * the store are copied in first (unnamed: the list keeps them).
+ * Stores an image's manifest (`bytes`, verified against `desc`) and its config, read from `source` — never its
+ * layers: the list holds the image by reference.
  */
-async function entriesFor(store: Store, src: string, ctx: TransportContext, o: Cancellable & { all?: boolean }): Promise<Descriptor[]> {
+async function storeReference(store: Store, source: OpenedSource, desc: Descriptor, bytes: Uint8Array, o: Cancellable): Promise<void> {
+  const so = { signal: o.signal };
+  const m = parseManifest(bytes, { mediaType: desc.mediaType }).manifest;
+  if (!(await store.claim(desc, so))) await store.putBlob(bytes, { digest: desc.digest, size: desc.size }, so);
+  if (!(await store.claim(m.config, so))) await store.putBlob(await source.getBlob(m.config, { ...so, sinkVerifies: true }), { digest: m.config.digest, size: m.config.size }, so);
+}
+
+/**
+ * The entries of a registry image added by reference, as podman 4.3 adds them: its manifest (platform from its
+ * config), or from an index the host's image — with `all`, every image of it (platforms as the index gives them).
+ * Only manifests and configs are stored.
+ */
+async function referenceEntries(store: Store, name: ImageName, ctx: TransportContext, o: Cancellable & { all?: boolean }): Promise<Added> {
+  const source = await openSource(name, ctx);
+  try {
+    const from = source.registryRepository!;
+    const repo = `${from.registry}/${from.repository}`;
+    const top = await source.getManifest(undefined, o);
+    const parsed = parseAnyManifest(top.bytes, top.mediaType === '' ? {} : { mediaType: top.mediaType });
+    if (parsed.kind === 'manifest') {
+      const desc: Descriptor = { mediaType: parsed.mediaType, digest: top.digest, size: top.bytes.length };
+      await storeReference(store, source, desc, top.bytes, o);
+      return { entries: [await imageEntry(store, desc, o)], sources: { [desc.digest]: repo } };
+    }
+    if (parsed.kind !== 'index') throw new SkiffError('EUNSUPPORTED', `${source.name}: unsupported manifest type ${parsed.mediaType ?? top.mediaType}`);
+    let picks = parsed.index.manifests;
+    if (!o.all) {
+      picks = [hostEntry(picks, source.name)];
+    }
+    const sources: Record<Digest, string> = {};
+    for (const c of picks) {
+      if (!MANIFEST_MEDIA_TYPES.has(c.mediaType)) throw new SkiffError('EUNSUPPORTED', `${source.name}: entry ${c.digest} is a ${c.mediaType}, not an image manifest`);
+      const { bytes } = await fetchVerifiedDocument(source, { digest: c.digest, size: c.size }, 'manifest', o);
+      await storeReference(store, source, c, bytes, o);
+      sources[c.digest] = repo;
+    }
+    return { entries: picks.map((c) => ({ ...c })), sources };
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * The entries an image name contributes: a stored image's manifest (with the platform of its config), or for a list
+ * the host's image, or with `all` every image of the list (their platforms as the list gives them). A registry image
+ * (docker://, or a name not in the store) is added by reference (referenceEntries); one of another transport is
+ * copied in first (unnamed: the list keeps it).
+ */
+async function entriesFor(store: Store, src: string, ctx: TransportContext, o: Cancellable & { all?: boolean }): Promise<Added> {
   let name = parseAddSource(src);
   let top: Descriptor | undefined;
   if (name.transport === 'plain' || name.transport === 'store') {
@@ -194,6 +288,7 @@ async function entriesFor(store: Store, src: string, ctx: TransportContext, o: C
       name = { transport: 'docker', ref: name.ref };
     }
   }
+  if (top === undefined && name.transport === 'docker') return referenceEntries(store, name, ctx, o);
   if (top === undefined) {
     const source = await openSource(name, ctx);
     try {
@@ -208,23 +303,38 @@ async function entriesFor(store: Store, src: string, ctx: TransportContext, o: C
       await source.close();
     }
   }
-  if (MANIFEST_MEDIA_TYPES.has(top.mediaType)) return [await imageEntry(store, top, o)];
+  if (MANIFEST_MEDIA_TYPES.has(top.mediaType)) return { entries: [await imageEntry(store, top, o)], sources: {} };
   if (!INDEX_MEDIA_TYPES.has(top.mediaType)) throw new SkiffError('EUNSUPPORTED', `${src}: unsupported manifest type ${top.mediaType}`);
   const idx = await store.blobs.readJson<Index>(top, o);
-  if (o.all) return idx.manifests.map((m) => ({ ...m }));
-  const pick = selectManifest(idx.manifests, hostPlatform());
-  if (!pick) throw new SkiffError('ENOTFOUND', `${src}: no image in the list for ${hostPlatform().os}/${hostPlatform().architecture}`, { hint: 'pass --all to add every image of the list' });
-  return [{ ...pick }];
+  // a stored list's own by-reference entries stay by reference in this one
+  const inherited = listSourcesOf(top);
+  const pickSources = (ds: Descriptor[]) => Object.fromEntries(ds.filter((d) => inherited[d.digest] !== undefined).map((d) => [d.digest, inherited[d.digest]!]));
+  if (o.all) return { entries: idx.manifests.map((m) => ({ ...m })), sources: pickSources(idx.manifests) };
+  const pick = hostEntry(idx.manifests, src);
+  return { entries: [{ ...pick }], sources: pickSources([pick]) };
 }
 
-/** `manifest add LIST IMAGE…`: adds images (edited by `edits`) to the list; returns the new list descriptor. */
+/**
+ * `manifest add LIST IMAGE…`: adds images (edited by `edits`) to the list; returns the new list descriptor. An image
+ * added from the store drops an earlier by-reference record of the same digest (the store has it whole now).
+ */
 export async function addToList(store: Store, list: string, images: readonly string[], ctx: TransportContext, o: Cancellable & { all?: boolean; edits?: EntryEdits } = {}): Promise<Descriptor> {
   await readList(store, list, o); // a missing list fails before anything is copied
   const added: Descriptor[] = [];
-  for (const img of images) for (const e of await entriesFor(store, img, ctx, o)) added.push(o.edits ? editEntry(e, o.edits) : e);
+  const sources: Record<Digest, string> = {};
+  const whole = new Set<Digest>();
+  for (const img of images) {
+    const a = await entriesFor(store, img, ctx, o);
+    for (const e of a.entries) {
+      added.push(o.edits ? editEntry(e, o.edits) : e);
+      if (a.sources[e.digest] === undefined) whole.add(e.digest);
+    }
+    Object.assign(sources, a.sources);
+  }
   return locked(store, o, async () => {
     const cur = await readList(store, list, o);
-    return writeList(store, cur.name, withEntries(cur.index, added), o);
+    const kept = Object.fromEntries(Object.entries(listSourcesOf(cur.descriptor)).filter(([d]) => !whole.has(d as Digest)));
+    return writeList(store, cur.name, withEntries(cur.index, added), { signal: o.signal, id: keptId(cur), sources: { ...kept, ...sources } });
   });
 }
 
@@ -241,7 +351,7 @@ export async function annotateList(store: Store, list: string, digest: string, e
     const i = findEntry(cur, digest);
     const manifests = [...cur.index.manifests];
     manifests[i] = editEntry(manifests[i]!, edits);
-    return writeList(store, cur.name, { ...cur.index, manifests }, o);
+    return writeList(store, cur.name, { ...cur.index, manifests }, { signal: o.signal, id: keptId(cur), sources: listSourcesOf(cur.descriptor) });
   });
 }
 
@@ -250,7 +360,7 @@ export async function removeFromList(store: Store, list: string, digest: string,
   return locked(store, o, async () => {
     const cur = await readList(store, list, o);
     findEntry(cur, digest);
-    return writeList(store, cur.name, { ...cur.index, manifests: cur.index.manifests.filter((m) => m.digest !== digest) }, o);
+    return writeList(store, cur.name, { ...cur.index, manifests: cur.index.manifests.filter((m) => m.digest !== digest) }, { signal: o.signal, id: keptId(cur), sources: listSourcesOf(cur.descriptor) });
   });
 }
 
@@ -304,15 +414,20 @@ export async function listBuiltImages(store: Store, input: string, images: reado
     // a new list of Docker-format images (build --format docker) is a Docker manifest list, else an OCI index
     const docker = entries.length > 0 && entries.every((e) => formatOfMediaType(e.mediaType) === 'docker');
     let base: Index = { schemaVersion: 2, mediaType: indexMediaType(docker ? 'docker' : 'oci'), manifests: [] };
+    let id: Digest | undefined;
+    let sources: ListSources = {};
     if (o.amend) {
       try {
-        base = (await readList(store, name, o)).index;
+        const cur = await readList(store, name, o);
+        base = cur.index;
+        id = keptId(cur);
+        sources = listSourcesOf(cur.descriptor);
       } catch (e) {
         if (!isSkiffError(e, 'ENOTFOUND')) throw e;
       }
       const same = (a: Descriptor, b: Descriptor): boolean => a.platform !== undefined && b.platform !== undefined && formatPlatform(a.platform) === formatPlatform(b.platform);
       base = { ...base, manifests: base.manifests.filter((m) => !entries.some((e) => same(e, m))) };
     }
-    return writeList(store, name, withEntries(base, entries), o);
+    return writeList(store, name, withEntries(base, entries), { signal: o.signal, ...(id && { id }), sources });
   });
 }

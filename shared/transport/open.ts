@@ -40,7 +40,7 @@ export async function openSource(name: ImageName, ctx: TransportContext): Promis
     case 'dir':
       return (await dirTransport()).openDirSource(name.path, so);
     case 'store':
-      return (await store()).openStoreSource(ctx.storeRoot, { ref: name.ref, id: name.id }, { ...so, registriesConf: ctx.registry.registriesConf });
+      return (await store()).openStoreSource(ctx.storeRoot, { ref: name.ref, id: name.id }, { ...so, registriesConf: ctx.registry.registriesConf, registry: ctx.registry });
     case 'plain':
       throw noTransport(name);
   }

@@ -1,7 +1,10 @@
 import { SkiffError, isSkiffError, type Cancellable } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
-import type { Descriptor } from '../oci/types.ts';
+import type { Descriptor, Index } from '../oci/types.ts';
+import type { RegistryOptions, RegistryRepository } from '../registry/types.ts';
+import { listSourcesOf, referencedBlobs, type RepositoryName } from '../store/list-refs.ts';
 import { formatReference, localTagForm, type Reference } from '../ref/reference.ts';
+import { layerSizesDir, putCountingLayer } from '../store/layer-sizes.ts';
 import { lookupImage } from '../store/lookup.ts';
 import { openStore } from '../store/store.ts';
 import { DOCUMENT_CAP, sniffMediaType } from './files.ts';
@@ -11,9 +14,11 @@ import { readStoreSignatures, writeStoreSignatures } from './store-signatures.ts
 /**
  * A source over the local store (`store:NAME|ID`): found as `run`/`rmi` find images (lookupImage: podman's
  * short-name matching, IDs and unique ID prefixes; `registriesConf` names the registries.conf for short names).
- * Blob reads are verified at EOF by the store.
+ * Blob reads are verified at EOF by the store. A manifest list with entries added by reference (list-refs.ts) reads
+ * a blob the store lacks from the entry's repository (with `registry`'s options) and names that repository as the
+ * blob's origin, so a copy to the same registry mounts it instead of streaming it.
  */
-export async function openStoreSource(root: string, what: { ref?: Reference; id?: Digest }, o: Cancellable & { registriesConf?: string } = {}): Promise<OpenedSource> {
+export async function openStoreSource(root: string, what: { ref?: Reference; id?: Digest }, o: Cancellable & { registriesConf?: string; registry?: RegistryOptions } = {}): Promise<OpenedSource> {
   const so = { signal: o.signal };
   const store = await openStore(root, so);
   try {
@@ -21,6 +26,23 @@ export async function openStoreSource(root: string, what: { ref?: Reference; id?
     if (input === undefined) throw new SkiffError('EINVALID', 'store: needs an image name or ID');
     const found = await lookupImage(store.layout, input, { ...so, registriesConf: o.registriesConf });
     const top = found.descriptor;
+    const sources = listSourcesOf(top);
+    const byReference = Object.keys(sources).length > 0;
+    let origins: Promise<Map<Digest, { desc: Descriptor; from: RepositoryName }>> | undefined;
+    const originOf = async (d: Digest, co: Cancellable) => {
+      origins ??= store.blobs.readJson<Index>(top, co).then((idx) => referencedBlobs(store.blobs, idx, sources, co));
+      return (await origins).get(d)?.from;
+    };
+    const repos = new Map<string, Promise<RegistryRepository>>();
+    const repoOf = (r: RepositoryName): Promise<RegistryRepository> => {
+      const key = `${r.registry}/${r.repository}`;
+      let p = repos.get(key);
+      if (!p) {
+        p = import('../registry/repository.ts').then((m) => m.openRepository(r.registry, r.repository, o.registry ?? {}));
+        repos.set(key, p);
+      }
+      return p;
+    };
     return {
       name: `store:${found.name ?? input}`,
       async getManifest(digest, co = {}) {
@@ -28,7 +50,14 @@ export async function openStoreSource(root: string, what: { ref?: Reference; id?
         const bytes = await store.blobs.readBytes(d === top.digest ? top : { digest: d }, { cap: DOCUMENT_CAP, ...co });
         return { bytes, mediaType: d === top.digest ? top.mediaType : sniffMediaType(bytes), digest: d };
       },
-      getBlob: (desc, co = {}) => store.blobs.open(desc, co),
+      async getBlob(desc, co = {}) {
+        if (byReference && !(await store.blobs.has(desc.digest, desc.size))) {
+          const from = await originOf(desc.digest, co);
+          if (from) return (await repoOf(from)).getBlob(desc, co);
+        }
+        return store.blobs.open(desc, co);
+      },
+      ...(byReference && { blobOrigin: (desc: Descriptor, co: Cancellable = {}) => originOf(desc.digest, co) }),
       getSignatures: (digest, co = {}) => readStoreSignatures(store.paths.root, digest, co),
       close: () => store.close(),
     };
@@ -70,7 +99,8 @@ export async function openStoreTarget(root: string, what: { ref?: Reference; id?
     },
     hasBlob: (desc, co = {}) => store.claim(desc, co),
     async putBlob(desc, body, co = {}) {
-      await store.putBlob(body, { digest: desc.digest, size: desc.size }, co);
+      // a layer's uncompressed size is counted as it streams in, so `images` never decompresses a pulled layer
+      await putCountingLayer(layerSizesDir(store.paths.cache), desc.mediaType, body, (b) => store.putBlob(b, { digest: desc.digest, size: desc.size }, co));
     },
     async putManifest(bytes, desc, co) {
       await store.putBlob(bytes, { digest: desc.digest, size: desc.size }, co?.signal ? { signal: co.signal } : {});

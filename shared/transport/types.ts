@@ -20,6 +20,11 @@ export interface OpenedSource extends ImageSource {
   readonly name: string;
   /** The repository name a registry source reads from (for cross-repository mounts), when it is one. */
   readonly registryRepository?: { registry: string; repository: string };
+  /**
+   * The registry repository one blob can be mounted from, when it differs by blob (a local manifest list whose
+   * entries were added by reference); copyImage asks it before `registryRepository`.
+   */
+  blobOrigin?(desc: Descriptor, o?: Cancellable): Promise<{ registry: string; repository: string } | undefined>;
   /** Signatures stored beside the image (dir: signature-N, lookaside), when the transport has them. */
   getSignatures?(manifestDigest: string, o?: Cancellable): Promise<Uint8Array[]>;
   /**

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
 import { scratchDir } from '../../helpers/tmp.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { REGISTRY_BIN, startRegistry, type TestRegistry } from '../../helpers/registry.ts';
@@ -44,6 +45,30 @@ describe.skipIf(!existsSync(REGISTRY_BIN) || !hasBusybox)('run-tool pull, login,
     const q = rt(['--root', root, 'pull', '-q', '--tls-verify=false', `docker://${reg.host}/lib/busybox:1`], { env });
     expect(q.stderr).toBe('');
     expect(q.stdout).toBe(`${id}\n`);
+  });
+
+  it('pull notes every layer\'s uncompressed size as it streams in, so `images` decompresses nothing; the size is podman\'s', () => {
+    const root = join(dir, 'pull-sizes');
+    ok(rt(['--root', root, 'pull', '-q', '--tls-verify=false', `${reg.host}/lib/busybox:1`], { env }));
+    // right after the pull, before any listing: one note per compressed layer, holding its tar's length
+    const index = JSON.parse(readFileSync(join(root, 'images', 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    const blob = (d: string) => join(root, 'images', 'blobs', 'sha256', d.slice(7));
+    const m = JSON.parse(readFileSync(blob(index.manifests[0]!.digest), 'utf8')) as { layers: { digest: string; mediaType: string }[] };
+    expect(m.layers.length).toBeGreaterThan(0);
+    for (const l of m.layers) {
+      expect(l.mediaType).toMatch(/gzip$/);
+      const note = Number(readFileSync(join(root, 'cache', 'layer-sizes', l.digest.slice(7)), 'utf8'));
+      expect(note).toBe(gunzipSync(readFileSync(blob(l.digest))).length);
+    }
+    const size = ok(rt(['--root', root, 'image', 'inspect', '--format', '{{.Size}}', `${reg.host}/lib/busybox:1`])).trim();
+    if (!existsSync('/usr/bin/podman') || process.getuid?.() !== 0) return;
+    const pa = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--storage-driver', 'vfs'];
+    const p = spawnSync('podman', [...pa, 'pull', '-q', '--tls-verify=false', `${reg.host}/lib/busybox:1`], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+    expect(p.status, p.stderr).toBe(0);
+    const ps = spawnSync('podman', [...pa, 'image', 'inspect', '--format', '{{.Size}}', `${reg.host}/lib/busybox:1`], { encoding: 'utf8', timeout: 60_000 });
+    spawnSync('podman', [...pa, 'rmi', '-af'], { timeout: 60_000 });
+    expect(ps.status, ps.stderr).toBe(0);
+    expect(size).toBe(ps.stdout.trim());
   });
 
   it('pull --all-tags pulls every tag of the repository', () => {
