@@ -9,11 +9,11 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiCall, startApiService, type ApiService } from '../../helpers/api-service.ts';
+import { apiCall, makeApiWorld, startApiService, type ApiService, type ApiWorld } from '../../helpers/api-service.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { REGISTRY_BIN, startRegistry } from '../../helpers/registry.ts';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
-import { buildRunTool, hasConmon, rt } from './core-helpers.ts';
+import { isRoot } from '../../helpers/tmp.ts';
+import { hasConmon, rt } from './core-helpers.ts';
 
 const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const hasDocker = spawnSync(DOCKER, ['--version']).status === 0;
@@ -28,7 +28,7 @@ let bundle = '';
 let root = '';
 let dir = '';
 let sock = '';
-let cleanup: (() => Promise<void>) | undefined;
+let world: ApiWorld | undefined;
 let service: ApiService | undefined;
 
 /** One HTTP request over the file's socket: status and body text. */
@@ -41,13 +41,8 @@ const py = (script: string, ...args: string[]) => spawnSync(PYTHON, ['-c', scrip
 
 describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: build, push, save/load, stats, rename, prunes, network connect', () => {
   beforeAll(async () => {
-    bundle = await buildRunTool();
-    const sd = await scratchDir('skiff-api-gaps-');
-    cleanup = sd.cleanup;
-    dir = sd.dir;
-    root = join(dir, 'root');
-    sock = join(dir, 'api.sock');
-    await makeBusyboxImage(root, dir);
+    world = await makeApiWorld('skiff-api-gaps-');
+    ({ bundle, dir, root, sock } = world);
     await mkdir(join(dir, 'slow'), { recursive: true });
     await writeFile(join(dir, 'slow', 'Dockerfile'), 'FROM localhost/busybox\nRUN sleep 60\n');
     service = await startApiService({ bundle, root, sock });
@@ -58,7 +53,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: 
       rt(bundle, root, ['rm', '-a', '-f']);
       for (const n of ['gapsnet1', 'gapsnet2']) rt(bundle, root, ['network', 'rm', '-f', n]);
     }
-    await cleanup?.();
+    await world?.close();
   });
 
   it.skipIf(!hasDocker)('docker build of a context (RUN, a build arg, a label), the image runs; a bad Dockerfile streams an error and exits 1', async () => {
