@@ -110,7 +110,8 @@ export async function inspectHandler(r: ApiRequest): Promise<void> {
 export async function startHandler(r: ApiRequest): Promise<void> {
   await onContainer(r, async (store) => {
     if (await statusOf(store, r.params[0]!) === 'running') return void r.res.writeHead(304).end();
-    await startContainer(store, r.params[0]!);
+    // the service cleans up the run's exit itself (no Node start by the exit command; it still does it should the service die)
+    await startContainer(store, r.params[0]!, { cleanupInProcess: true });
     r.res.writeHead(204).end();
   });
 }

@@ -14,16 +14,24 @@ import { removedExitCode } from '../containers/removed-exits.ts';
 import { notifyContainerStarted } from '../systemd/notify.ts';
 import { setPaused } from '../containers/pause-container.ts';
 
-/** Starts the container `nameOrId` under its monitor; a failure names the container, as podman's does. */
-export async function startContainer(store: Store, nameOrId: string): Promise<{ id: string }> {
+/**
+ * Starts the container `nameOrId` under its monitor; a failure names the container, as podman's does. With
+ * `cleanupInProcess` (a long-lived caller: the API service) this process claims the cleanup of the run's exit and
+ * does it itself when the container exits (containers/exit-watch.ts), sparing the exit command's Node start; the
+ * exit command still cleans up should this process die first.
+ */
+export async function startContainer(store: Store, nameOrId: string, o: { cleanupInProcess?: boolean } = {}): Promise<{ id: string }> {
   const c = await loadContainer(store.paths.root, nameOrId);
   const { startDetached } = await import('../containers/start-container.ts');
+  const claim = o.cleanupInProcess ? await (await import('../containers/exit-watch.ts')).claimExitCleanup(store.paths.root, c.record.id) : undefined;
   try {
     await startDetached(store, c.record.id);
   } catch (e) {
+    await claim?.release();
     if (isSkiffError(e) && e.exitStatus !== undefined) throw exitError(e.exitStatus, `unable to start container "${c.record.id}": ${e.message}`);
     throw e;
   }
+  void claim?.watch();
   await notifyContainerStarted(store, c.record.id);
   return { id: c.record.id };
 }
