@@ -3,6 +3,7 @@
 import { PassThrough, type Duplex } from 'node:stream';
 import { isSkiffError } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
+import { claimExitCleanup } from '../containers/exit-watch.ts';
 import { loadById, type LoadedContainer } from '../containers/state.ts';
 import { createContainer } from '../ops/create-container.ts';
 import { checkWaitCondition, killContainer, removeContainer, restartContainer, startContainer, stopContainer, waitContainer } from '../ops/container-lifecycle.ts';
@@ -111,7 +112,7 @@ export async function startHandler(r: ApiRequest): Promise<void> {
   await onContainer(r, async (store) => {
     if (await statusOf(store, r.params[0]!) === 'running') return void r.res.writeHead(304).end();
     // the service cleans up the run's exit itself (no Node start by the exit command; it still does it should the service die)
-    await startContainer(store, r.params[0]!, { cleanupInProcess: true });
+    await startContainer(store, r.params[0]!, { claimCleanup: claimExitCleanup });
     r.res.writeHead(204).end();
   });
 }
