@@ -458,7 +458,12 @@ except docker.errors.NotFound as e:
     const nc = rt(bundle, root, ['network', 'connect', 'gapsnet1', 'gaps-none']);
     expect(nc.status).toBe(125);
     expect(nc.stderr).toMatch(/^Error: container gaps-none uses network mode none: only a container on bridge networks/);
-    expect(docker(['rm', '-f', 'gaps-net', 'gaps-none', 'gaps-peer']).status).toBe(0);
+    // run-tool's CLI on a created container: its only network goes, and its start has lo alone
+    expect(rt(bundle, root, ['create', '--name', 'gaps-off', '--network', 'gapsnet1', 'localhost/busybox', 'ls', '/sys/class/net']).status).toBe(0);
+    const off = rt(bundle, root, ['network', 'disconnect', 'gapsnet1', 'gaps-off']);
+    expect([off.status, off.stderr]).toEqual([0, '']);
+    expect(rt(bundle, root, ['start', '-a', 'gaps-off']).stdout).toBe('lo\n');
+    expect(docker(['rm', '-f', 'gaps-net', 'gaps-none', 'gaps-peer', 'gaps-off']).status).toBe(0);
     // nothing left attached: both networks can go without force
     expect(rt(bundle, root, ['network', 'rm', 'gapsnet1', 'gapsnet2']).status).toBe(0);
   }, 120_000);
