@@ -56,7 +56,6 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('the API service cleans up
     expect(await loadById(w.root, rm)).toBeUndefined();
     await sleep(1500); // an exit command that did start container-cleanup has logged it by now
     expect([cleanupCalls(id), cleanupCalls(rm)]).toEqual([0, 0]);
-    // a container the CLI starts is cleaned by its exit command as before
     expect((await apiCall(w.sock, 'DELETE', `/v1.41/containers/${id}`)).status).toBe(204);
   }, 60_000);
 
