@@ -3,10 +3,11 @@
 import { PassThrough, type Duplex } from 'node:stream';
 import { isSkiffError } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
-import type { LoadedContainer } from '../containers/state.ts';
+import { claimExitCleanup } from '../containers/exit-watch.ts';
+import { loadById, type LoadedContainer } from '../containers/state.ts';
 import { createContainer } from '../ops/create-container.ts';
 import { checkWaitCondition, killContainer, removeContainer, restartContainer, startContainer, stopContainer, waitContainer } from '../ops/container-lifecycle.ts';
-import { streamLog, type LogEntry } from '../ops/container-logs.ts';
+import { followContainerLog, openContainerLog, streamLog, type LogEntry } from '../ops/container-logs.ts';
 import { inspectContainer } from '../ops/inspect.ts';
 import { listContainers } from '../ops/list-containers.ts';
 import { renameContainer } from '../ops/rename-container.ts';
@@ -110,7 +111,8 @@ export async function inspectHandler(r: ApiRequest): Promise<void> {
 export async function startHandler(r: ApiRequest): Promise<void> {
   await onContainer(r, async (store) => {
     if (await statusOf(store, r.params[0]!) === 'running') return void r.res.writeHead(304).end();
-    await startContainer(store, r.params[0]!);
+    // the service cleans up the run's exit itself (no Node start by the exit command; it still does it should the service die)
+    await startContainer(store, r.params[0]!, { claimCleanup: claimExitCleanup });
     r.res.writeHead(204).end();
   });
 }
@@ -220,16 +222,25 @@ export async function attachUpgraded(r: Omit<ApiRequest, 'res'>, socket: Duplex)
   await withApiStore(r.root, async (store) => {
     let tty = false;
     let openStdin = false;
+    let id = '';
+    let created = false;
     try {
-      const config = (await inspectContainer(store, name)).Config as { Tty?: boolean; OpenStdin?: boolean };
+      const j = await inspectContainer(store, name);
+      const config = j.Config as { Tty?: boolean; OpenStdin?: boolean };
       tty = config.Tty === true;
       openStdin = config.OpenStdin === true;
+      id = String(j.Id);
+      created = (j.State as { Status?: string }).Status === 'created';
     } catch (e) {
       const err = notFound(e, name);
       const msg = JSON.stringify({ message: (err as Error).message });
       socket.end(`HTTP/1.1 ${err instanceof ApiError ? 404 : 500} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(msg)}\r\n\r\n${msg}`);
       return;
     }
+    const stream = queryBool(r.query, 'stream');
+    // the log is opened before the client sees the upgrade (and so before it can start the container): an AutoRemove
+    // container that starts, exits and is removed before the first poll still has its output read from this descriptor
+    const log = stream ? await openContainerLog(r.root, id, { create: created }).catch(() => undefined) : undefined;
     socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.${tty ? 'raw' : 'multiplexed'}-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
     const ac = new AbortController();
     socket.on('close', () => ac.abort());
@@ -238,14 +249,25 @@ export async function attachUpgraded(r: Omit<ApiRequest, 'res'>, socket: Duplex)
     const input = queryBool(r.query, 'stdin') && openStdin ? new PassThrough() : undefined;
     if (input) socket.pipe(input);
     else socket.resume(); // nothing to read: let the client's end be seen
-    if (!queryBool(r.query, 'stream') && !input) return void socket.end();
-    // a container attached before its start: wait for the start (or its removal)
-    while ((await statusOf(store, name).catch(() => undefined)) === 'created' && !ac.signal.aborted) await new Promise((ok) => setTimeout(ok, 20));
-    if (input) void feedContainerStdin(r.root, name, input, { signal: ac.signal }).catch(() => {});
-    if (!queryBool(r.query, 'stream')) return;
-    await streamLog(store, name, (entries) => {
-      for (const e of entries.filter(keep)) socket.write(tty ? `${e.text}` : logFrame(e, false));
-    }, { follow: true, signal: ac.signal }).catch(() => {});
+    if (!stream && !input) return void socket.end();
+    if (input) {
+      // a container attached before its start: its stdin is fed once it runs (or not at all when it is removed)
+      const feed = async (): Promise<void> => {
+        while ((await loadById(r.root, id))?.state.status === 'created' && !ac.signal.aborted) await new Promise((ok) => setTimeout(ok, 20));
+        await feedContainerStdin(r.root, id, input, { signal: ac.signal });
+      };
+      void feed().catch(() => {});
+    }
+    if (!stream) return;
+    try {
+      if (log) {
+        await followContainerLog(r.root, log, (entries) => {
+          for (const e of entries.filter(keep)) socket.write(tty ? `${e.text}` : logFrame(e, false));
+        }, { follow: true, whileCreated: true, signal: ac.signal }).catch(() => {});
+      }
+    } finally {
+      await log?.close();
+    }
     socket.end();
   });
 }

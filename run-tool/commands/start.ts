@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startContainer, waitContainer } from '../ops/container-lifecycle.ts';
+import { startContainer } from '../ops/container-lifecycle.ts';
 import { forEachContainer, withStore } from './cli-util.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { collect } from '../../shared/cli/flags.ts';
@@ -7,11 +7,12 @@ import { SkiffError } from '../../shared/errors.ts';
 
 /**
  * Adds `start [-a] CONTAINER…` and `start --all [--filter K=V]…` (podman's): starts under the monitor and prints
- * each name as given (with --all, each ID of a container that was not running); `-a` waits and prints the log.
+ * each name as given (with --all, each ID of a container that was not running); `-a` streams the container's output
+ * until it exits and exits with its code.
  */
 export function addStartCommand(program: Command): void {
   const cmd = program.command('start').description('start one or more containers').argument('[containers...]')
-    .option('-a, --attach', 'attach to the container (best effort: prints its output once it exits)')
+    .option('-a, --attach', 'attach to the container: its output until it exits')
     .option('-i, --interactive', 'keep STDIN open (accepted)')
     .option('--all', 'start all containers regardless of their state or configuration')
     .option('-f, --filter <filter>', 'filter the containers --all starts (ps filters, restart-policy=…)', collect, [] as string[]);
@@ -28,13 +29,17 @@ export function addStartCommand(program: Command): void {
         targets = (await listContainers(store, { all: true, filters: f.filter })).filter((c) => c.state.status !== 'running' && !c.record.isInfra).map((c) => c.record.id);
       }
       await forEachContainer(targets, async (n) => {
-        const { id } = await startContainer(store, n);
         if (f.attach) {
-          const code = await waitContainer(store, id).then((r) => r.exitCode, () => 0);
-          const { readK8sLog } = await import('../ops/container-logs.ts');
-          for (const e of await readK8sLog(store.paths.root, id)) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
-          process.exitCode = code;
-        } else process.stdout.write(`${n}\n`);
+          // the output streams as the container writes it (read through a log descriptor opened before the start)
+          const { startAttached } = await import('../ops/start-attached.ts');
+          const { exitCode } = await startAttached(store, n, (es) => {
+            for (const e of es) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
+          });
+          process.exitCode = exitCode;
+        } else {
+          await startContainer(store, n);
+          process.stdout.write(`${n}\n`);
+        }
       });
     });
   });

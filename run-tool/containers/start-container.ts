@@ -119,7 +119,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     ...(record.config.tty ? ['-t'] : []),
     // an open stdin (`-i`): conmon holds it and feeds it from its attach socket (the API's attach with stdin)
     ...(record.config.openStdin ? ['-i'] : []),
-    ...exitCommand(p.cleanupClaim, runId, [...selfCommand(), '--root', root, 'container-cleanup', '--run', runId, id]).flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
+    ...exitCommand(p.cleanupClaim, runId, p.serviceClaim, p.dir, [...selfCommand(), '--root', root, 'container-cleanup', '--run', runId, id]).flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
   ];
   const conmon = requireProgram('conmon');
   let syncDone = false;
@@ -218,15 +218,25 @@ async function runStarted(store: Store, record: ContainerRecord, state: StateExt
 }
 
 /**
- * conmon's exit command: `cleanup` (run-tool's `container-cleanup`), behind a shell test that skips it when a
- * CLI stopping the container has claimed the cleanup of this run (`claim` holds `runId`): that CLI cleans up
- * itself, so no second Node process starts to race it for the lock. A claim names its run, so the claim of an
- * earlier run's stop neither skips this run's cleanup nor needs removing when a restart starts a new run (whose
- * removal would let the old run's exit command through). A claimant killed before cleaning up leaves a container
- * whose monitor is gone: the next command's reconcile cleans it (RU-12). Pure.
+ * conmon's exit command: `cleanup` (run-tool's `container-cleanup`), behind two shell gates that skip it when
+ * another process cleans this run up itself, so no second Node process starts to race it for the lock:
+ * - a CLI stopping the container has claimed the cleanup (`claim` holds `runId`). A claim names its run, so the
+ *   claim of an earlier run's stop neither skips this run's cleanup nor needs removing when a restart starts a new
+ *   run (whose removal would let the old run's exit command through). A claimant killed before cleaning up leaves
+ *   a container whose monitor is gone: the next command's reconcile cleans it (RU-12).
+ * - a long-lived process (the API service, exit-watch.ts) holds a flock on `service` from before the start until
+ *   it has cleaned up: the gate waits for that lock (at most 60 s), then skips only when the container directory
+ *   `dir` is gone (removed on exit) or `service` reads `done <runId>`. A service that dies before or during its
+ *   cleanup releases the lock without that token, and this exit command cleans up as ever.
+ * Pure.
  */
-export function exitCommand(claim: string, runId: string, cleanup: readonly string[]): string[] {
-  return ['/bin/sh', '-c', '{ IFS= read -r t; } 2>/dev/null <"$0"; [ "$t" = "$1" ] && exit 0; shift; exec "$@"', claim, runId, ...cleanup];
+export function exitCommand(claim: string, runId: string, service: string, dir: string, cleanup: readonly string[]): string[] {
+  const script = [
+    '{ IFS= read -r t; } 2>/dev/null <"$0"; [ "$t" = "$1" ] && exit 0',
+    'if [ -e "$2" ]; then flock -w 60 "$2" true 2>/dev/null; [ -d "$3" ] || exit 0; t=; { IFS= read -r t; } 2>/dev/null <"$2"; [ "$t" = "done $1" ] && exit 0; fi',
+    'shift 3; exec "$@"',
+  ].join('\n');
+  return ['/bin/sh', '-c', script, claim, runId, service, dir, ...cleanup];
 }
 
 /** runc's `time=… level=error msg="…"` lines as one podman-like message. */

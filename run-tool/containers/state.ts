@@ -190,6 +190,8 @@ export interface ContainerPaths {
   sockets: string;
   /** present while a CLI that stops the container has taken its cleanup on itself (the exit command then skips) */
   cleanupClaim: string;
+  /** flock target and token of a long-lived process (the API service) that cleans up the current run in-process */
+  serviceClaim: string;
 }
 
 const ID_RE = /^[0-9a-f]{64}$/;
@@ -222,6 +224,7 @@ export function containerPaths(root: string, id: string): ContainerPaths {
     pidFile: join(dir, 'pidfile'),
     sockets: join(dir, 'sockets'),
     cleanupClaim: join(dir, 'cleanup-claimed'),
+    serviceClaim: join(dir, 'cleanup-service'),
   };
 }
 

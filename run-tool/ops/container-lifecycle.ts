@@ -13,17 +13,27 @@ import { reconcile } from '../containers/cleanup-container.ts';
 import { removedExitCode } from '../containers/removed-exits.ts';
 import { notifyContainerStarted } from '../systemd/notify.ts';
 import { setPaused } from '../containers/pause-container.ts';
+import type { ExitClaim } from '../containers/exit-watch.ts';
 
-/** Starts the container `nameOrId` under its monitor; a failure names the container, as podman's does. */
-export async function startContainer(store: Store, nameOrId: string): Promise<{ id: string }> {
+/**
+ * Starts the container `nameOrId` under its monitor; a failure names the container, as podman's does. With
+ * `claimCleanup` (a long-lived caller, the API service, passes containers/exit-watch.ts claimExitCleanup) this
+ * process claims the cleanup of the run's exit before the start and does it itself when the container exits,
+ * sparing the exit command's Node start; the exit command still cleans up should this process die first. (Passed in
+ * rather than imported: the CLI's bundles of stop/rm stay free of it.)
+ */
+export async function startContainer(store: Store, nameOrId: string, o: { claimCleanup?: (root: string, id: string) => Promise<ExitClaim | undefined> } = {}): Promise<{ id: string }> {
   const c = await loadContainer(store.paths.root, nameOrId);
   const { startDetached } = await import('../containers/start-container.ts');
+  const claim = await o.claimCleanup?.(store.paths.root, c.record.id);
   try {
     await startDetached(store, c.record.id);
   } catch (e) {
+    await claim?.release();
     if (isSkiffError(e) && e.exitStatus !== undefined) throw exitError(e.exitStatus, `unable to start container "${c.record.id}": ${e.message}`);
     throw e;
   }
+  void claim?.watch();
   await notifyContainerStarted(store, c.record.id);
   return { id: c.record.id };
 }

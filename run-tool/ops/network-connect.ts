@@ -63,8 +63,9 @@ export async function connectContainerNetwork(store: Store, nameOrId: string, ne
 }
 
 /**
- * Disconnects container `nameOrId` from network `network`. EINVALID when it is not connected to it or it is its
- * last network; ENOTFOUND for a missing container.
+ * Disconnects container `nameOrId` from network `network`. EINVALID when it is not connected to it; ENOTFOUND for a
+ * missing container. The last network may go, as podman 4.3 allows: the container stays in bridge mode with no
+ * network, and its next start gives it a namespace with only lo (until a network is connected again).
  */
 export async function disconnectContainerNetwork(store: Store, nameOrId: string, network: string): Promise<void> {
   const root = store.paths.root;
@@ -72,7 +73,6 @@ export async function disconnectContainerNetwork(store: Store, nameOrId: string,
   await underLock(store, nameOrId, async (c, choice) => {
     const nets = choice.networks ?? ['podman'];
     if (!nets.includes(name)) throw new SkiffError('EINVALID', `container ${c.record.id} is not connected to network "${network}"`);
-    if (nets.length === 1) throw new SkiffError('EINVALID', `network "${name}" is the last network of container ${c.record.name}: connect it to another network first`);
     const net = isUp(c) ? networkStateOf(c.state) : undefined;
     if (net) await disconnectNetworkLive(c.record.id, name, { root });
     const drop = <T>(m: Record<string, T> | undefined): Record<string, T> | undefined => (m ? Object.fromEntries(Object.entries(m).filter(([k]) => k !== name)) : undefined);

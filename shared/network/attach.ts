@@ -190,7 +190,8 @@ export async function attachNetwork(containerId: string, plan: NetworkPlan, o: N
     throw new SkiffError('EPERM', 'bridge networking needs root', { hint: 'run as root, or use --network pasta (rootless user-mode networking) or --network none' });
   }
   const p = networkPaths(o.root);
-  const names = plan.networks && plan.networks.length > 0 ? [...new Set(plan.networks)] : ['podman'];
+  // an empty list (every network disconnected) still gets its own namespace, with no netavark network in it
+  const names = [...new Set(plan.networks ?? ['podman'])];
   const configs: NetworkConfig[] = [];
   for (const n of names) configs.push(await getNetwork(o.root, n, so));
   if (await readAttachment(o.root, containerId)) await detachNetwork(containerId, undefined, o);
@@ -221,6 +222,7 @@ export async function attachNetwork(containerId: string, plan: NetworkPlan, o: N
 
   try {
     await createNetns(containerId, so);
+    if (configs.length === 0) return { mode: 'bridge', netnsPath: netns, ips: [], dnsServers: plan.dns ?? [], dnsSearchDomains: [], ports: [], networks: [], netavarkNetworks: [], netavarkOptions: options, ownsNetns: true };
     const r = await withFirewallLock(() => runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'setup', netns), { input: JSON.stringify(options), ...so }), so);
     if (r.code !== 0) throw new SkiffError('EIO', `netavark setup failed: ${lastLine(r.stderr || r.stdout)}`, { details: { stderr: r.stderr } });
     const status = JSON.parse(r.stdout) as Record<string, NetavarkStatus>;
@@ -280,7 +282,8 @@ export async function detachNetwork(containerId: string, state: NetworkState | u
     await detachPasta(containerId, rec?.helperPid ?? state?.helperPid, o);
   } else if (mode === 'bridge') {
     const options = rec?.netavarkOptions ?? state?.netavarkOptions;
-    if (options) {
+    // no network left in it (all disconnected): only the namespace to remove
+    if (options && Object.keys((options.networks as Record<string, unknown> | undefined) ?? {}).length > 0) {
       const hadNetns = await exists(netnsPathOf(containerId));
       if (!hadNetns) await createNetns(containerId, {});
       const r = await withFirewallLock(() => runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'teardown', netnsPathOf(containerId)), { input: JSON.stringify(options) }));

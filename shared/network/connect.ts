@@ -94,14 +94,14 @@ export async function connectNetworkLive(containerId: string, network: string, o
 
 /**
  * Takes the running container `containerId` off network `network` (netavark teardown of that network alone, its IP
- * released). EINVALID when it is not on it, or it is its last network (the container would be left with none).
+ * released). EINVALID when it is not on it. Its last network may go too, as podman 4.3 allows: the container keeps
+ * its namespace with only lo (and published ports stop being forwarded).
  */
 export async function disconnectNetworkLive(containerId: string, network: string, o: Cancellable & { root: string }): Promise<void> {
   const p = networkPaths(o.root);
   const rec = await bridgeAttachment(o.root, containerId);
   const name = rec.networks.find((n) => n === network) ?? (await getNetwork(o.root, network, o).then((c) => c.name, () => network));
   if (!rec.networks.includes(name)) throw new SkiffError('EINVALID', `container ${containerId} is not connected to network "${network}"`);
-  if (rec.networks.length === 1) throw new SkiffError('EINVALID', `network "${name}" is the last network of container ${containerId}: connect it to another network first, or stop it`);
   const info = (rec.netavarkOptions.network_info as Record<string, NetworkConfig>)[name];
   const r = await withFirewallLock(() => runProgram(requireProgram('netavark'), netavarkArgs(o.root, 'teardown', netnsPathOf(containerId)), { input: JSON.stringify(onlyNetwork(rec, name, true)) }));
   if (r.code !== 0 && !/no such|not found|does not exist|no chain/i.test(`${r.stderr}\n${r.stdout}`)) throw new SkiffError('EIO', `netavark teardown failed: ${lastLine(r.stderr || r.stdout)}`, { details: { stderr: r.stderr } });

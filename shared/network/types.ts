@@ -18,7 +18,10 @@ export interface PortMapping {
   range?: number;
 }
 
-/** What the lifecycle asks for. `networks` are network names (default ["podman"]) for bridge mode. */
+/**
+ * What the lifecycle asks for. `networks` are network names for bridge mode (default ["podman"] when undefined; an
+ * empty list is a container whose last network was disconnected: its own namespace, no interface but lo, as podman).
+ */
 export interface NetworkPlan {
   mode: NetworkMode;
   networks?: string[];

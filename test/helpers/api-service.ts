@@ -1,7 +1,13 @@
 // Starting and stopping an API service for a test: skiff's `run-tool system service` or podman's `podman system
-// service`, each on a private unix socket over a private store, waited for by /_ping and killed by PID.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+// service`, each on a private unix socket over a private store, waited for by /_ping and killed by PID; and the
+// private world (scratch dir, store with busybox, socket path, optionally a podman store) each API test file sets up.
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
+import { buildRunTool, rt } from '../e2e/run-tool/core-helpers.ts';
+import { makeBusyboxImage } from './busybox.ts';
+import { scratchDir } from './tmp.ts';
 
 /** A running API service: its socket path and process; `stop()` SIGKILLs it by PID and resolves once it is gone. */
 export interface ApiService {
@@ -74,4 +80,62 @@ export function startApiService(o: { bundle: string; root: string; sock: string;
 export function startPodmanService(o: { podmanArgs: string[]; sock: string; env?: NodeJS.ProcessEnv }): Promise<ApiService> {
   const proc = spawn('podman', [...o.podmanArgs, 'system', 'service', '-t', '0', `unix://${o.sock}`], { stdio: ['ignore', 'ignore', 'ignore'], env: o.env ?? process.env });
   return started(proc, o.sock);
+}
+
+/** A private world for an API test file: its scratch dir, a store holding localhost/busybox, the service's socket path. */
+export interface ApiWorld {
+  /** The built run-tool the service and the test's CLI calls run. */
+  bundle: string;
+  /** The scratch dir (tmpfs) everything of the file lives in. */
+  dir: string;
+  /** The skiff store, with localhost/busybox. */
+  root: string;
+  /** Where skiff's service listens (`<dir>/api.sock`); nothing listens until the test starts a service. */
+  sock: string;
+  /** With `podman`: podman's private store flags (--root, --runroot, --tmpdir, --network-config-dir), busybox loaded. */
+  podmanArgs: string[];
+  /** With `podman`: the environment podman runs with (a private containers.conf). */
+  podmanEnv: NodeJS.ProcessEnv;
+  /** With `podman`: where podman's service listens (`<dir>/podman.sock`). */
+  podmanSock: string;
+  /** Removes every container of both stores, unmounts what is left under `dir`, then deletes `dir`. Stop services first. */
+  close: () => Promise<void>;
+}
+
+const PODMAN_CONF = '[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n[network]\nnetwork_backend = "netavark"\n';
+
+/**
+ * Makes an ApiWorld in a fresh scratch dir named `prefix…`: the store with busybox, and with `podman` a private
+ * podman store (its own containers.conf) holding the same busybox image. Throws when a set-up step fails.
+ */
+export async function makeApiWorld(prefix: string, o: { podman?: boolean } = {}): Promise<ApiWorld> {
+  const bundle = await buildRunTool();
+  const s = await scratchDir(prefix);
+  const dir = s.dir;
+  const root = join(dir, 'root');
+  await makeBusyboxImage(root, dir);
+  let podmanArgs: string[] = [];
+  let podmanEnv: NodeJS.ProcessEnv = process.env;
+  if (o.podman) {
+    const conf = join(dir, 'containers.conf');
+    writeFileSync(conf, PODMAN_CONF);
+    podmanEnv = { ...process.env, CONTAINERS_CONF: conf };
+    podmanArgs = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--tmpdir', join(dir, 'podman-tmp'), '--storage-driver', 'overlay', '--network-config-dir', join(dir, 'podman-net')];
+    const archive = join(dir, 'busybox.tar');
+    const save = rt(bundle, root, ['save', '-o', archive, 'localhost/busybox']);
+    if (save.status !== 0) throw new Error(`run-tool save: ${save.stderr}`);
+    const load = spawnSync('podman', [...podmanArgs, 'load', '-i', archive], { encoding: 'utf8', env: podmanEnv, timeout: 120_000 });
+    if (load.status !== 0) throw new Error(`podman load: ${load.stderr}`);
+  }
+  const close = async (): Promise<void> => {
+    rt(bundle, root, ['rm', '-a', '-f']);
+    if (o.podman) {
+      spawnSync('podman', [...podmanArgs, 'rm', '-af', '-t', '0'], { env: podmanEnv });
+      spawnSync('podman', [...podmanArgs, 'rmi', '-af'], { env: podmanEnv });
+      const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir)).reverse();
+      for (const m of mounts) spawnSync('umount', ['-l', m]);
+    }
+    await s.cleanup();
+  };
+  return { bundle, dir, root, sock: join(dir, 'api.sock'), podmanArgs, podmanEnv, podmanSock: join(dir, 'podman.sock'), close };
 }

@@ -4,13 +4,13 @@
 // match and every key podman's reply has must be in skiff's — but for the listed places where podman 4.3 departs
 // from Docker's API and skiff follows Docker.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiService, startPodmanService, type ApiService } from '../../helpers/api-service.ts';
-import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
-import { buildRunTool, hasConmon, rt } from './core-helpers.ts';
+import { makeApiWorld, startApiService, startPodmanService, type ApiService, type ApiWorld } from '../../helpers/api-service.ts';
+import { hasBusybox } from '../../helpers/busybox.ts';
+import { isRoot } from '../../helpers/tmp.ts';
+import { hasConmon } from './core-helpers.ts';
 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const hasPyDocker = spawnSync(PYTHON, ['-c', 'import docker']).status === 0;
@@ -40,46 +40,26 @@ const differential = (sock: string, prefix: string): Line[] => {
 };
 
 describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasPodman || !hasPyDocker)("the Docker API side by side with podman's service", () => {
-  let s: { dir: string; cleanup: () => Promise<void> };
-  let bundle = '';
-  let root = '';
+  let w: ApiWorld;
   let skiff: ApiService | undefined;
   let podman: ApiService | undefined;
-  let podmanArgs: string[] = [];
-  let env: NodeJS.ProcessEnv = {};
 
   beforeAll(async () => {
-    bundle = await buildRunTool();
-    s = await scratchDir('skiff-api-diff-');
-    root = join(s.dir, 'root');
-    await makeBusyboxImage(root, s.dir);
-    const conf = join(s.dir, 'containers.conf');
-    writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n[network]\nnetwork_backend = "netavark"\n');
-    env = { ...process.env, CONTAINERS_CONF: conf };
-    podmanArgs = ['--root', join(s.dir, 'podman-root'), '--runroot', join(s.dir, 'podman-run'), '--tmpdir', join(s.dir, 'podman-tmp'), '--storage-driver', 'overlay', '--network-config-dir', join(s.dir, 'podman-net')];
-    const archive = join(s.dir, 'busybox.tar');
-    expect(rt(bundle, root, ['save', '-o', archive, 'localhost/busybox']).status).toBe(0);
-    const load = spawnSync('podman', [...podmanArgs, 'load', '-i', archive], { encoding: 'utf8', env, timeout: 120_000 });
-    expect(load.status, load.stderr).toBe(0);
-    skiff = await startApiService({ bundle, root, sock: join(s.dir, 'skiff.sock'), stdio: 'ignore' });
-    podman = await startPodmanService({ podmanArgs, sock: join(s.dir, 'podman.sock'), env });
+    w = await makeApiWorld('skiff-api-diff-', { podman: true });
+    skiff = await startApiService({ bundle: w.bundle, root: w.root, sock: w.sock, stdio: 'ignore' });
+    podman = await startPodmanService({ podmanArgs: w.podmanArgs, sock: w.podmanSock, env: w.podmanEnv });
   }, 240_000);
 
   afterAll(async () => {
     await skiff?.stop();
     await podman?.stop();
-    if (!s) return;
-    rt(bundle, root, ['rm', '-a', '-f']);
-    spawnSync('podman', [...podmanArgs, 'rm', '-af', '-t', '0'], { env });
-    spawnSync('podman', [...podmanArgs, 'rmi', '-af'], { env });
-    const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(s.dir)).reverse();
-    for (const m of mounts) spawnSync('umount', ['-l', m]);
-    await s.cleanup();
+    if (!w) return;
+    await w.close();
   }, 120_000);
 
   it('the same calls get the same status codes, and every Docker key podman returns skiff returns too', () => {
-    const theirs = differential(join(s.dir, 'podman.sock'), 'diffp');
-    const ours = differential(join(s.dir, 'skiff.sock'), 'diffs');
+    const theirs = differential(w.podmanSock, 'diffp');
+    const ours = differential(w.sock, 'diffs');
     expect(ours.map((l) => l[0])).toEqual(theirs.map((l) => l[0]));
     const mismatches: string[] = [];
     for (const [i, [label, pStatus, pShape]] of theirs.entries()) {

@@ -9,11 +9,11 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiCall, startApiService, type ApiService } from '../../helpers/api-service.ts';
+import { apiCall, makeApiWorld, startApiService, type ApiService, type ApiWorld } from '../../helpers/api-service.ts';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { REGISTRY_BIN, startRegistry } from '../../helpers/registry.ts';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
-import { buildRunTool, hasConmon, rt } from './core-helpers.ts';
+import { isRoot } from '../../helpers/tmp.ts';
+import { hasConmon, rt } from './core-helpers.ts';
 
 const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const hasDocker = spawnSync(DOCKER, ['--version']).status === 0;
@@ -28,7 +28,7 @@ let bundle = '';
 let root = '';
 let dir = '';
 let sock = '';
-let cleanup: (() => Promise<void>) | undefined;
+let world: ApiWorld | undefined;
 let service: ApiService | undefined;
 
 /** One HTTP request over the file's socket: status and body text. */
@@ -41,13 +41,8 @@ const py = (script: string, ...args: string[]) => spawnSync(PYTHON, ['-c', scrip
 
 describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: build, push, save/load, stats, rename, prunes, network connect', () => {
   beforeAll(async () => {
-    bundle = await buildRunTool();
-    const sd = await scratchDir('skiff-api-gaps-');
-    cleanup = sd.cleanup;
-    dir = sd.dir;
-    root = join(dir, 'root');
-    sock = join(dir, 'api.sock');
-    await makeBusyboxImage(root, dir);
+    world = await makeApiWorld('skiff-api-gaps-');
+    ({ bundle, dir, root, sock } = world);
     await mkdir(join(dir, 'slow'), { recursive: true });
     await writeFile(join(dir, 'slow', 'Dockerfile'), 'FROM localhost/busybox\nRUN sleep 60\n');
     service = await startApiService({ bundle, root, sock });
@@ -58,7 +53,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: 
       rt(bundle, root, ['rm', '-a', '-f']);
       for (const n of ['gapsnet1', 'gapsnet2']) rt(bundle, root, ['network', 'rm', '-f', n]);
     }
-    await cleanup?.();
+    await world?.close();
   });
 
   it.skipIf(!hasDocker)('docker build of a context (RUN, a build arg, a label), the image runs; a bad Dockerfile streams an error and exits 1', async () => {
@@ -407,7 +402,7 @@ except docker.errors.NotFound as e:
     expect(badUntil.status).toBe(400);
   }, 60_000);
 
-  it.skipIf(!hasNetavark || !hasDocker)('network connect/disconnect: a running container gets and loses the interface and its /etc/hosts line live (docker CLI and run-tool), with --alias and --ip; errors are clear', async () => {
+  it.skipIf(!hasNetavark || !hasDocker)('network connect/disconnect: a running container gets and loses the interface and its /etc/hosts line live (docker CLI and run-tool), with --alias and --ip, its last network too (as podman 4.3); errors are clear', async () => {
     expect(rt(bundle, root, ['network', 'create', '--subnet', '10.231.71.0/24', 'gapsnet1']).status).toBe(0);
     expect(rt(bundle, root, ['network', 'create', '--subnet', '10.231.72.0/24', 'gapsnet2']).status).toBe(0);
     expect(docker(['run', '-d', '--name', 'gaps-net', '--network', 'gapsnet1', 'localhost/busybox', 'sleep', '300']).status).toBe(0);
@@ -441,11 +436,20 @@ except docker.errors.NotFound as e:
     expect(addrs()).toBe('eth1 inet 10.231.72.9/24');
     expect(hosts('gaps-net')).not.toContain(`${firstIp}\t`);
     expect(hosts('gaps-net')).toMatch(/^10\.231\.72\.9\t\S+ gaps-net$/m);
-    const last = rt(bundle, root, ['network', 'disconnect', 'gapsnet2', 'gaps-net']);
-    expect(last.status).toBe(125);
-    expect(last.stderr).toMatch(/^Error: network "gapsnet2" is the last network of container gaps-net: connect it to another network first\n$/);
+    // the last network goes too (podman 4.3 allows it, through the API as on the CLI): only lo is left, and a restart
+    // gives the container its own namespace with no network in it; a second disconnect is an error
+    const last = await call('POST', '/networks/gapsnet2/disconnect', JSON.stringify({ Container: 'gaps-net' }));
+    expect([last.status, last.text]).toEqual([200, '']);
+    expect(addrs()).toBe('');
+    const bare = JSON.parse((await call('GET', '/containers/gaps-net/json')).text) as { NetworkSettings: { Networks?: Record<string, unknown> }; HostConfig: { NetworkMode: string } };
+    expect([Object.keys(bare.NetworkSettings.Networks ?? {}), bare.HostConfig.NetworkMode]).toEqual([[], 'bridge']);
+    expect(docker(['restart', '-t', '0', 'gaps-net']).status).toBe(0);
+    expect(docker(['exec', 'gaps-net', 'ls', '/sys/class/net']).stdout).toBe('lo\n');
+    const twice = rt(bundle, root, ['network', 'disconnect', 'gapsnet2', 'gaps-net']);
+    expect([twice.status, twice.stderr]).toEqual([125, `Error: container ${JSON.parse((await call('GET', '/containers/gaps-net/json')).text).Id as string} is not connected to network "gapsnet2"\n`]);
     expect(rt(bundle, root, ['network', 'connect', 'gapsnet1', 'gaps-net']).status).toBe(0);
-    expect(addrs()).toMatch(/^eth1 inet 10\.231\.72\.9\/24; eth0 inet 10\.231\.71\.\d+\/24$/);
+    expect(rt(bundle, root, ['network', 'connect', '--ip', '10.231.72.9', 'gapsnet2', 'gaps-net']).status).toBe(0);
+    expect(addrs()).toMatch(/^eth0 inet 10\.231\.71\.\d+\/24; eth1 inet 10\.231\.72\.9\/24$/);
     // the record keeps both: a restart joins both networks, the fixed address kept
     expect(docker(['restart', '-t', '0', 'gaps-net']).status).toBe(0);
     expect(addrs().split('; ').map((a) => a.replace(/^eth\d /, '')).sort().join('; ')).toMatch(/^inet 10\.231\.71\.\d+\/24; inet 10\.231\.72\.9\/24$/);
@@ -454,7 +458,12 @@ except docker.errors.NotFound as e:
     const nc = rt(bundle, root, ['network', 'connect', 'gapsnet1', 'gaps-none']);
     expect(nc.status).toBe(125);
     expect(nc.stderr).toMatch(/^Error: container gaps-none uses network mode none: only a container on bridge networks/);
-    expect(docker(['rm', '-f', 'gaps-net', 'gaps-none', 'gaps-peer']).status).toBe(0);
+    // run-tool's CLI on a created container: its only network goes, and its start has lo alone
+    expect(rt(bundle, root, ['create', '--name', 'gaps-off', '--network', 'gapsnet1', 'localhost/busybox', 'ls', '/sys/class/net']).status).toBe(0);
+    const off = rt(bundle, root, ['network', 'disconnect', 'gapsnet1', 'gaps-off']);
+    expect([off.status, off.stderr]).toEqual([0, '']);
+    expect(rt(bundle, root, ['start', '-a', 'gaps-off']).stdout).toBe('lo\n');
+    expect(docker(['rm', '-f', 'gaps-net', 'gaps-none', 'gaps-peer', 'gaps-off']).status).toBe(0);
     // nothing left attached: both networks can go without force
     expect(rt(bundle, root, ['network', 'rm', 'gapsnet1', 'gapsnet2']).status).toBe(0);
   }, 120_000);

@@ -7,11 +7,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiCall, startApiService, stopProcess, waitForApi } from '../../helpers/api-service.ts';
-import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
+import { apiCall, makeApiWorld, startApiService, stopProcess, waitForApi, type ApiWorld } from '../../helpers/api-service.ts';
+import { hasBusybox } from '../../helpers/busybox.ts';
 import { REGISTRY_BIN, startRegistry } from '../../helpers/registry.ts';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
-import { buildRunTool, hasConmon, rt } from './core-helpers.ts';
+import { isRoot } from '../../helpers/tmp.ts';
+import { hasConmon, rt } from './core-helpers.ts';
 
 const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const hasDocker = spawnSync(DOCKER, ['--version']).status === 0;
@@ -24,7 +24,7 @@ let bundle = '';
 let root = '';
 let dir = '';
 let sock = '';
-let cleanup: (() => Promise<void>) | undefined;
+let world: ApiWorld | undefined;
 const services: ChildProcess[] = [];
 
 /** Starts `system service` on `socket` and resolves once it answers; the process is SIGKILLed after the file. */
@@ -47,19 +47,13 @@ const names = async (): Promise<string[]> => (JSON.parse((await call('GET', '/co
 
 describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service (Docker API)', () => {
   beforeAll(async () => {
-    bundle = await buildRunTool();
-    const sd = await scratchDir('skiff-api-');
-    cleanup = sd.cleanup;
-    dir = sd.dir;
-    root = join(dir, 'root');
-    sock = join(dir, 'api.sock');
-    await makeBusyboxImage(root, dir);
+    world = await makeApiWorld('skiff-api-');
+    ({ bundle, dir, root, sock } = world);
     await startService(sock, ['-t', '0']);
   }, 120_000);
   afterAll(async () => {
     for (const p of services) await kill(p, 'SIGKILL');
-    if (root) rt(bundle, root, ['rm', '-a', '-f']);
-    await cleanup?.();
+    await world?.close();
   });
 
   it('listens on a 0600 socket; _ping (GET and HEAD) carries the API headers on versioned and unversioned paths', async () => {

@@ -6,10 +6,10 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiService, type ApiService } from '../../helpers/api-service.ts';
-import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
-import { buildRunTool, hasConmon, rt } from './core-helpers.ts';
+import { makeApiWorld, startApiService, type ApiService, type ApiWorld } from '../../helpers/api-service.ts';
+import { hasBusybox } from '../../helpers/busybox.ts';
+import { isRoot } from '../../helpers/tmp.ts';
+import { hasConmon, rt } from './core-helpers.ts';
 
 const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 const hasDocker = spawnSync(DOCKER, ['--version']).status === 0;
@@ -20,18 +20,13 @@ let bundle = '';
 let root = '';
 let dir = '';
 let sock = '';
-let cleanup: (() => Promise<void>) | undefined;
+let world: ApiWorld | undefined;
 let service: ApiService | undefined;
 
 describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: GET /system/df', () => {
   beforeAll(async () => {
-    bundle = await buildRunTool();
-    const sd = await scratchDir('skiff-api-df-');
-    cleanup = sd.cleanup;
-    dir = sd.dir;
-    root = join(dir, 'root');
-    sock = join(dir, 'api.sock');
-    await makeBusyboxImage(root, dir);
+    world = await makeApiWorld('skiff-api-df-');
+    ({ bundle, dir, root, sock } = world);
     const vol = rt(bundle, root, ['volume', 'create', 'dfvol']);
     expect(vol.status, vol.stderr).toBe(0);
     const c = rt(bundle, root, ['create', '--name', 'dfctr', '--network', 'none', '-v', 'dfvol:/data', 'localhost/busybox', 'true']);
@@ -40,8 +35,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('run-tool system service: 
   }, 120_000);
   afterAll(async () => {
     await service?.stop();
-    if (root) rt(bundle, root, ['rm', '-a', '-f']);
-    await cleanup?.();
+    await world?.close();
   });
 
   it('answers on the unversioned path as on the versioned one', async () => {

@@ -6,14 +6,14 @@
 // the spacing compose pads to its widest column, and podman's own departure listed in `norm`), and so must the state after each step: containers, the project
 // network and volume while up, none of them after `down -v`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiCall, startApiService, startPodmanService, type ApiService } from '../../helpers/api-service.ts';
-import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
-import { isRoot, scratchDir } from '../../helpers/tmp.ts';
-import { buildRunTool, hasConmon, rt } from './core-helpers.ts';
+import { apiCall, makeApiWorld, startApiService, startPodmanService, type ApiService, type ApiWorld } from '../../helpers/api-service.ts';
+import { hasBusybox } from '../../helpers/busybox.ts';
+import { isRoot } from '../../helpers/tmp.ts';
+import { hasConmon, rt } from './core-helpers.ts';
 
 const hasCompose = spawnSync('docker-compose', ['version']).status === 0;
 const hasPodman = spawnSync('podman', ['--version']).status === 0;
@@ -137,50 +137,35 @@ async function runProject(dir: string, sock: string, port: number): Promise<Run>
 }
 
 describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !hasPodman || !hasCompose || !hasNetavark)("docker-compose side by side: skiff's service and podman's", () => {
-  let s: { dir: string; cleanup: () => Promise<void> };
+  let w: ApiWorld;
   let bundle = '';
   let root = '';
   let skiff: ApiService | undefined;
   let podman: ApiService | undefined;
-  let podmanArgs: string[] = [];
-  let env: NodeJS.ProcessEnv = {};
 
   beforeAll(async () => {
-    bundle = await buildRunTool();
-    s = await scratchDir('skiff-compose-diff-');
-    root = join(s.dir, 'root');
-    await makeBusyboxImage(root, s.dir);
-    const conf = join(s.dir, 'containers.conf');
-    writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n[network]\nnetwork_backend = "netavark"\n');
-    env = { ...process.env, CONTAINERS_CONF: conf };
-    podmanArgs = ['--root', join(s.dir, 'podman-root'), '--runroot', join(s.dir, 'podman-run'), '--tmpdir', join(s.dir, 'podman-tmp'), '--storage-driver', 'overlay', '--network-config-dir', join(s.dir, 'podman-net')];
-    const archive = join(s.dir, 'busybox.tar');
-    expect(rt(bundle, root, ['save', '-o', archive, 'localhost/busybox']).status).toBe(0);
-    const load = spawnSync('podman', [...podmanArgs, 'load', '-i', archive], { encoding: 'utf8', env, timeout: 120_000 });
-    expect(load.status, load.stderr).toBe(0);
-    skiff = await startApiService({ bundle, root, sock: join(s.dir, 'skiff.sock') });
-    podman = await startPodmanService({ podmanArgs, sock: join(s.dir, 'podman.sock'), env });
+    w = await makeApiWorld('skiff-compose-diff-', { podman: true });
+    ({ bundle, root } = w);
+    skiff = await startApiService({ bundle, root, sock: w.sock });
+    podman = await startPodmanService({ podmanArgs: w.podmanArgs, sock: w.podmanSock, env: w.podmanEnv });
   }, 240_000);
 
   afterAll(async () => {
     await skiff?.stop();
     await podman?.stop();
-    if (!s) return;
+    if (!w) return;
     rt(bundle, root, ['rm', '-a', '-f']);
     rt(bundle, root, ['network', 'rm', '-f', `${PROJECT}_default`]);
-    spawnSync('podman', [...podmanArgs, 'rm', '-af', '-t', '0'], { env });
-    spawnSync('podman', [...podmanArgs, 'network', 'rm', '-f', `${PROJECT}_default`], { env });
-    spawnSync('podman', [...podmanArgs, 'rmi', '-af'], { env });
-    const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(s.dir)).reverse();
-    for (const m of mounts) spawnSync('umount', ['-l', m]);
-    await s.cleanup();
+    spawnSync('podman', [...w.podmanArgs, 'rm', '-af', '-t', '0'], { env: w.podmanEnv });
+    spawnSync('podman', [...w.podmanArgs, 'network', 'rm', '-f', `${PROJECT}_default`], { env: w.podmanEnv });
+    await w.close();
   }, 120_000);
 
   it('up -d, ps, logs, exec, stop, down -v: the same output, exit codes and resulting state', async () => {
     const base = 22000 + (process.pid % 15000);
     // one project at a time: both would otherwise pick the same first free subnet for cdiff_default
-    const theirs = await runProject(join(s.dir, 'p'), podman!.sock, base);
-    const ours = await runProject(join(s.dir, 's'), skiff!.sock, base + 1);
+    const theirs = await runProject(join(w.dir, 'p'), podman!.sock, base);
+    const ours = await runProject(join(w.dir, 's'), skiff!.sock, base + 1);
     expect(theirs.web).toBe('hello-compose\n');
     expect(ours.web).toBe('hello-compose\n');
     expect(ours.up).toEqual(theirs.up);

@@ -1,0 +1,101 @@
+// In-process cleanup of a container's exit by a long-lived process (the API service), instead of the Node start of
+// `container-cleanup` that conmon's exit command would otherwise make. The protocol with the exit command
+// (start-container.ts exitCommand):
+//   1. before the start, the service takes a flock on the container's `cleanup-service` file and keeps it;
+//   2. once the run is up, it writes the run's token there and watches for conmon's exit file;
+//   3. on the exit it runs cleanupContainer itself (the container lock orders it against everybody else), writes
+//      `done <token>` (nothing when the cleanup removed the directory) and only then lets the flock go.
+// The exit command, when the file exists, waits for that flock and skips only when it then reads `done <token>` or
+// the directory is gone. A service that dies at any point (even SIGKILL mid-cleanup) drops the flock with the
+// token not written, so the exit command does the cleanup as ever: no run is left neither cleaned nor recorded.
+import { watch, type FSWatcher } from 'node:fs';
+import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isAlive } from '../../shared/process/proc.ts';
+import { acquireLock, type LockHandle } from '../../shared/store/lock.ts';
+import { openStore } from '../../shared/store/store.ts';
+import { cleanupContainer } from './cleanup-container.ts';
+import type { StateExt } from './start-container.ts';
+import { containerPaths, loadById } from './state.ts';
+
+/** A claim on the cleanup of a container's next exit, taken before its start. */
+export interface ExitClaim {
+  /** Starts watching the run that is up now: cleans it up in-process when it exits, then lets the claim go. Never rejects. */
+  watch(): Promise<void>;
+  /** Lets the claim go without watching (the start failed); idempotent. */
+  release(): Promise<void>;
+}
+
+/**
+ * Claims the cleanup of container `id`'s next exit for this process (step 1 above). Undefined when another process
+ * holds the claim already or the container is gone: then the exit command cleans up as usual.
+ */
+export async function claimExitCleanup(root: string, id: string): Promise<ExitClaim | undefined> {
+  const p = containerPaths(root, id);
+  let lock: LockHandle;
+  try {
+    lock = await acquireLock(p.serviceClaim, { wait: false });
+  } catch {
+    return undefined;
+  }
+  const release = (): Promise<void> => lock.release();
+  return {
+    release,
+    async watch() {
+      try {
+        await watchRun(root, id);
+      } catch {
+        /* the exit command cleans up */
+      } finally {
+        await release();
+      }
+    },
+  };
+}
+
+async function watchRun(root: string, id: string): Promise<void> {
+  const p = containerPaths(root, id);
+  const c = await loadById(root, id);
+  const s = c?.state as StateExt | undefined;
+  if (!s || s.status !== 'running' || s.monitor !== 'conmon' || !s.runId) return;
+  const runId = s.runId;
+  await writeFile(p.serviceClaim, `${runId}\n`, { mode: 0o600 });
+  const exitFile = join(p.exits, id);
+  await new Promise<void>((done) => {
+    let watcher: FSWatcher | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let polls = 0;
+    const finish = (): void => {
+      watcher?.close();
+      clearTimeout(timer);
+      done();
+    };
+    const check = async (): Promise<void> => {
+      if (await stat(exitFile).then(() => true, () => false)) return finish();
+      // every ~2 s: a run that ended another way (stopped and cleaned by someone, a dead monitor) is not ours to clean
+      if (++polls % 20 === 0) {
+        const now = (await loadById(root, id))?.state as StateExt | undefined;
+        if (!now || now.runId !== runId || now.status !== 'running' || !isAlive(now.monitorPid, now.monitorStart)) return finish();
+      }
+      timer = setTimeout(() => void check(), 100);
+      timer.unref();
+    };
+    try {
+      watcher = watch(p.exits, () => void stat(exitFile).then(finish, () => {}));
+      watcher.unref();
+      watcher.on('error', () => {});
+    } catch {
+      /* polled only */
+    }
+    void check();
+  });
+  if (!(await stat(exitFile).then(() => true, () => false))) return;
+  const store = await openStore(root, { create: false });
+  try {
+    await cleanupContainer(store, id, { fromMonitor: true, run: runId });
+  } finally {
+    await store.close();
+  }
+  // a removed container has no file to mark: its exit command sees the directory gone
+  await writeFile(p.serviceClaim, `done ${runId}\n`, { mode: 0o600 }).catch(() => {});
+}

@@ -1,0 +1,89 @@
+// The API service cleans up the exit of a container it started itself (exit-watch.ts): conmon's exit command then
+// starts no `container-cleanup` Node process. The service killed (SIGKILL) in the middle of that cleanup leaves the
+// exit command to do it: the container still ends recorded exited, with its code, unmounted.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containerPaths, loadById, lockContainer } from '../../../run-tool/containers/state.ts';
+import { apiCall, makeApiWorld, startApiService, type ApiService, type ApiWorld } from '../../helpers/api-service.ts';
+import { hasBusybox } from '../../helpers/busybox.ts';
+import { isRoot } from '../../helpers/tmp.ts';
+import { hasConmon } from './core-helpers.ts';
+
+const repo = resolve(import.meta.dirname, '../../..');
+let world: ApiWorld | undefined;
+let service: ApiService | undefined;
+let calls = '';
+let env: NodeJS.ProcessEnv = {};
+
+/** The container-cleanup calls the exit commands made for `id` (the logging wrapper's lines). */
+const cleanupCalls = (id: string): number => (existsSync(calls) ? readFileSync(calls, 'utf8').split('\n').filter((l) => l.includes('container-cleanup') && l.includes(id)).length : 0);
+
+async function create(cmd: string[], hostConfig: Record<string, unknown> = {}): Promise<string> {
+  const c = await apiCall(world!.sock, 'POST', '/v1.41/containers/create', JSON.stringify({ Image: 'localhost/busybox', Cmd: cmd, HostConfig: { NetworkMode: 'none', ...hostConfig } }));
+  expect(c.status, c.text).toBe(201);
+  return (JSON.parse(c.text) as { Id: string }).Id;
+}
+
+describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('the API service cleans up the exits of the containers it starts', () => {
+  beforeAll(async () => {
+    world = await makeApiWorld('skiff-api-exit-');
+    // the exit commands run this wrapper: it logs each call, then runs run-tool as usual
+    calls = join(world.dir, 'calls.log');
+    const wrapper = join(world.dir, 'run-tool-logged.mjs');
+    const bin = join(repo, 'bin', 'run-tool.mjs');
+    writeFileSync(wrapper, `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(calls)}, process.argv.slice(2).join(' ') + '\\n');\nprocess.argv[1] = ${JSON.stringify(bin)};\nawait import(${JSON.stringify(bin)});\n`);
+    env = { ...process.env, SKIFF_RUN_TOOL_SCRIPT: wrapper };
+    service = await startApiService({ bundle: world.bundle, root: world.root, sock: world.sock, env });
+  }, 120_000);
+  afterAll(async () => {
+    await service?.stop();
+    await world?.close();
+  });
+
+  it('start, wait: the exit is recorded (code, unmounted) by the service and no container-cleanup starts; AutoRemove too', async () => {
+    const w = world!;
+    const id = await create(['sh', '-c', 'exit 4']);
+    expect((await apiCall(w.sock, 'POST', `/v1.41/containers/${id}/start`)).status).toBe(204);
+    expect(JSON.parse((await apiCall(w.sock, 'POST', `/v1.41/containers/${id}/wait`)).text)).toEqual({ StatusCode: 4, Error: null });
+    const c = await loadById(w.root, id);
+    expect([c?.state.status, c?.state.exitCode, c?.state.mounted]).toEqual(['exited', 4, false]);
+    const rm = await create(['sh', '-c', 'exit 6'], { AutoRemove: true });
+    const waiting = apiCall(w.sock, 'POST', `/v1.41/containers/${rm}/wait?condition=removed`);
+    expect((await apiCall(w.sock, 'POST', `/v1.41/containers/${rm}/start`)).status).toBe(204);
+    expect(JSON.parse((await waiting).text)).toEqual({ StatusCode: 6, Error: null });
+    expect(await loadById(w.root, rm)).toBeUndefined();
+    await sleep(1500); // an exit command that did start container-cleanup has logged it by now
+    expect([cleanupCalls(id), cleanupCalls(rm)]).toEqual([0, 0]);
+    expect((await apiCall(w.sock, 'DELETE', `/v1.41/containers/${id}`)).status).toBe(204);
+  }, 60_000);
+
+  it('the service SIGKILLed mid-cleanup: the exit command cleans up, the container ends exited with its code and unmounted', async () => {
+    const w = world!;
+    const id = await create(['sh', '-c', 'sleep 1; exit 5']);
+    expect((await apiCall(w.sock, 'POST', `/v1.41/containers/${id}/start`)).status).toBe(204);
+    // hold the container lock: the service's cleanup, begun on the exit, waits for it — then the service dies
+    const lock = await lockContainer(w.root, id);
+    try {
+      const exitFile = join(containerPaths(w.root, id).exits, id);
+      for (let i = 0; i < 200 && !existsSync(exitFile); i++) await sleep(50);
+      expect(existsSync(exitFile)).toBe(true);
+      await sleep(500);
+      // the service has claimed this exit: its exit command waits and has not started container-cleanup
+      expect(cleanupCalls(id)).toBe(0);
+      await service!.stop();
+    } finally {
+      await lock.release();
+    }
+    let c = await loadById(w.root, id);
+    for (let i = 0; i < 400 && c?.state.status === 'running'; i++) {
+      await sleep(50);
+      c = await loadById(w.root, id);
+    }
+    expect([c?.state.status, c?.state.exitCode, c?.state.mounted]).toEqual(['exited', 5, false]);
+    expect(cleanupCalls(id)).toBe(1);
+    service = await startApiService({ bundle: w.bundle, root: w.root, sock: w.sock, env });
+    expect((await apiCall(w.sock, 'DELETE', `/v1.41/containers/${id}`)).status).toBe(204);
+  }, 60_000);
+});
