@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { PassThrough } from 'node:stream';
+import { locateProgram } from '../../shared/process/system-programs.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { attachContainer, attachTarget, detachFilter } from '../ops/attach-container.ts';
 import { resizeContainerTty } from '../ops/attach-stdin.ts';
@@ -46,10 +47,11 @@ export async function attachSession(store: Store, nameOrId: string, o: AttachSes
     if (detached) ac.abort();
   };
   const onEnd = (): void => void input?.end();
+  const stty = raw ? locateProgram('stty') : undefined;
   let saved: string | undefined; // the terminal's settings before (stty -g)
   const restore = (): void => {
     if (raw && stdin.isRaw) stdin.setRawMode(false);
-    if (saved) spawnSync('stty', [saved], { stdio: ['inherit', 'ignore', 'ignore'] });
+    if (saved) spawnSync(stty!, [saved], { stdio: ['inherit', 'ignore', 'ignore'] });
     saved = undefined;
   };
   const term = process.stdout.isTTY ? process.stdout : process.stderr.isTTY ? process.stderr : undefined;
@@ -73,10 +75,10 @@ export async function attachSession(store: Store, nameOrId: string, o: AttachSes
     stdin.on('end', onEnd);
   }
   if (raw) {
-    saved = spawnSync('stty', ['-g'], { stdio: ['inherit', 'pipe', 'ignore'], encoding: 'utf8' }).stdout?.trim() || undefined;
+    if (stty) saved = spawnSync(stty, ['-g'], { stdio: ['inherit', 'pipe', 'ignore'], encoding: 'utf8' }).stdout?.trim() || undefined;
     stdin.setRawMode(true);
     // Node's raw mode keeps output processing (ONLCR): the container's terminal sends \r\n already
-    spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+    if (saved) spawnSync(stty!, ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
   }
   if (t.tty && term) {
     resize();

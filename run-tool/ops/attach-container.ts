@@ -110,18 +110,23 @@ export async function attachContainer(store: Store, nameOrId: string, onEntries:
   if (o.signal?.aborted) stop();
   const feedAc = new AbortController();
   let feedError: unknown;
-  const feed = o.stdin && t.openStdin && t.running
-    ? feedContainerStdin(store.paths.root, t.id, o.stdin, { signal: feedAc.signal }).catch(async (e: unknown) => {
+  let feed: Promise<void> | undefined;
+  // the input goes in only once the log's position is taken (streamLog hands what is there first, even nothing):
+  // output the input causes at once is then this attach's, not skipped as earlier output
+  const startFeed = (): void => {
+    if (feed || !o.stdin || !t.openStdin || !t.running) return;
+    feed = feedContainerStdin(store.paths.root, t.id, o.stdin, { signal: feedAc.signal }).catch(async (e: unknown) => {
       const now = await loadById(store.paths.root, t.id).catch(() => undefined);
       if (now?.state.status === 'running' && !feedAc.signal.aborted) {
         feedError = e;
         stop();
       }
-    })
-    : undefined;
+    });
+  };
   let skip = o.justStarted?.skipEntries ?? 0;
   try {
     await streamLog(store, t.id, (es) => {
+      startFeed();
       if (skip > 0) {
         const n = Math.min(skip, es.length);
         skip -= n;
