@@ -11,6 +11,7 @@ import { manPages } from '../../shared/cli/man-pages.ts';
 const repo = resolve(import.meta.dirname, '../..');
 const tool = (t: string, args: string[]) => spawnSync(process.execPath, [join(repo, 'bin', `${t}.mjs`), ...args], { encoding: 'utf8' });
 let dir = '';
+const hasShell = (sh: string) => spawnSync('sh', ['-c', `command -v ${sh}`]).status === 0;
 
 /** Sources `script` in a non-interactive bash and asks the completion function about `words` (the last is being typed). */
 function complete(script: string, fn: string, words: string[]): string[] {
@@ -42,6 +43,40 @@ describe('completion and man pages from the command tables', () => {
     // after the image, arguments are files again
     expect(complete(s, '_skiff_run_tool', ['run-tool', 'network', 'ls', 'x'])).toEqual([]);
     expect(complete(s, '_skiff_run_tool', ['run-tool', 'comp'])).toEqual(['completion']);
+  });
+
+  it.skipIf(!hasShell('zsh'))('run-tool completion zsh loads in zsh without error, registers its function with compdef and completes commands and flags', () => {
+    const file = join(dir, 'run-tool.zsh');
+    writeFileSync(file, tool('run-tool', ['completion', 'zsh']).stdout);
+    // zsh's bashcompinit runs the function in sh emulation and hands COMPREPLY to compadd, which filters by the
+    // word typed: the same here, the filter done by the test
+    const ask = (words: string[]) => `t ${words.map((w) => `'${w}'`).join(' ')}`;
+    const r = spawnSync('zsh', ['-f', '-c', [
+      'autoload -U compinit; compinit -u', `source ${file}`, 'print -r -- "comps=${_comps[run-tool]}"',
+      't() { emulate -L sh; setopt kshglob noshglob braceexpand; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMPREPLY=(); _skiff_run_tool; print -r -- "${COMPREPLY[@]}"; }',
+      ask(['run-tool', 'pu']), ask(['run-tool', 'run', '--na']), ask(['run-tool', '--root', '/tmp/x', 'pod', 'cr']), ask(['run-tool', 'attach', '--no-']),
+    ].join('\n')], { encoding: 'utf8', cwd: dir });
+    expect(r.stderr).toBe('');
+    const [comps, ...answers] = r.stdout.trim().split('\n');
+    expect(comps).toBe('comps=_bash_complete -o default -F _skiff_run_tool');
+    const typed = ['pu', '--na', 'cr', '--no-'];
+    expect(answers.map((a, i) => a.split(' ').filter((w) => w.startsWith(typed[i]!)).sort())).toEqual([['pull', 'push'], ['--name'], ['create'], ['--no-stdin']]);
+  });
+
+  it.skipIf(!hasShell('fish'))('run-tool completion fish loads in fish without error and completes commands and flags', () => {
+    const file = join(dir, 'run-tool.fish');
+    writeFileSync(file, tool('run-tool', ['completion', 'fish']).stdout);
+    const ask = (line: string): string[] => {
+      const r = spawnSync('fish', ['--no-config', '-c', `source ${file}; complete -C '${line}'`], { encoding: 'utf8', cwd: dir });
+      expect(r.stderr).toBe('');
+      return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]!).sort();
+    };
+    expect(ask('run-tool pu')).toEqual(['pull', 'push']);
+    expect(ask('run-tool run --na')).toEqual(['--name']);
+    expect(ask('run-tool pod cr')).toEqual(['create']);
+    expect(ask('run-tool attach --no-')).toEqual(['--no-stdin']);
+    // a command's flags are not offered before it is typed
+    expect(ask('run-tool --no-')).toEqual([]);
   });
 
   it('copy-tool and build-tool scripts complete their own tables', () => {
