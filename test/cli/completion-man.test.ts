@@ -75,8 +75,13 @@ describe('completion and man pages from the command tables', () => {
     expect(ask('run-tool run --na')).toEqual(['--name']);
     expect(ask('run-tool pod cr')).toEqual(['create']);
     expect(ask('run-tool attach --no-')).toEqual(['--no-stdin']);
-    // a command's flags are not offered before it is typed
+    // a command's flags are not offered before it is typed, nor under another command of the same name
     expect(ask('run-tool --no-')).toEqual([]);
+    expect(ask('run-tool --root /tmp/x pod create --name x --sha')).toEqual(['--share', '--share-parent']);
+    expect(ask('run-tool create --sha')).toEqual([]);
+    expect(ask('run-tool ps --ctr-n')).toEqual([]);
+    expect(ask('run-tool pod ps --ctr-n')).toEqual(['--ctr-names']);
+    expect(ask('run-tool --ro')).toEqual(['--root']);
   });
 
   it('copy-tool and build-tool scripts complete their own tables', () => {
@@ -90,8 +95,8 @@ describe('completion and man pages from the command tables', () => {
   it('zsh and fish scripts are generated; an unknown shell is one line and exit 125', () => {
     expect(tool('run-tool', ['completion', 'zsh']).stdout).toMatch(/^#compdef run-tool\n[^]*bashcompinit[^]*complete -o default -F _skiff_run_tool run-tool/);
     const fish = tool('build-tool', ['completion', 'fish']);
-    expect(fish.stdout).toContain("complete -c build-tool -n '__fish_use_subcommand' -a 'build'");
-    expect(fish.stdout).toMatch(/complete -c build-tool -n '__fish_seen_subcommand_from build' -s 'f' -l 'file' -r -F/);
+    expect(fish.stdout).toContain("complete -c build-tool -n '_skiff_build_tool_at '\\'''\\''' -a 'build'");
+    expect(fish.stdout).toMatch(/complete -c build-tool -n '_skiff_build_tool_at '\\''build'\\''' -s 'f' -l 'file' -r -F/);
     const bad = tool('copy-tool', ['completion', 'tcsh']);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
@@ -108,7 +113,7 @@ describe('completion and man pages from the command tables', () => {
     const t = table();
     expect(t.map((e) => e.path.join(' '))).toEqual(['', 'alpha', 'beta', 'beta inner', 'help'].filter((x) => x !== 'help'));
     expect(bashCompletion('demo-tool', t)).toContain("['_ beta inner']=' --deep '");
-    expect(fishCompletion('demo-tool', t)).toContain("-n '__fish_seen_subcommand_from beta' -a 'inner' -d 'nested'");
+    expect(fishCompletion('demo-tool', t)).toContain("-n '_skiff_demo_tool_at '\\''beta'\\''' -a 'inner' -d 'nested'");
     expect([...manPages('demo-tool', '1.0', t).keys()]).toEqual(['demo-tool.1', 'demo-tool-alpha.1', 'demo-tool-beta.1', 'demo-tool-beta-inner.1']);
   });
 
