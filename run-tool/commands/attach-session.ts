@@ -1,10 +1,9 @@
 // The terminal side of attaching (podman's `attach`, `start -a`): this process's stdin passed to the container,
 // the detach keys looked for while a person types, the terminal in raw mode for a TTY container (restored on every
 // way out), its size kept in step (SIGWINCH), and signals proxied to the container.
-import { spawnSync } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { PassThrough } from 'node:stream';
-import { locateProgram } from '../../shared/process/system-programs.ts';
+import { rawTerminal } from '../../shared/process/terminal-mode.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { attachContainer, attachTarget, detachFilter } from '../ops/attach-container.ts';
 import { resizeContainerTty } from '../ops/attach-stdin.ts';
@@ -47,13 +46,7 @@ export async function attachSession(store: Store, nameOrId: string, o: AttachSes
     if (detached) ac.abort();
   };
   const onEnd = (): void => void input?.end();
-  const stty = raw ? locateProgram('stty') : undefined;
-  let saved: string | undefined; // the terminal's settings before (stty -g)
-  const restore = (): void => {
-    if (raw && stdin.isRaw) stdin.setRawMode(false);
-    if (saved) spawnSync(stty!, [saved], { stdio: ['inherit', 'ignore', 'ignore'] });
-    saved = undefined;
-  };
+  let restore = (): void => {};
   const term = process.stdout.isTTY ? process.stdout : process.stderr.isTTY ? process.stderr : undefined;
   const resize = (): void => {
     if (!term) return;
@@ -68,29 +61,25 @@ export async function attachSession(store: Store, nameOrId: string, o: AttachSes
     ac.abort();
   };
   const onSignal = o.sigProxy ? forward : endOnSignal;
-  for (const s of PROXIED) process.on(s, onSignal);
-  process.on('exit', restore);
-  if (o.stdin) {
-    stdin.on('data', onData);
-    stdin.on('end', onEnd);
-  }
-  if (raw) {
-    if (stty) saved = spawnSync(stty, ['-g'], { stdio: ['inherit', 'pipe', 'ignore'], encoding: 'utf8' }).stdout?.trim() || undefined;
-    stdin.setRawMode(true);
-    // Node's raw mode keeps output processing (ONLCR): the container's terminal sends \r\n already
-    if (saved) spawnSync(stty!, ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
-  }
-  if (t.tty && term) {
-    resize();
-    term.on('resize', resize);
-  }
+  const restoreOnExit = (): void => restore();
   try {
+    for (const s of PROXIED) process.on(s, onSignal);
+    process.on('exit', restoreOnExit);
+    if (o.stdin) {
+      stdin.on('data', onData);
+      stdin.on('end', onEnd);
+    }
+    if (raw) restore = rawTerminal(stdin);
+    if (t.tty && term) {
+      resize();
+      term.on('resize', resize);
+    }
     return await attachContainer(store, t.id, (es) => {
       for (const e of es) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
     }, { signal: ac.signal, ...(input && { stdin: input }), ...(o.justStarted && { justStarted: o.justStarted }) });
   } finally {
     restore();
-    process.off('exit', restore);
+    process.off('exit', restoreOnExit);
     for (const s of PROXIED) process.off(s, onSignal);
     term?.off('resize', resize);
     if (o.stdin) {

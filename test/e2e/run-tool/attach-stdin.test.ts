@@ -172,6 +172,9 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !has('socat') || !has('s
       ]);
       expect(first.out, t.name).toMatch(/rc=0/);
       expect(restored(first.out), `${t.name}: ${first.out}`).toBe(true);
+      // raw output: the container's terminal sends \r\n, passed as it is (not made \r\r\n)
+      expect(first.out, t.name).toMatch(/\r\n33 91\r\n/);
+      expect(first.out, t.name).not.toContain('\r\r\n');
       expect(statusOf(t, 'tt'), t.name).toBe('running');
       // attached again (its input was not closed by the detach), with other keys
       const second = await inPty(t, `$T attach --detach-keys ctrl-x tt; echo "rc=$?"; stty -a`, [
