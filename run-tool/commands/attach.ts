@@ -2,17 +2,15 @@ import type { Command } from 'commander';
 import { boolOption } from '../../shared/cli/flags.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { SkiffError } from '../../shared/errors.ts';
-import { attachContainer, DEFAULT_DETACH_KEYS, detachDetector, parseDetachKeys } from '../ops/attach-container.ts';
-import { killContainer } from '../ops/container-lifecycle.ts';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../ops/attach-container.ts';
+import { attachSession } from './attach-session.ts';
 import { withStore } from './cli-util.ts';
 
-const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
 /**
- * Adds `attach [--detach-keys K] [--no-stdin] [--sig-proxy=BOOL] CONTAINER` (podman's): the running container's
- * output until it stops (exit 0, as podman 4.3) or the detach keys are typed on a terminal (default ctrl-p,ctrl-q);
- * signals this process gets go to the container unless `--sig-proxy=false`. Containers under run-tool's monitor
- * keep no stdin open, so typed input is not passed on (only the detach keys are looked for).
+ * Adds `attach [--detach-keys K] [--no-stdin] [--sig-proxy=BOOL] CONTAINER` (podman 4.3's): the running
+ * container's output until it stops (exit 0, then an empty line, as podman) or the detach keys are typed on a
+ * terminal (default ctrl-p,ctrl-q; the container keeps running); this process's stdin goes to a container created
+ * with -i (attach-session.ts); signals this process gets go to the container unless `--sig-proxy=false`.
  */
 export function addAttachCommand(program: Command): void {
   const cmd = program.command('attach').description('attach to a running container').argument('[container]')
@@ -30,33 +28,9 @@ export function addAttachCommand(program: Command): void {
         target = (await listContainers(store, { latest: true }))[0]?.record.id;
         if (!target) throw new SkiffError('ENOTFOUND', 'no containers to attach to');
       }
-      const ac = new AbortController();
-      const tty = f.stdin !== false && process.stdin.isTTY === true && keys.length > 0;
-      const detector = detachDetector(keys);
-      const onKeys = (b: Buffer): void => {
-        if (detector.push(b)) ac.abort();
-      };
-      if (tty) {
-        process.stdin.setRawMode(true);
-        process.stdin.on('data', onKeys);
-      }
-      const forward = (sig: NodeJS.Signals): void => {
-        void killContainer(store, target!, { signal: sig.replace(/^SIG/, '') }).catch(() => {});
-      };
-      const proxy = f.sigProxy !== false;
-      if (proxy) for (const s of PROXIED) process.on(s, forward);
-      try {
-        await attachContainer(store, target!, (es) => {
-          for (const e of es) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
-        }, { signal: ac.signal });
-      } finally {
-        if (proxy) for (const s of PROXIED) process.off(s, forward);
-        if (tty) {
-          process.stdin.off('data', onKeys);
-          process.stdin.setRawMode(false);
-          process.stdin.pause();
-        }
-      }
+      await attachSession(store, target!, { keys, stdin: f.stdin !== false, sigProxy: f.sigProxy !== false });
+      // podman 4.3 ends an attach (a detach too) with a newline of its own
+      process.stdout.write('\n');
     });
   });
 }

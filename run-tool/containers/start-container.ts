@@ -116,9 +116,10 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     // container as socket activation (LISTEN_PID rewritten to runc's pid by --replace-listen-pid)
     ...(preserveFds > 0 ? ['--replace-listen-pid'] : []),
     ...(await notifyProxyArgs(p.bundle, record.sdNotify)),
-    ...(record.config.tty ? ['-t'] : []),
-    // an open stdin (`-i`): conmon holds it and feeds it from its attach socket (the API's attach with stdin)
-    ...(record.config.openStdin ? ['-i'] : []),
+    // an open stdin (`-i`): conmon holds it and feeds it from its attach socket (attach with stdin). With a TTY,
+    // -t alone does that (as podman passes it): -i there would make conmon close the terminal's input when the
+    // first attach hangs up (a detach), leaving nothing for the next attach
+    ...(record.config.tty ? ['-t'] : record.config.openStdin ? ['-i'] : []),
     ...exitCommand(p.cleanupClaim, runId, p.serviceClaim, p.dir, [...selfCommand(), '--root', root, 'container-cleanup', '--run', runId, id]).flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
   ];
   const conmon = requireProgram('conmon');

@@ -11,6 +11,7 @@ import { manPages } from '../../shared/cli/man-pages.ts';
 const repo = resolve(import.meta.dirname, '../..');
 const tool = (t: string, args: string[]) => spawnSync(process.execPath, [join(repo, 'bin', `${t}.mjs`), ...args], { encoding: 'utf8' });
 let dir = '';
+const hasShell = (sh: string) => spawnSync('sh', ['-c', `command -v ${sh}`]).status === 0;
 
 /** Sources `script` in a non-interactive bash and asks the completion function about `words` (the last is being typed). */
 function complete(script: string, fn: string, words: string[]): string[] {
@@ -44,6 +45,45 @@ describe('completion and man pages from the command tables', () => {
     expect(complete(s, '_skiff_run_tool', ['run-tool', 'comp'])).toEqual(['completion']);
   });
 
+  it.skipIf(!hasShell('zsh'))('run-tool completion zsh loads in zsh without error, registers its function with compdef and completes commands and flags', () => {
+    const file = join(dir, 'run-tool.zsh');
+    writeFileSync(file, tool('run-tool', ['completion', 'zsh']).stdout);
+    // zsh's bashcompinit runs the function in sh emulation and hands COMPREPLY to compadd, which filters by the
+    // word typed: the same here, the filter done by the test
+    const ask = (words: string[]) => `t ${words.map((w) => `'${w}'`).join(' ')}`;
+    const r = spawnSync('zsh', ['-f', '-c', [
+      'autoload -U compinit; compinit -u', `source ${file}`, 'print -r -- "comps=${_comps[run-tool]}"',
+      't() { emulate -L sh; setopt kshglob noshglob braceexpand; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMPREPLY=(); _skiff_run_tool; print -r -- "${COMPREPLY[@]}"; }',
+      ask(['run-tool', 'pu']), ask(['run-tool', 'run', '--na']), ask(['run-tool', '--root', '/tmp/x', 'pod', 'cr']), ask(['run-tool', 'attach', '--no-']),
+    ].join('\n')], { encoding: 'utf8', cwd: dir });
+    expect(r.stderr).toBe('');
+    const [comps, ...answers] = r.stdout.trim().split('\n');
+    expect(comps).toBe('comps=_bash_complete -o default -F _skiff_run_tool');
+    const typed = ['pu', '--na', 'cr', '--no-'];
+    expect(answers.map((a, i) => a.split(' ').filter((w) => w.startsWith(typed[i]!)).sort())).toEqual([['pull', 'push'], ['--name'], ['create'], ['--no-stdin']]);
+  });
+
+  it.skipIf(!hasShell('fish'))('run-tool completion fish loads in fish without error and completes commands and flags', () => {
+    const file = join(dir, 'run-tool.fish');
+    writeFileSync(file, tool('run-tool', ['completion', 'fish']).stdout);
+    const ask = (line: string): string[] => {
+      const r = spawnSync('fish', ['--no-config', '-c', `source ${file}; complete -C '${line}'`], { encoding: 'utf8', cwd: dir });
+      expect(r.stderr).toBe('');
+      return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]!).sort();
+    };
+    expect(ask('run-tool pu')).toEqual(['pull', 'push']);
+    expect(ask('run-tool run --na')).toEqual(['--name']);
+    expect(ask('run-tool pod cr')).toEqual(['create']);
+    expect(ask('run-tool attach --no-')).toEqual(['--no-stdin']);
+    // a command's flags are not offered before it is typed, nor under another command of the same name
+    expect(ask('run-tool --no-')).toEqual([]);
+    expect(ask('run-tool --root /tmp/x pod create --name x --sha')).toEqual(['--share', '--share-parent']);
+    expect(ask('run-tool create --sha')).toEqual([]);
+    expect(ask('run-tool ps --ctr-n')).toEqual([]);
+    expect(ask('run-tool pod ps --ctr-n')).toEqual(['--ctr-names']);
+    expect(ask('run-tool --ro')).toEqual(['--root']);
+  });
+
   it('copy-tool and build-tool scripts complete their own tables', () => {
     const c = tool('copy-tool', ['completion', 'bash']).stdout;
     expect(complete(c, '_skiff_copy_tool', ['copy-tool', 'cop'])).toEqual(['copy']);
@@ -55,8 +95,8 @@ describe('completion and man pages from the command tables', () => {
   it('zsh and fish scripts are generated; an unknown shell is one line and exit 125', () => {
     expect(tool('run-tool', ['completion', 'zsh']).stdout).toMatch(/^#compdef run-tool\n[^]*bashcompinit[^]*complete -o default -F _skiff_run_tool run-tool/);
     const fish = tool('build-tool', ['completion', 'fish']);
-    expect(fish.stdout).toContain("complete -c build-tool -n '__fish_use_subcommand' -a 'build'");
-    expect(fish.stdout).toMatch(/complete -c build-tool -n '__fish_seen_subcommand_from build' -s 'f' -l 'file' -r -F/);
+    expect(fish.stdout).toContain("complete -c build-tool -n '_skiff_build_tool_at '\\'''\\''' -a 'build'");
+    expect(fish.stdout).toMatch(/complete -c build-tool -n '_skiff_build_tool_at '\\''build'\\''' -s 'f' -l 'file' -r -F/);
     const bad = tool('copy-tool', ['completion', 'tcsh']);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
@@ -73,7 +113,7 @@ describe('completion and man pages from the command tables', () => {
     const t = table();
     expect(t.map((e) => e.path.join(' '))).toEqual(['', 'alpha', 'beta', 'beta inner', 'help'].filter((x) => x !== 'help'));
     expect(bashCompletion('demo-tool', t)).toContain("['_ beta inner']=' --deep '");
-    expect(fishCompletion('demo-tool', t)).toContain("-n '__fish_seen_subcommand_from beta' -a 'inner' -d 'nested'");
+    expect(fishCompletion('demo-tool', t)).toContain("-n '_skiff_demo_tool_at '\\''beta'\\''' -a 'inner' -d 'nested'");
     expect([...manPages('demo-tool', '1.0', t).keys()]).toEqual(['demo-tool.1', 'demo-tool-alpha.1', 'demo-tool-beta.1', 'demo-tool-beta-inner.1']);
   });
 

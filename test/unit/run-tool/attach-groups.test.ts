@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { groupTarget, rewriteGroupArgs } from '../../../shared/cli/command-groups.ts';
 import { unitsHumanSize } from '../../../shared/cli/human.ts';
 import { RUN_TOOL_GROUPS } from '../../../run-tool/commands/groups.ts';
-import { detachDetector, parseDetachKeys } from '../../../run-tool/ops/attach-container.ts';
+import { detachFilter, parseDetachKeys } from '../../../run-tool/ops/attach-container.ts';
 
 describe('detach keys', () => {
   it('parses podman\'s spelling: characters and ctrl-X', () => {
@@ -13,11 +13,23 @@ describe('detach keys', () => {
     expect(() => parseDetachKeys('ab')).toThrow('invalid detach keys');
   });
   it('detects the sequence across chunks, restarting on a wrong key', () => {
-    const d = detachDetector([16, 17]);
-    expect(d.push(Uint8Array.of(1, 16))).toBe(false);
-    expect(d.push(Uint8Array.of(16))).toBe(false);
-    expect(d.push(Uint8Array.of(17))).toBe(true);
-    expect(detachDetector([]).push(Uint8Array.of(16, 17))).toBe(false);
+    const d = detachFilter([16, 17]);
+    expect(d.push(Uint8Array.of(1, 16)).detached).toBe(false);
+    expect(d.push(Uint8Array.of(16)).detached).toBe(false);
+    expect(d.push(Uint8Array.of(17)).detached).toBe(true);
+    expect(detachFilter([]).push(Uint8Array.of(16, 17))).toEqual({ pass: Buffer.of(16, 17), detached: false });
+  });
+  it('passes typed input on, holding back what may begin the sequence and dropping the sequence itself', () => {
+    const d = detachFilter([16, 17]);
+    expect(d.push(Buffer.from('ab\x10'))).toEqual({ pass: Buffer.from('ab'), detached: false });
+    // broken by another key: the held ctrl-p goes on, in order
+    expect(d.push(Buffer.from('c'))).toEqual({ pass: Buffer.from('\x10c'), detached: false });
+    // two ctrl-p: the first goes on, the second may still begin the sequence
+    expect(d.push(Buffer.from('\x10\x10'))).toEqual({ pass: Buffer.of(16), detached: false });
+    // completed inside a chunk: what came before passes, the keys and what follows them do not
+    expect(d.push(Buffer.from('\x11after'))).toEqual({ pass: Buffer.alloc(0), detached: true });
+    expect(detachFilter([16, 17]).push(Buffer.from('x\x10\x11y'))).toEqual({ pass: Buffer.from('x'), detached: true });
+    expect(detachFilter([24]).push(Buffer.from('ab\x18c'))).toEqual({ pass: Buffer.from('ab'), detached: true });
   });
 });
 

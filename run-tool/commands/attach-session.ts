@@ -1,0 +1,91 @@
+// The terminal side of attaching (podman's `attach`, `start -a`): this process's stdin passed to the container,
+// the detach keys looked for while a person types, the terminal in raw mode for a TTY container (restored on every
+// way out), its size kept in step (SIGWINCH), and signals proxied to the container.
+import { constants as osConstants } from 'node:os';
+import { PassThrough } from 'node:stream';
+import { rawTerminal } from '../../shared/process/terminal-mode.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { attachContainer, attachTarget, detachFilter } from '../ops/attach-container.ts';
+import { resizeContainerTty } from '../ops/attach-stdin.ts';
+import { killContainer } from '../ops/container-lifecycle.ts';
+
+const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/** attachSession's options (the flags `attach` and `start -a` share). */
+export interface AttachSessionOptions {
+  /** Detach sequence as parsed by parseDetachKeys (empty: none). */
+  keys: number[];
+  /** Pass this process's stdin on (`attach` without --no-stdin, `start -i`). */
+  stdin: boolean;
+  /** Proxy the signals this process gets to the container (podman's --sig-proxy, default true). */
+  sigProxy: boolean;
+  /** `start -a` of the container this process just started: its output from this log entry on (attachContainer). */
+  justStarted?: { skipEntries: number };
+}
+
+/**
+ * Attaches this terminal to the running container `nameOrId` until it stops or the detach keys are typed;
+ * returns whether it was detached. With `stdin`, this process's input goes to the container when it was created
+ * with -i (else it is read only for the detach keys, as podman does); its end closes the container's stdin. The
+ * detach keys are looked for only when stdin is a terminal (piped data is passed as it is). A TTY container with a
+ * terminal on stdin puts it in raw mode, restored however this ends (an error, a signal, process exit), and its
+ * size follows this terminal's. Without the proxy, SIGINT/SIGTERM/SIGHUP detach (exit 128+n) instead of killing
+ * this process with the terminal left raw.
+ */
+export async function attachSession(store: Store, nameOrId: string, o: AttachSessionOptions): Promise<{ id: string; detached: boolean }> {
+  const t = await attachTarget(store, nameOrId, { justStarted: o.justStarted !== undefined });
+  const stdin = process.stdin;
+  const typed = o.stdin && stdin.isTTY === true;
+  const raw = typed && t.tty;
+  const ac = new AbortController();
+  const input = o.stdin && t.openStdin ? new PassThrough() : undefined;
+  const filter = detachFilter(typed ? o.keys : []);
+  const onData = (b: Buffer): void => {
+    const { pass, detached } = filter.push(b);
+    if (pass.length > 0) input?.write(pass);
+    if (detached) ac.abort();
+  };
+  const onEnd = (): void => void input?.end();
+  let restore = (): void => {};
+  const term = process.stdout.isTTY ? process.stdout : process.stderr.isTTY ? process.stderr : undefined;
+  const resize = (): void => {
+    if (!term) return;
+    const [w, h] = term.getWindowSize();
+    void resizeContainerTty(store, t.id, h, w).catch(() => {});
+  };
+  const forward = (sig: NodeJS.Signals): void => {
+    void killContainer(store, t.id, { signal: sig.replace(/^SIG/, '') }).catch(() => {});
+  };
+  const endOnSignal = (sig: NodeJS.Signals): void => {
+    process.exitCode = 128 + (osConstants.signals[sig] ?? 0);
+    ac.abort();
+  };
+  const onSignal = o.sigProxy ? forward : endOnSignal;
+  const restoreOnExit = (): void => restore();
+  try {
+    for (const s of PROXIED) process.on(s, onSignal);
+    process.on('exit', restoreOnExit);
+    if (o.stdin) {
+      stdin.on('data', onData);
+      stdin.on('end', onEnd);
+    }
+    if (raw) restore = rawTerminal(stdin);
+    if (t.tty && term) {
+      resize();
+      term.on('resize', resize);
+    }
+    return await attachContainer(store, t.id, (es) => {
+      for (const e of es) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
+    }, { signal: ac.signal, ...(input && { stdin: input }), ...(o.justStarted && { justStarted: o.justStarted }) });
+  } finally {
+    restore();
+    process.off('exit', restoreOnExit);
+    for (const s of PROXIED) process.off(s, onSignal);
+    term?.off('resize', resize);
+    if (o.stdin) {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      stdin.pause();
+    }
+  }
+}
