@@ -1,15 +1,16 @@
 // In-process cleanup of a container's exit by a long-lived process (the API service), instead of the Node start of
 // `container-cleanup` that conmon's exit command would otherwise make. The protocol with the exit command
-// (start-container.ts exitCommand):
-//   1. before the start, the service takes a flock on the container's `cleanup-service` file and keeps it;
-//   2. once the run is up, it writes the run's token there and watches for conmon's exit file;
+// (start-container.ts exitCommand), through the container's `cleanup-service` token file:
+//   1. before the start, the service takes the claim's lock (exclusive between services) and writes `claim PID`;
+//   2. once the run is up, it writes `<token> PID` and watches for conmon's exit file;
 //   3. on the exit it runs cleanupContainer itself (the container lock orders it against everybody else), writes
-//      `done <token>` (nothing when the cleanup removed the directory) and only then lets the flock go.
-// The exit command, when the file exists, waits for that flock and skips only when it then reads `done <token>` or
-// the directory is gone. A service that dies at any point (even SIGKILL mid-cleanup) drops the flock with the
-// token not written, so the exit command does the cleanup as ever: no run is left neither cleaned nor recorded.
+//      `done <token>` (nothing when the cleanup removed the directory) and only then lets the claim go.
+// The exit command waits while the file names the pending claim or its run and that PID lives, then skips only
+// when it reads `done <token>` or the directory is gone. A service that dies at any point (even SIGKILL
+// mid-cleanup) leaves no `done` token, so the exit command does the cleanup as ever: no run is left neither
+// cleaned nor recorded. Letting the claim go without a cleanup removes the file, so nothing waits for it.
 import { watch, type FSWatcher } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAlive } from '../../shared/process/proc.ts';
 import { acquireLock, type LockHandle } from '../../shared/store/lock.ts';
@@ -34,16 +35,26 @@ export async function claimExitCleanup(root: string, id: string): Promise<ExitCl
   const p = containerPaths(root, id);
   let lock: LockHandle;
   try {
-    lock = await acquireLock(p.serviceClaim, { wait: false });
+    lock = await acquireLock(p.serviceClaimLock, { wait: false });
   } catch {
     return undefined;
   }
-  const release = (): Promise<void> => lock.release();
+  try {
+    await writeFile(p.serviceClaim, `claim ${process.pid}\n`, { mode: 0o600 });
+  } catch {
+    await lock.release();
+    return undefined;
+  }
+  let cleaned = false;
+  const release = async (): Promise<void> => {
+    if (!cleaned) await rm(p.serviceClaim, { force: true }).catch(() => {});
+    await lock.release();
+  };
   return {
     release,
     async watch() {
       try {
-        await watchRun(root, id);
+        cleaned = await watchRun(root, id);
       } catch {
         /* the exit command cleans up */
       } finally {
@@ -53,13 +64,14 @@ export async function claimExitCleanup(root: string, id: string): Promise<ExitCl
   };
 }
 
-async function watchRun(root: string, id: string): Promise<void> {
+/** Watches the run that is up now and cleans up its exit; true when it did and wrote the `done` token. */
+async function watchRun(root: string, id: string): Promise<boolean> {
   const p = containerPaths(root, id);
   const c = await loadById(root, id);
   const s = c?.state as StateExt | undefined;
-  if (!s || s.status !== 'running' || s.monitor !== 'conmon' || !s.runId) return;
+  if (!s || s.status !== 'running' || s.monitor !== 'conmon' || !s.runId) return false;
   const runId = s.runId;
-  await writeFile(p.serviceClaim, `${runId}\n`, { mode: 0o600 });
+  await writeFile(p.serviceClaim, `${runId} ${process.pid}\n`, { mode: 0o600 });
   const exitFile = join(p.exits, id);
   await new Promise<void>((done) => {
     let watcher: FSWatcher | undefined;
@@ -89,7 +101,7 @@ async function watchRun(root: string, id: string): Promise<void> {
     }
     void check();
   });
-  if (!(await stat(exitFile).then(() => true, () => false))) return;
+  if (!(await stat(exitFile).then(() => true, () => false))) return false;
   const store = await openStore(root, { create: false });
   try {
     await cleanupContainer(store, id, { fromMonitor: true, run: runId });
@@ -98,4 +110,5 @@ async function watchRun(root: string, id: string): Promise<void> {
   }
   // a removed container has no file to mark: its exit command sees the directory gone
   await writeFile(p.serviceClaim, `done ${runId}\n`, { mode: 0o600 }).catch(() => {});
+  return true;
 }

@@ -4,7 +4,7 @@
  * Layout: `<root>/containers/<id>/` (0700) per container, `<id>` always 64 lower-case hex (never a user name):
  *   record.json   what the container is (ContainerRecord: name, image, command, options) — written once at create
  *   state.json    what it is doing (ContainerState: status, pids, exit code, times) — rewritten atomically
- *   lock          flock target for state transitions (lockContainer)
+ *   lock          lock target for state transitions (lockContainer)
  *   bundle/       runc bundle (config.json); rootfs/ upper/ work/ the overlay; userdata/ generated /etc files
  *   ctr.log       k8s-file log (conmon); exits/ conmon exit files; conmon.pid
  * Names: `<root>/containers/names/<sha256(name)>` holds the owning id; created with O_EXCL, so names are unique
@@ -18,7 +18,7 @@
  *   listContainers(root) → LoadedContainer[]             every readable container, oldest first
  *   loadContainer(root, nameOrId) → LoadedContainer      by exact name, full id or unique id prefix; ENOTFOUND
  *   saveState(root, id, state)                           atomic rewrite of state.json
- *   lockContainer(root, id, opts) → LockHandle           exclusive flock on the container (ENOTFOUND once removed)
+ *   lockContainer(root, id, opts) → LockHandle           exclusive lock on the container (ENOTFOUND once removed)
  *   removeContainerDir(root, id)                         renames the directory away, then deletes it (race-free)
  *   updateState(root, id, fn)                            read-modify-write under the container lock
  */
@@ -190,8 +190,10 @@ export interface ContainerPaths {
   sockets: string;
   /** present while a CLI that stops the container has taken its cleanup on itself (the exit command then skips) */
   cleanupClaim: string;
-  /** flock target and token of a long-lived process (the API service) that cleans up the current run in-process */
+  /** token file of a long-lived process (the API service) that cleans up the current run in-process (exitCommand) */
   serviceClaim: string;
+  /** lock that makes that claim exclusive between such processes */
+  serviceClaimLock: string;
 }
 
 const ID_RE = /^[0-9a-f]{64}$/;
@@ -225,6 +227,7 @@ export function containerPaths(root: string, id: string): ContainerPaths {
     sockets: join(dir, 'sockets'),
     cleanupClaim: join(dir, 'cleanup-claimed'),
     serviceClaim: join(dir, 'cleanup-service'),
+    serviceClaimLock: join(dir, 'cleanup-service.lock'),
   };
 }
 
@@ -347,7 +350,7 @@ export async function saveRecord(root: string, record: ContainerRecord): Promise
   await writeFileAtomic(containerPaths(root, record.id).record, JSON.stringify(record, null, 1), 0o600);
 }
 
-/** Takes the container's exclusive lock (kernel flock; freed if this process dies). Never hold it while waiting for an exit. */
+/** Takes the container's exclusive lock (a kernel lock, shared/store/lock.ts; freed if this process dies). Never hold it while waiting for an exit. */
 export async function lockContainer(root: string, id: string, o: { wait?: boolean | number; signal?: AbortSignal } = {}): Promise<LockHandle> {
   try {
     return await acquireLock(containerPaths(root, id).lock, o);

@@ -3,7 +3,7 @@
  *
  * Layout: `<root>/pods/<id>/` (0700), `<id>` always 64 lower-case hex (never a user name):
  *   record.json   what the pod is (PodRecord), rewritten atomically under the pod lock
- *   lock          flock target for every change of the pod (lockPod)
+ *   lock          lock target for every change of the pod (lockPod)
  * Names: `<root>/pods/names/<sha256(name)>` holds the owning id, created with O_EXCL: names are unique without a
  * global lock and a raw name is never part of a path.
  *

@@ -21,7 +21,7 @@ export { MOUNT_DATA_MAX, mountOverlay, overlayMountOptions, unmount } from './ov
  *                              devices, opaque dirs carry trusted.overlay.opaque=y)
  *   <cache>/<chainhex>/link    the entry's 26-character short name
  *   <cache>/l/<short>          -> ../<chainhex>/diff  (short lowerdir= paths, as containers/storage does)
- *   <cache>/.locks/<chainhex>  flock file of the entry (never renamed or removed)
+ *   <cache>/.locks/<chainhex>  lock file of the entry (never renamed or removed)
  *   <cache>/.tmp-<chainhex>-*  an unpack in progress (or the debris of a dead one)
  *
  * Commit protocol: under the entry's exclusive lock, stale temps of that entry are removed, the layer is

@@ -55,7 +55,7 @@ export async function withNetworkLock<T>(p: NetworkPaths, fn: () => Promise<T>, 
  * The host's firewall lock: netavark's setup and teardown edit the host-wide iptables chains (created by the first
  * container with published ports, deleted with the last), so two stores' — or two processes' — calls racing
  * make one fail ("Chain already exists", "No chain/target/match by that name"). Every netavark call runs under
- * this one flock, whatever the store (podman serialises its own calls the same way).
+ * this one lock, whatever the store (podman serialises its own calls the same way).
  */
 export const FIREWALL_LOCK = existsSync('/run/lock') ? '/run/lock/skiff-netavark.lock' : join(tmpdir(), 'skiff-netavark.lock');
 

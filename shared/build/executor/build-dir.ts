@@ -1,6 +1,6 @@
 /**
  * Crash safety for builds (BU-17). Every build owns a state directory `<root>/build/<id>/` holding its bundles,
- * stage mounts, secrets and downloads, a `lock` file it holds (kernel flock, freed when the process dies) and a
+ * stage mounts, secrets and downloads, a `lock` file it holds (a kernel lock, freed when the process dies) and a
  * `containers/` directory naming each runc container before it is created. Two mechanisms clean up:
  *   - a watchdog: a tiny shell in its own session reading a pipe from the builder. If the builder dies (even by
  *     SIGKILL) the pipe closes and the watchdog kills and deletes the build's containers, unmounts everything

@@ -54,8 +54,13 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('the API service cleans up
     expect((await apiCall(w.sock, 'POST', `/v1.41/containers/${rm}/start`)).status).toBe(204);
     expect(JSON.parse((await waiting).text)).toEqual({ StatusCode: 6, Error: null });
     expect(await loadById(w.root, rm)).toBeUndefined();
+    // a second run of the same container is claimed and cleaned the same way (the claim's token file and its
+    // lock are separate files: the token written by the first run never spoils the lock of the next)
+    expect((await apiCall(w.sock, 'POST', `/v1.41/containers/${id}/start`)).status).toBe(204);
+    expect(JSON.parse((await apiCall(w.sock, 'POST', `/v1.41/containers/${id}/wait`)).text)).toEqual({ StatusCode: 4, Error: null });
     await sleep(1500); // an exit command that did start container-cleanup has logged it by now
     expect([cleanupCalls(id), cleanupCalls(rm)]).toEqual([0, 0]);
+    expect(readFileSync(containerPaths(w.root, id).serviceClaim, 'utf8')).toMatch(/^done [0-9a-f]+\n$/);
     expect((await apiCall(w.sock, 'DELETE', `/v1.41/containers/${id}`)).status).toBe(204);
   }, 60_000);
 
