@@ -383,7 +383,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !existsSync('/usr/bin/po
     const conf = join(dir, 'containers.conf');
     writeFileSync(conf, `[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "${join(dir, 'podman-events.log')}"\n[network]\nnetwork_backend = "netavark"\n`);
     env = { ...process.env, CONTAINERS_CONF: conf };
-    podmanArgs = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--storage-driver', 'overlay'];
+    podmanArgs = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--tmpdir', join(dir, 'podman-tmp'), '--storage-driver', 'overlay'];
     await makeBusyboxImage(root, dir);
     const save = sk(['save', '-o', join(dir, 'bb.tar'), 'localhost/busybox']);
     if (save.status !== 0) throw new Error(save.stderr);

@@ -83,7 +83,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasRunc)('run-tool diff, export, hist
     if (!hasPodman) return;
     const conf = join(dir, 'containers.conf');
     execFileSync('sh', ['-c', `printf '[containers]\\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\\n[engine]\\nruntime = "runc"\\ncgroup_manager = "cgroupfs"\\n[network]\\nnetwork_backend = "netavark"\\n' > ${conf}`]);
-    const p = (args: string[]) => spawnSync('podman', ['--root', join(dir, 'proot'), '--runroot', join(dir, 'prun'), ...args], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF: conf }, timeout: 120_000 });
+    const p = (args: string[]) => spawnSync('podman', ['--root', join(dir, 'proot'), '--runroot', join(dir, 'prun'), '--tmpdir', join(dir, 'ptmp'), ...args], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF: conf }, timeout: 120_000 });
     expect(p(['import', '-q', join(dir, 'busybox-rootfs.tar'), 'localhost/busybox:latest']).status).toBe(0);
     const script = 'echo hi > /etc/newf; rm /bin/ls; mkdir -p /tmp/d/e; echo x>/tmp/d/e/f; ln -s /etc/shadow /leak; ln -s ../../../../../../outside /rel; echo >> /etc/passwd; mkfifo /fifo';
     expect(p(['run', '--name', 'pc1', '--network', 'none', 'localhost/busybox', 'sh', '-c', script]).status).toBe(0);

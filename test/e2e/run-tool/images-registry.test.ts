@@ -62,7 +62,7 @@ describe.skipIf(!existsSync(REGISTRY_BIN) || !hasBusybox)('run-tool pull, login,
     }
     const size = ok(rt(['--root', root, 'image', 'inspect', '--format', '{{.Size}}', `${reg.host}/lib/busybox:1`])).trim();
     if (!existsSync('/usr/bin/podman') || process.getuid?.() !== 0) return;
-    const pa = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--storage-driver', 'vfs'];
+    const pa = ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--tmpdir', join(dir, 'podman-tmp'), '--storage-driver', 'vfs'];
     const p = spawnSync('podman', [...pa, 'pull', '-q', '--tls-verify=false', `${reg.host}/lib/busybox:1`], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
     expect(p.status, p.stderr).toBe(0);
     const ps = spawnSync('podman', [...pa, 'image', 'inspect', '--format', '{{.Size}}', `${reg.host}/lib/busybox:1`], { encoding: 'utf8', timeout: 60_000 });

@@ -182,7 +182,7 @@ describe.skipIf(!existsSync(REGISTRY_BIN) || !hasBusybox)('run-tool build/push a
 
   it.skipIf(!hasPodman)('podman pulls and runs what run-tool pushed', () => {
     const proot = join(dir, 'podman');
-    const P = ['--root', join(proot, 'root'), '--runroot', join(proot, 'run'), '--storage-driver', 'vfs'];
+    const P = ['--root', join(proot, 'root'), '--runroot', join(proot, 'run'), '--tmpdir', join(proot, 'tmp'), '--storage-driver', 'vfs'];
     const r = spawnSync('podman', [...P, 'run', '--rm', '--network', 'none', '--tls-verify=false', `${reg.host}/app:1`, 'cat', '/hi'], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe('built-by-run-tool\n');

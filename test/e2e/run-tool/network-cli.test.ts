@@ -87,7 +87,7 @@ describe('run-tool network create|ls|inspect|rm', () => {
 
   it.skipIf(!hasPodman)('inspect matches podman network inspect field by field (same create flags)', () => {
     const pd = join(s.dir, 'podman');
-    const podman = (args: string[]) => spawnSync('podman', ['--root', join(pd, 'root'), '--runroot', join(pd, 'run'), '--network-config-dir', join(pd, 'netcfg'), ...args], { encoding: 'utf8' });
+    const podman = (args: string[]) => spawnSync('podman', ['--root', join(pd, 'root'), '--runroot', join(pd, 'run'), '--tmpdir', join(pd, 'tmp'), '--network-config-dir', join(pd, 'netcfg'), ...args], { encoding: 'utf8' });
     const flags = ['--subnet', '10.234.9.0/24', '--gateway', '10.234.9.254', '--label', 'k=v', '--internal', 'cmp'];
     expect(podman(['network', 'create', ...flags]).status).toBe(0);
     expect(rt(['network', 'create', ...flags]).status).toBe(0);
