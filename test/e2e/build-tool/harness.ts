@@ -18,6 +18,7 @@ export interface World {
   runcRoot: string;
   log: string[];
   cleanup(): Promise<void>;
+  /** Writes context files and returns once they are old enough to be memoised by the next build. */
   files(files: Record<string, string>): Promise<void>;
   build(dockerfile: string, o?: Partial<BuildOptions>): Promise<BuildResult>;
   image(name: string): Promise<{ manifest: Manifest; config: ImageConfig; rootfs: string }>;
@@ -53,6 +54,9 @@ export async function makeWorld(): Promise<World> {
         await mkdir(join(ctx, p, '..'), { recursive: true });
         await writeFile(join(ctx, p), body);
       }
+      // past the context memo's racy window (file-digests.ts racyWindowNs: ~22 ms for a fine timestamp), so a build
+      // started now memoises these files and the next build's filesHashed counts only what a test changed
+      await new Promise((r) => setTimeout(r, 60));
     },
     async build(dockerfile, o = {}) {
       const out = { write: (s: string | Buffer) => (log.push(s.toString()), true) } as unknown as NodeJS.WritableStream;
