@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
  */
 export const HOT_COMMANDS = {
   'copy-tool': ['copy', 'inspect'],
-  'run-tool': ['run', 'create', 'start', 'stop', 'rm', 'ps', 'inspect', 'container-cleanup'],
+  'run-tool': ['run', 'create', 'start', 'stop', 'rm', 'ps', 'inspect', 'container-cleanup', 'pod'],
 };
 
 /**
