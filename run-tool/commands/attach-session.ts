@@ -48,10 +48,15 @@ export async function attachSession(store: Store, nameOrId: string, o: AttachSes
   const onEnd = (): void => void input?.end();
   let restore = (): void => {};
   const term = process.stdout.isTTY ? process.stdout : process.stderr.isTTY ? process.stderr : undefined;
+  // resizes go to the monitor one after another, each with the size the terminal has when it is sent, so two
+  // quick SIGWINCHes (stty setting columns, then rows) never land in the wrong order
+  let resizing = Promise.resolve();
   const resize = (): void => {
     if (!term) return;
-    const [w, h] = term.getWindowSize();
-    void resizeContainerTty(store, t.id, h, w).catch(() => {});
+    resizing = resizing.then(() => {
+      const [w, h] = term.getWindowSize();
+      return resizeContainerTty(store, t.id, h, w).catch(() => {});
+    });
   };
   const forward = (sig: NodeJS.Signals): void => {
     void killContainer(store, t.id, { signal: sig.replace(/^SIG/, '') }).catch(() => {});

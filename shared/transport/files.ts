@@ -19,6 +19,9 @@ export const DOCUMENT_CAP = MAX_DOCUMENT_BYTES;
 export function verifying(body: Readable, desc: Pick<Descriptor, 'digest' | 'size'>): Readable {
   const ds = new DigestingStream({ digest: desc.digest, size: desc.size });
   body.on('error', (e) => ds.destroy(e));
+  // a short body can end (and fail its check) before the caller has attached its pipeline: the error stays on the
+  // stream (errored), which a later pipeline or read reports, instead of crashing the process as unhandled
+  ds.on('error', () => {});
   ds.once('close', () => {
     if (!body.destroyed) body.destroy();
   });
