@@ -96,21 +96,23 @@ describe.skipIf(!hasBusybox)('run-tool tag, untag, rmi, save, load', () => {
   });
 
   describe.skipIf(!hasPodman || !isRoot)('differential with podman', () => {
-    afterAll(() => void spawnSync('podman', ['rmi', '-f', 'localhost/skiff-images-diff:latest'], { stdio: 'ignore' }));
+    // podman's own private store (vfs: no mounts to undo), so the machine's default store is neither read nor written
+    const pa = (): string[] => ['--root', join(dir, 'podman-root'), '--runroot', join(dir, 'podman-run'), '--tmpdir', join(dir, 'podman-tmp'), '--storage-driver', 'vfs'];
+    afterAll(() => void spawnSync('podman', [...pa(), 'rmi', '-af'], { stdio: 'ignore' }));
 
     it('our save loads in podman with the same image ID and name; podman save loads in ours', () => {
       ok(rt(['--root', root, 'tag', 'bb', 'skiff-images-diff']));
       const tar = join(dir, 'for-podman.tar');
       ok(rt(['--root', root, 'save', '-o', tar, 'skiff-images-diff']));
       const want = ok(rt(['--root', root, 'images', '-q', '--no-trunc'])).trim();
-      const pl = spawnSync('podman', ['load', '-i', tar], { encoding: 'utf8' });
+      const pl = spawnSync('podman', [...pa(), 'load', '-i', tar], { encoding: 'utf8' });
       expect(pl.status, pl.stderr).toBe(0);
       expect(pl.stdout).toBe('Loaded image: localhost/skiff-images-diff:latest\n');
-      const pid = spawnSync('podman', ['images', '-q', '--no-trunc', 'localhost/skiff-images-diff:latest'], { encoding: 'utf8' }).stdout.trim();
+      const pid = spawnSync('podman', [...pa(), 'images', '-q', '--no-trunc', 'localhost/skiff-images-diff:latest'], { encoding: 'utf8' }).stdout.trim();
       expect(pid).toBe(want);
       for (const fmt of ['docker-archive', 'oci-archive']) {
         const back = join(dir, `from-podman-${fmt}.tar`);
-        const ps = spawnSync('podman', ['save', '--format', fmt, '-o', back, 'localhost/skiff-images-diff:latest'], { encoding: 'utf8' });
+        const ps = spawnSync('podman', [...pa(), 'save', '--format', fmt, '-o', back, 'localhost/skiff-images-diff:latest'], { encoding: 'utf8' });
         expect(ps.status, ps.stderr).toBe(0);
         const other = join(dir, `from-podman-${fmt}`);
         expect(ok(rt(['--root', other, 'load', '-i', back]))).toBe('Loaded image: localhost/skiff-images-diff:latest\n');
