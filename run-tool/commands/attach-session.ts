@@ -27,14 +27,15 @@ export interface AttachSessionOptions {
 
 /**
  * Attaches this terminal to the running container `nameOrId` (with `start`: starts it, then attaches) until it stops
- * or the detach keys are typed; returns whether it was detached and, with `start`, the container's exit code. With `stdin`, this process's input goes to the container when it was created
+ * or the detach keys are typed (or, without the proxy, a signal comes); returns whether it was detached and, with
+ * `start`, the container's exit code. With `stdin`, this process's input goes to the container when it was created
  * with -i (else it is read only for the detach keys, as podman does); its end closes the container's stdin. The
  * detach keys are looked for only when stdin is a terminal (piped data is passed as it is). A TTY container with a
  * terminal on stdin puts it in raw mode, restored however this ends (an error, a signal, process exit), and its
- * size follows this terminal's. Without the proxy, SIGINT/SIGTERM/SIGHUP detach (exit 128+n; 0 with `start`, as
- * podman) instead of killing this process with the terminal left raw.
+ * size follows this terminal's. Without the proxy, a signal detaches (named in `endedBy`; exit status podman 4.3's:
+ * SIGTERM 0, SIGINT 1, others 128+n) instead of killing this process with the terminal left raw.
  */
-export async function attachSession(store: Store, nameOrId: string, o: AttachSessionOptions): Promise<{ id: string; detached: boolean; exitCode?: number }> {
+export async function attachSession(store: Store, nameOrId: string, o: AttachSessionOptions): Promise<{ id: string; detached: boolean; exitCode?: number; endedBy?: NodeJS.Signals }> {
   const t = await attachTarget(store, nameOrId, { justStarted: o.start === true });
   const stdin = process.stdin;
   const typed = o.stdin && stdin.isTTY === true;
@@ -63,9 +64,11 @@ export async function attachSession(store: Store, nameOrId: string, o: AttachSes
   const forward = (sig: NodeJS.Signals): void => {
     void killContainer(store, t.id, { signal: sig.replace(/^SIG/, '') }).catch(() => {});
   };
+  let endedBy: NodeJS.Signals | undefined;
   const endOnSignal = (sig: NodeJS.Signals): void => {
-    // podman 4.3's `start -a --sig-proxy=false` ends with 0 there, its `attach` with the signal's status
-    if (!o.start) process.exitCode = 128 + (osConstants.signals[sig] ?? 0);
+    // podman 4.3's exit statuses here: SIGTERM 0, SIGINT 1, the others the signal's
+    process.exitCode = sig === 'SIGTERM' ? 0 : sig === 'SIGINT' ? 1 : 128 + (osConstants.signals[sig] ?? 0);
+    endedBy = sig;
     ac.abort();
   };
   const onSignal = o.sigProxy ? forward : endOnSignal;
@@ -86,7 +89,8 @@ export async function attachSession(store: Store, nameOrId: string, o: AttachSes
       for (const e of es) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
     };
     const ao = { signal: ac.signal, ...(input && { stdin: input }) };
-    return o.start ? await startAttached(store, t.id, write, ao) : await attachContainer(store, t.id, write, ao);
+    const r = o.start ? await startAttached(store, t.id, write, ao) : await attachContainer(store, t.id, write, ao);
+    return { ...r, ...(endedBy && { endedBy }) };
   } finally {
     restore();
     process.off('exit', restoreOnExit);

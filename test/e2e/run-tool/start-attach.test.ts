@@ -88,33 +88,48 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon)('start -a: one attach sess
     if (pm) expect(seen['run-tool']).toEqual(seen.podman);
   }, 120_000);
 
-  it('SIGTERM to start -a (with and without -i) reaches the container; --sig-proxy=false leaves it running', async () => {
+  it('SIGTERM to start -a (with and without -i) reaches the container; without the proxy a signal ends start -a or attach as podman\'s does', async () => {
     const results: Record<string, unknown[]> = {};
+    const loop = 'trap "echo term; exit 9" TERM; echo up; while :; do sleep 0.1; done';
     for (const t of tools()) {
-      const startAttached = async (name: string, args: string[]) => {
-        ok(t, ['create', '-i', '--network', 'none', '--name', name, IMG, 'sh', '-c', 'trap "echo term; exit 9" TERM; echo up; while :; do sleep 0.1; done']);
-        const [cmd, ...rest] = t.argv(['start', '-a', ...args, name]);
+      /** Runs `args`, waits for the container's "up" (or a moment for an attach), sends `sig`, then sees how it ended. */
+      const signalled = async (name: string, args: string[], sig: NodeJS.Signals) => {
+        const [cmd, ...rest] = t.argv(args);
         const p = spawn(cmd!, rest, { stdio: ['pipe', 'pipe', 'pipe'], env: t.env });
         children.push(p);
         let out = '';
         p.stdout!.on('data', (b: Buffer) => (out += b.toString()));
         const ended = new Promise<number | null>((res) => p.once('exit', (c) => res(c)));
-        for (let i = 0; i < 200 && !out.includes('up'); i++) await new Promise((res) => setTimeout(res, 50));
-        p.kill('SIGTERM');
+        if (args[0] === 'attach') await new Promise((res) => setTimeout(res, 2000));
+        for (let i = 0; i < 200 && args[0] === 'start' && !out.includes('up'); i++) await new Promise((res) => setTimeout(res, 50));
+        p.kill(sig);
         const code = await ended;
         const state = ok(t, ['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', name]).trim();
-        return { args, code, out, state };
+        return { args: args.slice(0, -1).join(' '), sig, code, out, state };
       };
-      results[t.name] = [await startAttached('s1', []), await startAttached('s2', ['-i']), await startAttached('s3', ['--sig-proxy=false'])];
-      call(t, ['rm', '-f', '-t', '0', 's3']);
+      const created = (name: string) => (ok(t, ['create', '-i', '--network', 'none', '--name', name, IMG, 'sh', '-c', loop]), name);
+      const r = [
+        await signalled('s1', ['start', '-a', created('s1')], 'SIGTERM'),
+        await signalled('s2', ['start', '-a', '-i', created('s2')], 'SIGTERM'),
+        await signalled('s3', ['start', '-a', '--sig-proxy=false', created('s3')], 'SIGTERM'),
+        await signalled('s3', ['attach', '--sig-proxy=false', 's3'], 'SIGTERM'),
+        await signalled('s3', ['attach', '--sig-proxy=false', 's3'], 'SIGINT'),
+      ];
+      call(t, ['rm', '-f', '-t', '0', 's4']);
+      r.push(await signalled('s4', ['start', '-a', '--sig-proxy=false', created('s4')], 'SIGINT'));
+      results[t.name] = r;
+      call(t, ['rm', '-f', '-t', '0', 's3', 's4']);
     }
     expect(results['run-tool']).toEqual([
-      { args: [], code: 9, out: 'up\nterm\n', state: 'exited 9' },
-      { args: ['-i'], code: 9, out: 'up\nterm\n', state: 'exited 9' },
-      { args: ['--sig-proxy=false'], code: 0, out: 'up\n', state: 'running 0' },
+      { args: 'start -a', sig: 'SIGTERM', code: 9, out: 'up\nterm\n', state: 'exited 9' },
+      { args: 'start -a -i', sig: 'SIGTERM', code: 9, out: 'up\nterm\n', state: 'exited 9' },
+      { args: 'start -a --sig-proxy=false', sig: 'SIGTERM', code: 0, out: 'up\n', state: 'running 0' },
+      { args: 'attach --sig-proxy=false', sig: 'SIGTERM', code: 0, out: '', state: 'running 0' },
+      { args: 'attach --sig-proxy=false', sig: 'SIGINT', code: 1, out: '', state: 'running 0' },
+      { args: 'start -a --sig-proxy=false', sig: 'SIGINT', code: 1, out: 'up\n', state: 'running 0' },
     ]);
     if (pm) expect(results['run-tool']).toEqual(results.podman);
-  }, 120_000);
+  }, 180_000);
 
   it('a command that does not exist or cannot run: the exit codes and messages are podman\'s for run, start and start -a', () => {
     const seen: Record<string, string[]> = {};
