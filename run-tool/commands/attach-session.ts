@@ -6,8 +6,10 @@ import { PassThrough } from 'node:stream';
 import { rawTerminal } from '../../shared/process/terminal-mode.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { attachContainer, attachTarget, detachFilter } from '../ops/attach-container.ts';
+import type { LogEntry } from '../ops/container-logs.ts';
 import { resizeContainerTty } from '../ops/attach-stdin.ts';
 import { killContainer } from '../ops/container-lifecycle.ts';
+import { startAttached } from '../ops/start-attached.ts';
 
 const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -19,21 +21,22 @@ export interface AttachSessionOptions {
   stdin: boolean;
   /** Proxy the signals this process gets to the container (podman's --sig-proxy, default true). */
   sigProxy: boolean;
-  /** `start -a` of the container this process just started: its output from this log entry on (attachContainer). */
-  justStarted?: { skipEntries: number };
+  /** `start -a`: start the container first and attach to this run (startAttached: its whole output, its exit code). */
+  start?: boolean;
 }
 
 /**
- * Attaches this terminal to the running container `nameOrId` until it stops or the detach keys are typed;
- * returns whether it was detached. With `stdin`, this process's input goes to the container when it was created
+ * Attaches this terminal to the running container `nameOrId` (with `start`: starts it, then attaches) until it stops
+ * or the detach keys are typed (or, without the proxy, a signal comes); returns whether it was detached and, with
+ * `start`, the container's exit code. With `stdin`, this process's input goes to the container when it was created
  * with -i (else it is read only for the detach keys, as podman does); its end closes the container's stdin. The
  * detach keys are looked for only when stdin is a terminal (piped data is passed as it is). A TTY container with a
  * terminal on stdin puts it in raw mode, restored however this ends (an error, a signal, process exit), and its
- * size follows this terminal's. Without the proxy, SIGINT/SIGTERM/SIGHUP detach (exit 128+n) instead of killing
- * this process with the terminal left raw.
+ * size follows this terminal's. Without the proxy, a signal detaches (named in `endedBy`; exit status podman 4.3's:
+ * SIGTERM 0, SIGINT 1, others 128+n) instead of killing this process with the terminal left raw.
  */
-export async function attachSession(store: Store, nameOrId: string, o: AttachSessionOptions): Promise<{ id: string; detached: boolean }> {
-  const t = await attachTarget(store, nameOrId, { justStarted: o.justStarted !== undefined });
+export async function attachSession(store: Store, nameOrId: string, o: AttachSessionOptions): Promise<{ id: string; detached: boolean; exitCode?: number; endedBy?: NodeJS.Signals }> {
+  const t = await attachTarget(store, nameOrId, { justStarted: o.start === true });
   const stdin = process.stdin;
   const typed = o.stdin && stdin.isTTY === true;
   const raw = typed && t.tty;
@@ -61,8 +64,11 @@ export async function attachSession(store: Store, nameOrId: string, o: AttachSes
   const forward = (sig: NodeJS.Signals): void => {
     void killContainer(store, t.id, { signal: sig.replace(/^SIG/, '') }).catch(() => {});
   };
+  let endedBy: NodeJS.Signals | undefined;
   const endOnSignal = (sig: NodeJS.Signals): void => {
-    process.exitCode = 128 + (osConstants.signals[sig] ?? 0);
+    // podman 4.3's exit statuses here: SIGTERM 0, SIGINT 1, the others the signal's
+    process.exitCode = sig === 'SIGTERM' ? 0 : sig === 'SIGINT' ? 1 : 128 + (osConstants.signals[sig] ?? 0);
+    endedBy = sig;
     ac.abort();
   };
   const onSignal = o.sigProxy ? forward : endOnSignal;
@@ -79,9 +85,12 @@ export async function attachSession(store: Store, nameOrId: string, o: AttachSes
       resize();
       term.on('resize', resize);
     }
-    return await attachContainer(store, t.id, (es) => {
+    const write = (es: LogEntry[]): void => {
       for (const e of es) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
-    }, { signal: ac.signal, ...(input && { stdin: input }), ...(o.justStarted && { justStarted: o.justStarted }) });
+    };
+    const ao = { signal: ac.signal, ...(input && { stdin: input }) };
+    const r = o.start ? await startAttached(store, t.id, write, ao) : await attachContainer(store, t.id, write, ao);
+    return { ...r, ...(endedBy && { endedBy }) };
   } finally {
     restore();
     process.off('exit', restoreOnExit);

@@ -10,7 +10,8 @@ import { withStore } from './cli-util.ts';
  * Adds `attach [--detach-keys K] [--no-stdin] [--sig-proxy=BOOL] CONTAINER` (podman 4.3's): the running
  * container's output until it stops (exit 0, then an empty line, as podman) or the detach keys are typed on a
  * terminal (default ctrl-p,ctrl-q; the container keeps running); this process's stdin goes to a container created
- * with -i (attach-session.ts); signals this process gets go to the container unless `--sig-proxy=false`.
+ * with -i (attach-session.ts); signals this process gets go to the container unless `--sig-proxy=false` (then they
+ * end the attach: SIGTERM exit 0, SIGINT 1, as podman).
  */
 export function addAttachCommand(program: Command): void {
   const cmd = program.command('attach').description('attach to a running container').argument('[container]')
@@ -28,9 +29,9 @@ export function addAttachCommand(program: Command): void {
         target = (await listContainers(store, { latest: true }))[0]?.record.id;
         if (!target) throw new SkiffError('ENOTFOUND', 'no containers to attach to');
       }
-      await attachSession(store, target!, { keys, stdin: f.stdin !== false, sigProxy: f.sigProxy !== false });
-      // podman 4.3 ends an attach (a detach too) with a newline of its own
-      process.stdout.write('\n');
+      const r = await attachSession(store, target!, { keys, stdin: f.stdin !== false, sigProxy: f.sigProxy !== false });
+      // podman 4.3 ends an attach (a detach too) with a newline of its own, but not one a signal ended
+      if (!r.endedBy) process.stdout.write('\n');
     });
   });
 }

@@ -1,17 +1,19 @@
 import type { Command } from 'commander';
-import { startContainer, waitContainer } from '../ops/container-lifecycle.ts';
+import { startContainer } from '../ops/container-lifecycle.ts';
 import { forEachContainer, withStore } from './cli-util.ts';
 import { addRootOption } from '../../shared/cli/program.ts';
 import { boolOption, collect } from '../../shared/cli/flags.ts';
-import { SkiffError } from '../../shared/errors.ts';
+import { isSkiffError, SkiffError } from '../../shared/errors.ts';
+import { exitError } from '../containers/exit-status.ts';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../ops/attach-container.ts';
 
 /**
  * Adds `start [-a [-i]] CONTAINER…` and `start --all [--filter K=V]…` (podman's): starts under the monitor and prints
  * each name as given (with --all, each ID of a container that was not running). `-a` (one container) streams this
- * run's output until it stops and exits with its code (start-attached.ts: the log is opened before the start, so a
- * --rm container's output is whole); `-a -i` attaches as `attach` does (attach-session.ts), passing this process's
- * stdin to a container created with -i; the detach keys leave it running (exit 0).
+ * run's output until it stops and exits with its code, through the attach session of `attach` (attach-session.ts,
+ * start-attached.ts: the log is opened before the start, so a --rm container's output is whole; signals go to the
+ * container unless --sig-proxy=false); `-a -i` also passes this process's stdin to a container created with -i; the
+ * detach keys leave it running (exit 0).
  */
 export function addStartCommand(program: Command): void {
   const cmd = program.command('start').description('start one or more containers').argument('[containers...]')
@@ -35,31 +37,26 @@ export function addStartCommand(program: Command): void {
         // a pod's infra container starts with the member that joins it
         targets = (await listContainers(store, { all: true, filters: f.filter })).filter((c) => c.state.status !== 'running' && !c.record.isInfra).map((c) => c.record.id);
       }
-      if (f.attach && !f.interactive) {
-        // output only: read through a log descriptor opened before the start, so a container that exits and is
-        // removed at once (--rm) still has its whole output shown and its recorded exit code returned
-        const { startAttached } = await import('../ops/start-attached.ts');
-        const { exitCode } = await startAttached(store, targets[0]!, (es) => {
-          for (const e of es) (e.stream === 'stderr' ? process.stderr : process.stdout).write(e.text);
-        });
-        process.exitCode = exitCode;
-        return;
-      }
       if (f.attach) {
-        // a terminal session with input; the log's entries from earlier runs are not this run's output
-        const { readK8sLog } = await import('../ops/container-logs.ts');
-        const { loadContainer } = await import('../containers/state.ts');
-        const before = (await readK8sLog(store.paths.root, (await loadContainer(store.paths.root, targets[0]!)).record.id)).length;
-        const { id } = await startContainer(store, targets[0]!);
+        // the log is opened before the start, so a --rm container's output is whole and its exit code recorded
         const { attachSession } = await import('./attach-session.ts');
-        const { detached } = await attachSession(store, id, { keys, stdin: f.interactive === true, sigProxy: f.sigProxy !== false, justStarted: { skipEntries: before } });
-        if (!detached) process.exitCode = await waitContainer(store, id).then((r) => r.exitCode, () => 0);
+        const r = await attachSession(store, targets[0]!, { keys, stdin: f.interactive === true, sigProxy: f.sigProxy !== false, start: true }).catch((e: unknown) => Promise.reject(startFailure(e, true)));
+        if (!r.detached) process.exitCode = r.exitCode ?? 0;
         return;
       }
       await forEachContainer(targets, async (n) => {
-        await startContainer(store, n);
+        await startContainer(store, n).catch((e: unknown) => Promise.reject(startFailure(e, false)));
         process.stdout.write(`${n}\n`);
       });
     });
   });
+}
+
+/**
+ * podman 4.3's `start` of a container whose command cannot be found or run: the start failed (125; `run` keeps
+ * 127/126), and `start -a` names the container unquoted. Other errors are returned as they are.
+ */
+function startFailure(e: unknown, attach: boolean): unknown {
+  if (!isSkiffError(e) || (e.exitStatus !== 126 && e.exitStatus !== 127)) return e;
+  return exitError(125, attach ? e.message.replace(/^unable to start container "([0-9a-f]{64})"/, 'unable to start container $1') : e.message);
 }

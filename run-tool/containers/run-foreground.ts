@@ -132,7 +132,8 @@ export async function runForeground(store: Store, record: ContainerRecord, o: { 
     error = (hookError as Error).message;
     code = 125;
   } else if (stderrTail) {
-    error = cleanRuncMessage(stderrTail);
+    // podman creates, then starts: a command that cannot run is its runc create's failure
+    error = cleanRuncMessage(stderrTail.replace('runc run failed', 'runc create failed'));
     code = startFailureCode(stderrTail) ?? 125;
   }
   // `runc run` (not detached) deleted its own state when it returned: no `runc delete` needed

@@ -8,7 +8,7 @@ import { SkiffError } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { loadById, loadContainer } from '../containers/state.ts';
 import { feedContainerStdin } from './attach-stdin.ts';
-import { streamLog, type LogEntry } from './container-logs.ts';
+import { followContainerLog, streamLog, type ContainerLog, type LogEntry } from './container-logs.ts';
 
 /** podman's default detach sequence (ctrl-p, ctrl-q). */
 export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
@@ -90,20 +90,20 @@ export interface AttachOptions {
    */
   stdin?: Readable;
   /**
-   * `start -a`: the container was just started by the caller, its output is wanted from log entry `skipEntries` on
-   * (the entries before are earlier runs'), and it may have stopped already.
+   * `start -a`: the container's log as opened (from its end) before the caller started it — this run's output is
+   * read through it from there, whole even when the container has exited and been removed already.
    */
-  justStarted?: { skipEntries: number };
+  log?: ContainerLog;
 }
 
 /**
- * Streams the output of container `nameOrId` to `onEntries` — from now on, or with `justStarted` from that entry of
- * its log — until it stops running or `signal` aborts (a detach), while `stdin` feeds its stdin. EINVALID with
+ * Streams the output of container `nameOrId` to `onEntries` — from now on, or with `log` from where that descriptor
+ * stands — until it stops running or `signal` aborts (a detach), while `stdin` feeds its stdin. EINVALID with
  * podman's message when it does not run; an input bridge that fails while the container still runs fails the
  * attach (a failure after it stopped is its end, not an error).
  */
 export async function attachContainer(store: Store, nameOrId: string, onEntries: (e: LogEntry[]) => void, o: AttachOptions = {}): Promise<{ id: string; detached: boolean }> {
-  const t = await attachTarget(store, nameOrId, { justStarted: o.justStarted !== undefined });
+  const t = await attachTarget(store, nameOrId, { justStarted: o.log !== undefined });
   const out = new AbortController();
   const stop = (): void => out.abort();
   o.signal?.addEventListener('abort', stop, { once: true });
@@ -123,17 +123,13 @@ export async function attachContainer(store: Store, nameOrId: string, onEntries:
       }
     });
   };
-  let skip = o.justStarted?.skipEntries ?? 0;
+  const hand = (es: LogEntry[]): void => {
+    startFeed();
+    if (es.length > 0) onEntries(es);
+  };
   try {
-    await streamLog(store, t.id, (es) => {
-      startFeed();
-      if (skip > 0) {
-        const n = Math.min(skip, es.length);
-        skip -= n;
-        es = es.slice(n);
-      }
-      if (es.length > 0) onEntries(es);
-    }, { ...(!o.justStarted && { tail: 0 }), follow: true, signal: out.signal });
+    if (o.log) await followContainerLog(store.paths.root, o.log, hand, { follow: true, whileCreated: true, signal: out.signal });
+    else await streamLog(store, t.id, hand, { tail: 0, follow: true, signal: out.signal });
   } finally {
     o.signal?.removeEventListener('abort', stop);
     feedAc.abort();

@@ -191,7 +191,7 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !has('socat') || !has('s
     }
   }, 180_000);
 
-  it('--sig-proxy=false: a signal ends the attach (128+n) and leaves the container running; the default passes it on', async () => {
+  it('--sig-proxy=false: a signal ends the attach (SIGTERM: 0) and leaves the container running; the default passes it on', async () => {
     const t = sk;
     ok(t, ['run', '-d', '--network', 'none', '--name', 'sp', IMG, 'sh', '-c', 'trap "echo term; exit 9" TERM; echo up; while :; do sleep 0.1; done']);
     const attach = async (args: string[]) => {
@@ -206,7 +206,8 @@ describe.skipIf(!isRoot || !hasBusybox || !hasConmon || !has('socat') || !has('s
       const code = await new Promise<number | null>((res) => p.once('exit', (c) => res(c)));
       return { code, out };
     };
-    expect(await attach(['--sig-proxy=false'])).toEqual({ code: 143, out: '\n' });
+    // podman 4.3 ends it with 0 and no newline of its own (start-attach.test.ts compares both side by side)
+    expect(await attach(['--sig-proxy=false'])).toEqual({ code: 0, out: '' });
     expect(statusOf(t, 'sp')).toBe('running');
     expect((await attach([])).code).toBe(0);
     expect(exitCodeOf(t, 'sp')).toBe('9');
