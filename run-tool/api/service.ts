@@ -1,7 +1,7 @@
 // `system service`: the Docker-compatible API on node:http. It listens on a unix socket (0600, owner only), on
 // the sockets systemd passes (LISTEN_FDS), or on tcp:// when asked; it exits after `idleSeconds` with no open
-// connection and no request in flight (0: never). It holds no container state: containers run under their own
-// monitors and outlive it.
+// connection and no request in flight (0: never). It holds no container state the store does not record:
+// containers run under their own monitors and outlive it (a created container it keeps mounted is recorded so).
 import { createServer, type Server } from 'node:http';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
