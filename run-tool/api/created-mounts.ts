@@ -4,7 +4,7 @@
 // know; when no start came within the grace period, or the service stops, the service unmounts it again and
 // records that. A service killed before then leaves a created container mounted, which its rm or start handles.
 import { lockContainer, loadById, saveState } from '../containers/state.ts';
-import { unmountRootfs } from '../containers/rootfs-mount.ts';
+import { unmountRootfs, userMountCount } from '../containers/rootfs-mount.ts';
 
 /** How long a created container stays mounted waiting for its start, by default. */
 export const CREATED_MOUNT_GRACE_MS = 10_000;
@@ -12,8 +12,8 @@ export const CREATED_MOUNT_GRACE_MS = 10_000;
 const pending = new Map<string, { root: string; timer: NodeJS.Timeout }>();
 
 /**
- * Unmounts container `id`'s rootfs when it is still `created` and recorded mounted (a start, an rm or the user's
- * own `mount` came first: nothing to do), under the container lock. Never throws.
+ * Unmounts container `id`'s rootfs when it is still `created`, recorded mounted and not held by the user's `mount`
+ * (a start or an rm came first: nothing to do), under the container lock. Never throws.
  */
 async function unmountIfCreated(root: string, id: string): Promise<void> {
   pending.delete(id);
@@ -21,7 +21,8 @@ async function unmountIfCreated(root: string, id: string): Promise<void> {
     const lock = await lockContainer(root, id);
     try {
       const c = await loadById(root, id);
-      if (!c || c.state.status !== 'created' || !c.state.mounted) return;
+      // the user's own `mount` of it keeps it mounted (and recorded so)
+      if (!c || c.state.status !== 'created' || !c.state.mounted || (await userMountCount(root, id)) > 0) return;
       await unmountRootfs(root, id);
       await saveState(root, id, { ...c.state, mounted: false });
     } finally {
