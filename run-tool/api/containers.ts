@@ -3,8 +3,8 @@
 import { PassThrough, type Duplex } from 'node:stream';
 import { isSkiffError } from '../../shared/errors.ts';
 import type { Store } from '../../shared/store/store.ts';
-import { claimExitCleanup } from '../containers/exit-watch.ts';
-import { loadById, type LoadedContainer } from '../containers/state.ts';
+import { claimExitCleanup, nextInProcessCleanup } from '../containers/exit-watch.ts';
+import { loadById, loadContainer, type LoadedContainer } from '../containers/state.ts';
 import { createContainer } from '../ops/create-container.ts';
 import { checkWaitCondition, killContainer, removeContainer, restartContainer, startContainer, stopContainer, waitContainer } from '../ops/container-lifecycle.ts';
 import { followContainerLog, openContainerLog, streamLog, type LogEntry } from '../ops/container-logs.ts';
@@ -15,6 +15,7 @@ import { feedContainerStdin, resizeContainerTty } from '../ops/attach-stdin.ts';
 import { topContainer } from '../ops/top-container.ts';
 import { copyArchiveIntoContainer, copyOutOfContainer, statInContainer } from '../ops/copy-container.ts';
 import { createOptionsOf } from './create-body.ts';
+import { holdCreatedMount } from './created-mounts.ts';
 import { withApiStore, type ApiRequest } from './context.ts';
 import { ApiError, dockerFilters, queryBool, readJson, sendJson } from './http-util.ts';
 
@@ -88,7 +89,11 @@ export async function createHandler(r: ApiRequest): Promise<void> {
   const o = createOptionsOf(body, r.query.get('name') ?? undefined);
   const warnings: string[] = [];
   try {
-    const rec = await withApiStore(r.root, (store) => createContainer(store, { ...o, pull: 'never', onWarning: (m) => void warnings.push(m), signal: r.signal }));
+    // the rootfs stays mounted for the start that usually follows (created-mounts.ts); not with a WorkingDir, whose
+    // absence a mounted create would report early (podman reports it at the start)
+    const keepMounted = o.workdir === undefined;
+    const rec = await withApiStore(r.root, (store) => createContainer(store, { ...o, pull: 'never', keepMounted, onWarning: (m) => void warnings.push(m), signal: r.signal }));
+    if (keepMounted) holdCreatedMount(r.root, rec.id);
     sendJson(r.res, 201, { Id: rec.id, Warnings: warnings });
   } catch (e) {
     if (isSkiffError(e, 'ENOTFOUND') && /image/i.test(e.message)) throw new ApiError(404, `No such image: ${o.image}`);
@@ -126,13 +131,26 @@ export async function stopHandler(r: ApiRequest): Promise<void> {
 /** POST /containers/{id}/restart?t= */
 export async function restartHandler(r: ApiRequest): Promise<void> {
   const t = r.query.get('t');
-  await onContainer(r, (store) => restartContainer(store, r.params[0]!, { ...(t !== null && { timeout: Number(t) }) }));
+  // the new run's exit is cleaned up by the service, as start's
+  await onContainer(r, (store) => restartContainer(store, r.params[0]!, { ...(t !== null && { timeout: Number(t) }), claimCleanup: claimExitCleanup }));
   r.res.writeHead(204).end();
 }
 
 /** POST /containers/{id}/kill?signal= */
 export async function killHandler(r: ApiRequest): Promise<void> {
-  await onContainer(r, (store) => killContainer(store, r.params[0]!, { signal: r.query.get('signal') || 'KILL' }));
+  await onContainer(r, async (store) => {
+    // the exit a kill brings is cleaned up by the service (no exit command's Node start), unless another process
+    // holds that claim already (the service that started it watches it)
+    const c = await loadContainer(r.root, r.params[0]!);
+    const claim = c.state.status === 'running' ? await claimExitCleanup(r.root, c.record.id, { ownWaitMs: 0 }) : undefined;
+    try {
+      await killContainer(store, c.record.id, { signal: r.query.get('signal') || 'KILL' });
+    } catch (e) {
+      await claim?.release();
+      throw e;
+    }
+    void claim?.watch();
+  });
   r.res.writeHead(204).end();
 }
 
@@ -147,7 +165,8 @@ export async function waitHandler(r: ApiRequest): Promise<void> {
   const condition = checkWaitCondition(r.query.get('condition') ?? '');
   await onContainer(r, async (store) => {
     // the container must exist before the 200 goes out (a missing one is a 404)
-    const started = waitContainer(store, r.params[0]!, { condition, signal: r.signal });
+    // an exit the service cleans up itself wakes the wait at once, not at its next poll
+    const started = waitContainer(store, r.params[0]!, { condition, signal: r.signal, nudge: nextInProcessCleanup });
     const first = await Promise.race([started.then((v) => ({ v }), (e: unknown) => ({ e })), new Promise<undefined>((ok) => setTimeout(() => ok(undefined), 100))]);
     if (first && 'e' in first) throw first.e;
     r.res.writeHead(200, { 'Content-Type': 'application/json' });

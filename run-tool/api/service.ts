@@ -1,12 +1,14 @@
 // `system service`: the Docker-compatible API on node:http. It listens on a unix socket (0600, owner only), on
 // the sockets systemd passes (LISTEN_FDS), or on tcp:// when asked; it exits after `idleSeconds` with no open
-// connection and no request in flight (0: never). It holds no container state: containers run under their own
-// monitors and outlive it.
+// connection and no request in flight (0: never). It holds no container state the store does not record:
+// containers run under their own monitors and outlive it (a created container it keeps mounted is recorded so).
 import { createServer, type Server } from 'node:http';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
+import { revalidateContainersConf } from '../../shared/config/containers-conf.ts';
 import type { ServiceContext } from './context.ts';
+import { releaseCreatedMounts } from './created-mounts.ts';
 import { DEFAULT_MAX_LOAD_BYTES } from './http-util.ts';
 import { handleRequest, handleUpgrade } from './router.ts';
 
@@ -75,6 +77,8 @@ async function listen(server: Server, t: ListenTarget): Promise<() => Promise<vo
 
 /** Serves the API until idle for `idleSeconds` or `signal` aborts; resolves once the listener is closed. */
 export async function serveApi(o: ServeOptions): Promise<void> {
+  // a long-lived process: containers.conf is read again whenever its files change, never served stale
+  revalidateContainersConf();
   const ctx: ServiceContext = { root: o.root, version: o.version, maxLoadBytes: o.maxLoadBytes ?? DEFAULT_MAX_LOAD_BYTES };
   let open = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -107,5 +111,6 @@ export async function serveApi(o: ServeOptions): Promise<void> {
   arm();
   await finished;
   clearTimeout(timer);
+  await releaseCreatedMounts();
   await cleanup();
 }

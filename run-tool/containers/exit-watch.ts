@@ -1,7 +1,8 @@
 // In-process cleanup of a container's exit by a long-lived process (the API service), instead of the Node start of
 // `container-cleanup` that conmon's exit command would otherwise make. The protocol with the exit command
 // (start-container.ts exitCommand), through the container's `cleanup-service` token file:
-//   1. before the start, the service takes the claim's lock (exclusive between services) and writes `claim PID`;
+//   1. before the start (or, for a running container, before it signals it: the API's kill), the service takes the
+//      claim's lock (exclusive between services) and writes `claim PID`;
 //   2. once the run is up, it writes `<token> PID` and watches for conmon's exit file;
 //   3. on the exit it runs cleanupContainer itself (the container lock orders it against everybody else), writes
 //      `done <token>` (nothing when the cleanup removed the directory) and only then lets the claim go.
@@ -9,6 +10,7 @@
 // when it reads `done <token>` or the directory is gone. A service that dies at any point (even SIGKILL
 // mid-cleanup) leaves no `done` token, so the exit command does the cleanup as ever: no run is left neither
 // cleaned nor recorded. Letting the claim go without a cleanup removes the file, so nothing waits for it.
+import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,7 +21,25 @@ import { cleanupContainer } from './cleanup-container.ts';
 import type { StateExt } from './start-container.ts';
 import { containerPaths, loadById } from './state.ts';
 
-/** A claim on the cleanup of a container's next exit, taken before its start. */
+const cleaned = new EventEmitter().setMaxListeners(0);
+
+/**
+ * Resolves after the next exit this process cleans up in-process (of any container; its state is saved by then), or
+ * after `ms`, whichever comes first: a waiter in this process looks again at once instead of at its next poll.
+ */
+export function nextInProcessCleanup(ms: number): Promise<void> {
+  return new Promise<void>((done) => {
+    const finish = (): void => {
+      clearTimeout(timer);
+      cleaned.off('cleaned', finish);
+      done();
+    };
+    const timer = setTimeout(finish, ms);
+    cleaned.once('cleaned', finish);
+  });
+}
+
+/** A claim on the cleanup of a container's next exit, taken before its start (or before a running one is signalled). */
 export interface ExitClaim {
   /** Starts watching the run that is up now: cleans it up in-process when it exits, then lets the claim go. Never rejects. */
   watch(): Promise<void>;
@@ -27,12 +47,26 @@ export interface ExitClaim {
   release(): Promise<void>;
 }
 
+/** The claims this process holds, by container ID: each resolves once let go. */
+const held = new Map<string, Promise<void>>();
+
 /**
  * Claims the cleanup of container `id`'s next exit for this process (step 1 above). Undefined when another process
- * holds the claim already or the container is gone: then the exit command cleans up as usual.
+ * holds the claim already or the container is gone: then the exit command cleans up as usual. A claim this process
+ * still holds on an earlier run (its watch finishing the cleanup of an exit that was just recorded: a start or a
+ * restart right after it) is waited for, at most `ownWaitMs` (default 2 s; 0 to not wait, as for a running
+ * container whose current run this process may be watching).
  */
-export async function claimExitCleanup(root: string, id: string): Promise<ExitClaim | undefined> {
+export async function claimExitCleanup(root: string, id: string, o: { ownWaitMs?: number } = {}): Promise<ExitClaim | undefined> {
   const p = containerPaths(root, id);
+  const own = held.get(id);
+  if (own) {
+    const ms = o.ownWaitMs ?? 2000;
+    if (ms <= 0) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([own, new Promise<void>((ok) => (timer = setTimeout(ok, ms)))]);
+    clearTimeout(timer);
+  }
   let lock: LockHandle;
   try {
     lock = await acquireLock(p.serviceClaimLock, { wait: false });
@@ -46,9 +80,14 @@ export async function claimExitCleanup(root: string, id: string): Promise<ExitCl
     return undefined;
   }
   let cleaned = false;
+  let letGo!: () => void;
+  const gone = new Promise<void>((ok) => (letGo = ok));
+  held.set(id, gone);
   const release = async (): Promise<void> => {
     if (!cleaned) await rm(p.serviceClaim, { force: true }).catch(() => {});
     await lock.release();
+    if (held.get(id) === gone) held.delete(id);
+    letGo();
   };
   return {
     release,
@@ -110,5 +149,6 @@ async function watchRun(root: string, id: string): Promise<boolean> {
   }
   // a removed container has no file to mark: its exit command sees the directory gone
   await writeFile(p.serviceClaim, `done ${runId}\n`, { mode: 0o600 }).catch(() => {});
+  cleaned.emit('cleaned', id);
   return true;
 }

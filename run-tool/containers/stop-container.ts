@@ -140,9 +140,10 @@ export async function removeContainer(store: Store, id: string, o: { force?: boo
 
 /**
  * Waits until the container is no longer running (reconciling every second, so a dead monitor does not hang
- * the wait) and returns its exit code. ENOTFOUND when it is removed meanwhile (e.g. --rm).
+ * the wait) and returns its exit code. ENOTFOUND when it is removed meanwhile (e.g. --rm). Between looks it sleeps
+ * `interval` ms, or as long as `nudge(interval)` takes (a process that learns of exits itself ends that sooner).
  */
-export async function waitContainer(store: Store, id: string, o: { signal?: AbortSignal; interval?: number } = {}): Promise<number> {
+export async function waitContainer(store: Store, id: string, o: { signal?: AbortSignal; interval?: number; nudge?: (ms: number) => Promise<void> } = {}): Promise<number> {
   const root = store.paths.root;
   let n = 0;
   for (;;) {
@@ -155,6 +156,6 @@ export async function waitContainer(store: Store, id: string, o: { signal?: Abor
     if (++n % 20 === 0) c = await reconcile(store, c);
     if (c.state.status !== 'running' && c.state.status !== 'stopping') return c.state.exitCode;
     if (o.signal?.aborted) throw new SkiffError('EABORT', 'wait cancelled');
-    await sleep(o.interval ?? 50);
+    await (o.nudge ?? sleep)(o.interval ?? 50);
   }
 }

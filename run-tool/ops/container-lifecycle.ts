@@ -15,6 +15,9 @@ import { notifyContainerStarted } from '../systemd/notify.ts';
 import { setPaused } from '../containers/pause-container.ts';
 import type { ExitClaim } from '../containers/exit-watch.ts';
 
+/** How a long-lived caller claims the cleanup of a container's next exit (containers/exit-watch.ts claimExitCleanup). */
+export type ClaimCleanup = (root: string, id: string) => Promise<ExitClaim | undefined>;
+
 /**
  * Starts the container `nameOrId` under its monitor; a failure names the container, as podman's does. With
  * `claimCleanup` (a long-lived caller, the API service, passes containers/exit-watch.ts claimExitCleanup) this
@@ -22,7 +25,7 @@ import type { ExitClaim } from '../containers/exit-watch.ts';
  * sparing the exit command's Node start; the exit command still cleans up should this process die first. (Passed in
  * rather than imported: the CLI's bundles of stop/rm stay free of it.)
  */
-export async function startContainer(store: Store, nameOrId: string, o: { claimCleanup?: (root: string, id: string) => Promise<ExitClaim | undefined> } = {}): Promise<{ id: string }> {
+export async function startContainer(store: Store, nameOrId: string, o: { claimCleanup?: ClaimCleanup } = {}): Promise<{ id: string }> {
   const c = await loadContainer(store.paths.root, nameOrId);
   const { startDetached } = await import('../containers/start-container.ts');
   const claim = await o.claimCleanup?.(store.paths.root, c.record.id);
@@ -65,12 +68,22 @@ export async function killContainer(store: Store, nameOrId: string, o: { signal?
 
 /**
  * Stops the container `nameOrId` if it runs (as stopContainer, `timeout` seconds) and starts it again; what the
- * stop could not tear down (its network) goes to `onWarning`, podman's SIGKILL warning to `onTimeout`.
+ * stop could not tear down (its network) goes to `onWarning`, podman's SIGKILL warning to `onTimeout`. With
+ * `claimCleanup` the new run's exit is cleaned up by this process, as startContainer's.
  */
-export async function restartContainer(store: Store, nameOrId: string, o: { timeout?: number; onWarning?: (m: string) => void; onTimeout?: (m: string) => void } = {}): Promise<{ id: string }> {
+export async function restartContainer(store: Store, nameOrId: string, o: { timeout?: number; onWarning?: (m: string) => void; onTimeout?: (m: string) => void; claimCleanup?: ClaimCleanup } = {}): Promise<{ id: string }> {
   const c = await loadContainer(store.paths.root, nameOrId);
   await stopById(store, c.record.id, { timeout: o.timeout, onWarning: o.onWarning, onTimeout: o.onTimeout });
-  await (await import('../containers/start-container.ts')).startDetached(store, c.record.id);
+  const { startDetached } = await import('../containers/start-container.ts');
+  // the stop cleaned up the old run itself; the new run's exit is claimed as startContainer claims it
+  const claim = await o.claimCleanup?.(store.paths.root, c.record.id);
+  try {
+    await startDetached(store, c.record.id);
+  } catch (e) {
+    await claim?.release();
+    throw e;
+  }
+  void claim?.watch();
   return { id: c.record.id };
 }
 
@@ -115,9 +128,10 @@ export function checkWaitCondition(s: string): WaitCondition {
  * Waits until the container `nameOrId` meets `condition` and returns its exit code: `not-running` (default) when
  * it does not run; `next-exit` when it has run and stopped since the call (a created container is waited for
  * through its start); `removed` when it is gone, with the code it exited with (removed on exit: the code its
- * cleanup recorded, as podman's exit-code table).
+ * cleanup recorded, as podman's exit-code table). `nudge(ms)`, when given, replaces the sleep between looks (the
+ * API service's ends early when it has just cleaned up an exit itself).
  */
-export async function waitContainer(store: Store, nameOrId: string, o: { signal?: AbortSignal; interval?: number; condition?: WaitCondition } = {}): Promise<{ id: string; exitCode: number }> {
+export async function waitContainer(store: Store, nameOrId: string, o: { signal?: AbortSignal; interval?: number; condition?: WaitCondition; nudge?: (ms: number) => Promise<void> } = {}): Promise<{ id: string; exitCode: number }> {
   const root = store.paths.root;
   const c = await loadContainer(root, nameOrId);
   const id = c.record.id;
@@ -134,7 +148,7 @@ export async function waitContainer(store: Store, nameOrId: string, o: { signal?
     if (stopped) last = s.exitCode;
     if (cond === 'next-exit' && stopped && s.finishedAt !== first.finishedAt) return { id, exitCode: s.exitCode };
     if (o.signal?.aborted) throw new SkiffError('EABORT', 'wait cancelled');
-    await sleep(o.interval ?? 50);
+    await (o.nudge ?? sleep)(o.interval ?? 50);
   }
 }
 

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SkiffError } from '../errors.ts';
@@ -183,12 +183,42 @@ export function loadContainersConf(o: ContainersConfSources = {}): ContainersCon
 }
 
 let cached: ContainersConf | undefined;
+/** The identity of the files `cached` was read from (revalidating processes only). */
+let cachedIdentity: string | undefined;
+let revalidate = false;
+
+/**
+ * Makes containersConf() check, on every call, the identity (device, inode, mtime, size) of each file it merges and
+ * the list of those files (drop-ins come and go), re-reading when any changed: a long-lived process (the API service)
+ * never serves a stale value. A CLI command, which lives for one command, leaves it off and reads once.
+ */
+export function revalidateContainersConf(on = true): void {
+  revalidate = on;
+}
+
+/** The identity of containers.conf's files as they are now (an absent file counts too). */
+function confFilesIdentity(): string {
+  return containersConfFiles().map((f) => {
+    const s = statSync(f.path, { bigint: true, throwIfNoEntry: false });
+    return s ? `${f.path}\0${s.dev}:${s.ino}:${s.mtimeNs}:${s.ctimeNs}:${s.size}` : `${f.path}\0-`;
+  }).join('\n');
+}
 
 /**
  * This process's containers.conf, read on first call only (commands that never ask pay nothing), from the real
- * files and environment. Throws as loadContainersConf.
+ * files and environment; with revalidateContainersConf on, read again whenever its files changed. Throws as
+ * loadContainersConf.
  */
 export function containersConf(): ContainersConf {
-  cached ??= loadContainersConf();
+  if (!revalidate) {
+    cached ??= loadContainersConf();
+    return cached;
+  }
+  // the identity is taken before the read: a file changed in between is read again on the next call
+  const identity = confFilesIdentity();
+  if (cached === undefined || identity !== cachedIdentity) {
+    cached = loadContainersConf();
+    cachedIdentity = identity;
+  }
   return cached;
 }

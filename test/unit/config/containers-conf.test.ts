@@ -1,7 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containersConfFiles, loadContainersConf, parseContainersConf } from '../../../shared/config/containers-conf.ts';
+import { containersConf, containersConfFiles, loadContainersConf, parseContainersConf, revalidateContainersConf } from '../../../shared/config/containers-conf.ts';
 import { storageConfRoot } from '../../../shared/config/storage-conf.ts';
 import { withConfDefaults as withDefaults } from '../../../run-tool/ops/conf-defaults.ts';
 import type { CreateOptions } from '../../../run-tool/containers/create-options.ts';
@@ -100,5 +100,44 @@ describe('containers.conf', () => {
     expect(withConfDefaults({ image: 'x' }, c, true).pidsLimit).toBeUndefined();
     expect(withConfDefaults({ image: 'x' }, { files: [], defaultNetwork: 'mynet' }, false).network).toBe('mynet');
     expect(withConfDefaults({ image: 'x' }, { files: [], shmSize: 1048576, initPath: '/opt/init' }, false)).toMatchObject({ shmSize: 1048576, initPath: '/opt/init' });
+  });
+});
+
+describe('containersConf in a long-lived process (revalidateContainersConf)', () => {
+  let sd: Awaited<ReturnType<typeof scratchDir>> | undefined;
+  const saved = { conf: process.env.CONTAINERS_CONF, override: process.env.CONTAINERS_CONF_OVERRIDE };
+  beforeAll(async () => {
+    sd = await scratchDir('skiff-cconf-reval-');
+  });
+  afterAll(async () => {
+    revalidateContainersConf(false);
+    for (const [k, v] of [['CONTAINERS_CONF', saved.conf], ['CONTAINERS_CONF_OVERRIDE', saved.override]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await sd?.cleanup();
+  });
+
+  it('a file edited, replaced or added between two calls takes effect at once; an unchanged one is not read again', () => {
+    const f = join(sd!.dir, 'containers.conf');
+    writeFileSync(f, '[containers]\nenv = ["A=1"]\n');
+    process.env.CONTAINERS_CONF = f;
+    delete process.env.CONTAINERS_CONF_OVERRIDE;
+    revalidateContainersConf();
+    const first = containersConf();
+    expect(first.env).toEqual(['A=1']);
+    expect(containersConf()).toBe(first); // same files, same identity: the cached value
+    writeFileSync(f, '[containers]\nenv = ["A=22"]\n'); // edited in place (size and mtime change)
+    expect(containersConf().env).toEqual(['A=22']);
+    const g = join(sd!.dir, 'next.conf');
+    writeFileSync(g, '[containers]\nenv = ["B=3"]\n');
+    renameSync(g, f); // replaced by rename: another inode, same size as before
+    expect(containersConf().env).toEqual(['B=3']);
+    const o = join(sd!.dir, 'override.conf');
+    writeFileSync(o, '[containers]\npids_limit = 7\n');
+    process.env.CONTAINERS_CONF_OVERRIDE = o; // another file in the list
+    expect(containersConf().pidsLimit).toBe(7);
+    writeFileSync(f, '[containers]\nenv = [\n'); // malformed: an error, never the last good value
+    expect(() => containersConf()).toThrow(/containers\.conf|next|line/i);
   });
 });
