@@ -60,6 +60,14 @@ function isRegistryPing(status: number): boolean {
   return status === 200 || status === 401;
 }
 
+/** The error of a `/v2/` ping that did not answer 200 or 401: whatever answered is not a registry API. */
+function notARegistry(registry: string, url: URL, status: number): SkiffError {
+  return new SkiffError('EINVALID', `cannot use ${registry} as a registry: GET ${redactUrl(url)} answered ${status} (a registry answers 200 or 401)`, {
+    hint: 'check the registry address and port',
+    details: { status },
+  });
+}
+
 function isReplayable(body: SendRequest['body']): boolean {
   return body === undefined || body instanceof Uint8Array;
 }
@@ -127,6 +135,7 @@ export class RegistryClient {
     const schemes = this.s.allowHttp ? ['https', 'http'] : ['https'];
     let lastErr: unknown;
     let httpsFailed = false;
+    let notRegistry: SkiffError | undefined;
     for (const scheme of schemes) {
       const base = new URL(`${scheme}://${this.s.apiHost}/`);
       let res: RawResponse | undefined;
@@ -155,9 +164,17 @@ export class RegistryClient {
         httpsFailed = scheme === 'https';
         continue;
       }
-      if (memory && scheme === 'http' && httpsFailed && isRegistryPing(res.statusCode)) await memory.remember(this.s.apiHost);
+      if (!isRegistryPing(res.statusCode)) {
+        // as containers/image: only 200 or 401 identify a registry; anything else is an error (after https, http)
+        await res.body.dump({ limit: 1 << 20 }).catch(() => {});
+        lastErr = notRegistry = notARegistry(this.s.registry, new URL('/v2/', base), res.statusCode);
+        httpsFailed = scheme === 'https';
+        continue;
+      }
+      if (memory && scheme === 'http' && httpsFailed) await memory.remember(this.s.apiHost);
       return this.#accept(base, res);
     }
+    if (notRegistry !== undefined && lastErr === notRegistry) throw lastErr;
     if (isSkiffError(lastErr)) {
       throw new SkiffError('EIO', `cannot reach registry ${this.s.registry}: ${lastErr.message}`, {
         cause: lastErr,
