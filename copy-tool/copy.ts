@@ -137,11 +137,24 @@ export function addCopyCommand(program: Command): void {
     const policy = await policyOf(cmd, signal);
     const sign = await copySignerFor(f, dstName, { signal });
     if (sign) options.sign = sign;
-    const src = await openNamedSource(srcName, srcArg, transportContext(cmd, signal, 'src'));
+    // A registry destination opens without side effects and starts its ping at once, so it opens beside the
+    // source (the two registries' round trips overlap); `stop` ends a ping still retrying when the copy is over.
+    const stop = new AbortController();
+    const early = dstName.transport === 'docker' ? openTarget(dstName, transportContext(cmd, AbortSignal.any([signal, stop.signal]), 'dest')) : undefined;
+    early?.catch(() => {});
+    let src;
+    try {
+      src = await openNamedSource(srcName, srcArg, transportContext(cmd, signal, 'src'));
+    } catch (e) {
+      stop.abort();
+      progress.finish();
+      dispose();
+      throw e;
+    }
     try {
       const debug = debugOf(cmd);
       await checkSourcePolicy(src, srcName, policy, { signal, debug });
-      const dst = await openTarget(dstName, transportContext(cmd, signal, 'dest'));
+      const dst = await (early ?? openTarget(dstName, transportContext(cmd, signal, 'dest')));
       try {
         const r = await copyImage(src, dst, options);
         if (f.digestfile) await writeFile(f.digestfile, r.digest);
@@ -149,6 +162,7 @@ export function addCopyCommand(program: Command): void {
         await dst.close();
       }
     } finally {
+      stop.abort();
       progress.finish();
       dispose();
       await src.close();

@@ -60,6 +60,20 @@ function isRegistryPing(status: number): boolean {
   return status === 200 || status === 401;
 }
 
+/** The error of a `/v2/` ping that did not answer 200 or 401: whatever answered is not a registry API. */
+function notARegistry(registry: string, url: URL, status: number): SkiffError {
+  return new SkiffError('EINVALID', `cannot use ${registry} as a registry: GET ${redactUrl(url)} answered ${status} (a registry answers 200 or 401)`, {
+    hint: 'check the registry address and port',
+    details: { status },
+  });
+}
+
+/** Drops a speculative response (or its failure) that will not be used. */
+async function discard(p: Promise<RawResponse>): Promise<void> {
+  const res = await p.catch(() => undefined);
+  await res?.body.dump({ limit: 1 << 20 }).catch(() => {});
+}
+
 function isReplayable(body: SendRequest['body']): boolean {
   return body === undefined || body instanceof Uint8Array;
 }
@@ -85,13 +99,80 @@ export class RegistryClient {
     this.scope = registryScope(s.apiHost, s.allowHttp);
   }
 
-  /** The base URL (`https://host/` or `http://host/`), decided by the first ping; memoised. */
+  /**
+   * The base URL (`https://host/` or `http://host/`), decided by the first ping; memoised. A failed ping is
+   * forgotten once a caller has seen its error (so a ping started early by warm() fails its first user, once).
+   */
   base(signal?: AbortSignal): Promise<URL> {
-    if (this.#base === undefined) {
-      this.#base = this.#ping(signal);
-      this.#base.catch(() => (this.#base = undefined));
+    this.#base ??= this.#ping(signal);
+    const p = this.#base;
+    return p.catch((e: unknown) => {
+      if (this.#base === p) this.#base = undefined;
+      throw e;
+    });
+  }
+
+  /** Starts the ping now, without waiting for it (its outcome is what the first request gets). */
+  warm(signal?: AbortSignal): void {
+    if (this.#base !== undefined) return;
+    this.#base = this.#ping(signal);
+    this.#base.catch(() => {});
+  }
+
+  /**
+   * Where a request can go before the ping has answered: the http base of a host the plain-HTTP memory names;
+   * undefined otherwise. Not https: a second connection beside the ping's would cost a second TLS handshake
+   * (and a certificate failure would be met twice), more than the round trip it saves on a near registry.
+   */
+  async #predictedBase(): Promise<URL | undefined> {
+    if (!this.s.allowHttp) return undefined;
+    const memory = this.s.plainHttpMemory;
+    return memory && (await memory.has(this.s.apiHost)) ? new URL(`http://${this.s.apiHost}/`) : undefined;
+  }
+
+  /**
+   * A GET/HEAD sent beside the ping, while nothing is known yet, by a client without credentials, to the
+   * predicted base. Its response is the request's first attempt (a 401 then authenticates, a 5xx is retried, as
+   * usual) when the ping chose that base; otherwise it is discarded and the request sent after the ping.
+   */
+  async #speculate(req: SendRequest): Promise<RawResponse | undefined> {
+    const guess = await this.#predictedBase();
+    // with credentials the request would be sent again, authenticated, after the ping: nothing to gain
+    if (guess === undefined || (await this.s.credentials()) !== undefined) return undefined;
+    const url = new URL(req.path as string, guess);
+    const early = (async () => {
+      const release = await this.limiter.acquire(req.signal);
+      try {
+        return await requestFollowing({
+          method: req.method,
+          url,
+          headers: { 'user-agent': this.s.userAgent, ...(req.headers ?? {}) },
+          dispatcher: this.s.dispatcher,
+          registry: this.scope,
+          headersTimeout: this.s.headersTimeout,
+          bodyTimeout: this.s.bodyTimeout,
+          signal: req.signal,
+          debug: this.s.debug,
+        });
+      } finally {
+        release();
+      }
+    })();
+    early.catch(() => {});
+    const base = await this.base(req.signal).catch(async (e: unknown) => {
+      await discard(early);
+      throw e;
+    });
+    if (base.href !== guess.href) {
+      await discard(early);
+      return undefined;
     }
-    return this.#base;
+    const res = await early.catch(() => undefined); // a failure: the request is sent again, as usual
+    if (res !== undefined && !sameOrigin(res.url, base)) {
+      await res.body.dump({ limit: 1 << 20 }).catch(() => {});
+      return undefined;
+    }
+    return res;
   }
 
   get authenticator(): Authenticator | undefined {
@@ -127,6 +208,7 @@ export class RegistryClient {
     const schemes = this.s.allowHttp ? ['https', 'http'] : ['https'];
     let lastErr: unknown;
     let httpsFailed = false;
+    let notRegistry: SkiffError | undefined;
     for (const scheme of schemes) {
       const base = new URL(`${scheme}://${this.s.apiHost}/`);
       let res: RawResponse | undefined;
@@ -155,9 +237,17 @@ export class RegistryClient {
         httpsFailed = scheme === 'https';
         continue;
       }
-      if (memory && scheme === 'http' && httpsFailed && isRegistryPing(res.statusCode)) await memory.remember(this.s.apiHost);
+      if (!isRegistryPing(res.statusCode)) {
+        // as containers/image: only 200 or 401 identify a registry; anything else is an error (after https, http)
+        await res.body.dump({ limit: 1 << 20 }).catch(() => {});
+        lastErr = notRegistry = notARegistry(this.s.registry, new URL('/v2/', base), res.statusCode);
+        httpsFailed = scheme === 'https';
+        continue;
+      }
+      if (memory && scheme === 'http' && httpsFailed) await memory.remember(this.s.apiHost);
       return this.#accept(base, res);
     }
+    if (notRegistry !== undefined && lastErr === notRegistry) throw lastErr;
     if (isSkiffError(lastErr)) {
       throw new SkiffError('EIO', `cannot reach registry ${this.s.registry}: ${lastErr.message}`, {
         cause: lastErr,
@@ -220,6 +310,10 @@ export class RegistryClient {
    * final response for the caller to interpret; 401/403 after the one re-auth attempt are returned as is.
    */
   async send(req: SendRequest): Promise<RawResponse> {
+    // the first request of an anonymous client: sent beside the ping rather than after it (one round trip less);
+    // its answer is this request's first attempt
+    let early: RawResponse | undefined;
+    if (this.#auth === undefined && req.body === undefined && RETRY_METHODS.has(req.method) && typeof req.path === 'string') early = await this.#speculate(req);
     const base = await this.base(req.signal);
     const auth = this.#auth!;
     const url = typeof req.path === 'string' ? new URL(req.path, base) : req.path;
@@ -231,27 +325,32 @@ export class RegistryClient {
     for (let attempt = 0; ; attempt++) {
       throwIfAborted(req.signal);
       const headers: Record<string, string> = { 'user-agent': this.s.userAgent, ...(req.headers ?? {}) };
-      if (sameOrigin(url, base)) {
+      if (sameOrigin(url, base) && early === undefined) {
         const h = await auth.header(scopes, req.signal);
         if (h !== undefined) headers.authorization = h;
       }
       let res: RawResponse;
-      const release = await this.limiter.acquire(req.signal).catch((e: unknown) => {
+      const release = early !== undefined ? () => {} : await this.limiter.acquire(req.signal).catch((e: unknown) => {
         throw new SkiffError('EABORT', 'operation cancelled', { cause: e });
       });
       try {
-        res = await requestFollowing({
-          method: req.method,
-          url,
-          headers,
-          ...(req.body !== undefined ? { body: req.body } : {}),
-          dispatcher: this.s.dispatcher,
-          registry: this.scope,
-          headersTimeout: this.s.headersTimeout,
-          bodyTimeout: this.s.bodyTimeout,
-          signal: req.signal,
-          debug: this.s.debug,
-        });
+        if (early !== undefined) {
+          res = early;
+          early = undefined;
+        } else {
+          res = await requestFollowing({
+            method: req.method,
+            url,
+            headers,
+            ...(req.body !== undefined ? { body: req.body } : {}),
+            dispatcher: this.s.dispatcher,
+            registry: this.scope,
+            headersTimeout: this.s.headersTimeout,
+            bodyTimeout: this.s.bodyTimeout,
+            signal: req.signal,
+            debug: this.s.debug,
+          });
+        }
       } catch (e) {
         release();
         const plan = idempotent ? this.#plan(retryKindOf(e), nFail) : undefined;

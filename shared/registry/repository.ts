@@ -208,6 +208,13 @@ class Repository implements RegistryRepository {
     throw new Error('unreachable: no endpoints');
   }
 
+  warm(o: Cancellable = {}): void {
+    this.#primary().then(
+      (ep) => ep.client.warm(o.signal),
+      () => {}, // the same failure reaches the first request
+    );
+  }
+
   async ping(o: Cancellable = {}): Promise<void> {
     const ep = await this.#primary();
     const res = await ep.client.send({ method: 'GET', path: '/v2/', scopes: [pullScope(ep.repository)], ...o });

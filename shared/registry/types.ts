@@ -74,6 +74,8 @@ export interface RegistryRepository {
    * pull scope on the repository when one is set). EPERM when the credentials are rejected (used by login).
    */
   ping(o?: Cancellable): Promise<void>;
+  /** Starts the registry's `/v2/` ping now, without waiting (the first request then finds it done or under way). */
+  warm(o?: Cancellable): void;
   /**
    * GET a manifest by tag or digest with the Accept list of OCI + Docker types. By digest: the bytes are
    * verified. By tag: Docker-Content-Digest, when sent, must match the bytes. Content-Type vs body checked

@@ -57,6 +57,7 @@ export async function openDockerTarget(ref: Reference, reg: RegistryOptions, o: 
   const sc: RegistrySignatureConfig = o.registriesDirs ? { registriesDirs: o.registriesDirs } : {};
   const q = normalizePull(ref);
   const repo = openRepository(q.registry, q.path, reg);
+  repo.warm(o); // the ping runs while the source is read
   let top: { bytes: Uint8Array; mediaType: string } | undefined;
   return {
     name: `docker://${formatReference(q)}`,
