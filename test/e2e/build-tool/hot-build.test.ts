@@ -44,6 +44,10 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool build, hot', () => {
     expect(modules.has('shared/build/executor/run-key.ts')).toBe(true);
     const unwanted = /^(shared\/layer\/(apply|tar-write|tar-read|compression|diff|unpack-cache|overlay-mount|confined-root)\.ts|shared\/build\/executor\/(run-step|working-root|root-writer|layers|archive|url)\.ts|shared\/runtime\/(build-spec|bundle|seccomp|oci-runtime)\.ts|shared\/network\/(attach|pasta|pasta-hook)\.ts|shared\/registry\/|shared\/transport\/|node_modules\/(tar-stream|streamx|undici|openpgp)\/)/;
     expect([...modules].filter((m) => unwanted.test(m))).toEqual([]);
+    // the bin executed directly (its start-up snapshot when `npm run build` made one) answers the same
+    const direct = spawnSync(bin, ['--root', w.root, 'build', '--network', 'host', '-q', '-t', 'hot', w.ctx], { encoding: 'utf8', env: { ...process.env, PATH: `${resolve(process.execPath, '..')}:${process.env.PATH}` } });
+    expect(direct.status, direct.stderr).toBe(0);
+    expect(direct.stdout).toBe(first.stdout);
   });
 
   it.skipIf(!hasPrograms('setcap', 'getcap', 'setfattr', 'tar'))('security.capability and user xattrs stay in an ADD layer and in the RUN layer that copies the file up', async () => {
