@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
  * everything else loads dist/<tool>.mjs.
  */
 export const HOT_COMMANDS = {
+  'build-tool': ['build'],
   'copy-tool': ['copy', 'inspect'],
   'run-tool': ['run', 'create', 'start', 'stop', 'rm', 'ps', 'inspect', 'container-cleanup', 'pod'],
 };

@@ -1,7 +1,7 @@
 // V8 start-up snapshots of the hot commands (issue 19): a hot command's bundle as one CommonJS script whose
 // main.ts statements run only when the snapshot is entered (command-bundles.mjs deferMain), evaluated once by
 // `node --build-snapshot` into dist/snapshot/<node version>/<tool>-<command>.blob. bin/<tool>.mjs, executed
-// directly, starts `node --snapshot-blob BLOB -- ARGS` when the blob is there and current (see its first lines);
+// directly, starts `node --snapshot-blob BLOB -- ARGS` when the blob is there and current (bin/snapshot-start.sh);
 // `node bin/<tool>.mjs` and every other case load the ES-module bundles as before.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
@@ -132,7 +132,7 @@ export async function buildStartupSnapshot({ node, tool, command, dir, version, 
 
 /**
  * Records which Node.js built the blobs of `root` (dist/snapshot): its version and absolute path, one line (the
- * path last, so that `read -r v n` keeps one with spaces whole), which bin/<tool>.mjs reads to find the blob
+ * path last, so that `read -r v n` keeps one with spaces whole), which bin/snapshot-start.sh reads to find the blob
  * directory and the binary to start. Written after every blob, so a bin never starts a blob still being written.
  */
 export function writeSnapshotNode(root, node, version) {

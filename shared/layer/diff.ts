@@ -13,6 +13,8 @@ export interface DiffOptions {
   onWarning?: (msg: string) => void;
   /** diffUpper: called once with every xattr of the upper dir (keyed by absolute path) before entries are written */
   onXattrs?: (xattrs: ReadonlyMap<string, ReadonlyMap<string, Buffer>>) => void;
+  /** diffUpper: the upper dir's xattrs as readTreeXattrs(upperDir) returned them, read by the caller (no getfattr run here) */
+  xattrs?: Map<string, Map<string, Buffer>>;
   signal?: AbortSignal;
 }
 
@@ -22,16 +24,18 @@ function isOverlayWhiteout(st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 
-function isOpaque(x: Map<string, Buffer> | undefined): boolean {
+/** True when `x` (a directory's xattrs) marks it opaque in overlayfs form (trusted.overlay.opaque or user.overlay.opaque `y`). */
+export function isOpaque(x: ReadonlyMap<string, Buffer> | undefined): boolean {
   const v = x?.get('trusted.overlay.opaque') ?? x?.get('user.overlay.opaque');
   return v !== undefined && v.toString() === 'y';
 }
 
-function startWriter(opts: DiffOptions, body: (ctx: TreeContext) => Promise<void>, xattrDirs: string[]): Readable {
+function startWriter(opts: DiffOptions, body: (ctx: TreeContext) => Promise<void>, xattrDirs: string[], read?: Map<string, Map<string, Buffer>>): Readable {
   const writer = new TarWriter(opts.mtime ? { mtime: opts.mtime } : {});
   const run = async (): Promise<void> => {
-    const xattrs = new Map<string, Map<string, Buffer>>();
-    for (const d of xattrDirs) for (const [k, v] of await readTreeXattrs(d, opts)) xattrs.set(k, v);
+    // xattrs the caller already read are used as they are; else one getfattr run per dir
+    const xattrs = new Map<string, Map<string, Buffer>>(read);
+    for (const d of read ? [] : xattrDirs) for (const [k, v] of await readTreeXattrs(d, opts)) xattrs.set(k, v);
     const ctx: TreeContext = { writer, links: new Map(), xattrs, onWarning: opts.onWarning ?? (() => {}), signal: opts.signal };
     await body(ctx);
     writer.finish();
@@ -76,6 +80,7 @@ export function diffUpper(upperDir: string, opts: DiffOptions = {}): Readable {
       await emitEntries(ctx, items);
     },
     [upperDir],
+    opts.xattrs,
   );
 }
 

@@ -264,13 +264,26 @@ export async function adoptDir(cacheDir: string, chainID: Digest, dir: string, o
     }
     try {
       const src = resolve(dir);
+      // one setfattr per attribute name, naming every path that has it (not one per path and name)
+      const byName = new Map<string, string[]>();
       for (const [p, x] of opts.xattrs ?? new Map<string, ReadonlyMap<string, Buffer>>()) {
         const rel = p === src ? '' : p.startsWith(`${src}/`) ? p.slice(src.length + 1) : undefined;
         if (rel === undefined) continue;
         for (const k of x.keys()) {
           if (!(k.startsWith('trusted.overlay.') || k.startsWith('user.overlay.')) || k.endsWith('.opaque')) continue;
-          const r = await runProgram('setfattr', ['-h', '-x', k, '--', rel === '' ? diff : join(diff, rel)], { signal: opts.signal });
-          if (r.code !== 0) throw new SkiffError('EIO', `cannot remove xattr ${k} from ${p}: ${r.stderr.trim()}`);
+          byName.set(k, [...(byName.get(k) ?? []), rel === '' ? diff : join(diff, rel)]);
+        }
+      }
+      for (const [k, paths] of byName) {
+        // in batches of at most ~128 KiB of arguments, far below the kernel's limit on an argument list
+        for (let i = 0; i < paths.length; ) {
+          const batch: string[] = [];
+          for (let bytes = 0; i < paths.length && (batch.length === 0 || bytes + paths[i]!.length < 128 * 1024); i++) {
+            bytes += paths[i]!.length + 1;
+            batch.push(paths[i]!);
+          }
+          const r = await runProgram('setfattr', ['-h', '-x', k, '--', ...batch], { signal: opts.signal });
+          if (r.code !== 0) throw new SkiffError('EIO', `cannot remove xattr ${k} from ${batch.length === 1 ? batch[0] : `${batch.length} paths under ${diff}`}: ${r.stderr.trim()}`);
         }
       }
       // an unpacked entry's diff root is a fresh 0755 dir owned by this process

@@ -4,7 +4,7 @@
 // version is not used. Whether the blob was used is seen from outside: PATH's first `node` is a stub that fails
 // with exit 99, which only the fallback (`exec node "$0"`) reaches — the snapshot path starts the Node.js that built it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { scratchDir } from '../helpers/tmp.ts';
@@ -50,7 +50,7 @@ describe.skipIf(!hasSnapshots)('start-up snapshots', () => {
 
   it('the hot commands that V8 can snapshot have a blob, built by the Node.js of the build', () => {
     expect(version).toBe(spawnSync(builtBy!, ['-p', 'process.version'], { encoding: 'utf8' }).stdout.trim());
-    for (const [tool, command] of [['run-tool', 'ps'], ['run-tool', 'run'], ['run-tool', 'rm'], ['run-tool', 'inspect'], ['copy-tool', 'copy']]) {
+    for (const [tool, command] of [['run-tool', 'ps'], ['run-tool', 'run'], ['run-tool', 'rm'], ['run-tool', 'inspect'], ['copy-tool', 'copy'], ['build-tool', 'build']]) {
       expect(existsSync(blob(tool!, command!)), `${tool} ${command}`).toBe(true);
     }
   });
@@ -138,4 +138,94 @@ describe.skipIf(!hasSnapshots)('start-up snapshots', () => {
     for (const word of ['../snapshot/x', 'PS', '-ps']) expect(direct(bin, [word]).status, word).toBe(99);
   });
 
+});
+
+// The shell lines every bin shares (bin/snapshot-start.sh), for each tool, in a fake checkout: the "Node.js" that
+// built the blobs is a script printing how it was started, and PATH's `node` (the fallback) another; no real blob
+// is needed, so this runs whether or not `npm run build` made snapshots.
+describe('the bins\' snapshot start (bin/snapshot-start.sh)', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let copy: string;
+  let env: NodeJS.ProcessEnv;
+  const tools = ['build-tool', 'copy-tool', 'run-tool'] as const;
+  const hot = { 'build-tool': 'build', 'copy-tool': 'copy', 'run-tool': 'ps' } as const;
+  const past = new Date(Date.now() - 3600_000);
+  const blobOf = (tool: string, command: string) => join(copy, 'dist/snapshot/v99.0.0', `${tool}-${command}.blob`);
+  const bundleOf = (tool: string, command: string) => join(copy, 'dist/hot', `${tool}-${command}`, 'main.mjs');
+  /** Runs bin/<tool>.mjs of the fake checkout; stdout is `snapshot BLOB -- ARGS` or `fallback SCRIPT ARGS`, then MALLOC_ARENA_MAX. */
+  const start = (tool: string, args: string[], extra: NodeJS.ProcessEnv = {}) => {
+    const r = spawnSync(join(copy, 'bin', `${tool}.mjs`), args, { encoding: 'utf8', env: { ...env, ...extra } });
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout.replace(/\n$/, '').split('\n');
+  };
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = await scratchDir('skiff-snapshot-start-'));
+    copy = join(dir, 'checkout');
+    cpSync(join(repo, 'bin'), join(copy, 'bin'), { recursive: true });
+    mkdirSync(join(dir, 'path'));
+    const script = (file: string, what: string) => {
+      writeFileSync(file, `#!/bin/sh\n${what}\necho "\${MALLOC_ARENA_MAX-unset}"\n`);
+      chmodSync(file, 0o755);
+    };
+    script(join(dir, 'path/node'), 'echo fallback "$@"');
+    const builtBy = join(dir, 'built-by-node');
+    script(builtBy, 'echo snapshot "$@"');
+    utimesSync(builtBy, past, past);
+    mkdirSync(join(copy, 'dist/snapshot/v99.0.0'), { recursive: true });
+    writeFileSync(join(copy, 'dist/snapshot/node'), `v99.0.0 ${builtBy}\n`);
+    for (const t of tools) {
+      mkdirSync(join(copy, 'dist/hot', `${t}-${hot[t]}`), { recursive: true });
+      writeFileSync(bundleOf(t, hot[t]), '');
+      utimesSync(bundleOf(t, hot[t]), past, past);
+      writeFileSync(blobOf(t, hot[t]), '');
+    }
+    const { MALLOC_ARENA_MAX: _, ...rest } = process.env;
+    env = { ...rest, PATH: `${join(dir, 'path')}:${process.env.PATH}` };
+  });
+  afterAll(async () => {
+    await cleanup?.();
+  });
+
+  it('each tool starts its hot command from a current blob, after --root DIR or --root=DIR too', () => {
+    for (const t of tools) {
+      const c = hot[t];
+      expect(start(t, [c, '-x'])[0], t).toBe(`snapshot --snapshot-blob ${copy}/bin/../dist/snapshot/v99.0.0/${t}-${c}.blob -- ${c} -x`);
+      expect(start(t, ['--root', '/r', c])[0], t).toBe(`snapshot --snapshot-blob ${copy}/bin/../dist/snapshot/v99.0.0/${t}-${c}.blob -- --root /r ${c}`);
+      expect(start(t, ['--root=/r', c])[0], t).toMatch(/^snapshot .* -- --root=\/r /);
+      // not a hot command, an option first, no command: the fallback with the bin's own path
+      for (const args of [['images'], ['--log-level', 'debug', c], [], ['--version'], ['--root', '/r']]) {
+        expect(start(t, args)[0], `${t} ${args.join(' ')}`).toBe(['fallback', join(copy, 'bin', `${t}.mjs`), ...args].join(' '));
+      }
+    }
+  });
+
+  it('a stale or missing blob, SKIFF_NO_SNAPSHOT=1 and SKIFF_ALL_COMMANDS_BUNDLE=1 fall back; a symlinked bin still finds its checkout', () => {
+    for (const t of tools) {
+      const c = hot[t];
+      expect(start(t, [c], { SKIFF_NO_SNAPSHOT: '1' })[0]).toMatch(/^fallback /);
+      expect(start(t, [c], { SKIFF_ALL_COMMANDS_BUNDLE: '1' })[0]).toMatch(/^fallback /);
+      const future = new Date(Date.now() + 3600_000);
+      utimesSync(bundleOf(t, c), future, future); // the bundle rebuilt after the blob
+      expect(start(t, [c])[0], t).toMatch(/^fallback /);
+      utimesSync(bundleOf(t, c), past, past);
+      const link = join(dir, `linked-${t}`);
+      if (!existsSync(link)) symlinkSync(join(copy, 'bin', `${t}.mjs`), link);
+      expect(spawnSync(link, [c], { encoding: 'utf8', env }).stdout, t).toMatch(/^snapshot /);
+    }
+    rmSync(blobOf('run-tool', 'ps'));
+    expect(start('run-tool', ['ps'])[0]).toMatch(/^fallback /);
+    writeFileSync(blobOf('run-tool', 'ps'), '');
+  });
+
+  it('copy-tool copy and sync start with MALLOC_ARENA_MAX=1 unless it is set; other commands and tools keep the environment', () => {
+    expect(start('copy-tool', ['copy', 'a', 'b'])[1]).toBe('1'); // snapshot path
+    expect(start('copy-tool', ['--root', '/r', 'sync', 'a', 'b'])[1]).toBe('1'); // fallback path (no blob)
+    expect(start('copy-tool', ['copy'], { MALLOC_ARENA_MAX: '4' })[1]).toBe('4');
+    expect(start('copy-tool', ['copy'], { MALLOC_ARENA_MAX: '' })[1]).toBe('');
+    expect(start('copy-tool', ['inspect', 'x'])[1]).toBe('unset');
+    expect(start('run-tool', ['ps'])[1]).toBe('unset');
+    expect(start('build-tool', ['build'])[1]).toBe('unset');
+  });
 });

@@ -17,8 +17,6 @@ import { SkiffError, throwIfAborted } from '../../errors.ts';
 import { requireProgram } from '../../process/system-programs.ts';
 import { runProgram } from '../../process/run.ts';
 import { resolveInRoot } from '../../runtime/in-root.ts';
-import { archiveKind, extractArchive } from '../executor/archive.ts';
-import { download } from '../executor/url.ts';
 import { ownedTempDir } from './owned-temp.ts';
 
 /** Default cap on a downloaded tarball context: 1 GiB. */
@@ -94,6 +92,8 @@ export async function fetchRemoteContext(spec: string, o: FetchOptions = {}): Pr
 async function fetchTarball(url: string, tmp: string, src: string, o: FetchOptions): Promise<string> {
   const max = o.maxBytes ?? DEFAULT_CONTEXT_MAX_BYTES;
   const file = join(tmp, 'download');
+  // the download and archive code loads only for a tarball context (build-tool build's start-up never needs it)
+  const [{ download }, { archiveKind, extractArchive }] = await Promise.all([import('../executor/url.ts'), import('../executor/archive.ts')]);
   await download(url, file, { maxBytes: max, ...(o.signal && { signal: o.signal }) }).catch((e: unknown) => {
     if (e instanceof SkiffError && e.code === 'ELIMIT') {
       throw new SkiffError('ELIMIT', `build context ${url}: the download is larger than the ${max}-byte limit`, { hint: 'use a smaller context archive, or build from a local directory' });

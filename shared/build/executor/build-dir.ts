@@ -17,8 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { acquireLock, isLockFree, type LockHandle } from '../../store/lock.ts';
-import { unmount } from '../../layer/unpack-cache.ts';
-import { detachNetwork, listAttachments } from '../../network/attach.ts';
+import { networkPaths } from '../../network/network-config.ts';
 import { requireProgram } from '../../process/system-programs.ts';
 import { isRootless } from '../../runtime/rootless.ts';
 import type { Runc } from '../../runtime/runc.ts';
@@ -63,6 +62,7 @@ export function buildNetworkOwner(id: string): string {
 
 /** Detaches every network attachment `owner` holds in the store (RUN namespaces a dead build left). Idempotent. */
 async function detachOwned(storeRoot: string, owner: string): Promise<void> {
+  const { detachNetwork, listAttachments } = await import('../../network/attach.ts');
   for (const rec of await listAttachments(storeRoot)) {
     if (rec.owner === owner) await detachNetwork(rec.containerId, undefined, { root: storeRoot, rootless: isRootless() }).catch(() => {});
   }
@@ -79,6 +79,7 @@ export async function cleanBuildDir(dir: string, runc: Runc, storeRoot: string):
     await runc.delete(id, { force: true }).catch(() => {});
   }
   await detachOwned(storeRoot, buildNetworkOwner(basename(dir)));
+  const { unmount } = await import('../../layer/unpack-cache.ts');
   for (const m of await mountsUnder(dir)) await unmount(m).catch(() => unmount(m, { lazy: true }).catch(() => {}));
   await rm(dir, { recursive: true, force: true });
 }
@@ -97,6 +98,9 @@ export async function reclaimBuilds(storeRoot: string, runc: Runc | (() => Promi
     await cleanBuildDir(dir, typeof runc === 'function' ? await runc() : runc, storeRoot);
     out.push(id);
   }
+  // no attachment records (every build without a RUN network, every cached one): the network code never loads
+  if ((await readdir(networkPaths(storeRoot).attachments).catch(() => [] as string[])).length === 0) return out;
+  const { listAttachments } = await import('../../network/attach.ts');
   const live = new Set(await readdir(root).catch(() => [] as string[]));
   const owners = new Set((await listAttachments(storeRoot)).map((r) => r.owner).filter((o): o is string => o?.startsWith('build:') === true));
   for (const owner of owners) if (!live.has(owner.slice('build:'.length))) await detachOwned(storeRoot, owner);

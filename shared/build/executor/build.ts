@@ -11,13 +11,9 @@ import { SkiffError, throwIfAborted } from '../../errors.ts';
 import { digestHex, type Digest } from '../../oci/digest.ts';
 import type { History, ImageConfig, Platform } from '../../oci/types.ts';
 import { formatPlatform } from '../../image/platform.ts';
-import { decompress } from '../../layer/compression.ts';
-import { applyLayer } from '../../layer/apply.ts';
-import { mountOverlay } from '../../layer/unpack-cache.ts';
 import { formatReference, localTagForm } from '../../ref/reference.ts';
 import { parseImageName } from '../../ref/transport-name.ts';
-import { ensurePrivateDir, Runc, runcRootFor } from '../../runtime/runc.ts';
-import { ociRuntime } from '../../runtime/oci-runtime.ts';
+import type { Runc } from '../../runtime/runc.ts';
 import { DEFAULT_PATH } from '../../runtime/spec.ts';
 import { openStore } from '../../store/store.ts';
 import { copyCreatedBy, findStage, IgnoreMatcher, loadIgnoreFile, parseDockerfile, planBuild } from '../dockerfile/index.ts';
@@ -33,15 +29,13 @@ import type { NamedContext } from '../context/named-contexts.ts';
 import { BuildDir, reclaimBuilds } from './build-dir.ts';
 import { prepareCopy } from './copy-step.ts';
 import { publishImage } from './publish.ts';
-import { lowersOf, type StageLayer } from './layers.ts';
+import type { StageLayer } from './layers.ts';
 import { createReporter, stepText } from './report.ts';
-import { executeRun, runKeyDescription } from './run-step.ts';
+import { runKeyDescription } from './run-key.ts';
 import type { BuildCtx, BuildOptions, BuildStats, StageResult } from './types.ts';
-import { WorkingRoot } from './working-root.ts';
+import type { WorkingRoot } from './working-root.ts';
 import { ConfigSizeMeter } from './config-size.ts';
 import { checkDocumentSize } from '../../oci/document-size.ts';
-import { RootWriter } from './root-writer.ts';
-import { resolveUser } from '../../runtime/user.ts';
 import { checkWorkdir } from '../../runtime/spec.ts';
 
 export type { BuildOptions, BuildStats } from './types.ts';
@@ -58,6 +52,7 @@ export interface BuildResult {
 
 /** The runc handle builds use: containers.conf's runtime (ociRuntime; runc by default) with skiff's runc root (a private dir). */
 export async function buildRunc(o: { runc?: string; runcRoot?: string } = {}): Promise<Runc> {
+  const [{ ensurePrivateDir, Runc, runcRootFor }, { ociRuntime }] = await Promise.all([import('../../runtime/runc.ts'), import('../../runtime/oci-runtime.ts')]);
   const root = o.runcRoot ?? runcRootFor();
   await ensurePrivateDir(root);
   return new Runc(o.runc ?? ociRuntime().path, root);
@@ -171,6 +166,7 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined, na
       if (p === undefined) {
         p = (async () => {
           await claimHits(layers);
+          const [{ lowersOf }, { mountOverlay }] = await Promise.all([import('./layers.ts'), import('../../layer/unpack-cache.ts')]);
           const lowers = await lowersOf(store, layers, so);
           if (lowers.length === 1) return lowers[0]!;
           const target = (await buildDir()).path('m');
@@ -342,6 +338,7 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined, na
         return { layer, created, cached: true };
       }
       await claimHits(below);
+      const { WorkingRoot, lowersOf, RootWriter, resolveUser } = await missCode();
       const wr = await WorkingRoot.open(await buildDir(), await lowersOf(store, below, { ...so, onWarning: (m) => reporter.warn(m) }), so);
       let layer: StageLayer | undefined;
       try {
@@ -461,9 +458,10 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined, na
         const alt = step.run ? buildahAlt(bchain, key, true, createdBy) : { lookup: undefined, next: () => undefined };
         bchain = undefined;
         const r = await layerStep(idx, key, layers, workdirs, async (wr) => {
-          if (step.run) await executeRun(ctx, step, idx, wr, cc, ps.platform);
+          if (step.run) await (await import('./run-step.ts')).executeRun(ctx, step, idx, wr, cc, ps.platform);
           else {
             if (cc.WorkingDir) {
+              const { RootWriter, resolveUser } = await missCode();
               const u = await resolveUser(wr.rootfs, cc.User);
               await new RootWriter(wr.rootfs).dir(checkWorkdir(cc.WorkingDir), { uid: u.uid, gid: u.gid });
             }
@@ -584,6 +582,7 @@ export function checkTags(tags: readonly string[]): { local: string[]; remote: s
 async function squash(ctx: BuildCtx, r: StageResult): Promise<StageResult> {
   const so = { signal: ctx.o.signal };
   const base = r.layers.slice(0, r.baseLayerCount);
+  const [{ WorkingRoot, lowersOf }, { decompress }, { applyLayer }] = await Promise.all([missCode(), import('../../layer/compression.ts'), import('../../layer/apply.ts')]);
   const wr = await WorkingRoot.open(await ctx.buildDir(), await lowersOf(ctx.store, base, so), so);
   let layer: StageLayer | undefined;
   try {
@@ -599,6 +598,20 @@ async function squash(ctx: BuildCtx, r: StageResult): Promise<StageResult> {
   if (layer) delete history[history.length - 1]!.empty_layer;
   const layers = layer ? [...base, layer] : base;
   return { ...r, layers, history, config: { ...r.config, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) }, history } };
+}
+
+/**
+ * The code only a step that misses the cache runs (a working root over the layers below, its directories made as
+ * the step's user): imported on the first miss, so a fully cached build loads no layer apply, tar or runc code.
+ */
+async function missCode() {
+  const [{ WorkingRoot }, { lowersOf }, { RootWriter }, { resolveUser }] = await Promise.all([
+    import('./working-root.ts'),
+    import('./layers.ts'),
+    import('./root-writer.ts'),
+    import('../../runtime/user.ts'),
+  ]);
+  return { WorkingRoot, lowersOf, RootWriter, resolveUser };
 }
 
 /** `config` with `PATH=<the default>` first in Env when Env has no PATH (idempotent; returns a copy when changed). */

@@ -11,14 +11,11 @@ import { lstat, realpath } from 'node:fs/promises';
 import { posix, relative } from 'node:path';
 import { SkiffError, throwIfAborted } from '../../errors.ts';
 import { resolveInRoot } from '../../runtime/in-root.ts';
-import { resolveUser } from '../../runtime/user.ts';
 import { IgnoreMatcher, hasGlob, isUrl, type ResolvedStep } from '../dockerfile/index.ts';
-import { archiveKind, extractArchive } from './archive.ts';
-import { RootWriter, type Owner } from './root-writer.ts';
+import type { Owner, RootWriter } from './root-writer.ts';
 import { TaskPool } from './pool.ts';
 import { expandGlob, FS_CONCURRENCY, selectionDigest, walkTree, type TreeEntry } from './tree.ts';
 import type { BuildCtx } from './types.ts';
-import { download } from './url.ts';
 
 type Item =
   | { kind: 'tree'; src: string; rel: string; entries: TreeEntry[]; fromStage: boolean }
@@ -91,6 +88,7 @@ export async function prepareCopy(ctx: BuildCtx, step: ResolvedStep, stageIndex:
   }
   for (const u of urls) {
     const file = (await ctx.buildDir()).path('dl');
+    const { download } = await import('./url.ts');
     const d = await download(u, file, { ...(c.options.checksum && { checksum: c.options.checksum }), maxBytes: ctx.o.addUrlMaxBytes, ...so });
     items.push({ kind: 'url', file, name: d.name, ...(d.lastModified && { mtime: d.lastModified }) });
     keyParts.push(['url', u, d.sha256]);
@@ -125,6 +123,7 @@ export async function prepareCopy(ctx: BuildCtx, step: ResolvedStep, stageIndex:
 async function applyCopy(ctx: BuildCtx, step: ResolvedStep, items: Item[], root: string, fromStage: boolean): Promise<void> {
   const c = step.copy!;
   const kind = step.instruction.kind;
+  const { RootWriter, resolveUser } = await writeCode();
   const w = new RootWriter(root);
   let chown: Owner | undefined;
   if (c.options.chown) {
@@ -168,6 +167,7 @@ async function applyCopy(ctx: BuildCtx, step: ResolvedStep, items: Item[], root:
       continue;
     }
     if (kind === 'ADD' && top.type === 'file' && !fromStage) {
+      const { archiveKind, extractArchive } = await import('./archive.ts');
       const ak = await archiveKind(top.host);
       if (ak !== undefined) {
         const into = await w.dir(dest, chown);
@@ -187,6 +187,11 @@ async function place(w: RootWriter, cp: string, e: TreeEntry, owner: Owner, mode
   else if (e.type === 'symlink') await w.symlink(cp, e.link ?? '', owner, e.st.mtime, parentOwner);
 }
 
+/** What applying a copy writes with: loaded when a copy is applied (a cache miss), never for a cached step. */
+async function writeCode() {
+  const [{ RootWriter }, { resolveUser }] = await Promise.all([import('./root-writer.ts'), import('../../runtime/user.ts')]);
+  return { RootWriter, resolveUser };
+}
 
 /**
  * `FROM NAME` of a `--build-context` directory (BuildKit: the directory is the stage's root filesystem): the
@@ -200,6 +205,7 @@ export async function prepareContextRoot(ctx: BuildCtx, dir: string, ignore: Ign
   return {
     digest,
     async apply(root) {
+      const { RootWriter } = await writeCode();
       const w = new RootWriter(root);
       const owner = { uid: 0, gid: 0 };
       for (const e of entries.slice(1)) {

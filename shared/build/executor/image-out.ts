@@ -18,9 +18,6 @@ import type { Digest } from '../../oci/digest.ts';
 import type { Descriptor, History, ImageConfig } from '../../oci/types.ts';
 import { storeSink } from '../../store/sink.ts';
 import type { Store } from '../../store/store.ts';
-import { applyLayer } from '../../layer/apply.ts';
-import { decompress } from '../../layer/compression.ts';
-import { packTree } from '../../layer/tar-write.ts';
 import type { StageLayer } from './layers.ts';
 
 /** What the built image's documents are made from. */
@@ -86,6 +83,8 @@ export async function writeBuiltImage(store: Store, r: BuiltImageInput, o: Built
 /** Applies `layers` in order into directory `dest` (created), confined: the image's filesystem as plain files. */
 export async function exportRootfs(store: Store, layers: readonly StageLayer[], dest: string, o: Cancellable = {}): Promise<void> {
   await mkdir(dest, { recursive: true, mode: 0o755 });
+  // layer apply and tar code load only for an export (--output), never for a build that only names its image
+  const [{ decompress }, { applyLayer }] = await Promise.all([import('../../layer/compression.ts'), import('../../layer/apply.ts')]);
   for (const l of layers) {
     const { stream } = await decompress(await store.blobs.open(l.descriptor, o), o);
     await applyLayer(dest, stream, { mode: 'merged', ...o });
@@ -94,5 +93,6 @@ export async function exportRootfs(store: Store, layers: readonly StageLayer[], 
 
 /** Writes the tree at `dir` as a tar file `file`. */
 export async function tarTree(dir: string, file: string, o: { mtime?: Date; signal?: AbortSignal } = {}): Promise<void> {
+  const { packTree } = await import('../../layer/tar-write.ts');
   await pipeline(packTree(dir, o), createWriteStream(file, { mode: 0o644 }));
 }

@@ -30,9 +30,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { SkiffError, type Cancellable } from '../../errors.ts';
-import { attachNetwork, detachNetwork } from '../../network/attach.ts';
 import { checkNetworkName } from '../../network/network-config.ts';
-import { pastaHook, servePastaHook } from '../../network/pasta-hook.ts';
 import type { NetworkState } from '../../network/types.ts';
 import type { EtcFilesOptions } from '../../runtime/etc-files.ts';
 import { isRootless } from '../../runtime/rootless.ts';
@@ -115,6 +113,7 @@ function buildBridge(bd: BuildDir, name: string, o: Cancellable): Promise<Networ
   const id = newId();
   const attempt = (async () => {
     await bd.noteNetwork(id);
+    const { attachNetwork } = await import('../../network/attach.ts');
     try {
       return await attachNetwork(id, { mode: 'bridge', networks: [name], ports: [], hostname: id.slice(0, 12), owner: buildNetworkOwner(bd.id) }, { root: bd.storeRoot, rootless: false, signal: o.signal });
     } catch (e) {
@@ -136,6 +135,8 @@ function buildBridge(bd: BuildDir, name: string, o: Cancellable): Promise<Networ
  * On failure nothing of the step is left attached.
  */
 export async function openRunNetwork(bd: BuildDir, mode: string, stageIndex: number, o: Cancellable = {}): Promise<RunNetwork> {
+  // the attach code loads only here, when a RUN step opens a network (a cached build never does)
+  const [{ attachNetwork, detachNetwork }, { pastaHook, servePastaHook }] = await Promise.all([import('../../network/attach.ts'), import('../../network/pasta-hook.ts')]);
   const hostname = stageId(bd, stageIndex).slice(0, 12);
   const base = { hostname, serve: async () => {}, release: async () => {} };
   if (mode === 'none' || mode === 'host') return { ...base, spec: { network: mode }, etc: { network: mode } };

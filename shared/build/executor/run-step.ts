@@ -30,46 +30,13 @@ import { checkWorkdir } from '../../runtime/spec.ts';
 import { resolveUser } from '../../runtime/user.ts';
 import { formatPlatform, hostPlatform } from '../../image/platform.ts';
 import type { Platform } from '../../oci/types.ts';
-import { checkEntitlements, type ResolvedStep, type RunMount } from '../dockerfile/index.ts';
-import { selectionDigest, walkTree } from './tree.ts';
+import { type ResolvedStep, type RunMount } from '../dockerfile/index.ts';
+import { walkTree } from './tree.ts';
 import type { BuildCtx } from './types.ts';
 import type { WorkingRoot } from './working-root.ts';
 import { RootWriter } from './root-writer.ts';
 import { stepText } from './report.ts';
 import { openRunNetwork, runNetworkMode, type RunNetwork } from './run-network.ts';
-
-/** The key contributions of a RUN's bind mounts (content of context sources, stage keys of stage sources). */
-export async function runKeyDescription(ctx: BuildCtx, step: ResolvedStep, stageIndex: number): Promise<unknown> {
-  const run = step.run!;
-  checkEntitlements(run.options, ctx.o.allow ?? []);
-  const binds: unknown[] = [];
-  for (const m of run.options.mounts) {
-    if (m.type !== 'bind') continue;
-    if (m.from !== undefined) {
-      binds.push([m.target, 'from', await ctx.stageKey(m.from, stageIndex), m.source]);
-      continue;
-    }
-    const host = await resolveInRoot(ctx.contextReal, m.source);
-    const rel = posix.relative('/', posix.normalize(`/${m.source}`));
-    const st = await lstat(host).catch(() => undefined);
-    if (st === undefined) throw new SkiffError('ENOTFOUND', `RUN --mount source ${m.source} does not exist in the build context`);
-    const entries = await walkTree(host, { matcher: ctx.ignore, ctxPrefix: rel === '.' ? '' : rel });
-    binds.push([m.target, 'context', await selectionDigest(entries, ctx.digests)]);
-  }
-  return {
-    argv: run.argv,
-    script: run.script ?? null,
-    env: run.env,
-    mounts: run.options.mounts.map((m) => ({ ...m })),
-    network: runNetworkMode(run.options.network, ctx.o.network),
-    security: run.options.security,
-    binds,
-    // build-wide RUN settings enter the key only when given, so keys of builds without them stay as they were
-    ...(ctx.o.capAdd?.length && { capAdd: ctx.o.capAdd }),
-    ...(ctx.o.capDrop?.length && { capDrop: ctx.o.capDrop }),
-    ...(ctx.o.runMounts?.length && { runMounts: ctx.o.runMounts.map((v) => [v.source, v.destination, v.options ?? []]) }),
-  };
-}
 
 /** A plain cache id is used as the directory name; anything else is hashed so it can never name a path. */
 export function cacheDirName(id: string): string {

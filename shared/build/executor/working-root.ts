@@ -11,8 +11,8 @@ import type { Digest } from '../../oci/digest.ts';
 import { createBundle, teardownBundle, type Bundle } from '../../runtime/bundle.ts';
 import type { SpecMount } from '../../runtime/types.ts';
 import { adoptDir, chainIDs, unmount } from '../../layer/unpack-cache.ts';
-import { diffUpper } from '../../layer/diff.ts';
-import { getXattrs } from '../../layer/xattr.ts';
+import { diffUpper, isOpaque } from '../../layer/diff.ts';
+import { readTreeXattrs } from '../../layer/xattr.ts';
 import type { Store } from '../../store/store.ts';
 import type { BuildDir } from './build-dir.ts';
 import { storeTarLayer, type StageLayer } from './layers.ts';
@@ -108,21 +108,28 @@ export class WorkingRoot {
    * path the RUN could redirect. What the RUN moved or replaced stays in the layer as the RUN left it; the build
    * goes on (buildah and BuildKit do the same: the RUN's own changes are its layer).
    */
-  async #removeStubs(): Promise<void> {
+  async #removeStubs(xattrs: Map<string, Map<string, Buffer>>): Promise<void> {
     const upper = this.bundle.upper;
+    const stub = (want: 'dir' | 'file') => (st: Stats, host: string, plain: string) => isStub(st, host, want, xattrs.get(plain));
+    // what is removed leaves the xattr map too (the layer and the adopted dir are read from it)
+    const remove = async (p: string, ok: (st: Stats, host: string, plain: string) => Promise<boolean>) => {
+      const plain = await removeInside(upper, p, ok);
+      if (plain !== undefined) xattrs.delete(plain);
+      return plain !== undefined;
+    };
     for (const rec of this.#stubs) {
       let removedTop = true;
       for (let i = rec.missing.length - 1; i >= 0; i--) {
         const want = i === rec.missing.length - 1 ? rec.kind : 'dir';
-        if (!(await removeInside(upper, rec.missing[i]!, (st, host) => isStub(st, host, want)))) {
+        if (!(await remove(rec.missing[i]!, stub(want)))) {
           removedTop = false;
           break;
         }
       }
       if (!removedTop) continue;
       for (const a of rec.ancestors) {
-        const unchanged = async (st: Stats, host: string) => st.isDirectory() && st.mode === a.mode && st.uid === a.uid && st.gid === a.gid && (await isStub(st, host, 'dir'));
-        if (!(await removeInside(upper, a.path, unchanged))) break;
+        const unchanged = async (st: Stats, host: string, plain: string) => st.isDirectory() && st.mode === a.mode && st.uid === a.uid && st.gid === a.gid && (await stub('dir')(st, host, plain));
+        if (!(await remove(a.path, unchanged))) break;
       }
     }
   }
@@ -133,7 +140,10 @@ export class WorkingRoot {
    */
   async commitLayer(store: Store, o: { mtime?: Date; signal?: AbortSignal; onWarning?: (m: string) => void; adopt?: boolean } = {}): Promise<StageLayer | undefined> {
     await this.unmount();
-    await this.#removeStubs();
+    // With mount stubs to drop: the upper tree's xattrs are read once, before they go — the stubs' opaque test and
+    // the layer (and the adopted dir's clean-up) all use that one getfattr run.
+    const read = this.#stubs.length > 0 ? await readTreeXattrs(this.bundle.upper, o) : undefined;
+    if (read) await this.#removeStubs(read);
     if ((await readdir(this.bundle.upper)).length === 0) return undefined;
     let warned = false;
     let xattrs: ReadonlyMap<string, ReadonlyMap<string, Buffer>> | undefined;
@@ -144,6 +154,7 @@ export class WorkingRoot {
         o.onWarning?.(m);
       },
       onXattrs: (x) => (xattrs = x),
+      ...(read && { xattrs: read }),
       signal: o.signal,
     });
     const layer = await storeTarLayer(store, tar, o.signal ? { signal: o.signal } : {});
@@ -181,10 +192,13 @@ export class WorkingRoot {
   }
 }
 
-/** True when `st` (at `host`) is still an untouched runtime stub of `kind`: an empty, non-opaque dir or empty file. */
-async function isStub(st: Stats, host: string, kind: 'dir' | 'file'): Promise<boolean> {
+/**
+ * True when `st` (at `host`, with xattrs `x`) is still an untouched runtime stub of `kind`: an empty, non-opaque dir
+ * or an empty file.
+ */
+async function isStub(st: Stats, host: string, kind: 'dir' | 'file', x: ReadonlyMap<string, Buffer> | undefined): Promise<boolean> {
   if (kind === 'file') return st.isFile() && st.size === 0;
-  return st.isDirectory() && (await readdir(host)).length === 0 && !(await isOpaque(host));
+  return st.isDirectory() && (await readdir(host)).length === 0 && !isOpaque(x);
 }
 
 /**
@@ -192,41 +206,36 @@ async function isStub(st: Stats, host: string, kind: 'dir' | 'file'): Promise<bo
  * `root`: the parent is reached one component at a time with lstat (a symbolic link or non-directory on the way
  * means "not ours": nothing is removed), opened O_NOFOLLOW|O_DIRECTORY and checked to be the directory the walk saw
  * (same device and inode); the entry is then examined and removed through that handle's /proc/<pid>/fd path, so no
- * rename or link made in between can redirect the removal. Returns whether `p` was removed.
+ * rename or link made in between can redirect the removal. `ok` also gets the entry's path as the walk reached it
+ * (the key of readTreeXattrs(root)). Returns that path when `p` was removed, else undefined.
  */
-async function removeInside(root: string, p: string, ok: (st: Stats, host: string) => Promise<boolean>): Promise<boolean> {
+async function removeInside(root: string, p: string, ok: (st: Stats, host: string, plain: string) => Promise<boolean>): Promise<string | undefined> {
   const parts = posix.normalize(`/${p}`).split('/').filter((c) => c !== '' && c !== '.' && c !== '..');
   const name = parts.pop();
-  if (name === undefined) return false;
+  if (name === undefined) return undefined;
   let parent = root;
   let pst = await lstat(parent).catch(() => undefined);
   for (const c of parts) {
     parent = join(parent, c);
     pst = await lstat(parent).catch(() => undefined);
-    if (pst === undefined || !pst.isDirectory()) return false;
+    if (pst === undefined || !pst.isDirectory()) return undefined;
   }
-  if (pst === undefined || !pst.isDirectory()) return false;
+  if (pst === undefined || !pst.isDirectory()) return undefined;
   const fh = await open(parent, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch(() => undefined);
-  if (fh === undefined) return false;
+  if (fh === undefined) return undefined;
   try {
     const held = await fh.stat();
-    if (held.dev !== pst.dev || held.ino !== pst.ino) return false;
-    // /proc/<pid>, not /proc/self: the opaque check runs getfattr, a child process, on this path
+    if (held.dev !== pst.dev || held.ino !== pst.ino) return undefined;
     const host = `/proc/${process.pid}/fd/${fh.fd}/${name}`;
     const st = await lstat(host).catch(() => undefined);
-    if (st === undefined || st.dev !== held.dev || !(await ok(st, host))) return false;
+    if (st === undefined || st.dev !== held.dev || !(await ok(st, host, join(parent, name)))) return undefined;
     if (st.isDirectory()) await rmdir(host);
     else await unlink(host);
-    return true;
+    return join(parent, name);
   } catch {
-    return false;
+    return undefined;
   } finally {
     await fh.close();
   }
 }
 
-async function isOpaque(p: string): Promise<boolean> {
-  const x = await getXattrs(p).catch(() => new Map<string, Buffer>());
-  const v = x.get('trusted.overlay.opaque');
-  return v !== undefined && v.toString() === 'y';
-}
