@@ -9,7 +9,8 @@
 //       which exits on TERM) + `pod rm -f` (issue 13; the infra images are built untimed first)  target ≤ 0.8×
 // Each scenario alternates the tools (podman first on even runs), RUNS times; min and median wall times, the
 // median CPU time of the processes each waited for (user + system of the CLI and the children it reaped: runc,
-// mount; not conmon or a detached container) and the median ratio skiff/podman are printed. skiff runs as its
+// mount; not conmon or a detached container — podman runs even `run --rm` under conmon, so its runc is not
+// counted, while skiff's foreground runc is) and the median ratio skiff/podman are printed. skiff runs as its
 // users run it, bin/run-tool.mjs executed as a program, so a hot command starts from its start-up snapshot.
 // With --baseline BIN (another checkout's bin/run-tool.mjs, its dist built), that build runs as a third
 // contestant in (a), (b) and (d), alternated with the other two, against the same store. Everything lives on tmpfs (--dir, default /dev/shm) for both.
