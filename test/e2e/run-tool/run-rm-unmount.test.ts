@@ -1,12 +1,15 @@
 // `run --rm`: runc unmounts the container's rootfs itself (a poststop hook) as it destroys the container, so the
 // CLI's cleanup starts no `umount` of its own; the container still ends unmounted and removed with its exit code.
 // A `run` without --rm gets no such hook (its rootfs stays for `mount`, `cp` and `commit` until its cleanup).
-import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox, makeBusyboxImage } from '../../helpers/busybox.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 import { ok, rt } from './images-helpers.ts';
+import { asUser, canRunRootless, makeUser, removeUser, repo, type TestUser } from './rootless-helpers.ts';
 
 let root = '';
 let log = '';
@@ -56,5 +59,45 @@ describe.skipIf(!isRoot || !hasBusybox)('run --rm unmounts through runc', () => 
     expect(umountCallers()).toEqual(['cli']);
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(join(root, 'containers', id));
     ok(rt(['--root', root, 'rm', id]));
+  });
+});
+
+describe.skipIf(!canRunRootless)('rootless run --rm unmounts through runc', () => {
+  let scratch: { dir: string; cleanup: () => Promise<void> } | undefined;
+  let u: TestUser | undefined;
+
+  beforeAll(async () => {
+    scratch = await scratchDir('skiff-rm-unmount-rl-');
+    chmodSync(scratch.dir, 0o755);
+    const rootfs = join(scratch.dir, 'rootfs');
+    execFileSync('bash', [join(repo, 'scripts/make-busybox-rootfs.sh'), rootfs]);
+    const tarball = join(scratch.dir, 'busybox.tar');
+    execFileSync('tar', ['--numeric-owner', '-C', rootfs, '-cf', tarball, '.']);
+    chmodSync(tarball, 0o644);
+    u = makeUser(`skiff-rmu-${randomBytes(3).toString('hex')}`, true);
+    const r = asUser(u, ['import', tarball, 'busybox']);
+    if (r.status !== 0) throw new Error(`import failed: ${r.stderr}`);
+  }, 120_000);
+  afterAll(async () => {
+    if (u) removeUser(u);
+    await scratch?.cleanup();
+  }, 60_000);
+
+  it('in the user namespace too, the hook unmounts the rootfs and the CLI runs no umount', () => {
+    const shim = join(scratch!.dir, 'shim');
+    mkdirSync(shim);
+    const rlog = join(scratch!.dir, 'umount.log');
+    writeFileSync(rlog, '');
+    chmodSync(rlog, 0o666);
+    chmodSync(shim, 0o755);
+    const real = ['/usr/bin/umount', '/bin/umount'].find((p) => existsSync(p))!;
+    writeFileSync(join(shim, 'umount'), `#!/bin/sh\necho "$(cat /proc/$PPID/comm) $*" >> ${rlog}\nexec ${real} "$@"\n`);
+    chmodSync(join(shim, 'umount'), 0o755);
+    const r = asUser(u!, ['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'echo rl; exit 4'], { env: { PATH: `${shim}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`, SKIFF_UMOUNT: join(shim, 'umount') } });
+    expect(r.stdout).toBe('rl\n');
+    expect(r.status, r.stderr).toBe(4);
+    const callers = readFileSync(rlog, 'utf8').trim().split('\n').filter(Boolean).map((l) => (l.startsWith('sh ') ? 'hook' : 'cli'));
+    expect(callers).toEqual(['hook']);
+    expect(asUser(u!, ['ps', '-aq']).stdout).toBe('');
   });
 });
