@@ -7,11 +7,16 @@
 //       (c2) `load` + first `run` (both tools load the same docker-archive).                target ≤ 0.7×
 //   (d) a pod's life: `pod create --network none` + `run -d --pod` (starts the infra container, then the member,
 //       which exits on TERM) + `pod rm -f` (issue 13; the infra images are built untimed first)  target ≤ 0.8×
-// Each scenario alternates the tools (podman first on even runs), RUNS times; min and median wall times and
-// the median ratio skiff/podman are printed. Everything lives on tmpfs (--dir, default /dev/shm) for both.
+// Each scenario alternates the tools (podman first on even runs), RUNS times; min and median wall times, the
+// median CPU time of the processes each waited for (user + system of the CLI and the children it reaped: runc,
+// mount; not conmon or a detached container — podman runs even `run --rm` under conmon, so its runc is not
+// counted, while skiff's foreground runc is) and the median ratio skiff/podman are printed. skiff runs as its
+// users run it, bin/run-tool.mjs executed as a program, so a hot command starts from its start-up snapshot.
+// With --baseline BIN (another checkout's bin/run-tool.mjs, its dist built), that build runs as a third
+// contestant in (a), (b) and (d), alternated with the other two, against the same store. Everything lives on tmpfs (--dir, default /dev/shm) for both.
 // With --profile, a CPU profile of one skiff `run --rm` is taken (node --cpu-prof) and the top self-time
 // entries are printed, next to the fixed costs: node start, bundle load, `runc run` alone.
-// Usage: npm run bench:run [-- --runs N] [--files N] [--only a,b,c,d] [--profile] [--dir DIR]
+// Usage: npm run bench:run [-- --runs N] [--files N] [--only a,b,c,d] [--profile] [--dir DIR] [--baseline BIN]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -25,6 +30,7 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'a,b,c,d' },
     profile: { type: 'boolean', default: false },
     dir: { type: 'string', default: '/dev/shm' },
+    baseline: { type: 'string' },
   },
 });
 const RUNS = Math.max(1, Number(values.runs));
@@ -37,31 +43,47 @@ const base = mkdtempSync(join(values.dir!, 'skiff-bench-run-'));
 const SK_ROOT = join(base, 'skiff');
 const POD = ['--root', join(base, 'podman-root'), '--runroot', join(base, 'podman-run'), '--storage-driver', 'overlay'];
 
-const skiff = (root: string, args: string[]) => sh(NODE, [RUN_TOOL, '--root', root, ...args]);
+const skiff = (root: string, args: string[]) => sh(RUN_TOOL, ['--root', root, ...args]);
+const BASELINE = values.baseline === undefined ? undefined : resolve(values.baseline);
+const baseline = (root: string, args: string[]) => sh(BASELINE!, ['--root', root, ...args]);
 const podman = (args: string[], pod = POD) => sh('podman', [...pod, ...args]);
 
 
+type Who = 'skiff' | 'podman' | 'baseline';
 interface Row {
   name: string;
   target: number;
-  skiff: number[];
-  podman: number[];
+  wall: Record<Who, number[]>;
+  cpu: Record<Who, number[]>;
 }
 const rows: Row[] = [];
 
-/** Alternates the two tools RUNS times; `prepare` runs untimed before each measurement. */
-function compare(name: string, target: number, s: { prepare?: () => void; run: () => void }, p: { prepare?: () => void; run: () => void }): void {
-  const row: Row = { name, target, skiff: [], podman: [] };
+/** CPU time (ms, user + system) of this process's reaped children so far, from /proc/self/stat (10 ms ticks). */
+function childrenCpu(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) * 10; // cutime, cstime (fields 16, 17)
+}
+
+type Contestant = { prepare?: () => void; run: () => void };
+
+/** Alternates the tools RUNS times (the baseline too when given); `prepare` runs untimed before each measurement. */
+function compare(name: string, target: number, s: Contestant, p: Contestant, b?: Contestant): void {
+  const row: Row = { name, target, wall: { skiff: [], podman: [], baseline: [] }, cpu: { skiff: [], podman: [], baseline: [] } };
   for (let i = 0; i < RUNS; i++) {
-    const order = i % 2 === 0 ? (['podman', 'skiff'] as const) : (['skiff', 'podman'] as const);
+    const two: Who[] = i % 2 === 0 ? ['podman', 'skiff'] : ['skiff', 'podman'];
+    const order: Who[] = b ? (i % 2 === 0 ? ['baseline', ...two] : [...two, 'baseline']) : two;
     for (const who of order) {
-      const x = who === 'skiff' ? s : p;
+      const x = who === 'skiff' ? s : who === 'podman' ? p : b!;
       x.prepare?.();
-      row[who].push(timed(x.run));
+      const c = childrenCpu();
+      row.wall[who].push(timed(x.run));
+      row.cpu[who].push(childrenCpu() - c);
     }
   }
   rows.push(row);
-  process.stderr.write(`${name}: skiff ${median(row.skiff).toFixed(0)} ms, podman ${median(row.podman).toFixed(0)} ms\n`);
+  const b1 = b ? `, baseline ${median(row.wall.baseline).toFixed(0)} ms` : '';
+  process.stderr.write(`${name}: skiff ${median(row.wall.skiff).toFixed(0)} ms, podman ${median(row.wall.podman).toFixed(0)} ms${b1}\n`);
 }
 
 
@@ -110,7 +132,8 @@ try {
   if (ONLY.has('a')) {
     compare('(a) run --rm --network none IMAGE true', 0.4,
       { run: () => skiff(SK_ROOT, ['run', '--rm', '--network', 'none', IMG, 'true']) },
-      { run: () => podman(['run', '--rm', '--network', 'none', IMG, 'true']) });
+      { run: () => podman(['run', '--rm', '--network', 'none', IMG, 'true']) },
+      BASELINE ? { run: () => baseline(SK_ROOT, ['run', '--rm', '--network', 'none', IMG, 'true']) } : undefined);
   }
   if (ONLY.has('b')) {
     const script = ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.05; done'];
@@ -119,7 +142,7 @@ try {
       f(['stop', id]);
       f(['rm', id]);
     };
-    compare('(b) run -d + stop + rm', 0.5, { run: cycle((a) => skiff(SK_ROOT, a)) }, { run: cycle((a) => podman(a)) });
+    compare('(b) run -d + stop + rm', 0.5, { run: cycle((a) => skiff(SK_ROOT, a)) }, { run: cycle((a) => podman(a)) }, BASELINE ? { run: cycle((a) => baseline(SK_ROOT, a)) } : undefined);
   }
   if (ONLY.has('d')) {
     const script = ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.05; done'];
@@ -135,7 +158,7 @@ try {
       f(['run', '-d', '--pod', name, IMG, ...script]);
       f(['pod', 'rm', '-f', name]);
     };
-    compare('(d) pod create + run -d --pod + pod rm -f', 0.8, { run: podLife((a) => skiff(SK_ROOT, a)) }, { run: podLife((a) => podman(a)) });
+    compare('(d) pod create + run -d --pod + pod rm -f', 0.8, { run: podLife((a) => skiff(SK_ROOT, a)) }, { run: podLife((a) => podman(a)) }, BASELINE ? { run: podLife((a) => baseline(SK_ROOT, a)) } : undefined);
   }
   if (ONLY.has('c')) {
     makeRootfs(join(base, 'big-rootfs'), FILES);
@@ -178,18 +201,22 @@ try {
   }
 
   const out: string[] = [];
-  out.push(`| scenario | skiff min / median (ms) | podman min / median (ms) | ratio (median) | target |`);
-  out.push(`|---|---|---|---|---|`);
+  const withBase = BASELINE !== undefined;
+  out.push(`| scenario | skiff min / median (ms) | podman min / median (ms) | ratio (median) | target | CPU skiff / podman (ms) |${withBase ? ' baseline median (ms), ratio, CPU |' : ''}`);
+  out.push(`|---|---|---|---|---|---|${withBase ? '---|' : ''}`);
   for (const r of rows) {
-    const ratio = median(r.skiff) / median(r.podman);
-    out.push(`| ${r.name} | ${min(r.skiff).toFixed(0)} / ${median(r.skiff).toFixed(0)} | ${min(r.podman).toFixed(0)} / ${median(r.podman).toFixed(0)} | ${ratio.toFixed(2)}× ${ratio <= r.target ? 'ok' : 'MISSED'} | ≤ ${r.target}× |`);
+    const ratio = median(r.wall.skiff) / median(r.wall.podman);
+    const base = withBase && r.wall.baseline.length > 0
+      ? ` ${median(r.wall.baseline).toFixed(0)}, ${(median(r.wall.baseline) / median(r.wall.podman)).toFixed(2)}×, ${median(r.cpu.baseline).toFixed(0)} |`
+      : withBase ? ' |' : '';
+    out.push(`| ${r.name} | ${min(r.wall.skiff).toFixed(0)} / ${median(r.wall.skiff).toFixed(0)} | ${min(r.wall.podman).toFixed(0)} / ${median(r.wall.podman).toFixed(0)} | ${ratio.toFixed(2)}× ${ratio <= r.target ? 'ok' : 'MISSED'} | ≤ ${r.target}× | ${median(r.cpu.skiff).toFixed(0)} / ${median(r.cpu.podman).toFixed(0)} |${base}`);
   }
   process.stdout.write(`\nrun-tool vs podman, ${RUNS} runs each, alternating\n${out.join('\n')}\n`);
 
   if (values.profile) {
     // fixed costs: node start, bundle parse+init, runc alone (a bundle prepared by `create`)
     const nodeStart = median(Array.from({ length: 5 }, () => timed(() => sh(NODE, ['-e', '0']))));
-    const bundleLoad = median(Array.from({ length: 5 }, () => timed(() => sh(NODE, [RUN_TOOL, '--version']))));
+    const bundleLoad = median(Array.from({ length: 5 }, () => timed(() => sh(RUN_TOOL, ['--version']))));
     // runc alone: a `runc spec` bundle over the plain busybox rootfs, process `true`, no terminal
     const rb = join(base, 'runc-bundle');
     mkdirSync(rb, { recursive: true });

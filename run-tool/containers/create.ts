@@ -34,7 +34,7 @@ import { resolveNetworkChoice, resolvePorts, specNetwork, withEndpointSettings }
 import { placeholderJoinPaths, resolveJoins } from './ns-join.ts';
 import { pastaHook } from '../../shared/network/pasta-hook.ts';
 import { removeVolume, resolveVolumeMount } from './volumes.ts';
-import { mountRootfs, prepareLayers, unmountRootfs } from './rootfs-mount.ts';
+import { mountRootfs, prepareLayers, rootfsUnmountHook, unmountRootfs } from './rootfs-mount.ts';
 import { exitError } from './exit-status.ts';
 import { prepareNotifyProxy } from '../systemd/notify.ts';
 import {
@@ -336,7 +336,11 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     await accounts.append(); // after buildSpec resolved the user against the image's own files (podman's order)
     if (o.init) spec.process.args = [INIT_PATH, '--', ...spec.process.args];
     // pasta joins between runc create and runc start: a createRuntime hook makes that point reachable from `runc run`
-    if (netChoice.mode === 'pasta') (spec as RuntimeSpec & { hooks?: Record<string, unknown[]> }).hooks = { createRuntime: [pastaHook(p.dir)] };
+    const hooks: Record<string, unknown[]> = {};
+    if (netChoice.mode === 'pasta') hooks.createRuntime = [pastaHook(p.dir)];
+    // --rm: runc unmounts the rootfs as it destroys the container, so the exit's cleanup spawns no umount
+    if (o.rm === true) hooks.poststop = [rootfsUnmountHook(p.rootfs)];
+    if (Object.keys(hooks).length > 0) (spec as RuntimeSpec & { hooks?: Record<string, unknown[]> }).hooks = hooks;
     if (isRootless() && (o.memory !== undefined || o.cpus !== undefined || o.pidsLimit !== undefined)) {
       o.onWarning?.('WARNING: resource limits are ignored for rootless containers on cgroups v1');
     }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { mountOverlay, unmount } from '../../shared/layer/overlay-mount.ts';
 import type { Digest } from '../../shared/oci/digest.ts';
 import type { Descriptor } from '../../shared/oci/types.ts';
+import { locateProgram } from '../../shared/process/system-programs.ts';
 import { isMountPoint } from '../../shared/runtime/bundle.ts';
 import { layerCacheDir as sharedLayerCacheDir, unpackSettings } from '../../shared/runtime/layer-cache.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -37,6 +38,18 @@ export async function mountRootfs(root: string, id: string, lowers: readonly str
   const p = containerPaths(root, id);
   if (await isMountPoint(p.rootfs)) return;
   await mountOverlay({ lowers, upper: p.upper, work: p.work, target: p.rootfs, signal: o.signal });
+}
+
+/**
+ * The OCI poststop hook of a container removed when it exits (`--rm`): runc unmounts the container's rootfs as it
+ * destroys the container (after `runc run` returns in the foreground, in `runc delete` under a monitor), from its
+ * own cheap fork, so the CLI's cleanup finds the rootfs unmounted and starts no `umount` of its own. Removal
+ * unmounts a `--rm` container's rootfs whatever the user's `mount` count, so the hook need not consult it. It
+ * never fails (a failure would print a runc error after the container's output): when it cannot unmount, the
+ * cleanup does as before. Pure.
+ */
+export function rootfsUnmountHook(rootfs: string, umount = locateProgram('umount') ?? '/bin/umount'): { path: string; args: string[]; timeout: number } {
+  return { path: '/bin/sh', args: ['sh', '-c', '"$1" -- "$0" 2>/dev/null || "$1" -l -- "$0" 2>/dev/null; exit 0', rootfs, umount], timeout: 10 };
 }
 
 /** The file counting the user's `mount` calls that no `unmount` has balanced yet (absent: none). */
