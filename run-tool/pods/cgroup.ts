@@ -39,12 +39,15 @@ export function podLimitsOf(o: { memory?: number; cpus?: number }): PodLimits {
   return out;
 }
 
-/** The directories of cgroup path `path` in each mounted hierarchy that has a controller (or the v2 one). */
-function hierarchyDirs(path: string, mounts: readonly CgroupMount[]): { dir: string; controllers: string[] }[] {
+/**
+ * The directories of cgroup path `path` in each mounted hierarchy that has a controller (or the v2 one); with
+ * `named` also in named ones (`name=systemd`), where runc places members too.
+ */
+function hierarchyDirs(path: string, mounts: readonly CgroupMount[], named = false): { dir: string; controllers: string[] }[] {
   const out: { dir: string; controllers: string[] }[] = [];
   const seen = new Set<string>();
   for (const m of mounts) {
-    const real = m.controllers.filter((c) => !c.startsWith('name='));
+    const real = m.controllers.filter((c) => named || !c.startsWith('name='));
     if (real.length === 0 || seen.has(m.mountPoint)) continue;
     if (m.root !== '/') continue; // a hierarchy mounted from a sub-cgroup (a container's view) is not ours to write
     seen.add(m.mountPoint);
@@ -137,7 +140,7 @@ export async function removePodCgroup(cg: PodCgroup, o: { sysfs?: string } = {})
   }
   const sysfs = o.sysfs ?? '/sys/fs/cgroup';
   if (cgroupVersion(sysfs) === 2) return removeTree(join(sysfs, cg.path));
-  for (const h of hierarchyDirs(cg.path, mountsNow())) await removeTree(h.dir);
+  for (const h of hierarchyDirs(cg.path, mountsNow(), true)) await removeTree(h.dir);
 }
 
 /** The busctl arguments that start pod slice `cg` as a transient unit with `limits` (systemd's StartTransientUnit). Pure. */
