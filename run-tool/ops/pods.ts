@@ -163,8 +163,9 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
       await savePod(root, record);
       await makePodCgroup(record.cgroup, limits);
     } else await savePod(root, record);
-    // root: the pod's /dev/shm, bound into the infra container and every member sharing its IPC namespace
-    const shm = infra && !rootless && share.includes('ipc');
+    // the pod's /dev/shm, bound into the infra container and every member sharing its IPC namespace (rootless: a
+    // mount in the user's own mount namespace, which the CLI and the containers share)
+    const shm = infra && share.includes('ipc');
     if (shm) {
       record.shmMounted = true;
       await savePod(root, record);

@@ -1,10 +1,9 @@
 /**
- * A pod's /dev/shm (podman binds the infra container's shm into every member): as root, a tmpfs mounted on the
- * host at `<root>/pods/<id>/shm` (mode 1777, nosuid, nodev, noexec, `--shm-size`, default 64 MiB) is bound at
+ * A pod's /dev/shm (podman binds the infra container's shm into every member): a tmpfs mounted on the host at `<root>/pods/<id>/shm` (mode 1777, nosuid, nodev, noexec, `--shm-size`, default 64 MiB) is bound at
  * /dev/shm into the infra container and into each member that shares the pod's IPC namespace, so a file one
  * writes there the others see. Mounted at `pod create` (after the record names the pod, so a killed create's
- * mount is found), unmounted by the pod's removal. Rootless: no host mount is possible; each container keeps
- * its own /dev/shm.
+ * mount is found), unmounted by the pod's removal. Rootless the mount lives in the user's mount namespace (the
+ * one the CLI joins and the containers are made in).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,7 +27,7 @@ export function podShmMount(root: string, id: string): MountRequest {
   return { type: 'bind', source: podShmDir(root, id), destination: '/dev/shm', options: ['rbind', 'rprivate', 'nosuid', 'nodev', 'noexec'] };
 }
 
-/** Mounts pod `id`'s shm tmpfs of `size` bytes (idempotent: an existing mount is kept). Root only. */
+/** Mounts pod `id`'s shm tmpfs of `size` bytes (idempotent: an existing mount is kept). */
 export async function mountPodShm(root: string, id: string, size = DEFAULT_SHM_SIZE): Promise<void> {
   const dir = podShmDir(root, id);
   await mkdir(dir, { recursive: true, mode: 0o755 });
