@@ -9,16 +9,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeBusyboxImage } from '../../helpers/busybox.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 import { ok, run } from './commit-cp-helpers.ts';
-import { hasPodPrograms, mountsUnder } from './pod-helpers.ts';
+import { hasPodPrograms, mountsUnder, podCgroups } from './pod-helpers.ts';
 
 const bin = join(import.meta.dirname, '../../../bin/run-tool.mjs');
 const IMG = 'localhost/busybox:latest';
 const V1 = !existsSync('/sys/fs/cgroup/cgroup.controllers');
-
-/** Every cgroup directory named `podId` under any mounted hierarchy's skiff_parent. */
-function podCgroups(podId: string): string[] {
-  return readdirSync('/sys/fs/cgroup').map((h) => join('/sys/fs/cgroup', h, 'skiff_parent', podId)).filter((d) => existsSync(d));
-}
 
 /** The pids listed in `dir`'s tasks file and those of every cgroup below it (v1). */
 function tasksUnder(dir: string): number[] {
