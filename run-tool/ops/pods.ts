@@ -56,6 +56,8 @@ export interface CreatePodOptions {
   cpus?: number;
   /** `--shm-size` in bytes: the infra container's /dev/shm (members sharing IPC use it) */
   shmSize?: number;
+  /** `--share-parent=false`: members get cgroups of their own, not under the pod's */
+  shareParent?: boolean;
   /** remove a pod of the same name first */
   replace?: boolean;
   /** the command line, for inspect's CreateCommand */
@@ -151,6 +153,7 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
     ...(o.volumes?.length && { volumes: o.volumes }),
     ...(Object.keys(limits).length > 0 && { limits }),
     ...(o.shmSize !== undefined && { shmSize: o.shmSize }),
+    ...(o.shareParent === false && { shareParent: false }),
     members: [],
     phase: 'creating',
     creator: thisProcess(),
@@ -270,7 +273,7 @@ export async function podForMember(store: Store, ref: string, o: { ports?: reado
   }
   // a member sharing the infra's IPC namespace uses its /dev/shm too (its own -v at /dev/shm wins, as any pod volume)
   const shm = r.shmMounted && joins.ipc ? [podShmMount(store.paths.root, r.id)] : [];
-  return { pod: r.id, ...(r.infraId && { infra: r.infraId }), created, shareNamespaces: joins, mounts: [...shm, ...(r.mounts ?? [])], volumes: r.volumes ?? [], ...(r.cgroup && { podCgroup: r.cgroup }) };
+  return { pod: r.id, ...(r.infraId && { infra: r.infraId }), created, shareNamespaces: joins, mounts: [...shm, ...(r.mounts ?? [])], volumes: r.volumes ?? [], ...(r.cgroup && r.shareParent !== false && { podCgroup: r.cgroup }) };
 }
 
 /**

@@ -56,6 +56,8 @@ export interface PodRecord {
   volumes?: { name: string; destination: string; options: string[] }[];
   /** the pod's own cgroup (root only), recorded before it is made so a killed create's is found and removed */
   cgroup?: PodCgroup;
+  /** false (`--share-parent=false`): members are not placed under the pod's cgroup (the infra still is) */
+  shareParent?: boolean;
   /** `--memory`/`--cpus` as set on the pod's cgroup (podman's memory_limit, memory_swap, cpu_period, cpu_quota) */
   limits?: PodLimits;
   /** `--shm-size`: the size of the pod's /dev/shm */

@@ -12,7 +12,7 @@ import { withStore } from '../cli-util.ts';
 
 /** Raw `pod create` flags. */
 interface PodCreateFlags {
-  name?: string; publish: string[]; share?: string; shareParent?: string; infra: string; infraImage?: string; infraName?: string;
+  name?: string; publish: string[]; share?: string; shareParent?: string | true; infra: string; infraImage?: string; infraName?: string;
   infraCommand?: string; infraConmonPidfile?: string; exitPolicy: string; hostname?: string; network?: string; addHost: string[]; dns: string[];
   label: string[]; labelFile: string[]; replace?: boolean; podIdFile?: string; userns?: string; memory?: string; cpus?: string; shmSize?: string; volume: string[];
 }
@@ -36,7 +36,7 @@ export function addPodCreateCommand(pod: Command, argv: readonly string[]): void
     .option('-n, --name <name>', 'assign a name to the pod')
     .option('-p, --publish <spec>', "publish a container's port, or a range of ports, to the host", collect, [])
     .option('--share <namespaces>', 'a comma-delimited list of kernel namespaces the pod will share (ipc, net, pid, uts, cgroup, none; +NS adds)')
-    .option('--share-parent [bool]', 'set the pod cgroup as the cgroup parent of its members (accepted; cgroups are per container here)')
+    .option('--share-parent [bool]', 'set the pod cgroup as the cgroup parent of its members (default true)')
     .option('--infra <bool>', 'create an infra container associated with the pod to share namespaces with', 'true')
     .option('--infra-image <image>', 'the image of the infra container (default: built locally from catatonit)')
     .option('--infra-name <name>', 'the name used for the infra container')
@@ -65,6 +65,8 @@ export function addPodCreateCommand(pod: Command, argv: readonly string[]): void
     const memory = f.memory === undefined ? undefined : parseByteSize(f.memory, '--memory');
     const cpus = f.cpus === undefined ? undefined : Number(f.cpus);
     if (cpus !== undefined && (!Number.isFinite(cpus) || cpus <= 0 || f.cpus!.trim() === '')) throw new SkiffError('EINVALID', `invalid --cpus ${JSON.stringify(f.cpus)}: want a positive number of CPUs, e.g. 0.5`);
+    const shareParent = f.shareParent === undefined || f.shareParent === true ? true : goBool(f.shareParent);
+    if (shareParent === undefined) throw new SkiffError('EINVALID', `invalid --share-parent ${JSON.stringify(f.shareParent)}: want true or false`);
     const shmSize = f.shmSize === undefined ? undefined : parseByteSize(f.shmSize, '--shm-size');
     if (shmSize !== undefined && !infra) throw new SkiffError('EINVALID', 'cannot set --shm-size without an infra container: /dev/shm of a pod is its infra container\'s');
     if (!infra && (f.infraImage !== undefined || f.infraCommand !== undefined || f.infraName !== undefined || f.infraConmonPidfile !== undefined)) {
@@ -103,6 +105,7 @@ export function addPodCreateCommand(pod: Command, argv: readonly string[]): void
         ...(memory !== undefined && { memory }),
         ...(cpus !== undefined && { cpus }),
         ...(shmSize !== undefined && { shmSize }),
+        ...(!shareParent && { shareParent: false }),
         replace: f.replace === true,
         createCommand: [...argv],
         onWarning: (m) => void process.stderr.write(`${m}\n`),
