@@ -68,12 +68,17 @@ describe.skipIf(!isRoot || !hasPodPrograms || !V1)('pod cgroup, limits, shared /
     expect(podCgroups(podId)).toEqual([]);
   }, 120_000);
 
-  it('a pod without limits still gets its cgroup (podman\'s), removed with it; bad --cpus and --memory are one-line errors', () => {
+  it('a pod without limits still gets its cgroup (podman\'s), removed with it; --share-parent=false; bad --cpus and --memory are one-line errors', () => {
     const podId = okk(['pod', 'create', '--name', 'plain', '--network', 'none']);
     expect(podCgroups(podId).length).toBeGreaterThan(0);
     expect(readFileSync(`/sys/fs/cgroup/memory/skiff_parent/${podId}/memory.limit_in_bytes`, 'utf8').trim()).not.toBe('0');
     okk(['pod', 'rm', 'plain']);
     expect(podCgroups(podId)).toEqual([]);
+    // --share-parent=false: a member's cgroup is its own, not below the pod's
+    okk(['pod', 'create', '--name', 'apart', '--network', 'none', '--share-parent=false']);
+    const m = okk(['create', '--pod', 'apart', IMG, 'true']);
+    const cfg = JSON.parse(readFileSync(join(root, 'containers', m, 'bundle', 'config.json'), 'utf8')) as { linux: { cgroupsPath: string } };
+    expect(cfg.linux.cgroupsPath).toBe(`/skiff/${m}`);
     for (const bad of [['--cpus', 'lots'], ['--cpus', '0'], ['-m', 'ten']]) {
       const r = sk(['pod', 'create', '--name', 'bad', ...bad]);
       expect(r.status, bad.join(' ')).toBe(125);
