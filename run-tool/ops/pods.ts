@@ -320,9 +320,13 @@ async function eachContainer(list: readonly LoadedContainer[], fn: (c: LoadedCon
   return errors;
 }
 
-/** Starts pod `nameOrId`: the infra container first, then the members in creation order (podman's `pod start`). */
+/** Starts pod `nameOrId`: its cgroup and /dev/shm made again if gone (a reboot), then the infra container, then the members in creation order (podman's `pod start`). */
 export async function startPod(store: Store, nameOrId: string): Promise<PodErrors> {
   const v = await getPod(store, nameOrId);
+  // after a reboot the pod's cgroup and /dev/shm tmpfs are gone: made again (both idempotent) before anything starts
+  const r = v.record;
+  if (r.cgroup?.manager === 'cgroupfs') await makePodCgroup(r.cgroup, r.limits ?? {});
+  if (r.shmMounted) await mountPodShm(store.paths.root, r.id, r.shmSize);
   const list = [...(v.infra ? [v.infra] : []), ...v.members];
   const errors = await eachContainer(list, (c) => startDetached(store, c.record.id));
   return { id: v.record.id, errors };

@@ -2,8 +2,8 @@
 // cgroup exists with --memory/--cpus set, every member's processes are in it, pod rm -f leaves no cgroup and no
 // mount; a file a member writes to /dev/shm another member reads; pod logs -f streams lines of two members
 // written after it started and ends when they exit.
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeBusyboxImage } from '../../helpers/busybox.ts';
@@ -130,5 +130,18 @@ describe.skipIf(!isRoot || !hasPodPrograms || !V1)('pod cgroup, limits, shared /
     // lines came as they were written, not all at the end
     expect(firstSeen['a-two']! - firstSeen['a-one']!).toBeGreaterThan(500);
     expect(Date.now() - started).toBeLessThan(20_000);
+  }, 60_000);
+
+  it('pod start makes the pod cgroup (with its limits) and the /dev/shm tmpfs again when they are gone, as after a reboot', () => {
+    const podId = okk(['pod', 'create', '--name', 'boot', '--network', 'none', '-m', '80m']);
+    okk(['create', '--pod', 'boot', '--name', 'bm', IMG, 'sleep', '300']);
+    // what a reboot does to a pod that is not running: no tmpfs, no cgroup
+    for (const m of mountsUnder(podId)) expect(spawnSync('umount', [m]).status).toBe(0);
+    for (const d of podCgroups(podId)) rmdirSync(d);
+    expect(podCgroups(podId)).toEqual([]);
+    okk(['pod', 'start', 'boot']);
+    expect(readFileSync(`/sys/fs/cgroup/memory/skiff_parent/${podId}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String(80 * 1024 * 1024));
+    expect(mountsUnder(podId).length).toBeGreaterThan(0);
+    expect(okk(['exec', 'bm', 'sh', '-c', 'df -k /dev/shm | tail -1']).split(/\s+/)[0]).toBe('shm');
   }, 60_000);
 });
