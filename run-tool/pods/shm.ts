@@ -1,9 +1,10 @@
 /**
- * A pod's /dev/shm (podman binds the infra container's shm into every member): a tmpfs mounted on the host at `<root>/pods/<id>/shm` (mode 1777, nosuid, nodev, noexec, `--shm-size`, default 64 MiB) is bound at
- * /dev/shm into the infra container and into each member that shares the pod's IPC namespace, so a file one
- * writes there the others see. Mounted at `pod create` (after the record names the pod, so a killed create's
- * mount is found), unmounted by the pod's removal. Rootless the mount lives in the user's mount namespace (the
- * one the CLI joins and the containers are made in).
+ * A pod's /dev/shm (podman binds the infra container's shm into every member): a tmpfs mounted on the host at
+ * `<root>/pods/<id>/shm` (mode 1777, nosuid, nodev, noexec; `--shm-size`, default 65536000 bytes as podman's) is
+ * bound at /dev/shm into the infra container and into each member that shares the pod's IPC namespace, so a file
+ * one writes there the others see. Mounted at `pod create` (after the record names the pod, so a killed create's
+ * mount is found) and again by `pod start` when a reboot removed it; unmounted by the pod's removal. Rootless the
+ * mount lives in the user's mount namespace (the one the CLI joins and the containers are made in).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,8 +15,8 @@ import { isMountPoint, mountsUnder } from '../../shared/runtime/bundle.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import { podPaths } from './state.ts';
 
-/** podman's default /dev/shm size. */
-export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+/** podman 4.3's default size of a pod's /dev/shm (its infra's: `df` shows 64000 KiB). */
+export const DEFAULT_SHM_SIZE = 65_536_000;
 
 /** The host directory of pod `id`'s shm tmpfs. Pure. */
 export function podShmDir(root: string, id: string): string {
