@@ -19,6 +19,24 @@ export function goLogTime(t: string): string {
 }
 
 /**
+ * The writer of log entries for `logs` and `pod logs`: `emitter(prefix)` writes each entry to stdout or stderr as
+ * it was logged, after `prefix` and (with `timestamps`) its time as podman prints it, skipping entries before
+ * `since` or after `until` (podman's TIMESTAMP or DURATION; EINVALID when unreadable, before anything is written).
+ */
+export function logEmitter(f: { since?: string; until?: string; timestamps?: boolean }): (prefix: string) => (es: LogEntry[]) => void {
+  const since = f.since ? parseInputTime(f.since, '--since') : undefined;
+  const until = f.until ? parseInputTime(f.until, '--until', { direction: 'future' }) : undefined;
+  return (prefix) => (es) => {
+    for (const e of es) {
+      const t = Date.parse(e.time.replace(/(\.\d{3})\d*/, '$1'));
+      if (since !== undefined && t < since) continue;
+      if (until !== undefined && t > until) continue;
+      (e.stream === 'stderr' ? process.stderr : process.stdout).write(`${prefix}${f.timestamps ? `${goLogTime(e.time)} ` : ''}${e.text}`);
+    }
+  };
+}
+
+/**
  * Adds `logs [-f] [--tail N] [--since T] [-t] [-n] CONTAINER…` (podman's, from the k8s-file log). With several
  * containers each line starts with the container's short ID, or its name with `-n/--names`, as podman's.
  */
@@ -33,16 +51,7 @@ export function addLogsCommand(program: Command): void {
   addRootOption(cmd).action(async (names: string[], f: { follow?: boolean; tail: string; since?: string; until?: string; timestamps?: boolean; names?: boolean }) => {
     const tail = Number(f.tail);
     if (!Number.isInteger(tail)) throw new SkiffError('EINVALID', `invalid --tail ${f.tail}`);
-    const since = f.since ? parseInputTime(f.since, '--since') : undefined;
-    const until = f.until ? parseInputTime(f.until, '--until', { direction: 'future' }) : undefined;
-    const emitter = (prefix: string) => (es: LogEntry[]): void => {
-      for (const e of es) {
-        const t = Date.parse(e.time.replace(/(\.\d{3})\d*/, '$1'));
-        if (since !== undefined && t < since) continue;
-        if (until !== undefined && t > until) continue;
-        (e.stream === 'stderr' ? process.stderr : process.stdout).write(`${prefix}${f.timestamps ? `${goLogTime(e.time)} ` : ''}${e.text}`);
-      }
-    };
+    const emitter = logEmitter(f);
     await withStore(cmd, async (store) => {
       if (names.length === 1) return streamLog(store, names[0]!, emitter(''), { tail, follow: f.follow === true });
       const loaded = await Promise.all(names.map((n) => loadContainer(store.paths.root, n)));

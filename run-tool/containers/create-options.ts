@@ -4,6 +4,7 @@
 // embedding does, the sections flatten into one options object: `o.memory`, not `o.resources.memory`. A new
 // option goes into the section podman keeps it in; the cgroup section starts when its first flag
 // (--cgroup-parent, --cgroupns) lands.
+import type { PodCgroup } from '../../shared/runtime/cgroup-manager.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import type { SpecDevice, SpecRlimit } from '../../shared/runtime/types.ts';
 import type { HealthConfig, PortMapping, RestartPolicy } from './state.ts';
@@ -38,6 +39,8 @@ export interface ContainerBasicConfig {
   shareNamespaces?: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>>;
   /** The pod the container joins (its full id; the ops layer resolves and checks it) */
   pod?: string;
+  /** a pod member's (and infra's) parent cgroup: the pod's own (podCgroupOf); runc places the container below it */
+  podCgroup?: PodCgroup;
   /** The container is its pod's infra container (podman's IsInfra) */
   isInfra?: boolean;
   /** A file that receives the monitor's (conmon's) pid at every start (podman's ConmonPidFile) */

@@ -327,7 +327,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
       ...(o.sysctls && { sysctls: o.sysctls }),
       etcFiles: etc,
       // rootless: runc (in our user namespace) cannot make cgroups on v1; with no path its rootless manager skips them
-      ...(!isRootless() && { cgroupsPath: cgroupsPathFor(id, cgroupManager(containersConf())) }),
+      ...(!isRootless() && { cgroupsPath: cgroupsPathFor(id, o.podCgroup?.manager ?? cgroupManager(containersConf()), o.podCgroup) }),
       ...(o.seccomp && { seccomp: o.seccomp === 'unconfined' ? ('unconfined' as const) : { path: o.seccomp } }),
       onWarning: o.onWarning,
       annotations: { 'io.container.manager': 'skiff', 'org.opencontainers.image.stopSignal': stopSignal },

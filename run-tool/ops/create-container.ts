@@ -93,7 +93,7 @@ async function createFromSpec(store: Store, o: Omit<CreateContainerOptions, 'rep
     ? () => void (infraStarted = startDetached(store, infra).catch(() => {}))
     : undefined;
   try {
-    return await addPodMember(store, m.pod, () => make({ pod: m.pod, shareNamespaces, mounts, volumes }, early));
+    return await addPodMember(store, m.pod, () => make({ pod: m.pod, shareNamespaces, mounts, volumes, ...(m.podCgroup && { podCgroup: m.podCgroup }) }, early));
   } catch (e) {
     // a pod this call made whose member was not made: its infra, started early, does not run on alone
     if (infraStarted && m.created && infra !== undefined) {

@@ -10,7 +10,13 @@ import { parseSignal } from '../containers/signals.ts';
 import { startDetached } from '../containers/start-container.ts';
 import { killContainer, removeContainer, stopContainer } from '../containers/stop-container.ts';
 import { generateName, listContainers, newContainerId, type LoadedContainer, type PortMapping } from '../containers/state.ts';
+import { containersConf } from '../../shared/config/containers-conf.ts';
+import { cgroupManager, podCgroupOf, type PodCgroup } from '../../shared/runtime/cgroup-manager.ts';
+import { isRootless } from '../../shared/runtime/rootless.ts';
+import { cgroupVersion } from '../containers/cgroup-stats.ts';
+import { makePodCgroup, podLimitsOf, removePodCgroup } from '../pods/cgroup.ts';
 import { ensureInfraImage } from '../pods/infra-image.ts';
+import { mountPodShm, podShmMount, unmountPodShm } from '../pods/shm.ts';
 import { podView, reconcilePods, removePodFully, type PodView } from '../pods/members.ts';
 import { recordEvent } from '../containers/record-event.ts';
 import {
@@ -44,6 +50,14 @@ export interface CreatePodOptions {
   /** `-v`: mounts and named volumes every member gets */
   mounts?: MountRequest[];
   volumes?: { name: string; destination: string; options: string[] }[];
+  /** `--memory` in bytes: the pod cgroup's limit, shared by its members */
+  memory?: number;
+  /** `--cpus`: the pod cgroup's CFS quota */
+  cpus?: number;
+  /** `--shm-size` in bytes: the infra container's /dev/shm (members sharing IPC use it) */
+  shmSize?: number;
+  /** `--share-parent=false`: members get cgroups of their own, not under the pod's */
+  shareParent?: boolean;
   /** remove a pod of the same name first */
   replace?: boolean;
   /** the command line, for inspect's CreateCommand */
@@ -90,6 +104,16 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
   if (!infra && share.length > 0 && o.share !== undefined) throw new SkiffError('EINVALID', 'you cannot share kernel namespaces on the pod level without an infra container');
   if (!infra && (o.ports?.length ?? 0) > 0) throw new SkiffError('EINVALID', 'you must have an infra container to publish port bindings to the host');
   if (o.name !== undefined) validatePodName(o.name);
+  const limits = podLimitsOf({ ...(o.memory !== undefined && { memory: o.memory }), ...(o.cpus !== undefined && { cpus: o.cpus }) });
+  const rootless = isRootless();
+  if (rootless && Object.keys(limits).length > 0) {
+    const flag = o.memory !== undefined ? '--memory' : '--cpus';
+    throw new SkiffError('EUNSUPPORTED', cgroupVersion() === 1
+      ? `${flag} is not supported for rootless pods on cgroups v1: the kernel gives an unprivileged user no cgroup to limit`
+      : `${flag} is not supported for rootless pods yet: set the limit on each container`);
+  }
+  // the manager is resolved before anything is made: `systemd` without systemd fails here, with nothing half-made
+  const manager = rootless ? undefined : cgroupManager(containersConf());
   if (o.replace && o.name !== undefined) {
     const old = await findPod(root, o.name).catch((e: unknown) => {
       if (isSkiffError(e, 'ENOTFOUND')) return undefined;
@@ -127,13 +151,29 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
     addHosts: o.addHosts ?? [],
     ...(o.mounts?.length && { mounts: o.mounts }),
     ...(o.volumes?.length && { volumes: o.volumes }),
+    ...(Object.keys(limits).length > 0 && { limits }),
+    ...(o.shmSize !== undefined && { shmSize: o.shmSize }),
+    ...(o.shareParent === false && { shareParent: false }),
     members: [],
     phase: 'creating',
     creator: thisProcess(),
   };
   try {
     await makePodDir(root, id);
-    await savePod(root, record);
+    if (manager) {
+      // recorded before it is made: a killed create leaves a cgroup the sweep can name
+      record.cgroup = podCgroupOf(id, manager);
+      await savePod(root, record);
+      await makePodCgroup(record.cgroup, limits);
+    } else await savePod(root, record);
+    // the pod's /dev/shm, bound into the infra container and every member sharing its IPC namespace (rootless: a
+    // mount in the user's own mount namespace, which the CLI and the containers share)
+    const shm = infra && share.includes('ipc');
+    if (shm) {
+      record.shmMounted = true;
+      await savePod(root, record);
+      await mountPodShm(root, id, o.shmSize);
+    }
     if (infra) {
       const image = o.infraImage ?? (await ensureInfraImage(store, { signal: o.signal }));
       // the infra container's id is recorded before it is made: a killed create leaves debris the sweep can name
@@ -152,6 +192,8 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
         dns: o.dns ?? [],
         pod: id,
         isInfra: true,
+        ...(record.cgroup && { podCgroup: record.cgroup }),
+        ...(shm ? { mounts: [podShmMount(root, id)] } : o.shmSize !== undefined ? { shmSize: o.shmSize } : {}),
         // mounted again at its start: a pod that is never started holds no overlay mount (`run --pod new:`, whose
         // start follows at once, keeps it)
         ...(o.startsNow && { keepMounted: true }),
@@ -169,6 +211,8 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
     return { id };
   } catch (e) {
     if (record.infraId) await removeContainer(store, record.infraId, { force: true, podRemoval: true }).catch(() => {});
+    if (record.cgroup) await removePodCgroup(record.cgroup).catch(() => {});
+    if (record.shmMounted) await unmountPodShm(root, id).catch(() => {});
     await releasePodName(root, name, id);
     await removePodDir(root, id);
     throw e;
@@ -206,7 +250,7 @@ export async function listPods(store: Store): Promise<PodView[]> {
  * pod's id, its infra container's id and the namespaces a member shares with it. EINVALID (podman's message) for `-p` on a member
  * of a pod that shares its network.
  */
-export async function podForMember(store: Store, ref: string, o: { ports?: readonly PortMapping[]; publishAll?: boolean; network?: string; onWarning?: (m: string) => void; startsNow?: boolean }): Promise<{ pod: string; infra?: string; created: boolean; shareNamespaces: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>>; mounts: MountRequest[]; volumes: { name: string; destination: string; options: string[] }[] }> {
+export async function podForMember(store: Store, ref: string, o: { ports?: readonly PortMapping[]; publishAll?: boolean; network?: string; onWarning?: (m: string) => void; startsNow?: boolean }): Promise<{ pod: string; infra?: string; created: boolean; shareNamespaces: Partial<Record<'network' | 'ipc' | 'uts' | 'pid', string>>; mounts: MountRequest[]; volumes: { name: string; destination: string; options: string[] }[]; podCgroup?: PodCgroup }> {
   let view: PodView;
   const created = ref.startsWith('new:');
   if (created) {
@@ -227,7 +271,9 @@ export async function podForMember(store: Store, ref: string, o: { ports?: reado
     if (r.share.includes('uts')) joins.uts = r.infraId;
     if (r.share.includes('pid')) joins.pid = r.infraId;
   }
-  return { pod: r.id, ...(r.infraId && { infra: r.infraId }), created, shareNamespaces: joins, mounts: r.mounts ?? [], volumes: r.volumes ?? [] };
+  // a member sharing the infra's IPC namespace uses its /dev/shm too (its own -v at /dev/shm wins, as any pod volume)
+  const shm = r.shmMounted && joins.ipc ? [podShmMount(store.paths.root, r.id)] : [];
+  return { pod: r.id, ...(r.infraId && { infra: r.infraId }), created, shareNamespaces: joins, mounts: [...shm, ...(r.mounts ?? [])], volumes: r.volumes ?? [], ...(r.cgroup && r.shareParent !== false && { podCgroup: r.cgroup }) };
 }
 
 /**
@@ -274,9 +320,13 @@ async function eachContainer(list: readonly LoadedContainer[], fn: (c: LoadedCon
   return errors;
 }
 
-/** Starts pod `nameOrId`: the infra container first, then the members in creation order (podman's `pod start`). */
+/** Starts pod `nameOrId`: its cgroup and /dev/shm made again if gone (a reboot), then the infra container, then the members in creation order (podman's `pod start`). */
 export async function startPod(store: Store, nameOrId: string): Promise<PodErrors> {
   const v = await getPod(store, nameOrId);
+  // after a reboot the pod's cgroup and /dev/shm tmpfs are gone: made again (both idempotent) before anything starts
+  const r = v.record;
+  if (r.cgroup?.manager === 'cgroupfs') await makePodCgroup(r.cgroup, r.limits ?? {});
+  if (r.shmMounted) await mountPodShm(store.paths.root, r.id, r.shmSize);
   const list = [...(v.infra ? [v.infra] : []), ...v.members];
   const errors = await eachContainer(list, (c) => startDetached(store, c.record.id));
   return { id: v.record.id, errors };
@@ -349,6 +399,7 @@ export async function inspectPod(store: Store, nameOrId: string): Promise<Record
   for (const p of r.ports) (bindings[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIP, HostPort: String(p.hostPort) });
   const infraNet = v.infra?.record.network as { mode?: string; networks?: string[] } | undefined;
   const all = [...(v.infra ? [v.infra] : []), ...v.members];
+  const lim = r.limits ?? {};
   return {
     Id: r.id,
     Name: r.name,
@@ -358,9 +409,9 @@ export async function inspectPod(store: Store, nameOrId: string): Promise<Record
     State: v.status,
     Hostname: r.hostname,
     ...(Object.keys(r.labels).length > 0 && { Labels: r.labels }), // omitted when empty, as podman's omitempty
-    CreateCgroup: false,
-    CgroupParent: '',
-    CgroupPath: '',
+    CreateCgroup: r.cgroup !== undefined,
+    CgroupParent: r.cgroup?.parent ?? '',
+    CgroupPath: r.cgroup?.path ?? '',
     CreateInfra: r.infra,
     ...(r.infraId && { InfraContainerID: r.infraId }),
     ...(r.infra && {
@@ -377,6 +428,7 @@ export async function inspectPod(store: Store, nameOrId: string): Promise<Record
         HostAdd: r.addHosts.length ? r.addHosts : null,
         Networks: infraNet?.mode === 'bridge' ? [...(infraNet.networks ?? [])] : null,
         NetworkOptions: null,
+        ...(lim.cpuPeriod !== undefined && { cpu_period: lim.cpuPeriod, cpu_quota: lim.cpuQuota }),
         pid_ns: r.share.includes('pid') ? 'pod' : 'private',
         userns: 'host',
         uts_ns: 'private',
@@ -385,6 +437,9 @@ export async function inspectPod(store: Store, nameOrId: string): Promise<Record
     SharedNamespaces: r.share.length ? [...r.share].sort() : null,
     NumContainers: all.length,
     Containers: all.map((c) => ({ Id: c.record.id, Name: c.record.name, State: c.state.status })),
+    // podman 4.3 repeats the limits at the end (omitempty)
+    ...(lim.cpuPeriod !== undefined && { cpu_period: lim.cpuPeriod, cpu_quota: lim.cpuQuota }),
+    ...(lim.memory !== undefined && { memory_limit: lim.memory, memory_swap: lim.memorySwap }),
   };
 }
 

@@ -10,6 +10,8 @@ import { removeContainer, stopContainer } from '../containers/stop-container.ts'
 import { unmountRootfs } from '../containers/rootfs-mount.ts';
 import { listContainers, loadById, releaseName, removeContainerDir, type LoadedContainer } from '../containers/state.ts';
 import { openLease } from '../../shared/store/lease.ts';
+import { removePodCgroup } from './cgroup.ts';
+import { unmountPodShm } from './shm.ts';
 import {
   isAbandoned, listPodRecords, loadPodById, lockPod, releasePodName, removePodDir, savePod, thisProcess, type PodRecord,
 } from './state.ts';
@@ -82,6 +84,9 @@ export async function removePodFully(store: Store, r: PodRecord, o: { timeout?: 
     if (view.infra) await removeMember(store, view.infra.record.id, o.timeout ?? 0, { ...warn, podRemoval: true });
     // an infra container whose create was killed has no record: its mount, lease, name and directory go here
     else if (now.infraId) await removeContainerDebris(store, now.infraId, now.infraName ?? `${now.id.slice(0, 12)}-infra`);
+    // the members' cgroups went with them (runc delete); the pod's own goes last, with anything left below it
+    if (now.cgroup) await removePodCgroup(now.cgroup);
+    if (now.shmMounted) await unmountPodShm(root, now.id);
     await releasePodName(root, now.name, now.id);
   } finally {
     await lock.release();

@@ -22,7 +22,9 @@ import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { acquireLock, type LockHandle } from '../../shared/store/lock.ts';
 import { storePaths } from '../../shared/store/paths.ts';
 import { nameFileOf, releaseName, reserveName } from '../../shared/store/name-reservation.ts';
+import type { PodCgroup } from '../../shared/runtime/cgroup-manager.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
+import type { PodLimits } from './cgroup.ts';
 import type { PortMapping } from '../containers/state.ts';
 
 /** The namespaces a pod can share, as podman names them in `--share`. */
@@ -52,6 +54,16 @@ export interface PodRecord {
   /** `pod create -v`: bind mounts and named volumes every member gets (podman's pod volumes) */
   mounts?: MountRequest[];
   volumes?: { name: string; destination: string; options: string[] }[];
+  /** the pod's own cgroup (root only), recorded before it is made so a killed create's is found and removed */
+  cgroup?: PodCgroup;
+  /** false (`--share-parent=false`): members are not placed under the pod's cgroup (the infra still is) */
+  shareParent?: boolean;
+  /** `--memory`/`--cpus` as set on the pod's cgroup (podman's memory_limit, memory_swap, cpu_period, cpu_quota) */
+  limits?: PodLimits;
+  /** `--shm-size`: the size of the pod's /dev/shm */
+  shmSize?: number;
+  /** root: the pod's /dev/shm tmpfs is (or is being) mounted at `<pod dir>/shm` (pods/shm.ts) */
+  shmMounted?: boolean;
   /** member container ids (infra excluded), in creation order */
   members: string[];
   /** `ready` once made; `creating`/`removing` while a process (creator) is at it */

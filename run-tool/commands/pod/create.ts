@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { addRootOption } from '../../../shared/cli/program.ts';
 import { collect, goBool } from '../../../shared/cli/flags.ts';
+import { parseByteSize } from '../../../shared/cli/units.ts';
 import { SkiffError } from '../../../shared/errors.ts';
 import type { MountRequest } from '../../../shared/runtime/mounts.ts';
 import { parsePublishFlags } from '../../containers/net-wiring.ts';
@@ -11,9 +12,9 @@ import { withStore } from '../cli-util.ts';
 
 /** Raw `pod create` flags. */
 interface PodCreateFlags {
-  name?: string; publish: string[]; share?: string; shareParent?: string; infra: string; infraImage?: string; infraName?: string;
+  name?: string; publish: string[]; share?: string; shareParent?: string | true; infra: string; infraImage?: string; infraName?: string;
   infraCommand?: string; infraConmonPidfile?: string; exitPolicy: string; hostname?: string; network?: string; addHost: string[]; dns: string[];
-  label: string[]; labelFile: string[]; replace?: boolean; podIdFile?: string; userns?: string; memory?: string; cpus?: string; volume: string[];
+  label: string[]; labelFile: string[]; replace?: boolean; podIdFile?: string; userns?: string; memory?: string; cpus?: string; shmSize?: string; volume: string[];
 }
 
 function labelsOf(f: PodCreateFlags): Record<string, string> {
@@ -35,7 +36,7 @@ export function addPodCreateCommand(pod: Command, argv: readonly string[]): void
     .option('-n, --name <name>', 'assign a name to the pod')
     .option('-p, --publish <spec>', "publish a container's port, or a range of ports, to the host", collect, [])
     .option('--share <namespaces>', 'a comma-delimited list of kernel namespaces the pod will share (ipc, net, pid, uts, cgroup, none; +NS adds)')
-    .option('--share-parent [bool]', 'set the pod cgroup as the cgroup parent of its members (accepted; cgroups are per container here)')
+    .option('--share-parent [bool]', 'set the pod cgroup as the cgroup parent of its members (default true)')
     .option('--infra <bool>', 'create an infra container associated with the pod to share namespaces with', 'true')
     .option('--infra-image <image>', 'the image of the infra container (default: built locally from catatonit)')
     .option('--infra-name <name>', 'the name used for the infra container')
@@ -51,8 +52,9 @@ export function addPodCreateCommand(pod: Command, argv: readonly string[]): void
     .option('--replace', 'if a pod with the same name exists, replace it')
     .option('--pod-id-file <file>', 'write the pod ID to the file')
     .option('--userns <mode>', 'user namespace of the pod (host only)')
-    .option('-m, --memory <limit>', 'memory limit of the pod (not supported)')
-    .option('--cpus <n>', 'CPUs of the pod (not supported)')
+    .option('-m, --memory <limit>', "memory limit of the pod's cgroup, shared by its containers (format: <number>[<unit>], where unit = b, k, m or g)")
+    .option('--cpus <n>', "number of CPUs of the pod's cgroup, shared by its containers")
+    .option('--shm-size <size>', 'size of /dev/shm of the infra container, used by the containers sharing its IPC namespace')
     .option('-v, --volume <spec>', 'bind mount a volume into every container of the pod: SRC:DST[:OPTS]', collect, []);
   addRootOption(cmd).action(async (nameArg: string | undefined, f: PodCreateFlags) => {
     if (nameArg !== undefined && f.name !== undefined) throw new SkiffError('EINVALID', 'cannot specify --name and a name argument');
@@ -60,9 +62,13 @@ export function addPodCreateCommand(pod: Command, argv: readonly string[]): void
     if (infra === undefined) throw new SkiffError('EINVALID', `invalid --infra ${JSON.stringify(f.infra)}: want true or false`);
     if (f.exitPolicy !== 'continue' && f.exitPolicy !== 'stop') throw new SkiffError('EINVALID', `invalid pod exit policy: "${f.exitPolicy}"`);
     if (f.userns !== undefined && f.userns !== '' && f.userns !== 'host') throw new SkiffError('EINVALID', `--userns ${f.userns} is not supported for pods: use host`);
-    for (const [flag, v] of [['--memory', f.memory], ['--cpus', f.cpus]] as const) {
-      if (v !== undefined) throw new SkiffError('EUNSUPPORTED', `${flag} is not supported for pods: set it on the containers`);
-    }
+    const memory = f.memory === undefined ? undefined : parseByteSize(f.memory, '--memory');
+    const cpus = f.cpus === undefined ? undefined : Number(f.cpus);
+    if (cpus !== undefined && (!Number.isFinite(cpus) || cpus <= 0 || f.cpus!.trim() === '')) throw new SkiffError('EINVALID', `invalid --cpus ${JSON.stringify(f.cpus)}: want a positive number of CPUs, e.g. 0.5`);
+    const shareParent = f.shareParent === undefined || f.shareParent === true ? true : goBool(f.shareParent);
+    if (shareParent === undefined) throw new SkiffError('EINVALID', `invalid --share-parent ${JSON.stringify(f.shareParent)}: want true or false`);
+    const shmSize = f.shmSize === undefined ? undefined : parseByteSize(f.shmSize, '--shm-size');
+    if (shmSize !== undefined && !infra) throw new SkiffError('EINVALID', 'cannot set --shm-size without an infra container: /dev/shm of a pod is its infra container\'s');
     if (!infra && (f.infraImage !== undefined || f.infraCommand !== undefined || f.infraName !== undefined || f.infraConmonPidfile !== undefined)) {
       throw new SkiffError('EINVALID', 'cannot set infra options (--infra-image, --infra-command, --infra-name, --infra-conmon-pidfile) without an infra container');
     }
@@ -96,6 +102,10 @@ export function addPodCreateCommand(pod: Command, argv: readonly string[]): void
         dns: f.dns,
         mounts,
         volumes,
+        ...(memory !== undefined && { memory }),
+        ...(cpus !== undefined && { cpus }),
+        ...(shmSize !== undefined && { shmSize }),
+        ...(!shareParent && { shareParent: false }),
         replace: f.replace === true,
         createCommand: [...argv],
         onWarning: (m) => void process.stderr.write(`${m}\n`),

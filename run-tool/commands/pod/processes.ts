@@ -8,7 +8,8 @@ import { sampleContainer, type ContainerStats } from '../../containers/container
 import { exitError } from '../../containers/exit-status.ts';
 import { getRunc } from '../../containers/runc-handle.ts';
 import type { LoadedContainer } from '../../containers/state.ts';
-import { readK8sLog } from '../../ops/container-logs.ts';
+import { streamLog } from '../../ops/container-logs.ts';
+import { logEmitter } from '../logs.ts';
 import { getPod, listPods, type PodView } from '../../ops/pods.ts';
 import { statsText } from '../stats-format.ts';
 import { withStore } from '../cli-util.ts';
@@ -73,23 +74,24 @@ export function addPodProcessCommands(pod: Command): void {
 
   const logs = pod.command('logs').description('fetch logs for pod with one or more containers').argument('<pod>')
     .option('-c, --container <name>', 'filter logs by container name or id which belongs to pod')
+    .option('-f, --follow', 'follow log output: the lines of all containers as they come, until they have all exited')
+    .option('-n, --names', 'output container names instead of container IDs in the log')
+    .option('--since <time>', 'show logs since TIMESTAMP or DURATION')
+    .option('--until <time>', 'show logs until TIMESTAMP or DURATION')
     .option('--tail <n>', 'output the specified number of lines at the end of logs', '-1')
     .option('-t, --timestamps', 'output the timestamps in the log');
-  addRootOption(logs).action(async (name: string, f: { container?: string; tail: string; timestamps?: boolean }) => {
+  addRootOption(logs).action(async (name: string, f: { container?: string; follow?: boolean; names?: boolean; since?: string; until?: string; tail: string; timestamps?: boolean }) => {
     const tail = Number(f.tail);
     if (!Number.isInteger(tail)) throw new SkiffError('EINVALID', `invalid --tail ${f.tail}`);
+    const emitter = logEmitter(f);
     await withStore(logs, async (store) => {
       const v = await getPod(store, name);
       const cs = v.members.filter((c) => f.container === undefined || c.record.name === f.container || c.record.id.startsWith(f.container));
       if (f.container !== undefined && cs.length === 0) throw exitError(125, `no container with name or ID ${f.container} found in pod ${v.record.name}: no such container`);
-      for (const c of cs) {
-        let es = await readK8sLog(store.paths.root, c.record.id);
-        if (tail >= 0) es = es.slice(Math.max(0, es.length - tail));
-        for (const e of es) {
-          const text = `${c.record.id.slice(0, 12)} ${f.timestamps ? `${e.time} ` : ''}${e.text}`;
-          (e.stream === 'stderr' ? process.stderr : process.stdout).write(text);
-        }
-      }
+      const one = (c: LoadedContainer) => streamLog(store, c.record.id, emitter(`${f.names ? c.record.name : c.record.id.slice(0, 12)} `), { tail, follow: f.follow === true });
+      // following: every member's log at once, each ending when its container has exited
+      if (f.follow) await Promise.all(cs.map(one));
+      else for (const c of cs) await one(c);
     });
   });
 }

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeBusyboxImage } from '../../helpers/busybox.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 import { ok, run } from './commit-cp-helpers.ts';
-import { hasPodPrograms, mountsUnder, until } from './pod-helpers.ts';
+import { hasPodPrograms, mountsUnder, podCgroups, until } from './pod-helpers.ts';
 
 const bin = join(import.meta.dirname, '../../../bin/run-tool.mjs');
 const IMG = 'localhost/busybox:latest';
@@ -78,16 +78,19 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pod faults: a SIGKILLed CLI, a kill
     return infraId !== undefined && existsSync(join(root, 'containers', infraId, 'bundle')) && !existsSync(join(root, 'containers', infraId, 'record.json'));
   });
   const creating = (): boolean => podPhases(root).some((p) => p.phase === 'creating');
+  /** The pod being created has its cgroup made (and its /dev/shm about to be mounted). */
+  const cgroupMade = (): boolean => podPhases(root).some((p) => p.phase === 'creating' && podCgroups(p.id).length > 0);
 
-  for (const [when, ready] of [['as the record is written', creating], ['while the infra container is being made', infraHalfMade]] as const) {
-    it(`SIGKILL during pod create (${when}): the next command removes the half-made pod and its infra container; the name is free`, async () => {
+  for (const [when, ready] of [['as the record is written', creating], ['as its cgroup is made', cgroupMade], ['while the infra container is being made', infraHalfMade]] as const) {
+    it(`SIGKILL during pod create (${when}): the next command removes the half-made pod, its cgroup, /dev/shm and infra container; the name is free`, async () => {
       let caught = false;
       for (let attempt = 0; attempt < 10 && !caught; attempt++) {
-        caught = await killWhen(root, ['pod', 'create', '--name', 'half', '--network', 'none'], ready);
+        caught = await killWhen(root, ['pod', 'create', '--name', 'half', '--network', 'none', '-m', '64m', '--cpus', '1'], ready);
         if (!caught) okk(['pod', 'rm', '-f', 'half']);
       }
       expect(caught).toBe(true);
       expect(podPhases(root).map((p) => p.phase)).toEqual(['creating']);
+      const halfId = podPhases(root)[0]!.id;
       // any pod command reconciles
       expect(okk(['pod', 'ps', '-q'])).toBe('');
       expect(podPhases(root)).toEqual([]);
@@ -95,6 +98,7 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pod faults: a SIGKILLed CLI, a kill
       expect(mountsUnder(root)).toEqual([]);
       expect(leases()).toEqual([]);
       expect(readdirSync(join(root, 'containers')).filter((n) => /^[0-9a-f]{64}$/.test(n))).toEqual([]);
+      expect(podCgroups(halfId)).toEqual([]);
       okk(['pod', 'create', '--name', 'half', '--network', 'none']);
     }, 120_000);
   }
@@ -102,8 +106,9 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pod faults: a SIGKILLed CLI, a kill
   it('SIGKILL during pod rm -f: the next command finishes the removal; no process, mount or lease stays', async () => {
     let caught = false;
     let pids: number[] = [];
+    let podId = '';
     for (let attempt = 0; attempt < 5 && !caught; attempt++) {
-      okk(['pod', 'create', '--name', 'doomed', '--network', 'none']);
+      podId = okk(['pod', 'create', '--name', 'doomed', '--network', 'none', '-m', '64m']);
       okk(['run', '-d', '--pod', 'doomed', '--name', 'd1', IMG, 'sleep', '300']);
       okk(['run', '-d', '--pod', 'doomed', '--name', 'd2', IMG, 'sleep', '300']);
       const infra = okk(['pod', 'inspect', 'doomed', '--format', '{{.InfraContainerID}}']);
@@ -117,6 +122,7 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pod faults: a SIGKILLed CLI, a kill
     expect(await until(() => pids.every((p) => !existsSync(`/proc/${p}`)))).toBe(true);
     expect(mountsUnder(root)).toEqual([]);
     expect(leases()).toEqual([]);
+    expect(podCgroups(podId)).toEqual([]);
     okk(['pod', 'create', '--name', 'doomed', '--network', 'none']);
   }, 180_000);
 

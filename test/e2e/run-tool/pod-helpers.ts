@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** The programs the pod suites need (real runc, conmon, catatonit for the infra image, busybox for the base image). */
 const has = (p: string) => spawnSync('sh', ['-c', `command -v ${p}`]).status === 0;
@@ -38,4 +39,11 @@ export async function until(fn: () => boolean, ms = 5000): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return fn();
+}
+
+/** Every cgroup directory of pod `podId` (`skiff_parent/<id>`) under any mounted hierarchy (v1) or the v2 root. */
+export function podCgroups(podId: string): string[] {
+  const base = '/sys/fs/cgroup';
+  const hierarchies = existsSync(join(base, 'cgroup.controllers')) ? [base] : readdirSync(base).map((h) => join(base, h));
+  return hierarchies.map((h) => join(h, 'skiff_parent', podId)).filter((d) => existsSync(d));
 }

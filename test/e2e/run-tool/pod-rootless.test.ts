@@ -58,4 +58,23 @@ describe.skipIf(!canRunRootless || !hasPodPrograms)('rootless pods (an ordinary 
     expect(await until(() => pidsOf(u.uid).filter((p) => p !== pause).length === 0)).toBe(true);
     expect(okU(['ps', '-aq'])).toBe('');
   }, 120_000);
+
+  it('rootless on cgroups v1: pod --memory/--cpus refused with one line; members still share the pod\'s /dev/shm', () => {
+    for (const flag of [['--memory', '64m'], ['--cpus', '1']]) {
+      const r = asUser(u, ['pod', 'create', '--name', 'rllim', ...flag]);
+      expect(r.status, r.stderr).toBe(125);
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr).toContain(`${flag[0]} is not supported for rootless pods on cgroups v1`);
+      expect(asUser(u, ['pod', 'exists', 'rllim']).status).toBe(1);
+    }
+    okU(['pod', 'create', '--name', 'rlshm', '--network', 'none', '--shm-size', '8m']);
+    expect(okU(['pod', 'inspect', 'rlshm', '--format', '{{.CgroupPath}}'])).toBe('');
+    okU(['run', '-d', '--pod', 'rlshm', '--name', 'sw', 'busybox', 'sh', '-c', 'echo rl-shm > /dev/shm/n && sleep 300']);
+    let seen = '';
+    for (let i = 0; i < 50 && seen !== 'rl-shm'; i++) seen = asUser(u, ['run', '--rm', '--pod', 'rlshm', 'busybox', 'cat', '/dev/shm/n']).stdout.trim();
+    expect(seen).toBe('rl-shm');
+    expect(okU(['exec', 'sw', 'sh', '-c', 'df -k /dev/shm | tail -1']).split(/\s+/)[1]).toBe(String(8 * 1024));
+    okU(['pod', 'rm', '-f', '-t', '0', 'rlshm']);
+    expect(okU(['ps', '-aq'])).toBe('');
+  }, 120_000);
 });

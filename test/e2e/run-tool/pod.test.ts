@@ -10,7 +10,7 @@ import { freePort } from '../../../shared/network/publish.ts';
 import { makeBusyboxImage } from '../../helpers/busybox.ts';
 import { isRoot, scratchDir } from '../../helpers/tmp.ts';
 import { ok, run } from './commit-cp-helpers.ts';
-import { NC_GET, firewallRulesWith, hasPodPrograms, mountsUnder, netnsOf, nsInode, until } from './pod-helpers.ts';
+import { NC_GET, firewallRulesWith, hasPodPrograms, mountsUnder, netnsOf, nsInode, podCgroups, until } from './pod-helpers.ts';
 
 const bin = join(import.meta.dirname, '../../../bin/run-tool.mjs');
 const IMG = 'localhost/busybox:latest';
@@ -138,15 +138,14 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pods (root, real runc/conmon/netava
     const infra = okk(['pod', 'inspect', 'gone', '--format', '{{.InfraContainerID}}']);
     const pids = [pidOf(infra), pidOf('g1')];
     const memberId = okk(['inspect', 'g1', '--format', '{{.Id}}']);
-    expect(existsSync(join('/sys/fs/cgroup/memory/skiff', memberId))).toBe(true);
+    // members live below the pod's own cgroup (podman's layout)
+    expect(existsSync(join('/sys/fs/cgroup/memory/skiff_parent', podId, `skiff-${memberId}`))).toBe(true);
     expect(netnsOf(infra)).toHaveLength(1);
     expect(firewallRulesWith(String(port)).length).toBeGreaterThan(0);
     expect(okk(['pod', 'rm', '-f', '-t', '0', 'gone'])).toBe(podId);
     for (const p of pids) expect(existsSync(`/proc/${p}`)).toBe(false);
-    // no cgroup of either container is left in any hierarchy
-    const ids = [infra, memberId];
-    const left = readdirSync('/sys/fs/cgroup').flatMap((h) => ids.filter((id) => existsSync(join('/sys/fs/cgroup', h, 'skiff', id))).map((id) => `${h}/skiff/${id}`));
-    expect(left).toEqual([]);
+    // no cgroup of the pod or of its containers is left in any hierarchy
+    expect(podCgroups(podId)).toEqual([]);
     expect(mountsUnder(root)).toEqual([]);
     expect(netnsOf(infra)).toEqual([]);
     expect(firewallRulesWith(String(port))).toEqual([]);
@@ -220,7 +219,7 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pods (root, real runc/conmon/netava
     expect(okk(['pod', 'pause', 'ops'])).toBe(podId);
     expect(okk(['pod', 'inspect', 'ops', '--format', '{{.State}}'])).toBe('Paused');
     expect(okk(['ps', '--filter', 'name=talker', '--format', '{{.Status}}'])).toBe('Paused');
-    const state = readFileSync(`/sys/fs/cgroup/freezer/skiff/${okk(['inspect', 'talker', '--format', '{{.Id}}'])}/freezer.state`, 'utf8').trim();
+    const state = readFileSync(`/sys/fs/cgroup/freezer/skiff_parent/${podId}/skiff-${okk(['inspect', 'talker', '--format', '{{.Id}}'])}/freezer.state`, 'utf8').trim();
     expect(state).toBe('FROZEN');
     expect(sk(['pod', 'pause', 'ops']).status).toBe(0); // nothing left to pause is no error
     expect(okk(['pod', 'unpause', 'ops'])).toBe(podId);

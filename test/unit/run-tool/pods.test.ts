@@ -5,6 +5,8 @@ import type { ContainerRecord } from '../../../run-tool/containers/state.ts';
 import { parseShare } from '../../../run-tool/ops/pods.ts';
 import { podStatusOf } from '../../../run-tool/pods/members.ts';
 import { validatePodName } from '../../../run-tool/pods/state.ts';
+import { podLimitsOf, sliceStartArgs } from '../../../run-tool/pods/cgroup.ts';
+import { cgroupsPathFor, podCgroupOf } from '../../../shared/runtime/cgroup-manager.ts';
 
 describe('pod names (DNS-1123 labels)', () => {
   it('accepts lower-case letters, digits and inner dashes up to 63 characters', () => {
@@ -85,5 +87,29 @@ describe('pod state on disk', () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('pod cgroup and limits (podman layout and values)', () => {
+  const id = 'a'.repeat(64);
+  it('cgroupfs: /skiff_parent/<pod>, members skiff-<id> below it; systemd: a machine-skiff_pod_<pod>.slice', () => {
+    const fs = podCgroupOf(id, 'cgroupfs');
+    expect(fs).toEqual({ manager: 'cgroupfs', parent: '/skiff_parent', path: `/skiff_parent/${id}`, slice: '' });
+    expect(cgroupsPathFor('c1', 'cgroupfs', fs)).toBe(`/skiff_parent/${id}/skiff-c1`);
+    const sd = podCgroupOf(id, 'systemd');
+    expect(sd).toEqual({ manager: 'systemd', parent: 'machine.slice', path: `machine.slice/machine-skiff_pod_${id}.slice`, slice: `machine-skiff_pod_${id}.slice` });
+    expect(cgroupsPathFor('c1', 'systemd', sd)).toBe(`machine-skiff_pod_${id}.slice:skiff:c1`);
+    expect(() => podCgroupOf('../x', 'cgroupfs')).toThrow(/invalid pod id/);
+  });
+  it('--memory gives twice as memory+swap, --cpus a quota over 100 ms; the slice carries them as systemd properties', () => {
+    expect(podLimitsOf({})).toEqual({});
+    const l = podLimitsOf({ memory: 100 * 1024 * 1024, cpus: 0.5 });
+    expect(l).toEqual({ memory: 104857600, memorySwap: 209715200, cpuPeriod: 100000, cpuQuota: 50000 });
+    const args = sliceStartArgs(podCgroupOf(id, 'systemd'), l);
+    expect(args.slice(5, 9)).toEqual(['ssa(sv)a(sa(sv))', `machine-skiff_pod_${id}.slice`, 'replace', '6']);
+    expect(args.join(' ')).toContain('MemoryMax t 104857600');
+    expect(args.join(' ')).toContain('MemorySwapMax t 104857600');
+    expect(args.join(' ')).toContain('CPUQuotaPerSecUSec t 500000');
+    expect(args.at(-1)).toBe('0');
   });
 });
