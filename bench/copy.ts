@@ -34,7 +34,9 @@ const LAYER_MIB = Number(values['layer-mib'] ?? (QUICK ? 32 : 256));
 const ONLY = new Set(values.only!.split(','));
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE = join(ROOT, 'node_modules/.bin/node');
-const COPY_TOOL = [NODE, join(ROOT, 'bin/copy-tool.mjs')];
+// bin/copy-tool.mjs executed as a program, as users run it: the launcher starts a hot command from its start-up
+// snapshot and gives copy/sync their allocator setting (MALLOC_ARENA_MAX), which `node bin/…` would skip.
+const COPY_TOOL = [join(ROOT, 'bin/copy-tool.mjs')];
 const SKOPEO = ['skopeo'];
 const base = mkdtempSync(join(values.dir!, 'skiff-bench-copy-'));
 
