@@ -55,6 +55,9 @@ export interface SendRequest {
 
 const RETRY_METHODS = new Set(['GET', 'HEAD']);
 
+/** The outcome of a request sent beside the ping: exactly one of a response and the error it failed with. */
+type EarlyAttempt = { res: RawResponse } | { err: unknown };
+
 /** A `/v2/` answer that identifies a registry (containers/image accepts only these from a ping). */
 function isRegistryPing(status: number): boolean {
   return status === 200 || status === 401;
@@ -132,10 +135,11 @@ export class RegistryClient {
 
   /**
    * A GET/HEAD sent beside the ping, while nothing is known yet, by a client without credentials, to the
-   * predicted base. Its response is the request's first attempt (a 401 then authenticates, a 5xx is retried, as
-   * usual) when the ping chose that base; otherwise it is discarded and the request sent after the ping.
+   * predicted base. Its outcome, a response or an error, is the request's first attempt (a 401 then
+   * authenticates, a 5xx or a network error is retried, a refused redirect fails, as usual) when the ping chose
+   * that base; otherwise it is discarded and the request sent after the ping.
    */
-  async #speculate(req: SendRequest): Promise<RawResponse | undefined> {
+  async #speculate(req: SendRequest): Promise<EarlyAttempt | undefined> {
     const guess = await this.#predictedBase();
     // with credentials the request would be sent again, authenticated, after the ping: nothing to gain
     if (guess === undefined || (await this.s.credentials()) !== undefined) return undefined;
@@ -167,12 +171,12 @@ export class RegistryClient {
       await discard(early);
       return undefined;
     }
-    const res = await early.catch(() => undefined); // a failure: the request is sent again, as usual
-    if (res !== undefined && !sameOrigin(res.url, base)) {
-      await res.body.dump({ limit: 1 << 20 }).catch(() => {});
+    const attempt = await early.then((res): EarlyAttempt => ({ res }), (err: unknown): EarlyAttempt => ({ err }));
+    if ('res' in attempt && !sameOrigin(attempt.res.url, base)) {
+      await attempt.res.body.dump({ limit: 1 << 20 }).catch(() => {});
       return undefined;
     }
-    return res;
+    return attempt;
   }
 
   get authenticator(): Authenticator | undefined {
@@ -312,7 +316,7 @@ export class RegistryClient {
   async send(req: SendRequest): Promise<RawResponse> {
     // the first request of an anonymous client: sent beside the ping rather than after it (one round trip less);
     // its answer is this request's first attempt
-    let early: RawResponse | undefined;
+    let early: EarlyAttempt | undefined;
     if (this.#auth === undefined && req.body === undefined && RETRY_METHODS.has(req.method) && typeof req.path === 'string') early = await this.#speculate(req);
     const base = await this.base(req.signal);
     const auth = this.#auth!;
@@ -335,8 +339,10 @@ export class RegistryClient {
       });
       try {
         if (early !== undefined) {
-          res = early;
+          const first = early;
           early = undefined;
+          if ('err' in first) throw first.err; // handled as this attempt's failure, below
+          res = first.res;
         } else {
           res = await requestFollowing({
             method: req.method,

@@ -84,4 +84,20 @@ describe('the first request beside the ping', () => {
     await openRepository(fresh.s.host, 'a/b', base).getManifest('1');
     expect(manifestRequests(fresh.s)[0]!.at).toBeGreaterThanOrEqual(fresh.pingAnsweredAt());
   });
+
+  it('RC-12 a refused redirect met by the first request is that request’s failure: reported once, not sent again', async () => {
+    const s = await startFaultServer(async (req, res) => {
+      if (req.url === '/v2/') {
+        await new Promise((r) => setTimeout(r, PING_DELAY));
+        return void res.end('{}');
+      }
+      res.statusCode = 302;
+      res.setHeader('location', 'http://169.254.169.254/latest/meta-data');
+      res.end();
+    });
+    servers.push(s);
+    await new PlainHttpMemory(plainHttpMemoryDir(env)).remember(s.host);
+    await expect(openRepository(s.host, 'a/b', base).getManifest('1')).rejects.toMatchObject({ code: 'EUNSAFE', message: expect.stringContaining('link-local') });
+    expect(manifestRequests(s)).toHaveLength(1);
+  });
 });

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
@@ -23,7 +23,11 @@ beforeAll(async () => {
   scratch = await scratchDir('skiff-reg-fault-');
   const conf = join(scratch.dir, 'registries.conf');
   await writeFile(conf, '');
-  base = { tlsVerify: false, registriesConf: conf, env: { HOME: scratch.dir }, retryBaseMs: 10, retryMaxDelayMs: 50 };
+  // a private runtime dir: the plain-HTTP memory starts empty, whatever earlier runs on this machine remembered
+  // about a port a fault server reuses, so request counts do not depend on them
+  const run = join(scratch.dir, 'run');
+  await mkdir(run, { mode: 0o700 });
+  base = { tlsVerify: false, registriesConf: conf, env: { HOME: scratch.dir, XDG_RUNTIME_DIR: run }, retryBaseMs: 10, retryMaxDelayMs: 50 };
 });
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
