@@ -1,10 +1,11 @@
-// build-tool vs `buildah build --layers` (Debian's 1.28), side by side in the same run (issue 5, "Benchmark").
+// build-tool vs `buildah build --layers` (Debian's 1.28), side by side in the same run (issue 5, "Benchmark"; the
+// targets of (a) and (b) as issue 19 states them).
 // The same Dockerfile, the same context, the same busybox base image (made offline, imported into skiff's store
 // with `run-tool import` and copied from it into buildah's storage with skopeo): a two-stage build with a
 // 2,000-file COPY, RUN steps in both stages and a COPY --from into the second stage.
 //   (a) cold build: fresh caches for both (a fresh skiff --root, a fresh buildah --root/--runroot, base image in)
-//                                                                                  target ≤ 0.7× buildah
-//   (b) fully cached rebuild, nothing changed                                       target ≤ 0.15×
+//                                                                                  target ≤ 0.6× buildah
+//   (b) fully cached rebuild, nothing changed                                       target ≤ 0.08×
 //   (c) rebuild after changing one source file (its content: the COPY and every later step rebuild)
 //                                                                                  target ≤ 0.5×
 //   (d) a fresh CI runner with the cache of another: each tool built the context once with --cache-to a
@@ -176,12 +177,12 @@ try {
   writeFileSync(join(CTX, '.dockerignore'), '*.tmp\n');
   writeFileSync(DOCKERFILE, DF);
 
-  if (ONLY.has('a')) compare(`(a) cold build, fresh stores (${FILES}-file COPY, 2 stages, 3 RUN)`, 0.7, (t) => t.fresh());
+  if (ONLY.has('a')) compare(`(a) cold build, fresh stores (${FILES}-file COPY, 2 stages, 3 RUN)`, 0.6, (t) => t.fresh());
   skiff.fresh();
   buildah.fresh();
   skiff.build();
   buildah.build();
-  if (ONLY.has('b')) compare('(b) fully cached rebuild, nothing changed', 0.15, () => {});
+  if (ONLY.has('b')) compare('(b) fully cached rebuild, nothing changed', 0.08, () => {});
   if (ONLY.has('c')) compare('(c) rebuild after changing one source file', 0.5, () => touchOne());
   if (ONLY.has('d')) {
     reg = await startRegistry();

@@ -194,10 +194,10 @@ try {
     dst ??= await registry();
     const to = `docker://${dst.host}/mirror/big:latest`;
     await run([...COPY_TOOL, 'copy', ...QUIET, ...CT_TLS, bigRef, to], 'populate (c1)');
-    await scenario('(c1) registry → registry, present', 0.5, async () => ({ ct: ['copy', ...QUIET, ...CT_TLS, bigRef, to], sk: ['copy', ...QUIET, ...SK_TLS, bigRef, to] }));
+    await scenario('(c1) registry → registry, present', 1.0, async () => ({ ct: ['copy', ...QUIET, ...CT_TLS, bigRef, to], sk: ['copy', ...QUIET, ...SK_TLS, bigRef, to] }));
     rmSync(ociDst, { recursive: true, force: true });
     await run([...COPY_TOOL, 'copy', ...QUIET, ...CT_TLS, bigRef, `oci:${ociDst}:big`], 'populate (c2)');
-    await scenario('(c2) registry → oci:, present', 0.5, async () => ({
+    await scenario('(c2) registry → oci:, present', 1.0, async () => ({
       ct: ['copy', ...QUIET, ...CT_TLS, bigRef, `oci:${ociDst}:big`],
       sk: ['copy', ...QUIET, ...SK_TLS, bigRef, `oci:${ociDst}:big`],
     }));
