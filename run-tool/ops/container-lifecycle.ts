@@ -19,6 +19,22 @@ import type { ExitClaim } from '../containers/exit-watch.ts';
 export type ClaimCleanup = (root: string, id: string) => Promise<ExitClaim | undefined>;
 
 /**
+ * Starts container `id` under its monitor (the start machinery loaded only now); with `claimCleanup`, the cleanup
+ * of this run's exit is claimed before the start, released when the start fails, and watched once it ran.
+ */
+async function startClaimed(store: Store, id: string, claimCleanup: ClaimCleanup | undefined): Promise<void> {
+  const { startDetached } = await import('../containers/start-container.ts');
+  const claim = await claimCleanup?.(store.paths.root, id);
+  try {
+    await startDetached(store, id);
+  } catch (e) {
+    await claim?.release();
+    throw e;
+  }
+  void claim?.watch();
+}
+
+/**
  * Starts the container `nameOrId` under its monitor; a failure names the container, as podman's does. With
  * `claimCleanup` (a long-lived caller, the API service, passes containers/exit-watch.ts claimExitCleanup) this
  * process claims the cleanup of the run's exit before the start and does it itself when the container exits,
@@ -27,16 +43,12 @@ export type ClaimCleanup = (root: string, id: string) => Promise<ExitClaim | und
  */
 export async function startContainer(store: Store, nameOrId: string, o: { claimCleanup?: ClaimCleanup } = {}): Promise<{ id: string }> {
   const c = await loadContainer(store.paths.root, nameOrId);
-  const { startDetached } = await import('../containers/start-container.ts');
-  const claim = await o.claimCleanup?.(store.paths.root, c.record.id);
   try {
-    await startDetached(store, c.record.id);
+    await startClaimed(store, c.record.id, o.claimCleanup);
   } catch (e) {
-    await claim?.release();
     if (isSkiffError(e) && e.exitStatus !== undefined) throw exitError(e.exitStatus, `unable to start container "${c.record.id}": ${e.message}`);
     throw e;
   }
-  void claim?.watch();
   await notifyContainerStarted(store, c.record.id);
   return { id: c.record.id };
 }
@@ -74,16 +86,8 @@ export async function killContainer(store: Store, nameOrId: string, o: { signal?
 export async function restartContainer(store: Store, nameOrId: string, o: { timeout?: number; onWarning?: (m: string) => void; onTimeout?: (m: string) => void; claimCleanup?: ClaimCleanup } = {}): Promise<{ id: string }> {
   const c = await loadContainer(store.paths.root, nameOrId);
   await stopById(store, c.record.id, { timeout: o.timeout, onWarning: o.onWarning, onTimeout: o.onTimeout });
-  const { startDetached } = await import('../containers/start-container.ts');
   // the stop cleaned up the old run itself; the new run's exit is claimed as startContainer claims it
-  const claim = await o.claimCleanup?.(store.paths.root, c.record.id);
-  try {
-    await startDetached(store, c.record.id);
-  } catch (e) {
-    await claim?.release();
-    throw e;
-  }
-  void claim?.watch();
+  await startClaimed(store, c.record.id, o.claimCleanup);
   return { id: c.record.id };
 }
 

@@ -147,17 +147,7 @@ export class RegistryClient {
     const early = (async () => {
       const release = await this.limiter.acquire(req.signal);
       try {
-        return await requestFollowing({
-          method: req.method,
-          url,
-          headers: { 'user-agent': this.s.userAgent, ...(req.headers ?? {}) },
-          dispatcher: this.s.dispatcher,
-          registry: this.scope,
-          headersTimeout: this.s.headersTimeout,
-          bodyTimeout: this.s.bodyTimeout,
-          signal: req.signal,
-          debug: this.s.debug,
-        });
+        return await this.#attempt(req, url, { 'user-agent': this.s.userAgent, ...(req.headers ?? {}) });
       } finally {
         release();
       }
@@ -177,6 +167,22 @@ export class RegistryClient {
       return undefined;
     }
     return attempt;
+  }
+
+  /** One attempt of `req` at `url` with `headers` (redirects followed as requestFollowing allows): no retry, no auth. */
+  #attempt(req: SendRequest, url: URL, headers: Record<string, string>): Promise<RawResponse> {
+    return requestFollowing({
+      method: req.method,
+      url,
+      headers,
+      ...(req.body !== undefined ? { body: req.body } : {}),
+      dispatcher: this.s.dispatcher,
+      registry: this.scope,
+      headersTimeout: this.s.headersTimeout,
+      bodyTimeout: this.s.bodyTimeout,
+      signal: req.signal,
+      debug: this.s.debug,
+    });
   }
 
   get authenticator(): Authenticator | undefined {
@@ -344,18 +350,7 @@ export class RegistryClient {
           if ('err' in first) throw first.err; // handled as this attempt's failure, below
           res = first.res;
         } else {
-          res = await requestFollowing({
-            method: req.method,
-            url,
-            headers,
-            ...(req.body !== undefined ? { body: req.body } : {}),
-            dispatcher: this.s.dispatcher,
-            registry: this.scope,
-            headersTimeout: this.s.headersTimeout,
-            bodyTimeout: this.s.bodyTimeout,
-            signal: req.signal,
-            debug: this.s.debug,
-          });
+          res = await this.#attempt(req, url, headers);
         }
       } catch (e) {
         release();

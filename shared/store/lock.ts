@@ -51,7 +51,15 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
   for (let attempt = 0; ; attempt++) {
     aborted(path, opts.signal);
     const before = ensureFile(path, attempt);
-    const db = openDb(path);
+    let db: DatabaseSync;
+    try {
+      db = openDb(path);
+    } catch (e) {
+      // unlinked, or its directory renamed away, between the check and the open: the next attempt creates it
+      // again or finds the directory gone (ENOTFOUND), as for a file replaced while we wait
+      if (!sameFile(path, before) && attempt < 8) continue;
+      throw e;
+    }
     let held = false;
     try {
       for (let poll = 0; ; poll++) {
