@@ -14,7 +14,12 @@ describe('copy-tool registry ping', () => {
       });
       const { dir, cleanup } = await scratchDir('skiff-ct-ping-');
       try {
-        const r = await ctAsync(['copy', '-q', '--src-tls-verify=false', '--retry-times', '0', `docker://${s.host}/a/b:1`, `oci:${dir}/out:x`]);
+        // a private runtime dir: no plain-HTTP memory of this port from an earlier run (a host remembered as plain
+        // http gets its first request beside the ping, by design; this test is about a host met for the first time)
+        const run = `${dir}/run`;
+        const { mkdirSync } = await import('node:fs');
+        mkdirSync(run, { mode: 0o700 });
+        const r = await ctAsync(['copy', '-q', '--src-tls-verify=false', '--retry-times', '0', `docker://${s.host}/a/b:1`, `oci:${dir}/out:x`], { env: { XDG_RUNTIME_DIR: run } });
         expect(r.status, r.stderr).toBe(1);
         const lines = r.stderr.trim().split('\n');
         expect(lines, r.stderr).toHaveLength(1);
