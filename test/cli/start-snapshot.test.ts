@@ -153,7 +153,7 @@ describe('the bins\' snapshot start (bin/snapshot-start.sh)', () => {
   const past = new Date(Date.now() - 3600_000);
   const blobOf = (tool: string, command: string) => join(copy, 'dist/snapshot/v99.0.0', `${tool}-${command}.blob`);
   const bundleOf = (tool: string, command: string) => join(copy, 'dist/hot', `${tool}-${command}`, 'main.mjs');
-  /** Runs bin/<tool>.mjs of the fake checkout; stdout is `snapshot BLOB -- ARGS` or `fallback SCRIPT ARGS`, then MALLOC_ARENA_MAX. */
+  /** Runs bin/<tool>.mjs of the fake checkout; stdout is `snapshot BLOB -- ARGS` or `fallback SCRIPT ARGS`, then MALLOC_ARENA_MAX and MALLOC_MMAP_THRESHOLD_. */
   const start = (tool: string, args: string[], extra: NodeJS.ProcessEnv = {}) => {
     const r = spawnSync(join(copy, 'bin', `${tool}.mjs`), args, { encoding: 'utf8', env: { ...env, ...extra } });
     expect(r.status, r.stderr).toBe(0);
@@ -166,7 +166,7 @@ describe('the bins\' snapshot start (bin/snapshot-start.sh)', () => {
     cpSync(join(repo, 'bin'), join(copy, 'bin'), { recursive: true });
     mkdirSync(join(dir, 'path'));
     const script = (file: string, what: string) => {
-      writeFileSync(file, `#!/bin/sh\n${what}\necho "\${MALLOC_ARENA_MAX-unset}"\n`);
+      writeFileSync(file, `#!/bin/sh\n${what}\necho "\${MALLOC_ARENA_MAX-unset}"\necho "\${MALLOC_MMAP_THRESHOLD_-unset}"\n`);
       chmodSync(file, 0o755);
     };
     script(join(dir, 'path/node'), 'echo fallback "$@"');
@@ -181,7 +181,7 @@ describe('the bins\' snapshot start (bin/snapshot-start.sh)', () => {
       utimesSync(bundleOf(t, hot[t]), past, past);
       writeFileSync(blobOf(t, hot[t]), '');
     }
-    const { MALLOC_ARENA_MAX: _, ...rest } = process.env;
+    const { MALLOC_ARENA_MAX: _, MALLOC_MMAP_THRESHOLD_: __, ...rest } = process.env;
     env = { ...rest, PATH: `${join(dir, 'path')}:${process.env.PATH}` };
   });
   afterAll(async () => {
@@ -227,5 +227,18 @@ describe('the bins\' snapshot start (bin/snapshot-start.sh)', () => {
     expect(start('copy-tool', ['inspect', 'x'])[1]).toBe('unset');
     expect(start('run-tool', ['ps'])[1]).toBe('unset');
     expect(start('build-tool', ['build'])[1]).toBe('unset');
+  });
+
+  it('copy-tool copy and sync start with the glibc mmap threshold fixed (MALLOC_MMAP_THRESHOLD_=131072) unless it is set; other commands and tools keep the environment', () => {
+    expect(start('copy-tool', ['copy', 'a', 'b'])[2]).toBe('131072'); // snapshot path
+    expect(start('copy-tool', ['--root', '/r', 'sync', 'a', 'b'])[2]).toBe('131072'); // fallback path (no blob)
+    expect(start('copy-tool', ['copy'], { MALLOC_MMAP_THRESHOLD_: '4096' })[2]).toBe('4096');
+    expect(start('copy-tool', ['copy'], { MALLOC_MMAP_THRESHOLD_: '' })[2]).toBe('');
+    // each is kept or set on its own
+    expect(start('copy-tool', ['copy'], { MALLOC_ARENA_MAX: '4' }).slice(1)).toEqual(['4', '131072']);
+    expect(start('copy-tool', ['copy'], { MALLOC_MMAP_THRESHOLD_: '4096' }).slice(1)).toEqual(['1', '4096']);
+    expect(start('copy-tool', ['inspect', 'x'])[2]).toBe('unset');
+    expect(start('run-tool', ['ps'])[2]).toBe('unset');
+    expect(start('build-tool', ['build'])[2]).toBe('unset');
   });
 });
