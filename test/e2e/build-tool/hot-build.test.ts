@@ -60,13 +60,14 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool build, hot', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe(first.stdout);
     const opened = r.stderr.split('\n').filter((l) => l.startsWith('OPENED ')).map((l) => l.slice(7));
-    expect(opened.some((f) => f.includes('/cache/build/'))).toBe(true); // the hook saw the build's reads
     const { manifest } = await w.image('busybox');
     const cfg = manifest.config.digest.slice('sha256:'.length);
     // the base image's config: read once (it was read by each FROM and by each RUN's platform check)
     expect(opened.filter((f) => f.endsWith(`/blobs/sha256/${cfg}`)).length).toBe(1);
     // index.json: the store's open, the one base image lookup and the tag check at the end
-    expect(opened.filter((f) => f.endsWith('/images/index.json')).length).toBeLessThanOrEqual(3);
+    const indexReads = opened.filter((f) => f.endsWith('/images/index.json')).length;
+    expect(indexReads).toBeGreaterThan(0); // the hook saw the store's reads (it can fail)
+    expect(indexReads).toBeLessThanOrEqual(3);
   });
 
   it.skipIf(!hasPrograms('setcap', 'getcap', 'setfattr', 'tar'))('security.capability and user xattrs stay in an ADD layer and in the RUN layer that copies the file up', async () => {
