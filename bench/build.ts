@@ -12,14 +12,15 @@
 //       docker-registry on 127.0.0.1 (untimed); then, timed, from a fresh store (base image in) with --cache-from
 //       that repository — build-tool's `--cache-to/--cache-from REPO`, buildah's same flags     target ≤ 0.5×
 // Each scenario alternates the tools (buildah first on even runs), RUNS times; min and median wall times and the
-// median ratio skiff/buildah are printed as a table. Everything lives on tmpfs (--dir, default /dev/shm).
+// median ratio skiff/buildah are printed as a table, with the median CPU time (user + system of the tool and the
+// children it reaped) of each — the steadier column on a loaded machine. Everything lives on tmpfs (--dir, default /dev/shm).
 // buildah uses its default overlay storage driver; both run RUN steps in the host network (`--network host`: each
 // tool's default is a private namespace per RUN, whose set-up differs — netavark for both, but buildah's through its
 // own library), so the comparison is of the build itself; `--isolation oci` (runc) for both.
 // With --steps, one more build of each kind prints build-tool's per-step times (where the time goes).
 // Usage: npm run bench:build [-- --runs N] [--files N] [--only a,b,c,d] [--steps] [--dir DIR]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cleanupMounts, median, min, sh as run, timed } from './lib.ts';
@@ -125,17 +126,28 @@ interface Row {
   target: number;
   skiff: number[];
   buildah: number[];
+  /** user + system CPU ms of each timed build (the tool and the children it reaped), per tool */
+  cpu: { skiff: number[]; buildah: number[] };
+}
+
+/** CPU ms (user + system) used so far by this process's reaped children (cutime + cstime of /proc/self/stat). */
+function childrenCpu(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) * 10;
 }
 const rows: Row[] = [];
 
 /** Alternates the two tools RUNS times; `prepare` runs untimed before each measurement; `extra` flags per tool. */
 function compare(name: string, target: number, prepare: (t: Tool) => void, extra: (t: Tool) => string[] = () => []): void {
-  const row: Row = { name, target, skiff: [], buildah: [] };
+  const row: Row = { name, target, skiff: [], buildah: [], cpu: { skiff: [], buildah: [] } };
   for (let i = 0; i < RUNS; i++) {
     const order = i % 2 === 0 ? [buildah, skiff] : [skiff, buildah];
     for (const t of order) {
       prepare(t);
+      const c = childrenCpu();
       row[t.name].push(timed(() => t.build(extra(t))));
+      row.cpu[t.name].push(childrenCpu() - c);
     }
   }
   rows.push(row);
@@ -196,11 +208,11 @@ try {
   }
 
   const out: string[] = [];
-  out.push(`| scenario | skiff min / median (ms) | buildah min / median (ms) | ratio (median) | target |`);
-  out.push(`|---|---|---|---|---|`);
+  out.push(`| scenario | skiff min / median (ms) | buildah min / median (ms) | ratio (median) | target | CPU skiff / buildah (median ms) | CPU ratio |`);
+  out.push(`|---|---|---|---|---|---|---|`);
   for (const r of rows) {
     const ratio = median(r.skiff) / median(r.buildah);
-    out.push(`| ${r.name} | ${min(r.skiff).toFixed(0)} / ${median(r.skiff).toFixed(0)} | ${min(r.buildah).toFixed(0)} / ${median(r.buildah).toFixed(0)} | ${ratio.toFixed(2)}× ${ratio <= r.target ? 'ok' : 'MISSED'} | ≤ ${r.target}× |`);
+    out.push(`| ${r.name} | ${min(r.skiff).toFixed(0)} / ${median(r.skiff).toFixed(0)} | ${min(r.buildah).toFixed(0)} / ${median(r.buildah).toFixed(0)} | ${ratio.toFixed(2)}× ${ratio <= r.target ? 'ok' : 'MISSED'} | ≤ ${r.target}× | ${median(r.cpu.skiff).toFixed(0)} / ${median(r.cpu.buildah).toFixed(0)} | ${(median(r.cpu.skiff) / median(r.cpu.buildah)).toFixed(2)}× |`);
   }
   process.stdout.write(`\nbuild-tool vs buildah build --layers, ${RUNS} runs each, alternating\n${out.join('\n')}\n`);
 

@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, type BigIntStats } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../store/atomic.ts';
 import { throwIfAborted, type Cancellable } from '../../errors.ts';
@@ -58,12 +58,25 @@ function nowNs(): bigint {
 
 type Entry = [stat: string, digest: string];
 
+/** A memo entry as stored: `[statKey, sha256 hex]`; anything else in the file is ignored (that file is hashed). */
+function validEntry(v: unknown): Entry | undefined {
+  return Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && HEX64.test(v[1]) ? (v as Entry) : undefined;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/u;
+
 /**
  * The memo of one context; `hashed` counts files actually read during this build. Not shared between processes:
  * builds of one context at once each save what they saw, and the last save wins (every entry in any save is true).
+ * The loaded file's entries are validated when looked up, not all at load: a cached rebuild looks each up once.
  */
 export class FileDigests {
+  /** the loaded file's entries (unvalidated; own properties only) */
+  #loaded: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  /** entries set during this build (they win over loaded ones) */
   #map = new Map<string, Entry>();
+  /** loaded entries dropped during this build (racy reads) */
+  #dropped = new Set<string>();
   #dirty = false;
   #transient: string[] = [];
   hashed = 0;
@@ -77,20 +90,27 @@ export class FileDigests {
   static async load(file: string): Promise<FileDigests> {
     const m = new FileDigests(file);
     try {
-      const doc = JSON.parse(await readFile(file, 'utf8')) as { format?: unknown; files?: unknown };
-      if (doc?.format !== FORMAT || typeof doc.files !== 'object' || doc.files === null) return m;
-      for (const [k, v] of Object.entries(doc.files as Record<string, unknown>)) {
-        if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && /^[0-9a-f]{64}$/u.test(v[1])) m.#map.set(k, [v[0], v[1]]);
-      }
+      // one synchronous read (as the context walk's lstats): four thread-pool round trips of readFile cost more
+      const doc = JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown; files?: unknown };
+      if (doc?.format !== FORMAT || typeof doc.files !== 'object' || doc.files === null || Array.isArray(doc.files)) return m;
+      m.#loaded = doc.files as Record<string, unknown>;
     } catch {
       /* no memo: every file is hashed */
     }
     return m;
   }
 
+  /** The entry for `path`: set this build, else the loaded one when well-formed and not dropped. */
+  #entry(path: string): Entry | undefined {
+    const set = this.#map.get(path);
+    if (set !== undefined) return set;
+    if (!Object.hasOwn(this.#loaded, path) || this.#dropped.has(path)) return undefined;
+    return validEntry(this.#loaded[path]);
+  }
+
   /** The memoised sha256 (hex) of `path` when its lstat `st` still matches the memo entry; else undefined. */
   cached(path: string, st: BigIntStats): string | undefined {
-    const hit = this.#map.get(path);
+    const hit = this.#entry(path);
     return hit !== undefined && hit[0] === statKey(st) ? hit[1] : undefined;
   }
 
@@ -118,7 +138,11 @@ export class FileDigests {
     if (this.#transient.some((d) => path.startsWith(d))) return digest;
     if (isRacy(st, readAt)) {
       // not memoised (an older entry of this path would be stale too)
-      if (this.#map.delete(path)) this.#dirty = true;
+      if (this.#entry(path) !== undefined) {
+        this.#map.delete(path);
+        this.#dropped.add(path);
+        this.#dirty = true;
+      }
       return digest;
     }
     this.#map.set(path, [statKey(st), digest]);
@@ -135,7 +159,13 @@ export class FileDigests {
   async save(): Promise<void> {
     if (!this.#dirty) return;
     await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.file, JSON.stringify({ format: FORMAT, files: Object.fromEntries(this.#map) }), 0o600);
+    const files: Record<string, Entry> = {};
+    for (const k of Object.keys(this.#loaded)) {
+      const e = this.#map.has(k) || this.#dropped.has(k) ? undefined : validEntry(this.#loaded[k]);
+      if (e !== undefined) files[k] = e;
+    }
+    for (const [k, e] of this.#map) files[k] = e;
+    await writeFileAtomic(this.file, JSON.stringify({ format: FORMAT, files }), 0o600);
     this.#dirty = false;
   }
 }

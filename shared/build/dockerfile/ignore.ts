@@ -85,6 +85,15 @@ function globToRegExp(pattern: string): RegExp {
   return new RegExp(re + '$', 'u');
 }
 
+/** A path that posix.normalize (and stripping leading and trailing `/`) could change. */
+const NOT_CLEAN = /^\/|\/$|\/\/|(?:^|\/)\.{1,2}(?:\/|$)/u;
+
+/** Whether `re` matches a parent directory of the clean relative `path` (`a` and `a/b` of `a/b/c`). */
+function matchesParent(re: RegExp, path: string): boolean {
+  for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) if (re.test(path.slice(0, i))) return true;
+  return false;
+}
+
 /** A compiled ignore list. Matching is pure and stateless. */
 export class IgnoreMatcher {
   readonly patterns: readonly Pattern[];
@@ -115,15 +124,15 @@ export class IgnoreMatcher {
    * one of its parent directories decides. `isDir` is accepted for API symmetry (moby does not distinguish).
    */
   isExcluded(relPath: string, _isDir = false): boolean {
-    const path = posix.normalize(relPath.replace(/^\/+/u, '')).replace(/\/+$/u, '');
+    if (this.patterns.length === 0) return false;
+    // a walker's paths are already clean (no empty, `.` or `..` segment, no leading or trailing `/`): normalised
+    // only when they are not, as this runs once per context entry on every build
+    const path = NOT_CLEAN.test(relPath) ? posix.normalize(relPath.replace(/^\/+/u, '')).replace(/\/+$/u, '') : relPath;
     if (path === '.' || path === '') return false;
-    const parents: string[] = [];
-    const parts = path.split('/');
-    for (let i = 1; i < parts.length; i++) parents.push(parts.slice(0, i).join('/'));
     let matched = false;
     for (const p of this.patterns) {
       if (p.exclusion !== matched) continue;
-      if (p.re.test(path) || parents.some((q) => p.re.test(q))) matched = !p.exclusion;
+      if (p.re.test(path) || matchesParent(p.re, path)) matched = !p.exclusion;
     }
     return matched;
   }

@@ -253,8 +253,14 @@ export function parseDockerfile(text: string, o: ParseOptions = {}): Dockerfile 
   return df;
 }
 
+/** A physical line ending in the escape character (then only blanks and tabs): its text before it; else undefined. */
+function continued(line: string, escape: string): string | undefined {
+  let e = line.length;
+  while (e > 0 && (line[e - 1] === ' ' || line[e - 1] === '\t')) e--;
+  return e > 0 && line[e - 1] === escape ? line.slice(0, e - 1) : undefined;
+}
+
 function joinLogical(phys: string[], escape: string, loc: SourceLocation, notices: string[]): Logical {
-  const cont = new RegExp(`^([\\s\\S]*)${escape === '\\' ? '\\\\' : '`'}[ \\t]*$`, 'u');
   let cur = '';
   let i = 0;
   let empty = false;
@@ -265,10 +271,10 @@ function joinLogical(phys: string[], escape: string, loc: SourceLocation, notice
       i++;
       continue;
     }
-    const m = cont.exec(l);
+    const c = continued(l, escape);
     i++;
-    if (m !== null) {
-      cur += m[1];
+    if (c !== undefined) {
+      cur += c;
       if (i >= phys.length) break;
     } else {
       cur += l;

@@ -43,23 +43,55 @@ export async function readStoreImage(store: Store, desc: Descriptor, platform: P
   return { manifestDigest: d.digest, manifestMediaType: d.mediaType, config, layers: man.layers.map((l, i) => ({ descriptor: l, diffId: ids[i]! })) };
 }
 
-/** Finds (and per policy pulls) base image `ref`. */
+/**
+ * One build's reads of stored images: each (name, platform) is looked up (the index) and read (manifest, config)
+ * once, however many FROM lines, RUN platform checks and `--from` images name it; a pull forgets the name's entries
+ * (the store then holds another image). Not shared between builds: the next build reads the store afresh.
+ */
+export class StoredImages {
+  readonly #reads = new Map<string, Promise<BaseImage | undefined>>();
+  constructor(readonly store: Store) {}
+
+  /** Stored image `ref` for `platform`, undefined when the store has no such name; other read errors reject. */
+  read(ref: string, platform: Platform, o: Cancellable = {}): Promise<BaseImage | undefined> {
+    const k = `${ref}\0${formatPlatform(platform)}`;
+    let p = this.#reads.get(k);
+    if (p === undefined) {
+      p = readLocal(this.store, ref, platform, o);
+      this.#reads.set(k, p);
+    }
+    return p;
+  }
+
+  /** Forgets every read of `ref` (after it was pulled). */
+  forget(ref: string): void {
+    for (const k of this.#reads.keys()) if (k.startsWith(`${ref}\0`)) this.#reads.delete(k);
+  }
+}
+
+/** Stored image `ref` (podman's name lookup) read for `platform`; undefined when no stored name matches. */
+async function readLocal(store: Store, ref: string, platform: Platform, o: Cancellable): Promise<BaseImage | undefined> {
+  let found;
+  try {
+    found = await lookupImage(store.layout, ref, o);
+  } catch (e) {
+    if (isSkiffError(e, 'ENOTFOUND')) return undefined;
+    throw e;
+  }
+  return readStoreImage(store, found.descriptor, platform, o);
+}
+
+/** Finds (and per policy pulls) base image `ref`; stored images are read through `images` (one build's reads). */
 export async function loadBaseImage(
   store: Store,
   ref: string,
   platform: Platform,
-  o: { pull?: 'always' | 'missing' | 'never' | 'newer'; registry?: RegistryOptions; signal?: AbortSignal; onInfo?: (m: string) => void; onWarning?: (m: string) => void; trustPolicy?: () => Promise<Policy> },
+  o: { pull?: 'always' | 'missing' | 'never' | 'newer'; registry?: RegistryOptions; signal?: AbortSignal; onInfo?: (m: string) => void; onWarning?: (m: string) => void; trustPolicy?: () => Promise<Policy>; images?: StoredImages },
 ): Promise<BaseImage> {
   const so = { signal: o.signal };
   const policy = o.pull ?? 'missing';
-  const local = async () => {
-    try {
-      return await lookupImage(store.layout, ref, so);
-    } catch (e) {
-      if (isSkiffError(e, 'ENOTFOUND')) return undefined;
-      throw e;
-    }
-  };
+  const images = o.images ?? new StoredImages(store);
+  const local = () => images.read(ref, platform, so);
   let found = policy === 'always' || policy === 'newer' ? undefined : await local();
   if (found === undefined && policy !== 'never') {
     try {
@@ -71,12 +103,13 @@ export async function loadBaseImage(
       if (policy !== 'newer' && policy !== 'missing') throw e;
       if (policy === 'missing') throw e;
     }
+    images.forget(ref);
     found = await local();
   }
   if (found === undefined) {
     throw new SkiffError('ENOTFOUND', `${ref}: image not known`, { hint: policy === 'never' ? 'pull the image first or use --pull missing' : 'check the image name' });
   }
-  const img = await readStoreImage(store, found.descriptor, platform, so);
+  const img = found;
   // a single-platform image of another platform is used as it is (its config keeps its own platform), with
   // podman's warning; RUN steps then fail with an exec format error unless the binaries happen to run here
   const have = { os: img.config.os, architecture: img.config.architecture, ...(img.config.variant && { variant: img.config.variant }) };
@@ -89,10 +122,11 @@ export async function loadBaseImage(
  * matching platform) gives `want`, a single-platform image of another platform its own (it is used as it is).
  * Undefined when `ref` is not in the store or cannot be read (the build then finds out for itself).
  */
-export async function storedImagePlatform(store: Store, ref: string, want: Platform, o: Cancellable = {}): Promise<Platform | undefined> {
+export async function storedImagePlatform(store: Store, ref: string, want: Platform, o: Cancellable & { images?: StoredImages } = {}): Promise<Platform | undefined> {
   try {
-    const found = await lookupImage(store.layout, ref, o);
-    const c = (await readStoreImage(store, found.descriptor, want, o)).config;
+    const img = await (o.images ?? new StoredImages(store)).read(ref, want, o);
+    if (img === undefined) return undefined;
+    const c = img.config;
     if (!c.os || !c.architecture) return want;
     const have: Platform = { os: c.os, architecture: c.architecture, ...(c.variant && { variant: c.variant }) };
     return platformMatches(want, have) ? want : have;

@@ -22,7 +22,7 @@ import { FileDigests, memoFileFor } from '../cache/file-digests.ts';
 import { baseKey, stepKey } from '../cache/key.ts';
 import type { RemoteCache, RemoteHit, ExportStep } from '../cache/remote-cache.ts';
 import type { BuildahChain } from '../cache/buildah-key.ts';
-import { loadBaseImage, storedImagePlatform, type BaseImage } from './base-image.ts';
+import { loadBaseImage, storedImagePlatform, StoredImages, type BaseImage } from './base-image.ts';
 import { requireEmulationFor } from './emulation-check.ts';
 import { loadContextImage } from './context-image.ts';
 import type { NamedContext } from '../context/named-contexts.ts';
@@ -123,9 +123,11 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined, na
     throw new SkiffError('ENOTFOUND', `context directory ${o.contextDir} does not exist`);
   });
   const store = await openStore(o.storeRoot, { create: true, write: true, ...so });
+  // each stored base image is looked up and read once per build (the RUN platform checks, every FROM, --from images)
+  const storedImages = new StoredImages(store);
   try {
     // a RUN for a platform this machine cannot run (no emulator) fails here, before anything is pulled, run or stored
-    await requireEmulationFor(plan, (ref, want) => storedImagePlatform(store, ref, want, so));
+    await requireEmulationFor(plan, (ref, want) => storedImagePlatform(store, ref, want, { ...so, images: storedImages }));
   } catch (e) {
     await store.close();
     throw e;
@@ -245,7 +247,7 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined, na
         images.set(from, img);
       }
       if (img === undefined) {
-        img = loadBaseImage(store, from, plan.targetPlatform, { pull: o.pull ?? 'missing', registry: o.registry, trustPolicy: o.trustPolicy, ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) }).then((b) => ({
+        img = loadBaseImage(store, from, plan.targetPlatform, { pull: o.pull ?? 'missing', registry: o.registry, trustPolicy: o.trustPolicy, images: storedImages, ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) }).then((b) => ({
           layers: b.layers,
           key: baseKey({ kind: 'image', manifest: b.manifestDigest }, formatPlatform(plan.targetPlatform)),
         }));
@@ -401,7 +403,7 @@ async function buildOnce(opts: BuildOptions, remote: RemoteCache | undefined, na
       } else {
         const b = ps.base.kind === 'context'
           ? await contextImage(ps.base.name, ps.platform)
-          : await loadBaseImage(store, ps.base.ref, ps.platform, { pull: o.pull ?? 'missing', registry: o.registry, trustPolicy: o.trustPolicy, ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) });
+          : await loadBaseImage(store, ps.base.ref, ps.platform, { pull: o.pull ?? 'missing', registry: o.registry, trustPolicy: o.trustPolicy, images: storedImages, ...so, onInfo: (m) => reporter.info(m), onWarning: (m) => reporter.warn(m) });
         config = b.config;
         layers = [...b.layers];
         key = baseKey({ kind: 'image', manifest: b.manifestDigest }, pf);

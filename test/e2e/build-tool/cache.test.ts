@@ -1,4 +1,4 @@
-import { chmod, lstat, readdir, rename, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, readdir, rename, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasBusybox } from '../../helpers/busybox.ts';
@@ -85,6 +85,19 @@ describe.skipIf(!isRoot || !hasBusybox)('build cache correctness (BU-18)', () =>
     expect((await w.build(copyDf())).stats.copies).toBe(1);
     const img = await w.build(copyDf('--chown=nobody'), { tags: ['chowned'] });
     expect(img.stats.copies).toBe(1);
+  });
+
+  it('an owner change of a context file busts it, though its bytes, size and mtime are the same', async () => {
+    await w.files({ foo1: 'o1', foo2: 'o2' });
+    await w.build(copyDf());
+    expect((await w.build(copyDf())).stats.copies).toBe(0);
+    const before = await stat(join(w.ctx, 'foo2'));
+    await chown(join(w.ctx, 'foo2'), 4242, 4243);
+    await utimes(join(w.ctx, 'foo2'), before.atime, before.mtime);
+    const r = await w.build(copyDf());
+    expect(r.stats.copies).toBe(1);
+    expect(r.stats.filesHashed).toBe(1); // only the file whose stat changed was read again
+    expect((await w.build(copyDf())).stats.copies).toBe(0);
   });
 
   it('a heredoc body change busts it', async () => {

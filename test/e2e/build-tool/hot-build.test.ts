@@ -50,6 +50,26 @@ describe.skipIf(!isRoot || !hasBusybox)('build-tool build, hot', () => {
     expect(direct.stdout).toBe(first.stdout);
   });
 
+  it('a fully cached rebuild reads the store index and the base image once, however many FROM lines and RUN platform checks name it', async () => {
+    await w.files({ 'src/a': 'a' });
+    // two stages FROM the same image, three RUN steps (each checked for a runnable platform before the build)
+    await writeFile(join(w.ctx, 'Dockerfile'), 'FROM localhost/busybox AS b\nCOPY src/ /src/\nRUN cat /src/a > /first\nRUN cp /first /second\nFROM localhost/busybox\nCOPY --from=b /second /app/second\nRUN ls /app > /app/listing\n');
+    const first = build(['-t', 'reads']);
+    expect(first.status, first.stderr).toBe(0);
+    const r = build(['-t', 'reads'], ['--import', join(repo, 'test/helpers/log-opens.mjs')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(first.stdout);
+    const opened = r.stderr.split('\n').filter((l) => l.startsWith('OPENED ')).map((l) => l.slice(7));
+    const { manifest } = await w.image('busybox');
+    const cfg = manifest.config.digest.slice('sha256:'.length);
+    // the base image's config: read once (it was read by each FROM and by each RUN's platform check)
+    expect(opened.filter((f) => f.endsWith(`/blobs/sha256/${cfg}`)).length).toBe(1);
+    // index.json: the store's open, the one base image lookup and the tag check at the end
+    const indexReads = opened.filter((f) => f.endsWith('/images/index.json')).length;
+    expect(indexReads).toBeGreaterThan(0); // the hook saw the store's reads (it can fail)
+    expect(indexReads).toBeLessThanOrEqual(3);
+  });
+
   it.skipIf(!hasPrograms('setcap', 'getcap', 'setfattr', 'tar'))('security.capability and user xattrs stay in an ADD layer and in the RUN layer that copies the file up', async () => {
     const src = join(w.dir, 'caps-src');
     await mkdir(src, { recursive: true });

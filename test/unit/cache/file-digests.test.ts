@@ -4,10 +4,11 @@ import { readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileDigests, isRacy, memoFileFor, racyWindowNs } from '../../../shared/build/cache/file-digests.ts';
+import { FileDigests, isRacy, memoFileFor, racyWindowNs, statKey } from '../../../shared/build/cache/file-digests.ts';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const st = (p: string) => lstatSync(p, { bigint: true });
+const statKeyOf = (p: string) => statKey(st(p));
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('file-digest memo (the context check)', () => {
@@ -113,6 +114,49 @@ describe('file-digest memo (the context check)', () => {
     // the store-wide memo of earlier versions is not read as this one
     await writeFile(memo, JSON.stringify({ [p]: ['1', '2', '3', '4', '5', sha('y')] }));
     expect((await FileDigests.load(memo)).cached(p, st(p))).toBeUndefined();
+  });
+
+  it('a save keeps the loaded entries this build did not look up, replaces re-read ones and drops racy and malformed ones', async () => {
+    const a = await settled('ka', 'keep');
+    const b = await settled('kb', 'old');
+    const r = await settled('kr', 'racy');
+    const m1 = await FileDigests.load(memo);
+    for (const p of [a, b, r]) await m1.digest(p, st(p));
+    await m1.save();
+    const doc = JSON.parse(await readFile(memo, 'utf8')) as { files: Record<string, unknown> };
+    doc.files[join(dir, 'bad')] = ['x', 'not-a-digest'];
+    await writeFile(memo, JSON.stringify(doc));
+    // the next build: `a` never looked up, `b` changed (and settled), `r` rewritten just before it is read
+    await writeFile(b, 'new');
+    await pause(Number(racyWindowNs(st(b).ctimeNs) / 1_000_000n) + 30);
+    const rOld = st(r);
+    await writeFile(r, 'RACY');
+    const m2 = await FileDigests.load(memo);
+    expect(m2.cached(b, st(b))).toBeUndefined();
+    expect(await m2.digest(b, st(b))).toBe(sha('new'));
+    expect(await m2.digest(r, st(r))).toBe(sha('RACY'));
+    expect(m2.cached(r, rOld)).toBeUndefined(); // the racy read dropped the loaded entry
+    await m2.save();
+    const saved = JSON.parse(await readFile(memo, 'utf8')) as { files: Record<string, [string, string]> };
+    expect(Object.keys(saved.files).sort()).toEqual([a, b].sort());
+    expect(saved.files[b]![1]).toBe(sha('new'));
+    const m3 = await FileDigests.load(memo);
+    expect(m3.cached(a, st(a))).toBe(sha('keep'));
+    expect(m3.cached(r, st(r))).toBeUndefined();
+  });
+
+  it('a path named like an Object property is never answered from the prototype or a "__proto__" entry', async () => {
+    const p = await settled('constructor', 'c');
+    const m1 = await FileDigests.load(memo);
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) expect(m1.cached(name, st(p))).toBeUndefined();
+    await m1.digest(p, st(p));
+    await m1.save();
+    const doc = JSON.parse(await readFile(memo, 'utf8')) as { format: string; files: Record<string, unknown> };
+    await writeFile(memo, `{"format":${JSON.stringify(doc.format)},"files":{"__proto__":[${JSON.stringify(statKeyOf(p))},"${sha('c')}"]}}`);
+    const m2 = await FileDigests.load(memo);
+    expect(m2.cached('__proto__', st(p))).toBe(sha('c')); // an own entry of that name, as any other
+    expect(m2.cached(p, st(p))).toBeUndefined();
+    expect(m2.cached('constructor', st(p))).toBeUndefined();
   });
 
   it('each context has its own memo file', () => {

@@ -37,6 +37,22 @@ describe('.dockerignore patterns (moby semantics)', () => {
     expect(() => new IgnoreMatcher(['!'])).toThrow(/illegal exclusion pattern/);
   });
 
+  it('a path is matched as its clean form whether or not it is given clean, and a pattern matching any parent excludes it', () => {
+    const m = new IgnoreMatcher(['secret', 'a/b', '!a/b/keep', '*.tmp']);
+    // unclean spellings of one path answer as the clean one (leading, trailing and doubled slashes, `.` and `..`)
+    for (const p of ['a/b/c', '/a/b/c', 'a/b/c/', 'a//b/c', './a/b/c', 'a/./b/c', 'a/x/../b/c', 'secret/x', '/secret', 'secret/', './secret/deep/er']) {
+      expect(m.isExcluded(p), p).toBe(true);
+    }
+    for (const p of ['a/b/keep', '/a/b/keep/', 'a//b/./keep', 'a/bc', 'x/secret', 'a', '.', '', './', 'a/b/../c']) {
+      expect(m.isExcluded(p), p).toBe(false);
+    }
+    // a parent at any depth: `secret` excludes everything under it; `*.tmp` a directory named so, and below
+    expect(m.isExcluded('secret/1/2/3/4')).toBe(true);
+    expect(m.isExcluded('d.tmp/x/y')).toBe(true);
+    expect(m.isExcluded('d/x.tmp/y')).toBe(false);
+    expect(new IgnoreMatcher([]).isExcluded('anything')).toBe(false);
+  });
+
   it('walk pruning: mayIncludeUnder', () => {
     expect(new IgnoreMatcher(['docs']).mayIncludeUnder('docs')).toBe(false);
     expect(new IgnoreMatcher(['docs', '!docs/keep.md']).mayIncludeUnder('docs')).toBe(true);

@@ -24,6 +24,16 @@ describe('parseDockerfile', () => {
     expect(run.loc).toMatchObject({ line: 2, column: 1, endLine: 6 });
   });
 
+  it('a continuation is the escape character last on the line, blanks and tabs after it allowed', () => {
+    const cmd = (text: string, pre = '') => (parseDockerfile(`${pre}FROM scratch\n${text}\n`).stages[0]!.instructions[0] as InstructionOf<'RUN'>).cmd;
+    expect(cmd('RUN a \\ \t \n b')).toEqual({ form: 'shell', command: 'a  b' });
+    expect(cmd('RUN a\\\\\n b')).toEqual({ form: 'shell', command: 'a\\ b' }); // the last of two escapes continues
+    expect(cmd('RUN a \\x\nRUN b')).toEqual({ form: 'shell', command: 'a \\x' }); // not last: no continuation
+    expect(cmd('RUN a `\t\n b', '# escape=`\n')).toEqual({ form: 'shell', command: 'a  b' });
+    expect(cmd('RUN a \\\nRUN b', '# escape=`\n')).toEqual({ form: 'shell', command: 'a \\' });
+    expect(cmd('RUN a \\')).toEqual({ form: 'shell', command: 'a' }); // a continuation on the last line ends it
+  });
+
   it('JSON vs shell form; invalid JSON falls back to shell form', () => {
     expect((one('CMD ["a", "b c"]') as InstructionOf<'CMD'>).cmd).toEqual({ form: 'exec', args: ['a', 'b c'] });
     expect((one('CMD ["a", "b"') as InstructionOf<'CMD'>).cmd).toEqual({ form: 'shell', command: '["a", "b"' });
