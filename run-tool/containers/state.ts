@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
+import { compareTimestamps } from '../../shared/time/compare-timestamps.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { acquireLock, type LockHandle } from '../../shared/store/lock.ts';
 import { storePaths } from '../../shared/store/paths.ts';
@@ -308,7 +309,7 @@ export async function listContainers(root: string): Promise<LoadedContainer[]> {
     const c = await loadById(root, n);
     if (c) out.push(c);
   }
-  return out.sort((a, b) => a.record.created.localeCompare(b.record.created));
+  return out.sort((a, b) => compareTimestamps(a.record.created, b.record.created));
 }
 
 /**
