@@ -12,6 +12,7 @@ import { SkiffError, type Cancellable } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { withLock } from '../../shared/store/lock.ts';
 import { storePaths } from '../../shared/store/paths.ts';
+import { compareTimestamps } from '../../shared/time/compare-timestamps.ts';
 
 /** podman's `secret inspect` document (the data itself is never part of it). */
 export interface SecretInfo {
@@ -71,7 +72,7 @@ export async function findSecret(root: string, nameOrId: string): Promise<Secret
 
 /** Every secret, newest first (podman's `secret ls` order). Read-only. */
 export async function listSecrets(root: string): Promise<SecretInfo[]> {
-  return (await readAll(root)).sort((a, b) => b.CreatedAt.localeCompare(a.CreatedAt));
+  return (await readAll(root)).sort((a, b) => compareTimestamps(b.CreatedAt, a.CreatedAt));
 }
 
 /**

@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../../store/atomic.ts';
 import { withLock } from '../../store/lock.ts';
 import { Annotation } from '../../oci/media-types.ts';
 import { openStore } from '../../store/store.ts';
+import { compareTimestamps } from '../../time/compare-timestamps.ts';
 
 /** One working container's record. */
 export interface WorkingContainer {
@@ -60,7 +61,7 @@ export async function listContainers(storeRoot: string): Promise<WorkingContaine
       /* not a record */
     }
   }
-  return out.sort((a, b) => a.created.localeCompare(b.created));
+  return out.sort((a, b) => compareTimestamps(a.created, b.created));
 }
 
 /** The container named `nameOrId` (name, full ID or unique ID prefix); ENOTFOUND "container not known". */
