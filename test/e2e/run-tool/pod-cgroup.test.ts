@@ -145,4 +145,30 @@ describe.skipIf(!isRoot || !hasPodPrograms || !V1)('pod cgroup, limits, shared /
     // podman 4.3's default size: 64000 KiB
     expect(okk(['exec', 'bm', 'sh', '-c', 'df -k /dev/shm | tail -1']).split(/\s+/).slice(0, 2)).toEqual(['shm', '64000']);
   }, 60_000);
+
+  it('a member started alone (start MEMBER, not pod start) after a reboot makes the pod cgroup (with its limits) and the /dev/shm tmpfs again', () => {
+    const podId = okk(['pod', 'create', '--name', 'solo', '--network', 'none', '-m', '72m', '--shm-size', '16m']);
+    okk(['create', '--pod', 'solo', '--name', 'sm', IMG, 'sleep', '300']);
+    // what a reboot does to a pod that is not running: no tmpfs, no cgroup
+    for (const m of mountsUnder(podId)) expect(spawnSync('umount', [m]).status).toBe(0);
+    for (const d of podCgroups(podId)) rmdirSync(d);
+    expect(podCgroups(podId)).toEqual([]);
+    okk(['start', 'sm']);
+    expect(readFileSync(`/sys/fs/cgroup/memory/skiff_parent/${podId}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String(72 * 1024 * 1024));
+    expect(mountsUnder(podId).length).toBeGreaterThan(0);
+    // the member and the infra it started share the one tmpfs of the pod's size
+    expect(okk(['exec', 'sm', 'sh', '-c', 'df -k /dev/shm | tail -1']).split(/\s+/).slice(0, 2)).toEqual(['shm', String(16 * 1024)]);
+    okk(['exec', 'sm', 'sh', '-c', 'echo solo > /dev/shm/mark']);
+    const infra = okk(['pod', 'inspect', 'solo', '--format', '{{.InfraContainerID}}']);
+    expect(readFileSync(`/proc/${pidOf(infra)}/root/dev/shm/mark`, 'utf8').trim()).toBe('solo');
+  }, 60_000);
+
+  it('pod create mounts no /dev/shm tmpfs: the pod\'s first start does (as podman makes it with the infra)', () => {
+    const podId = okk(['pod', 'create', '--name', 'lazy', '--network', 'none']);
+    expect(mountsUnder(podId)).toEqual([]);
+    expect(okk(['pod', 'inspect', 'lazy', '--format', '{{.State}}'])).toBe('Created');
+    okk(['run', '-d', '--pod', 'lazy', '--name', 'lz', IMG, 'sleep', '300']);
+    expect(mountsUnder(podId).length).toBeGreaterThan(0);
+    expect(okk(['exec', 'lz', 'sh', '-c', 'df -k /dev/shm | tail -1']).split(/\s+/).slice(0, 2)).toEqual(['shm', '64000']);
+  }, 60_000);
 });
