@@ -3,7 +3,7 @@
 // mount; a file a member writes to /dev/shm another member reads; pod logs -f streams lines of two members
 // written after it started and follows on while the infra runs (podman 4.3), ending when the pod stops.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeBusyboxImage } from '../../helpers/busybox.ts';
@@ -173,8 +173,20 @@ describe.skipIf(!isRoot || !hasPodPrograms || !V1)('pod cgroup, limits, shared /
     expect(readFileSync(`/proc/${pidOf(infra)}/root/dev/shm/mark`, 'utf8').trim()).toBe('solo');
   }, 60_000);
 
-  it('pod create mounts no /dev/shm tmpfs: the pod\'s first start does (as podman makes it with the infra)', () => {
-    const podId = okk(['pod', 'create', '--name', 'lazy', '--network', 'none']);
+  it('pod create mounts nothing (no /dev/shm tmpfs, no infra overlay mounted and unmounted): the pod\'s first start does, as podman', () => {
+    // every mount and umount skiff runs (found on PATH) goes through a logging shim
+    const log = join(s.dir, 'mount-calls.log');
+    const shims = join(s.dir, 'mount-shims');
+    mkdirSync(shims, { recursive: true });
+    for (const prog of ['mount', 'umount']) writeFileSync(join(shims, prog), `#!/bin/sh\necho ${prog} "$@" >> '${log}'\nexec /usr/bin/${prog} "$@"\n`, { mode: 0o755 });
+    const env = { ...process.env, PATH: `${shims}:${process.env.PATH ?? ''}` };
+    expect(spawnSync('sh', ['-c', 'mount --version >/dev/null'], { env }).status).toBe(0);
+    expect(readFileSync(log, 'utf8')).toMatch(/^mount --version$/m);
+    writeFileSync(log, '');
+    const c = spawnSync(process.execPath, [bin, '--root', root, 'pod', 'create', '--name', 'lazy', '--network', 'none'], { encoding: 'utf8', env });
+    expect(c.status, c.stderr).toBe(0);
+    const podId = c.stdout.trim();
+    expect(readFileSync(log, 'utf8')).toBe('');
     expect(mountsUnder(podId)).toEqual([]);
     expect(okk(['pod', 'inspect', 'lazy', '--format', '{{.State}}'])).toBe('Created');
     okk(['run', '-d', '--pod', 'lazy', '--name', 'lz', IMG, 'sleep', '300']);
