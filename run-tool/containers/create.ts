@@ -142,6 +142,12 @@ async function linkMtab(rootfs: string): Promise<void> {
   });
 }
 
+/** Whether no lower dir of `lowers` has an `etc` entry of any kind (so the merged rootfs has no /etc). */
+async function noneHasEtc(lowers: readonly string[]): Promise<boolean> {
+  const found = await Promise.all(lowers.map((l) => lstat(join(l, 'etc')).then(() => true, (e: NodeJS.ErrnoException) => e.code !== 'ENOENT')));
+  return !found.includes(true);
+}
+
 /** A volume of a container record; `anonymous` ones (image Volumes) go with `rm -v` / `--rm`. */
 export type RecordVolume = ContainerRecord['volumes'][number] & { anonymous?: boolean };
 
@@ -223,8 +229,12 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     const utsHolder = joins.uts ? await loadById(root, joins.uts) : undefined;
     const hostname = utsHolder?.record.config.hostname ?? o.hostname ?? (netChoice.mode === 'host' ? (await import('node:os')).hostname() : id.slice(0, 12));
     // the overlay mount (a `mount` child process) and the /etc files (written to userdata, outside the rootfs) are
-    // independent: made side by side; both settle before anything else happens, so a failure cleans up after both
-    const [mounted, etcFiles] = await Promise.allSettled([mountRootfs(root, id, layers.lowers, so), writeEtcFiles(p.userdata, {
+    // independent: made side by side; both settle before anything else happens, so a failure cleans up after both.
+    // A container not started now whose create reads and writes nothing in its rootfs needs no mount (nor umount)
+    // at all: no volume to copy up, and no /etc in any layer (what create reads or writes there: the mtab link,
+    // account files, the user's entry) — the empty mount point then reads as the merged rootfs would (a pod's infra)
+    const mountNow = o.keepMounted === true || (o.volumes?.length ?? 0) > 0 || checkVolumes(cfg).length > 0 || !(await noneHasEtc(layers.lowers));
+    const [mounted, etcFiles] = await Promise.allSettled([mountNow ? mountRootfs(root, id, layers.lowers, so) : Promise.resolve(), writeEtcFiles(p.userdata, {
       hostname,
       network: specNet.network,
       ...(o.addHosts && { addHosts: o.addHosts }),
@@ -407,7 +417,7 @@ export async function createContainer(store: Store, o: CreateOptions & { keepMou
     const state = initialState();
     state.mounted = o.keepMounted === true;
     if (o.health) state.health = { status: 'starting', failingStreak: 0, log: [] };
-    if (!o.keepMounted) await unmountRootfs(root, id);
+    if (!o.keepMounted && mountNow) await unmountRootfs(root, id);
     await saveState(root, id, state);
     await saveRecord(root, record); // the record is the commit point: before it, the dir is debris
     recordContainerEvent(root, record, 'create');

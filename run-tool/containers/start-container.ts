@@ -20,6 +20,7 @@ import { containerPaths, loadById, lockContainer, saveState, type ContainerRecor
 import { exitError } from './exit-status.ts';
 import { notifyProxyArgs, takeNotifySocket } from '../systemd/notify.ts';
 import { recordContainerEvent } from './record-event.ts';
+import { ensurePodHostResourcesOf } from '../pods/host-resources.ts';
 
 /** The container state of a run: what state.ts records plus the monitor's and the network's own fields. */
 export interface StateExt extends ContainerState {
@@ -85,6 +86,8 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
   if (runc.hasState(id)) await runc.delete(id, { force: true }).catch(() => {});
   await unlink(join(p.exits, id)).catch(() => {});
   await unlink(p.pidFile).catch(() => {});
+  // a pod's container: the pod's cgroup and /dev/shm first (gone after a reboot; the tmpfs waits for the first start)
+  if (record.pod !== undefined) await ensurePodHostResourcesOf(root, record.pod);
   // shared namespaces: their holders run first (started when they do not, as podman starts dependencies)
   await bindJoinedNamespaces(root, record, (dep) => startDetached(store, dep));
   await mountRootfs(root, id, await lowersOf(store, record));

@@ -16,7 +16,7 @@ import { isRootless } from '../../shared/runtime/rootless.ts';
 import { cgroupVersion } from '../containers/cgroup-stats.ts';
 import { makePodCgroup, podLimitsOf, removePodCgroup } from '../pods/cgroup.ts';
 import { ensureInfraImage } from '../pods/infra-image.ts';
-import { mountPodShm, podShmMount, unmountPodShm } from '../pods/shm.ts';
+import { podShmMount, unmountPodShm } from '../pods/shm.ts';
 import { podView, reconcilePods, removePodFully, type PodView } from '../pods/members.ts';
 import { recordEvent } from '../containers/record-event.ts';
 import {
@@ -167,13 +167,10 @@ export async function createPod(store: Store, o: CreatePodOptions): Promise<{ id
       await makePodCgroup(record.cgroup, limits);
     } else await savePod(root, record);
     // the pod's /dev/shm, bound into the infra container and every member sharing its IPC namespace (rootless: a
-    // mount in the user's own mount namespace, which the CLI and the containers share)
+    // mount in the user's own mount namespace, which the CLI and the containers share): recorded here, mounted by
+    // the pod's first start (pods/host-resources.ts), as podman makes it with the infra
     const shm = infra && share.includes('ipc');
-    if (shm) {
-      record.shmMounted = true;
-      await savePod(root, record);
-      await mountPodShm(root, id, o.shmSize);
-    }
+    if (shm) record.shmMounted = true;
     if (infra) {
       const image = o.infraImage ?? (await ensureInfraImage(store, { signal: o.signal }));
       // the infra container's id is recorded before it is made: a killed create leaves debris the sweep can name
@@ -323,10 +320,7 @@ async function eachContainer(list: readonly LoadedContainer[], fn: (c: LoadedCon
 /** Starts pod `nameOrId`: its cgroup and /dev/shm made again if gone (a reboot), then the infra container, then the members in creation order (podman's `pod start`). */
 export async function startPod(store: Store, nameOrId: string): Promise<PodErrors> {
   const v = await getPod(store, nameOrId);
-  // after a reboot the pod's cgroup and /dev/shm tmpfs are gone: made again (both idempotent) before anything starts
-  const r = v.record;
-  if (r.cgroup?.manager === 'cgroupfs') await makePodCgroup(r.cgroup, r.limits ?? {});
-  if (r.shmMounted) await mountPodShm(store.paths.root, r.id, r.shmSize);
+  // after a reboot the pod's cgroup and /dev/shm tmpfs are gone: each container's start makes them again first
   const list = [...(v.infra ? [v.infra] : []), ...v.members];
   const errors = await eachContainer(list, (c) => startDetached(store, c.record.id));
   return { id: v.record.id, errors };

@@ -2,14 +2,17 @@
  * A pod's /dev/shm (podman binds the infra container's shm into every member): a tmpfs mounted on the host at
  * `<root>/pods/<id>/shm` (mode 1777, nosuid, nodev, noexec; `--shm-size`, default 65536000 bytes as podman's) is
  * bound at /dev/shm into the infra container and into each member that shares the pod's IPC namespace, so a file
- * one writes there the others see. Mounted at `pod create` (after the record names the pod, so a killed create's
- * mount is found) and again by `pod start` when a reboot removed it; unmounted by the pod's removal. Rootless the
- * mount lives in the user's mount namespace (the one the CLI joins and the containers are made in).
+ * one writes there the others see. The record says the pod has one (`shmMounted`) from `pod create` on; the tmpfs
+ * itself is mounted by the first start of any of the pod's containers (as podman makes it with the infra), and again
+ * by a start after a reboot removed it; unmounted by the pod's removal (or the sweep of a half-made pod, which the
+ * record names). Rootless the mount lives in the user's mount namespace (the one the CLI joins and the containers
+ * are made in).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkiffError } from '../../shared/errors.ts';
 import { unmount } from '../../shared/layer/overlay-mount.ts';
+import { acquireLock } from '../../shared/store/lock.ts';
 import { runProgram } from '../../shared/process/run.ts';
 import { isMountPoint, mountsUnder } from '../../shared/runtime/bundle.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
@@ -28,13 +31,28 @@ export function podShmMount(root: string, id: string): MountRequest {
   return { type: 'bind', source: podShmDir(root, id), destination: '/dev/shm', options: ['rbind', 'rprivate', 'nosuid', 'nodev', 'noexec'] };
 }
 
-/** Mounts pod `id`'s shm tmpfs of `size` bytes (idempotent: an existing mount is kept). */
+/**
+ * Mounts pod `id`'s shm tmpfs of `size` bytes unless it is mounted (idempotent). Two starts of the pod's containers
+ * racing here make one mount, never two stacked ones (a container bound to the lower one would not share the
+ * others' files): the check and the mount run under the pod dir's `shm.lock`, a lock of its own so that a start
+ * needs no pod lock (a member's create holds that while the infra starts beside it). ENOTFOUND when the pod
+ * directory is gone (the pod was removed).
+ */
 export async function mountPodShm(root: string, id: string, size = DEFAULT_SHM_SIZE): Promise<void> {
   const dir = podShmDir(root, id);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
   if (await isMountPoint(dir)) return;
-  const r = await runProgram('mount', ['-t', 'tmpfs', '-o', `mode=1777,nosuid,nodev,noexec,size=${Math.max(1, Math.floor(size / 1024))}k`, 'shm', dir]);
-  if (r.code !== 0) throw new SkiffError('EIO', `mounting the pod's /dev/shm at ${dir} failed: ${r.stderr.trim()}`);
+  const lock = await acquireLock(join(podPaths(root, id).dir, 'shm.lock')).catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new SkiffError('ENOTFOUND', `no pod with ID ${id} found: no such pod`, { cause: e });
+  });
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    if (await isMountPoint(dir)) return;
+    const r = await runProgram('mount', ['-t', 'tmpfs', '-o', `mode=1777,nosuid,nodev,noexec,size=${Math.max(1, Math.floor(size / 1024))}k`, 'shm', dir]);
+    if (r.code !== 0) throw new SkiffError('EIO', `mounting the pod's /dev/shm at ${dir} failed: ${r.stderr.trim()}`);
+  } finally {
+    await lock.release();
+  }
 }
 
 /** Unmounts pod `id`'s shm (every mount there, deepest first). Idempotent. */

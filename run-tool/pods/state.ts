@@ -62,7 +62,7 @@ export interface PodRecord {
   limits?: PodLimits;
   /** `--shm-size`: the size of the pod's /dev/shm */
   shmSize?: number;
-  /** root: the pod's /dev/shm tmpfs is (or is being) mounted at `<pod dir>/shm` (pods/shm.ts) */
+  /** the pod has a /dev/shm tmpfs at `<pod dir>/shm` (pods/shm.ts), mounted by its first start (the name is older) */
   shmMounted?: boolean;
   /** member container ids (infra excluded), in creation order */
   members: string[];

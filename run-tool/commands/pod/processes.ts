@@ -74,7 +74,7 @@ export function addPodProcessCommands(pod: Command): void {
 
   const logs = pod.command('logs').description('fetch logs for pod with one or more containers').argument('<pod>')
     .option('-c, --container <name>', 'filter logs by container name or id which belongs to pod')
-    .option('-f, --follow', 'follow log output: the lines of all containers as they come, until they have all exited')
+    .option('-f, --follow', 'follow log output: the lines of all containers as they come, until they have all exited (the infra too)')
     .option('-n, --names', 'output container names instead of container IDs in the log')
     .option('--since <time>', 'show logs since TIMESTAMP or DURATION')
     .option('--until <time>', 'show logs until TIMESTAMP or DURATION')
@@ -86,10 +86,12 @@ export function addPodProcessCommands(pod: Command): void {
     const emitter = logEmitter(f);
     await withStore(logs, async (store) => {
       const v = await getPod(store, name);
-      const cs = v.members.filter((c) => f.container === undefined || c.record.name === f.container || c.record.id.startsWith(f.container));
+      // every container of the pod, the infra too (podman 4.3's pod logs takes all of them): following therefore
+      // goes on while the infra runs, not only until the members have exited; -c picks one member
+      const cs = f.container === undefined ? containersOf(v) : v.members.filter((c) => c.record.name === f.container || c.record.id.startsWith(f.container!));
       if (f.container !== undefined && cs.length === 0) throw exitError(125, `no container with name or ID ${f.container} found in pod ${v.record.name}: no such container`);
       const one = (c: LoadedContainer) => streamLog(store, c.record.id, emitter(`${f.names ? c.record.name : c.record.id.slice(0, 12)} `), { tail, follow: f.follow === true });
-      // following: every member's log at once, each ending when its container has exited
+      // following: every container's log at once, each ending when its container has exited
       if (f.follow) await Promise.all(cs.map(one));
       else for (const c of cs) await one(c);
     });

@@ -1,9 +1,9 @@
 // A pod's own cgroup, its limits, its /dev/shm and `pod logs -f`, as root with real runc and conmon: the pod
 // cgroup exists with --memory/--cpus set, every member's processes are in it, pod rm -f leaves no cgroup and no
 // mount; a file a member writes to /dev/shm another member reads; pod logs -f streams lines of two members
-// written after it started and ends when they exit.
+// written after it started and follows on while the infra runs (podman 4.3), ending when the pod stops.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeBusyboxImage } from '../../helpers/busybox.ts';
@@ -106,7 +106,7 @@ describe.skipIf(!isRoot || !hasPodPrograms || !V1)('pod cgroup, limits, shared /
     expect(r.stderr).toMatch(/--shm-size/);
   }, 120_000);
 
-  it('pod logs -f streams the lines two members write after it started, prefixed with their names, and ends when both exit', async () => {
+  it('pod logs -f streams the lines two members write after it started, prefixed with their names, follows on while the infra runs (podman 4.3) and ends when pod stop stops it', async () => {
     okk(['pod', 'create', '--name', 'lg', '--network', 'none']);
     okk(['create', '--pod', 'lg', '--name', 'la', IMG, 'sh', '-c', 'sleep 1.5; echo a-one; sleep 1; echo a-two']);
     okk(['create', '--pod', 'lg', '--name', 'lb', IMG, 'sh', '-c', 'sleep 2; echo b-one >&2; sleep 1; echo b-two']);
@@ -121,7 +121,17 @@ describe.skipIf(!isRoot || !hasPodPrograms || !V1)('pod cgroup, limits, shared /
     };
     child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; note(d); });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; note(d); });
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    let done = false;
+    void exited.then(() => { done = true; });
+    // both members have written their last lines and exited: the infra still runs, and so does pod logs -f
+    for (let i = 0; i < 200 && !(firstSeen['a-two'] && firstSeen['b-two']); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && ['la', 'lb'].some((c) => okk(['inspect', c, '--format', '{{.State.Status}}']) !== 'exited'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(['la', 'lb'].map((c) => okk(['inspect', c, '--format', '{{.State.Status}}']))).toEqual(['exited', 'exited']);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(done).toBe(false);
+    okk(['pod', 'stop', '-t', '0', 'lg']);
+    const code = await exited;
     expect(code, err).toBe(0);
     expect(out).toMatch(/^la a-one$/m);
     expect(out).toMatch(/^la a-two$/m);
@@ -144,5 +154,43 @@ describe.skipIf(!isRoot || !hasPodPrograms || !V1)('pod cgroup, limits, shared /
     expect(mountsUnder(podId).length).toBeGreaterThan(0);
     // podman 4.3's default size: 64000 KiB
     expect(okk(['exec', 'bm', 'sh', '-c', 'df -k /dev/shm | tail -1']).split(/\s+/).slice(0, 2)).toEqual(['shm', '64000']);
+  }, 60_000);
+
+  it('a member started alone (start MEMBER, not pod start) after a reboot makes the pod cgroup (with its limits) and the /dev/shm tmpfs again', () => {
+    const podId = okk(['pod', 'create', '--name', 'solo', '--network', 'none', '-m', '72m', '--shm-size', '16m']);
+    okk(['create', '--pod', 'solo', '--name', 'sm', IMG, 'sleep', '300']);
+    // what a reboot does to a pod that is not running: no tmpfs, no cgroup
+    for (const m of mountsUnder(podId)) expect(spawnSync('umount', [m]).status).toBe(0);
+    for (const d of podCgroups(podId)) rmdirSync(d);
+    expect(podCgroups(podId)).toEqual([]);
+    okk(['start', 'sm']);
+    expect(readFileSync(`/sys/fs/cgroup/memory/skiff_parent/${podId}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String(72 * 1024 * 1024));
+    expect(mountsUnder(podId).length).toBeGreaterThan(0);
+    // the member and the infra it started share the one tmpfs of the pod's size
+    expect(okk(['exec', 'sm', 'sh', '-c', 'df -k /dev/shm | tail -1']).split(/\s+/).slice(0, 2)).toEqual(['shm', String(16 * 1024)]);
+    okk(['exec', 'sm', 'sh', '-c', 'echo solo > /dev/shm/mark']);
+    const infra = okk(['pod', 'inspect', 'solo', '--format', '{{.InfraContainerID}}']);
+    expect(readFileSync(`/proc/${pidOf(infra)}/root/dev/shm/mark`, 'utf8').trim()).toBe('solo');
+  }, 60_000);
+
+  it('pod create mounts nothing (no /dev/shm tmpfs, no infra overlay mounted and unmounted): the pod\'s first start does, as podman', () => {
+    // every mount and umount skiff runs (found on PATH) goes through a logging shim
+    const log = join(s.dir, 'mount-calls.log');
+    const shims = join(s.dir, 'mount-shims');
+    mkdirSync(shims, { recursive: true });
+    for (const prog of ['mount', 'umount']) writeFileSync(join(shims, prog), `#!/bin/sh\necho ${prog} "$@" >> '${log}'\nexec /usr/bin/${prog} "$@"\n`, { mode: 0o755 });
+    const env = { ...process.env, PATH: `${shims}:${process.env.PATH ?? ''}` };
+    expect(spawnSync('sh', ['-c', 'mount --version >/dev/null'], { env }).status).toBe(0);
+    expect(readFileSync(log, 'utf8')).toMatch(/^mount --version$/m);
+    writeFileSync(log, '');
+    const c = spawnSync(process.execPath, [bin, '--root', root, 'pod', 'create', '--name', 'lazy', '--network', 'none'], { encoding: 'utf8', env });
+    expect(c.status, c.stderr).toBe(0);
+    const podId = c.stdout.trim();
+    expect(readFileSync(log, 'utf8')).toBe('');
+    expect(mountsUnder(podId)).toEqual([]);
+    expect(okk(['pod', 'inspect', 'lazy', '--format', '{{.State}}'])).toBe('Created');
+    okk(['run', '-d', '--pod', 'lazy', '--name', 'lz', IMG, 'sleep', '300']);
+    expect(mountsUnder(podId).length).toBeGreaterThan(0);
+    expect(okk(['exec', 'lz', 'sh', '-c', 'df -k /dev/shm | tail -1']).split(/\s+/).slice(0, 2)).toEqual(['shm', '64000']);
   }, 60_000);
 });
