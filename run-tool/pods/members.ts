@@ -15,6 +15,7 @@ import { unmountPodShm } from './shm.ts';
 import {
   isAbandoned, listPodRecords, loadPodById, lockPod, releasePodName, removePodDir, savePod, thisProcess, type PodRecord,
 } from './state.ts';
+import { compareTimestamps } from '../../shared/time/compare-timestamps.ts';
 
 /** podman's pod statuses. */
 export type PodStatus = 'Created' | 'Running' | 'Degraded' | 'Stopped' | 'Exited' | 'Paused' | 'Error';
@@ -57,7 +58,7 @@ export async function podView(store: Store, r: PodRecord, all?: readonly LoadedC
     const i = r.members.indexOf(id);
     return i < 0 ? Number.MAX_SAFE_INTEGER : i;
   };
-  const members = out.filter((c) => c !== infra).sort((a, b) => order(a.record.id) - order(b.record.id) || a.record.created.localeCompare(b.record.created));
+  const members = out.filter((c) => c !== infra).sort((a, b) => order(a.record.id) - order(b.record.id) || compareTimestamps(a.record.created, b.record.created));
   const states = out.map((c) => (c.state.paused ? 'paused' : c.state.status));
   return { record: r, ...(infra && { infra }), members, status: podStatusOf(states) };
 }

@@ -26,6 +26,7 @@ import type { PodCgroup } from '../../shared/runtime/cgroup-manager.ts';
 import type { MountRequest } from '../../shared/runtime/mounts.ts';
 import type { PodLimits } from './cgroup.ts';
 import type { PortMapping } from '../containers/state.ts';
+import { compareTimestamps } from '../../shared/time/compare-timestamps.ts';
 
 /** The namespaces a pod can share, as podman names them in `--share`. */
 export type PodNamespace = 'ipc' | 'net' | 'uts' | 'pid' | 'cgroup';
@@ -140,7 +141,7 @@ export async function listPodRecords(root: string): Promise<PodRecord[]> {
     const r = await loadPodById(root, n);
     if (r) out.push(r);
   }
-  return out.sort((a, b) => a.created.localeCompare(b.created));
+  return out.sort((a, b) => compareTimestamps(a.created, b.created));
 }
 
 /**

@@ -7,6 +7,7 @@ import { formatTable } from '../../../shared/cli/table.ts';
 import { SkiffError } from '../../../shared/errors.ts';
 import { listPods, type PodView } from '../../ops/pods.ts';
 import { withStore } from '../cli-util.ts';
+import { compareTimestamps } from '../../../shared/time/compare-timestamps.ts';
 
 const t12 = (id: string, noTrunc: boolean) => (noTrunc ? id : id.slice(0, 12));
 
@@ -73,7 +74,7 @@ function matchPod(v: PodView, filters: readonly string[]): boolean {
 }
 
 const SORTS: Record<string, (a: PodView, b: PodView) => number> = {
-  created: (a, b) => b.record.created.localeCompare(a.record.created),
+  created: (a, b) => compareTimestamps(b.record.created, a.record.created),
   id: (a, b) => a.record.id.localeCompare(b.record.id),
   name: (a, b) => a.record.name.localeCompare(b.record.name),
   number: (a, b) => containersOf(a).length - containersOf(b).length,
