@@ -90,7 +90,9 @@ export function addPodProcessCommands(pod: Command): void {
       // goes on while the infra runs, not only until the members have exited; -c picks one member
       const cs = f.container === undefined ? containersOf(v) : v.members.filter((c) => c.record.name === f.container || c.record.id.startsWith(f.container!));
       if (f.container !== undefined && cs.length === 0) throw exitError(125, `no container with name or ID ${f.container} found in pod ${v.record.name}: no such container`);
-      const one = (c: LoadedContainer) => streamLog(store, c.record.id, emitter(`${f.names ? c.record.name : c.record.id.slice(0, 12)} `), { tail, follow: f.follow === true });
+      // each line names its container (short ID, or name with -n) only when several are logged, as podman's
+      const prefix = (c: LoadedContainer) => (cs.length > 1 ? `${f.names ? c.record.name : c.record.id.slice(0, 12)} ` : '');
+      const one = (c: LoadedContainer) => streamLog(store, c.record.id, emitter(prefix(c)), { tail, follow: f.follow === true });
       // following: every container's log at once, each ending when its container has exited
       if (f.follow) await Promise.all(cs.map(one));
       else for (const c of cs) await one(c);

@@ -230,6 +230,9 @@ describe.skipIf(!isRoot || !hasPodPrograms)('pods (root, real runc/conmon/netava
     expect(top.some((l) => l.endsWith('sleep 300'))).toBe(true);
     expect(await until(() => sk(['pod', 'logs', 'ops']).stdout.includes('said-hello'))).toBe(true);
     expect(sk(['pod', 'logs', 'ops']).stdout).toMatch(/^[0-9a-f]{12} said-hello$/m);
+    // one container picked with -c: its lines carry no prefix, with or without -n (podman 4.3)
+    expect(okk(['pod', 'logs', '-c', 'talker', 'ops'])).toBe('said-hello');
+    expect(okk(['pod', 'logs', '-n', '-c', 'talker', 'ops'])).toBe('said-hello');
     expect(okk(['pod', 'kill', 'ops'])).toBe(podId);
     expect(await until(() => okk(['pod', 'inspect', 'ops', '--format', '{{.State}}']) === 'Exited')).toBe(true);
     expect(sk(['pod', 'kill', 'ops']).status).toBe(125);
