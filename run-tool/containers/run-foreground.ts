@@ -11,6 +11,7 @@ import { startHealthTimer } from './health.ts';
 import { connectContainer, serveContainerPastaHook, type NetworkChoice } from './net-wiring.ts';
 import { getRunc } from './runc-handle.ts';
 import { bindJoinedNamespaces } from './ns-join.ts';
+import { ensurePodHostResourcesOf } from '../pods/host-resources.ts';
 import { cleanRuncMessage, startDetached, type StateExt } from './start-container.ts';
 import { containerPaths, saveState, type ContainerRecord } from './state.ts';
 import { recordContainerEvent } from './record-event.ts';
@@ -63,6 +64,8 @@ export async function runForeground(store: Store, record: ContainerRecord, o: { 
   let hook: Promise<NetworkState | undefined> | undefined;
   let hookError: unknown;
   try {
+    // a pod's container: the pod's cgroup and /dev/shm first, as every start makes them (pods/host-resources.ts)
+    if (record.pod !== undefined) await ensurePodHostResourcesOf(root, record.pod);
     // shared namespaces: their holders run first (started when they do not), the config names their pids
     await bindJoinedNamespaces(root, record, (dep) => startDetached(store, dep));
   } catch (e) {

@@ -173,6 +173,14 @@ describe.skipIf(!isRoot || !hasPodPrograms || !V1)('pod cgroup, limits, shared /
     expect(readFileSync(`/proc/${pidOf(infra)}/root/dev/shm/mark`, 'utf8').trim()).toBe('solo');
   }, 60_000);
 
+  it('a foreground run --rm in a pod without infra after a reboot makes the pod cgroup with its limits again, as a detached start does', () => {
+    const podId = okk(['pod', 'create', '--name', 'bare', '--network', 'none', '--infra=false', '-m', '80m']);
+    for (const d of podCgroups(podId)) rmdirSync(d); // what a reboot does
+    expect(podCgroups(podId)).toEqual([]);
+    expect(okk(['run', '--rm', '--pod', 'bare', IMG, 'cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes'])).toMatch(/^\d+$/);
+    expect(readFileSync(`/sys/fs/cgroup/memory/skiff_parent/${podId}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String(80 * 1024 * 1024));
+  }, 60_000);
+
   it('pod create mounts nothing (no /dev/shm tmpfs, no infra overlay mounted and unmounted): the pod\'s first start does, as podman', () => {
     // every mount and umount skiff runs (found on PATH) goes through a logging shim
     const log = join(s.dir, 'mount-calls.log');
