@@ -14,7 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { acquireLock, isLockFree, type LockHandle } from '../../store/lock.ts';
 import { networkPaths } from '../../network/network-config.ts';
@@ -85,7 +85,8 @@ export async function cleanBuildDir(dir: string, runc: Runc, storeRoot: string):
 }
 
 /**
- * Removes the state dirs of builds whose process is gone (lock free), and detaches the RUN networks of builds
+ * Removes the state dirs of builds whose process is gone (lock free; a dir with no lock file yet is being made
+ * and is left alone), and detaches the RUN networks of builds
  * whose state dir is already gone (the watchdog removed it). Returns the ids of the state dirs reclaimed. `runc` may
  * be a factory, called only when there is a state dir to clean.
  */
@@ -94,6 +95,9 @@ export async function reclaimBuilds(storeRoot: string, runc: Runc | (() => Promi
   const out: string[] = [];
   for (const id of await readdir(root).catch(() => [] as string[])) {
     const dir = join(root, id);
+    // no lock file yet: a build making its state dir right now (BuildDir.create takes the lock before anything
+    // goes in): never reclaimed (another platform of one build runs this while its sibling starts)
+    if ((await lstat(join(dir, 'lock')).catch(() => undefined)) === undefined) continue;
     if (!(await isLockFree(join(dir, 'lock')).catch(() => true))) continue;
     await cleanBuildDir(dir, typeof runc === 'function' ? await runc() : runc, storeRoot);
     out.push(id);
@@ -131,9 +135,11 @@ export class BuildDir {
   static async create(storeRoot: string, runc: Runc): Promise<BuildDir> {
     const id = randomBytes(8).toString('hex');
     const dir = join(buildsRoot(storeRoot), id);
-    await mkdir(join(dir, 'containers'), { recursive: true, mode: 0o700 });
-    await mkdir(join(dir, 'netns'), { mode: 0o700 });
+    // the lock first, so that a reclaim never finds this dir holding something with its lock free
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const lock = await acquireLock(join(dir, 'lock'), { wait: false });
+    await mkdir(join(dir, 'containers'), { mode: 0o700 });
+    await mkdir(join(dir, 'netns'), { mode: 0o700 });
     let ip = 'ip';
     try {
       ip = requireProgram('ip');
