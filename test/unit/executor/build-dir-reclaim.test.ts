@@ -16,7 +16,7 @@ describe('reclaimBuilds (BU-17)', () => {
     await rm(store, { recursive: true, force: true });
   });
   // no container is named in these dirs: runc is never run
-  const runc = () => new Runc('/usr/sbin/runc', join(store, 'runc'));
+  const runc = async () => new Runc('/usr/sbin/runc', join(store, 'runc'));
 
   it('removes a state dir whose lock is free, keeps one whose lock is held and one still being made (no lock file yet)', async () => {
     const dead = join(buildsRoot(store), 'dead');
