@@ -51,35 +51,61 @@ export class Digester {
 }
 
 /**
+ * A Digester held to an expectation: `update` throws EBADSIZE as soon as more than `expect.size` bytes came, and
+ * `finish` returns the digest of everything, throwing EBADSIZE / EINTEGRITY (naming both values) when the size or
+ * the digest differs from what was expected.
+ */
+export class CheckedDigester extends Digester {
+  readonly #expect: { digest?: Digest; size?: number } | undefined;
+  constructor(expect?: { digest?: Digest; size?: number }) {
+    super();
+    this.#expect = expect;
+  }
+  override update(chunk: Uint8Array): void {
+    super.update(chunk);
+    const size = this.#expect?.size;
+    if (size !== undefined && this.size > size) throw sizeMismatch(size, this.size, true);
+  }
+  finish(): Digest {
+    const actual = this.digest();
+    const e = this.#expect;
+    if (e?.size !== undefined && this.size !== e.size) throw sizeMismatch(e.size, this.size, false);
+    if (e?.digest !== undefined && actual !== e.digest) throw digestMismatch(e.digest, actual);
+    return actual;
+  }
+}
+
+/**
  * A pass-through stream that hashes and counts the bytes flowing through it.
  * With `expect`, it fails the stream at EOF (EINTEGRITY / EBADSIZE) instead of ending cleanly, and fails
  * early with EBADSIZE as soon as more bytes than the expected size have passed.
  */
 export class DigestingStream extends Transform {
-  readonly digester = new Digester();
-  #expect: { digest?: Digest; size?: number } | undefined;
+  readonly digester: CheckedDigester;
   #result: Digest | undefined;
 
   constructor(expect?: { digest?: Digest; size?: number }) {
     super();
-    this.#expect = expect;
+    this.digester = new CheckedDigester(expect);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.digester.update(chunk);
-    const size = this.#expect?.size;
-    if (size !== undefined && this.digester.size > size) {
-      cb(sizeMismatch(size, this.digester.size, true));
+    try {
+      this.digester.update(chunk);
+    } catch (e) {
+      cb(e as Error);
       return;
     }
     cb(null, chunk);
   }
 
   override _flush(cb: TransformCallback): void {
-    this.#result = this.digester.digest();
-    const e = this.#expect;
-    if (e?.size !== undefined && this.digester.size !== e.size) return cb(sizeMismatch(e.size, this.digester.size, false));
-    if (e?.digest !== undefined && this.#result !== e.digest) return cb(digestMismatch(e.digest, this.#result));
+    try {
+      this.#result = this.digester.finish();
+    } catch (e) {
+      cb(e as Error);
+      return;
+    }
     cb();
   }
 

@@ -7,6 +7,7 @@ import { headerValue, isTransientError, requestFollowing, retryKindOf, type RawR
 import { hostLimiter, type HostLimiter } from './host-limiter.ts';
 import { redactUrl } from './redact.ts';
 import type { PlainHttpMemory } from './plain-http-memory.ts';
+import type { BulkConnect } from './bulk-get.ts';
 import { registryScope, sameOrigin, type RegistryScope } from './redirect-policy.ts';
 import { backoffDelay, parseRetryAfter, retryPlan, type RetryNotice } from './retry.ts';
 import type { Credentials } from './types.ts';
@@ -17,6 +18,8 @@ export interface ClientSettings {
   /** host[:port] actually contacted (registry-1.docker.io for docker.io). */
   apiHost: string;
   dispatcher: Dispatcher;
+  /** How bulk GETs connect (SendRequest.bulk); undefined sends them through `dispatcher` too. */
+  bulkConnect?: BulkConnect;
   /** Plain HTTP allowed after https fails (tlsVerify false / insecure registry). */
   allowHttp: boolean;
   /**
@@ -51,6 +54,8 @@ export interface SendRequest {
   /** Token scopes the request needs. */
   scopes: string[];
   signal?: AbortSignal;
+  /** A large GET: received over a connection of its own in big reads when the client has bulkConnect. */
+  bulk?: boolean;
 }
 
 const RETRY_METHODS = new Set(['GET', 'HEAD']);
@@ -177,6 +182,7 @@ export class RegistryClient {
       headers,
       ...(req.body !== undefined ? { body: req.body } : {}),
       dispatcher: this.s.dispatcher,
+      ...(req.bulk === true && this.s.bulkConnect !== undefined ? { bulk: this.s.bulkConnect } : {}),
       registry: this.scope,
       headersTimeout: this.s.headersTimeout,
       bodyTimeout: this.s.bodyTimeout,

@@ -8,15 +8,19 @@ import { redactText, redactUrl } from './redact.ts';
 import { checkRedirect, sameOrigin, type RegistryScope } from './redirect-policy.ts';
 import { retryKindOfCode, type RetryKind } from './retry.ts';
 import { UNSAFE_ADDRESS_CODE } from './safe-lookup.ts';
+import { bulkGet, type BulkConnect } from './bulk-get.ts';
 
 /** Largest token or error body read (RC-05). */
 export const MAX_SMALL_BODY = 1 << 20;
+
+/** A response body: a byte stream; `dump` discards what is left (at most `limit` bytes read) and ends it. */
+export type ResponseBody = Readable & { dump(opts?: { limit?: number }): Promise<unknown> };
 
 /** A response whose body is a stream the caller must consume or destroy. */
 export interface RawResponse {
   statusCode: number;
   headers: IncomingHttpHeaders;
-  body: Dispatcher.ResponseData['body'];
+  body: ResponseBody;
   /** The URL that answered (after redirects). */
   url: URL;
   /** Credentials were available for this request (set by the registry client; shapes the 401/403 hint). */
@@ -35,6 +39,12 @@ export interface RawRequest {
   signal?: AbortSignal;
   headersTimeout?: number;
   bodyTimeout?: number;
+  /**
+   * A GET without a body whose response is large: each hop goes over a connection of its own whose body is
+   * received in 1 MiB reads (bulkGet), with these connect settings; hops not framed by a Content-Length are sent
+   * again through the dispatcher.
+   */
+  bulk?: BulkConnect;
   debug?: (line: string) => void;
 }
 
@@ -132,22 +142,28 @@ export async function requestFollowing(req: RawRequest): Promise<RawResponse> {
   let body = req.body;
   let stripped = false;
   for (let hop = 0; ; hop++) {
-    let res: Dispatcher.ResponseData;
+    let res: { statusCode: number; headers: IncomingHttpHeaders; body: ResponseBody } | undefined;
     try {
-      const { request } = await loadUndici();
-      res = await settleOnAbort(request(url, {
-        method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        dispatcher: req.dispatcher,
-        signal: req.signal,
-        headersTimeout: req.headersTimeout,
-        bodyTimeout: req.bodyTimeout,
-      }), req.signal);
+      if (req.bulk !== undefined && method === 'GET' && body === undefined) {
+        res = await bulkGet(url, headers, { connect: req.bulk, signal: req.signal, headersTimeout: req.headersTimeout ?? 300_000, bodyTimeout: req.bodyTimeout ?? 300_000 });
+        if (res === undefined) req.debug?.(`GET ${redactUrl(url)}: not framed by a Content-Length; sending it again`);
+      }
+      if (res === undefined) {
+        const { request } = await loadUndici();
+        res = await settleOnAbort(request(url, {
+          method,
+          headers,
+          ...(body !== undefined ? { body } : {}),
+          dispatcher: req.dispatcher,
+          signal: req.signal,
+          headersTimeout: req.headersTimeout,
+          bodyTimeout: req.bodyTimeout,
+        }), req.signal);
+      }
     } catch (e) {
       throw networkError(e, method, url, req.signal);
     }
-    req.debug?.(`${method} ${redactUrl(url)} -> ${res.statusCode}`);
+    req.debug?.(`${method} ${redactUrl(url)} -> ${res.statusCode}${'lend' in res.body ? ' (bulk: own connection)' : ''}`);
     const loc = res.headers.location;
     if (![301, 302, 303, 307, 308].includes(res.statusCode) || loc === undefined) {
       return { statusCode: res.statusCode, headers: res.headers, body: res.body, url };

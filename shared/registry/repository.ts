@@ -8,7 +8,8 @@ import { DEFAULT_LIMITS, isValidMediaType, normalizeDeclaredMediaType, parseAnyM
 import { findRegistry, loadRegistriesConf } from '../ref/registries-conf.ts';
 import { isValidRegistry, isValidTag } from '../ref/reference.ts';
 import type { ManifestBytes } from '../image/source.ts';
-import { verifiedBlobStream } from './blob-stream.ts';
+import { lendVerifiedBlob, verifiedBlobStream } from './blob-stream.ts';
+import type { BlobLender } from '../oci/blob-lender.ts';
 import { RegistryClient } from './client.ts';
 import { lookupCredentials } from './credentials.ts';
 import { MAX_SMALL_BODY, headerValue, isTransientError, readSmallBody, requestFollowing, retryKindOf, statusError, type RawResponse } from './http.ts';
@@ -16,7 +17,7 @@ import { DEFAULT_HOST_CONCURRENCY } from './host-limiter.ts';
 import { redactUrl } from './redact.ts';
 import { checkRedirect, sameOrigin } from './redirect-policy.ts';
 import { retryPlan } from './retry.ts';
-import { dispatcherFor, loadTlsSettings } from './tls.ts';
+import { bulkConnectFor, dispatcherFor, loadTlsSettings } from './tls.ts';
 import { defaultPlainHttpMemory } from './plain-http-memory.ts';
 import type { BlobReadOpts, Credentials, RegistryOptions, RegistryRepository } from './types.ts';
 
@@ -63,6 +64,12 @@ function contentLength(res: RawResponse): number | undefined {
   return Number(v);
 }
 
+/**
+ * Blobs at least this large are lent (lendBlob: a connection of their own, 1 MiB reads into one reused buffer):
+ * below it a new connection costs more than the per-read work it saves, and the pooled keep-alive one serves.
+ */
+export const BULK_MIN_BYTES = 8 << 20;
+
 async function dump(res: RawResponse): Promise<void> {
   await res.body.dump({ limit: MAX_SMALL_BODY }).catch(() => {});
 }
@@ -77,6 +84,7 @@ async function makeClient(registry: string, repository: string, opts: RegistryOp
     registry,
     apiHost: apiHostOf(registry),
     dispatcher: await dispatcherFor(tls, env),
+    bulkConnect: bulkConnectFor(tls, env),
     allowHttp: !tlsVerify,
     ...(!tlsVerify ? { plainHttpMemory: defaultPlainHttpMemory(env) } : {}),
     credentials: () =>
@@ -396,28 +404,51 @@ class Repository implements RegistryRepository {
       }
     }
     return this.#read(async (ep) => {
-      const what = `blob ${ep.registry}/${ep.repository}@${digest}`;
-      const open = (offset: number, signal?: AbortSignal) =>
-        ep.client.send({
-          method: 'GET',
-          path: `/v2/${ep.repository}/blobs/${digest}`,
-          headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
-          scopes: [pullScope(ep.repository)],
-          signal,
-        });
-      const first = await open(0, o.signal);
-      if (first.statusCode === 404) {
-        await dump(first);
-        throw new SkiffError('ENOTFOUND', `blob unknown: ${what}`, desc.urls?.length ? { hint: 'the layer is a foreign layer; enable foreign URLs to fetch it from its urls' } : {});
-      }
-      if (first.statusCode !== 200) throw await statusError(first, `reading ${what}`, this.registry, o.signal);
-      const cl = contentLength(first);
-      if (cl !== undefined && cl !== desc.size) {
-        first.body.destroy();
-        throw sizeMismatch(desc.size, cl, false);
-      }
-      return verifiedBlobStream(first, expect, open, { maxResumes, what, hash: o.sinkVerifies !== true, signal: o.signal, debug: this.#opts.debug });
+      const b = await this.#openBlob(ep, desc, o, false);
+      return verifiedBlobStream(b.first, b.expect, b.open, b.opts);
     }, o.signal);
+  }
+
+  /**
+   * getBlob for a consumer that takes lent chunks (copy into a local layout): a blob of BULK_MIN_BYTES or more is
+   * received over a connection of its own into one reused buffer (bulkGet), with getBlob's checks and resumes.
+   * Undefined for a smaller blob or one with foreign URLs: read those with getBlob.
+   */
+  async lendBlob(desc: Pick<Descriptor, 'digest' | 'size'> & { urls?: string[]; mediaType?: string }, o: BlobReadOpts = {}): Promise<BlobLender | undefined> {
+    if (!Number.isSafeInteger(desc.size) || desc.size < BULK_MIN_BYTES || (desc.urls !== undefined && desc.urls.length > 0)) return undefined;
+    return this.#read(async (ep) => {
+      const b = await this.#openBlob(ep, desc, o, true);
+      return lendVerifiedBlob(b.first, b.expect, b.open, b.opts);
+    }, o.signal);
+  }
+
+  /** Sends a blob's GET (every hop a bulk GET with `bulk`) and checks the answer: 200 with the expected length. */
+  async #openBlob(ep: Endpoint, desc: Pick<Descriptor, 'digest' | 'size'> & { urls?: string[] }, o: BlobReadOpts, bulk: boolean) {
+    const digest = parseDigest(desc.digest);
+    const expect = { digest, size: desc.size };
+    const what = `blob ${ep.registry}/${ep.repository}@${digest}`;
+    const open = (offset: number, signal?: AbortSignal) =>
+      ep.client.send({
+        method: 'GET',
+        path: `/v2/${ep.repository}/blobs/${digest}`,
+        headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+        scopes: [pullScope(ep.repository)],
+        signal,
+        bulk,
+      });
+    const first = await open(0, o.signal);
+    if (first.statusCode === 404) {
+      await dump(first);
+      throw new SkiffError('ENOTFOUND', `blob unknown: ${what}`, desc.urls?.length ? { hint: 'the layer is a foreign layer; enable foreign URLs to fetch it from its urls' } : {});
+    }
+    if (first.statusCode !== 200) throw await statusError(first, `reading ${what}`, this.registry, o.signal);
+    const cl = contentLength(first);
+    if (cl !== undefined && cl !== desc.size) {
+      first.body.destroy();
+      throw sizeMismatch(desc.size, cl, false);
+    }
+    const maxResumes = this.#opts.maxResumes ?? this.#opts.retryTimes ?? 3;
+    return { first, expect, open, opts: { maxResumes, what, hash: o.sinkVerifies !== true, signal: o.signal, debug: this.#opts.debug } };
   }
 
   /** RC-14: foreign URLs are fetched with no credentials at all, under the redirect policy, and verified. */

@@ -5,6 +5,7 @@ import { loadUndici } from './undici-lazy.ts';
 import { SkiffError } from '../errors.ts';
 import { isValidRegistry } from '../ref/reference.ts';
 import { safeLookup } from './safe-lookup.ts';
+import type { BulkConnect } from './bulk-get.ts';
 
 /** TLS settings for one registry host. */
 export interface TlsSettings {
@@ -75,6 +76,15 @@ export async function dispatcherFor(tls: TlsSettings, env: NodeJS.ProcessEnv = p
     dispatchers.set(key, d);
   }
   return d;
+}
+
+/**
+ * How bulk GETs (large blobs) connect for a TLS configuration: the dispatcher's TLS material and safeLookup.
+ * Undefined when HTTP(S)_PROXY is set: every request then goes through the proxy agent.
+ */
+export function bulkConnectFor(tls: TlsSettings, env: NodeJS.ProcessEnv = process.env): BulkConnect | undefined {
+  if (proxyConfigured(env)) return undefined;
+  return { ...tls, lookup: safeLookup() };
 }
 
 /** Closes every cached dispatcher (tests, process exit); later requests create new ones. */

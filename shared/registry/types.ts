@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { BlobLender } from '../oci/blob-lender.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/types.ts';
 import type { ManifestBytes } from '../image/source.ts';
@@ -95,6 +96,11 @@ export interface RegistryRepository {
    * itself before trusting the bytes (a verifying BlobStore.put or putBlob) — so a copy hashes each blob once.
    */
   getBlob(desc: Pick<Descriptor, 'digest' | 'size'> & { urls?: string[]; mediaType?: string }, o?: BlobReadOpts): Promise<Readable>;
+  /**
+   * The blob lent into a sink (BlobLender) instead of streamed, with getBlob's checks: for large blobs, received
+   * into one reused buffer. Undefined when this blob is better streamed (small, foreign URLs): use getBlob.
+   */
+  lendBlob(desc: Pick<Descriptor, 'digest' | 'size'> & { urls?: string[]; mediaType?: string }, o?: BlobReadOpts): Promise<BlobLender | undefined>;
   /** Upload a blob (POST + PUT monolithic, or chunked PATCHes); the registry verifies the digest. */
   putBlob(desc: Pick<Descriptor, 'digest' | 'size'>, body: Readable, o?: Cancellable): Promise<void>;
   /** Cross-repository mount from `fromRepository` on the same registry; false when the registry declined. */

@@ -7,6 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
 import { DigestingStream, digestHex, isDigest, parseDigest, type Digest } from '../oci/digest.ts';
 import { fsyncDir } from './atomic.ts';
+import { isLender, type BlobLender } from '../oci/blob-lender.ts';
+import { writeLent } from './write-lent.ts';
 import { parseBlobRef, type BlobRef } from './descriptor.ts';
 import { parseSize } from '../oci/validate.ts';
 import { checkDocumentSize, MAX_DOCUMENT_BYTES } from '../oci/document-size.ts';
@@ -146,18 +148,19 @@ export class BlobStore {
   }
 
   /**
-   * Stores a blob; see the class comment for the guarantees. With `expect`, the content must hash to
+   * Stores a blob (bytes, a stream, or a lent blob: each lent chunk hashed and written before it is returned);
+   * see the class comment for the guarantees. With `expect`, the content must hash to
    * expect.digest and be exactly expect.size bytes (EINTEGRITY / EBADSIZE naming expected and actual; more
    * than `size` bytes fail at once). Returns the digest and size computed from the bytes, never the caller's.
    */
-  async put(body: Readable | Uint8Array, expect?: { digest: string; size: number }, o: Cancellable = {}): Promise<BlobRef> {
+  async put(body: Readable | Uint8Array | BlobLender, expect?: { digest: string; size: number }, o: Cancellable = {}): Promise<BlobRef> {
     // The body may fail while we set up (temp dir, lock): hold its first error until pipeline() owns it, so an
     // early failure is this call's rejection and never an unhandled 'error' event.
     let early: unknown;
     const onEarly = (e: unknown): void => {
       early ??= e;
     };
-    if (!(body instanceof Uint8Array)) body.on('error', onEarly);
+    if (!(body instanceof Uint8Array) && !isLender(body)) body.on('error', onEarly);
     let tmp: string;
     let fh: Awaited<ReturnType<typeof open>>;
     const exp = expect === undefined ? undefined : parseBlobRef(expect, 'expected');
@@ -166,26 +169,31 @@ export class BlobStore {
       tmp = join(await this.#opts.tempDir(o), `blob-${randomBytes(8).toString('hex')}`);
       fh = await open(tmp, 'wx', 0o600);
     } catch (e) {
-      if (!(body instanceof Uint8Array)) body.destroy();
+      if (isLender(body)) body.cancel();
+      else if (!(body instanceof Uint8Array)) body.destroy();
       throw e;
     }
-    const ds = new DigestingStream(exp);
     let committed = false;
     try {
-      if (!(body instanceof Uint8Array)) body.off('error', onEarly);
-      if (early !== undefined) throw early;
-      const src = body instanceof Uint8Array ? Readable.from([body]) : body;
-      // flush: fsync before the stream closes the handle (a committed blob must survive a crash). 512 KiB queued:
-      // a 1 MiB queue holds socket chunks long enough to outlive the periodic scavenge (buffer-gc.ts), so they pile
-      // up until a full GC (+6 MB peak RSS on a cold copy); 256 KiB measured slower (fewer chunks per write).
-      const ws = fh.createWriteStream({ flush: true, highWaterMark: 1 << 19 });
-      try {
-        await pipeline(src, ds, ws, o.signal ? { signal: o.signal } : {});
-      } catch (e) {
-        throw abortError(o.signal, e);
+      let ref: BlobRef;
+      if (isLender(body)) ref = await writeLent(body, fh, exp, o.signal);
+      else {
+        if (!(body instanceof Uint8Array)) body.off('error', onEarly);
+        if (early !== undefined) throw early;
+        const ds = new DigestingStream(exp);
+        const src = body instanceof Uint8Array ? Readable.from([body]) : body;
+        // flush: fsync before the stream closes the handle (a committed blob must survive a crash). 512 KiB queued:
+        // a 1 MiB queue holds socket chunks long enough to outlive the periodic scavenge (buffer-gc.ts), so they
+        // pile up until a full GC (+6 MB peak RSS on a cold copy); 256 KiB measured slower (fewer chunks per write).
+        const ws = fh.createWriteStream({ flush: true, highWaterMark: 1 << 19 });
+        try {
+          await pipeline(src, ds, ws, o.signal ? { signal: o.signal } : {});
+        } catch (e) {
+          throw abortError(o.signal, e);
+        }
+        ref = { digest: ds.result, size: ds.size };
       }
       await chmod(tmp, 0o444);
-      const ref: BlobRef = { digest: ds.result, size: ds.size };
       const commit = (): Promise<void> => this.#commit(tmp, ref);
       if (this.#opts.guard) await this.#opts.guard(ref.digest, commit, o);
       else await commit();

@@ -17,6 +17,7 @@ import { fetchVerifiedDocument, type ManifestBytes } from '../image/source.ts';
 import { verifying, writeFileVerified } from './files.ts';
 import { BlobScheduler } from './scheduler.ts';
 import { noteStreamedBytes } from './buffer-gc.ts';
+import type { BlobLender } from '../oci/blob-lender.ts';
 import type { ImageTarget, OpenedSource } from './types.ts';
 
 /** A progress report of copyImage (for the CLI's progress bars; never written to stdout by the library). */
@@ -73,6 +74,8 @@ interface BlobJob {
   desc: Descriptor;
   /** `sinkVerifies`: the target hashes the bytes itself, so the source may skip its own digest. */
   open: (o: { signal?: AbortSignal; sinkVerifies?: boolean }) => Promise<Readable>;
+  /** The blob lent instead (a source's lendBlob); undefined (or resolving undefined): open it. */
+  lend?: (o: { signal?: AbortSignal; sinkVerifies?: boolean }) => Promise<BlobLender | undefined>;
 }
 
 /** An image ready to write: the final manifest bytes and the blobs it references (layers, then config). */
@@ -83,23 +86,47 @@ interface Plan {
   config: BlobJob;
 }
 
-class ProgressCounter extends Transform {
+/** Counts a blob's bytes and reports the count every MiB. */
+class ByteProgress {
   bytes = 0;
   #last = 0;
   readonly #emit: (bytes: number) => void;
   constructor(emit: (bytes: number) => void) {
-    super();
     this.#emit = emit;
   }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    noteStreamedBytes(chunk.length);
+  note(n: number): void {
+    this.bytes += n;
     if (this.bytes - this.#last >= 1 << 20) {
       this.#last = this.bytes;
       this.#emit(this.bytes);
     }
+  }
+}
+
+/** A pass-through stream that reports progress (and lets buffer-gc count streamed bytes). */
+class ProgressCounter extends Transform {
+  readonly progress: ByteProgress;
+  constructor(emit: (bytes: number) => void) {
+    super();
+    this.progress = new ByteProgress(emit);
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.progress.note(chunk.length);
+    noteStreamedBytes(chunk.length);
     cb(null, chunk);
   }
+}
+
+/** A lender whose chunks are counted by `progress` on their way to the sink. */
+function countedLender(lender: BlobLender, progress: ByteProgress): BlobLender {
+  return {
+    lend: (sink) =>
+      lender.lend((chunk) => {
+        progress.note(chunk.length);
+        return sink(chunk);
+      }),
+    cancel: () => lender.cancel(),
+  };
 }
 
 const formatOf = formatOfMediaType;
@@ -160,11 +187,22 @@ class Copier {
         if (from && this.dst.mountBlob && (await this.dst.mountBlob(desc, from, this.so))) return 'mounted';
         this.emit({ kind: 'blob-start', digest: desc.digest, size: desc.size, mediaType: desc.mediaType });
         // One hash per blob: when the target verifies what it writes, the source only checks sizes.
-        const body = await job.open(this.dst.capabilities.verifiesBlobs ? { ...this.so, sinkVerifies: true } : this.so);
-        const counter = new ProgressCounter((bytes) => this.emit({ kind: 'blob-progress', digest: desc.digest, size: desc.size, bytes }));
-        body.on('error', (e) => counter.destroy(e));
-        await this.dst.putBlob(desc, body.pipe(counter), this.so);
-        this.emit({ kind: 'blob-done', digest: desc.digest, size: desc.size, bytes: counter.bytes, mediaType: desc.mediaType });
+        const ro = this.dst.capabilities.verifiesBlobs ? { ...this.so, sinkVerifies: true } : this.so;
+        const emit = (bytes: number): void => this.emit({ kind: 'blob-progress', digest: desc.digest, size: desc.size, bytes });
+        const lender = this.dst.putLentBlob && job.lend ? await job.lend(ro) : undefined;
+        let bytes: number;
+        if (lender) {
+          const progress = new ByteProgress(emit);
+          await this.dst.putLentBlob!(desc, countedLender(lender, progress), this.so);
+          bytes = progress.bytes;
+        } else {
+          const body = await job.open(ro);
+          const counter = new ProgressCounter(emit);
+          body.on('error', (e) => counter.destroy(e));
+          await this.dst.putBlob(desc, body.pipe(counter), this.so);
+          bytes = counter.progress.bytes;
+        }
+        this.emit({ kind: 'blob-done', digest: desc.digest, size: desc.size, bytes, mediaType: desc.mediaType });
         return 'copied';
       },
       this.o.signal,
@@ -205,7 +243,7 @@ class Copier {
       return {
         desc: { mediaType: mb.mediaType, digest: mb.digest, size: mb.bytes.length },
         bytes: mb.bytes,
-        layers: m.layers.map((d) => ({ desc: d, open: (o) => this.src.getBlob(d, o) })),
+        layers: m.layers.map((d) => ({ desc: d, open: (o) => this.src.getBlob(d, o), ...(this.src.lendBlob ? { lend: (o) => this.src.lendBlob!(d, o) } : {}) })),
         config: configJob,
       };
     }

@@ -16,6 +16,7 @@ function sourceOver(repo: RegistryRepository, q: QualifiedReference, top: Manife
       return repo.getManifest(digest, co);
     },
     getBlob: (desc, co = {}) => repo.getBlob(desc, co),
+    lendBlob: (desc, co = {}) => repo.lendBlob(desc, co),
     getSignatures: (digest, co = {}) => readRegistrySignatures(repo, formatReference(q), digest, sc, co),
     async close() {},
   };

@@ -96,6 +96,9 @@ export async function openOciLayoutTarget(dir: string, refName: string | undefin
     async putBlob(desc, body, co = {}) {
       await layout.blobs.put(body, { digest: desc.digest, size: desc.size }, co);
     },
+    async putLentBlob(desc, body, co = {}) {
+      await layout.blobs.put(body, { digest: desc.digest, size: desc.size }, co);
+    },
     async putManifest(bytes, desc, co) {
       // A manifest already stored under its digest is not written again (no temp file, fsync or session): the
       // bytes must still hash to that digest, and the stored blob was verified when it was written.

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { BlobLender } from '../oci/blob-lender.ts';
 import type { Descriptor } from '../oci/types.ts';
 import type { ImageSource } from '../image/source.ts';
 import type { Cancellable } from '../errors.ts';
@@ -32,6 +33,11 @@ export interface OpenedSource extends ImageSource {
    * `verifiesBlobs`) a source may skip its own hashing — sizes are still enforced.
    */
   getBlob(desc: Descriptor, o?: Cancellable & { sinkVerifies?: boolean }): Promise<Readable>;
+  /**
+   * The blob lent (BlobLender) rather than streamed, for a target with putLentBlob; undefined when the source
+   * streams this blob better (only a registry lends, and only large blobs).
+   */
+  lendBlob?(desc: Descriptor, o?: Cancellable & { sinkVerifies?: boolean }): Promise<BlobLender | undefined>;
   close(): Promise<void>;
 }
 
@@ -68,6 +74,8 @@ export interface ImageTarget {
   /** Cross-repository mount (registries only); false when not possible. */
   mountBlob?(desc: Descriptor, from: { registry: string; repository: string }, o?: Cancellable): Promise<boolean>;
   putBlob(desc: Descriptor, body: Readable, o?: Cancellable): Promise<void>;
+  /** putBlob for a lent blob: the target takes each chunk before the next (hashing and writing it) and never keeps one. */
+  putLentBlob?(desc: Descriptor, body: BlobLender, o?: Cancellable): Promise<void>;
   /** Writes a manifest or index. `top` marks the one the name points at (child manifests come first). */
   putManifest(bytes: Uint8Array, desc: Descriptor, o?: Cancellable & { top: boolean }): Promise<void>;
   putSignatures?(manifestDigest: string, signatures: Uint8Array[], o?: Cancellable): Promise<void>;

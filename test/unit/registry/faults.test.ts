@@ -1,60 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openRepository } from '../../../shared/registry/repository.ts';
 import { requestFollowing } from '../../../shared/registry/http.ts';
 import { registryScope } from '../../../shared/registry/redirect-policy.ts';
-import { closeDispatchers, dispatcherFor } from '../../../shared/registry/tls.ts';
-import type { RegistryOptions } from '../../../shared/registry/types.ts';
+import { dispatcherFor } from '../../../shared/registry/tls.ts';
 import type { Digest } from '../../../shared/oci/digest.ts';
 import { MediaType } from '../../../shared/oci/media-types.ts';
-import { startFaultServer, trickle, type FaultServer } from '../../helpers/fault-server.ts';
+import { trickle } from '../../helpers/fault-server.ts';
+import { basicAuthRedirectRoute, faultRegistrySuite, truncatingBlobRoute, readAll } from '../../helpers/fault-registry.ts';
 import { sha256 } from '../../helpers/registry.ts';
-import { scratchDir } from '../../helpers/tmp.ts';
 
-let scratch: { dir: string; cleanup: () => Promise<void> };
-let base: RegistryOptions;
-const servers: FaultServer[] = [];
-
-beforeAll(async () => {
-  scratch = await scratchDir('skiff-reg-fault-');
-  const conf = join(scratch.dir, 'registries.conf');
-  await writeFile(conf, '');
-  // a private runtime dir: the plain-HTTP memory starts empty, whatever earlier runs on this machine remembered
-  // about a port a fault server reuses, so request counts do not depend on them
-  const run = join(scratch.dir, 'run');
-  await mkdir(run, { mode: 0o700 });
-  base = { tlsVerify: false, registriesConf: conf, env: { HOME: scratch.dir, XDG_RUNTIME_DIR: run }, retryBaseMs: 10, retryMaxDelayMs: 50 };
-});
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
-});
-afterAll(async () => {
-  await closeDispatchers();
-  await scratch?.cleanup();
-});
-
-type Route = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void | Promise<void>;
-async function serve(route: Route, address?: string): Promise<FaultServer> {
-  const s = await startFaultServer(
-    (req, res, body) => {
-      if (req.url === '/v2/') return void res.end('{}');
-      return route(req, res, body);
-    },
-    address ? { address } : {},
-  );
-  servers.push(s);
-  return s;
-}
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
+const { base, serve } = faultRegistrySuite('skiff-reg-fault-');
 
 const blob = randomBytes(100_000);
 const blobDesc = { digest: sha256(blob) as Digest, size: blob.length };
@@ -132,21 +89,7 @@ describe('registry client against faults', () => {
 
   it('RC-06 resumes a truncated blob only from a 206 starting where it stopped', async () => {
     const cut = Math.floor(blob.length * 0.6);
-    const mk = (mode: 'good' | 'full200' | 'wrongrange') =>
-      serve((req, res) => {
-        const range = req.headers.range;
-        if (range === undefined) {
-          res.setHeader('content-length', blob.length);
-          res.write(blob.subarray(0, cut));
-          return void setTimeout(() => res.destroy(), 20);
-        }
-        const from = Number(/bytes=(\d+)-/.exec(range)![1]);
-        if (mode === 'full200') return void res.end(blob);
-        res.statusCode = 206;
-        const start = mode === 'wrongrange' ? 0 : from;
-        res.setHeader('content-range', `bytes ${start}-${blob.length - 1}/${blob.length}`);
-        res.end(blob.subarray(start));
-      });
+    const mk = (mode: 'good' | 'full200' | 'wrongrange') => serve(truncatingBlobRoute(blob, cut, mode));
     const good = await mk('good');
     const got = await readAll(await openRepository(good.host, 'a/b', base).getBlob(blobDesc));
     expect(got.equals(blob)).toBe(true);
@@ -274,16 +217,7 @@ describe('registry client against faults', () => {
 
   it('RC-11 strips credentials on a cross-origin redirect; the presigned fetch succeeds', async () => {
     const attacker = await serve((_q, res) => void res.end(blob), '127.0.0.2');
-    const reg = await serve((req, res) => {
-      if (!req.headers.authorization) {
-        res.statusCode = 401;
-        res.setHeader('www-authenticate', 'Basic realm="r"');
-        return void res.end();
-      }
-      res.statusCode = 307;
-      res.setHeader('location', `${attacker.url}/bucket/blob?X-Amz-Signature=abc`);
-      res.end();
-    });
+    const reg = await serve(basicAuthRedirectRoute(`${attacker.url}/bucket/blob?X-Amz-Signature=abc`));
     const r = openRepository(reg.host, 'a/b', { ...base, credentials: { username: 'u', password: 'p' } });
     expect((await readAll(await r.getBlob(blobDesc))).equals(blob)).toBe(true);
     const res = await requestFollowing({
