@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { openRepository, BULK_MIN_BYTES } from '../../../shared/registry/repository.ts';
 import { bulkGet, parseResponseHead } from '../../../shared/registry/bulk-get.ts';
 import { safeLookup } from '../../../shared/registry/safe-lookup.ts';
+import { bulkConnectFor } from '../../../shared/registry/tls.ts';
 import type { BlobLender } from '../../../shared/oci/blob-lender.ts';
 import type { Digest } from '../../../shared/oci/digest.ts';
 import { trickle, type FaultServer } from '../../helpers/fault-server.ts';
@@ -235,5 +236,11 @@ describe('lendBlob (bulk GET)', () => {
     await expect((async () => {
       for await (const _ of streamed!.body) void _;
     })()).rejects.toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
+  });
+
+  it('a configured proxy sends every GET through the proxy agent: no bulk connections', () => {
+    const tls = { rejectUnauthorized: true };
+    expect(bulkConnectFor(tls, {})).toMatchObject({ rejectUnauthorized: true, lookup: expect.any(Function) });
+    for (const v of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy']) expect(bulkConnectFor(tls, { [v]: 'http://127.0.0.1:3128' })).toBeUndefined();
   });
 });
