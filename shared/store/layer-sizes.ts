@@ -9,6 +9,7 @@ import { layerCompression } from '../oci/media-types.ts';
 import type { Descriptor } from '../oci/types.ts';
 import { writeFileAtomic } from './atomic.ts';
 import type { BlobStore } from './blob-store.ts';
+import type { BlobLender } from '../oci/blob-lender.ts';
 
 /** Where a store at `cacheDir` (its `paths.cache`) keeps the layer-size notes. Pure. */
 export function layerSizesDir(cacheDir: string): string {
@@ -41,27 +42,68 @@ const OUT_CHUNK = 1 << 20;
  */
 export class UncompressedCounter extends Transform {
   readonly size: Promise<number | undefined>;
-  readonly #codec: zlib.Gunzip | zlib.ZstdDecompress;
-  #dead = false;
+  readonly #tally: UncompressedTally;
   /** The pass-on of the chunk the decompressor holds (run once it took it, or when counting stops). */
   #pending: (() => void) | undefined;
 
   constructor(compression: 'gzip' | 'zstd') {
     super();
+    this.#tally = new UncompressedTally(compression, () => this.#release());
+    this.size = this.#tally.size;
+  }
+
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    // the decompressor runs beside the write (zlib works off the main thread); only a backlog past QUEUED waits
+    if (this.#tally.dead || this.#tally.take(chunk)) return cb(null, chunk);
+    this.#pending = () => cb(null, chunk);
+    this.#tally.codec.once('drain', () => this.#release());
+  }
+
+  #release(): void {
+    const p = this.#pending;
+    this.#pending = undefined;
+    p?.();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.#tally.end();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    this.#pending = undefined;
+    // a tap that ended normally is destroyed (autoDestroy) while the decompressor may still be counting its backlog
+    if (err || !this.writableFinished) this.#tally.stop();
+    cb(err);
+  }
+}
+
+/**
+ * The counting decompressor behind UncompressedCounter and countLentLayer: `size` resolves once it ended (the
+ * count) or stopped (undefined: undecompressable, past the limits, or stopped). `onStop` runs when it gives up.
+ */
+class UncompressedTally {
+  readonly size: Promise<number | undefined>;
+  readonly codec: zlib.Gunzip | zlib.ZstdDecompress;
+  dead = false;
+  readonly #onStop: () => void;
+  /** takeLent promises the decompressor has not answered yet (all settle when it stops). */
+  readonly #waiting = new Set<() => void>();
+
+  constructor(compression: 'gzip' | 'zstd', onStop: () => void) {
     const limits = DEFAULT_DECOMPRESS_LIMITS;
-    this.#codec =
+    this.#onStop = onStop;
+    this.codec =
       compression === 'gzip'
         ? zlib.createGunzip({ chunkSize: OUT_CHUNK })
         : zlib.createZstdDecompress({ chunkSize: OUT_CHUNK, params: { [zlib.constants.ZSTD_d_windowLogMax]: limits.zstdWindowLogMax } });
     let n = 0;
     this.size = new Promise((resolve) => {
-      const codec = this.#codec;
+      const codec = this.codec;
       let failed = false;
       const giveUp = (): void => {
         failed = true;
-        this.#dead = true;
-        codec.destroy();
-        this.#release();
+        this.stop();
       };
       codec.on('data', (chunk: Buffer) => {
         n += chunk.length;
@@ -73,34 +115,63 @@ export class UncompressedCounter extends Transform {
     });
   }
 
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    if (this.#dead) return cb(null, chunk);
-    // the decompressor runs beside the write (zlib works off the main thread); only a backlog past QUEUED waits
-    if (this.#codec.write(chunk) || this.#codec.writableLength < QUEUED) return cb(null, chunk);
-    this.#pending = () => cb(null, chunk);
-    this.#codec.once('drain', () => this.#release());
+  /** Hands a chunk to the decompressor; false when more than QUEUED bytes wait for it (wait for 'drain'). */
+  take(chunk: Buffer): boolean {
+    return this.codec.write(chunk) || this.codec.writableLength < QUEUED;
   }
 
-  #release(): void {
-    const p = this.#pending;
-    this.#pending = undefined;
-    p?.();
+  /** Resolves once the decompressor is done with `chunk` (its memory may then be reused), or has stopped. */
+  takeLent(chunk: Buffer): Promise<void> {
+    if (this.dead) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#waiting.delete(done);
+        resolve();
+      };
+      this.#waiting.add(done);
+      this.codec.write(chunk, done);
+    });
   }
 
-  override _flush(cb: TransformCallback): void {
-    if (!this.#dead) this.#codec.end();
-    cb();
+  end(): void {
+    if (!this.dead) this.codec.end();
   }
 
-  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
-    this.#pending = undefined;
-    // a tap that ended normally is destroyed (autoDestroy) while the decompressor may still be counting its backlog
-    if (err || !this.writableFinished) {
-      this.#dead = true;
-      this.#codec.destroy();
-    }
-    cb(err);
+  stop(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.codec.destroy();
+    for (const done of [...this.#waiting]) done();
+    this.#onStop();
   }
+}
+
+/**
+ * putCountingLayer for a lent layer: each chunk goes to `put`'s sink and, beside it, to the counting decompressor,
+ * and is returned once both are done with it.
+ */
+export async function putCountingLentLayer<T extends { digest: Digest }>(dir: string, mediaType: string, body: BlobLender, put: (body: BlobLender) => Promise<T>): Promise<T> {
+  const c = layerCompression(mediaType);
+  if (c !== 'gzip' && c !== 'zstd') return put(body);
+  const tally = new UncompressedTally(c, () => {});
+  const counted: BlobLender = {
+    lend: (sink) =>
+      body.lend(async (chunk) => {
+        await Promise.all([tally.takeLent(chunk), sink(chunk)]);
+      }),
+    cancel: () => body.cancel(),
+  };
+  let ref: T;
+  try {
+    ref = await put(counted);
+  } catch (e) {
+    tally.stop();
+    throw e;
+  }
+  tally.end();
+  const n = await tally.size;
+  if (n !== undefined) await recordLayerSize(dir, ref.digest, n);
+  return ref;
 }
 
 /**

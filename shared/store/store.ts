@@ -1,4 +1,5 @@
 import { lstat, mkdir } from 'node:fs/promises';
+import type { BlobLender } from '../oci/blob-lender.ts';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SkiffError, throwIfAborted, type Cancellable } from '../errors.ts';
@@ -104,7 +105,7 @@ export class Store {
   }
 
   /** Stores a blob (see BlobStore.put), leased to this process until close(). */
-  putBlob(body: Readable | Uint8Array, expect?: { digest: string; size: number }, o: Cancellable = {}): Promise<BlobRef> {
+  putBlob(body: Readable | Uint8Array | BlobLender, expect?: { digest: string; size: number }, o: Cancellable = {}): Promise<BlobRef> {
     return this.blobs.put(body, expect, o);
   }
 

@@ -4,7 +4,7 @@ import type { Descriptor, Index } from '../oci/types.ts';
 import type { RegistryOptions, RegistryRepository } from '../registry/types.ts';
 import { listSourcesOf, referencedBlobs, type RepositoryName } from '../store/list-refs.ts';
 import { formatReference, localTagForm, type Reference } from '../ref/reference.ts';
-import { layerSizesDir, putCountingLayer } from '../store/layer-sizes.ts';
+import { layerSizesDir, putCountingLayer, putCountingLentLayer } from '../store/layer-sizes.ts';
 import { lookupImage } from '../store/lookup.ts';
 import { openStore } from '../store/store.ts';
 import { DOCUMENT_CAP, sniffMediaType } from './files.ts';
@@ -101,6 +101,9 @@ export async function openStoreTarget(root: string, what: { ref?: Reference; id?
     async putBlob(desc, body, co = {}) {
       // a layer's uncompressed size is counted as it streams in, so `images` never decompresses a pulled layer
       await putCountingLayer(layerSizesDir(store.paths.cache), desc.mediaType, body, (b) => store.putBlob(b, { digest: desc.digest, size: desc.size }, co));
+    },
+    async putLentBlob(desc, body, co = {}) {
+      await putCountingLentLayer(layerSizesDir(store.paths.cache), desc.mediaType, body, (b) => store.putBlob(b, { digest: desc.digest, size: desc.size }, co));
     },
     async putManifest(bytes, desc, co) {
       await store.putBlob(bytes, { digest: desc.digest, size: desc.size }, co?.signal ? { signal: co.signal } : {});

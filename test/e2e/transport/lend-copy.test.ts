@@ -28,6 +28,7 @@ describe.skipIf(!existsSync(REGISTRY_BIN))('large layers lent from a registry in
   let tls: TestRegistry;
   let ctx: TransportContext;
   let layerDigests: string[];
+  let bigTarBytes: number;
 
   beforeAll(async () => {
     ({ dir, cleanup } = await scratchDir('skiff-lend-copy-'));
@@ -35,7 +36,9 @@ describe.skipIf(!existsSync(REGISTRY_BIN))('large layers lent from a registry in
     ctx = { storeRoot: join(dir, 'store'), registry: { tlsVerify: false }, tmpDir: dir };
     // one layer of ~12 MiB compressed (random text: over the lending threshold) and one small one
     let img = scratchImage({ platform: { os: 'linux', architecture: 'amd64' }, format: 'oci' });
-    const big = await layerFromTarBytes(await tarBytes({ 'big.txt': randomBytes(12 << 20).toString('base64') }), { compression: 'gzip' });
+    const bigTar = await tarBytes({ 'big.txt': randomBytes(12 << 20).toString('base64') });
+    bigTarBytes = bigTar.length;
+    const big = await layerFromTarBytes(bigTar, { compression: 'gzip' });
     const small = await layerFromTarBytes(await tarBytes({ 'small.txt': 'small\n' }), { compression: 'gzip' });
     img = appendLayers(img, { layer: big, history: { created_by: 'big' } }, { layer: small, history: { created_by: 'small' } });
     const src = join(dir, 'src');
@@ -95,5 +98,20 @@ describe.skipIf(!existsSync(REGISTRY_BIN))('large layers lent from a registry in
     const res = await bulkGet(url, {}, { ...o, connect: { rejectUnauthorized: true, ca: [await readFile(join(certDir, 'ca.crt'), 'utf8')], lookup: safeLookup() } });
     expect(res?.statusCode).toBe(200);
     await res?.body.dump();
+  });
+
+  it('a pull into the store lends the large layer and still notes its uncompressed size', async () => {
+    const lines: string[] = [];
+    const c = { ...ctx, storeRoot: join(dir, 'pull-store'), registry: { tlsVerify: false, debug: (l: string) => lines.push(l) } };
+    const s = await openSource(parseImageName(`docker://${plain.host}/skiff/lend:1`), c);
+    const t = await openTarget(parseImageName('store:skiff/lend:1'), c);
+    await copyImage(s, t);
+    await t.close();
+    await s.close();
+    expect(lines.filter((l) => l.includes('(bulk: own connection)'))).toEqual([expect.stringContaining(`/blobs/${layerDigests[0]}`)]);
+    const blob = join(c.storeRoot, 'images', 'blobs', 'sha256', layerDigests[0]!.slice(7));
+    expect(digestOf(await readFile(blob))).toBe(layerDigests[0]);
+    const note = await readFile(join(c.storeRoot, 'cache', 'layer-sizes', layerDigests[0]!.slice(7)), 'utf8');
+    expect(Number(note.trim())).toBe(bigTarBytes);
   });
 });
