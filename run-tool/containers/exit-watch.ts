@@ -10,11 +10,15 @@
 // when it reads `done <token>` or the directory is gone. A service that dies at any point (even SIGKILL
 // mid-cleanup) leaves no `done` token, so the exit command does the cleanup as ever: no run is left neither
 // cleaned nor recorded. Letting the claim go without a cleanup removes the file, so nothing waits for it.
+// Each token replaces the file in one rename (writeFileAtomic), never by truncating and rewriting it in place: the
+// exit command polls the file, and an empty file read between a truncation and its write (`claim` → `<token>`
+// under load) ended its wait and let it start `container-cleanup` for a run this process then cleaned up too.
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { rm, stat, writeFile } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAlive } from '../../shared/process/proc.ts';
+import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { acquireLock, type LockHandle } from '../../shared/store/lock.ts';
 import { openStore } from '../../shared/store/store.ts';
 import { cleanupContainer } from './cleanup-container.ts';
@@ -74,7 +78,7 @@ export async function claimExitCleanup(root: string, id: string, o: { ownWaitMs?
     return undefined;
   }
   try {
-    await writeFile(p.serviceClaim, `claim ${process.pid}\n`, { mode: 0o600 });
+    await writeFileAtomic(p.serviceClaim, `claim ${process.pid}\n`, 0o600);
   } catch {
     await lock.release();
     return undefined;
@@ -110,7 +114,7 @@ async function watchRun(root: string, id: string): Promise<boolean> {
   const s = c?.state as StateExt | undefined;
   if (!s || s.status !== 'running' || s.monitor !== 'conmon' || !s.runId) return false;
   const runId = s.runId;
-  await writeFile(p.serviceClaim, `${runId} ${process.pid}\n`, { mode: 0o600 });
+  await writeFileAtomic(p.serviceClaim, `${runId} ${process.pid}\n`, 0o600);
   const exitFile = join(p.exits, id);
   await new Promise<void>((done) => {
     let watcher: FSWatcher | undefined;
@@ -148,7 +152,7 @@ async function watchRun(root: string, id: string): Promise<boolean> {
     await store.close();
   }
   // a removed container has no file to mark: its exit command sees the directory gone
-  await writeFile(p.serviceClaim, `done ${runId}\n`, { mode: 0o600 }).catch(() => {});
+  await writeFileAtomic(p.serviceClaim, `done ${runId}\n`, 0o600).catch(() => {});
   cleaned.emit('cleaned', id);
   return true;
 }
