@@ -2,7 +2,8 @@
 // `container-cleanup` that conmon's exit command would otherwise make. The protocol with the exit command
 // (start-container.ts exitCommand), through the container's `cleanup-service` token file:
 //   1. before the start (or, for a running container, before it signals it: the API's kill), the service takes the
-//      claim's lock (exclusive between services) and writes `claim PID`;
+//      claim's lock (exclusive between services) and writes `claim PID`, followed by the run the file said was done
+//      (`claim PID <token>`): the exit command of that run, still polling, reads its run as done in the new claim;
 //   2. once the run is up, it writes `<token> PID` and watches for conmon's exit file;
 //   3. on the exit it runs cleanupContainer itself (the container lock orders it against everybody else), writes
 //      `done <token>` (nothing when the cleanup removed the directory) and only then lets the claim go.
@@ -15,7 +16,7 @@
 // under load) ended its wait and let it start `container-cleanup` for a run this process then cleaned up too.
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAlive } from '../../shared/process/proc.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
@@ -78,7 +79,8 @@ export async function claimExitCleanup(root: string, id: string, o: { ownWaitMs?
     return undefined;
   }
   try {
-    await writeFileAtomic(p.serviceClaim, `claim ${process.pid}\n`, 0o600);
+    const last = /^done ([0-9A-Za-z]+)$/.exec((await readFile(p.serviceClaim, 'utf8').catch(() => '')).trim())?.[1];
+    await writeFileAtomic(p.serviceClaim, `claim ${process.pid}${last ? ` ${last}` : ''}\n`, 0o600);
   } catch {
     await lock.release();
     return undefined;

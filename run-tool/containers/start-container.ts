@@ -228,11 +228,13 @@ async function runStarted(store: Store, record: ContainerRecord, state: StateExt
  *   claim of an earlier run's stop neither skips this run's cleanup nor needs removing when a restart starts a new
  *   run (whose removal would let the old run's exit command through). A claimant killed before cleaning up leaves
  *   a container whose monitor is gone: the next command's reconcile cleans it (RU-12).
- * - a long-lived process (the API service, exit-watch.ts) has claimed this run's cleanup in `service` (a plain file:
- *   `claim PID` from before the start, `<runId> PID` once the run is up, `done <runId>` after its cleanup; removed
- *   when it lets the claim go without cleaning up): while the file names this run (or the pending claim) and the
- *   PID lives, the gate waits (at most ~60 s), then skips only when the container directory `dir` is gone (removed
- *   on exit) or `service` reads `done <runId>`. A service that dies before or during its cleanup leaves no such
+ * - a long-lived process (the API service, exit-watch.ts) has claimed this run's cleanup in `service` (a plain file
+ *   replaced by rename: `claim PID [<last done runId>]` from before the start, `<runId> PID` once the run is up,
+ *   `done <runId>` after its cleanup; removed when it lets the claim go without cleaning up): while the file names
+ *   this run (or a pending claim not taken after this run's cleanup) and the PID lives, the gate waits (at most
+ *   ~60 s), then skips only when the container directory `dir` is gone (removed on exit) or `service` says this run
+ *   is done (`done <runId>`, or a next claim that carries it: a start right after the cleanup replaced the token
+ *   before this gate read it). A service that dies before or during its cleanup leaves no such
  *   token, and this exit command cleans up as ever (a second cleanup of one run is a no-op under the container
  *   lock, so a recycled PID only costs the wait).
  * Pure.
@@ -241,8 +243,9 @@ export function exitCommand(claim: string, runId: string, service: string, dir: 
   const script = [
     '{ IFS= read -r t; } 2>/dev/null <"$0"; [ "$t" = "$1" ] && exit 0',
     'if [ -e "$2" ]; then i=0',
-    '  while t=; p=; { read -r t p; } 2>/dev/null <"$2"; { [ "$t" = "$1" ] || [ "$t" = claim ]; } && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done',
-    '  [ -d "$3" ] || exit 0; t=; { IFS= read -r t; } 2>/dev/null <"$2"; [ "$t" = "done $1" ] && exit 0',
+    '  while t=; p=; d=; { read -r t p d; } 2>/dev/null <"$2"; { [ "$t" = "$1" ] || { [ "$t" = claim ] && [ "$d" != "$1" ]; }; } && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done',
+    '  [ -d "$3" ] || exit 0; t=; p=; d=; { read -r t p d; } 2>/dev/null <"$2"',
+    '  { [ "$t" = done ] && [ "$p" = "$1" ]; } || { [ "$t" = claim ] && [ "$d" = "$1" ]; } && exit 0',
     'fi',
     'shift 3; exec "$@"',
   ].join('\n');

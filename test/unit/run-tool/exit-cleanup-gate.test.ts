@@ -4,6 +4,8 @@
 // would run it on an exit at that very moment. It must keep waiting each time (the service lives and holds the
 // claim); a gate that decided instead would start `container-cleanup` for a run the service cleans up too. The
 // token used to be rewritten in place: the gate read the truncated, empty file, stopped waiting and cleaned up.
+// And a claim for the next start, written over `done <run>` before that run's gate read it, kept the gate waiting
+// on the next run and then cleaning its own run up again: the new claim carries the done run.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -54,30 +56,37 @@ afterEach(async () => {
   await cleanup?.();
 });
 
+/** A container directory holding a conmon run `run1` whose monitor is gone, and the real gate for that run. */
+async function fixture() {
+  const t = await scratchDir('skiff-exit-gate-');
+  cleanup = t.cleanup;
+  const root = join(t.dir, 'root');
+  const id = newContainerId();
+  const p = containerPaths(root, id);
+  mkdirSync(p.exits, { recursive: true });
+  // a running conmon run whose monitor is already gone: a watch gives up after its first liveness poll (~2 s)
+  const dead = spawnSync('true').pid!;
+  writeFileSync(p.record, JSON.stringify({ id, name: 'gate' }));
+  writeFileSync(p.state, JSON.stringify({ status: 'running', pid: dead, monitorPid: dead, monitor: 'conmon', runId: 'run1', exitCode: 0, startedAt: '', finishedAt: '', restartCount: 0, stoppedByUser: false, mounted: true }));
+  const log = join(t.dir, 'cleanups.log');
+  const gate = exitCommand(p.cleanupClaim, 'run1', p.serviceClaim, p.dir, ['/bin/sh', '-c', 'echo ran >>"$0"', log]);
+  let ran = 0;
+  /** Runs the gate as conmon would on run1's exit now: what it did. */
+  const runGate = (): Outcome => {
+    const r = spawnSync(gate[0]!, gate.slice(1), { timeout: 1500, killSignal: 'SIGKILL' });
+    if (r.signal === 'SIGKILL') return 'waiting';
+    const now = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0;
+    const outcome = now > ran ? 'cleaned' : 'skipped';
+    ran = now;
+    return outcome;
+  };
+  return { root, id, p, runGate };
+}
+
 describe('the exit cleanup claim against the exit command gate', () => {
   it('moving its token from the claim to the run never lets the gate through while the service holds the claim', async () => {
-    const t = await scratchDir('skiff-exit-gate-');
-    cleanup = t.cleanup;
-    const root = join(t.dir, 'root');
-    const id = newContainerId();
-    const p = containerPaths(root, id);
-    mkdirSync(p.exits, { recursive: true });
-    // a running conmon run whose monitor is already gone: the watch gives up after its first liveness poll (~2 s)
-    const dead = spawnSync('true').pid!;
-    writeFileSync(p.record, JSON.stringify({ id, name: 'gate' }));
-    writeFileSync(p.state, JSON.stringify({ status: 'running', pid: dead, monitorPid: dead, monitor: 'conmon', runId: 'run1', exitCode: 0, startedAt: '', finishedAt: '', restartCount: 0, stoppedByUser: false, mounted: true }));
-    const log = join(t.dir, 'cleanups.log');
-    const gate = exitCommand(p.cleanupClaim, 'run1', p.serviceClaim, p.dir, ['/bin/sh', '-c', 'echo ran >>"$0"', log]);
-    let ran = 0;
-    hook.run = () => {
-      const r = spawnSync(gate[0]!, gate.slice(1), { timeout: 1500, killSignal: 'SIGKILL' });
-      if (r.signal === 'SIGKILL') return 'waiting';
-      const now = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0;
-      const outcome = now > ran ? 'cleaned' : 'skipped';
-      ran = now;
-      return outcome;
-    };
-
+    const { root, id, p, runGate } = await fixture();
+    hook.run = runGate;
     const claim = await claimExitCleanup(root, id);
     expect(claim).toBeDefined();
     expect(readFileSync(p.serviceClaim, 'utf8')).toBe(`claim ${process.pid}\n`);
@@ -89,6 +98,20 @@ describe('the exit cleanup claim against the exit command gate', () => {
     expect(hook.outcomes.every((o) => o === 'waiting'), hook.outcomes.join(' ')).toBe(true);
     // … and the claim let go without a cleanup (the run ended another way) leaves the exit to the gate
     expect(existsSync(p.serviceClaim)).toBe(false);
-    expect(hook.run()).toBe('cleaned');
+    expect(runGate()).toBe('cleaned');
+  }, 30_000);
+
+  it('a claim for the next start, taken before the done run\'s gate read its token, still tells that gate its run is done', async () => {
+    const { root, id, p, runGate } = await fixture();
+    // the service cleaned run1 up; a start right after claims the next run's exit before run1's gate looked again
+    writeFileSync(p.serviceClaim, 'done run1\n');
+    const claim = await claimExitCleanup(root, id);
+    try {
+      // run1's gate neither waits for the next run nor cleans run1 up a second time
+      expect(runGate()).toBe('skipped');
+      expect(readFileSync(p.serviceClaim, 'utf8')).toBe(`claim ${process.pid} run1\n`);
+    } finally {
+      await claim!.release();
+    }
   }, 30_000);
 });
