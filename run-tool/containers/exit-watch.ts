@@ -5,7 +5,9 @@
 //      claim's lock (exclusive between services) and writes `claim PID`, followed by the run the file said was done
 //      (`claim PID <token>`): the exit command of that run, still polling, reads its run as done in the new claim;
 //   2. once the run is up, it writes `<token> PID` and watches for conmon's exit file;
-//   3. on the exit it runs cleanupContainer itself (the container lock orders it against everybody else), writes
+//   3. on the exit it takes the run's cleanup (the exitTakenPath marker, one mkdir the exit command makes too: when
+//      the exit command made it first, the service leaves that exit alone), runs cleanupContainer itself (the
+//      container lock orders it against everybody else), writes
 //      `done <token>` (nothing when the cleanup removed the directory) and only then lets the claim go.
 // The exit command waits while the file names the pending claim or its run and that PID lives, then skips only
 // when it reads `done <token>` or the directory is gone. A service that dies at any point (even SIGKILL
@@ -16,7 +18,7 @@
 // under load) ended its wait and let it start `container-cleanup` for a run this process then cleaned up too.
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAlive } from '../../shared/process/proc.ts';
 import { writeFileAtomic } from '../../shared/store/atomic.ts';
@@ -24,7 +26,7 @@ import { acquireLock, type LockHandle } from '../../shared/store/lock.ts';
 import { openStore } from '../../shared/store/store.ts';
 import { cleanupContainer } from './cleanup-container.ts';
 import type { StateExt } from './start-container.ts';
-import { containerPaths, loadById } from './state.ts';
+import { containerPaths, exitTakenPath, loadById } from './state.ts';
 
 const cleaned = new EventEmitter().setMaxListeners(0);
 
@@ -147,6 +149,8 @@ async function watchRun(root: string, id: string): Promise<boolean> {
     void check();
   });
   if (!(await stat(exitFile).then(() => true, () => false))) return false;
+  // take this exit's cleanup: the exit command that got there first (it looked before our claim) keeps it
+  if (!(await mkdir(exitTakenPath(p.dir, runId)).then(() => true, () => false))) return false;
   const store = await openStore(root, { create: false });
   try {
     await cleanupContainer(store, id, { fromMonitor: true, run: runId });

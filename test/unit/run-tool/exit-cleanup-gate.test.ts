@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { claimExitCleanup } from '../../../run-tool/containers/exit-watch.ts';
 import { exitCommand } from '../../../run-tool/containers/start-container.ts';
-import { containerPaths, newContainerId } from '../../../run-tool/containers/state.ts';
+import { containerPaths, exitTakenPath, newContainerId } from '../../../run-tool/containers/state.ts';
 import { scratchDir } from '../../helpers/tmp.ts';
 
 /** What the gate did at each write: waited (still running after the grace time), skipped, or cleaned up. */
@@ -50,9 +50,22 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   return { ...mocked, default: mocked };
 });
 
+// the service's own cleanup of a run, seen but not done (the fixture has no store or runtime)
+const serviceCleanups = vi.hoisted(() => [] as string[]);
+vi.mock('../../../shared/store/store.ts', async (importOriginal) => ({ ...(await importOriginal<object>()), openStore: async () => ({ close: async () => {} }) }));
+vi.mock('../../../run-tool/containers/cleanup-container.ts', async (importOriginal) => ({
+  ...(await importOriginal<object>()),
+  cleanupContainer: async (_store: unknown, id: string, o: { run?: string }) => {
+    serviceCleanups.push(`${id} ${o.run}`);
+    return true;
+  },
+}));
+
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {
   hook.dir = '';
+  hook.outcomes = [];
+  serviceCleanups.length = 0;
   await cleanup?.();
 });
 
@@ -69,7 +82,7 @@ async function fixture() {
   writeFileSync(p.record, JSON.stringify({ id, name: 'gate' }));
   writeFileSync(p.state, JSON.stringify({ status: 'running', pid: dead, monitorPid: dead, monitor: 'conmon', runId: 'run1', exitCode: 0, startedAt: '', finishedAt: '', restartCount: 0, stoppedByUser: false, mounted: true }));
   const log = join(t.dir, 'cleanups.log');
-  const gate = exitCommand(p.cleanupClaim, 'run1', p.serviceClaim, p.dir, ['/bin/sh', '-c', 'echo ran >>"$0"', log]);
+  const gate = exitCommand(p.cleanupClaim, 'run1', p.serviceClaim, p.dir, exitTakenPath(p.dir, 'run1'), ['/bin/sh', '-c', 'echo ran >>"$0"', log]);
   let ran = 0;
   /** Runs the gate as conmon would on run1's exit now: what it did. */
   const runGate = (): Outcome => {
@@ -113,5 +126,27 @@ describe('the exit cleanup claim against the exit command gate', () => {
     } finally {
       await claim!.release();
     }
+  }, 30_000);
+
+  it('an exit command that looked before the service claimed (a kill of a container exiting by itself) keeps the cleanup: the service leaves it', async () => {
+    const { root, id, p, runGate } = await fixture();
+    writeFileSync(join(p.exits, id), '0');
+    // no claim yet: the gate takes the exit's cleanup and cleans up
+    expect(runGate()).toBe('cleaned');
+    const claim = await claimExitCleanup(root, id);
+    await claim!.watch();
+    expect(serviceCleanups).toEqual([]);
+    expect(existsSync(p.serviceClaim)).toBe(false);
+  }, 30_000);
+
+  it('the service that took the exit first cleans it up; the exit command then skips it', async () => {
+    const { root, id, p, runGate } = await fixture();
+    writeFileSync(join(p.exits, id), '0');
+    const claim = await claimExitCleanup(root, id);
+    await claim!.watch();
+    expect(serviceCleanups).toEqual([`${id} run1`]);
+    expect(existsSync(exitTakenPath(p.dir, 'run1'))).toBe(true);
+    expect(readFileSync(p.serviceClaim, 'utf8')).toBe('done run1\n');
+    expect(runGate()).toBe('skipped');
   }, 30_000);
 });
