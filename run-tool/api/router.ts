@@ -15,6 +15,7 @@ import { buildHandler } from './build.ts';
 import { authHandler } from './auth.ts';
 import type { ApiRequest, Handler, ServiceContext } from './context.ts';
 import { ApiError, sendError, statusOf } from './http-util.ts';
+import { closeAfterDrain } from './close-after-drain.ts';
 import { MIN_API_VERSION, pingHandler, pingHeaders, infoHandler, versionHandler } from './system.ts';
 
 const P = '([^/]+)';
@@ -109,10 +110,11 @@ export async function handleRequest(ctx: ServiceContext, req: IncomingMessage, r
     const r: ApiRequest = { ...ctx, req, res, params: hit.params, query, signal: ac.signal };
     await hit.handler(r);
   } catch (e) {
-    // a body too large is not drained: the connection closes once the error is out; any other is read to its end
+    // a body too large is read no further than a bound: the connection closes once the error is out and the client
+    // had its chance to read it (closeAfterDrain); any other is read to its end
     if (statusOf(e) === 413) {
       res.setHeader('Connection', 'close');
-      res.once('finish', () => req.socket.destroy());
+      closeAfterDrain(req);
     } else req.resume();
     sendError(res, e);
   }

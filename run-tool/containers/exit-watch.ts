@@ -2,24 +2,31 @@
 // `container-cleanup` that conmon's exit command would otherwise make. The protocol with the exit command
 // (start-container.ts exitCommand), through the container's `cleanup-service` token file:
 //   1. before the start (or, for a running container, before it signals it: the API's kill), the service takes the
-//      claim's lock (exclusive between services) and writes `claim PID`;
+//      claim's lock (exclusive between services) and writes `claim PID`, followed by the run the file said was done
+//      (`claim PID <token>`): the exit command of that run, still polling, reads its run as done in the new claim;
 //   2. once the run is up, it writes `<token> PID` and watches for conmon's exit file;
-//   3. on the exit it runs cleanupContainer itself (the container lock orders it against everybody else), writes
+//   3. on the exit it takes the run's cleanup (the exitTakenPath marker, one mkdir the exit command makes too: when
+//      the exit command made it first, the service leaves that exit alone), runs cleanupContainer itself (the
+//      container lock orders it against everybody else), writes
 //      `done <token>` (nothing when the cleanup removed the directory) and only then lets the claim go.
 // The exit command waits while the file names the pending claim or its run and that PID lives, then skips only
 // when it reads `done <token>` or the directory is gone. A service that dies at any point (even SIGKILL
 // mid-cleanup) leaves no `done` token, so the exit command does the cleanup as ever: no run is left neither
 // cleaned nor recorded. Letting the claim go without a cleanup removes the file, so nothing waits for it.
+// Each token replaces the file in one rename (writeFileAtomic), never by truncating and rewriting it in place: the
+// exit command polls the file, and an empty file read between a truncation and its write (`claim` → `<token>`
+// under load) ended its wait and let it start `container-cleanup` for a run this process then cleaned up too.
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAlive } from '../../shared/process/proc.ts';
+import { writeFileAtomic } from '../../shared/store/atomic.ts';
 import { acquireLock, type LockHandle } from '../../shared/store/lock.ts';
 import { openStore } from '../../shared/store/store.ts';
 import { cleanupContainer } from './cleanup-container.ts';
 import type { StateExt } from './start-container.ts';
-import { containerPaths, loadById } from './state.ts';
+import { containerPaths, exitTakenPath, loadById } from './state.ts';
 
 const cleaned = new EventEmitter().setMaxListeners(0);
 
@@ -74,7 +81,8 @@ export async function claimExitCleanup(root: string, id: string, o: { ownWaitMs?
     return undefined;
   }
   try {
-    await writeFile(p.serviceClaim, `claim ${process.pid}\n`, { mode: 0o600 });
+    const last = /^done ([0-9A-Za-z]+)$/.exec((await readFile(p.serviceClaim, 'utf8').catch(() => '')).trim())?.[1];
+    await writeFileAtomic(p.serviceClaim, `claim ${process.pid}${last ? ` ${last}` : ''}\n`, 0o600);
   } catch {
     await lock.release();
     return undefined;
@@ -110,7 +118,7 @@ async function watchRun(root: string, id: string): Promise<boolean> {
   const s = c?.state as StateExt | undefined;
   if (!s || s.status !== 'running' || s.monitor !== 'conmon' || !s.runId) return false;
   const runId = s.runId;
-  await writeFile(p.serviceClaim, `${runId} ${process.pid}\n`, { mode: 0o600 });
+  await writeFileAtomic(p.serviceClaim, `${runId} ${process.pid}\n`, 0o600);
   const exitFile = join(p.exits, id);
   await new Promise<void>((done) => {
     let watcher: FSWatcher | undefined;
@@ -141,6 +149,8 @@ async function watchRun(root: string, id: string): Promise<boolean> {
     void check();
   });
   if (!(await stat(exitFile).then(() => true, () => false))) return false;
+  // take this exit's cleanup: the exit command that got there first (it looked before our claim) keeps it
+  if (!(await mkdir(exitTakenPath(p.dir, runId)).then(() => true, () => false))) return false;
   const store = await openStore(root, { create: false });
   try {
     await cleanupContainer(store, id, { fromMonitor: true, run: runId });
@@ -148,7 +158,7 @@ async function watchRun(root: string, id: string): Promise<boolean> {
     await store.close();
   }
   // a removed container has no file to mark: its exit command sees the directory gone
-  await writeFile(p.serviceClaim, `done ${runId}\n`, { mode: 0o600 }).catch(() => {});
+  await writeFileAtomic(p.serviceClaim, `done ${runId}\n`, 0o600).catch(() => {});
   cleaned.emit('cleaned', id);
   return true;
 }

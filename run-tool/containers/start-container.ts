@@ -16,7 +16,7 @@ import { connectContainer, disconnectContainer, serveContainerPastaHook, type Ne
 import { bindJoinedNamespaces } from './ns-join.ts';
 import { getRunc, selfCommand } from './runc-handle.ts';
 import { lowersOf, mountRootfs, unmountRootfs } from './rootfs-mount.ts';
-import { containerPaths, loadById, lockContainer, saveState, type ContainerRecord, type ContainerState, type LoadedContainer } from './state.ts';
+import { clearExitTaken, containerPaths, exitTakenPath, loadById, lockContainer, saveState, type ContainerRecord, type ContainerState, type LoadedContainer } from './state.ts';
 import { exitError } from './exit-status.ts';
 import { notifyProxyArgs, takeNotifySocket } from '../systemd/notify.ts';
 import { recordContainerEvent } from './record-event.ts';
@@ -111,6 +111,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     }
   }
   const runId = randomBytes(8).toString('hex');
+  await clearExitTaken(p.dir);
   const args = [
     '--api-version', '1', '-c', id, '-u', id, '-r', runc.path, '-b', p.bundle, '-p', p.pidFile, '-n', record.name,
     '--exit-dir', p.exits, '-l', `k8s-file:${p.log}`, '--log-level', 'error', ...runc.globalArgs().flatMap((a) => ['--runtime-arg', a]),
@@ -123,7 +124,7 @@ async function launchConmon(store: Store, c: LoadedContainer, isRestart: boolean
     // -t alone does that (as podman passes it): -i there would make conmon close the terminal's input when the
     // first attach hangs up (a detach), leaving nothing for the next attach
     ...(record.config.tty ? ['-t'] : record.config.openStdin ? ['-i'] : []),
-    ...exitCommand(p.cleanupClaim, runId, p.serviceClaim, p.dir, [...selfCommand(), '--root', root, 'container-cleanup', '--run', runId, id]).flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
+    ...exitCommand(p.cleanupClaim, runId, p.serviceClaim, p.dir, exitTakenPath(p.dir, runId), [...selfCommand(), '--root', root, 'container-cleanup', '--run', runId, id]).flatMap((a, i) => (i === 0 ? ['--exit-command', a] : ['--exit-command-arg', a])),
   ];
   const conmon = requireProgram('conmon');
   let syncDone = false;
@@ -228,25 +229,34 @@ async function runStarted(store: Store, record: ContainerRecord, state: StateExt
  *   claim of an earlier run's stop neither skips this run's cleanup nor needs removing when a restart starts a new
  *   run (whose removal would let the old run's exit command through). A claimant killed before cleaning up leaves
  *   a container whose monitor is gone: the next command's reconcile cleans it (RU-12).
- * - a long-lived process (the API service, exit-watch.ts) has claimed this run's cleanup in `service` (a plain file:
- *   `claim PID` from before the start, `<runId> PID` once the run is up, `done <runId>` after its cleanup; removed
- *   when it lets the claim go without cleaning up): while the file names this run (or the pending claim) and the
- *   PID lives, the gate waits (at most ~60 s), then skips only when the container directory `dir` is gone (removed
- *   on exit) or `service` reads `done <runId>`. A service that dies before or during its cleanup leaves no such
+ * - a long-lived process (the API service, exit-watch.ts) has claimed this run's cleanup in `service` (a plain file
+ *   replaced by rename: `claim PID [<last done runId>]` from before the start, `<runId> PID` once the run is up,
+ *   `done <runId>` after its cleanup; removed when it lets the claim go without cleaning up): while the file names
+ *   this run (or a pending claim not taken after this run's cleanup) and the PID lives, the gate waits (at most
+ *   ~60 s), then skips only when the container directory `dir` is gone (removed on exit) or `service` says this run
+ *   is done (`done <runId>`, or a next claim that carries it: a start right after the cleanup replaced the token
+ *   before this gate read it). A service that dies before or during its cleanup leaves no such
  *   token, and this exit command cleans up as ever (a second cleanup of one run is a no-op under the container
  *   lock, so a recycled PID only costs the wait).
+ *   Past that gate, it takes the run's cleanup by making the directory `taken` (state.ts exitTakenPath: one atomic
+ *   mkdir), which the service makes too before it cleans up. When the service made it first (its claim came after
+ *   this gate had looked: a kill of a container exiting by itself), the gate waits for the service again as above,
+ *   so exactly one of the two cleans the run up while both live.
  * Pure.
  */
-export function exitCommand(claim: string, runId: string, service: string, dir: string, cleanup: readonly string[]): string[] {
+export function exitCommand(claim: string, runId: string, service: string, dir: string, taken: string, cleanup: readonly string[]): string[] {
   const script = [
     '{ IFS= read -r t; } 2>/dev/null <"$0"; [ "$t" = "$1" ] && exit 0',
-    'if [ -e "$2" ]; then i=0',
-    '  while t=; p=; { read -r t p; } 2>/dev/null <"$2"; { [ "$t" = "$1" ] || [ "$t" = claim ]; } && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done',
-    '  [ -d "$3" ] || exit 0; t=; { IFS= read -r t; } 2>/dev/null <"$2"; [ "$t" = "done $1" ] && exit 0',
-    'fi',
-    'shift 3; exec "$@"',
+    'gate() { if [ -e "$2" ]; then i=0',
+    '  while t=; p=; d=; { read -r t p d; } 2>/dev/null <"$2"; { [ "$t" = "$1" ] || { [ "$t" = claim ] && [ "$d" != "$1" ]; }; } && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.02; i=$((i+1)); done',
+    '  [ -d "$3" ] || exit 0; t=; p=; d=; { read -r t p d; } 2>/dev/null <"$2"',
+    '  { [ "$t" = done ] && [ "$p" = "$1" ]; } || { [ "$t" = claim ] && [ "$d" = "$1" ]; } && exit 0',
+    'fi; }',
+    'gate "$@"',
+    'if ! mkdir "$4" 2>/dev/null && [ -d "$3" ]; then gate "$@"; fi',
+    'shift 4; exec "$@"',
   ].join('\n');
-  return ['/bin/sh', '-c', script, claim, runId, service, dir, ...cleanup];
+  return ['/bin/sh', '-c', script, claim, runId, service, dir, taken, ...cleanup];
 }
 
 /** runc's `time=… level=error msg="…"` lines as one podman-like message. */

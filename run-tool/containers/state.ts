@@ -233,6 +233,21 @@ export function containerPaths(root: string, id: string): ContainerPaths {
 }
 
 /**
+ * The marker of run `runId`'s exit cleanup in container directory `dir`: made (mkdir, atomic) by whichever of the
+ * exit command and the service watching the run decides first to clean that exit up; the other leaves it alone.
+ */
+export function exitTakenPath(dir: string, runId: string): string {
+  return join(dir, `${EXIT_TAKEN_PREFIX}${runId}`);
+}
+
+/** Removes the exitTakenPath markers of earlier runs from container directory `dir` (a start, under the container lock). */
+export async function clearExitTaken(dir: string): Promise<void> {
+  for (const n of await readdir(dir).catch(() => [] as string[])) if (n.startsWith(EXIT_TAKEN_PREFIX)) await rm(join(dir, n), { recursive: true, force: true });
+}
+
+const EXIT_TAKEN_PREFIX = 'exit-taken.';
+
+/**
  * Validates a container name (RU-07): podman's character rule, at most 253 characters; one leading `/` is
  * dropped as podman does. EINVALID otherwise. Pure.
  */

@@ -46,17 +46,18 @@ async function restartKeepsRunning(extra: string[], o: { lateExitCommand?: boole
   expect(r.status, r.stderr).toBe(0);
   // the old monitor's exit command landing after the new start (what a loaded machine makes of it), run for real
   if (o.lateExitCommand) {
-    // the restart's stop claimed the old run's cleanup: its gate (the exit command up to the cleanup) skips it
-    const gate = spawnSync(oldExit[0]!, [...oldExit.slice(1, 7), '/bin/echo', 'cleanup ran'], { encoding: 'utf8', timeout: 30_000 });
+    // the restart's stop claimed the old run's cleanup: its gate (the exit command up to the cleanup: sh -c script
+    // claim run service dir taken) skips it
+    const gate = spawnSync(oldExit[0]!, [...oldExit.slice(1, 8), '/bin/echo', 'cleanup ran'], { encoding: 'utf8', timeout: 30_000 });
     expect(gate.status, gate.stderr).toBe(0);
     expect(gate.stdout + gate.stderr).toBe('');
     // and its cleanup, should it run anyway (a claim lost), leaves the new run alone
-    const late = spawnSync(oldExit[7]!, oldExit.slice(8), { encoding: 'utf8', timeout: 30_000 });
+    const late = spawnSync(oldExit[8]!, oldExit.slice(9), { encoding: 'utf8', timeout: 30_000 });
     expect(late.status, late.stderr).toBe(0);
     // the new run's gate is open: the old run's claim does not name it
     const newExit = exitCommandOf(state(id).ConmonPid);
     expect(newExit.join(' ')).toContain('container-cleanup');
-    const open = spawnSync(newExit[0]!, [...newExit.slice(1, 7), '/bin/echo', 'cleanup ran'], { encoding: 'utf8', timeout: 30_000 });
+    const open = spawnSync(newExit[0]!, [...newExit.slice(1, 8), '/bin/echo', 'cleanup ran'], { encoding: 'utf8', timeout: 30_000 });
     expect(open.stdout).toBe('cleanup ran\n');
   }
   await sleep(1500); // the old run's exit command has run by now
