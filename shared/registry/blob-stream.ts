@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { SkiffError, isSkiffError } from '../errors.ts';
-import { Digester, digestMismatch, sizeMismatch, type Digest } from '../oci/digest.ts';
+import { CheckedDigester, sizeMismatch, type Digest } from '../oci/digest.ts';
 import { headerValue, networkError, type RawResponse } from './http.ts';
 import { lendStream, type BlobLender } from '../oci/blob-lender.ts';
 import type { BulkBody } from './bulk-get.ts';
@@ -33,7 +33,7 @@ class ResumableRead {
   res: RawResponse;
   offset = 0;
   #resumes = 0;
-  readonly #digester: Digester | undefined;
+  readonly #digester: CheckedDigester | undefined;
   readonly #expect: { digest: Digest; size: number };
   readonly #reopen: BlobOpener;
   readonly #opts: BlobReadOpts;
@@ -43,7 +43,7 @@ class ResumableRead {
     this.#expect = expect;
     this.#reopen = reopen;
     this.#opts = opts;
-    this.#digester = opts.hash === false ? undefined : new Digester();
+    this.#digester = opts.hash === false ? undefined : new CheckedDigester({ digest: expect.digest });
   }
 
   /** Accounts one chunk; EBADSIZE once more than the blob's size arrived (RC-01). */
@@ -84,9 +84,7 @@ class ResumableRead {
 
   /** At the end: EINTEGRITY when the bytes hash to another digest (not checked with `hash: false`). */
   verify(): void {
-    if (!this.#digester) return;
-    const actual = this.#digester.digest();
-    if (actual !== this.#expect.digest) throw digestMismatch(this.#expect.digest, actual);
+    this.#digester?.finish();
   }
 }
 
